@@ -1,0 +1,113 @@
+/* lwIP configuration for skiff (lwIP 2.2.1, NO_SYS). Options are grouped as
+ * lwIP's opt.h groups them; each departure from lwIP's default says why. */
+#ifndef SKIFF_LWIPOPTS_H
+#define SKIFF_LWIPOPTS_H
+
+/* ---- system: raw API only, one thread drives the stack (skiff_poll) ---- */
+#define NO_SYS 1
+#define LWIP_SOCKET 0
+#define LWIP_NETCONN 0
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_TIMERS 1
+
+/* ---- memory: heap for lwIP's own control data; packet data is in UMEM -- */
+#define MEM_ALIGNMENT 8
+#define MEM_SIZE (16 * 1024 * 1024)
+#define MEMP_NUM_PBUF 4096
+#define MEMP_NUM_TCP_PCB 1024
+#define MEMP_NUM_TCP_PCB_LISTEN 64
+#define MEMP_NUM_TCP_SEG 32768
+#define MEMP_NUM_REASSDATA 16
+#define IP_REASS_MAX_PBUFS 64
+#define MEMP_NUM_FRAG_PBUF 64
+#define MEMP_NUM_UDP_PCB 64
+#define MEMP_NUM_SYS_TIMEOUT 16
+#define PBUF_POOL_SIZE 1024
+#define PBUF_POOL_BUFSIZE 2048
+/* lwIP checks TCP_WND against PBUF_POOL_SIZE, but received segments live in
+ * UMEM frames (pbuf_custom), not in the pool: that check does not apply. */
+#define LWIP_DISABLE_TCP_SANITY_CHECKS 1
+/* Zero-copy RX: received frames become pbuf_custom (stack/). */
+#define LWIP_SUPPORT_CUSTOM_PBUF 1
+/* A frame can be referenced by many pbufs (clones, retransmissions). */
+#define LWIP_PBUF_REF_T u16_t
+
+/* ---- link: Ethernet, ARP, VLAN ---------------------------------------- */
+#define LWIP_ARP 1
+#define LWIP_ETHERNET 1
+#define ETHARP_SUPPORT_VLAN 1
+#define ARP_TABLE_SIZE 64
+#define ARP_QUEUEING 1
+#define ETH_PAD_SIZE 0
+
+/* ---- IPv4 and IPv6 ----------------------------------------------------- */
+#define LWIP_IPV4 1
+#define LWIP_IPV6 1
+#define LWIP_ICMP 1
+#define LWIP_ICMP6 1
+#define LWIP_IPV6_ND 1
+#define LWIP_IPV6_MLD 1
+#define LWIP_IPV6_AUTOCONFIG 0
+#define LWIP_IPV6_DHCP6 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
+#define LWIP_IPV6_NUM_ADDRESSES 4
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define LWIP_IPV6_REASS 1
+#define LWIP_IPV6_FRAG 1
+#define LWIP_DHCP 0
+#define LWIP_AUTOIP 0
+#define LWIP_ACD 0
+#define LWIP_IGMP 0
+#define LWIP_DNS 0
+#define LWIP_RAW 0
+#define LWIP_UDP 1
+
+/* ---- TCP: big windows, timestamps, SACK ------------------------------- */
+#define LWIP_TCP 1
+#define TCP_MSS 1460
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 7
+/* Windows of at least 1 MiB each way. */
+#define TCP_WND (2 * 1024 * 1024)
+#define TCP_SND_BUF (2 * 1024 * 1024)
+#define TCP_SND_QUEUELEN 16384
+#define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
+/* With window scaling TCP_SNDLOWAT must stay 4*MSS below 0xFFFF. */
+#define TCP_SNDLOWAT (0xFFFF - (4 * TCP_MSS) - 1)
+#define LWIP_TCP_TIMESTAMPS 1
+#define LWIP_TCP_SACK_OUT 1
+#define LWIP_TCP_MAX_SACK_NUM 4
+#define TCP_QUEUE_OOSEQ 1
+#define TCP_OOSEQ_MAX_BYTES (4 * 1024 * 1024)
+#define TCP_OOSEQ_MAX_PBUFS 4096
+#define TCP_LISTEN_BACKLOG 1
+#define TCP_DEFAULT_LISTEN_BACKLOG 128
+#define LWIP_TCP_KEEPALIVE 1
+#define TCP_OVERSIZE TCP_MSS
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
+
+/* ---- checksums: computed in software both ways ------------------------ */
+#define CHECKSUM_GEN_IP 1
+#define CHECKSUM_GEN_TCP 1
+#define CHECKSUM_GEN_UDP 1
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_TCP 1
+#define CHECKSUM_CHECK_UDP 1
+#define LWIP_CHECKSUM_ON_COPY 1
+
+/* ---- netif ----------------------------------------------------------- */
+#define LWIP_NETIF_STATUS_CALLBACK 0
+#define LWIP_NETIF_LINK_CALLBACK 0
+#define LWIP_SINGLE_NETIF 1
+#define LWIP_NETIF_TX_SINGLE_PBUF 0
+
+/* ---- statistics and debugging ------------------------------------------ */
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define MEMP_STATS 1
+#define MEM_STATS 1
+#define TCP_STATS 1
+#define LWIP_DEBUG 0
+
+#endif

@@ -1,0 +1,17 @@
+# Run after a test binary is built: writes one add_test() per test it lists.
+execute_process(COMMAND ${TEST_BINARY} --list
+  OUTPUT_VARIABLE listing RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${TEST_BINARY} --list failed (${rc}): ${err}")
+endif()
+string(REPLACE "," ";" labels_escaped "${TEST_LABELS}")
+string(REPLACE "\n" ";" names "${listing}")
+set(out "")
+foreach(t IN LISTS names)
+  if(t STREQUAL "")
+    continue()
+  endif()
+  string(APPEND out "add_test([=[${TEST_PREFIX}.${t}]=] [=[${TEST_BINARY}]=] --run [=[${t}]=])\n")
+  string(APPEND out "set_tests_properties([=[${TEST_PREFIX}.${t}]=] PROPERTIES LABELS [=[${labels_escaped}]=] TIMEOUT ${TEST_TIMEOUT} SKIP_RETURN_CODE 77)\n")
+endforeach()
+file(WRITE ${CTEST_FILE} "${out}")

@@ -1,0 +1,350 @@
+/**
+ * @file
+ * umem/: the UMEM frame allocator and the ports that move frames (AF_XDP
+ * `xsk` and the shared-memory `memlink` wire).
+ *
+ * A UMEM is one mmap'd region cut into fixed frames. Every frame is always
+ * in exactly one place (enum umem_frame_state) and
+ * `free + fill + held + tx_inflight + loaned == total` holds after every
+ * call; umem_audit() checks it. Frames are named by their address: the byte
+ * offset of the frame (or of a byte inside it) from the start of the UMEM,
+ * as AF_XDP names them.
+ *
+ * Threading: a UMEM and its ports belong to one thread; nothing here locks.
+ * Two processes joined by a memlink each own their own UMEM and port.
+ *
+ * Errors: actions return 0 or -errno, batch calls return a count, predicates
+ * return bool (STYLE.md; docs/errors.md).
+ */
+#ifndef SKIFF_UMEM_H
+#define SKIFF_UMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <skiff/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef UMEM_FRAME_SIZE_DEFAULT
+#define UMEM_FRAME_SIZE_DEFAULT 2048u
+#endif
+#ifndef UMEM_FRAME_COUNT_DEFAULT
+#define UMEM_FRAME_COUNT_DEFAULT 4096u
+#endif
+/* Bytes reserved at each frame's start for the pkb metadata of ext/. */
+#ifndef UMEM_HEADROOM_DEFAULT
+#define UMEM_HEADROOM_DEFAULT 256u
+#endif
+/* AF_XDP (copy and zero-copy) writes received data this far past the
+ * configured headroom. */
+#define UMEM_XDP_PACKET_HEADROOM 256u
+
+#define UMEM_INVALID_ADDR UINT64_MAX
+
+struct umem;
+
+enum umem_frame_state {
+	UMEM_FRAME_FREE,   /* in the allocator */
+	UMEM_FRAME_FILL,   /* posted on a fill ring, the kernel/wire owns it */
+	UMEM_FRAME_HELD,   /* held by the stack (pkb data refcount >= 1) */
+	UMEM_FRAME_TX,     /* posted on a TX ring, until its completion */
+	UMEM_FRAME_LOANED, /* loaned to the application */
+	UMEM_FRAME__NSTATES,
+};
+
+enum umem_hugepages {
+	UMEM_HUGEPAGES_AUTO, /* try MAP_HUGETLB, fall back to normal pages */
+	UMEM_HUGEPAGES_OFF,
+	UMEM_HUGEPAGES_ON,   /* fail with -ENOMEM if none can be had */
+};
+
+/** Run-time options; a NULL config or a zero field means the default. */
+struct umem_config {
+	uint32_t frame_size;     /**< 2048 or 4096 */
+	uint32_t frame_count;    /**< frames in the UMEM */
+	uint32_t headroom;       /**< reserved bytes at each frame's start (multiple of 64) */
+	uint32_t fill_batch;     /**< frames posted per refill (default 64) */
+	uint32_t fill_watermark; /**< refill when fewer than this are posted (default fill ring / 2) */
+	enum umem_hugepages hugepages;
+	/** Memory to use instead of mapping our own (memlink shares its UMEM
+	 * this way); NULL = mmap. Must be frame_size * frame_count bytes,
+	 * page-aligned, and outlive the UMEM. */
+	void *area;
+};
+
+/** Where the frames are, for fast address <-> pointer arithmetic. */
+struct umem_geometry {
+	uint8_t *area;
+	uint64_t size;
+	uint32_t frame_size;
+	uint32_t frame_shift; /* log2(frame_size) */
+	uint32_t frame_count;
+	uint32_t headroom;
+};
+
+/** One frame per state; the audit sums these. */
+struct umem_audit {
+	uint32_t total;
+	uint32_t free;
+	uint32_t fill;
+	uint32_t held;
+	uint32_t tx_inflight;
+	uint32_t loaned;
+};
+
+/** Everything umem/ refused, dropped or found invalid, plus its work. */
+struct umem_stats {
+	uint64_t alloc;             /* frames handed out */
+	uint64_t alloc_fail;        /* requests the free list could not meet */
+	uint64_t freed;
+	uint64_t comp_invalid;      /* completion addresses ignored (sum of the three below) */
+	uint64_t comp_out_of_range; /* past the UMEM's end */
+	uint64_t comp_misaligned;   /* not the address we posted */
+	uint64_t comp_not_inflight; /* frame was not on the TX ring */
+	uint64_t tx_refused;        /* descriptors refused before posting (bad address, frame busy) */
+	uint64_t misuse;            /* invalid transitions caught (always counted; asserted in debug builds) */
+};
+
+/**
+ * Create a UMEM.
+ * @param out receives the UMEM
+ * @param cfg options, NULL for defaults
+ * @return 0, -EINVAL (bad frame size, headroom, count or area alignment),
+ *         -ENOMEM (mapping failed, or hugepages required and absent)
+ */
+SKIFF_API int umem_create(struct umem **out, const struct umem_config *cfg);
+
+/**
+ * Destroy a UMEM; accepts NULL.
+ * @return 0, -EBUSY while a port still uses it
+ */
+SKIFF_API int umem_destroy(struct umem *u);
+
+SKIFF_API void umem_geometry(const struct umem *u, struct umem_geometry *out);
+/** True when the region is backed by hugepages. */
+SKIFF_API bool umem_uses_hugepages(const struct umem *u);
+
+/** Base address (headroom start) of the frame holding @p addr. */
+static inline uint64_t umem_geo_frame(const struct umem_geometry *g, uint64_t addr)
+{
+	return addr & ~(uint64_t)(g->frame_size - 1);
+}
+
+static inline void *umem_geo_ptr(const struct umem_geometry *g, uint64_t addr)
+{
+	return g->area + addr;
+}
+
+static inline uint64_t umem_geo_addr(const struct umem_geometry *g, const void *p)
+{
+	return (uint64_t)((const uint8_t *)p - g->area);
+}
+
+/**
+ * Take one free frame (FREE -> HELD).
+ * @param addr receives the frame's base address
+ * @return 0, -ENOMEM when no frame is free
+ */
+SKIFF_API int umem_alloc(struct umem *u, uint64_t *addr);
+
+/** Take up to @p n frames; returns how many (0 when none is free). */
+SKIFF_API unsigned umem_alloc_bulk(struct umem *u, uint64_t *addrs, unsigned n);
+
+/** Return a HELD or LOANED frame (any address inside it) to the allocator. */
+SKIFF_API void umem_free(struct umem *u, uint64_t addr);
+SKIFF_API void umem_free_bulk(struct umem *u, const uint64_t *addrs, unsigned n);
+
+/** HELD -> LOANED (the application now holds it) and back. */
+SKIFF_API void umem_loan(struct umem *u, uint64_t addr);
+SKIFF_API void umem_unloan(struct umem *u, uint64_t addr);
+
+/** State of the frame holding @p addr (UMEM_FRAME__NSTATES if out of
+ * range). States are tracked in every build; debug builds also assert every
+ * transition and poison free frames. */
+SKIFF_API enum umem_frame_state umem_frame_state(const struct umem *u, uint64_t addr);
+
+/**
+ * Count frames by state and check that they add up to the total (and, in
+ * debug builds, that each frame's recorded state agrees with the counts).
+ * @param out receives the counts; may be NULL
+ * @return true when the books balance
+ */
+SKIFF_API bool umem_audit(const struct umem *u, struct umem_audit *out);
+
+SKIFF_API void umem_get_stats(const struct umem *u, struct umem_stats *out);
+
+/**
+ * Frames that came back on a completion ring, already validated, are handed
+ * to @p cb in the HELD state; the callee frees or keeps each. Without a
+ * callback they return to the allocator. One callback per UMEM.
+ */
+typedef void (*umem_tx_done_fn)(void *opaque, const uint64_t *addrs, unsigned n);
+SKIFF_API void umem_set_tx_done(struct umem *u, umem_tx_done_fn cb, void *opaque);
+
+/* ------------------------------------------------------------------------
+ * Ports: rx/fill and tx/completion over a UMEM. One interface, two backends.
+ */
+
+struct umem_port;
+
+/** One frame on a ring: @p addr points at the packet's first byte. */
+struct umem_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t options;
+};
+
+struct umem_port_stats {
+	/* XDP_STATISTICS (xsk) or the wire's equivalents (memlink) */
+	uint64_t rx_dropped;
+	uint64_t rx_invalid_descs;
+	uint64_t tx_invalid_descs;
+	uint64_t rx_ring_full;
+	uint64_t rx_fill_ring_empty_descs;
+	uint64_t tx_ring_empty_descs;
+	/* ours */
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, completions;
+	uint64_t tx_ring_full;  /* descriptors that found no room on the TX ring */
+	uint64_t kicks;         /* wakeups / sendto() calls */
+	uint64_t fill_posted;
+};
+
+/** Received frames, FILL -> HELD; returns how many (at most @p max). */
+SKIFF_API unsigned umem_port_rx(struct umem_port *p, struct umem_desc *descs, unsigned max);
+
+/** Post frames for transmission, HELD -> TX; returns how many were taken
+ * (fewer when the ring is full; invalid descriptors are refused and counted). */
+SKIFF_API unsigned umem_port_tx(struct umem_port *p, const struct umem_desc *descs, unsigned n);
+
+/** Make posted TX descriptors go (wake the kernel, move the wire).
+ * @return 0, or -errno from the kernel other than the transient ones */
+SKIFF_API int umem_port_flush(struct umem_port *p);
+
+/** Reap up to @p max completions: validate each address, TX -> HELD, hand
+ * them to the UMEM's tx_done callback. Returns how many were valid. */
+SKIFF_API unsigned umem_port_complete(struct umem_port *p, unsigned max);
+
+/** Post free frames on the fill ring when it is below the watermark,
+ * FREE -> FILL; returns how many were posted. */
+SKIFF_API unsigned umem_port_refill(struct umem_port *p);
+
+/** A file descriptor to poll for RX readiness, or -1. */
+SKIFF_API int umem_port_fd(const struct umem_port *p);
+
+SKIFF_API void umem_port_get_stats(const struct umem_port *p, struct umem_port_stats *out);
+SKIFF_API struct umem *umem_port_umem(const struct umem_port *p);
+
+/** Destroy a port, accepts NULL. Frames on its rings return to the allocator. */
+SKIFF_API void umem_port_destroy(struct umem_port *p);
+
+/** A short message for the last failed create call on this thread. */
+struct umem_err {
+	char msg[256];
+};
+
+/* ---- xsk: AF_XDP through libxdp ---------------------------------------- */
+
+enum umem_xsk_mode {
+	UMEM_XSK_MODE_AUTO,     /* zero-copy if the driver accepts, else copy */
+	UMEM_XSK_MODE_ZEROCOPY, /* fail with -EOPNOTSUPP if refused */
+	UMEM_XSK_MODE_COPY,
+};
+
+enum umem_xsk_attach {
+	UMEM_XSK_ATTACH_AUTO,   /* native, else generic (skb) */
+	UMEM_XSK_ATTACH_NATIVE,
+	UMEM_XSK_ATTACH_SKB,
+};
+
+#ifndef UMEM_XSK_MAX_ADDRS
+#define UMEM_XSK_MAX_ADDRS 8
+#endif
+
+struct umem_xsk_config {
+	const char *ifname;
+	uint32_t queue;
+	enum umem_xsk_mode mode;
+	enum umem_xsk_attach attach;
+	bool need_wakeup;
+	bool busy_poll;
+	uint32_t busy_poll_budget; /* 0 = 64 */
+	uint32_t rx_size, tx_size, fill_size, comp_size; /* 0 = 2048 each */
+	/* What belongs to the stack: our XDP program redirects only frames for
+	 * these (and ARP/ND about them) and passes the rest to the kernel. */
+	uint8_t mac[6]; /* all zero = the interface's own MAC */
+	uint32_t ipv4[UMEM_XSK_MAX_ADDRS]; /* network byte order */
+	unsigned n_ipv4;
+	uint8_t ipv6[UMEM_XSK_MAX_ADDRS][16];
+	unsigned n_ipv6;
+};
+
+/**
+ * Open an AF_XDP socket on @p cfg->ifname / queue over @p u and attach our
+ * XDP program.
+ * @return 0, -ENODEV (no such interface), -EINVAL (queue out of range, bad
+ *         option), -EPERM (not privileged), -EOPNOTSUPP (zero-copy forced and
+ *         refused), -EBUSY (the UMEM already has a port), or another -errno
+ *         from the kernel; @p err (may be NULL) receives a message.
+ */
+SKIFF_API int umem_xsk_create(struct umem_port **out, struct umem *u,
+			      const struct umem_xsk_config *cfg, struct umem_err *err);
+
+/** True when the socket got zero-copy mode (false: copy mode). */
+SKIFF_API bool umem_xsk_is_zerocopy(const struct umem_port *p);
+/** True when the program is attached in native (driver) mode. */
+SKIFF_API bool umem_xsk_is_native(const struct umem_port *p);
+
+/* ---- memlink: a software wire over shared memory ------------------------ */
+
+struct umem_memlink;
+
+struct umem_memlink_config {
+	uint32_t ring_size;   /* descriptors per ring, power of two (default 2048) */
+	uint32_t frame_size;  /* of both ends' UMEMs (default UMEM_FRAME_SIZE_DEFAULT) */
+	uint32_t frame_count; /* per end (default UMEM_FRAME_COUNT_DEFAULT) */
+};
+
+/** Seeded faults, applied to frames leaving one end; rates in parts per million. */
+struct umem_memlink_faults {
+	uint64_t seed;
+	uint32_t drop_ppm;
+	uint32_t duplicate_ppm;
+	uint32_t reorder_ppm; /* the frame swaps places with the next one */
+	uint32_t corrupt_ppm; /* one byte flipped */
+	uint32_t delay_ppm;
+	uint32_t delay_us;    /* how long a delayed frame waits */
+};
+
+struct umem_memlink_stats {
+	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, delayed;
+	uint64_t no_fill; /* frames lost because the far end had no fill frame */
+};
+
+/** Create a wire backed by a memfd; both ends live in it. */
+SKIFF_API int umem_memlink_create(struct umem_memlink **out, const struct umem_memlink_config *cfg);
+/** Map a wire another process created (its fd passed by fork or SCM_RIGHTS). */
+SKIFF_API int umem_memlink_open(struct umem_memlink **out, int fd);
+SKIFF_API int umem_memlink_fd(const struct umem_memlink *w);
+/** The UMEM memory of end 0 or 1, to pass as umem_config.area (with the
+ * config's frame size and count filled in). */
+SKIFF_API int umem_memlink_umem_config(struct umem_memlink *w, unsigned end, struct umem_config *out);
+/** Open end 0 or 1 of the wire as a port over @p u (created from that end's area). */
+SKIFF_API int umem_memlink_port(struct umem_port **out, struct umem_memlink *w, unsigned end,
+				struct umem *u);
+/** Faults for frames leaving @p end; NULL clears them. Same seed, same faults. */
+SKIFF_API void umem_memlink_set_faults(struct umem_memlink *w, unsigned end,
+				       const struct umem_memlink_faults *f);
+SKIFF_API void umem_memlink_get_stats(const struct umem_memlink *w, unsigned end,
+				      struct umem_memlink_stats *out);
+/** Unmap; accepts NULL. Ports on it must be destroyed first (-EBUSY). */
+SKIFF_API int umem_memlink_destroy(struct umem_memlink *w);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
