@@ -32,5 +32,10 @@ function(skiff_add_cunit name)
             -D TEST_LABELS=${labels_csv} -D TEST_TIMEOUT=${T_TIMEOUT} -D CTEST_FILE=${ctest_file}
             -P ${SKIFF_CUNIT_DISCOVER}
     VERBATIM)
+  # Until the binary is built its list is empty, so ctest still runs the
+  # others.
+  if(NOT EXISTS ${ctest_file})
+    file(WRITE ${ctest_file} "")
+  endif()
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${ctest_file})
 endfunction()
