@@ -1,17 +1,43 @@
 /* umem/ internals shared by the allocator (umem.c), the generic port layer
- * (port.c) and the two backends (memlink.c, xsk.c). Not installed. */
+ * (port.c) and the two backends (memlink.c, xsk.c). Not installed.
+ *
+ * Division of work between port.c and a backend:
+ *  - Backends move raw descriptors and addresses between their rings and
+ *    the arrays they are given. They never change a frame's state: port.c
+ *    does every transition (FILL -> HELD on rx, HELD -> TX on tx, TX ->
+ *    HELD on completion, FREE -> FILL on refill) and the common stats
+ *    (rx/tx frames and bytes, completions, fill_posted, tx_ring_full).
+ *  - A backend's create call allocates the struct umem_port with malloc or
+ *    calloc (zeroed stats), sets ops, umem and backend, and calls
+ *    umem__attach_port() (which fails with -EBUSY when the UMEM already has
+ *    a port). umem_port_destroy() calls ops->destroy() (release backend
+ *    state, not the port), returns every FILL and TX frame of the UMEM to
+ *    the allocator, detaches the port and frees it.
+ */
 #ifndef SKIFF_UMEM_INTERNAL_H
 #define SKIFF_UMEM_INTERNAL_H
 
 #include <skiff/umem.h>
 
+/* Largest UMEM we accept: 4 Mi frames (8 or 16 GiB). */
+#ifndef UMEM_FRAME_COUNT_MAX
+#define UMEM_FRAME_COUNT_MAX (1u << 22)
+#endif
+#ifndef UMEM_FILL_BATCH_DEFAULT
+#define UMEM_FILL_BATCH_DEFAULT 64u
+#endif
+
 /* Backend operations behind struct umem_port. Each returns what the
  * matching umem_port_* call returns; port.c does the accounting that is
  * common to both (stats, frame state transitions through the umem__ calls
- * below) where it can, the backend does the rest. */
+ * below), the backend does the rest. */
 struct umem_port_ops {
 	const char *name;
+	/* writes up to max received descriptors (addr inside a FILL frame) */
 	unsigned (*rx)(struct umem_port *p, struct umem_desc *descs, unsigned max);
+	/* posts the first descriptors that fit on the TX ring; returns how many
+	 * (port.c has validated them and moved their frames HELD -> TX, and
+	 * moves the ones not taken back) */
 	unsigned (*tx)(struct umem_port *p, const struct umem_desc *descs, unsigned n);
 	int (*flush)(struct umem_port *p);
 	/* writes raw completion addresses, unvalidated; port.c validates */
@@ -21,8 +47,12 @@ struct umem_port_ops {
 	/* how many frames the fill ring holds now, and its size */
 	unsigned (*fill_level)(const struct umem_port *p, unsigned *size);
 	int (*fd)(const struct umem_port *p);
+	/* called after port.c copied p->stats into out: fills or adds the
+	 * backend's own counters (XDP_STATISTICS, the wire's losses, kicks);
+	 * may be NULL */
 	void (*get_stats)(const struct umem_port *p, struct umem_port_stats *out);
-	/* releases backend resources; port.c then returns ring frames */
+	/* releases backend resources (not p itself); port.c then returns ring
+	 * frames and frees p */
 	void (*destroy)(struct umem_port *p);
 };
 
@@ -37,22 +67,34 @@ struct umem_port {
 int umem__attach_port(struct umem *u, struct umem_port *p);
 void umem__detach_port(struct umem *u, struct umem_port *p);
 
-/* Frame state transitions used by the ports. Each checks the frame's
- * current state in debug builds (asserting on misuse) and keeps the counts.
- * @return true when the transition was legal (always true in non-debug
- * builds, except the range checks). */
-bool umem__to_fill(struct umem *u, uint64_t addr);    /* FREE -> FILL (frame taken by refill) */
-bool umem__from_fill(struct umem *u, uint64_t addr);  /* FILL -> HELD (received) */
+/* Frame state transitions used by the ports. Each takes any address inside
+ * the frame, checks the frame's current state in every build, refuses and
+ * counts an illegal one (umem__misuse(), which aborts in debug builds) and
+ * keeps the counts.
+ * @return true when the transition was legal and done. */
+bool umem__to_fill(
+	struct umem *u,
+	uint64_t addr); /* FREE or HELD -> FILL (FREE: O(free) search, prefer umem__alloc_fill) */
+bool umem__from_fill(struct umem *u, uint64_t addr);	/* FILL -> HELD (received) */
 bool umem__fill_to_free(struct umem *u, uint64_t addr); /* FILL -> FREE (port teardown) */
-bool umem__to_tx(struct umem *u, uint64_t addr);      /* HELD -> TX */
+bool umem__to_tx(struct umem *u, uint64_t addr); /* HELD -> TX, remembers addr as the one posted */
+bool umem__tx_to_held(struct umem *u,
+		      uint64_t addr); /* TX -> HELD (descriptor the ring did not take) */
 bool umem__tx_to_free(struct umem *u, uint64_t addr); /* TX -> FREE (port teardown) */
 
+/* Takes up to n free frames straight to FILL (refill); returns how many. */
+unsigned umem__alloc_fill(struct umem *u, uint64_t *addrs, unsigned n);
+
 /* Validates one completion address (in range, the exact address posted,
- * frame in TX) and moves it TX -> HELD; counts the reason when invalid. */
+ * frame in TX) and moves it TX -> HELD; counts the reason when invalid.
+ * Never a misuse: kernels return invalid descriptors here. */
 bool umem__complete_one(struct umem *u, uint64_t addr);
 
 /* Hands validated, HELD frames to the tx_done callback (or frees them). */
 void umem__deliver_tx_done(struct umem *u, const uint64_t *addrs, unsigned n);
+
+/* Counts a TX descriptor refused before posting (umem_stats.tx_refused). */
+void umem__count_tx_refused(struct umem *u);
 
 /* Refill parameters from the UMEM's config. */
 unsigned umem__fill_batch(const struct umem *u);
@@ -60,5 +102,10 @@ unsigned umem__fill_watermark(const struct umem *u, unsigned ring_size);
 
 /* Records a misuse (counted; asserts in debug builds) with a message. */
 void umem__misuse(struct umem *u, const char *what, uint64_t addr);
+
+/* Debug builds abort on misuse unless told to count only: per UMEM with
+ * this setter, or for every UMEM created while the environment holds
+ * SKIFF_UMEM_MISUSE=count (tests). Non-debug builds always count only. */
+void umem__set_misuse_abort(struct umem *u, bool abort_on_misuse);
 
 #endif

@@ -14,7 +14,10 @@
  * Two processes joined by a memlink each own their own UMEM and port.
  *
  * Errors: actions return 0 or -errno, batch calls return a count, predicates
- * return bool (STYLE.md; docs/errors.md).
+ * return bool (STYLE.md; docs/errors.md). Misuse (double free, free of a
+ * frame on a ring, tx of a frame not held, ...) is refused and counted in
+ * umem_stats.misuse; debug builds (SKIFF_DEBUG_FRAMES) also abort with a
+ * message unless the environment holds SKIFF_UMEM_MISUSE=count.
  */
 #ifndef SKIFF_UMEM_H
 #define SKIFF_UMEM_H
@@ -213,11 +216,15 @@ struct umem_port_stats {
 	uint64_t fill_posted;
 };
 
-/** Received frames, FILL -> HELD; returns how many (at most @p max). */
+/** Received frames, FILL -> HELD; returns how many (at most @p max). Does
+ * not refill: call umem_port_refill() once per poll loop. */
 SKIFF_API unsigned umem_port_rx(struct umem_port *p, struct umem_desc *descs, unsigned max);
 
-/** Post frames for transmission, HELD -> TX; returns how many were taken
- * (fewer when the ring is full; invalid descriptors are refused and counted). */
+/** Post frames for transmission, HELD -> TX. Returns how many descriptors
+ * from the front of @p descs were consumed: posted, or refused (address out
+ * of range, length 0 or past the frame, frame not HELD: counted in
+ * umem_stats.tx_refused, the frame left as it was). Fewer than @p n when the
+ * ring is full; the rest were not posted. */
 SKIFF_API unsigned umem_port_tx(struct umem_port *p, const struct umem_desc *descs, unsigned n);
 
 /** Make posted TX descriptors go (wake the kernel, move the wire).
@@ -231,6 +238,10 @@ SKIFF_API unsigned umem_port_complete(struct umem_port *p, unsigned max);
 /** Post free frames on the fill ring when it is below the watermark,
  * FREE -> FILL; returns how many were posted. */
 SKIFF_API unsigned umem_port_refill(struct umem_port *p);
+
+/** How many frames the fill ring holds now; its size in @p size (may be
+ * NULL). Receive paths use it to tell when frames run short. */
+SKIFF_API unsigned umem_port_fill_level(const struct umem_port *p, unsigned *size);
 
 /** A file descriptor to poll for RX readiness, or -1. */
 SKIFF_API int umem_port_fd(const struct umem_port *p);
@@ -322,17 +333,34 @@ struct umem_memlink_faults {
 struct umem_memlink_stats {
 	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, delayed;
 	uint64_t no_fill; /* frames lost because the far end had no fill frame */
+	uint64_t rx_full; /* frames lost because the far end's RX ring was full */
+	uint64_t invalid; /* descriptors refused by the wire (too long for the far
+			   * frame, fill address outside the far UMEM); still completed */
 };
 
-/** Create a wire backed by a memfd; both ends live in it. */
+/**
+ * Create a wire backed by a memfd; both ends live in it. Each end's port
+ * moves the frames it sends into the far end's fill frames in
+ * umem_port_flush() (and on the way in umem_port_rx()/umem_port_complete()),
+ * as AF_XDP copy mode does, at the far UMEM's headroom +
+ * UMEM_XDP_PACKET_HEADROOM. Two processes: fork after this call and before
+ * creating the UMEMs (ASan's shadow is inherited), or pass
+ * umem_memlink_fd(). Stop traffic before destroying a port.
+ * @return 0, -EINVAL (ring size not a power of two, bad frame size/count),
+ *         -ENOMEM, or -errno from memfd_create/ftruncate/mmap
+ */
 SKIFF_API int umem_memlink_create(struct umem_memlink **out, const struct umem_memlink_config *cfg);
-/** Map a wire another process created (its fd passed by fork or SCM_RIGHTS). */
+/** Map a wire another process created (its fd passed by fork or SCM_RIGHTS;
+ * the wire keeps its own duplicate of @p fd).
+ * @return 0, -EINVAL (not a memlink), or -errno from fstat/mmap */
 SKIFF_API int umem_memlink_open(struct umem_memlink **out, int fd);
 SKIFF_API int umem_memlink_fd(const struct umem_memlink *w);
 /** The UMEM memory of end 0 or 1, to pass as umem_config.area (with the
  * config's frame size and count filled in). */
 SKIFF_API int umem_memlink_umem_config(struct umem_memlink *w, unsigned end, struct umem_config *out);
-/** Open end 0 or 1 of the wire as a port over @p u (created from that end's area). */
+/** Open end 0 or 1 of the wire as a port over @p u (created from that end's area).
+ * @return 0, -EINVAL (bad end, @p u not over that end's area), -EBUSY (end
+ *         already open, or @p u has a port), -ENOMEM */
 SKIFF_API int umem_memlink_port(struct umem_port **out, struct umem_memlink *w, unsigned end,
 				struct umem *u);
 /** Faults for frames leaving @p end; NULL clears them. Same seed, same faults. */
@@ -340,6 +368,10 @@ SKIFF_API void umem_memlink_set_faults(struct umem_memlink *w, unsigned end,
 				       const struct umem_memlink_faults *f);
 SKIFF_API void umem_memlink_get_stats(const struct umem_memlink *w, unsigned end,
 				      struct umem_memlink_stats *out);
+/** How many frames leaving @p end the far end can take now without loss
+ * (its posted fill frames, bounded by the room on its RX ring): a sender
+ * that wants a lossless wire posts no more than this before a flush. */
+SKIFF_API unsigned umem_memlink_peer_room(const struct umem_memlink *w, unsigned end);
 /** Unmap; accepts NULL. Ports on it must be destroyed first (-EBUSY). */
 SKIFF_API int umem_memlink_destroy(struct umem_memlink *w);
 
