@@ -735,9 +735,14 @@ static void test_port_refill_watermark(void)
 	struct umem_desc d[FAKE_RING];
 	unsigned n;
 
+	unsigned size = 0;
+
+	SKIFF_ASSERT_EQ(umem_port_fill_level(p, &size), 0);
+	SKIFF_ASSERT_EQ(size, FAKE_RING);
 	SKIFF_ASSERT_EQ(umem_port_refill(p), FAKE_RING);
 	CU_ASSERT(umem_audit(u, &au));
 	SKIFF_ASSERT_EQ(au.fill, FAKE_RING);
+	SKIFF_ASSERT_EQ(umem_port_fill_level(p, NULL), FAKE_RING);
 	SKIFF_ASSERT_EQ(umem_port_refill(p), 0); /* full */
 	/* Level 156 is above the watermark (ring / 2): nothing posted. */
 	fake_wire_deliver(100);
