@@ -250,6 +250,7 @@ static void port_stats(const struct umem_port *p, struct umem_port_stats *out)
 {
 	struct umem_xsk *x = state(p);
 	struct xdp_statistics st = {0};
+	struct umem_xsk_xdp_stats v;
 	socklen_t len = sizeof(st);
 
 	/* Added: port.c counts some of the same reasons on its side. */
@@ -262,6 +263,11 @@ static void port_stats(const struct umem_port *p, struct umem_port_stats *out)
 		out->tx_ring_empty_descs += st.tx_ring_empty_descs;
 	}
 	out->kicks += x->kicks;
+	if (umem__xsk_xdp_stats(p, &v) == 0) {
+		out->xdp_redirected += v.redirected;
+		out->xdp_passed_not_ours += v.passed_not_ours;
+		out->xdp_passed_no_socket += v.passed_no_socket;
+	}
 }
 
 /* ---- the XDP program ---------------------------------------------------- */

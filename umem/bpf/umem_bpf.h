@@ -49,8 +49,8 @@ struct umem_port;
 extern const unsigned char umem__xdp_prog[];
 extern const size_t umem__xdp_prog_len;
 
-/* The verdict counters, summed over CPUs. Kept here until struct
- * umem_port_stats grows the same three fields. */
+/* The verdict counters, summed over CPUs; umem_port_get_stats() reports
+ * them as xdp_* (tests read them here directly). */
 struct umem_xsk_xdp_stats {
 	uint64_t redirected;
 	uint64_t passed_not_ours;

@@ -214,6 +214,10 @@ struct umem_port_stats {
 	uint64_t tx_ring_full;  /* descriptors that found no room on the TX ring */
 	uint64_t kicks;         /* wakeups / sendto() calls */
 	uint64_t fill_posted;
+	/* our XDP program's verdicts, summed over CPUs (xsk; 0 on memlink) */
+	uint64_t xdp_redirected;       /* the stack's: handed to the socket */
+	uint64_t xdp_passed_not_ours;  /* not the stack's: left to the kernel */
+	uint64_t xdp_passed_no_socket; /* the stack's, but no socket on that queue */
 };
 
 /** Received frames, FILL -> HELD; returns how many (at most @p max). Does
@@ -298,8 +302,10 @@ struct umem_xsk_config {
  * XDP program.
  * @return 0, -ENODEV (no such interface), -EINVAL (queue out of range, bad
  *         option), -EPERM (not privileged), -EOPNOTSUPP (zero-copy forced and
- *         refused), -EBUSY (the UMEM already has a port), or another -errno
- *         from the kernel; @p err (may be NULL) receives a message.
+ *         refused), -EBUSY (the UMEM already has a port, or the queue
+ *         already has an AF_XDP socket or the interface another XDP
+ *         program), or another -errno from the kernel; @p err (may be NULL)
+ *         receives a message.
  */
 SKIFF_API int umem_xsk_create(struct umem_port **out, struct umem *u,
 			      const struct umem_xsk_config *cfg, struct umem_err *err);
