@@ -252,6 +252,32 @@ out_close_fd:
 	return err;
 }
 
+/* The header of a wire another process made: everything derived from it
+ * (ring and area offsets) must be what layout() would derive, so that a
+ * foreign or damaged file cannot point us outside the mapping. */
+static bool header_valid(const struct ml_hdr *h, uint64_t file_size)
+{
+	struct ml_hdr want;
+
+	if (h->magic != ML_MAGIC || h->version != ML_VERSION || h->size != file_size)
+		return false;
+	if (!h->ring_size || (h->ring_size & (h->ring_size - 1)) || h->ring_size > (1u << 24))
+		return false;
+	if ((h->frame_size != 2048 && h->frame_size != 4096) || !h->frame_count ||
+	    h->frame_count > UMEM_FRAME_COUNT_MAX)
+		return false;
+	if (h->size != layout(&want, h->ring_size, h->frame_size, h->frame_count))
+		return false;
+	for (unsigned e = 0; e < 2; e++)
+		if (h->end[e].fill_off != want.end[e].fill_off ||
+		    h->end[e].rx_off != want.end[e].rx_off ||
+		    h->end[e].tx_off != want.end[e].tx_off ||
+		    h->end[e].comp_off != want.end[e].comp_off ||
+		    h->end[e].area_off != want.end[e].area_off)
+			return false;
+	return true;
+}
+
 int umem_memlink_open(struct umem_memlink **out, int fd)
 {
 	const struct ml_hdr *h;
@@ -276,9 +302,7 @@ int umem_memlink_open(struct umem_memlink **out, int fd)
 		goto out_close_fd;
 	}
 	h = map;
-	if (h->magic != ML_MAGIC || h->version != ML_VERSION || h->size != (uint64_t)st.st_size ||
-	    h->size != layout(NULL, h->ring_size, h->frame_size, h->frame_count) || !h->ring_size ||
-	    (h->ring_size & (h->ring_size - 1))) {
+	if (!header_valid(h, (uint64_t)st.st_size)) {
 		err = -EINVAL;
 		goto out_unmap;
 	}

@@ -184,22 +184,34 @@ void umem_port_destroy(struct umem_port *p)
 {
 	struct umem *u;
 	struct umem_geometry g;
+	uint64_t done[64];
+	unsigned ndone = 0;
 
 	if (!p)
 		return;
 	u = p->umem;
 	if (p->ops->destroy)
 		p->ops->destroy(p);
-	/* Nothing is on a ring any more: whatever was posted comes back. */
+	/* Nothing is on a ring any more: fill frames go back to the
+	 * allocator, TX frames to their owner as if they had completed (a
+	 * zero-copy send holds references on them). */
 	umem_geometry(u, &g);
 	for (uint64_t a = 0; a < g.size; a += g.frame_size) {
 		enum umem_frame_state st = umem_frame_state(u, a);
 
-		if (st == UMEM_FRAME_FILL)
+		if (st == UMEM_FRAME_FILL) {
 			umem__fill_to_free(u, a);
-		else if (st == UMEM_FRAME_TX)
-			umem__tx_to_free(u, a);
+		} else if (st == UMEM_FRAME_TX) {
+			umem__tx_to_held(u, a);
+			done[ndone++] = a;
+			if (ndone == sizeof(done) / sizeof(done[0])) {
+				umem__deliver_tx_done(u, done, ndone);
+				ndone = 0;
+			}
+		}
 	}
+	if (ndone)
+		umem__deliver_tx_done(u, done, ndone);
 	umem__detach_port(u, p);
 	free(p);
 }

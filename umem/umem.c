@@ -466,10 +466,13 @@ void umem_get_stats(const struct umem *u, struct umem_stats *out)
 	*out = u->stats;
 }
 
-void umem_set_tx_done(struct umem *u, umem_tx_done_fn cb, void *opaque)
+int umem_set_tx_done(struct umem *u, umem_tx_done_fn cb, void *opaque)
 {
+	if (cb && u->tx_done && (u->tx_done != cb || u->tx_done_opaque != opaque))
+		return -EBUSY;
 	u->tx_done = cb;
-	u->tx_done_opaque = opaque;
+	u->tx_done_opaque = cb ? opaque : NULL;
+	return 0;
 }
 
 /* ---- internal: ports ---------------------------------------------------- */

@@ -19,12 +19,10 @@ struct zc_send {
 	struct zc_sock *sock;
 	struct zc_send *next; /* the socket's outstanding list, in id order; or the free list */
 	uint32_t id;
+	uint8_t flags; /* ZC_F_*: ours, apart from ext/'s ubuf.flags */
 	uint8_t done;
 	uint8_t cancelled;
 };
-
-#define ZC_SEND_F_COPIED  ZC_F_COPIED
-#define ZC_SEND_F_ABORTED ZC_F_ABORTED
 
 struct zc_sock {
 	struct zc_engine *engine;
@@ -39,7 +37,7 @@ struct zc_sock {
 	bool ready;
 	bool aborted;
 	bool closing;
-	bool in_callback;
+	unsigned in_callback; /* deliveries under way (a callback may poll again) */
 };
 
 struct zc_small {
@@ -60,6 +58,7 @@ struct zc_engine {
 	uint32_t live_socks;
 	uint32_t live_sends;
 	uint32_t live_smalls;
+	uint64_t tx_posted; /* frames on the TX ring holding our reference */
 	struct zc_engine_stats stats;
 };
 
@@ -79,6 +78,7 @@ static void tx_done(void *opaque, const uint64_t *addrs, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		pkb_frame_put(e->pool, addrs[i]);
 	e->stats.tx_frames_retired += n;
+	e->tx_posted -= n;
 }
 
 int zc_engine_create(struct zc_engine **out, struct pkb_pool *pool,
@@ -120,10 +120,16 @@ int zc_engine_create(struct zc_engine **out, struct pkb_pool *pool,
 		e->smalls[i].next = e->free_smalls;
 		e->free_smalls = &e->smalls[i];
 	}
-	umem_set_tx_done(e->umem, tx_done, e);
+	if (umem_set_tx_done(e->umem, tx_done, e))
+		goto out_free_smalls;
 	*out = e;
 	return 0;
 
+out_free_smalls:
+	free(e->smalls);
+	free(e->sends);
+	free(e);
+	return -EBUSY;
 out_free_sends:
 	free(e->sends);
 out_free_engine:
@@ -135,7 +141,8 @@ int zc_engine_destroy(struct zc_engine *e)
 {
 	if (!e)
 		return 0;
-	if (e->live_socks || e->live_sends || e->stats.loans_live || e->live_smalls)
+	if (e->live_socks || e->live_sends || e->stats.loans_live || e->live_smalls ||
+	    e->tx_posted)
 		return -EBUSY;
 	umem_set_tx_done(e->umem, NULL, NULL);
 	free(e->smalls);
@@ -194,14 +201,14 @@ static unsigned sock_deliver(struct zc_sock *zs)
 	struct zc_engine *e = zs->engine;
 	unsigned calls = 0;
 
-	zs->in_callback = true;
+	zs->in_callback++;
 	while (zs->head && zs->head->done) {
 		struct zc_send *s = zs->head;
 		uint32_t lo = s->id, hi = s->id;
-		unsigned flags = s->ubuf.flags & (ZC_F_COPIED | ZC_F_ABORTED);
+		unsigned flags = s->flags;
 		uint32_t n = 0;
 
-		while (s && s->done && (s->ubuf.flags & (ZC_F_COPIED | ZC_F_ABORTED)) == flags &&
+		while (s && s->done && s->flags == flags &&
 		       (n == 0 || s->id == hi + 1)) {
 			struct zc_send *next = s->next;
 
@@ -224,7 +231,7 @@ static unsigned sock_deliver(struct zc_sock *zs)
 		if (zs->cb)
 			zs->cb(zs->opaque, lo, hi, flags);
 	}
-	zs->in_callback = false;
+	zs->in_callback--;
 	return calls;
 }
 
@@ -280,7 +287,7 @@ void zc_sock_abort(struct zc_sock *zs)
 	zs->aborted = true;
 	for (struct zc_send *s = zs->head; s; s = s->next)
 		if (!s->done)
-			s->ubuf.flags |= ZC_F_ABORTED;
+			s->flags |= ZC_F_ABORTED;
 }
 
 uint32_t zc_sock_outstanding(const struct zc_sock *zs)
@@ -325,7 +332,7 @@ int zc_send_attach(struct zc_send *s, struct pkb *pkb)
 
 void zc_send_mark_copied(struct zc_send *s)
 {
-	s->ubuf.flags |= ZC_F_COPIED;
+	s->flags |= ZC_F_COPIED;
 }
 
 void zc_send_commit(struct zc_send *s)
@@ -337,7 +344,7 @@ void zc_send_commit(struct zc_send *s)
 	zs->outstanding++;
 	zs->engine->stats.sends++;
 	if (zs->aborted)
-		s->ubuf.flags |= ZC_F_ABORTED;
+		s->flags |= ZC_F_ABORTED;
 	s->next = NULL;
 	if (zs->tail)
 		zs->tail->next = s;
@@ -374,7 +381,7 @@ static void send_put(struct pkb_ubuf *ubuf)
 	/* ext/ sets PKB_UBUF_F_COPIED when it copied the data out (copy,
 	 * unshare, orphan); the caller learns it the same way. */
 	if (ubuf->flags & PKB_UBUF_F_COPIED)
-		ubuf->flags |= ZC_F_COPIED;
+		s->flags |= ZC_F_COPIED;
 	s->done = 1;
 	if (zs->head == s)
 		mark_ready(zs);
@@ -406,21 +413,31 @@ int zc_tx_post(struct zc_engine *e, struct pkb *pkb)
 {
 	struct umem_desc d = { .addr = pkb_data_addr(pkb), .len = pkb_len(pkb) };
 	uint64_t frame = pkb_frame_addr(pkb);
+	enum umem_frame_state st = umem_frame_state(e->umem, frame);
+	unsigned taken;
 	int err;
 
 	if (!e->port)
 		return -ENODEV;
-	if (pkb_frame_in_flight(pkb))
+	if (st == UMEM_FRAME_TX)
 		return -EBUSY;
+	/* The port would refuse (and count) these; say so instead of
+	 * letting a caller retry forever. */
+	if (st != UMEM_FRAME_HELD || d.len == 0)
+		return -EINVAL;
 	err = pkb_frame_get(e->pool, frame);
 	if (err)
 		return err;
-	if (umem_port_tx(e->port, &d, 1) != 1 || umem_frame_state(e->umem, frame) != UMEM_FRAME_TX) {
-		/* Ring full (or refused): the frame stays ours. */
+	taken = umem_port_tx(e->port, &d, 1);
+	if (umem_frame_state(e->umem, frame) != UMEM_FRAME_TX) {
+		/* Not posted: the frame stays ours. */
 		pkb_frame_put(e->pool, frame);
+		if (taken)
+			return -EINVAL;
 		e->stats.tx_ring_full++;
 		return -EAGAIN;
 	}
+	e->tx_posted++;
 	return 0;
 }
 

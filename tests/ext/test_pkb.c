@@ -801,8 +801,10 @@ static void test_frame_in_flight_on_tx_ring(void)
 	CU_ASSERT(pkb_frame_in_flight(p));
 	CU_ASSERT(pkb_data_shared(p));
 
-	/* A retransmission finds it in flight and copies. */
+	/* A copy made meanwhile (what a retransmission does while the frame is
+	 * in flight) is a fresh frame and marks the send as copied. */
 	CU_ASSERT_FATAL(pkb_copy(p, &q) == 0);
+	CU_ASSERT(pkb_frame_addr(q) != frame);
 	CU_ASSERT_FALSE(pkb_frame_in_flight(q));
 	CU_ASSERT(t.ubuf.flags & PKB_UBUF_F_COPIED);
 	pkb_free(q);

@@ -817,6 +817,50 @@ static void test_port_destroy_reclaims(void)
 	umem_free(u, a[3]);
 }
 
+/* TX frames outstanding at teardown belong to whoever owns completions (a
+ * zero-copy send holds references on them): they go there, not to the
+ * allocator behind its back. */
+static void test_port_destroy_hands_tx_frames_to_owner(void)
+{
+	struct umem *u = mk_n(64);
+	struct umem_port *p = fake_port(u);
+	struct umem_audit au;
+	uint64_t a[3];
+
+	g_done_n = g_done_calls = g_done_not_held = 0;
+	CU_ASSERT(umem_set_tx_done(u, on_tx_done, u) == 0);
+	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 3), 3);
+	for (unsigned i = 0; i < 3; i++)
+		post_tx(p, a[i], 0, 60);
+	umem_port_destroy(p);
+	g_port = NULL;
+	SKIFF_ASSERT_EQ(g_done_n, 3);
+	SKIFF_ASSERT_EQ(g_done_not_held, 0);
+	CU_ASSERT(umem_audit(u, &au));
+	SKIFF_ASSERT_EQ(au.held, 3); /* the owner decides */
+	umem_free_bulk(u, g_done, g_done_n);
+	CU_ASSERT(umem_set_tx_done(u, NULL, NULL) == 0);
+}
+
+static void other_tx_done(void *opaque, const uint64_t *addrs, unsigned n)
+{
+	(void)opaque;
+	(void)addrs;
+	(void)n;
+}
+
+static void test_tx_done_has_one_owner(void)
+{
+	struct umem *u = mk_n(16);
+
+	CU_ASSERT(umem_set_tx_done(u, on_tx_done, u) == 0);
+	CU_ASSERT(umem_set_tx_done(u, on_tx_done, u) == 0); /* same owner again */
+	SKIFF_ASSERT_EQ(umem_set_tx_done(u, other_tx_done, NULL), -EBUSY);
+	CU_ASSERT(umem_set_tx_done(u, NULL, NULL) == 0);
+	CU_ASSERT(umem_set_tx_done(u, other_tx_done, NULL) == 0);
+	CU_ASSERT(umem_set_tx_done(u, NULL, NULL) == 0);
+}
+
 /* ---- creation -------------------------------------------------------------- */
 
 static void test_hugepages_auto_falls_back(void)
@@ -931,7 +975,10 @@ static const struct skiff_test_case port_tests[] = {
 	SKIFF_TEST(test_comp_not_inflight),	    SKIFF_TEST(test_comp_valid_reach_tx_done),
 	SKIFF_TEST(test_port_tx_refuses_bad_descs), SKIFF_TEST(test_port_tx_ring_full),
 	SKIFF_TEST(test_port_refill_watermark),	    SKIFF_TEST(test_port_rx_refuses_foreign_frames),
-	SKIFF_TEST(test_port_destroy_reclaims),	    SKIFF_TEST_END,
+	SKIFF_TEST(test_port_destroy_reclaims),
+	SKIFF_TEST(test_port_destroy_hands_tx_frames_to_owner),
+	SKIFF_TEST(test_tx_done_has_one_owner),
+	SKIFF_TEST_END,
 };
 
 static const struct skiff_test_suite alloc_suite = {"alloc", setup, teardown, alloc_tests};

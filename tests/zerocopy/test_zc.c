@@ -136,11 +136,14 @@ static struct pkb *zc_send(uint32_t len, uint8_t fill)
  * on the TX ring, through the wire. */
 static struct pkb *transmit(struct pkb *pkb)
 {
+	static uint8_t hdr_byte = 0xe0;
 	struct pkb *tx;
 
 	CU_ASSERT_FATAL(zc_tx_prepare(eng, pkb, HDR_ROOM, &tx) == 0);
 	CU_ASSERT_FATAL(pkb_push(tx, HDR_ROOM) == 0);
-	memset(tx->data, 0xee, HDR_ROOM);
+	/* Different headers each time, as TCP's would be (sequence, ACK,
+	 * timestamps), so an in-place rewrite would show. */
+	memset(tx->data, hdr_byte++, HDR_ROOM);
 	CU_ASSERT_FATAL(zc_tx_post(eng, tx) == 0);
 	CU_ASSERT(pkb_pull(tx, HDR_ROOM) == 0);
 	if (tx != pkb)
@@ -475,6 +478,93 @@ static void test_engine_refuses_to_go_while_busy(void)
 	zc_engine_deliver(eng);
 }
 
+/* Frames the engine posted hold references only its completion handler
+ * drops: it must not go while any is on the ring. */
+static void test_engine_refuses_to_go_with_frames_on_the_ring(void)
+{
+	struct pkb *pkb;
+
+	zc_sock_destroy(zs);
+	zs = NULL;
+	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &pkb) == 0);
+	pkb_put(pkb, 100);
+	CU_ASSERT_FATAL(zc_tx_post(eng, pkb) == 0);
+	SKIFF_ASSERT_EQ(zc_engine_destroy(eng), -EBUSY);
+	wire_and_far_end();
+	SKIFF_ASSERT_EQ(retire(), 1);
+	pkb_free(pkb);
+	CU_ASSERT_FATAL(zc_sock_create(&zs, eng, on_complete, NULL) == 0);
+}
+
+/* The port goes away with a send's frames still on its TX ring (interface
+ * down, stack shutting down): the frames come back through the completion
+ * path, and the send still completes exactly once. */
+static void test_port_destroyed_with_frames_in_flight(void)
+{
+	struct pkb *pkb = zc_send(700, 0x5a);
+
+	transmit(pkb);
+	umem_port_destroy(p0);
+	CU_ASSERT_FATAL(umem_memlink_port(&p0, wire, 0, u0) == 0);
+	zc_engine_set_port(eng, p0);
+	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0); /* TCP still holds it */
+	pkb_free(pkb);
+	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	SKIFF_ASSERT_EQ(calls[0].lo, 0);
+}
+
+static void test_post_refuses_what_the_ring_would(void)
+{
+	struct pkb *pkb;
+	struct zc_engine_stats st;
+
+	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &pkb) == 0);
+	SKIFF_ASSERT_EQ(zc_tx_post(eng, pkb), -EINVAL); /* empty */
+	pkb_put(pkb, 10);
+	umem_loan(u0, pkb_frame_addr(pkb));
+	SKIFF_ASSERT_EQ(zc_tx_post(eng, pkb), -EINVAL); /* the application's */
+	umem_unloan(u0, pkb_frame_addr(pkb));
+	zc_engine_get_stats(eng, &st);
+	SKIFF_ASSERT_EQ(st.tx_ring_full, 0);
+	pkb_free(pkb);
+}
+
+static bool nested_poll;
+
+static void on_complete_nested(void *opaque, uint32_t lo, uint32_t hi, unsigned flags)
+{
+	struct zc_send *s;
+
+	on_complete(opaque, lo, hi, flags);
+	if (!nested_poll)
+		return;
+	nested_poll = false;
+	/* Inside the callback: another send completes at once, the socket is
+	 * destroyed, and a blocking call polls again. */
+	CU_ASSERT_FATAL(zc_send_begin(zs, &s) == 0);
+	zc_send_commit(s);
+	ids_issued++;
+	zc_sock_destroy(zs);
+	zc_engine_deliver(eng);
+}
+
+static void test_nested_deliver_inside_callback(void)
+{
+	struct pkb *pkb;
+
+	zc_sock_destroy(zs);
+	CU_ASSERT_FATAL(zc_sock_create(&zs, eng, on_complete_nested, NULL) == 0);
+	pkb = zc_send(10, 1);
+	nested_poll = true;
+	pkb_free(pkb);
+	zc_engine_deliver(eng);
+	SKIFF_ASSERT_EQ(completed[0], 1);
+	SKIFF_ASSERT_EQ(completed[1], 1);
+	zs = NULL; /* destroyed inside the callback */
+	zc_engine_deliver(eng);
+	CU_ASSERT_FATAL(zc_sock_create(&zs, eng, on_complete, NULL) == 0);
+}
+
 static const struct skiff_test_case zc_tests[] = {
 	SKIFF_TEST(test_ack_before_completion),
 	SKIFF_TEST(test_completion_before_ack),
@@ -488,6 +578,10 @@ static const struct skiff_test_case zc_tests[] = {
 	SKIFF_TEST(test_orphan_releases_early),
 	SKIFF_TEST(test_destroy_socket_inside_callback),
 	SKIFF_TEST(test_engine_refuses_to_go_while_busy),
+	SKIFF_TEST(test_engine_refuses_to_go_with_frames_on_the_ring),
+	SKIFF_TEST(test_port_destroyed_with_frames_in_flight),
+	SKIFF_TEST(test_post_refuses_what_the_ring_would),
+	SKIFF_TEST(test_nested_deliver_inside_callback),
 	SKIFF_TEST_END,
 };
 

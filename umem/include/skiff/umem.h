@@ -183,10 +183,13 @@ SKIFF_API void umem_get_stats(const struct umem *u, struct umem_stats *out);
 /**
  * Frames that came back on a completion ring, already validated, are handed
  * to @p cb in the HELD state; the callee frees or keeps each. Without a
- * callback they return to the allocator. One callback per UMEM.
+ * callback they return to the allocator. Frames still on the TX ring when
+ * the port is destroyed are handed over the same way. One owner per UMEM:
+ * NULL unregisters.
+ * @return 0, -EBUSY (another callback is registered)
  */
 typedef void (*umem_tx_done_fn)(void *opaque, const uint64_t *addrs, unsigned n);
-SKIFF_API void umem_set_tx_done(struct umem *u, umem_tx_done_fn cb, void *opaque);
+SKIFF_API int umem_set_tx_done(struct umem *u, umem_tx_done_fn cb, void *opaque);
 
 /* ------------------------------------------------------------------------
  * Ports: rx/fill and tx/completion over a UMEM. One interface, two backends.

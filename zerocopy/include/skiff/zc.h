@@ -109,14 +109,16 @@ struct zc_engine_stats {
  * Create an engine over a pkb pool (and its UMEM). Registers itself as the
  * UMEM's tx_done callback: frames retired off the completion ring drop the
  * data reference zc_tx_post() took.
- * @return 0, -EINVAL (bad config), -ENOMEM
+ * @return 0, -EINVAL (bad config), -ENOMEM, -EBUSY (the UMEM's tx_done
+ *         callback belongs to someone else)
  */
 SKIFF_API int zc_engine_create(struct zc_engine **out, struct pkb_pool *pool,
 			       const struct zc_engine_config *cfg);
 
 /**
  * Destroy; accepts NULL.
- * @return 0, -EBUSY while sockets, sends or loans are live
+ * @return 0, -EBUSY while sockets, sends, loans or frames it posted on the
+ *         TX ring are live
  */
 SKIFF_API int zc_engine_destroy(struct zc_engine *e);
 
@@ -200,8 +202,11 @@ SKIFF_API int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_r
  * Post @p pkb's data (data .. tail) on the engine's port's TX ring. The
  * frame gets a data reference of its own, dropped when it comes back on the
  * completion ring, so the caller may keep or free @p pkb.
- * @return 0, -EAGAIN (TX ring full; nothing posted), -EBUSY (frame already
- *         on the ring: zc_tx_prepare() first), -ENODEV (no port)
+ * @return 0, -EAGAIN (TX ring full; nothing posted: retry after a flush
+ *         and completions), -EBUSY (frame already on the ring:
+ *         zc_tx_prepare() first), -EINVAL (empty packet, or a frame that is
+ *         not held by the stack, e.g. lent to the application), -ENODEV (no
+ *         port)
  */
 SKIFF_API int zc_tx_post(struct zc_engine *e, struct pkb *pkb);
 
