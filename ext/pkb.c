@@ -212,41 +212,29 @@ void pkb_free_bulk(struct pkb *const *pkbs, unsigned n)
 	unsigned nb = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct pkb *pkb = pkbs[i];
 		struct pkb_pool *pool;
-		struct pkb_pool__hot *h;
 		struct pkb_shinfo *sh;
+		uint64_t frame;
 
-		if (!pkb)
+		if (!pkbs[i])
 			continue;
-		pool = pkb->pool;
-		h = &pool->hot;
-		sh = pkb->shinfo;
-		if (pkb->active)
-			pkb__area_put(pool, pkb->ext);
-		if (pkb->flags & PKB_F_CLONE) {
-			PKB__POISON(pkb, sizeof(*pkb));
-			h->head_free[h->head_top++] = pkb;
-		}
-		h->live_pkbs--;
-		if (__atomic_load_n(&sh->dataref, __ATOMIC_RELAXED) != 1 &&
-		    __atomic_sub_fetch(&sh->dataref, 1, __ATOMIC_ACQ_REL) != 0)
+		pool = pkbs[i]->pool;
+		sh = pkb__head_put(pkbs[i]);
+		if (!pkb__data_unref(sh))
 			continue;
-		/* Plain frames (no ubuf, no hook) go back in one umem batch. */
-		if (sh->ubuf || sh->release || pool->release) {
+		frame = pkb__frame_plain(&pool->hot, sh);
+		if (frame == UMEM_INVALID_ADDR) {
 			pkb__data_release(pool, sh);
 			continue;
 		}
+		/* Plain frames go back in one umem batch per pool. */
 		if (bpool != pool || nb == sizeof(batch) / sizeof(batch[0])) {
 			if (nb)
 				umem_free_bulk(bpool->hot.umem, batch, nb);
 			nb = 0;
 			bpool = pool;
 		}
-		sh->dataref = 0;
-		h->live_frames--;
-		pool->hot.frames_released++;
-		batch[nb++] = (uint64_t)((uint8_t *)sh - h->area);
+		batch[nb++] = frame;
 	}
 	if (nb)
 		umem_free_bulk(bpool->hot.umem, batch, nb);
@@ -256,22 +244,12 @@ int pkb__clone_slow(struct pkb *pkb, struct pkb **out)
 {
 	struct pkb_pool *pool = pkb->pool;
 	struct pkb_pool__hot *h = &pool->hot;
-	struct pkb *c;
 
 	if (pkb__inject(pool, PKB_ALLOC_HEAD) || !h->head_top) {
 		pool->head_alloc_fail++;
 		return -ENOMEM;
 	}
-	c = h->head_free[--h->head_top];
-	PKB__UNPOISON(c, sizeof(*c));
-	*c = *pkb;
-	c->flags = PKB_F_CLONE;
-	c->next = NULL;
-	__atomic_add_fetch(&pkb->shinfo->dataref, 1, __ATOMIC_RELAXED);
-	if (c->active)
-		__atomic_add_fetch(&c->ext->refcnt, 1, __ATOMIC_RELAXED);
-	h->live_pkbs++;
-	*out = c;
+	*out = pkb__clone_head(pkb);
 	return 0;
 }
 

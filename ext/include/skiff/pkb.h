@@ -497,24 +497,40 @@ static inline int pkb_build_rx(struct pkb_pool *pool, const struct umem_desc *de
  */
 SKIFF_API int pkb_alloc_tx(struct pkb_pool *pool, struct pkb **out);
 
+/* Drops one data reference; true when it was the last. Sole owner: nobody
+ * else can race us to zero, so no atomic. */
+static inline bool pkb__data_unref(struct pkb_shinfo *sh)
+{
+	return __atomic_load_n(&sh->dataref, __ATOMIC_RELAXED) == 1 ||
+	       __atomic_sub_fetch(&sh->dataref, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* An unreferenced frame nobody needs to hear about (no ubuf, no release
+ * hook): it can go straight back to the allocator, counted here; returns
+ * its address then, else UMEM_INVALID_ADDR (pkb__data_release's job). */
+static inline uint64_t pkb__frame_plain(struct pkb_pool__hot *h, struct pkb_shinfo *sh)
+{
+	if (!PKB__LIKELY(!sh->ubuf && !sh->release && h->plain_release))
+		return UMEM_INVALID_ADDR;
+	sh->dataref = 0;
+	h->live_frames--;
+	h->frames_released++;
+	return (uint64_t)((uint8_t *)sh - h->area);
+}
+
 /* Drops one data reference; the last one releases the frame. */
 static inline void pkb__data_put(struct pkb_pool *pool, struct pkb_shinfo *sh)
 {
 	struct pkb_pool__hot *h = pkb__hot(pool);
+	uint64_t frame;
 
-	/* Sole owner: nobody else can race us to zero, so no atomic. */
-	if (__atomic_load_n(&sh->dataref, __ATOMIC_RELAXED) != 1 &&
-	    __atomic_sub_fetch(&sh->dataref, 1, __ATOMIC_ACQ_REL) != 0)
+	if (!pkb__data_unref(sh))
 		return;
-	if (PKB__LIKELY(!sh->ubuf && !sh->release && h->plain_release)) {
-		/* Nobody to tell: straight back to the allocator. */
-		sh->dataref = 0;
-		h->live_frames--;
-		h->frames_released++;
-		umem_free(h->umem, (uint64_t)((uint8_t *)sh - h->area));
-		return;
-	}
-	pkb__data_release(pool, sh);
+	frame = pkb__frame_plain(h, sh);
+	if (PKB__LIKELY(frame != UMEM_INVALID_ADDR))
+		umem_free(h->umem, frame);
+	else
+		pkb__data_release(pool, sh);
 }
 
 static inline void pkb__area_put(struct pkb_pool *pool, struct pkb_ext *ext)
@@ -522,6 +538,23 @@ static inline void pkb__area_put(struct pkb_pool *pool, struct pkb_ext *ext)
 	if (__atomic_load_n(&ext->refcnt, __ATOMIC_RELAXED) == 1 ||
 	    __atomic_sub_fetch(&ext->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
 		pkb__area_free(pool, ext);
+}
+
+/* Everything pkb_free() does but drop the data reference: the extension
+ * area reference, the clone head. Returns the frame's shared info. */
+static inline struct pkb_shinfo *pkb__head_put(struct pkb *pkb)
+{
+	struct pkb_pool__hot *h = pkb__hot(pkb->pool);
+	struct pkb_shinfo *sh = pkb->shinfo;
+
+	if (pkb->active)
+		pkb__area_put(pkb->pool, pkb->ext);
+	if (pkb->flags & PKB_F_CLONE) {
+		PKB__POISON(pkb, sizeof(*pkb));
+		h->head_free[h->head_top++] = pkb;
+	}
+	h->live_pkbs--;
+	return sh;
 }
 
 /**
@@ -533,27 +566,36 @@ static inline void pkb__area_put(struct pkb_pool *pool, struct pkb_ext *ext)
 static inline void pkb_free(struct pkb *pkb)
 {
 	struct pkb_pool *pool;
-	struct pkb_pool__hot *h;
 	struct pkb_shinfo *sh;
 
 	if (!pkb)
 		return;
 	pool = pkb->pool;
-	h = pkb__hot(pool);
-	sh = pkb->shinfo;
-	if (pkb->active)
-		pkb__area_put(pool, pkb->ext);
-	if (pkb->flags & PKB_F_CLONE) {
-		PKB__POISON(pkb, sizeof(*pkb));
-		h->head_free[h->head_top++] = pkb;
-	}
-	h->live_pkbs--;
+	sh = pkb__head_put(pkb);
 	/* Last: an in-place head lives in the frame this may release. */
 	pkb__data_put(pool, sh);
 }
 
 /** Free @p n pkbs (NULL entries allowed); returns frames in one umem batch. */
 SKIFF_API void pkb_free_bulk(struct pkb *const *pkbs, unsigned n);
+
+/* Takes a head off the pool's free list (the caller checked there is one)
+ * and makes it a clone of @p pkb. */
+static inline struct pkb *pkb__clone_head(struct pkb *pkb)
+{
+	struct pkb_pool__hot *h = pkb__hot(pkb->pool);
+	struct pkb *c = h->head_free[--h->head_top];
+
+	PKB__UNPOISON(c, sizeof(*c));
+	*c = *pkb;
+	c->flags = PKB_F_CLONE;
+	c->next = NULL;
+	__atomic_add_fetch(&pkb->shinfo->dataref, 1, __ATOMIC_RELAXED);
+	if (c->active)
+		__atomic_add_fetch(&c->ext->refcnt, 1, __ATOMIC_RELAXED);
+	h->live_pkbs++;
+	return c;
+}
 
 /**
  * Clone: a new head (from the pool) over the same data, inheriting the
@@ -564,20 +606,10 @@ SKIFF_API void pkb_free_bulk(struct pkb *const *pkbs, unsigned n);
 static inline int pkb_clone(struct pkb *pkb, struct pkb **out)
 {
 	struct pkb_pool__hot *h = pkb__hot(pkb->pool);
-	struct pkb *c;
 
 	if (PKB__UNLIKELY(!h->head_top || h->fail_armed))
 		return pkb__clone_slow(pkb, out);
-	c = h->head_free[--h->head_top];
-	PKB__UNPOISON(c, sizeof(*c));
-	*c = *pkb;
-	c->flags = PKB_F_CLONE;
-	c->next = NULL;
-	__atomic_add_fetch(&pkb->shinfo->dataref, 1, __ATOMIC_RELAXED);
-	if (c->active)
-		__atomic_add_fetch(&c->ext->refcnt, 1, __ATOMIC_RELAXED);
-	h->live_pkbs++;
-	*out = c;
+	*out = pkb__clone_head(pkb);
 	return 0;
 }
 
