@@ -646,7 +646,7 @@ static void ml_move(struct umem_memlink *w, unsigned e, bool flush)
 		uint32_t len = d->len;
 
 		me->comp[(comp_prod + i) & w->mask] = addr;
-		if (addr >= w->area_size || (addr & (w->frame_size - 1)) + len > w->frame_size) {
+		if (!umem_span_ok(w->area_size, w->frame_size, addr, len)) {
 			st->invalid++;
 			continue;
 		}

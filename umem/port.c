@@ -48,8 +48,7 @@ static unsigned tx_validate(struct umem_port *p, const struct umem_desc *descs, 
 	for (unsigned i = 0; i < n; i++) {
 		const struct umem_desc *d = &descs[i];
 
-		if (d->addr >= g.size || d->len == 0 ||
-		    (d->addr & (g.frame_size - 1)) + d->len > g.frame_size) {
+		if (!umem_span_ok(g.size, g.frame_size, d->addr, d->len)) {
 			umem__count_tx_refused(u);
 			continue;
 		}

@@ -10,18 +10,15 @@
 
 #include "umem_internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define UMEM_POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
-#define UMEM_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#elif defined(SKIFF_DEBUG_FRAMES)
+#include <skiff/sanitize.h>
+
+#if defined(SKIFF_ASAN) || !defined(SKIFF_DEBUG_FRAMES)
+#define UMEM_POISON(p, n)   SKIFF_POISON(p, n)
+#else
 /* Without ASan a freed frame is filled so that a stale reader sees junk. */
 #define UMEM_POISON(p, n)   memset(p, 0x6b, n)
-#define UMEM_UNPOISON(p, n) ((void)(p), (void)(n))
-#else
-#define UMEM_POISON(p, n)   ((void)(p), (void)(n))
-#define UMEM_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
+#define UMEM_UNPOISON(p, n) SKIFF_UNPOISON(p, n)
 
 #ifdef SKIFF_DEBUG_FRAMES
 #define UMEM_DEBUG 1

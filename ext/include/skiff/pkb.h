@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include <skiff/export.h>
+#include <skiff/sanitize.h>
 #include <skiff/umem.h>
 
 #ifdef __cplusplus
@@ -84,21 +85,8 @@ extern "C" {
 #define PKB_SECPATH_MAX 6
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PKB__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PKB__ASAN 1
-#endif
-#endif
-#ifdef PKB__ASAN
-#include <sanitizer/asan_interface.h>
-#define PKB__POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
-#define PKB__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define PKB__POISON(p, n)   ((void)(p), (void)(n))
-#define PKB__UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#define PKB__POISON(p, n)   SKIFF_POISON(p, n)
+#define PKB__UNPOISON(p, n) SKIFF_UNPOISON(p, n)
 
 #define PKB__LIKELY(x)	 __builtin_expect(!!(x), 1)
 #define PKB__UNLIKELY(x) __builtin_expect(!!(x), 0)

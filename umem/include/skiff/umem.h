@@ -137,6 +137,13 @@ static inline uint64_t umem_geo_frame(const struct umem_geometry *g, uint64_t ad
 	return addr & ~(uint64_t)(g->frame_size - 1);
 }
 
+/** True when @p len bytes at @p addr are a packet one frame can hold:
+ * inside a UMEM of @p size bytes, not empty, not crossing the frame's end. */
+static inline bool umem_span_ok(uint64_t size, uint32_t frame_size, uint64_t addr, uint32_t len)
+{
+	return addr < size && len != 0 && (addr & (frame_size - 1)) + len <= frame_size;
+}
+
 static inline void *umem_geo_ptr(const struct umem_geometry *g, uint64_t addr)
 {
 	return g->area + addr;
