@@ -3,6 +3,11 @@
 #ifndef SKIFF_LWIPOPTS_H
 #define SKIFF_LWIPOPTS_H
 
+#include <stdint.h>
+
+/* Our lwIP hooks (ISN, VLAN, TCP options): macros and declarations. */
+#define LWIP_HOOK_FILENAME "skiff_lwip_hooks.h"
+
 /* ---- system: raw API only, one thread drives the stack (skiff_poll) ---- */
 #define NO_SYS 1
 #define LWIP_SOCKET 0
@@ -12,8 +17,12 @@
 
 /* ---- memory: heap for lwIP's own control data; packet data is in UMEM -- */
 #define MEM_ALIGNMENT 8
-#define MEM_SIZE (16 * 1024 * 1024)
-#define MEMP_NUM_PBUF 4096
+/* Send buffers of plain (copying) sends live in this heap: 64 MiB of
+ * address space, touched only as used. */
+#define MEM_SIZE (64 * 1024 * 1024)
+/* One per zero-copy segment (the PBUF_ROM pointing at the UMEM payload):
+ * several sockets' worth of 2 MiB send buffers. */
+#define MEMP_NUM_PBUF 16384
 #define MEMP_NUM_TCP_PCB 1024
 #define MEMP_NUM_TCP_PCB_LISTEN 64
 #define MEMP_NUM_TCP_SEG 32768
@@ -39,6 +48,9 @@
 #define ARP_TABLE_SIZE 64
 #define ARP_QUEUEING 1
 #define ETH_PAD_SIZE 0
+/* Room for a VLAN tag in front of every packet: our LWIP_HOOK_VLAN_SET
+ * lives in the hooks header, which opt.h cannot see when it sizes this. */
+#define PBUF_LINK_HLEN 18
 
 /* ---- IPv4 and IPv6 ----------------------------------------------------- */
 #define LWIP_IPV4 1
@@ -51,10 +63,15 @@
 #define LWIP_IPV6_DHCP6 0
 #define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
 #define LWIP_IPV6_NUM_ADDRESSES 4
+/* Addresses are usable at once (like `ip addr add ... nodad`): the
+ * configured ones are the operator's to keep unique. */
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
 #define LWIP_IPV6_REASS 1
 #define LWIP_IPV6_FRAG 1
+/* 64-bit pointers do not fit lwIP's in-header reassembly helper. */
+#define IPV6_FRAG_COPYHEADER 1
 #define LWIP_DHCP 0
 #define LWIP_AUTOIP 0
 #define LWIP_ACD 0
@@ -62,10 +79,22 @@
 #define LWIP_DNS 0
 #define LWIP_RAW 0
 #define LWIP_UDP 1
+/* SO_REUSEADDR (TIME_WAIT rebinding, several listeners). */
+#define SO_REUSE 1
 
 /* ---- TCP: big windows, timestamps, SACK ------------------------------- */
 #define LWIP_TCP 1
 #define TCP_MSS 1460
+/* Timers: fast (delayed ACK) every 50 ms, slow (retransmission, RTO
+ * granularity) every 100 ms instead of 250/500: RTTs here are microseconds
+ * and a 500 ms floor makes every loss cost half a second. */
+#define TCP_TMR_INTERVAL 50
+/* RFC 6298's initial RTO of 1 s (lwIP's default is 3 s). */
+#define LWIP_TCP_RTO_TIME 1000
+/* TIME_WAIT lasts 2 * TCP_MSL; skiff_config.time_wait_ms sets it at run
+ * time (tests shorten it so that their pools drain). */
+extern uint32_t skiff__tcp_msl_ms;
+#define TCP_MSL (skiff__tcp_msl_ms)
 #define LWIP_WND_SCALE 1
 #define TCP_RCV_SCALE 7
 /* Windows of at least 1 MiB each way. */
@@ -85,7 +114,9 @@
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 #define LWIP_TCP_KEEPALIVE 1
 #define TCP_OVERSIZE TCP_MSS
-#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
+/* Slot 0: the socket that owns the pcb (its destroy callback is the one
+ * notice of every pcb's end); slot 1: MPTCP state. */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 2
 
 /* ---- checksums: computed in software both ways ------------------------ */
 #define CHECKSUM_GEN_IP 1

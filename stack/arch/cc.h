@@ -3,6 +3,7 @@
 #define SKIFF_LWIP_ARCH_CC_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
@@ -11,7 +12,9 @@
 #define LWIP_ERRNO_INCLUDE <errno.h>
 #define LWIP_ERRNO_STDINCLUDE 1
 
-#define LWIP_RAND() ((u32_t)random())
+/* Ephemeral ports and the like: seeded from getrandom() (stack.c). */
+uint32_t skiff__rand(void);
+#define LWIP_RAND() ((u32_t)skiff__rand())
 
 #define LWIP_PLATFORM_DIAG(x) \
 	do {                  \

@@ -1,18 +1,36 @@
 /**
  * @file
- * skiff's public API: a user-space TCP/IP stack (lwIP inside) over AF_XDP.
+ * skiff's public API: a user-space TCP/IP stack (lwIP inside) over AF_XDP,
+ * behind calls shaped like the POSIX socket and epoll calls they replace.
  *
  * Threading: one stack instance per process, driven by one thread; no
- * skiff_* call may run concurrently with another.
+ * skiff_* call may run concurrently with another. Scale across cores with
+ * one process (or instance) per NIC queue, shared-nothing.
  *
- * Errors: the POSIX-shaped socket calls return -1 and set errno, like the
- * calls they replace; everything else returns 0 or -errno (docs/errors.md).
+ * Driving the stack: skiff_poll() runs one round of the run-to-completion
+ * loop (RX batch -> lwIP input -> timers -> TX flush -> completions ->
+ * zero-copy callbacks). skiff_epoll_wait() and the blocking calls run it
+ * too, so an application either polls from its own loop or just blocks.
+ * Nothing moves between calls: an application that neither blocks in skiff
+ * nor calls skiff_poll() stops its peers' traffic too.
+ *
+ * Sockets: skiff descriptors are small non-negative integers of their own
+ * numbering, not kernel file descriptors.
+ *
+ * Errors: the POSIX-shaped calls (skiff_socket ... skiff_epoll_wait,
+ * skiff_zc_send, skiff_zc_recv) return -1 and set errno, like the calls they
+ * replace; skiff_init() and the other non-POSIX calls return 0 or -errno
+ * (docs/errors.md, docs/api.md).
  */
 #ifndef SKIFF_H
 #define SKIFF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include <skiff/export.h>
 
@@ -20,21 +38,276 @@
 extern "C" {
 #endif
 
+/* ---- set-up ------------------------------------------------------------ */
+
+enum skiff_backend {
+	SKIFF_BACKEND_XSK,     /**< AF_XDP on a NIC queue */
+	SKIFF_BACKEND_MEMLINK, /**< one end of a shared-memory wire (tests, benchmarks) */
+};
+
+enum skiff_xdp_mode {
+	SKIFF_XDP_AUTO,	    /**< zero-copy if the driver accepts, else copy */
+	SKIFF_XDP_ZEROCOPY, /**< fail if the driver refuses */
+	SKIFF_XDP_COPY,
+};
+
+struct umem_memlink;
+
+/** Run-time configuration; a zero field means the default. */
+struct skiff_config {
+	enum skiff_backend backend;
+	/* xsk */
+	const char *ifname;
+	uint32_t queue;
+	enum skiff_xdp_mode xdp_mode;
+	bool xdp_skb_mode; /**< attach in generic (skb) mode */
+	bool busy_poll;
+	/* memlink */
+	struct umem_memlink *memlink;
+	unsigned memlink_end; /**< 0 or 1 */
+	/* addresses */
+	uint8_t mac[6];		/**< all zero: the interface's (xsk) or a generated one */
+	uint32_t ipv4;		/**< network byte order; 0 = no IPv4 */
+	uint8_t ipv4_prefix;	/**< e.g. 24 (0 = 24) */
+	uint32_t ipv4_gateway;	/**< network byte order; 0 = none */
+	uint8_t ipv6[16];	/**< all zero = no global IPv6 (link-local is always added) */
+	uint8_t ipv6_prefix;	/**< on-link prefix length of ipv6 (0 = 64) */
+	uint8_t ipv6_gateway[16]; /**< all zero = none */
+	uint16_t vlan_id;	/**< 0 = untagged; else only frames tagged with this VID are ours */
+	/* sizes */
+	uint32_t frame_count; /**< UMEM frames (default 16384) */
+	uint32_t ring_size;   /**< each AF_XDP ring (default 2048) */
+	uint32_t max_sockets; /**< descriptors (default 4096) */
+	/* TCP */
+	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
+				* of 60 s); tests shorten it so that pools drain */
+};
+
+/**
+ * Start the stack. One instance per process; after skiff_fini() the
+ * process may start another.
+ * @return 0, -EALREADY (already running), -EINVAL (bad config), -ENODEV,
+ *         -EPERM, -EOPNOTSUPP, -EBUSY (queue or wire end taken), -ENOMEM,
+ *         or another -errno from the port; skiff_last_error() then says
+ *         more.
+ */
+SKIFF_API int skiff_init(const struct skiff_config *cfg);
+
+/** Stop the stack: aborts open connections (RST), releases every frame and
+ * socket; outstanding zero-copy sends complete with ZC_F_ABORTED first.
+ * Accepts being called when not running. */
+SKIFF_API void skiff_fini(void);
+
+/** One line about the last failure of skiff_init() (or ""). */
+SKIFF_API const char *skiff_last_error(void);
+
+/** True when the port runs in zero-copy mode (false: copy mode). */
+SKIFF_API bool skiff_xdp_zerocopy(void);
+
+/**
+ * One round of the run-to-completion loop; waits up to @p timeout_ms (0:
+ * don't wait, -1: until something happens) for traffic when there is none.
+ * Called from inside a zero-copy completion callback it does nothing.
+ * @return how many packets and events were processed, or -errno (-ENOTCONN:
+ *         the stack is not running)
+ */
+SKIFF_API int skiff_poll(int timeout_ms);
+
+/* ---- sockets ------------------------------------------------------------ */
+
+/** AF_INET or AF_INET6; SOCK_STREAM or SOCK_DGRAM, optionally | SOCK_NONBLOCK
+ * (| SOCK_CLOEXEC is accepted and ignored). An AF_INET6 socket also serves
+ * IPv4 (v4-mapped addresses) unless IPV6_V6ONLY is set. */
+SKIFF_API int skiff_socket(int domain, int type, int protocol);
+SKIFF_API int skiff_bind(int fd, const struct sockaddr *addr, socklen_t len);
+/** @p backlog is clamped to 1..255 (lwIP counts it in a byte). */
+SKIFF_API int skiff_listen(int fd, int backlog);
+/** @p flags: 0 or SOCK_NONBLOCK (accept4 semantics). */
+SKIFF_API int skiff_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+SKIFF_API int skiff_connect(int fd, const struct sockaddr *addr, socklen_t len);
+/** @p flags: MSG_DONTWAIT, MSG_MORE (hold the segment back), MSG_NOSIGNAL
+ * (accepted; skiff never raises signals). */
+SKIFF_API ssize_t skiff_send(int fd, const void *buf, size_t len, int flags);
+/** @p flags: MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL. */
+SKIFF_API ssize_t skiff_recv(int fd, void *buf, size_t len, int flags);
+SKIFF_API ssize_t skiff_sendto(int fd, const void *buf, size_t len, int flags,
+			       const struct sockaddr *to, socklen_t tolen);
+SKIFF_API ssize_t skiff_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+				 socklen_t *fromlen);
+SKIFF_API int skiff_shutdown(int fd, int how);
+/** Graceful close (FIN), or abortive (RST) when unread data is queued or
+ * SO_LINGER {1, 0} is set, as Linux does. */
+SKIFF_API int skiff_close(int fd);
+
+/** skiff's own socket option level. */
+#define SOL_SKIFF 0x534b
+/** int, listening TCP sockets: accept only connections whose segments came
+ * with a secpath (XDP metadata naming a known security association); the
+ * others are dropped and counted in skiff_stats.secpath_drops. Inherited by
+ * the accepted connections. */
+#define SKIFF_SO_REQUIRE_SECPATH 1
+
+/** SOL_SOCKET: SO_ERROR, SO_REUSEADDR, SO_RCVTIMEO, SO_SNDTIMEO, SO_KEEPALIVE,
+ * SO_LINGER, SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN, SO_RCVBUF and
+ * SO_SNDBUF (read only); IPPROTO_TCP: TCP_NODELAY, TCP_MAXSEG (read only),
+ * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INFO (partial);
+ * IPPROTO_IPV6: IPV6_V6ONLY (before bind); SOL_SKIFF:
+ * SKIFF_SO_REQUIRE_SECPATH. Others: ENOPROTOOPT. */
+SKIFF_API int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+SKIFF_API int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+SKIFF_API int skiff_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+SKIFF_API int skiff_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
+/** O_NONBLOCK on or off. */
+SKIFF_API int skiff_set_nonblock(int fd, bool on);
+
+/* ---- readiness -------------------------------------------------------------
+ * epoll's calls and event bits (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP,
+ * EPOLLRDHUP, EPOLLET, EPOLLONESHOT), over skiff descriptors. Zero-copy
+ * completions pending on a socket raise SKIFF_EPOLLZC.
+ */
+#define SKIFF_EPOLLZC EPOLLPRI
+
+SKIFF_API int skiff_epoll_create(int flags);
+SKIFF_API int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+SKIFF_API int skiff_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms);
+
+/* ---- zero-copy -------------------------------------------------------------
+ * The contract is zerocopy/'s (<skiff/zc.h>, docs/zerocopy.md).
+ */
+
+/** Completion flags (the values of <skiff/zc.h>'s ZC_F_*). */
+#define SKIFF_ZC_COPIED	 0x1u /**< the stack copied the data instead (zero-copy did not pay) */
+#define SKIFF_ZC_ABORTED 0x2u /**< the connection died before the peer ACKed */
+
+/** A buffer in a UMEM frame, with headroom for the headers in front. */
+struct skiff_zc_buf {
+	void *data;   /**< write the payload here */
+	uint32_t cap; /**< bytes available at data: one segment of the connection */
+	uint32_t len; /**< bytes to send (set before skiff_zc_send) */
+	void *priv__;
+};
+
+/** Completion: ids [lo, hi] of @p fd are done (flags SKIFF_ZC_*). */
+typedef void (*skiff_zc_fn)(void *opaque, int fd, uint32_t lo, uint32_t hi, unsigned flags);
+
+/**
+ * Get a buffer. Its cap is the payload one segment of @p fd's connection
+ * carries (MSS less options), so that a full buffer goes out as one segment
+ * with its headers written in front of it, in place; a shorter one may be
+ * merged with its neighbours, and then goes out of a copy.
+ * @param fd a connected TCP socket, or -1 for the default segment size
+ * @return 0, -ENOMEM (no free frame), -EBADF, -ENOTCONN, -ENOTSUP (not TCP)
+ */
+SKIFF_API int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf);
+/** Give back a buffer that was never sent; accepts an empty one. */
+SKIFF_API void skiff_zc_free(struct skiff_zc_buf *buf);
+/** Completion callback for @p fd (NULL: completions are queued and raise
+ * SKIFF_EPOLLZC, and skiff_zc_completions() reads them).
+ * @return 0, -EBADF, -ENOTSUP (not TCP) */
+SKIFF_API int skiff_zc_set_callback(int fd, skiff_zc_fn cb, void *opaque);
+/**
+ * Send @p n buffers as one zero-copy send. On success the buffers belong
+ * to the stack until the id completes (the callback, or
+ * skiff_zc_completions()); their skiff_zc_buf structs may be reused at once.
+ * @p flags: MSG_DONTWAIT, MSG_MORE.
+ * @return the id (>= 0), or -1 with errno: EAGAIN (no room now; nothing
+ *         was sent and the buffers are still the caller's), ENOTCONN,
+ *         EPIPE, ECONNRESET, EINVAL (bad buffer or length), EBADF, ENOTSUP
+ */
+SKIFF_API int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags);
+
+/** Completed ranges not taken by a callback. */
+struct skiff_zc_range {
+	uint32_t lo, hi;
+	unsigned flags;
+};
+/** Read up to @p max completed ranges. @return how many, or -1 and errno
+ * (EBADF) */
+SKIFF_API int skiff_zc_completions(int fd, struct skiff_zc_range *out, int max);
+
+/** A received payload lent to the application. */
+struct skiff_zc_loan {
+	const uint8_t *data;
+	uint32_t len;
+	uint32_t flags; /**< SKIFF_ZC_LOAN_COPIED: the payload was copied, not lent */
+	void *priv__;
+	uint32_t priv_flags__;
+};
+#define SKIFF_ZC_LOAN_COPIED 0x1u
+
+/**
+ * Lend up to @p max received payloads, in stream order, instead of copying
+ * them out (each is one segment's payload, in its UMEM frame). They count
+ * as read: the window opens as they are lent.
+ * @return count, 0 at EOF, -1 and errno (EAGAIN, ENOTCONN, ECONNRESET,
+ *         ENOBUFS: too many loans out, return some first)
+ */
+SKIFF_API ssize_t skiff_zc_recv(int fd, struct skiff_zc_loan *loans, unsigned max, int flags);
+/** Return loans: their frames go back to the fill ring. */
+SKIFF_API void skiff_zc_recv_done(struct skiff_zc_loan *loans, unsigned n);
+
+/* ---- counters ------------------------------------------------------------ */
+
+struct skiff_stats {
+	/* link */
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	uint64_t rx_drop_no_pkb;    /**< descriptor that pkb_build refused */
+	uint64_t rx_drop_bad_frame; /**< too short or too long for Ethernet */
+	uint64_t rx_drop_vlan;	    /**< wrong VID, untagged while a VLAN is set, 802.1ad */
+	uint64_t rx_drop_not_ours;  /**< unicast to another MAC */
+	uint64_t rx_drop_meta;	    /**< XDP metadata naming an unknown SA */
+	uint64_t tx_drop_no_frame, tx_drop_ring_full, tx_drop_too_big;
+	/* copies (payload bytes unless said otherwise) */
+	uint64_t rx_copied_bytes; /**< zero-copy receive: payloads copied instead of lent
+				   * (copy-break, or data not in a frame of ours) */
+	uint64_t tx_copied_bytes; /**< zero-copy send: payloads that went out of a copy */
+	uint64_t rx_recv_copied_bytes; /**< bytes skiff_recv/recvfrom copied out: by nature */
+	uint64_t tx_send_copied_bytes; /**< whole frames (headers too) copied for everything
+					* but zero-copy payloads: plain sends, control
+					* segments, ARP, ICMP, UDP */
+	uint64_t tx_inplace; /**< segments sent with headers written in front of their payload */
+	/* IP/TCP/UDP, from lwIP's counters */
+	uint64_t ip_rx_drop, ip_checksum_err, ip6_rx_drop, icmp_rx, icmp6_rx;
+	uint64_t tcp_rx_drop, tcp_checksum_err, tcp_retransmits, tcp_ooseq, tcp_rst_sent,
+		tcp_conn_refused;
+	uint64_t udp_rx_drop, udp_checksum_err, udp_rcvq_drop;
+	uint64_t arp_drop, nd6_drop;
+	uint64_t tcp_accept_backlog_drop; /**< handshakes finished with the accept queue full */
+	uint64_t secpath_drops;		  /**< segments refused by a listener's secpath policy */
+	uint64_t mptcp_fallbacks;	  /**< MP_CAPABLE SYNs answered with plain TCP */
+	uint64_t mptcp_dss_rx, mptcp_dss_tx, mptcp_bad_option;
+	/* zero-copy */
+	uint64_t zc_sends, zc_ids_completed, zc_sends_copied, zc_sends_aborted, zc_loans_live;
+	/* frames by state */
+	uint32_t frames_total, frames_free, frames_fill, frames_held, frames_tx, frames_loaned;
+	/* XDP statistics (or the memlink wire's equivalents) */
+	uint64_t xdp_rx_dropped, xdp_rx_invalid, xdp_tx_invalid, xdp_rx_ring_full,
+		xdp_fill_ring_empty, xdp_tx_ring_empty;
+	/* lwIP pools in use (0 when idle and no sockets are open) */
+	uint32_t lwip_pcbs_used; /**< TCP (and listening TCP) PCBs */
+	uint32_t lwip_udp_pcbs_used, lwip_segs_used, lwip_pbufs_used, lwip_reass_used;
+	uint32_t lwip_heap_used; /**< bytes */
+	uint32_t lwip_pool_errors; /**< allocation failures over all pools */
+};
+
+/** Counters since skiff_init(); all zero when the stack is not running. */
+SKIFF_API void skiff_get_stats(struct skiff_stats *out);
+
 /** What this libskiff was built with: the TCP/IP engine and its limits. */
 struct skiff_build_info {
 	const char *skiff_version; /**< "MAJOR.MINOR.PATCH" */
 	const char *lwip_version;  /**< the lwIP release inside */
 	uint32_t tcp_mss;
-	uint32_t tcp_wnd;          /**< receive window, bytes */
-	uint32_t tcp_snd_buf;      /**< send buffer, bytes */
-	uint8_t tcp_rcv_scale;     /**< window scale shift we announce */
+	uint32_t tcp_wnd;      /**< receive window, bytes */
+	uint32_t tcp_snd_buf;  /**< send buffer, bytes */
+	uint8_t tcp_rcv_scale; /**< window scale shift we announce */
 	bool window_scaling;
 	bool timestamps;
-	bool sack_out;             /**< SACK blocks sent on out-of-order data */
+	bool sack_out; /**< SACK blocks sent on out-of-order data */
 	bool ipv4;
 	bool ipv6;
-	bool custom_pbufs;         /**< zero-copy RX into lwIP */
-	bool frame_tracking;       /**< built with SKIFF_DEBUG_FRAMES */
+	bool custom_pbufs;   /**< zero-copy RX into lwIP */
+	bool frame_tracking; /**< built with SKIFF_DEBUG_FRAMES */
 };
 
 /** Fills @p out; cannot fail. */

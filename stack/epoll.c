@@ -1,0 +1,255 @@
+/* epoll over skiff descriptors. Readiness is computed from socket state when
+ * an instance is waited on; lwIP's callbacks only put the registrations of
+ * a socket whose state changed on their instances' ready lists. A
+ * level-triggered registration stays listed while it is ready; an
+ * edge-triggered one is reported once per change; a one-shot one is
+ * disarmed until EPOLL_CTL_MOD. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "skiff_internal.h"
+
+#define FAIL(e)              \
+	do {                 \
+		errno = (e); \
+		return -1;   \
+	} while (0)
+
+/* Bits epoll reports; the rest of events are flags. */
+#define EP_FLAGS (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)
+
+static void ready_add(struct skiff_ep_item *it)
+{
+	struct skiff_sock *ep = it->ep;
+
+	if (it->on_ready || it->disarmed)
+		return;
+	it->on_ready = true;
+	it->rdy_next = NULL;
+	if (ep->rdy_tail)
+		ep->rdy_tail->rdy_next = it;
+	else
+		ep->rdy_head = it;
+	ep->rdy_tail = it;
+}
+
+static void ready_del(struct skiff_ep_item *it)
+{
+	struct skiff_sock *ep = it->ep;
+	struct skiff_ep_item **pp, *prev = NULL;
+
+	if (!it->on_ready)
+		return;
+	for (pp = &ep->rdy_head; *pp; prev = *pp, pp = &(*pp)->rdy_next) {
+		if (*pp == it) {
+			*pp = it->rdy_next;
+			if (ep->rdy_tail == it)
+				ep->rdy_tail = prev;
+			break;
+		}
+	}
+	it->on_ready = false;
+}
+
+void skiff__notify(struct skiff_sock *s)
+{
+	skiff__s.notified++;
+	for (struct skiff_ep_item *it = s->watchers; it; it = it->sock_next)
+		ready_add(it);
+}
+
+static void unlink_from_sock(struct skiff_ep_item *it)
+{
+	struct skiff_ep_item **pp;
+
+	for (pp = &it->sock->watchers; *pp; pp = &(*pp)->sock_next) {
+		if (*pp == it) {
+			*pp = it->sock_next;
+			return;
+		}
+	}
+}
+
+static void unlink_from_ep(struct skiff_ep_item *it)
+{
+	struct skiff_ep_item **pp;
+
+	ready_del(it);
+	for (pp = &it->ep->items; *pp; pp = &(*pp)->ep_next) {
+		if (*pp == it) {
+			*pp = it->ep_next;
+			return;
+		}
+	}
+}
+
+/* A closed socket leaves every interest list it was on, as a closed file
+ * description leaves Linux's. */
+void skiff__ep_sock_gone(struct skiff_sock *s)
+{
+	while (s->watchers) {
+		struct skiff_ep_item *it = s->watchers;
+
+		s->watchers = it->sock_next;
+		unlink_from_ep(it);
+		free(it);
+	}
+}
+
+void skiff__ep_destroy(struct skiff_sock *ep)
+{
+	while (ep->items) {
+		struct skiff_ep_item *it = ep->items;
+
+		ep->items = it->ep_next;
+		unlink_from_sock(it);
+		free(it);
+	}
+	ep->rdy_head = ep->rdy_tail = NULL;
+}
+
+int skiff_epoll_create(int flags)
+{
+	struct skiff_sock *ep;
+	int fd;
+
+	if (!skiff__s.up)
+		FAIL(ENETDOWN);
+	if (flags & ~EPOLL_CLOEXEC)
+		FAIL(EINVAL);
+	ep = skiff__sock_alloc(SKIFF_SK_EPOLL);
+	if (!ep)
+		FAIL(ENOMEM);
+	fd = skiff__fd_install(ep);
+	if (fd < 0) {
+		ep->app_closed = true;
+		skiff__sock_maybe_free(ep);
+		FAIL(EMFILE);
+	}
+	return fd;
+}
+
+static struct skiff_ep_item *find_item(struct skiff_sock *ep, struct skiff_sock *s)
+{
+	for (struct skiff_ep_item *it = ep->items; it; it = it->ep_next)
+		if (it->sock == s)
+			return it;
+	return NULL;
+}
+
+int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct skiff_sock *ep, *s;
+	struct skiff_ep_item *it;
+	int e;
+
+	if (!(ep = skiff__sock_get(epfd, &e)) || !(s = skiff__sock_get(fd, &e)))
+		FAIL(e);
+	if (ep->kind != SKIFF_SK_EPOLL || fd == epfd)
+		FAIL(EINVAL);
+	/* Nesting instances is not supported (no readiness of its own). */
+	if (s->kind == SKIFF_SK_EPOLL)
+		FAIL(EINVAL);
+	it = find_item(ep, s);
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (it)
+			FAIL(EEXIST);
+		if (!ev)
+			FAIL(EFAULT);
+		it = calloc(1, sizeof(*it));
+		if (!it)
+			FAIL(ENOMEM);
+		it->ep = ep;
+		it->sock = s;
+		it->fd = fd;
+		it->sock_next = s->watchers;
+		s->watchers = it;
+		it->ep_next = ep->items;
+		ep->items = it;
+		break;
+	case EPOLL_CTL_MOD:
+		if (!it)
+			FAIL(ENOENT);
+		if (!ev)
+			FAIL(EFAULT);
+		it->disarmed = false;
+		break;
+	case EPOLL_CTL_DEL:
+		if (!it)
+			FAIL(ENOENT);
+		unlink_from_sock(it);
+		unlink_from_ep(it);
+		free(it);
+		return 0;
+	default:
+		FAIL(EINVAL);
+	}
+	it->events = ev->events | EPOLLERR | EPOLLHUP;
+	it->data = ev->data;
+	/* Already ready counts as a change, as on Linux. */
+	ready_add(it);
+	return 0;
+}
+
+/* Reports what the listed registrations are ready for, up to @p max. */
+static int collect(struct skiff_sock *ep, struct epoll_event *out, int max)
+{
+	struct skiff_ep_item *it = ep->rdy_head, *next;
+	int n = 0;
+
+	ep->rdy_head = ep->rdy_tail = NULL;
+	for (; it; it = next) {
+		uint32_t r;
+
+		next = it->rdy_next;
+		it->on_ready = false;
+		if (it->disarmed)
+			continue;
+		r = skiff__poll_mask(it->sock) & it->events & ~(uint32_t)EP_FLAGS;
+		if (!r)
+			continue;
+		if (n == max) {
+			ready_add(it); /* next time */
+			continue;
+		}
+		out[n].events = r;
+		out[n].data = it->data;
+		n++;
+		if (it->events & EPOLLONESHOT)
+			it->disarmed = true;
+		else if (!(it->events & EPOLLET))
+			ready_add(it); /* level-triggered: still listed while ready */
+	}
+	return n;
+}
+
+int skiff_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms)
+{
+	struct skiff_sock *ep;
+	long long deadline;
+	int e, n;
+
+	if (!(ep = skiff__sock_get(epfd, &e)))
+		FAIL(e);
+	if (ep->kind != SKIFF_SK_EPOLL || max <= 0)
+		FAIL(EINVAL);
+	if (!events)
+		FAIL(EFAULT);
+	deadline = skiff__deadline(timeout_ms);
+	for (;;) {
+		skiff_poll(0);
+		if (!(ep = skiff__sock_get(epfd, &e)))
+			FAIL(EBADF);
+		n = collect(ep, events, max);
+		if (n || timeout_ms == 0)
+			return n;
+		e = skiff__wait(deadline);
+		if (e == -ETIMEDOUT || e == -EDEADLK)
+			return 0;
+		if (e)
+			FAIL(-e);
+		if (!(ep = skiff__sock_get(epfd, &e)))
+			FAIL(EBADF);
+	}
+}

@@ -1,0 +1,45 @@
+/* lwIP's hooks, as skiff implements them (LWIP_HOOK_FILENAME): lwIP's own
+ * sources include this after their headers, so only lwIP types appear here.
+ * The functions live in hooks.c. */
+#ifndef SKIFF_LWIP_HOOKS_H
+#define SKIFF_LWIP_HOOKS_H
+
+#include "lwip/arch.h"
+#include "lwip/err.h"
+
+struct ip_addr;
+struct tcp_pcb;
+struct tcp_hdr;
+struct pbuf;
+struct netif;
+struct eth_hdr;
+struct eth_addr;
+struct eth_vlan_hdr;
+
+/* RFC 6528: keyed hash of the 4-tuple plus a 4 us clock. */
+u32_t skiff__hook_tcp_isn(const struct ip_addr *local_ip, u16_t local_port,
+			  const struct ip_addr *remote_ip, u16_t remote_port);
+#define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) skiff__hook_tcp_isn(lip, lport, rip, rport)
+
+/* MPTCP option parsing (kind 30) and the secpath policy of listeners. */
+err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,
+			       u16_t opt1len, u8_t *opt2, struct pbuf *p);
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+	skiff__hook_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
+
+/* A DSS option on segments of connections that carry a mapping. */
+u8_t skiff__hook_tcpopt_length(const struct tcp_pcb *pcb, u8_t internal_len);
+#define LWIP_HOOK_TCP_OUT_TCPOPT_LENGTH(pcb, internal_len) \
+	skiff__hook_tcpopt_length(pcb, internal_len)
+u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tcp_pcb *pcb,
+			       u32_t *opts);
+#define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts) skiff__hook_add_tcpopts(p, hdr, pcb, opts)
+
+/* 802.1Q: accept our VLAN (and record the tag), tag what we send. */
+int skiff__hook_vlan_check(struct netif *netif, struct eth_hdr *eth, struct eth_vlan_hdr *vlan);
+#define LWIP_HOOK_VLAN_CHECK(netif, eth, vlan) skiff__hook_vlan_check(netif, eth, vlan)
+s32_t skiff__hook_vlan_set(struct netif *netif, struct pbuf *p, const struct eth_addr *src,
+			   const struct eth_addr *dst, u16_t eth_type);
+#define LWIP_HOOK_VLAN_SET(netif, p, src, dst, type) skiff__hook_vlan_set(netif, p, src, dst, type)
+
+#endif

@@ -1,0 +1,430 @@
+/* Helpers for the stack tests (stack_test.h). */
+#define _GNU_SOURCE
+#include "stack_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+long long st_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void st_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "  [%d] ", (int)getpid());
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- byte streams ------------------------------------------------------- */
+
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+void st_pattern(uint64_t seed, uint64_t off, uint8_t *buf, size_t len)
+{
+	while (len) {
+		uint64_t w = mix(seed ^ (off / 8) * 0x100000001b3ull);
+		unsigned i = (unsigned)(off % 8);
+
+		for (; i < 8 && len; i++, len--, off++)
+			*buf++ = (uint8_t)(w >> (8 * i));
+	}
+}
+
+int64_t st_pattern_check(uint64_t seed, uint64_t off, const uint8_t *buf, size_t len)
+{
+	uint8_t tmp[4096];
+
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < sizeof(tmp) ? len - done : sizeof(tmp);
+
+		st_pattern(seed, off + done, tmp, n);
+		if (memcmp(tmp, buf + done, n) != 0) {
+			for (size_t i = 0; i < n; i++)
+				if (tmp[i] != buf[done + i])
+					return (int64_t)(done + i);
+		}
+		done += n;
+	}
+	return -1;
+}
+
+void st_pattern_digest(uint64_t seed, uint64_t total, uint8_t out[32])
+{
+	uint8_t buf[65536];
+	struct sha256 c;
+
+	sha256_init(&c);
+	for (uint64_t off = 0; off < total;) {
+		size_t n = total - off < sizeof(buf) ? (size_t)(total - off) : sizeof(buf);
+
+		st_pattern(seed, off, buf, n);
+		sha256_update(&c, buf, n);
+		off += n;
+	}
+	sha256_final(&c, out);
+}
+
+int st_send_stream(int fd, uint64_t seed, uint64_t total, bool zc, struct st_xfer *x)
+{
+	static uint8_t buf[256 * 1024];
+	long long t0 = st_now_ms();
+	struct sha256 c;
+	uint64_t off = 0;
+
+	memset(x, 0, sizeof(*x));
+	sha256_init(&c);
+	while (off < total) {
+		if (zc) {
+			struct skiff_zc_buf b[16];
+			unsigned n = 0;
+			int64_t id;
+			int e;
+
+			while (n < 16 && off < total) {
+				e = skiff_zc_alloc(fd, &b[n]);
+				if (e) {
+					if (n)
+						break;
+					/* frames run short: let completions come */
+					skiff_poll(1);
+					continue;
+				}
+				b[n].len = b[n].cap;
+				if (b[n].len > total - off)
+					b[n].len = (uint32_t)(total - off);
+				st_pattern(seed, off, b[n].data, b[n].len);
+				sha256_update(&c, b[n].data, b[n].len);
+				off += b[n].len;
+				n++;
+			}
+			id = skiff_zc_send(fd, b, n, 0);
+			if (id < 0) {
+				x->err = errno;
+				for (unsigned i = 0; i < n; i++)
+					skiff_zc_free(&b[i]);
+				st_log("skiff_zc_send: %s", strerror(errno));
+				return -1;
+			}
+			x->bytes = off;
+			/* Read completions as they come (no callback set). */
+			struct skiff_zc_range r[64];
+			while (skiff_zc_completions(fd, r, 64) > 0)
+				;
+			continue;
+		}
+		size_t n = total - off < sizeof(buf) ? (size_t)(total - off) : sizeof(buf);
+		ssize_t k;
+
+		st_pattern(seed, off, buf, n);
+		k = skiff_send(fd, buf, n, 0);
+		if (k <= 0) {
+			x->err = errno;
+			st_log("skiff_send: %s", strerror(errno));
+			return -1;
+		}
+		sha256_update(&c, buf, (size_t)k);
+		off += (uint64_t)k;
+		x->bytes = off;
+	}
+	sha256_final(&c, x->digest);
+	x->seconds = (st_now_ms() - t0) / 1000.0;
+	return 0;
+}
+
+int st_recv_stream(int fd, uint64_t seed, uint64_t total, bool until_total, bool zc,
+		   struct st_xfer *x)
+{
+	static uint8_t buf[256 * 1024];
+	long long t0 = st_now_ms();
+	struct sha256 c;
+	uint64_t off = 0;
+
+	memset(x, 0, sizeof(*x));
+	sha256_init(&c);
+	for (;;) {
+		if (until_total && off >= total)
+			break;
+		if (zc) {
+			struct skiff_zc_loan l[32];
+			ssize_t n = skiff_zc_recv(fd, l, 32, 0);
+
+			if (n == 0)
+				break;
+			if (n < 0) {
+				x->err = errno;
+				st_log("skiff_zc_recv: %s", strerror(errno));
+				return -1;
+			}
+			for (ssize_t i = 0; i < n; i++) {
+				int64_t bad = st_pattern_check(seed, off, l[i].data, l[i].len);
+
+				if (bad >= 0) {
+					if (!x->bad)
+						st_log("first bad byte at %llu",
+						       (unsigned long long)(off + (uint64_t)bad));
+					x->bad++;
+				}
+				sha256_update(&c, l[i].data, l[i].len);
+				off += l[i].len;
+			}
+			skiff_zc_recv_done(l, (unsigned)n);
+			x->bytes = off;
+			continue;
+		}
+		size_t want = sizeof(buf);
+		ssize_t k;
+
+		if (until_total && total - off < want)
+			want = (size_t)(total - off);
+		k = skiff_recv(fd, buf, want, 0);
+		if (k == 0)
+			break;
+		if (k < 0) {
+			x->err = errno;
+			st_log("skiff_recv: %s", strerror(errno));
+			return -1;
+		}
+		int64_t bad = st_pattern_check(seed, off, buf, (size_t)k);
+
+		if (bad >= 0) {
+			if (!x->bad)
+				st_log("first bad byte at %llu",
+				       (unsigned long long)(off + (uint64_t)bad));
+			x->bad++;
+		}
+		sha256_update(&c, buf, (size_t)k);
+		off += (uint64_t)k;
+		x->bytes = off;
+	}
+	sha256_final(&c, x->digest);
+	x->seconds = (st_now_ms() - t0) / 1000.0;
+	return 0;
+}
+
+/* ---- stacks -------------------------------------------------------------- */
+
+struct umem_memlink *st_memlink_create(void)
+{
+	struct umem_memlink_config mc = {.ring_size = 4096, .frame_count = 16384};
+	struct umem_memlink *w = NULL;
+
+	if (umem_memlink_create(&w, &mc) != 0)
+		return NULL;
+	return w;
+}
+
+struct skiff_config st_memlink_config(struct umem_memlink *w, unsigned end)
+{
+	struct skiff_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.backend = SKIFF_BACKEND_MEMLINK;
+	c.memlink = w;
+	c.memlink_end = end;
+	inet_pton(AF_INET, end ? ST_ML_IP4_1 : ST_ML_IP4_0, &c.ipv4);
+	c.ipv4_prefix = 24;
+	inet_pton(AF_INET6, end ? ST_ML_IP6_1 : ST_ML_IP6_0, c.ipv6);
+	c.ipv6_prefix = 64;
+	c.mac[0] = 0x02;
+	c.mac[1] = 0x00;
+	c.mac[5] = (uint8_t)(0x10 + end);
+	c.time_wait_ms = 200;
+	return c;
+}
+
+static bool is_idle(struct skiff_stats *st)
+{
+	skiff_get_stats(st);
+	return !st->lwip_pcbs_used && !st->lwip_udp_pcbs_used && !st->lwip_segs_used &&
+	       !st->lwip_pbufs_used && !st->lwip_reass_used && !st->frames_held && !st->frames_tx &&
+	       !st->frames_loaned;
+}
+
+bool st_wait_idle(int ms)
+{
+	long long end = st_now_ms() + ms;
+	struct skiff_stats st;
+
+	while (!is_idle(&st)) {
+		if (st_now_ms() > end) {
+			st_log("not idle: pcbs %u udp %u segs %u pbufs %u reass %u frames held %u "
+			       "tx %u loaned %u heap %u",
+			       st.lwip_pcbs_used, st.lwip_udp_pcbs_used, st.lwip_segs_used,
+			       st.lwip_pbufs_used, st.lwip_reass_used, st.frames_held, st.frames_tx,
+			       st.frames_loaned, st.lwip_heap_used);
+			return false;
+		}
+		skiff_poll(5);
+	}
+	return true;
+}
+
+void st_dump_stats(const char *label)
+{
+	struct skiff_stats s;
+
+	skiff_get_stats(&s);
+	st_log("%s: rx %llu tx %llu frames; drops: pkb %llu bad %llu vlan %llu notours %llu "
+	       "meta %llu txnoframe %llu txringfull %llu; tcp: rexmit %llu ooseq %llu rxdrop %llu "
+	       "csum %llu; ip drop %llu; copies: tx %llu txsend %llu rx %llu rxrecv %llu inplace "
+	       "%llu; wire: rxdrop %llu fillempty %llu rxfull %llu; pool errs %u heap %u",
+	       label, (unsigned long long)s.rx_frames, (unsigned long long)s.tx_frames,
+	       (unsigned long long)s.rx_drop_no_pkb, (unsigned long long)s.rx_drop_bad_frame,
+	       (unsigned long long)s.rx_drop_vlan, (unsigned long long)s.rx_drop_not_ours,
+	       (unsigned long long)s.rx_drop_meta, (unsigned long long)s.tx_drop_no_frame,
+	       (unsigned long long)s.tx_drop_ring_full, (unsigned long long)s.tcp_retransmits,
+	       (unsigned long long)s.tcp_ooseq, (unsigned long long)s.tcp_rx_drop,
+	       (unsigned long long)s.tcp_checksum_err, (unsigned long long)s.ip_rx_drop,
+	       (unsigned long long)s.tx_copied_bytes, (unsigned long long)s.tx_send_copied_bytes,
+	       (unsigned long long)s.rx_copied_bytes, (unsigned long long)s.rx_recv_copied_bytes,
+	       (unsigned long long)s.tx_inplace, (unsigned long long)s.xdp_rx_dropped,
+	       (unsigned long long)s.xdp_fill_ring_empty, (unsigned long long)s.xdp_rx_ring_full,
+	       s.lwip_pool_errors, s.lwip_heap_used);
+}
+
+void st_assert_idle(void)
+{
+	CU_ASSERT(st_wait_idle(3000));
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+static int report_pipe[2] = {-1, -1};
+static int go_pipe[2] = {-1, -1};
+
+static void close_pipe(int p[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		p[i] = -1;
+	}
+}
+
+pid_t st_child_start(st_child_fn fn, void *arg)
+{
+	pid_t pid;
+
+	close_pipe(report_pipe);
+	close_pipe(go_pipe);
+	if (pipe(report_pipe) != 0 || pipe(go_pipe) != 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		close(report_pipe[0]);
+		close(go_pipe[1]);
+		report_pipe[0] = go_pipe[1] = -1;
+		_exit(fn(arg));
+	}
+	close(report_pipe[1]);
+	close(go_pipe[0]);
+	report_pipe[1] = go_pipe[0] = -1;
+	return pid;
+}
+
+void st_child_go(void)
+{
+	char c = 'g';
+
+	if (write(go_pipe[1], &c, 1) != 1)
+		st_log("st_child_go: %s", strerror(errno));
+}
+
+bool st_child_wait_go(int ms)
+{
+	struct pollfd pfd = {.fd = go_pipe[0], .events = POLLIN};
+	char c;
+
+	return poll(&pfd, 1, ms) == 1 && read(go_pipe[0], &c, 1) == 1;
+}
+
+void st_child_report(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len) {
+		ssize_t n = write(report_pipe[1], p, len);
+
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+bool st_child_read_report(void *data, size_t len, int ms)
+{
+	uint8_t *p = data;
+	long long end = st_now_ms() + ms;
+
+	while (len) {
+		struct pollfd pfd = {.fd = report_pipe[0], .events = POLLIN};
+		long long left = end - st_now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return false;
+		/* Our stack may be the child's peer: keep it running. */
+		if (skiff_poll(1) < 0 && poll(&pfd, 1, 1) < 0)
+			return false;
+		if (poll(&pfd, 1, 0) <= 0)
+			continue;
+		n = read(report_pipe[0], p, len);
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+int st_child_wait(pid_t pid, int ms)
+{
+	long long end = st_now_ms() + ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -1;
+		if (st_now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		/* Our stack may be the child's peer: keep it running. */
+		if (skiff_poll(1) < 0)
+			usleep(2000);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}

@@ -1,0 +1,1000 @@
+/* skiff against the Linux kernel's TCP/IP: two namespaces joined by a veth,
+ * skiff on AF_XDP (copy mode) at one end (ns[0], the test process enters
+ * it), the kernel at the other (ns[1], a child process with ordinary
+ * sockets). Every transfer is checked byte by byte and by SHA-256. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "stack_test.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+#define STACK_IP4 "10.77.0.10"
+#define PEER_IP4  "10.77.0.2"
+#define STACK_IP6 "fd77::10"
+#define PEER_IP6  "fd77::2"
+#define PORT	  6001
+#define BIG	  (64 * ST_MIB)
+
+static const uint8_t stack_mac[6] = {0x02, 0x53, 0x4b, 0x49, 0x46, 0x46};
+
+static struct {
+	struct skiff_netns_pair net;
+	bool up;
+	bool stack;
+	pid_t child;
+} K;
+
+/* ---- environment ------------------------------------------------------------ */
+
+static void env_up(const char *tag)
+{
+	skiff_test_require_privileged();
+	if (skiff_netns_private_mounts() != 0)
+		skiff_test_note("no private bpffs: libxdp loads without its dispatcher");
+	CU_ASSERT_FATAL(skiff_netns_pair_create(&K.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
+	K.up = true;
+	CU_ASSERT_FATAL(skiff_netns_addr(K.net.ns[1], K.net.ifname[1], PEER_IP6 "/64") == 0);
+	/* veth hands XDP the kernel's packets with checksums left for an
+	 * offload that never comes (CHECKSUM_PARTIAL): a NIC would have
+	 * filled them in. Make the kernel compute them. */
+	CU_ASSERT_FATAL(skiff_netns_run(K.net.ns[1], "ethtool -K %s tx off >/dev/null",
+					K.net.ifname[1]) == 0);
+}
+
+static void stack_up(void)
+{
+	struct skiff_config c;
+	int e;
+
+	CU_ASSERT_FATAL(skiff_netns_enter(K.net.ns[0]) == 0);
+	memset(&c, 0, sizeof(c));
+	c.backend = SKIFF_BACKEND_XSK;
+	c.ifname = K.net.ifname[0];
+	memcpy(c.mac, stack_mac, 6);
+	inet_pton(AF_INET, STACK_IP4, &c.ipv4);
+	c.ipv4_prefix = 24;
+	inet_pton(AF_INET6, STACK_IP6, c.ipv6);
+	c.ipv6_prefix = 64;
+	c.time_wait_ms = 200;
+	e = skiff_init(&c);
+	if (e)
+		skiff_test_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
+	CU_ASSERT_FATAL(e == 0);
+	K.stack = true;
+	CU_ASSERT(!skiff_xdp_zerocopy()); /* veth: copy mode */
+}
+
+static void setup(void)
+{
+	memset(&K, 0, sizeof(K));
+}
+
+static void teardown(void)
+{
+	if (K.child > 0)
+		st_child_wait(K.child, 2000);
+	if (K.stack) {
+		struct skiff_stats st;
+
+		st_assert_idle();
+		skiff_get_stats(&st);
+		SKIFF_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
+		SKIFF_ASSERT_EQ(st.rx_drop_no_pkb + st.rx_drop_bad_frame + st.tx_drop_no_frame, 0);
+		if (getenv("ST_VERBOSE"))
+			st_dump_stats("skiff");
+		skiff_fini();
+	}
+	if (K.up) {
+		skiff_netns_enter(NULL);
+		skiff_netns_pair_destroy(&K.net);
+	}
+	memset(&K, 0, sizeof(K));
+}
+
+/* The kernel side runs in a child, in ns[1]. */
+struct kjob {
+	int (*fn)(struct kjob *j);
+	int family;
+	int proto;
+	uint64_t bytes;
+	unsigned count;
+	int arg;
+};
+
+static int kchild_main(void *arg)
+{
+	struct kjob *j = arg;
+
+	if (skiff_netns_enter(K.net.ns[1]) != 0)
+		return 99;
+	return j->fn(j);
+}
+
+/* Forks the kernel side (before the stack exists: the child must not
+ * inherit a UMEM). */
+static void kchild(struct kjob *j)
+{
+	K.child = st_child_start(kchild_main, j);
+	CU_ASSERT_FATAL(K.child > 0);
+}
+
+static int kchild_done(int ms)
+{
+	int rc = st_child_wait(K.child, ms);
+
+	K.child = 0;
+	if (rc)
+		skiff_test_note("kernel side exited with %d", rc);
+	return rc;
+}
+
+/* ---- kernel socket helpers (child side) ------------------------------------------- */
+
+static socklen_t k_addr(int family, const char *ip4, const char *ip6, uint16_t port,
+			struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		inet_pton(AF_INET, ip4, &a->sin_addr);
+		return sizeof(*a);
+	}
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(port);
+	inet_pton(AF_INET6, ip6, &a->sin6_addr);
+	return sizeof(*a);
+}
+
+static int k_connect(int family, int proto, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = k_addr(family, STACK_IP4, STACK_IP6, port, &ss);
+	int fd = socket(family, SOCK_STREAM, proto);
+
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < 50; i++) {
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+			return fd;
+		if (errno != ECONNREFUSED && errno != ETIMEDOUT && errno != EHOSTUNREACH)
+			break;
+		usleep(20000); /* the stack may not listen yet */
+	}
+	int e = -errno;
+	close(fd);
+	return e;
+}
+
+static int k_listen(int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = k_addr(family, "0.0.0.0", "::", port, &ss);
+	int fd = socket(family, SOCK_STREAM, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int k_send(int fd, uint64_t seed, uint64_t total, struct st_xfer *x)
+{
+	static uint8_t buf[256 * 1024];
+	long long t0 = st_now_ms();
+	struct sha256 c;
+	uint64_t off = 0;
+
+	memset(x, 0, sizeof(*x));
+	sha256_init(&c);
+	while (off < total) {
+		size_t n = total - off < sizeof(buf) ? (size_t)(total - off) : sizeof(buf);
+		ssize_t k;
+
+		st_pattern(seed, off, buf, n);
+		k = send(fd, buf, n, MSG_NOSIGNAL);
+		if (k <= 0) {
+			x->err = errno;
+			st_log("kernel send: %s", strerror(errno));
+			return -1;
+		}
+		sha256_update(&c, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	x->bytes = off;
+	sha256_final(&c, x->digest);
+	x->seconds = (st_now_ms() - t0) / 1000.0;
+	return 0;
+}
+
+static int k_recv(int fd, uint64_t seed, struct st_xfer *x)
+{
+	static uint8_t buf[256 * 1024];
+	long long t0 = st_now_ms();
+	struct sha256 c;
+	uint64_t off = 0;
+
+	memset(x, 0, sizeof(*x));
+	sha256_init(&c);
+	for (;;) {
+		ssize_t k = recv(fd, buf, sizeof(buf), 0);
+
+		if (k == 0)
+			break;
+		if (k < 0) {
+			x->err = errno;
+			break;
+		}
+		if (st_pattern_check(seed, off, buf, (size_t)k) >= 0)
+			x->bad++;
+		sha256_update(&c, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	x->bytes = off;
+	sha256_final(&c, x->digest);
+	x->seconds = (st_now_ms() - t0) / 1000.0;
+	return x->err ? -1 : 0;
+}
+
+/* ---- skiff helpers (parent side) ------------------------------------------------------ */
+
+static int s_listen(int family, uint16_t port, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = k_addr(family, "0.0.0.0", "::", port, &ss);
+	int fd = skiff_socket(family, SOCK_STREAM, 0), one = 1;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+	CU_ASSERT_FATAL(skiff_bind(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(fd, backlog) == 0);
+	return fd;
+}
+
+static int s_connect(int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = k_addr(family, PEER_IP4, PEER_IP6, port, &ss);
+	int fd = skiff_socket(family, SOCK_STREAM, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	if (skiff_connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		int e = errno;
+
+		skiff_close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- 64 MiB each way ---------------------------------------------------------------- */
+
+#define SEED_UP	  0x1001 /* client to server */
+#define SEED_DOWN 0x2002 /* server to client */
+
+struct two_way {
+	struct st_xfer up, down;
+};
+
+static void note_rate(const char *what, uint64_t bytes, double s)
+{
+	skiff_test_note("%s: %llu MiB in %.2f s = %.0f Mbit/s", what,
+			(unsigned long long)(bytes / ST_MIB), s, s > 0 ? bytes * 8 / s / 1e6 : 0);
+}
+
+static void check_two_way(const struct two_way *mine, const struct two_way *theirs,
+			  uint64_t bytes)
+{
+	uint8_t up[32], down[32];
+
+	st_pattern_digest(SEED_UP, bytes, up);
+	st_pattern_digest(SEED_DOWN, bytes, down);
+	SKIFF_ASSERT_EQ(mine->up.bytes, bytes);
+	SKIFF_ASSERT_EQ(mine->down.bytes, bytes);
+	SKIFF_ASSERT_EQ(theirs->up.bytes, bytes);
+	SKIFF_ASSERT_EQ(theirs->down.bytes, bytes);
+	SKIFF_ASSERT_EQ(mine->up.bad + mine->down.bad + theirs->up.bad + theirs->down.bad, 0);
+	CU_ASSERT(memcmp(mine->up.digest, up, 32) == 0);
+	CU_ASSERT(memcmp(theirs->up.digest, up, 32) == 0);
+	CU_ASSERT(memcmp(mine->down.digest, down, 32) == 0);
+	CU_ASSERT(memcmp(theirs->down.digest, down, 32) == 0);
+}
+
+/* Kernel client: connect, send, half-close, read the answer to EOF. */
+static int k_client_two_way(struct kjob *j)
+{
+	struct two_way r;
+	int fd;
+
+	if (!st_child_wait_go(20000))
+		return 2;
+	fd = k_connect(j->family, j->proto, PORT);
+	if (fd < 0) {
+		st_log("kernel connect: %s", strerror(-fd));
+		return 3;
+	}
+	if (k_send(fd, SEED_UP, j->bytes, &r.up) || shutdown(fd, SHUT_WR))
+		return 4;
+	if (k_recv(fd, SEED_DOWN, &r.down))
+		return 5;
+	close(fd);
+	st_child_report(&r, sizeof(r));
+	return 0;
+}
+
+/* Kernel server: accept, read to EOF, answer, close. */
+static int k_server_two_way(struct kjob *j)
+{
+	struct two_way r;
+	int lfd = k_listen(j->family, PORT), fd;
+	char ready = 'r';
+
+	if (lfd < 0)
+		return 2;
+	st_child_report(&ready, 1);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 3;
+	close(lfd);
+	if (k_recv(fd, SEED_UP, &r.up))
+		return 4;
+	if (k_send(fd, SEED_DOWN, j->bytes, &r.down))
+		return 5;
+	close(fd);
+	st_child_report(&r, sizeof(r));
+	return 0;
+}
+
+static void kernel_client_to_skiff(int family, int proto, uint64_t bytes, bool zc)
+{
+	struct kjob j = {.fn = k_client_two_way, .family = family, .proto = proto, .bytes = bytes};
+	struct two_way mine, theirs;
+	int lfd, fd;
+
+	env_up(family == AF_INET ? "kc4" : "kc6");
+	kchild(&j);
+	stack_up();
+	lfd = s_listen(family, PORT, 8);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	CU_ASSERT(st_recv_stream(fd, SEED_UP, bytes, false, zc, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, SEED_DOWN, bytes, zc, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	check_two_way(&mine, &theirs, bytes);
+	note_rate("kernel -> skiff", bytes, mine.up.seconds);
+	note_rate("skiff -> kernel", bytes, theirs.down.seconds);
+}
+
+static void skiff_client_to_kernel(int family, uint64_t bytes)
+{
+	struct kjob j = {.fn = k_server_two_way, .family = family, .bytes = bytes};
+	struct two_way mine, theirs;
+	char ready;
+	int fd;
+
+	env_up(family == AF_INET ? "sc4" : "sc6");
+	kchild(&j);
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = s_connect(family, PORT);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(st_send_stream(fd, SEED_UP, bytes, false, &mine.up) == 0);
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	CU_ASSERT(st_recv_stream(fd, SEED_DOWN, bytes, false, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	check_two_way(&mine, &theirs, bytes);
+	note_rate("skiff -> kernel", bytes, mine.up.seconds);
+	note_rate("kernel -> skiff", bytes, theirs.down.seconds);
+}
+
+static void test_kernel_client_v4_64mib_each_way(void)
+{
+	kernel_client_to_skiff(AF_INET, 0, BIG, false);
+}
+
+static void test_kernel_client_v6_64mib_each_way(void)
+{
+	kernel_client_to_skiff(AF_INET6, 0, BIG, false);
+}
+
+static void test_skiff_client_v4_64mib_each_way(void)
+{
+	skiff_client_to_kernel(AF_INET, BIG);
+}
+
+static void test_skiff_client_v6_64mib_each_way(void)
+{
+	skiff_client_to_kernel(AF_INET6, BIG);
+}
+
+/* Zero-copy both ways: receive loans and in-place sends copy nothing. */
+static void test_zero_copy_64mib_each_way(void)
+{
+	struct skiff_stats st;
+
+	kernel_client_to_skiff(AF_INET, 0, BIG, true);
+	st_wait_idle(3000);
+	skiff_get_stats(&st);
+	skiff_test_note("zero-copy: in place %llu, tx copied %llu, rx copied %llu, sends %llu, "
+			"ids completed %llu, copied sends %llu",
+			(unsigned long long)st.tx_inplace, (unsigned long long)st.tx_copied_bytes,
+			(unsigned long long)st.rx_copied_bytes, (unsigned long long)st.zc_sends,
+			(unsigned long long)st.zc_ids_completed,
+			(unsigned long long)st.zc_sends_copied);
+	SKIFF_ASSERT_EQ(st.tx_copied_bytes, 0);
+	SKIFF_ASSERT_EQ(st.rx_copied_bytes, 0);
+	SKIFF_ASSERT_EQ(st.rx_recv_copied_bytes, 0);
+	SKIFF_ASSERT_EQ(st.zc_sends_copied, 0);
+	SKIFF_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
+	CU_ASSERT(st.tx_inplace >= BIG / 1448);
+}
+
+/* Linux's MPTCP client offers MP_CAPABLE; skiff answers with plain TCP and
+ * the client falls back. */
+static void test_mptcp_client_falls_back(void)
+{
+	struct kjob j = {.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP,
+			 .bytes = 8 * ST_MIB};
+	struct two_way mine, theirs;
+	struct skiff_stats st;
+	int lfd, fd, probe;
+
+	env_up("mptcp");
+	if (skiff_netns_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		skiff_test_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	probe = skiff_netns_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (probe < 0)
+		skiff_test_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
+	close(probe);
+	kchild(&j);
+	stack_up();
+	lfd = s_listen(AF_INET, PORT, 8);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	CU_ASSERT(st_recv_stream(fd, SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	skiff_close(fd);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	check_two_way(&mine, &theirs, j.bytes);
+	skiff_get_stats(&st);
+	CU_ASSERT(st.mptcp_fallbacks >= 1);
+	skiff_test_note("MP_CAPABLE SYNs answered with plain TCP: %llu",
+			(unsigned long long)st.mptcp_fallbacks);
+}
+
+/* ---- connection semantics ------------------------------------------------------------ */
+
+static void test_connect_to_closed_port_refused(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct epoll_event ev = {.events = EPOLLOUT}, out;
+	int fd, ep, err = 0;
+	socklen_t elen = sizeof(err);
+	struct skiff_stats st;
+
+	env_up("refused");
+	stack_up();
+	/* Blocking. */
+	fd = s_connect(AF_INET, 9);
+	CU_ASSERT(fd == -1 && errno == ECONNREFUSED);
+	/* Non-blocking: EINPROGRESS, then EPOLLERR and SO_ERROR. */
+	len = k_addr(AF_INET6, PEER_IP4, PEER_IP6, 9, &ss);
+	fd = skiff_socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&ss, len) == -1 && errno == EINPROGRESS);
+	CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&ss, len) == -1 && errno == EALREADY);
+	ep = skiff_epoll_create(0);
+	CU_ASSERT_FATAL(ep >= 0);
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	SKIFF_ASSERT_EQ(skiff_epoll_wait(ep, &out, 1, 5000), 1);
+	CU_ASSERT(out.events & EPOLLERR);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0);
+	SKIFF_ASSERT_EQ(err, ECONNREFUSED);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT(skiff_close(ep) == 0);
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.tcp_conn_refused, 2);
+}
+
+/* The kernel resets: skiff reads what came before, then ECONNRESET, then
+ * sends fail with EPIPE. */
+static int k_client_then_rst(struct kjob *j)
+{
+	struct linger l = {1, 0};
+	uint8_t buf[1000];
+	int fd;
+
+	if (!st_child_wait_go(20000))
+		return 2;
+	fd = k_connect(j->family, 0, PORT);
+	if (fd < 0)
+		return 3;
+	st_pattern(7, 0, buf, sizeof(buf));
+	if (send(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+		return 4;
+	/* Let the data be ACKed before the reset overtakes it. */
+	usleep(200000);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+	return 0;
+}
+
+static void test_rst_from_kernel(void)
+{
+	struct kjob j = {.fn = k_client_then_rst, .family = AF_INET};
+	uint8_t buf[2000];
+	size_t got = 0;
+	ssize_t n;
+	int lfd, fd;
+
+	env_up("krst");
+	kchild(&j);
+	stack_up();
+	lfd = s_listen(AF_INET, PORT, 4);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	while ((n = skiff_recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
+		got += (size_t)n;
+	SKIFF_ASSERT_EQ(got, 1000);
+	CU_ASSERT(st_pattern_check(7, 0, buf, got) < 0);
+	CU_ASSERT(n == -1 && errno == ECONNRESET);
+	CU_ASSERT(skiff_send(fd, buf, 10, 0) == -1 && errno == EPIPE);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+static int k_server_expect_rst(struct kjob *j)
+{
+	int lfd = k_listen(j->family, PORT), fd;
+	uint8_t buf[2000];
+	size_t got = 0;
+	ssize_t n;
+	char ready = 'r';
+	int rc = 0;
+
+	if (lfd < 0)
+		return 2;
+	st_child_report(&ready, 1);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 3;
+	while ((n = recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
+		got += (size_t)n;
+	if (got != 1000 || st_pattern_check(8, 0, buf, got) >= 0)
+		rc = 4;
+	else if (n != -1 || errno != ECONNRESET)
+		rc = 5;
+	close(fd);
+	close(lfd);
+	return rc;
+}
+
+static void test_rst_from_skiff(void)
+{
+	struct kjob j = {.fn = k_server_expect_rst, .family = AF_INET6};
+	struct linger l = {1, 0};
+	uint8_t buf[1000];
+	char ready;
+	int fd;
+
+	env_up("srst");
+	kchild(&j);
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = s_connect(AF_INET6, PORT);
+	CU_ASSERT_FATAL(fd >= 0);
+	st_pattern(8, 0, buf, sizeof(buf));
+	SKIFF_ASSERT_EQ(skiff_send(fd, buf, sizeof(buf), 0), 1000);
+	/* Let the data be ACKed, then reset. */
+	for (long long end = st_now_ms() + 200; st_now_ms() < end;)
+		skiff_poll(10);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+}
+
+/* Half-close both ways: each side shuts its writing half while still
+ * reading the other's. */
+static int k_half_close(struct kjob *j)
+{
+	uint8_t buf[4096];
+	int fd;
+	ssize_t n;
+	size_t got = 0;
+
+	if (!st_child_wait_go(20000))
+		return 2;
+	fd = k_connect(j->family, 0, PORT);
+	if (fd < 0)
+		return 3;
+	/* Skiff shuts down first: we read its 4000 bytes and EOF, then send
+	 * ours on the half that is still open. */
+	while ((n = recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
+		got += (size_t)n;
+	if (n != 0 || got != 4000 || st_pattern_check(21, 0, buf, got) >= 0)
+		return 4;
+	st_pattern(22, 0, buf, 3000);
+	if (send(fd, buf, 3000, 0) != 3000)
+		return 5;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	return 0;
+}
+
+static void test_half_close_both_ways(void)
+{
+	struct kjob j = {.fn = k_half_close, .family = AF_INET};
+	uint8_t buf[4096];
+	size_t got = 0;
+	ssize_t n;
+	int lfd, fd;
+
+	env_up("half");
+	kchild(&j);
+	stack_up();
+	lfd = s_listen(AF_INET, PORT, 4);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	st_pattern(21, 0, buf, 4000);
+	SKIFF_ASSERT_EQ(skiff_send(fd, buf, 4000, 0), 4000);
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	CU_ASSERT(skiff_send(fd, buf, 1, 0) == -1 && errno == EPIPE);
+	while ((n = skiff_recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
+		got += (size_t)n;
+	SKIFF_ASSERT_EQ(n, 0);
+	SKIFF_ASSERT_EQ(got, 3000);
+	CU_ASSERT(st_pattern_check(22, 0, buf, got) < 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+}
+
+/* ---- many connections ---------------------------------------------------------------- */
+
+#define SEQ_CONNS  1000
+#define SEQ_BYTES  2000
+#define CONC_CONNS 200
+#define CONC_BYTES (32 * 1024)
+
+/* n sequential connections: send SEQ_BYTES of stream i, read the echo. */
+static int k_sequential(struct kjob *j)
+{
+	static uint8_t out[SEQ_BYTES], in[SEQ_BYTES];
+
+	if (!st_child_wait_go(20000))
+		return 2;
+	for (unsigned i = 0; i < j->count; i++) {
+		int fd = k_connect(j->family, 0, PORT);
+		size_t got = 0;
+		ssize_t n;
+
+		if (fd < 0) {
+			st_log("connection %u: %s", i, strerror(-fd));
+			return 3;
+		}
+		st_pattern(1000 + i, 0, out, sizeof(out));
+		if (send(fd, out, sizeof(out), 0) != (ssize_t)sizeof(out) || shutdown(fd, SHUT_WR))
+			return 4;
+		while ((n = recv(fd, in + got, sizeof(in) - got, 0)) > 0)
+			got += (size_t)n;
+		if (n < 0 || got != sizeof(in) || memcmp(in, out, sizeof(in)) != 0) {
+			st_log("connection %u: echo wrong (%zu bytes)", i, got);
+			return 5;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* count concurrent connections driven with the kernel's epoll. */
+static int k_concurrent(struct kjob *j)
+{
+	struct conn {
+		int fd;
+		size_t sent, got;
+		uint8_t in[CONC_BYTES];
+	} *c = calloc(j->count, sizeof(*c));
+	static uint8_t out[CONC_BYTES];
+	struct epoll_event ev[64];
+	unsigned done = 0;
+	int ep = epoll_create1(0);
+	long long end;
+
+	if (!c || ep < 0 || !st_child_wait_go(20000))
+		return 2;
+	for (unsigned i = 0; i < j->count; i++) {
+		c[i].fd = k_connect(j->family, 0, PORT);
+		if (c[i].fd < 0) {
+			st_log("connection %u: %s", i, strerror(-c[i].fd));
+			return 3;
+		}
+		fcntl(c[i].fd, F_SETFL, O_NONBLOCK);
+		struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.u32 = i};
+		epoll_ctl(ep, EPOLL_CTL_ADD, c[i].fd, &e);
+	}
+	end = st_now_ms() + 60000;
+	while (done < j->count && st_now_ms() < end) {
+		int n = epoll_wait(ep, ev, 64, 1000);
+
+		for (int k = 0; k < n; k++) {
+			struct conn *cc = &c[ev[k].data.u32];
+
+			if (cc->fd < 0)
+				continue;
+			if ((ev[k].events & EPOLLOUT) && cc->sent < CONC_BYTES) {
+				st_pattern(5000 + ev[k].data.u32, cc->sent, out, CONC_BYTES - cc->sent);
+				ssize_t w = send(cc->fd, out, CONC_BYTES - cc->sent, 0);
+
+				if (w > 0)
+					cc->sent += (size_t)w;
+				if (cc->sent == CONC_BYTES) {
+					shutdown(cc->fd, SHUT_WR);
+					struct epoll_event e = {.events = EPOLLIN,
+								.data.u32 = ev[k].data.u32};
+					epoll_ctl(ep, EPOLL_CTL_MOD, cc->fd, &e);
+				}
+			}
+			if (ev[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+				ssize_t r = recv(cc->fd, cc->in + cc->got, CONC_BYTES - cc->got, 0);
+
+				if (r > 0)
+					cc->got += (size_t)r;
+				if (r == 0 || (r < 0 && errno != EAGAIN) || cc->got == CONC_BYTES) {
+					if (cc->got != CONC_BYTES ||
+					    st_pattern_check(5000 + ev[k].data.u32, 0, cc->in,
+							     CONC_BYTES) >= 0) {
+						st_log("connection %u: echo wrong (%zu)",
+						       ev[k].data.u32, cc->got);
+						return 4;
+					}
+					close(cc->fd);
+					cc->fd = -1;
+					done++;
+				}
+			}
+		}
+	}
+	free(c);
+	return done == j->count ? 0 : 5;
+}
+
+/* skiff's side: an epoll echo server for @p total connections. */
+struct econn {
+	int fd;
+	uint8_t buf[65536];
+	size_t have, off;
+	bool eof;
+};
+
+static void echo_server(int lfd, unsigned total, bool edge)
+{
+	struct econn **conns = calloc(4096, sizeof(*conns));
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, out[64];
+	unsigned served = 0;
+	long long end = st_now_ms() + 90000;
+	int ep = skiff_epoll_create(0);
+
+	CU_ASSERT_FATAL(ep >= 0 && conns);
+	CU_ASSERT(skiff_set_nonblock(lfd, true) == 0);
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == 0);
+	while (served < total && st_now_ms() < end) {
+		int n = skiff_epoll_wait(ep, out, 64, 1000);
+
+		CU_ASSERT(n >= 0);
+		for (int k = 0; k < n; k++) {
+			int fd = out[k].data.fd;
+
+			if (fd == lfd) {
+				int c;
+
+				while ((c = skiff_accept(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+					struct epoll_event e = {
+						.events = EPOLLIN | EPOLLRDHUP | (edge ? EPOLLET : 0),
+						.data.fd = c};
+
+					CU_ASSERT_FATAL(c < 4096);
+					conns[c] = calloc(1, sizeof(struct econn));
+					conns[c]->fd = c;
+					CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, c, &e) == 0);
+				}
+				CU_ASSERT(errno == EAGAIN);
+				continue;
+			}
+			struct econn *cc = conns[fd];
+
+			/* Until nothing moves (edge-triggered needs it drained). */
+			for (bool moved = true; moved;) {
+				moved = false;
+				if (!cc->eof && cc->have < sizeof(cc->buf)) {
+					ssize_t r = skiff_recv(fd, cc->buf + cc->have,
+							       sizeof(cc->buf) - cc->have, 0);
+
+					if (r > 0)
+						cc->have += (size_t)r;
+					else if (r == 0)
+						cc->eof = true;
+					else if (errno != EAGAIN) {
+						CU_FAIL("recv failed");
+						cc->eof = true;
+					}
+					moved = r >= 0;
+				}
+				if (cc->off < cc->have) {
+					ssize_t w = skiff_send(fd, cc->buf + cc->off,
+							       cc->have - cc->off, 0);
+
+					if (w > 0) {
+						cc->off += (size_t)w;
+						moved = true;
+					}
+				}
+				if (cc->off == cc->have)
+					cc->off = cc->have = 0;
+			}
+			struct epoll_event e = {
+				.events = (cc->have > cc->off ? EPOLLOUT : 0) |
+					  (cc->eof ? 0 : EPOLLIN | EPOLLRDHUP) |
+					  (edge ? EPOLLET : 0),
+				.data.fd = fd};
+			if (cc->eof && !cc->have) {
+				CU_ASSERT(skiff_close(fd) == 0);
+				free(cc);
+				conns[fd] = NULL;
+				served++;
+			} else {
+				skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+			}
+		}
+	}
+	SKIFF_ASSERT_EQ(served, total);
+	for (int i = 0; i < 4096; i++) {
+		if (conns[i]) {
+			skiff_close(i);
+			free(conns[i]);
+		}
+	}
+	free(conns);
+	CU_ASSERT(skiff_close(ep) == 0);
+}
+
+static void test_1000_sequential_connections(void)
+{
+	struct kjob j = {.fn = k_sequential, .family = AF_INET, .count = SEQ_CONNS};
+	long long t0;
+	int lfd;
+
+	env_up("seq");
+	kchild(&j);
+	stack_up();
+	lfd = s_listen(AF_INET, PORT, 16);
+	st_child_go();
+	t0 = st_now_ms();
+	echo_server(lfd, SEQ_CONNS, false);
+	skiff_close(lfd);
+	SKIFF_ASSERT_EQ(kchild_done(30000), 0);
+	skiff_test_note("%d connections in %.2f s", SEQ_CONNS, (st_now_ms() - t0) / 1000.0);
+}
+
+static void test_200_concurrent_connections(void)
+{
+	struct kjob j = {.fn = k_concurrent, .family = AF_INET6, .count = CONC_CONNS};
+	long long t0;
+	int lfd;
+
+	env_up("conc");
+	kchild(&j);
+	stack_up();
+	lfd = s_listen(AF_INET6, PORT, 255);
+	st_child_go();
+	t0 = st_now_ms();
+	echo_server(lfd, CONC_CONNS, true);
+	skiff_close(lfd);
+	SKIFF_ASSERT_EQ(kchild_done(30000), 0);
+	skiff_test_note("%d concurrent connections, %d KiB echoed each, in %.2f s", CONC_CONNS,
+			CONC_BYTES / 1024, (st_now_ms() - t0) / 1000.0);
+}
+
+/* ---- ICMP ----------------------------------------------------------------------------- */
+
+static int k_ping(struct kjob *j)
+{
+	char cmd[256];
+	char ll[64];
+	uint8_t a[16] = {0xfe, 0x80};
+
+	(void)j;
+	a[8] = stack_mac[0] ^ 2;
+	a[9] = stack_mac[1];
+	a[10] = stack_mac[2];
+	a[11] = 0xff;
+	a[12] = 0xfe;
+	a[13] = stack_mac[3];
+	a[14] = stack_mac[4];
+	a[15] = stack_mac[5];
+	inet_ntop(AF_INET6, a, ll, sizeof(ll));
+	if (skiff_netns_run(NULL, "ping -q -c 3 -i 0.2 -W 2 %s", STACK_IP4))
+		return 2;
+	if (skiff_netns_run(NULL, "ping -6 -q -c 3 -i 0.2 -W 2 %s", STACK_IP6))
+		return 3;
+	snprintf(cmd, sizeof(cmd), "ping -6 -q -c 3 -i 0.2 -W 2 %s%%%s", ll, K.net.ifname[1]);
+	if (skiff_netns_run(NULL, "%s", cmd))
+		return 4;
+	/* A large one: fragmented on the way, reassembled by skiff. */
+	if (skiff_netns_run(NULL, "ping -q -c 2 -i 0.2 -W 2 -s 4000 %s", STACK_IP4))
+		return 5;
+	return 0;
+}
+
+static void test_ping_and_ping6_answered(void)
+{
+	struct kjob j = {.fn = k_ping};
+	struct skiff_stats st;
+
+	env_up("ping");
+	stack_up();
+	/* The pings run in a child while we keep the stack going. */
+	kchild(&j);
+	SKIFF_ASSERT_EQ(kchild_done(30000), 0);
+	skiff_get_stats(&st);
+	CU_ASSERT(st.icmp_rx >= 5);
+	CU_ASSERT(st.icmp6_rx >= 6);
+}
+
+static const struct skiff_test_case tests[] = {
+	SKIFF_TEST(test_kernel_client_v4_64mib_each_way),
+	SKIFF_TEST(test_kernel_client_v6_64mib_each_way),
+	SKIFF_TEST(test_skiff_client_v4_64mib_each_way),
+	SKIFF_TEST(test_skiff_client_v6_64mib_each_way),
+	SKIFF_TEST(test_zero_copy_64mib_each_way),
+	SKIFF_TEST(test_mptcp_client_falls_back),
+	SKIFF_TEST(test_connect_to_closed_port_refused),
+	SKIFF_TEST(test_rst_from_kernel),
+	SKIFF_TEST(test_rst_from_skiff),
+	SKIFF_TEST(test_half_close_both_ways),
+	SKIFF_TEST(test_1000_sequential_connections),
+	SKIFF_TEST(test_200_concurrent_connections),
+	SKIFF_TEST(test_ping_and_ping6_answered),
+	SKIFF_TEST_END,
+};
+
+static const struct skiff_test_suite suite = {"kernel", setup, teardown, tests};
+const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
