@@ -1,0 +1,94 @@
+/**
+ * @file
+ * What skiff-echo and skiff-proxy share: the command line (in the spirit
+ * of xdpsock's), the checks that turn bad use into a message and exit code
+ * 2 before anything is set up, and the stop signals.
+ *
+ * Exit codes: 0 PASS (or a server stopped by a signal), 1 FAIL or a
+ * run-time error, 2 bad use.
+ */
+#ifndef SKIFF_APPS_APP_H
+#define SKIFF_APPS_APP_H
+
+#include <net/if.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <skiff/skiff.h>
+
+#define APP_EXIT_OK    0
+#define APP_EXIT_FAIL  1
+#define APP_EXIT_USAGE 2
+
+enum app_kind {
+	APP_ECHO,
+	APP_PROXY,
+};
+
+struct app_opts {
+	enum app_kind kind;
+	const char *prog;
+	/* the interface; NULL: the embedded default builds its own testbed */
+	const char *ifname;
+	uint32_t queue;
+	bool queue_set;
+	enum skiff_xdp_mode xdp_mode;
+	bool xdp_skb;
+	bool busy_poll;
+	/* skiff's addresses (network byte order) */
+	uint32_t ip4, gw4;
+	uint8_t prefix4;
+	uint8_t ip6[16], gw6[16];
+	uint8_t prefix6;
+	bool have_ip4, have_ip6, have_gw4, have_gw6;
+	uint16_t port;
+	unsigned stats_s; /* 0: no periodic counters */
+	/* skiff-proxy */
+	struct sockaddr_storage upstream;
+	socklen_t upstream_len;
+	char upstream_str[128];
+	/* the embedded default's load */
+	unsigned conns, requests;
+	uint32_t min_size, max_size;
+	uint64_t seed;
+	bool force_memlink;
+};
+
+/**
+ * Parse the command line into @p o. -h prints the usage and exits 0; bad
+ * use prints one line saying what is wrong (and how to get help) and exits
+ * APP_EXIT_USAGE.
+ */
+void app_parse(int argc, char **argv, enum app_kind kind, struct app_opts *o);
+
+/** Print "<prog>: <message>" and exit APP_EXIT_USAGE. */
+__attribute__((noreturn, format(printf, 2, 3))) void app_usage_error(const struct app_opts *o,
+								     const char *fmt, ...);
+
+/**
+ * With an interface given: the checks that need no stack, each a clear
+ * message and exit 2 on failure: root, the interface exists in this
+ * network namespace, the queue exists, skiff's addresses are not the
+ * kernel's own on this host.
+ */
+void app_check_interface(const struct app_opts *o);
+
+/** The skiff_config for @p o (xsk backend, its interface and addresses). */
+void app_skiff_config(const struct app_opts *o, struct skiff_config *cfg);
+
+/** Exit code for a failed skiff_init() / bind: bad use (2) or failure (1). */
+int app_init_exit_code(int err);
+
+/** Set by the first SIGINT, SIGTERM or SIGHUP; a second one calls
+ * @p emergency (async-signal-safe; may be NULL) and exits 130. SIGPIPE is
+ * ignored. */
+extern volatile sig_atomic_t app_stop;
+void app_signals_install(void (*emergency)(void));
+
+/** "10.0.0.1/24" or "fd00::1/64" of @p o's addresses, for banners. */
+const char *app_ip4_str(const struct app_opts *o, char *buf, size_t len);
+const char *app_ip6_str(const struct app_opts *o, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,218 @@
+/* skiff-echo: a TCP echo server on skiff, epoll-driven and non-blocking,
+ * echoing through the zero-copy receive and send paths (relay.h). Without
+ * -i it runs its embedded default (demo.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <skiff/skiff.h>
+
+#include "demo.h"
+#include "relay.h"
+
+#define EVENTS 256
+
+struct echo_conn {
+	int fd;
+	uint32_t events; /* what epoll watches now */
+	struct relay_half h;
+	struct echo_conn *prev, *next;
+};
+
+struct echo {
+	struct app_server srv;
+	int ep;
+	int lfd[2]; /* IPv4, IPv6 listeners (-1: none) */
+	struct echo_conn *conns;
+};
+
+static void conn_close(struct echo *e, struct echo_conn *c)
+{
+	skiff_epoll_ctl(e->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	skiff_close(c->fd);
+	relay_clear(&c->h);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		e->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	e->srv.c.conns_open--;
+	free(c);
+}
+
+/* Read while nothing waits to be sent; write-wait while something does. */
+static int conn_watch(struct echo *e, struct echo_conn *c)
+{
+	struct epoll_event ev = {.data.ptr = c};
+
+	ev.events = relay_pending(&c->h) ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
+	if (ev.events == c->events)
+		return 0;
+	c->events = ev.events;
+	return skiff_epoll_ctl(e->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void conn_io(struct echo *e, struct echo_conn *c)
+{
+	struct app_counters *k = &e->srv.c;
+	int rc = 0;
+
+	if (relay_pending(&c->h))
+		rc = relay_flush(&c->h, c->fd, k);
+	/* A few batches per event, so one busy connection cannot starve the
+	 * others; level-triggered epoll brings us back for the rest. */
+	for (int i = 0; i < 4 && !rc && relay_can_read(&c->h); i++) {
+		rc = relay_pump(&c->h, c->fd, c->fd, k);
+		if (rc > 0)
+			rc = 0;
+		else if (rc == 0)
+			break;
+	}
+	if (rc == -EAGAIN)
+		rc = 0;
+	/* Echoed everything and the client is done: close (our FIN). */
+	if (!rc && c->h.shut) {
+		conn_close(e, c);
+		return;
+	}
+	if (rc || conn_watch(e, c) != 0)
+		conn_close(e, c);
+}
+
+static void accept_all(struct echo *e, int lfd)
+{
+	for (;;) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+		struct echo_conn *c;
+		int fd = skiff_accept(lfd, NULL, NULL, SOCK_NONBLOCK), one = 1;
+
+		if (fd < 0)
+			return; /* EAGAIN, or a connection that died in the queue */
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			skiff_close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->events = ev.events;
+		ev.data.ptr = c;
+		/* Echoes are small and latency-bound: no Nagle delay. */
+		skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		skiff_zc_set_callback(fd, relay_zc_done, &e->srv.c);
+		if (skiff_epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			skiff_close(fd);
+			free(c);
+			continue;
+		}
+		c->next = e->conns;
+		if (e->conns)
+			e->conns->prev = c;
+		e->conns = c;
+		e->srv.c.conns_total++;
+		e->srv.c.conns_open++;
+	}
+}
+
+static void echo_step(struct app_server *s, int timeout_ms)
+{
+	struct echo *e = (struct echo *)s;
+	struct epoll_event evs[EVENTS];
+	int n = skiff_epoll_wait(e->ep, evs, EVENTS, timeout_ms);
+
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.ptr == &e->lfd[0])
+			accept_all(e, e->lfd[0]);
+		else if (evs[i].data.ptr == &e->lfd[1])
+			accept_all(e, e->lfd[1]);
+		else
+			conn_io(e, evs[i].data.ptr);
+	}
+}
+
+static int listen_on(struct echo *e, const struct app_opts *o, int family, int *lfd)
+{
+	struct sockaddr_storage ss;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lfd};
+	socklen_t len;
+	int one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(o->port);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(o->port);
+		len = sizeof(*a);
+	}
+	*lfd = skiff_socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (*lfd < 0)
+		goto out_err;
+	/* The IPv4 listener takes IPv4: this one is IPv6 only. */
+	if (family == AF_INET6)
+		skiff_setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	skiff_setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (skiff_bind(*lfd, (struct sockaddr *)&ss, len) != 0 || skiff_listen(*lfd, 255) != 0 ||
+	    skiff_epoll_ctl(e->ep, EPOLL_CTL_ADD, *lfd, &ev) != 0)
+		goto out_err;
+	return 0;
+
+out_err:
+	fprintf(stderr, "%s: listening on %s port %u: %s%s\n", o->prog,
+		family == AF_INET ? "IPv4" : "IPv6", o->port, strerror(errno),
+		errno == EADDRINUSE ? " (address already in use)" : "");
+	return -errno;
+}
+
+static int echo_start(struct app_server *s, const struct app_opts *o)
+{
+	struct echo *e = (struct echo *)s;
+	int rc = 0;
+
+	e->lfd[0] = e->lfd[1] = -1;
+	e->ep = skiff_epoll_create(0);
+	if (e->ep < 0) {
+		fprintf(stderr, "%s: skiff_epoll_create: %s\n", o->prog, strerror(errno));
+		return -errno;
+	}
+	if (o->have_ip4)
+		rc = listen_on(e, o, AF_INET, &e->lfd[0]);
+	if (!rc && o->have_ip6)
+		rc = listen_on(e, o, AF_INET6, &e->lfd[1]);
+	return rc;
+}
+
+static void echo_stop(struct app_server *s)
+{
+	struct echo *e = (struct echo *)s;
+
+	while (e->conns)
+		conn_close(e, e->conns);
+	for (int i = 0; i < 2; i++)
+		if (e->lfd[i] >= 0)
+			skiff_close(e->lfd[i]);
+	if (e->ep >= 0)
+		skiff_close(e->ep);
+	e->ep = e->lfd[0] = e->lfd[1] = -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct echo e = {.srv = {.start = echo_start, .step = echo_step, .stop = echo_stop},
+			 .ep = -1,
+			 .lfd = {-1, -1}};
+	struct app_opts o;
+
+	app_parse(argc, argv, APP_ECHO, &o);
+	return app_main(&o, &e.srv);
+}

@@ -1,0 +1,297 @@
+/* skiff-proxy: a TCP proxy on skiff. Accepts on skiff, connects upstream
+ * through skiff, and moves each direction with relay.h (zero-copy receive
+ * loans into zero-copy sends, released by their completions), passing
+ * FINs along and resets as closes. Without -i it runs its embedded default
+ * (demo.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <skiff/skiff.h>
+
+#include "demo.h"
+#include "relay.h"
+
+#define EVENTS 256
+
+struct pconn;
+
+/* One socket of a pair; epoll's data points here. */
+struct side {
+	struct pconn *pc;
+	int fd;
+	uint32_t events;
+	struct relay_half in; /* bytes read on this side, for the other */
+};
+
+struct pconn {
+	struct side s[2]; /* 0: the client's connection, 1: upstream */
+	bool connecting;  /* upstream's connect() in progress */
+	bool dead;	  /* closed; freed after the event batch */
+	struct pconn *prev, *next;
+};
+
+struct proxy {
+	struct app_server srv;
+	int ep;
+	int lfd[2]; /* IPv4, IPv6 listeners (-1: none) */
+	const struct app_opts *o;
+	struct pconn *conns;
+	struct pconn *graveyard; /* closed in this batch: other events may name them */
+};
+
+static void pair_close(struct proxy *p, struct pconn *pc)
+{
+	if (pc->dead)
+		return;
+	pc->dead = true;
+	for (int i = 0; i < 2; i++) {
+		if (pc->s[i].fd >= 0) {
+			skiff_epoll_ctl(p->ep, EPOLL_CTL_DEL, pc->s[i].fd, NULL);
+			skiff_close(pc->s[i].fd);
+		}
+		relay_clear(&pc->s[i].in);
+	}
+	if (pc->prev)
+		pc->prev->next = pc->next;
+	else
+		p->conns = pc->next;
+	if (pc->next)
+		pc->next->prev = pc->prev;
+	p->srv.c.conns_open--;
+	pc->next = p->graveyard;
+	p->graveyard = pc;
+}
+
+static void bury(struct proxy *p)
+{
+	while (p->graveyard) {
+		struct pconn *pc = p->graveyard;
+
+		p->graveyard = pc->next;
+		free(pc);
+	}
+}
+
+/* A side reads while its own half may; it waits to write while the other
+ * side's half holds bytes for it. */
+static int side_watch(struct proxy *p, struct side *sd, struct side *other)
+{
+	struct epoll_event ev = {.data.ptr = sd};
+
+	ev.events = (relay_can_read(&sd->in) ? EPOLLIN | EPOLLRDHUP : 0) |
+		    (relay_pending(&other->in) ? EPOLLOUT : 0);
+	if (ev.events == sd->events)
+		return 0;
+	sd->events = ev.events;
+	return skiff_epoll_ctl(p->ep, EPOLL_CTL_MOD, sd->fd, &ev);
+}
+
+static void pair_io(struct proxy *p, struct pconn *pc, int i, uint32_t events)
+{
+	struct side *me = &pc->s[i], *other = &pc->s[!i];
+	struct app_counters *k = &p->srv.c;
+	int rc = 0;
+
+	if (pc->connecting && i == 0) {
+		/* The client gave up before upstream answered. */
+		if (events & (EPOLLERR | EPOLLHUP))
+			pair_close(p, pc);
+		return;
+	}
+	if (pc->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (skiff_getsockopt(me->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (!err && !(events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLOUT))
+			return;
+		if (err || (events & (EPOLLERR | EPOLLHUP))) {
+			k->upstream_failed++;
+			pair_close(p, pc);
+			return;
+		}
+		pc->connecting = false;
+		k->upstream_total++;
+		events |= EPOLLIN; /* the client may have sent already */
+	}
+	/* Writable: what the other side read is waiting for this one. */
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && relay_pending(&other->in))
+		rc = relay_flush(&other->in, me->fd, k);
+	for (int b = 0; b < 4 && (rc == 0 || rc == -EAGAIN) && relay_can_read(&me->in); b++) {
+		rc = relay_pump(&me->in, me->fd, other->fd, k);
+		if (rc > 0)
+			rc = 0;
+		else if (rc == 0)
+			break;
+	}
+	if (rc == -EAGAIN)
+		rc = 0;
+	/* Both FINs passed on: the pair is done. */
+	if (!rc && pc->s[0].in.shut && pc->s[1].in.shut) {
+		pair_close(p, pc);
+		return;
+	}
+	if (rc || side_watch(p, &pc->s[0], &pc->s[1]) || side_watch(p, &pc->s[1], &pc->s[0]))
+		pair_close(p, pc);
+}
+
+/* Upstream for a new client: connect through skiff, non-blocking. */
+static int connect_upstream(struct proxy *p, struct pconn *pc)
+{
+	const struct app_opts *o = p->o;
+	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &pc->s[1]};
+	int fd = skiff_socket(o->upstream.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	pc->s[1].fd = fd;
+	skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	skiff_zc_set_callback(fd, relay_zc_done, &p->srv.c);
+	if (skiff_connect(fd, (const struct sockaddr *)&o->upstream, o->upstream_len) != 0 &&
+	    errno != EINPROGRESS)
+		return -errno;
+	pc->connecting = true;
+	pc->s[1].events = ev.events;
+	return skiff_epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void accept_all(struct proxy *p, int lfd)
+{
+	for (;;) {
+		int fd = skiff_accept(lfd, NULL, NULL, SOCK_NONBLOCK), one = 1;
+		/* The client's side reads only once upstream is there. */
+		struct epoll_event ev = {.events = 0};
+		struct pconn *pc;
+
+		if (fd < 0)
+			return;
+		pc = calloc(1, sizeof(*pc));
+		if (!pc) {
+			skiff_close(fd);
+			continue;
+		}
+		pc->s[0] = (struct side){.pc = pc, .fd = fd};
+		pc->s[1] = (struct side){.pc = pc, .fd = -1};
+		pc->next = p->conns;
+		if (p->conns)
+			p->conns->prev = pc;
+		p->conns = pc;
+		p->srv.c.conns_total++;
+		p->srv.c.conns_open++;
+		skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		skiff_zc_set_callback(fd, relay_zc_done, &p->srv.c);
+		ev.data.ptr = &pc->s[0];
+		if (skiff_epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) != 0 ||
+		    connect_upstream(p, pc) != 0) {
+			p->srv.c.upstream_failed++;
+			pair_close(p, pc);
+		}
+	}
+}
+
+static void proxy_step(struct app_server *s, int timeout_ms)
+{
+	struct proxy *p = (struct proxy *)s;
+	struct epoll_event evs[EVENTS];
+	int n = skiff_epoll_wait(p->ep, evs, EVENTS, timeout_ms);
+
+	for (int i = 0; i < n; i++) {
+		struct side *sd = evs[i].data.ptr;
+
+		if (evs[i].data.ptr == &p->lfd[0] || evs[i].data.ptr == &p->lfd[1])
+			accept_all(p, *(int *)evs[i].data.ptr);
+		else if (!sd->pc->dead)
+			pair_io(p, sd->pc, (int)(sd - sd->pc->s), evs[i].events);
+	}
+	bury(p);
+}
+
+static int listen_on(struct proxy *p, const struct app_opts *o, int family, int *lfd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lfd};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(o->port);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(o->port);
+		len = sizeof(*a);
+	}
+	*lfd = skiff_socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (*lfd < 0)
+		goto out_err;
+	/* The IPv4 listener takes IPv4: this one is IPv6 only. */
+	if (family == AF_INET6)
+		skiff_setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	skiff_setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (skiff_bind(*lfd, (struct sockaddr *)&ss, len) != 0 || skiff_listen(*lfd, 255) != 0 ||
+	    skiff_epoll_ctl(p->ep, EPOLL_CTL_ADD, *lfd, &ev) != 0)
+		goto out_err;
+	return 0;
+
+out_err:
+	fprintf(stderr, "%s: listening on %s port %u: %s%s\n", o->prog,
+		family == AF_INET ? "IPv4" : "IPv6", o->port, strerror(errno),
+		errno == EADDRINUSE ? " (address already in use)" : "");
+	return -errno;
+}
+
+static int proxy_start(struct app_server *s, const struct app_opts *o)
+{
+	struct proxy *p = (struct proxy *)s;
+	int rc = 0;
+
+	p->o = o;
+	p->ep = skiff_epoll_create(0);
+	if (p->ep < 0) {
+		fprintf(stderr, "%s: skiff_epoll_create: %s\n", o->prog, strerror(errno));
+		return -errno;
+	}
+	if (o->have_ip4)
+		rc = listen_on(p, o, AF_INET, &p->lfd[0]);
+	if (!rc && o->have_ip6)
+		rc = listen_on(p, o, AF_INET6, &p->lfd[1]);
+	return rc;
+}
+
+static void proxy_stop(struct app_server *s)
+{
+	struct proxy *p = (struct proxy *)s;
+
+	while (p->conns)
+		pair_close(p, p->conns);
+	bury(p);
+	for (int i = 0; i < 2; i++)
+		if (p->lfd[i] >= 0)
+			skiff_close(p->lfd[i]);
+	if (p->ep >= 0)
+		skiff_close(p->ep);
+	p->ep = p->lfd[0] = p->lfd[1] = -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct proxy p = {.srv = {.start = proxy_start, .step = proxy_step, .stop = proxy_stop},
+			  .ep = -1,
+			  .lfd = {-1, -1}};
+	struct app_opts o;
+
+	app_parse(argc, argv, APP_PROXY, &o);
+	return app_main(&o, &p.srv);
+}

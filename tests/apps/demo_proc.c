@@ -1,0 +1,245 @@
+/* Subprocesses and leftovers for the demo tests (demo_proc.h). */
+#define _GNU_SOURCE
+#include "demo_proc.h"
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "skiff_test.h"
+#include "testbed.h"
+
+#define OUT_MAX (256 * 1024)
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void proc_start(struct proc *p, const char *ns, uid_t uid, char *const argv[])
+{
+	int fds[2];
+
+	memset(p, 0, sizeof(*p));
+	p->buf = calloc(1, OUT_MAX + 1);
+	CU_ASSERT_FATAL(p->buf != NULL);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	fflush(NULL);
+	p->pid = fork();
+	CU_ASSERT_FATAL(p->pid >= 0);
+	if (p->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		if (ns && tb_enter(ns) != 0)
+			_exit(125);
+		if (uid && (setgid(uid) != 0 || setuid(uid) != 0))
+			_exit(125);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	p->out = fds[0];
+	fcntl(p->out, F_SETFL, O_NONBLOCK);
+}
+
+/* Reads what is there, waiting up to @p ms for more. */
+static void drain(struct proc *p, int ms)
+{
+	struct pollfd pfd = {.fd = p->out, .events = POLLIN};
+
+	if (p->out < 0 || poll(&pfd, 1, ms) <= 0)
+		return;
+	for (;;) {
+		ssize_t n = read(p->out, p->buf + p->len, OUT_MAX - p->len);
+
+		if (n <= 0) {
+			if (n == 0) {
+				close(p->out);
+				p->out = -1;
+			}
+			break;
+		}
+		p->len += (size_t)n;
+		p->buf[p->len] = '\0';
+	}
+}
+
+bool proc_wait_for(struct proc *p, const char *text, int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+
+	while (!strstr(p->buf, text) && now_ms() < end && p->out >= 0)
+		drain(p, 50);
+	return strstr(p->buf, text) != NULL;
+}
+
+void proc_finish(struct proc *p, int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+	int st = 0;
+
+	while (waitpid(p->pid, &st, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			skiff_test_note("pid %d still running after %d ms: killing it", (int)p->pid,
+					timeout_ms);
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &st, 0);
+			break;
+		}
+		drain(p, 20);
+	}
+	while (p->out >= 0)
+		drain(p, 100);
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int proc_run(struct proc *p, uid_t uid, int timeout_ms, char *const argv[])
+{
+	proc_start(p, NULL, uid, argv);
+	proc_finish(p, timeout_ms);
+	return p->status;
+}
+
+void proc_show(const struct proc *p)
+{
+	fprintf(stderr, "---- output of pid %d (status %d) ----\n%s---- end ----\n", (int)p->pid,
+		p->status, p->buf);
+}
+
+void proc_done(struct proc *p)
+{
+	if (p->out >= 0)
+		close(p->out);
+	p->out = -1;
+	free(p->buf);
+	p->buf = NULL;
+}
+
+static unsigned leftover_namespaces(pid_t pid)
+{
+	char prefix[64];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d = opendir("/run/netns");
+
+	if (!d)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "skiffdemo-%d-", (int)pid);
+	while ((e = readdir(d)))
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* veth ends are named sd<pid>...: one in our namespace is a leak. */
+static unsigned leftover_links(pid_t pid)
+{
+	char name[32];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d = opendir("/sys/class/net");
+
+	if (!d)
+		return 0;
+	snprintf(name, sizeof(name), "sd%d", (int)pid);
+	while ((e = readdir(d)))
+		n += strncmp(e->d_name, name, strlen(name)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* Loaded XDP programs of skiff's (its own or libxdp's dispatcher) with an
+ * id above @p after; the highest id seen into @p max_id (may be NULL). */
+static unsigned xdp_programs(uint32_t after, uint32_t *max_id)
+{
+	uint32_t id = after;
+	unsigned n = 0;
+
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(id);
+
+		if (max_id && id > *max_id)
+			*max_id = id;
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    info.type == BPF_PROG_TYPE_XDP &&
+		    (!strcmp(info.name, "skiff_xdp") || !strncmp(info.name, "xdp_dispatcher", 14)))
+			n++;
+		close(fd);
+	}
+	return n;
+}
+
+static uint32_t prog_baseline;
+
+void leftovers_baseline(void)
+{
+	prog_baseline = 0;
+	if (geteuid() == 0)
+		xdp_programs(0, &prog_baseline);
+}
+
+void assert_nothing_left(pid_t pid)
+{
+	long long end = now_ms() + 3000;
+	unsigned progs;
+
+	SKIFF_ASSERT_EQ(leftover_namespaces(pid), 0);
+	SKIFF_ASSERT_EQ(leftover_links(pid), 0);
+	if (geteuid() != 0)
+		return;
+	/* A program goes when its last reference does, a moment after. */
+	while ((progs = xdp_programs(prog_baseline, NULL)) && now_ms() < end)
+		usleep(50000);
+	SKIFF_ASSERT_EQ(progs, 0);
+}
+
+void expect_embedded_pass(const char *prog, const char *extra, uid_t uid, const char *expect)
+{
+	char *argv[] = {(char *)prog, "--conns", "32", "--requests", "300", (char *)extra, NULL};
+	struct proc p;
+
+	proc_run(&p, uid, 90000, argv);
+	if (p.status != 0 ||
+	    !strstr(p.buf, "verdict: PASS 32 connections x 300 requests, 0 bad bytes"))
+		proc_show(&p);
+	SKIFF_ASSERT_EQ(p.status, 0);
+	CU_ASSERT(strstr(p.buf, "verdict: PASS 32 connections x 300 requests, 0 bad bytes\n") !=
+		  NULL);
+	CU_ASSERT(strstr(p.buf, "requests/s") != NULL);
+	CU_ASSERT(strstr(p.buf, "p99") != NULL);
+	CU_ASSERT(strstr(p.buf, "totals after") != NULL);
+	if (expect)
+		CU_ASSERT(strstr(p.buf, expect) != NULL);
+	assert_nothing_left(p.pid);
+	proc_done(&p);
+}
+
+void expect_bad_use(uid_t uid, const char *expect, char *const argv[])
+{
+	struct proc p;
+
+	proc_run(&p, uid, 10000, argv);
+	if (p.status != 2 || !strstr(p.buf, expect))
+		proc_show(&p);
+	SKIFF_ASSERT_EQ(p.status, 2);
+	CU_ASSERT(strstr(p.buf, expect) != NULL);
+	proc_done(&p);
+}

@@ -1,0 +1,223 @@
+/* skiff-echo and skiff-proxy as a user runs them: the built programs as
+ * subprocesses. Their embedded defaults pass (over veth, and over memlink
+ * without root), iperf3 runs through skiff-proxy, bad use exits 2 with a
+ * message, and no namespace, veth or XDP program outlives a run, even one
+ * stopped by SIGINT. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "demo_proc.h"
+#include "skiff_test.h"
+#include "testbed.h"
+
+static void setup(void)
+{
+	leftovers_baseline();
+}
+
+static void teardown(void)
+{
+	tb_destroy();
+}
+
+/* ---- embedded defaults --------------------------------------------------- */
+
+static void test_echo_embedded_veth(void)
+{
+	skiff_test_require_privileged();
+	expect_embedded_pass(SKIFF_ECHO_PATH, NULL, 0, "XDP copy mode");
+}
+
+static void test_proxy_embedded_veth(void)
+{
+	skiff_test_require_privileged();
+	expect_embedded_pass(SKIFF_PROXY_PATH, NULL, 0, "proxying to 10.99.2.2:7");
+}
+
+/* The README's demo: skiff-echo with no argument at all. */
+static void test_echo_default_run(void)
+{
+	char *argv[] = {SKIFF_ECHO_PATH, NULL};
+	struct proc p;
+
+	skiff_test_require_privileged();
+	proc_run(&p, 0, 110000, argv);
+	if (p.status != 0)
+		proc_show(&p);
+	SKIFF_ASSERT_EQ(p.status, 0);
+	CU_ASSERT(strstr(p.buf, "verdict: PASS 64 connections x 1000 requests, 0 bad bytes\n") !=
+		  NULL);
+	assert_nothing_left(p.pid);
+	proc_done(&p);
+}
+
+/* ---- SIGINT mid-run --------------------------------------------------- */
+
+static void interrupted(const char *prog, int signals)
+{
+	char *argv[] = {(char *)prog, "--requests", "10000000", "--stats", "1", NULL};
+	struct proc p;
+
+	skiff_test_require_privileged();
+	proc_start(&p, NULL, 0, argv);
+	/* Traffic flows: the first line of counters is out. */
+	CU_ASSERT(proc_wait_for(&p, "req/s", 30000));
+	for (int i = 0; i < signals; i++) {
+		kill(p.pid, SIGINT);
+		usleep(1000);
+	}
+	proc_finish(&p, 20000);
+	SKIFF_ASSERT_EQ(p.status, signals == 1 ? 1 : 128 + SIGINT);
+	if (signals == 1) {
+		CU_ASSERT(strstr(p.buf, "verdict: FAIL") != NULL);
+		CU_ASSERT(strstr(p.buf, "interrupted") != NULL);
+		CU_ASSERT(strstr(p.buf, "totals after") != NULL);
+	}
+	assert_nothing_left(p.pid);
+	proc_done(&p);
+}
+
+static void test_echo_sigint_leaves_nothing(void)
+{
+	interrupted(SKIFF_ECHO_PATH, 1);
+}
+
+static void test_proxy_sigint_leaves_nothing(void)
+{
+	interrupted(SKIFF_PROXY_PATH, 1);
+}
+
+/* A second Ctrl-C does not wait for the orderly stop, and still cleans up. */
+static void test_echo_double_sigint_leaves_nothing(void)
+{
+	interrupted(SKIFF_ECHO_PATH, 2);
+}
+
+/* ---- iperf3 through skiff-proxy -------------------------------------- */
+
+static bool have_iperf3(void)
+{
+	return access("/usr/bin/iperf3", X_OK) == 0 || access("/bin/iperf3", X_OK) == 0;
+}
+
+static void test_iperf3_through_proxy(void)
+{
+	char cli[TB_NS_NAME_MAX], sk[TB_NS_NAME_MAX], srv[TB_NS_NAME_MAX];
+	char i1[IF_NAMESIZE], i2[IF_NAMESIZE], i3[IF_NAMESIZE], i4[IF_NAMESIZE];
+	char *server[] = {"iperf3", "-s", "-1", "-p", "5201", "--forceflush", NULL};
+	char *proxy[] = {SKIFF_PROXY_PATH, "-i",	i1,   "--ip", "10.97.1.2/24",
+			 "--gw",	   "10.97.1.1", "-p", "5201", "--upstream",
+			 "10.97.2.2:5201", "--stats",	"1",  NULL};
+	char *client[] = {"iperf3", "-c", "10.97.1.2", "-p", "5201", "-t", "5", "-f", "g", NULL};
+	struct proc ps, pp, pc;
+
+	skiff_test_require_privileged();
+	if (!have_iperf3())
+		skiff_test_skip("iperf3 is not installed (tests/host/setup.sh installs it)");
+	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(sk, sizeof(sk), "skiff") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(srv, sizeof(srv), "server") == 0);
+	CU_ASSERT_FATAL(tb_veth(sk, i1, cli, i2, "p", 1) == 0);
+	CU_ASSERT_FATAL(tb_veth(srv, i3, cli, i4, "u", 1) == 0);
+	CU_ASSERT_FATAL(tb_addr(cli, i2, "10.97.1.1/24") == 0);
+	CU_ASSERT_FATAL(tb_addr(cli, i4, "10.97.2.1/24") == 0);
+	CU_ASSERT_FATAL(tb_addr(srv, i3, "10.97.2.2/24") == 0);
+	CU_ASSERT_FATAL(tb_ip(srv, "route", "add", "default", "via", "10.97.2.1", (char *)NULL) ==
+			0);
+	CU_ASSERT_FATAL(tb_sysctl(cli, "net/ipv4/ip_forward", "1") == 0);
+
+	proc_start(&ps, srv, 0, server);
+	CU_ASSERT(proc_wait_for(&ps, "Server listening", 5000));
+	proc_start(&pp, sk, 0, proxy);
+	if (!proc_wait_for(&pp, "serving", 15000)) {
+		proc_finish(&pp, 1000);
+		proc_show(&pp);
+		CU_FAIL_FATAL("skiff-proxy did not come up");
+	}
+	proc_start(&pc, cli, 0, client);
+	proc_finish(&pc, 30000);
+	if (pc.status != 0)
+		proc_show(&pc);
+	SKIFF_ASSERT_EQ(pc.status, 0);
+	CU_ASSERT(strstr(pc.buf, "receiver") != NULL);
+	proc_finish(&ps, 5000);
+	SKIFF_ASSERT_EQ(ps.status, 0);
+	kill(pp.pid, SIGINT);
+	proc_finish(&pp, 10000);
+	if (pp.status != 0)
+		proc_show(&pp);
+	SKIFF_ASSERT_EQ(pp.status, 0);
+	CU_ASSERT(strstr(pp.buf, "totals after") != NULL);
+	/* iperf3's control connection and its data connection. */
+	CU_ASSERT(strstr(pp.buf, "connections 2 accepted") != NULL);
+	{
+		const char *l = strstr(pc.buf, "receiver");
+
+		while (l && l > pc.buf && l[-1] != '\n')
+			l--;
+		if (l)
+			skiff_test_note("iperf3 through skiff-proxy: %.*s", (int)strcspn(l, "\n"),
+					l);
+	}
+	proc_done(&pc);
+	proc_done(&ps);
+	proc_done(&pp);
+	tb_destroy();
+	assert_nothing_left(getpid());
+}
+
+/* ---- bad use ------------------------------------------------------------ */
+
+static void test_bad_interface_queue_address_root(void)
+{
+	if (geteuid() != 0)
+		skiff_test_skip("needs root to get past the root check");
+	BAD(0, "unknown interface 'skiffnope0'", SKIFF_ECHO_PATH, "-i", "skiffnope0", "--ip",
+	    "10.9.9.9/24");
+	BAD(0, "queue 9 out of range: lo has 1 queue", SKIFF_ECHO_PATH, "-i", "lo", "-q", "9",
+	    "--ip", "10.9.9.9/24");
+	BAD(0, "address 127.0.0.1 already in use", SKIFF_ECHO_PATH, "-i", "lo", "--ip",
+	    "127.0.0.1/8");
+	BAD(NOBODY, "-i lo needs root", SKIFF_ECHO_PATH, "-i", "lo", "--ip", "10.9.9.9/24");
+	BAD(NOBODY, "-i lo needs root", SKIFF_PROXY_PATH, "-i", "lo", "--ip", "10.9.9.9/24",
+	    "--upstream", "10.9.9.1:80");
+}
+
+/* veth has no zero-copy AF_XDP: forcing it is bad use, and the testbed
+ * still goes. */
+static void test_forced_zero_copy_on_veth_exits_2(void)
+{
+	char *argv[] = {SKIFF_ECHO_PATH, "-z", "--conns", "1", "--requests", "1", NULL};
+	struct proc p;
+
+	skiff_test_require_privileged();
+	proc_run(&p, 0, 30000, argv);
+	if (p.status != 2)
+		proc_show(&p);
+	SKIFF_ASSERT_EQ(p.status, 2);
+	CU_ASSERT(strstr(p.buf, "zero-copy") != NULL);
+	CU_ASSERT(strstr(p.buf, "hint: without -z") != NULL);
+	assert_nothing_left(p.pid);
+	proc_done(&p);
+}
+
+static const struct skiff_test_case tests[] = {
+	SKIFF_TEST(test_forced_zero_copy_on_veth_exits_2),
+	SKIFF_TEST(test_bad_interface_queue_address_root),
+	SKIFF_TEST(test_echo_embedded_veth),
+	SKIFF_TEST(test_proxy_embedded_veth),
+	SKIFF_TEST(test_echo_default_run),
+	SKIFF_TEST(test_echo_sigint_leaves_nothing),
+	SKIFF_TEST(test_proxy_sigint_leaves_nothing),
+	SKIFF_TEST(test_echo_double_sigint_leaves_nothing),
+	SKIFF_TEST(test_iperf3_through_proxy),
+	SKIFF_TEST_END,
+};
+
+static const struct skiff_test_suite suite = {"demos", setup, teardown, tests};
+const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};

@@ -1,0 +1,75 @@
+/* skiff-echo and skiff-proxy as a user runs them, where no root is needed:
+ * bad use exits 2 with a message, -h, and the embedded defaults over
+ * memlink (between two skiff processes), also when chosen because the
+ * process is not root. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "demo_proc.h"
+#include "skiff_test.h"
+
+static void test_echo_embedded_memlink(void)
+{
+	expect_embedded_pass(SKIFF_ECHO_PATH, "--memlink", 0, "memlink end 0");
+}
+
+static void test_proxy_embedded_memlink(void)
+{
+	expect_embedded_pass(SKIFF_PROXY_PATH, "--memlink", 0, "memlink end 0");
+}
+
+/* Without root it says why and runs over memlink. */
+static void test_echo_unprivileged_falls_back(void)
+{
+	if (geteuid() != 0)
+		expect_embedded_pass(SKIFF_ECHO_PATH, NULL, 0, "not running as root");
+	else
+		expect_embedded_pass(SKIFF_ECHO_PATH, NULL, NOBODY, "not running as root");
+}
+
+static void test_bad_use_exits_2(void)
+{
+	BAD(0, "unknown option '--frobnicate'", SKIFF_ECHO_PATH, "--frobnicate");
+	BAD(0, "unknown option '-x'", SKIFF_ECHO_PATH, "-x");
+	BAD(0, "option '-i' needs an argument", SKIFF_ECHO_PATH, "-i");
+	BAD(0, "option '--ip' needs an argument", SKIFF_ECHO_PATH, "-i", "lo", "--ip");
+	BAD(0, "-p: 'seventy' is not a number", SKIFF_ECHO_PATH, "-p", "seventy");
+	BAD(0, "--ip: '10.0.0.300' is not an IPv4 address", SKIFF_ECHO_PATH, "-i", "lo", "--ip",
+	    "10.0.0.300/24");
+	BAD(0, "-i needs an address for skiff", SKIFF_ECHO_PATH, "-i", "lo");
+	BAD(0, "-q needs -i", SKIFF_ECHO_PATH, "-q", "1");
+	BAD(0, "-i needs --upstream", SKIFF_PROXY_PATH, "-i", "lo", "--ip", "10.9.9.9/24");
+	BAD(0, "--upstream: 'nowhere' is not HOST:PORT", SKIFF_PROXY_PATH, "--upstream", "nowhere");
+	BAD(0, "unexpected argument 'extra'", SKIFF_PROXY_PATH, "extra");
+}
+
+static void test_help_exits_0(void)
+{
+	char *argv[] = {SKIFF_PROXY_PATH, "-h", NULL};
+	struct proc p;
+
+	SKIFF_ASSERT_EQ(proc_run(&p, 0, 5000, argv), 0);
+	CU_ASSERT(strstr(p.buf, "--upstream HOST:PORT") != NULL);
+	CU_ASSERT(strstr(p.buf, "Exit status: 0 PASS, 1 FAIL, 2 bad use") != NULL);
+	proc_done(&p);
+}
+
+static void setup(void)
+{
+	leftovers_baseline();
+}
+
+static const struct skiff_test_case tests[] = {
+	SKIFF_TEST(test_bad_use_exits_2),
+	SKIFF_TEST(test_help_exits_0),
+	SKIFF_TEST(test_echo_embedded_memlink),
+	SKIFF_TEST(test_proxy_embedded_memlink),
+	SKIFF_TEST(test_echo_unprivileged_falls_back),
+	SKIFF_TEST_END,
+};
+
+static const struct skiff_test_suite suite = {"cli", setup, NULL, tests};
+const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};

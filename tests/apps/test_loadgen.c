@@ -1,0 +1,237 @@
+/* apps/loadgen.c on its own, over kernel sockets on loopback (no root):
+ * it passes a correct echo server and catches a wrong one. The echo
+ * server runs in the same thread, from the load generator's tick. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loadgen.h"
+#include "skiff_test.h"
+
+static struct {
+	struct echod *e;
+	/* faults the echo server's socket calls inject */
+	uint64_t sent_total, recv_total;
+	uint64_t corrupt_at; /* flip the byte with this index (1-based) of the echo */
+	uint64_t eof_after;  /* pretend the client closed after this many bytes */
+} env;
+
+static ssize_t bad_send(int fd, const void *buf, size_t len, int flags)
+{
+	uint8_t tmp[65536];
+	ssize_t n;
+
+	if (len > sizeof(tmp))
+		len = sizeof(tmp);
+	memcpy(tmp, buf, len);
+	if (env.corrupt_at > env.sent_total && env.corrupt_at <= env.sent_total + len)
+		tmp[env.corrupt_at - env.sent_total - 1] ^= 0x20;
+	n = lg_kernel_ops.send(fd, tmp, len, flags);
+	if (n > 0)
+		env.sent_total += (uint64_t)n;
+	return n;
+}
+
+static ssize_t bad_recv(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t n;
+
+	if (env.eof_after && env.recv_total >= env.eof_after)
+		return 0;
+	n = lg_kernel_ops.recv(fd, buf, len, flags);
+	if (n > 0)
+		env.recv_total += (uint64_t)n;
+	return n;
+}
+
+static struct lg_ops faulty_ops(void)
+{
+	struct lg_ops o = lg_kernel_ops;
+
+	o.name = "faulty";
+	o.send = bad_send;
+	o.recv = bad_recv;
+	return o;
+}
+
+static void serve(void *arg)
+{
+	echod_serve(arg, 0);
+}
+
+static struct lg_config loopback_config(const struct lg_ops *server_ops)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct lg_config cfg;
+
+	CU_ASSERT_FATAL(echod_create(&env.e, server_ops, (struct sockaddr *)&a, sizeof(a)) == 0);
+	a.sin_port = htons(echod_port(env.e));
+	CU_ASSERT_FATAL(a.sin_port != 0);
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(&cfg.dst, &a, sizeof(a));
+	cfg.dst_len = sizeof(a);
+	cfg.conns = 8;
+	cfg.requests = 100;
+	cfg.max_size = 20000;
+	cfg.wait_ms = -1;
+	cfg.stall_ms = 2000;
+	cfg.tick = serve;
+	cfg.tick_arg = env.e;
+	return cfg;
+}
+
+static void setup(void)
+{
+	memset(&env, 0, sizeof(env));
+}
+
+static void teardown(void)
+{
+	echod_destroy(env.e);
+	env.e = NULL;
+}
+
+static void test_passes_a_correct_echo(void)
+{
+	struct lg_config cfg = loopback_config(&lg_kernel_ops);
+	struct lg_result r;
+
+	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), 0);
+	CU_ASSERT(lg_passed(&r));
+	SKIFF_ASSERT_EQ(r.requests_done, 800);
+	SKIFF_ASSERT_EQ(r.conns_done, 8);
+	SKIFF_ASSERT_EQ(r.bad_bytes, 0);
+	SKIFF_ASSERT_EQ(r.bytes_sent, r.bytes_verified);
+	CU_ASSERT(r.lat_p50_us > 0 && r.lat_p50_us <= r.lat_p99_us &&
+		  r.lat_p99_us <= r.lat_max_us * 1.04);
+	if (r.first_error[0])
+		skiff_test_note("%s", r.first_error);
+}
+
+/* The same seed makes the same requests: the byte count repeats. */
+static void test_same_seed_same_load(void)
+{
+	struct lg_config cfg = loopback_config(&lg_kernel_ops);
+	struct lg_result a, b;
+
+	cfg.seed = 42;
+	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &a) == 0);
+	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &b) == 0);
+	SKIFF_ASSERT_EQ(a.bytes_sent, b.bytes_sent);
+	cfg.seed = 43;
+	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &b) == 0);
+	CU_ASSERT(a.bytes_sent != b.bytes_sent);
+}
+
+static void test_catches_one_flipped_byte(void)
+{
+	struct lg_ops bad = faulty_ops();
+	struct lg_config cfg = loopback_config(&bad);
+	struct lg_result r;
+
+	env.corrupt_at = 123457;
+	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	CU_ASSERT(!lg_passed(&r));
+	SKIFF_ASSERT_EQ(r.bad_bytes, 1);
+	SKIFF_ASSERT_EQ(r.requests_done, r.requests_planned); /* a wrong byte is still a byte */
+	CU_ASSERT(strstr(r.first_error, "bad bytes") != NULL);
+}
+
+static void test_catches_an_early_close(void)
+{
+	struct lg_ops bad = faulty_ops();
+	struct lg_config cfg = loopback_config(&bad);
+	struct lg_result r;
+
+	cfg.conns = 1;
+	env.eof_after = 50000;
+	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	SKIFF_ASSERT_EQ(r.conns_failed, 1);
+	CU_ASSERT(r.requests_done < r.requests_planned);
+	CU_ASSERT(strstr(r.first_error, "closed the connection early") != NULL);
+}
+
+/* A listener that never answers: the run gives up instead of hanging. */
+static void test_gives_up_when_stalled(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	struct lg_config cfg;
+	struct lg_result r;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	CU_ASSERT_FATAL(l >= 0);
+	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 16) == 0);
+	CU_ASSERT_FATAL(getsockname(l, (struct sockaddr *)&a, &len) == 0);
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(&cfg.dst, &a, sizeof(a));
+	cfg.dst_len = sizeof(a);
+	cfg.conns = 2;
+	cfg.stall_ms = 300;
+	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	CU_ASSERT(r.stalled);
+	SKIFF_ASSERT_EQ(r.conns_failed, 2);
+	close(l);
+}
+
+static void test_refused_connections_fail(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	struct lg_config cfg;
+	struct lg_result r;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* A port that was free a moment ago: nothing listens there. */
+	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(getsockname(l, (struct sockaddr *)&a, &len) == 0);
+	close(l);
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(&cfg.dst, &a, sizeof(a));
+	cfg.dst_len = sizeof(a);
+	cfg.conns = 3;
+	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	SKIFF_ASSERT_EQ(r.conns_failed, 3);
+	SKIFF_ASSERT_EQ(r.first_errno, ECONNREFUSED);
+}
+
+static void test_verdict_lines(void)
+{
+	struct lg_result r = {.requests_done = 64000,
+			      .requests_planned = 64000,
+			      .conns = 64,
+			      .conns_done = 64,
+			      .elapsed_s = 2};
+	char buf[2048];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	CU_ASSERT_FATAL(f != NULL);
+	lg_print(f, "echo", &r);
+	r.bad_bytes = 3;
+	lg_print(f, "echo", &r);
+	fclose(f);
+	CU_ASSERT(strstr(buf, "verdict: PASS 64 connections x 1000 requests, 0 bad bytes\n") !=
+		  NULL);
+	CU_ASSERT(strstr(buf, "verdict: FAIL 64000 of 64000 requests answered, 0 of 64 connections "
+			      "failed, 3 bad bytes\n") != NULL);
+	CU_ASSERT(strstr(buf, "requests/s  32.0k") != NULL);
+}
+
+static const struct skiff_test_case tests[] = {
+	SKIFF_TEST(test_passes_a_correct_echo),
+	SKIFF_TEST(test_same_seed_same_load),
+	SKIFF_TEST(test_catches_one_flipped_byte),
+	SKIFF_TEST(test_catches_an_early_close),
+	SKIFF_TEST(test_gives_up_when_stalled),
+	SKIFF_TEST(test_refused_connections_fail),
+	SKIFF_TEST(test_verdict_lines),
+	SKIFF_TEST_END,
+};
+
+static const struct skiff_test_suite suite = {"loadgen", setup, teardown, tests};
+const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
