@@ -49,43 +49,6 @@ enum { RUN_FALLBACK = -1000 };
 
 /* ---- serving ------------------------------------------------------------ */
 
-/* libbpf and libxdp narrate the XDP program's loading on stderr (sections
- * they skip, the dispatcher they could not load and the fallback they took):
- * noise when it works. Keep it aside, and show it when skiff_init() fails
- * or SKIFF_VERBOSE is set. */
-static int quiet_init(const struct skiff_config *cfg)
-{
-	int saved, mem, rc;
-
-	if (getenv("SKIFF_VERBOSE"))
-		return skiff_init(cfg);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	mem = memfd_create("skiff-init-log", MFD_CLOEXEC);
-	if (saved < 0 || mem < 0 || dup2(mem, STDERR_FILENO) < 0) {
-		if (saved >= 0)
-			close(saved);
-		if (mem >= 0)
-			close(mem);
-		return skiff_init(cfg);
-	}
-	rc = skiff_init(cfg);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	if (rc) {
-		char buf[4096];
-		ssize_t n;
-
-		lseek(mem, 0, SEEK_SET);
-		while ((n = read(mem, buf, sizeof(buf))) > 0)
-			if (write(STDERR_FILENO, buf, (size_t)n) != n)
-				break;
-	}
-	close(mem);
-	return rc;
-}
-
 /* The loop both modes run: serve, print counters, until a signal or
  * until @p done says so. */
 static void serve_loop(const struct app_opts *o, struct app_server *srv, struct report *r,
@@ -125,7 +88,7 @@ static int serve_interface(const struct app_opts *o, struct app_server *srv)
 	app_check_interface(o);
 	app_signals_install(NULL);
 	app_skiff_config(o, &cfg);
-	rc = quiet_init(&cfg);
+	rc = skiff_init(&cfg);
 	if (rc)
 		return init_failed(o, rc);
 	report_banner(stdout, o, NULL);
@@ -563,7 +526,7 @@ static int run_veth(const struct app_opts *o, struct app_server *srv)
 			 NETP_SERVER, UPSTREAM_PORT, ns_server);
 	}
 	app_skiff_config(&eo, &cfg);
-	rc = quiet_init(&cfg);
+	rc = skiff_init(&cfg);
 	if (rc) {
 		rc = veth_init_failed(o, rc);
 		close_pipes(&p);

@@ -704,7 +704,7 @@ static int open_socket(struct umem_xsk *x, struct umem *u, const struct umem_xsk
 		if (e == -EOPNOTSUPP && c->mode == UMEM_XSK_MODE_ZEROCOPY)
 			fail(err, e,
 			     "%s: the driver refused zero-copy AF_XDP (veth and generic XDP only "
-			     "do copy mode): use UMEM_XSK_MODE_AUTO or _COPY",
+			     "do copy mode): use copy or auto mode",
 			     c->ifname);
 		else if (e == -EBUSY)
 			fail(err, e, "%s queue %u already has an AF_XDP socket (or zero-copy user)",
@@ -745,8 +745,68 @@ static int set_busy_poll(struct umem_xsk *x, const struct umem_xsk_config *c, st
 	return 0;
 }
 
+/* libbpf and libxdp report on stderr by default, which a server's users
+ * would read as skiff's own output. While we call them, their messages are
+ * kept (the last warning explains a failure better than an errno) and go
+ * to stderr only with SKIFF_VERBOSE set. */
+static char lib_last_msg[160];
+
+static void lib_note(bool warn, const char *fmt, va_list ap)
+{
+	va_list copy;
+	size_t n;
+
+	if (getenv("SKIFF_VERBOSE")) {
+		va_copy(copy, ap);
+		vfprintf(stderr, fmt, copy);
+		va_end(copy);
+	}
+	if (!warn)
+		return;
+	vsnprintf(lib_last_msg, sizeof(lib_last_msg), fmt, ap);
+	n = strlen(lib_last_msg);
+	while (n && (lib_last_msg[n - 1] == '\n' || lib_last_msg[n - 1] == ' '))
+		lib_last_msg[--n] = '\0';
+}
+
+static int bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_DEBUG)
+		lib_note(level == LIBBPF_WARN, fmt, ap);
+	return 0;
+}
+
+static int xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBXDP_DEBUG)
+		lib_note(level == LIBXDP_WARN, fmt, ap);
+	return 0;
+}
+
+static int xsk_create(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
+		      struct umem_err *err);
+
 int umem_xsk_create(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
 		    struct umem_err *err)
+{
+	libbpf_print_fn_t old_bpf = libbpf_set_print(bpf_print);
+	libxdp_print_fn_t old_xdp = libxdp_set_print(xdp_print);
+	int e;
+
+	lib_last_msg[0] = '\0';
+	e = xsk_create(out, u, cfg, err);
+	libxdp_set_print(old_xdp);
+	libbpf_set_print(old_bpf);
+	if (e && err && lib_last_msg[0]) {
+		size_t n = strlen(err->msg);
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (libbpf/libxdp: %s)", lib_last_msg);
+	}
+	return e;
+}
+
+static int xsk_create(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
+		      struct umem_err *err)
 {
 	struct umem_xsk_config c;
 	struct umem_port *p;
@@ -836,10 +896,15 @@ static void port_destroy(struct umem_port *p)
 	struct umem_xsk *x = state(p);
 	uint32_t q = x->queue;
 
+	libbpf_print_fn_t old_bpf = libbpf_set_print(bpf_print);
+	libxdp_print_fn_t old_xdp = libxdp_set_print(xdp_print);
+
 	/* Traffic back to the kernel first, then the socket can go. */
 	bpf_map_delete_elem(x->xsks_fd, &q);
 	detach_prog(x);
 	close_prog(x);
+	libxdp_set_print(old_xdp);
+	libbpf_set_print(old_bpf);
 	xsk_socket__delete(x->sock);
 	xsk_umem__delete(x->xumem);
 	if (x->netns_fd >= 0)
