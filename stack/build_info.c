@@ -6,7 +6,7 @@
 #include "lwip/opt.h"
 
 #define SKIFF_STR_(x) #x
-#define SKIFF_STR(x) SKIFF_STR_(x)
+#define SKIFF_STR(x)  SKIFF_STR_(x)
 
 void skiff_get_build_info(struct skiff_build_info *out)
 {

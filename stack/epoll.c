@@ -9,10 +9,10 @@
 
 #include "skiff_internal.h"
 
-#define FAIL(e)              \
-	do {                 \
-		errno = (e); \
-		return -1;   \
+#define FAIL(e)                                                                                    \
+	do {                                                                                       \
+		errno = (e);                                                                       \
+		return -1;                                                                         \
 	} while (0)
 
 /* Bits epoll reports; the rest of events are flags. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "skiff_internal.h"
+#include "skiff_testing.h"
 
 int skiff__errno(err_t err)
 {

@@ -8,6 +8,7 @@
 
 #include "skiff_internal.h"
 #include "skiff_lwip_hooks.h"
+#include "skiff_testing.h"
 #include "xdp_meta.h"
 
 #include <skiff/mptcp_dss.h>
@@ -88,6 +89,15 @@ u32_t skiff__hook_tcp_isn(const struct ip_addr *local_ip, u16_t local_port,
 	return (u32_t)(skiff__siphash24(skiff__s.isn_k0, skiff__s.isn_k1, b, n) + m);
 }
 
+uint32_t skiff__isn_v4(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	ip_addr_t l, r;
+
+	ip_addr_set_ip4_u32_val(l, laddr);
+	ip_addr_set_ip4_u32_val(r, raddr);
+	return skiff__hook_tcp_isn(&l, lport, &r, rport);
+}
+
 /* ---- VLAN ----------------------------------------------------------------------- */
 
 int skiff__hook_vlan_check(struct netif *netif, struct eth_hdr *eth, struct eth_vlan_hdr *vlan)
@@ -106,8 +116,8 @@ int skiff__hook_vlan_check(struct netif *netif, struct eth_hdr *eth, struct eth_
 	 * ingress, for whoever forwards or answers it. */
 	pkb = skiff__pkb_of(eth);
 	if (pkb && pkb_ext_add_bridge(pkb, &br) == 0) {
-		br->ingress_port = s->cfg.backend == SKIFF_BACKEND_MEMLINK ? s->cfg.memlink_end
-									    : s->cfg.queue;
+		br->ingress_port =
+			s->cfg.backend == SKIFF_BACKEND_MEMLINK ? s->cfg.memlink_end : s->cfg.queue;
 		br->vlan_tci = tci;
 		br->vlan_proto = ETHTYPE_VLAN;
 		memcpy(br->dst_mac, eth->dest.addr, 6);
@@ -195,6 +205,16 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 		i += len;
 	}
 
+	/* Work for after the batch (sack.c): SACK blocks for our own loss
+	 * recovery, and an ACK for data. */
+	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED) {
+		if ((flags & TCP_ACK) && (pcb->flags & TF_SACK) && optlen &&
+		    skiff__sack_input(sk, pcb, hdr->ackno, opts, optlen))
+			skiff__batch_add(sk, SKIFF_BATCH_SACK);
+		if (p->tot_len)
+			skiff__batch_add(sk, SKIFF_BATCH_ACK);
+	}
+
 	/* A listener that requires a secpath, and its connections, take
 	 * only segments that came with one. */
 	if (sk && sk->require_secpath) {
@@ -239,12 +259,39 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 			       (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_FIN));
 
 		if (carries && (TCP_SEQ_LT(seq, pcb->snd_nxt) ||
-				((pcb->flags & TF_RTO) && TCP_SEQ_LT(seq, pcb->rto_end))))
+				((pcb->flags & TF_RTO) && TCP_SEQ_LT(seq, pcb->rto_end)))) {
+			struct skiff_sock *sk = pcb->callback_arg;
+
 			s->st.tcp_retransmits++;
+			if (pcb->flags & TF_RTO) {
+				struct tcp_pcb *w = (struct tcp_pcb *)(uintptr_t)pcb;
+
+				/* Four timeouts in a row: not a lost segment but
+				 * a silent path; back off from a floor that lets
+				 * the 12 tries last seconds (lwipopts.h). */
+				if (pcb->nrtx >= 4 &&
+				    pcb->sv < SKIFF_RTO_BACKOFF_FLOOR_MS / TCP_SLOW_INTERVAL)
+					w->sv = SKIFF_RTO_BACKOFF_FLOOR_MS / TCP_SLOW_INTERVAL;
+				s->st.tcp_rto_retransmits++;
+				if (seq == pcb->lastack)
+					s->st.tcp_timeouts++;
+			}
+			/* lwIP's fast retransmit going out: recovery begins, and
+			 * ends once all sent so far is ACKed (NewReno). */
+			if ((pcb->flags & TF_INFR) && sk && sk->pcb.tcp == pcb &&
+			    !sk->in_recovery) {
+				sk->in_recovery = true;
+				sk->recover = pcb->snd_nxt;
+				sk->rexmit_high = seq + (p->tot_len - TCPH_HDRLEN_BYTES(hdr));
+				sk->rexmit_mark = pcb->snd_nxt;
+				s->st.tcp_fast_recoveries++;
+			}
+		}
 	}
 	if (m) {
 		uint8_t b[40];
-		unsigned dlen = pkb_mptcp_dss_len(m->dss.flags, m->dss.has_csum), pad = m->len - dlen;
+		unsigned dlen = pkb_mptcp_dss_len(m->dss.flags, m->dss.has_csum),
+			 pad = m->len - dlen;
 
 		/* NOPs first so that the option ends on the word boundary. */
 		memset(b, 1, pad);

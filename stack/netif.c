@@ -128,6 +128,8 @@ unsigned skiff__rx_batch(void)
 
 	for (unsigned i = 0; i < n; i++)
 		rx_one(&d[i]);
+	/* What the batch calls for, once (outside lwIP's input). */
+	skiff__batch_run();
 	/* Once per round, in one batch. */
 	umem_port_refill(s->port);
 	return n;

@@ -19,6 +19,8 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
+#include "skiff_testing.h"
+
 #ifndef SKIFF_FRAME_COUNT_DEFAULT
 #define SKIFF_FRAME_COUNT_DEFAULT 16384u
 #endif
@@ -41,10 +43,18 @@
 #endif
 #define SKIFF_MTU 1500u
 
-#define SKIFF_CONTAINER_OF(ptr, type, member) \
-	((type *)(void *)((uint8_t *)(ptr) - offsetof(type, member)))
+#define SKIFF_CONTAINER_OF(ptr, type, member)                                                      \
+	((type *)(void *)((uint8_t *)(ptr)-offsetof(type, member)))
 
 /* ---- sockets ------------------------------------------------------------ */
+
+/* Sender-side SACK scoreboard (sack.c): SACKed ranges above the ACK. */
+#ifndef SKIFF_SACK_MAX
+#define SKIFF_SACK_MAX 8
+#endif
+struct skiff_sack_range {
+	u32_t left, right;
+};
 
 enum skiff_sock_kind {
 	SKIFF_SK_TCP,
@@ -53,7 +63,7 @@ enum skiff_sock_kind {
 };
 
 enum skiff_tcp_state {
-	SKIFF_TS_NEW,	     /* no pcb activity yet (may be bound) */
+	SKIFF_TS_NEW, /* no pcb activity yet (may be bound) */
 	SKIFF_TS_LISTEN,
 	SKIFF_TS_CONNECTING, /* SYN sent */
 	SKIFF_TS_CONNECTED,  /* established (or closing after it was) */
@@ -99,12 +109,12 @@ struct skiff_sock {
 	bool v6only;
 	bool linger_abort; /* SO_LINGER {1, 0} */
 	bool require_secpath;
-	bool rd_eof;   /* FIN received */
-	bool rd_shut;  /* SHUT_RD */
-	bool wr_shut;  /* SHUT_WR or FIN sent */
+	bool rd_eof;	    /* FIN received */
+	bool rd_shut;	    /* SHUT_RD */
+	bool wr_shut;	    /* SHUT_WR or FIN sent */
 	bool reported_dead; /* the pending error was reported once */
 	enum skiff_tcp_state state;
-	int err; /* pending error (SO_ERROR), positive errno */
+	int err;      /* pending error (SO_ERROR), positive errno */
 	int dead_err; /* why the connection died: ECONNRESET, ECONNREFUSED, ... */
 	unsigned pins;
 	int rcvtimeo_ms; /* -1: forever */
@@ -123,7 +133,7 @@ struct skiff_sock {
 	uint32_t rx_unacked; /* consumed, not yet tcp_recved() */
 
 	/* listener: finished handshakes waiting for accept() */
-	struct skiff_sock *listener;		 /* for an unaccepted child */
+	struct skiff_sock *listener;			/* for an unaccepted child */
 	struct skiff_sock *aq_head, *aq_tail, *aq_next; /* accept queue */
 	unsigned aq_len;
 	unsigned backlog;
@@ -154,6 +164,17 @@ struct skiff_sock {
 	ip_addr_t laddr, raddr;
 	u16_t lport, rport;
 	bool nodelay;
+	/* NewReno (RFC 6582) on top of lwIP's Reno: in fast recovery until
+	 * everything sent before it began is ACKed; a partial ACK resends the
+	 * next hole at once instead of waiting for an RTO. */
+	bool in_recovery;
+	u32_t recover;
+	u32_t rexmit_high; /* holes below this were resent in this recovery */
+	u32_t rexmit_mark; /* snd_nxt when they were: SACKs well past it mean a resend was lost */
+	struct skiff_sack_range sacked[SKIFF_SACK_MAX];
+	uint8_t n_sacked;
+	struct skiff_sock *batch_next; /* on the stack's list of work after the RX batch */
+	uint8_t batch_work;	       /* SKIFF_BATCH_* */
 
 	struct skiff_sock *all_next, *all_prev; /* every live struct */
 };
@@ -176,7 +197,7 @@ struct skiff_stack {
 
 	struct netif netif;
 	uint8_t mac[6];
-	unsigned tx_pending; /* frames posted since the last kick */
+	unsigned tx_pending;	/* frames posted since the last kick */
 	unsigned long notified; /* readiness changes: a poll round that made any did work */
 
 	struct skiff_sock **socks;
@@ -184,6 +205,7 @@ struct skiff_stack {
 	uint32_t free_hint;
 	uint32_t live_socks; /* structs, closed ones included */
 	struct skiff_sock *all_socks;
+	struct skiff_sock *batch_head; /* sockets with work after the RX batch */
 
 	uint64_t isn_k0, isn_k1; /* RFC 6528 secret */
 	uint32_t meta_cookie;	 /* XDP metadata records must carry it */
@@ -200,8 +222,8 @@ int skiff__wait(long long deadline_ms); /* one blocking poll round; -errno */
 long long skiff__now_ms(void);
 long long skiff__deadline(int timeout_ms); /* -1: forever */
 
-/* errno.c: lwIP's err_t to errno, the one place */
-int skiff__errno(err_t err);
+/* errno.c: lwIP's err_t to errno, the one place: skiff__errno()
+ * (skiff_testing.h, in plain types for the tests). */
 
 /* netif.c */
 int skiff__netif_up(void);
@@ -242,19 +264,23 @@ bool skiff__zc_busy(const struct skiff_sock *s);
 /* hooks.c */
 extern uint8_t skiff__ext_sock_id; /* lwIP ext arg slot: the owning socket */
 void skiff__hooks_init(void);
-void skiff__isn_key(uint64_t k0, uint64_t k1); /* tests: a known key */
-/* Internal setter (tests; a future MPTCP layer): write @p dss as a DSS
- * option on the segments of @p fd from now on (NULL stops). 0 or -errno. */
-int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss);
+/* skiff__mptcp_set_mapping(), skiff__isn_v4(), skiff__sa_add() and
+ * skiff__sa_clear(): skiff_testing.h. */
 /* Parse an XDP metadata record in front of a received packet into the
  * pkb's SECPATH extension. 0, or -ENOENT (no record), -EINVAL (a record
  * naming an unknown SA: drop). */
 int skiff__rx_meta(struct pkb *pkb);
-/* SA table for secpaths (tests register SAs; the XDP program reports SPIs). */
-int skiff__sa_add(struct pkb_sa *sa);
-void skiff__sa_clear(void);
 
-/* siphash.c */
-uint64_t skiff__siphash24(uint64_t k0, uint64_t k1, const void *data, size_t len);
+/* sack.c: work done once per RX batch, outside lwIP's input */
+#define SKIFF_BATCH_SACK 0x1u /* new SACK blocks: look for holes to resend */
+#define SKIFF_BATCH_ACK	 0x2u /* data came in: send the delayed ACK now */
+void skiff__batch_add(struct skiff_sock *s, unsigned work);
+void skiff__batch_run(void);
+void skiff__batch_forget(struct skiff_sock *s);
+/* Records the SACK blocks of an incoming ACK; true when there were any. */
+bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *opts,
+		       size_t optlen);
+bool skiff__sack_recover(struct skiff_sock *s, struct tcp_pcb *pcb);
+
 
 #endif

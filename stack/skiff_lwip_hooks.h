@@ -24,12 +24,12 @@ u32_t skiff__hook_tcp_isn(const struct ip_addr *local_ip, u16_t local_port,
 /* MPTCP option parsing (kind 30) and the secpath policy of listeners. */
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,
 			       u16_t opt1len, u8_t *opt2, struct pbuf *p);
-#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p)                             \
 	skiff__hook_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
 
 /* A DSS option on segments of connections that carry a mapping. */
 u8_t skiff__hook_tcpopt_length(const struct tcp_pcb *pcb, u8_t internal_len);
-#define LWIP_HOOK_TCP_OUT_TCPOPT_LENGTH(pcb, internal_len) \
+#define LWIP_HOOK_TCP_OUT_TCPOPT_LENGTH(pcb, internal_len)                                         \
 	skiff__hook_tcpopt_length(pcb, internal_len)
 u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tcp_pcb *pcb,
 			       u32_t *opts);

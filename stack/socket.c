@@ -17,10 +17,10 @@
 #include "lwip/priv/tcp_priv.h"
 
 /* Error code and -1, the way the POSIX calls return. */
-#define FAIL(e)                 \
-	do {                    \
-		errno = (e);    \
-		return -1;      \
+#define FAIL(e)                                                                                    \
+	do {                                                                                       \
+		errno = (e);                                                                       \
+		return -1;                                                                         \
 	} while (0)
 
 static void sock_pcb_destroyed(u8_t id, void *data);
@@ -125,6 +125,7 @@ void skiff__sock_maybe_free(struct skiff_sock *s)
 		return;
 	rx_drop_all(s);
 	dq_drop_all(s);
+	skiff__batch_forget(s);
 	if (s->all_prev)
 		s->all_prev->all_next = s->all_next;
 	else
@@ -284,13 +285,42 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	return ERR_OK;
 }
 
+/* New data was ACKed during fast recovery (lwIP, being Reno, has just left
+ * it). A full ACK ends the episode. A partial one (below what was sent when
+ * it began) means more holes: resend what the SACK scoreboard shows lost,
+ * or without SACK the next segment, as NewReno does (RFC 6582 3.2 step 3),
+ * and stay in recovery instead of stalling until an RTO. */
+static void partial_ack(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked)
+{
+	if (!s->in_recovery)
+		return;
+	if ((pcb->flags & TF_RTO) || TCP_SEQ_GEQ(pcb->lastack, s->recover) || !pcb->unacked) {
+		s->in_recovery = false;
+		return;
+	}
+	tcp_set_flags(pcb, TF_INFR);
+	pcb->rtime = 0;
+	if (skiff__sack_recover(s, pcb))
+		return;
+	if (TCP_SEQ_LT(lwip_ntohl(pcb->unacked->tcphdr->seqno), s->rexmit_high))
+		return; /* resent already in this episode: its fate is the RTO's */
+	if (tcp_rexmit(pcb) != ERR_OK)
+		return;
+	s->rexmit_high = lwip_ntohl(pcb->unsent->tcphdr->seqno) + TCP_TCPLEN(pcb->unsent);
+	s->rexmit_mark = pcb->snd_nxt;
+	/* Deflate by what was ACKed, add back one segment (RFC 6582). */
+	pcb->cwnd = pcb->cwnd > acked ? (tcpwnd_size_t)(pcb->cwnd - acked) : pcb->mss;
+	TCP_WND_INC(pcb->cwnd, pcb->mss);
+	skiff__s.st.tcp_partial_acks++;
+}
+
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct skiff_sock *s = arg;
 
-	(void)len;
 	if (!s)
 		return ERR_OK;
+	partial_ack(s, pcb, len);
 	skiff__zc_release_acked(s);
 	if (!s->app_closed && tcp_writable(pcb))
 		skiff__notify(s);
@@ -555,8 +585,7 @@ int skiff_socket(int domain, int type, int protocol)
 		if (!new_tcp_pcb(s))
 			goto out_free;
 	} else {
-		s->pcb.udp =
-			udp_new_ip_type(domain == AF_INET6 ? IPADDR_TYPE_ANY : IPADDR_TYPE_V4);
+		s->pcb.udp = udp_new_ip_type(domain == AF_INET6 ? IPADDR_TYPE_ANY : IPADDR_TYPE_V4);
 		if (!s->pcb.udp)
 			goto out_free;
 		udp_recv(s->pcb.udp, on_udp_recv, s);
@@ -611,8 +640,8 @@ int skiff_bind(int fd, const struct sockaddr *addr, socklen_t len)
 	if (e)
 		FAIL(e);
 	/* Only our own addresses (or the wildcard) can be bound. */
-	if (!ip_addr_isany(&ip) && !(IP_IS_V4(&ip) && ip4_addr_eq(ip_2_ip4(&ip), netif_ip4_addr(
-										&skiff__s.netif))) &&
+	if (!ip_addr_isany(&ip) &&
+	    !(IP_IS_V4(&ip) && ip4_addr_eq(ip_2_ip4(&ip), netif_ip4_addr(&skiff__s.netif))) &&
 	    !(IP_IS_V6(&ip) && netif_get_ip6_addr_match(&skiff__s.netif, ip_2_ip6(&ip)) >= 0))
 		FAIL(EADDRNOTAVAIL);
 	if (s->kind == SKIFF_SK_UDP) {

@@ -26,7 +26,6 @@
 #include "lwip/timeouts.h"
 
 struct skiff_stack skiff__s;
-uint32_t skiff__tcp_msl_ms = SKIFF_TIME_WAIT_MS_DEFAULT / 2;
 
 static bool lwip_started;
 static uint64_t rand_state;
@@ -255,7 +254,13 @@ static int open_umem(void)
 	struct skiff_stack *s = &skiff__s;
 	const struct skiff_config *c = &s->cfg;
 	struct umem_config uc;
-	struct pkb_pool_config pc = {.release = release_frame, .release_opaque = s};
+	/* An extension area per frame at most (a VLAN tag or a secpath on
+	 * every received packet): never short of them. */
+	struct pkb_pool_config pc = {
+		.areas = c->frame_count,
+		.release = release_frame,
+		.release_opaque = s,
+	};
 	int e;
 
 	memset(&uc, 0, sizeof(uc));
@@ -307,7 +312,8 @@ static void close_umem(void)
 
 	e = zc_engine_destroy(s->zc);
 	if (e)
-		fprintf(stderr, "skiff: zero-copy state still live at fini (loans not returned?)\n");
+		fprintf(stderr,
+			"skiff: zero-copy state still live at fini (loans not returned?)\n");
 	else
 		s->zc = NULL;
 	e = pkb_pool_destroy(s->pool);
@@ -350,7 +356,6 @@ int skiff_init(const struct skiff_config *cfg)
 		s->mac[0] = 0x02;
 		s->mac[5] = (uint8_t)((s->mac[5] & 0xfe) | s->cfg.memlink_end);
 	}
-	skiff__tcp_msl_ms = s->cfg.time_wait_ms / 2 ? s->cfg.time_wait_ms / 2 : 1;
 	get_random(&s->isn_k0, sizeof(s->isn_k0));
 	get_random(&s->isn_k1, sizeof(s->isn_k1));
 
@@ -469,6 +474,27 @@ void skiff__flush(void)
 	umem_port_flush(s->port);
 }
 
+/* TIME_WAIT shorter than lwIP's 2 * MSL (skiff_config.time_wait_ms): the
+ * pcbs that have waited long enough go (tcp_abort() of a TIME_WAIT pcb
+ * sends nothing). Checked once per slow timer tick. */
+static void reap_time_wait(void)
+{
+	static u32_t last_tick;
+	u32_t limit = skiff__s.cfg.time_wait_ms / TCP_SLOW_INTERVAL;
+	struct tcp_pcb *pcb;
+
+	if (skiff__s.cfg.time_wait_ms >= 2 * TCP_MSL || tcp_ticks == last_tick)
+		return;
+	last_tick = tcp_ticks;
+again:
+	for (pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
+		if ((u32_t)(tcp_ticks - pcb->tmr) >= limit) {
+			tcp_abort(pcb);
+			goto again;
+		}
+	}
+}
+
 static unsigned round_once(void)
 {
 	struct skiff_stack *s = &skiff__s;
@@ -477,6 +503,7 @@ static unsigned round_once(void)
 	skiff__flush(); /* what the API calls queued since the last round */
 	n = skiff__rx_batch();
 	sys_check_timeouts();
+	reap_time_wait();
 	skiff__flush();
 	n += umem_port_complete(s->port, 1024);
 	s->in_callback = true;

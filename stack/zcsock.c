@@ -21,10 +21,10 @@
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 
-#define FAIL(e)              \
-	do {                 \
-		errno = (e); \
-		return -1;   \
+#define FAIL(e)                                                                                    \
+	do {                                                                                       \
+		errno = (e);                                                                       \
+		return -1;                                                                         \
 	} while (0)
 
 /* What a queued buffer's cb holds. */
@@ -193,7 +193,7 @@ static uint32_t seg_payload(const struct tcp_pcb *pcb)
 
 int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)
 {
-	uint32_t cap = TCP_MSS - LWIP_TCP_OPT_LEN_TS;
+	uint32_t cap = TCP_MSS - (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS));
 	struct pkb *pkb;
 	int e;
 
@@ -257,9 +257,9 @@ static int check_bufs(const struct skiff_zc_buf *bufs, unsigned n, uint32_t *tot
 	for (unsigned i = 0; i < n; i++) {
 		struct pkb *pkb = bufs[i].priv__;
 
-		if (!pkb || bufs[i].data != pkb->data || !bufs[i].len || bufs[i].len > bufs[i].cap ||
-		    bufs[i].len > pkb_len(pkb) + pkb_tailroom(pkb) || bufs[i].len > 0xffff ||
-		    pkb_ubuf(pkb))
+		if (!pkb || bufs[i].data != pkb->data || !bufs[i].len ||
+		    bufs[i].len > bufs[i].cap || bufs[i].len > pkb_len(pkb) + pkb_tailroom(pkb) ||
+		    bufs[i].len > 0xffff || pkb_ubuf(pkb))
 			return EINVAL;
 		*total += bufs[i].len;
 	}

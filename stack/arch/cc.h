@@ -8,27 +8,27 @@
 #include <stdlib.h>
 #include <sys/time.h>
 
-#define LWIP_TIMEVAL_PRIVATE 0
-#define LWIP_ERRNO_INCLUDE <errno.h>
+#define LWIP_TIMEVAL_PRIVATE  0
+#define LWIP_ERRNO_INCLUDE    <errno.h>
 #define LWIP_ERRNO_STDINCLUDE 1
 
 /* Ephemeral ports and the like: seeded from getrandom() (stack.c). */
 uint32_t skiff__rand(void);
 #define LWIP_RAND() ((u32_t)skiff__rand())
 
-#define LWIP_PLATFORM_DIAG(x) \
-	do {                  \
-		printf x;     \
+#define LWIP_PLATFORM_DIAG(x)                                                                      \
+	do {                                                                                       \
+		printf x;                                                                          \
 	} while (0)
-#define LWIP_PLATFORM_ASSERT(x)                                                              \
-	do {                                                                                 \
-		fprintf(stderr, "lwIP assertion \"%s\" failed at line %d in %s\n", x, __LINE__, \
-			__FILE__);                                                           \
-		abort();                                                                     \
+#define LWIP_PLATFORM_ASSERT(x)                                                                    \
+	do {                                                                                       \
+		fprintf(stderr, "lwIP assertion \"%s\" failed at line %d in %s\n", x, __LINE__,    \
+			__FILE__);                                                                 \
+		abort();                                                                           \
 	} while (0)
 
 #define PACK_STRUCT_FIELD(x) x
-#define PACK_STRUCT_STRUCT __attribute__((packed))
+#define PACK_STRUCT_STRUCT   __attribute__((packed))
 #define PACK_STRUCT_BEGIN
 #define PACK_STRUCT_END
 

@@ -289,7 +289,8 @@ void st_dump_stats(const char *label)
 
 	skiff_get_stats(&s);
 	st_log("%s: rx %llu tx %llu frames; drops: pkb %llu bad %llu vlan %llu notours %llu "
-	       "meta %llu txnoframe %llu txringfull %llu; tcp: rexmit %llu ooseq %llu rxdrop %llu "
+	       "meta %llu txnoframe %llu txringfull %llu; tcp: rexmit %llu (timeouts %llu rto %llu, fast %llu, "
+	       "partial %llu, sack %llu) ooseq %llu rxdrop %llu "
 	       "csum %llu; ip drop %llu; copies: tx %llu txsend %llu rx %llu rxrecv %llu inplace "
 	       "%llu; wire: rxdrop %llu fillempty %llu rxfull %llu; pool errs %u heap %u",
 	       label, (unsigned long long)s.rx_frames, (unsigned long long)s.tx_frames,
@@ -297,13 +298,15 @@ void st_dump_stats(const char *label)
 	       (unsigned long long)s.rx_drop_vlan, (unsigned long long)s.rx_drop_not_ours,
 	       (unsigned long long)s.rx_drop_meta, (unsigned long long)s.tx_drop_no_frame,
 	       (unsigned long long)s.tx_drop_ring_full, (unsigned long long)s.tcp_retransmits,
-	       (unsigned long long)s.tcp_ooseq, (unsigned long long)s.tcp_rx_drop,
-	       (unsigned long long)s.tcp_checksum_err, (unsigned long long)s.ip_rx_drop,
-	       (unsigned long long)s.tx_copied_bytes, (unsigned long long)s.tx_send_copied_bytes,
-	       (unsigned long long)s.rx_copied_bytes, (unsigned long long)s.rx_recv_copied_bytes,
-	       (unsigned long long)s.tx_inplace, (unsigned long long)s.xdp_rx_dropped,
-	       (unsigned long long)s.xdp_fill_ring_empty, (unsigned long long)s.xdp_rx_ring_full,
-	       s.lwip_pool_errors, s.lwip_heap_used);
+	       (unsigned long long)s.tcp_timeouts, (unsigned long long)s.tcp_rto_retransmits,
+	       (unsigned long long)s.tcp_fast_recoveries, (unsigned long long)s.tcp_partial_acks,
+	       (unsigned long long)s.tcp_sack_retransmits, (unsigned long long)s.tcp_ooseq,
+	       (unsigned long long)s.tcp_rx_drop, (unsigned long long)s.tcp_checksum_err,
+	       (unsigned long long)s.ip_rx_drop, (unsigned long long)s.tx_copied_bytes,
+	       (unsigned long long)s.tx_send_copied_bytes, (unsigned long long)s.rx_copied_bytes,
+	       (unsigned long long)s.rx_recv_copied_bytes, (unsigned long long)s.tx_inplace,
+	       (unsigned long long)s.xdp_rx_dropped, (unsigned long long)s.xdp_fill_ring_empty,
+	       (unsigned long long)s.xdp_rx_ring_full, s.lwip_pool_errors, s.lwip_heap_used);
 }
 
 void st_assert_idle(void)

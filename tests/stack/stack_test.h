@@ -35,10 +35,10 @@ int64_t st_pattern_check(uint64_t seed, uint64_t off, const uint8_t *buf, size_t
 
 struct st_xfer {
 	uint64_t bytes;
-	uint64_t bad;	     /* bytes that differed from the pattern */
-	uint8_t digest[32];  /* SHA-256 of what was sent or received */
+	uint64_t bad;	    /* bytes that differed from the pattern */
+	uint8_t digest[32]; /* SHA-256 of what was sent or received */
 	double seconds;
-	int err;	     /* errno of a failed call, 0 */
+	int err; /* errno of a failed call, 0 */
 };
 
 /* Sends @p total bytes of stream @p seed on @p fd (blocking calls), or with

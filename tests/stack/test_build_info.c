@@ -54,4 +54,4 @@ static const struct skiff_test_suite build_info_suite = {
 	.tests = build_info_tests,
 };
 
-const struct skiff_test_suite *const skiff_test_suites[] = { &build_info_suite, NULL };
+const struct skiff_test_suite *const skiff_test_suites[] = {&build_info_suite, NULL};

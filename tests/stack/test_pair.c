@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "stack_test.h"
@@ -227,6 +228,8 @@ static void transfer(const struct xfer_spec *x, const struct faults *f)
 	int lfd, fd;
 	struct skiff_stats st;
 
+	if (getenv("ST_BYTES")) /* diagnosis: a different size */
+		((struct xfer_spec *)x)->bytes = strtoull(getenv("ST_BYTES"), NULL, 0);
 	pair_up(child_xfer, (void *)x, f);
 	lfd = listen_on(x->family, PORT);
 	CU_ASSERT_FATAL(lfd >= 0);
@@ -250,19 +253,17 @@ static void transfer(const struct xfer_spec *x, const struct faults *f)
 		if (getenv("ST_VERBOSE"))
 			st_dump_stats("parent");
 		skiff_get_stats(&st);
-		skiff_test_note("%llu bytes in %.2f s (%.0f Mbit/s), sha256 %.16s..., "
-				"retransmits %llu, ooseq %llu, tx copied %llu, rx copied %llu, "
-				"in place %llu, wire drops %llu (no fill %llu, rx full %llu)",
-				(unsigned long long)x->bytes, s,
-				s > 0 ? x->bytes * 8 / s / 1e6 : 0.0, hex,
-				(unsigned long long)st.tcp_retransmits,
-				(unsigned long long)st.tcp_ooseq,
-				(unsigned long long)st.tx_copied_bytes,
-				(unsigned long long)st.rx_copied_bytes,
-				(unsigned long long)st.tx_inplace,
-				(unsigned long long)st.xdp_rx_dropped,
-				(unsigned long long)st.xdp_fill_ring_empty,
-				(unsigned long long)st.xdp_rx_ring_full);
+		skiff_test_note(
+			"%llu bytes in %.2f s (%.0f Mbit/s), sha256 %.16s..., "
+			"retransmits %llu, ooseq %llu, tx copied %llu, rx copied %llu, "
+			"in place %llu, wire drops %llu (no fill %llu, rx full %llu)",
+			(unsigned long long)x->bytes, s, s > 0 ? x->bytes * 8 / s / 1e6 : 0.0, hex,
+			(unsigned long long)st.tcp_retransmits, (unsigned long long)st.tcp_ooseq,
+			(unsigned long long)st.tx_copied_bytes,
+			(unsigned long long)st.rx_copied_bytes, (unsigned long long)st.tx_inplace,
+			(unsigned long long)st.xdp_rx_dropped,
+			(unsigned long long)st.xdp_fill_ring_empty,
+			(unsigned long long)st.xdp_rx_ring_full);
 	}
 }
 
@@ -284,8 +285,8 @@ static void test_v6_64mib_to_child(void)
 }
 
 /* 5% loss, 1% duplication, 1% reordering, both directions. */
-static const struct faults lossy = {.drop_ppm = 50000, .duplicate_ppm = 10000,
-				    .reorder_ppm = 10000};
+static const struct faults lossy = {
+	.drop_ppm = 50000, .duplicate_ppm = 10000, .reorder_ppm = 10000};
 
 static void test_v4_faults_to_parent(void)
 {
@@ -306,7 +307,332 @@ static void test_v6_faults_zero_copy_to_child(void)
 	transfer(&x, &lossy);
 }
 
+/* Zero-copy both ways on a clean wire: nothing is copied on either side. */
+struct zc_report {
+	struct skiff_stats st;
+};
+
+static int child_zc_xfer(void *arg)
+{
+	const struct xfer_spec *x = arg;
+	struct st_xfer r;
+	struct zc_report zr;
+	int fd, rc;
+
+	fd = connect_to(x->family, ST_ML_IP4_0, ST_ML_IP6_0, PORT);
+	if (fd < 0)
+		return 10;
+	rc = run_end(fd, x, x->child_sends, &r);
+	st_child_report(&r, sizeof(r));
+	st_wait_idle(3000);
+	skiff_get_stats(&zr.st);
+	st_child_report(&zr, sizeof(zr));
+	return rc ? 11 : 0;
+}
+
+static void test_zero_copy_copies_nothing(void)
+{
+	struct xfer_spec x = {.family = AF_INET,
+			      .bytes = 16 * ST_MIB,
+			      .seed = 5,
+			      .zc_send = true,
+			      .zc_recv = true};
+	struct st_xfer mine, theirs;
+	struct zc_report zr;
+	struct skiff_stats st;
+	uint8_t want[32];
+	int lfd, fd;
+
+	pair_up(child_zc_xfer, &x, NULL);
+	lfd = listen_on(AF_INET, PORT);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	CU_ASSERT(run_end(fd, &x, true, &mine) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT_FATAL(st_child_read_report(&zr, sizeof(zr), 10000));
+	SKIFF_ASSERT_EQ(pair_wait_child(30000), 0);
+	st_pattern_digest(x.seed, x.bytes, want);
+	CU_ASSERT(memcmp(theirs.digest, want, 32) == 0 && theirs.bad == 0);
+	st_wait_idle(3000);
+	skiff_get_stats(&st);
+	/* sender: every segment in place, no copies, every id completed */
+	SKIFF_ASSERT_EQ(st.tx_copied_bytes, 0);
+	SKIFF_ASSERT_EQ(st.zc_sends_copied, 0);
+	SKIFF_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
+	CU_ASSERT(st.tx_inplace >= x.bytes / 1448);
+	/* receiver: everything lent, nothing copied */
+	SKIFF_ASSERT_EQ(zr.st.rx_copied_bytes, 0);
+	SKIFF_ASSERT_EQ(zr.st.rx_recv_copied_bytes, 0);
+	skiff_test_note("sender: %llu segments in place, %llu sends, 0 copied; receiver: 0 copied",
+			(unsigned long long)st.tx_inplace, (unsigned long long)st.zc_sends);
+}
+
+/* Completions by callback: each id once, in order, in coalesced ranges. */
+struct zc_seen {
+	uint32_t next;
+	unsigned calls, bad;
+};
+
+static void on_zc(void *opaque, int fd, uint32_t lo, uint32_t hi, unsigned flags)
+{
+	struct zc_seen *z = opaque;
+
+	(void)fd;
+	if (lo != z->next || hi < lo || flags)
+		z->bad++;
+	z->next = hi + 1;
+	z->calls++;
+}
+
+static int child_sink(void *arg)
+{
+	const struct xfer_spec *x = arg;
+	struct st_xfer r;
+	int fd = connect_to(x->family, ST_ML_IP4_0, ST_ML_IP6_0, PORT);
+
+	if (fd < 0)
+		return 10;
+	return run_end(fd, x, false, &r) || r.bad || r.bytes != x->bytes ? 11 : 0;
+}
+
+static void test_zero_copy_callback_in_order(void)
+{
+	struct xfer_spec x = {.family = AF_INET6, .bytes = 4 * ST_MIB, .seed = 6};
+	struct zc_seen z = {0};
+	uint64_t off = 0;
+	int64_t id, last = -1;
+	int lfd, fd;
+
+	pair_up(child_sink, &x, NULL);
+	lfd = listen_on(AF_INET6, PORT);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	CU_ASSERT(skiff_zc_set_callback(fd, on_zc, &z) == 0);
+	while (off < x.bytes) {
+		struct skiff_zc_buf b[4];
+		unsigned n = 0;
+
+		while (n < 4 && off < x.bytes && skiff_zc_alloc(fd, &b[n]) == 0) {
+			b[n].len = (uint32_t)(x.bytes - off < b[n].cap ? x.bytes - off : b[n].cap);
+			st_pattern(x.seed, off, b[n].data, b[n].len);
+			off += b[n].len;
+			n++;
+		}
+		if (!n) {
+			skiff_poll(1);
+			continue;
+		}
+		id = skiff_zc_send(fd, b, n, 0);
+		CU_ASSERT_FATAL(id == last + 1);
+		last = id;
+	}
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	for (long long end = st_now_ms() + 10000; z.next != (uint32_t)(last + 1) && st_now_ms() < end;)
+		skiff_poll(1);
+	SKIFF_ASSERT_EQ(z.next, last + 1);
+	SKIFF_ASSERT_EQ(z.bad, 0);
+	CU_ASSERT(z.calls <= z.next); /* coalesced: fewer calls than ids */
+	skiff_test_note("%u ids completed in %u callbacks", z.next, z.calls);
+	{
+		char c;
+
+		SKIFF_ASSERT_EQ(skiff_recv(fd, &c, 1, 0), 0);
+	}
+	CU_ASSERT(skiff_close(fd) == 0);
+	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+}
+
+/* ---- epoll semantics and connected-socket errnos ------------------------------------ */
+
+/* The child's script: connect, then one step per "go". */
+static int child_steps(void *arg)
+{
+	int family = *(int *)arg, fd = connect_to(family, ST_ML_IP4_0, ST_ML_IP6_0, PORT);
+	char b[8];
+
+	if (fd < 0)
+		return 10;
+	/* step 1: "a"; step 2: "b"; step 3: FIN; then wait for the parent's
+	 * FIN and close. The wait drives our stack. */
+	for (int step = 1; step <= 3; step++) {
+		while (!st_child_wait_go(0))
+			skiff_poll(1);
+		if (step == 1 && skiff_send(fd, "a", 1, 0) != 1)
+			return 11;
+		if (step == 2 && skiff_send(fd, "b", 1, 0) != 1)
+			return 12;
+		if (step == 3 && skiff_shutdown(fd, SHUT_WR) != 0)
+			return 13;
+	}
+	if (skiff_recv(fd, b, sizeof(b), 0) != 0)
+		return 14;
+	skiff_close(fd);
+	return 0;
+}
+
+static int ep_wait(int ep, struct epoll_event *ev, int ms)
+{
+	return skiff_epoll_wait(ep, ev, 4, ms);
+}
+
+static void test_epoll_level_edge_oneshot_rdhup(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7}, out[4];
+	static int family = AF_INET;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char b[8];
+	int lfd, fd, ep;
+
+	pair_up(child_steps, &family, NULL);
+	lfd = listen_on(AF_INET, PORT);
+	fd = skiff_accept(lfd, NULL, NULL, SOCK_NONBLOCK);
+	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;)
+		fd = skiff_accept(lfd, NULL, NULL, SOCK_NONBLOCK);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		  ss.ss_family == AF_INET);
+	ep = skiff_epoll_create(0);
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+
+	/* Level-triggered: reported while readable. */
+	st_child_go();
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
+	CU_ASSERT(out[0].events == EPOLLIN && out[0].data.u32 == 7);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+
+	/* Edge-triggered: once per change. */
+	ev.events = EPOLLIN | EPOLLET;
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	st_child_go();
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	SKIFF_ASSERT_EQ(skiff_recv(fd, b, sizeof(b), 0), 2);
+	CU_ASSERT(memcmp(b, "ab", 2) == 0);
+
+	/* One-shot: once, then nothing until re-armed. */
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	st_child_go(); /* the peer's FIN */
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
+	CU_ASSERT(out[0].events == (EPOLLIN | EPOLLRDHUP));
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	SKIFF_ASSERT_EQ(skiff_recv(fd, b, sizeof(b), 0), 0);
+
+	/* Connected-socket errnos. */
+	{
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+
+		inet_pton(AF_INET, ST_ML_IP4_1, &a.sin_addr);
+		CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 &&
+			  errno == EISCONN);
+	}
+	ev.events = EPOLLOUT;
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	CU_ASSERT(out[0].events & EPOLLOUT);
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	CU_ASSERT(skiff_send(fd, "x", 1, 0) == -1 && errno == EPIPE);
+	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	CU_ASSERT(out[0].events & EPOLLHUP);
+	CU_ASSERT(skiff_close(ep) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT(skiff_close(lfd) == 0);
+	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+}
+
+/* ---- UDP ------------------------------------------------------------------------------ */
+
+static int child_udp_echo(void *arg)
+{
+	int family = *(int *)arg, fd = skiff_socket(family, SOCK_DGRAM, 0), n = 0;
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(PORT)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	struct timeval tv = {.tv_sec = 5};
+	struct sockaddr_storage from;
+	uint8_t b[2000];
+
+	if (fd < 0 || skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		return 10;
+	if (family == AF_INET ? skiff_bind(fd, (struct sockaddr *)&a4, sizeof(a4))
+			      : skiff_bind(fd, (struct sockaddr *)&a6, sizeof(a6)))
+		return 11;
+	st_child_report("r", 1);
+	/* Echo 100 datagrams back to whoever sent them. */
+	while (n < 100) {
+		socklen_t fl = sizeof(from);
+		ssize_t k = skiff_recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
+
+		if (k < 0)
+			return 12;
+		if (skiff_sendto(fd, b, (size_t)k, 0, (struct sockaddr *)&from, fl) != k)
+			return 13;
+		n++;
+	}
+	skiff_close(fd);
+	return 0;
+}
+
+static void udp_echo(int family)
+{
+	static int fam;
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(PORT)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	struct timeval tv = {.tv_sec = 2};
+	uint8_t out[1400], in[2000];
+	unsigned ok = 0;
+	int fd;
+
+	fam = family;
+	pair_up(child_udp_echo, &fam, NULL);
+	CU_ASSERT_FATAL(st_child_read_report(in, 1, 10000));
+	inet_pton(AF_INET, ST_ML_IP4_1, &a4.sin_addr);
+	inet_pton(AF_INET6, ST_ML_IP6_1, &a6.sin6_addr);
+	fd = skiff_socket(family, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	/* Connected: send/recv without addresses. */
+	CU_ASSERT(family == AF_INET ? skiff_connect(fd, (struct sockaddr *)&a4, sizeof(a4)) == 0
+				    : skiff_connect(fd, (struct sockaddr *)&a6, sizeof(a6)) == 0);
+	for (unsigned i = 0; i < 100; i++) {
+		size_t n = 1 + (i * 37) % sizeof(out);
+		ssize_t k;
+
+		st_pattern(100 + i, 0, out, n);
+		CU_ASSERT_FATAL(skiff_send(fd, out, n, 0) == (ssize_t)n);
+		k = skiff_recv(fd, in, sizeof(in), 0);
+		if (k == (ssize_t)n && memcmp(in, out, n) == 0)
+			ok++;
+	}
+	SKIFF_ASSERT_EQ(ok, 100);
+	CU_ASSERT(skiff_close(fd) == 0);
+	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+}
+
+static void test_udp_v4_echo(void)
+{
+	udp_echo(AF_INET);
+}
+
+static void test_udp_v6_echo(void)
+{
+	udp_echo(AF_INET6);
+}
+
 static const struct skiff_test_case tests[] = {
+	SKIFF_TEST(test_zero_copy_copies_nothing),
+	SKIFF_TEST(test_zero_copy_callback_in_order),
+	SKIFF_TEST(test_epoll_level_edge_oneshot_rdhup),
+	SKIFF_TEST(test_udp_v4_echo),
+	SKIFF_TEST(test_udp_v6_echo),
 	SKIFF_TEST(test_v4_faults_to_parent),
 	SKIFF_TEST(test_v6_faults_zero_copy_to_child),
 	SKIFF_TEST(test_v4_64mib_to_parent),

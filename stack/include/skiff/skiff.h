@@ -66,14 +66,14 @@ struct skiff_config {
 	struct umem_memlink *memlink;
 	unsigned memlink_end; /**< 0 or 1 */
 	/* addresses */
-	uint8_t mac[6];		/**< all zero: the interface's (xsk) or a generated one */
-	uint32_t ipv4;		/**< network byte order; 0 = no IPv4 */
-	uint8_t ipv4_prefix;	/**< e.g. 24 (0 = 24) */
-	uint32_t ipv4_gateway;	/**< network byte order; 0 = none */
-	uint8_t ipv6[16];	/**< all zero = no global IPv6 (link-local is always added) */
-	uint8_t ipv6_prefix;	/**< on-link prefix length of ipv6 (0 = 64) */
+	uint8_t mac[6];		  /**< all zero: the interface's (xsk) or a generated one */
+	uint32_t ipv4;		  /**< network byte order; 0 = no IPv4 */
+	uint8_t ipv4_prefix;	  /**< e.g. 24 (0 = 24) */
+	uint32_t ipv4_gateway;	  /**< network byte order; 0 = none */
+	uint8_t ipv6[16];	  /**< all zero = no global IPv6 (link-local is always added) */
+	uint8_t ipv6_prefix;	  /**< on-link prefix length of ipv6 (0 = 64) */
 	uint8_t ipv6_gateway[16]; /**< all zero = none */
-	uint16_t vlan_id;	/**< 0 = untagged; else only frames tagged with this VID are ours */
+	uint16_t vlan_id; /**< 0 = untagged; else only frames tagged with this VID are ours */
 	/* sizes */
 	uint32_t frame_count; /**< UMEM frames (default 16384) */
 	uint32_t ring_size;   /**< each AF_XDP ring (default 2048) */
@@ -258,9 +258,9 @@ struct skiff_stats {
 	uint64_t rx_drop_meta;	    /**< XDP metadata naming an unknown SA */
 	uint64_t tx_drop_no_frame, tx_drop_ring_full, tx_drop_too_big;
 	/* copies (payload bytes unless said otherwise) */
-	uint64_t rx_copied_bytes; /**< zero-copy receive: payloads copied instead of lent
+	uint64_t rx_copied_bytes;      /**< zero-copy receive: payloads copied instead of lent
 				   * (copy-break, or data not in a frame of ours) */
-	uint64_t tx_copied_bytes; /**< zero-copy send: payloads that went out of a copy */
+	uint64_t tx_copied_bytes;      /**< zero-copy send: payloads that went out of a copy */
 	uint64_t rx_recv_copied_bytes; /**< bytes skiff_recv/recvfrom copied out: by nature */
 	uint64_t tx_send_copied_bytes; /**< whole frames (headers too) copied for everything
 					* but zero-copy payloads: plain sends, control
@@ -272,6 +272,12 @@ struct skiff_stats {
 		tcp_conn_refused;
 	uint64_t udp_rx_drop, udp_checksum_err, udp_rcvq_drop;
 	uint64_t arp_drop, nd6_drop;
+	uint64_t tcp_fast_recoveries;	  /**< fast retransmits (3 duplicate ACKs) */
+	uint64_t tcp_timeouts;		  /**< retransmission timeouts */
+	uint64_t tcp_rto_retransmits;	  /**< segments resent after a retransmission timeout */
+	uint64_t tcp_partial_acks;	  /**< NewReno: holes resent on a partial ACK in recovery */
+	uint64_t tcp_sack_retransmits;	  /**< holes resent from the SACK scoreboard */
+	uint64_t tcp_lost_retransmits;	  /**< resends found lost (SACKs past them) and resent */
 	uint64_t tcp_accept_backlog_drop; /**< handshakes finished with the accept queue full */
 	uint64_t secpath_drops;		  /**< segments refused by a listener's secpath policy */
 	uint64_t mptcp_fallbacks;	  /**< MP_CAPABLE SYNs answered with plain TCP */
@@ -286,7 +292,7 @@ struct skiff_stats {
 	/* lwIP pools in use (0 when idle and no sockets are open) */
 	uint32_t lwip_pcbs_used; /**< TCP (and listening TCP) PCBs */
 	uint32_t lwip_udp_pcbs_used, lwip_segs_used, lwip_pbufs_used, lwip_reass_used;
-	uint32_t lwip_heap_used; /**< bytes */
+	uint32_t lwip_heap_used;   /**< bytes */
 	uint32_t lwip_pool_errors; /**< allocation failures over all pools */
 };
 

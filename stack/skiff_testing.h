@@ -1,0 +1,32 @@
+/* stack/ internals that tests call directly, in plain C types (no lwIP type
+ * leaves stack/). Not installed, not API: names keep the skiff__ prefix. */
+#ifndef SKIFF_TESTING_H
+#define SKIFF_TESTING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <skiff/pkb.h>
+
+/* lwIP's err_t (a signed byte) to errno: the one translation. */
+int skiff__errno(int8_t err);
+
+/* SipHash-2-4 of @p len bytes under the key (k0, k1). */
+uint64_t skiff__siphash24(uint64_t k0, uint64_t k1, const void *data, size_t len);
+
+/* Sets the RFC 6528 secret (tests: a known key). */
+void skiff__isn_key(uint64_t k0, uint64_t k1);
+/* The ISN skiff picks for an IPv4 4-tuple now (addresses in network
+ * order, ports in host order). */
+uint32_t skiff__isn_v4(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+
+/* Write @p dss as a DSS option on the segments of @p fd from now on (NULL
+ * stops). 0, -EBADF, -ENOTCONN, -EINVAL, -EBUSY (segments queued with
+ * another option length), -ENOMEM. */
+int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss);
+
+/* Security associations the XDP metadata record may name (by SPI). */
+int skiff__sa_add(struct pkb_sa *sa);
+void skiff__sa_clear(void);
+
+#endif

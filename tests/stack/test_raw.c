@@ -1,0 +1,737 @@
+/* skiff's lwIP hooks against crafted frames: the test drives the far end of
+ * an in-process memlink wire with raw Ethernet/IPv4/TCP and reads what the
+ * stack answers. MPTCP options (MP_CAPABLE fallback, DSS parsed into the
+ * pkb's extension and written on our segments), 802.1Q VLANs, secpaths from
+ * XDP metadata and a listener's secpath policy, checksum errors. No root. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <skiff/mptcp_dss.h>
+#include <skiff/pkb.h>
+
+#include "../../stack/skiff_testing.h"
+#include "../../stack/xdp_meta.h"
+#include "stack_test.h"
+
+#define PEER_IP	  "10.9.0.2"
+#define STACK_IP  ST_ML_IP4_0
+#define PORT	  80
+#define PEER_PORT 40000
+
+static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
+
+static struct {
+	struct umem_memlink *w;
+	struct umem *u;
+	struct umem_port *p;
+	struct umem_geometry g, stack_g;
+	uint8_t stack_mac[6];
+	uint16_t vlan; /* tag our frames with this VID (0: untagged) */
+	bool up;
+	/* the TCP connection we drive */
+	uint32_t snd_nxt, rcv_nxt;
+} R;
+
+/* ---- frames ------------------------------------------------------------------------ */
+
+static uint16_t csum_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)(p[n - 1] << 8);
+	return s;
+}
+
+/* Ethernet (+ tag) header; returns its length. */
+static size_t put_eth(uint8_t *f, const uint8_t dst[6], uint16_t type, uint16_t vid)
+{
+	size_t n = 12;
+
+	memcpy(f, dst, 6);
+	memcpy(f + 6, peer_mac, 6);
+	if (vid) {
+		f[n++] = 0x81;
+		f[n++] = 0x00;
+		f[n++] = (uint8_t)(vid >> 8);
+		f[n++] = (uint8_t)vid;
+	}
+	f[n++] = (uint8_t)(type >> 8);
+	f[n++] = (uint8_t)type;
+	return n;
+}
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+/* A whole Ethernet/IPv4/TCP frame from the peer to the stack. */
+static size_t tcp_frame(uint8_t *f, uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t *opt,
+			size_t optlen, const void *data, size_t len)
+{
+	size_t l2 = put_eth(f, R.stack_mac, 0x0800, R.vlan), thl = 20 + optlen;
+	uint8_t *ip = f + l2, *th = ip + 20;
+	uint32_t s;
+
+	memset(ip, 0, 20 + thl);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + thl + len) >> 8);
+	ip[3] = (uint8_t)(20 + thl + len);
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = 6;
+	inet_pton(AF_INET, PEER_IP, ip + 12);
+	inet_pton(AF_INET, STACK_IP, ip + 16);
+	s = csum_add(0, ip, 20);
+	ip[10] = (uint8_t)(csum_fold(s) >> 8);
+	ip[11] = (uint8_t)csum_fold(s);
+	th[0] = PEER_PORT >> 8;
+	th[1] = PEER_PORT & 0xff;
+	th[2] = PORT >> 8;
+	th[3] = PORT & 0xff;
+	for (int i = 0; i < 4; i++) {
+		th[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+		th[8 + i] = (uint8_t)(ack >> (24 - 8 * i));
+	}
+	th[12] = (uint8_t)((thl / 4) << 4);
+	th[13] = flags;
+	th[14] = 0xff; /* window 65535 */
+	th[15] = 0xff;
+	memcpy(th + 20, opt, optlen);
+	memcpy(th + thl, data, len);
+	/* pseudo header: addresses, protocol, TCP length */
+	s = csum_add(0, ip + 12, 8);
+	s += 6 + (uint32_t)(thl + len);
+	s = csum_add(s, th, thl + len);
+	th[16] = (uint8_t)(csum_fold(s) >> 8);
+	th[17] = (uint8_t)csum_fold(s);
+	return l2 + 20 + thl + len;
+}
+
+static void raw_send(const uint8_t *frame, size_t len)
+{
+	struct umem_desc d;
+	uint64_t a;
+
+	CU_ASSERT_FATAL(umem_alloc(R.u, &a) == 0);
+	a += R.g.headroom;
+	memcpy(umem_geo_ptr(&R.g, a), frame, len);
+	d = (struct umem_desc){.addr = a, .len = (uint32_t)len};
+	CU_ASSERT_FATAL(umem_port_tx(R.p, &d, 1) == 1);
+	umem_port_flush(R.p);
+	umem_port_complete(R.p, 64);
+}
+
+/* A parsed frame from the stack. */
+struct rx {
+	uint8_t buf[2048];
+	size_t len;
+	uint16_t vid; /* 0: untagged */
+	uint16_t type;
+	const uint8_t *l3;
+	/* TCP, when type is IPv4 and protocol 6 */
+	const uint8_t *th;
+	uint32_t seq, ack;
+	uint8_t flags;
+	const uint8_t *opt;
+	size_t optlen;
+	size_t paylen;
+};
+
+static void parse(struct rx *r)
+{
+	const uint8_t *f = r->buf;
+	size_t off = 12;
+
+	r->vid = 0;
+	r->th = NULL;
+	r->type = (uint16_t)(f[12] << 8 | f[13]);
+	if (r->type == 0x8100) {
+		r->vid = (uint16_t)((f[14] << 8 | f[15]) & 0xfff);
+		off = 16;
+		r->type = (uint16_t)(f[16] << 8 | f[17]);
+	}
+	r->l3 = f + off + 2;
+	if (r->type == 0x0800 && r->l3[9] == 6) {
+		size_t ihl = (r->l3[0] & 0xf) * 4u, tot = (size_t)(r->l3[2] << 8 | r->l3[3]);
+
+		r->th = r->l3 + ihl;
+		r->seq = ntohl(*(const uint32_t *)(const void *)(r->th + 4));
+		r->ack = ntohl(*(const uint32_t *)(const void *)(r->th + 8));
+		r->flags = r->th[13];
+		r->opt = r->th + 20;
+		r->optlen = (size_t)(r->th[12] >> 4) * 4 - 20;
+		r->paylen = tot - ihl - 20 - r->optlen;
+	}
+}
+
+/* Answers the stack's ARP requests for the peer (with our tag). */
+static bool arp_reply(const struct rx *r)
+{
+	uint8_t f[64];
+	size_t n;
+
+	if (r->type != 0x0806 || r->l3[7] != 1)
+		return false;
+	n = put_eth(f, r->buf + 6, 0x0806, r->vid);
+	memcpy(f + n, r->l3, 8);
+	f[n + 7] = 2; /* reply */
+	memcpy(f + n + 8, peer_mac, 6);
+	memcpy(f + n + 14, r->l3 + 24, 4); /* we are whom it asked for */
+	memcpy(f + n + 18, r->l3 + 8, 10); /* to the asker */
+	raw_send(f, n + 28);
+	return true;
+}
+
+/* The next frame the stack sends (ARP for us answered on the way), within
+ * @p ms, polling the stack meanwhile. */
+static bool raw_recv(struct rx *r, int ms)
+{
+	long long end = st_now_ms() + ms;
+
+	while (st_now_ms() < end) {
+		struct umem_desc d;
+
+		skiff_poll(0);
+		umem_port_refill(R.p);
+		if (umem_port_rx(R.p, &d, 1) != 1) {
+			umem_port_complete(R.p, 64);
+			continue;
+		}
+		r->len = d.len < sizeof(r->buf) ? d.len : sizeof(r->buf);
+		memcpy(r->buf, umem_geo_ptr(&R.g, d.addr), r->len);
+		umem_free(R.u, d.addr);
+		parse(r);
+		if (arp_reply(r))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* The next TCP segment; others (ND, MLD) are skipped. */
+static bool recv_tcp(struct rx *r, int ms)
+{
+	long long end = st_now_ms() + ms;
+
+	while (raw_recv(r, (int)(end - st_now_ms() > 0 ? end - st_now_ms() : 1)))
+		if (r->th)
+			return true;
+	return false;
+}
+
+/* Finds option @p kind in a parsed segment; its offset, or -1. */
+static int find_opt(const struct rx *r, uint8_t kind)
+{
+	for (size_t i = 0; i < r->optlen;) {
+		uint8_t k = r->opt[i];
+
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= r->optlen || r->opt[i + 1] < 2)
+			break;
+		if (k == kind)
+			return (int)i;
+		i += r->opt[i + 1];
+	}
+	return -1;
+}
+
+/* ---- set-up -------------------------------------------------------------------------- */
+
+static void raw_up(uint16_t vlan)
+{
+	struct skiff_config c;
+	struct umem_config uc;
+
+	R.w = st_memlink_create();
+	CU_ASSERT_FATAL(R.w != NULL);
+	c = st_memlink_config(R.w, 0);
+	c.vlan_id = vlan;
+	CU_ASSERT_FATAL(skiff_init(&c) == 0);
+	R.up = true;
+	memcpy(R.stack_mac, c.mac, 6);
+	R.vlan = vlan;
+	CU_ASSERT_FATAL(umem_memlink_umem_config(R.w, 1, &uc) == 0);
+	CU_ASSERT_FATAL(umem_create(&R.u, &uc) == 0);
+	CU_ASSERT_FATAL(umem_memlink_port(&R.p, R.w, 1, R.u) == 0);
+	umem_geometry(R.u, &R.g);
+	CU_ASSERT_FATAL(umem_memlink_umem_config(R.w, 0, &uc) == 0);
+	R.stack_g = (struct umem_geometry){.area = uc.area,
+					   .frame_size = uc.frame_size,
+					   .frame_count = uc.frame_count};
+	umem_port_refill(R.p);
+}
+
+static void setup(void)
+{
+	memset(&R, 0, sizeof(R));
+}
+
+static void teardown(void)
+{
+	if (R.up) {
+		st_assert_idle();
+		skiff__sa_clear();
+		skiff_fini();
+	}
+	if (R.p) {
+		umem_port_destroy(R.p);
+		CU_ASSERT(umem_audit(R.u, NULL));
+		CU_ASSERT(umem_destroy(R.u) == 0);
+	}
+	if (R.w)
+		CU_ASSERT(umem_memlink_destroy(R.w) == 0);
+	memset(&R, 0, sizeof(R));
+}
+
+static int listen_port(bool require_secpath)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	int fd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	if (require_secpath)
+		CU_ASSERT(skiff_setsockopt(fd, SOL_SKIFF, SKIFF_SO_REQUIRE_SECPATH, &one,
+					   sizeof(one)) == 0);
+	CU_ASSERT_FATAL(skiff_bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(skiff_listen(fd, 4) == 0);
+	return fd;
+}
+
+/* MSS 1460, SACK permitted, timestamps, window scale 0, and optionally
+ * MP_CAPABLE (RFC 8684 3.1: version 1, the sender's key). */
+static size_t syn_options(uint8_t *o, bool mp_capable)
+{
+	static const uint8_t base[] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 1, 8, 10, 0, 0, 0, 1,
+				       0, 0, 0, 0, 1, 3, 3, 0};
+	static const uint8_t mpc[] = {30, 12, 0x01, 0x81, 1, 2, 3, 4, 5, 6, 7, 8};
+	size_t n = sizeof(base);
+
+	memcpy(o, base, n);
+	if (mp_capable) {
+		memcpy(o + n, mpc, sizeof(mpc));
+		n += sizeof(mpc);
+	}
+	return n;
+}
+
+/* SYN from the peer; returns whether a SYN-ACK came (in @p r). */
+static bool send_syn(struct rx *r, bool mp_capable, int ms)
+{
+	uint8_t f[256], o[40];
+	size_t olen = syn_options(o, mp_capable);
+
+	R.snd_nxt = 1000;
+	raw_send(f, tcp_frame(f, R.snd_nxt, 0, TH_SYN, o, olen, NULL, 0));
+	R.snd_nxt++;
+	if (!recv_tcp(r, ms))
+		return false;
+	if (r->flags != (TH_SYN | TH_ACK))
+		return false;
+	R.rcv_nxt = r->seq + 1;
+	return true;
+}
+
+/* Handshake done, connection accepted: the skiff descriptor. */
+static int handshake(int lfd, bool mp_capable)
+{
+	uint8_t f[256];
+	struct rx r;
+	int fd = -1;
+
+	CU_ASSERT_FATAL(send_syn(&r, mp_capable, 2000));
+	raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_ACK, NULL, 0, NULL, 0));
+	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;) {
+		skiff_poll(1);
+		fd = skiff_accept(lfd, NULL, NULL, 0);
+	}
+	CU_ASSERT_FATAL(fd >= 0);
+	return fd;
+}
+
+/* Data from the peer with options @p o; the segment is ACKed by the stack
+ * (eventually). */
+static void send_data(const uint8_t *o, size_t olen, const char *data)
+{
+	uint8_t f[512];
+	size_t n = strlen(data);
+
+	raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_ACK | TH_PSH, o, olen, data, n));
+	R.snd_nxt += (uint32_t)n;
+}
+
+/* Lends the next received payload: @p pkb is its buffer (ext/ API). */
+static ssize_t lend(int fd, struct skiff_zc_loan *l)
+{
+	ssize_t n = -1;
+
+	for (long long end = st_now_ms() + 2000; st_now_ms() < end;) {
+		skiff_poll(1);
+		n = skiff_zc_recv(fd, l, 1, MSG_DONTWAIT);
+		if (n != -1 || errno != EAGAIN)
+			break;
+	}
+	return n;
+}
+
+/* The peer closes with a RST (the stack's side then closes cleanly). */
+static void peer_reset(int fd)
+{
+	uint8_t f[256];
+
+	raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_RST | TH_ACK, NULL, 0, NULL, 0));
+	for (int i = 0; i < 20; i++)
+		skiff_poll(1);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+/* ---- MPTCP ------------------------------------------------------------------------------ */
+
+static void test_mp_capable_syn_falls_back(void)
+{
+	struct skiff_stats st;
+	struct rx r;
+	int lfd, fd;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	CU_ASSERT_FATAL(send_syn(&r, true, 2000));
+	/* The SYN-ACK: plain TCP, so a Linux MPTCP client falls back. */
+	CU_ASSERT(find_opt(&r, 30) < 0);
+	CU_ASSERT(find_opt(&r, 2) >= 0); /* MSS */
+	CU_ASSERT(find_opt(&r, 4) >= 0); /* SACK permitted */
+	CU_ASSERT(find_opt(&r, 8) >= 0); /* timestamps */
+	CU_ASSERT(find_opt(&r, 3) >= 0); /* window scale */
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.mptcp_fallbacks, 1);
+	/* The handshake completes as plain TCP. */
+	{
+		uint8_t f[256];
+
+		raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_ACK, NULL, 0, NULL, 0));
+	}
+	fd = -1;
+	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;) {
+		skiff_poll(1);
+		fd = skiff_accept(lfd, NULL, NULL, 0);
+	}
+	CU_ASSERT_FATAL(fd >= 0);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
+static void test_dss_parsed_into_extension(void)
+{
+	struct pkb_ext_mptcp dss = {
+		.data_ack = 0x11223344,
+		.data_seq = 0x55667788,
+		.subflow_seq = 1,
+		.data_len = 5,
+		.flags = PKB_DSS_DATA_ACK | PKB_DSS_MAP,
+	}, got;
+	const struct pkb_ext_mptcp *m;
+	struct skiff_zc_loan l;
+	struct skiff_stats st;
+	uint8_t o[40];
+	int lfd, fd, n;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	/* NOPs first: the option block stays a multiple of 4. */
+	o[0] = o[1] = 1;
+	n = pkb_mptcp_dss_encode(&dss, false, o + 2, sizeof(o) - 2);
+	CU_ASSERT_FATAL(n == 18);
+	send_data(o, 20, "hello");
+	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	CU_ASSERT(l.len == 5 && memcmp(l.data, "hello", 5) == 0);
+	CU_ASSERT(!(l.flags & SKIFF_ZC_LOAN_COPIED));
+	/* A frame loan's priv__ is its pkb (zerocopy/): the mapping rides on it. */
+	m = pkb_ext_mptcp(l.priv__);
+	CU_ASSERT_FATAL(m != NULL);
+	got = *m;
+	SKIFF_ASSERT_EQ(got.data_ack, dss.data_ack);
+	SKIFF_ASSERT_EQ(got.data_seq, dss.data_seq);
+	SKIFF_ASSERT_EQ(got.subflow_seq, dss.subflow_seq);
+	SKIFF_ASSERT_EQ(got.data_len, dss.data_len);
+	SKIFF_ASSERT_EQ(got.flags, dss.flags);
+	skiff_zc_recv_done(&l, 1);
+
+	/* A DSS option whose length runs past the option block: counted, the
+	 * data still delivered. */
+	o[2] = 30;
+	o[3] = 30; /* longer than the 20 bytes there are */
+	send_data(o, 20, "world");
+	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	CU_ASSERT(l.len == 5 && memcmp(l.data, "world", 5) == 0);
+	CU_ASSERT(pkb_ext_mptcp(l.priv__) == NULL);
+	skiff_zc_recv_done(&l, 1);
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.mptcp_dss_rx, 1);
+	SKIFF_ASSERT_EQ(st.rx_copied_bytes, 0);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
+static void test_dss_written_on_segments(void)
+{
+	struct pkb_ext_mptcp dss = {
+		.data_seq = 0x0102030405060708ull,
+		.subflow_seq = 1,
+		.data_len = 4,
+		.flags = PKB_DSS_MAP | PKB_DSS_DSN64,
+	}, got;
+	struct skiff_stats st;
+	struct rx r;
+	int lfd, fd, off;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	SKIFF_ASSERT_EQ(skiff__mptcp_set_mapping(fd, &dss), 0);
+	SKIFF_ASSERT_EQ(skiff_send(fd, "data", 4, 0), 4);
+	do {
+		CU_ASSERT_FATAL(recv_tcp(&r, 2000));
+	} while (!r.paylen);
+	CU_ASSERT(memcmp(r.th + 20 + r.optlen, "data", 4) == 0);
+	off = find_opt(&r, 30);
+	CU_ASSERT_FATAL(off >= 0);
+	memset(&got, 0, sizeof(got));
+	SKIFF_ASSERT_EQ(pkb_mptcp_dss_decode(r.opt + off, r.optlen - (size_t)off, false, &got),
+			pkb_mptcp_dss_len(dss.flags, false));
+	CU_ASSERT(got.data_seq == dss.data_seq && got.subflow_seq == 1 && got.data_len == 4 &&
+		  got.flags == dss.flags);
+	CU_ASSERT(find_opt(&r, 8) >= 0); /* timestamps still there */
+	/* Segments are queued with room for the option: no other length now. */
+	SKIFF_ASSERT_EQ(skiff__mptcp_set_mapping(fd, NULL), -EBUSY);
+	{
+		uint8_t f[256];
+
+		raw_send(f, tcp_frame(f, R.snd_nxt, r.seq + 4, TH_ACK, NULL, 0, NULL, 0));
+		for (int i = 0; i < 10; i++)
+			skiff_poll(1);
+	}
+	SKIFF_ASSERT_EQ(skiff__mptcp_set_mapping(fd, NULL), 0);
+	skiff_get_stats(&st);
+	CU_ASSERT(st.mptcp_dss_tx >= 1);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
+/* ---- VLAN ------------------------------------------------------------------------------- */
+
+/* An ARP request for the stack's address, tagged with @p vid (0: none). */
+static void send_arp_request(uint16_t vid)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	uint8_t f[64] = {0};
+	size_t n = put_eth(f, bcast, 0x0806, vid);
+
+	f[n + 1] = 1;	 /* Ethernet */
+	f[n + 2] = 0x08; /* IPv4 */
+	f[n + 4] = 6;
+	f[n + 5] = 4;
+	f[n + 7] = 1; /* request */
+	memcpy(f + n + 8, peer_mac, 6);
+	inet_pton(AF_INET, PEER_IP, f + n + 14);
+	inet_pton(AF_INET, STACK_IP, f + n + 24);
+	raw_send(f, n + 28 < 60 ? 60 : n + 28);
+}
+
+static bool arp_reply_seen(struct rx *r, int ms)
+{
+	while (raw_recv(r, ms))
+		if (r->type == 0x0806 && r->l3[7] == 2)
+			return true;
+	return false;
+}
+
+static void test_vlan_tagged_accepted_and_answered(void)
+{
+	const struct pkb_ext_bridge *br;
+	struct skiff_zc_loan l;
+	struct skiff_stats st;
+	struct rx r;
+	int lfd, fd;
+
+	raw_up(5);
+	/* Our VLAN: answered, tagged alike. */
+	send_arp_request(5);
+	CU_ASSERT_FATAL(arp_reply_seen(&r, 1000));
+	SKIFF_ASSERT_EQ(r.vid, 5);
+	/* Untagged, or another VLAN: not ours. */
+	send_arp_request(0);
+	send_arp_request(6);
+	CU_ASSERT(!arp_reply_seen(&r, 300));
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.rx_drop_vlan, 2);
+
+	/* A connection on the VLAN: segments carry their tag in the BRIDGE
+	 * extension. */
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	send_data(NULL, 0, "tagged");
+	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	br = pkb_ext_bridge(l.priv__);
+	CU_ASSERT_FATAL(br != NULL);
+	CU_ASSERT(br->flags & PKB_BRIDGE_F_VLAN);
+	SKIFF_ASSERT_EQ(br->vlan_tci & 0xfff, 5);
+	SKIFF_ASSERT_EQ(br->vlan_proto, 0x8100);
+	CU_ASSERT(memcmp(br->src_mac, peer_mac, 6) == 0);
+	CU_ASSERT(memcmp(br->dst_mac, R.stack_mac, 6) == 0);
+	skiff_zc_recv_done(&l, 1);
+	/* What the stack sends is tagged too. */
+	SKIFF_ASSERT_EQ(skiff_send(fd, "back", 4, 0), 4);
+	do {
+		CU_ASSERT_FATAL(recv_tcp(&r, 2000));
+	} while (!r.paylen);
+	SKIFF_ASSERT_EQ(r.vid, 5);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
+/* ---- secpath ---------------------------------------------------------------------------- */
+
+static void sa_destroy(struct pkb_sa *sa)
+{
+	(void)sa;
+}
+
+/* Puts (or with @p spi 0 wipes) a metadata record in front of where every
+ * fill frame of the stack will receive its packet: the XDP program's job. */
+static void stack_frames_meta(uint32_t spi)
+{
+	struct skiff_xdp_meta m = {
+		.spi = {htonl(spi)},
+		.n_sa = 1,
+		.version = SKIFF_XDP_META_VERSION,
+		.magic = SKIFF_XDP_META_MAGIC,
+	};
+
+	for (uint32_t i = 0; i < R.stack_g.frame_count; i++) {
+		uint8_t *slot = R.stack_g.area + (uint64_t)i * R.stack_g.frame_size +
+				UMEM_HEADROOM_DEFAULT + UMEM_XDP_PACKET_HEADROOM - sizeof(m);
+
+		if (spi)
+			memcpy(slot, &m, sizeof(m));
+		else
+			memset(slot, 0, sizeof(m));
+	}
+}
+
+static void test_secpath_policy(void)
+{
+	struct pkb_sa sa;
+	const struct pkb_ext_secpath *sp;
+	struct skiff_zc_loan l;
+	struct skiff_stats st;
+	struct rx r;
+	int lfd, fd;
+
+	raw_up(0);
+	pkb_sa_init(&sa, sa_destroy, NULL);
+	sa.spi = htonl(0x11223344);
+	sa.proto = IPPROTO_ESP;
+	CU_ASSERT(skiff__sa_add(&sa) == 0);
+	lfd = listen_port(true);
+
+	/* No secpath: the SYN is dropped, counted, unanswered. */
+	CU_ASSERT(!send_syn(&r, false, 300));
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.secpath_drops, 1);
+
+	/* An SA we do not know: dropped at the netif. */
+	stack_frames_meta(0x99999999);
+	CU_ASSERT(!send_syn(&r, false, 300));
+	skiff_get_stats(&st);
+	CU_ASSERT(st.rx_drop_meta >= 1);
+
+	/* Accepted by our SA: the connection goes ahead, and its segments
+	 * carry the secpath. */
+	stack_frames_meta(0x11223344);
+	fd = handshake(lfd, false);
+	send_data(NULL, 0, "secret");
+	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	sp = pkb_ext_secpath(l.priv__);
+	CU_ASSERT_FATAL(sp != NULL);
+	SKIFF_ASSERT_EQ(sp->len, 1);
+	CU_ASSERT(sp->sa[0] == &sa);
+	skiff_zc_recv_done(&l, 1);
+
+	/* Its connections too: a segment without one is dropped. */
+	stack_frames_meta(0);
+	skiff_get_stats(&st);
+	send_data(NULL, 0, "plain");
+	R.snd_nxt -= 5; /* never accepted */
+	for (int i = 0; i < 20; i++)
+		skiff_poll(1);
+	{
+		struct skiff_stats st2;
+		char b[16];
+
+		skiff_get_stats(&st2);
+		SKIFF_ASSERT_EQ(st2.secpath_drops, st.secpath_drops + 1);
+		CU_ASSERT(skiff_recv(fd, b, sizeof(b), MSG_DONTWAIT) == -1 && errno == EAGAIN);
+	}
+	stack_frames_meta(0x11223344);
+	peer_reset(fd);
+	stack_frames_meta(0);
+	CU_ASSERT(skiff_close(lfd) == 0);
+	for (int i = 0; i < 10; i++)
+		skiff_poll(1);
+	skiff__sa_clear();
+	/* Every secpath reference went with its packet. */
+	SKIFF_ASSERT_EQ(sa.refcnt, 1);
+}
+
+/* ---- checksums -------------------------------------------------------------------------- */
+
+static void test_bad_tcp_checksum_counted(void)
+{
+	struct skiff_stats st;
+	uint8_t f[256], o[40];
+	size_t n;
+	struct rx r;
+	int lfd;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	n = tcp_frame(f, 1000, 0, TH_SYN, o, syn_options(o, false), NULL, 0);
+	f[n - 1] ^= 0x40; /* an option byte: the checksum no longer matches */
+	raw_send(f, n);
+	CU_ASSERT(!recv_tcp(&r, 300));
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.tcp_checksum_err, 1);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
+static const struct skiff_test_case tests[] = {
+	SKIFF_TEST(test_mp_capable_syn_falls_back),
+	SKIFF_TEST(test_dss_parsed_into_extension),
+	SKIFF_TEST(test_dss_written_on_segments),
+	SKIFF_TEST(test_vlan_tagged_accepted_and_answered),
+	SKIFF_TEST(test_secpath_policy),
+	SKIFF_TEST(test_bad_tcp_checksum_counted),
+	SKIFF_TEST_END,
+};
+
+static const struct skiff_test_suite suite = {"raw", setup, teardown, tests};
+const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};

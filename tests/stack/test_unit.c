@@ -1,0 +1,445 @@
+/* Unit tests that need no root and no peer: lwIP's err_t to errno, SipHash
+ * and the RFC 6528 ISN, the tests' SHA-256, and the API's errno for misuse
+ * (a stack on one end of an in-process memlink wire). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "../../stack/skiff_testing.h"
+#include "stack_test.h"
+
+/* ---- err_t to errno --------------------------------------------------------- */
+
+/* lwIP's err_t values (lwip/err.h), spelled out: tests see no lwIP header. */
+static void test_err_table(void)
+{
+	static const struct {
+		int8_t err;
+		int want;
+	} t[] = {
+		{0, 0},	       /* ERR_OK */
+		{-1, ENOMEM},	       /* ERR_MEM */
+		{-2, ENOBUFS},	       /* ERR_BUF */
+		{-3, ETIMEDOUT},       /* ERR_TIMEOUT */
+		{-4, EHOSTUNREACH},    /* ERR_RTE */
+		{-5, EINPROGRESS},     /* ERR_INPROGRESS */
+		{-6, EINVAL},	       /* ERR_VAL */
+		{-7, EWOULDBLOCK},     /* ERR_WOULDBLOCK */
+		{-8, EADDRINUSE},      /* ERR_USE */
+		{-9, EALREADY},	       /* ERR_ALREADY */
+		{-10, EISCONN},	       /* ERR_ISCONN */
+		{-11, ENOTCONN},       /* ERR_CONN */
+		{-12, ENETDOWN},       /* ERR_IF */
+		{-13, ECONNABORTED},   /* ERR_ABRT */
+		{-14, ECONNRESET},     /* ERR_RST */
+		{-15, ENOTCONN},       /* ERR_CLSD */
+		{-16, EINVAL},	       /* ERR_ARG */
+		{-17, EIO},	       /* unknown */
+		{42, EIO},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int got = skiff__errno(t[i].err);
+
+		if (got != t[i].want)
+			skiff_test_note("err %d -> %d, want %d", t[i].err, got, t[i].want);
+		CU_ASSERT(got == t[i].want);
+	}
+}
+
+/* ---- SipHash and the ISN ------------------------------------------------------- */
+
+/* The SipHash paper's vectors: key 00..0f, message 00..(n-1). */
+static void test_siphash_vectors(void)
+{
+	static const struct {
+		size_t len;
+		uint64_t want;
+	} v[] = {
+		{0, 0x726fdb47dd0e0e31ull},
+		{1, 0x74f839c593dc67fdull},
+		{15, 0xa129ca6149be45e5ull},
+		{63, 0x958a324ceb064572ull},
+	};
+	uint8_t key[16], msg[64];
+	uint64_t k0 = 0, k1 = 0;
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	for (int i = 7; i >= 0; i--) {
+		k0 = k0 << 8 | key[i];
+		k1 = k1 << 8 | key[8 + i];
+	}
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint64_t h = skiff__siphash24(k0, k1, msg, v[i].len);
+
+		if (h != v[i].want)
+			skiff_test_note("len %zu: %016llx, want %016llx", v[i].len,
+					(unsigned long long)h, (unsigned long long)v[i].want);
+		CU_ASSERT(h == v[i].want);
+	}
+}
+
+static int popcount32(uint32_t x)
+{
+	return __builtin_popcount(x);
+}
+
+/* RFC 6528: ISNs for different 4-tuples look unrelated; for one tuple
+ * they advance with the clock; another key gives other ISNs. */
+static void test_isn_keyed_and_unpredictable(void)
+{
+	uint32_t la = htonl(0x0a000001), ra = htonl(0x0a000002);
+	uint32_t a[1000], same1, same2, other;
+	unsigned bits = 0, small_steps = 0;
+
+	skiff__isn_key(0x0123456789abcdefull, 0xfedcba9876543210ull);
+	for (int i = 0; i < 1000; i++)
+		a[i] = skiff__isn_v4(la, 80, ra, (uint16_t)(40000 + i));
+	/* Neighbouring ports: about half the bits differ, never a small step. */
+	for (int i = 1; i < 1000; i++) {
+		uint32_t d = a[i] - a[i - 1];
+
+		bits += (unsigned)popcount32(a[i] ^ a[i - 1]);
+		if (d < 65536 || d > 0xffffffffu - 65536)
+			small_steps++;
+	}
+	skiff_test_note("mean differing bits between neighbouring ports: %.2f of 32",
+			bits / 999.0);
+	CU_ASSERT(bits / 999.0 > 14.0 && bits / 999.0 < 18.0);
+	CU_ASSERT(small_steps < 5);
+
+	/* One tuple: the 4 us clock moves it forward, slowly. */
+	same1 = skiff__isn_v4(la, 80, ra, 40000);
+	usleep(2000);
+	same2 = skiff__isn_v4(la, 80, ra, 40000);
+	CU_ASSERT(same2 - same1 >= 400 && same2 - same1 < 100000);
+
+	/* Another key: unrelated. */
+	skiff__isn_key(1, 2);
+	other = skiff__isn_v4(la, 80, ra, 40000);
+	CU_ASSERT(popcount32(other ^ same2) > 4);
+	CU_ASSERT((uint32_t)(other - same2) > 100000);
+}
+
+/* ---- SHA-256 ------------------------------------------------------------------------ */
+
+static void test_sha256_vectors(void)
+{
+	static const char *const abc =
+		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	static const char *const empty =
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	static const char *const two_blocks =
+		"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+	static const char *const million_a =
+		"cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+	uint8_t d[32], block[1000];
+	char hex[65];
+	struct sha256 c;
+
+	sha256("abc", 3, d);
+	sha256_hex(d, hex);
+	CU_ASSERT_STRING_EQUAL(hex, abc);
+	sha256("", 0, d);
+	sha256_hex(d, hex);
+	CU_ASSERT_STRING_EQUAL(hex, empty);
+	sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d);
+	sha256_hex(d, hex);
+	CU_ASSERT_STRING_EQUAL(hex, two_blocks);
+	/* In odd-sized pieces, across block boundaries. */
+	memset(block, 'a', sizeof(block));
+	sha256_init(&c);
+	for (size_t done = 0, n = 1; done < 1000000; done += n, n = n % 997 + 1) {
+		if (n > 1000000 - done)
+			n = 1000000 - done;
+		sha256_update(&c, block, n);
+	}
+	sha256_final(&c, d);
+	sha256_hex(d, hex);
+	CU_ASSERT_STRING_EQUAL(hex, million_a);
+}
+
+/* ---- API misuse ---------------------------------------------------------------------- */
+
+static struct {
+	struct umem_memlink *w;
+	bool up;
+} U;
+
+static void api_setup(void)
+{
+	struct skiff_config c;
+
+	memset(&U, 0, sizeof(U));
+	U.w = st_memlink_create();
+	CU_ASSERT_FATAL(U.w != NULL);
+	c = st_memlink_config(U.w, 0);
+	CU_ASSERT_FATAL(skiff_init(&c) == 0);
+	U.up = true;
+}
+
+static void api_teardown(void)
+{
+	if (U.up) {
+		st_assert_idle();
+		skiff_fini();
+	}
+	if (U.w)
+		CU_ASSERT(umem_memlink_destroy(U.w) == 0);
+	memset(&U, 0, sizeof(U));
+}
+
+#define EXPECT_ERRNO(call, e)                                                          \
+	do {                                                                           \
+		errno = 0;                                                             \
+		long long r_ = (long long)(call);                                      \
+		if (r_ != -1 || errno != (e))                                          \
+			skiff_test_note("%s:%d: %s = %lld errno %d (%s), want -1 errno %d", \
+					__FILE__, __LINE__, #call, r_, errno,          \
+					strerror(errno), (e));                         \
+		CU_ASSERT(r_ == -1 && errno == (e));                                   \
+	} while (0)
+
+static struct sockaddr_in sin4(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static void test_not_running(void)
+{
+	struct skiff_config c;
+	struct skiff_stats st;
+
+	skiff_fini(); /* from api_setup */
+	U.up = false;
+	EXPECT_ERRNO(skiff_socket(AF_INET, SOCK_STREAM, 0), ENETDOWN);
+	EXPECT_ERRNO(skiff_close(0), EBADF);
+	EXPECT_ERRNO(skiff_epoll_create(0), ENETDOWN);
+	SKIFF_ASSERT_EQ(skiff_poll(0), -ENOTCONN);
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.frames_total, 0);
+	skiff_fini(); /* twice: fine */
+	/* Bad configurations. */
+	SKIFF_ASSERT_EQ(skiff_init(NULL), -EINVAL);
+	memset(&c, 0, sizeof(c));
+	c.backend = SKIFF_BACKEND_XSK;
+	SKIFF_ASSERT_EQ(skiff_init(&c), -EINVAL);
+	CU_ASSERT(skiff_last_error()[0] != '\0');
+	c = st_memlink_config(U.w, 2);
+	SKIFF_ASSERT_EQ(skiff_init(&c), -EINVAL);
+	c = st_memlink_config(U.w, 0);
+	c.vlan_id = 4095;
+	SKIFF_ASSERT_EQ(skiff_init(&c), -EINVAL);
+	/* And a good one again, twice. */
+	c = st_memlink_config(U.w, 0);
+	SKIFF_ASSERT_EQ(skiff_init(&c), 0);
+	U.up = true;
+	SKIFF_ASSERT_EQ(skiff_init(&c), -EALREADY);
+}
+
+static void test_bad_descriptors(void)
+{
+	char b[4];
+	int fd = skiff_socket(AF_INET, SOCK_STREAM, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	EXPECT_ERRNO(skiff_close(fd), EBADF);
+	EXPECT_ERRNO(skiff_send(fd, b, 1, 0), EBADF);
+	EXPECT_ERRNO(skiff_recv(-1, b, 1, 0), EBADF);
+	EXPECT_ERRNO(skiff_listen(1 << 30, 1), EBADF);
+	EXPECT_ERRNO(skiff_set_nonblock(77, true), EBADF);
+	SKIFF_ASSERT_EQ(skiff_zc_set_callback(fd, NULL, NULL), -EBADF);
+	/* The lowest free descriptor comes back. */
+	SKIFF_ASSERT_EQ(skiff_socket(AF_INET, SOCK_DGRAM, 0), fd);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+static void test_socket_arguments(void)
+{
+	EXPECT_ERRNO(skiff_socket(AF_UNIX, SOCK_STREAM, 0), EAFNOSUPPORT);
+	EXPECT_ERRNO(skiff_socket(AF_INET, SOCK_RAW, 0), EPROTONOSUPPORT);
+	EXPECT_ERRNO(skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
+	EXPECT_ERRNO(skiff_socket(AF_INET6, SOCK_DGRAM, IPPROTO_TCP), EPROTONOSUPPORT);
+}
+
+static void test_unconnected_tcp(void)
+{
+	struct sockaddr_in a = sin4(ST_ML_IP4_0, 7000), other = sin4("10.9.0.77", 7000);
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(7000)};
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char b[4] = "abc";
+	int fd = skiff_socket(AF_INET, SOCK_STREAM, 0), fd2, ufd;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	EXPECT_ERRNO(skiff_send(fd, b, 3, 0), ENOTCONN);
+	EXPECT_ERRNO(skiff_recv(fd, b, 3, 0), ENOTCONN);
+	EXPECT_ERRNO(skiff_getpeername(fd, (struct sockaddr *)&ss, &len), ENOTCONN);
+	EXPECT_ERRNO(skiff_shutdown(fd, SHUT_WR), ENOTCONN);
+	EXPECT_ERRNO(skiff_shutdown(fd, 42), EINVAL);
+	EXPECT_ERRNO(skiff_accept(fd, NULL, NULL, 0), EINVAL);
+	EXPECT_ERRNO(skiff_bind(fd, (struct sockaddr *)&a6, sizeof(a6)), EAFNOSUPPORT);
+	EXPECT_ERRNO(skiff_bind(fd, (struct sockaddr *)&other, sizeof(other)), EADDRNOTAVAIL);
+	EXPECT_ERRNO(skiff_bind(fd, (struct sockaddr *)&a, 4), EINVAL);
+	CU_ASSERT(skiff_bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	EXPECT_ERRNO(skiff_bind(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	fd2 = skiff_socket(AF_INET, SOCK_STREAM, 0);
+	EXPECT_ERRNO(skiff_bind(fd2, (struct sockaddr *)&a, sizeof(a)), EADDRINUSE);
+	CU_ASSERT(skiff_listen(fd, 4) == 0);
+	CU_ASSERT(skiff_listen(fd, 8) == 0); /* again: new backlog */
+	EXPECT_ERRNO(skiff_connect(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	EXPECT_ERRNO(skiff_send(fd, b, 3, 0), ENOTCONN);
+	CU_ASSERT(skiff_set_nonblock(fd, true) == 0);
+	EXPECT_ERRNO(skiff_accept(fd, NULL, NULL, 0), EAGAIN);
+	EXPECT_ERRNO(skiff_accept(fd, NULL, NULL, 12345), EINVAL);
+	/* Listening on a UDP socket. */
+	ufd = skiff_socket(AF_INET, SOCK_DGRAM, 0);
+	EXPECT_ERRNO(skiff_listen(ufd, 1), EOPNOTSUPP);
+	EXPECT_ERRNO(skiff_send(ufd, b, 3, 0), EDESTADDRREQ);
+	CU_ASSERT(skiff_close(ufd) == 0);
+	CU_ASSERT(skiff_close(fd2) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+static void test_blocking_timeouts(void)
+{
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+	struct sockaddr_in a = sin4(ST_ML_IP4_0, 7001);
+	long long t0;
+	int fd = skiff_socket(AF_INET, SOCK_STREAM, 0);
+
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	CU_ASSERT(skiff_bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CU_ASSERT(skiff_listen(fd, 1) == 0);
+	t0 = st_now_ms();
+	/* Nobody connects: accept times out after SO_RCVTIMEO. */
+	EXPECT_ERRNO(skiff_accept(fd, NULL, NULL, 0), EAGAIN);
+	CU_ASSERT(st_now_ms() - t0 >= 90 && st_now_ms() - t0 < 2000);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+static void test_options(void)
+{
+	int fd = skiff_socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0), v = 1, got = 0;
+	socklen_t len = sizeof(got);
+	struct timeval tv = {.tv_sec = 1, .tv_usec = 500000}, tv2;
+	struct linger l = {1, 0};
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) == 0);
+	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &got, &len) == 0 && got == 1);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)) == 0);
+	len = sizeof(got);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &got, &len) == 0 && got == 1);
+	len = sizeof(got);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_TYPE, &got, &len) == 0 && got == SOCK_STREAM);
+	len = sizeof(got);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &got, &len) == 0 && got == AF_INET6);
+	len = sizeof(got);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_ERROR, &got, &len) == 0 && got == 0);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0);
+	len = sizeof(tv2);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv2, &len) == 0);
+	CU_ASSERT(tv2.tv_sec == 1 && tv2.tv_usec == 500000);
+	tv.tv_usec = 2000000;
+	EXPECT_ERRNO(skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), EDOM);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0);
+	CU_ASSERT(skiff_setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v)) == 0);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SKIFF, SKIFF_SO_REQUIRE_SECPATH, &v, sizeof(v)) == 0);
+	len = sizeof(got);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SKIFF, SKIFF_SO_REQUIRE_SECPATH, &got, &len) == 0 &&
+		  got == 1);
+	EXPECT_ERRNO(skiff_setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &v, sizeof(v)), ENOPROTOOPT);
+	EXPECT_ERRNO(skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, 1), EINVAL);
+	EXPECT_ERRNO(skiff_getsockopt(fd, 999, 1, &got, &len), ENOPROTOOPT);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+static void test_epoll_misuse(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN}, out[4];
+	int ep = skiff_epoll_create(0), fd = skiff_socket(AF_INET, SOCK_DGRAM, 0);
+
+	CU_ASSERT_FATAL(ep >= 0 && fd >= 0);
+	EXPECT_ERRNO(skiff_epoll_create(12345), EINVAL);
+	EXPECT_ERRNO(skiff_epoll_ctl(fd, EPOLL_CTL_ADD, ep, &ev), EINVAL);
+	EXPECT_ERRNO(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, ep, &ev), EINVAL);
+	EXPECT_ERRNO(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev), ENOENT);
+	EXPECT_ERRNO(skiff_epoll_ctl(ep, EPOLL_CTL_DEL, fd, &ev), ENOENT);
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	EXPECT_ERRNO(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), EEXIST);
+	EXPECT_ERRNO(skiff_epoll_ctl(ep, 99, fd, &ev), EINVAL);
+	EXPECT_ERRNO(skiff_epoll_wait(ep, out, 0, 0), EINVAL);
+	EXPECT_ERRNO(skiff_epoll_wait(fd, out, 4, 0), EINVAL);
+	/* A UDP socket is writable at once; nothing to read. */
+	ev.events = EPOLLIN | EPOLLOUT;
+	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	SKIFF_ASSERT_EQ(skiff_epoll_wait(ep, out, 4, 0), 1);
+	CU_ASSERT(out[0].events == EPOLLOUT);
+	/* Closing the socket takes it out of the set. */
+	CU_ASSERT(skiff_close(fd) == 0);
+	SKIFF_ASSERT_EQ(skiff_epoll_wait(ep, out, 4, 50), 0);
+	EXPECT_ERRNO(skiff_send(ep, "x", 1, 0), ENOTSOCK);
+	CU_ASSERT(skiff_close(ep) == 0);
+}
+
+static void test_zero_copy_misuse(void)
+{
+	struct skiff_zc_buf b;
+	struct skiff_zc_loan l;
+	int fd = skiff_socket(AF_INET, SOCK_STREAM, 0), ufd = skiff_socket(AF_INET, SOCK_DGRAM, 0);
+
+	SKIFF_ASSERT_EQ(skiff_zc_alloc(fd, &b), -ENOTCONN);
+	SKIFF_ASSERT_EQ(skiff_zc_alloc(ufd, &b), -ENOTSUP);
+	SKIFF_ASSERT_EQ(skiff_zc_alloc(-1, &b), 0);
+	CU_ASSERT(b.data && b.cap == 1448);
+	b.len = b.cap + 1;
+	EXPECT_ERRNO(skiff_zc_send(fd, &b, 1, 0), EINVAL);
+	b.len = 10;
+	EXPECT_ERRNO(skiff_zc_send(fd, &b, 1, 0), ENOTCONN);
+	EXPECT_ERRNO(skiff_zc_send(fd, &b, 0, 0), EINVAL);
+	EXPECT_ERRNO(skiff_zc_send(ufd, &b, 1, 0), ENOTSUP);
+	skiff_zc_free(&b);
+	skiff_zc_free(&b); /* empty: nothing */
+	EXPECT_ERRNO(skiff_zc_recv(fd, &l, 1, 0), ENOTCONN);
+	EXPECT_ERRNO(skiff_zc_send(fd, NULL, 1, 0), EINVAL);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT(skiff_close(ufd) == 0);
+}
+
+static const struct skiff_test_case pure_tests[] = {
+	SKIFF_TEST(test_err_table),
+	SKIFF_TEST(test_siphash_vectors),
+	SKIFF_TEST(test_isn_keyed_and_unpredictable),
+	SKIFF_TEST(test_sha256_vectors),
+	SKIFF_TEST_END,
+};
+
+static const struct skiff_test_case api_tests[] = {
+	SKIFF_TEST(test_not_running),
+	SKIFF_TEST(test_bad_descriptors),
+	SKIFF_TEST(test_socket_arguments),
+	SKIFF_TEST(test_unconnected_tcp),
+	SKIFF_TEST(test_blocking_timeouts),
+	SKIFF_TEST(test_options),
+	SKIFF_TEST(test_epoll_misuse),
+	SKIFF_TEST(test_zero_copy_misuse),
+	SKIFF_TEST_END,
+};
+
+static const struct skiff_test_suite pure = {"unit", NULL, NULL, pure_tests};
+static const struct skiff_test_suite api = {"api", api_setup, api_teardown, api_tests};
+const struct skiff_test_suite *const skiff_test_suites[] = {&pure, &api, NULL};
