@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <sys/time.h>
 
+/* glibc's <netinet/in.h> defines htons() and friends as macros when
+ * optimising; lwIP must not define them again (it uses lwip_htons itself). */
+#define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1
+
 #define LWIP_TIMEVAL_PRIVATE  0
 #define LWIP_ERRNO_INCLUDE    <errno.h>
 #define LWIP_ERRNO_STDINCLUDE 1

@@ -415,7 +415,7 @@ int skiff_netns_enter(const char *ns)
 
 int skiff_netns_socket(const char *ns, int domain, int type, int protocol)
 {
-	int cur, fd, s, e = 0;
+	int cur, fd, s = -1, e = 0;
 
 	cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (cur < 0)
