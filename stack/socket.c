@@ -1059,7 +1059,8 @@ static ssize_t udp_send_(struct skiff_sock *s, const void *buf, size_t len,
 	p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
 	if (!p)
 		FAIL(ENOBUFS);
-	memcpy(p->payload, buf, len);
+	if (len)
+		memcpy(p->payload, buf, len);
 	err = to ? udp_sendto(s->pcb.udp, p, &ip, port) : udp_send(s->pcb.udp, p);
 	pbuf_free(p);
 	if (err != ERR_OK)

@@ -97,8 +97,11 @@ void skiff__zc_sock_close(struct skiff_sock *s)
 		return;
 	/* Outstanding sends still complete, once each (the callback, if
 	 * any, hears them); the struct stays until then. */
+	bool outstanding = zc_sock_outstanding(s->zs) != 0;
+
+	/* Without outstanding sends zerocopy/ may free it right away. */
 	zc_sock_destroy(s->zs);
-	if (!zc_sock_outstanding(s->zs))
+	if (!outstanding)
 		s->zs = NULL;
 }
 
@@ -170,6 +173,8 @@ int skiff_zc_completions(int fd, struct skiff_zc_range *out, int max)
 	if (max < 0 || (max && !out))
 		FAIL(EINVAL);
 	n = (int)s->zr_len < max ? (int)s->zr_len : max;
+	if (!n)
+		return 0; /* s->zr may not even exist yet */
 	memcpy(out, s->zr, (size_t)n * sizeof(*out));
 	memmove(s->zr, s->zr + n, (s->zr_len - (unsigned)n) * sizeof(*s->zr));
 	s->zr_len -= (unsigned)n;

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "stack_test.h"
 
+#include <sys/prctl.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -339,6 +342,10 @@ pid_t st_child_start(st_child_fn fn, void *arg)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		/* A test killed by its timeout must not leave its peer running. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
 		close(report_pipe[0]);
 		close(go_pipe[1]);
 		report_pipe[0] = go_pipe[1] = -1;

@@ -17,6 +17,15 @@
 #include "../../stack/xdp_meta.h"
 #include "stack_test.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* Free frames are poisoned (frame tracking): only frames on the fill ring
+ * are the wire's (here: the XDP program's) to write. */
+#define FRAME_WRITABLE(p, n) (__asan_region_is_poisoned((void *)(p), n) == NULL)
+#else
+#define FRAME_WRITABLE(p, n) true
+#endif
+
 #define PEER_IP	  "10.9.0.2"
 #define STACK_IP  ST_ML_IP4_0
 #define PORT	  80
@@ -110,8 +119,10 @@ static size_t tcp_frame(uint8_t *f, uint32_t seq, uint32_t ack, uint8_t flags, c
 	th[13] = flags;
 	th[14] = 0xff; /* window 65535 */
 	th[15] = 0xff;
-	memcpy(th + 20, opt, optlen);
-	memcpy(th + thl, data, len);
+	if (optlen)
+		memcpy(th + 20, opt, optlen);
+	if (len)
+		memcpy(th + thl, data, len);
 	/* pseudo header: addresses, protocol, TCP length */
 	s = csum_add(0, ip + 12, 8);
 	s += 6 + (uint32_t)(thl + len);
@@ -169,8 +180,10 @@ static void parse(struct rx *r)
 		size_t ihl = (r->l3[0] & 0xf) * 4u, tot = (size_t)(r->l3[2] << 8 | r->l3[3]);
 
 		r->th = r->l3 + ihl;
-		r->seq = ntohl(*(const uint32_t *)(const void *)(r->th + 4));
-		r->ack = ntohl(*(const uint32_t *)(const void *)(r->th + 8));
+		r->seq = (uint32_t)r->th[4] << 24 | (uint32_t)r->th[5] << 16 |
+			 (uint32_t)r->th[6] << 8 | r->th[7];
+		r->ack = (uint32_t)r->th[8] << 24 | (uint32_t)r->th[9] << 16 |
+			 (uint32_t)r->th[10] << 8 | r->th[11];
 		r->flags = r->th[13];
 		r->opt = r->th + 20;
 		r->optlen = (size_t)(r->th[12] >> 4) * 4 - 20;
@@ -630,6 +643,8 @@ static void stack_frames_meta(uint32_t spi)
 		uint8_t *slot = R.stack_g.area + (uint64_t)i * R.stack_g.frame_size +
 				UMEM_HEADROOM_DEFAULT + UMEM_XDP_PACKET_HEADROOM - sizeof(m);
 
+		if (!FRAME_WRITABLE(slot, sizeof(m)))
+			continue;
 		if (spi)
 			memcpy(slot, &m, sizeof(m));
 		else

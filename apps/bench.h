@@ -1,0 +1,139 @@
+/**
+ * @file
+ * skiff-bench: skiff against the Linux kernel's TCP on this machine, one
+ * pair of endpoints at a time, with the same client for every pair (the
+ * closed-loop load generator of loadgen.h, over Linux or skiff sockets)
+ * and the same kind of server (skiff-echo's zero-copy data path on skiff,
+ * loadgen.h's echo server on Linux).
+ *
+ * A pair runs as two processes pinned to their own cores, the server and
+ * the client, forked from a parent that builds the testbed (testbed.h),
+ * hands out the runs and collects the figures. The parent waits in poll()
+ * meanwhile, so it does not disturb the whole-machine CPU count.
+ *
+ * Threading: one thread per process; nothing here is reentrant.
+ */
+#ifndef SKIFF_APPS_BENCH_H
+#define SKIFF_APPS_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "report.h"
+
+/** How the two ends are joined. */
+enum bench_net {
+	BENCH_NET_MEMLINK,	/* skiff's shared-memory wire, no kernel in between */
+	BENCH_NET_VETH,		/* a veth pair between two namespaces, as the testbed makes it */
+	BENCH_NET_VETH_OFFLOAD, /* the same, TX checksum offload (and so TSO) back on */
+	BENCH_NET_LO,		/* one namespace's loopback */
+};
+
+/** Whose TCP an end runs. */
+enum bench_end {
+	BENCH_KERNEL,
+	BENCH_SKIFF,
+};
+
+struct bench_pair {
+	const char *name; /* as the `bench` lines spell it */
+	const char *what;
+	enum bench_net net;
+	enum bench_end client, server;
+};
+
+/** What one run measures and how long. */
+struct bench_plan {
+	unsigned reps;	     /* rounds: repetitions of each measurement; figures are medians */
+	int warmup_ms;	     /* an unmeasured echo run first */
+	int echo_ms;	     /* each echo repetition */
+	int bulk_ms;	     /* each bulk repetition, at most ... */
+	uint64_t bulk_bytes; /* ... or this many bytes echoed */
+	uint32_t echo_size;  /* request size of the echo runs */
+	uint32_t bulk_size;  /* request size of the bulk runs */
+	int cpu_server, cpu_client;
+	unsigned skip; /* BENCH_RUN_* bits of the measurements left out */
+	bool verbose;
+};
+
+/** The measurements, in the order they run. */
+enum {
+	BENCH_RUN_C1 = 1u << 0,	  /* echo, 1 connection */
+	BENCH_RUN_C64 = 1u << 1,  /* echo, 64 connections */
+	BENCH_RUN_BULK = 1u << 2, /* bulk, 1 connection */
+};
+
+/** The figures of a pair (medians over the repetitions). */
+enum bench_fig {
+	BF_C1_RPS,
+	BF_C1_P50,
+	BF_C1_P99,
+	BF_C1_CPU,
+	BF_C64_RPS,
+	BF_C64_P50,
+	BF_C64_P99,
+	BF_C64_CPU,
+	BF_BULK_GBPS,
+	BF_BULK_CPU, /* whole-machine CPU seconds per GB echoed */
+	BF_COPIES,   /* stack copies per payload byte, bulk (skiff servers) */
+	BF_COPIES_ECHO,
+	BF_APP_COPIES, /* the echo server's own copy per payload byte, bulk */
+	BF_COUNT,
+};
+
+#define BENCH_MAX_REPS 64
+
+/** A pair's samples, one per repetition, and their medians. Zero it before
+ * the first round. */
+struct bench_result {
+	bool ok;	 /* bench_finish(): every measurement has samples, none failed */
+	bool failed;	 /* a round failed: no more rounds */
+	char error[256]; /* why */
+	char mode[384];	 /* how the two ends run (XDP mode, ...) */
+	double v[BF_COUNT][BENCH_MAX_REPS];
+	unsigned n[BF_COUNT];
+	double fig[BF_COUNT]; /* medians */
+	bool have[BF_COUNT];
+	double steal_max;     /* the most the hypervisor took from a run, share of the machine */
+	uint64_t retransmits; /* the skiff server's, over the c64 and bulk runs */
+};
+
+/**
+ * One round of @p pair: its testbed and processes set up, a warm-up, one
+ * repetition of each measurement, everything torn down; the samples are
+ * added to @p out. Rounds go pair after pair, so that a burst of load from
+ * elsewhere on the machine spreads over every pair instead of spoiling one.
+ * @return 0, or -errno (out->error says why; -EINTR when stopped by a signal)
+ */
+int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan, unsigned round,
+		   struct bench_result *out);
+
+/** The medians of @p out's samples. */
+void bench_finish(struct bench_result *out);
+
+/** Whole-machine CPU time from /proc/stat, in clock ticks. */
+struct bench_cpu {
+	uint64_t busy;	/* user + nice + system + irq + softirq, all CPUs */
+	uint64_t steal; /* taken by the hypervisor */
+	uint64_t total; /* every field but guest (counted in user already) */
+};
+
+int bench_cpu_read(struct bench_cpu *out);
+/** Clock ticks per second of /proc/stat. */
+double bench_cpu_hz(void);
+
+/* ---- the echo server on skiff (bench_echo.c) ----------------------------- */
+
+/** skiff-echo's data path (relay.h) on one IPv4 listener; the caller
+ * drives it. */
+struct bench_echo;
+
+/** After skiff_init(). @return 0 or -errno */
+int bench_echo_start(struct bench_echo **out, uint16_t port);
+/** Wait up to @p timeout_ms for events and handle them. */
+void bench_echo_step(struct bench_echo *e, int timeout_ms);
+const struct app_counters *bench_echo_counters(const struct bench_echo *e);
+/** Close everything (before skiff_fini); accepts NULL. */
+void bench_echo_stop(struct bench_echo *e);
+
+#endif

@@ -1,0 +1,495 @@
+/* skiff-bench: skiff against the Linux kernel's TCP on this machine, in
+ * one command (bench.h, docs/benchmarks.md). Prints the plan, each
+ * repetition, a table of medians, then one `bench <pair>.<metric> <value>
+ * <unit>` line per figure, the ratios to the kernel_veth baseline and the
+ * targets met or missed.
+ *
+ * Exit status: 0 every selected pair measured (targets missed or not),
+ * 1 a pair could not be measured, 2 bad use, 77 not root (only the pairs
+ * that need no testbed were measured). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <skiff/skiff.h>
+
+#include "app.h"
+#include "bench.h"
+#include "testbed.h"
+
+#ifndef SKIFF_BENCH_BUILD_TYPE
+#define SKIFF_BENCH_BUILD_TYPE "unknown"
+#endif
+
+#define EXIT_SKIP 77
+#define BASELINE  "kernel_veth"
+
+static const struct bench_pair pairs[] = {
+	{"skiff_memlink", "skiff <-> skiff over memlink", BENCH_NET_MEMLINK, BENCH_SKIFF,
+	 BENCH_SKIFF},
+	{"skiff_veth", "skiff <-> skiff over veth (AF_XDP)", BENCH_NET_VETH, BENCH_SKIFF,
+	 BENCH_SKIFF},
+	{"kernel_to_skiff_veth", "Linux client -> skiff server over veth (AF_XDP)", BENCH_NET_VETH,
+	 BENCH_KERNEL, BENCH_SKIFF},
+	{"kernel_veth", "Linux <-> Linux over veth, offloads as for AF_XDP (the baseline)",
+	 BENCH_NET_VETH, BENCH_KERNEL, BENCH_KERNEL},
+	{"kernel_lo", "Linux <-> Linux over loopback (reference)", BENCH_NET_LO, BENCH_KERNEL,
+	 BENCH_KERNEL},
+	{"kernel_veth_tso", "Linux <-> Linux over veth, checksum offload and TSO on (reference)",
+	 BENCH_NET_VETH_OFFLOAD, BENCH_KERNEL, BENCH_KERNEL},
+};
+#define NPAIRS (sizeof(pairs) / sizeof(pairs[0]))
+
+/* The figures as `bench` lines spell them. */
+static const struct {
+	enum bench_fig fig;
+	const char *metric;
+	const char *unit;
+	const char *fmt;
+	bool ratio; /* compared with the baseline */
+} metrics[] = {
+	{BF_C1_RPS, "echo64.c1.rps", "req/s", "%.0f", true},
+	{BF_C1_P50, "echo64.c1.p50_us", "us", "%.1f", true},
+	{BF_C1_P99, "echo64.c1.p99_us", "us", "%.1f", true},
+	{BF_C1_CPU, "echo64.c1.cpu_s_per_mreq", "s/Mreq", "%.2f", true},
+	{BF_C64_RPS, "echo64.c64.rps", "req/s", "%.0f", true},
+	{BF_C64_P50, "echo64.c64.p50_us", "us", "%.1f", true},
+	{BF_C64_P99, "echo64.c64.p99_us", "us", "%.1f", true},
+	{BF_C64_CPU, "echo64.c64.cpu_s_per_mreq", "s/Mreq", "%.2f", true},
+	{BF_BULK_GBPS, "bulk.gbps", "Gbit/s", "%.3f", true},
+	{BF_BULK_CPU, "bulk.cpu_s_per_gb", "s/GB", "%.3f", true},
+	{BF_COPIES, "copies_per_byte", "B/B", "%.4f", false},
+	{BF_COPIES_ECHO, "echo64.c64.copies_per_byte", "B/B", "%.4f", false},
+	{BF_APP_COPIES, "app_copies_per_byte", "B/B", "%.3f", false},
+};
+#define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
+
+struct opts {
+	struct bench_plan plan;
+	double settle_s; /* wait this long at most for a quiet machine before each pair */
+	bool quick;
+	bool want[NPAIRS];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: skiff-bench [--quick] [--reps N] [--echo-s S] [--bulk-s S] [--bulk-gib G]\n"
+		"                   [--pairs NAME,...] [--runs c1,c64,bulk] [--cpus SERVER,CLIENT]\n"
+		"                   [--warmup-s S] [--settle S] [--verbose]\n"
+		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
+		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
+		"  --reps N       repetitions of each measurement, medians reported (5)\n"
+		"  --echo-s S     seconds per echo repetition\n"
+		"  --bulk-s S     seconds per bulk repetition, at most ...\n"
+		"  --bulk-gib G   ... or G GiB echoed (8)\n"
+		"  --pairs LIST   some of: ");
+	for (unsigned i = 0; i < NPAIRS; i++)
+		fprintf(f, "%s%s", i ? "," : "", pairs[i].name);
+	fprintf(f, "\n  --runs LIST    some of the measurements: c1,c64,bulk (all)\n"
+		   "  --warmup-s S   an unmeasured echo run (64 connections) first (0.5)\n"
+		   "  --settle S     before each pair, wait up to S s for the machine to be less\n"
+		   "                 than 10%% busy (0: don't wait)\n"
+		   "  --cpus S,C     the cores of the server and the client (0,1)\n"
+		   "  --verbose      the skiff server's counters (and memlink's) after each run\n");
+}
+
+static __attribute__((noreturn)) void bad_use(const char *what, const char *arg)
+{
+	fprintf(stderr, "skiff-bench: %s '%s' (--help for help)\n", what, arg);
+	exit(APP_EXIT_USAGE);
+}
+
+static double num(const char *s, double lo, double hi, const char *what)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || v < lo || v > hi)
+		bad_use(what, s);
+	return v;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"quick", no_argument, NULL, 'q'},
+		{"reps", required_argument, NULL, 'r'},
+		{"echo-s", required_argument, NULL, 'e'},
+		{"bulk-s", required_argument, NULL, 'b'},
+		{"bulk-gib", required_argument, NULL, 'g'},
+		{"pairs", required_argument, NULL, 'p'},
+		{"cpus", required_argument, NULL, 'c'},
+		{"runs", required_argument, NULL, 'R'},
+		{"warmup-s", required_argument, NULL, 'w'},
+		{"settle", required_argument, NULL, 's'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	double echo_s = 0, bulk_s = 0, bulk_gib = 8, warmup_s = 0.5;
+	bool chose = false;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->plan.reps = 5;
+	o->plan.cpu_server = 0;
+	o->plan.cpu_client = 1;
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'q':
+			o->quick = true;
+			break;
+		case 'r':
+			o->plan.reps = (unsigned)num(optarg, 1, 64, "bad repetition count");
+			break;
+		case 'e':
+			echo_s = num(optarg, 0.1, 3600, "bad echo duration");
+			break;
+		case 'b':
+			bulk_s = num(optarg, 0.1, 3600, "bad bulk duration");
+			break;
+		case 'g':
+			bulk_gib = num(optarg, 0.01, 1024, "bad bulk size");
+			break;
+		case 'p': {
+			char *list = strdup(optarg), *save = NULL;
+
+			for (char *t = strtok_r(list, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				unsigned i = 0;
+
+				while (i < NPAIRS && strcmp(pairs[i].name, t) != 0)
+					i++;
+				if (i == NPAIRS)
+					bad_use("unknown pair", t);
+				o->want[i] = chose = true;
+			}
+			free(list);
+			break;
+		}
+		case 's':
+			o->settle_s = num(optarg, 0, 3600, "bad settle time");
+			break;
+		case 'w':
+			warmup_s = num(optarg, 0, 3600, "bad warm-up duration");
+			break;
+		case 'R': {
+			char *list = strdup(optarg), *save = NULL;
+
+			o->plan.skip = BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK;
+			for (char *t = strtok_r(list, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				if (!strcmp(t, "c1"))
+					o->plan.skip &= ~BENCH_RUN_C1;
+				else if (!strcmp(t, "c64"))
+					o->plan.skip &= ~BENCH_RUN_C64;
+				else if (!strcmp(t, "bulk"))
+					o->plan.skip &= ~BENCH_RUN_BULK;
+				else
+					bad_use("unknown measurement", t);
+			}
+			free(list);
+			break;
+		}
+		case 'c':
+			if (sscanf(optarg, "%d,%d", &o->plan.cpu_server, &o->plan.cpu_client) !=
+				    2 ||
+			    o->plan.cpu_server < 0 || o->plan.cpu_client < 0)
+				bad_use("bad --cpus", optarg);
+			break;
+		case 'v':
+			o->plan.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "skiff-bench: --help for help\n");
+			exit(APP_EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		bad_use("unexpected argument", argv[optind]);
+	if (!chose)
+		for (unsigned i = 0; i < NPAIRS; i++)
+			o->want[i] = true;
+	if (!echo_s)
+		echo_s = o->quick ? 1 : 5;
+	if (!bulk_s)
+		bulk_s = o->quick ? 3 : 30;
+	o->plan.echo_ms = (int)(echo_s * 1000);
+	o->plan.bulk_ms = (int)(bulk_s * 1000);
+	o->plan.bulk_bytes = (uint64_t)(bulk_gib * (1ull << 30));
+	o->plan.echo_size = 64;
+	o->plan.bulk_size = 4u << 20;
+	if (o->plan.bulk_bytes < o->plan.bulk_size)
+		o->plan.bulk_bytes = o->plan.bulk_size;
+	o->plan.warmup_ms = (int)(warmup_s * 1000);
+}
+
+/* ---- the machine ------------------------------------------------------------ */
+
+static void read_loadavg(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "re");
+	double a = 0, b = 0, c = 0;
+
+	if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
+		snprintf(buf, len, "unknown");
+	else
+		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+	if (f)
+		fclose(f);
+}
+
+/* Share of the machine busy over @p ms with nothing of ours running. */
+static double background_load(int ms)
+{
+	struct bench_cpu a, b;
+
+	if (bench_cpu_read(&a))
+		return -1;
+	usleep((useconds_t)ms * 1000);
+	if (bench_cpu_read(&b) || b.total == a.total)
+		return -1;
+	return (double)(b.busy - a.busy) / (double)(b.total - a.total);
+}
+
+/* Background load over 0.5 s, sampled until it is below 10% or @p max_s
+ * have passed; returns the last sample. */
+static double settle(double max_s)
+{
+	double load = background_load(500);
+
+	for (double waited = 0.5; load > 0.10 && waited < max_s && !app_stop; waited += 0.5)
+		load = background_load(500);
+	return load;
+}
+
+static void print_plan(const struct opts *o)
+{
+	struct skiff_build_info bi;
+	struct utsname u;
+	char date[32], load[64];
+	time_t t = time(NULL);
+	double bg;
+
+	skiff_get_build_info(&bi);
+	uname(&u);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M", localtime(&t));
+	read_loadavg(load, sizeof(load));
+	bg = background_load(1000);
+	printf("skiff-bench %s, libskiff %s (lwIP %s), %s build%s\n", date, bi.skiff_version,
+	       bi.lwip_version, SKIFF_BENCH_BUILD_TYPE,
+	       bi.frame_tracking ? " with frame tracking" : "");
+	printf("  machine    %s %s, %ld CPUs online; loadavg %s; busy %.0f%% of all CPUs over 1 s "
+	       "before the run\n",
+	       u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN), load, bg * 100);
+	printf("  method     server pinned to CPU %d, client to CPU %d (sched_setaffinity); the "
+	       "same closed-loop client (loadgen.c) for every pair\n",
+	       o->plan.cpu_server, o->plan.cpu_client);
+	printf("  echo       %u-byte requests, 1 and 64 connections, %.1f s x %u repetitions "
+	       "(medians), after a %.1f s warm-up\n",
+	       o->plan.echo_size, o->plan.echo_ms / 1e3, o->plan.reps, o->plan.warmup_ms / 1e3);
+	printf("  bulk       1 connection, %u MiB requests echoed, %.1f s or %.1f GiB x %u "
+	       "repetitions; Gbit/s each way\n",
+	       o->plan.bulk_size >> 20, o->plan.bulk_ms / 1e3,
+	       (double)o->plan.bulk_bytes / (1ull << 30), o->plan.reps);
+	printf("  CPU        whole machine from /proc/stat (user+nice+system+irq+softirq, all "
+	       "CPUs) over each run\n");
+	fflush(stdout);
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+static void cell(const struct bench_result *r, enum bench_fig f, const char *fmt, int width)
+{
+	char buf[32];
+
+	if (r->ok && r->have[f])
+		snprintf(buf, sizeof(buf), fmt, r->fig[f]);
+	else
+		snprintf(buf, sizeof(buf), "n/a");
+	printf(" %*s", width, buf);
+}
+
+static void print_table(const struct opts *o, const struct bench_result *res)
+{
+	printf("\n%-21s%-19s |%-39s |%-18s |%s\n", "", " echo64, 1 conn", " echo64, 64 conns",
+	       " bulk, 1 conn", " copies per byte");
+	printf("%-21s %9s %8s | %9s %8s %8s %10s | %8s %8s | %7s %7s %7s\n", "pair", "req/s",
+	       "p50 us", "req/s", "p50 us", "p99 us", "CPU s/Mreq", "Gbit/s", "CPU s/GB", "stack",
+	       "(echo)", "app");
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		const struct bench_result *r = &res[i];
+
+		if (!o->want[i])
+			continue;
+		printf("%-21s", pairs[i].name);
+		cell(r, BF_C1_RPS, "%.0f", 9);
+		cell(r, BF_C1_P50, "%.1f", 8);
+		printf(" |");
+		cell(r, BF_C64_RPS, "%.0f", 9);
+		cell(r, BF_C64_P50, "%.1f", 8);
+		cell(r, BF_C64_P99, "%.1f", 8);
+		cell(r, BF_C64_CPU, "%.2f", 10);
+		printf(" |");
+		cell(r, BF_BULK_GBPS, "%.3f", 8);
+		cell(r, BF_BULK_CPU, "%.3f", 8);
+		printf(" |");
+		cell(r, BF_COPIES, "%.4f", 7);
+		cell(r, BF_COPIES_ECHO, "%.4f", 7);
+		cell(r, BF_APP_COPIES, "%.3f", 7);
+		printf("\n");
+	}
+	printf("medians of %u; CPU: the whole machine's; copies: skiff's rx+tx_copied_bytes per "
+	       "payload byte the skiff server echoed (bulk; echo64 c64 in brackets); app: the echo "
+	       "server's own copy from a receive loan into a send buffer\n\n",
+	       o->plan.reps);
+}
+
+static int find(const char *name)
+{
+	for (unsigned i = 0; i < NPAIRS; i++)
+		if (!strcmp(pairs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static void print_lines(const struct opts *o, const struct bench_result *res)
+{
+	int base = find(BASELINE);
+	const struct bench_result *b =
+		base >= 0 && o->want[base] && res[base].ok ? &res[base] : NULL;
+
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		if (!o->want[i] || !res[i].ok)
+			continue;
+		for (unsigned m = 0; m < NMETRICS; m++) {
+			if (!res[i].have[metrics[m].fig])
+				continue;
+			printf("bench %s.%s ", pairs[i].name, metrics[m].metric);
+			printf(metrics[m].fmt, res[i].fig[metrics[m].fig]);
+			printf(" %s\n", metrics[m].unit);
+		}
+	}
+	if (!b)
+		return;
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		if (!o->want[i] || !res[i].ok || (int)i == base)
+			continue;
+		for (unsigned m = 0; m < NMETRICS; m++) {
+			enum bench_fig f = metrics[m].fig;
+
+			if (!metrics[m].ratio || !res[i].have[f] || !b->have[f] || b->fig[f] == 0)
+				continue;
+			printf("bench ratio.%s.%s %.3f x\n", pairs[i].name, metrics[m].metric,
+			       res[i].fig[f] / b->fig[f]);
+		}
+	}
+}
+
+/* One target: "<pair>.<fig> <op> <factor> x kernel_veth's" (or an absolute bound). */
+static void target(const struct opts *o, const struct bench_result *res, const char *what,
+		   const char *pair, enum bench_fig f, bool at_least, double factor, bool absolute)
+{
+	int i = find(pair), b = find(BASELINE);
+	double want, got;
+
+	if (i < 0 || !o->want[i] || !res[i].ok || !res[i].have[f] ||
+	    (!absolute && (b < 0 || !o->want[b] || !res[b].ok || !res[b].have[f]))) {
+		printf("target %-60s not measured\n", what);
+		return;
+	}
+	got = res[i].fig[f];
+	want = absolute ? factor : factor * res[b].fig[f];
+	printf("target %-60s %s (%.4g %s %.4g)\n", what,
+	       (at_least ? got >= want : got <= want) ? "met" : "MISSED", got,
+	       at_least ? ">=" : "<=", want);
+}
+
+static void print_targets(const struct opts *o, const struct bench_result *res)
+{
+	printf("\n");
+	target(o, res, "echo64 c64 req/s: skiff_memlink >= 3 x kernel_veth", "skiff_memlink",
+	       BF_C64_RPS, true, 3, false);
+	target(o, res, "echo64 c64 p99: skiff_memlink <= 0.5 x kernel_veth", "skiff_memlink",
+	       BF_C64_P99, false, 0.5, false);
+	target(o, res, "echo64 c64 CPU/req: kernel_to_skiff_veth < kernel_veth",
+	       "kernel_to_skiff_veth", BF_C64_CPU, false, 1, false);
+	target(o, res, "bulk Gbit/s: skiff_memlink >= kernel_veth", "skiff_memlink", BF_BULK_GBPS,
+	       true, 1, false);
+	target(o, res, "bulk copies/byte: skiff_memlink == 0", "skiff_memlink", BF_COPIES, false, 0,
+	       true);
+	target(o, res, "bulk copies/byte: skiff_veth == 0", "skiff_veth", BF_COPIES, false, 0,
+	       true);
+	target(o, res, "bulk copies/byte: kernel_to_skiff_veth == 0", "kernel_to_skiff_veth",
+	       BF_COPIES, false, 0, true);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench_result res[NPAIRS];
+	struct opts o;
+	char why[200];
+	bool testbed, failed = false, skipped = false;
+	char load[64];
+
+	parse(argc, argv, &o);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	tb_init("skiff-bench");
+	app_signals_install(tb_emergency);
+	testbed = tb_available(why, sizeof(why));
+	print_plan(&o);
+	if (!testbed)
+		printf("skiff-bench: no testbed (%s): measuring only what needs none\n", why);
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		if (o.want[i] && pairs[i].net != BENCH_NET_MEMLINK && !testbed) {
+			snprintf(res[i].error, sizeof(res[i].error), "needs root and namespaces");
+			res[i].failed = skipped = true;
+		}
+	}
+	for (unsigned round = 0; round < o.plan.reps && !app_stop; round++) {
+		printf("round %u of %u\n", round + 1, o.plan.reps);
+		for (unsigned i = 0; i < NPAIRS && !app_stop; i++) {
+			if (!o.want[i] || res[i].failed)
+				continue;
+			printf("  %s: the machine was %.0f%% busy over 0.5 s before it\n",
+			       pairs[i].name, settle(o.settle_s) * 100);
+			if (bench_run_pair(&pairs[i], &o.plan, round, &res[i]) != 0) {
+				printf("  %s: FAILED: %s\n", pairs[i].name, res[i].error);
+				res[i].failed = failed = true;
+			}
+		}
+	}
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		if (!o.want[i])
+			continue;
+		bench_finish(&res[i]);
+		if (res[i].steal_max > 0.05)
+			printf("%s: note: the hypervisor took up to %.0f%% of the machine from a "
+			       "run: noisy\n",
+			       pairs[i].name, res[i].steal_max * 100);
+		if (res[i].retransmits)
+			printf("%s: note: the skiff server retransmitted %llu segments (c64 and bulk)\n",
+			       pairs[i].name, (unsigned long long)res[i].retransmits);
+	}
+	read_loadavg(load, sizeof(load));
+	printf("loadavg after the run: %s\n", load);
+	print_table(&o, res);
+	print_lines(&o, res);
+	print_targets(&o, res);
+	tb_destroy();
+	if (app_stop)
+		return APP_EXIT_FAIL;
+	if (failed)
+		return APP_EXIT_FAIL;
+	return skipped ? EXIT_SKIP : 0;
+}
