@@ -314,7 +314,7 @@ void st_dump_stats(const char *label)
 
 void st_assert_idle(void)
 {
-	CU_ASSERT(st_wait_idle(3000));
+	CU_ASSERT(st_wait_idle(ST_IDLE_WAIT_MS));
 }
 
 /* ---- children ------------------------------------------------------------ */

@@ -61,6 +61,11 @@ struct umem_memlink *st_memlink_create(void);
 /* Polls until no connection, segment, pbuf or frame is held by the stack
  * (TIME_WAIT included: tests configure it short), @p ms at most; true when
  * it got there. Says what is still held otherwise. */
+/* How long a stack may take to go idle after a test: under seeded loss a
+ * closing handshake can need several retransmission timeouts (1 s, 2 s,
+ * 4 s, ...), and sanitizer builds run slower. Only spent when not idle. */
+#define ST_IDLE_WAIT_MS 30000
+
 bool st_wait_idle(int ms);
 /* Every counter on one line (stderr), for diagnosis. */
 void st_dump_stats(const char *label);

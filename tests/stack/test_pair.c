@@ -64,7 +64,7 @@ static int child_main(void *arg)
 	rc = ca->fn(ca->arg);
 	if (getenv("ST_VERBOSE"))
 		st_dump_stats("child");
-	if (!rc && !st_wait_idle(5000))
+	if (!rc && !st_wait_idle(ST_IDLE_WAIT_MS))
 		rc = 91;
 	skiff_fini();
 	return rc;
