@@ -139,6 +139,20 @@ s32_t skiff__hook_vlan_set(struct netif *netif, struct pbuf *p, const struct eth
 	return skiff__s.cfg.vlan_id ? (s32_t)skiff__s.cfg.vlan_id : -1;
 }
 
+/* ---- IPv6 gateway -------------------------------------------------------- */
+
+const struct ip6_addr *skiff__hook_nd6_gw(struct netif *netif, const struct ip6_addr *dest)
+{
+	static ip6_addr_t gw;
+
+	(void)netif;
+	(void)dest;
+	if (memcmp(skiff__s.cfg.ipv6_gateway, (uint8_t[16]){0}, 16) == 0)
+		return NULL;
+	memcpy(gw.addr, skiff__s.cfg.ipv6_gateway, 16);
+	return &gw;
+}
+
 /* ---- incoming TCP: MPTCP options, secpath policy, counters ------------------------ */
 
 static void parse_mptcp(const uint8_t *o, size_t avail, bool syn, struct pbuf *p)
@@ -253,6 +267,8 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 	struct skiff_stack *s = &skiff__s;
 	struct skiff_mptcp_out *m = mptcp_of(pcb);
 
+	if (TCPH_FLAGS(hdr) & TCP_RST)
+		s->st.tcp_rst_sent++;
 	if (pcb && pcb->state != LISTEN && pcb->state != CLOSED) {
 		u32_t seq = lwip_ntohl(hdr->seqno);
 		bool carries = p->tot_len > TCPH_HDRLEN_BYTES(hdr) ||

@@ -249,6 +249,8 @@ void skiff__tcp_attach(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* Dequeue/return consumed receive data: the window opens. */
 void skiff__rx_consumed(struct skiff_sock *s, size_t n);
 int skiff__sock_error(struct skiff_sock *s, bool for_send);
+/* Frames running short: queued receive data moves to lwIP's heap. */
+void skiff__rx_relieve(void);
 
 /* epoll.c */
 void skiff__notify(struct skiff_sock *s);
@@ -281,6 +283,5 @@ void skiff__batch_forget(struct skiff_sock *s);
 bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *opts,
 		       size_t optlen);
 bool skiff__sack_recover(struct skiff_sock *s, struct tcp_pcb *pcb);
-
 
 #endif

@@ -15,6 +15,7 @@ struct netif;
 struct eth_hdr;
 struct eth_addr;
 struct eth_vlan_hdr;
+struct ip6_addr;
 
 /* RFC 6528: keyed hash of the 4-tuple plus a 4 us clock. */
 u32_t skiff__hook_tcp_isn(const struct ip_addr *local_ip, u16_t local_port,
@@ -41,5 +42,9 @@ int skiff__hook_vlan_check(struct netif *netif, struct eth_hdr *eth, struct eth_
 s32_t skiff__hook_vlan_set(struct netif *netif, struct pbuf *p, const struct eth_addr *src,
 			   const struct eth_addr *dst, u16_t eth_type);
 #define LWIP_HOOK_VLAN_SET(netif, p, src, dst, type) skiff__hook_vlan_set(netif, p, src, dst, type)
+
+/* IPv6: off-link destinations go through the configured gateway. */
+const struct ip6_addr *skiff__hook_nd6_gw(struct netif *netif, const struct ip6_addr *dest);
+#define LWIP_HOOK_ND6_GET_GW(netif, dest) skiff__hook_nd6_gw(netif, dest)
 
 #endif

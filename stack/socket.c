@@ -986,6 +986,45 @@ void skiff__rx_consumed(struct skiff_sock *s, size_t n)
 	}
 }
 
+/* Received data an application leaves queued pins one UMEM frame per
+ * segment, and the fill ring needs frames to receive anything at all (ACKs
+ * included). When most frames are held, queued payloads are copied into
+ * lwIP's heap and their frames let go: DESIGN.md's orphaning of a holder
+ * that keeps data indefinitely. Counted in rx_orphaned_bytes. */
+void skiff__rx_relieve(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	uint64_t live = pkb__hot(st->pool)->live_frames;
+	uint64_t total = st->geo.frame_count;
+
+	if (live < total * 3 / 4)
+		return;
+	for (struct skiff_sock *s = st->all_socks; s && live > total / 2; s = s->all_next) {
+		struct pbuf **pp = &s->rx_head, *q;
+
+		s->rx_tail = NULL;
+		while ((q = *pp)) {
+			struct pbuf *c;
+
+			if (!skiff__rx_pkb(q) || q->ref != 1 ||
+			    !(c = pbuf_alloc(PBUF_RAW, q->len, PBUF_RAM))) {
+				s->rx_tail = q;
+				pp = &q->next;
+				continue;
+			}
+			memcpy(c->payload, q->payload, q->len);
+			c->next = q->next;
+			*pp = c;
+			s->rx_tail = c;
+			pp = &c->next;
+			st->st.rx_orphaned_bytes += q->len;
+			q->next = NULL;
+			pbuf_free(q);
+			live--;
+		}
+	}
+}
+
 static ssize_t tcp_recv_(int fd, struct skiff_sock *s, uint8_t *buf, size_t len, int flags)
 {
 	bool nonblock = s->nonblock || (flags & MSG_DONTWAIT);

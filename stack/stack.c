@@ -502,6 +502,7 @@ static unsigned round_once(void)
 
 	skiff__flush(); /* what the API calls queued since the last round */
 	n = skiff__rx_batch();
+	skiff__rx_relieve();
 	sys_check_timeouts();
 	reap_time_wait();
 	skiff__flush();

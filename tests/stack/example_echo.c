@@ -119,7 +119,8 @@ int main(int argc, char **argv)
 	int e, rc;
 
 	if (argc < 5 || inet_pton(AF_INET, argv[3], &cfg.ipv4) != 1) {
-		fprintf(stderr, "usage: %s server IFNAME ADDR PORT | client IFNAME ADDR SERVER PORT\n",
+		fprintf(stderr,
+			"usage: %s server IFNAME ADDR PORT | client IFNAME ADDR SERVER PORT\n",
 			argv[0]);
 		return 2;
 	}

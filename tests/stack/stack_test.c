@@ -91,6 +91,17 @@ void st_pattern_digest(uint64_t seed, uint64_t total, uint8_t out[32])
 	sha256_final(&c, out);
 }
 
+/* ST_FAST=1 (by hand, for measuring the stack): no pattern, no hashing;
+ * the checks then fail by design. */
+static bool fast(void)
+{
+	static int f = -1;
+
+	if (f < 0)
+		f = getenv("ST_FAST") != NULL;
+	return f;
+}
+
 int st_send_stream(int fd, uint64_t seed, uint64_t total, bool zc, struct st_xfer *x)
 {
 	static uint8_t buf[256 * 1024];
@@ -119,8 +130,10 @@ int st_send_stream(int fd, uint64_t seed, uint64_t total, bool zc, struct st_xfe
 				b[n].len = b[n].cap;
 				if (b[n].len > total - off)
 					b[n].len = (uint32_t)(total - off);
-				st_pattern(seed, off, b[n].data, b[n].len);
-				sha256_update(&c, b[n].data, b[n].len);
+				if (!fast()) {
+					st_pattern(seed, off, b[n].data, b[n].len);
+					sha256_update(&c, b[n].data, b[n].len);
+				}
 				off += b[n].len;
 				n++;
 			}
@@ -142,14 +155,17 @@ int st_send_stream(int fd, uint64_t seed, uint64_t total, bool zc, struct st_xfe
 		size_t n = total - off < sizeof(buf) ? (size_t)(total - off) : sizeof(buf);
 		ssize_t k;
 
-		st_pattern(seed, off, buf, n);
+		if (!fast())
+			st_pattern(seed, off, buf, n);
 		k = skiff_send(fd, buf, n, 0);
 		if (k <= 0) {
 			x->err = errno;
 			st_log("skiff_send: %s", strerror(errno));
 			return -1;
 		}
-		sha256_update(&c, buf, (size_t)k);
+		if (!fast())
+			if (!fast())
+				sha256_update(&c, buf, (size_t)k);
 		off += (uint64_t)k;
 		x->bytes = off;
 	}
@@ -183,6 +199,10 @@ int st_recv_stream(int fd, uint64_t seed, uint64_t total, bool until_total, bool
 				return -1;
 			}
 			for (ssize_t i = 0; i < n; i++) {
+				if (fast()) {
+					off += l[i].len;
+					continue;
+				}
 				int64_t bad = st_pattern_check(seed, off, l[i].data, l[i].len);
 
 				if (bad >= 0) {
@@ -211,7 +231,7 @@ int st_recv_stream(int fd, uint64_t seed, uint64_t total, bool until_total, bool
 			st_log("skiff_recv: %s", strerror(errno));
 			return -1;
 		}
-		int64_t bad = st_pattern_check(seed, off, buf, (size_t)k);
+		int64_t bad = fast() ? -1 : st_pattern_check(seed, off, buf, (size_t)k);
 
 		if (bad >= 0) {
 			if (!x->bad)
@@ -219,7 +239,8 @@ int st_recv_stream(int fd, uint64_t seed, uint64_t total, bool until_total, bool
 				       (unsigned long long)(off + (uint64_t)bad));
 			x->bad++;
 		}
-		sha256_update(&c, buf, (size_t)k);
+		if (!fast())
+			sha256_update(&c, buf, (size_t)k);
 		off += (uint64_t)k;
 		x->bytes = off;
 	}
@@ -232,7 +253,18 @@ int st_recv_stream(int fd, uint64_t seed, uint64_t total, bool until_total, bool
 
 struct umem_memlink *st_memlink_create(void)
 {
-	struct umem_memlink_config mc = {.ring_size = 4096, .frame_count = 16384};
+	return st_memlink_create_frames(16384);
+}
+
+struct umem_memlink *st_memlink_create_frames(uint32_t frames)
+{
+	/* A ring of at most a quarter of the frames: the fill ring must not
+	 * take every frame (TX needs some). */
+	uint32_t ring = 4096;
+
+	while (ring > 64 && ring > frames / 4)
+		ring /= 2;
+	struct umem_memlink_config mc = {.ring_size = ring, .frame_count = frames};
 	struct umem_memlink *w = NULL;
 
 	if (umem_memlink_create(&w, &mc) != 0)

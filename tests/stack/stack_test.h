@@ -57,6 +57,8 @@ void st_pattern_digest(uint64_t seed, uint64_t total, uint8_t out[32]);
 struct skiff_config st_memlink_config(struct umem_memlink *w, unsigned end);
 /* A wire for two stacks (large enough rings and frames for 2 MiB windows). */
 struct umem_memlink *st_memlink_create(void);
+/* The same with @p frames frames per end (few: frames run short). */
+struct umem_memlink *st_memlink_create_frames(uint32_t frames);
 
 /* Polls until no connection, segment, pbuf or frame is held by the stack
  * (TIME_WAIT included: tests configure it short), @p ms at most; true when

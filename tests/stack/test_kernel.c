@@ -630,6 +630,12 @@ static void test_rst_from_skiff(void)
 	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
 	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	{
+		struct skiff_stats st;
+
+		skiff_get_stats(&st);
+		SKIFF_ASSERT_EQ(st.tcp_rst_sent, 1);
+	}
 }
 
 /* Half-close both ways: each side shuts its writing half while still

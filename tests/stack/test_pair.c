@@ -70,13 +70,15 @@ static int child_main(void *arg)
 	return rc;
 }
 
+static uint32_t pair_frames; /* 0: the usual wire */
+
 static void pair_up(role_fn child, void *arg, const struct faults *f)
 {
 	static struct child_args ca;
 	struct skiff_config c;
 	int e;
 
-	P.w = st_memlink_create();
+	P.w = pair_frames ? st_memlink_create_frames(pair_frames) : st_memlink_create();
 	CU_ASSERT_FATAL(P.w != NULL);
 	ca = (struct child_args){.fn = child, .arg = arg};
 	if (f)
@@ -108,6 +110,7 @@ static int pair_wait_child(int ms)
 static void setup(void)
 {
 	memset(&P, 0, sizeof(P));
+	pair_frames = 0;
 }
 
 static void teardown(void)
@@ -429,7 +432,8 @@ static void test_zero_copy_callback_in_order(void)
 		last = id;
 	}
 	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
-	for (long long end = st_now_ms() + 10000; z.next != (uint32_t)(last + 1) && st_now_ms() < end;)
+	for (long long end = st_now_ms() + 10000;
+	     z.next != (uint32_t)(last + 1) && st_now_ms() < end;)
 		skiff_poll(1);
 	SKIFF_ASSERT_EQ(z.next, last + 1);
 	SKIFF_ASSERT_EQ(z.bad, 0);
@@ -549,6 +553,112 @@ static void test_epoll_level_edge_oneshot_rdhup(void)
 	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
 }
 
+/* ---- frames running short ---------------------------------------------------------- */
+
+/* The parent does not read while the child sends more than its frames can
+ * hold: queued data moves to the heap (orphaned), the fill ring keeps
+ * frames, and every byte still arrives. */
+static void test_slow_reader_frames_relieved(void)
+{
+	struct xfer_spec x = {.family = AF_INET, .bytes = 8 * ST_MIB, .seed = 9};
+	struct st_xfer mine;
+	struct skiff_stats st;
+	uint8_t want[32];
+	int lfd, fd;
+
+	pair_frames = 1024;
+	x.child_sends = true;
+	pair_up(child_xfer, &x, NULL);
+	lfd = listen_on(AF_INET, PORT);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	/* Not reading: the window fills (2 MiB > 1024 frames of 1448 bytes). */
+	for (long long end = st_now_ms() + 1000; st_now_ms() < end;)
+		skiff_poll(1);
+	skiff_get_stats(&st);
+	CU_ASSERT(st.rx_orphaned_bytes > 0);
+	CU_ASSERT(st.frames_held < st.frames_total * 3 / 4);
+	skiff_test_note("%llu bytes moved off their frames; %u of %u frames held",
+			(unsigned long long)st.rx_orphaned_bytes, st.frames_held, st.frames_total);
+	CU_ASSERT(run_end(fd, &x, false, &mine) == 0);
+	SKIFF_ASSERT_EQ(pair_wait_child(30000), 0);
+	st_pattern_digest(x.seed, x.bytes, want);
+	SKIFF_ASSERT_EQ(mine.bytes, x.bytes);
+	SKIFF_ASSERT_EQ(mine.bad, 0);
+	CU_ASSERT(memcmp(mine.digest, want, 32) == 0);
+}
+
+/* ---- listen backlog ---------------------------------------------------------------- */
+
+static int count_connected(const int *fds, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (skiff_getpeername(fds[i], (struct sockaddr *)&ss, &len) == 0)
+			k++;
+	}
+	return k;
+}
+
+static int child_backlog(void *arg)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	int fds[4], k;
+
+	(void)arg;
+	inet_pton(AF_INET, ST_ML_IP4_0, &a.sin_addr);
+	for (int i = 0; i < 4; i++) {
+		fds[i] = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (skiff_connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != -1 ||
+		    errno != EINPROGRESS)
+			return 10;
+	}
+	for (long long end = st_now_ms() + 500; st_now_ms() < end;)
+		skiff_poll(1);
+	k = count_connected(fds, 4);
+	st_child_report(&k, sizeof(k));
+	while (!st_child_wait_go(0))
+		skiff_poll(1);
+	for (long long end = st_now_ms() + 8000; count_connected(fds, 4) < 4 && st_now_ms() < end;)
+		skiff_poll(1);
+	k = count_connected(fds, 4);
+	st_child_report(&k, sizeof(k));
+	for (int i = 0; i < 4; i++)
+		skiff_close(fds[i]);
+	return 0;
+}
+
+/* Handshakes in progress plus connections not accepted yet never exceed
+ * the backlog; the rest wait (their SYNs go unanswered) until accept(). */
+static void test_listen_backlog_honoured(void)
+{
+	struct timeval tv = {.tv_sec = 8};
+	int lfd, k = 0, fds[4];
+
+	pair_up(child_backlog, NULL, NULL);
+	lfd = listen_on(AF_INET, PORT);
+	CU_ASSERT(skiff_listen(lfd, 2) == 0);
+	CU_ASSERT(skiff_setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&k, sizeof(k), 5000));
+	SKIFF_ASSERT_EQ(k, 2);
+	st_child_go();
+	for (int i = 0; i < 4; i++) {
+		fds[i] = skiff_accept(lfd, NULL, NULL, 0);
+		CU_ASSERT(fds[i] >= 0);
+	}
+	CU_ASSERT_FATAL(st_child_read_report(&k, sizeof(k), 10000));
+	SKIFF_ASSERT_EQ(k, 4);
+	for (int i = 0; i < 4; i++)
+		skiff_close(fds[i]);
+	skiff_close(lfd);
+	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+}
+
 /* ---- UDP ------------------------------------------------------------------------------ */
 
 static int child_udp_echo(void *arg)
@@ -631,6 +741,8 @@ static const struct skiff_test_case tests[] = {
 	SKIFF_TEST(test_zero_copy_copies_nothing),
 	SKIFF_TEST(test_zero_copy_callback_in_order),
 	SKIFF_TEST(test_epoll_level_edge_oneshot_rdhup),
+	SKIFF_TEST(test_slow_reader_frames_relieved),
+	SKIFF_TEST(test_listen_backlog_honoured),
 	SKIFF_TEST(test_udp_v4_echo),
 	SKIFF_TEST(test_udp_v6_echo),
 	SKIFF_TEST(test_v4_faults_to_parent),

@@ -269,7 +269,7 @@ static int find_opt(const struct rx *r, uint8_t kind)
 
 /* ---- set-up -------------------------------------------------------------------------- */
 
-static void raw_up(uint16_t vlan)
+static void raw_up_gw(uint16_t vlan, const char *gw)
 {
 	struct skiff_config c;
 	struct umem_config uc;
@@ -278,6 +278,8 @@ static void raw_up(uint16_t vlan)
 	CU_ASSERT_FATAL(R.w != NULL);
 	c = st_memlink_config(R.w, 0);
 	c.vlan_id = vlan;
+	if (gw)
+		inet_pton(AF_INET, gw, &c.ipv4_gateway);
 	CU_ASSERT_FATAL(skiff_init(&c) == 0);
 	R.up = true;
 	memcpy(R.stack_mac, c.mac, 6);
@@ -287,10 +289,14 @@ static void raw_up(uint16_t vlan)
 	CU_ASSERT_FATAL(umem_memlink_port(&R.p, R.w, 1, R.u) == 0);
 	umem_geometry(R.u, &R.g);
 	CU_ASSERT_FATAL(umem_memlink_umem_config(R.w, 0, &uc) == 0);
-	R.stack_g = (struct umem_geometry){.area = uc.area,
-					   .frame_size = uc.frame_size,
-					   .frame_count = uc.frame_count};
+	R.stack_g = (struct umem_geometry){
+		.area = uc.area, .frame_size = uc.frame_size, .frame_count = uc.frame_count};
 	umem_port_refill(R.p);
+}
+
+static void raw_up(uint16_t vlan)
+{
+	raw_up_gw(vlan, NULL);
 }
 
 static void setup(void)
@@ -333,8 +339,8 @@ static int listen_port(bool require_secpath)
  * MP_CAPABLE (RFC 8684 3.1: version 1, the sender's key). */
 static size_t syn_options(uint8_t *o, bool mp_capable)
 {
-	static const uint8_t base[] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 1, 8, 10, 0, 0, 0, 1,
-				       0, 0, 0, 0, 1, 3, 3, 0};
+	static const uint8_t base[] = {2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 1, 8, 10,
+				       0, 0, 0,	   1,	 0, 0, 0, 0, 1, 3, 3, 0};
 	static const uint8_t mpc[] = {30, 12, 0x01, 0x81, 1, 2, 3, 4, 5, 6, 7, 8};
 	size_t n = sizeof(base);
 
@@ -453,13 +459,15 @@ static void test_mp_capable_syn_falls_back(void)
 
 static void test_dss_parsed_into_extension(void)
 {
-	struct pkb_ext_mptcp dss = {
-		.data_ack = 0x11223344,
-		.data_seq = 0x55667788,
-		.subflow_seq = 1,
-		.data_len = 5,
-		.flags = PKB_DSS_DATA_ACK | PKB_DSS_MAP,
-	}, got;
+	struct pkb_ext_mptcp dss =
+				     {
+					     .data_ack = 0x11223344,
+					     .data_seq = 0x55667788,
+					     .subflow_seq = 1,
+					     .data_len = 5,
+					     .flags = PKB_DSS_DATA_ACK | PKB_DSS_MAP,
+				     },
+			     got;
 	const struct pkb_ext_mptcp *m;
 	struct skiff_zc_loan l;
 	struct skiff_stats st;
@@ -506,12 +514,14 @@ static void test_dss_parsed_into_extension(void)
 
 static void test_dss_written_on_segments(void)
 {
-	struct pkb_ext_mptcp dss = {
-		.data_seq = 0x0102030405060708ull,
-		.subflow_seq = 1,
-		.data_len = 4,
-		.flags = PKB_DSS_MAP | PKB_DSS_DSN64,
-	}, got;
+	struct pkb_ext_mptcp dss =
+				     {
+					     .data_seq = 0x0102030405060708ull,
+					     .subflow_seq = 1,
+					     .data_len = 4,
+					     .flags = PKB_DSS_MAP | PKB_DSS_DSN64,
+				     },
+			     got;
 	struct skiff_stats st;
 	struct rx r;
 	int lfd, fd, off;
@@ -738,7 +748,32 @@ static void test_bad_tcp_checksum_counted(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* ---- routing ---------------------------------------------------------------------------- */
+
+/* Off-link destinations go to the gateway's MAC, with their own address. */
+static void test_ipv4_gateway_used(void)
+{
+	struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9)};
+	uint8_t want[4];
+	struct rx r;
+	int fd;
+
+	raw_up_gw(0, PEER_IP); /* the peer is the router */
+	inet_pton(AF_INET, "192.0.2.1", &far.sin_addr);
+	memcpy(want, &far.sin_addr, 4);
+	fd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&far, sizeof(far)) == -1 &&
+		  errno == EINPROGRESS);
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000));
+	CU_ASSERT(r.flags == TH_SYN);
+	CU_ASSERT(memcmp(r.buf, peer_mac, 6) == 0); /* to the router */
+	CU_ASSERT(memcmp(r.l3 + 16, want, 4) == 0); /* for the far host */
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
 static const struct skiff_test_case tests[] = {
+	SKIFF_TEST(test_ipv4_gateway_used),
 	SKIFF_TEST(test_mp_capable_syn_falls_back),
 	SKIFF_TEST(test_dss_parsed_into_extension),
 	SKIFF_TEST(test_dss_written_on_segments),

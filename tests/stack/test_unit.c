@@ -23,24 +23,24 @@ static void test_err_table(void)
 		int8_t err;
 		int want;
 	} t[] = {
-		{0, 0},	       /* ERR_OK */
-		{-1, ENOMEM},	       /* ERR_MEM */
-		{-2, ENOBUFS},	       /* ERR_BUF */
-		{-3, ETIMEDOUT},       /* ERR_TIMEOUT */
-		{-4, EHOSTUNREACH},    /* ERR_RTE */
-		{-5, EINPROGRESS},     /* ERR_INPROGRESS */
-		{-6, EINVAL},	       /* ERR_VAL */
-		{-7, EWOULDBLOCK},     /* ERR_WOULDBLOCK */
-		{-8, EADDRINUSE},      /* ERR_USE */
-		{-9, EALREADY},	       /* ERR_ALREADY */
-		{-10, EISCONN},	       /* ERR_ISCONN */
-		{-11, ENOTCONN},       /* ERR_CONN */
-		{-12, ENETDOWN},       /* ERR_IF */
-		{-13, ECONNABORTED},   /* ERR_ABRT */
-		{-14, ECONNRESET},     /* ERR_RST */
-		{-15, ENOTCONN},       /* ERR_CLSD */
-		{-16, EINVAL},	       /* ERR_ARG */
-		{-17, EIO},	       /* unknown */
+		{0, 0},		     /* ERR_OK */
+		{-1, ENOMEM},	     /* ERR_MEM */
+		{-2, ENOBUFS},	     /* ERR_BUF */
+		{-3, ETIMEDOUT},     /* ERR_TIMEOUT */
+		{-4, EHOSTUNREACH},  /* ERR_RTE */
+		{-5, EINPROGRESS},   /* ERR_INPROGRESS */
+		{-6, EINVAL},	     /* ERR_VAL */
+		{-7, EWOULDBLOCK},   /* ERR_WOULDBLOCK */
+		{-8, EADDRINUSE},    /* ERR_USE */
+		{-9, EALREADY},	     /* ERR_ALREADY */
+		{-10, EISCONN},	     /* ERR_ISCONN */
+		{-11, ENOTCONN},     /* ERR_CONN */
+		{-12, ENETDOWN},     /* ERR_IF */
+		{-13, ECONNABORTED}, /* ERR_ABRT */
+		{-14, ECONNRESET},   /* ERR_RST */
+		{-15, ENOTCONN},     /* ERR_CLSD */
+		{-16, EINVAL},	     /* ERR_ARG */
+		{-17, EIO},	     /* unknown */
 		{42, EIO},
 	};
 
@@ -112,8 +112,7 @@ static void test_isn_keyed_and_unpredictable(void)
 		if (d < 65536 || d > 0xffffffffu - 65536)
 			small_steps++;
 	}
-	skiff_test_note("mean differing bits between neighbouring ports: %.2f of 32",
-			bits / 999.0);
+	skiff_test_note("mean differing bits between neighbouring ports: %.2f of 32", bits / 999.0);
 	CU_ASSERT(bits / 999.0 > 14.0 && bits / 999.0 < 18.0);
 	CU_ASSERT(small_steps < 5);
 
@@ -198,15 +197,15 @@ static void api_teardown(void)
 	memset(&U, 0, sizeof(U));
 }
 
-#define EXPECT_ERRNO(call, e)                                                          \
-	do {                                                                           \
-		errno = 0;                                                             \
-		long long r_ = (long long)(call);                                      \
-		if (r_ != -1 || errno != (e))                                          \
-			skiff_test_note("%s:%d: %s = %lld errno %d (%s), want -1 errno %d", \
-					__FILE__, __LINE__, #call, r_, errno,          \
-					strerror(errno), (e));                         \
-		CU_ASSERT(r_ == -1 && errno == (e));                                   \
+#define EXPECT_ERRNO(call, e)                                                                      \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long long r_ = (long long)(call);                                                  \
+		if (r_ != -1 || errno != (e))                                                      \
+			skiff_test_note("%s:%d: %s = %lld errno %d (%s), want -1 errno %d",        \
+					__FILE__, __LINE__, #call, r_, errno, strerror(errno),     \
+					(e));                                                      \
+		CU_ASSERT(r_ == -1 && errno == (e));                                               \
 	} while (0)
 
 static struct sockaddr_in sin4(const char *ip, uint16_t port)

@@ -266,6 +266,8 @@ struct skiff_stats {
 					* but zero-copy payloads: plain sends, control
 					* segments, ARP, ICMP, UDP */
 	uint64_t tx_inplace; /**< segments sent with headers written in front of their payload */
+	uint64_t rx_orphaned_bytes; /**< received data copied out of its frames because the
+				     * application left it queued while frames ran short */
 	/* IP/TCP/UDP, from lwIP's counters */
 	uint64_t ip_rx_drop, ip_checksum_err, ip6_rx_drop, icmp_rx, icmp6_rx;
 	uint64_t tcp_rx_drop, tcp_checksum_err, tcp_retransmits, tcp_ooseq, tcp_rst_sent,
