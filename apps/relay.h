@@ -20,6 +20,7 @@
 
 #include <skiff/skiff.h>
 
+#include "app.h"
 #include "report.h"
 
 #define RELAY_LOANS    16
@@ -67,6 +68,10 @@ void relay_clear(struct relay_half *h);
 
 /** The completion callback to register on every socket that sends
  * (skiff_zc_set_callback(fd, relay_zc_done, counters)): it counts. */
+/* Listens on o->port for @p family (IPv6 only for AF_INET6), registered
+ * with epoll @p ep (data.ptr = lfd). @return 0 or -errno, with a message. */
+int relay_listen(int ep, const struct app_opts *o, int family, int *lfd);
+
 void relay_zc_done(void *counters, int fd, uint32_t lo, uint32_t hi, unsigned flags);
 
 #endif

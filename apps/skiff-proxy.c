@@ -212,46 +212,6 @@ static void proxy_step(struct app_server *s, int timeout_ms)
 	bury(p);
 }
 
-static int listen_on(struct proxy *p, const struct app_opts *o, int family, int *lfd)
-{
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lfd};
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(o->port);
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(o->port);
-		len = sizeof(*a);
-	}
-	*lfd = skiff_socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (*lfd < 0)
-		goto out_err;
-	/* The IPv4 listener takes IPv4: this one is IPv6 only. */
-	if (family == AF_INET6)
-		skiff_setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	skiff_setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (skiff_bind(*lfd, (struct sockaddr *)&ss, len) != 0 || skiff_listen(*lfd, 255) != 0 ||
-	    skiff_epoll_ctl(p->ep, EPOLL_CTL_ADD, *lfd, &ev) != 0)
-		goto out_err;
-	return 0;
-
-out_err:
-	fprintf(stderr, "%s: listening on %s port %u: %s%s\n", o->prog,
-		family == AF_INET ? "IPv4" : "IPv6", o->port, strerror(errno),
-		errno == EADDRINUSE ? " (address already in use)" : "");
-	return -errno;
-}
-
 static int proxy_start(struct app_server *s, const struct app_opts *o)
 {
 	struct proxy *p = (struct proxy *)s;
@@ -264,9 +224,9 @@ static int proxy_start(struct app_server *s, const struct app_opts *o)
 		return -errno;
 	}
 	if (o->have_ip4)
-		rc = listen_on(p, o, AF_INET, &p->lfd[0]);
+		rc = relay_listen(p->ep, o, AF_INET, &p->lfd[0]);
 	if (!rc && o->have_ip6)
-		rc = listen_on(p, o, AF_INET6, &p->lfd[1]);
+		rc = relay_listen(p->ep, o, AF_INET6, &p->lfd[1]);
 	return rc;
 }
 
