@@ -15,7 +15,9 @@
 #define RELAY_RECV_CHUNK (16u * 1024)
 
 /* Append @p n bytes for @p dst: into zero-copy buffers while frames can be
- * had, else (and from then on, to keep the order) into the copy area. */
+ * had, else (and from then on, to keep the order) into the copy area. Used
+ * for the loans skiff_zc_loan_to_buf() refuses (copy-break loans) and for
+ * the skiff_recv() fallback. */
 static int stage(struct relay_half *h, int dst, const uint8_t *p, uint32_t n,
 		 struct app_counters *c)
 {
@@ -30,8 +32,7 @@ static int stage(struct relay_half *h, int dst, const uint8_t *p, uint32_t n,
 			b->len = 0;
 		}
 		k = b->cap - b->len < n ? b->cap - b->len : n;
-		/* The one copy left: loans and send buffers are different
-		 * frames (docs/zerocopy.md); the headers are never copied. */
+		/* Counted: only what the zero-copy path refused gets here. */
 		memcpy((uint8_t *)b->data + b->len, p, k);
 		b->len += k;
 		p += k;
@@ -135,10 +136,18 @@ int relay_pump(struct relay_half *h, int src, int dst, struct app_counters *c)
 		return rc == -EAGAIN ? 0 : rc;
 	}
 	for (ssize_t i = 0; i < n && !rc; i++) {
-		rc = stage(h, dst, loans[i].data, loans[i].len, c);
 		total += loans[i].len;
+		/* The frame itself goes out, new headers in front of the
+		 * payload; behind copied bytes it cannot (order). */
+		if (h->clen == 0 && h->npend < RELAY_BUFS &&
+		    skiff_zc_loan_to_buf(dst, &loans[i], &h->pend[h->npend]) == 0) {
+			h->npend++;
+			c->loans_sent++;
+			continue;
+		}
+		rc = stage(h, dst, loans[i].data, loans[i].len, c);
 	}
-	/* Staged (copied into send buffers): the frames can go back now. */
+	/* What was copied (or sent on: those loans are spent) is done with. */
 	skiff_zc_recv_done(loans, (unsigned)n);
 	c->loans += (uint64_t)n;
 	c->requests++;

@@ -6,11 +6,12 @@
  * back-pressure: a half that holds unsent bytes reads no more.
  *
  * The zero-copy paths first: skiff_zc_recv() lends the received payloads,
- * which go out through skiff_zc_send() in buffers sized to one segment of
- * the destination connection (so headers are written in front of them in
- * place), and the sent buffers are released by their completions. Where
- * the zero-copy path refuses (no free frame, no loans), skiff_recv() and
- * skiff_send() carry the bytes instead, counted.
+ * skiff_zc_loan_to_buf() turns each lent frame into a send buffer of the
+ * destination, and skiff_zc_send() sends it with the new headers written in
+ * front of the payload where it lies; the completions release the frames.
+ * No payload byte is copied. Where the zero-copy path refuses (copy-break
+ * loans, no free frame, no loans), the bytes are copied into fresh send
+ * buffers or carried by skiff_recv() and skiff_send() instead, counted.
  */
 #ifndef SKIFF_APPS_RELAY_H
 #define SKIFF_APPS_RELAY_H

@@ -150,11 +150,12 @@ void report_totals(struct report *r, const struct app_counters *c)
 	fprintf(r->f, "\n  requests    %llu receives, %sB %s\n", (unsigned long long)c->requests,
 		human((double)c->bytes, a, sizeof(a)), c->upstream_total ? "forwarded" : "echoed");
 	fprintf(r->f,
-		"  zero-copy   %llu loans, %llu sends (%llu completed, %llu aborted); fell back: %llu "
-		"recv, %llu send; the app copied %sB\n",
-		(unsigned long long)c->loans, (unsigned long long)c->zc_sends,
-		(unsigned long long)c->zc_done, (unsigned long long)c->zc_aborted,
-		(unsigned long long)c->recv_copied, (unsigned long long)c->send_copied,
+		"  zero-copy   %llu loans (%llu sent on in their frames), %llu sends (%llu "
+		"completed, %llu aborted); fell back: %llu recv, %llu send; the app copied %sB\n",
+		(unsigned long long)c->loans, (unsigned long long)c->loans_sent,
+		(unsigned long long)c->zc_sends, (unsigned long long)c->zc_done,
+		(unsigned long long)c->zc_aborted, (unsigned long long)c->recv_copied,
+		(unsigned long long)c->send_copied,
 		human((double)c->app_copied_bytes, a, sizeof(a)));
 	fprintf(r->f, "  link        rx %llu frames %sB, tx %llu frames %sB (%.3f / %.3f Gbit/s)\n",
 		(unsigned long long)s.rx_frames, human((double)s.rx_bytes, a, sizeof(a)),

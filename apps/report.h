@@ -23,6 +23,7 @@ struct app_counters {
 	uint64_t requests;			  /* receive calls that returned data */
 	uint64_t bytes;				  /* payload bytes echoed or forwarded */
 	uint64_t loans;				  /* payloads lent by skiff_zc_recv() */
+	uint64_t loans_sent; /* of which sent on in their own frames (skiff_zc_loan_to_buf) */
 	uint64_t recv_copied;			  /* receives that fell back to skiff_recv() */
 	uint64_t zc_sends;			  /* skiff_zc_send() calls that succeeded */
 	uint64_t zc_done;			  /* their ids completed */

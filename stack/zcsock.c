@@ -196,28 +196,39 @@ static uint32_t seg_payload(const struct tcp_pcb *pcb)
 	return mss > opt ? (uint32_t)(mss - opt) : 1;
 }
 
+/* The payload a buffer for @p fd holds (-1: the default segment); 0 or
+ * -errno. */
+static int buf_cap(int fd, uint32_t *cap)
+{
+	struct skiff_sock *s;
+	int e;
+
+	*cap = TCP_MSS - (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS));
+	if (!skiff__s.up)
+		return -ENETDOWN;
+	if (fd < 0)
+		return 0;
+	if (!(s = skiff__sock_get(fd, &e)))
+		return -e;
+	if (s->kind != SKIFF_SK_TCP)
+		return -ENOTSUP;
+	if (s->state != SKIFF_TS_CONNECTED || !s->pcb.tcp)
+		return -ENOTCONN;
+	*cap = seg_payload(s->pcb.tcp);
+	return 0;
+}
+
 int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)
 {
-	uint32_t cap = TCP_MSS - (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS));
 	struct pkb *pkb;
+	uint32_t cap;
 	int e;
 
 	if (!buf)
 		return -EINVAL;
 	memset(buf, 0, sizeof(*buf));
-	if (!skiff__s.up)
-		return -ENETDOWN;
-	if (fd >= 0) {
-		struct skiff_sock *s = skiff__sock_get(fd, &e);
-
-		if (!s)
-			return -e;
-		if (s->kind != SKIFF_SK_TCP)
-			return -ENOTSUP;
-		if (s->state != SKIFF_TS_CONNECTED || !s->pcb.tcp)
-			return -ENOTCONN;
-		cap = seg_payload(s->pcb.tcp);
-	}
+	if ((e = buf_cap(fd, &cap)))
+		return e;
 	e = pkb_alloc_tx(skiff__s.pool, &pkb);
 	if (e)
 		return e;
@@ -225,6 +236,45 @@ int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)
 		cap = pkb_tailroom(pkb);
 	buf->data = pkb->data;
 	buf->cap = cap;
+	buf->priv__ = pkb;
+	return 0;
+}
+
+int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf *buf)
+{
+	struct zc_loan zl;
+	struct pkb *pkb;
+	uint32_t cap;
+	int e;
+
+	if (!loan || !buf || !loan->priv__ || !loan->len || (loan->flags & SKIFF_ZC_LOAN_COPIED))
+		return -EINVAL;
+	if ((e = buf_cap(fd, &cap)))
+		return e;
+	zl = (struct zc_loan){
+		.data = loan->data,
+		.len = loan->len,
+		.flags = loan->priv_flags__,
+		.priv__ = loan->priv__,
+	};
+	pkb = zl.priv__;
+	/* Only a frame of its own, whose data is the loan, can take headers in
+	 * front: anything else stays a loan. */
+	if (pkb->data != loan->data || pkb_len(pkb) != loan->len || pkb_data_shared(pkb) ||
+	    pkb_headroom(pkb) < PKB_TX_HEADROOM)
+		return -EINVAL;
+	if ((e = zc_rx_take(skiff__s.zc, &zl, &pkb)))
+		return e;
+	/* What the frame carried in (MPTCP mapping, secpath, bridge port) says
+	 * nothing about where it goes out. */
+	pkb_ext_reset(pkb);
+	memset(loan, 0, sizeof(*loan));
+	memset(buf, 0, sizeof(*buf));
+	buf->data = pkb->data;
+	buf->len = pkb_len(pkb);
+	buf->cap = cap > buf->len ? cap : buf->len;
+	if (buf->cap > buf->len + pkb_tailroom(pkb))
+		buf->cap = buf->len + pkb_tailroom(pkb);
 	buf->priv__ = pkb;
 	return 0;
 }

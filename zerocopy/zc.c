@@ -29,7 +29,7 @@ struct zc_sock {
 	zc_complete_fn cb;
 	void *opaque;
 	struct zc_send *head, *tail; /* committed (or open) sends, lowest id first */
-	struct zc_send *open;        /* begun, neither committed nor cancelled */
+	struct zc_send *open;	     /* begun, neither committed nor cancelled */
 	struct zc_sock *ready_next;  /* on the engine's ready list */
 	uint32_t next_id;
 	uint32_t outstanding; /* committed, not yet reported */
@@ -50,7 +50,7 @@ struct zc_engine {
 	struct umem *umem;
 	struct umem_port *port;
 	struct zc_engine_config cfg;
-	struct zc_send *sends;	  /* the objects, one allocation */
+	struct zc_send *sends; /* the objects, one allocation */
 	struct zc_send *free_sends;
 	struct zc_small *smalls;
 	struct zc_small *free_smalls;
@@ -141,8 +141,7 @@ int zc_engine_destroy(struct zc_engine *e)
 {
 	if (!e)
 		return 0;
-	if (e->live_socks || e->live_sends || e->stats.loans_live || e->live_smalls ||
-	    e->tx_posted)
+	if (e->live_socks || e->live_sends || e->stats.loans_live || e->live_smalls || e->tx_posted)
 		return -EBUSY;
 	umem_set_tx_done(e->umem, NULL, NULL);
 	free(e->smalls);
@@ -208,8 +207,7 @@ static unsigned sock_deliver(struct zc_sock *zs)
 		unsigned flags = s->flags;
 		uint32_t n = 0;
 
-		while (s && s->done && s->flags == flags &&
-		       (n == 0 || s->id == hi + 1)) {
+		while (s && s->done && s->flags == flags && (n == 0 || s->id == hi + 1)) {
 			struct zc_send *next = s->next;
 
 			hi = s->id;
@@ -311,7 +309,7 @@ int zc_send_begin(struct zc_sock *zs, struct zc_send **out)
 	e->live_sends++;
 	zs->sends_live++;
 	*s = (struct zc_send){
-		.ubuf = { .ops = &zc_send_ops, .refcnt = 1 },
+		.ubuf = {.ops = &zc_send_ops, .refcnt = 1},
 		.sock = zs,
 		.id = zs->next_id,
 	};
@@ -411,7 +409,7 @@ int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_room, struc
 
 int zc_tx_post(struct zc_engine *e, struct pkb *pkb)
 {
-	struct umem_desc d = { .addr = pkb_data_addr(pkb), .len = pkb_len(pkb) };
+	struct umem_desc d = {.addr = pkb_data_addr(pkb), .len = pkb_len(pkb)};
 	uint64_t frame = pkb_frame_addr(pkb);
 	enum umem_frame_state st = umem_frame_state(e->umem, frame);
 	unsigned taken;
@@ -466,8 +464,7 @@ int zc_rx_loan(struct zc_engine *e, struct pkb *pkb, struct zc_loan *loan)
 		memcpy(sb->data, pkb->data, len);
 		pkb_free(pkb);
 		*loan = (struct zc_loan){
-			.data = sb->data, .len = len, .flags = ZC_LOAN_COPIED, .priv__ = sb
-		};
+			.data = sb->data, .len = len, .flags = ZC_LOAN_COPIED, .priv__ = sb};
 		e->stats.copybreaks++;
 		e->stats.rx_copied_bytes += len;
 		return 0;
@@ -477,7 +474,7 @@ int zc_rx_loan(struct zc_engine *e, struct pkb *pkb, struct zc_loan *loan)
 		return -ENOBUFS;
 	}
 	umem_loan(e->umem, pkb_frame_addr(pkb));
-	*loan = (struct zc_loan){ .data = pkb->data, .len = len, .priv__ = pkb };
+	*loan = (struct zc_loan){.data = pkb->data, .len = len, .priv__ = pkb};
 	e->stats.loans++;
 	e->stats.loans_live++;
 	return 0;
@@ -500,4 +497,19 @@ void zc_rx_return(struct zc_engine *e, struct zc_loan *loan)
 	}
 	loan->priv__ = NULL;
 	loan->data = NULL;
+}
+
+int zc_rx_take(struct zc_engine *e, struct zc_loan *loan, struct pkb **out)
+{
+	struct pkb *pkb = loan->priv__;
+
+	if (!pkb || (loan->flags & ZC_LOAN_COPIED))
+		return -EINVAL;
+	umem_unloan(e->umem, pkb_frame_addr(pkb));
+	e->stats.loans_live--;
+	e->stats.loans_taken++;
+	loan->priv__ = NULL;
+	loan->data = NULL;
+	*out = pkb;
+	return 0;
 }

@@ -228,6 +228,10 @@ void expect_embedded_pass(const char *prog, const char *extra, uid_t uid, const 
 	CU_ASSERT(strstr(p.buf, "totals after") != NULL);
 	if (expect)
 		CU_ASSERT(strstr(p.buf, expect) != NULL);
+	/* Every payload moved in its own frame: lent, sent on with new
+	 * headers in front, never copied by the stack or the demo. */
+	CU_ASSERT(strstr(p.buf, "the app copied 0B\n") != NULL);
+	CU_ASSERT(strstr(p.buf, "copies      stack rx 0B (zero-copy receive), tx 0B") != NULL);
 	assert_nothing_left(p.pid);
 	proc_done(&p);
 }

@@ -371,6 +371,114 @@ static void test_zero_copy_copies_nothing(void)
 			(unsigned long long)st.tx_inplace, (unsigned long long)st.zc_sends);
 }
 
+/* The child of the zero-copy echo: sends the pattern in chunks and reads
+ * each chunk back before the next, checking every byte. */
+#define ECHO_CHUNK (64u * 1024)
+
+static int child_echo_client(void *arg)
+{
+	const struct xfer_spec *x = arg;
+	static uint8_t out[ECHO_CHUNK], in[ECHO_CHUNK];
+	int fd = connect_to(x->family, ST_ML_IP4_0, ST_ML_IP6_0, PORT);
+	uint64_t off = 0;
+
+	if (fd < 0)
+		return 10;
+	while (off < x->bytes) {
+		size_t n = x->bytes - off < ECHO_CHUNK ? (size_t)(x->bytes - off) : ECHO_CHUNK;
+		size_t got = 0;
+
+		st_pattern(x->seed, off, out, n);
+		if (skiff_send(fd, out, n, 0) != (ssize_t)n)
+			return 11;
+		while (got < n) {
+			ssize_t r = skiff_recv(fd, in + got, n - got, 0);
+
+			if (r <= 0)
+				return 12;
+			got += (size_t)r;
+		}
+		if (st_pattern_check(x->seed, off, in, n) >= 0)
+			return 13;
+		off += n;
+	}
+	skiff_shutdown(fd, SHUT_WR);
+	{
+		char c;
+
+		if (skiff_recv(fd, &c, 1, 0) != 0)
+			return 14;
+	}
+	skiff_close(fd);
+	return 0;
+}
+
+/* An echo over the zero-copy paths: each lent frame is sent back as it
+ * lies (skiff_zc_loan_to_buf), so the server copies no payload byte and
+ * every echoed segment goes out with its headers in place. */
+static void test_loan_to_buf_echo_copies_nothing(void)
+{
+	struct xfer_spec x = {.family = AF_INET, .bytes = 8 * ST_MIB, .seed = 9};
+	struct skiff_zc_loan loans[16];
+	struct skiff_zc_buf bufs[16];
+	struct skiff_stats st0, st;
+	uint64_t echoed = 0, taken = 0;
+	int lfd, fd;
+
+	pair_up(child_echo_client, &x, NULL);
+	lfd = listen_on(AF_INET, PORT);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	skiff_get_stats(&st0);
+	for (;;) {
+		ssize_t n = skiff_zc_recv(fd, loans, 16, 0);
+		unsigned nb = 0;
+
+		if (n <= 0) {
+			CU_ASSERT(n == 0);
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			CU_ASSERT_FATAL(!(loans[i].flags & SKIFF_ZC_LOAN_COPIED));
+			echoed += loans[i].len;
+			CU_ASSERT_FATAL(skiff_zc_loan_to_buf(fd, &loans[i], &bufs[nb]) == 0);
+			/* spent: the loan no longer names the frame */
+			CU_ASSERT(loans[i].priv__ == NULL);
+			nb++;
+			taken++;
+		}
+		skiff_zc_recv_done(loans, (unsigned)n); /* spent loans are skipped */
+		CU_ASSERT_FATAL(skiff_zc_send(fd, bufs, nb, 0) >= 0);
+	}
+	skiff_close(fd);
+	SKIFF_ASSERT_EQ(pair_wait_child(30000), 0);
+	SKIFF_ASSERT_EQ(echoed, x.bytes);
+	st_wait_idle(3000);
+	skiff_get_stats(&st);
+	SKIFF_ASSERT_EQ(st.rx_copied_bytes - st0.rx_copied_bytes, 0);
+	SKIFF_ASSERT_EQ(st.tx_copied_bytes - st0.tx_copied_bytes, 0);
+	SKIFF_ASSERT_EQ(st.zc_sends_copied, 0);
+	SKIFF_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
+	CU_ASSERT(st.tx_inplace - st0.tx_inplace >= taken);
+	skiff_test_note("%llu frames echoed in place, 0 B copied",
+			(unsigned long long)(st.tx_inplace - st0.tx_inplace));
+}
+
+/* The loan_to_buf refusals leave the loan as it was. */
+static void test_loan_to_buf_refusals(void)
+{
+	struct skiff_zc_loan empty = {0}, copied = {.len = 10, .flags = SKIFF_ZC_LOAN_COPIED};
+	struct skiff_zc_buf b;
+	int dummy;
+
+	copied.priv__ = &dummy;
+	SKIFF_ASSERT_EQ(skiff_zc_loan_to_buf(-1, NULL, &b), -EINVAL);
+	SKIFF_ASSERT_EQ(skiff_zc_loan_to_buf(-1, &empty, &b), -EINVAL);
+	SKIFF_ASSERT_EQ(skiff_zc_loan_to_buf(-1, &copied, &b), -EINVAL);
+	CU_ASSERT(copied.priv__ == &dummy && copied.len == 10);
+}
+
 /* Completions by callback: each id once, in order, in coalesced ranges. */
 struct zc_seen {
 	uint32_t next;
@@ -739,6 +847,8 @@ static void test_udp_v6_echo(void)
 
 static const struct skiff_test_case tests[] = {
 	SKIFF_TEST(test_zero_copy_copies_nothing),
+	SKIFF_TEST(test_loan_to_buf_echo_copies_nothing),
+	SKIFF_TEST(test_loan_to_buf_refusals),
 	SKIFF_TEST(test_zero_copy_callback_in_order),
 	SKIFF_TEST(test_epoll_level_edge_oneshot_rdhup),
 	SKIFF_TEST(test_slow_reader_frames_relieved),

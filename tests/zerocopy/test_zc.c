@@ -10,10 +10,10 @@
 #include <skiff/zc.h>
 #include <string.h>
 
-#define FRAMES	   256
-#define MAX_IDS	   512
-#define HDR_ROOM   (14 + 20 + 32) /* Ethernet + IPv4 + TCP with timestamps */
-#define MAX_CALLS  64
+#define FRAMES	  256
+#define MAX_IDS	  512
+#define HDR_ROOM  (14 + 20 + 32) /* Ethernet + IPv4 + TCP with timestamps */
+#define MAX_CALLS 64
 
 static struct umem_memlink *wire;
 static struct umem *u0, *u1;
@@ -36,7 +36,7 @@ static void on_complete(void *opaque, uint32_t lo, uint32_t hi, unsigned flags)
 {
 	(void)opaque;
 	if (ncalls < MAX_CALLS)
-		calls[ncalls] = (typeof(calls[0])){ lo, hi, flags };
+		calls[ncalls] = (typeof(calls[0])){lo, hi, flags};
 	ncalls++;
 	for (uint32_t id = lo; id <= hi && id < MAX_IDS; id++)
 		completed[id]++;
@@ -48,7 +48,7 @@ static void on_complete(void *opaque, uint32_t lo, uint32_t hi, unsigned flags)
 
 static void open_fixture(void)
 {
-	struct umem_memlink_config wc = { .ring_size = 64, .frame_count = FRAMES };
+	struct umem_memlink_config wc = {.ring_size = 64, .frame_count = FRAMES};
 	struct umem_config c0, c1;
 
 	CU_ASSERT_FATAL(umem_memlink_create(&wire, &wc) == 0);
@@ -383,7 +383,7 @@ static unsigned far_send(const uint32_t *lens, unsigned n, struct umem_desc *got
 		uint64_t a;
 
 		CU_ASSERT_FATAL(umem_alloc(u1, &a) == 0);
-		d[i] = (struct umem_desc){ .addr = a + g.headroom, .len = lens[i] };
+		d[i] = (struct umem_desc){.addr = a + g.headroom, .len = lens[i]};
 		memset(umem_geo_ptr(&g, d[i].addr), 0x40 + (int)i, lens[i]);
 	}
 	CU_ASSERT_FATAL(umem_port_tx(p1, d, n) == n);
@@ -406,8 +406,8 @@ static void reopen(const struct zc_engine_config *cfg)
 
 static void test_loan_budget_and_copybreak(void)
 {
-	struct zc_engine_config cfg = { .loan_budget = 2, .copybreak = 64, .fill_low = 1 };
-	uint32_t lens[4] = { 1000, 1000, 1000, 32 };
+	struct zc_engine_config cfg = {.loan_budget = 2, .copybreak = 64, .fill_low = 1};
+	uint32_t lens[4] = {1000, 1000, 1000, 32};
 	struct umem_desc d[4];
 	struct zc_loan loan[4];
 	struct pkb *pkb[4];
@@ -446,8 +446,8 @@ static void test_loan_budget_and_copybreak(void)
 static void test_copybreak_when_fill_ring_low(void)
 {
 	/* fill_low above the ring size: the ring always counts as low. */
-	struct zc_engine_config cfg = { .copybreak = 128, .fill_low = 100000 };
-	uint32_t lens[2] = { 100, 1400 };
+	struct zc_engine_config cfg = {.copybreak = 128, .fill_low = 100000};
+	uint32_t lens[2] = {100, 1400};
 	struct umem_desc d[2];
 	struct zc_loan loan[2];
 	struct pkb *pkb[2];
@@ -467,6 +467,47 @@ static void test_copybreak_when_fill_ring_low(void)
 	SKIFF_ASSERT_EQ(st.loans, 1);
 	zc_rx_return(eng, &loan[0]);
 	zc_rx_return(eng, &loan[1]);
+}
+
+/* A lent frame taken back (to send it on) is HELD again, no longer counts
+ * against the budget, and frees like any frame; a copy-break loan has no
+ * frame to take. */
+static void test_take_loan_back(void)
+{
+	struct zc_engine_config cfg = {.loan_budget = 1, .copybreak = 64, .fill_low = 100000};
+	uint32_t lens[3] = {1000, 32, 1000};
+	struct umem_desc d[3];
+	struct zc_loan loan[3];
+	struct pkb *pkb[3], *taken = NULL;
+	struct zc_engine_stats st;
+	struct umem_audit a;
+
+	reopen(&cfg);
+	SKIFF_ASSERT_EQ(far_send(lens, 3, d), 3);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_FATAL(pkb_build_rx(pool, &d[i], &pkb[i]) == 0);
+	CU_ASSERT_FATAL(zc_rx_loan(eng, pkb[0], &loan[0]) == 0);
+	CU_ASSERT_FATAL(zc_rx_loan(eng, pkb[1], &loan[1]) == 0);
+	CU_ASSERT(loan[1].flags & ZC_LOAN_COPIED);
+	SKIFF_ASSERT_EQ(zc_rx_take(eng, &loan[1], &taken), -EINVAL);
+	CU_ASSERT(taken == NULL && loan[1].priv__ != NULL);
+	/* Budget spent until the first loan is taken back. */
+	SKIFF_ASSERT_EQ(zc_rx_loan(eng, pkb[2], &loan[2]), -ENOBUFS);
+	CU_ASSERT_FATAL(zc_rx_take(eng, &loan[0], &taken) == 0);
+	CU_ASSERT(taken == pkb[0] && loan[0].priv__ == NULL && loan[0].data == NULL);
+	SKIFF_ASSERT_EQ(pkb_len(taken), 1000);
+	CU_ASSERT(umem_audit(u0, &a));
+	SKIFF_ASSERT_EQ(a.loaned, 0);
+	SKIFF_ASSERT_EQ(umem_frame_state(u0, pkb_frame_addr(taken)), UMEM_FRAME_HELD);
+	CU_ASSERT(zc_rx_loan(eng, pkb[2], &loan[2]) == 0);
+	zc_engine_get_stats(eng, &st);
+	SKIFF_ASSERT_EQ(st.loans_taken, 1);
+	SKIFF_ASSERT_EQ(st.loans_live, 1);
+	pkb_free(taken);
+	zc_rx_return(eng, &loan[1]);
+	zc_rx_return(eng, &loan[2]);
+	CU_ASSERT(umem_audit(u0, &a));
+	SKIFF_ASSERT_EQ(a.loaned, 0);
 }
 
 static void test_engine_refuses_to_go_while_busy(void)
@@ -588,14 +629,21 @@ static const struct skiff_test_case zc_tests[] = {
 static const struct skiff_test_case loan_tests[] = {
 	SKIFF_TEST(test_loan_budget_and_copybreak),
 	SKIFF_TEST(test_copybreak_when_fill_ring_low),
+	SKIFF_TEST(test_take_loan_back),
 	SKIFF_TEST_END,
 };
 
 static const struct skiff_test_suite zc_suite = {
-	.name = "completion", .setup = setup, .teardown = teardown, .tests = zc_tests,
+	.name = "completion",
+	.setup = setup,
+	.teardown = teardown,
+	.tests = zc_tests,
 };
 static const struct skiff_test_suite loan_suite = {
-	.name = "loans", .setup = setup, .teardown = teardown, .tests = loan_tests,
+	.name = "loans",
+	.setup = setup,
+	.teardown = teardown,
+	.tests = loan_tests,
 };
 
-const struct skiff_test_suite *const skiff_test_suites[] = { &zc_suite, &loan_suite, NULL };
+const struct skiff_test_suite *const skiff_test_suites[] = {&zc_suite, &loan_suite, NULL};

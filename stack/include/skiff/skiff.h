@@ -245,6 +245,21 @@ struct skiff_zc_loan {
 SKIFF_API ssize_t skiff_zc_recv(int fd, struct skiff_zc_loan *loans, unsigned max, int flags);
 /** Return loans: their frames go back to the fill ring. */
 SKIFF_API void skiff_zc_recv_done(struct skiff_zc_loan *loans, unsigned n);
+/**
+ * Turn a loan into a send buffer for @p fd, in the same frame: the received
+ * payload is sent on as it lies, with the new headers written in front of
+ * it (a proxy's or an echo's zero copy). On success the loan is spent
+ * (cleared: skiff_zc_recv_done() skips it) and @p buf holds its bytes
+ * (len = cap = the loan's length, or cap = one segment of @p fd when that
+ * is more); give @p buf to skiff_zc_send() or skiff_zc_free(). A buffer
+ * longer than one segment of @p fd goes out as several segments, all but
+ * the first out of a copy (counted in tx_copied_bytes).
+ * @param fd a connected TCP socket, or -1
+ * @return 0, -EINVAL (a copied loan, SKIFF_ZC_LOAN_COPIED, or an empty
+ *         one: the loan is unchanged), -EBADF, -ENOTCONN, -ENOTSUP (not
+ *         TCP), -ENETDOWN
+ */
+SKIFF_API int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf *buf);
 
 /* ---- counters ------------------------------------------------------------ */
 

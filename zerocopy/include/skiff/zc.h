@@ -102,6 +102,7 @@ struct zc_engine_stats {
 	uint64_t loans_live;
 	uint64_t loan_refused;      /* budget spent and too big to copy */
 	uint64_t copybreaks;        /* payloads copied instead of loaned */
+	uint64_t loans_taken;       /* loans turned into frames the stack holds (zc_rx_take) */
 	uint64_t rx_copied_bytes;
 };
 
@@ -235,6 +236,16 @@ SKIFF_API int zc_rx_loan(struct zc_engine *e, struct pkb *pkb, struct zc_loan *l
 /** Give a loan back; its frame returns to the allocator and from there to
  * the fill ring at the next refill. */
 SKIFF_API void zc_rx_return(struct zc_engine *e, struct zc_loan *loan);
+
+/**
+ * Take a lent frame back as the caller's pkb (LOANED -> HELD), e.g. to send
+ * its payload on: no byte moves. The loan is spent (cleared) and stops
+ * counting against the budget; @p out is the frame's pkb, its data the
+ * loaned bytes.
+ * @return 0, -EINVAL (a copy-break loan: there is no frame to take; the
+ *         loan is unchanged and still needs zc_rx_return())
+ */
+SKIFF_API int zc_rx_take(struct zc_engine *e, struct zc_loan *loan, struct pkb **out);
 
 #ifdef __cplusplus
 }
