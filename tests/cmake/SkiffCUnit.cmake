@@ -30,6 +30,7 @@ function(skiff_add_cunit name)
   add_custom_command(TARGET ${name} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -D TEST_BINARY=$<TARGET_FILE:${name}> -D TEST_PREFIX=${name}
             -D TEST_LABELS=${labels_csv} -D TEST_TIMEOUT=${T_TIMEOUT} -D CTEST_FILE=${ctest_file}
+            -D SCOREBOARD=${PROJECT_BINARY_DIR}/scoreboard.tsv
             -P ${SKIFF_CUNIT_DISCOVER}
     VERBATIM)
   # Until the binary is built its list is empty, so ctest still runs the

@@ -2,11 +2,13 @@
 
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef AF_XDP
@@ -22,6 +24,82 @@ void skiff_test_note(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+#define SCORES_MAX 64
+
+static struct score {
+	char name[160];
+	char figure[256];
+} scores[SCORES_MAX];
+static unsigned n_scores;
+static const char *prog_name;
+
+void skiff_test_score(const char *fmt, ...)
+{
+	CU_pTest t = CU_get_current_test();
+	CU_pSuite s = CU_get_current_suite();
+	char name[sizeof(scores[0].name)];
+	struct score *sc = NULL;
+	const char *base = prog_name ? strrchr(prog_name, '/') : NULL;
+	va_list ap;
+
+	snprintf(name, sizeof(name), "%s.%s/%s", base ? base + 1 : (prog_name ? prog_name : "?"),
+		 s ? s->pName : "?", t ? t->pName : "?");
+	for (unsigned i = 0; i < n_scores && !sc; i++)
+		if (strcmp(scores[i].name, name) == 0)
+			sc = &scores[i];
+	if (!sc) {
+		if (n_scores == SCORES_MAX)
+			return;
+		sc = &scores[n_scores++];
+		snprintf(sc->name, sizeof(sc->name), "%s", name);
+	}
+	va_start(ap, fmt);
+	vsnprintf(sc->figure, sizeof(sc->figure), fmt, ap);
+	va_end(ap);
+	/* The figure is one table cell: no tabs, no newlines, no pipes. */
+	for (char *c = sc->figure; *c; c++)
+		if (*c == '\t' || *c == '\n' || *c == '|')
+			*c = ' ';
+}
+
+static bool test_failed(const char *suite, const char *test)
+{
+	for (CU_pFailureRecord f = CU_get_failure_list(); f; f = f->pNext)
+		if (f->pSuite && f->pTest && strcmp(f->pSuite->pName, suite) == 0 &&
+		    strcmp(f->pTest->pName, test) == 0)
+			return true;
+	return false;
+}
+
+/* One line per scored test, appended with a single write (ctest runs tests
+ * in parallel; O_APPEND keeps whole lines). */
+static void write_scores(void)
+{
+	const char *path = getenv("SKIFF_SCOREBOARD");
+	char day[32];
+	time_t now = time(NULL);
+	int fd = -1;
+
+	strftime(day, sizeof(day), "%Y-%m-%d %H:%M", localtime(&now));
+	if (path && *path)
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	for (unsigned i = 0; i < n_scores; i++) {
+		const char *st = strchr(scores[i].name, '.') + 1, *slash = strchr(st, '/');
+		char suite[128], line[512];
+		int n;
+
+		snprintf(suite, sizeof(suite), "%.*s", (int)(slash - st), st);
+		const char *result = test_failed(suite, slash + 1) ? "FAIL" : "PASS";
+		printf("score %s | %s | %s\n", scores[i].name, scores[i].figure, result);
+		n = snprintf(line, sizeof(line), "%s\t%s\t%s\t%s\n", day, scores[i].name,
+			     scores[i].figure, result);
+		if (fd >= 0 && n > 0 && write(fd, line, (size_t)n) != n)
+			fprintf(stderr, "scoreboard: short write to %s\n", path);
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 void skiff_test_skip(const char *fmt, ...)
@@ -66,8 +144,8 @@ static const struct skiff_test_suite *find_suite(const char *name, size_t len)
 /* Registers one suite with CUnit; only the test called `only` if non-NULL. */
 static int add_suite(const struct skiff_test_suite *s, const char *only)
 {
-	CU_pSuite cs = CU_add_suite_with_setup_and_teardown(s->name, NULL, NULL, s->setup,
-							    s->teardown);
+	CU_pSuite cs =
+		CU_add_suite_with_setup_and_teardown(s->name, NULL, NULL, s->setup, s->teardown);
 	int n = 0;
 
 	if (!cs)
@@ -94,6 +172,7 @@ int main(int argc, char **argv)
 	unsigned failures, tests_failed, ran;
 	int added = 0;
 
+	prog_name = argv[0];
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
 		for (const struct skiff_test_suite *const *s = skiff_test_suites; *s; s++)
 			for (const struct skiff_test_case *t = (*s)->tests; t->name; t++)
@@ -141,6 +220,7 @@ int main(int argc, char **argv)
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
+	write_scores();
 	/* CU_get_error() only reports framework errors: count real failures. */
 	failures = CU_get_number_of_failures();
 	tests_failed = CU_get_number_of_tests_failed();

@@ -51,4 +51,15 @@ void skiff_test_require_privileged(void);
 
 __attribute__((format(printf, 1, 2))) void skiff_test_note(const char *fmt, ...);
 
+/*
+ * Records the running test's row on the reliability scoreboard
+ * (docs/reliability.md): @p fmt says what it measured ("1,000,000 frames
+ * tried, 0 leaked"). When the test ends the harness adds its result (PASS
+ * or FAIL), prints the row as "score NAME | FIGURE | RESULT" and appends it
+ * to the file $SKIFF_SCOREBOARD names (ctest sets it to the build's
+ * scoreboard.tsv); tests/reliability/scoreboard.sh turns that file into the
+ * document's table. A later call in the same test replaces the figure.
+ */
+__attribute__((format(printf, 1, 2))) void skiff_test_score(const char *fmt, ...);
+
 #endif
