@@ -183,7 +183,7 @@ void relay_zc_done(void *counters, int fd, uint32_t lo, uint32_t hi, unsigned fl
 
 /* A non-blocking listener on the demos' port for one family, added to
  * @p ep with its descriptor's address as data. Says why on failure. */
-int relay_listen(int ep, const struct app_opts *o, int family, int *lfd)
+static int relay_listen(int ep, const struct app_opts *o, int family, int *lfd)
 {
 	struct sockaddr_storage ss;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lfd};
@@ -221,4 +221,31 @@ out_err:
 		family == AF_INET ? "IPv4" : "IPv6", o->port, strerror(errno),
 		errno == EADDRINUSE ? " (address already in use)" : "");
 	return -errno;
+}
+
+int relay_server_open(const struct app_opts *o, int *ep, int lfd[2])
+{
+	int rc = 0;
+
+	lfd[0] = lfd[1] = -1;
+	*ep = skiff_epoll_create(0);
+	if (*ep < 0) {
+		fprintf(stderr, "%s: skiff_epoll_create: %s\n", o->prog, strerror(errno));
+		return -errno;
+	}
+	if (o->have_ip4)
+		rc = relay_listen(*ep, o, AF_INET, &lfd[0]);
+	if (!rc && o->have_ip6)
+		rc = relay_listen(*ep, o, AF_INET6, &lfd[1]);
+	return rc;
+}
+
+void relay_server_close(int *ep, int lfd[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (lfd[i] >= 0)
+			skiff_close(lfd[i]);
+	if (*ep >= 0)
+		skiff_close(*ep);
+	*ep = lfd[0] = lfd[1] = -1;
 }

@@ -69,10 +69,18 @@ void relay_clear(struct relay_half *h);
 
 /** The completion callback to register on every socket that sends
  * (skiff_zc_set_callback(fd, relay_zc_done, counters)): it counts. */
-/* Listens on o->port for @p family (IPv6 only for AF_INET6), registered
- * with epoll @p ep (data.ptr = lfd). @return 0 or -errno, with a message. */
-int relay_listen(int ep, const struct app_opts *o, int family, int *lfd);
-
 void relay_zc_done(void *counters, int fd, uint32_t lo, uint32_t hi, unsigned flags);
+
+/**
+ * The demos' server set-up: an epoll set @p ep with a non-blocking listener
+ * on o->port for each family @p o asks for (lfd[0] IPv4, lfd[1] IPv6-only;
+ * -1 for none), registered with data.ptr = &lfd[i].
+ * @return 0 or -errno, after a message that says why (e.g. address in use);
+ *         relay_server_close() undoes a partial set-up
+ */
+int relay_server_open(const struct app_opts *o, int *ep, int lfd[2]);
+
+/** Closes the listeners and the epoll set; sets them to -1. */
+void relay_server_close(int *ep, int lfd[2]);
 
 #endif

@@ -137,19 +137,8 @@ static void echo_step(struct app_server *s, int timeout_ms)
 static int echo_start(struct app_server *s, const struct app_opts *o)
 {
 	struct echo *e = (struct echo *)s;
-	int rc = 0;
 
-	e->lfd[0] = e->lfd[1] = -1;
-	e->ep = skiff_epoll_create(0);
-	if (e->ep < 0) {
-		fprintf(stderr, "%s: skiff_epoll_create: %s\n", o->prog, strerror(errno));
-		return -errno;
-	}
-	if (o->have_ip4)
-		rc = relay_listen(e->ep, o, AF_INET, &e->lfd[0]);
-	if (!rc && o->have_ip6)
-		rc = relay_listen(e->ep, o, AF_INET6, &e->lfd[1]);
-	return rc;
+	return relay_server_open(o, &e->ep, e->lfd);
 }
 
 static void echo_stop(struct app_server *s)
@@ -158,12 +147,7 @@ static void echo_stop(struct app_server *s)
 
 	while (e->conns)
 		conn_close(e, e->conns);
-	for (int i = 0; i < 2; i++)
-		if (e->lfd[i] >= 0)
-			skiff_close(e->lfd[i]);
-	if (e->ep >= 0)
-		skiff_close(e->ep);
-	e->ep = e->lfd[0] = e->lfd[1] = -1;
+	relay_server_close(&e->ep, e->lfd);
 }
 
 int main(int argc, char **argv)

@@ -215,19 +215,9 @@ static void proxy_step(struct app_server *s, int timeout_ms)
 static int proxy_start(struct app_server *s, const struct app_opts *o)
 {
 	struct proxy *p = (struct proxy *)s;
-	int rc = 0;
 
 	p->o = o;
-	p->ep = skiff_epoll_create(0);
-	if (p->ep < 0) {
-		fprintf(stderr, "%s: skiff_epoll_create: %s\n", o->prog, strerror(errno));
-		return -errno;
-	}
-	if (o->have_ip4)
-		rc = relay_listen(p->ep, o, AF_INET, &p->lfd[0]);
-	if (!rc && o->have_ip6)
-		rc = relay_listen(p->ep, o, AF_INET6, &p->lfd[1]);
-	return rc;
+	return relay_server_open(o, &p->ep, p->lfd);
 }
 
 static void proxy_stop(struct app_server *s)
@@ -237,12 +227,7 @@ static void proxy_stop(struct app_server *s)
 	while (p->conns)
 		pair_close(p, p->conns);
 	bury(p);
-	for (int i = 0; i < 2; i++)
-		if (p->lfd[i] >= 0)
-			skiff_close(p->lfd[i]);
-	if (p->ep >= 0)
-		skiff_close(p->ep);
-	p->ep = p->lfd[0] = p->lfd[1] = -1;
+	relay_server_close(&p->ep, p->lfd);
 }
 
 int main(int argc, char **argv)
