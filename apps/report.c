@@ -55,9 +55,9 @@ void report_banner(FILE *f, const struct app_opts *o, const char *backend_line)
 	if (backend_line) {
 		fprintf(f, "  backend    %s\n", backend_line);
 	} else {
-		fprintf(f, "  interface  %s queue %u, XDP %s mode%s\n", o->ifname, o->queue,
-			skiff_xdp_zerocopy() ? "zero-copy" : "copy",
-			o->xdp_skb ? ", generic (skb) attach" : "");
+		fprintf(f, "  interface  %s queue %u, XDP %s mode%s, program id %u\n", o->ifname,
+			o->queue, skiff_xdp_zerocopy() ? "zero-copy" : "copy",
+			o->xdp_skb ? ", generic (skb) attach" : "", skiff_xdp_prog_id());
 		fprintf(f, "  asked for  %s%s\n", mode_name(o->xdp_mode),
 			o->busy_poll ? ", busy-poll" : "");
 	}

@@ -106,6 +106,13 @@ bool skiff_xdp_zerocopy(void)
 	       umem_xsk_is_zerocopy(skiff__s.port);
 }
 
+uint32_t skiff_xdp_prog_id(void)
+{
+	return skiff__s.up && skiff__s.cfg.backend == SKIFF_BACKEND_XSK
+		       ? umem_xsk_prog_id(skiff__s.port)
+		       : 0;
+}
+
 /* ---- set-up ------------------------------------------------------------------ */
 
 static int check_config(struct skiff_config *c)

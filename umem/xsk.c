@@ -923,6 +923,13 @@ bool umem_xsk_is_native(const struct umem_port *p)
 	return p && p->ops == &xsk_ops && state(p)->attach_mode == XDP_MODE_NATIVE;
 }
 
+uint32_t umem_xsk_prog_id(const struct umem_port *p)
+{
+	if (!p || p->ops != &xsk_ops || !state(p)->prog)
+		return 0;
+	return xdp_program__id(state(p)->prog);
+}
+
 static const struct umem_port_ops xsk_ops = {
 	.name = "xsk",
 	.rx = port_rx,

@@ -31,11 +31,9 @@ int proc_run(struct proc *p, uid_t uid, int timeout_ms, char *const argv[]);
 void proc_show(const struct proc *p);
 void proc_done(struct proc *p);
 
-/* Takes note of the BPF programs loaded now... */
-void leftovers_baseline(void);
-/* ... and asserts that run @p pid left no namespace, no veth and no XDP
- * program of skiff's loaded since. */
-void assert_nothing_left(pid_t pid);
+/* Asserts that run @p pid left no namespace and no veth, and that none of
+ * the XDP programs its @p output names ("program id N") is still loaded. */
+void assert_nothing_left(pid_t pid, const char *output);
 
 /* Runs @p prog's embedded default (32 connections x 300 requests, then
  * @p extra if not NULL) as @p uid and asserts a PASS, the figures, @p expect

@@ -14,11 +14,6 @@
 #include "skiff_test.h"
 #include "testbed.h"
 
-static void setup(void)
-{
-	leftovers_baseline();
-}
-
 static void teardown(void)
 {
 	tb_destroy();
@@ -51,7 +46,7 @@ static void test_echo_default_run(void)
 	SKIFF_ASSERT_EQ(p.status, 0);
 	CU_ASSERT(strstr(p.buf, "verdict: PASS 64 connections x 1000 requests, 0 bad bytes\n") !=
 		  NULL);
-	assert_nothing_left(p.pid);
+	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
 }
 
@@ -77,7 +72,7 @@ static void interrupted(const char *prog, int signals)
 		CU_ASSERT(strstr(p.buf, "interrupted") != NULL);
 		CU_ASSERT(strstr(p.buf, "totals after") != NULL);
 	}
-	assert_nothing_left(p.pid);
+	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
 }
 
@@ -166,9 +161,9 @@ static void test_iperf3_through_proxy(void)
 	}
 	proc_done(&pc);
 	proc_done(&ps);
-	proc_done(&pp);
 	tb_destroy();
-	assert_nothing_left(getpid());
+	assert_nothing_left(getpid(), pp.buf);
+	proc_done(&pp);
 }
 
 /* ---- bad use ------------------------------------------------------------ */
@@ -202,7 +197,7 @@ static void test_forced_zero_copy_on_veth_exits_2(void)
 	SKIFF_ASSERT_EQ(p.status, 2);
 	CU_ASSERT(strstr(p.buf, "zero-copy") != NULL);
 	CU_ASSERT(strstr(p.buf, "hint: without -z") != NULL);
-	assert_nothing_left(p.pid);
+	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
 }
 
@@ -219,5 +214,5 @@ static const struct skiff_test_case tests[] = {
 	SKIFF_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"demos", setup, teardown, tests};
+static const struct skiff_test_suite suite = {"demos", NULL, teardown, tests};
 const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};

@@ -57,11 +57,6 @@ static void test_help_exits_0(void)
 	proc_done(&p);
 }
 
-static void setup(void)
-{
-	leftovers_baseline();
-}
-
 static const struct skiff_test_case tests[] = {
 	SKIFF_TEST(test_bad_use_exits_2),
 	SKIFF_TEST(test_help_exits_0),
@@ -71,5 +66,5 @@ static const struct skiff_test_case tests[] = {
 	SKIFF_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"cli", setup, NULL, tests};
+static const struct skiff_test_suite suite = {"cli", NULL, NULL, tests};
 const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};

@@ -104,6 +104,10 @@ SKIFF_API const char *skiff_last_error(void);
 /** True when the port runs in zero-copy mode (false: copy mode). */
 SKIFF_API bool skiff_xdp_zerocopy(void);
 
+/** The kernel's id of skiff's XDP program on the interface (0: none, e.g.
+ * memlink or not running). */
+SKIFF_API uint32_t skiff_xdp_prog_id(void);
+
 /**
  * One round of the run-to-completion loop; waits up to @p timeout_ms (0:
  * don't wait, -1: until something happens) for traffic when there is none.
@@ -299,6 +303,27 @@ struct skiff_stats {
 	uint64_t secpath_drops;		  /**< segments refused by a listener's secpath policy */
 	uint64_t mptcp_fallbacks;	  /**< MP_CAPABLE SYNs answered with plain TCP */
 	uint64_t mptcp_dss_rx, mptcp_dss_tx, mptcp_bad_option;
+	/* hostile input (docs/hardening.md) */
+	uint64_t ip_len_err;	      /**< IPv4/IPv6 packets shorter than their header or length */
+	uint64_t tcp_len_err;	      /**< TCP segments shorter than their header (data offset) */
+	uint64_t ip_frag_drop;	      /**< fragments reassembly refused (overlap, bad offset, room) */
+	uint64_t tcp_bad_options;     /**< segments with a malformed option (length < 2, past the
+				       * header): the options after it are ignored */
+	uint64_t tcp_unknown_options; /**< options of kinds skiff does not know: skipped */
+	uint64_t tcp_rst_ignored;     /**< RSTs outside the receive window: dropped, no answer */
+	uint64_t tcp_challenge_acks;  /**< RFC 5961 challenge ACKs: in-window RST, SYN on a
+				       * synchronized connection, ACK of data never sent */
+	uint64_t tcp_challenge_acks_limited; /**< the same over the rate limit: dropped unanswered */
+	uint64_t tcp_rx_out_of_window; /**< data wholly outside the receive window (old
+					* duplicates too): dropped, answered with an ACK */
+	uint64_t tcp_syn_recycled;     /**< half-open connections dropped for a newer SYN (the
+					* listener's backlog or SKIFF_SYN_RCVD_MAX reached) */
+	uint64_t tcp_syn_rcvd_timeouts; /**< half-open connections expired
+					 * (SKIFF_SYN_RCVD_TIMEOUT_MS) */
+	uint64_t tcp_listen_drop; /**< SYNs dropped: the backlog is all finished handshakes */
+	uint64_t arp_spoof_drop;  /**< ARP from another MAC claiming the stack's IPv4 address */
+	uint64_t nd6_spoof_drop;  /**< NS/NA from the wire claiming one of the stack's IPv6
+				   * addresses */
 	/* zero-copy */
 	uint64_t zc_sends, zc_ids_completed, zc_sends_copied, zc_sends_aborted, zc_loans_live;
 	/* frames by state */
@@ -306,6 +331,8 @@ struct skiff_stats {
 	/* XDP statistics (or the memlink wire's equivalents) */
 	uint64_t xdp_rx_dropped, xdp_rx_invalid, xdp_tx_invalid, xdp_rx_ring_full,
 		xdp_fill_ring_empty, xdp_tx_ring_empty;
+	uint64_t xdp_passed_not_ours; /**< frames our XDP program left to the kernel: not the
+				       * stack's, or too malformed to classify */
 	/* lwIP pools in use (0 when idle and no sockets are open) */
 	uint32_t lwip_pcbs_used; /**< TCP (and listening TCP) PCBs */
 	uint32_t lwip_udp_pcbs_used, lwip_segs_used, lwip_pbufs_used, lwip_reass_used;

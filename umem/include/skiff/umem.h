@@ -324,6 +324,9 @@ SKIFF_API int umem_xsk_create(struct umem_port **out, struct umem *u,
 SKIFF_API bool umem_xsk_is_zerocopy(const struct umem_port *p);
 /** True when the program is attached in native (driver) mode. */
 SKIFF_API bool umem_xsk_is_native(const struct umem_port *p);
+/** The kernel's id of the XDP program the port attached (0: none, or not an
+ * xsk port): what `bpftool prog show id N` and leak checks look for. */
+SKIFF_API uint32_t umem_xsk_prog_id(const struct umem_port *p);
 
 /* ---- memlink: a software wire over shared memory ------------------------ */
 
