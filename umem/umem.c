@@ -13,10 +13,10 @@
 #include <skiff/sanitize.h>
 
 #if defined(SKIFF_ASAN) || !defined(SKIFF_DEBUG_FRAMES)
-#define UMEM_POISON(p, n)   SKIFF_POISON(p, n)
+#define UMEM_POISON(p, n) SKIFF_POISON(p, n)
 #else
 /* Without ASan a freed frame is filled so that a stale reader sees junk. */
-#define UMEM_POISON(p, n)   memset(p, 0x6b, n)
+#define UMEM_POISON(p, n) memset(p, 0x6b, n)
 #endif
 #define UMEM_UNPOISON(p, n) SKIFF_UNPOISON(p, n)
 
@@ -44,7 +44,8 @@ struct umem {
 	void *tx_done_opaque;
 	uint32_t fill_batch;
 	uint32_t fill_watermark;
-	size_t map_len; /* 0 when the caller gave the area */
+	uint32_t fill_reserve; /* free frames a refill never takes */
+	size_t map_len;	       /* 0 when the caller gave the area */
 	bool hugepages;
 	bool misuse_abort;
 };
@@ -107,6 +108,8 @@ static int check_config(const struct umem_config *c)
 	if (c->headroom % 64 || c->headroom + UMEM_XDP_PACKET_HEADROOM + 64 > c->frame_size)
 		return -EINVAL;
 	if (c->fill_batch == 0 || c->fill_batch > c->frame_count)
+		return -EINVAL;
+	if (c->fill_reserve >= c->frame_count)
 		return -EINVAL;
 	if ((unsigned)c->hugepages > UMEM_HUGEPAGES_ON)
 		return -EINVAL;
@@ -179,6 +182,7 @@ int umem_create(struct umem **out, const struct umem_config *cfg)
 	u->frame_mask = c.frame_size - 1;
 	u->fill_batch = c.fill_batch;
 	u->fill_watermark = c.fill_watermark;
+	u->fill_reserve = c.fill_reserve;
 	u->misuse_abort = misuse_abort_default();
 
 	u->free_stack = malloc(sizeof(*u->free_stack) * c.frame_count);
@@ -293,8 +297,10 @@ unsigned umem_alloc_bulk(struct umem *u, uint64_t *addrs, unsigned n)
 
 unsigned umem__alloc_fill(struct umem *u, uint64_t *addrs, unsigned n)
 {
-	if (n > u->free_top)
-		n = u->free_top;
+	uint32_t avail = u->free_top > u->fill_reserve ? u->free_top - u->fill_reserve : 0;
+
+	if (n > avail)
+		n = avail;
 	pop_bulk(u, addrs, n, UMEM_FRAME_FILL);
 	return n;
 }

@@ -725,6 +725,35 @@ static void fake_wire_deliver(unsigned n)
 	g_fake.fill_n -= n;
 }
 
+/* A fill ring larger than the UMEM: refills leave fill_reserve frames free
+ * for sending, and take the rest. */
+static void test_port_refill_keeps_reserve(void)
+{
+	struct umem_config c = {.frame_count = 64, .fill_batch = 16, .fill_reserve = 8};
+	struct umem *u = mk(&c);
+	struct umem_port *p = fake_port(u);
+	struct umem_audit au;
+	uint64_t a[8];
+
+	CU_ASSERT(FAKE_RING > 64);
+	SKIFF_ASSERT_EQ(umem_port_refill(p), 56);
+	CU_ASSERT(umem_audit(u, &au));
+	SKIFF_ASSERT_EQ(au.fill, 56);
+	SKIFF_ASSERT_EQ(au.free, 8);
+	/* The reserve is the sender's: plain allocation still gets it. */
+	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 8), 8);
+	SKIFF_ASSERT_EQ(umem_port_refill(p), 0);
+	for (unsigned i = 0; i < 8; i++)
+		umem_free(u, a[i]);
+	/* A reserve as large as the UMEM is refused. */
+	{
+		struct umem_config bad = {.frame_count = 64, .fill_reserve = 64};
+		struct umem *v = NULL;
+
+		SKIFF_ASSERT_EQ(umem_create(&v, &bad), -EINVAL);
+	}
+}
+
 static void test_port_refill_watermark(void)
 {
 	struct umem_config c = {.frame_count = 1024, .fill_batch = 32};
@@ -971,10 +1000,15 @@ static const struct skiff_test_case misuse_tests[] = {
 };
 
 static const struct skiff_test_case port_tests[] = {
-	SKIFF_TEST(test_comp_out_of_range),	    SKIFF_TEST(test_comp_not_posted_addr),
-	SKIFF_TEST(test_comp_not_inflight),	    SKIFF_TEST(test_comp_valid_reach_tx_done),
-	SKIFF_TEST(test_port_tx_refuses_bad_descs), SKIFF_TEST(test_port_tx_ring_full),
-	SKIFF_TEST(test_port_refill_watermark),	    SKIFF_TEST(test_port_rx_refuses_foreign_frames),
+	SKIFF_TEST(test_comp_out_of_range),
+	SKIFF_TEST(test_comp_not_posted_addr),
+	SKIFF_TEST(test_comp_not_inflight),
+	SKIFF_TEST(test_comp_valid_reach_tx_done),
+	SKIFF_TEST(test_port_tx_refuses_bad_descs),
+	SKIFF_TEST(test_port_tx_ring_full),
+	SKIFF_TEST(test_port_refill_watermark),
+	SKIFF_TEST(test_port_refill_keeps_reserve),
+	SKIFF_TEST(test_port_rx_refuses_foreign_frames),
 	SKIFF_TEST(test_port_destroy_reclaims),
 	SKIFF_TEST(test_port_destroy_hands_tx_frames_to_owner),
 	SKIFF_TEST(test_tx_done_has_one_owner),

@@ -72,6 +72,10 @@ struct umem_config {
 	uint32_t headroom;       /**< reserved bytes at each frame's start (multiple of 64) */
 	uint32_t fill_batch;     /**< frames posted per refill (default 64) */
 	uint32_t fill_watermark; /**< refill when fewer than this are posted (default fill ring / 2) */
+	/** Frames a refill leaves free for sending (default 0): with a fill
+	 * ring as large as the UMEM, refills would otherwise post every frame
+	 * and leave none for ACKs or data. */
+	uint32_t fill_reserve;
 	enum umem_hugepages hugepages;
 	/** Memory to use instead of mapping our own (memlink shares its UMEM
 	 * this way); NULL = mmap. Must be frame_size * frame_count bytes,
