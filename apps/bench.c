@@ -431,9 +431,19 @@ static int build_link(struct ctx *x, char *why, size_t len)
 		struct umem_memlink_config wc = {.frame_count = MEMLINK_FRAMES};
 
 		rc = umem_memlink_create(&x->wire, &wc);
-		if (rc)
+		if (rc) {
 			snprintf(why, len, "creating the memlink wire: %s", strerror(-rc));
-		return rc;
+			return rc;
+		}
+		if (x->plan->loss_ppm) {
+			/* Seeded, so that runs with the same seed lose alike. */
+			struct umem_memlink_faults f = {.seed = 1, .drop_ppm = x->plan->loss_ppm};
+
+			umem_memlink_set_faults(x->wire, 0, &f);
+			f.seed = 2;
+			umem_memlink_set_faults(x->wire, 1, &f);
+		}
+		return 0;
 	}
 	x->testbed = true;
 	rc = tb_ns_create(x->ns_server, sizeof(x->ns_server), "bench");

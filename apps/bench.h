@@ -52,7 +52,8 @@ struct bench_plan {
 	uint32_t echo_size;  /* request size of the echo runs */
 	uint32_t bulk_size;  /* request size of the bulk runs */
 	int cpu_server, cpu_client;
-	unsigned skip; /* BENCH_RUN_* bits of the measurements left out */
+	unsigned skip;	   /* BENCH_RUN_* bits of the measurements left out */
+	uint32_t loss_ppm; /* memlink: frames dropped each way, parts per million */
 	bool verbose;
 };
 

@@ -82,7 +82,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: skiff-bench [--quick] [--reps N] [--echo-s S] [--bulk-s S] [--bulk-gib G]\n"
 		"                   [--pairs NAME,...] [--runs c1,c64,bulk] [--cpus SERVER,CLIENT]\n"
-		"                   [--warmup-s S] [--settle S] [--verbose]\n"
+		"                   [--warmup-s S] [--settle S] [--memlink-loss PCT] [--verbose]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -97,6 +97,8 @@ static void usage(FILE *f)
 		   "  --settle S     before each pair, wait up to S s for the machine to be less\n"
 		   "                 than 10%% busy (0: don't wait)\n"
 		   "  --cpus S,C     the cores of the server and the client (0,1)\n"
+		   "  --memlink-loss PCT  memlink drops PCT %% of the frames each way (0):\n"
+		   "                 loss recovery, and copies after it, under a known loss\n"
 		   "  --verbose      the skiff server's counters (and memlink's) after each run\n");
 }
 
@@ -130,6 +132,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"warmup-s", required_argument, NULL, 'w'},
 		{"settle", required_argument, NULL, 's'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"memlink-loss", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -206,6 +209,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'v':
 			o->plan.verbose = true;
+			break;
+		case 'L':
+			o->plan.loss_ppm = (uint32_t)(num(optarg, 0, 50, "bad loss rate") * 10000);
 			break;
 		case 'h':
 			usage(stdout);
@@ -304,6 +310,9 @@ static void print_plan(const struct opts *o)
 	       (double)o->plan.bulk_bytes / (1ull << 30), o->plan.reps);
 	printf("  CPU        whole machine from /proc/stat (user+nice+system+irq+softirq, all "
 	       "CPUs) over each run\n");
+	if (o->plan.loss_ppm)
+		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
+		       o->plan.loss_ppm / 1e4);
 	fflush(stdout);
 }
 

@@ -5,6 +5,7 @@
  * edge-triggered one is reported once per change; a one-shot one is
  * disarmed until EPOLL_CTL_MOD. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "skiff_internal.h"
@@ -236,7 +237,8 @@ int skiff_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_
 		FAIL(EINVAL);
 	if (!events)
 		FAIL(EFAULT);
-	deadline = skiff__deadline(timeout_ms);
+	/* Read the clock only once there is something to wait for. */
+	deadline = timeout_ms == 0 ? 0 : LLONG_MIN;
 	for (;;) {
 		skiff_poll(0);
 		if (!(ep = skiff__sock_get(epfd, &e)))
@@ -244,6 +246,8 @@ int skiff_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_
 		n = collect(ep, events, max);
 		if (n || timeout_ms == 0)
 			return n;
+		if (deadline == LLONG_MIN)
+			deadline = skiff__deadline(timeout_ms);
 		e = skiff__wait(deadline);
 		if (e == -ETIMEDOUT || e == -EDEADLK)
 			return 0;

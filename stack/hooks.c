@@ -194,6 +194,11 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	uint8_t opts[40];
 	u8_t flags = TCPH_FLAGS(hdr);
 	bool syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	bool unknown = false;
+
+	/* Challenge ACKs over their rate limit, SYN flood bounds (guard.c). */
+	if (skiff__guard_tcp_in(pcb, hdr, p) != ERR_OK)
+		return ERR_ABRT;
 
 	/* The options may be split over two pbufs: gather them. */
 	if (optlen > sizeof(opts))
@@ -212,22 +217,27 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 			i++;
 			continue;
 		}
-		if (i + 1 >= optlen || (len = opts[i + 1]) < 2 || i + len > optlen)
-			break; /* malformed: lwIP's own parser judges the rest */
+		if (i + 1 >= optlen || (len = opts[i + 1]) < 2 || i + len > optlen) {
+			/* malformed: lwIP's parser stops here too, and the
+			 * segment is processed without the rest */
+			s->st.tcp_bad_options++;
+			break;
+		}
 		if (kind == PKB_MPTCP_OPT_KIND)
 			parse_mptcp(opts + i, optlen - i, syn, p);
+		else if (kind != 2 && kind != 3 && kind != 4 && kind != 5 && kind != 8)
+			unknown = true; /* not MSS, WS, SACK, timestamps: skipped */
 		i += len;
 	}
+	if (unknown)
+		s->st.tcp_unknown_options++;
 
 	/* Work for after the batch (sack.c): SACK blocks for our own loss
-	 * recovery, and an ACK for data. */
-	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED) {
-		if ((flags & TCP_ACK) && (pcb->flags & TF_SACK) && optlen &&
-		    skiff__sack_input(sk, pcb, hdr->ackno, opts, optlen))
-			skiff__batch_add(sk, SKIFF_BATCH_SACK);
-		if (p->tot_len)
-			skiff__batch_add(sk, SKIFF_BATCH_ACK);
-	}
+	 * recovery. */
+	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && (flags & TCP_ACK) &&
+	    (pcb->flags & TF_SACK) && optlen &&
+	    skiff__sack_input(sk, pcb, hdr->ackno, opts, optlen))
+		skiff__batch_add(sk, SKIFF_BATCH_SACK);
 
 	/* A listener that requires a secpath, and its connections, take
 	 * only segments that came with one. */
@@ -242,6 +252,9 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	if (pcb->state >= ESTABLISHED && p->tot_len &&
 	    TCP_SEQ_GT(hdr->seqno, pcb->rcv_nxt)) /* tcp_input() made it host order */
 		s->st.tcp_ooseq++;
+	/* The segment is lwIP's now: its ACK becomes batch work (sack.c). */
+	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED)
+		skiff__ack_input(sk, pcb, hdr, p->tot_len);
 	return ERR_OK;
 }
 
@@ -274,6 +287,13 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 		bool carries = p->tot_len > TCPH_HDRLEN_BYTES(hdr) ||
 			       (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_FIN));
 
+		if (TCPH_FLAGS(hdr) & TCP_ACK) {
+			struct skiff_sock *sk = pcb->callback_arg;
+
+			/* What the ACK skiff defers still owes (sack.c). */
+			if (sk && sk->pcb.tcp == pcb)
+				sk->ack_sent = lwip_ntohl(hdr->ackno);
+		}
 		if (carries && (TCP_SEQ_LT(seq, pcb->snd_nxt) ||
 				((pcb->flags & TF_RTO) && TCP_SEQ_LT(seq, pcb->rto_end)))) {
 			struct skiff_sock *sk = pcb->callback_arg;

@@ -102,6 +102,8 @@ static void rx_one(const struct umem_desc *d)
 		s->st.rx_drop_vlan++;
 		goto out_free;
 	}
+	if (skiff__guard_spoofed(eth, d->len))
+		goto out_free; /* counted */
 	if (skiff__rx_meta(pkb) == -EINVAL) {
 		s->st.rx_drop_meta++;
 		goto out_free;

@@ -173,8 +173,14 @@ struct skiff_sock {
 	u32_t rexmit_mark; /* snd_nxt when they were: SACKs well past it mean a resend was lost */
 	struct skiff_sack_range sacked[SKIFF_SACK_MAX];
 	uint8_t n_sacked;
+	long long challenge_ms; /* last RFC 5961 challenge ACK let out (guard.c) */
+	/* listener: SYNs that found the backlog full in the second since
+	 * syn_full_ms, and until when it counts as flooded (guard.c) */
+	unsigned syn_full;
+	long long syn_full_ms, syn_flood_until_ms;
 	struct skiff_sock *batch_next; /* on the stack's list of work after the RX batch */
 	uint8_t batch_work;	       /* SKIFF_BATCH_* */
+	u32_t ack_sent;		       /* the ACK number of the last segment sent */
 
 	struct skiff_sock *all_next, *all_prev; /* every live struct */
 };
@@ -273,11 +279,27 @@ void skiff__hooks_init(void);
  * naming an unknown SA: drop). */
 int skiff__rx_meta(struct pkb *pkb);
 
+/* guard.c: defences against hostile input (docs/hardening.md). The TCP
+ * part runs first in the TCP input hook: ERR_OK, or ERR_ABRT to drop the
+ * segment (a challenge ACK over the rate limit). */
+struct tcp_hdr;
+err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
+/* Half-open connections past their lifetime go; once per poll round. */
+void skiff__guard_tick(void);
+/* ARP or ND from another host claiming one of our addresses (counted). */
+bool skiff__guard_spoofed(const uint8_t *frame, uint32_t len);
+
 /* sack.c: work done once per RX batch, outside lwIP's input */
 #define SKIFF_BATCH_SACK 0x1u /* new SACK blocks: look for holes to resend */
-#define SKIFF_BATCH_ACK	 0x2u /* data came in: send the delayed ACK now */
+#define SKIFF_BATCH_ACK	 0x2u /* data came in or was read: ACK at the next round */
 void skiff__batch_add(struct skiff_sock *s, unsigned work);
-void skiff__batch_run(void);
+void skiff__batch_run(void);	  /* after the RX batch */
+unsigned skiff__batch_acks(void); /* at the start of a poll round: ACKs left waiting */
+/* A segment of an established connection, before lwIP takes it (TCP
+ * input hook): the ACK it calls for becomes batch work. */
+struct tcp_hdr;
+void skiff__ack_input(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tcp_hdr *hdr,
+		      u16_t datalen);
 void skiff__batch_forget(struct skiff_sock *s);
 /* Records the SACK blocks of an incoming ACK; true when there were any. */
 bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *opts,

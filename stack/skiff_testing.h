@@ -29,4 +29,18 @@ int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss);
 int skiff__sa_add(struct pkb_sa *sa);
 void skiff__sa_clear(void);
 
+/* Moves skiff's clock (and lwIP's timers with it) @p ms forward, for good:
+ * the next poll runs the timers that fell due. */
+void skiff__clock_advance(unsigned ms);
+
+/* The XDP metadata parser (netif RX): the record in front of @p pkb's data
+ * into its SECPATH extension. 0, -ENOENT (no record), -EINVAL (drop). */
+int skiff__rx_meta(struct pkb *pkb);
+
+/* lwIP's LWIP_CHKSUM and LWIP_CHKSUM_COPY (chksum.c): the folded, not yet
+ * complemented, one's complement sum of @p len bytes as they lie in memory;
+ * the copy variant also copies them to @p dst. */
+uint16_t skiff__chksum(const void *data, int len);
+uint16_t skiff__chksum_copy(void *dst, const void *src, uint16_t len);
+
 #endif

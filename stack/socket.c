@@ -318,6 +318,11 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct skiff_sock *s = arg;
 
+	/* lwIP 2.2.1 stops the persist timer only when it sends: a zero-window
+	 * probe that carried the whole queue, once ACKed, leaves it ticking
+	 * over nothing (and its debug builds assert in tcp_slowtmr). */
+	if (!pcb->unsent && !pcb->unacked)
+		pcb->persist_backoff = 0;
 	if (!s)
 		return ERR_OK;
 	partial_ack(s, pcb, len);
@@ -392,6 +397,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 void skiff__tcp_attach(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
 	s->pcb.tcp = pcb;
+	s->ack_sent = pcb->rcv_nxt; /* the handshake ACKed it */
 	tcp_arg(pcb, s);
 	if (pcb->state != LISTEN) {
 		tcp_recv(pcb, on_recv);
@@ -977,6 +983,10 @@ void skiff__rx_consumed(struct skiff_sock *s, size_t n)
 	if (s->pcb.tcp && s->pcb.tcp->state != LISTEN) {
 		n += s->rx_unacked;
 		s->rx_unacked = 0;
+		/* The window update, if one is due, goes at the next poll
+		 * round, unless the application's answer carries it (sack.c). */
+		if (n)
+			skiff__batch_add(s, SKIFF_BATCH_ACK);
 		while (n) {
 			u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
 

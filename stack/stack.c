@@ -32,12 +32,21 @@ static uint64_t rand_state;
 
 /* ---- clocks and randomness ------------------------------------------------ */
 
+/* Time skiff__clock_advance() added: fuzzers and tests reach lwIP's
+ * timers (retransmission, TIME_WAIT, reassembly) without sleeping. */
+static long long clock_skew_ms;
+
 long long skiff__now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_skew_ms;
+}
+
+void skiff__clock_advance(unsigned ms)
+{
+	clock_skew_ms += ms;
 }
 
 long long skiff__deadline(int timeout_ms)
@@ -268,6 +277,7 @@ static int open_umem(void)
 		.release = release_frame,
 		.release_opaque = s,
 	};
+	struct zc_engine_config zcc = {0};
 	int e;
 
 	memset(&uc, 0, sizeof(uc));
@@ -279,7 +289,20 @@ static int open_umem(void)
 		}
 	} else {
 		uc.frame_count = c->frame_count;
+		/* A full fill ring must leave frames to send with (and the
+		 * loans half): else refills post them all and TX starves. */
+		if (c->ring_size > uc.frame_count / 2) {
+			skiff__set_error("rings of %u need at least %u UMEM frames (have %u)",
+					 c->ring_size, 2 * c->ring_size, uc.frame_count);
+			return -EINVAL;
+		}
 	}
+	/* The fill ring topped up every poll round, not only once it is half
+	 * empty: a peer's burst (a whole window) arriving while the
+	 * application has its turn finds every frame posted, where half the
+	 * ring lost the tail of the burst and cost a retransmission timeout.
+	 * (A wire with smaller rings falls back to umem/'s half.) */
+	uc.fill_watermark = c->ring_size;
 	e = umem_create(&s->umem, &uc);
 	if (e) {
 		skiff__set_error("umem_create: %s", strerror(-e));
@@ -296,7 +319,14 @@ static int open_umem(void)
 		skiff__set_error("pkb_pool_create: %s", strerror(-e));
 		goto out_destroy_umem;
 	}
-	e = zc_engine_create(&s->zc, s->pool, NULL);
+	/* Loans take at most half the frames: the rest keep the fill ring and
+	 * the TX path going (ACKs, window updates). A small UMEM under the
+	 * default budget let a reader sitting on its loans starve its own
+	 * connection of every frame. */
+	zcc.loan_budget = s->geo.frame_count / 2 ? s->geo.frame_count / 2 : 1;
+	if (zcc.loan_budget > ZC_LOAN_BUDGET_DEFAULT)
+		zcc.loan_budget = ZC_LOAN_BUDGET_DEFAULT;
+	e = zc_engine_create(&s->zc, s->pool, &zcc);
 	if (e) {
 		skiff__set_error("zc_engine_create: %s", strerror(-e));
 		goto out_destroy_pool;
@@ -505,13 +535,19 @@ again:
 static unsigned round_once(void)
 {
 	struct skiff_stack *s = &skiff__s;
-	unsigned n;
+	unsigned n, acks_later;
 
-	skiff__flush(); /* what the API calls queued since the last round */
-	n = skiff__rx_batch();
+	/* The ACKs the last round's data called for, unless the answers the
+	 * application sent since carried them; then what the API calls
+	 * queued since the last round goes out. An ACK left for the next
+	 * round counts as work: the loop must come back for it. */
+	acks_later = skiff__batch_acks();
+	skiff__flush();
+	n = acks_later + skiff__rx_batch();
 	skiff__rx_relieve();
 	sys_check_timeouts();
 	reap_time_wait();
+	skiff__guard_tick();
 	skiff__flush();
 	n += umem_port_complete(s->port, 1024);
 	s->in_callback = true;
@@ -555,7 +591,9 @@ int skiff_poll(int timeout_ms)
 	if (s->in_poll || s->in_callback)
 		return 0;
 	s->in_poll = true;
-	deadline = skiff__deadline(timeout_ms);
+	/* A clock read costs tens of ns here (a VM's TSC): none for the
+	 * one-round poll a spinning caller makes. */
+	deadline = timeout_ms == 0 ? 0 : skiff__deadline(timeout_ms);
 	for (;;) {
 		before = s->notified;
 		n = (int)round_once();
@@ -655,6 +693,10 @@ void skiff_get_stats(struct skiff_stats *out)
 	out->udp_checksum_err = lwip_stats.udp.chkerr;
 	out->arp_drop = lwip_stats.etharp.drop;
 	out->nd6_drop = lwip_stats.nd6.drop;
+	out->ip_len_err = lwip_stats.ip.lenerr + lwip_stats.ip6.lenerr;
+	out->tcp_len_err = lwip_stats.tcp.lenerr;
+	out->ip_frag_drop = lwip_stats.ip_frag.drop + lwip_stats.ip6_frag.drop;
+	out->xdp_passed_not_ours = ps.xdp_passed_not_ours;
 
 	out->lwip_pcbs_used = pool_used(MEMP_TCP_PCB) + pool_used(MEMP_TCP_PCB_LISTEN);
 	out->lwip_udp_pcbs_used = pool_used(MEMP_UDP_PCB);

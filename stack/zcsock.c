@@ -321,9 +321,46 @@ static int check_bufs(const struct skiff_zc_buf *bufs, unsigned n, uint32_t *tot
 	return 0;
 }
 
+/* The last segment of @p pcb's unsent queue at or after @p from (NULL:
+ * from its head), or NULL. */
+static struct tcp_seg *unsent_tail(const struct tcp_pcb *pcb, struct tcp_seg *from)
+{
+	struct tcp_seg *seg = from ? from : pcb->unsent;
+
+	while (seg && seg->next)
+		seg = seg->next;
+	return seg;
+}
+
+/*
+ * tcp_write() of one buffer into segments of its own. With room left in
+ * the last unsent segment lwIP chains the buffer's first bytes onto it
+ * (tcp_write()'s phase 2, which skips only empty segments) and cuts the
+ * rest from there: no segment of the buffer then starts its frame, none
+ * can take its headers in place, and every byte of it, and of the sends
+ * cut the same way after it while the queue stays full, goes out copied.
+ * Hiding the tail's length for the call keeps lwIP out of it; a short
+ * segment on the wire is the price.
+ */
+static err_t write_own_segments(struct tcp_pcb *pcb, struct tcp_seg *tail, const void *data,
+				u16_t len, u8_t flags)
+{
+	u16_t tail_len;
+	err_t err;
+
+	if (!tail)
+		return tcp_write(pcb, data, len, flags);
+	tail_len = tail->len;
+	tail->len = 0;
+	err = tcp_write(pcb, data, len, flags);
+	tail->len = tail_len;
+	return err;
+}
+
 static int64_t zc_send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigned n, int flags)
 {
 	struct tcp_pcb *pcb = s->pcb.tcp;
+	struct tcp_seg *tail = unsent_tail(pcb, NULL);
 	struct zc_send *send;
 	unsigned i;
 	int64_t id;
@@ -340,6 +377,11 @@ static int64_t zc_send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsi
 	/* Spare room at the end of the last unsent segment would take the
 	 * first bytes of this send by copy: start a segment of its own. */
 	pcb->unsent_oversize = 0;
+#if TCP_OVERSIZE_DBGCHECK
+	/* lwIP asserts the segment's copy of it agrees (debug builds). */
+	if (tail)
+		tail->oversize_left = 0;
+#endif
 	for (i = 0; i < n; i++) {
 		struct pkb *pkb = bufs[i].priv__;
 		u8_t wf = (i + 1 < n || (flags & MSG_MORE)) ? TCP_WRITE_FLAG_MORE : 0;
@@ -347,7 +389,7 @@ static int64_t zc_send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsi
 
 		pkb_trim(pkb, 0);
 		pkb_put(pkb, bufs[i].len);
-		err = tcp_write(pcb, pkb->data, (u16_t)bufs[i].len, wf);
+		err = write_own_segments(pcb, tail, pkb->data, (u16_t)bufs[i].len, wf);
 		if (err != ERR_OK) {
 			zc_send_cancel(send);
 			for (unsigned k = 0; k <= i; k++)
@@ -362,6 +404,7 @@ static int64_t zc_send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsi
 			return -ENOBUFS;
 		}
 		zcb(pkb)->end_seq = pcb->snd_lbb;
+		tail = unsent_tail(pcb, tail); /* the segments just queued */
 	}
 	for (i = 0; i < n; i++) {
 		struct pkb *pkb = bufs[i].priv__;

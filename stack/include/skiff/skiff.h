@@ -76,7 +76,8 @@ struct skiff_config {
 	uint16_t vlan_id; /**< 0 = untagged; else only frames tagged with this VID are ours */
 	/* sizes */
 	uint32_t frame_count; /**< UMEM frames (default 16384) */
-	uint32_t ring_size;   /**< each AF_XDP ring (default 2048) */
+	uint32_t ring_size;   /**< each AF_XDP ring (default 2048; at most frame_count / 2,
+			       * else skiff_init() says -EINVAL) */
 	uint32_t max_sockets; /**< descriptors (default 4096) */
 	/* TCP */
 	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
@@ -304,25 +305,27 @@ struct skiff_stats {
 	uint64_t mptcp_fallbacks;	  /**< MP_CAPABLE SYNs answered with plain TCP */
 	uint64_t mptcp_dss_rx, mptcp_dss_tx, mptcp_bad_option;
 	/* hostile input (docs/hardening.md) */
-	uint64_t ip_len_err;	      /**< IPv4/IPv6 packets shorter than their header or length */
-	uint64_t tcp_len_err;	      /**< TCP segments shorter than their header (data offset) */
-	uint64_t ip_frag_drop;	      /**< fragments reassembly refused (overlap, bad offset, room) */
-	uint64_t tcp_bad_options;     /**< segments with a malformed option (length < 2, past the
+	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
+	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */
+	uint64_t ip_frag_drop;	  /**< fragments reassembly refused (overlap, bad offset, room) */
+	uint64_t tcp_bad_options; /**< segments with a malformed option (length < 2, past the
 				       * header): the options after it are ignored */
 	uint64_t tcp_unknown_options; /**< options of kinds skiff does not know: skipped */
 	uint64_t tcp_rst_ignored;     /**< RSTs outside the receive window: dropped, no answer */
 	uint64_t tcp_challenge_acks;  /**< RFC 5961 challenge ACKs: in-window RST, SYN on a
 				       * synchronized connection, ACK of data never sent */
-	uint64_t tcp_challenge_acks_limited; /**< the same over the rate limit: dropped unanswered */
-	uint64_t tcp_rx_out_of_window; /**< data wholly outside the receive window (old
+	/** the same over the rate limit: dropped unanswered */
+	uint64_t tcp_challenge_acks_limited;
+	uint64_t tcp_rx_out_of_window;	/**< data wholly outside the receive window (old
 					* duplicates too): dropped, answered with an ACK */
-	uint64_t tcp_syn_recycled;     /**< half-open connections dropped for a newer SYN (the
-					* listener's backlog or SKIFF_SYN_RCVD_MAX reached) */
+	uint64_t tcp_syn_recycled;	/**< half-open connections dropped for a newer SYN (the
+					* backlog full under a flood, or SKIFF_SYN_RCVD_MAX) */
 	uint64_t tcp_syn_rcvd_timeouts; /**< half-open connections expired
 					 * (SKIFF_SYN_RCVD_TIMEOUT_MS) */
-	uint64_t tcp_listen_drop; /**< SYNs dropped: the backlog is all finished handshakes */
-	uint64_t arp_spoof_drop;  /**< ARP from another MAC claiming the stack's IPv4 address */
-	uint64_t nd6_spoof_drop;  /**< NS/NA from the wire claiming one of the stack's IPv6
+	uint64_t tcp_listen_drop;	/**< SYNs dropped on a full backlog (no flood seen, or
+				   * all of it finished handshakes): the client retries */
+	uint64_t arp_spoof_drop; /**< ARP from another MAC claiming the stack's IPv4 address */
+	uint64_t nd6_spoof_drop; /**< NS/NA from the wire claiming one of the stack's IPv6
 				   * addresses */
 	/* zero-copy */
 	uint64_t zc_sends, zc_ids_completed, zc_sends_copied, zc_sends_aborted, zc_loans_live;

@@ -1,0 +1,235 @@
+/* Defences against hostile input that lwIP 2.2.1 lacks (docs/hardening.md):
+ * a rate limit on RFC 5961 challenge ACKs, a bound on half-open
+ * connections per listener and overall with a bounded lifetime (SYN
+ * floods), and a filter for ARP/ND claiming the stack's own addresses.
+ * lwIP's sources stay as they are: the TCP part runs in the
+ * LWIP_HOOK_TCP_INPACKET_PCB hook, before lwIP looks at the segment. */
+#include <string.h>
+
+#include "skiff_internal.h"
+
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/ethernet.h"
+#include "lwip/prot/tcp.h"
+
+/* One challenge ACK per connection per interval, as Linux's
+ * tcp_invalid_ratelimit: enough for a peer that really lost its state to
+ * learn our sequence numbers, too few to be an amplifier or (per
+ * connection, not global) the side channel of CVE-2016-5696. */
+#ifndef SKIFF_CHALLENGE_ACK_INTERVAL_MS
+#define SKIFF_CHALLENGE_ACK_INTERVAL_MS 500
+#endif
+/* Half-open connections over all listeners; each listener is bounded by
+ * its backlog too. Well below MEMP_NUM_TCP_PCB, so a flood never takes
+ * the PCBs established connections and connect() need. */
+#ifndef SKIFF_SYN_RCVD_MAX
+#define SKIFF_SYN_RCVD_MAX 256
+#endif
+/* How long a half-open connection waits for the handshake's last ACK
+ * (lwIP's own, a fixed 20 s, is not configurable): SYN-ACK resent at 1 s
+ * and 3 s. */
+#ifndef SKIFF_SYN_RCVD_TIMEOUT_MS
+#define SKIFF_SYN_RCVD_TIMEOUT_MS 5000
+#endif
+
+/* SYNs per second finding a listener's backlog full that mean a flood
+ * rather than a burst of clients: from then on (and for as long as a
+ * half-open connection lives after the last of them) the oldest half-open
+ * connection makes room for a new SYN. Below it a full backlog drops SYNs
+ * as lwIP does, and the clients retry. */
+#ifndef SKIFF_SYN_FLOOD_THRESHOLD
+#define SKIFF_SYN_FLOOD_THRESHOLD 16
+#endif
+
+/* Challenge ACKs of connections no socket owns yet (half-open). */
+static long long orphan_challenge_ms = -SKIFF_CHALLENGE_ACK_INTERVAL_MS;
+
+/* Lets a challenge ACK through (lwIP sends it) or drops the segment that
+ * would have caused it. */
+static err_t challenge(struct tcp_pcb *pcb)
+{
+	struct skiff_stack *s = &skiff__s;
+	struct skiff_sock *sk = pcb->callback_arg;
+	long long now = skiff__now_ms(), *last = &orphan_challenge_ms;
+
+	if (sk && sk->pcb.tcp == pcb)
+		last = &sk->challenge_ms;
+	if (now - *last < SKIFF_CHALLENGE_ACK_INTERVAL_MS) {
+		s->st.tcp_challenge_acks_limited++;
+		return ERR_ABRT;
+	}
+	*last = now;
+	s->st.tcp_challenge_acks++;
+	return ERR_OK;
+}
+
+/* A SYN found @p lpcb's backlog full: is this a flood? */
+static bool flooded(struct tcp_pcb_listen *lpcb)
+{
+	static struct skiff_sock orphan; /* listeners without a socket */
+	struct skiff_sock *sk = lpcb->callback_arg ? lpcb->callback_arg : &orphan;
+	long long now = skiff__now_ms();
+
+	if (now - sk->syn_full_ms >= 1000) {
+		sk->syn_full_ms = now;
+		sk->syn_full = 0;
+	}
+	if (++sk->syn_full >= SKIFF_SYN_FLOOD_THRESHOLD)
+		sk->syn_flood_until_ms = now + SKIFF_SYN_RCVD_TIMEOUT_MS;
+	return now < sk->syn_flood_until_ms;
+}
+
+/* A SYN for @p lpcb: under a flood, makes room for it by dropping the
+ * oldest half-open connection (no RST: its peer is most likely forged)
+ * when the listener's backlog is full; and whenever the overall bound is
+ * reached. A backlog full of finished handshakes is the application's to
+ * drain; then, or without a flood, the SYN goes (lwIP drops it, and the
+ * peer retries). */
+static void syn_admit(struct tcp_pcb_listen *lpcb)
+{
+	struct skiff_stack *s = &skiff__s;
+	struct tcp_pcb *pcb, *oldest = NULL, *oldest_mine = NULL;
+	u32_t age = 0, age_mine = 0;
+	unsigned total = 0;
+
+	for (pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+		u32_t a = tcp_ticks - pcb->tmr;
+
+		if (pcb->state != SYN_RCVD)
+			continue;
+		total++;
+		if (!oldest || a >= age) {
+			oldest = pcb;
+			age = a;
+		}
+		if (pcb->listener == lpcb && (!oldest_mine || a >= age_mine)) {
+			oldest_mine = pcb;
+			age_mine = a;
+		}
+	}
+	if (lpcb->accepts_pending >= lpcb->backlog) {
+		if (!flooded(lpcb) || !oldest_mine) {
+			s->st.tcp_listen_drop++;
+			return;
+		}
+		oldest = oldest_mine;
+	} else if (total < SKIFF_SYN_RCVD_MAX) {
+		return;
+	}
+	s->st.tcp_syn_recycled++;
+	tcp_abandon(oldest, 0);
+}
+
+err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
+{
+	struct skiff_stack *s = &skiff__s;
+	u8_t flags = TCPH_FLAGS(hdr);
+	/* tcp_input() made the header host order before calling the hook */
+	u32_t seq = hdr->seqno, ack = hdr->ackno;
+	u32_t len = p->tot_len + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
+
+	if (pcb->state == LISTEN) {
+		if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+			syn_admit((struct tcp_pcb_listen *)pcb);
+		return ERR_OK;
+	}
+	/* SYN_SENT checks the ACK of its SYN, TIME_WAIT answers alone. */
+	if (pcb->state < SYN_RCVD || pcb->state == TIME_WAIT)
+		return ERR_OK;
+	if (flags & TCP_RST) {
+		/* RFC 5961 3.2: exact sequence resets; in the window, a
+		 * challenge; elsewhere, nothing (lwIP's choices, counted). */
+		if (seq == pcb->rcv_nxt)
+			return ERR_OK;
+		if (TCP_SEQ_BETWEEN(seq, pcb->rcv_nxt, pcb->rcv_nxt + pcb->rcv_wnd))
+			return challenge(pcb);
+		s->st.tcp_rst_ignored++;
+		return ERR_OK;
+	}
+	if (pcb->state == SYN_RCVD)
+		return ERR_OK; /* a retransmitted SYN gets its SYN-ACK again */
+	/* RFC 5961 4: any SYN on a synchronized connection. */
+	if (flags & TCP_SYN)
+		return challenge(pcb);
+	/* RFC 5961 5: an ACK of data never sent (lwIP answers with an ACK). */
+	if ((flags & TCP_ACK) && TCP_SEQ_GT(ack, pcb->snd_nxt))
+		return challenge(pcb);
+	/* Data wholly before or after the window: lwIP drops it and ACKs
+	 * (not limited: a lost ACK makes such retransmissions legitimate,
+	 * and data does not ping-pong). */
+	if (len && (TCP_SEQ_LEQ(seq + len, pcb->rcv_nxt) ||
+		    TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1))))
+		s->st.tcp_rx_out_of_window++;
+	return ERR_OK;
+}
+
+void skiff__guard_tick(void)
+{
+	static u32_t last_tick;
+	struct tcp_pcb *pcb;
+
+	if (tcp_ticks == last_tick)
+		return;
+	last_tick = tcp_ticks;
+again:
+	for (pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+		if (pcb->state == SYN_RCVD &&
+		    (u32_t)(tcp_ticks - pcb->tmr) >=
+			    SKIFF_SYN_RCVD_TIMEOUT_MS / TCP_SLOW_INTERVAL) {
+			skiff__s.st.tcp_syn_rcvd_timeouts++;
+			tcp_abandon(pcb, 0); /* as lwIP's own expiry: no RST */
+			goto again;
+		}
+	}
+}
+
+/* ---- ARP and ND about our own addresses ------------------------------------ */
+
+static bool ip6_ours(const uint8_t *a)
+{
+	struct netif *n = &skiff__s.netif;
+
+	for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
+		if (ip6_addr_isvalid(netif_ip6_addr_state(n, i)) &&
+		    memcmp(netif_ip6_addr(n, i)->addr, a, 16) == 0)
+			return true;
+	return false;
+}
+
+bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
+{
+	struct skiff_stack *s = &skiff__s;
+	uint32_t l3 = SIZEOF_ETH_HDR;
+	uint16_t type;
+
+	if (len < l3)
+		return false;
+	type = (uint16_t)(f[12] << 8 | f[13]);
+	if (type == ETHTYPE_VLAN && len >= l3 + 4) {
+		type = (uint16_t)(f[16] << 8 | f[17]);
+		l3 += 4;
+	}
+	if (type == ETHTYPE_ARP && len >= l3 + 28) {
+		const uint8_t *a = f + l3;
+
+		/* sender MAC at 8, sender IPv4 at 14 */
+		if (s->cfg.ipv4 && memcmp(a + 14, &s->cfg.ipv4, 4) == 0 &&
+		    memcmp(a + 8, s->mac, 6) != 0) {
+			s->st.arp_spoof_drop++;
+			return true;
+		}
+		return false;
+	}
+	/* ICMPv6 right after the fixed header: where ND lives (RFC 4861
+	 * allows no extension headers in front of it that we would parse). */
+	if (type == ETHTYPE_IPV6 && len >= l3 + 40 + 24 && f[l3 + 6] == 58) {
+		const uint8_t *ip = f + l3, *icmp = ip + 40;
+
+		if ((icmp[0] == 135 && ip6_ours(ip + 8)) ||
+		    (icmp[0] == 136 && ip6_ours(icmp + 8))) {
+			s->st.nd6_spoof_drop++;
+			return true;
+		}
+	}
+	return false;
+}
