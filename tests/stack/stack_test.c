@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "stack_test.h"
 
+#include "netns.h"
+
 #include <sys/prctl.h>
 
 #include <arpa/inet.h>
@@ -262,7 +264,7 @@ struct umem_memlink *st_memlink_create_frames(uint32_t frames)
 	 * take every frame (TX needs some). */
 	uint32_t ring = 4096;
 
-	while (ring > 64 && ring > frames / 4)
+	while (ring > 8 && ring > frames / 4)
 		ring /= 2;
 	struct umem_memlink_config mc = {.ring_size = ring, .frame_count = frames};
 	struct umem_memlink *w = NULL;
@@ -469,4 +471,433 @@ int st_child_wait(pid_t pid, int ms)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+
+/* ---- the kernel as the peer ------------------------------------------------ */
+
+socklen_t st_sockaddr(int family, const char *ip4, const char *ip6, uint16_t port,
+		      struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		inet_pton(AF_INET, ip4, &a->sin_addr);
+		return sizeof(*a);
+	}
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(port);
+	inet_pton(AF_INET6, ip6, &a->sin6_addr);
+	return sizeof(*a);
+}
+
+int st_kernel_connect(int family, int proto, const char *ip4, const char *ip6, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = st_sockaddr(family, ip4, ip6, port, &ss);
+	int fd = socket(family, SOCK_STREAM, proto);
+
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < 50; i++) {
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+			return fd;
+		if (errno != ECONNREFUSED && errno != ETIMEDOUT && errno != EHOSTUNREACH)
+			break;
+		usleep(20000); /* the stack may not listen yet */
+	}
+	int e = -errno;
+	close(fd);
+	return e;
+}
+
+int st_kernel_listen(int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = st_sockaddr(family, "0.0.0.0", "::", port, &ss);
+	int fd = socket(family, SOCK_STREAM, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int st_kernel_send_stream(int fd, uint64_t seed, uint64_t total, struct st_xfer *x)
+{
+	static uint8_t buf[256 * 1024];
+	long long t0 = st_now_ms();
+	struct sha256 c;
+	uint64_t off = 0;
+
+	memset(x, 0, sizeof(*x));
+	sha256_init(&c);
+	while (off < total) {
+		size_t n = total - off < sizeof(buf) ? (size_t)(total - off) : sizeof(buf);
+		ssize_t k;
+
+		st_pattern(seed, off, buf, n);
+		k = send(fd, buf, n, MSG_NOSIGNAL);
+		if (k <= 0) {
+			x->err = errno;
+			st_log("kernel send: %s", strerror(errno));
+			return -1;
+		}
+		sha256_update(&c, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	x->bytes = off;
+	sha256_final(&c, x->digest);
+	x->seconds = (st_now_ms() - t0) / 1000.0;
+	return 0;
+}
+
+int st_kernel_recv_stream(int fd, uint64_t seed, struct st_xfer *x)
+{
+	static uint8_t buf[256 * 1024];
+	long long t0 = st_now_ms();
+	struct sha256 c;
+	uint64_t off = 0;
+
+	memset(x, 0, sizeof(*x));
+	sha256_init(&c);
+	for (;;) {
+		ssize_t k = recv(fd, buf, sizeof(buf), 0);
+
+		if (k == 0)
+			break;
+		if (k < 0) {
+			x->err = errno;
+			break;
+		}
+		if (st_pattern_check(seed, off, buf, (size_t)k) >= 0)
+			x->bad++;
+		sha256_update(&c, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	x->bytes = off;
+	sha256_final(&c, x->digest);
+	x->seconds = (st_now_ms() - t0) / 1000.0;
+	return x->err ? -1 : 0;
+}
+
+int st_kernel_two_way_client(int family, int proto, const char *ip4, const char *ip6, uint16_t port,
+			     uint64_t bytes)
+{
+	struct st_two_way r;
+	int fd;
+
+	if (!st_child_wait_go(20000))
+		return 2;
+	fd = st_kernel_connect(family, proto, ip4, ip6, port);
+	if (fd < 0) {
+		st_log("kernel connect: %s", strerror(-fd));
+		return 3;
+	}
+	if (st_kernel_send_stream(fd, ST_SEED_UP, bytes, &r.up) || shutdown(fd, SHUT_WR))
+		return 4;
+	if (st_kernel_recv_stream(fd, ST_SEED_DOWN, &r.down))
+		return 5;
+	close(fd);
+	st_child_report(&r, sizeof(r));
+	return 0;
+}
+
+int st_kernel_two_way_server(int family, uint16_t port, uint64_t bytes)
+{
+	struct st_two_way r;
+	int lfd = st_kernel_listen(family, port), fd;
+	char ready = 'r';
+
+	if (lfd < 0)
+		return 2;
+	st_child_report(&ready, 1);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 3;
+	close(lfd);
+	if (st_kernel_recv_stream(fd, ST_SEED_UP, &r.up))
+		return 4;
+	if (st_kernel_send_stream(fd, ST_SEED_DOWN, bytes, &r.down))
+		return 5;
+	close(fd);
+	st_child_report(&r, sizeof(r));
+	return 0;
+}
+
+int st_skiff_listen(int family, uint16_t port, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = st_sockaddr(family, "0.0.0.0", "::", port, &ss);
+	int fd = skiff_socket(family, SOCK_STREAM, 0), one = 1;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+	CU_ASSERT_FATAL(skiff_bind(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(fd, backlog) == 0);
+	return fd;
+}
+
+int st_skiff_connect(int family, const char *ip4, const char *ip6, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = st_sockaddr(family, ip4, ip6, port, &ss);
+	int fd = skiff_socket(family, SOCK_STREAM, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	if (skiff_connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		int e = errno;
+
+		skiff_close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+void st_skiff_two_way_server(int lfd, uint64_t bytes, bool zc, struct st_two_way *mine)
+{
+	int fd = skiff_accept(lfd, NULL, NULL, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, zc, &mine->up) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, zc, &mine->down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+void st_skiff_two_way_client(int fd, uint64_t bytes, struct st_two_way *mine)
+{
+	CU_ASSERT(st_send_stream(fd, ST_SEED_UP, bytes, false, &mine->up) == 0);
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, bytes, false, false, &mine->down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
+void st_check_two_way(const struct st_two_way *mine, const struct st_two_way *theirs,
+		      uint64_t bytes)
+{
+	uint8_t up[32], down[32];
+
+	st_pattern_digest(ST_SEED_UP, bytes, up);
+	st_pattern_digest(ST_SEED_DOWN, bytes, down);
+	SKIFF_ASSERT_EQ(mine->up.bytes, bytes);
+	SKIFF_ASSERT_EQ(mine->down.bytes, bytes);
+	SKIFF_ASSERT_EQ(theirs->up.bytes, bytes);
+	SKIFF_ASSERT_EQ(theirs->down.bytes, bytes);
+	SKIFF_ASSERT_EQ(mine->up.bad + mine->down.bad + theirs->up.bad + theirs->down.bad, 0);
+	CU_ASSERT(memcmp(mine->up.digest, up, 32) == 0);
+	CU_ASSERT(memcmp(theirs->up.digest, up, 32) == 0);
+	CU_ASSERT(memcmp(mine->down.digest, down, 32) == 0);
+	CU_ASSERT(memcmp(theirs->down.digest, down, 32) == 0);
+}
+
+void st_note_rate(const char *what, uint64_t bytes, double s)
+{
+	skiff_test_note("%s: %llu MiB in %.2f s = %.0f Mbit/s", what,
+			(unsigned long long)(bytes / ST_MIB), s, s > 0 ? bytes * 8 / s / 1e6 : 0);
+}
+
+/* ---- two stacks over memlink ------------------------------------------------ */
+
+static struct {
+	st_child_fn fn;
+	void *arg;
+	struct umem_memlink *w;
+} pair_child;
+
+static int pair_child_main(void *unused)
+{
+	struct skiff_config c = st_memlink_config(pair_child.w, 1);
+	int rc, e;
+
+	(void)unused;
+	e = skiff_init(&c);
+	if (e) {
+		st_log("child skiff_init: %s (%s)", strerror(-e), skiff_last_error());
+		return 90;
+	}
+	rc = pair_child.fn(pair_child.arg);
+	if (getenv("ST_VERBOSE"))
+		st_dump_stats("child");
+	if (!rc && !st_wait_idle(ST_IDLE_WAIT_MS))
+		rc = 91;
+	skiff_fini();
+	return rc;
+}
+
+void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg)
+{
+	struct skiff_config c;
+	int e;
+
+	memset(p, 0, sizeof(*p));
+	p->w = frames ? st_memlink_create_frames(frames) : st_memlink_create();
+	CU_ASSERT_FATAL(p->w != NULL);
+	pair_child.fn = fn;
+	pair_child.arg = arg;
+	pair_child.w = p->w;
+	/* Fork before either UMEM exists: each process builds its own. */
+	p->child = st_child_start(pair_child_main, NULL);
+	CU_ASSERT_FATAL(p->child > 0);
+	c = st_memlink_config(p->w, 0);
+	e = skiff_init(&c);
+	if (e)
+		skiff_test_note("skiff_init: %s (%s)", strerror(-e), skiff_last_error());
+	CU_ASSERT_FATAL(e == 0);
+	p->up = true;
+}
+
+int st_pair_wait_child(struct st_pair *p, int ms)
+{
+	int rc = st_child_wait(p->child, ms);
+
+	p->child = 0;
+	if (rc)
+		skiff_test_note("child exited with %d", rc);
+	return rc;
+}
+
+void st_pair_down(struct st_pair *p)
+{
+	if (p->child > 0)
+		st_child_wait(p->child, 1000);
+	if (p->up)
+		st_stack_down(false);
+	if (p->w)
+		CU_ASSERT(umem_memlink_destroy(p->w) == 0);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- crafted frames -------------------------------------------------------- */
+
+uint16_t st_csum_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+uint32_t st_csum_add(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)(p[n - 1] << 8);
+	return s;
+}
+
+size_t st_eth_header(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], uint16_t type,
+		     uint16_t vid)
+{
+	size_t n = 12;
+
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	if (vid) {
+		f[n++] = 0x81;
+		f[n++] = 0x00;
+		f[n++] = (uint8_t)(vid >> 8);
+		f[n++] = (uint8_t)vid;
+	}
+	f[n++] = (uint8_t)(type >> 8);
+	f[n++] = (uint8_t)type;
+	return n;
+}
+
+size_t st_tcp4_frame(uint8_t *f, const struct st_tcp4 *t, const void *data, size_t len)
+{
+	size_t l2 = st_eth_header(f, t->dst_mac, t->src_mac, 0x0800, t->vid), thl = 20 + t->optlen;
+	uint8_t *ip = f + l2, *th = ip + 20;
+	uint32_t s;
+
+	memset(ip, 0, 20 + thl);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + thl + len) >> 8);
+	ip[3] = (uint8_t)(20 + thl + len);
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, &t->saddr, 4);
+	memcpy(ip + 16, &t->daddr, 4);
+	s = st_csum_add(0, ip, 20);
+	ip[10] = (uint8_t)(st_csum_fold(s) >> 8);
+	ip[11] = (uint8_t)st_csum_fold(s);
+	th[0] = (uint8_t)(t->sport >> 8);
+	th[1] = (uint8_t)t->sport;
+	th[2] = (uint8_t)(t->dport >> 8);
+	th[3] = (uint8_t)t->dport;
+	for (int i = 0; i < 4; i++) {
+		th[4 + i] = (uint8_t)(t->seq >> (24 - 8 * i));
+		th[8 + i] = (uint8_t)(t->ack >> (24 - 8 * i));
+	}
+	th[12] = (uint8_t)((thl / 4) << 4);
+	th[13] = t->flags;
+	th[14] = 0xff; /* window 65535 */
+	th[15] = 0xff;
+	if (t->optlen)
+		memcpy(th + 20, t->opt, t->optlen);
+	if (len)
+		memcpy(th + thl, data, len);
+	/* pseudo header: addresses, protocol, TCP length */
+	s = st_csum_add(0, ip + 12, 8);
+	s += 6 + (uint32_t)(thl + len);
+	s = st_csum_add(s, th, thl + len);
+	th[16] = (uint8_t)(st_csum_fold(s) >> 8);
+	th[17] = (uint8_t)st_csum_fold(s);
+	return l2 + 20 + thl + len;
+}
+
+/* ---- skiff on a veth --------------------------------------------------------- */
+
+void st_xsk_up(const char *ns, const char *ifname, const uint8_t mac[6], const char *ip4,
+	       const char *gw4, const char *ip6, const char *gw6)
+{
+	struct skiff_config c;
+	int e;
+
+	CU_ASSERT_FATAL(skiff_netns_enter(ns) == 0);
+	memset(&c, 0, sizeof(c));
+	c.backend = SKIFF_BACKEND_XSK;
+	c.ifname = ifname;
+	memcpy(c.mac, mac, 6);
+	inet_pton(AF_INET, ip4, &c.ipv4);
+	c.ipv4_prefix = 24;
+	if (gw4)
+		inet_pton(AF_INET, gw4, &c.ipv4_gateway);
+	inet_pton(AF_INET6, ip6, c.ipv6);
+	c.ipv6_prefix = 64;
+	if (gw6)
+		inet_pton(AF_INET6, gw6, c.ipv6_gateway);
+	c.time_wait_ms = 200;
+	e = skiff_init(&c);
+	if (e)
+		skiff_test_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
+	CU_ASSERT_FATAL(e == 0);
+	CU_ASSERT(!skiff_xdp_zerocopy()); /* veth: copy mode */
+}
+
+void st_stack_down(bool no_drops)
+{
+	struct skiff_stats st;
+
+	st_assert_idle();
+	skiff_get_stats(&st);
+	/* The frame audit: every frame back home. */
+	SKIFF_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
+	if (no_drops)
+		SKIFF_ASSERT_EQ(st.rx_drop_no_pkb + st.rx_drop_bad_frame + st.tx_drop_no_frame, 0);
+	if (getenv("ST_VERBOSE"))
+		st_dump_stats("skiff");
+	skiff_fini();
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <skiff/skiff.h>
@@ -95,5 +96,115 @@ bool st_child_wait_go(int ms);
 
 /* Logs from a child (stderr, prefixed). */
 void st_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the kernel as the peer ---------------------------------------------------
+ * Ordinary sockets, for the child that runs in the kernel's namespace, and
+ * the skiff calls of the same transfers. */
+
+/* @p ss for @p family from @p ip4 or @p ip6 (text) and @p port; its length. */
+socklen_t st_sockaddr(int family, const char *ip4, const char *ip6, uint16_t port,
+		      struct sockaddr_storage *ss);
+/* A kernel TCP connection (@p proto 0 or IPPROTO_MPTCP), retried for a
+ * second while nobody listens yet; the fd or -errno. */
+int st_kernel_connect(int family, int proto, const char *ip4, const char *ip6, uint16_t port);
+/* A kernel listener on every address; the fd or -errno. */
+int st_kernel_listen(int family, uint16_t port);
+/* st_send_stream() and st_recv_stream() (to EOF) over kernel sockets. */
+int st_kernel_send_stream(int fd, uint64_t seed, uint64_t total, struct st_xfer *x);
+int st_kernel_recv_stream(int fd, uint64_t seed, struct st_xfer *x);
+
+/* A two-way transfer: the client sends @p bytes of stream ST_SEED_UP and
+ * half-closes, the server reads to EOF, answers with as many bytes of
+ * ST_SEED_DOWN and closes. Each end records what it saw. */
+#define ST_SEED_UP   0x1001
+#define ST_SEED_DOWN 0x2002
+
+struct st_two_way {
+	struct st_xfer up, down;
+};
+
+/* The kernel's end, run in the child; it reports its struct st_two_way
+ * (the server first reports 'r' once it listens; the client waits for
+ * st_child_go()). 0, or the exit code that says which step failed. */
+int st_kernel_two_way_client(int family, int proto, const char *ip4, const char *ip6, uint16_t port,
+			     uint64_t bytes);
+int st_kernel_two_way_server(int family, uint16_t port, uint64_t bytes);
+/* skiff's end (asserting each call): the server accepts one connection on
+ * @p lfd and closes @p lfd; the client runs on the connected @p fd. */
+void st_skiff_two_way_server(int lfd, uint64_t bytes, bool zc, struct st_two_way *mine);
+void st_skiff_two_way_client(int fd, uint64_t bytes, struct st_two_way *mine);
+/* Every byte count, pattern check and digest of both ends. */
+void st_check_two_way(const struct st_two_way *mine, const struct st_two_way *theirs,
+		      uint64_t bytes);
+
+/* A skiff listener (SO_REUSEADDR) on every address, asserted. */
+int st_skiff_listen(int family, uint16_t port, int backlog);
+/* A blocking skiff connect; the fd, or -1 with errno. */
+int st_skiff_connect(int family, const char *ip4, const char *ip6, uint16_t port);
+
+/* A note "what: N MiB in S s = R Mbit/s". */
+void st_note_rate(const char *what, uint64_t bytes, double s);
+
+/* ---- two stacks over memlink ----------------------------------------------------
+ * The parent's stack is end 0 (ST_ML_*_0), the child's end 1. */
+
+struct st_pair {
+	struct umem_memlink *w;
+	pid_t child;
+	bool up;
+};
+
+/* A wire of @p frames frames per end (0: st_memlink_create()'s), a child
+ * that starts skiff on end 1, runs @p fn(@p arg), checks its stack goes
+ * idle (exit code 91 if not) and stops it; skiff on end 0 here. */
+void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg);
+/* The child's exit code (0: it passed), or -1 after @p ms. */
+int st_pair_wait_child(struct st_pair *p, int ms);
+/* Teardown: the child reaped, this stack idle with every frame free or on
+ * the fill ring, stopped, the wire destroyed. Accepts a zeroed pair. */
+void st_pair_down(struct st_pair *p);
+
+/* ---- crafted frames -------------------------------------------------------------- */
+
+#define ST_TH_FIN 0x01
+#define ST_TH_SYN 0x02
+#define ST_TH_RST 0x04
+#define ST_TH_PSH 0x08
+#define ST_TH_ACK 0x10
+
+/* The Internet checksum: st_csum_add() over the parts, st_csum_fold() at
+ * the end. */
+uint32_t st_csum_add(uint32_t s, const uint8_t *p, size_t n);
+uint16_t st_csum_fold(uint32_t s);
+/* An Ethernet header (802.1Q-tagged when @p vid); its length. */
+size_t st_eth_header(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], uint16_t type,
+		     uint16_t vid);
+
+/* One Ethernet/IPv4/TCP segment's fields (addresses in network order). */
+struct st_tcp4 {
+	const uint8_t *dst_mac, *src_mac;
+	uint16_t vid;
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	const uint8_t *opt;
+	size_t optlen;
+};
+
+/* The whole frame, checksums filled in, window 65535; its length. */
+size_t st_tcp4_frame(uint8_t *f, const struct st_tcp4 *t, const void *data, size_t len);
+
+/* ---- skiff on a veth --------------------------------------------------------------- */
+
+/* Enters @p ns and starts skiff on AF_XDP on @p ifname (copy mode, as veth
+ * gives) with @p mac, @p ip4/24 and @p ip6/64, the gateways when not NULL,
+ * a 200 ms TIME_WAIT; asserted. */
+void st_xsk_up(const char *ns, const char *ifname, const uint8_t mac[6], const char *ip4,
+	       const char *gw4, const char *ip6, const char *gw6);
+/* A test's end: idle (st_assert_idle()), every frame free or on the fill
+ * ring, and with @p no_drops no frame dropped for want of a pkb or a TX
+ * frame and none malformed; then skiff_fini(). */
+void st_stack_down(bool no_drops);
 
 #endif

@@ -58,25 +58,8 @@ static void env_up(const char *tag)
 
 static void stack_up(void)
 {
-	struct skiff_config c;
-	int e;
-
-	CU_ASSERT_FATAL(skiff_netns_enter(K.net.ns[0]) == 0);
-	memset(&c, 0, sizeof(c));
-	c.backend = SKIFF_BACKEND_XSK;
-	c.ifname = K.net.ifname[0];
-	memcpy(c.mac, stack_mac, 6);
-	inet_pton(AF_INET, STACK_IP4, &c.ipv4);
-	c.ipv4_prefix = 24;
-	inet_pton(AF_INET6, STACK_IP6, c.ipv6);
-	c.ipv6_prefix = 64;
-	c.time_wait_ms = 200;
-	e = skiff_init(&c);
-	if (e)
-		skiff_test_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
-	CU_ASSERT_FATAL(e == 0);
+	st_xsk_up(K.net.ns[0], K.net.ifname[0], stack_mac, STACK_IP4, NULL, STACK_IP6, NULL);
 	K.stack = true;
-	CU_ASSERT(!skiff_xdp_zerocopy()); /* veth: copy mode */
 }
 
 static void setup(void)
@@ -88,17 +71,8 @@ static void teardown(void)
 {
 	if (K.child > 0)
 		st_child_wait(K.child, 2000);
-	if (K.stack) {
-		struct skiff_stats st;
-
-		st_assert_idle();
-		skiff_get_stats(&st);
-		SKIFF_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
-		SKIFF_ASSERT_EQ(st.rx_drop_no_pkb + st.rx_drop_bad_frame + st.tx_drop_no_frame, 0);
-		if (getenv("ST_VERBOSE"))
-			st_dump_stats("skiff");
-		skiff_fini();
-	}
+	if (K.stack)
+		st_stack_down(true);
 	if (K.up) {
 		skiff_netns_enter(NULL);
 		skiff_netns_pair_destroy(&K.net);
@@ -145,259 +119,52 @@ static int kchild_done(int ms)
 
 /* ---- kernel socket helpers (child side) ------------------------------------------- */
 
-static socklen_t k_addr(int family, const char *ip4, const char *ip6, uint16_t port,
-			struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(port);
-		inet_pton(AF_INET, ip4, &a->sin_addr);
-		return sizeof(*a);
-	}
-	struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-	a->sin6_family = AF_INET6;
-	a->sin6_port = htons(port);
-	inet_pton(AF_INET6, ip6, &a->sin6_addr);
-	return sizeof(*a);
-}
-
 static int k_connect(int family, int proto, uint16_t port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = k_addr(family, STACK_IP4, STACK_IP6, port, &ss);
-	int fd = socket(family, SOCK_STREAM, proto);
-
-	if (fd < 0)
-		return -errno;
-	for (int i = 0; i < 50; i++) {
-		if (connect(fd, (struct sockaddr *)&ss, len) == 0)
-			return fd;
-		if (errno != ECONNREFUSED && errno != ETIMEDOUT && errno != EHOSTUNREACH)
-			break;
-		usleep(20000); /* the stack may not listen yet */
-	}
-	int e = -errno;
-	close(fd);
-	return e;
-}
-
-static int k_listen(int family, uint16_t port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = k_addr(family, "0.0.0.0", "::", port, &ss);
-	int fd = socket(family, SOCK_STREAM, 0), one = 1;
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
-static int k_send(int fd, uint64_t seed, uint64_t total, struct st_xfer *x)
-{
-	static uint8_t buf[256 * 1024];
-	long long t0 = st_now_ms();
-	struct sha256 c;
-	uint64_t off = 0;
-
-	memset(x, 0, sizeof(*x));
-	sha256_init(&c);
-	while (off < total) {
-		size_t n = total - off < sizeof(buf) ? (size_t)(total - off) : sizeof(buf);
-		ssize_t k;
-
-		st_pattern(seed, off, buf, n);
-		k = send(fd, buf, n, MSG_NOSIGNAL);
-		if (k <= 0) {
-			x->err = errno;
-			st_log("kernel send: %s", strerror(errno));
-			return -1;
-		}
-		sha256_update(&c, buf, (size_t)k);
-		off += (uint64_t)k;
-	}
-	x->bytes = off;
-	sha256_final(&c, x->digest);
-	x->seconds = (st_now_ms() - t0) / 1000.0;
-	return 0;
-}
-
-static int k_recv(int fd, uint64_t seed, struct st_xfer *x)
-{
-	static uint8_t buf[256 * 1024];
-	long long t0 = st_now_ms();
-	struct sha256 c;
-	uint64_t off = 0;
-
-	memset(x, 0, sizeof(*x));
-	sha256_init(&c);
-	for (;;) {
-		ssize_t k = recv(fd, buf, sizeof(buf), 0);
-
-		if (k == 0)
-			break;
-		if (k < 0) {
-			x->err = errno;
-			break;
-		}
-		if (st_pattern_check(seed, off, buf, (size_t)k) >= 0)
-			x->bad++;
-		sha256_update(&c, buf, (size_t)k);
-		off += (uint64_t)k;
-	}
-	x->bytes = off;
-	sha256_final(&c, x->digest);
-	x->seconds = (st_now_ms() - t0) / 1000.0;
-	return x->err ? -1 : 0;
-}
-
-/* ---- skiff helpers (parent side) ------------------------------------------------------ */
-
-static int s_listen(int family, uint16_t port, int backlog)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = k_addr(family, "0.0.0.0", "::", port, &ss);
-	int fd = skiff_socket(family, SOCK_STREAM, 0), one = 1;
-
-	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
-	CU_ASSERT_FATAL(skiff_bind(fd, (struct sockaddr *)&ss, len) == 0);
-	CU_ASSERT_FATAL(skiff_listen(fd, backlog) == 0);
-	return fd;
+	return st_kernel_connect(family, proto, STACK_IP4, STACK_IP6, port);
 }
 
 static int s_connect(int family, uint16_t port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = k_addr(family, PEER_IP4, PEER_IP6, port, &ss);
-	int fd = skiff_socket(family, SOCK_STREAM, 0);
-
-	CU_ASSERT_FATAL(fd >= 0);
-	if (skiff_connect(fd, (struct sockaddr *)&ss, len) != 0) {
-		int e = errno;
-
-		skiff_close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	return st_skiff_connect(family, PEER_IP4, PEER_IP6, port);
 }
 
 /* ---- 64 MiB each way ---------------------------------------------------------------- */
 
-#define SEED_UP	  0x1001 /* client to server */
-#define SEED_DOWN 0x2002 /* server to client */
-
-struct two_way {
-	struct st_xfer up, down;
-};
-
-static void note_rate(const char *what, uint64_t bytes, double s)
-{
-	skiff_test_note("%s: %llu MiB in %.2f s = %.0f Mbit/s", what,
-			(unsigned long long)(bytes / ST_MIB), s, s > 0 ? bytes * 8 / s / 1e6 : 0);
-}
-
-static void check_two_way(const struct two_way *mine, const struct two_way *theirs, uint64_t bytes)
-{
-	uint8_t up[32], down[32];
-
-	st_pattern_digest(SEED_UP, bytes, up);
-	st_pattern_digest(SEED_DOWN, bytes, down);
-	SKIFF_ASSERT_EQ(mine->up.bytes, bytes);
-	SKIFF_ASSERT_EQ(mine->down.bytes, bytes);
-	SKIFF_ASSERT_EQ(theirs->up.bytes, bytes);
-	SKIFF_ASSERT_EQ(theirs->down.bytes, bytes);
-	SKIFF_ASSERT_EQ(mine->up.bad + mine->down.bad + theirs->up.bad + theirs->down.bad, 0);
-	CU_ASSERT(memcmp(mine->up.digest, up, 32) == 0);
-	CU_ASSERT(memcmp(theirs->up.digest, up, 32) == 0);
-	CU_ASSERT(memcmp(mine->down.digest, down, 32) == 0);
-	CU_ASSERT(memcmp(theirs->down.digest, down, 32) == 0);
-}
-
-/* Kernel client: connect, send, half-close, read the answer to EOF. */
+/* The kernel's end of the two-way transfers. */
 static int k_client_two_way(struct kjob *j)
 {
-	struct two_way r;
-	int fd;
-
-	if (!st_child_wait_go(20000))
-		return 2;
-	fd = k_connect(j->family, j->proto, PORT);
-	if (fd < 0) {
-		st_log("kernel connect: %s", strerror(-fd));
-		return 3;
-	}
-	if (k_send(fd, SEED_UP, j->bytes, &r.up) || shutdown(fd, SHUT_WR))
-		return 4;
-	if (k_recv(fd, SEED_DOWN, &r.down))
-		return 5;
-	close(fd);
-	st_child_report(&r, sizeof(r));
-	return 0;
+	return st_kernel_two_way_client(j->family, j->proto, STACK_IP4, STACK_IP6, PORT, j->bytes);
 }
 
-/* Kernel server: accept, read to EOF, answer, close. */
 static int k_server_two_way(struct kjob *j)
 {
-	struct two_way r;
-	int lfd = k_listen(j->family, PORT), fd;
-	char ready = 'r';
-
-	if (lfd < 0)
-		return 2;
-	st_child_report(&ready, 1);
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		return 3;
-	close(lfd);
-	if (k_recv(fd, SEED_UP, &r.up))
-		return 4;
-	if (k_send(fd, SEED_DOWN, j->bytes, &r.down))
-		return 5;
-	close(fd);
-	st_child_report(&r, sizeof(r));
-	return 0;
+	return st_kernel_two_way_server(j->family, PORT, j->bytes);
 }
 
 static void kernel_client_to_skiff(int family, int proto, uint64_t bytes, bool zc)
 {
 	struct kjob j = {.fn = k_client_two_way, .family = family, .proto = proto, .bytes = bytes};
-	struct two_way mine, theirs;
-	int lfd, fd;
+	struct st_two_way mine, theirs;
+	int lfd;
 
 	env_up(family == AF_INET ? "kc4" : "kc6");
 	kchild(&j);
 	stack_up();
-	lfd = s_listen(family, PORT, 8);
+	lfd = st_skiff_listen(family, PORT, 8);
 	st_child_go();
-	fd = skiff_accept(lfd, NULL, NULL, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	skiff_close(lfd);
-	CU_ASSERT(st_recv_stream(fd, SEED_UP, bytes, false, zc, &mine.up) == 0);
-	CU_ASSERT(st_send_stream(fd, SEED_DOWN, bytes, zc, &mine.down) == 0);
-	CU_ASSERT(skiff_close(fd) == 0);
+	st_skiff_two_way_server(lfd, bytes, zc, &mine);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
-	check_two_way(&mine, &theirs, bytes);
-	note_rate("kernel -> skiff", bytes, mine.up.seconds);
-	note_rate("skiff -> kernel", bytes, theirs.down.seconds);
+	st_check_two_way(&mine, &theirs, bytes);
+	st_note_rate("kernel -> skiff", bytes, mine.up.seconds);
+	st_note_rate("skiff -> kernel", bytes, theirs.down.seconds);
 }
 
 static void skiff_client_to_kernel(int family, uint64_t bytes)
 {
 	struct kjob j = {.fn = k_server_two_way, .family = family, .bytes = bytes};
-	struct two_way mine, theirs;
+	struct st_two_way mine, theirs;
 	char ready;
 	int fd;
 
@@ -407,15 +174,12 @@ static void skiff_client_to_kernel(int family, uint64_t bytes)
 	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
 	fd = s_connect(family, PORT);
 	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT(st_send_stream(fd, SEED_UP, bytes, false, &mine.up) == 0);
-	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
-	CU_ASSERT(st_recv_stream(fd, SEED_DOWN, bytes, false, false, &mine.down) == 0);
-	CU_ASSERT(skiff_close(fd) == 0);
+	st_skiff_two_way_client(fd, bytes, &mine);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
-	check_two_way(&mine, &theirs, bytes);
-	note_rate("skiff -> kernel", bytes, mine.up.seconds);
-	note_rate("kernel -> skiff", bytes, theirs.down.seconds);
+	st_check_two_way(&mine, &theirs, bytes);
+	st_note_rate("skiff -> kernel", bytes, mine.up.seconds);
+	st_note_rate("kernel -> skiff", bytes, theirs.down.seconds);
 }
 
 static void test_kernel_client_v4_64mib_each_way(void)
@@ -468,9 +232,9 @@ static void test_mptcp_client_falls_back(void)
 			 .family = AF_INET,
 			 .proto = IPPROTO_MPTCP,
 			 .bytes = 8 * ST_MIB};
-	struct two_way mine, theirs;
+	struct st_two_way mine, theirs;
 	struct skiff_stats st;
-	int lfd, fd, probe;
+	int lfd, probe;
 
 	env_up("mptcp");
 	if (skiff_netns_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
@@ -481,17 +245,12 @@ static void test_mptcp_client_falls_back(void)
 	close(probe);
 	kchild(&j);
 	stack_up();
-	lfd = s_listen(AF_INET, PORT, 8);
+	lfd = st_skiff_listen(AF_INET, PORT, 8);
 	st_child_go();
-	fd = skiff_accept(lfd, NULL, NULL, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	skiff_close(lfd);
-	CU_ASSERT(st_recv_stream(fd, SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	CU_ASSERT(st_send_stream(fd, SEED_DOWN, j.bytes, false, &mine.down) == 0);
-	skiff_close(fd);
+	st_skiff_two_way_server(lfd, j.bytes, false, &mine);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
-	check_two_way(&mine, &theirs, j.bytes);
+	st_check_two_way(&mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	CU_ASSERT(st.mptcp_fallbacks >= 1);
 	skiff_test_note("MP_CAPABLE SYNs answered with plain TCP: %llu",
@@ -515,7 +274,7 @@ static void test_connect_to_closed_port_refused(void)
 	fd = s_connect(AF_INET, 9);
 	CU_ASSERT(fd == -1 && errno == ECONNREFUSED);
 	/* Non-blocking: EINPROGRESS, then EPOLLERR and SO_ERROR. */
-	len = k_addr(AF_INET6, PEER_IP4, PEER_IP6, 9, &ss);
+	len = st_sockaddr(AF_INET6, PEER_IP4, PEER_IP6, 9, &ss);
 	fd = skiff_socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&ss, len) == -1 && errno == EINPROGRESS);
@@ -567,7 +326,7 @@ static void test_rst_from_kernel(void)
 	env_up("krst");
 	kchild(&j);
 	stack_up();
-	lfd = s_listen(AF_INET, PORT, 4);
+	lfd = st_skiff_listen(AF_INET, PORT, 4);
 	st_child_go();
 	fd = skiff_accept(lfd, NULL, NULL, 0);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -584,7 +343,7 @@ static void test_rst_from_kernel(void)
 
 static int k_server_expect_rst(struct kjob *j)
 {
-	int lfd = k_listen(j->family, PORT), fd;
+	int lfd = st_kernel_listen(j->family, PORT), fd;
 	uint8_t buf[2000];
 	size_t got = 0;
 	ssize_t n;
@@ -677,7 +436,7 @@ static void test_half_close_both_ways(void)
 	env_up("half");
 	kchild(&j);
 	stack_up();
-	lfd = s_listen(AF_INET, PORT, 4);
+	lfd = st_skiff_listen(AF_INET, PORT, 4);
 	st_child_go();
 	fd = skiff_accept(lfd, NULL, NULL, 0);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -923,7 +682,7 @@ static void test_1000_sequential_connections(void)
 	env_up("seq");
 	kchild(&j);
 	stack_up();
-	lfd = s_listen(AF_INET, PORT, 16);
+	lfd = st_skiff_listen(AF_INET, PORT, 16);
 	st_child_go();
 	t0 = st_now_ms();
 	echo_server(lfd, SEQ_CONNS, false);
@@ -941,7 +700,7 @@ static void test_200_concurrent_connections(void)
 	env_up("conc");
 	kchild(&j);
 	stack_up();
-	lfd = s_listen(AF_INET6, PORT, 255);
+	lfd = st_skiff_listen(AF_INET6, PORT, 255);
 	st_child_go();
 	t0 = st_now_ms();
 	echo_server(lfd, CONC_CONNS, true);

@@ -47,89 +47,36 @@ static struct {
 
 /* ---- frames ------------------------------------------------------------------------ */
 
-static uint16_t csum_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)(p[n - 1] << 8);
-	return s;
-}
-
-/* Ethernet (+ tag) header; returns its length. */
+/* Ethernet (+ tag) header from the peer; returns its length. */
 static size_t put_eth(uint8_t *f, const uint8_t dst[6], uint16_t type, uint16_t vid)
 {
-	size_t n = 12;
-
-	memcpy(f, dst, 6);
-	memcpy(f + 6, peer_mac, 6);
-	if (vid) {
-		f[n++] = 0x81;
-		f[n++] = 0x00;
-		f[n++] = (uint8_t)(vid >> 8);
-		f[n++] = (uint8_t)vid;
-	}
-	f[n++] = (uint8_t)(type >> 8);
-	f[n++] = (uint8_t)type;
-	return n;
+	return st_eth_header(f, dst, peer_mac, type, vid);
 }
 
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
+#define TH_FIN ST_TH_FIN
+#define TH_SYN ST_TH_SYN
+#define TH_RST ST_TH_RST
+#define TH_PSH ST_TH_PSH
+#define TH_ACK ST_TH_ACK
 
 /* A whole Ethernet/IPv4/TCP frame from the peer to the stack. */
 static size_t tcp_frame(uint8_t *f, uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t *opt,
 			size_t optlen, const void *data, size_t len)
 {
-	size_t l2 = put_eth(f, R.stack_mac, 0x0800, R.vlan), thl = 20 + optlen;
-	uint8_t *ip = f + l2, *th = ip + 20;
-	uint32_t s;
+	struct st_tcp4 t = {.dst_mac = R.stack_mac,
+			    .src_mac = peer_mac,
+			    .vid = R.vlan,
+			    .sport = PEER_PORT,
+			    .dport = PORT,
+			    .seq = seq,
+			    .ack = ack,
+			    .flags = flags,
+			    .opt = opt,
+			    .optlen = optlen};
 
-	memset(ip, 0, 20 + thl);
-	ip[0] = 0x45;
-	ip[2] = (uint8_t)((20 + thl + len) >> 8);
-	ip[3] = (uint8_t)(20 + thl + len);
-	ip[6] = 0x40;
-	ip[8] = 64;
-	ip[9] = 6;
-	inet_pton(AF_INET, PEER_IP, ip + 12);
-	inet_pton(AF_INET, STACK_IP, ip + 16);
-	s = csum_add(0, ip, 20);
-	ip[10] = (uint8_t)(csum_fold(s) >> 8);
-	ip[11] = (uint8_t)csum_fold(s);
-	th[0] = PEER_PORT >> 8;
-	th[1] = PEER_PORT & 0xff;
-	th[2] = PORT >> 8;
-	th[3] = PORT & 0xff;
-	for (int i = 0; i < 4; i++) {
-		th[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
-		th[8 + i] = (uint8_t)(ack >> (24 - 8 * i));
-	}
-	th[12] = (uint8_t)((thl / 4) << 4);
-	th[13] = flags;
-	th[14] = 0xff; /* window 65535 */
-	th[15] = 0xff;
-	if (optlen)
-		memcpy(th + 20, opt, optlen);
-	if (len)
-		memcpy(th + thl, data, len);
-	/* pseudo header: addresses, protocol, TCP length */
-	s = csum_add(0, ip + 12, 8);
-	s += 6 + (uint32_t)(thl + len);
-	s = csum_add(s, th, thl + len);
-	th[16] = (uint8_t)(csum_fold(s) >> 8);
-	th[17] = (uint8_t)csum_fold(s);
-	return l2 + 20 + thl + len;
+	inet_pton(AF_INET, PEER_IP, &t.saddr);
+	inet_pton(AF_INET, STACK_IP, &t.daddr);
+	return st_tcp4_frame(f, &t, data, len);
 }
 
 static void raw_send(const uint8_t *frame, size_t len)
