@@ -206,12 +206,22 @@ bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
 		return false;
 	type = (uint16_t)(f[12] << 8 | f[13]);
 	if (type == ETHTYPE_VLAN && len >= l3 + 4) {
+		uint16_t vid = (uint16_t)((f[14] << 8 | f[15]) & 0xfff);
+
+		/* Another VLAN's frame: the VLAN check drops and counts it. */
+		if (vid && vid != s->cfg.vlan_id)
+			return false;
 		type = (uint16_t)(f[16] << 8 | f[17]);
 		l3 += 4;
 	}
 	if (type == ETHTYPE_ARP && len >= l3 + 28) {
 		const uint8_t *a = f + l3;
 
+		/* Ethernet/IPv4 ARP only (hardware type 1, protocol 0x0800,
+		 * sizes 6 and 4): other layouts put other fields at these
+		 * offsets, and lwIP drops them anyway. */
+		if (a[0] != 0 || a[1] != 1 || a[2] != 0x08 || a[3] != 0 || a[4] != 6 || a[5] != 4)
+			return false;
 		/* sender MAC at 8, sender IPv4 at 14 */
 		if (s->cfg.ipv4 && memcmp(a + 14, &s->cfg.ipv4, 4) == 0 &&
 		    memcmp(a + 8, s->mac, 6) != 0) {

@@ -196,6 +196,17 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	bool syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool unknown = false;
 
+	/* A listener that requires a secpath, and its connections, take
+	 * only segments that came with one: first, so that segments without
+	 * one count for nothing (SYN-flood state, challenge-ACK allowance). */
+	if (sk && sk->require_secpath) {
+		struct pkb *pkb = skiff__rx_pkb(p);
+
+		if (!pkb || !pkb_ext_secpath(pkb)) {
+			s->st.secpath_drops++;
+			return ERR_ABRT;
+		}
+	}
 	/* Challenge ACKs over their rate limit, SYN flood bounds (guard.c). */
 	if (skiff__guard_tcp_in(pcb, hdr, p) != ERR_OK)
 		return ERR_ABRT;
@@ -239,21 +250,14 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	    skiff__sack_input(sk, pcb, hdr->ackno, opts, optlen))
 		skiff__batch_add(sk, SKIFF_BATCH_SACK);
 
-	/* A listener that requires a secpath, and its connections, take
-	 * only segments that came with one. */
-	if (sk && sk->require_secpath) {
-		struct pkb *pkb = skiff__rx_pkb(p);
-
-		if (!pkb || !pkb_ext_secpath(pkb)) {
-			s->st.secpath_drops++;
-			return ERR_ABRT;
-		}
-	}
 	if (pcb->state >= ESTABLISHED && p->tot_len &&
 	    TCP_SEQ_GT(hdr->seqno, pcb->rcv_nxt)) /* tcp_input() made it host order */
 		s->st.tcp_ooseq++;
 	/* The segment is lwIP's now: its ACK becomes batch work (sack.c). */
-	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED)
+	/* (Not RSTs and SYNs: lwIP acts on their ACK field only as a
+	 * challenge, and must not be credited with window growth.) */
+	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED &&
+	    !(flags & (TCP_RST | TCP_SYN)))
 		skiff__ack_input(sk, pcb, hdr, p->tot_len);
 	return ERR_OK;
 }

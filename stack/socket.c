@@ -397,9 +397,10 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 void skiff__tcp_attach(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
 	s->pcb.tcp = pcb;
-	s->ack_sent = pcb->rcv_nxt; /* the handshake ACKed it */
 	tcp_arg(pcb, s);
 	if (pcb->state != LISTEN) {
+		/* (A listener's pcb is the smaller tcp_pcb_listen: no rcv_nxt.) */
+		s->ack_sent = pcb->rcv_nxt; /* the handshake ACKed it */
 		tcp_recv(pcb, on_recv);
 		tcp_sent(pcb, on_sent);
 		tcp_err(pcb, on_err);

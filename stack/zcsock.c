@@ -218,6 +218,26 @@ static int buf_cap(int fd, uint32_t *cap)
 	return 0;
 }
 
+/*
+ * True while the application may pin one more frame in a send: frames free
+ * or on the fill ring must stay above an eighth of the UMEM (at most a fill
+ * ring's worth). The ACKs that release sent frames arrive through the fill
+ * ring; with every frame pinned in sends none could, and nothing would
+ * ever be released.
+ */
+static bool rx_reserve_ok(void)
+{
+	struct skiff_stack *s = &skiff__s;
+	uint32_t reserve = s->geo.frame_count / 8, have;
+	unsigned ring = 0;
+
+	umem_port_fill_level(s->port, &ring);
+	if (ring && reserve > ring)
+		reserve = ring;
+	have = umem_frames_in(s->umem, UMEM_FRAME_FREE) + umem_frames_in(s->umem, UMEM_FRAME_FILL);
+	return have > reserve;
+}
+
 int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)
 {
 	struct pkb *pkb;
@@ -229,6 +249,8 @@ int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)
 	memset(buf, 0, sizeof(*buf));
 	if ((e = buf_cap(fd, &cap)))
 		return e;
+	if (!rx_reserve_ok())
+		return -ENOMEM;
 	e = pkb_alloc_tx(skiff__s.pool, &pkb);
 	if (e)
 		return e;
@@ -258,11 +280,23 @@ int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf
 		.priv__ = loan->priv__,
 	};
 	pkb = zl.priv__;
+	/* Nothing of the pkb is read before the loan proves current: a stale
+	 * copy of a returned loan names a frame someone else may own now. */
+	if (skiff__pkb_of(loan->data) != pkb ||
+	    umem_frame_state(
+		    skiff__s.umem,
+		    umem_geo_frame(&skiff__s.geo, umem_geo_addr(&skiff__s.geo, loan->data))) !=
+		    UMEM_FRAME_LOANED)
+		return -EINVAL;
 	/* Only a frame of its own, whose data is the loan, can take headers in
 	 * front: anything else stays a loan. */
 	if (pkb->data != loan->data || pkb_len(pkb) != loan->len || pkb_data_shared(pkb) ||
 	    pkb_headroom(pkb) < PKB_TX_HEADROOM)
 		return -EINVAL;
+	/* A lent frame is already off the fill ring; sent on, it stays out
+	 * until ACKed, so the same reserve applies. */
+	if (!rx_reserve_ok())
+		return -ENOBUFS;
 	if ((e = zc_rx_take(skiff__s.zc, &zl, &pkb)))
 		return e;
 	/* What the frame carried in (MPTCP mapping, secpath, bridge port) says
@@ -297,11 +331,18 @@ static uint32_t pool_free(memp_t t)
 }
 
 /* Room for @p n buffers of @p total bytes, so that no tcp_write() of the
- * send fails half way (which would leave part of it queued). */
-static bool room_for(const struct tcp_pcb *pcb, unsigned n, uint32_t total)
+ * send fails half way (which would leave part of it queued). A buffer
+ * longer than one segment (skiff_zc_loan_to_buf() makes them) becomes
+ * several, each with its pbufs. */
+static bool room_for(const struct tcp_pcb *pcb, const struct skiff_zc_buf *bufs, unsigned n,
+		     uint32_t total)
 {
-	return tcp_sndbuf(pcb) >= total && tcp_sndqueuelen(pcb) + 3u * n <= TCP_SND_QUEUELEN &&
-	       pool_free(MEMP_PBUF) >= n + 8 && pool_free(MEMP_TCP_SEG) >= 2 * n + 8;
+	uint32_t seg = seg_payload(pcb), segs = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		segs += (bufs[i].len + seg - 1) / seg;
+	return tcp_sndbuf(pcb) >= total && tcp_sndqueuelen(pcb) + 3u * segs <= TCP_SND_QUEUELEN &&
+	       pool_free(MEMP_PBUF) >= segs + 8 && pool_free(MEMP_TCP_SEG) >= 2 * segs + 8;
 }
 
 static int check_bufs(const struct skiff_zc_buf *bufs, unsigned n, uint32_t *total)
@@ -459,7 +500,7 @@ int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags)
 			if (s->wr_shut || !s->pcb.tcp)
 				FAIL(EPIPE);
 			e = EAGAIN;
-			if (room_for(s->pcb.tcp, n, total)) {
+			if (room_for(s->pcb.tcp, bufs, n, total)) {
 				int64_t id = zc_send_now(s, bufs, n, flags);
 
 				if (id >= 0)

@@ -413,6 +413,11 @@ enum umem_frame_state umem_frame_state(const struct umem *u, uint64_t addr)
 	return (enum umem_frame_state)u->state[frame_idx(u, addr)];
 }
 
+uint32_t umem_frames_in(const struct umem *u, enum umem_frame_state st)
+{
+	return (unsigned)st < UMEM_FRAME__NSTATES ? u->count[st] : 0;
+}
+
 bool umem_audit(const struct umem *u, struct umem_audit *out)
 {
 	uint32_t seen[UMEM_FRAME__NSTATES] = {0};

@@ -502,10 +502,21 @@ void zc_rx_return(struct zc_engine *e, struct zc_loan *loan)
 int zc_rx_take(struct zc_engine *e, struct zc_loan *loan, struct pkb **out)
 {
 	struct pkb *pkb = loan->priv__;
+	struct umem_geometry g;
+	uint64_t frame;
 
-	if (!pkb || (loan->flags & ZC_LOAN_COPIED))
+	if (!pkb || !loan->data || (loan->flags & ZC_LOAN_COPIED))
 		return -EINVAL;
-	umem_unloan(e->umem, pkb_frame_addr(pkb));
+	/* A stale copy of a loan already returned names a frame that may be
+	 * on the fill ring by now: taking it would free it twice. Judged from
+	 * the data address alone, as the pkb in that frame may be gone. */
+	umem_geometry(e->umem, &g);
+	if (loan->data < g.area || loan->data >= g.area + g.size)
+		return -EINVAL;
+	frame = umem_geo_frame(&g, umem_geo_addr(&g, loan->data));
+	if (umem_frame_state(e->umem, frame) != UMEM_FRAME_LOANED)
+		return -EINVAL;
+	umem_unloan(e->umem, frame);
 	e->stats.loans_live--;
 	e->stats.loans_taken++;
 	loan->priv__ = NULL;

@@ -472,8 +472,8 @@ static void test_checksum_matches_rfc1071(void)
 				runs++;
 				bad += skiff__chksum(buf + off, len) != want;
 				memset(dst, 0, sizeof(dst));
-				bad_copy += skiff__chksum_copy(dst + (off ^ 5), buf + off, (uint16_t)len) !=
-						    want ||
+				bad_copy += skiff__chksum_copy(dst + (off ^ 5), buf + off,
+							       (uint16_t)len) != want ||
 					    memcmp(dst + (off ^ 5), buf + off, (size_t)len) != 0;
 			}
 		}

@@ -505,7 +505,15 @@ static void test_take_loan_back(void)
 	SKIFF_ASSERT_EQ(st.loans_live, 1);
 	pkb_free(taken);
 	zc_rx_return(eng, &loan[1]);
-	zc_rx_return(eng, &loan[2]);
+	{
+		/* A stale copy of a returned loan is refused, not taken twice. */
+		struct zc_loan stale = loan[2];
+
+		zc_rx_return(eng, &loan[2]);
+		taken = NULL;
+		SKIFF_ASSERT_EQ(zc_rx_take(eng, &stale, &taken), -EINVAL);
+		CU_ASSERT(taken == NULL);
+	}
 	CU_ASSERT(umem_audit(u0, &a));
 	SKIFF_ASSERT_EQ(a.loaned, 0);
 }

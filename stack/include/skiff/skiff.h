@@ -201,7 +201,9 @@ typedef void (*skiff_zc_fn)(void *opaque, int fd, uint32_t lo, uint32_t hi, unsi
  * with its headers written in front of it, in place; a shorter one may be
  * merged with its neighbours, and then goes out of a copy.
  * @param fd a connected TCP socket, or -1 for the default segment size
- * @return 0, -ENOMEM (no free frame), -EBADF, -ENOTCONN, -ENOTSUP (not TCP)
+ * @return 0, -ENOMEM (no free frame: an eighth of the UMEM, at most a fill
+ *         ring's worth, stays free or on the fill ring for receiving the
+ *         ACKs that release sends), -EBADF, -ENOTCONN, -ENOTSUP (not TCP)
  */
 SKIFF_API int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf);
 /** Give back a buffer that was never sent; accepts an empty one. */
@@ -260,9 +262,12 @@ SKIFF_API void skiff_zc_recv_done(struct skiff_zc_loan *loans, unsigned n);
  * longer than one segment of @p fd goes out as several segments, all but
  * the first out of a copy (counted in tx_copied_bytes).
  * @param fd a connected TCP socket, or -1
- * @return 0, -EINVAL (a copied loan, SKIFF_ZC_LOAN_COPIED, or an empty
- *         one: the loan is unchanged), -EBADF, -ENOTCONN, -ENOTSUP (not
- *         TCP), -ENETDOWN
+ * @return 0, -EINVAL (the loan is unchanged: a copied loan,
+ *         SKIFF_ZC_LOAN_COPIED; an empty one; one already returned or
+ *         spent; a frame shared with another reference or without room
+ *         for headers in front), -ENOBUFS (frames are short: an eighth
+ *         of the UMEM stays free for receiving; return or copy the loan),
+ *         -EBADF, -ENOTCONN, -ENOTSUP (not TCP), -ENETDOWN
  */
 SKIFF_API int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf *buf);
 

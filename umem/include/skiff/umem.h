@@ -188,6 +188,9 @@ SKIFF_API enum umem_frame_state umem_frame_state(const struct umem *u, uint64_t 
  * @return true when the books balance
  */
 SKIFF_API bool umem_audit(const struct umem *u, struct umem_audit *out);
+/** How many frames are in state @p st now (a counter read, unlike the
+ * audit's walk: fine on a fast path). */
+SKIFF_API uint32_t umem_frames_in(const struct umem *u, enum umem_frame_state st);
 
 SKIFF_API void umem_get_stats(const struct umem *u, struct umem_stats *out);
 

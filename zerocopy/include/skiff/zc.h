@@ -242,8 +242,9 @@ SKIFF_API void zc_rx_return(struct zc_engine *e, struct zc_loan *loan);
  * its payload on: no byte moves. The loan is spent (cleared) and stops
  * counting against the budget; @p out is the frame's pkb, its data the
  * loaned bytes.
- * @return 0, -EINVAL (a copy-break loan: there is no frame to take; the
- *         loan is unchanged and still needs zc_rx_return())
+ * @return 0, -EINVAL (a copy-break loan: no frame to take, the loan is
+ *         unchanged and still needs zc_rx_return(); or a frame no longer
+ *         lent: a stale copy of a loan already returned)
  */
 SKIFF_API int zc_rx_take(struct zc_engine *e, struct zc_loan *loan, struct pkb **out);
 
