@@ -359,8 +359,8 @@ static void print_table(const struct opts *o, const struct bench_result *res)
 		printf("\n");
 	}
 	printf("medians of %u; CPU: the whole machine's; copies: skiff's rx+tx_copied_bytes per "
-	       "payload byte the skiff server echoed (bulk; echo64 c64 in brackets); app: the echo "
-	       "server's own copy from a receive loan into a send buffer\n\n",
+	       "payload byte the skiff server echoed (bulk; echo64 c64 in brackets); app: what the echo "
+	       "server copied itself (loans it could not send on in their frames)\n\n",
 	       o->plan.reps);
 }
 
