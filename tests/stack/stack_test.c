@@ -714,7 +714,19 @@ static struct {
 	st_child_fn fn;
 	void *arg;
 	struct umem_memlink *w;
+	struct umem_memlink_faults f;
+	bool faults;
 } pair_child;
+
+/* End @p end's impairment, once its stack runs. */
+static void pair_faults(struct umem_memlink *w, unsigned end)
+{
+	struct umem_memlink_faults f = pair_child.f;
+
+	f.seed += end;
+	if (pair_child.faults)
+		umem_memlink_set_faults(w, end, &f);
+}
 
 static int pair_child_main(void *unused)
 {
@@ -727,6 +739,7 @@ static int pair_child_main(void *unused)
 		st_log("child skiff_init: %s (%s)", strerror(-e), skiff_last_error());
 		return 90;
 	}
+	pair_faults(pair_child.w, 1);
 	rc = pair_child.fn(pair_child.arg);
 	if (getenv("ST_VERBOSE"))
 		st_dump_stats("child");
@@ -738,6 +751,12 @@ static int pair_child_main(void *unused)
 
 void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg)
 {
+	st_pair_up_faults(p, frames, fn, arg, NULL);
+}
+
+void st_pair_up_faults(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg,
+		       const struct umem_memlink_faults *f)
+{
 	struct skiff_config c;
 	int e;
 
@@ -747,6 +766,9 @@ void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg)
 	pair_child.fn = fn;
 	pair_child.arg = arg;
 	pair_child.w = p->w;
+	pair_child.faults = f != NULL;
+	if (f)
+		pair_child.f = *f;
 	/* Fork before either UMEM exists: each process builds its own. */
 	p->child = st_child_start(pair_child_main, NULL);
 	CU_ASSERT_FATAL(p->child > 0);
@@ -756,6 +778,7 @@ void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg)
 		skiff_test_note("skiff_init: %s (%s)", strerror(-e), skiff_last_error());
 	CU_ASSERT_FATAL(e == 0);
 	p->up = true;
+	pair_faults(p->w, 0);
 }
 
 int st_pair_wait_child(struct st_pair *p, int ms)

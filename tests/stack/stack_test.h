@@ -158,6 +158,10 @@ struct st_pair {
  * that starts skiff on end 1, runs @p fn(@p arg), checks its stack goes
  * idle (exit code 91 if not) and stops it; skiff on end 0 here. */
 void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg);
+/* As st_pair_up(), the wire impaired both ways by @p f (its seed is taken
+ * as a base: each end draws its own sequence); NULL: a clean wire. */
+void st_pair_up_faults(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg,
+		       const struct umem_memlink_faults *f);
 /* The child's exit code (0: it passed), or -1 after @p ms. */
 int st_pair_wait_child(struct st_pair *p, int ms);
 /* Teardown: the child reaped, this stack idle with every frame free or on

@@ -18,93 +18,32 @@
 
 #define PORT 5001
 
-static struct {
-	struct umem_memlink *w;
-	bool up;
-	pid_t child;
-} P;
+static struct st_pair P;
+static uint32_t pair_frames; /* 0: the usual wire */
 
+/* Seeded loss, duplication and reordering on both ends of the wire. */
 struct faults {
 	uint32_t drop_ppm, duplicate_ppm, reorder_ppm;
 };
 
 typedef int (*role_fn)(void *arg);
 
-struct child_args {
-	role_fn fn;
-	void *arg;
-	struct faults f;
-};
-
-static void set_faults(unsigned end, const struct faults *f, uint64_t seed)
-{
-	struct umem_memlink_faults mf = {
-		.seed = seed,
-		.drop_ppm = f->drop_ppm,
-		.duplicate_ppm = f->duplicate_ppm,
-		.reorder_ppm = f->reorder_ppm,
-	};
-
-	if (f->drop_ppm || f->duplicate_ppm || f->reorder_ppm)
-		umem_memlink_set_faults(P.w, end, &mf);
-}
-
-static int child_main(void *arg)
-{
-	struct child_args *ca = arg;
-	struct skiff_config c = st_memlink_config(P.w, 1);
-	int rc, e;
-
-	e = skiff_init(&c);
-	if (e) {
-		st_log("child skiff_init: %s (%s)", strerror(-e), skiff_last_error());
-		return 90;
-	}
-	set_faults(1, &ca->f, 0x5eed0001);
-	rc = ca->fn(ca->arg);
-	if (getenv("ST_VERBOSE"))
-		st_dump_stats("child");
-	if (!rc && !st_wait_idle(ST_IDLE_WAIT_MS))
-		rc = 91;
-	skiff_fini();
-	return rc;
-}
-
-static uint32_t pair_frames; /* 0: the usual wire */
-
 static void pair_up(role_fn child, void *arg, const struct faults *f)
 {
-	static struct child_args ca;
-	struct skiff_config c;
-	int e;
+	struct umem_memlink_faults mf = {.seed = 0x5eed0000};
 
-	P.w = pair_frames ? st_memlink_create_frames(pair_frames) : st_memlink_create();
-	CU_ASSERT_FATAL(P.w != NULL);
-	ca = (struct child_args){.fn = child, .arg = arg};
-	if (f)
-		ca.f = *f;
-	/* Fork before either UMEM exists: each process builds its own. */
-	P.child = st_child_start(child_main, &ca);
-	CU_ASSERT_FATAL(P.child > 0);
-	c = st_memlink_config(P.w, 0);
-	e = skiff_init(&c);
-	if (e)
-		skiff_test_note("skiff_init: %s (%s)", strerror(-e), skiff_last_error());
-	CU_ASSERT_FATAL(e == 0);
-	P.up = true;
-	if (f)
-		set_faults(0, f, 0x5eed0000);
+	if (f) {
+		mf.drop_ppm = f->drop_ppm;
+		mf.duplicate_ppm = f->duplicate_ppm;
+		mf.reorder_ppm = f->reorder_ppm;
+	}
+	st_pair_up_faults(&P, pair_frames, child, arg, f ? &mf : NULL);
 }
 
 /* The child's exit code (0 = it passed). */
 static int pair_wait_child(int ms)
 {
-	int rc = st_child_wait(P.child, ms);
-
-	P.child = 0;
-	if (rc)
-		skiff_test_note("child exited with %d", rc);
-	return rc;
+	return st_pair_wait_child(&P, ms);
 }
 
 static void setup(void)
@@ -115,19 +54,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (P.child > 0)
-		st_child_wait(P.child, 1000);
-	if (P.up) {
-		struct skiff_stats st;
-
-		st_assert_idle();
-		skiff_get_stats(&st);
-		SKIFF_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
-		skiff_fini();
-	}
-	if (P.w)
-		CU_ASSERT(umem_memlink_destroy(P.w) == 0);
-	memset(&P, 0, sizeof(P));
+	st_pair_down(&P);
 }
 
 /* ---- endpoints ------------------------------------------------------------ */
