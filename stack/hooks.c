@@ -192,6 +192,7 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	struct skiff_stack *s = &skiff__s;
 	struct skiff_sock *sk = pcb->callback_arg;
 	uint8_t opts[40];
+	const uint8_t *sack = NULL; /* the SACK option, for sack.c */
 	u8_t flags = TCPH_FLAGS(hdr);
 	bool syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool unknown = false;
@@ -236,8 +237,10 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 		}
 		if (kind == PKB_MPTCP_OPT_KIND)
 			parse_mptcp(opts + i, optlen - i, syn, p);
-		else if (kind != 2 && kind != 3 && kind != 4 && kind != 5 && kind != 8)
-			unknown = true; /* not MSS, WS, SACK, timestamps: skipped */
+		else if (kind == 5)
+			sack = opts + i;
+		else if (kind != 2 && kind != 3 && kind != 4 && kind != 8)
+			unknown = true; /* not MSS, WS, SACK-permitted, timestamps: skipped */
 		i += len;
 	}
 	if (unknown)
@@ -246,8 +249,7 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	/* Work for after the batch (sack.c): SACK blocks for our own loss
 	 * recovery. */
 	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && (flags & TCP_ACK) &&
-	    (pcb->flags & TF_SACK) && optlen &&
-	    skiff__sack_input(sk, pcb, hdr->ackno, opts, optlen))
+	    (pcb->flags & TF_SACK) && optlen && skiff__sack_input(sk, pcb, hdr->ackno, sack))
 		skiff__batch_add(sk, SKIFF_BATCH_SACK);
 
 	if (pcb->state >= ESTABLISHED && p->tot_len &&
@@ -256,8 +258,7 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	/* The segment is lwIP's now: its ACK becomes batch work (sack.c). */
 	/* (Not RSTs and SYNs: lwIP acts on their ACK field only as a
 	 * challenge, and must not be credited with window growth.) */
-	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED &&
-	    !(flags & (TCP_RST | TCP_SYN)))
+	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && !(flags & (TCP_RST | TCP_SYN)))
 		skiff__ack_input(sk, pcb, hdr, p->tot_len);
 	return ERR_OK;
 }

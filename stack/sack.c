@@ -246,41 +246,25 @@ static void add(struct skiff_sock *s, u32_t left, u32_t right)
 	s->sacked[s->n_sacked++] = (struct skiff_sack_range){left, right};
 }
 
-bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *opts,
-		       size_t optlen)
+bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *sack)
 {
 	bool any = false;
+	uint8_t len;
 
 	prune(s, pcb->lastack);
-	for (size_t i = 0; i < optlen;) {
-		uint8_t kind = opts[i], len;
+	if (!sack || (len = sack[1]) < 10 || (len - 2) % 8 != 0)
+		return false;
+	for (unsigned b = 0; b < (len - 2u) / 8u; b++) {
+		const uint8_t *p = sack + 2 + 8 * b;
+		u32_t l = (u32_t)p[0] << 24 | (u32_t)p[1] << 16 | (u32_t)p[2] << 8 | p[3];
+		u32_t r = (u32_t)p[4] << 24 | (u32_t)p[5] << 16 | (u32_t)p[6] << 8 | p[7];
 
-		if (kind == 0)
-			break;
-		if (kind == 1) {
-			i++;
-			continue;
+		/* Only blocks about data we sent and not yet ACKed (RFC 2883's
+		 * D-SACKs below the ACK are ignored). */
+		if (TCP_SEQ_LT(l, r) && TCP_SEQ_GT(r, ackno) && TCP_SEQ_LEQ(r, pcb->snd_nxt)) {
+			add(s, TCP_SEQ_LT(l, ackno) ? ackno : l, r);
+			any = true;
 		}
-		if (i + 1 >= optlen || (len = opts[i + 1]) < 2 || i + len > optlen)
-			break;
-		if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
-			for (unsigned b = 0; b < (len - 2u) / 8u; b++) {
-				const uint8_t *p = opts + i + 2 + 8 * b;
-				u32_t l = (u32_t)p[0] << 24 | (u32_t)p[1] << 16 | (u32_t)p[2] << 8 |
-					  p[3];
-				u32_t r = (u32_t)p[4] << 24 | (u32_t)p[5] << 16 | (u32_t)p[6] << 8 |
-					  p[7];
-
-				/* Only blocks about data we sent and not yet ACKed
-				 * (RFC 2883's D-SACKs below the ACK are ignored). */
-				if (TCP_SEQ_LT(l, r) && TCP_SEQ_GT(r, ackno) &&
-				    TCP_SEQ_LEQ(r, pcb->snd_nxt)) {
-					add(s, TCP_SEQ_LT(l, ackno) ? ackno : l, r);
-					any = true;
-				}
-			}
-		}
-		i += len;
 	}
 	return any;
 }

@@ -198,6 +198,7 @@ struct skiff_stack {
 	struct umem_port *port;
 	struct pkb_pool *pool;
 	struct zc_engine *zc;
+	uint32_t rx_reserve; /* frames free or on the fill ring that sends leave (zcsock.c) */
 	struct umem_geometry geo;
 	int port_fd;
 
@@ -301,9 +302,10 @@ struct tcp_hdr;
 void skiff__ack_input(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tcp_hdr *hdr,
 		      u16_t datalen);
 void skiff__batch_forget(struct skiff_sock *s);
-/* Records the SACK blocks of an incoming ACK; true when there were any. */
-bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *opts,
-		       size_t optlen);
+/* Forgets SACKed ranges the ACK passed, then records the blocks of the
+ * ACK's SACK option @p sack (its kind byte; NULL: none, the options walk
+ * of the input hook found it); true when there were any. */
+bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *sack);
 bool skiff__sack_recover(struct skiff_sock *s, struct tcp_pcb *pcb);
 
 #endif

@@ -415,6 +415,16 @@ int skiff_init(const struct skiff_config *cfg)
 		goto out_close_umem;
 	s->port_fd = umem_port_fd(s->port);
 	zc_engine_set_port(s->zc, s->port);
+	{
+		/* An eighth of the UMEM, at most a fill ring's worth, stays free
+		 * or on the fill ring for receiving (zcsock.c). */
+		unsigned ring = 0;
+
+		umem_port_fill_level(s->port, &ring);
+		s->rx_reserve = s->geo.frame_count / 8;
+		if (ring && s->rx_reserve > ring)
+			s->rx_reserve = ring;
+	}
 
 	if (!lwip_started) {
 		/* lwIP keeps global state and its timers: once per process. */

@@ -220,22 +220,17 @@ static int buf_cap(int fd, uint32_t *cap)
 
 /*
  * True while the application may pin one more frame in a send: frames free
- * or on the fill ring must stay above an eighth of the UMEM (at most a fill
- * ring's worth). The ACKs that release sent frames arrive through the fill
- * ring; with every frame pinned in sends none could, and nothing would
- * ever be released.
+ * or on the fill ring must stay above the reserve set at start (an eighth
+ * of the UMEM, at most a fill ring's worth). The ACKs that release sent
+ * frames arrive through the fill ring; with every frame pinned in sends
+ * none could, and nothing would ever be released.
  */
 static bool rx_reserve_ok(void)
 {
-	struct skiff_stack *s = &skiff__s;
-	uint32_t reserve = s->geo.frame_count / 8, have;
-	unsigned ring = 0;
+	const struct skiff_stack *s = &skiff__s;
 
-	umem_port_fill_level(s->port, &ring);
-	if (ring && reserve > ring)
-		reserve = ring;
-	have = umem_frames_in(s->umem, UMEM_FRAME_FREE) + umem_frames_in(s->umem, UMEM_FRAME_FILL);
-	return have > reserve;
+	return umem_frames_in(s->umem, UMEM_FRAME_FREE) + umem_frames_in(s->umem, UMEM_FRAME_FILL) >
+	       s->rx_reserve;
 }
 
 int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)

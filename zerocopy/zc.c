@@ -48,6 +48,7 @@ struct zc_small {
 struct zc_engine {
 	struct pkb_pool *pool;
 	struct umem *umem;
+	struct umem_geometry geo; /* the UMEM's, for addresses of loaned data */
 	struct umem_port *port;
 	struct zc_engine_config cfg;
 	struct zc_send *sends; /* the objects, one allocation */
@@ -105,6 +106,7 @@ int zc_engine_create(struct zc_engine **out, struct pkb_pool *pool,
 	}
 	e->pool = pool;
 	e->umem = pkb_pool_umem(pool);
+	umem_geometry(e->umem, &e->geo);
 
 	e->sends = calloc(e->cfg.max_sends, sizeof(*e->sends));
 	if (!e->sends)
@@ -502,7 +504,7 @@ void zc_rx_return(struct zc_engine *e, struct zc_loan *loan)
 int zc_rx_take(struct zc_engine *e, struct zc_loan *loan, struct pkb **out)
 {
 	struct pkb *pkb = loan->priv__;
-	struct umem_geometry g;
+	const struct umem_geometry *g = &e->geo;
 	uint64_t frame;
 
 	if (!pkb || !loan->data || (loan->flags & ZC_LOAN_COPIED))
@@ -510,10 +512,9 @@ int zc_rx_take(struct zc_engine *e, struct zc_loan *loan, struct pkb **out)
 	/* A stale copy of a loan already returned names a frame that may be
 	 * on the fill ring by now: taking it would free it twice. Judged from
 	 * the data address alone, as the pkb in that frame may be gone. */
-	umem_geometry(e->umem, &g);
-	if (loan->data < g.area || loan->data >= g.area + g.size)
+	if (loan->data < g->area || loan->data >= g->area + g->size)
 		return -EINVAL;
-	frame = umem_geo_frame(&g, umem_geo_addr(&g, loan->data));
+	frame = umem_geo_frame(g, umem_geo_addr(g, loan->data));
 	if (umem_frame_state(e->umem, frame) != UMEM_FRAME_LOANED)
 		return -EINVAL;
 	umem_unloan(e->umem, frame);
