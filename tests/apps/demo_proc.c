@@ -4,13 +4,16 @@
 
 #include <bpf/bpf.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,26 +31,142 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The first directory on the way to @p path that @p uid cannot search,
+ * written to @p dir; false when every one is searchable. */
+static bool blocked_dir(const char *path, uid_t uid, char *dir, size_t len)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	/* A path that does not resolve (a missing file) is walked as given. */
+	if (!realpath(path, buf) && snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return false;
+	if (buf[0] != '/')
+		return false;
+	for (char *slash = strchr(buf + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode)) {
+			bool owner = st.st_uid == uid;
+			mode_t x = owner ? S_IXUSR : S_IXOTH;
+
+			if (!(st.st_mode & x)) {
+				snprintf(dir, len, "%s (mode %04o, owner uid %u)", buf,
+					 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+				return true;
+			}
+		}
+		*slash = '/';
+	}
+	return false;
+}
+
+/*
+ * An unprivileged run cannot reach a binary inside a clone under a 0700
+ * directory (/root/skiff on Debian): it runs a copy in a world-readable
+ * folder of its own instead, removed by proc_done(). The demos are single
+ * files (the XDP program is embedded), so the copy runs as the original.
+ */
+static void stage_binary(struct proc *p, const char *path)
+{
+	char dst[PATH_MAX + 64];
+	const char *base = strrchr(path, '/');
+	int in, out;
+	char buf[65536];
+	ssize_t n;
+
+	snprintf(p->stage_dir, sizeof(p->stage_dir), "/tmp/skiff-unpriv-XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(p->stage_dir) != NULL);
+	CU_ASSERT_FATAL(chmod(p->stage_dir, 0755) == 0);
+	snprintf(dst, sizeof(dst), "%s/%s", p->stage_dir, base ? base + 1 : path);
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		/* Not a path we can read (a name for $PATH): run it as it is. */
+		rmdir(p->stage_dir);
+		p->stage_dir[0] = '\0';
+		return;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	CU_ASSERT_FATAL(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		CU_ASSERT_FATAL(write(out, buf, (size_t)n) == n);
+	close(in);
+	CU_ASSERT_FATAL(close(out) == 0 && chmod(dst, 0755) == 0);
+	p->staged = strdup(dst);
+	CU_ASSERT_FATAL(p->staged != NULL);
+}
+
+static void unstage_binary(struct proc *p)
+{
+	if (p->staged) {
+		unlink(p->staged);
+		free(p->staged);
+		p->staged = NULL;
+	}
+	if (p->stage_dir[0]) {
+		rmdir(p->stage_dir);
+		p->stage_dir[0] = '\0';
+	}
+}
+
 void proc_start(struct proc *p, const char *ns, uid_t uid, char *const argv[])
 {
+	char *const *args = argv;
+	char *copy[64];
 	int fds[2];
 
 	memset(p, 0, sizeof(*p));
 	p->buf = calloc(1, OUT_MAX + 1);
 	CU_ASSERT_FATAL(p->buf != NULL);
+	if (uid) {
+		stage_binary(p, argv[0]);
+		if (p->staged) {
+			unsigned i = 0;
+
+			copy[i++] = p->staged;
+			while (argv[i] && i < 63) {
+				copy[i] = argv[i];
+				i++;
+			}
+			copy[i] = NULL;
+			args = copy;
+		}
+	}
 	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
 	fflush(NULL);
 	p->pid = fork();
 	CU_ASSERT_FATAL(p->pid >= 0);
 	if (p->pid == 0) {
+		char dir[PATH_MAX + 64];
+		int e;
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fds[1], STDOUT_FILENO);
 		dup2(fds[1], STDERR_FILENO);
-		if (ns && tb_enter(ns) != 0)
+		if (ns && tb_enter(ns) != 0) {
+			printf("demo_proc: cannot enter namespace %s\n", ns);
+			fflush(stdout);
 			_exit(125);
-		if (uid && (setgid(uid) != 0 || setuid(uid) != 0))
+		}
+		if (uid && (setgid(uid) != 0 || setuid(uid) != 0)) {
+			printf("demo_proc: cannot become uid %u: %s\n", (unsigned)uid,
+			       strerror(errno));
+			fflush(stdout);
 			_exit(125);
-		execvp(argv[0], argv);
+		}
+		/* The build tree (our working directory) may be out of reach too. */
+		if (p->stage_dir[0] && chdir(p->stage_dir) != 0)
+			_exit(125);
+		execvp(args[0], args);
+		e = errno;
+		/* Say why, never a bare 127. */
+		if (blocked_dir(args[0], uid ? uid : geteuid(), dir, sizeof(dir)))
+			printf("demo_proc: cannot run %s as uid %u: %s: directory %s is not "
+			       "searchable by that user\n",
+			       args[0], (unsigned)getuid(), strerror(e), dir);
+		else
+			printf("demo_proc: cannot run %s as uid %u: %s\n", args[0],
+			       (unsigned)getuid(), strerror(e));
+		fflush(stdout);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -121,6 +240,7 @@ void proc_show(const struct proc *p)
 
 void proc_done(struct proc *p)
 {
+	unstage_binary(p);
 	if (p->out >= 0)
 		close(p->out);
 	p->out = -1;

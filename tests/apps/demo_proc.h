@@ -16,10 +16,15 @@ struct proc {
 	char *buf;
 	size_t len;
 	int status; /* exit code, or 128 + signal */
+	char *staged;	     /* an unprivileged run's copy of argv[0], or NULL */
+	char stage_dir[64]; /* its folder ("" when none) */
 };
 
 /* Starts argv in network namespace @p ns (NULL: ours) as @p uid (0: as we
- * are), stdout and stderr into a pipe. */
+ * are), stdout and stderr into a pipe. As another uid it runs a copy of
+ * argv[0] from a world-readable folder, so that a build tree under a 0700
+ * directory (a clone in /root) stays out of the way; a binary that still
+ * cannot run says why (path, directory, mode) in the output, exit 127. */
 void proc_start(struct proc *p, const char *ns, uid_t uid, char *const argv[]);
 /* Reads output until @p text shows up, the output ends or @p timeout_ms. */
 bool proc_wait_for(struct proc *p, const char *text, int timeout_ms);
@@ -29,6 +34,7 @@ void proc_finish(struct proc *p, int timeout_ms);
 int proc_run(struct proc *p, uid_t uid, int timeout_ms, char *const argv[]);
 /* Prints the output on stderr (for failures). */
 void proc_show(const struct proc *p);
+/* Closes the output and removes a staged copy. */
 void proc_done(struct proc *p);
 
 /* Asserts that run @p pid left no namespace and no veth, and that none of

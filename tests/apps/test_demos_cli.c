@@ -30,6 +30,35 @@ static void test_echo_unprivileged_falls_back(void)
 		expect_embedded_pass(SKIFF_ECHO_PATH, NULL, NOBODY, "not running as root");
 }
 
+/* A clone under a 0700 directory (/root/skiff on Debian): the
+ * unprivileged runs still reach the demo, and a binary that cannot be
+ * reached at all is reported with the directory in the way. */
+static void test_unprivileged_run_from_private_dir(void)
+{
+	char dir[] = "/tmp/skiff-private-XXXXXX", bin[96], missing[96];
+	char cmd[256];
+	struct proc p;
+
+	if (geteuid() != 0)
+		skiff_test_skip("needs root to run a demo as another user");
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL); /* mode 0700, as /root */
+	snprintf(bin, sizeof(bin), "%s/skiff-echo", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", SKIFF_ECHO_PATH, bin);
+	CU_ASSERT_FATAL(system(cmd) == 0);
+	BAD(NOBODY, "-i lo needs root", bin, "-i", "lo", "--ip", "10.9.9.9/24");
+
+	snprintf(missing, sizeof(missing), "%s/sub/skiff-echo", dir);
+	proc_run(&p, NOBODY, 5000, (char *const[]){missing, "-h", NULL});
+	if (p.status != 127 || !strstr(p.buf, "is not searchable by that user"))
+		proc_show(&p);
+	SKIFF_ASSERT_EQ(p.status, 127);
+	CU_ASSERT(strstr(p.buf, dir) != NULL);
+	CU_ASSERT(strstr(p.buf, "mode 0700") != NULL);
+	proc_done(&p);
+	unlink(bin);
+	rmdir(dir);
+}
+
 static void test_bad_use_exits_2(void)
 {
 	BAD(0, "unknown option '--frobnicate'", SKIFF_ECHO_PATH, "--frobnicate");
@@ -63,6 +92,7 @@ static const struct skiff_test_case tests[] = {
 	SKIFF_TEST(test_echo_embedded_memlink),
 	SKIFF_TEST(test_proxy_embedded_memlink),
 	SKIFF_TEST(test_echo_unprivileged_falls_back),
+	SKIFF_TEST(test_unprivileged_run_from_private_dir),
 	SKIFF_TEST_END,
 };
 
