@@ -100,13 +100,13 @@ struct ctx {
 	const struct bench_pair *pair;
 	const struct bench_plan *plan;
 	struct shared *sh;
-	struct umem_memlink *wire;
+	struct skiff_memlink *wire;
 	bool testbed;
 	char ns_server[TB_NS_NAME_MAX], ns_client[TB_NS_NAME_MAX];
 	char if_server[IF_NAMESIZE], if_client[IF_NAMESIZE];
 	int cmd_rd, cmd_wr, res_rd, res_wr;
 	pid_t server, client;
-	struct umem_memlink_stats wire_st[2][2]; /* [end][before, after] of the last run */
+	struct skiff_memlink_stats wire_st[2][2]; /* [end][before, after] of the last run */
 };
 
 /* ---- clocks, CPU time, pinning -------------------------------------------- */
@@ -204,7 +204,7 @@ static int skiff_start(struct ctx *x, unsigned end, char *why, size_t len)
 		cfg.queue = 0;
 		cfg.xdp_mode = SKIFF_XDP_AUTO;
 	}
-	rc = skiff_init(&cfg);
+	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc)
 		snprintf(why, len, "skiff_init on %s: %s",
 			 x->pair->net == BENCH_NET_MEMLINK ? "memlink" : cfg.ifname,
@@ -428,20 +428,20 @@ static int build_link(struct ctx *x, char *why, size_t len)
 	int rc;
 
 	if (p->net == BENCH_NET_MEMLINK) {
-		struct umem_memlink_config wc = {.frame_count = MEMLINK_FRAMES};
+		struct skiff_memlink_config wc = {.frame_count = MEMLINK_FRAMES};
 
-		rc = umem_memlink_create(&x->wire, &wc);
+		rc = skiff_memlink_create(&x->wire, &wc) ? -errno : 0;
 		if (rc) {
 			snprintf(why, len, "creating the memlink wire: %s", strerror(-rc));
 			return rc;
 		}
 		if (x->plan->loss_ppm) {
 			/* Seeded, so that runs with the same seed lose alike. */
-			struct umem_memlink_faults f = {.seed = 1, .drop_ppm = x->plan->loss_ppm};
+			struct skiff_memlink_faults f = {.seed = 1, .drop_ppm = x->plan->loss_ppm};
 
-			umem_memlink_set_faults(x->wire, 0, &f);
+			skiff_memlink_set_faults(x->wire, 0, &f);
 			f.seed = 2;
-			umem_memlink_set_faults(x->wire, 1, &f);
+			skiff_memlink_set_faults(x->wire, 1, &f);
 		}
 		return 0;
 	}
@@ -660,8 +660,8 @@ static int run_once(struct ctx *x, const struct run *run, unsigned rep, struct r
 		return -ETIMEDOUT;
 	}
 	if (x->wire) {
-		umem_memlink_get_stats(x->wire, 0, &x->wire_st[0][0]);
-		umem_memlink_get_stats(x->wire, 1, &x->wire_st[1][0]);
+		skiff_memlink_get_stats(x->wire, 0, &x->wire_st[0][0]);
+		skiff_memlink_get_stats(x->wire, 1, &x->wire_st[1][0]);
 	}
 	if (write(x->cmd_wr, &cmd, sizeof(cmd)) != (ssize_t)sizeof(cmd)) {
 		snprintf(why, len, "the client is gone");
@@ -682,16 +682,16 @@ static int run_once(struct ctx *x, const struct run *run, unsigned rep, struct r
 		return -ETIMEDOUT;
 	}
 	if (x->wire) {
-		umem_memlink_get_stats(x->wire, 0, &x->wire_st[0][1]);
-		umem_memlink_get_stats(x->wire, 1, &x->wire_st[1][1]);
+		skiff_memlink_get_stats(x->wire, 0, &x->wire_st[0][1]);
+		skiff_memlink_get_stats(x->wire, 1, &x->wire_st[1][1]);
 	}
 	return 0;
 }
 
 /* --verbose: what the server's stack (and the memlink wire) did in a run. */
 static void print_deltas(const struct ctx *x, const struct skiff_stats st[2],
-			 const struct umem_memlink_stats w0[2],
-			 const struct umem_memlink_stats w1[2])
+			 const struct skiff_memlink_stats w0[2],
+			 const struct skiff_memlink_stats w1[2])
 {
 	const struct skiff_stats *a = &st[0], *b = &st[1];
 
@@ -900,7 +900,7 @@ out_teardown:
 	close_pipes(&x);
 	if (x.testbed)
 		tb_destroy();
-	umem_memlink_destroy(x.wire);
+	skiff_memlink_destroy(x.wire);
 	munmap(x.sh, sizeof(*x.sh));
 	return rc;
 }

@@ -88,7 +88,7 @@ static int serve_interface(const struct app_opts *o, struct app_server *srv)
 	app_check_interface(o);
 	app_signals_install(NULL);
 	app_skiff_config(o, &cfg);
-	rc = skiff_init(&cfg);
+	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc)
 		return init_failed(o, rc);
 	report_banner(stdout, o, NULL);
@@ -115,7 +115,7 @@ struct peer {
 	int go_rd, go_wr;   /* the server says go */
 	int res_rd, res_wr; /* the client's struct lg_result */
 	/* memlink */
-	struct umem_memlink *wire;
+	struct skiff_memlink *wire;
 	bool upstream_echo; /* the peer also runs the proxy's upstream */
 	struct echod *echod;
 	/* the parent's view */
@@ -275,7 +275,7 @@ static int memlink_peer_main(void *arg)
 	memcpy(cfg.mac, memlink_mac[1], 6);
 	inet_pton(AF_INET, NET_CLIENT, &cfg.ipv4);
 	cfg.ipv4_prefix = 24;
-	rc = skiff_init(&cfg);
+	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc) {
 		memset(&r, 0, sizeof(r));
 		r.first_errno = -rc;
@@ -526,7 +526,7 @@ static int run_veth(const struct app_opts *o, struct app_server *srv)
 			 NETP_SERVER, UPSTREAM_PORT, ns_server);
 	}
 	app_skiff_config(&eo, &cfg);
-	rc = skiff_init(&cfg);
+	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc) {
 		rc = veth_init_failed(o, rc);
 		close_pipes(&p);
@@ -546,26 +546,26 @@ static int run_veth(const struct app_opts *o, struct app_server *srv)
 
 static int run_memlink(const struct app_opts *o, struct app_server *srv)
 {
-	struct umem_memlink_config wc = {.frame_count = MEMLINK_FRAMES};
+	struct skiff_memlink_config wc = {.frame_count = MEMLINK_FRAMES};
 	struct skiff_config cfg = {.backend = SKIFF_BACKEND_MEMLINK};
 	struct peer p = {.o = o, .go_rd = -1, .go_wr = -1, .res_rd = -1, .res_wr = -1};
 	bool proxy = o->kind == APP_PROXY;
 	struct app_opts eo = *o;
 	int rc;
 
-	rc = umem_memlink_create(&p.wire, &wc);
+	rc = skiff_memlink_create(&p.wire, &wc) ? -errno : 0;
 	if (rc) {
 		fprintf(stderr, "%s: creating the memlink wire failed: %s\n", o->prog,
 			strerror(-rc));
 		return APP_EXIT_FAIL;
 	}
 	if (make_pipes(&p)) {
-		umem_memlink_destroy(p.wire);
+		skiff_memlink_destroy(p.wire);
 		return APP_EXIT_FAIL;
 	}
 	load_config(o, &p.lg, NET_SKIFF, o->port);
 	p.upstream_echo = proxy;
-	/* Fork before either end creates its UMEM (umem_memlink_create). */
+	/* Fork before either end creates its UMEM (skiff_memlink_create). */
 	p.client = tb_spawn(NULL, memlink_peer_main, &p);
 	close(p.go_rd);
 	close(p.res_wr);
@@ -574,7 +574,7 @@ static int run_memlink(const struct app_opts *o, struct app_server *srv)
 		fprintf(stderr, "%s: starting the peer process failed: %s\n", o->prog,
 			strerror((int)-p.client));
 		close_pipes(&p);
-		umem_memlink_destroy(p.wire);
+		skiff_memlink_destroy(p.wire);
 		return APP_EXIT_FAIL;
 	}
 	eo.have_ip4 = true;
@@ -598,12 +598,12 @@ static int run_memlink(const struct app_opts *o, struct app_server *srv)
 	memcpy(cfg.mac, memlink_mac[0], 6);
 	cfg.ipv4 = eo.ip4;
 	cfg.ipv4_prefix = 24;
-	rc = skiff_init(&cfg);
+	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc) {
 		rc = init_failed(o, rc);
 		tb_stop_child(p.client, 500);
 		close_pipes(&p);
-		umem_memlink_destroy(p.wire);
+		skiff_memlink_destroy(p.wire);
 		return rc == APP_EXIT_USAGE ? APP_EXIT_FAIL : rc;
 	}
 	/* Nothing moves on the wire unless someone polls: spin. */
@@ -614,7 +614,7 @@ static int run_memlink(const struct app_opts *o, struct app_server *srv)
 	skiff_fini();
 	tb_stop_child(p.client, 2000);
 	close_pipes(&p);
-	umem_memlink_destroy(p.wire);
+	skiff_memlink_destroy(p.wire);
 	return rc;
 }
 

@@ -232,6 +232,8 @@ long long skiff__deadline(int timeout_ms); /* -1: forever */
 /* errno.c: lwIP's err_t to errno, the one place: skiff__errno()
  * (skiff_testing.h, in plain types for the tests). */
 
+/* memlink.c: skiff__memlink_wire() (skiff_testing.h). */
+
 /* netif.c */
 int skiff__netif_up(void);
 void skiff__netif_down(void);

@@ -8,6 +8,12 @@
 
 #include <skiff/pkb.h>
 
+/* The umem/ wire behind a skiff_memlink, for tests that drive one end
+ * with raw frames (NULL for NULL). */
+struct skiff_memlink;
+struct umem_memlink;
+struct umem_memlink *skiff__memlink_wire(const struct skiff_memlink *w);
+
 /* lwIP's err_t (a signed byte) to errno: the one translation. */
 int skiff__errno(int8_t err);
 

@@ -282,7 +282,7 @@ static int open_umem(void)
 
 	memset(&uc, 0, sizeof(uc));
 	if (c->backend == SKIFF_BACKEND_MEMLINK) {
-		e = umem_memlink_umem_config(c->memlink, c->memlink_end, &uc);
+		e = umem_memlink_umem_config(skiff__memlink_wire(c->memlink), c->memlink_end, &uc);
 		if (e) {
 			skiff__set_error("memlink end %u: %s", c->memlink_end, strerror(-e));
 			return e;
@@ -369,7 +369,7 @@ static void close_umem(void)
 	s->umem = NULL;
 }
 
-int skiff_init(const struct skiff_config *cfg)
+static int start(const struct skiff_config *cfg)
 {
 	struct skiff_stack *s = &skiff__s;
 	int e;
@@ -407,7 +407,8 @@ int skiff_init(const struct skiff_config *cfg)
 	if (s->cfg.backend == SKIFF_BACKEND_XSK)
 		e = open_xsk();
 	else {
-		e = umem_memlink_port(&s->port, s->cfg.memlink, s->cfg.memlink_end, s->umem);
+		e = umem_memlink_port(&s->port, skiff__memlink_wire(s->cfg.memlink),
+				      s->cfg.memlink_end, s->umem);
 		if (e)
 			skiff__set_error("memlink end %u: %s", s->cfg.memlink_end, strerror(-e));
 	}
@@ -446,6 +447,17 @@ out_free_socks:
 	free(s->socks);
 	s->socks = NULL;
 	return e;
+}
+
+int skiff_init(const struct skiff_config *cfg)
+{
+	int e = start(cfg);
+
+	if (e) {
+		errno = -e;
+		return -1;
+	}
+	return 0;
 }
 
 /* Pcbs no socket owns any more (closing, TIME_WAIT) go too. */
@@ -596,8 +608,10 @@ int skiff_poll(int timeout_ms)
 	unsigned long before;
 	int n;
 
-	if (!s->up)
-		return -ENOTCONN;
+	if (!s->up) {
+		errno = ENOTCONN;
+		return -1;
+	}
 	if (s->in_poll || s->in_callback)
 		return 0;
 	s->in_poll = true;
@@ -632,7 +646,7 @@ int skiff__wait(long long deadline_ms)
 	if (deadline_ms >= 0 && left <= 0)
 		return -ETIMEDOUT;
 	n = skiff_poll(left > INT32_MAX ? INT32_MAX : (int)left);
-	return n < 0 ? n : 0;
+	return n < 0 ? -errno : 0;
 }
 
 /* ---- counters ------------------------------------------------------------- */

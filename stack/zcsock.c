@@ -155,9 +155,9 @@ int skiff_zc_set_callback(int fd, skiff_zc_fn cb, void *opaque)
 	int e;
 
 	if (!(s = skiff__sock_get(fd, &e)))
-		return -e;
+		FAIL(e);
 	if (s->kind != SKIFF_SK_TCP)
-		return -ENOTSUP;
+		FAIL(ENOTSUP);
 	s->zc_cb = cb;
 	s->zc_opaque = opaque;
 	return 0;
@@ -240,15 +240,15 @@ int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)
 	int e;
 
 	if (!buf)
-		return -EINVAL;
+		FAIL(EINVAL);
 	memset(buf, 0, sizeof(*buf));
 	if ((e = buf_cap(fd, &cap)))
-		return e;
+		FAIL(-e);
 	if (!rx_reserve_ok())
-		return -ENOMEM;
+		FAIL(ENOMEM);
 	e = pkb_alloc_tx(skiff__s.pool, &pkb);
 	if (e)
-		return e;
+		FAIL(-e);
 	if (cap > pkb_tailroom(pkb))
 		cap = pkb_tailroom(pkb);
 	buf->data = pkb->data;
@@ -265,9 +265,9 @@ int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf
 	int e;
 
 	if (!loan || !buf || !loan->priv__ || !loan->len || (loan->flags & SKIFF_ZC_LOAN_COPIED))
-		return -EINVAL;
+		FAIL(EINVAL);
 	if ((e = buf_cap(fd, &cap)))
-		return e;
+		FAIL(-e);
 	zl = (struct zc_loan){
 		.data = loan->data,
 		.len = loan->len,
@@ -282,18 +282,18 @@ int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf
 		    skiff__s.umem,
 		    umem_geo_frame(&skiff__s.geo, umem_geo_addr(&skiff__s.geo, loan->data))) !=
 		    UMEM_FRAME_LOANED)
-		return -EINVAL;
+		FAIL(EINVAL);
 	/* Only a frame of its own, whose data is the loan, can take headers in
 	 * front: anything else stays a loan. */
 	if (pkb->data != loan->data || pkb_len(pkb) != loan->len || pkb_data_shared(pkb) ||
 	    pkb_headroom(pkb) < PKB_TX_HEADROOM)
-		return -EINVAL;
+		FAIL(EINVAL);
 	/* A lent frame is already off the fill ring; sent on, it stays out
 	 * until ACKed, so the same reserve applies. */
 	if (!rx_reserve_ok())
-		return -ENOBUFS;
+		FAIL(ENOBUFS);
 	if ((e = zc_rx_take(skiff__s.zc, &zl, &pkb)))
-		return e;
+		FAIL(-e);
 	/* What the frame carried in (MPTCP mapping, secpath, bridge port) says
 	 * nothing about where it goes out. */
 	pkb_ext_reset(pkb);

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "skiff_test.h"
+#include "testkit.h"
 #include "testbed.h"
 
 #define OUT_MAX (256 * 1024)
@@ -212,8 +212,8 @@ void proc_finish(struct proc *p, int timeout_ms)
 
 	while (waitpid(p->pid, &st, WNOHANG) == 0) {
 		if (now_ms() > end) {
-			skiff_test_note("pid %d still running after %d ms: killing it", (int)p->pid,
-					timeout_ms);
+			tk_note("pid %d still running after %d ms: killing it", (int)p->pid,
+				timeout_ms);
 			kill(p->pid, SIGKILL);
 			waitpid(p->pid, &st, 0);
 			break;
@@ -311,14 +311,14 @@ void assert_nothing_left(pid_t pid, const char *output)
 	long long end = now_ms() + 3000;
 	unsigned progs, named;
 
-	SKIFF_ASSERT_EQ(leftover_namespaces(pid), 0);
-	SKIFF_ASSERT_EQ(leftover_links(pid), 0);
+	TK_ASSERT_EQ(leftover_namespaces(pid), 0);
+	TK_ASSERT_EQ(leftover_links(pid), 0);
 	if (geteuid() != 0)
 		return;
 	/* A program goes when its last reference does, a moment after. */
 	while ((progs = programs_still_loaded(output, &named)) && now_ms() < end)
 		usleep(50000);
-	SKIFF_ASSERT_EQ(progs, 0);
+	TK_ASSERT_EQ(progs, 0);
 	/* A run on AF_XDP says which program it attached. */
 	if (output && strstr(output, "XDP copy mode"))
 		CU_ASSERT(named > 0);
@@ -333,7 +333,7 @@ void expect_embedded_pass(const char *prog, const char *extra, uid_t uid, const 
 	if (p.status != 0 ||
 	    !strstr(p.buf, "verdict: PASS 32 connections x 300 requests, 0 bad bytes"))
 		proc_show(&p);
-	SKIFF_ASSERT_EQ(p.status, 0);
+	TK_ASSERT_EQ(p.status, 0);
 	CU_ASSERT(strstr(p.buf, "verdict: PASS 32 connections x 300 requests, 0 bad bytes\n") !=
 		  NULL);
 	CU_ASSERT(strstr(p.buf, "requests/s") != NULL);
@@ -356,7 +356,7 @@ void expect_bad_use(uid_t uid, const char *expect, char *const argv[])
 	proc_run(&p, uid, 10000, argv);
 	if (p.status != 2 || !strstr(p.buf, expect))
 		proc_show(&p);
-	SKIFF_ASSERT_EQ(p.status, 2);
+	TK_ASSERT_EQ(p.status, 2);
 	CU_ASSERT(strstr(p.buf, expect) != NULL);
 	proc_done(&p);
 }

@@ -15,8 +15,8 @@ struct proc {
 	int out; /* its stdout and stderr */
 	char *buf;
 	size_t len;
-	int status; /* exit code, or 128 + signal */
-	char *staged;	     /* an unprivileged run's copy of argv[0], or NULL */
+	int status;	    /* exit code, or 128 + signal */
+	char *staged;	    /* an unprivileged run's copy of argv[0], or NULL */
 	char stage_dir[64]; /* its folder ("" when none) */
 };
 

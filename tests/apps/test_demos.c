@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "demo_proc.h"
-#include "skiff_test.h"
+#include "testkit.h"
 #include "testbed.h"
 
 static void teardown(void)
@@ -23,13 +23,13 @@ static void teardown(void)
 
 static void test_echo_embedded_veth(void)
 {
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	expect_embedded_pass(SKIFF_ECHO_PATH, NULL, 0, "XDP copy mode");
 }
 
 static void test_proxy_embedded_veth(void)
 {
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	expect_embedded_pass(SKIFF_PROXY_PATH, NULL, 0, "proxying to 10.99.2.2:7");
 }
 
@@ -39,11 +39,11 @@ static void test_echo_default_run(void)
 	char *argv[] = {SKIFF_ECHO_PATH, NULL};
 	struct proc p;
 
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	proc_run(&p, 0, 110000, argv);
 	if (p.status != 0)
 		proc_show(&p);
-	SKIFF_ASSERT_EQ(p.status, 0);
+	TK_ASSERT_EQ(p.status, 0);
 	CU_ASSERT(strstr(p.buf, "verdict: PASS 64 connections x 1000 requests, 0 bad bytes\n") !=
 		  NULL);
 	assert_nothing_left(p.pid, p.buf);
@@ -57,7 +57,7 @@ static void interrupted(const char *prog, int signals)
 	char *argv[] = {(char *)prog, "--requests", "10000000", "--stats", "1", NULL};
 	struct proc p;
 
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	proc_start(&p, NULL, 0, argv);
 	/* Traffic flows: the first line of counters is out. */
 	CU_ASSERT(proc_wait_for(&p, "req/s", 30000));
@@ -66,7 +66,7 @@ static void interrupted(const char *prog, int signals)
 		usleep(1000);
 	}
 	proc_finish(&p, 20000);
-	SKIFF_ASSERT_EQ(p.status, signals == 1 ? 1 : 128 + SIGINT);
+	TK_ASSERT_EQ(p.status, signals == 1 ? 1 : 128 + SIGINT);
 	if (signals == 1) {
 		CU_ASSERT(strstr(p.buf, "verdict: FAIL") != NULL);
 		CU_ASSERT(strstr(p.buf, "interrupted") != NULL);
@@ -110,9 +110,9 @@ static void test_iperf3_through_proxy(void)
 	char *client[] = {"iperf3", "-c", "10.97.1.2", "-p", "5201", "-t", "5", "-f", "g", NULL};
 	struct proc ps, pp, pc;
 
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	if (!have_iperf3())
-		skiff_test_skip("iperf3 is not installed (tests/host/setup.sh installs it)");
+		tk_skip("iperf3 is not installed (tests/host/setup.sh installs it)");
 	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
 	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
 	CU_ASSERT_FATAL(tb_ns_create(sk, sizeof(sk), "skiff") == 0);
@@ -138,15 +138,15 @@ static void test_iperf3_through_proxy(void)
 	proc_finish(&pc, 30000);
 	if (pc.status != 0)
 		proc_show(&pc);
-	SKIFF_ASSERT_EQ(pc.status, 0);
+	TK_ASSERT_EQ(pc.status, 0);
 	CU_ASSERT(strstr(pc.buf, "receiver") != NULL);
 	proc_finish(&ps, 5000);
-	SKIFF_ASSERT_EQ(ps.status, 0);
+	TK_ASSERT_EQ(ps.status, 0);
 	kill(pp.pid, SIGINT);
 	proc_finish(&pp, 10000);
 	if (pp.status != 0)
 		proc_show(&pp);
-	SKIFF_ASSERT_EQ(pp.status, 0);
+	TK_ASSERT_EQ(pp.status, 0);
 	CU_ASSERT(strstr(pp.buf, "totals after") != NULL);
 	/* iperf3's control connection and its data connection. */
 	CU_ASSERT(strstr(pp.buf, "connections 2 accepted") != NULL);
@@ -156,8 +156,7 @@ static void test_iperf3_through_proxy(void)
 		while (l && l > pc.buf && l[-1] != '\n')
 			l--;
 		if (l)
-			skiff_test_note("iperf3 through skiff-proxy: %.*s", (int)strcspn(l, "\n"),
-					l);
+			tk_note("iperf3 through skiff-proxy: %.*s", (int)strcspn(l, "\n"), l);
 	}
 	proc_done(&pc);
 	proc_done(&ps);
@@ -171,7 +170,7 @@ static void test_iperf3_through_proxy(void)
 static void test_bad_interface_queue_address_root(void)
 {
 	if (geteuid() != 0)
-		skiff_test_skip("needs root to get past the root check");
+		tk_skip("needs root to get past the root check");
 	BAD(0, "unknown interface 'skiffnope0'", SKIFF_ECHO_PATH, "-i", "skiffnope0", "--ip",
 	    "10.9.9.9/24");
 	BAD(0, "queue 9 out of range: lo has 1 queue", SKIFF_ECHO_PATH, "-i", "lo", "-q", "9",
@@ -190,29 +189,29 @@ static void test_forced_zero_copy_on_veth_exits_2(void)
 	char *argv[] = {SKIFF_ECHO_PATH, "-z", "--conns", "1", "--requests", "1", NULL};
 	struct proc p;
 
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	proc_run(&p, 0, 30000, argv);
 	if (p.status != 2)
 		proc_show(&p);
-	SKIFF_ASSERT_EQ(p.status, 2);
+	TK_ASSERT_EQ(p.status, 2);
 	CU_ASSERT(strstr(p.buf, "zero-copy") != NULL);
 	CU_ASSERT(strstr(p.buf, "hint: without -z") != NULL);
 	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_forced_zero_copy_on_veth_exits_2),
-	SKIFF_TEST(test_bad_interface_queue_address_root),
-	SKIFF_TEST(test_echo_embedded_veth),
-	SKIFF_TEST(test_proxy_embedded_veth),
-	SKIFF_TEST(test_echo_default_run),
-	SKIFF_TEST(test_echo_sigint_leaves_nothing),
-	SKIFF_TEST(test_proxy_sigint_leaves_nothing),
-	SKIFF_TEST(test_echo_double_sigint_leaves_nothing),
-	SKIFF_TEST(test_iperf3_through_proxy),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_forced_zero_copy_on_veth_exits_2),
+	TK_TEST(test_bad_interface_queue_address_root),
+	TK_TEST(test_echo_embedded_veth),
+	TK_TEST(test_proxy_embedded_veth),
+	TK_TEST(test_echo_default_run),
+	TK_TEST(test_echo_sigint_leaves_nothing),
+	TK_TEST(test_proxy_sigint_leaves_nothing),
+	TK_TEST(test_echo_double_sigint_leaves_nothing),
+	TK_TEST(test_iperf3_through_proxy),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"demos", NULL, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"demos", NULL, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

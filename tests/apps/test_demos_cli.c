@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "demo_proc.h"
-#include "skiff_test.h"
+#include "testkit.h"
 
 static void test_echo_embedded_memlink(void)
 {
@@ -40,7 +40,7 @@ static void test_unprivileged_run_from_private_dir(void)
 	struct proc p;
 
 	if (geteuid() != 0)
-		skiff_test_skip("needs root to run a demo as another user");
+		tk_skip("needs root to run a demo as another user");
 	CU_ASSERT_FATAL(mkdtemp(dir) != NULL); /* mode 0700, as /root */
 	snprintf(bin, sizeof(bin), "%s/skiff-echo", dir);
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", SKIFF_ECHO_PATH, bin);
@@ -51,7 +51,7 @@ static void test_unprivileged_run_from_private_dir(void)
 	proc_run(&p, NOBODY, 5000, (char *const[]){missing, "-h", NULL});
 	if (p.status != 127 || !strstr(p.buf, "is not searchable by that user"))
 		proc_show(&p);
-	SKIFF_ASSERT_EQ(p.status, 127);
+	TK_ASSERT_EQ(p.status, 127);
 	CU_ASSERT(strstr(p.buf, dir) != NULL);
 	CU_ASSERT(strstr(p.buf, "mode 0700") != NULL);
 	proc_done(&p);
@@ -80,21 +80,21 @@ static void test_help_exits_0(void)
 	char *argv[] = {SKIFF_PROXY_PATH, "-h", NULL};
 	struct proc p;
 
-	SKIFF_ASSERT_EQ(proc_run(&p, 0, 5000, argv), 0);
+	TK_ASSERT_EQ(proc_run(&p, 0, 5000, argv), 0);
 	CU_ASSERT(strstr(p.buf, "--upstream HOST:PORT") != NULL);
 	CU_ASSERT(strstr(p.buf, "Exit status: 0 PASS, 1 FAIL, 2 bad use") != NULL);
 	proc_done(&p);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_bad_use_exits_2),
-	SKIFF_TEST(test_help_exits_0),
-	SKIFF_TEST(test_echo_embedded_memlink),
-	SKIFF_TEST(test_proxy_embedded_memlink),
-	SKIFF_TEST(test_echo_unprivileged_falls_back),
-	SKIFF_TEST(test_unprivileged_run_from_private_dir),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_bad_use_exits_2),
+	TK_TEST(test_help_exits_0),
+	TK_TEST(test_echo_embedded_memlink),
+	TK_TEST(test_proxy_embedded_memlink),
+	TK_TEST(test_echo_unprivileged_falls_back),
+	TK_TEST(test_unprivileged_run_from_private_dir),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"cli", NULL, NULL, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"cli", NULL, NULL, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

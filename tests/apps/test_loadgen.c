@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
-#include "skiff_test.h"
+#include "testkit.h"
 
 static struct {
 	struct echod *e;
@@ -101,16 +101,16 @@ static void test_passes_a_correct_echo(void)
 	struct lg_config cfg = loopback_config(&lg_kernel_ops);
 	struct lg_result r;
 
-	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), 0);
+	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), 0);
 	CU_ASSERT(lg_passed(&r));
-	SKIFF_ASSERT_EQ(r.requests_done, 800);
-	SKIFF_ASSERT_EQ(r.conns_done, 8);
-	SKIFF_ASSERT_EQ(r.bad_bytes, 0);
-	SKIFF_ASSERT_EQ(r.bytes_sent, r.bytes_verified);
+	TK_ASSERT_EQ(r.requests_done, 800);
+	TK_ASSERT_EQ(r.conns_done, 8);
+	TK_ASSERT_EQ(r.bad_bytes, 0);
+	TK_ASSERT_EQ(r.bytes_sent, r.bytes_verified);
 	CU_ASSERT(r.lat_p50_us > 0 && r.lat_p50_us <= r.lat_p99_us &&
 		  r.lat_p99_us <= r.lat_max_us * 1.04);
 	if (r.first_error[0])
-		skiff_test_note("%s", r.first_error);
+		tk_note("%s", r.first_error);
 }
 
 /* The same seed makes the same requests: the byte count repeats. */
@@ -122,7 +122,7 @@ static void test_same_seed_same_load(void)
 	cfg.seed = 42;
 	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &a) == 0);
 	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &b) == 0);
-	SKIFF_ASSERT_EQ(a.bytes_sent, b.bytes_sent);
+	TK_ASSERT_EQ(a.bytes_sent, b.bytes_sent);
 	cfg.seed = 43;
 	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &b) == 0);
 	CU_ASSERT(a.bytes_sent != b.bytes_sent);
@@ -135,10 +135,10 @@ static void test_catches_one_flipped_byte(void)
 	struct lg_result r;
 
 	env.corrupt_at = 123457;
-	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
 	CU_ASSERT(!lg_passed(&r));
-	SKIFF_ASSERT_EQ(r.bad_bytes, 1);
-	SKIFF_ASSERT_EQ(r.requests_done, r.requests_planned); /* a wrong byte is still a byte */
+	TK_ASSERT_EQ(r.bad_bytes, 1);
+	TK_ASSERT_EQ(r.requests_done, r.requests_planned); /* a wrong byte is still a byte */
 	CU_ASSERT(strstr(r.first_error, "bad bytes") != NULL);
 }
 
@@ -150,8 +150,8 @@ static void test_catches_an_early_close(void)
 
 	cfg.conns = 1;
 	env.eof_after = 50000;
-	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
-	SKIFF_ASSERT_EQ(r.conns_failed, 1);
+	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(r.conns_failed, 1);
 	CU_ASSERT(r.requests_done < r.requests_planned);
 	CU_ASSERT(strstr(r.first_error, "closed the connection early") != NULL);
 }
@@ -173,9 +173,9 @@ static void test_gives_up_when_stalled(void)
 	cfg.dst_len = sizeof(a);
 	cfg.conns = 2;
 	cfg.stall_ms = 300;
-	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
 	CU_ASSERT(r.stalled);
-	SKIFF_ASSERT_EQ(r.conns_failed, 2);
+	TK_ASSERT_EQ(r.conns_failed, 2);
 	close(l);
 }
 
@@ -195,9 +195,9 @@ static void test_refused_connections_fail(void)
 	memcpy(&cfg.dst, &a, sizeof(a));
 	cfg.dst_len = sizeof(a);
 	cfg.conns = 3;
-	SKIFF_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
-	SKIFF_ASSERT_EQ(r.conns_failed, 3);
-	SKIFF_ASSERT_EQ(r.first_errno, ECONNREFUSED);
+	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(r.conns_failed, 3);
+	TK_ASSERT_EQ(r.first_errno, ECONNREFUSED);
 }
 
 static void test_verdict_lines(void)
@@ -222,16 +222,16 @@ static void test_verdict_lines(void)
 	CU_ASSERT(strstr(buf, "requests/s  32.0k") != NULL);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_passes_a_correct_echo),
-	SKIFF_TEST(test_same_seed_same_load),
-	SKIFF_TEST(test_catches_one_flipped_byte),
-	SKIFF_TEST(test_catches_an_early_close),
-	SKIFF_TEST(test_gives_up_when_stalled),
-	SKIFF_TEST(test_refused_connections_fail),
-	SKIFF_TEST(test_verdict_lines),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_passes_a_correct_echo),
+	TK_TEST(test_same_seed_same_load),
+	TK_TEST(test_catches_one_flipped_byte),
+	TK_TEST(test_catches_an_early_close),
+	TK_TEST(test_gives_up_when_stalled),
+	TK_TEST(test_refused_connections_fail),
+	TK_TEST(test_verdict_lines),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"loadgen", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"loadgen", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

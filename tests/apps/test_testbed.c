@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
-#include "skiff_test.h"
+#include "testkit.h"
 #include "testbed.h"
 
 /* Namespaces of run @p pid still named in /run/netns. */
@@ -109,15 +109,15 @@ static struct lg_result load(const char *from_ns, const char *to, unsigned conns
 
 static void setup(void)
 {
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	CU_ASSERT_FATAL(tb_init("test_testbed") == 0);
 }
 
 static void teardown(void)
 {
 	tb_destroy();
-	SKIFF_ASSERT_EQ(leftovers(getpid()), 0);
-	SKIFF_ASSERT_EQ(stray_links(getpid()), 0);
+	TK_ASSERT_EQ(leftovers(getpid()), 0);
+	TK_ASSERT_EQ(stray_links(getpid()), 0);
 }
 
 /* skiff-echo's topology: two namespaces, one veth. */
@@ -128,14 +128,14 @@ static void test_pair_carries_verified_load(void)
 
 	CU_ASSERT_FATAL(tb_ns_create(a, sizeof(a), "srv") == 0);
 	CU_ASSERT_FATAL(tb_ns_create(b, sizeof(b), "cli") == 0);
-	SKIFF_ASSERT_EQ(leftovers(getpid()), 2);
+	TK_ASSERT_EQ(leftovers(getpid()), 2);
 	CU_ASSERT_FATAL(tb_veth(a, ia, b, ib, "e", 1) == 0);
 	CU_ASSERT_FATAL(tb_addr(a, ia, "10.98.0.2/24") == 0);
 	CU_ASSERT_FATAL(tb_addr(b, ib, "10.98.0.1/24") == 0);
 	CU_ASSERT_FATAL(tb_spawn(a, echo_child, (void *)(uintptr_t)7) > 0);
 	r = load(b, "10.98.0.2", 16);
 	CU_ASSERT(lg_passed(&r));
-	SKIFF_ASSERT_EQ(r.requests_done, 16 * 200);
+	TK_ASSERT_EQ(r.requests_done, 16 * 200);
 }
 
 /* skiff-proxy's topology: client namespace routing between the proxy's
@@ -194,8 +194,8 @@ static void builds_then(int how)
 	} else {
 		CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == how);
 	}
-	SKIFF_ASSERT_EQ(leftovers(pid), 0);
-	SKIFF_ASSERT_EQ(stray_links(pid), 0);
+	TK_ASSERT_EQ(leftovers(pid), 0);
+	TK_ASSERT_EQ(stray_links(pid), 0);
 }
 
 static void test_exit_leaves_nothing(void)
@@ -227,21 +227,21 @@ static void test_stale_names_are_swept(void)
 		kill(getpid(), SIGKILL);
 	}
 	CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
-	SKIFF_ASSERT_EQ(leftovers(pid), 1);
+	TK_ASSERT_EQ(leftovers(pid), 1);
 	{
 		char a[TB_NS_NAME_MAX];
 
 		/* tb_init() swept at first call already; a fresh create sweeps too. */
 		CU_ASSERT(tb_ns_create(a, sizeof(a), "fresh") == 0);
 	}
-	SKIFF_ASSERT_EQ(leftovers(pid), 0);
+	TK_ASSERT_EQ(leftovers(pid), 0);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_pair_carries_verified_load), SKIFF_TEST(test_routed_three_namespaces),
-	SKIFF_TEST(test_exit_leaves_nothing),	     SKIFF_TEST(test_crash_leaves_nothing),
-	SKIFF_TEST(test_stale_names_are_swept),	     SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_pair_carries_verified_load), TK_TEST(test_routed_three_namespaces),
+	TK_TEST(test_exit_leaves_nothing),	  TK_TEST(test_crash_leaves_nothing),
+	TK_TEST(test_stale_names_are_swept),	  TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"testbed", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"testbed", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

@@ -7,10 +7,10 @@
 find_library(CUNIT_LIBRARY cunit REQUIRED)
 find_path(CUNIT_INCLUDE_DIR CUnit/CUnit.h REQUIRED)
 
-add_library(skiff_test_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/../common/skiff_test.c)
-target_include_directories(skiff_test_harness PUBLIC ${CMAKE_CURRENT_LIST_DIR}/../common ${CUNIT_INCLUDE_DIR})
-target_link_libraries(skiff_test_harness PUBLIC ${CUNIT_LIBRARY})
-target_compile_options(skiff_test_harness PRIVATE -Wall -Wextra -Werror)
+add_library(testkit STATIC ${CMAKE_CURRENT_LIST_DIR}/../common/testkit.c)
+target_include_directories(testkit PUBLIC ${CMAKE_CURRENT_LIST_DIR}/../common ${CUNIT_INCLUDE_DIR})
+target_link_libraries(testkit PUBLIC ${CUNIT_LIBRARY})
+target_compile_options(testkit PRIVATE -Wall -Wextra -Werror)
 
 include(${CMAKE_CURRENT_LIST_DIR}/SkiffBench.cmake)
 set(SKIFF_CUNIT_DISCOVER ${CMAKE_CURRENT_LIST_DIR}/SkiffCUnitDiscover.cmake)
@@ -21,7 +21,7 @@ function(skiff_add_cunit name)
     set(T_TIMEOUT 120)
   endif()
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE skiff_test_harness ${T_LIBS})
+  target_link_libraries(${name} PRIVATE testkit ${T_LIBS})
   target_compile_options(${name} PRIVATE -Wall -Wextra -Werror)
   target_compile_definitions(${name} PRIVATE $<$<BOOL:${SKIFF_DEBUG_FRAMES}>:SKIFF_DEBUG_FRAMES=1>
     SKIFF_SOURCE_DIR="${PROJECT_SOURCE_DIR}" SKIFF_BINARY_DIR="${PROJECT_BINARY_DIR}")

@@ -8,7 +8,7 @@
 
 #include <skiff/mptcp_dss.h>
 
-#include "skiff_test.h"
+#include "testkit.h"
 
 /* A heap copy of @len bytes: nothing readable past it under ASan. */
 static int decode_exact(const uint8_t *bytes, size_t len, bool csum, struct pkb_ext_mptcp *out)
@@ -37,16 +37,15 @@ static struct pkb_ext_mptcp sample(uint8_t flags)
 
 static void test_lengths(void)
 {
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(0, false), 4);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_DATA_ACK, false), 8);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_DATA_ACK | PKB_DSS_ACK64, false), 12);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_MAP, false), 14);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_MAP, true), 16);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_MAP | PKB_DSS_DSN64, true), 20);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_FLAGS, true), PKB_MPTCP_DSS_MAXLEN);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(0, false), 4);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_DATA_ACK, false), 8);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_DATA_ACK | PKB_DSS_ACK64, false), 12);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_MAP, false), 14);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_MAP, true), 16);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_MAP | PKB_DSS_DSN64, true), 20);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_FLAGS, true), PKB_MPTCP_DSS_MAXLEN);
 	/* a and m mean nothing without A and M; F adds no field. */
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_ACK64 | PKB_DSS_DSN64 | PKB_DSS_DATA_FIN, true),
-			4);
+	TK_ASSERT_EQ(pkb_mptcp_dss_len(PKB_DSS_ACK64 | PKB_DSS_DSN64 | PKB_DSS_DATA_FIN, true), 4);
 }
 
 static void test_roundtrip_every_flag_combination(void)
@@ -60,35 +59,35 @@ static void test_roundtrip_every_flag_combination(void)
 
 			memset(buf, 0xcc, sizeof(buf));
 			n = pkb_mptcp_dss_encode(&in, csum, buf, sizeof(buf));
-			SKIFF_ASSERT_EQ(n, want);
+			TK_ASSERT_EQ(n, want);
 			/* Nothing written past the option. */
-			SKIFF_ASSERT_EQ(buf[want], 0xcc);
-			SKIFF_ASSERT_EQ(buf[0], 30);
-			SKIFF_ASSERT_EQ(buf[1], want);
-			SKIFF_ASSERT_EQ(buf[2], 0x20);
-			SKIFF_ASSERT_EQ(buf[3], f);
+			TK_ASSERT_EQ(buf[want], 0xcc);
+			TK_ASSERT_EQ(buf[0], 30);
+			TK_ASSERT_EQ(buf[1], want);
+			TK_ASSERT_EQ(buf[2], 0x20);
+			TK_ASSERT_EQ(buf[3], f);
 			memset(&out, 0x5a, sizeof(out));
-			SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n, csum, &out), n);
+			TK_ASSERT_EQ(decode_exact(buf, (size_t)n, csum, &out), n);
 
-			SKIFF_ASSERT_EQ(out.flags, f);
+			TK_ASSERT_EQ(out.flags, f);
 			if (f & PKB_DSS_DATA_ACK)
-				SKIFF_ASSERT_EQ(out.data_ack, (f & PKB_DSS_ACK64)
-								      ? in.data_ack
-								      : (uint32_t)in.data_ack);
+				TK_ASSERT_EQ(out.data_ack, (f & PKB_DSS_ACK64)
+								   ? in.data_ack
+								   : (uint32_t)in.data_ack);
 			else
-				SKIFF_ASSERT_EQ(out.data_ack, 0);
+				TK_ASSERT_EQ(out.data_ack, 0);
 			if (f & PKB_DSS_MAP) {
-				SKIFF_ASSERT_EQ(out.data_seq, (f & PKB_DSS_DSN64)
-								      ? in.data_seq
-								      : (uint32_t)in.data_seq);
-				SKIFF_ASSERT_EQ(out.subflow_seq, in.subflow_seq);
-				SKIFF_ASSERT_EQ(out.data_len, in.data_len);
-				SKIFF_ASSERT_EQ(out.has_csum, csum);
-				SKIFF_ASSERT_EQ(out.csum, csum ? in.csum : 0);
+				TK_ASSERT_EQ(out.data_seq, (f & PKB_DSS_DSN64)
+								   ? in.data_seq
+								   : (uint32_t)in.data_seq);
+				TK_ASSERT_EQ(out.subflow_seq, in.subflow_seq);
+				TK_ASSERT_EQ(out.data_len, in.data_len);
+				TK_ASSERT_EQ(out.has_csum, csum);
+				TK_ASSERT_EQ(out.csum, csum ? in.csum : 0);
 			} else {
-				SKIFF_ASSERT_EQ(out.data_seq, 0);
-				SKIFF_ASSERT_EQ(out.subflow_seq, 0);
-				SKIFF_ASSERT_EQ(out.data_len, 0);
+				TK_ASSERT_EQ(out.data_seq, 0);
+				TK_ASSERT_EQ(out.subflow_seq, 0);
+				TK_ASSERT_EQ(out.data_len, 0);
 				CU_ASSERT_FALSE(out.has_csum);
 			}
 		}
@@ -110,9 +109,9 @@ static void test_wire_bytes(void)
 	};
 	uint8_t buf[32];
 
-	SKIFF_ASSERT_EQ(sizeof(want), 24);
+	TK_ASSERT_EQ(sizeof(want), 24);
 	/* 4 + 4 + 8 + 4 + 2 + 2 = 24: the length byte says so. */
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_encode(&in, true, buf, sizeof(buf)), 24);
+	TK_ASSERT_EQ(pkb_mptcp_dss_encode(&in, true, buf, sizeof(buf)), 24);
 	CU_ASSERT(memcmp(buf, want, sizeof(want)) == 0);
 }
 
@@ -122,14 +121,14 @@ static void test_encode_refusals(void)
 	uint8_t buf[PKB_MPTCP_DSS_MAXLEN + 1];
 
 	memset(buf, 0xcc, sizeof(buf));
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_encode(&in, true, buf, PKB_MPTCP_DSS_MAXLEN - 1), -EMSGSIZE);
-	SKIFF_ASSERT_EQ(buf[0], 0xcc);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_encode(&in, true, buf, PKB_MPTCP_DSS_MAXLEN),
-			PKB_MPTCP_DSS_MAXLEN);
-	SKIFF_ASSERT_EQ(buf[PKB_MPTCP_DSS_MAXLEN], 0xcc);
+	TK_ASSERT_EQ(pkb_mptcp_dss_encode(&in, true, buf, PKB_MPTCP_DSS_MAXLEN - 1), -EMSGSIZE);
+	TK_ASSERT_EQ(buf[0], 0xcc);
+	TK_ASSERT_EQ(pkb_mptcp_dss_encode(&in, true, buf, PKB_MPTCP_DSS_MAXLEN),
+		     PKB_MPTCP_DSS_MAXLEN);
+	TK_ASSERT_EQ(buf[PKB_MPTCP_DSS_MAXLEN], 0xcc);
 	in.flags = 0x20;
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_encode(&in, false, buf, sizeof(buf)), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_encode(&in, false, buf, 0), -EINVAL);
+	TK_ASSERT_EQ(pkb_mptcp_dss_encode(&in, false, buf, sizeof(buf)), -EINVAL);
+	TK_ASSERT_EQ(pkb_mptcp_dss_encode(&in, false, buf, 0), -EINVAL);
 }
 
 static void test_decode_refuses_truncated(void)
@@ -144,14 +143,14 @@ static void test_decode_refuses_truncated(void)
 			for (int avail = 0; avail < n; avail++) {
 				int r = decode_exact(buf, (size_t)avail, csum, &out);
 
-				SKIFF_ASSERT_EQ(r, -EMSGSIZE);
+				TK_ASSERT_EQ(r, -EMSGSIZE);
 			}
-			SKIFF_ASSERT_EQ(out.flags, 0);
-			SKIFF_ASSERT_EQ(out.data_ack, 0);
+			TK_ASSERT_EQ(out.flags, 0);
+			TK_ASSERT_EQ(out.data_ack, 0);
 			/* Bytes after the option are not its business. */
 			buf[n] = 1;
 			buf[n + 1] = 1;
-			SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n + 2, csum, &out), n);
+			TK_ASSERT_EQ(decode_exact(buf, (size_t)n + 2, csum, &out), n);
 		}
 	}
 }
@@ -170,12 +169,12 @@ static void test_decode_refuses_wrong_length(void)
 				if ((int)len == n)
 					continue;
 				buf[1] = (uint8_t)len;
-				SKIFF_ASSERT_EQ(decode_exact(buf, len > 2 ? len : 2, csum, &out),
-						-EINVAL);
+				TK_ASSERT_EQ(decode_exact(buf, len > 2 ? len : 2, csum, &out),
+					     -EINVAL);
 			}
 			/* Oversized: the length claims more than the buffer. */
 			buf[1] = 255;
-			SKIFF_ASSERT_EQ(decode_exact(buf, 40, csum, &out), -EMSGSIZE);
+			TK_ASSERT_EQ(decode_exact(buf, 40, csum, &out), -EMSGSIZE);
 		}
 	}
 }
@@ -187,13 +186,13 @@ static void test_decode_checksum_must_match_negotiation(void)
 	int n;
 
 	n = pkb_mptcp_dss_encode(&in, true, buf, sizeof(buf));
-	SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), -EINVAL);
+	TK_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), -EINVAL);
 	n = pkb_mptcp_dss_encode(&in, false, buf, sizeof(buf));
-	SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n, true, &out), -EINVAL);
+	TK_ASSERT_EQ(decode_exact(buf, (size_t)n, true, &out), -EINVAL);
 	/* Without a mapping the checksum question does not arise. */
 	in.flags = PKB_DSS_DATA_ACK;
 	n = pkb_mptcp_dss_encode(&in, false, buf, sizeof(buf));
-	SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n, true, &out), n);
+	TK_ASSERT_EQ(decode_exact(buf, (size_t)n, true, &out), n);
 	CU_ASSERT_FALSE(out.has_csum);
 }
 
@@ -204,22 +203,22 @@ static void test_decode_refuses_wrong_kind_and_subtype(void)
 	int n = pkb_mptcp_dss_encode(&in, false, buf, sizeof(buf));
 
 	buf[0] = 8; /* timestamps */
-	SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), -ENOMSG);
-	SKIFF_ASSERT_EQ(decode_exact(buf, 1, false, &out), -ENOMSG);
+	TK_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), -ENOMSG);
+	TK_ASSERT_EQ(decode_exact(buf, 1, false, &out), -ENOMSG);
 	buf[0] = 30;
 	for (unsigned st = 0; st < 16; st++) {
 		if (st == PKB_MPTCP_SUBTYPE_DSS)
 			continue;
 		buf[2] = (uint8_t)(st << 4);
-		SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), -ENOMSG);
+		TK_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), -ENOMSG);
 	}
 	/* Reserved bits (subtype byte's low nibble, flags byte's top three)
 	 * are ignored. */
 	buf[2] = 0x2f;
 	buf[3] |= 0xe0;
-	SKIFF_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), n);
-	SKIFF_ASSERT_EQ(out.flags, PKB_DSS_DATA_ACK | PKB_DSS_MAP);
-	SKIFF_ASSERT_EQ(decode_exact(buf, 0, false, &out), -EMSGSIZE);
+	TK_ASSERT_EQ(decode_exact(buf, (size_t)n, false, &out), n);
+	TK_ASSERT_EQ(out.flags, PKB_DSS_DATA_ACK | PKB_DSS_MAP);
+	TK_ASSERT_EQ(decode_exact(buf, 0, false, &out), -EMSGSIZE);
 }
 
 /* Random bytes: never a crash, never an over-read, and a success is always
@@ -262,19 +261,19 @@ static void test_decode_random_bytes(void)
 	CU_ASSERT(ok > 0);
 }
 
-static const struct skiff_test_case codec_tests[] = {
-	SKIFF_TEST(test_lengths),
-	SKIFF_TEST(test_roundtrip_every_flag_combination),
-	SKIFF_TEST(test_wire_bytes),
-	SKIFF_TEST(test_encode_refusals),
-	SKIFF_TEST(test_decode_refuses_truncated),
-	SKIFF_TEST(test_decode_refuses_wrong_length),
-	SKIFF_TEST(test_decode_checksum_must_match_negotiation),
-	SKIFF_TEST(test_decode_refuses_wrong_kind_and_subtype),
-	SKIFF_TEST(test_decode_random_bytes),
-	SKIFF_TEST_END,
+static const struct tk_case codec_tests[] = {
+	TK_TEST(test_lengths),
+	TK_TEST(test_roundtrip_every_flag_combination),
+	TK_TEST(test_wire_bytes),
+	TK_TEST(test_encode_refusals),
+	TK_TEST(test_decode_refuses_truncated),
+	TK_TEST(test_decode_refuses_wrong_length),
+	TK_TEST(test_decode_checksum_must_match_negotiation),
+	TK_TEST(test_decode_refuses_wrong_kind_and_subtype),
+	TK_TEST(test_decode_random_bytes),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite codec_suite = {"mptcp_dss", NULL, NULL, codec_tests};
+static const struct tk_suite codec_suite = {"mptcp_dss", NULL, NULL, codec_tests};
 
-const struct skiff_test_suite *const skiff_test_suites[] = {&codec_suite, NULL};
+const struct tk_suite *const tk_suites[] = {&codec_suite, NULL};

@@ -7,7 +7,7 @@
 
 #include <skiff/pkb.h>
 
-#include "skiff_test.h"
+#include "testkit.h"
 
 #define NFRAMES 64u
 #define NHEADS	8u
@@ -43,15 +43,15 @@ static void teardown(void)
 	struct umem_audit a;
 
 	pkb_pool_get_stats(pool, &st);
-	SKIFF_ASSERT_EQ(st.live_pkbs, 0);
-	SKIFF_ASSERT_EQ(st.live_heads, 0);
-	SKIFF_ASSERT_EQ(st.live_areas, 0);
-	SKIFF_ASSERT_EQ(st.live_frames, 0);
-	SKIFF_ASSERT_EQ(st.misuse, expected_misuse);
+	TK_ASSERT_EQ(st.live_pkbs, 0);
+	TK_ASSERT_EQ(st.live_heads, 0);
+	TK_ASSERT_EQ(st.live_areas, 0);
+	TK_ASSERT_EQ(st.live_frames, 0);
+	TK_ASSERT_EQ(st.misuse, expected_misuse);
 	CU_ASSERT(umem_audit(u, &a));
-	SKIFF_ASSERT_EQ(a.free, a.total);
-	SKIFF_ASSERT_EQ(pkb_pool_destroy(pool), 0);
-	SKIFF_ASSERT_EQ(umem_destroy(u), 0);
+	TK_ASSERT_EQ(a.free, a.total);
+	TK_ASSERT_EQ(pkb_pool_destroy(pool), 0);
+	TK_ASSERT_EQ(umem_destroy(u), 0);
 	pool = NULL;
 	u = NULL;
 }
@@ -117,14 +117,14 @@ static void test_build_rx_in_place(void)
 	CU_ASSERT_PTR_EQUAL(p->head, frame + PKB_META_SIZE);
 	CU_ASSERT_PTR_EQUAL(p->data, frame + rx_offset());
 	CU_ASSERT_PTR_EQUAL(p->end, frame + geo.frame_size);
-	SKIFF_ASSERT_EQ(pkb_data_addr(p), pkb_frame_addr(p) + rx_offset());
-	SKIFF_ASSERT_EQ(pkb_headroom(p), rx_offset() - PKB_META_SIZE);
+	TK_ASSERT_EQ(pkb_data_addr(p), pkb_frame_addr(p) + rx_offset());
+	TK_ASSERT_EQ(pkb_headroom(p), rx_offset() - PKB_META_SIZE);
 	CU_ASSERT(has_pattern(p, 100, 7));
 	CU_ASSERT_FALSE(pkb_data_shared(p));
 	CU_ASSERT_FALSE(pkb_frame_in_flight(p));
-	SKIFF_ASSERT_EQ(stats().live_pkbs, 1);
-	SKIFF_ASSERT_EQ(stats().live_heads, 0);
-	SKIFF_ASSERT_EQ(stats().live_frames, 1);
+	TK_ASSERT_EQ(stats().live_pkbs, 1);
+	TK_ASSERT_EQ(stats().live_heads, 0);
+	TK_ASSERT_EQ(stats().live_frames, 1);
 	pkb_free(p);
 }
 
@@ -138,23 +138,23 @@ static void test_build_rx_refuses_bad_descriptors(void)
 	/* Packet starting inside the metadata. */
 	d.addr = frame + PKB_META_SIZE - 1;
 	d.len = 10;
-	SKIFF_ASSERT_EQ(pkb_build_rx(pool, &d, &p), -EINVAL);
+	TK_ASSERT_EQ(pkb_build_rx(pool, &d, &p), -EINVAL);
 	/* Running past the frame. */
 	d.addr = frame + rx_offset();
 	d.len = geo.frame_size - (uint32_t)rx_offset() + 1;
-	SKIFF_ASSERT_EQ(pkb_build_rx(pool, &d, &p), -EINVAL);
+	TK_ASSERT_EQ(pkb_build_rx(pool, &d, &p), -EINVAL);
 	/* Outside the UMEM. */
 	d.addr = geo.size + rx_offset();
 	d.len = 1;
-	SKIFF_ASSERT_EQ(pkb_build_rx(pool, &d, &p), -EINVAL);
+	TK_ASSERT_EQ(pkb_build_rx(pool, &d, &p), -EINVAL);
 	CU_ASSERT_PTR_NULL(p);
-	SKIFF_ASSERT_EQ(stats().rx_invalid, 3);
-	SKIFF_ASSERT_EQ(stats().live_pkbs, 0);
+	TK_ASSERT_EQ(stats().rx_invalid, 3);
+	TK_ASSERT_EQ(stats().live_pkbs, 0);
 	/* Exactly filling the frame is fine. */
 	d.addr = frame + rx_offset();
 	d.len = geo.frame_size - (uint32_t)rx_offset();
-	SKIFF_ASSERT_EQ(pkb_build_rx(pool, &d, &p), 0);
-	SKIFF_ASSERT_EQ(pkb_tailroom(p), 0);
+	TK_ASSERT_EQ(pkb_build_rx(pool, &d, &p), 0);
+	TK_ASSERT_EQ(pkb_tailroom(p), 0);
 	pkb_free(p);
 }
 
@@ -168,13 +168,13 @@ static void test_pool_create_checks_headroom(void)
 
 	/* 128 bytes cannot hold the metadata. */
 	CU_ASSERT_FATAL(umem_create(&u2, &ucfg) == 0);
-	SKIFF_ASSERT_EQ(pkb_pool_create(&p2, u2, NULL), -EINVAL);
+	TK_ASSERT_EQ(pkb_pool_create(&p2, u2, NULL), -EINVAL);
 	CU_ASSERT_PTR_NULL(p2);
-	SKIFF_ASSERT_EQ(umem_destroy(u2), 0);
+	TK_ASSERT_EQ(umem_destroy(u2), 0);
 	/* A TX headroom leaving no room in the frame. */
-	SKIFF_ASSERT_EQ(pkb_pool_create(&p2, u, &big), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_pool_create(&p2, NULL, NULL), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_pool_destroy(NULL), 0);
+	TK_ASSERT_EQ(pkb_pool_create(&p2, u, &big), -EINVAL);
+	TK_ASSERT_EQ(pkb_pool_create(&p2, NULL, NULL), -EINVAL);
+	TK_ASSERT_EQ(pkb_pool_destroy(NULL), 0);
 	CU_ASSERT_PTR_EQUAL(pkb_pool_umem(pool), u);
 }
 
@@ -183,15 +183,15 @@ static void test_pool_destroy_busy_while_live(void)
 	struct pkb *p = rx_pkb(10, 0), *c;
 	uint64_t frame = pkb_frame_addr(p);
 
-	SKIFF_ASSERT_EQ(pkb_pool_destroy(pool), -EBUSY);
+	TK_ASSERT_EQ(pkb_pool_destroy(pool), -EBUSY);
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(pkb_pool_destroy(pool), -EBUSY);
+	TK_ASSERT_EQ(pkb_pool_destroy(pool), -EBUSY);
 	CU_ASSERT_FATAL(pkb_frame_get(pool, frame) == 0);
 	pkb_free(c);
 	/* Only a frame reference is left: still busy. */
-	SKIFF_ASSERT_EQ(stats().live_pkbs, 0);
-	SKIFF_ASSERT_EQ(pkb_pool_destroy(pool), -EBUSY);
+	TK_ASSERT_EQ(stats().live_pkbs, 0);
+	TK_ASSERT_EQ(pkb_pool_destroy(pool), -EBUSY);
 	pkb_frame_put(pool, frame);
 }
 
@@ -204,16 +204,16 @@ static void test_alloc_tx_reserves_headroom(void)
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &p) == 0);
 	addr = pkb_frame_addr(p);
 	frame = geo.area + addr;
-	SKIFF_ASSERT_EQ(frame_state(pkb_frame_addr(p)), UMEM_FRAME_HELD);
-	SKIFF_ASSERT_EQ(pkb_len(p), 0);
+	TK_ASSERT_EQ(frame_state(pkb_frame_addr(p)), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(pkb_len(p), 0);
 	/* Ethernet + VLAN + IPv6 + TCP with options fit in front. */
-	SKIFF_ASSERT_EQ(pkb_headroom(p), PKB_TX_HEADROOM);
+	TK_ASSERT_EQ(pkb_headroom(p), PKB_TX_HEADROOM);
 	CU_ASSERT(PKB_TX_HEADROOM >= 14 + 4 + 40 + 60);
 	CU_ASSERT_PTR_EQUAL(p->data, frame + PKB_META_SIZE + PKB_TX_HEADROOM);
 	CU_ASSERT_PTR_EQUAL(p, frame + PKB_SHINFO_SIZE);
-	SKIFF_ASSERT_EQ(pkb_push(p, 14 + 4 + 40 + 60), 0);
+	TK_ASSERT_EQ(pkb_push(p, 14 + 4 + 40 + 60), 0);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(frame_state(addr), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(frame_state(addr), UMEM_FRAME_FREE);
 }
 
 static void test_alloc_tx_exhaustion_and_injection(void)
@@ -222,16 +222,16 @@ static void test_alloc_tx_exhaustion_and_injection(void)
 
 	for (unsigned i = 0; i < NFRAMES; i++)
 		CU_ASSERT_FATAL(pkb_alloc_tx(pool, &ps[i]) == 0);
-	SKIFF_ASSERT_EQ(pkb_alloc_tx(pool, &p), -ENOMEM);
-	SKIFF_ASSERT_EQ(stats().frame_alloc_fail, 1);
+	TK_ASSERT_EQ(pkb_alloc_tx(pool, &p), -ENOMEM);
+	TK_ASSERT_EQ(stats().frame_alloc_fail, 1);
 	pkb_free_bulk(ps, NFRAMES);
 
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_FRAME, 1, 2);
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &ps[0]) == 0);
-	SKIFF_ASSERT_EQ(pkb_alloc_tx(pool, &p), -ENOMEM);
-	SKIFF_ASSERT_EQ(pkb_alloc_tx(pool, &p), -ENOMEM);
+	TK_ASSERT_EQ(pkb_alloc_tx(pool, &p), -ENOMEM);
+	TK_ASSERT_EQ(pkb_alloc_tx(pool, &p), -ENOMEM);
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &ps[1]) == 0);
-	SKIFF_ASSERT_EQ(stats().injected_fail, 2);
+	TK_ASSERT_EQ(stats().injected_fail, 2);
 	pkb_free(ps[0]);
 	pkb_free(ps[1]);
 }
@@ -249,47 +249,47 @@ static void test_push_pull_put_trim_reserve_bounds(void)
 	tr = pkb_tailroom(p);
 
 	/* reserve: only on an empty packet, never past end. */
-	SKIFF_ASSERT_EQ(pkb_reserve(p, tr + 1), -ENOSPC);
-	SKIFF_ASSERT_EQ(pkb_reserve(p, 16), 0);
+	TK_ASSERT_EQ(pkb_reserve(p, tr + 1), -ENOSPC);
+	TK_ASSERT_EQ(pkb_reserve(p, 16), 0);
 	hr += 16;
 	tr -= 16;
-	SKIFF_ASSERT_EQ(pkb_headroom(p), hr);
+	TK_ASSERT_EQ(pkb_headroom(p), hr);
 
 	/* put: up to end exactly, not one past. */
-	SKIFF_ASSERT_EQ(pkb_put(p, tr + 1), -ENOSPC);
-	SKIFF_ASSERT_EQ(pkb_len(p), 0);
-	SKIFF_ASSERT_EQ(pkb_put(p, 100), 0);
-	SKIFF_ASSERT_EQ(pkb_len(p), 100);
-	SKIFF_ASSERT_EQ(pkb_reserve(p, 1), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_put(p, pkb_tailroom(p)), 0);
+	TK_ASSERT_EQ(pkb_put(p, tr + 1), -ENOSPC);
+	TK_ASSERT_EQ(pkb_len(p), 0);
+	TK_ASSERT_EQ(pkb_put(p, 100), 0);
+	TK_ASSERT_EQ(pkb_len(p), 100);
+	TK_ASSERT_EQ(pkb_reserve(p, 1), -EINVAL);
+	TK_ASSERT_EQ(pkb_put(p, pkb_tailroom(p)), 0);
 	CU_ASSERT_PTR_EQUAL(p->tail, p->end);
-	SKIFF_ASSERT_EQ(pkb_put(p, 1), -ENOSPC);
-	SKIFF_ASSERT_EQ(pkb_trim(p, 100), 0);
+	TK_ASSERT_EQ(pkb_put(p, 1), -ENOSPC);
+	TK_ASSERT_EQ(pkb_trim(p, 100), 0);
 
 	/* push: down to head exactly, not one past. */
 	data = p->data;
-	SKIFF_ASSERT_EQ(pkb_push(p, hr + 1), -ENOSPC);
+	TK_ASSERT_EQ(pkb_push(p, hr + 1), -ENOSPC);
 	CU_ASSERT_PTR_EQUAL(p->data, data);
-	SKIFF_ASSERT_EQ(pkb_push(p, hr), 0);
+	TK_ASSERT_EQ(pkb_push(p, hr), 0);
 	CU_ASSERT_PTR_EQUAL(p->data, p->head);
-	SKIFF_ASSERT_EQ(pkb_len(p), 100 + hr);
-	SKIFF_ASSERT_EQ(pkb_push(p, 1), -ENOSPC);
+	TK_ASSERT_EQ(pkb_len(p), 100 + hr);
+	TK_ASSERT_EQ(pkb_push(p, 1), -ENOSPC);
 
 	/* pull: up to the whole packet, not past the tail. */
-	SKIFF_ASSERT_EQ(pkb_pull(p, hr), 0);
-	SKIFF_ASSERT_EQ(pkb_pull(p, 101), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_len(p), 100);
-	SKIFF_ASSERT_EQ(pkb_pull(p, 100), 0);
-	SKIFF_ASSERT_EQ(pkb_len(p), 0);
+	TK_ASSERT_EQ(pkb_pull(p, hr), 0);
+	TK_ASSERT_EQ(pkb_pull(p, 101), -EINVAL);
+	TK_ASSERT_EQ(pkb_len(p), 100);
+	TK_ASSERT_EQ(pkb_pull(p, 100), 0);
+	TK_ASSERT_EQ(pkb_len(p), 0);
 	CU_ASSERT_PTR_EQUAL(p->data, p->tail);
 
 	/* trim: shorten only. */
-	SKIFF_ASSERT_EQ(pkb_put(p, 50), 0);
-	SKIFF_ASSERT_EQ(pkb_trim(p, 51), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_trim(p, 20), 0);
-	SKIFF_ASSERT_EQ(pkb_len(p), 20);
-	SKIFF_ASSERT_EQ(pkb_trim(p, 0), 0);
-	SKIFF_ASSERT_EQ(pkb_len(p), 0);
+	TK_ASSERT_EQ(pkb_put(p, 50), 0);
+	TK_ASSERT_EQ(pkb_trim(p, 51), -EINVAL);
+	TK_ASSERT_EQ(pkb_trim(p, 20), 0);
+	TK_ASSERT_EQ(pkb_len(p), 20);
+	TK_ASSERT_EQ(pkb_trim(p, 0), 0);
+	TK_ASSERT_EQ(pkb_len(p), 0);
 	CU_ASSERT(p->head <= p->data && p->data <= p->tail && p->tail <= p->end);
 	pkb_free(p);
 }
@@ -307,24 +307,24 @@ static void test_clone_shares_frame(void)
 	CU_ASSERT_PTR_EQUAL(c->data, p->data);
 	CU_ASSERT_PTR_EQUAL(c->shinfo, p->shinfo);
 	CU_ASSERT(memcmp(c->cb, p->cb, sizeof(p->cb)) == 0);
-	SKIFF_ASSERT_EQ(p->shinfo->dataref, 2);
+	TK_ASSERT_EQ(p->shinfo->dataref, 2);
 	CU_ASSERT(pkb_data_shared(p));
 	CU_ASSERT(pkb_data_shared(c));
-	SKIFF_ASSERT_EQ(stats().live_heads, 1);
-	SKIFF_ASSERT_EQ(stats().live_pkbs, 2);
+	TK_ASSERT_EQ(stats().live_heads, 1);
+	TK_ASSERT_EQ(stats().live_pkbs, 2);
 
 	/* Bounds are the clone's own. */
-	SKIFF_ASSERT_EQ(pkb_pull(c, 10), 0);
-	SKIFF_ASSERT_EQ(pkb_len(p), 64);
+	TK_ASSERT_EQ(pkb_pull(c, 10), 0);
+	TK_ASSERT_EQ(pkb_len(p), 64);
 
 	/* The in-place original goes first; the clone keeps the frame. */
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_HELD);
 	CU_ASSERT_FALSE(pkb_data_shared(c));
-	SKIFF_ASSERT_EQ(c->data[0], (uint8_t)(3 + 10));
+	TK_ASSERT_EQ(c->data[0], (uint8_t)(3 + 10));
 	pkb_free(c);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
-	SKIFF_ASSERT_EQ(stats().frames_released, 1);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(stats().frames_released, 1);
 }
 
 static void test_clone_head_exhaustion_and_injection(void)
@@ -333,15 +333,15 @@ static void test_clone_head_exhaustion_and_injection(void)
 
 	for (unsigned i = 0; i < NHEADS; i++)
 		CU_ASSERT_FATAL(pkb_clone(p, &c[i]) == 0);
-	SKIFF_ASSERT_EQ(pkb_clone(p, &x), -ENOMEM);
-	SKIFF_ASSERT_EQ(stats().head_alloc_fail, 1);
-	SKIFF_ASSERT_EQ(p->shinfo->dataref, NHEADS + 1);
+	TK_ASSERT_EQ(pkb_clone(p, &x), -ENOMEM);
+	TK_ASSERT_EQ(stats().head_alloc_fail, 1);
+	TK_ASSERT_EQ(p->shinfo->dataref, NHEADS + 1);
 	pkb_free_bulk(c, NHEADS);
-	SKIFF_ASSERT_EQ(p->shinfo->dataref, 1);
+	TK_ASSERT_EQ(p->shinfo->dataref, 1);
 
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_HEAD, 0, 1);
-	SKIFF_ASSERT_EQ(pkb_clone(p, &x), -ENOMEM);
-	SKIFF_ASSERT_EQ(p->shinfo->dataref, 1);
+	TK_ASSERT_EQ(pkb_clone(p, &x), -ENOMEM);
+	TK_ASSERT_EQ(p->shinfo->dataref, 1);
 	CU_ASSERT_FATAL(pkb_clone(p, &x) == 0);
 	/* Other kinds are not affected by a HEAD injection. */
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_FRAME, 0, 1);
@@ -360,16 +360,16 @@ static void test_copy_is_independent(void)
 	CU_ASSERT_FATAL(pkb_copy(p, &q) == 0);
 	CU_ASSERT(pkb_frame_addr(q) != pkb_frame_addr(p));
 	CU_ASSERT(has_pattern(q, 200, 9));
-	SKIFF_ASSERT_EQ(pkb_headroom(q), pkb_headroom(p));
+	TK_ASSERT_EQ(pkb_headroom(q), pkb_headroom(p));
 	CU_ASSERT(memcmp(q->cb, p->cb, sizeof(p->cb)) == 0);
 	CU_ASSERT_FALSE(pkb_data_shared(p));
 	CU_ASSERT_FALSE(pkb_data_shared(q));
 	q->data[0] ^= 0xff;
 	CU_ASSERT(has_pattern(p, 200, 9));
-	SKIFF_ASSERT_EQ(stats().data_copy, 1);
+	TK_ASSERT_EQ(stats().data_copy, 1);
 
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_FRAME, 0, 1);
-	SKIFF_ASSERT_EQ(pkb_copy(p, &q), -ENOMEM);
+	TK_ASSERT_EQ(pkb_copy(p, &q), -ENOMEM);
 	pkb_free(q);
 	pkb_free(p);
 }
@@ -385,17 +385,17 @@ static void test_copy_expand_makes_headroom(void)
 	CU_ASSERT_FATAL(pkb_build(pool, frame + PKB_META_SIZE, 100, &p) == 0);
 	if (!p)
 		abort();
-	SKIFF_ASSERT_EQ(pkb_headroom(p), 0);
+	TK_ASSERT_EQ(pkb_headroom(p), 0);
 	CU_ASSERT_FATAL(pkb_copy_expand(p, PKB_TX_HEADROOM, &q) == 0);
-	SKIFF_ASSERT_EQ(pkb_headroom(q), PKB_TX_HEADROOM);
-	SKIFF_ASSERT_EQ(pkb_len(q), 100);
-	SKIFF_ASSERT_EQ(q->data[99], 0x33);
+	TK_ASSERT_EQ(pkb_headroom(q), PKB_TX_HEADROOM);
+	TK_ASSERT_EQ(pkb_len(q), 100);
+	TK_ASSERT_EQ(q->data[99], 0x33);
 	pkb_free(q);
 	/* Enough already: the offset is kept. */
 	CU_ASSERT_FATAL(pkb_copy_expand(p, 0, &q) == 0);
-	SKIFF_ASSERT_EQ(pkb_headroom(q), 0);
+	TK_ASSERT_EQ(pkb_headroom(q), 0);
 	pkb_free(q);
-	SKIFF_ASSERT_EQ(pkb_copy_expand(p, geo.frame_size, &q), -EMSGSIZE);
+	TK_ASSERT_EQ(pkb_copy_expand(p, geo.frame_size, &q), -EMSGSIZE);
 	pkb_free(p);
 }
 
@@ -405,7 +405,7 @@ static void test_unshare_clone_leaves_original_intact(void)
 
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	c0 = c;
-	SKIFF_ASSERT_EQ(pkb_unshare(&c), 0);
+	TK_ASSERT_EQ(pkb_unshare(&c), 0);
 	/* A clone head stays put; its data moved to a fresh frame. */
 	CU_ASSERT_PTR_EQUAL(c, c0);
 	CU_ASSERT(pkb_frame_addr(c) != pkb_frame_addr(p));
@@ -413,11 +413,11 @@ static void test_unshare_clone_leaves_original_intact(void)
 	CU_ASSERT_FALSE(pkb_data_shared(p));
 	CU_ASSERT(has_pattern(c, 128, 1));
 	memset(c->data, 0xee, pkb_len(c));
-	SKIFF_ASSERT_EQ(pkb_push(c, 14), 0);
+	TK_ASSERT_EQ(pkb_push(c, 14), 0);
 	memset(c->data, 0xdd, 14);
 	CU_ASSERT(has_pattern(p, 128, 1));
-	SKIFF_ASSERT_EQ(stats().live_pkbs, 2);
-	SKIFF_ASSERT_EQ(stats().live_frames, 2);
+	TK_ASSERT_EQ(stats().live_pkbs, 2);
+	TK_ASSERT_EQ(stats().live_frames, 2);
 	pkb_free(c);
 	pkb_free(p);
 }
@@ -430,20 +430,20 @@ static void test_unshare_in_place_head_moves(void)
 	memset(p->cb, 0x11, sizeof(p->cb));
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	p0 = p;
-	SKIFF_ASSERT_EQ(pkb_unshare(&p), 0);
+	TK_ASSERT_EQ(pkb_unshare(&p), 0);
 	/* The in-place head lived in the old frame: it moved with the data. */
 	CU_ASSERT(p != p0);
 	CU_ASSERT_FALSE(p->flags & PKB_F_CLONE);
 	CU_ASSERT(pkb_frame_addr(p) != old);
 	CU_ASSERT(has_pattern(p, 128, 2));
-	SKIFF_ASSERT_EQ(p->cb[0], 0x11);
+	TK_ASSERT_EQ(p->cb[0], 0x11);
 	memset(p->data, 0, pkb_len(p));
 	CU_ASSERT(has_pattern(c, 128, 2));
 	CU_ASSERT_FALSE(pkb_data_shared(c));
-	SKIFF_ASSERT_EQ(stats().live_pkbs, 2);
-	SKIFF_ASSERT_EQ(frame_state(old), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(stats().live_pkbs, 2);
+	TK_ASSERT_EQ(frame_state(old), UMEM_FRAME_HELD);
 	pkb_free(c);
-	SKIFF_ASSERT_EQ(frame_state(old), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(frame_state(old), UMEM_FRAME_FREE);
 	pkb_free(p);
 }
 
@@ -451,14 +451,14 @@ static void test_unshare_sole_owner_is_free(void)
 {
 	struct pkb *p = rx_pkb(32, 4), *p0 = p, *c;
 
-	SKIFF_ASSERT_EQ(pkb_unshare(&p), 0);
+	TK_ASSERT_EQ(pkb_unshare(&p), 0);
 	CU_ASSERT_PTR_EQUAL(p, p0);
-	SKIFF_ASSERT_EQ(stats().data_copy, 0);
+	TK_ASSERT_EQ(stats().data_copy, 0);
 
 	/* Failure leaves everything as it was. */
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_FRAME, 0, 1);
-	SKIFF_ASSERT_EQ(pkb_unshare(&c), -ENOMEM);
+	TK_ASSERT_EQ(pkb_unshare(&c), -ENOMEM);
 	CU_ASSERT(pkb_data_shared(c));
 	CU_ASSERT_PTR_EQUAL(c->shinfo, p->shinfo);
 	pkb_free(c);
@@ -523,14 +523,14 @@ static void test_release_fires_once_after_last_clone(void)
 	CU_ASSERT_FATAL(pkb_clone(c1, &c2) == 0);
 	pkb_free(c1);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(log.calls, 0);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(log.calls, 0);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_HELD);
 	pkb_free(c2);
-	SKIFF_ASSERT_EQ(log.calls, 1);
-	SKIFF_ASSERT_EQ(log.frame, frame);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(log.calls, 1);
+	TK_ASSERT_EQ(log.frame, frame);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
 	pkb_free(NULL);
-	SKIFF_ASSERT_EQ(log.calls, 1);
+	TK_ASSERT_EQ(log.calls, 1);
 }
 
 static void test_release_not_inherited_by_copy(void)
@@ -541,9 +541,9 @@ static void test_release_not_inherited_by_copy(void)
 	pkb_set_release(p, on_release, &log);
 	CU_ASSERT_FATAL(pkb_copy(p, &q) == 0);
 	pkb_free(q);
-	SKIFF_ASSERT_EQ(log.calls, 0);
+	TK_ASSERT_EQ(log.calls, 0);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(log.calls, 1);
+	TK_ASSERT_EQ(log.calls, 1);
 }
 
 static void test_pool_default_release(void)
@@ -560,8 +560,8 @@ static void test_pool_default_release(void)
 	pkb_set_release(q, on_release, &own);
 	pkb_free(p);
 	pkb_free(q);
-	SKIFF_ASSERT_EQ(log.calls, 1);
-	SKIFF_ASSERT_EQ(own.calls, 1);
+	TK_ASSERT_EQ(log.calls, 1);
+	TK_ASSERT_EQ(own.calls, 1);
 }
 
 static void test_ubuf_put_once_when_data_finished(void)
@@ -574,22 +574,22 @@ static void test_ubuf_put_once_when_data_finished(void)
 	ubuf_init(&t);
 	events = 0;
 	pkb_set_release(p, on_release, &log);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
-	SKIFF_ASSERT_EQ(t.ubuf.refcnt, 2);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
+	TK_ASSERT_EQ(t.ubuf.refcnt, 2);
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	/* Shared through the shared info: no extra reference per clone. */
-	SKIFF_ASSERT_EQ(t.ubuf.refcnt, 2);
+	TK_ASSERT_EQ(t.ubuf.refcnt, 2);
 	CU_ASSERT_PTR_EQUAL(pkb_ubuf(c), &t.ubuf);
-	SKIFF_ASSERT_EQ(pkb_frame_get(pool, pkb_data_addr(c)), 0);
+	TK_ASSERT_EQ(pkb_frame_get(pool, pkb_data_addr(c)), 0);
 
 	pkb_free(p);
 	pkb_free(c);
-	SKIFF_ASSERT_EQ(t.puts, 0);
+	TK_ASSERT_EQ(t.puts, 0);
 	/* The frame reference (a TX ring hold) was the last. */
 	pkb_frame_put(pool, frame);
-	SKIFF_ASSERT_EQ(t.puts, 1);
-	SKIFF_ASSERT_EQ(t.ubuf.refcnt, 1);
-	SKIFF_ASSERT_EQ(log.calls, 1);
+	TK_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(t.ubuf.refcnt, 1);
+	TK_ASSERT_EQ(log.calls, 1);
 	/* The ubuf hears first, then the frame's owner. */
 	CU_ASSERT(t.order < log.order);
 	CU_ASSERT_FALSE(t.ubuf.flags & PKB_UBUF_F_COPIED);
@@ -602,14 +602,14 @@ static void test_set_ubuf_rules(void)
 
 	ubuf_init(&a);
 	ubuf_init(&b);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &a.ubuf), 0);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &a.ubuf), 0);
-	SKIFF_ASSERT_EQ(a.ubuf.refcnt, 2);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &b.ubuf), -EBUSY);
-	SKIFF_ASSERT_EQ(b.ubuf.refcnt, 1);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &a.ubuf), 0);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &a.ubuf), 0);
+	TK_ASSERT_EQ(a.ubuf.refcnt, 2);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &b.ubuf), -EBUSY);
+	TK_ASSERT_EQ(b.ubuf.refcnt, 1);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(a.puts, 1);
-	SKIFF_ASSERT_EQ(b.puts, 0);
+	TK_ASSERT_EQ(a.puts, 1);
+	TK_ASSERT_EQ(b.puts, 0);
 	pkb_ubuf_put(NULL);
 }
 
@@ -619,15 +619,15 @@ static void test_ubuf_not_carried_by_copy(void)
 	struct pkb *p = rx_pkb(40, 6), *q;
 
 	ubuf_init(&t);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
 	CU_ASSERT_FATAL(pkb_copy(p, &q) == 0);
 	CU_ASSERT_PTR_NULL(pkb_ubuf(q));
 	CU_ASSERT(t.ubuf.flags & PKB_UBUF_F_COPIED);
-	SKIFF_ASSERT_EQ(t.ubuf.refcnt, 2);
+	TK_ASSERT_EQ(t.ubuf.refcnt, 2);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(t.puts, 1);
 	pkb_free(q);
-	SKIFF_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(t.puts, 1);
 }
 
 static void test_orphan_drops_ubuf_early(void)
@@ -638,23 +638,23 @@ static void test_orphan_drops_ubuf_early(void)
 
 	/* No ubuf: nothing to do. */
 	p0 = p;
-	SKIFF_ASSERT_EQ(pkb_orphan(&p), 0);
+	TK_ASSERT_EQ(pkb_orphan(&p), 0);
 	CU_ASSERT_PTR_EQUAL(p, p0);
-	SKIFF_ASSERT_EQ(stats().data_copy, 0);
+	TK_ASSERT_EQ(stats().data_copy, 0);
 
 	ubuf_init(&t);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
-	SKIFF_ASSERT_EQ(pkb_orphan(&p), 0);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
+	TK_ASSERT_EQ(pkb_orphan(&p), 0);
 	/* Sole holder: the user's data is released now, not at pkb_free. */
-	SKIFF_ASSERT_EQ(t.puts, 1);
-	SKIFF_ASSERT_EQ(t.ubuf.refcnt, 1);
+	TK_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(t.ubuf.refcnt, 1);
 	CU_ASSERT(t.ubuf.flags & PKB_UBUF_F_COPIED);
-	SKIFF_ASSERT_EQ(frame_state(old), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(frame_state(old), UMEM_FRAME_FREE);
 	CU_ASSERT_PTR_NULL(pkb_ubuf(p));
 	CU_ASSERT(has_pattern(p, 300, 8));
-	SKIFF_ASSERT_EQ(stats().orphaned, 1);
+	TK_ASSERT_EQ(stats().orphaned, 1);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(t.puts, 1);
 }
 
 static void test_orphan_with_clones_waits_for_them(void)
@@ -663,24 +663,24 @@ static void test_orphan_with_clones_waits_for_them(void)
 	struct pkb *p = rx_pkb(100, 8), *c;
 
 	ubuf_init(&t);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
-	SKIFF_ASSERT_EQ(pkb_orphan(&c), 0);
+	TK_ASSERT_EQ(pkb_orphan(&c), 0);
 	CU_ASSERT_PTR_NULL(pkb_ubuf(c));
-	SKIFF_ASSERT_EQ(t.puts, 0);
+	TK_ASSERT_EQ(t.puts, 0);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(t.puts, 1);
 	CU_ASSERT(has_pattern(c, 100, 8));
 
 	/* Failure: unchanged, still holding the ubuf. */
 	p = rx_pkb(10, 0);
 	ubuf_init(&t);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_FRAME, 0, 1);
-	SKIFF_ASSERT_EQ(pkb_orphan(&p), -ENOMEM);
+	TK_ASSERT_EQ(pkb_orphan(&p), -ENOMEM);
 	CU_ASSERT_PTR_EQUAL(pkb_ubuf(p), &t.ubuf);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(t.puts, 1);
 	pkb_free(c);
 }
 
@@ -691,24 +691,24 @@ static void test_frame_get_put(void)
 	struct pkb *p = rx_pkb(10, 0);
 	uint64_t frame = pkb_frame_addr(p), spare;
 
-	SKIFF_ASSERT_EQ(pkb_frame_get(pool, pkb_data_addr(p) + 3), 0);
+	TK_ASSERT_EQ(pkb_frame_get(pool, pkb_data_addr(p) + 3), 0);
 	CU_ASSERT(pkb_data_shared(p));
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_HELD);
-	SKIFF_ASSERT_EQ(stats().live_frames, 1);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(stats().live_frames, 1);
 	pkb_frame_put(pool, frame);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
 
 	/* Refused and counted: free frames, frames no pkb was built over,
 	 * addresses outside the UMEM. */
-	SKIFF_ASSERT_EQ(pkb_frame_get(pool, frame), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_frame_get(pool, geo.size), -EINVAL);
+	TK_ASSERT_EQ(pkb_frame_get(pool, frame), -EINVAL);
+	TK_ASSERT_EQ(pkb_frame_get(pool, geo.size), -EINVAL);
 	pkb_frame_put(pool, frame);
 	CU_ASSERT_FATAL(umem_alloc(u, &spare) == 0);
 	memset(geo.area + spare, 0, PKB_META_SIZE);
-	SKIFF_ASSERT_EQ(pkb_frame_get(pool, spare), -EINVAL);
+	TK_ASSERT_EQ(pkb_frame_get(pool, spare), -EINVAL);
 	umem_free(u, spare);
-	SKIFF_ASSERT_EQ(stats().misuse, 4);
+	TK_ASSERT_EQ(stats().misuse, 4);
 	expected_misuse = 4;
 }
 
@@ -724,13 +724,13 @@ static void test_free_bulk_mixed(void)
 	CU_ASSERT_FATAL(pkb_clone(ps[0], &ps[4]) == 0);
 	CU_ASSERT_FATAL(pkb_clone(ps[1], &ps[5]) == 0);
 	pkb_set_release(ps[2], on_release, &log);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(ps[3], &t.ubuf), 0);
+	TK_ASSERT_EQ(pkb_set_ubuf(ps[3], &t.ubuf), 0);
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &ps[6]) == 0);
 	ps[7] = NULL;
 	pkb_free_bulk(ps, 8);
-	SKIFF_ASSERT_EQ(log.calls, 1);
-	SKIFF_ASSERT_EQ(t.puts, 1);
-	SKIFF_ASSERT_EQ(stats().frames_released, 5);
+	TK_ASSERT_EQ(log.calls, 1);
+	TK_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(stats().frames_released, 5);
 }
 
 /* ---- a frame on a real TX ring (memlink) -------------------------------- */
@@ -774,9 +774,9 @@ static void teardown_wire(void)
 	umem_port_destroy(port0);
 	teardown();
 	CU_ASSERT(umem_audit(u1, &a));
-	SKIFF_ASSERT_EQ(a.free, a.total);
-	SKIFF_ASSERT_EQ(umem_destroy(u1), 0);
-	SKIFF_ASSERT_EQ(umem_memlink_destroy(wire), 0);
+	TK_ASSERT_EQ(a.free, a.total);
+	TK_ASSERT_EQ(umem_destroy(u1), 0);
+	TK_ASSERT_EQ(umem_memlink_destroy(wire), 0);
 }
 
 static void test_frame_in_flight_on_tx_ring(void)
@@ -790,14 +790,14 @@ static void test_frame_in_flight_on_tx_ring(void)
 	umem_port_refill(port1);
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &p) == 0);
 	frame = pkb_frame_addr(p);
-	SKIFF_ASSERT_EQ(pkb_put(p, 60), 0);
+	TK_ASSERT_EQ(pkb_put(p, 60), 0);
 	memset(p->data, 0x42, 60);
-	SKIFF_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
+	TK_ASSERT_EQ(pkb_set_ubuf(p, &t.ubuf), 0);
 
 	/* The ring holds a reference while the frame is posted. */
-	SKIFF_ASSERT_EQ(pkb_frame_get(pool, frame), 0);
+	TK_ASSERT_EQ(pkb_frame_get(pool, frame), 0);
 	d = (struct umem_desc){.addr = pkb_data_addr(p), .len = pkb_len(p)};
-	SKIFF_ASSERT_EQ(umem_port_tx(port0, &d, 1), 1);
+	TK_ASSERT_EQ(umem_port_tx(port0, &d, 1), 1);
 	CU_ASSERT(pkb_frame_in_flight(p));
 	CU_ASSERT(pkb_data_shared(p));
 
@@ -811,69 +811,67 @@ static void test_frame_in_flight_on_tx_ring(void)
 
 	/* TCP is done with it (ACKed) while the NIC still has it. */
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(t.puts, 0);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_TX);
+	TK_ASSERT_EQ(t.puts, 0);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_TX);
 
 	/* The completion drops the ring's reference: the data is finished. */
-	SKIFF_ASSERT_EQ(umem_port_flush(port0), 0);
-	SKIFF_ASSERT_EQ(umem_port_complete(port0, 16), 1);
-	SKIFF_ASSERT_EQ(t.puts, 1);
-	SKIFF_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(umem_port_flush(port0), 0);
+	TK_ASSERT_EQ(umem_port_complete(port0, 16), 1);
+	TK_ASSERT_EQ(t.puts, 1);
+	TK_ASSERT_EQ(frame_state(frame), UMEM_FRAME_FREE);
 
 	/* The far end got it. */
-	SKIFF_ASSERT_EQ(umem_port_rx(port1, &rx, 1), 1);
-	SKIFF_ASSERT_EQ(rx.len, 60);
+	TK_ASSERT_EQ(umem_port_rx(port1, &rx, 1), 1);
+	TK_ASSERT_EQ(rx.len, 60);
 	umem_free(u1, rx.addr);
 }
 
-static const struct skiff_test_case build_tests[] = {
-	SKIFF_TEST(test_build_rx_in_place),
-	SKIFF_TEST(test_build_rx_refuses_bad_descriptors),
-	SKIFF_TEST(test_pool_create_checks_headroom),
-	SKIFF_TEST(test_pool_destroy_busy_while_live),
-	SKIFF_TEST(test_alloc_tx_reserves_headroom),
-	SKIFF_TEST(test_alloc_tx_exhaustion_and_injection),
-	SKIFF_TEST(test_push_pull_put_trim_reserve_bounds),
-	SKIFF_TEST_END,
+static const struct tk_case build_tests[] = {
+	TK_TEST(test_build_rx_in_place),
+	TK_TEST(test_build_rx_refuses_bad_descriptors),
+	TK_TEST(test_pool_create_checks_headroom),
+	TK_TEST(test_pool_destroy_busy_while_live),
+	TK_TEST(test_alloc_tx_reserves_headroom),
+	TK_TEST(test_alloc_tx_exhaustion_and_injection),
+	TK_TEST(test_push_pull_put_trim_reserve_bounds),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case share_tests[] = {
-	SKIFF_TEST(test_clone_shares_frame),
-	SKIFF_TEST(test_clone_head_exhaustion_and_injection),
-	SKIFF_TEST(test_copy_is_independent),
-	SKIFF_TEST(test_copy_expand_makes_headroom),
-	SKIFF_TEST(test_unshare_clone_leaves_original_intact),
-	SKIFF_TEST(test_unshare_in_place_head_moves),
-	SKIFF_TEST(test_unshare_sole_owner_is_free),
-	SKIFF_TEST_END,
+static const struct tk_case share_tests[] = {
+	TK_TEST(test_clone_shares_frame),
+	TK_TEST(test_clone_head_exhaustion_and_injection),
+	TK_TEST(test_copy_is_independent),
+	TK_TEST(test_copy_expand_makes_headroom),
+	TK_TEST(test_unshare_clone_leaves_original_intact),
+	TK_TEST(test_unshare_in_place_head_moves),
+	TK_TEST(test_unshare_sole_owner_is_free),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case release_tests[] = {
-	SKIFF_TEST(test_release_fires_once_after_last_clone),
-	SKIFF_TEST(test_release_not_inherited_by_copy),
-	SKIFF_TEST(test_pool_default_release),
-	SKIFF_TEST(test_ubuf_put_once_when_data_finished),
-	SKIFF_TEST(test_set_ubuf_rules),
-	SKIFF_TEST(test_ubuf_not_carried_by_copy),
-	SKIFF_TEST(test_orphan_drops_ubuf_early),
-	SKIFF_TEST(test_orphan_with_clones_waits_for_them),
-	SKIFF_TEST(test_frame_get_put),
-	SKIFF_TEST(test_free_bulk_mixed),
-	SKIFF_TEST_END,
+static const struct tk_case release_tests[] = {
+	TK_TEST(test_release_fires_once_after_last_clone),
+	TK_TEST(test_release_not_inherited_by_copy),
+	TK_TEST(test_pool_default_release),
+	TK_TEST(test_ubuf_put_once_when_data_finished),
+	TK_TEST(test_set_ubuf_rules),
+	TK_TEST(test_ubuf_not_carried_by_copy),
+	TK_TEST(test_orphan_drops_ubuf_early),
+	TK_TEST(test_orphan_with_clones_waits_for_them),
+	TK_TEST(test_frame_get_put),
+	TK_TEST(test_free_bulk_mixed),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case wire_tests[] = {
-	SKIFF_TEST(test_frame_in_flight_on_tx_ring),
-	SKIFF_TEST_END,
+static const struct tk_case wire_tests[] = {
+	TK_TEST(test_frame_in_flight_on_tx_ring),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite build_suite = {"pkb_build", setup, teardown, build_tests};
-static const struct skiff_test_suite share_suite = {"pkb_share", setup, teardown, share_tests};
-static const struct skiff_test_suite release_suite = {"pkb_release", setup, teardown,
-						      release_tests};
-static const struct skiff_test_suite wire_suite = {"pkb_wire", setup_wire, teardown_wire,
-						   wire_tests};
+static const struct tk_suite build_suite = {"pkb_build", setup, teardown, build_tests};
+static const struct tk_suite share_suite = {"pkb_share", setup, teardown, share_tests};
+static const struct tk_suite release_suite = {"pkb_release", setup, teardown, release_tests};
+static const struct tk_suite wire_suite = {"pkb_wire", setup_wire, teardown_wire, wire_tests};
 
-const struct skiff_test_suite *const skiff_test_suites[] = {
+const struct tk_suite *const tk_suites[] = {
 	&build_suite, &share_suite, &release_suite, &wire_suite, NULL,
 };

@@ -7,7 +7,7 @@
 
 #include <skiff/pkb.h>
 
-#include "skiff_test.h"
+#include "testkit.h"
 
 #define NFRAMES 32u
 #define NHEADS	8u
@@ -33,14 +33,14 @@ static void teardown(void)
 	struct umem_audit a;
 
 	pkb_pool_get_stats(pool, &st);
-	SKIFF_ASSERT_EQ(st.live_pkbs, 0);
-	SKIFF_ASSERT_EQ(st.live_heads, 0);
-	SKIFF_ASSERT_EQ(st.live_areas, 0);
-	SKIFF_ASSERT_EQ(st.live_frames, 0);
+	TK_ASSERT_EQ(st.live_pkbs, 0);
+	TK_ASSERT_EQ(st.live_heads, 0);
+	TK_ASSERT_EQ(st.live_areas, 0);
+	TK_ASSERT_EQ(st.live_frames, 0);
 	CU_ASSERT(umem_audit(u, &a));
-	SKIFF_ASSERT_EQ(a.free, a.total);
-	SKIFF_ASSERT_EQ(pkb_pool_destroy(pool), 0);
-	SKIFF_ASSERT_EQ(umem_destroy(u), 0);
+	TK_ASSERT_EQ(a.free, a.total);
+	TK_ASSERT_EQ(pkb_pool_destroy(pool), 0);
+	TK_ASSERT_EQ(umem_destroy(u), 0);
 }
 
 static struct pkb_pool_stats stats(void)
@@ -121,16 +121,16 @@ static void test_add_allocates_zeroed_area(void)
 	CU_ASSERT_PTR_NULL(pkb_ext_mptcp(p));
 	CU_ASSERT_FALSE(pkb_ext_exists(p, PKB_EXT_MPTCP));
 	m = add_mptcp(p);
-	SKIFF_ASSERT_EQ(stats().live_areas, 1);
-	SKIFF_ASSERT_EQ(p->ext->refcnt, 1);
-	SKIFF_ASSERT_EQ(m->flags, 0);
-	SKIFF_ASSERT_EQ(m->data_seq, 0);
+	TK_ASSERT_EQ(stats().live_areas, 1);
+	TK_ASSERT_EQ(p->ext->refcnt, 1);
+	TK_ASSERT_EQ(m->flags, 0);
+	TK_ASSERT_EQ(m->data_seq, 0);
 	CU_ASSERT_PTR_EQUAL(pkb_ext_mptcp(p), m);
 	CU_ASSERT(pkb_ext_exists(p, PKB_EXT_MPTCP));
 	CU_ASSERT_PTR_NULL(pkb_ext_bridge(p));
 	CU_ASSERT_PTR_NULL(pkb_ext_secpath(p));
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(stats().live_areas, 0);
+	TK_ASSERT_EQ(stats().live_areas, 0);
 }
 
 static void test_clone_inherits(void)
@@ -142,14 +142,14 @@ static void test_clone_inherits(void)
 	set_map(p, 1000, 1, 100, 0);
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	CU_ASSERT_PTR_EQUAL(c->ext, p->ext);
-	SKIFF_ASSERT_EQ(c->active, p->active);
-	SKIFF_ASSERT_EQ(p->ext->refcnt, 2);
-	SKIFF_ASSERT_EQ(pkb_ext_bridge(c)->ingress_port, 7);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(c)->data_seq, 1000);
-	SKIFF_ASSERT_EQ(stats().live_areas, 1);
+	TK_ASSERT_EQ(c->active, p->active);
+	TK_ASSERT_EQ(p->ext->refcnt, 2);
+	TK_ASSERT_EQ(pkb_ext_bridge(c)->ingress_port, 7);
+	TK_ASSERT_EQ(pkb_ext_mptcp(c)->data_seq, 1000);
+	TK_ASSERT_EQ(stats().live_areas, 1);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(c->ext->refcnt, 1);
-	SKIFF_ASSERT_EQ(pkb_ext_bridge(c)->ingress_port, 7);
+	TK_ASSERT_EQ(c->ext->refcnt, 1);
+	TK_ASSERT_EQ(pkb_ext_bridge(c)->ingress_port, 7);
 	pkb_free(c);
 }
 
@@ -168,17 +168,17 @@ static void test_add_on_shared_area_copies(void)
 	m = add_mptcp(c);
 	CU_ASSERT(c->ext != before);
 	CU_ASSERT_PTR_EQUAL(p->ext, before);
-	SKIFF_ASSERT_EQ(m->data_seq, 5000);
-	SKIFF_ASSERT_EQ(pkb_ext_bridge(c)->vlan_tci, 42);
+	TK_ASSERT_EQ(m->data_seq, 5000);
+	TK_ASSERT_EQ(pkb_ext_bridge(c)->vlan_tci, 42);
 	m->data_seq = 6000;
 	add_bridge(c)->vlan_tci = 43;
 	/* The other pkb's view is untouched. */
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(p)->data_seq, 5000);
-	SKIFF_ASSERT_EQ(pkb_ext_bridge(p)->vlan_tci, 42);
-	SKIFF_ASSERT_EQ(p->ext->refcnt, 1);
-	SKIFF_ASSERT_EQ(c->ext->refcnt, 1);
-	SKIFF_ASSERT_EQ(stats().area_cow, 1);
-	SKIFF_ASSERT_EQ(stats().live_areas, 2);
+	TK_ASSERT_EQ(pkb_ext_mptcp(p)->data_seq, 5000);
+	TK_ASSERT_EQ(pkb_ext_bridge(p)->vlan_tci, 42);
+	TK_ASSERT_EQ(p->ext->refcnt, 1);
+	TK_ASSERT_EQ(c->ext->refcnt, 1);
+	TK_ASSERT_EQ(stats().area_cow, 1);
+	TK_ASSERT_EQ(stats().live_areas, 2);
 
 	/* Adding a new type to a shared area copies too. */
 	pkb_free(c);
@@ -188,8 +188,8 @@ static void test_add_on_shared_area_copies(void)
 	CU_ASSERT(c->ext != p->ext);
 	CU_ASSERT_PTR_NULL(pkb_ext_secpath(p));
 	CU_ASSERT_PTR_NULL(pkb_ext_mptcp(c));
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(p)->data_seq, 5000);
-	SKIFF_ASSERT_EQ(stats().area_cow, 2);
+	TK_ASSERT_EQ(pkb_ext_mptcp(p)->data_seq, 5000);
+	TK_ASSERT_EQ(stats().area_cow, 2);
 	pkb_free(c);
 	pkb_free(p);
 }
@@ -208,15 +208,15 @@ static void test_add_on_sole_owner_in_place(void)
 	m->data_ack = 77;
 	/* Already carried: the same slot, contents kept. */
 	CU_ASSERT_PTR_EQUAL(add_mptcp(p), m);
-	SKIFF_ASSERT_EQ(m->data_ack, 77);
-	SKIFF_ASSERT_EQ(pkb_ext_bridge(p)->ingress_port, 3);
-	SKIFF_ASSERT_EQ(stats().area_cow, 0);
-	SKIFF_ASSERT_EQ(stats().live_areas, 1);
+	TK_ASSERT_EQ(m->data_ack, 77);
+	TK_ASSERT_EQ(pkb_ext_bridge(p)->ingress_port, 3);
+	TK_ASSERT_EQ(stats().area_cow, 0);
+	TK_ASSERT_EQ(stats().live_areas, 1);
 	/* In place even with every allocation failing. */
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_ALL, 0, 100);
 	pkb_ext_del(p, PKB_EXT_MPTCP);
 	m = add_mptcp(p);
-	SKIFF_ASSERT_EQ(m->data_ack, 0);
+	TK_ASSERT_EQ(m->data_ack, 0);
 	pkb_pool_inject_alloc_failure(pool, 0, 0, 0);
 	pkb_free(p);
 }
@@ -227,17 +227,17 @@ static void test_add_failure_leaves_pkb_unchanged(void)
 	struct pkb_ext_mptcp *m = (struct pkb_ext_mptcp *)1;
 
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_AREA, 0, 1);
-	SKIFF_ASSERT_EQ(pkb_ext_add_mptcp(p, &m), -ENOMEM);
-	SKIFF_ASSERT_EQ(p->active, 0);
-	SKIFF_ASSERT_EQ(stats().area_alloc_fail, 1);
+	TK_ASSERT_EQ(pkb_ext_add_mptcp(p, &m), -ENOMEM);
+	TK_ASSERT_EQ(p->active, 0);
+	TK_ASSERT_EQ(stats().area_alloc_fail, 1);
 
 	set_map(p, 1, 1, 1, 0);
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_AREA, 0, 1);
-	SKIFF_ASSERT_EQ(pkb_ext_add_bridge(c, &(struct pkb_ext_bridge *){NULL}), -ENOMEM);
+	TK_ASSERT_EQ(pkb_ext_add_bridge(c, &(struct pkb_ext_bridge *){NULL}), -ENOMEM);
 	CU_ASSERT_PTR_EQUAL(c->ext, p->ext);
-	SKIFF_ASSERT_EQ(c->active, 1u << PKB_EXT_MPTCP);
-	SKIFF_ASSERT_EQ(p->ext->refcnt, 2);
+	TK_ASSERT_EQ(c->active, 1u << PKB_EXT_MPTCP);
+	TK_ASSERT_EQ(p->ext->refcnt, 2);
 	pkb_free(c);
 	pkb_free(p);
 }
@@ -250,8 +250,8 @@ static void test_area_pool_exhaustion(void)
 		ps[i] = rx_pkb(10);
 	for (unsigned i = 0; i < NAREAS; i++)
 		add_mptcp(ps[i]);
-	SKIFF_ASSERT_EQ(pkb_ext_add_mptcp(ps[NAREAS], &(struct pkb_ext_mptcp *){NULL}), -ENOMEM);
-	SKIFF_ASSERT_EQ(stats().live_areas, NAREAS);
+	TK_ASSERT_EQ(pkb_ext_add_mptcp(ps[NAREAS], &(struct pkb_ext_mptcp *){NULL}), -ENOMEM);
+	TK_ASSERT_EQ(stats().live_areas, NAREAS);
 	pkb_free_bulk(ps, NAREAS + 1);
 }
 
@@ -271,16 +271,16 @@ static void test_del_works_under_alloc_failure(void)
 	CU_ASSERT_PTR_NULL(pkb_ext_mptcp(c));
 	CU_ASSERT_PTR_NOT_NULL(pkb_ext_bridge(c));
 	CU_ASSERT_PTR_EQUAL(c->ext, p->ext);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(p)->data_seq, 9);
+	TK_ASSERT_EQ(pkb_ext_mptcp(p)->data_seq, 9);
 	/* Deleting what is not there is fine too. */
 	pkb_ext_del(c, PKB_EXT_MPTCP);
 	pkb_ext_del(c, PKB_EXT_SECPATH);
 	/* The last bit drops the clone's area reference. */
 	pkb_ext_del(c, PKB_EXT_BRIDGE);
-	SKIFF_ASSERT_EQ(c->active, 0);
-	SKIFF_ASSERT_EQ(p->ext->refcnt, 1);
-	SKIFF_ASSERT_EQ(stats().live_areas, 1);
-	SKIFF_ASSERT_EQ(pkb_ext_add_mptcp(c, &(struct pkb_ext_mptcp *){NULL}), -ENOMEM);
+	TK_ASSERT_EQ(c->active, 0);
+	TK_ASSERT_EQ(p->ext->refcnt, 1);
+	TK_ASSERT_EQ(stats().live_areas, 1);
+	TK_ASSERT_EQ(pkb_ext_add_mptcp(c, &(struct pkb_ext_mptcp *){NULL}), -ENOMEM);
 	pkb_pool_inject_alloc_failure(pool, 0, 0, 0);
 	pkb_free(c);
 	pkb_free(p);
@@ -293,13 +293,13 @@ static void test_del_last_releases_area(void)
 	add_mptcp(p);
 	add_bridge(p);
 	pkb_ext_del(p, PKB_EXT_MPTCP);
-	SKIFF_ASSERT_EQ(stats().live_areas, 1);
+	TK_ASSERT_EQ(stats().live_areas, 1);
 	pkb_ext_del(p, PKB_EXT_BRIDGE);
-	SKIFF_ASSERT_EQ(stats().live_areas, 0);
-	SKIFF_ASSERT_EQ(p->active, 0);
+	TK_ASSERT_EQ(stats().live_areas, 0);
+	TK_ASSERT_EQ(p->active, 0);
 	add_bridge(p);
 	pkb_ext_reset(p);
-	SKIFF_ASSERT_EQ(stats().live_areas, 0);
+	TK_ASSERT_EQ(stats().live_areas, 0);
 	pkb_ext_reset(p);
 	pkb_free(p);
 }
@@ -312,11 +312,11 @@ static void test_free_releases_area_and_frame(void)
 	add_mptcp(p);
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(stats().live_areas, 1);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, frame), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(stats().live_areas, 1);
+	TK_ASSERT_EQ(umem_frame_state(u, frame), UMEM_FRAME_HELD);
 	pkb_free(c);
-	SKIFF_ASSERT_EQ(stats().live_areas, 0);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, frame), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(stats().live_areas, 0);
+	TK_ASSERT_EQ(umem_frame_state(u, frame), UMEM_FRAME_FREE);
 }
 
 /* ---- secpath and SA references ---------------------------------------- */
@@ -328,37 +328,37 @@ static void test_sa_refs_taken_on_copy_dropped_on_free(void)
 
 	sa_init(&a, 0x100);
 	sa_init(&b, 0x200);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(p, &b.sa), 0);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 2);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath(p)->len, 2);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(p, &b.sa), 0);
+	TK_ASSERT_EQ(a.sa.refcnt, 2);
+	TK_ASSERT_EQ(pkb_ext_secpath(p)->len, 2);
 	CU_ASSERT_PTR_EQUAL(pkb_ext_secpath(p)->sa[0], &a.sa);
 	CU_ASSERT_PTR_EQUAL(pkb_ext_secpath(p)->sa[1], &b.sa);
 
 	/* Sharing the area (clone, copy) takes no SA reference... */
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	CU_ASSERT_FATAL(pkb_copy(p, &q) == 0);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 2);
+	TK_ASSERT_EQ(a.sa.refcnt, 2);
 	/* ...copying the area re-takes them. */
 	add_bridge(c);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 3);
-	SKIFF_ASSERT_EQ(b.sa.refcnt, 3);
+	TK_ASSERT_EQ(a.sa.refcnt, 3);
+	TK_ASSERT_EQ(b.sa.refcnt, 3);
 	add_mptcp(q);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 4);
-	SKIFF_ASSERT_EQ(stats().area_cow, 2);
+	TK_ASSERT_EQ(a.sa.refcnt, 4);
+	TK_ASSERT_EQ(stats().area_cow, 2);
 
 	pkb_free(c);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 3);
+	TK_ASSERT_EQ(a.sa.refcnt, 3);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 2);
+	TK_ASSERT_EQ(a.sa.refcnt, 2);
 	pkb_free(q);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 1);
-	SKIFF_ASSERT_EQ(b.sa.refcnt, 1);
-	SKIFF_ASSERT_EQ(a.destroyed, 0);
+	TK_ASSERT_EQ(a.sa.refcnt, 1);
+	TK_ASSERT_EQ(b.sa.refcnt, 1);
+	TK_ASSERT_EQ(a.destroyed, 0);
 	pkb_sa_put(&a.sa);
 	pkb_sa_put(&b.sa);
-	SKIFF_ASSERT_EQ(a.destroyed, 1);
-	SKIFF_ASSERT_EQ(b.destroyed, 1);
+	TK_ASSERT_EQ(a.destroyed, 1);
+	TK_ASSERT_EQ(b.destroyed, 1);
 	pkb_sa_put(NULL);
 }
 
@@ -369,27 +369,27 @@ static void test_secpath_del_releases_sa(void)
 
 	sa_init(&a, 1);
 	add_bridge(p);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
 	/* Sole owner: the reference goes at once. */
 	pkb_ext_del(p, PKB_EXT_SECPATH);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 1);
+	TK_ASSERT_EQ(a.sa.refcnt, 1);
 
 	/* Shared: the area keeps it until the area goes. */
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
 	CU_ASSERT_FATAL(pkb_clone(p, &c) == 0);
 	pkb_ext_del(c, PKB_EXT_SECPATH);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 2);
+	TK_ASSERT_EQ(a.sa.refcnt, 2);
 	CU_ASSERT_PTR_NOT_NULL(pkb_ext_secpath(p));
 	pkb_free(p);
 	/* The clone is alone now; re-adding must not resurrect the old SAs
 	 * and must release them. */
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 2);
+	TK_ASSERT_EQ(a.sa.refcnt, 2);
 	CU_ASSERT_FATAL(pkb_ext_add_secpath(c, &(struct pkb_ext_secpath *){NULL}) == 0);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath(c)->len, 0);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 1);
+	TK_ASSERT_EQ(pkb_ext_secpath(c)->len, 0);
+	TK_ASSERT_EQ(a.sa.refcnt, 1);
 	pkb_free(c);
 	pkb_sa_put(&a.sa);
-	SKIFF_ASSERT_EQ(a.destroyed, 1);
+	TK_ASSERT_EQ(a.destroyed, 1);
 }
 
 static void test_secpath_bounded(void)
@@ -399,11 +399,11 @@ static void test_secpath_bounded(void)
 
 	sa_init(&a, 1);
 	for (unsigned i = 0; i < PKB_SECPATH_MAX; i++)
-		SKIFF_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), -ENOSPC);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, PKB_SECPATH_MAX + 1);
+		TK_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), -ENOSPC);
+	TK_ASSERT_EQ(a.sa.refcnt, PKB_SECPATH_MAX + 1);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 1);
+	TK_ASSERT_EQ(a.sa.refcnt, 1);
 	pkb_sa_put(&a.sa);
 }
 
@@ -413,12 +413,12 @@ static void test_sa_destroy_at_zero_from_area(void)
 	struct pkb *p = rx_pkb(10);
 
 	sa_init(&a, 1);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(p, &a.sa), 0);
 	/* The SA table forgets it while a packet still holds it. */
 	pkb_sa_put(&a.sa);
-	SKIFF_ASSERT_EQ(a.destroyed, 0);
+	TK_ASSERT_EQ(a.destroyed, 0);
 	pkb_free(p);
-	SKIFF_ASSERT_EQ(a.destroyed, 1);
+	TK_ASSERT_EQ(a.destroyed, 1);
 }
 
 /* ---- split -------------------------------------------------------------- */
@@ -435,35 +435,35 @@ static void test_split_carries_every_type(void)
 	b->ingress_port = 4;
 	b->flags = PKB_BRIDGE_F_VLAN;
 	b->vlan_tci = 5;
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(orig, &a.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(orig, &a.sa), 0);
 
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &tail) == 0);
 	add_bridge(tail)->ingress_port = 99; /* whatever tail had goes */
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_ALL, 0, 100);
 	pkb_ext_on_split(orig, tail);
 	pkb_pool_inject_alloc_failure(pool, 0, 0, 0);
-	SKIFF_ASSERT_EQ(stats().live_areas, 1);
+	TK_ASSERT_EQ(stats().live_areas, 1);
 
 	/* MPTCP: the same mapping, DATA_FIN and DATA_ACK, on both halves. */
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(tail)->data_seq, 100);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(tail)->data_len, 100);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(tail)->flags, pkb_ext_mptcp(orig)->flags);
+	TK_ASSERT_EQ(pkb_ext_mptcp(tail)->data_seq, 100);
+	TK_ASSERT_EQ(pkb_ext_mptcp(tail)->data_len, 100);
+	TK_ASSERT_EQ(pkb_ext_mptcp(tail)->flags, pkb_ext_mptcp(orig)->flags);
 	CU_ASSERT(pkb_ext_mptcp(orig)->flags & PKB_DSS_DATA_FIN);
 	/* BRIDGE and SECPATH: the same facts. */
-	SKIFF_ASSERT_EQ(pkb_ext_bridge(tail)->ingress_port, 4);
-	SKIFF_ASSERT_EQ(pkb_ext_bridge(tail)->vlan_tci, 5);
+	TK_ASSERT_EQ(pkb_ext_bridge(tail)->ingress_port, 4);
+	TK_ASSERT_EQ(pkb_ext_bridge(tail)->vlan_tci, 5);
 	CU_ASSERT_PTR_EQUAL(pkb_ext_secpath(tail)->sa[0], &a.sa);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 2);
+	TK_ASSERT_EQ(a.sa.refcnt, 2);
 	CU_ASSERT(pkb_ext_can_merge(orig, tail));
 
 	/* Self-split is harmless; splitting from a bare pkb clears. */
 	pkb_ext_on_split(orig, orig);
-	SKIFF_ASSERT_EQ(orig->active, tail->active);
+	TK_ASSERT_EQ(orig->active, tail->active);
 	pkb_free(orig);
 	orig = rx_pkb(10);
 	pkb_ext_on_split(orig, tail);
-	SKIFF_ASSERT_EQ(tail->active, 0);
-	SKIFF_ASSERT_EQ(a.sa.refcnt, 1);
+	TK_ASSERT_EQ(tail->active, 0);
+	TK_ASSERT_EQ(a.sa.refcnt, 1);
 	pkb_free(orig);
 	pkb_free(tail);
 	pkb_sa_put(&a.sa);
@@ -476,8 +476,8 @@ static void test_merge_without_extensions(void)
 	struct pkb *a = rx_pkb(10), *b = rx_pkb(10);
 
 	CU_ASSERT(pkb_ext_can_merge(a, b));
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
-	SKIFF_ASSERT_EQ(a->active, 0);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
+	TK_ASSERT_EQ(a->active, 0);
 	pkb_free(a);
 	pkb_free(b);
 }
@@ -491,14 +491,14 @@ static void test_merge_mptcp_same_mapping(void)
 	set_map(b, 1000, 1, 3000, PKB_DSS_DATA_ACK);
 	add_mptcp(b)->data_ack = 555;
 	area = a->ext;
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
 	/* Same mapping; the newer DATA_ACK comes along. */
 	CU_ASSERT_PTR_EQUAL(a->ext, area);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 3000);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 3000);
 	CU_ASSERT(pkb_ext_mptcp(a)->flags & PKB_DSS_DATA_ACK);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->data_ack, 555);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_ack, 555);
 	/* b keeps its own. */
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(b)->data_ack, 555);
+	TK_ASSERT_EQ(pkb_ext_mptcp(b)->data_ack, 555);
 	pkb_free(a);
 	pkb_free(b);
 }
@@ -514,23 +514,23 @@ static void test_merge_mptcp_contiguous_mappings(void)
 
 	/* a's area is shared with c: the rewrite needs a copy; none to be had. */
 	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_AREA, 0, 1);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -ENOMEM);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 100);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -ENOMEM);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 100);
 	CU_ASSERT_PTR_EQUAL(a->ext, c->ext);
 
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->data_seq, 1000);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->subflow_seq, 1);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 150);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_seq, 1000);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->subflow_seq, 1);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 150);
 	CU_ASSERT(pkb_ext_mptcp(a)->flags & PKB_DSS_DATA_FIN);
 	/* The clone's view did not change. */
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(c)->data_len, 100);
+	TK_ASSERT_EQ(pkb_ext_mptcp(c)->data_len, 100);
 	CU_ASSERT_FALSE(pkb_ext_mptcp(c)->flags & PKB_DSS_DATA_FIN);
 
 	/* Nothing continues a mapping that ended with DATA_FIN. */
 	set_map(b, 1150, 151, 10, 0);
 	CU_ASSERT_FALSE(pkb_ext_can_merge(a, b));
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	pkb_free(a);
 	pkb_free(b);
 	pkb_free(c);
@@ -543,35 +543,35 @@ static void test_merge_mptcp_refusals(void)
 
 	/* One side without a mapping. */
 	set_map(a, 1000, 1, 100, 0);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(b, a), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(b, a), -EINVAL);
 	/* A gap in DSN, or in subflow seq. */
 	set_map(b, 1101, 101, 10, 0);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	set_map(b, 1100, 102, 10, 0);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	/* A checksum covers exactly its own mapping. */
 	set_map(b, 1100, 101, 10, 0);
 	CU_ASSERT(pkb_ext_can_merge(a, b));
 	m = add_mptcp(b);
 	m->has_csum = true;
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	/* Different DSN widths. */
 	m->has_csum = false;
 	m->flags &= (uint8_t)~PKB_DSS_DSN64;
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	/* Longer than a data-level length can say. */
 	set_map(a, 0, 0, 0xff00, 0);
 	set_map(b, 0xff00, 0xff00, 0x100, 0);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	/* 32-bit DSNs continue across the wrap. */
 	set_map(a, 0xfffffff0u, 5, 0x10, 0);
 	add_mptcp(a)->flags &= (uint8_t)~PKB_DSS_DSN64;
 	set_map(b, 0, 0x15, 0x10, 0);
 	add_mptcp(b)->flags &= (uint8_t)~PKB_DSS_DSN64;
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 0x20);
-	SKIFF_ASSERT_EQ(pkb_ext_mptcp(a)->data_seq, 0xfffffff0u);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 0x20);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_seq, 0xfffffff0u);
 	pkb_free(a);
 	pkb_free(b);
 }
@@ -583,15 +583,15 @@ static void test_merge_bridge_rule(void)
 
 	ba->ingress_port = 1;
 	memcpy(ba->src_mac, "\x02\x00\x00\x00\x00\x01", 6);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	bb = add_bridge(b);
 	*bb = *ba;
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
 	bb->src_mac[5] = 2;
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	bb->src_mac[5] = 1;
 	bb->flags = PKB_BRIDGE_F_VLAN;
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
 	bb->flags = 0;
 	bb->ingress_port = 2;
 	CU_ASSERT_FALSE(pkb_ext_can_merge(a, b));
@@ -606,60 +606,54 @@ static void test_merge_secpath_rule(void)
 
 	sa_init(&s1, 1);
 	sa_init(&s2, 2);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(a, &s1.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(a, &s1.sa), 0);
 	/* Protected with unprotected: refused. */
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(b, a), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(b, &s1.sa), 0);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
-	SKIFF_ASSERT_EQ(s1.sa.refcnt, 3);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_on_merge(b, a), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(b, &s1.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
+	TK_ASSERT_EQ(s1.sa.refcnt, 3);
 	/* Different SA chains: refused. */
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(b, &s2.sa), 0);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
-	SKIFF_ASSERT_EQ(pkb_ext_secpath_append(a, &s2.sa), 0);
-	SKIFF_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(b, &s2.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_secpath_append(a, &s2.sa), 0);
+	TK_ASSERT_EQ(pkb_ext_on_merge(a, b), 0);
 	pkb_free(a);
 	pkb_free(b);
-	SKIFF_ASSERT_EQ(s1.sa.refcnt, 1);
-	SKIFF_ASSERT_EQ(s2.sa.refcnt, 1);
+	TK_ASSERT_EQ(s1.sa.refcnt, 1);
+	TK_ASSERT_EQ(s2.sa.refcnt, 1);
 	pkb_sa_put(&s1.sa);
 	pkb_sa_put(&s2.sa);
 }
 
-static const struct skiff_test_case area_tests[] = {
-	SKIFF_TEST(test_add_allocates_zeroed_area),
-	SKIFF_TEST(test_clone_inherits),
-	SKIFF_TEST(test_add_on_shared_area_copies),
-	SKIFF_TEST(test_add_on_sole_owner_in_place),
-	SKIFF_TEST(test_add_failure_leaves_pkb_unchanged),
-	SKIFF_TEST(test_area_pool_exhaustion),
-	SKIFF_TEST(test_del_works_under_alloc_failure),
-	SKIFF_TEST(test_del_last_releases_area),
-	SKIFF_TEST(test_free_releases_area_and_frame),
-	SKIFF_TEST_END,
+static const struct tk_case area_tests[] = {
+	TK_TEST(test_add_allocates_zeroed_area),	TK_TEST(test_clone_inherits),
+	TK_TEST(test_add_on_shared_area_copies),	TK_TEST(test_add_on_sole_owner_in_place),
+	TK_TEST(test_add_failure_leaves_pkb_unchanged), TK_TEST(test_area_pool_exhaustion),
+	TK_TEST(test_del_works_under_alloc_failure),	TK_TEST(test_del_last_releases_area),
+	TK_TEST(test_free_releases_area_and_frame),	TK_TEST_END,
 };
 
-static const struct skiff_test_case secpath_tests[] = {
-	SKIFF_TEST(test_sa_refs_taken_on_copy_dropped_on_free),
-	SKIFF_TEST(test_secpath_del_releases_sa),
-	SKIFF_TEST(test_secpath_bounded),
-	SKIFF_TEST(test_sa_destroy_at_zero_from_area),
-	SKIFF_TEST_END,
+static const struct tk_case secpath_tests[] = {
+	TK_TEST(test_sa_refs_taken_on_copy_dropped_on_free),
+	TK_TEST(test_secpath_del_releases_sa),
+	TK_TEST(test_secpath_bounded),
+	TK_TEST(test_sa_destroy_at_zero_from_area),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case rule_tests[] = {
-	SKIFF_TEST(test_split_carries_every_type), SKIFF_TEST(test_merge_without_extensions),
-	SKIFF_TEST(test_merge_mptcp_same_mapping), SKIFF_TEST(test_merge_mptcp_contiguous_mappings),
-	SKIFF_TEST(test_merge_mptcp_refusals),	   SKIFF_TEST(test_merge_bridge_rule),
-	SKIFF_TEST(test_merge_secpath_rule),	   SKIFF_TEST_END,
+static const struct tk_case rule_tests[] = {
+	TK_TEST(test_split_carries_every_type), TK_TEST(test_merge_without_extensions),
+	TK_TEST(test_merge_mptcp_same_mapping), TK_TEST(test_merge_mptcp_contiguous_mappings),
+	TK_TEST(test_merge_mptcp_refusals),	TK_TEST(test_merge_bridge_rule),
+	TK_TEST(test_merge_secpath_rule),	TK_TEST_END,
 };
 
-static const struct skiff_test_suite area_suite = {"pkb_ext_area", setup, teardown, area_tests};
-static const struct skiff_test_suite secpath_suite = {"pkb_ext_secpath", setup, teardown,
-						      secpath_tests};
-static const struct skiff_test_suite rule_suite = {"pkb_ext_rules", setup, teardown, rule_tests};
+static const struct tk_suite area_suite = {"pkb_ext_area", setup, teardown, area_tests};
+static const struct tk_suite secpath_suite = {"pkb_ext_secpath", setup, teardown, secpath_tests};
+static const struct tk_suite rule_suite = {"pkb_ext_rules", setup, teardown, rule_tests};
 
-const struct skiff_test_suite *const skiff_test_suites[] = {
+const struct tk_suite *const tk_suites[] = {
 	&area_suite,
 	&secpath_suite,
 	&rule_suite,

@@ -71,7 +71,7 @@ struct conn {
 };
 
 static struct {
-	struct umem_memlink *w;
+	struct skiff_memlink *w;
 	struct umem *u; /* the harness's end */
 	struct umem_port *p;
 	struct umem_geometry g;
@@ -96,10 +96,10 @@ static bool inject(const uint8_t *frame, size_t len)
 
 	if (!len)
 		return false;
-	if (!umem_memlink_peer_room(F.w, 1)) {
+	if (!umem_memlink_peer_room(skiff__memlink_wire(F.w), 1)) {
 		skiff_poll(0);
 		drain();
-		if (!umem_memlink_peer_room(F.w, 1))
+		if (!umem_memlink_peer_room(skiff__memlink_wire(F.w), 1))
 			return false;
 	}
 	if (umem_alloc(F.u, &a)) {
@@ -637,12 +637,12 @@ static void at_exit(void)
 	if (!umem_audit(F.u, NULL))
 		die("the harness's UMEM books do not balance");
 	umem_destroy(F.u);
-	umem_memlink_destroy(F.w);
+	skiff_memlink_destroy(F.w);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct umem_memlink_config mc = {.ring_size = WIRE_RING, .frame_count = WIRE_FRAMES};
+	struct skiff_memlink_config mc = {.ring_size = WIRE_RING, .frame_count = WIRE_FRAMES};
 	struct umem_config uc;
 
 	(void)argc, (void)argv;
@@ -656,9 +656,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		F.c[i].v6 = i == FW_C_ACCEPTED6;
 		F.c[i].outbound = i == FW_C_OPENED4;
 	}
-	if (umem_memlink_create(&F.w, &mc) || umem_memlink_umem_config(F.w, 1, &uc) ||
-	    umem_create(&F.u, &uc) || umem_memlink_port(&F.p, F.w, 1, F.u) ||
-	    umem_memlink_umem_config(F.w, 0, &F.stack_uc))
+	if (skiff_memlink_create(&F.w, &mc) ||
+	    umem_memlink_umem_config(skiff__memlink_wire(F.w), 1, &uc) || umem_create(&F.u, &uc) ||
+	    umem_memlink_port(&F.p, skiff__memlink_wire(F.w), 1, F.u) ||
+	    umem_memlink_umem_config(skiff__memlink_wire(F.w), 0, &F.stack_uc))
 		die("memlink");
 	umem_geometry(F.u, &F.g);
 	umem_port_refill(F.p);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rewrites the scoreboard table in docs/reliability.md from the rows the
-# tests wrote (skiff_test_score() in the CUnit harness, tests/fuzz/run.sh for
+# tests wrote (tk_score() in the CUnit harness, tests/fuzz/run.sh for
 # the fuzzers): for each test the newest row of all the files given wins.
 #
 #   bash tests/reliability/scoreboard.sh [ROWS.tsv ...]

@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 {
 	struct skiff_config cfg = {.backend = SKIFF_BACKEND_XSK, .ipv4_prefix = 24};
 	char echo[256];
-	int e, rc;
+	int rc;
 
 	if (argc < 5 || inet_pton(AF_INET, argv[3], &cfg.ipv4) != 1) {
 		fprintf(stderr,
@@ -125,9 +125,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.ifname = argv[2];
-	e = skiff_init(&cfg);
-	if (e) {
-		fprintf(stderr, "skiff_init: %s: %s\n", strerror(-e), skiff_last_error());
+	if (skiff_init(&cfg) != 0) {
+		fprintf(stderr, "skiff_init: %s: %s\n", strerror(errno), skiff_last_error());
 		return 1;
 	}
 	if (strcmp(argv[1], "server") == 0) {

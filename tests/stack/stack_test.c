@@ -121,7 +121,7 @@ int st_send_stream(int fd, uint64_t seed, uint64_t total, bool zc, struct st_xfe
 			int e;
 
 			while (n < 16 && off < total) {
-				e = skiff_zc_alloc(fd, &b[n]);
+				e = skiff_zc_alloc(fd, &b[n]) ? -errno : 0;
 				if (e) {
 					if (n)
 						break;
@@ -253,12 +253,12 @@ int st_recv_stream(int fd, uint64_t seed, uint64_t total, bool until_total, bool
 
 /* ---- stacks -------------------------------------------------------------- */
 
-struct umem_memlink *st_memlink_create(void)
+struct skiff_memlink *st_memlink_create(void)
 {
 	return st_memlink_create_frames(16384);
 }
 
-struct umem_memlink *st_memlink_create_frames(uint32_t frames)
+struct skiff_memlink *st_memlink_create_frames(uint32_t frames)
 {
 	/* A ring of at most a quarter of the frames: the fill ring must not
 	 * take every frame (TX needs some). */
@@ -266,15 +266,15 @@ struct umem_memlink *st_memlink_create_frames(uint32_t frames)
 
 	while (ring > 8 && ring > frames / 4)
 		ring /= 2;
-	struct umem_memlink_config mc = {.ring_size = ring, .frame_count = frames};
-	struct umem_memlink *w = NULL;
+	struct skiff_memlink_config mc = {.ring_size = ring, .frame_count = frames};
+	struct skiff_memlink *w = NULL;
 
-	if (umem_memlink_create(&w, &mc) != 0)
+	if (skiff_memlink_create(&w, &mc) != 0)
 		return NULL;
 	return w;
 }
 
-struct skiff_config st_memlink_config(struct umem_memlink *w, unsigned end)
+struct skiff_config st_memlink_config(struct skiff_memlink *w, unsigned end)
 {
 	struct skiff_config c;
 
@@ -691,11 +691,11 @@ void st_check_two_way(const struct st_two_way *mine, const struct st_two_way *th
 
 	st_pattern_digest(ST_SEED_UP, bytes, up);
 	st_pattern_digest(ST_SEED_DOWN, bytes, down);
-	SKIFF_ASSERT_EQ(mine->up.bytes, bytes);
-	SKIFF_ASSERT_EQ(mine->down.bytes, bytes);
-	SKIFF_ASSERT_EQ(theirs->up.bytes, bytes);
-	SKIFF_ASSERT_EQ(theirs->down.bytes, bytes);
-	SKIFF_ASSERT_EQ(mine->up.bad + mine->down.bad + theirs->up.bad + theirs->down.bad, 0);
+	TK_ASSERT_EQ(mine->up.bytes, bytes);
+	TK_ASSERT_EQ(mine->down.bytes, bytes);
+	TK_ASSERT_EQ(theirs->up.bytes, bytes);
+	TK_ASSERT_EQ(theirs->down.bytes, bytes);
+	TK_ASSERT_EQ(mine->up.bad + mine->down.bad + theirs->up.bad + theirs->down.bad, 0);
 	CU_ASSERT(memcmp(mine->up.digest, up, 32) == 0);
 	CU_ASSERT(memcmp(theirs->up.digest, up, 32) == 0);
 	CU_ASSERT(memcmp(mine->down.digest, down, 32) == 0);
@@ -704,8 +704,8 @@ void st_check_two_way(const struct st_two_way *mine, const struct st_two_way *th
 
 void st_note_rate(const char *what, uint64_t bytes, double s)
 {
-	skiff_test_note("%s: %llu MiB in %.2f s = %.0f Mbit/s", what,
-			(unsigned long long)(bytes / ST_MIB), s, s > 0 ? bytes * 8 / s / 1e6 : 0);
+	tk_note("%s: %llu MiB in %.2f s = %.0f Mbit/s", what, (unsigned long long)(bytes / ST_MIB),
+		s, s > 0 ? bytes * 8 / s / 1e6 : 0);
 }
 
 /* ---- two stacks over memlink ------------------------------------------------ */
@@ -713,19 +713,19 @@ void st_note_rate(const char *what, uint64_t bytes, double s)
 static struct {
 	st_child_fn fn;
 	void *arg;
-	struct umem_memlink *w;
-	struct umem_memlink_faults f;
+	struct skiff_memlink *w;
+	struct skiff_memlink_faults f;
 	bool faults;
 } pair_child;
 
 /* End @p end's impairment, once its stack runs. */
-static void pair_faults(struct umem_memlink *w, unsigned end)
+static void pair_faults(struct skiff_memlink *w, unsigned end)
 {
-	struct umem_memlink_faults f = pair_child.f;
+	struct skiff_memlink_faults f = pair_child.f;
 
 	f.seed += end;
 	if (pair_child.faults)
-		umem_memlink_set_faults(w, end, &f);
+		skiff_memlink_set_faults(w, end, &f);
 }
 
 static int pair_child_main(void *unused)
@@ -734,7 +734,7 @@ static int pair_child_main(void *unused)
 	int rc, e;
 
 	(void)unused;
-	e = skiff_init(&c);
+	e = skiff_init(&c) ? -errno : 0;
 	if (e) {
 		st_log("child skiff_init: %s (%s)", strerror(-e), skiff_last_error());
 		return 90;
@@ -755,7 +755,7 @@ void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg)
 }
 
 void st_pair_up_faults(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg,
-		       const struct umem_memlink_faults *f)
+		       const struct skiff_memlink_faults *f)
 {
 	struct skiff_config c;
 	int e;
@@ -773,9 +773,9 @@ void st_pair_up_faults(struct st_pair *p, uint32_t frames, st_child_fn fn, void 
 	p->child = st_child_start(pair_child_main, NULL);
 	CU_ASSERT_FATAL(p->child > 0);
 	c = st_memlink_config(p->w, 0);
-	e = skiff_init(&c);
+	e = skiff_init(&c) ? -errno : 0;
 	if (e)
-		skiff_test_note("skiff_init: %s (%s)", strerror(-e), skiff_last_error());
+		tk_note("skiff_init: %s (%s)", strerror(-e), skiff_last_error());
 	CU_ASSERT_FATAL(e == 0);
 	p->up = true;
 	pair_faults(p->w, 0);
@@ -787,7 +787,7 @@ int st_pair_wait_child(struct st_pair *p, int ms)
 
 	p->child = 0;
 	if (rc)
-		skiff_test_note("child exited with %d", rc);
+		tk_note("child exited with %d", rc);
 	return rc;
 }
 
@@ -798,7 +798,7 @@ void st_pair_down(struct st_pair *p)
 	if (p->up)
 		st_stack_down(false);
 	if (p->w)
-		CU_ASSERT(umem_memlink_destroy(p->w) == 0);
+		CU_ASSERT(skiff_memlink_destroy(p->w) == 0);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -903,9 +903,9 @@ void st_xsk_up(const char *ns, const char *ifname, const uint8_t mac[6], const c
 	if (gw6)
 		inet_pton(AF_INET6, gw6, c.ipv6_gateway);
 	c.time_wait_ms = 200;
-	e = skiff_init(&c);
+	e = skiff_init(&c) ? -errno : 0;
 	if (e)
-		skiff_test_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
+		tk_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
 	CU_ASSERT_FATAL(e == 0);
 	CU_ASSERT(!skiff_xdp_zerocopy()); /* veth: copy mode */
 }
@@ -917,9 +917,9 @@ void st_stack_down(bool no_drops)
 	st_assert_idle();
 	skiff_get_stats(&st);
 	/* The frame audit: every frame back home. */
-	SKIFF_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
+	TK_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
 	if (no_drops)
-		SKIFF_ASSERT_EQ(st.rx_drop_no_pkb + st.rx_drop_bad_frame + st.tx_drop_no_frame, 0);
+		TK_ASSERT_EQ(st.rx_drop_no_pkb + st.rx_drop_bad_frame + st.tx_drop_no_frame, 0);
 	if (getenv("ST_VERBOSE"))
 		st_dump_stats("skiff");
 	skiff_fini();

@@ -14,7 +14,7 @@
 #include <skiff/umem.h>
 
 #include "sha256.h"
-#include "skiff_test.h"
+#include "testkit.h"
 
 #define ST_MIB (1024ull * 1024ull)
 
@@ -55,11 +55,11 @@ void st_pattern_digest(uint64_t seed, uint64_t total, uint8_t out[32]);
 /* ---- stacks -------------------------------------------------------------- */
 
 /* skiff_config for memlink end @p end with the ST_ML_* addresses. */
-struct skiff_config st_memlink_config(struct umem_memlink *w, unsigned end);
+struct skiff_config st_memlink_config(struct skiff_memlink *w, unsigned end);
 /* A wire for two stacks (large enough rings and frames for 2 MiB windows). */
-struct umem_memlink *st_memlink_create(void);
+struct skiff_memlink *st_memlink_create(void);
 /* The same with @p frames frames per end (few: frames run short). */
-struct umem_memlink *st_memlink_create_frames(uint32_t frames);
+struct skiff_memlink *st_memlink_create_frames(uint32_t frames);
 
 /* Polls until no connection, segment, pbuf or frame is held by the stack
  * (TIME_WAIT included: tests configure it short), @p ms at most; true when
@@ -149,7 +149,7 @@ void st_note_rate(const char *what, uint64_t bytes, double s);
  * The parent's stack is end 0 (ST_ML_*_0), the child's end 1. */
 
 struct st_pair {
-	struct umem_memlink *w;
+	struct skiff_memlink *w;
 	pid_t child;
 	bool up;
 };
@@ -161,7 +161,7 @@ void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg);
 /* As st_pair_up(), the wire impaired both ways by @p f (its seed is taken
  * as a base: each end draws its own sequence); NULL: a clean wire. */
 void st_pair_up_faults(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg,
-		       const struct umem_memlink_faults *f);
+		       const struct skiff_memlink_faults *f);
 /* The child's exit code (0: it passed), or -1 after @p ms. */
 int st_pair_wait_child(struct st_pair *p, int ms);
 /* Teardown: the child reaped, this stack idle with every frame free or on

@@ -1,5 +1,5 @@
 /* The stack is built from lwIP 2.2.1 with the options skiff depends on. */
-#include "skiff_test.h"
+#include "testkit.h"
 
 #include <skiff/skiff.h>
 #include <string.h>
@@ -24,7 +24,7 @@ static void test_windows_of_at_least_1mib(void)
 	/* The announced scale must cover the window in lwIP's 16-bit field. */
 	CU_ASSERT((bi.tcp_wnd >> bi.tcp_rcv_scale) <= 0xFFFF);
 	CU_ASSERT(bi.tcp_rcv_scale <= 14);
-	SKIFF_ASSERT_EQ(bi.tcp_mss, 1460);
+	TK_ASSERT_EQ(bi.tcp_mss, 1460);
 }
 
 static void test_features(void)
@@ -42,16 +42,16 @@ static void test_features(void)
 #endif
 }
 
-static const struct skiff_test_case build_info_tests[] = {
-	SKIFF_TEST(test_lwip_is_2_2_1),
-	SKIFF_TEST(test_windows_of_at_least_1mib),
-	SKIFF_TEST(test_features),
-	SKIFF_TEST_END,
+static const struct tk_case build_info_tests[] = {
+	TK_TEST(test_lwip_is_2_2_1),
+	TK_TEST(test_windows_of_at_least_1mib),
+	TK_TEST(test_features),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite build_info_suite = {
+static const struct tk_suite build_info_suite = {
 	.name = "build_info",
 	.tests = build_info_tests,
 };
 
-const struct skiff_test_suite *const skiff_test_suites[] = {&build_info_suite, NULL};
+const struct tk_suite *const tk_suites[] = {&build_info_suite, NULL};

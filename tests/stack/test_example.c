@@ -13,7 +13,7 @@ int echo_client(const char *server, uint16_t port, const char *msg, char *out, s
 
 #define PORT 7007
 
-static struct umem_memlink *wire;
+static struct skiff_memlink *wire;
 
 static int client(void *arg)
 {
@@ -50,11 +50,11 @@ static void test_example_runs(void)
 	CU_ASSERT_FATAL(pid > 0);
 	c = st_memlink_config(wire, 0);
 	CU_ASSERT_FATAL(skiff_init(&c) == 0);
-	SKIFF_ASSERT_EQ(echo_server(PORT, 3), 0);
-	SKIFF_ASSERT_EQ(st_child_wait(pid, 10000), 0);
+	TK_ASSERT_EQ(echo_server(PORT, 3), 0);
+	TK_ASSERT_EQ(st_child_wait(pid, 10000), 0);
 	st_assert_idle();
 	skiff_fini();
-	CU_ASSERT(umem_memlink_destroy(wire) == 0);
+	CU_ASSERT(skiff_memlink_destroy(wire) == 0);
 }
 
 static char *slurp(const char *path)
@@ -88,18 +88,18 @@ static void test_docs_quote_the_example(void)
 	from = strstr(src, "#define MAX_EVENTS");
 	CU_ASSERT_FATAL(from != NULL);
 	if (!strstr(doc, from))
-		skiff_test_note("docs/api.md does not quote tests/stack/example_echo.c from "
-				"'#define MAX_EVENTS' to its end");
+		tk_note("docs/api.md does not quote tests/stack/example_echo.c from "
+			"'#define MAX_EVENTS' to its end");
 	CU_ASSERT(strstr(doc, from) != NULL);
 	free(doc);
 	free(src);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_example_runs),
-	SKIFF_TEST(test_docs_quote_the_example),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_example_runs),
+	TK_TEST(test_docs_quote_the_example),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"example", NULL, NULL, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"example", NULL, NULL, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

@@ -43,9 +43,9 @@ static struct {
 
 static void env_up(const char *tag)
 {
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	if (skiff_netns_private_mounts() != 0)
-		skiff_test_note("no private bpffs: libxdp loads without its dispatcher");
+		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	CU_ASSERT_FATAL(skiff_netns_pair_create(&K.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
 	K.up = true;
 	CU_ASSERT_FATAL(skiff_netns_addr(K.net.ns[1], K.net.ifname[1], PEER_IP6 "/64") == 0);
@@ -113,7 +113,7 @@ static int kchild_done(int ms)
 
 	K.child = 0;
 	if (rc)
-		skiff_test_note("kernel side exited with %d", rc);
+		tk_note("kernel side exited with %d", rc);
 	return rc;
 }
 
@@ -155,7 +155,7 @@ static void kernel_client_to_skiff(int family, int proto, uint64_t bytes, bool z
 	st_child_go();
 	st_skiff_two_way_server(lfd, bytes, zc, &mine);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
 	st_check_two_way(&mine, &theirs, bytes);
 	st_note_rate("kernel -> skiff", bytes, mine.up.seconds);
 	st_note_rate("skiff -> kernel", bytes, theirs.down.seconds);
@@ -176,7 +176,7 @@ static void skiff_client_to_kernel(int family, uint64_t bytes)
 	CU_ASSERT_FATAL(fd >= 0);
 	st_skiff_two_way_client(fd, bytes, &mine);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
 	st_check_two_way(&mine, &theirs, bytes);
 	st_note_rate("skiff -> kernel", bytes, mine.up.seconds);
 	st_note_rate("kernel -> skiff", bytes, theirs.down.seconds);
@@ -210,17 +210,16 @@ static void test_zero_copy_64mib_each_way(void)
 	kernel_client_to_skiff(AF_INET, 0, BIG, true);
 	st_wait_idle(3000);
 	skiff_get_stats(&st);
-	skiff_test_note("zero-copy: in place %llu, tx copied %llu, rx copied %llu, sends %llu, "
-			"ids completed %llu, copied sends %llu",
-			(unsigned long long)st.tx_inplace, (unsigned long long)st.tx_copied_bytes,
-			(unsigned long long)st.rx_copied_bytes, (unsigned long long)st.zc_sends,
-			(unsigned long long)st.zc_ids_completed,
-			(unsigned long long)st.zc_sends_copied);
-	SKIFF_ASSERT_EQ(st.tx_copied_bytes, 0);
-	SKIFF_ASSERT_EQ(st.rx_copied_bytes, 0);
-	SKIFF_ASSERT_EQ(st.rx_recv_copied_bytes, 0);
-	SKIFF_ASSERT_EQ(st.zc_sends_copied, 0);
-	SKIFF_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
+	tk_note("zero-copy: in place %llu, tx copied %llu, rx copied %llu, sends %llu, "
+		"ids completed %llu, copied sends %llu",
+		(unsigned long long)st.tx_inplace, (unsigned long long)st.tx_copied_bytes,
+		(unsigned long long)st.rx_copied_bytes, (unsigned long long)st.zc_sends,
+		(unsigned long long)st.zc_ids_completed, (unsigned long long)st.zc_sends_copied);
+	TK_ASSERT_EQ(st.tx_copied_bytes, 0);
+	TK_ASSERT_EQ(st.rx_copied_bytes, 0);
+	TK_ASSERT_EQ(st.rx_recv_copied_bytes, 0);
+	TK_ASSERT_EQ(st.zc_sends_copied, 0);
+	TK_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
 	CU_ASSERT(st.tx_inplace >= BIG / 1448);
 }
 
@@ -238,10 +237,10 @@ static void test_mptcp_client_falls_back(void)
 
 	env_up("mptcp");
 	if (skiff_netns_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
-		skiff_test_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
 	probe = skiff_netns_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
 	if (probe < 0)
-		skiff_test_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
+		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
 	close(probe);
 	kchild(&j);
 	stack_up();
@@ -249,12 +248,12 @@ static void test_mptcp_client_falls_back(void)
 	st_child_go();
 	st_skiff_two_way_server(lfd, j.bytes, false, &mine);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
 	st_check_two_way(&mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	CU_ASSERT(st.mptcp_fallbacks >= 1);
-	skiff_test_note("MP_CAPABLE SYNs answered with plain TCP: %llu",
-			(unsigned long long)st.mptcp_fallbacks);
+	tk_note("MP_CAPABLE SYNs answered with plain TCP: %llu",
+		(unsigned long long)st.mptcp_fallbacks);
 }
 
 /* ---- connection semantics ------------------------------------------------------------ */
@@ -282,14 +281,14 @@ static void test_connect_to_closed_port_refused(void)
 	ep = skiff_epoll_create(0);
 	CU_ASSERT_FATAL(ep >= 0);
 	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
-	SKIFF_ASSERT_EQ(skiff_epoll_wait(ep, &out, 1, 5000), 1);
+	TK_ASSERT_EQ(skiff_epoll_wait(ep, &out, 1, 5000), 1);
 	CU_ASSERT(out.events & EPOLLERR);
 	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0);
-	SKIFF_ASSERT_EQ(err, ECONNREFUSED);
+	TK_ASSERT_EQ(err, ECONNREFUSED);
 	CU_ASSERT(skiff_close(fd) == 0);
 	CU_ASSERT(skiff_close(ep) == 0);
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.tcp_conn_refused, 2);
+	TK_ASSERT_EQ(st.tcp_conn_refused, 2);
 }
 
 /* The kernel resets: skiff reads what came before, then ECONNRESET, then
@@ -331,10 +330,10 @@ static void test_rst_from_kernel(void)
 	fd = skiff_accept(lfd, NULL, NULL, 0);
 	CU_ASSERT_FATAL(fd >= 0);
 	skiff_close(lfd);
-	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
 	while ((n = skiff_recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
 		got += (size_t)n;
-	SKIFF_ASSERT_EQ(got, 1000);
+	TK_ASSERT_EQ(got, 1000);
 	CU_ASSERT(st_pattern_check(7, 0, buf, got) < 0);
 	CU_ASSERT(n == -1 && errno == ECONNRESET);
 	CU_ASSERT(skiff_send(fd, buf, 10, 0) == -1 && errno == EPIPE);
@@ -382,18 +381,18 @@ static void test_rst_from_skiff(void)
 	fd = s_connect(AF_INET6, PORT);
 	CU_ASSERT_FATAL(fd >= 0);
 	st_pattern(8, 0, buf, sizeof(buf));
-	SKIFF_ASSERT_EQ(skiff_send(fd, buf, sizeof(buf), 0), 1000);
+	TK_ASSERT_EQ(skiff_send(fd, buf, sizeof(buf), 0), 1000);
 	/* Let the data be ACKed, then reset. */
 	for (long long end = st_now_ms() + 200; st_now_ms() < end;)
 		skiff_poll(10);
 	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
-	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
 	{
 		struct skiff_stats st;
 
 		skiff_get_stats(&st);
-		SKIFF_ASSERT_EQ(st.tcp_rst_sent, 1);
+		TK_ASSERT_EQ(st.tcp_rst_sent, 1);
 	}
 }
 
@@ -442,16 +441,16 @@ static void test_half_close_both_ways(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	skiff_close(lfd);
 	st_pattern(21, 0, buf, 4000);
-	SKIFF_ASSERT_EQ(skiff_send(fd, buf, 4000, 0), 4000);
+	TK_ASSERT_EQ(skiff_send(fd, buf, 4000, 0), 4000);
 	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
 	CU_ASSERT(skiff_send(fd, buf, 1, 0) == -1 && errno == EPIPE);
 	while ((n = skiff_recv(fd, buf + got, sizeof(buf) - got, 0)) > 0)
 		got += (size_t)n;
-	SKIFF_ASSERT_EQ(n, 0);
-	SKIFF_ASSERT_EQ(got, 3000);
+	TK_ASSERT_EQ(n, 0);
+	TK_ASSERT_EQ(got, 3000);
 	CU_ASSERT(st_pattern_check(22, 0, buf, got) < 0);
 	CU_ASSERT(skiff_close(fd) == 0);
-	SKIFF_ASSERT_EQ(kchild_done(10000), 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
 }
 
 /* ---- many connections ---------------------------------------------------------------- */
@@ -662,7 +661,7 @@ static void echo_server(int lfd, unsigned total, bool edge)
 			}
 		}
 	}
-	SKIFF_ASSERT_EQ(served, total);
+	TK_ASSERT_EQ(served, total);
 	for (int i = 0; i < 4096; i++) {
 		if (conns[i]) {
 			skiff_close(i);
@@ -687,8 +686,8 @@ static void test_1000_sequential_connections(void)
 	t0 = st_now_ms();
 	echo_server(lfd, SEQ_CONNS, false);
 	skiff_close(lfd);
-	SKIFF_ASSERT_EQ(kchild_done(30000), 0);
-	skiff_test_note("%d connections in %.2f s", SEQ_CONNS, (st_now_ms() - t0) / 1000.0);
+	TK_ASSERT_EQ(kchild_done(30000), 0);
+	tk_note("%d connections in %.2f s", SEQ_CONNS, (st_now_ms() - t0) / 1000.0);
 }
 
 static void test_200_concurrent_connections(void)
@@ -705,9 +704,9 @@ static void test_200_concurrent_connections(void)
 	t0 = st_now_ms();
 	echo_server(lfd, CONC_CONNS, true);
 	skiff_close(lfd);
-	SKIFF_ASSERT_EQ(kchild_done(30000), 0);
-	skiff_test_note("%d concurrent connections, %d KiB echoed each, in %.2f s", CONC_CONNS,
-			CONC_BYTES / 1024, (st_now_ms() - t0) / 1000.0);
+	TK_ASSERT_EQ(kchild_done(30000), 0);
+	tk_note("%d concurrent connections, %d KiB echoed each, in %.2f s", CONC_CONNS,
+		CONC_BYTES / 1024, (st_now_ms() - t0) / 1000.0);
 }
 
 /* ---- ICMP ----------------------------------------------------------------------------- */
@@ -750,28 +749,28 @@ static void test_ping_and_ping6_answered(void)
 	stack_up();
 	/* The pings run in a child while we keep the stack going. */
 	kchild(&j);
-	SKIFF_ASSERT_EQ(kchild_done(30000), 0);
+	TK_ASSERT_EQ(kchild_done(30000), 0);
 	skiff_get_stats(&st);
 	CU_ASSERT(st.icmp_rx >= 5);
 	CU_ASSERT(st.icmp6_rx >= 6);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_kernel_client_v4_64mib_each_way),
-	SKIFF_TEST(test_kernel_client_v6_64mib_each_way),
-	SKIFF_TEST(test_skiff_client_v4_64mib_each_way),
-	SKIFF_TEST(test_skiff_client_v6_64mib_each_way),
-	SKIFF_TEST(test_zero_copy_64mib_each_way),
-	SKIFF_TEST(test_mptcp_client_falls_back),
-	SKIFF_TEST(test_connect_to_closed_port_refused),
-	SKIFF_TEST(test_rst_from_kernel),
-	SKIFF_TEST(test_rst_from_skiff),
-	SKIFF_TEST(test_half_close_both_ways),
-	SKIFF_TEST(test_1000_sequential_connections),
-	SKIFF_TEST(test_200_concurrent_connections),
-	SKIFF_TEST(test_ping_and_ping6_answered),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_kernel_client_v4_64mib_each_way),
+	TK_TEST(test_kernel_client_v6_64mib_each_way),
+	TK_TEST(test_skiff_client_v4_64mib_each_way),
+	TK_TEST(test_skiff_client_v6_64mib_each_way),
+	TK_TEST(test_zero_copy_64mib_each_way),
+	TK_TEST(test_mptcp_client_falls_back),
+	TK_TEST(test_connect_to_closed_port_refused),
+	TK_TEST(test_rst_from_kernel),
+	TK_TEST(test_rst_from_skiff),
+	TK_TEST(test_half_close_both_ways),
+	TK_TEST(test_1000_sequential_connections),
+	TK_TEST(test_200_concurrent_connections),
+	TK_TEST(test_ping_and_ping6_answered),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"kernel", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"kernel", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

@@ -30,7 +30,7 @@ typedef int (*role_fn)(void *arg);
 
 static void pair_up(role_fn child, void *arg, const struct faults *f)
 {
-	struct umem_memlink_faults mf = {.seed = 0x5eed0000};
+	struct skiff_memlink_faults mf = {.seed = 0x5eed0000};
 
 	if (f) {
 		mf.drop_ppm = f->drop_ppm;
@@ -168,11 +168,11 @@ static void transfer(const struct xfer_spec *x, const struct faults *f)
 	skiff_close(lfd);
 	CU_ASSERT(run_end(fd, x, !x->child_sends, &mine) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	SKIFF_ASSERT_EQ(pair_wait_child(30000), 0);
+	TK_ASSERT_EQ(pair_wait_child(30000), 0);
 	st_pattern_digest(x->seed, x->bytes, want);
-	SKIFF_ASSERT_EQ(mine.bytes, x->bytes);
-	SKIFF_ASSERT_EQ(theirs.bytes, x->bytes);
-	SKIFF_ASSERT_EQ(mine.bad + theirs.bad, 0);
+	TK_ASSERT_EQ(mine.bytes, x->bytes);
+	TK_ASSERT_EQ(theirs.bytes, x->bytes);
+	TK_ASSERT_EQ(mine.bad + theirs.bad, 0);
 	CU_ASSERT(memcmp(mine.digest, want, 32) == 0);
 	CU_ASSERT(memcmp(theirs.digest, want, 32) == 0);
 	{
@@ -183,8 +183,7 @@ static void transfer(const struct xfer_spec *x, const struct faults *f)
 		if (getenv("ST_VERBOSE"))
 			st_dump_stats("parent");
 		skiff_get_stats(&st);
-		skiff_test_note(
-			"%llu bytes in %.2f s (%.0f Mbit/s), sha256 %.16s..., "
+		tk_note("%llu bytes in %.2f s (%.0f Mbit/s), sha256 %.16s..., "
 			"retransmits %llu, ooseq %llu, tx copied %llu, rx copied %llu, "
 			"in place %llu, wire drops %llu (no fill %llu, rx full %llu)",
 			(unsigned long long)x->bytes, s, s > 0 ? x->bytes * 8 / s / 1e6 : 0.0, hex,
@@ -281,21 +280,21 @@ static void test_zero_copy_copies_nothing(void)
 	CU_ASSERT(run_end(fd, &x, true, &mine) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	CU_ASSERT_FATAL(st_child_read_report(&zr, sizeof(zr), 10000));
-	SKIFF_ASSERT_EQ(pair_wait_child(30000), 0);
+	TK_ASSERT_EQ(pair_wait_child(30000), 0);
 	st_pattern_digest(x.seed, x.bytes, want);
 	CU_ASSERT(memcmp(theirs.digest, want, 32) == 0 && theirs.bad == 0);
 	st_wait_idle(3000);
 	skiff_get_stats(&st);
 	/* sender: every segment in place, no copies, every id completed */
-	SKIFF_ASSERT_EQ(st.tx_copied_bytes, 0);
-	SKIFF_ASSERT_EQ(st.zc_sends_copied, 0);
-	SKIFF_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
+	TK_ASSERT_EQ(st.tx_copied_bytes, 0);
+	TK_ASSERT_EQ(st.zc_sends_copied, 0);
+	TK_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
 	CU_ASSERT(st.tx_inplace >= x.bytes / 1448);
 	/* receiver: everything lent, nothing copied */
-	SKIFF_ASSERT_EQ(zr.st.rx_copied_bytes, 0);
-	SKIFF_ASSERT_EQ(zr.st.rx_recv_copied_bytes, 0);
-	skiff_test_note("sender: %llu segments in place, %llu sends, 0 copied; receiver: 0 copied",
-			(unsigned long long)st.tx_inplace, (unsigned long long)st.zc_sends);
+	TK_ASSERT_EQ(zr.st.rx_copied_bytes, 0);
+	TK_ASSERT_EQ(zr.st.rx_recv_copied_bytes, 0);
+	tk_note("sender: %llu segments in place, %llu sends, 0 copied; receiver: 0 copied",
+		(unsigned long long)st.tx_inplace, (unsigned long long)st.zc_sends);
 }
 
 /* The child of the zero-copy echo: sends the pattern in chunks and reads
@@ -379,17 +378,17 @@ static void test_loan_to_buf_echo_copies_nothing(void)
 		CU_ASSERT_FATAL(skiff_zc_send(fd, bufs, nb, 0) >= 0);
 	}
 	skiff_close(fd);
-	SKIFF_ASSERT_EQ(pair_wait_child(30000), 0);
-	SKIFF_ASSERT_EQ(echoed, x.bytes);
+	TK_ASSERT_EQ(pair_wait_child(30000), 0);
+	TK_ASSERT_EQ(echoed, x.bytes);
 	st_wait_idle(3000);
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.rx_copied_bytes - st0.rx_copied_bytes, 0);
-	SKIFF_ASSERT_EQ(st.tx_copied_bytes - st0.tx_copied_bytes, 0);
-	SKIFF_ASSERT_EQ(st.zc_sends_copied, 0);
-	SKIFF_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
+	TK_ASSERT_EQ(st.rx_copied_bytes - st0.rx_copied_bytes, 0);
+	TK_ASSERT_EQ(st.tx_copied_bytes - st0.tx_copied_bytes, 0);
+	TK_ASSERT_EQ(st.zc_sends_copied, 0);
+	TK_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
 	CU_ASSERT(st.tx_inplace - st0.tx_inplace >= taken);
-	skiff_test_note("%llu frames echoed in place, 0 B copied",
-			(unsigned long long)(st.tx_inplace - st0.tx_inplace));
+	tk_note("%llu frames echoed in place, 0 B copied",
+		(unsigned long long)(st.tx_inplace - st0.tx_inplace));
 }
 
 /* The loan_to_buf refusals leave the loan as it was. */
@@ -400,9 +399,12 @@ static void test_loan_to_buf_refusals(void)
 	int dummy;
 
 	copied.priv__ = &dummy;
-	SKIFF_ASSERT_EQ(skiff_zc_loan_to_buf(-1, NULL, &b), -EINVAL);
-	SKIFF_ASSERT_EQ(skiff_zc_loan_to_buf(-1, &empty, &b), -EINVAL);
-	SKIFF_ASSERT_EQ(skiff_zc_loan_to_buf(-1, &copied, &b), -EINVAL);
+	TK_ASSERT_EQ(skiff_zc_loan_to_buf(-1, NULL, &b), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
+	TK_ASSERT_EQ(skiff_zc_loan_to_buf(-1, &empty, &b), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
+	TK_ASSERT_EQ(skiff_zc_loan_to_buf(-1, &copied, &b), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
 	CU_ASSERT(copied.priv__ == &dummy && copied.len == 10);
 }
 
@@ -470,17 +472,17 @@ static void test_zero_copy_callback_in_order(void)
 	for (long long end = st_now_ms() + 10000;
 	     z.next != (uint32_t)(last + 1) && st_now_ms() < end;)
 		skiff_poll(1);
-	SKIFF_ASSERT_EQ(z.next, last + 1);
-	SKIFF_ASSERT_EQ(z.bad, 0);
+	TK_ASSERT_EQ(z.next, last + 1);
+	TK_ASSERT_EQ(z.bad, 0);
 	CU_ASSERT(z.calls <= z.next); /* coalesced: fewer calls than ids */
-	skiff_test_note("%u ids completed in %u callbacks", z.next, z.calls);
+	tk_note("%u ids completed in %u callbacks", z.next, z.calls);
 	{
 		char c;
 
-		SKIFF_ASSERT_EQ(skiff_recv(fd, &c, 1, 0), 0);
+		TK_ASSERT_EQ(skiff_recv(fd, &c, 1, 0), 0);
 	}
 	CU_ASSERT(skiff_close(fd) == 0);
-	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+	TK_ASSERT_EQ(pair_wait_child(10000), 0);
 }
 
 /* ---- epoll semantics and connected-socket errnos ------------------------------------ */
@@ -535,36 +537,36 @@ static void test_epoll_level_edge_oneshot_rdhup(void)
 		  ss.ss_family == AF_INET);
 	ep = skiff_epoll_create(0);
 	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	TK_ASSERT_EQ(ep_wait(ep, out, 50), 0);
 
 	/* Level-triggered: reported while readable. */
 	st_child_go();
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
+	TK_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
 	CU_ASSERT(out[0].events == EPOLLIN && out[0].data.u32 == 7);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	TK_ASSERT_EQ(ep_wait(ep, out, 0), 1);
 
 	/* Edge-triggered: once per change. */
 	ev.events = EPOLLIN | EPOLLET;
 	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	TK_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	TK_ASSERT_EQ(ep_wait(ep, out, 50), 0);
 	st_child_go();
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
-	SKIFF_ASSERT_EQ(skiff_recv(fd, b, sizeof(b), 0), 2);
+	TK_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
+	TK_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	TK_ASSERT_EQ(skiff_recv(fd, b, sizeof(b), 0), 2);
 	CU_ASSERT(memcmp(b, "ab", 2) == 0);
 
 	/* One-shot: once, then nothing until re-armed. */
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
 	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	TK_ASSERT_EQ(ep_wait(ep, out, 50), 0);
 	st_child_go(); /* the peer's FIN */
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
+	TK_ASSERT_EQ(ep_wait(ep, out, 2000), 1);
 	CU_ASSERT(out[0].events == (EPOLLIN | EPOLLRDHUP));
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 50), 0);
+	TK_ASSERT_EQ(ep_wait(ep, out, 50), 0);
 	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
-	SKIFF_ASSERT_EQ(skiff_recv(fd, b, sizeof(b), 0), 0);
+	TK_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	TK_ASSERT_EQ(skiff_recv(fd, b, sizeof(b), 0), 0);
 
 	/* Connected-socket errnos. */
 	{
@@ -576,16 +578,16 @@ static void test_epoll_level_edge_oneshot_rdhup(void)
 	}
 	ev.events = EPOLLOUT;
 	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	TK_ASSERT_EQ(ep_wait(ep, out, 0), 1);
 	CU_ASSERT(out[0].events & EPOLLOUT);
 	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
 	CU_ASSERT(skiff_send(fd, "x", 1, 0) == -1 && errno == EPIPE);
-	SKIFF_ASSERT_EQ(ep_wait(ep, out, 0), 1);
+	TK_ASSERT_EQ(ep_wait(ep, out, 0), 1);
 	CU_ASSERT(out[0].events & EPOLLHUP);
 	CU_ASSERT(skiff_close(ep) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
 	CU_ASSERT(skiff_close(lfd) == 0);
-	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+	TK_ASSERT_EQ(pair_wait_child(10000), 0);
 }
 
 /* ---- frames running short ---------------------------------------------------------- */
@@ -614,13 +616,13 @@ static void test_slow_reader_frames_relieved(void)
 	skiff_get_stats(&st);
 	CU_ASSERT(st.rx_orphaned_bytes > 0);
 	CU_ASSERT(st.frames_held < st.frames_total * 3 / 4);
-	skiff_test_note("%llu bytes moved off their frames; %u of %u frames held",
-			(unsigned long long)st.rx_orphaned_bytes, st.frames_held, st.frames_total);
+	tk_note("%llu bytes moved off their frames; %u of %u frames held",
+		(unsigned long long)st.rx_orphaned_bytes, st.frames_held, st.frames_total);
 	CU_ASSERT(run_end(fd, &x, false, &mine) == 0);
-	SKIFF_ASSERT_EQ(pair_wait_child(30000), 0);
+	TK_ASSERT_EQ(pair_wait_child(30000), 0);
 	st_pattern_digest(x.seed, x.bytes, want);
-	SKIFF_ASSERT_EQ(mine.bytes, x.bytes);
-	SKIFF_ASSERT_EQ(mine.bad, 0);
+	TK_ASSERT_EQ(mine.bytes, x.bytes);
+	TK_ASSERT_EQ(mine.bad, 0);
 	CU_ASSERT(memcmp(mine.digest, want, 32) == 0);
 }
 
@@ -680,18 +682,18 @@ static void test_listen_backlog_honoured(void)
 	CU_ASSERT(skiff_listen(lfd, 2) == 0);
 	CU_ASSERT(skiff_setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&k, sizeof(k), 5000));
-	SKIFF_ASSERT_EQ(k, 2);
+	TK_ASSERT_EQ(k, 2);
 	st_child_go();
 	for (int i = 0; i < 4; i++) {
 		fds[i] = skiff_accept(lfd, NULL, NULL, 0);
 		CU_ASSERT(fds[i] >= 0);
 	}
 	CU_ASSERT_FATAL(st_child_read_report(&k, sizeof(k), 10000));
-	SKIFF_ASSERT_EQ(k, 4);
+	TK_ASSERT_EQ(k, 4);
 	for (int i = 0; i < 4; i++)
 		skiff_close(fds[i]);
 	skiff_close(lfd);
-	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+	TK_ASSERT_EQ(pair_wait_child(10000), 0);
 }
 
 /* ---- UDP ------------------------------------------------------------------------------ */
@@ -757,9 +759,9 @@ static void udp_echo(int family)
 		if (k == (ssize_t)n && memcmp(in, out, n) == 0)
 			ok++;
 	}
-	SKIFF_ASSERT_EQ(ok, 100);
+	TK_ASSERT_EQ(ok, 100);
 	CU_ASSERT(skiff_close(fd) == 0);
-	SKIFF_ASSERT_EQ(pair_wait_child(10000), 0);
+	TK_ASSERT_EQ(pair_wait_child(10000), 0);
 }
 
 static void test_udp_v4_echo(void)
@@ -772,22 +774,22 @@ static void test_udp_v6_echo(void)
 	udp_echo(AF_INET6);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_zero_copy_copies_nothing),
-	SKIFF_TEST(test_loan_to_buf_echo_copies_nothing),
-	SKIFF_TEST(test_loan_to_buf_refusals),
-	SKIFF_TEST(test_zero_copy_callback_in_order),
-	SKIFF_TEST(test_epoll_level_edge_oneshot_rdhup),
-	SKIFF_TEST(test_slow_reader_frames_relieved),
-	SKIFF_TEST(test_listen_backlog_honoured),
-	SKIFF_TEST(test_udp_v4_echo),
-	SKIFF_TEST(test_udp_v6_echo),
-	SKIFF_TEST(test_v4_faults_to_parent),
-	SKIFF_TEST(test_v6_faults_zero_copy_to_child),
-	SKIFF_TEST(test_v4_64mib_to_parent),
-	SKIFF_TEST(test_v6_64mib_to_child),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_zero_copy_copies_nothing),
+	TK_TEST(test_loan_to_buf_echo_copies_nothing),
+	TK_TEST(test_loan_to_buf_refusals),
+	TK_TEST(test_zero_copy_callback_in_order),
+	TK_TEST(test_epoll_level_edge_oneshot_rdhup),
+	TK_TEST(test_slow_reader_frames_relieved),
+	TK_TEST(test_listen_backlog_honoured),
+	TK_TEST(test_udp_v4_echo),
+	TK_TEST(test_udp_v6_echo),
+	TK_TEST(test_v4_faults_to_parent),
+	TK_TEST(test_v6_faults_zero_copy_to_child),
+	TK_TEST(test_v4_64mib_to_parent),
+	TK_TEST(test_v6_64mib_to_child),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"pair", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"pair", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

@@ -34,7 +34,7 @@
 static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
 
 static struct {
-	struct umem_memlink *w;
+	struct skiff_memlink *w;
 	struct umem *u;
 	struct umem_port *p;
 	struct umem_geometry g, stack_g;
@@ -231,11 +231,11 @@ static void raw_up_gw(uint16_t vlan, const char *gw)
 	R.up = true;
 	memcpy(R.stack_mac, c.mac, 6);
 	R.vlan = vlan;
-	CU_ASSERT_FATAL(umem_memlink_umem_config(R.w, 1, &uc) == 0);
+	CU_ASSERT_FATAL(umem_memlink_umem_config(skiff__memlink_wire(R.w), 1, &uc) == 0);
 	CU_ASSERT_FATAL(umem_create(&R.u, &uc) == 0);
-	CU_ASSERT_FATAL(umem_memlink_port(&R.p, R.w, 1, R.u) == 0);
+	CU_ASSERT_FATAL(umem_memlink_port(&R.p, skiff__memlink_wire(R.w), 1, R.u) == 0);
 	umem_geometry(R.u, &R.g);
-	CU_ASSERT_FATAL(umem_memlink_umem_config(R.w, 0, &uc) == 0);
+	CU_ASSERT_FATAL(umem_memlink_umem_config(skiff__memlink_wire(R.w), 0, &uc) == 0);
 	R.stack_g = (struct umem_geometry){
 		.area = uc.area, .frame_size = uc.frame_size, .frame_count = uc.frame_count};
 	umem_port_refill(R.p);
@@ -264,7 +264,7 @@ static void teardown(void)
 		CU_ASSERT(umem_destroy(R.u) == 0);
 	}
 	if (R.w)
-		CU_ASSERT(umem_memlink_destroy(R.w) == 0);
+		CU_ASSERT(skiff_memlink_destroy(R.w) == 0);
 	memset(&R, 0, sizeof(R));
 }
 
@@ -387,7 +387,7 @@ static void test_mp_capable_syn_falls_back(void)
 	CU_ASSERT(find_opt(&r, 8) >= 0); /* timestamps */
 	CU_ASSERT(find_opt(&r, 3) >= 0); /* window scale */
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.mptcp_fallbacks, 1);
+	TK_ASSERT_EQ(st.mptcp_fallbacks, 1);
 	/* The handshake completes as plain TCP. */
 	{
 		uint8_t f[256];
@@ -429,18 +429,18 @@ static void test_dss_parsed_into_extension(void)
 	n = pkb_mptcp_dss_encode(&dss, false, o + 2, sizeof(o) - 2);
 	CU_ASSERT_FATAL(n == 18);
 	send_data(o, 20, "hello");
-	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	TK_ASSERT_EQ(lend(fd, &l), 1);
 	CU_ASSERT(l.len == 5 && memcmp(l.data, "hello", 5) == 0);
 	CU_ASSERT(!(l.flags & SKIFF_ZC_LOAN_COPIED));
 	/* A frame loan's priv__ is its pkb (zerocopy/): the mapping rides on it. */
 	m = pkb_ext_mptcp(l.priv__);
 	CU_ASSERT_FATAL(m != NULL);
 	got = *m;
-	SKIFF_ASSERT_EQ(got.data_ack, dss.data_ack);
-	SKIFF_ASSERT_EQ(got.data_seq, dss.data_seq);
-	SKIFF_ASSERT_EQ(got.subflow_seq, dss.subflow_seq);
-	SKIFF_ASSERT_EQ(got.data_len, dss.data_len);
-	SKIFF_ASSERT_EQ(got.flags, dss.flags);
+	TK_ASSERT_EQ(got.data_ack, dss.data_ack);
+	TK_ASSERT_EQ(got.data_seq, dss.data_seq);
+	TK_ASSERT_EQ(got.subflow_seq, dss.subflow_seq);
+	TK_ASSERT_EQ(got.data_len, dss.data_len);
+	TK_ASSERT_EQ(got.flags, dss.flags);
 	skiff_zc_recv_done(&l, 1);
 
 	/* A DSS option whose length runs past the option block: counted, the
@@ -448,13 +448,13 @@ static void test_dss_parsed_into_extension(void)
 	o[2] = 30;
 	o[3] = 30; /* longer than the 20 bytes there are */
 	send_data(o, 20, "world");
-	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	TK_ASSERT_EQ(lend(fd, &l), 1);
 	CU_ASSERT(l.len == 5 && memcmp(l.data, "world", 5) == 0);
 	CU_ASSERT(pkb_ext_mptcp(l.priv__) == NULL);
 	skiff_zc_recv_done(&l, 1);
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.mptcp_dss_rx, 1);
-	SKIFF_ASSERT_EQ(st.rx_copied_bytes, 0);
+	TK_ASSERT_EQ(st.mptcp_dss_rx, 1);
+	TK_ASSERT_EQ(st.rx_copied_bytes, 0);
 	peer_reset(fd);
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
@@ -476,8 +476,8 @@ static void test_dss_written_on_segments(void)
 	raw_up(0);
 	lfd = listen_port(false);
 	fd = handshake(lfd, false);
-	SKIFF_ASSERT_EQ(skiff__mptcp_set_mapping(fd, &dss), 0);
-	SKIFF_ASSERT_EQ(skiff_send(fd, "data", 4, 0), 4);
+	TK_ASSERT_EQ(skiff__mptcp_set_mapping(fd, &dss), 0);
+	TK_ASSERT_EQ(skiff_send(fd, "data", 4, 0), 4);
 	do {
 		CU_ASSERT_FATAL(recv_tcp(&r, 2000));
 	} while (!r.paylen);
@@ -485,13 +485,13 @@ static void test_dss_written_on_segments(void)
 	off = find_opt(&r, 30);
 	CU_ASSERT_FATAL(off >= 0);
 	memset(&got, 0, sizeof(got));
-	SKIFF_ASSERT_EQ(pkb_mptcp_dss_decode(r.opt + off, r.optlen - (size_t)off, false, &got),
-			pkb_mptcp_dss_len(dss.flags, false));
+	TK_ASSERT_EQ(pkb_mptcp_dss_decode(r.opt + off, r.optlen - (size_t)off, false, &got),
+		     pkb_mptcp_dss_len(dss.flags, false));
 	CU_ASSERT(got.data_seq == dss.data_seq && got.subflow_seq == 1 && got.data_len == 4 &&
 		  got.flags == dss.flags);
 	CU_ASSERT(find_opt(&r, 8) >= 0); /* timestamps still there */
 	/* Segments are queued with room for the option: no other length now. */
-	SKIFF_ASSERT_EQ(skiff__mptcp_set_mapping(fd, NULL), -EBUSY);
+	TK_ASSERT_EQ(skiff__mptcp_set_mapping(fd, NULL), -EBUSY);
 	{
 		uint8_t f[256];
 
@@ -499,7 +499,7 @@ static void test_dss_written_on_segments(void)
 		for (int i = 0; i < 10; i++)
 			skiff_poll(1);
 	}
-	SKIFF_ASSERT_EQ(skiff__mptcp_set_mapping(fd, NULL), 0);
+	TK_ASSERT_EQ(skiff__mptcp_set_mapping(fd, NULL), 0);
 	skiff_get_stats(&st);
 	CU_ASSERT(st.mptcp_dss_tx >= 1);
 	peer_reset(fd);
@@ -546,34 +546,34 @@ static void test_vlan_tagged_accepted_and_answered(void)
 	/* Our VLAN: answered, tagged alike. */
 	send_arp_request(5);
 	CU_ASSERT_FATAL(arp_reply_seen(&r, 1000));
-	SKIFF_ASSERT_EQ(r.vid, 5);
+	TK_ASSERT_EQ(r.vid, 5);
 	/* Untagged, or another VLAN: not ours. */
 	send_arp_request(0);
 	send_arp_request(6);
 	CU_ASSERT(!arp_reply_seen(&r, 300));
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.rx_drop_vlan, 2);
+	TK_ASSERT_EQ(st.rx_drop_vlan, 2);
 
 	/* A connection on the VLAN: segments carry their tag in the BRIDGE
 	 * extension. */
 	lfd = listen_port(false);
 	fd = handshake(lfd, false);
 	send_data(NULL, 0, "tagged");
-	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	TK_ASSERT_EQ(lend(fd, &l), 1);
 	br = pkb_ext_bridge(l.priv__);
 	CU_ASSERT_FATAL(br != NULL);
 	CU_ASSERT(br->flags & PKB_BRIDGE_F_VLAN);
-	SKIFF_ASSERT_EQ(br->vlan_tci & 0xfff, 5);
-	SKIFF_ASSERT_EQ(br->vlan_proto, 0x8100);
+	TK_ASSERT_EQ(br->vlan_tci & 0xfff, 5);
+	TK_ASSERT_EQ(br->vlan_proto, 0x8100);
 	CU_ASSERT(memcmp(br->src_mac, peer_mac, 6) == 0);
 	CU_ASSERT(memcmp(br->dst_mac, R.stack_mac, 6) == 0);
 	skiff_zc_recv_done(&l, 1);
 	/* What the stack sends is tagged too. */
-	SKIFF_ASSERT_EQ(skiff_send(fd, "back", 4, 0), 4);
+	TK_ASSERT_EQ(skiff_send(fd, "back", 4, 0), 4);
 	do {
 		CU_ASSERT_FATAL(recv_tcp(&r, 2000));
 	} while (!r.paylen);
-	SKIFF_ASSERT_EQ(r.vid, 5);
+	TK_ASSERT_EQ(r.vid, 5);
 	peer_reset(fd);
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
@@ -628,7 +628,7 @@ static void test_secpath_policy(void)
 	/* No secpath: the SYN is dropped, counted, unanswered. */
 	CU_ASSERT(!send_syn(&r, false, 300));
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.secpath_drops, 1);
+	TK_ASSERT_EQ(st.secpath_drops, 1);
 
 	/* An SA we do not know: dropped at the netif. */
 	stack_frames_meta(0x99999999);
@@ -641,10 +641,10 @@ static void test_secpath_policy(void)
 	stack_frames_meta(0x11223344);
 	fd = handshake(lfd, false);
 	send_data(NULL, 0, "secret");
-	SKIFF_ASSERT_EQ(lend(fd, &l), 1);
+	TK_ASSERT_EQ(lend(fd, &l), 1);
 	sp = pkb_ext_secpath(l.priv__);
 	CU_ASSERT_FATAL(sp != NULL);
-	SKIFF_ASSERT_EQ(sp->len, 1);
+	TK_ASSERT_EQ(sp->len, 1);
 	CU_ASSERT(sp->sa[0] == &sa);
 	skiff_zc_recv_done(&l, 1);
 
@@ -660,7 +660,7 @@ static void test_secpath_policy(void)
 		char b[16];
 
 		skiff_get_stats(&st2);
-		SKIFF_ASSERT_EQ(st2.secpath_drops, st.secpath_drops + 1);
+		TK_ASSERT_EQ(st2.secpath_drops, st.secpath_drops + 1);
 		CU_ASSERT(skiff_recv(fd, b, sizeof(b), MSG_DONTWAIT) == -1 && errno == EAGAIN);
 	}
 	stack_frames_meta(0x11223344);
@@ -671,7 +671,7 @@ static void test_secpath_policy(void)
 		skiff_poll(1);
 	skiff__sa_clear();
 	/* Every secpath reference went with its packet. */
-	SKIFF_ASSERT_EQ(sa.refcnt, 1);
+	TK_ASSERT_EQ(sa.refcnt, 1);
 }
 
 /* ---- checksums -------------------------------------------------------------------------- */
@@ -691,7 +691,7 @@ static void test_bad_tcp_checksum_counted(void)
 	raw_send(f, n);
 	CU_ASSERT(!recv_tcp(&r, 300));
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.tcp_checksum_err, 1);
+	TK_ASSERT_EQ(st.tcp_checksum_err, 1);
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
@@ -719,16 +719,16 @@ static void test_ipv4_gateway_used(void)
 	CU_ASSERT(skiff_close(fd) == 0);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_ipv4_gateway_used),
-	SKIFF_TEST(test_mp_capable_syn_falls_back),
-	SKIFF_TEST(test_dss_parsed_into_extension),
-	SKIFF_TEST(test_dss_written_on_segments),
-	SKIFF_TEST(test_vlan_tagged_accepted_and_answered),
-	SKIFF_TEST(test_secpath_policy),
-	SKIFF_TEST(test_bad_tcp_checksum_counted),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_ipv4_gateway_used),
+	TK_TEST(test_mp_capable_syn_falls_back),
+	TK_TEST(test_dss_parsed_into_extension),
+	TK_TEST(test_dss_written_on_segments),
+	TK_TEST(test_vlan_tagged_accepted_and_answered),
+	TK_TEST(test_secpath_policy),
+	TK_TEST(test_bad_tcp_checksum_counted),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"raw", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"raw", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

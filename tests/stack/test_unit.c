@@ -48,7 +48,7 @@ static void test_err_table(void)
 		int got = skiff__errno(t[i].err);
 
 		if (got != t[i].want)
-			skiff_test_note("err %d -> %d, want %d", t[i].err, got, t[i].want);
+			tk_note("err %d -> %d, want %d", t[i].err, got, t[i].want);
 		CU_ASSERT(got == t[i].want);
 	}
 }
@@ -82,8 +82,8 @@ static void test_siphash_vectors(void)
 		uint64_t h = skiff__siphash24(k0, k1, msg, v[i].len);
 
 		if (h != v[i].want)
-			skiff_test_note("len %zu: %016llx, want %016llx", v[i].len,
-					(unsigned long long)h, (unsigned long long)v[i].want);
+			tk_note("len %zu: %016llx, want %016llx", v[i].len, (unsigned long long)h,
+				(unsigned long long)v[i].want);
 		CU_ASSERT(h == v[i].want);
 	}
 }
@@ -112,7 +112,7 @@ static void test_isn_keyed_and_unpredictable(void)
 		if (d < 65536 || d > 0xffffffffu - 65536)
 			small_steps++;
 	}
-	skiff_test_note("mean differing bits between neighbouring ports: %.2f of 32", bits / 999.0);
+	tk_note("mean differing bits between neighbouring ports: %.2f of 32", bits / 999.0);
 	CU_ASSERT(bits / 999.0 > 14.0 && bits / 999.0 < 18.0);
 	CU_ASSERT(small_steps < 5);
 
@@ -170,7 +170,7 @@ static void test_sha256_vectors(void)
 /* ---- API misuse ---------------------------------------------------------------------- */
 
 static struct {
-	struct umem_memlink *w;
+	struct skiff_memlink *w;
 	bool up;
 } U;
 
@@ -193,7 +193,7 @@ static void api_teardown(void)
 		skiff_fini();
 	}
 	if (U.w)
-		CU_ASSERT(umem_memlink_destroy(U.w) == 0);
+		CU_ASSERT(skiff_memlink_destroy(U.w) == 0);
 	memset(&U, 0, sizeof(U));
 }
 
@@ -202,9 +202,8 @@ static void api_teardown(void)
 		errno = 0;                                                                         \
 		long long r_ = (long long)(call);                                                  \
 		if (r_ != -1 || errno != (e))                                                      \
-			skiff_test_note("%s:%d: %s = %lld errno %d (%s), want -1 errno %d",        \
-					__FILE__, __LINE__, #call, r_, errno, strerror(errno),     \
-					(e));                                                      \
+			tk_note("%s:%d: %s = %lld errno %d (%s), want -1 errno %d", __FILE__,      \
+				__LINE__, #call, r_, errno, strerror(errno), (e));                 \
 		CU_ASSERT(r_ == -1 && errno == (e));                                               \
 	} while (0)
 
@@ -226,34 +225,41 @@ static void test_not_running(void)
 	EXPECT_ERRNO(skiff_socket(AF_INET, SOCK_STREAM, 0), ENETDOWN);
 	EXPECT_ERRNO(skiff_close(0), EBADF);
 	EXPECT_ERRNO(skiff_epoll_create(0), ENETDOWN);
-	SKIFF_ASSERT_EQ(skiff_poll(0), -ENOTCONN);
+	TK_ASSERT_EQ(skiff_poll(0), -1);
+	TK_ASSERT_EQ(errno, ENOTCONN);
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.frames_total, 0);
+	TK_ASSERT_EQ(st.frames_total, 0);
 	skiff_fini(); /* twice: fine */
 	/* Bad configurations. */
-	SKIFF_ASSERT_EQ(skiff_init(NULL), -EINVAL);
+	TK_ASSERT_EQ(skiff_init(NULL), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
 	memset(&c, 0, sizeof(c));
 	c.backend = SKIFF_BACKEND_XSK;
-	SKIFF_ASSERT_EQ(skiff_init(&c), -EINVAL);
+	TK_ASSERT_EQ(skiff_init(&c), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
 	CU_ASSERT(skiff_last_error()[0] != '\0');
 	c = st_memlink_config(U.w, 2);
-	SKIFF_ASSERT_EQ(skiff_init(&c), -EINVAL);
+	TK_ASSERT_EQ(skiff_init(&c), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
 	c = st_memlink_config(U.w, 0);
 	c.vlan_id = 4095;
-	SKIFF_ASSERT_EQ(skiff_init(&c), -EINVAL);
+	TK_ASSERT_EQ(skiff_init(&c), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
 	/* Rings that would take every frame (checked before any socket). */
 	memset(&c, 0, sizeof(c));
 	c.backend = SKIFF_BACKEND_XSK;
 	c.ifname = "lo";
 	c.frame_count = 1024;
 	c.ring_size = 1024;
-	SKIFF_ASSERT_EQ(skiff_init(&c), -EINVAL);
+	TK_ASSERT_EQ(skiff_init(&c), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
 	CU_ASSERT(strstr(skiff_last_error(), "rings of 1024 need at least 2048") != NULL);
 	/* And a good one again, twice. */
 	c = st_memlink_config(U.w, 0);
-	SKIFF_ASSERT_EQ(skiff_init(&c), 0);
+	TK_ASSERT_EQ(skiff_init(&c), 0);
 	U.up = true;
-	SKIFF_ASSERT_EQ(skiff_init(&c), -EALREADY);
+	TK_ASSERT_EQ(skiff_init(&c), -1);
+	TK_ASSERT_EQ(errno, EALREADY);
 }
 
 static void test_bad_descriptors(void)
@@ -268,9 +274,10 @@ static void test_bad_descriptors(void)
 	EXPECT_ERRNO(skiff_recv(-1, b, 1, 0), EBADF);
 	EXPECT_ERRNO(skiff_listen(1 << 30, 1), EBADF);
 	EXPECT_ERRNO(skiff_set_nonblock(77, true), EBADF);
-	SKIFF_ASSERT_EQ(skiff_zc_set_callback(fd, NULL, NULL), -EBADF);
+	TK_ASSERT_EQ(skiff_zc_set_callback(fd, NULL, NULL), -1);
+	TK_ASSERT_EQ(errno, EBADF);
 	/* The lowest free descriptor comes back. */
-	SKIFF_ASSERT_EQ(skiff_socket(AF_INET, SOCK_DGRAM, 0), fd);
+	TK_ASSERT_EQ(skiff_socket(AF_INET, SOCK_DGRAM, 0), fd);
 	CU_ASSERT(skiff_close(fd) == 0);
 }
 
@@ -394,11 +401,11 @@ static void test_epoll_misuse(void)
 	/* A UDP socket is writable at once; nothing to read. */
 	ev.events = EPOLLIN | EPOLLOUT;
 	CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
-	SKIFF_ASSERT_EQ(skiff_epoll_wait(ep, out, 4, 0), 1);
+	TK_ASSERT_EQ(skiff_epoll_wait(ep, out, 4, 0), 1);
 	CU_ASSERT(out[0].events == EPOLLOUT);
 	/* Closing the socket takes it out of the set. */
 	CU_ASSERT(skiff_close(fd) == 0);
-	SKIFF_ASSERT_EQ(skiff_epoll_wait(ep, out, 4, 50), 0);
+	TK_ASSERT_EQ(skiff_epoll_wait(ep, out, 4, 50), 0);
 	EXPECT_ERRNO(skiff_send(ep, "x", 1, 0), ENOTSOCK);
 	CU_ASSERT(skiff_close(ep) == 0);
 }
@@ -409,9 +416,11 @@ static void test_zero_copy_misuse(void)
 	struct skiff_zc_loan l;
 	int fd = skiff_socket(AF_INET, SOCK_STREAM, 0), ufd = skiff_socket(AF_INET, SOCK_DGRAM, 0);
 
-	SKIFF_ASSERT_EQ(skiff_zc_alloc(fd, &b), -ENOTCONN);
-	SKIFF_ASSERT_EQ(skiff_zc_alloc(ufd, &b), -ENOTSUP);
-	SKIFF_ASSERT_EQ(skiff_zc_alloc(-1, &b), 0);
+	TK_ASSERT_EQ(skiff_zc_alloc(fd, &b), -1);
+	TK_ASSERT_EQ(errno, ENOTCONN);
+	TK_ASSERT_EQ(skiff_zc_alloc(ufd, &b), -1);
+	TK_ASSERT_EQ(errno, ENOTSUP);
+	TK_ASSERT_EQ(skiff_zc_alloc(-1, &b), 0);
 	CU_ASSERT(b.data && b.cap == 1448);
 	b.len = b.cap + 1;
 	EXPECT_ERRNO(skiff_zc_send(fd, &b, 1, 0), EINVAL);
@@ -478,32 +487,32 @@ static void test_checksum_matches_rfc1071(void)
 			}
 		}
 	}
-	SKIFF_ASSERT_EQ(bad, 0);
-	SKIFF_ASSERT_EQ(bad_copy, 0);
-	skiff_test_note("%u lengths x alignments checked", runs);
+	TK_ASSERT_EQ(bad, 0);
+	TK_ASSERT_EQ(bad_copy, 0);
+	tk_note("%u lengths x alignments checked", runs);
 }
 
-static const struct skiff_test_case pure_tests[] = {
-	SKIFF_TEST(test_err_table),
-	SKIFF_TEST(test_siphash_vectors),
-	SKIFF_TEST(test_isn_keyed_and_unpredictable),
-	SKIFF_TEST(test_sha256_vectors),
-	SKIFF_TEST_END,
+static const struct tk_case pure_tests[] = {
+	TK_TEST(test_err_table),
+	TK_TEST(test_siphash_vectors),
+	TK_TEST(test_isn_keyed_and_unpredictable),
+	TK_TEST(test_sha256_vectors),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case api_tests[] = {
-	SKIFF_TEST(test_not_running),
-	SKIFF_TEST(test_bad_descriptors),
-	SKIFF_TEST(test_socket_arguments),
-	SKIFF_TEST(test_unconnected_tcp),
-	SKIFF_TEST(test_blocking_timeouts),
-	SKIFF_TEST(test_options),
-	SKIFF_TEST(test_epoll_misuse),
-	SKIFF_TEST(test_zero_copy_misuse),
-	SKIFF_TEST(test_checksum_matches_rfc1071),
-	SKIFF_TEST_END,
+static const struct tk_case api_tests[] = {
+	TK_TEST(test_not_running),
+	TK_TEST(test_bad_descriptors),
+	TK_TEST(test_socket_arguments),
+	TK_TEST(test_unconnected_tcp),
+	TK_TEST(test_blocking_timeouts),
+	TK_TEST(test_options),
+	TK_TEST(test_epoll_misuse),
+	TK_TEST(test_zero_copy_misuse),
+	TK_TEST(test_checksum_matches_rfc1071),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite pure = {"unit", NULL, NULL, pure_tests};
-static const struct skiff_test_suite api = {"api", api_setup, api_teardown, api_tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&pure, &api, NULL};
+static const struct tk_suite pure = {"unit", NULL, NULL, pure_tests};
+static const struct tk_suite api = {"api", api_setup, api_teardown, api_tests};
+const struct tk_suite *const tk_suites[] = {&pure, &api, NULL};

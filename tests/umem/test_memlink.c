@@ -15,7 +15,7 @@
 
 #include <skiff/umem.h>
 
-#include "skiff_test.h"
+#include "testkit.h"
 
 /* ---- fixture: a wire with both ends open in this process ----------------- */
 
@@ -43,11 +43,11 @@ static void teardown(void)
 		if (!L.u[e])
 			continue;
 		CU_ASSERT(umem_audit(L.u[e], &a));
-		SKIFF_ASSERT_EQ(a.free, a.total);
-		SKIFF_ASSERT_EQ(umem_destroy(L.u[e]), 0);
+		TK_ASSERT_EQ(a.free, a.total);
+		TK_ASSERT_EQ(umem_destroy(L.u[e]), 0);
 		L.u[e] = NULL;
 	}
-	SKIFF_ASSERT_EQ(umem_memlink_destroy(L.w), 0);
+	TK_ASSERT_EQ(umem_memlink_destroy(L.w), 0);
 	L.w = NULL;
 }
 
@@ -157,29 +157,29 @@ static void test_raw_frames_one_process(void)
 	link_up(256, 1024);
 	umem_geometry(L.u[0], &g0);
 	umem_geometry(L.u[1], &g1);
-	SKIFF_ASSERT_EQ(umem_port_fd(L.p[0]), -1);
-	SKIFF_ASSERT_EQ(umem_port_refill(L.p[1]), 256);
-	SKIFF_ASSERT_EQ(send_numbered(L.p[0], 0, 40), 40);
-	SKIFF_ASSERT_EQ(umem_port_rx(L.p[1], d, 64), 0); /* nothing moves before a flush */
-	SKIFF_ASSERT_EQ(umem_port_flush(L.p[0]), 0);
+	TK_ASSERT_EQ(umem_port_fd(L.p[0]), -1);
+	TK_ASSERT_EQ(umem_port_refill(L.p[1]), 256);
+	TK_ASSERT_EQ(send_numbered(L.p[0], 0, 40), 40);
+	TK_ASSERT_EQ(umem_port_rx(L.p[1], d, 64), 0); /* nothing moves before a flush */
+	TK_ASSERT_EQ(umem_port_flush(L.p[0]), 0);
 	n = umem_port_rx(L.p[1], d, 64);
-	SKIFF_ASSERT_EQ(n, 40);
+	TK_ASSERT_EQ(n, 40);
 	for (unsigned i = 0; i < n; i++) {
 		/* Copy mode: the packet lands past headroom + XDP headroom. */
-		SKIFF_ASSERT_EQ(d[i].addr % g1.frame_size, g1.headroom + UMEM_XDP_PACKET_HEADROOM);
-		SKIFF_ASSERT_EQ(d[i].len, payload_len(i));
-		SKIFF_ASSERT_EQ(check_payload(umem_geo_ptr(&g1, d[i].addr), d[i].len), i);
-		SKIFF_ASSERT_EQ(umem_frame_state(L.u[1], d[i].addr), UMEM_FRAME_HELD);
+		TK_ASSERT_EQ(d[i].addr % g1.frame_size, g1.headroom + UMEM_XDP_PACKET_HEADROOM);
+		TK_ASSERT_EQ(d[i].len, payload_len(i));
+		TK_ASSERT_EQ(check_payload(umem_geo_ptr(&g1, d[i].addr), d[i].len), i);
+		TK_ASSERT_EQ(umem_frame_state(L.u[1], d[i].addr), UMEM_FRAME_HELD);
 		umem_free(L.u[1], d[i].addr);
 	}
-	SKIFF_ASSERT_EQ(umem_port_complete(L.p[0], 64), 40); /* back, and freed */
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 64), 40); /* back, and freed */
 	umem_memlink_get_stats(L.w, 0, &ms);
-	SKIFF_ASSERT_EQ(ms.sent, 40);
-	SKIFF_ASSERT_EQ(ms.delivered, 40);
-	SKIFF_ASSERT_EQ(ms.no_fill + ms.rx_full + ms.invalid + ms.dropped, 0);
+	TK_ASSERT_EQ(ms.sent, 40);
+	TK_ASSERT_EQ(ms.delivered, 40);
+	TK_ASSERT_EQ(ms.no_fill + ms.rx_full + ms.invalid + ms.dropped, 0);
 	umem_port_get_stats(L.p[1], &ps);
-	SKIFF_ASSERT_EQ(ps.rx_frames, 40);
-	SKIFF_ASSERT_EQ(ps.rx_dropped, 0);
+	TK_ASSERT_EQ(ps.rx_frames, 40);
+	TK_ASSERT_EQ(ps.rx_dropped, 0);
 }
 
 static uint64_t g_done[4096];
@@ -209,24 +209,24 @@ static void test_completions_return_posted_addrs(void)
 	g_done_n = 0;
 	umem_set_tx_done(L.u[0], on_tx_done, L.u[0]);
 	umem_port_refill(L.p[1]);
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(L.u[0], a, 32), 32);
+	TK_ASSERT_EQ(umem_alloc_bulk(L.u[0], a, 32), 32);
 	for (unsigned i = 0; i < 32; i++) {
 		d[i] = (struct umem_desc){.addr = a[i] + 64 * (i % 8), .len = 60 + i};
 		memset(umem_geo_ptr(&g, d[i].addr), (int)i, d[i].len);
 	}
-	SKIFF_ASSERT_EQ(umem_port_tx(L.p[0], d, 32), 32);
+	TK_ASSERT_EQ(umem_port_tx(L.p[0], d, 32), 32);
 	/* complete() moves the wire on its way too. */
-	SKIFF_ASSERT_EQ(umem_port_complete(L.p[0], 64), 32);
-	SKIFF_ASSERT_EQ(g_done_n, 32);
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 64), 32);
+	TK_ASSERT_EQ(g_done_n, 32);
 	for (unsigned i = 0; i < 32; i++)
-		SKIFF_ASSERT_EQ(g_done[i], d[i].addr);
-	SKIFF_ASSERT_EQ(umem_port_rx(L.p[1], r, 32), 32);
+		TK_ASSERT_EQ(g_done[i], d[i].addr);
+	TK_ASSERT_EQ(umem_port_rx(L.p[1], r, 32), 32);
 	for (unsigned i = 0; i < 32; i++) {
 		const uint8_t *p = umem_geo_ptr(&g1, r[i].addr);
 
-		SKIFF_ASSERT_EQ(r[i].len, 60 + i);
-		SKIFF_ASSERT_EQ(p[0], i);
-		SKIFF_ASSERT_EQ(p[r[i].len - 1], i);
+		TK_ASSERT_EQ(r[i].len, 60 + i);
+		TK_ASSERT_EQ(p[0], i);
+		TK_ASSERT_EQ(p[r[i].len - 1], i);
 		umem_free(L.u[1], r[i].addr);
 	}
 }
@@ -257,10 +257,10 @@ static void test_fill_refill_cycles(void)
 		}
 		umem_port_complete(L.p[0], 64);
 	}
-	SKIFF_ASSERT_EQ(bad, 0);
+	TK_ASSERT_EQ(bad, 0);
 	umem_port_get_stats(L.p[1], &ps);
 	CU_ASSERT(ps.fill_posted >= 128 * 20);
-	SKIFF_ASSERT_EQ(ps.rx_dropped, 0);
+	TK_ASSERT_EQ(ps.rx_dropped, 0);
 }
 
 static void test_no_fill_counted(void)
@@ -270,17 +270,17 @@ static void test_no_fill_counted(void)
 	struct umem_port_stats ps;
 
 	link_up(64, 256);
-	SKIFF_ASSERT_EQ(umem_memlink_peer_room(L.w, 0), 0);
-	SKIFF_ASSERT_EQ(send_numbered(L.p[0], 0, 8), 8);
+	TK_ASSERT_EQ(umem_memlink_peer_room(L.w, 0), 0);
+	TK_ASSERT_EQ(send_numbered(L.p[0], 0, 8), 8);
 	umem_port_flush(L.p[0]);
-	SKIFF_ASSERT_EQ(umem_port_rx(L.p[1], d, 8), 0);
-	SKIFF_ASSERT_EQ(umem_port_complete(L.p[0], 8), 8); /* lost, but completed */
+	TK_ASSERT_EQ(umem_port_rx(L.p[1], d, 8), 0);
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 8), 8); /* lost, but completed */
 	umem_memlink_get_stats(L.w, 0, &ms);
-	SKIFF_ASSERT_EQ(ms.no_fill, 8);
-	SKIFF_ASSERT_EQ(ms.delivered, 0);
+	TK_ASSERT_EQ(ms.no_fill, 8);
+	TK_ASSERT_EQ(ms.delivered, 0);
 	umem_port_get_stats(L.p[1], &ps);
-	SKIFF_ASSERT_EQ(ps.rx_fill_ring_empty_descs, 8);
-	SKIFF_ASSERT_EQ(ps.rx_dropped, 8);
+	TK_ASSERT_EQ(ps.rx_fill_ring_empty_descs, 8);
+	TK_ASSERT_EQ(ps.rx_dropped, 8);
 }
 
 /* The far RX ring is full: frames are lost and counted, fill frames kept. */
@@ -292,25 +292,25 @@ static void test_rx_full_counted(void)
 
 	link_up(16, 256);
 	umem_port_refill(L.p[1]); /* 16 */
-	SKIFF_ASSERT_EQ(send_numbered(L.p[0], 0, 16), 16);
+	TK_ASSERT_EQ(send_numbered(L.p[0], 0, 16), 16);
 	umem_port_flush(L.p[0]);
 	/* reaped: a full completion ring would hold the next ones back */
-	SKIFF_ASSERT_EQ(umem_port_complete(L.p[0], 64), 16);
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 64), 16);
 	umem_port_refill(L.p[1]); /* 16 more: 32 FILL frames, RX ring full */
-	SKIFF_ASSERT_EQ(umem_memlink_peer_room(L.w, 0), 0);
-	SKIFF_ASSERT_EQ(send_numbered(L.p[0], 16, 4), 4);
+	TK_ASSERT_EQ(umem_memlink_peer_room(L.w, 0), 0);
+	TK_ASSERT_EQ(send_numbered(L.p[0], 16, 4), 4);
 	umem_port_flush(L.p[0]);
 	umem_memlink_get_stats(L.w, 0, &ms);
-	SKIFF_ASSERT_EQ(ms.rx_full, 4);
-	SKIFF_ASSERT_EQ(ms.delivered, 16);
+	TK_ASSERT_EQ(ms.rx_full, 4);
+	TK_ASSERT_EQ(ms.delivered, 16);
 	CU_ASSERT(umem_audit(L.u[1], &au));
-	SKIFF_ASSERT_EQ(au.fill, 32);
+	TK_ASSERT_EQ(au.fill, 32);
 	unsigned n = umem_port_rx(L.p[1], d, 64);
 
-	SKIFF_ASSERT_EQ(n, 16);
+	TK_ASSERT_EQ(n, 16);
 	for (unsigned i = 0; i < n; i++)
 		umem_free(L.u[1], d[i].addr);
-	SKIFF_ASSERT_EQ(umem_port_complete(L.p[0], 64), 4);
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 64), 4);
 }
 
 /* A frame longer than the far end's room is refused by the wire (and still
@@ -324,16 +324,16 @@ static void test_too_long_for_far_frame(void)
 
 	link_up(64, 256);
 	umem_port_refill(L.p[1]);
-	SKIFF_ASSERT_EQ(umem_alloc(L.u[0], &a), 0);
+	TK_ASSERT_EQ(umem_alloc(L.u[0], &a), 0);
 	d = (struct umem_desc){.addr = a, .len = 1700}; /* fits ours, not theirs (1536) */
-	SKIFF_ASSERT_EQ(umem_port_tx(L.p[0], &d, 1), 1);
+	TK_ASSERT_EQ(umem_port_tx(L.p[0], &d, 1), 1);
 	umem_port_flush(L.p[0]);
-	SKIFF_ASSERT_EQ(umem_port_rx(L.p[1], r, 4), 0);
-	SKIFF_ASSERT_EQ(umem_port_complete(L.p[0], 4), 1);
+	TK_ASSERT_EQ(umem_port_rx(L.p[1], r, 4), 0);
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 4), 1);
 	umem_memlink_get_stats(L.w, 0, &ms);
-	SKIFF_ASSERT_EQ(ms.invalid, 1);
+	TK_ASSERT_EQ(ms.invalid, 1);
 	umem_port_get_stats(L.p[0], &ps);
-	SKIFF_ASSERT_EQ(ps.tx_invalid_descs, 1);
+	TK_ASSERT_EQ(ps.tx_invalid_descs, 1);
 }
 
 static void test_open_and_busy(void)
@@ -344,37 +344,37 @@ static void test_open_and_busy(void)
 	int fd;
 
 	link_up(64, 256);
-	SKIFF_ASSERT_EQ(umem_memlink_port(&p, L.w, 0, L.u[0]), -EBUSY);
-	SKIFF_ASSERT_EQ(umem_memlink_port(&p, L.w, 1, L.u[1]), -EBUSY);
-	SKIFF_ASSERT_EQ(umem_memlink_port(&p, L.w, 1, L.u[0]), -EINVAL); /* the other end's area */
-	SKIFF_ASSERT_EQ(umem_memlink_port(&p, L.w, 2, L.u[0]), -EINVAL);
+	TK_ASSERT_EQ(umem_memlink_port(&p, L.w, 0, L.u[0]), -EBUSY);
+	TK_ASSERT_EQ(umem_memlink_port(&p, L.w, 1, L.u[1]), -EBUSY);
+	TK_ASSERT_EQ(umem_memlink_port(&p, L.w, 1, L.u[0]), -EINVAL); /* the other end's area */
+	TK_ASSERT_EQ(umem_memlink_port(&p, L.w, 2, L.u[0]), -EINVAL);
 	CU_ASSERT_FATAL(umem_create(&other, &(struct umem_config){.frame_count = 256}) == 0);
-	SKIFF_ASSERT_EQ(umem_memlink_port(&p, L.w, 0, other), -EINVAL); /* not over the area */
-	SKIFF_ASSERT_EQ(umem_destroy(other), 0);
-	SKIFF_ASSERT_EQ(umem_memlink_destroy(L.w), -EBUSY);
-	SKIFF_ASSERT_EQ(umem_destroy(L.u[0]), -EBUSY);
+	TK_ASSERT_EQ(umem_memlink_port(&p, L.w, 0, other), -EINVAL); /* not over the area */
+	TK_ASSERT_EQ(umem_destroy(other), 0);
+	TK_ASSERT_EQ(umem_memlink_destroy(L.w), -EBUSY);
+	TK_ASSERT_EQ(umem_destroy(L.u[0]), -EBUSY);
 
 	/* A second mapping of the same wire sees the same ends, taken. */
-	SKIFF_ASSERT_EQ(umem_memlink_open(&w2, umem_memlink_fd(L.w)), 0);
+	TK_ASSERT_EQ(umem_memlink_open(&w2, umem_memlink_fd(L.w)), 0);
 	struct umem_config c;
 	struct umem *u2;
 
-	SKIFF_ASSERT_EQ(umem_memlink_umem_config(w2, 1, &c), 0);
+	TK_ASSERT_EQ(umem_memlink_umem_config(w2, 1, &c), 0);
 	CU_ASSERT_FATAL(umem_create(&u2, &c) == 0);
-	SKIFF_ASSERT_EQ(umem_memlink_port(&p, w2, 1, u2), -EBUSY);
-	SKIFF_ASSERT_EQ(umem_destroy(u2), 0);
-	SKIFF_ASSERT_EQ(umem_memlink_destroy(w2), 0);
+	TK_ASSERT_EQ(umem_memlink_port(&p, w2, 1, u2), -EBUSY);
+	TK_ASSERT_EQ(umem_destroy(u2), 0);
+	TK_ASSERT_EQ(umem_memlink_destroy(w2), 0);
 
 	/* Not a memlink. */
 	fd = memfd_create("not-a-wire", MFD_CLOEXEC);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT(ftruncate(fd, 1 << 16) == 0);
-	SKIFF_ASSERT_EQ(umem_memlink_open(&w2, fd), -EINVAL);
+	TK_ASSERT_EQ(umem_memlink_open(&w2, fd), -EINVAL);
 	close(fd);
-	SKIFF_ASSERT_EQ(umem_memlink_create(&w2, &(struct umem_memlink_config){.ring_size = 100}),
-			-EINVAL);
-	SKIFF_ASSERT_EQ(umem_memlink_create(&w2, &(struct umem_memlink_config){.frame_size = 1000}),
-			-EINVAL);
+	TK_ASSERT_EQ(umem_memlink_create(&w2, &(struct umem_memlink_config){.ring_size = 100}),
+		     -EINVAL);
+	TK_ASSERT_EQ(umem_memlink_create(&w2, &(struct umem_memlink_config){.frame_size = 1000}),
+		     -EINVAL);
 }
 
 /* ---- two processes ---------------------------------------------------------- */
@@ -472,13 +472,12 @@ static void test_million_frames_two_processes(void)
 	}
 	if (expect < MILLION)
 		kill(pid, SIGKILL);
-	SKIFF_ASSERT_EQ(waitpid(pid, &status, 0), pid);
-	skiff_test_note("%u frames, %.1f MB in %.2f s", expect, bytes / 1e6,
-			(now_ms() - t0) / 1000.0);
-	SKIFF_ASSERT_EQ(expect, MILLION);
-	SKIFF_ASSERT_EQ(bad, 0);
+	TK_ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	tk_note("%u frames, %.1f MB in %.2f s", expect, bytes / 1e6, (now_ms() - t0) / 1000.0);
+	TK_ASSERT_EQ(expect, MILLION);
+	TK_ASSERT_EQ(bad, 0);
 	CU_ASSERT(WIFEXITED(status));
-	SKIFF_ASSERT_EQ(WEXITSTATUS(status), 0);
+	TK_ASSERT_EQ(WEXITSTATUS(status), 0);
 }
 
 /* ---- faults ----------------------------------------------------------------- */
@@ -558,14 +557,14 @@ static void test_faults_same_seed_same_sequence(void)
 	run_faulty(&f, 20000, &b);
 	f.seed = 43;
 	run_faulty(&f, 20000, &c);
-	SKIFF_ASSERT_EQ(a.n, b.n);
+	TK_ASSERT_EQ(a.n, b.n);
 	CU_ASSERT(a.n == b.n && memcmp(a.seq, b.seq, a.n * sizeof(*a.seq)) == 0);
 	CU_ASSERT(memcmp(&a.ms, &b.ms, sizeof(a.ms)) == 0);
 	CU_ASSERT(a.n != c.n || memcmp(a.seq, c.seq, a.n * sizeof(*a.seq)) != 0);
 	/* Every kind happened. */
 	CU_ASSERT(a.ms.dropped && a.ms.duplicated && a.ms.reordered && a.ms.corrupted &&
 		  a.ms.delayed);
-	SKIFF_ASSERT_EQ(a.ms.no_fill + a.ms.rx_full + a.ms.invalid, 0);
+	TK_ASSERT_EQ(a.ms.no_fill + a.ms.rx_full + a.ms.invalid, 0);
 	trace_free(&a);
 	trace_free(&b);
 	trace_free(&c);
@@ -579,8 +578,8 @@ static void test_faults_same_seed_same_sequence(void)
 static void assert_rate(uint64_t got)
 {
 	if (got < EXPECT_HIT * 9 / 10 || got > EXPECT_HIT * 11 / 10)
-		skiff_test_note("%llu events, expected about %llu", (unsigned long long)got,
-				(unsigned long long)EXPECT_HIT);
+		tk_note("%llu events, expected about %llu", (unsigned long long)got,
+			(unsigned long long)EXPECT_HIT);
 	CU_ASSERT(got >= EXPECT_HIT * 9 / 10 && got <= EXPECT_HIT * 11 / 10);
 }
 
@@ -597,8 +596,8 @@ static void test_fault_drop_rate(void)
 			seen[t.seq[i]] = 1;
 	for (unsigned i = 0; i < FAULT_N; i++)
 		missing += !seen[i];
-	SKIFF_ASSERT_EQ(missing, t.ms.dropped);
-	SKIFF_ASSERT_EQ(t.n, FAULT_N - t.ms.dropped);
+	TK_ASSERT_EQ(missing, t.ms.dropped);
+	TK_ASSERT_EQ(t.n, FAULT_N - t.ms.dropped);
 	free(seen);
 	trace_free(&t);
 }
@@ -615,8 +614,8 @@ static void test_fault_duplicate_rate(void)
 	for (unsigned i = 0; i < t.n; i++)
 		if (t.seq[i] >= 0 && t.seq[i] < FAULT_N && seen[t.seq[i]]++)
 			twice++;
-	SKIFF_ASSERT_EQ(twice, t.ms.duplicated);
-	SKIFF_ASSERT_EQ(t.n, FAULT_N + t.ms.duplicated);
+	TK_ASSERT_EQ(twice, t.ms.duplicated);
+	TK_ASSERT_EQ(t.n, FAULT_N + t.ms.duplicated);
 	free(seen);
 	trace_free(&t);
 }
@@ -630,8 +629,8 @@ static void test_fault_corrupt_rate(void)
 	assert_rate(t.ms.corrupted);
 	for (unsigned i = 0; i < t.n; i++)
 		damaged += t.seq[i] < 0;
-	SKIFF_ASSERT_EQ(damaged, t.ms.corrupted);
-	SKIFF_ASSERT_EQ(t.n, FAULT_N);
+	TK_ASSERT_EQ(damaged, t.ms.corrupted);
+	TK_ASSERT_EQ(t.n, FAULT_N);
 	trace_free(&t);
 }
 
@@ -645,8 +644,8 @@ static void test_fault_reorder_rate(void)
 	assert_rate(t.ms.reordered);
 	for (unsigned i = 1; i < t.n; i++)
 		inversions += t.seq[i] < t.seq[i - 1];
-	SKIFF_ASSERT_EQ(inversions, t.ms.reordered);
-	SKIFF_ASSERT_EQ(t.n, FAULT_N);
+	TK_ASSERT_EQ(inversions, t.ms.reordered);
+	TK_ASSERT_EQ(t.n, FAULT_N);
 	trace_free(&t);
 }
 
@@ -670,8 +669,8 @@ static void test_fault_delay_rate(void)
 			distinct++;
 	}
 	CU_ASSERT(late <= t.ms.delayed && late >= t.ms.delayed * 9 / 10);
-	SKIFF_ASSERT_EQ(distinct, FAULT_N);
-	SKIFF_ASSERT_EQ(t.n, FAULT_N);
+	TK_ASSERT_EQ(distinct, FAULT_N);
+	TK_ASSERT_EQ(t.n, FAULT_N);
 	free(seen);
 	trace_free(&t);
 }
@@ -689,54 +688,54 @@ static void test_fault_delay_honours_time(void)
 		&(struct umem_memlink_faults){.seed = 9, .delay_ppm = 1000000, .delay_us = 30000});
 	umem_port_refill(L.p[1]);
 	t0 = now_ms();
-	SKIFF_ASSERT_EQ(send_numbered(L.p[0], 7, 1), 1);
+	TK_ASSERT_EQ(send_numbered(L.p[0], 7, 1), 1);
 	umem_port_flush(L.p[0]);
-	SKIFF_ASSERT_EQ(umem_port_complete(L.p[0], 4), 1); /* the sender's frame is free at once */
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 4), 1); /* the sender's frame is free at once */
 	unsigned n = 0;
 
 	while (!n && now_ms() - t0 < 2000) {
 		umem_port_flush(L.p[0]);
 		n = umem_port_rx(L.p[1], d, 4);
 	}
-	SKIFF_ASSERT_EQ(n, 1);
+	TK_ASSERT_EQ(n, 1);
 	CU_ASSERT(now_ms() - t0 >= 30);
 	struct umem_geometry g;
 
 	umem_geometry(L.u[1], &g);
-	SKIFF_ASSERT_EQ(check_payload(umem_geo_ptr(&g, d[0].addr), d[0].len), 7);
+	TK_ASSERT_EQ(check_payload(umem_geo_ptr(&g, d[0].addr), d[0].len), 7);
 	umem_free(L.u[1], d[0].addr);
 	umem_memlink_get_stats(L.w, 0, &ms);
-	SKIFF_ASSERT_EQ(ms.delayed, 1);
-	SKIFF_ASSERT_EQ(ms.delivered, 1);
+	TK_ASSERT_EQ(ms.delayed, 1);
+	TK_ASSERT_EQ(ms.delivered, 1);
 }
 
-static const struct skiff_test_case wire_tests[] = {
-	SKIFF_TEST(test_raw_frames_one_process),
-	SKIFF_TEST(test_completions_return_posted_addrs),
-	SKIFF_TEST(test_fill_refill_cycles),
-	SKIFF_TEST(test_no_fill_counted),
-	SKIFF_TEST(test_rx_full_counted),
-	SKIFF_TEST(test_too_long_for_far_frame),
-	SKIFF_TEST(test_open_and_busy),
-	SKIFF_TEST(test_million_frames_two_processes),
-	SKIFF_TEST_END,
+static const struct tk_case wire_tests[] = {
+	TK_TEST(test_raw_frames_one_process),
+	TK_TEST(test_completions_return_posted_addrs),
+	TK_TEST(test_fill_refill_cycles),
+	TK_TEST(test_no_fill_counted),
+	TK_TEST(test_rx_full_counted),
+	TK_TEST(test_too_long_for_far_frame),
+	TK_TEST(test_open_and_busy),
+	TK_TEST(test_million_frames_two_processes),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case fault_tests[] = {
-	SKIFF_TEST(test_faults_same_seed_same_sequence),
-	SKIFF_TEST(test_fault_drop_rate),
-	SKIFF_TEST(test_fault_duplicate_rate),
-	SKIFF_TEST(test_fault_corrupt_rate),
-	SKIFF_TEST(test_fault_reorder_rate),
-	SKIFF_TEST(test_fault_delay_rate),
-	SKIFF_TEST(test_fault_delay_honours_time),
-	SKIFF_TEST_END,
+static const struct tk_case fault_tests[] = {
+	TK_TEST(test_faults_same_seed_same_sequence),
+	TK_TEST(test_fault_drop_rate),
+	TK_TEST(test_fault_duplicate_rate),
+	TK_TEST(test_fault_corrupt_rate),
+	TK_TEST(test_fault_reorder_rate),
+	TK_TEST(test_fault_delay_rate),
+	TK_TEST(test_fault_delay_honours_time),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite wire_suite = {"wire", setup, teardown, wire_tests};
-static const struct skiff_test_suite fault_suite = {"faults", setup, teardown, fault_tests};
+static const struct tk_suite wire_suite = {"wire", setup, teardown, wire_tests};
+static const struct tk_suite fault_suite = {"faults", setup, teardown, fault_tests};
 
-const struct skiff_test_suite *const skiff_test_suites[] = {
+const struct tk_suite *const tk_suites[] = {
 	&wire_suite,
 	&fault_suite,
 	NULL,

@@ -16,7 +16,7 @@
 #include <skiff/umem.h>
 
 #include "../../umem/umem_internal.h"
-#include "skiff_test.h"
+#include "testkit.h"
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -41,8 +41,8 @@ static void teardown(void)
 	umem_port_destroy(g_port);
 	g_port = NULL;
 	CU_ASSERT(umem_audit(g_u, &a));
-	SKIFF_ASSERT_EQ(a.free, a.total);
-	SKIFF_ASSERT_EQ(umem_destroy(g_u), 0);
+	TK_ASSERT_EQ(a.free, a.total);
+	TK_ASSERT_EQ(umem_destroy(g_u), 0);
 	g_u = NULL;
 }
 
@@ -50,7 +50,7 @@ static struct umem *mk(const struct umem_config *cfg)
 {
 	int err = umem_create(&g_u, cfg);
 
-	SKIFF_ASSERT_EQ(err, 0);
+	TK_ASSERT_EQ(err, 0);
 	if (err)
 		exit(1);
 	return g_u;
@@ -188,7 +188,7 @@ static struct umem_port *fake_port(struct umem *u)
 	p->ops = &fake_ops;
 	p->umem = u;
 	p->backend = &g_fake;
-	SKIFF_ASSERT_EQ(umem__attach_port(u, p), 0);
+	TK_ASSERT_EQ(umem__attach_port(u, p), 0);
 	g_port = p;
 	return p;
 }
@@ -198,7 +198,7 @@ static uint64_t post_tx(struct umem_port *p, uint64_t base, uint32_t off, uint32
 {
 	struct umem_desc d = {.addr = base + off, .len = len};
 
-	SKIFF_ASSERT_EQ(umem_port_tx(p, &d, 1), 1);
+	TK_ASSERT_EQ(umem_port_tx(p, &d, 1), 1);
 	return d.addr;
 }
 
@@ -228,24 +228,24 @@ static void test_alloc_single(void)
 	uint64_t a;
 
 	umem_geometry(u, &g);
-	SKIFF_ASSERT_EQ(g.frame_size, UMEM_FRAME_SIZE_DEFAULT);
-	SKIFF_ASSERT_EQ(g.frame_count, UMEM_FRAME_COUNT_DEFAULT);
-	SKIFF_ASSERT_EQ(g.headroom, UMEM_HEADROOM_DEFAULT);
-	SKIFF_ASSERT_EQ(1u << g.frame_shift, g.frame_size);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
-	SKIFF_ASSERT_EQ(a % g.frame_size, 0);
+	TK_ASSERT_EQ(g.frame_size, UMEM_FRAME_SIZE_DEFAULT);
+	TK_ASSERT_EQ(g.frame_count, UMEM_FRAME_COUNT_DEFAULT);
+	TK_ASSERT_EQ(g.headroom, UMEM_HEADROOM_DEFAULT);
+	TK_ASSERT_EQ(1u << g.frame_shift, g.frame_size);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(a % g.frame_size, 0);
 	CU_ASSERT(a < g.size);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_HELD);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a + 100), UMEM_FRAME_HELD);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, g.size), UMEM_FRAME__NSTATES);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(umem_frame_state(u, a + 100), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(umem_frame_state(u, g.size), UMEM_FRAME__NSTATES);
 	memset(umem_geo_ptr(&g, a), 0xa5, g.frame_size);
 	CU_ASSERT(balanced());
 	umem_free(u, a + 17); /* any address inside the frame */
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.alloc, 1);
-	SKIFF_ASSERT_EQ(s.freed, 1);
-	SKIFF_ASSERT_EQ(s.misuse, 0);
+	TK_ASSERT_EQ(s.alloc, 1);
+	TK_ASSERT_EQ(s.freed, 1);
+	TK_ASSERT_EQ(s.misuse, 0);
 }
 
 static void test_alloc_bulk(void)
@@ -255,18 +255,18 @@ static void test_alloc_bulk(void)
 	uint8_t seen[256] = {0};
 	struct umem_audit au;
 
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 200), 200);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a, 200), 200);
 	for (unsigned i = 0; i < 200; i++) {
-		SKIFF_ASSERT_EQ(a[i] % 2048, 0);
-		SKIFF_ASSERT_EQ(seen[a[i] / 2048]++, 0);
-		SKIFF_ASSERT_EQ(umem_frame_state(u, a[i]), UMEM_FRAME_HELD);
+		TK_ASSERT_EQ(a[i] % 2048, 0);
+		TK_ASSERT_EQ(seen[a[i] / 2048]++, 0);
+		TK_ASSERT_EQ(umem_frame_state(u, a[i]), UMEM_FRAME_HELD);
 	}
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.held, 200);
-	SKIFF_ASSERT_EQ(au.free, 56);
+	TK_ASSERT_EQ(au.held, 200);
+	TK_ASSERT_EQ(au.free, 56);
 	umem_free_bulk(u, a, 200);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.free, 256);
+	TK_ASSERT_EQ(au.free, 256);
 }
 
 static void test_exhaustion(void)
@@ -275,16 +275,16 @@ static void test_exhaustion(void)
 	uint64_t a[100], one;
 	struct umem_stats s;
 
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 100), 64); /* partial */
-	SKIFF_ASSERT_EQ(umem_alloc(u, &one), -ENOMEM);
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a + 64, 8), 0);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a, 100), 64); /* partial */
+	TK_ASSERT_EQ(umem_alloc(u, &one), -ENOMEM);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a + 64, 8), 0);
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.alloc, 64);
-	SKIFF_ASSERT_EQ(s.alloc_fail, 3);
+	TK_ASSERT_EQ(s.alloc, 64);
+	TK_ASSERT_EQ(s.alloc_fail, 3);
 	CU_ASSERT(balanced());
 	umem_free(u, a[10]);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &one), 0);
-	SKIFF_ASSERT_EQ(one, a[10]);
+	TK_ASSERT_EQ(umem_alloc(u, &one), 0);
+	TK_ASSERT_EQ(one, a[10]);
 	umem_free_bulk(u, a, 64);
 }
 
@@ -293,21 +293,21 @@ static void test_lifo_reuse(void)
 	struct umem *u = mk_n(64);
 	uint64_t a, b, c[4], d[4];
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &b), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &b), 0);
 	umem_free(u, a);
 	umem_free(u, b);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &c[0]), 0);
-	SKIFF_ASSERT_EQ(c[0], b); /* last freed, first out */
-	SKIFF_ASSERT_EQ(umem_alloc(u, &c[1]), 0);
-	SKIFF_ASSERT_EQ(c[1], a);
+	TK_ASSERT_EQ(umem_alloc(u, &c[0]), 0);
+	TK_ASSERT_EQ(c[0], b); /* last freed, first out */
+	TK_ASSERT_EQ(umem_alloc(u, &c[1]), 0);
+	TK_ASSERT_EQ(c[1], a);
 	umem_free_bulk(u, c, 2);
 	/* Bulk too: the last freed comes out first. */
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, c, 4), 4);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, c, 4), 4);
 	umem_free_bulk(u, c, 4);
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, d, 4), 4);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, d, 4), 4);
 	for (unsigned i = 0; i < 4; i++)
-		SKIFF_ASSERT_EQ(d[i], c[3 - i]);
+		TK_ASSERT_EQ(d[i], c[3 - i]);
 	umem_free_bulk(u, d, 4);
 }
 
@@ -368,8 +368,8 @@ static void test_audit_every_op(void)
 		    au.free != N - nh - nl)
 			bad++;
 	}
-	SKIFF_ASSERT_EQ(bad, 0);
-	SKIFF_ASSERT_EQ(stat_misuse(), 0);
+	TK_ASSERT_EQ(bad, 0);
+	TK_ASSERT_EQ(stat_misuse(), 0);
 	umem_free_bulk(u, held, nh);
 	umem_free_bulk(u, loaned, nl);
 }
@@ -380,17 +380,17 @@ static void test_loan_unloan(void)
 	struct umem_audit au;
 	uint64_t a;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	umem_loan(u, a);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_LOANED);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_LOANED);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.loaned, 1);
+	TK_ASSERT_EQ(au.loaned, 1);
 	umem_unloan(u, a);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_HELD);
 	umem_loan(u, a);
 	umem_free(u, a);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
-	SKIFF_ASSERT_EQ(stat_misuse(), 0);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(stat_misuse(), 0);
 }
 
 /* ---- misuse: caught, counted, refused, books intact ----------------------- */
@@ -401,23 +401,23 @@ static void test_misuse_double_free(void)
 	uint64_t a, b[2];
 	struct umem_audit au;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	umem_free(u, a);
 	umem_free(u, a);
-	SKIFF_ASSERT_EQ(stat_misuse(), 1);
+	TK_ASSERT_EQ(stat_misuse(), 1);
 	/* The same frame twice in one bulk call. */
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	b[0] = b[1] = a;
 	umem_free_bulk(u, b, 2);
-	SKIFF_ASSERT_EQ(stat_misuse(), 2);
+	TK_ASSERT_EQ(stat_misuse(), 2);
 	umem_free(u, 1ull << 40); /* not ours at all */
-	SKIFF_ASSERT_EQ(stat_misuse(), 3);
+	TK_ASSERT_EQ(stat_misuse(), 3);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.free, 64);
+	TK_ASSERT_EQ(au.free, 64);
 	/* The free stack holds each frame once: 64 distinct frames come out. */
 	uint64_t all[65];
 
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, all, 65), 64);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, all, 65), 64);
 	umem_free_bulk(u, all, 64);
 	CU_ASSERT(balanced());
 }
@@ -428,15 +428,15 @@ static void test_misuse_free_tx_frame(void)
 	struct umem_port *p = fake_port(u);
 	uint64_t a, posted;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	posted = post_tx(p, a, 512, 60);
 	umem_free(u, a);
-	SKIFF_ASSERT_EQ(stat_misuse(), 1);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_TX);
+	TK_ASSERT_EQ(stat_misuse(), 1);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_TX);
 	CU_ASSERT(balanced());
 	g_fake.comp[g_fake.comp_n++] = posted;
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 1); /* freed: no callback */
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 1); /* freed: no callback */
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
 }
 
 static void test_misuse_free_fill_frame(void)
@@ -445,10 +445,10 @@ static void test_misuse_free_fill_frame(void)
 	struct umem_port *p = fake_port(u);
 
 	g_fake.fill_size = 8;
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 8);
+	TK_ASSERT_EQ(umem_port_refill(p), 8);
 	umem_free(u, g_fake.fill[3]);
-	SKIFF_ASSERT_EQ(stat_misuse(), 1);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, g_fake.fill[3]), UMEM_FRAME_FILL);
+	TK_ASSERT_EQ(stat_misuse(), 1);
+	TK_ASSERT_EQ(umem_frame_state(u, g_fake.fill[3]), UMEM_FRAME_FILL);
 	CU_ASSERT(balanced());
 }
 
@@ -460,28 +460,28 @@ static void test_misuse_tx_inflight(void)
 	struct umem_stats s;
 	uint64_t a;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	post_tx(p, a, 512, 60);
 	d[0] = (struct umem_desc){.addr = a + 512, .len = 60};
-	SKIFF_ASSERT_EQ(umem_port_tx(p, d, 1), 1); /* consumed: refused */
-	SKIFF_ASSERT_EQ(g_fake.tx_n, 1);	   /* not posted twice */
+	TK_ASSERT_EQ(umem_port_tx(p, d, 1), 1); /* consumed: refused */
+	TK_ASSERT_EQ(g_fake.tx_n, 1);		/* not posted twice */
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.misuse, 1);
-	SKIFF_ASSERT_EQ(s.tx_refused, 1);
+	TK_ASSERT_EQ(s.misuse, 1);
+	TK_ASSERT_EQ(s.tx_refused, 1);
 	/* Twice in one batch: the second is refused. */
 	uint64_t b;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &b), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &b), 0);
 	d[0] = d[1] = (struct umem_desc){.addr = b, .len = 60};
-	SKIFF_ASSERT_EQ(umem_port_tx(p, d, 2), 2);
-	SKIFF_ASSERT_EQ(g_fake.tx_n, 2);
+	TK_ASSERT_EQ(umem_port_tx(p, d, 2), 2);
+	TK_ASSERT_EQ(g_fake.tx_n, 2);
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.misuse, 2);
-	SKIFF_ASSERT_EQ(s.tx_refused, 2);
+	TK_ASSERT_EQ(s.misuse, 2);
+	TK_ASSERT_EQ(s.tx_refused, 2);
 	CU_ASSERT(balanced());
 	g_fake.comp[g_fake.comp_n++] = a + 512;
 	g_fake.comp[g_fake.comp_n++] = b;
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 2);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 2);
 }
 
 static void test_misuse_loan_free_frame(void)
@@ -489,13 +489,13 @@ static void test_misuse_loan_free_frame(void)
 	struct umem *u = mk_counting(64);
 	uint64_t a;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	umem_free(u, a);
 	umem_loan(u, a);
-	SKIFF_ASSERT_EQ(stat_misuse(), 1);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(stat_misuse(), 1);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
 	umem_unloan(u, a);
-	SKIFF_ASSERT_EQ(stat_misuse(), 2);
+	TK_ASSERT_EQ(stat_misuse(), 2);
 	CU_ASSERT(balanced());
 }
 
@@ -503,7 +503,7 @@ static void test_misuse_loan_free_frame(void)
 static void test_misuse_aborts_in_debug(void)
 {
 #ifndef SKIFF_DEBUG_FRAMES
-	skiff_test_skip("non-debug build: misuse is counted, never fatal");
+	tk_skip("non-debug build: misuse is counted, never fatal");
 #else
 	int status = 0;
 	pid_t pid = fork();
@@ -522,7 +522,7 @@ static void test_misuse_aborts_in_debug(void)
 		_exit(0);
 	}
 	CU_ASSERT_FATAL(pid > 0);
-	SKIFF_ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	TK_ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 #endif
 }
@@ -535,7 +535,7 @@ static void test_freed_frames_poisoned(void)
 	uint64_t a;
 
 	umem_geometry(u, &g);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	CU_ASSERT(!__asan_region_is_poisoned(umem_geo_ptr(&g, a), g.frame_size));
 	umem_free(u, a);
 	CU_ASSERT(__asan_address_is_poisoned(umem_geo_ptr(&g, a)));
@@ -547,14 +547,14 @@ static void test_freed_frames_poisoned(void)
 	uint64_t a;
 
 	umem_geometry(u, &g);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	p = umem_geo_ptr(&g, a);
 	memset(p, 0, g.frame_size);
 	umem_free(u, a);
-	SKIFF_ASSERT_EQ(p[0], 0x6b);
-	SKIFF_ASSERT_EQ(p[g.frame_size - 1], 0x6b);
+	TK_ASSERT_EQ(p[0], 0x6b);
+	TK_ASSERT_EQ(p[g.frame_size - 1], 0x6b);
 #else
-	skiff_test_skip("frames are poisoned only in debug or ASan builds");
+	tk_skip("frames are poisoned only in debug or ASan builds");
 #endif
 }
 
@@ -569,19 +569,19 @@ static void test_comp_out_of_range(void)
 	uint64_t a;
 
 	umem_geometry(u, &g);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	post_tx(p, a, 0, 60);
 	g_fake.comp[g_fake.comp_n++] = g.size;
 	g_fake.comp[g_fake.comp_n++] = UINT64_MAX;
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 0);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 0);
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.comp_out_of_range, 2);
-	SKIFF_ASSERT_EQ(s.comp_invalid, 2);
-	SKIFF_ASSERT_EQ(s.misuse, 0);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_TX);
+	TK_ASSERT_EQ(s.comp_out_of_range, 2);
+	TK_ASSERT_EQ(s.comp_invalid, 2);
+	TK_ASSERT_EQ(s.misuse, 0);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_TX);
 	CU_ASSERT(balanced());
 	g_fake.comp[g_fake.comp_n++] = a;
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 1);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 1);
 }
 
 static void test_comp_not_posted_addr(void)
@@ -591,18 +591,18 @@ static void test_comp_not_posted_addr(void)
 	struct umem_stats s;
 	uint64_t a, posted;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	posted = post_tx(p, a, 512, 60);
 	g_fake.comp[g_fake.comp_n++] = a;	    /* the frame, not the address posted */
 	g_fake.comp[g_fake.comp_n++] = posted + 64; /* inside, still wrong */
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 0);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 0);
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.comp_misaligned, 2);
-	SKIFF_ASSERT_EQ(s.comp_invalid, 2);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_TX);
+	TK_ASSERT_EQ(s.comp_misaligned, 2);
+	TK_ASSERT_EQ(s.comp_invalid, 2);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_TX);
 	g_fake.comp[g_fake.comp_n++] = posted;
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 1);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 1);
+	TK_ASSERT_EQ(umem_frame_state(u, a), UMEM_FRAME_FREE);
 }
 
 static void test_comp_not_inflight(void)
@@ -612,21 +612,21 @@ static void test_comp_not_inflight(void)
 	struct umem_stats s;
 	uint64_t held, free_one, sent, posted;
 
-	SKIFF_ASSERT_EQ(umem_alloc(u, &held), 0);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &free_one), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &held), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &free_one), 0);
 	umem_free(u, free_one);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &sent), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &sent), 0);
 	posted = post_tx(p, sent, 0, 60);
 	g_fake.comp[g_fake.comp_n++] = held;
 	g_fake.comp[g_fake.comp_n++] = free_one;
 	g_fake.comp[g_fake.comp_n++] = posted;
 	g_fake.comp[g_fake.comp_n++] = posted; /* a duplicate completion */
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 1);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 1);
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.comp_not_inflight, 3);
-	SKIFF_ASSERT_EQ(s.comp_invalid, 3);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, held), UMEM_FRAME_HELD);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, free_one), UMEM_FRAME_FREE);
+	TK_ASSERT_EQ(s.comp_not_inflight, 3);
+	TK_ASSERT_EQ(s.comp_invalid, 3);
+	TK_ASSERT_EQ(umem_frame_state(u, held), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(umem_frame_state(u, free_one), UMEM_FRAME_FREE);
 	CU_ASSERT(balanced());
 	umem_free(u, held);
 }
@@ -640,22 +640,22 @@ static void test_comp_valid_reach_tx_done(void)
 
 	g_done_n = g_done_calls = g_done_not_held = 0;
 	umem_set_tx_done(u, on_tx_done, u);
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 8), 8);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a, 8), 8);
 	for (unsigned i = 0; i < 8; i++)
 		posted[i] = post_tx(p, a[i], 256 + 64 * i, 100);
 	for (unsigned i = 0; i < 8; i++)
 		g_fake.comp[g_fake.comp_n++] = posted[7 - i];
 	g_fake.comp[g_fake.comp_n++] = UINT64_MAX; /* one bad one mixed in */
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 8);
-	SKIFF_ASSERT_EQ(g_done_calls, 1); /* one batch */
-	SKIFF_ASSERT_EQ(g_done_n, 8);
-	SKIFF_ASSERT_EQ(g_done_not_held, 0);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 8);
+	TK_ASSERT_EQ(g_done_calls, 1); /* one batch */
+	TK_ASSERT_EQ(g_done_n, 8);
+	TK_ASSERT_EQ(g_done_not_held, 0);
 	for (unsigned i = 0; i < 8; i++)
-		SKIFF_ASSERT_EQ(g_done[i], posted[7 - i]);
+		TK_ASSERT_EQ(g_done[i], posted[7 - i]);
 	umem_port_get_stats(p, &ps);
-	SKIFF_ASSERT_EQ(ps.completions, 8);
-	SKIFF_ASSERT_EQ(ps.tx_frames, 8);
-	SKIFF_ASSERT_EQ(ps.tx_bytes, 800);
+	TK_ASSERT_EQ(ps.completions, 8);
+	TK_ASSERT_EQ(ps.tx_frames, 8);
+	TK_ASSERT_EQ(ps.tx_bytes, 800);
 	CU_ASSERT(balanced());
 	umem_free_bulk(u, g_done, g_done_n);
 }
@@ -672,21 +672,21 @@ static void test_port_tx_refuses_bad_descs(void)
 	uint64_t a, b;
 
 	umem_geometry(u, &g);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &b), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &b), 0);
 	d[0] = (struct umem_desc){.addr = g.size + 512, .len = 60}; /* out of range */
 	d[1] = (struct umem_desc){.addr = a + 2000, .len = 60};	    /* past its frame */
 	d[2] = (struct umem_desc){.addr = a, .len = 0};		    /* empty */
 	d[3] = (struct umem_desc){.addr = a + 512, .len = 1500};
 	d[4] = (struct umem_desc){.addr = b, .len = 2048}; /* exactly the frame */
-	SKIFF_ASSERT_EQ(umem_port_tx(p, d, 5), 5);
-	SKIFF_ASSERT_EQ(g_fake.tx_n, 2);
+	TK_ASSERT_EQ(umem_port_tx(p, d, 5), 5);
+	TK_ASSERT_EQ(g_fake.tx_n, 2);
 	umem_get_stats(u, &s);
-	SKIFF_ASSERT_EQ(s.tx_refused, 3);
-	SKIFF_ASSERT_EQ(s.misuse, 0);
+	TK_ASSERT_EQ(s.tx_refused, 3);
+	TK_ASSERT_EQ(s.misuse, 0);
 	g_fake.comp[g_fake.comp_n++] = a + 512;
 	g_fake.comp[g_fake.comp_n++] = b;
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 2);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 2);
 }
 
 static void test_port_tx_ring_full(void)
@@ -697,22 +697,22 @@ static void test_port_tx_ring_full(void)
 	struct umem_desc d[8];
 	uint64_t a[8];
 
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 8), 8);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a, 8), 8);
 	for (unsigned i = 0; i < 8; i++)
 		d[i] = (struct umem_desc){.addr = a[i], .len = 64};
 	g_fake.tx_room = 5;
-	SKIFF_ASSERT_EQ(umem_port_tx(p, d, 8), 5);
+	TK_ASSERT_EQ(umem_port_tx(p, d, 8), 5);
 	for (unsigned i = 0; i < 8; i++)
-		SKIFF_ASSERT_EQ(umem_frame_state(u, a[i]), i < 5 ? UMEM_FRAME_TX : UMEM_FRAME_HELD);
+		TK_ASSERT_EQ(umem_frame_state(u, a[i]), i < 5 ? UMEM_FRAME_TX : UMEM_FRAME_HELD);
 	umem_port_get_stats(p, &ps);
-	SKIFF_ASSERT_EQ(ps.tx_ring_full, 3);
-	SKIFF_ASSERT_EQ(ps.tx_frames, 5);
+	TK_ASSERT_EQ(ps.tx_ring_full, 3);
+	TK_ASSERT_EQ(ps.tx_frames, 5);
 	CU_ASSERT(balanced());
 	g_fake.tx_room = 3;
-	SKIFF_ASSERT_EQ(umem_port_tx(p, d + 5, 3), 3);
+	TK_ASSERT_EQ(umem_port_tx(p, d + 5, 3), 3);
 	for (unsigned i = 0; i < 8; i++)
 		g_fake.comp[g_fake.comp_n++] = a[i];
-	SKIFF_ASSERT_EQ(umem_port_complete(p, 64), 8);
+	TK_ASSERT_EQ(umem_port_complete(p, 64), 8);
 }
 
 /* The fake wire takes n frames off the fill ring and delivers them on RX. */
@@ -736,13 +736,13 @@ static void test_port_refill_keeps_reserve(void)
 	uint64_t a[8];
 
 	CU_ASSERT(FAKE_RING > 64);
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 56);
+	TK_ASSERT_EQ(umem_port_refill(p), 56);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.fill, 56);
-	SKIFF_ASSERT_EQ(au.free, 8);
+	TK_ASSERT_EQ(au.fill, 56);
+	TK_ASSERT_EQ(au.free, 8);
 	/* The reserve is the sender's: plain allocation still gets it. */
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 8), 8);
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 0);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a, 8), 8);
+	TK_ASSERT_EQ(umem_port_refill(p), 0);
 	for (unsigned i = 0; i < 8; i++)
 		umem_free(u, a[i]);
 	/* A reserve as large as the UMEM is refused. */
@@ -750,7 +750,7 @@ static void test_port_refill_keeps_reserve(void)
 		struct umem_config bad = {.frame_count = 64, .fill_reserve = 64};
 		struct umem *v = NULL;
 
-		SKIFF_ASSERT_EQ(umem_create(&v, &bad), -EINVAL);
+		TK_ASSERT_EQ(umem_create(&v, &bad), -EINVAL);
 	}
 }
 
@@ -766,35 +766,35 @@ static void test_port_refill_watermark(void)
 
 	unsigned size = 0;
 
-	SKIFF_ASSERT_EQ(umem_port_fill_level(p, &size), 0);
-	SKIFF_ASSERT_EQ(size, FAKE_RING);
-	SKIFF_ASSERT_EQ(umem_port_refill(p), FAKE_RING);
+	TK_ASSERT_EQ(umem_port_fill_level(p, &size), 0);
+	TK_ASSERT_EQ(size, FAKE_RING);
+	TK_ASSERT_EQ(umem_port_refill(p), FAKE_RING);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.fill, FAKE_RING);
-	SKIFF_ASSERT_EQ(umem_port_fill_level(p, NULL), FAKE_RING);
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 0); /* full */
+	TK_ASSERT_EQ(au.fill, FAKE_RING);
+	TK_ASSERT_EQ(umem_port_fill_level(p, NULL), FAKE_RING);
+	TK_ASSERT_EQ(umem_port_refill(p), 0); /* full */
 	/* Level 156 is above the watermark (ring / 2): nothing posted. */
 	fake_wire_deliver(100);
-	SKIFF_ASSERT_EQ(umem_port_rx(p, d, FAKE_RING), 100);
+	TK_ASSERT_EQ(umem_port_rx(p, d, FAKE_RING), 100);
 	for (unsigned i = 0; i < 100; i++)
-		SKIFF_ASSERT_EQ(umem_frame_state(u, d[i].addr), UMEM_FRAME_HELD);
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 0);
+		TK_ASSERT_EQ(umem_frame_state(u, d[i].addr), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(umem_port_refill(p), 0);
 	for (unsigned i = 0; i < 100; i++)
 		umem_free(u, d[i].addr);
 	/* Level 106 is below: topped up to the ring size. */
 	fake_wire_deliver(50);
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 150);
-	SKIFF_ASSERT_EQ(g_fake.fill_n, FAKE_RING);
+	TK_ASSERT_EQ(umem_port_refill(p), 150);
+	TK_ASSERT_EQ(g_fake.fill_n, FAKE_RING);
 	n = umem_port_rx(p, d, FAKE_RING);
-	SKIFF_ASSERT_EQ(n, 50);
+	TK_ASSERT_EQ(n, 50);
 	for (unsigned i = 0; i < n; i++)
 		umem_free(u, d[i].addr);
 	umem_port_get_stats(p, &ps);
-	SKIFF_ASSERT_EQ(ps.fill_posted, FAKE_RING + 150);
-	SKIFF_ASSERT_EQ(ps.rx_frames, 150);
-	SKIFF_ASSERT_EQ(ps.rx_bytes, 150 * 60);
+	TK_ASSERT_EQ(ps.fill_posted, FAKE_RING + 150);
+	TK_ASSERT_EQ(ps.rx_frames, 150);
+	TK_ASSERT_EQ(ps.rx_bytes, 150 * 60);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.fill, FAKE_RING);
+	TK_ASSERT_EQ(au.fill, FAKE_RING);
 }
 
 static void test_port_rx_refuses_foreign_frames(void)
@@ -806,17 +806,17 @@ static void test_port_rx_refuses_foreign_frames(void)
 	uint64_t held;
 
 	g_fake.fill_size = 4;
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 4);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &held), 0);
+	TK_ASSERT_EQ(umem_port_refill(p), 4);
+	TK_ASSERT_EQ(umem_alloc(u, &held), 0);
 	g_fake.rx[g_fake.rx_n++] = (struct umem_desc){.addr = held, .len = 10};
 	g_fake.rx[g_fake.rx_n++] = (struct umem_desc){.addr = 1ull << 40, .len = 10};
 	g_fake.rx[g_fake.rx_n++] = (struct umem_desc){.addr = g_fake.fill[0] + 512, .len = 10};
-	SKIFF_ASSERT_EQ(umem_port_rx(p, d, 4), 1);
-	SKIFF_ASSERT_EQ(d[0].addr, g_fake.fill[0] + 512);
-	SKIFF_ASSERT_EQ(umem_frame_state(u, d[0].addr), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(umem_port_rx(p, d, 4), 1);
+	TK_ASSERT_EQ(d[0].addr, g_fake.fill[0] + 512);
+	TK_ASSERT_EQ(umem_frame_state(u, d[0].addr), UMEM_FRAME_HELD);
 	umem_port_get_stats(p, &ps);
-	SKIFF_ASSERT_EQ(ps.rx_invalid_descs, 2);
-	SKIFF_ASSERT_EQ(stat_misuse(), 0);
+	TK_ASSERT_EQ(ps.rx_invalid_descs, 2);
+	TK_ASSERT_EQ(stat_misuse(), 0);
 	umem_free(u, d[0].addr);
 	umem_free(u, held);
 }
@@ -829,20 +829,20 @@ static void test_port_destroy_reclaims(void)
 	uint64_t a[4];
 
 	g_fake.fill_size = 16;
-	SKIFF_ASSERT_EQ(umem_port_refill(p), 16);
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 4), 4);
+	TK_ASSERT_EQ(umem_port_refill(p), 16);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a, 4), 4);
 	for (unsigned i = 0; i < 3; i++)
 		post_tx(p, a[i], 0, 60);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.fill, 16);
-	SKIFF_ASSERT_EQ(au.tx_inflight, 3);
+	TK_ASSERT_EQ(au.fill, 16);
+	TK_ASSERT_EQ(au.tx_inflight, 3);
 	umem_port_destroy(p);
 	g_port = NULL;
-	SKIFF_ASSERT_EQ(g_fake.destroyed, 1);
+	TK_ASSERT_EQ(g_fake.destroyed, 1);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.fill, 0);
-	SKIFF_ASSERT_EQ(au.tx_inflight, 0);
-	SKIFF_ASSERT_EQ(au.held, 1); /* the stack's frame stays the stack's */
+	TK_ASSERT_EQ(au.fill, 0);
+	TK_ASSERT_EQ(au.tx_inflight, 0);
+	TK_ASSERT_EQ(au.held, 1); /* the stack's frame stays the stack's */
 	umem_free(u, a[3]);
 }
 
@@ -858,15 +858,15 @@ static void test_port_destroy_hands_tx_frames_to_owner(void)
 
 	g_done_n = g_done_calls = g_done_not_held = 0;
 	CU_ASSERT(umem_set_tx_done(u, on_tx_done, u) == 0);
-	SKIFF_ASSERT_EQ(umem_alloc_bulk(u, a, 3), 3);
+	TK_ASSERT_EQ(umem_alloc_bulk(u, a, 3), 3);
 	for (unsigned i = 0; i < 3; i++)
 		post_tx(p, a[i], 0, 60);
 	umem_port_destroy(p);
 	g_port = NULL;
-	SKIFF_ASSERT_EQ(g_done_n, 3);
-	SKIFF_ASSERT_EQ(g_done_not_held, 0);
+	TK_ASSERT_EQ(g_done_n, 3);
+	TK_ASSERT_EQ(g_done_not_held, 0);
 	CU_ASSERT(umem_audit(u, &au));
-	SKIFF_ASSERT_EQ(au.held, 3); /* the owner decides */
+	TK_ASSERT_EQ(au.held, 3); /* the owner decides */
 	umem_free_bulk(u, g_done, g_done_n);
 	CU_ASSERT(umem_set_tx_done(u, NULL, NULL) == 0);
 }
@@ -884,7 +884,7 @@ static void test_tx_done_has_one_owner(void)
 
 	CU_ASSERT(umem_set_tx_done(u, on_tx_done, u) == 0);
 	CU_ASSERT(umem_set_tx_done(u, on_tx_done, u) == 0); /* same owner again */
-	SKIFF_ASSERT_EQ(umem_set_tx_done(u, other_tx_done, NULL), -EBUSY);
+	TK_ASSERT_EQ(umem_set_tx_done(u, other_tx_done, NULL), -EBUSY);
 	CU_ASSERT(umem_set_tx_done(u, NULL, NULL) == 0);
 	CU_ASSERT(umem_set_tx_done(u, other_tx_done, NULL) == 0);
 	CU_ASSERT(umem_set_tx_done(u, NULL, NULL) == 0);
@@ -910,16 +910,16 @@ static void test_hugepages_auto_falls_back(void)
 	} else {
 		CU_ASSERT(!umem_uses_hugepages(u));
 	}
-	SKIFF_ASSERT_EQ(umem_destroy(on), 0);
+	TK_ASSERT_EQ(umem_destroy(on), 0);
 	umem_geometry(u, &g);
-	SKIFF_ASSERT_EQ(umem_alloc(u, &a), 0);
+	TK_ASSERT_EQ(umem_alloc(u, &a), 0);
 	memset(umem_geo_ptr(&g, a), 1, g.frame_size); /* the memory is usable */
 	umem_free(u, a);
 
 	c.hugepages = UMEM_HUGEPAGES_OFF;
-	SKIFF_ASSERT_EQ(umem_create(&on, &c), 0);
+	TK_ASSERT_EQ(umem_create(&on, &c), 0);
 	CU_ASSERT(!umem_uses_hugepages(on));
-	SKIFF_ASSERT_EQ(umem_destroy(on), 0);
+	TK_ASSERT_EQ(umem_destroy(on), 0);
 }
 
 static void test_invalid_configs(void)
@@ -941,25 +941,25 @@ static void test_invalid_configs(void)
 		int err = umem_create(&u, &bad[i]);
 
 		if (err != -EINVAL)
-			skiff_test_note("config %u gave %d", i, err);
-		SKIFF_ASSERT_EQ(err, -EINVAL);
+			tk_note("config %u gave %d", i, err);
+		TK_ASSERT_EQ(err, -EINVAL);
 		CU_ASSERT(u == NULL);
 	}
 	area = mmap(NULL, 65 * 2048, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CU_ASSERT_FATAL(area != MAP_FAILED);
-	SKIFF_ASSERT_EQ(umem_create(&u, &(struct umem_config){.frame_count = 64,
-							      .area = (uint8_t *)area + 64}),
-			-EINVAL);
+	TK_ASSERT_EQ(umem_create(&u, &(struct umem_config){.frame_count = 64,
+							   .area = (uint8_t *)area + 64}),
+		     -EINVAL);
 	/* The caller's area, page-aligned: accepted and used. */
-	SKIFF_ASSERT_EQ(umem_create(&u, &(struct umem_config){.frame_count = 64, .area = area}), 0);
+	TK_ASSERT_EQ(umem_create(&u, &(struct umem_config){.frame_count = 64, .area = area}), 0);
 	struct umem_geometry g;
 
 	umem_geometry(u, &g);
 	CU_ASSERT(g.area == area);
-	SKIFF_ASSERT_EQ(umem_destroy(u), 0);
+	TK_ASSERT_EQ(umem_destroy(u), 0);
 	munmap(area, 65 * 2048);
-	SKIFF_ASSERT_EQ(umem_create(NULL, NULL), -EINVAL);
-	SKIFF_ASSERT_EQ(umem_destroy(NULL), 0);
+	TK_ASSERT_EQ(umem_create(NULL, NULL), -EINVAL);
+	TK_ASSERT_EQ(umem_destroy(NULL), 0);
 }
 
 static void test_destroy_with_port_busy(void)
@@ -967,59 +967,59 @@ static void test_destroy_with_port_busy(void)
 	struct umem *u = mk_n(64);
 	struct umem_port *p = fake_port(u), *p2 = calloc(1, sizeof(*p2));
 
-	SKIFF_ASSERT_EQ(umem_destroy(u), -EBUSY);
-	SKIFF_ASSERT_EQ(umem__attach_port(u, p2), -EBUSY); /* one port per UMEM */
+	TK_ASSERT_EQ(umem_destroy(u), -EBUSY);
+	TK_ASSERT_EQ(umem__attach_port(u, p2), -EBUSY); /* one port per UMEM */
 	free(p2);
 	umem_port_destroy(p);
 	g_port = NULL;
 	CU_ASSERT(balanced());
 }
 
-static const struct skiff_test_case alloc_tests[] = {
-	SKIFF_TEST(test_alloc_single),
-	SKIFF_TEST(test_alloc_bulk),
-	SKIFF_TEST(test_exhaustion),
-	SKIFF_TEST(test_lifo_reuse),
-	SKIFF_TEST(test_audit_every_op),
-	SKIFF_TEST(test_loan_unloan),
-	SKIFF_TEST(test_freed_frames_poisoned),
-	SKIFF_TEST(test_hugepages_auto_falls_back),
-	SKIFF_TEST(test_invalid_configs),
-	SKIFF_TEST(test_destroy_with_port_busy),
-	SKIFF_TEST_END,
+static const struct tk_case alloc_tests[] = {
+	TK_TEST(test_alloc_single),
+	TK_TEST(test_alloc_bulk),
+	TK_TEST(test_exhaustion),
+	TK_TEST(test_lifo_reuse),
+	TK_TEST(test_audit_every_op),
+	TK_TEST(test_loan_unloan),
+	TK_TEST(test_freed_frames_poisoned),
+	TK_TEST(test_hugepages_auto_falls_back),
+	TK_TEST(test_invalid_configs),
+	TK_TEST(test_destroy_with_port_busy),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case misuse_tests[] = {
-	SKIFF_TEST(test_misuse_double_free),
-	SKIFF_TEST(test_misuse_free_tx_frame),
-	SKIFF_TEST(test_misuse_free_fill_frame),
-	SKIFF_TEST(test_misuse_tx_inflight),
-	SKIFF_TEST(test_misuse_loan_free_frame),
-	SKIFF_TEST(test_misuse_aborts_in_debug),
-	SKIFF_TEST_END,
+static const struct tk_case misuse_tests[] = {
+	TK_TEST(test_misuse_double_free),
+	TK_TEST(test_misuse_free_tx_frame),
+	TK_TEST(test_misuse_free_fill_frame),
+	TK_TEST(test_misuse_tx_inflight),
+	TK_TEST(test_misuse_loan_free_frame),
+	TK_TEST(test_misuse_aborts_in_debug),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case port_tests[] = {
-	SKIFF_TEST(test_comp_out_of_range),
-	SKIFF_TEST(test_comp_not_posted_addr),
-	SKIFF_TEST(test_comp_not_inflight),
-	SKIFF_TEST(test_comp_valid_reach_tx_done),
-	SKIFF_TEST(test_port_tx_refuses_bad_descs),
-	SKIFF_TEST(test_port_tx_ring_full),
-	SKIFF_TEST(test_port_refill_watermark),
-	SKIFF_TEST(test_port_refill_keeps_reserve),
-	SKIFF_TEST(test_port_rx_refuses_foreign_frames),
-	SKIFF_TEST(test_port_destroy_reclaims),
-	SKIFF_TEST(test_port_destroy_hands_tx_frames_to_owner),
-	SKIFF_TEST(test_tx_done_has_one_owner),
-	SKIFF_TEST_END,
+static const struct tk_case port_tests[] = {
+	TK_TEST(test_comp_out_of_range),
+	TK_TEST(test_comp_not_posted_addr),
+	TK_TEST(test_comp_not_inflight),
+	TK_TEST(test_comp_valid_reach_tx_done),
+	TK_TEST(test_port_tx_refuses_bad_descs),
+	TK_TEST(test_port_tx_ring_full),
+	TK_TEST(test_port_refill_watermark),
+	TK_TEST(test_port_refill_keeps_reserve),
+	TK_TEST(test_port_rx_refuses_foreign_frames),
+	TK_TEST(test_port_destroy_reclaims),
+	TK_TEST(test_port_destroy_hands_tx_frames_to_owner),
+	TK_TEST(test_tx_done_has_one_owner),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite alloc_suite = {"alloc", setup, teardown, alloc_tests};
-static const struct skiff_test_suite misuse_suite = {"misuse", setup, teardown, misuse_tests};
-static const struct skiff_test_suite port_suite = {"port", setup, teardown, port_tests};
+static const struct tk_suite alloc_suite = {"alloc", setup, teardown, alloc_tests};
+static const struct tk_suite misuse_suite = {"misuse", setup, teardown, misuse_tests};
+static const struct tk_suite port_suite = {"port", setup, teardown, port_tests};
 
-const struct skiff_test_suite *const skiff_test_suites[] = {
+const struct tk_suite *const tk_suites[] = {
 	&alloc_suite,
 	&misuse_suite,
 	&port_suite,

@@ -20,7 +20,7 @@
 
 #include "../../umem/bpf/umem_bpf.h"
 #include "netns.h"
-#include "skiff_test.h"
+#include "testkit.h"
 
 #define STACK_IP4 "10.77.0.10" /* the stack's: redirected to the socket */
 #define KERN_IP4  "10.77.0.1"  /* the skiff side's kernel: passed */
@@ -58,9 +58,9 @@ static void env_up(const char *tag, unsigned queues)
 {
 	int rc;
 
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	if (skiff_netns_private_mounts() != 0)
-		skiff_test_note("no private bpffs: libxdp loads without its dispatcher");
+		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	rc = skiff_netns_pair_create(&env.net, tag, queues, KERN_IP4 "/24", PEER_IP4 "/24");
 	CU_ASSERT_FATAL(rc == 0);
 	env.up = true;
@@ -90,7 +90,7 @@ static void open_port(const struct umem_xsk_config *c)
 	int rc = umem_xsk_create(&env.p, env.u, c, &err);
 
 	if (rc)
-		skiff_test_note("umem_xsk_create: %d (%s): %s", rc, strerror(-rc), err.msg);
+		tk_note("umem_xsk_create: %d (%s): %s", rc, strerror(-rc), err.msg);
 	CU_ASSERT_FATAL(rc == 0);
 	CU_ASSERT_FATAL(umem_port_refill(env.p) > 0);
 }
@@ -127,7 +127,7 @@ static void assert_all_free(void)
 	struct umem_audit a;
 
 	CU_ASSERT(umem_audit(env.u, &a));
-	SKIFF_ASSERT_EQ(a.free, a.total);
+	TK_ASSERT_EQ(a.free, a.total);
 }
 
 static struct umem_xsk_xdp_stats verdicts(void)
@@ -208,7 +208,7 @@ static void udp_from_peer(unsigned n)
 	close(s);
 
 	got = rx_wait(d, n, 5000);
-	SKIFF_ASSERT_EQ(got, n);
+	TK_ASSERT_EQ(got, n);
 	for (unsigned i = 0; i < got; i++) {
 		const uint8_t *f = umem_geo_ptr(&g, d[i].addr);
 		unsigned ihl = (f[14] & 0xf) * 4u, idx;
@@ -217,8 +217,8 @@ static void udp_from_peer(unsigned n)
 		char got_s[32] = "", want[32];
 
 		/* Copy mode writes past the configured headroom (FIELD-NOTES). */
-		SKIFF_ASSERT_EQ(d[i].addr - umem_geo_frame(&g, d[i].addr),
-				g.headroom + UMEM_XDP_PACKET_HEADROOM);
+		TK_ASSERT_EQ(d[i].addr - umem_geo_frame(&g, d[i].addr),
+			     g.headroom + UMEM_XDP_PACKET_HEADROOM);
 		CU_ASSERT(memcmp(f, stack_mac, 6) == 0);
 		CU_ASSERT(f[12] == 0x08 && f[13] == 0x00);
 		CU_ASSERT(f[14 + 9] == IPPROTO_UDP);
@@ -228,13 +228,13 @@ static void udp_from_peer(unsigned n)
 		if (sscanf(got_s, "skiff-rx-%u", &idx) == 1 && idx < n) {
 			int len = snprintf(want, sizeof(want), "skiff-rx-%u", idx);
 
-			SKIFF_ASSERT_EQ(d[i].len, 14 + ihl + 8 + (unsigned)len);
+			TK_ASSERT_EQ(d[i].len, 14 + ihl + 8 + (unsigned)len);
 			CU_ASSERT(memcmp(udp + 8, want, (size_t)len) == 0);
 			seen |= 1u << idx;
 		}
 		umem_free(env.u, d[i].addr);
 	}
-	SKIFF_ASSERT_EQ(seen, (1u << n) - 1);
+	TK_ASSERT_EQ(seen, (1u << n) - 1);
 }
 
 static void test_rx_from_kernel(void)
@@ -307,10 +307,10 @@ static void test_vlan_tagged_frames_arrive(void)
 		len = tagged_udp(frame, peer_mac, tpids[t], STACK_IP4);
 		CU_ASSERT(sendto(ps, frame, len, 0, (struct sockaddr *)&ll, sizeof(ll)) ==
 			  (ssize_t)len);
-		SKIFF_ASSERT_EQ(rx_wait(d, 1, 3000), 1);
+		TK_ASSERT_EQ(rx_wait(d, 1, 3000), 1);
 		if (d[0].len == len)
 			CU_ASSERT(memcmp(umem_geo_ptr(&g, d[0].addr), frame, len) == 0);
-		SKIFF_ASSERT_EQ(d[0].len, len);
+		TK_ASSERT_EQ(d[0].len, len);
 		umem_free(env.u, d[0].addr);
 	}
 
@@ -318,9 +318,9 @@ static void test_vlan_tagged_frames_arrive(void)
 	v0 = verdicts();
 	len = tagged_udp(frame, peer_mac, 0x8100, "10.77.0.99");
 	CU_ASSERT(sendto(ps, frame, len, 0, (struct sockaddr *)&ll, sizeof(ll)) == (ssize_t)len);
-	SKIFF_ASSERT_EQ(rx_wait(d, 1, 300), 0);
+	TK_ASSERT_EQ(rx_wait(d, 1, 300), 0);
 	v1 = verdicts();
-	SKIFF_ASSERT_EQ(v1.redirected, v0.redirected);
+	TK_ASSERT_EQ(v1.redirected, v0.redirected);
 	CU_ASSERT(v1.passed_not_ours > v0.passed_not_ours);
 	close(ps);
 }
@@ -403,7 +403,7 @@ static void frames_to_peer(unsigned n)
 			f[14 + k] = (uint8_t)(i * 31 + k);
 		d[i] = (struct umem_desc){.addr = a, .len = 78};
 	}
-	SKIFF_ASSERT_EQ(umem_port_tx(env.p, d, n), n);
+	TK_ASSERT_EQ(umem_port_tx(env.p, d, n), n);
 	CU_ASSERT(umem_port_flush(env.p) == 0);
 
 	for (unsigned i = 0; i < n; i++) {
@@ -415,7 +415,7 @@ static void frames_to_peer(unsigned n)
 			break;
 		}
 		len = recv(ps, buf, sizeof(buf), 0);
-		SKIFF_ASSERT_EQ(len, 78);
+		TK_ASSERT_EQ(len, 78);
 		/* Still in flight until reaped below: its bytes are as posted. */
 		CU_ASSERT(len == 78 && memcmp(buf, umem_geo_ptr(&g, d[i].addr), 78) == 0);
 	}
@@ -431,11 +431,11 @@ static void frames_to_peer(unsigned n)
 			usleep(1000);
 		}
 	}
-	SKIFF_ASSERT_EQ(done, n);
+	TK_ASSERT_EQ(done, n);
 	umem_port_get_stats(env.p, &after);
-	SKIFF_ASSERT_EQ(after.tx_frames - before.tx_frames, n);
-	SKIFF_ASSERT_EQ(after.completions - before.completions, n);
-	SKIFF_ASSERT_EQ(after.tx_invalid_descs, 0);
+	TK_ASSERT_EQ(after.tx_frames - before.tx_frames, n);
+	TK_ASSERT_EQ(after.completions - before.completions, n);
+	TK_ASSERT_EQ(after.tx_invalid_descs, 0);
 }
 
 static void test_tx_reaches_kernel(void)
@@ -482,18 +482,18 @@ static void test_kernel_traffic_passes(void)
 	memset(c.mac, 0, sizeof(c.mac)); /* the interface's own */
 	open_port(&c);
 
-	SKIFF_ASSERT_EQ(skiff_netns_run(env.net.ns[1], "ping -q -c 3 -i 0.2 -W 2 %s", KERN_IP4), 0);
-	SKIFF_ASSERT_EQ(skiff_netns_run(env.net.ns[0], "ping -q -c 3 -i 0.2 -W 2 %s", PEER_IP4), 0);
-	SKIFF_ASSERT_EQ(
-		skiff_netns_run(env.net.ns[1], "ping -6 -q -c 3 -i 0.2 -W 2 %s", KERN_IP6_SN), 0);
+	TK_ASSERT_EQ(skiff_netns_run(env.net.ns[1], "ping -q -c 3 -i 0.2 -W 2 %s", KERN_IP4), 0);
+	TK_ASSERT_EQ(skiff_netns_run(env.net.ns[0], "ping -q -c 3 -i 0.2 -W 2 %s", PEER_IP4), 0);
+	TK_ASSERT_EQ(skiff_netns_run(env.net.ns[1], "ping -6 -q -c 3 -i 0.2 -W 2 %s", KERN_IP6_SN),
+		     0);
 
 	/* Nothing of that was the stack's. */
 	stray = umem_port_rx(env.p, d, 16);
 	for (unsigned i = 0; i < stray; i++)
 		umem_free(env.u, d[i].addr);
-	SKIFF_ASSERT_EQ(stray, 0);
+	TK_ASSERT_EQ(stray, 0);
 	v = verdicts();
-	SKIFF_ASSERT_EQ(v.redirected, 0);
+	TK_ASSERT_EQ(v.redirected, 0);
 	CU_ASSERT(v.passed_not_ours >= 12);
 }
 
@@ -508,18 +508,17 @@ static void test_mode_on_veth(void)
 	open_port(&c);
 	/* veth has no zero-copy AF_XDP: AUTO falls back to copy. */
 	CU_ASSERT(!umem_xsk_is_zerocopy(env.p));
-	skiff_test_note("veth, AUTO: %s mode, %s XDP",
-			umem_xsk_is_zerocopy(env.p) ? "zero-copy" : "copy",
-			umem_xsk_is_native(env.p) ? "native" : "skb");
+	tk_note("veth, AUTO: %s mode, %s XDP", umem_xsk_is_zerocopy(env.p) ? "zero-copy" : "copy",
+		umem_xsk_is_native(env.p) ? "native" : "skb");
 	umem_port_destroy(env.p);
 	env.p = NULL;
 
 	c.mode = UMEM_XSK_MODE_ZEROCOPY;
 	rc = umem_xsk_create(&env.p, env.u, &c, &err);
-	SKIFF_ASSERT_EQ(rc, -EOPNOTSUPP);
+	TK_ASSERT_EQ(rc, -EOPNOTSUPP);
 	CU_ASSERT(env.p == NULL);
 	CU_ASSERT(err.msg[0] != '\0');
-	skiff_test_note("forced zero-copy: %s", err.msg);
+	tk_note("forced zero-copy: %s", err.msg);
 	CU_ASSERT(!xdp_attached());
 
 	c.mode = UMEM_XSK_MODE_COPY;
@@ -557,17 +556,17 @@ static void test_bad_interface_and_queue(void)
 	c = xsk_cfg();
 	c.ifname = "skiff-nope0";
 	rc = umem_xsk_create(&env.p, env.u, &c, &err);
-	SKIFF_ASSERT_EQ(rc, -ENODEV);
+	TK_ASSERT_EQ(rc, -ENODEV);
 	CU_ASSERT(env.p == NULL && err.msg[0] != '\0');
-	skiff_test_note("bad interface: %s", err.msg);
+	tk_note("bad interface: %s", err.msg);
 
 	c = xsk_cfg();
 	c.queue = 2;
 	memset(&err, 0, sizeof(err));
 	rc = umem_xsk_create(&env.p, env.u, &c, &err);
-	SKIFF_ASSERT_EQ(rc, -EINVAL);
+	TK_ASSERT_EQ(rc, -EINVAL);
 	CU_ASSERT(env.p == NULL && err.msg[0] != '\0');
-	skiff_test_note("queue out of range: %s", err.msg);
+	tk_note("queue out of range: %s", err.msg);
 	CU_ASSERT(!xdp_attached());
 
 	/* The last real queue is fine. */
@@ -601,25 +600,25 @@ static void test_unprivileged_gets_eperm(void)
 	CU_ASSERT(!xdp_attached());
 }
 
-static const struct skiff_test_case xsk_tests[] = {
-	SKIFF_TEST(test_rx_from_kernel),
-	SKIFF_TEST(test_vlan_tagged_frames_arrive),
-	SKIFF_TEST(test_arp_and_nd_for_stack_arrive),
-	SKIFF_TEST(test_tx_reaches_kernel),
-	SKIFF_TEST(test_busy_poll_and_need_wakeup),
-	SKIFF_TEST(test_kernel_traffic_passes),
-	SKIFF_TEST(test_mode_on_veth),
-	SKIFF_TEST(test_create_destroy_leaves_nothing),
-	SKIFF_TEST(test_bad_interface_and_queue),
-	SKIFF_TEST(test_unprivileged_gets_eperm),
-	SKIFF_TEST_END,
+static const struct tk_case xsk_tests[] = {
+	TK_TEST(test_rx_from_kernel),
+	TK_TEST(test_vlan_tagged_frames_arrive),
+	TK_TEST(test_arp_and_nd_for_stack_arrive),
+	TK_TEST(test_tx_reaches_kernel),
+	TK_TEST(test_busy_poll_and_need_wakeup),
+	TK_TEST(test_kernel_traffic_passes),
+	TK_TEST(test_mode_on_veth),
+	TK_TEST(test_create_destroy_leaves_nothing),
+	TK_TEST(test_bad_interface_and_queue),
+	TK_TEST(test_unprivileged_gets_eperm),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite xsk_suite = {
+static const struct tk_suite xsk_suite = {
 	.name = "xsk",
 	.setup = setup,
 	.teardown = teardown,
 	.tests = xsk_tests,
 };
 
-const struct skiff_test_suite *const skiff_test_suites[] = {&xsk_suite, NULL};
+const struct tk_suite *const tk_suites[] = {&xsk_suite, NULL};

@@ -3,7 +3,7 @@
  * flush moves frames, umem_port_complete() retires them). Every test counts
  * callbacks per id, and the teardown proves each id completed exactly once
  * and that no frame, pkb or send leaked. */
-#include "skiff_test.h"
+#include "testkit.h"
 
 #include <skiff/pkb.h>
 #include <skiff/umem.h>
@@ -98,7 +98,7 @@ static void teardown(void)
 	zc_engine_deliver(eng);
 	/* Exactly once per committed id, never for anything else. */
 	for (uint32_t id = 0; id < MAX_IDS; id++)
-		SKIFF_ASSERT_EQ(completed[id], id < ids_issued ? 1 : 0);
+		TK_ASSERT_EQ(completed[id], id < ids_issued ? 1 : 0);
 	zc_sock_destroy(zs);
 	zc_engine_deliver(eng);
 	CU_ASSERT(zc_engine_destroy(eng) == 0);
@@ -106,9 +106,9 @@ static void teardown(void)
 	umem_port_destroy(p0);
 	umem_port_destroy(p1);
 	CU_ASSERT(umem_audit(u0, &a));
-	SKIFF_ASSERT_EQ(a.free, a.total);
+	TK_ASSERT_EQ(a.free, a.total);
 	CU_ASSERT(umem_audit(u1, &a));
-	SKIFF_ASSERT_EQ(a.free, a.total);
+	TK_ASSERT_EQ(a.free, a.total);
 	CU_ASSERT(umem_destroy(u0) == 0);
 	CU_ASSERT(umem_destroy(u1) == 0);
 	CU_ASSERT(umem_memlink_destroy(wire) == 0);
@@ -125,7 +125,7 @@ static struct pkb *zc_send(uint32_t len, uint8_t fill)
 	CU_ASSERT_FATAL(pkb_put(pkb, len) == 0);
 	memset(pkb->data, fill, len);
 	CU_ASSERT_FATAL(zc_send_begin(zs, &s) == 0);
-	SKIFF_ASSERT_EQ(zc_send_id(s), ids_issued);
+	TK_ASSERT_EQ(zc_send_id(s), ids_issued);
 	CU_ASSERT_FATAL(zc_send_attach(s, pkb) == 0);
 	zc_send_commit(s);
 	ids_issued++;
@@ -169,13 +169,13 @@ static void test_ack_before_completion(void)
 	transmit(pkb);
 	wire_and_far_end();
 	pkb_free(pkb); /* ACKed */
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0);
-	SKIFF_ASSERT_EQ(completed[0], 0);
-	SKIFF_ASSERT_EQ(retire(), 1);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[0].lo, 0);
-	SKIFF_ASSERT_EQ(calls[0].hi, 0);
-	SKIFF_ASSERT_EQ(calls[0].flags, 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0);
+	TK_ASSERT_EQ(completed[0], 0);
+	TK_ASSERT_EQ(retire(), 1);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[0].lo, 0);
+	TK_ASSERT_EQ(calls[0].hi, 0);
+	TK_ASSERT_EQ(calls[0].flags, 0);
 }
 
 static void test_completion_before_ack(void)
@@ -184,11 +184,11 @@ static void test_completion_before_ack(void)
 
 	transmit(pkb);
 	wire_and_far_end();
-	SKIFF_ASSERT_EQ(retire(), 1);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0);
+	TK_ASSERT_EQ(retire(), 1);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0);
 	pkb_free(pkb);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[0].flags, 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[0].flags, 0);
 }
 
 static void test_retransmit_while_in_flight_copies(void)
@@ -207,12 +207,12 @@ static void test_retransmit_while_in_flight_copies(void)
 	/* The frame on the ring was not touched, headers included. */
 	CU_ASSERT(memcmp(before, frame, span) == 0);
 	zc_engine_get_stats(eng, &st);
-	SKIFF_ASSERT_EQ(st.tx_inflight_copies, 1);
+	TK_ASSERT_EQ(st.tx_inflight_copies, 1);
 	wire_and_far_end();
-	SKIFF_ASSERT_EQ(retire(), 2);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0); /* not ACKed yet */
+	TK_ASSERT_EQ(retire(), 2);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0); /* not ACKed yet */
 	pkb_free(pkb);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
 	/* The data went out of a copy once: the caller hears it. */
 	CU_ASSERT(calls[0].flags & ZC_F_COPIED);
 }
@@ -224,16 +224,16 @@ static void test_retransmit_after_completion_in_place(void)
 
 	transmit(pkb);
 	wire_and_far_end();
-	SKIFF_ASSERT_EQ(retire(), 1);
+	TK_ASSERT_EQ(retire(), 1);
 	CU_ASSERT(transmit(pkb) == pkb); /* frame is back: no copy needed */
 	wire_and_far_end();
-	SKIFF_ASSERT_EQ(retire(), 1);
+	TK_ASSERT_EQ(retire(), 1);
 	zc_engine_get_stats(eng, &st);
-	SKIFF_ASSERT_EQ(st.tx_inflight_copies, 0);
-	SKIFF_ASSERT_EQ(st.tx_copied_bytes, 0);
+	TK_ASSERT_EQ(st.tx_inflight_copies, 0);
+	TK_ASSERT_EQ(st.tx_copied_bytes, 0);
 	pkb_free(pkb);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[0].flags, 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[0].flags, 0);
 }
 
 static void test_clone_held_elsewhere_delays(void)
@@ -245,10 +245,10 @@ static void test_clone_held_elsewhere_delays(void)
 	wire_and_far_end();
 	retire();
 	pkb_free(pkb);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0);
-	SKIFF_ASSERT_EQ(completed[0], 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0);
+	TK_ASSERT_EQ(completed[0], 0);
 	pkb_free(clone);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
 }
 
 static void test_failed_submission_never_calls_back(void)
@@ -260,23 +260,23 @@ static void test_failed_submission_never_calls_back(void)
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &pkb) == 0);
 	pkb_put(pkb, 100);
 	CU_ASSERT_FATAL(zc_send_begin(zs, &s) == 0);
-	SKIFF_ASSERT_EQ(zc_send_id(s), 0);
+	TK_ASSERT_EQ(zc_send_id(s), 0);
 	CU_ASSERT(zc_send_attach(s, pkb) == 0);
 	zc_send_cancel(s); /* e.g. the socket's buffer was full */
 	pkb_free(pkb);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0);
-	SKIFF_ASSERT_EQ(zc_sock_outstanding(zs), 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0);
+	TK_ASSERT_EQ(zc_sock_outstanding(zs), 0);
 	/* The id was not used up: the next send gets it. */
 	ok = zc_send(100, 0x66);
 	transmit(ok);
 	wire_and_far_end();
 	retire();
 	pkb_free(ok);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[0].lo, 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[0].lo, 0);
 	zc_engine_get_stats(eng, &st);
-	SKIFF_ASSERT_EQ(st.sends_cancelled, 1);
-	SKIFF_ASSERT_EQ(st.sends, 1);
+	TK_ASSERT_EQ(st.sends_cancelled, 1);
+	TK_ASSERT_EQ(st.sends, 1);
 }
 
 static void test_out_of_order_completions_in_order_ranges(void)
@@ -285,12 +285,12 @@ static void test_out_of_order_completions_in_order_ranges(void)
 
 	pkb_free(c);
 	pkb_free(b);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0); /* id 0 still pending */
-	SKIFF_ASSERT_EQ(completed[1] + completed[2], 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0); /* id 0 still pending */
+	TK_ASSERT_EQ(completed[1] + completed[2], 0);
 	pkb_free(a);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[0].lo, 0);
-	SKIFF_ASSERT_EQ(calls[0].hi, 2);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[0].lo, 0);
+	TK_ASSERT_EQ(calls[0].hi, 2);
 }
 
 static void test_coalescing_many_small_ids(void)
@@ -307,13 +307,13 @@ static void test_coalescing_many_small_ids(void)
 	ids_issued++;
 	for (int i = 0; i < 100; i++)
 		p[i] = (pkb_free(p[i]), NULL);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 2);
-	SKIFF_ASSERT_EQ(calls[0].lo, 0);
-	SKIFF_ASSERT_EQ(calls[0].hi, 99);
-	SKIFF_ASSERT_EQ(calls[0].flags, 0);
-	SKIFF_ASSERT_EQ(calls[1].lo, 100);
-	SKIFF_ASSERT_EQ(calls[1].hi, 100);
-	SKIFF_ASSERT_EQ(calls[1].flags, ZC_F_COPIED);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 2);
+	TK_ASSERT_EQ(calls[0].lo, 0);
+	TK_ASSERT_EQ(calls[0].hi, 99);
+	TK_ASSERT_EQ(calls[0].flags, 0);
+	TK_ASSERT_EQ(calls[1].lo, 100);
+	TK_ASSERT_EQ(calls[1].hi, 100);
+	TK_ASSERT_EQ(calls[1].flags, ZC_F_COPIED);
 }
 
 static void test_abort(void)
@@ -325,13 +325,13 @@ static void test_abort(void)
 	zc_sock_abort(zs); /* RST: TCP drops what it held */
 	pkb_free(a);
 	pkb_free(b);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0); /* frames still on the ring */
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0); /* frames still on the ring */
 	wire_and_far_end();
-	SKIFF_ASSERT_EQ(retire(), 2);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[0].lo, 0);
-	SKIFF_ASSERT_EQ(calls[0].hi, 1);
-	SKIFF_ASSERT_EQ(calls[0].flags, ZC_F_ABORTED);
+	TK_ASSERT_EQ(retire(), 2);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[0].lo, 0);
+	TK_ASSERT_EQ(calls[0].hi, 1);
+	TK_ASSERT_EQ(calls[0].flags, ZC_F_ABORTED);
 }
 
 static void test_orphan_releases_early(void)
@@ -345,13 +345,13 @@ static void test_orphan_releases_early(void)
 	retire();
 	/* A holder that would keep the data indefinitely (out-of-order queue). */
 	CU_ASSERT_FATAL(pkb_orphan(&pkb) == 0);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
 	CU_ASSERT(calls[0].flags & ZC_F_COPIED);
-	SKIFF_ASSERT_EQ(pkb_len(pkb), 300);
+	TK_ASSERT_EQ(pkb_len(pkb), 300);
 	CU_ASSERT(memcmp(pkb->data, want, 300) == 0);
 	CU_ASSERT(pkb_ubuf(pkb) == NULL);
 	pkb_free(pkb);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0);
 }
 
 static void test_destroy_socket_inside_callback(void)
@@ -360,12 +360,12 @@ static void test_destroy_socket_inside_callback(void)
 
 	destroy_in_callback = true;
 	pkb_free(a);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
 	CU_ASSERT(zs == NULL);
 	/* The destroyed socket's other send still completes, once. */
 	pkb_free(b);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[1].lo, 1);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[1].lo, 1);
 	CU_ASSERT_FATAL(zc_sock_create(&zs, eng, on_complete, NULL) == 0);
 	destroy_in_callback = false;
 }
@@ -415,32 +415,32 @@ static void test_loan_budget_and_copybreak(void)
 	struct umem_audit a;
 
 	reopen(&cfg);
-	SKIFF_ASSERT_EQ(far_send(lens, 4, d), 4);
+	TK_ASSERT_EQ(far_send(lens, 4, d), 4);
 	for (int i = 0; i < 4; i++)
 		CU_ASSERT_FATAL(pkb_build_rx(pool, &d[i], &pkb[i]) == 0);
 	CU_ASSERT(zc_rx_loan(eng, pkb[0], &loan[0]) == 0);
 	CU_ASSERT(zc_rx_loan(eng, pkb[1], &loan[1]) == 0);
 	CU_ASSERT(loan[0].flags == 0 && loan[0].len == 1000 && loan[0].data[0] == 0x40);
 	CU_ASSERT(umem_audit(u0, &a));
-	SKIFF_ASSERT_EQ(a.loaned, 2);
+	TK_ASSERT_EQ(a.loaned, 2);
 	/* Budget spent: a big payload is refused and stays the caller's... */
-	SKIFF_ASSERT_EQ(zc_rx_loan(eng, pkb[2], &loan[2]), -ENOBUFS);
+	TK_ASSERT_EQ(zc_rx_loan(eng, pkb[2], &loan[2]), -ENOBUFS);
 	/* ...a small one is copied and its frame recycled at once. */
 	CU_ASSERT(zc_rx_loan(eng, pkb[3], &loan[3]) == 0);
 	CU_ASSERT(loan[3].flags & ZC_LOAN_COPIED);
-	SKIFF_ASSERT_EQ(loan[3].len, 32);
+	TK_ASSERT_EQ(loan[3].len, 32);
 	CU_ASSERT(loan[3].data[0] == 0x43 && loan[3].data[31] == 0x43);
 	zc_engine_get_stats(eng, &st);
-	SKIFF_ASSERT_EQ(st.loans, 2);
-	SKIFF_ASSERT_EQ(st.loan_refused, 1);
-	SKIFF_ASSERT_EQ(st.copybreaks, 1);
-	SKIFF_ASSERT_EQ(st.rx_copied_bytes, 32);
+	TK_ASSERT_EQ(st.loans, 2);
+	TK_ASSERT_EQ(st.loan_refused, 1);
+	TK_ASSERT_EQ(st.copybreaks, 1);
+	TK_ASSERT_EQ(st.rx_copied_bytes, 32);
 	pkb_free(pkb[2]);
 	for (int i = 0; i < 4; i++)
 		if (i != 2)
 			zc_rx_return(eng, &loan[i]);
 	CU_ASSERT(umem_audit(u0, &a));
-	SKIFF_ASSERT_EQ(a.loaned, 0);
+	TK_ASSERT_EQ(a.loaned, 0);
 }
 
 static void test_copybreak_when_fill_ring_low(void)
@@ -454,7 +454,7 @@ static void test_copybreak_when_fill_ring_low(void)
 	struct zc_engine_stats st;
 
 	reopen(&cfg);
-	SKIFF_ASSERT_EQ(far_send(lens, 2, d), 2);
+	TK_ASSERT_EQ(far_send(lens, 2, d), 2);
 	for (int i = 0; i < 2; i++)
 		CU_ASSERT_FATAL(pkb_build_rx(pool, &d[i], &pkb[i]) == 0);
 	CU_ASSERT(zc_rx_loan(eng, pkb[0], &loan[0]) == 0);
@@ -463,8 +463,8 @@ static void test_copybreak_when_fill_ring_low(void)
 	CU_ASSERT(zc_rx_loan(eng, pkb[1], &loan[1]) == 0);
 	CU_ASSERT(!(loan[1].flags & ZC_LOAN_COPIED));
 	zc_engine_get_stats(eng, &st);
-	SKIFF_ASSERT_EQ(st.copybreaks, 1);
-	SKIFF_ASSERT_EQ(st.loans, 1);
+	TK_ASSERT_EQ(st.copybreaks, 1);
+	TK_ASSERT_EQ(st.loans, 1);
 	zc_rx_return(eng, &loan[0]);
 	zc_rx_return(eng, &loan[1]);
 }
@@ -483,26 +483,26 @@ static void test_take_loan_back(void)
 	struct umem_audit a;
 
 	reopen(&cfg);
-	SKIFF_ASSERT_EQ(far_send(lens, 3, d), 3);
+	TK_ASSERT_EQ(far_send(lens, 3, d), 3);
 	for (int i = 0; i < 3; i++)
 		CU_ASSERT_FATAL(pkb_build_rx(pool, &d[i], &pkb[i]) == 0);
 	CU_ASSERT_FATAL(zc_rx_loan(eng, pkb[0], &loan[0]) == 0);
 	CU_ASSERT_FATAL(zc_rx_loan(eng, pkb[1], &loan[1]) == 0);
 	CU_ASSERT(loan[1].flags & ZC_LOAN_COPIED);
-	SKIFF_ASSERT_EQ(zc_rx_take(eng, &loan[1], &taken), -EINVAL);
+	TK_ASSERT_EQ(zc_rx_take(eng, &loan[1], &taken), -EINVAL);
 	CU_ASSERT(taken == NULL && loan[1].priv__ != NULL);
 	/* Budget spent until the first loan is taken back. */
-	SKIFF_ASSERT_EQ(zc_rx_loan(eng, pkb[2], &loan[2]), -ENOBUFS);
+	TK_ASSERT_EQ(zc_rx_loan(eng, pkb[2], &loan[2]), -ENOBUFS);
 	CU_ASSERT_FATAL(zc_rx_take(eng, &loan[0], &taken) == 0);
 	CU_ASSERT(taken == pkb[0] && loan[0].priv__ == NULL && loan[0].data == NULL);
-	SKIFF_ASSERT_EQ(pkb_len(taken), 1000);
+	TK_ASSERT_EQ(pkb_len(taken), 1000);
 	CU_ASSERT(umem_audit(u0, &a));
-	SKIFF_ASSERT_EQ(a.loaned, 0);
-	SKIFF_ASSERT_EQ(umem_frame_state(u0, pkb_frame_addr(taken)), UMEM_FRAME_HELD);
+	TK_ASSERT_EQ(a.loaned, 0);
+	TK_ASSERT_EQ(umem_frame_state(u0, pkb_frame_addr(taken)), UMEM_FRAME_HELD);
 	CU_ASSERT(zc_rx_loan(eng, pkb[2], &loan[2]) == 0);
 	zc_engine_get_stats(eng, &st);
-	SKIFF_ASSERT_EQ(st.loans_taken, 1);
-	SKIFF_ASSERT_EQ(st.loans_live, 1);
+	TK_ASSERT_EQ(st.loans_taken, 1);
+	TK_ASSERT_EQ(st.loans_live, 1);
 	pkb_free(taken);
 	zc_rx_return(eng, &loan[1]);
 	{
@@ -511,18 +511,18 @@ static void test_take_loan_back(void)
 
 		zc_rx_return(eng, &loan[2]);
 		taken = NULL;
-		SKIFF_ASSERT_EQ(zc_rx_take(eng, &stale, &taken), -EINVAL);
+		TK_ASSERT_EQ(zc_rx_take(eng, &stale, &taken), -EINVAL);
 		CU_ASSERT(taken == NULL);
 	}
 	CU_ASSERT(umem_audit(u0, &a));
-	SKIFF_ASSERT_EQ(a.loaned, 0);
+	TK_ASSERT_EQ(a.loaned, 0);
 }
 
 static void test_engine_refuses_to_go_while_busy(void)
 {
 	struct pkb *pkb = zc_send(10, 1);
 
-	SKIFF_ASSERT_EQ(zc_engine_destroy(eng), -EBUSY);
+	TK_ASSERT_EQ(zc_engine_destroy(eng), -EBUSY);
 	pkb_free(pkb);
 	zc_engine_deliver(eng);
 }
@@ -538,9 +538,9 @@ static void test_engine_refuses_to_go_with_frames_on_the_ring(void)
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &pkb) == 0);
 	pkb_put(pkb, 100);
 	CU_ASSERT_FATAL(zc_tx_post(eng, pkb) == 0);
-	SKIFF_ASSERT_EQ(zc_engine_destroy(eng), -EBUSY);
+	TK_ASSERT_EQ(zc_engine_destroy(eng), -EBUSY);
 	wire_and_far_end();
-	SKIFF_ASSERT_EQ(retire(), 1);
+	TK_ASSERT_EQ(retire(), 1);
 	pkb_free(pkb);
 	CU_ASSERT_FATAL(zc_sock_create(&zs, eng, on_complete, NULL) == 0);
 }
@@ -556,10 +556,10 @@ static void test_port_destroyed_with_frames_in_flight(void)
 	umem_port_destroy(p0);
 	CU_ASSERT_FATAL(umem_memlink_port(&p0, wire, 0, u0) == 0);
 	zc_engine_set_port(eng, p0);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 0); /* TCP still holds it */
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0); /* TCP still holds it */
 	pkb_free(pkb);
-	SKIFF_ASSERT_EQ(zc_engine_deliver(eng), 1);
-	SKIFF_ASSERT_EQ(calls[0].lo, 0);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 1);
+	TK_ASSERT_EQ(calls[0].lo, 0);
 }
 
 static void test_post_refuses_what_the_ring_would(void)
@@ -568,13 +568,13 @@ static void test_post_refuses_what_the_ring_would(void)
 	struct zc_engine_stats st;
 
 	CU_ASSERT_FATAL(pkb_alloc_tx(pool, &pkb) == 0);
-	SKIFF_ASSERT_EQ(zc_tx_post(eng, pkb), -EINVAL); /* empty */
+	TK_ASSERT_EQ(zc_tx_post(eng, pkb), -EINVAL); /* empty */
 	pkb_put(pkb, 10);
 	umem_loan(u0, pkb_frame_addr(pkb));
-	SKIFF_ASSERT_EQ(zc_tx_post(eng, pkb), -EINVAL); /* the application's */
+	TK_ASSERT_EQ(zc_tx_post(eng, pkb), -EINVAL); /* the application's */
 	umem_unloan(u0, pkb_frame_addr(pkb));
 	zc_engine_get_stats(eng, &st);
-	SKIFF_ASSERT_EQ(st.tx_ring_full, 0);
+	TK_ASSERT_EQ(st.tx_ring_full, 0);
 	pkb_free(pkb);
 }
 
@@ -607,51 +607,51 @@ static void test_nested_deliver_inside_callback(void)
 	nested_poll = true;
 	pkb_free(pkb);
 	zc_engine_deliver(eng);
-	SKIFF_ASSERT_EQ(completed[0], 1);
-	SKIFF_ASSERT_EQ(completed[1], 1);
+	TK_ASSERT_EQ(completed[0], 1);
+	TK_ASSERT_EQ(completed[1], 1);
 	zs = NULL; /* destroyed inside the callback */
 	zc_engine_deliver(eng);
 	CU_ASSERT_FATAL(zc_sock_create(&zs, eng, on_complete, NULL) == 0);
 }
 
-static const struct skiff_test_case zc_tests[] = {
-	SKIFF_TEST(test_ack_before_completion),
-	SKIFF_TEST(test_completion_before_ack),
-	SKIFF_TEST(test_retransmit_while_in_flight_copies),
-	SKIFF_TEST(test_retransmit_after_completion_in_place),
-	SKIFF_TEST(test_clone_held_elsewhere_delays),
-	SKIFF_TEST(test_failed_submission_never_calls_back),
-	SKIFF_TEST(test_out_of_order_completions_in_order_ranges),
-	SKIFF_TEST(test_coalescing_many_small_ids),
-	SKIFF_TEST(test_abort),
-	SKIFF_TEST(test_orphan_releases_early),
-	SKIFF_TEST(test_destroy_socket_inside_callback),
-	SKIFF_TEST(test_engine_refuses_to_go_while_busy),
-	SKIFF_TEST(test_engine_refuses_to_go_with_frames_on_the_ring),
-	SKIFF_TEST(test_port_destroyed_with_frames_in_flight),
-	SKIFF_TEST(test_post_refuses_what_the_ring_would),
-	SKIFF_TEST(test_nested_deliver_inside_callback),
-	SKIFF_TEST_END,
+static const struct tk_case zc_tests[] = {
+	TK_TEST(test_ack_before_completion),
+	TK_TEST(test_completion_before_ack),
+	TK_TEST(test_retransmit_while_in_flight_copies),
+	TK_TEST(test_retransmit_after_completion_in_place),
+	TK_TEST(test_clone_held_elsewhere_delays),
+	TK_TEST(test_failed_submission_never_calls_back),
+	TK_TEST(test_out_of_order_completions_in_order_ranges),
+	TK_TEST(test_coalescing_many_small_ids),
+	TK_TEST(test_abort),
+	TK_TEST(test_orphan_releases_early),
+	TK_TEST(test_destroy_socket_inside_callback),
+	TK_TEST(test_engine_refuses_to_go_while_busy),
+	TK_TEST(test_engine_refuses_to_go_with_frames_on_the_ring),
+	TK_TEST(test_port_destroyed_with_frames_in_flight),
+	TK_TEST(test_post_refuses_what_the_ring_would),
+	TK_TEST(test_nested_deliver_inside_callback),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_case loan_tests[] = {
-	SKIFF_TEST(test_loan_budget_and_copybreak),
-	SKIFF_TEST(test_copybreak_when_fill_ring_low),
-	SKIFF_TEST(test_take_loan_back),
-	SKIFF_TEST_END,
+static const struct tk_case loan_tests[] = {
+	TK_TEST(test_loan_budget_and_copybreak),
+	TK_TEST(test_copybreak_when_fill_ring_low),
+	TK_TEST(test_take_loan_back),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite zc_suite = {
+static const struct tk_suite zc_suite = {
 	.name = "completion",
 	.setup = setup,
 	.teardown = teardown,
 	.tests = zc_tests,
 };
-static const struct skiff_test_suite loan_suite = {
+static const struct tk_suite loan_suite = {
 	.name = "loans",
 	.setup = setup,
 	.teardown = teardown,
 	.tests = loan_tests,
 };
 
-const struct skiff_test_suite *const skiff_test_suites[] = {&zc_suite, &loan_suite, NULL};
+const struct tk_suite *const tk_suites[] = {&zc_suite, &loan_suite, NULL};

@@ -17,10 +17,11 @@
  * Sockets: skiff descriptors are small non-negative integers of their own
  * numbering, not kernel file descriptors.
  *
- * Errors: the POSIX-shaped calls (skiff_socket ... skiff_epoll_wait,
- * skiff_zc_send, skiff_zc_recv) return -1 and set errno, like the calls they
- * replace; skiff_init() and the other non-POSIX calls return 0 or -errno
- * (docs/errors.md, docs/api.md).
+ * Errors: every skiff_* call that can fail returns -1 and sets errno, as
+ * the POSIX calls it stands beside do (skiff_socket() ... skiff_epoll_wait(),
+ * and skiff_init(), skiff_poll(), the zero-copy and memlink calls alike);
+ * on success it returns 0, a count or a descriptor. Calls that cannot fail
+ * return void. Each call's comment lists its errno values (docs/errors.md).
  */
 #ifndef SKIFF_H
 #define SKIFF_H
@@ -51,7 +52,54 @@ enum skiff_xdp_mode {
 	SKIFF_XDP_COPY,
 };
 
-struct umem_memlink;
+/* ---- memlink: a shared-memory wire between two skiff instances ---------- */
+
+/** A software wire with the rings of AF_XDP, over shared memory: two skiff
+ * instances (in one process, or in two joined by fork()) talk over it as
+ * over a cable. For tests and benchmarks without a NIC. */
+struct skiff_memlink;
+
+struct skiff_memlink_config {
+	uint32_t frame_count; /**< UMEM frames per end (0: 16384) */
+	uint32_t ring_size;   /**< descriptors per ring, a power of two (0: 2048) */
+};
+
+/** Faults for the frames leaving one end, drawn from @p seed (same seed,
+ * same faults); rates in parts per million. */
+struct skiff_memlink_faults {
+	uint64_t seed;
+	uint32_t drop_ppm;
+	uint32_t duplicate_ppm;
+	uint32_t reorder_ppm; /**< the frame swaps places with the next one */
+	uint32_t corrupt_ppm; /**< one byte flipped */
+	uint32_t delay_ppm;
+	uint32_t delay_us; /**< how long a delayed frame waits */
+};
+
+/** What left one end of the wire. */
+struct skiff_memlink_stats {
+	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, delayed;
+	uint64_t no_fill; /**< lost: the far end had no fill frame posted */
+	uint64_t rx_full; /**< lost: the far end's RX ring was full */
+	uint64_t invalid; /**< descriptors the wire refused */
+};
+
+/** Create a wire (@p cfg NULL: defaults). Create it before fork() when the
+ * two ends live in two processes.
+ * @return 0, or -1 and errno (EINVAL, ENOMEM, or the error of memfd/mmap) */
+SKIFF_API int skiff_memlink_create(struct skiff_memlink **out,
+				   const struct skiff_memlink_config *cfg);
+/** Faults for frames leaving @p end (0 or 1); NULL clears them.
+ * @return 0, or -1 and errno EINVAL (bad end) */
+SKIFF_API int skiff_memlink_set_faults(struct skiff_memlink *w, unsigned end,
+				       const struct skiff_memlink_faults *f);
+/** Counters of the frames that left @p end.
+ * @return 0, or -1 and errno EINVAL (bad end) */
+SKIFF_API int skiff_memlink_get_stats(const struct skiff_memlink *w, unsigned end,
+				      struct skiff_memlink_stats *out);
+/** Destroy a wire; accepts NULL. Both ends' instances must be stopped first.
+ * @return 0, or -1 and errno EBUSY (an end is still open: the wire stays) */
+SKIFF_API int skiff_memlink_destroy(struct skiff_memlink *w);
 
 /** Run-time configuration; a zero field means the default. */
 struct skiff_config {
@@ -63,7 +111,7 @@ struct skiff_config {
 	bool xdp_skb_mode; /**< attach in generic (skb) mode */
 	bool busy_poll;
 	/* memlink */
-	struct umem_memlink *memlink;
+	struct skiff_memlink *memlink;
 	unsigned memlink_end; /**< 0 or 1 */
 	/* addresses */
 	uint8_t mac[6];		  /**< all zero: the interface's (xsk) or a generated one */
@@ -77,7 +125,7 @@ struct skiff_config {
 	/* sizes */
 	uint32_t frame_count; /**< UMEM frames (default 16384) */
 	uint32_t ring_size;   /**< each AF_XDP ring (default 2048; at most frame_count / 2,
-			       * else skiff_init() says -EINVAL) */
+			       * else skiff_init() fails with EINVAL) */
 	uint32_t max_sockets; /**< descriptors (default 4096) */
 	/* TCP */
 	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
@@ -87,10 +135,10 @@ struct skiff_config {
 /**
  * Start the stack. One instance per process; after skiff_fini() the
  * process may start another.
- * @return 0, -EALREADY (already running), -EINVAL (bad config), -ENODEV,
- *         -EPERM, -EOPNOTSUPP, -EBUSY (queue or wire end taken), -ENOMEM,
- *         or another -errno from the port; skiff_last_error() then says
- *         more.
+ * @return 0, or -1 and errno: EALREADY (already running), EINVAL (bad
+ *         config), ENODEV, EPERM, EOPNOTSUPP, EBUSY (queue or wire end
+ *         taken), ENOMEM, or another error of the port; skiff_last_error()
+ *         then says more.
  */
 SKIFF_API int skiff_init(const struct skiff_config *cfg);
 
@@ -113,8 +161,8 @@ SKIFF_API uint32_t skiff_xdp_prog_id(void);
  * One round of the run-to-completion loop; waits up to @p timeout_ms (0:
  * don't wait, -1: until something happens) for traffic when there is none.
  * Called from inside a zero-copy completion callback it does nothing.
- * @return how many packets and events were processed, or -errno (-ENOTCONN:
- *         the stack is not running)
+ * @return how many packets and events were processed, or -1 and errno
+ *         ENOTCONN (the stack is not running)
  */
 SKIFF_API int skiff_poll(int timeout_ms);
 
@@ -201,16 +249,17 @@ typedef void (*skiff_zc_fn)(void *opaque, int fd, uint32_t lo, uint32_t hi, unsi
  * with its headers written in front of it, in place; a shorter one may be
  * merged with its neighbours, and then goes out of a copy.
  * @param fd a connected TCP socket, or -1 for the default segment size
- * @return 0, -ENOMEM (no free frame: an eighth of the UMEM, at most a fill
- *         ring's worth, stays free or on the fill ring for receiving the
- *         ACKs that release sends), -EBADF, -ENOTCONN, -ENOTSUP (not TCP)
+ * @return 0, or -1 and errno: ENOMEM (no free frame: an eighth of the UMEM,
+ *         at most a fill ring's worth, stays free or on the fill ring for
+ *         receiving the ACKs that release sends), EBADF, ENOTCONN, ENOTSUP
+ *         (not TCP), ENETDOWN, EINVAL (@p buf NULL)
  */
 SKIFF_API int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf);
 /** Give back a buffer that was never sent; accepts an empty one. */
 SKIFF_API void skiff_zc_free(struct skiff_zc_buf *buf);
 /** Completion callback for @p fd (NULL: completions are queued and raise
  * SKIFF_EPOLLZC, and skiff_zc_completions() reads them).
- * @return 0, -EBADF, -ENOTSUP (not TCP) */
+ * @return 0, or -1 and errno EBADF, ENOTSUP (not TCP) */
 SKIFF_API int skiff_zc_set_callback(int fd, skiff_zc_fn cb, void *opaque);
 /**
  * Send @p n buffers as one zero-copy send. On success the buffers belong
@@ -262,12 +311,12 @@ SKIFF_API void skiff_zc_recv_done(struct skiff_zc_loan *loans, unsigned n);
  * longer than one segment of @p fd goes out as several segments, all but
  * the first out of a copy (counted in tx_copied_bytes).
  * @param fd a connected TCP socket, or -1
- * @return 0, -EINVAL (the loan is unchanged: a copied loan,
- *         SKIFF_ZC_LOAN_COPIED; an empty one; one already returned or
- *         spent; a frame shared with another reference or without room
- *         for headers in front), -ENOBUFS (frames are short: an eighth
- *         of the UMEM stays free for receiving; return or copy the loan),
- *         -EBADF, -ENOTCONN, -ENOTSUP (not TCP), -ENETDOWN
+ * @return 0, or -1 and errno: EINVAL (the loan is unchanged: a copied
+ *         loan, SKIFF_ZC_LOAN_COPIED; an empty one; one already returned
+ *         or spent; a frame shared with another reference or without room
+ *         for headers in front), ENOBUFS (frames are short: an eighth of
+ *         the UMEM stays free for receiving; return or copy the loan),
+ *         EBADF, ENOTCONN, ENOTSUP (not TCP), ENETDOWN
  */
 SKIFF_API int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf *buf);
 

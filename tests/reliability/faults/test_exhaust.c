@@ -173,10 +173,10 @@ static void test_slow_reader_holding_loans(void)
 			max_loaned = st.frames_loaned;
 	}
 	skiff_get_stats(&st);
-	skiff_test_note("holding %u loans (%u frames loaned at most, %u of %u free, %u on fill), "
-			"%llu ENOBUFS",
-			n, max_loaned, st.frames_free, st.frames_total, st.frames_fill,
-			(unsigned long long)enobufs);
+	tk_note("holding %u loans (%u frames loaned at most, %u of %u free, %u on fill), "
+		"%llu ENOBUFS",
+		n, max_loaned, st.frames_free, st.frames_total, st.frames_fill,
+		(unsigned long long)enobufs);
 	/* The pressure ends: every loan back, then read to EOF. */
 	skiff_zc_recv_done(held, n);
 	hold_end = st_now_ms();
@@ -199,25 +199,24 @@ static void test_slow_reader_holding_loans(void)
 	recovered_ms = st_now_ms() - hold_end;
 	CU_ASSERT(skiff_close(fd) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&r, sizeof(r), 60000));
-	SKIFF_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
+	TK_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
 	st_pattern_digest(0x51, READER_BYTES, want);
-	SKIFF_ASSERT_EQ(off, READER_BYTES);
-	SKIFF_ASSERT_EQ(bad, 0);
+	TK_ASSERT_EQ(off, READER_BYTES);
+	TK_ASSERT_EQ(bad, 0);
 	CU_ASSERT(memcmp(got, want, 32) == 0);
 	CU_ASSERT(memcmp(r.x.digest, want, 32) == 0);
-	SKIFF_ASSERT_EQ(bad_audits, 0);
+	TK_ASSERT_EQ(bad_audits, 0);
 	/* Backpressure reached the sender while the loans were held. */
 	CU_ASSERT(r.eagain > 0);
 	CU_ASSERT(r.longest_stall_ms >= HOLD_MS / 3);
 	CU_ASSERT(n > 0);
 	skiff_get_stats(&st);
-	skiff_test_score("64-frame UMEMs, reader holds %u loans (%u frames) for %d ms: sender "
-			 "refused %llu times (EAGAIN, longest %lld ms), %llu ENOBUFS, %u audits "
-			 "balanced, 8 MiB done %.1f s after release (%.1f s in all), SHA-256 %s",
-			 n, max_loaned, HOLD_MS, (unsigned long long)r.eagain, r.longest_stall_ms,
-			 (unsigned long long)enobufs, audits - bad_audits, recovered_ms / 1000.0,
-			 (st_now_ms() - t0) / 1000.0,
-			 memcmp(got, want, 32) == 0 ? "ok" : "MISMATCH");
+	tk_score("64-frame UMEMs, reader holds %u loans (%u frames) for %d ms: sender "
+		 "refused %llu times (EAGAIN, longest %lld ms), %llu ENOBUFS, %u audits "
+		 "balanced, 8 MiB done %.1f s after release (%.1f s in all), SHA-256 %s",
+		 n, max_loaned, HOLD_MS, (unsigned long long)r.eagain, r.longest_stall_ms,
+		 (unsigned long long)enobufs, audits - bad_audits, recovered_ms / 1000.0,
+		 (st_now_ms() - t0) / 1000.0, memcmp(got, want, 32) == 0 ? "ok" : "MISMATCH");
 }
 
 /* ---- a peer that stops polling ---------------------------------------------------- */
@@ -257,7 +256,7 @@ static void zc_send_some(int fd, uint64_t total, struct zc_pressure *z)
 	unsigned n = 0;
 
 	while (n < 32 && z->off < total) {
-		int e = skiff_zc_alloc(fd, &b[n]);
+		int e = skiff_zc_alloc(fd, &b[n]) ? -errno : 0;
 
 		if (e) {
 			CU_ASSERT(e == -ENOMEM);
@@ -294,7 +293,7 @@ static void zc_send_some(int fd, uint64_t total, struct zc_pressure *z)
 static void test_stalled_peer_zero_copy_sender(void)
 {
 	struct zc_pressure z = {0};
-	struct umem_memlink_stats ws;
+	struct skiff_memlink_stats ws;
 	struct skiff_stats st0, st;
 	struct st_xfer x;
 	uint8_t want[32];
@@ -312,9 +311,8 @@ static void test_stalled_peer_zero_copy_sender(void)
 	while (st_now_ms() - t0 < HOLD_MS)
 		zc_send_some(fd, BYTES, &z);
 	skiff_get_stats(&st);
-	umem_memlink_get_stats(P.w, 0, &ws);
-	skiff_test_note(
-		"peer silent %d ms: %llu of %llu bytes queued, %u frames held at most, "
+	skiff_memlink_get_stats(P.w, 0, &ws);
+	tk_note("peer silent %d ms: %llu of %llu bytes queued, %u frames held at most, "
 		"%u on TX at most, alloc refused %llu, send refused %llu; wire: %llu lost to a "
 		"full RX ring, %llu to an empty fill ring",
 		HOLD_MS, (unsigned long long)z.off, (unsigned long long)BYTES, z.max_held, z.max_tx,
@@ -329,37 +327,36 @@ static void test_stalled_peer_zero_copy_sender(void)
 	resumed = st_now_ms();
 	while (z.off < BYTES && st_now_ms() - resumed < 60000)
 		zc_send_some(fd, BYTES, &z);
-	SKIFF_ASSERT_EQ(z.off, BYTES);
+	TK_ASSERT_EQ(z.off, BYTES);
 	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&x, sizeof(x), 60000));
 	done = st_now_ms();
 	CU_ASSERT(skiff_close(fd) == 0);
-	SKIFF_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
+	TK_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
 	st_pattern_digest(0x52, BYTES, want);
-	SKIFF_ASSERT_EQ(x.bytes, BYTES);
+	TK_ASSERT_EQ(x.bytes, BYTES);
 	CU_ASSERT(memcmp(x.digest, want, 32) == 0);
-	SKIFF_ASSERT_EQ(z.bad_audits, 0);
+	TK_ASSERT_EQ(z.bad_audits, 0);
 	st_wait_idle(ST_IDLE_WAIT_MS);
 	skiff_get_stats(&st);
-	SKIFF_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
-	umem_memlink_get_stats(P.w, 0, &ws);
-	skiff_test_score("64-frame UMEMs, peer silent %d ms under zero-copy sends: %u of 64 frames "
-			 "pinned, alloc refused %llu / send refused %llu times, %llu frames lost "
-			 "into the full peer; 4 MiB done %.1f s after it woke, %llu retransmits, "
-			 "%u audits balanced, SHA-256 %s",
-			 HOLD_MS, z.max_held + z.max_tx, (unsigned long long)z.nomem,
-			 (unsigned long long)z.eagain,
-			 (unsigned long long)(ws.rx_full + ws.no_fill), (done - resumed) / 1000.0,
-			 (unsigned long long)(st.tcp_retransmits - st0.tcp_retransmits),
-			 z.audits - z.bad_audits,
-			 memcmp(x.digest, want, 32) == 0 ? "ok" : "MISMATCH");
+	TK_ASSERT_EQ(st.zc_ids_completed, st.zc_sends);
+	skiff_memlink_get_stats(P.w, 0, &ws);
+	tk_score("64-frame UMEMs, peer silent %d ms under zero-copy sends: %u of 64 frames "
+		 "pinned, alloc refused %llu / send refused %llu times, %llu frames lost "
+		 "into the full peer; 4 MiB done %.1f s after it woke, %llu retransmits, "
+		 "%u audits balanced, SHA-256 %s",
+		 HOLD_MS, z.max_held + z.max_tx, (unsigned long long)z.nomem,
+		 (unsigned long long)z.eagain, (unsigned long long)(ws.rx_full + ws.no_fill),
+		 (done - resumed) / 1000.0,
+		 (unsigned long long)(st.tcp_retransmits - st0.tcp_retransmits),
+		 z.audits - z.bad_audits, memcmp(x.digest, want, 32) == 0 ? "ok" : "MISMATCH");
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_slow_reader_holding_loans),
-	SKIFF_TEST(test_stalled_peer_zero_copy_sender),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_slow_reader_holding_loans),
+	TK_TEST(test_stalled_peer_zero_copy_sender),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"exhaust", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"exhaust", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../../stack/skiff_testing.h"
 #include "stack_test.h"
 
 #define N	    1000
@@ -28,7 +29,7 @@
 static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x77};
 
 static struct {
-	struct umem_memlink *w;
+	struct skiff_memlink *w;
 	struct umem *u;
 	struct umem_port *p;
 	struct umem_geometry g;
@@ -180,9 +181,9 @@ static void setup(void)
 	memcpy(I.stack_mac, c.mac, 6);
 	I.stack_ip = c.ipv4;
 	inet_pton(AF_INET, ST_ML_IP4_1, &I.peer_ip);
-	CU_ASSERT_FATAL(umem_memlink_umem_config(I.w, 1, &uc) == 0);
+	CU_ASSERT_FATAL(umem_memlink_umem_config(skiff__memlink_wire(I.w), 1, &uc) == 0);
 	CU_ASSERT_FATAL(umem_create(&I.u, &uc) == 0);
-	CU_ASSERT_FATAL(umem_memlink_port(&I.p, I.w, 1, I.u) == 0);
+	CU_ASSERT_FATAL(umem_memlink_port(&I.p, skiff__memlink_wire(I.w), 1, I.u) == 0);
 	umem_geometry(I.u, &I.g);
 	umem_port_refill(I.p);
 	peer_arp(1, NULL);
@@ -195,7 +196,7 @@ static void teardown(void)
 
 		st_assert_idle();
 		skiff_get_stats(&st);
-		SKIFF_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
+		TK_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
 		skiff_fini();
 	}
 	if (I.p) {
@@ -204,7 +205,7 @@ static void teardown(void)
 		CU_ASSERT(umem_destroy(I.u) == 0);
 	}
 	if (I.w)
-		CU_ASSERT(umem_memlink_destroy(I.w) == 0);
+		CU_ASSERT(skiff_memlink_destroy(I.w) == 0);
 	memset(&I, 0, sizeof(I));
 }
 
@@ -222,7 +223,7 @@ static uint32_t peer_connects(int lfd, uint16_t sport, uint64_t *t0, uint64_t *t
 	peer_tcp(sport, LPORT, PEER_ISN, 0, ST_TH_SYN);
 	CU_ASSERT_FATAL(peer_expect(&s, sport, ST_TH_SYN | ST_TH_ACK));
 	*t1 = now_ns();
-	SKIFF_ASSERT_EQ(s.ack, PEER_ISN + 1);
+	TK_ASSERT_EQ(s.ack, PEER_ISN + 1);
 	peer_tcp(sport, LPORT, PEER_ISN + 1, s.seq + 1, ST_TH_ACK);
 	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;) {
 		skiff_poll(0);
@@ -253,7 +254,7 @@ static uint32_t skiff_connects(uint64_t *t0, uint64_t *t1)
 	*t1 = now_ns();
 	peer_tcp(PEER_LPORT, s.sport, PEER_ISN, s.seq + 1, ST_TH_SYN | ST_TH_ACK);
 	CU_ASSERT_FATAL(peer_expect(&ack, PEER_LPORT, ST_TH_ACK));
-	SKIFF_ASSERT_EQ(ack.seq, s.seq + 1);
+	TK_ASSERT_EQ(ack.seq, s.seq + 1);
 	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0);
 	peer_tcp(PEER_LPORT, s.sport, PEER_ISN + 1, s.seq + 1, ST_TH_RST | ST_TH_ACK);
 	skiff_poll(0);
@@ -335,12 +336,12 @@ static void analyse(const uint32_t *isn, const uint64_t *t, struct isn_stats *a)
  * six standard deviations out. */
 static void assert_unpredictable(const char *who, const struct isn_stats *a)
 {
-	skiff_test_note("%s: %u repeats, %u distinct steps, %u distinct second differences, "
-			"%u linear / %u clock guesses within 64 KiB, ones per bit %u..%u, "
-			"%.2f bits flip",
-			who, a->repeats, a->distinct_steps, a->distinct_accel, a->linear_hits,
-			a->clock_hits, a->bit_min, a->bit_max, a->mean_flips);
-	SKIFF_ASSERT_EQ(a->repeats, 0);
+	tk_note("%s: %u repeats, %u distinct steps, %u distinct second differences, "
+		"%u linear / %u clock guesses within 64 KiB, ones per bit %u..%u, "
+		"%.2f bits flip",
+		who, a->repeats, a->distinct_steps, a->distinct_accel, a->linear_hits,
+		a->clock_hits, a->bit_min, a->bit_max, a->mean_flips);
+	TK_ASSERT_EQ(a->repeats, 0);
 	CU_ASSERT(a->distinct_steps >= N - 10);
 	CU_ASSERT(a->distinct_accel >= N - 10);
 	CU_ASSERT(a->linear_hits <= 2);
@@ -367,14 +368,13 @@ static void test_1000_connections_each_way_unpredictable(void)
 	analyse(active, ta, &sa);
 	assert_unpredictable("skiff accepting (SYN-ACKs)", &sp);
 	assert_unpredictable("skiff connecting (SYNs)", &sa);
-	skiff_test_score("2 x 1,000 connections (accepted / opened) in %lld ms: 0 repeats, "
-			 "%u / %u distinct steps, linear guesses hit %u / %u, clock guesses "
-			 "%u / %u, ones per bit %u..%u, %.1f / %.1f bits flip between neighbours",
-			 st_now_ms() - t0, sp.distinct_steps, sa.distinct_steps, sp.linear_hits,
-			 sa.linear_hits, sp.clock_hits, sa.clock_hits,
-			 sp.bit_min < sa.bit_min ? sp.bit_min : sa.bit_min,
-			 sp.bit_max > sa.bit_max ? sp.bit_max : sa.bit_max, sp.mean_flips,
-			 sa.mean_flips);
+	tk_score("2 x 1,000 connections (accepted / opened) in %lld ms: 0 repeats, "
+		 "%u / %u distinct steps, linear guesses hit %u / %u, clock guesses "
+		 "%u / %u, ones per bit %u..%u, %.1f / %.1f bits flip between neighbours",
+		 st_now_ms() - t0, sp.distinct_steps, sa.distinct_steps, sp.linear_hits,
+		 sa.linear_hits, sp.clock_hits, sa.clock_hits,
+		 sp.bit_min < sa.bit_min ? sp.bit_min : sa.bit_min,
+		 sp.bit_max > sa.bit_max ? sp.bit_max : sa.bit_max, sp.mean_flips, sa.mean_flips);
 }
 
 /* RFC 6528: ISN = M + F(4-tuple, key). For one 4-tuple F is fixed, so two
@@ -405,23 +405,23 @@ static void test_same_tuple_moves_with_the_clock_only(void)
 		if (d >= lo && d <= hi)
 			ok++;
 		else
-			skiff_test_note("connection %d: ISN moved %u ticks, clock %llu..%llu", i, d,
-					(unsigned long long)lo, (unsigned long long)hi);
+			tk_note("connection %d: ISN moved %u ticks, clock %llu..%llu", i, d,
+				(unsigned long long)lo, (unsigned long long)hi);
 		if ((int64_t)hi - (int64_t)lo > worst)
 			worst = (int64_t)hi - (int64_t)lo;
 	}
-	SKIFF_ASSERT_EQ(ok, SAME_TUPLE - 1);
-	skiff_test_score("one 4-tuple reconnected %d times over %.0f ms: %u of %d ISN steps equal "
-			 "the 4 us ticks elapsed (bracket at most %lld ticks wide)",
-			 SAME_TUPLE, (t1[SAME_TUPLE - 1] - t0[0]) / 1e6, ok, SAME_TUPLE - 1,
-			 (long long)worst);
+	TK_ASSERT_EQ(ok, SAME_TUPLE - 1);
+	tk_score("one 4-tuple reconnected %d times over %.0f ms: %u of %d ISN steps equal "
+		 "the 4 us ticks elapsed (bracket at most %lld ticks wide)",
+		 SAME_TUPLE, (t1[SAME_TUPLE - 1] - t0[0]) / 1e6, ok, SAME_TUPLE - 1,
+		 (long long)worst);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_1000_connections_each_way_unpredictable),
-	SKIFF_TEST(test_same_tuple_moves_with_the_clock_only),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_1000_connections_each_way_unpredictable),
+	TK_TEST(test_same_tuple_moves_with_the_clock_only),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"isn", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"isn", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

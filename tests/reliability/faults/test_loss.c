@@ -52,7 +52,7 @@ struct impair {
 
 static void fail_setup(const char *what)
 {
-	skiff_test_note("router set-up failed: %s", what);
+	tk_note("router set-up failed: %s", what);
 	CU_FAIL_FATAL("router set-up");
 }
 
@@ -87,7 +87,7 @@ static bool router_rules(const char *ipt, const char *to_skiff, const char *to_k
 		    ipt, L.rs, im->dup, to_kern)) {
 		/* No TEE target (xt_TEE): the run goes on without duplicates
 		 * and its score says so. */
-		skiff_test_note("iptables TEE refused (no xt_TEE?): no duplication");
+		tk_note("iptables TEE refused (no xt_TEE?): no duplication");
 		return true;
 	}
 	L.dup = true;
@@ -99,12 +99,12 @@ static void router_up(const char *tag, const struct impair *im)
 	const char *k = L.ns[NS_KERN], *r = L.ns[NS_ROUTER], *s = L.ns[NS_SKIFF];
 	int pid = (int)getpid();
 
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	if (system("command -v iptables >/dev/null 2>&1 && command -v ip6tables >/dev/null 2>&1") !=
 	    0)
-		skiff_test_skip("needs iptables and ip6tables (tests/host/setup.sh installs them)");
+		tk_skip("needs iptables and ip6tables (tests/host/setup.sh installs them)");
 	if (skiff_netns_private_mounts() != 0)
-		skiff_test_note("no private bpffs: libxdp loads without its dispatcher");
+		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	snprintf(L.kv, sizeof(L.kv), "sk%d-kv", pid);
 	snprintf(L.rk, sizeof(L.rk), "sk%d-rk", pid);
 	snprintf(L.rs, sizeof(L.rs), "sk%d-rs", pid);
@@ -283,7 +283,7 @@ static void lossy_two_way(const char *tag, int family, bool kernel_client, const
 		st_skiff_two_way_client(fd, BYTES, &mine);
 	}
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 120000));
-	SKIFF_ASSERT_EQ(st_child_wait(L.child, 10000), 0);
+	TK_ASSERT_EQ(st_child_wait(L.child, 10000), 0);
 	L.child = 0;
 	secs = (st_now_ms() - t0) / 1000.0;
 	st_check_two_way(&mine, &theirs, BYTES);
@@ -299,20 +299,19 @@ static void lossy_two_way(const char *tag, int family, bool kernel_client, const
 
 		st_note_rate("kernel -> skiff", BYTES, to_skiff->seconds);
 		st_note_rate("skiff -> kernel", BYTES, to_kern->seconds);
-		skiff_test_note("router: kernel->skiff %llu forwarded, %llu dropped (%.2f%%), %llu "
-				"duplicated (%.2f%%); skiff->kernel %llu forwarded, %llu dropped "
-				"(%.2f%%), %llu duplicated (%.2f%%)",
-				rc.fwd[0], rc.drop[0], pct(rc.drop[0], rc.fwd[0]), rc.dup[0],
-				pct(rc.dup[0], rc.fwd[0]), rc.fwd[1], rc.drop[1],
-				pct(rc.drop[1], rc.fwd[1]), rc.dup[1], pct(rc.dup[1], rc.fwd[1]));
-		skiff_test_note("skiff: %llu retransmits (%llu timeouts, %llu fast, %llu sack), "
-				"%llu out of order; kernel: %llu retransmits",
-				(unsigned long long)st.tcp_retransmits,
-				(unsigned long long)st.tcp_timeouts,
-				(unsigned long long)st.tcp_fast_recoveries,
-				(unsigned long long)st.tcp_sack_retransmits,
-				(unsigned long long)st.tcp_ooseq, k_rexmit);
-		skiff_test_score(
+		tk_note("router: kernel->skiff %llu forwarded, %llu dropped (%.2f%%), %llu "
+			"duplicated (%.2f%%); skiff->kernel %llu forwarded, %llu dropped "
+			"(%.2f%%), %llu duplicated (%.2f%%)",
+			rc.fwd[0], rc.drop[0], pct(rc.drop[0], rc.fwd[0]), rc.dup[0],
+			pct(rc.dup[0], rc.fwd[0]), rc.fwd[1], rc.drop[1],
+			pct(rc.drop[1], rc.fwd[1]), rc.dup[1], pct(rc.dup[1], rc.fwd[1]));
+		tk_note("skiff: %llu retransmits (%llu timeouts, %llu fast, %llu sack), "
+			"%llu out of order; kernel: %llu retransmits",
+			(unsigned long long)st.tcp_retransmits, (unsigned long long)st.tcp_timeouts,
+			(unsigned long long)st.tcp_fast_recoveries,
+			(unsigned long long)st.tcp_sack_retransmits,
+			(unsigned long long)st.tcp_ooseq, k_rexmit);
+		tk_score(
 			"64 MiB each way, IPv%d, %s connects, router drops %.2f%% / %.2f%% and "
 			"duplicates %.2f%% / %.2f%% (to skiff / to kernel): kernel->skiff %.1f s, "
 			"skiff->kernel %.1f s (%.1f s in all), retransmits skiff %llu / kernel %llu, "
@@ -346,11 +345,11 @@ static void test_v6_5pct_drop_1pct_dup_skiff_connects(void)
 	lossy_two_way("loss5", AF_INET6, false, &im);
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_v4_1pct_drop_1pct_dup_kernel_connects),
-	SKIFF_TEST(test_v6_5pct_drop_1pct_dup_skiff_connects),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_v4_1pct_drop_1pct_dup_kernel_connects),
+	TK_TEST(test_v6_5pct_drop_1pct_dup_skiff_connects),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"loss", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"loss", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

@@ -55,11 +55,11 @@ static struct {
 
 static void env_up(const char *tag, unsigned mtu)
 {
-	skiff_test_require_privileged();
+	tk_require_privileged();
 	if (skiff_netns_run(NULL, "/usr/bin/python3 -c 'import scapy.all' 2>/dev/null") != 0)
-		skiff_test_skip("no Scapy for /usr/bin/python3 (tests/host/setup.sh installs it)");
+		tk_skip("no Scapy for /usr/bin/python3 (tests/host/setup.sh installs it)");
 	if (skiff_netns_private_mounts() != 0)
-		skiff_test_note("no private bpffs: libxdp loads without its dispatcher");
+		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	CU_ASSERT_FATAL(skiff_netns_pair_create(&H.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
 	H.up = true;
 	CU_ASSERT_FATAL(skiff_netns_addr(H.net.ns[1], H.net.ifname[1], OWN_IP4 "/24") == 0);
@@ -129,9 +129,9 @@ static void stack_up(void)
 	inet_pton(AF_INET6, STACK_IP6, c.ipv6);
 	c.ipv6_prefix = 64;
 	c.time_wait_ms = 200;
-	e = skiff_init(&c);
+	e = skiff_init(&c) ? -errno : 0;
 	if (e)
-		skiff_test_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
+		tk_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
 	CU_ASSERT_FATAL(e == 0);
 	H.stack = true;
 	H.lfd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -229,7 +229,7 @@ static bool kconn_round(size_t n)
 	}
 	H.koff += n;
 	if (got != n) {
-		skiff_test_note("kernel connection: %zu of %zu bytes came back", got, n);
+		tk_note("kernel connection: %zu of %zu bytes came back", got, n);
 		return false;
 	}
 	return st_pattern_check(0x4057, H.koff - n, in, n) < 0;
@@ -282,7 +282,7 @@ static void agent_case(const char *json, char *out, size_t len)
 	CU_ASSERT_FATAL(write(H.to_agent, json, strlen(json)) == (ssize_t)strlen(json));
 	CU_ASSERT_FATAL(write(H.to_agent, "\n", 1) == 1);
 	CU_ASSERT_FATAL(agent_line(out, len, 60000));
-	skiff_test_note("agent: %s", out);
+	tk_note("agent: %s", out);
 	CU_ASSERT_FATAL(strstr(out, "\"error\"") == NULL);
 }
 
@@ -295,7 +295,7 @@ static long long jnum(const char *json, const char *key)
 	snprintf(k, sizeof(k), "\"%s\": ", key);
 	p = strstr(json, k);
 	if (!p) {
-		skiff_test_note("no \"%s\" in the agent's reply", key);
+		tk_note("no \"%s\" in the agent's reply", key);
 		CU_FAIL("agent reply incomplete");
 		return -1;
 	}
@@ -342,8 +342,8 @@ static void teardown(void)
 			skiff_close(H.lfd);
 		st_assert_idle();
 		skiff_get_stats(&st);
-		SKIFF_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
-		SKIFF_ASSERT_EQ(st.rx_drop_no_pkb + st.tx_drop_no_frame, 0);
+		TK_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
+		TK_ASSERT_EQ(st.rx_drop_no_pkb + st.tx_drop_no_frame, 0);
 		if (getenv("ST_VERBOSE"))
 			st_dump_stats("skiff");
 		skiff_fini();
@@ -390,12 +390,11 @@ static void test_bad_ip_checksums(void)
 	agent_case("{\"case\": \"bad_ip_checksum\", \"n\": 40}", r, sizeof(r));
 	skiff_get_stats(&st);
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), 0);
-	SKIFF_ASSERT_EQ(DELTA(st, ip_checksum_err), 40);
-	skiff_test_score(
-		"40 IPv4 packets (ICMP, TCP SYN) with bad header checksums: %lld answered, "
-		"ip_checksum_err +%lld, connection %s",
-		jnum(r, "answered"), DELTA(st, ip_checksum_err), ok ? "intact" : "BROKEN");
+	TK_ASSERT_EQ(jnum(r, "answered"), 0);
+	TK_ASSERT_EQ(DELTA(st, ip_checksum_err), 40);
+	tk_score("40 IPv4 packets (ICMP, TCP SYN) with bad header checksums: %lld answered, "
+		 "ip_checksum_err +%lld, connection %s",
+		 jnum(r, "answered"), DELTA(st, ip_checksum_err), ok ? "intact" : "BROKEN");
 }
 
 static void test_bad_tcp_checksums(void)
@@ -408,13 +407,13 @@ static void test_bad_tcp_checksums(void)
 	agent_case("{\"case\": \"bad_tcp_checksum\", \"n\": 40}", r, sizeof(r));
 	skiff_get_stats(&st);
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), 0);
-	SKIFF_ASSERT_EQ(jnum(r, "alive"), 1);
-	SKIFF_ASSERT_EQ(DELTA(st, tcp_checksum_err), 40);
-	skiff_test_score("40 TCP segments (SYNs, in-sequence data) with bad checksums: %lld "
-			 "answered, tcp_checksum_err +%lld, connections %s",
-			 jnum(r, "answered"), DELTA(st, tcp_checksum_err),
-			 ok && jnum(r, "alive") ? "intact" : "BROKEN");
+	TK_ASSERT_EQ(jnum(r, "answered"), 0);
+	TK_ASSERT_EQ(jnum(r, "alive"), 1);
+	TK_ASSERT_EQ(DELTA(st, tcp_checksum_err), 40);
+	tk_score("40 TCP segments (SYNs, in-sequence data) with bad checksums: %lld "
+		 "answered, tcp_checksum_err +%lld, connections %s",
+		 jnum(r, "answered"), DELTA(st, tcp_checksum_err),
+		 ok && jnum(r, "alive") ? "intact" : "BROKEN");
 }
 
 static void test_truncated_headers(void)
@@ -426,18 +425,18 @@ static void test_truncated_headers(void)
 	begin("trunc", 0);
 	agent_case("{\"case\": \"truncated\", \"n\": 40}", r, sizeof(r));
 	skiff_get_stats(&st);
-	skiff_test_note("rx %lld ip drop %lld csum %lld xdp passed %lld tcp drop %lld",
-			DELTA(st, rx_frames), DELTA(st, ip_rx_drop), DELTA(st, ip_checksum_err),
-			DELTA(st, xdp_passed_not_ours), DELTA(st, tcp_rx_drop));
+	tk_note("rx %lld ip drop %lld csum %lld xdp passed %lld tcp drop %lld",
+		DELTA(st, rx_frames), DELTA(st, ip_rx_drop), DELTA(st, ip_checksum_err),
+		DELTA(st, xdp_passed_not_ours), DELTA(st, tcp_rx_drop));
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), 0);
-	SKIFF_ASSERT_EQ(DELTA(st, ip_len_err), 20);
-	SKIFF_ASSERT_EQ(DELTA(st, tcp_len_err), 20);
-	skiff_test_score("40 truncated packets (IPv4 length or IHL past the end, 10-byte TCP "
-			 "header, data offset past the end): %lld answered, ip_len_err +%lld, "
-			 "tcp_len_err +%lld, connection %s",
-			 jnum(r, "answered"), DELTA(st, ip_len_err), DELTA(st, tcp_len_err),
-			 ok ? "intact" : "BROKEN");
+	TK_ASSERT_EQ(jnum(r, "answered"), 0);
+	TK_ASSERT_EQ(DELTA(st, ip_len_err), 20);
+	TK_ASSERT_EQ(DELTA(st, tcp_len_err), 20);
+	tk_score("40 truncated packets (IPv4 length or IHL past the end, 10-byte TCP "
+		 "header, data offset past the end): %lld answered, ip_len_err +%lld, "
+		 "tcp_len_err +%lld, connection %s",
+		 jnum(r, "answered"), DELTA(st, ip_len_err), DELTA(st, tcp_len_err),
+		 ok ? "intact" : "BROKEN");
 }
 
 static void test_bad_tcp_options(void)
@@ -452,17 +451,16 @@ static void test_bad_tcp_options(void)
 	ok = intact();
 	/* Malformed or unknown options are ignored, not the segments
 	 * (RFC 9293 3.1; Linux does the same). */
-	SKIFF_ASSERT_EQ(jnum(r, "syn_answered"), 10);
-	SKIFF_ASSERT_EQ(jnum(r, "data_acked"), 10);
-	SKIFF_ASSERT_EQ(jnum(r, "alive"), 1);
-	SKIFF_ASSERT_EQ(DELTA(st, tcp_bad_options), 12);
-	SKIFF_ASSERT_EQ(DELTA(st, tcp_unknown_options), 8);
-	skiff_test_score("10 SYNs + 10 data segments with options of length 0, past the header, "
-			 "length 1, unknown kinds: %lld/10 SYN-ACKed, %lld/10 data ACKed, "
-			 "tcp_bad_options +%lld, tcp_unknown_options +%lld, connections %s",
-			 jnum(r, "syn_answered"), jnum(r, "data_acked"), DELTA(st, tcp_bad_options),
-			 DELTA(st, tcp_unknown_options),
-			 ok && jnum(r, "alive") ? "intact" : "BROKEN");
+	TK_ASSERT_EQ(jnum(r, "syn_answered"), 10);
+	TK_ASSERT_EQ(jnum(r, "data_acked"), 10);
+	TK_ASSERT_EQ(jnum(r, "alive"), 1);
+	TK_ASSERT_EQ(DELTA(st, tcp_bad_options), 12);
+	TK_ASSERT_EQ(DELTA(st, tcp_unknown_options), 8);
+	tk_score("10 SYNs + 10 data segments with options of length 0, past the header, "
+		 "length 1, unknown kinds: %lld/10 SYN-ACKed, %lld/10 data ACKed, "
+		 "tcp_bad_options +%lld, tcp_unknown_options +%lld, connections %s",
+		 jnum(r, "syn_answered"), jnum(r, "data_acked"), DELTA(st, tcp_bad_options),
+		 DELTA(st, tcp_unknown_options), ok && jnum(r, "alive") ? "intact" : "BROKEN");
 }
 
 /* ---- RFC 5961 ------------------------------------------------------------------------- */
@@ -479,25 +477,24 @@ static void probe_case(const char *tag, const char *agent_name, long long want_a
 	agent_case(cmd, r, sizeof(r));
 	skiff_get_stats(&st);
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), want_answers);
-	SKIFF_ASSERT_EQ(jnum(r, "rst"), 0);
-	SKIFF_ASSERT_EQ(jnum(r, "alive"), 1);
+	TK_ASSERT_EQ(jnum(r, "answered"), want_answers);
+	TK_ASSERT_EQ(jnum(r, "rst"), 0);
+	TK_ASSERT_EQ(jnum(r, "alive"), 1);
 	if (want_answers == 0)
-		SKIFF_ASSERT_EQ(DELTA(st, tcp_rst_ignored), 40);
+		TK_ASSERT_EQ(DELTA(st, tcp_rst_ignored), 40);
 	if (want_answers == 40)
-		SKIFF_ASSERT_EQ(DELTA(st, tcp_rx_out_of_window), 40);
+		TK_ASSERT_EQ(DELTA(st, tcp_rx_out_of_window), 40);
 	if (want_answers == 1) { /* a challenge ACK, then the rate limit */
-		SKIFF_ASSERT_EQ(jnum(r, "acks_rcv_nxt"), 1);
-		SKIFF_ASSERT_EQ(DELTA(st, tcp_challenge_acks), 1);
-		SKIFF_ASSERT_EQ(DELTA(st, tcp_challenge_acks_limited), 39);
+		TK_ASSERT_EQ(jnum(r, "acks_rcv_nxt"), 1);
+		TK_ASSERT_EQ(DELTA(st, tcp_challenge_acks), 1);
+		TK_ASSERT_EQ(DELTA(st, tcp_challenge_acks_limited), 39);
 	}
-	skiff_test_score("40 %s on an established connection: %lld answered, "
-			 "tcp_challenge_acks +%lld, tcp_challenge_acks_limited +%lld, "
-			 "tcp_rst_ignored +%lld, tcp_rx_out_of_window +%lld, connections %s",
-			 what, jnum(r, "answered"), DELTA(st, tcp_challenge_acks),
-			 DELTA(st, tcp_challenge_acks_limited), DELTA(st, tcp_rst_ignored),
-			 DELTA(st, tcp_rx_out_of_window),
-			 ok && jnum(r, "alive") ? "intact" : "BROKEN");
+	tk_score("40 %s on an established connection: %lld answered, "
+		 "tcp_challenge_acks +%lld, tcp_challenge_acks_limited +%lld, "
+		 "tcp_rst_ignored +%lld, tcp_rx_out_of_window +%lld, connections %s",
+		 what, jnum(r, "answered"), DELTA(st, tcp_challenge_acks),
+		 DELTA(st, tcp_challenge_acks_limited), DELTA(st, tcp_rst_ignored),
+		 DELTA(st, tcp_rx_out_of_window), ok && jnum(r, "alive") ? "intact" : "BROKEN");
 }
 
 static void test_rst_out_of_window(void)
@@ -538,8 +535,8 @@ static void test_ip_fragments(void)
 	agent_case("{\"case\": \"fragments\", \"n\": 20}", r, sizeof(r));
 	skiff_get_stats(&st);
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "whole_answered"), 1);
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), 0);
+	TK_ASSERT_EQ(jnum(r, "whole_answered"), 1);
+	TK_ASSERT_EQ(jnum(r, "answered"), 0);
 	CU_ASSERT(DELTA(st, ip_frag_drop) >= 21);
 	/* Incomplete datagrams give their frames back when they expire. */
 	t0 = st_now_ms();
@@ -547,12 +544,12 @@ static void test_ip_fragments(void)
 		pump_ms(50);
 		skiff_get_stats(&st);
 	}
-	SKIFF_ASSERT_EQ(st.lwip_reass_used, 0);
-	skiff_test_score("3-fragment ping answered (%lld); 20 overlapping pairs, 20 lone first "
-			 "fragments, 1 ending past 65535: %lld answered, ip_frag_drop +%lld, "
-			 "reassembly empty %.1f s later, connection %s",
-			 jnum(r, "whole_answered"), jnum(r, "answered"), DELTA(st, ip_frag_drop),
-			 (st_now_ms() - t0) / 1000.0, ok ? "intact" : "BROKEN");
+	TK_ASSERT_EQ(st.lwip_reass_used, 0);
+	tk_score("3-fragment ping answered (%lld); 20 overlapping pairs, 20 lone first "
+		 "fragments, 1 ending past 65535: %lld answered, ip_frag_drop +%lld, "
+		 "reassembly empty %.1f s later, connection %s",
+		 jnum(r, "whole_answered"), jnum(r, "answered"), DELTA(st, ip_frag_drop),
+		 (st_now_ms() - t0) / 1000.0, ok ? "intact" : "BROKEN");
 }
 
 static void test_oversized_and_undersized_frames(void)
@@ -565,18 +562,17 @@ static void test_oversized_and_undersized_frames(void)
 	agent_case("{\"case\": \"frames\", \"n\": 40, \"big\": 1600}", r, sizeof(r));
 	skiff_get_stats(&st);
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), 0);
+	TK_ASSERT_EQ(jnum(r, "answered"), 0);
 	/* Over the MTU: the stack drops them. Shorter than an IPv4 header:
 	 * our XDP program cannot classify them and leaves them to the
 	 * kernel, so they never reach the stack. */
-	SKIFF_ASSERT_EQ(DELTA(st, rx_drop_bad_frame) + DELTA(st, xdp_rx_dropped), 20);
+	TK_ASSERT_EQ(DELTA(st, rx_drop_bad_frame) + DELTA(st, xdp_rx_dropped), 20);
 	CU_ASSERT(DELTA(st, xdp_passed_not_ours) >= 20);
-	skiff_test_score("20 frames of 1600 bytes (MTU 1500) and 20 of 14-20 bytes: %lld answered, "
-			 "rx_drop_bad_frame +%lld, xdp_rx_dropped +%lld, xdp_passed_not_ours "
-			 "+%lld, connection %s",
-			 jnum(r, "answered"), DELTA(st, rx_drop_bad_frame),
-			 DELTA(st, xdp_rx_dropped), DELTA(st, xdp_passed_not_ours),
-			 ok ? "intact" : "BROKEN");
+	tk_score("20 frames of 1600 bytes (MTU 1500) and 20 of 14-20 bytes: %lld answered, "
+		 "rx_drop_bad_frame +%lld, xdp_rx_dropped +%lld, xdp_passed_not_ours "
+		 "+%lld, connection %s",
+		 jnum(r, "answered"), DELTA(st, rx_drop_bad_frame), DELTA(st, xdp_rx_dropped),
+		 DELTA(st, xdp_passed_not_ours), ok ? "intact" : "BROKEN");
 }
 
 static void test_bogus_vlan_tags(void)
@@ -589,14 +585,14 @@ static void test_bogus_vlan_tags(void)
 	agent_case("{\"case\": \"vlan\", \"n\": 20}", r, sizeof(r));
 	skiff_get_stats(&st);
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), 0);
-	SKIFF_ASSERT_EQ(DELTA(st, rx_drop_vlan), 20);
-	SKIFF_ASSERT_EQ(jnum(r, "prio_tag_answered"), 1);
-	skiff_test_score("20 pings tagged VID 42/7 (802.1Q and 802.1ad) to an untagged stack: "
-			 "%lld answered, rx_drop_vlan +%lld; priority-tagged (VID 0) ping "
-			 "answered %lld; connection %s",
-			 jnum(r, "answered"), DELTA(st, rx_drop_vlan), jnum(r, "prio_tag_answered"),
-			 ok ? "intact" : "BROKEN");
+	TK_ASSERT_EQ(jnum(r, "answered"), 0);
+	TK_ASSERT_EQ(DELTA(st, rx_drop_vlan), 20);
+	TK_ASSERT_EQ(jnum(r, "prio_tag_answered"), 1);
+	tk_score("20 pings tagged VID 42/7 (802.1Q and 802.1ad) to an untagged stack: "
+		 "%lld answered, rx_drop_vlan +%lld; priority-tagged (VID 0) ping "
+		 "answered %lld; connection %s",
+		 jnum(r, "answered"), DELTA(st, rx_drop_vlan), jnum(r, "prio_tag_answered"),
+		 ok ? "intact" : "BROKEN");
 }
 
 static void test_arp_nd_spoofing(void)
@@ -609,17 +605,17 @@ static void test_arp_nd_spoofing(void)
 	agent_case("{\"case\": \"spoof\", \"n\": 20}", r, sizeof(r));
 	skiff_get_stats(&st);
 	ok = intact();
-	SKIFF_ASSERT_EQ(jnum(r, "answered"), 0);
-	SKIFF_ASSERT_EQ(DELTA(st, arp_spoof_drop), 10);
-	SKIFF_ASSERT_EQ(DELTA(st, nd6_spoof_drop), 10);
-	SKIFF_ASSERT_EQ(jnum(r, "pings_answered"), 2);
-	SKIFF_ASSERT_EQ(jnum(r, "pings_to_our_mac"), 2);
-	skiff_test_score("20 ARP/ND claims on the stack's addresses (gratuitous ARP, ARP reply, "
-			 "NA, NS from its address): %lld answered, arp_spoof_drop +%lld, "
-			 "nd6_spoof_drop +%lld; pings after: %lld/2 answered to the right MAC; "
-			 "connection %s",
-			 jnum(r, "answered"), DELTA(st, arp_spoof_drop), DELTA(st, nd6_spoof_drop),
-			 jnum(r, "pings_to_our_mac"), ok ? "intact" : "BROKEN");
+	TK_ASSERT_EQ(jnum(r, "answered"), 0);
+	TK_ASSERT_EQ(DELTA(st, arp_spoof_drop), 10);
+	TK_ASSERT_EQ(DELTA(st, nd6_spoof_drop), 10);
+	TK_ASSERT_EQ(jnum(r, "pings_answered"), 2);
+	TK_ASSERT_EQ(jnum(r, "pings_to_our_mac"), 2);
+	tk_score("20 ARP/ND claims on the stack's addresses (gratuitous ARP, ARP reply, "
+		 "NA, NS from its address): %lld answered, arp_spoof_drop +%lld, "
+		 "nd6_spoof_drop +%lld; pings after: %lld/2 answered to the right MAC; "
+		 "connection %s",
+		 jnum(r, "answered"), DELTA(st, arp_spoof_drop), DELTA(st, nd6_spoof_drop),
+		 jnum(r, "pings_to_our_mac"), ok ? "intact" : "BROKEN");
 }
 
 /* ---- SYN flood ----------------------------------------------------------------------- */
@@ -753,7 +749,7 @@ static void test_syn_flood(void)
 	}
 	during.seconds = (st_now_ms() - t0) / 1000.0;
 	skiff_get_stats(&st);
-	skiff_test_note("flood agent: %s", r);
+	tk_note("flood agent: %s", r);
 	/* Connects still under way when the flood ended get 3 s more. */
 	t_end = st_now_ms();
 	while (ok_conns < started && st_now_ms() - t_end < 3000) {
@@ -772,29 +768,27 @@ static void test_syn_flood(void)
 	}
 	double gone_s = (st_now_ms() - t_end) / 1000.0;
 
-	skiff_test_note("stream before: %.0f Mbit/s; during the flood: %.0f Mbit/s (%.2f s)",
-			mbit(&before), mbit(&during), during.seconds);
-	skiff_test_note(
-		"SYNs recycled %llu, expired %llu, listen drops %llu; peak PCBs %u; "
+	tk_note("stream before: %.0f Mbit/s; during the flood: %.0f Mbit/s (%.2f s)", mbit(&before),
+		mbit(&during), during.seconds);
+	tk_note("SYNs recycled %llu, expired %llu, listen drops %llu; peak PCBs %u; "
 		"half-open gone %.2f s after the flood",
 		(unsigned long long)(mid.tcp_syn_recycled - H.before.tcp_syn_recycled),
 		(unsigned long long)(mid.tcp_syn_rcvd_timeouts - H.before.tcp_syn_rcvd_timeouts),
 		(unsigned long long)(mid.tcp_listen_drop - H.before.tcp_listen_drop), max_half_open,
 		gone_s);
-	SKIFF_ASSERT_EQ(jnum(r, "sent"), FLOOD_SYNS);
-	SKIFF_ASSERT_EQ(ok_conns, LEGIT_CONNS);
+	TK_ASSERT_EQ(jnum(r, "sent"), FLOOD_SYNS);
+	TK_ASSERT_EQ(ok_conns, LEGIT_CONNS);
 	CU_ASSERT(mbit(&during) >= 0.2 * mbit(&before));
 	CU_ASSERT(max_half_open <= 3 + LEGIT_CONNS + 128);
 	CU_ASSERT(mid.lwip_pcbs_used <= 3 + ok_conns);
 	CU_ASSERT(mid.tcp_syn_recycled > H.before.tcp_syn_recycled);
-	skiff_test_score("%d SYNs at %d/s from random addresses/ports: stream %.0f -> %.0f Mbit/s "
-			 "(%.0f%%), %u/%d legitimate connects, peak PCBs %u, tcp_syn_recycled "
-			 "+%llu, half-open gone %.1f s after",
-			 FLOOD_SYNS, FLOOD_RATE, mbit(&before), mbit(&during),
-			 mbit(&before) > 0 ? 100 * mbit(&during) / mbit(&before) : 0, ok_conns,
-			 LEGIT_CONNS, max_half_open,
-			 (unsigned long long)(mid.tcp_syn_recycled - H.before.tcp_syn_recycled),
-			 gone_s);
+	tk_score("%d SYNs at %d/s from random addresses/ports: stream %.0f -> %.0f Mbit/s "
+		 "(%.0f%%), %u/%d legitimate connects, peak PCBs %u, tcp_syn_recycled "
+		 "+%llu, half-open gone %.1f s after",
+		 FLOOD_SYNS, FLOOD_RATE, mbit(&before), mbit(&during),
+		 mbit(&before) > 0 ? 100 * mbit(&during) / mbit(&before) : 0, ok_conns, LEGIT_CONNS,
+		 max_half_open,
+		 (unsigned long long)(mid.tcp_syn_recycled - H.before.tcp_syn_recycled), gone_s);
 	for (unsigned i = 0; i < started; i++) {
 		close(lg[i].kfd);
 		if (lg[i].sfd >= 0)
@@ -809,23 +803,23 @@ static void test_syn_flood(void)
 	}
 }
 
-static const struct skiff_test_case tests[] = {
-	SKIFF_TEST(test_bad_ip_checksums),
-	SKIFF_TEST(test_bad_tcp_checksums),
-	SKIFF_TEST(test_truncated_headers),
-	SKIFF_TEST(test_bad_tcp_options),
-	SKIFF_TEST(test_rst_out_of_window),
-	SKIFF_TEST(test_rst_in_window_challenge_ack),
-	SKIFF_TEST(test_syn_on_established),
-	SKIFF_TEST(test_ack_of_unsent_data),
-	SKIFF_TEST(test_out_of_window_data),
-	SKIFF_TEST(test_ip_fragments),
-	SKIFF_TEST(test_oversized_and_undersized_frames),
-	SKIFF_TEST(test_bogus_vlan_tags),
-	SKIFF_TEST(test_arp_nd_spoofing),
-	SKIFF_TEST(test_syn_flood),
-	SKIFF_TEST_END,
+static const struct tk_case tests[] = {
+	TK_TEST(test_bad_ip_checksums),
+	TK_TEST(test_bad_tcp_checksums),
+	TK_TEST(test_truncated_headers),
+	TK_TEST(test_bad_tcp_options),
+	TK_TEST(test_rst_out_of_window),
+	TK_TEST(test_rst_in_window_challenge_ack),
+	TK_TEST(test_syn_on_established),
+	TK_TEST(test_ack_of_unsent_data),
+	TK_TEST(test_out_of_window_data),
+	TK_TEST(test_ip_fragments),
+	TK_TEST(test_oversized_and_undersized_frames),
+	TK_TEST(test_bogus_vlan_tags),
+	TK_TEST(test_arp_nd_spoofing),
+	TK_TEST(test_syn_flood),
+	TK_TEST_END,
 };
 
-static const struct skiff_test_suite suite = {"hostile", setup, teardown, tests};
-const struct skiff_test_suite *const skiff_test_suites[] = {&suite, NULL};
+static const struct tk_suite suite = {"hostile", setup, teardown, tests};
+const struct tk_suite *const tk_suites[] = {&suite, NULL};

@@ -1,4 +1,4 @@
-#include "skiff_test.h"
+#include "testkit.h"
 
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #define AF_XDP 44
 #endif
 
-void skiff_test_note(const char *fmt, ...)
+void tk_note(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -35,7 +35,7 @@ static struct score {
 static unsigned n_scores;
 static const char *prog_name;
 
-void skiff_test_score(const char *fmt, ...)
+void tk_score(const char *fmt, ...)
 {
 	CU_pTest t = CU_get_current_test();
 	CU_pSuite s = CU_get_current_suite();
@@ -106,7 +106,7 @@ static void write_scores(void)
 		close(fd);
 }
 
-void skiff_test_skip(const char *fmt, ...)
+void tk_skip(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -119,34 +119,34 @@ void skiff_test_skip(const char *fmt, ...)
 	/* CUnit aborts if its registry goes while a test runs. */
 	if (!CU_is_test_running())
 		CU_cleanup_registry();
-	exit(SKIFF_TEST_SKIP_CODE);
+	exit(TK_SKIP_CODE);
 }
 
-void skiff_test_require_privileged(void)
+void tk_require_privileged(void)
 {
 	int fd;
 
 	if (geteuid() != 0)
-		skiff_test_skip("needs root (network namespaces, veth, AF_XDP)");
+		tk_skip("needs root (network namespaces, veth, AF_XDP)");
 	if (access("/usr/sbin/ip", X_OK) != 0 && access("/sbin/ip", X_OK) != 0 &&
 	    access("/usr/bin/ip", X_OK) != 0)
-		skiff_test_skip("needs iproute2's ip (tests/host/setup.sh installs it)");
+		tk_skip("needs iproute2's ip (tests/host/setup.sh installs it)");
 	fd = socket(AF_XDP, SOCK_RAW, 0);
 	if (fd < 0)
-		skiff_test_skip("AF_XDP sockets unavailable here: %s", strerror(errno));
+		tk_skip("AF_XDP sockets unavailable here: %s", strerror(errno));
 	close(fd);
 }
 
-static const struct skiff_test_suite *find_suite(const char *name, size_t len)
+static const struct tk_suite *find_suite(const char *name, size_t len)
 {
-	for (const struct skiff_test_suite *const *s = skiff_test_suites; *s; s++)
+	for (const struct tk_suite *const *s = tk_suites; *s; s++)
 		if (strlen((*s)->name) == len && strncmp((*s)->name, name, len) == 0)
 			return *s;
 	return NULL;
 }
 
 /* Registers one suite with CUnit; only the test called `only` if non-NULL. */
-static int add_suite(const struct skiff_test_suite *s, const char *only)
+static int add_suite(const struct tk_suite *s, const char *only)
 {
 	CU_pSuite cs =
 		CU_add_suite_with_setup_and_teardown(s->name, NULL, NULL, s->setup, s->teardown);
@@ -154,7 +154,7 @@ static int add_suite(const struct skiff_test_suite *s, const char *only)
 
 	if (!cs)
 		return -1;
-	for (const struct skiff_test_case *t = s->tests; t->name; t++) {
+	for (const struct tk_case *t = s->tests; t->name; t++) {
 		if (only && strcmp(only, t->name) != 0)
 			continue;
 		if (!CU_add_test(cs, t->name, t->fn))
@@ -178,8 +178,8 @@ int main(int argc, char **argv)
 
 	prog_name = argv[0];
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-		for (const struct skiff_test_suite *const *s = skiff_test_suites; *s; s++)
-			for (const struct skiff_test_case *t = (*s)->tests; t->name; t++)
+		for (const struct tk_suite *const *s = tk_suites; *s; s++)
+			for (const struct tk_case *t = (*s)->tests; t->name; t++)
 				printf("%s/%s\n", (*s)->name, t->name);
 		return 0;
 	}
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
 	}
 	if (run) {
 		const char *slash = strchr(run, '/');
-		const struct skiff_test_suite *s = slash ? find_suite(run, slash - run) : NULL;
+		const struct tk_suite *s = slash ? find_suite(run, slash - run) : NULL;
 
 		if (!s || (added = add_suite(s, slash + 1)) <= 0) {
 			fprintf(stderr, "no test named '%s' (see --list)\n", run);
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	} else {
-		for (const struct skiff_test_suite *const *s = skiff_test_suites; *s; s++) {
+		for (const struct tk_suite *const *s = tk_suites; *s; s++) {
 			if (suite && strcmp(suite, (*s)->name) != 0)
 				continue;
 			int n = add_suite(*s, NULL);
