@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "skiff_internal.h"
+#include "instance.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>

@@ -8,13 +8,9 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "skiff_internal.h"
-
-#define FAIL(e)                                                                                    \
-	do {                                                                                       \
-		errno = (e);                                                                       \
-		return -1;                                                                         \
-	} while (0)
+#include "instance.h"
+#include "sock.h"
+#include "tcpglue.h"
 
 /* Bits epoll reports; the rest of events are flags. */
 #define EP_FLAGS (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)
@@ -27,11 +23,11 @@ static void ready_add(struct skiff_ep_item *it)
 		return;
 	it->on_ready = true;
 	it->rdy_next = NULL;
-	if (ep->rdy_tail)
-		ep->rdy_tail->rdy_next = it;
+	if (ep->ready.rdy_tail)
+		ep->ready.rdy_tail->rdy_next = it;
 	else
-		ep->rdy_head = it;
-	ep->rdy_tail = it;
+		ep->ready.rdy_head = it;
+	ep->ready.rdy_tail = it;
 }
 
 static void ready_del(struct skiff_ep_item *it)
@@ -41,21 +37,69 @@ static void ready_del(struct skiff_ep_item *it)
 
 	if (!it->on_ready)
 		return;
-	for (pp = &ep->rdy_head; *pp; prev = *pp, pp = &(*pp)->rdy_next) {
+	for (pp = &ep->ready.rdy_head; *pp; prev = *pp, pp = &(*pp)->rdy_next) {
 		if (*pp == it) {
 			*pp = it->rdy_next;
-			if (ep->rdy_tail == it)
-				ep->rdy_tail = prev;
+			if (ep->ready.rdy_tail == it)
+				ep->ready.rdy_tail = prev;
 			break;
 		}
 	}
 	it->on_ready = false;
 }
 
+/* What @p s is ready for, from its state: computed when an instance is
+ * waited on, never stored. */
+uint32_t skiff__poll_mask(struct skiff_sock *s)
+{
+	uint32_t m = 0;
+
+	switch (s->kind) {
+	case SKIFF_SK_EPOLL:
+		return 0;
+	case SKIFF_SK_UDP:
+		m = EPOLLOUT | EPOLLWRNORM;
+		if (s->dq.len)
+			m |= EPOLLIN | EPOLLRDNORM;
+		break;
+	case SKIFF_SK_TCP:
+		switch (s->state) {
+		case SKIFF_TS_LISTEN:
+			if (s->aq.len)
+				m |= EPOLLIN | EPOLLRDNORM;
+			break;
+		case SKIFF_TS_NEW:
+			m |= EPOLLOUT | EPOLLHUP;
+			break;
+		case SKIFF_TS_CONNECTING:
+			break;
+		case SKIFF_TS_CONNECTED:
+			if (skiff__rxq_bytes(&s->rx) || s->rd_eof || s->rd_shut)
+				m |= EPOLLIN | EPOLLRDNORM;
+			if (s->rd_eof)
+				m |= EPOLLRDHUP;
+			if (s->pcb.tcp && !s->wr_shut && skiff__tcp_writable(s->pcb.tcp))
+				m |= EPOLLOUT | EPOLLWRNORM;
+			if (s->rd_eof && s->wr_shut)
+				m |= EPOLLHUP;
+			break;
+		case SKIFF_TS_DEAD:
+			m |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP | EPOLLOUT | EPOLLWRNORM;
+			break;
+		}
+		break;
+	}
+	if (s->err)
+		m |= EPOLLERR;
+	if (s->zc.done_len)
+		m |= SKIFF_EPOLLZC;
+	return m;
+}
+
 void skiff__notify(struct skiff_sock *s)
 {
 	skiff__s.notified++;
-	for (struct skiff_ep_item *it = s->watchers; it; it = it->sock_next)
+	for (struct skiff_ep_item *it = s->ready.watchers; it; it = it->sock_next)
 		ready_add(it);
 }
 
@@ -63,7 +107,7 @@ static void unlink_from_sock(struct skiff_ep_item *it)
 {
 	struct skiff_ep_item **pp;
 
-	for (pp = &it->sock->watchers; *pp; pp = &(*pp)->sock_next) {
+	for (pp = &it->sock->ready.watchers; *pp; pp = &(*pp)->sock_next) {
 		if (*pp == it) {
 			*pp = it->sock_next;
 			return;
@@ -76,7 +120,7 @@ static void unlink_from_ep(struct skiff_ep_item *it)
 	struct skiff_ep_item **pp;
 
 	ready_del(it);
-	for (pp = &it->ep->items; *pp; pp = &(*pp)->ep_next) {
+	for (pp = &it->ep->ready.items; *pp; pp = &(*pp)->ep_next) {
 		if (*pp == it) {
 			*pp = it->ep_next;
 			return;
@@ -88,10 +132,10 @@ static void unlink_from_ep(struct skiff_ep_item *it)
  * description leaves Linux's. */
 void skiff__ep_sock_gone(struct skiff_sock *s)
 {
-	while (s->watchers) {
-		struct skiff_ep_item *it = s->watchers;
+	while (s->ready.watchers) {
+		struct skiff_ep_item *it = s->ready.watchers;
 
-		s->watchers = it->sock_next;
+		s->ready.watchers = it->sock_next;
 		unlink_from_ep(it);
 		free(it);
 	}
@@ -99,14 +143,14 @@ void skiff__ep_sock_gone(struct skiff_sock *s)
 
 void skiff__ep_destroy(struct skiff_sock *ep)
 {
-	while (ep->items) {
-		struct skiff_ep_item *it = ep->items;
+	while (ep->ready.items) {
+		struct skiff_ep_item *it = ep->ready.items;
 
-		ep->items = it->ep_next;
+		ep->ready.items = it->ep_next;
 		unlink_from_sock(it);
 		free(it);
 	}
-	ep->rdy_head = ep->rdy_tail = NULL;
+	ep->ready.rdy_head = ep->ready.rdy_tail = NULL;
 }
 
 int skiff_epoll_create(int flags)
@@ -115,24 +159,24 @@ int skiff_epoll_create(int flags)
 	int fd;
 
 	if (!skiff__s.up)
-		FAIL(ENETDOWN);
+		SKIFF_FAIL(ENETDOWN);
 	if (flags & ~EPOLL_CLOEXEC)
-		FAIL(EINVAL);
+		SKIFF_FAIL(EINVAL);
 	ep = skiff__sock_alloc(SKIFF_SK_EPOLL);
 	if (!ep)
-		FAIL(ENOMEM);
+		SKIFF_FAIL(ENOMEM);
 	fd = skiff__fd_install(ep);
 	if (fd < 0) {
 		ep->app_closed = true;
 		skiff__sock_maybe_free(ep);
-		FAIL(EMFILE);
+		SKIFF_FAIL(EMFILE);
 	}
 	return fd;
 }
 
 static struct skiff_ep_item *find_item(struct skiff_sock *ep, struct skiff_sock *s)
 {
-	for (struct skiff_ep_item *it = ep->items; it; it = it->ep_next)
+	for (struct skiff_ep_item *it = ep->ready.items; it; it = it->ep_next)
 		if (it->sock == s)
 			return it;
 	return NULL;
@@ -142,49 +186,48 @@ int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct skiff_sock *ep, *s;
 	struct skiff_ep_item *it;
-	int e;
 
-	if (!(ep = skiff__sock_get(epfd, &e)) || !(s = skiff__sock_get(fd, &e)))
-		FAIL(e);
+	if (!(ep = skiff__sock_get(epfd)) || !(s = skiff__sock_get(fd)))
+		SKIFF_FAIL(EBADF);
 	if (ep->kind != SKIFF_SK_EPOLL || fd == epfd)
-		FAIL(EINVAL);
+		SKIFF_FAIL(EINVAL);
 	/* Nesting instances is not supported (no readiness of its own). */
 	if (s->kind == SKIFF_SK_EPOLL)
-		FAIL(EINVAL);
+		SKIFF_FAIL(EINVAL);
 	it = find_item(ep, s);
 	switch (op) {
 	case EPOLL_CTL_ADD:
 		if (it)
-			FAIL(EEXIST);
+			SKIFF_FAIL(EEXIST);
 		if (!ev)
-			FAIL(EFAULT);
+			SKIFF_FAIL(EFAULT);
 		it = calloc(1, sizeof(*it));
 		if (!it)
-			FAIL(ENOMEM);
+			SKIFF_FAIL(ENOMEM);
 		it->ep = ep;
 		it->sock = s;
 		it->fd = fd;
-		it->sock_next = s->watchers;
-		s->watchers = it;
-		it->ep_next = ep->items;
-		ep->items = it;
+		it->sock_next = s->ready.watchers;
+		s->ready.watchers = it;
+		it->ep_next = ep->ready.items;
+		ep->ready.items = it;
 		break;
 	case EPOLL_CTL_MOD:
 		if (!it)
-			FAIL(ENOENT);
+			SKIFF_FAIL(ENOENT);
 		if (!ev)
-			FAIL(EFAULT);
+			SKIFF_FAIL(EFAULT);
 		it->disarmed = false;
 		break;
 	case EPOLL_CTL_DEL:
 		if (!it)
-			FAIL(ENOENT);
+			SKIFF_FAIL(ENOENT);
 		unlink_from_sock(it);
 		unlink_from_ep(it);
 		free(it);
 		return 0;
 	default:
-		FAIL(EINVAL);
+		SKIFF_FAIL(EINVAL);
 	}
 	it->events = ev->events | EPOLLERR | EPOLLHUP;
 	it->data = ev->data;
@@ -196,10 +239,10 @@ int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 /* Reports what the listed registrations are ready for, up to @p max. */
 static int collect(struct skiff_sock *ep, struct epoll_event *out, int max)
 {
-	struct skiff_ep_item *it = ep->rdy_head, *next;
+	struct skiff_ep_item *it = ep->ready.rdy_head, *next;
 	int n = 0;
 
-	ep->rdy_head = ep->rdy_tail = NULL;
+	ep->ready.rdy_head = ep->ready.rdy_tail = NULL;
 	for (; it; it = next) {
 		uint32_t r;
 
@@ -231,29 +274,27 @@ int skiff_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_
 	long long deadline;
 	int e, n;
 
-	if (!(ep = skiff__sock_get(epfd, &e)))
-		FAIL(e);
-	if (ep->kind != SKIFF_SK_EPOLL || max <= 0)
-		FAIL(EINVAL);
+	if (!(ep = skiff__sock_of(epfd, SKIFF_SK_EPOLL)))
+		return -1;
+	if (max <= 0)
+		SKIFF_FAIL(EINVAL);
 	if (!events)
-		FAIL(EFAULT);
+		SKIFF_FAIL(EFAULT);
 	/* Read the clock only once there is something to wait for. */
 	deadline = timeout_ms == 0 ? 0 : LLONG_MIN;
 	for (;;) {
 		skiff_poll(0);
-		if (!(ep = skiff__sock_get(epfd, &e)))
-			FAIL(EBADF);
+		if (!(ep = skiff__sock_get(epfd)))
+			SKIFF_FAIL(EBADF);
 		n = collect(ep, events, max);
 		if (n || timeout_ms == 0)
 			return n;
 		if (deadline == LLONG_MIN)
 			deadline = skiff__deadline(timeout_ms);
-		e = skiff__wait(deadline);
-		if (e == -ETIMEDOUT || e == -EDEADLK)
+		e = skiff__sock_wait(epfd, deadline, &ep);
+		if (e == EAGAIN || e == EDEADLK)
 			return 0;
 		if (e)
-			FAIL(-e);
-		if (!(ep = skiff__sock_get(epfd, &e)))
-			FAIL(EBADF);
+			SKIFF_FAIL(e);
 	}
 }

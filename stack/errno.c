@@ -3,7 +3,7 @@
  * which is where this table departs from lwIP's own err_to_errno(). */
 #include <errno.h>
 
-#include "skiff_internal.h"
+#include "instance.h"
 #include "skiff_testing.h"
 
 int skiff__errno(err_t err)

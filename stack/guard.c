@@ -6,7 +6,9 @@
  * LWIP_HOOK_TCP_INPACKET_PCB hook, before lwIP looks at the segment. */
 #include <string.h>
 
-#include "skiff_internal.h"
+#include "guard.h"
+#include "instance.h"
+#include "sock.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/ethernet.h"
@@ -48,18 +50,18 @@ static long long orphan_challenge_ms = -SKIFF_CHALLENGE_ACK_INTERVAL_MS;
  * would have caused it. */
 static err_t challenge(struct tcp_pcb *pcb)
 {
-	struct skiff_stack *s = &skiff__s;
+	struct skiff_stack *st = &skiff__s;
 	struct skiff_sock *sk = pcb->callback_arg;
 	long long now = skiff__now_ms(), *last = &orphan_challenge_ms;
 
 	if (sk && sk->pcb.tcp == pcb)
-		last = &sk->challenge_ms;
+		last = &sk->guard.challenge_ms;
 	if (now - *last < SKIFF_CHALLENGE_ACK_INTERVAL_MS) {
-		s->st.tcp_challenge_acks_limited++;
+		st->stats.tcp_challenge_acks_limited++;
 		return ERR_ABRT;
 	}
 	*last = now;
-	s->st.tcp_challenge_acks++;
+	st->stats.tcp_challenge_acks++;
 	return ERR_OK;
 }
 
@@ -70,13 +72,13 @@ static bool flooded(struct tcp_pcb_listen *lpcb)
 	struct skiff_sock *sk = lpcb->callback_arg ? lpcb->callback_arg : &orphan;
 	long long now = skiff__now_ms();
 
-	if (now - sk->syn_full_ms >= 1000) {
-		sk->syn_full_ms = now;
-		sk->syn_full = 0;
+	if (now - sk->guard.syn_full_ms >= 1000) {
+		sk->guard.syn_full_ms = now;
+		sk->guard.syn_full = 0;
 	}
-	if (++sk->syn_full >= SKIFF_SYN_FLOOD_THRESHOLD)
-		sk->syn_flood_until_ms = now + SKIFF_SYN_RCVD_TIMEOUT_MS;
-	return now < sk->syn_flood_until_ms;
+	if (++sk->guard.syn_full >= SKIFF_SYN_FLOOD_THRESHOLD)
+		sk->guard.syn_flood_until_ms = now + SKIFF_SYN_RCVD_TIMEOUT_MS;
+	return now < sk->guard.syn_flood_until_ms;
 }
 
 /* A SYN for @p lpcb: under a flood, makes room for it by dropping the
@@ -87,7 +89,7 @@ static bool flooded(struct tcp_pcb_listen *lpcb)
  * peer retries). */
 static void syn_admit(struct tcp_pcb_listen *lpcb)
 {
-	struct skiff_stack *s = &skiff__s;
+	struct skiff_stack *st = &skiff__s;
 	struct tcp_pcb *pcb, *oldest = NULL, *oldest_mine = NULL;
 	u32_t age = 0, age_mine = 0;
 	unsigned total = 0;
@@ -109,20 +111,20 @@ static void syn_admit(struct tcp_pcb_listen *lpcb)
 	}
 	if (lpcb->accepts_pending >= lpcb->backlog) {
 		if (!flooded(lpcb) || !oldest_mine) {
-			s->st.tcp_listen_drop++;
+			st->stats.tcp_listen_drop++;
 			return;
 		}
 		oldest = oldest_mine;
 	} else if (total < SKIFF_SYN_RCVD_MAX) {
 		return;
 	}
-	s->st.tcp_syn_recycled++;
+	st->stats.tcp_syn_recycled++;
 	tcp_abandon(oldest, 0);
 }
 
 err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
 {
-	struct skiff_stack *s = &skiff__s;
+	struct skiff_stack *st = &skiff__s;
 	u8_t flags = TCPH_FLAGS(hdr);
 	/* tcp_input() made the header host order before calling the hook */
 	u32_t seq = hdr->seqno, ack = hdr->ackno;
@@ -143,7 +145,7 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 			return ERR_OK;
 		if (TCP_SEQ_BETWEEN(seq, pcb->rcv_nxt, pcb->rcv_nxt + pcb->rcv_wnd))
 			return challenge(pcb);
-		s->st.tcp_rst_ignored++;
+		st->stats.tcp_rst_ignored++;
 		return ERR_OK;
 	}
 	if (pcb->state == SYN_RCVD)
@@ -159,7 +161,7 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	 * and data does not ping-pong). */
 	if (len && (TCP_SEQ_LEQ(seq + len, pcb->rcv_nxt) ||
 		    TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1))))
-		s->st.tcp_rx_out_of_window++;
+		st->stats.tcp_rx_out_of_window++;
 	return ERR_OK;
 }
 
@@ -176,7 +178,7 @@ again:
 		if (pcb->state == SYN_RCVD &&
 		    (u32_t)(tcp_ticks - pcb->tmr) >=
 			    SKIFF_SYN_RCVD_TIMEOUT_MS / TCP_SLOW_INTERVAL) {
-			skiff__s.st.tcp_syn_rcvd_timeouts++;
+			skiff__s.stats.tcp_syn_rcvd_timeouts++;
 			tcp_abandon(pcb, 0); /* as lwIP's own expiry: no RST */
 			goto again;
 		}
@@ -198,7 +200,7 @@ static bool ip6_ours(const uint8_t *a)
 
 bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
 {
-	struct skiff_stack *s = &skiff__s;
+	struct skiff_stack *st = &skiff__s;
 	uint32_t l3 = SIZEOF_ETH_HDR;
 	uint16_t type;
 
@@ -209,7 +211,7 @@ bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
 		uint16_t vid = (uint16_t)((f[14] << 8 | f[15]) & 0xfff);
 
 		/* Another VLAN's frame: the VLAN check drops and counts it. */
-		if (vid && vid != s->cfg.vlan_id)
+		if (vid && vid != st->cfg.vlan_id)
 			return false;
 		type = (uint16_t)(f[16] << 8 | f[17]);
 		l3 += 4;
@@ -223,9 +225,9 @@ bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
 		if (a[0] != 0 || a[1] != 1 || a[2] != 0x08 || a[3] != 0 || a[4] != 6 || a[5] != 4)
 			return false;
 		/* sender MAC at 8, sender IPv4 at 14 */
-		if (s->cfg.ipv4 && memcmp(a + 14, &s->cfg.ipv4, 4) == 0 &&
-		    memcmp(a + 8, s->mac, 6) != 0) {
-			s->st.arp_spoof_drop++;
+		if (st->cfg.ipv4 && memcmp(a + 14, &st->cfg.ipv4, 4) == 0 &&
+		    memcmp(a + 8, st->mac, 6) != 0) {
+			st->stats.arp_spoof_drop++;
 			return true;
 		}
 		return false;
@@ -237,7 +239,7 @@ bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
 
 		if ((icmp[0] == 135 && ip6_ours(ip + 8)) ||
 		    (icmp[0] == 136 && ip6_ours(icmp + 8))) {
-			s->st.nd6_spoof_drop++;
+			st->stats.nd6_spoof_drop++;
 			return true;
 		}
 	}

@@ -1,123 +1,48 @@
-/* lwIP's hooks (skiff_lwip_hooks.h): RFC 6528 ISNs, 802.1Q, MPTCP options,
- * the listener secpath policy; and the XDP metadata record that carries a
- * secpath in (xdp_meta.h). */
-#include <errno.h>
-#include <stdlib.h>
+/* lwIP's hooks (skiff_lwip_hooks.h, LWIP_HOOK_FILENAME): the entry points
+ * lwIP calls, each handing the work to the room it belongs to. TCP input:
+ * the secpath policy (secpath.c), hostile-input defences (guard.c), one
+ * walk of the options (MPTCP to mptcp.c, SACK to recovery.c), and the
+ * segment's ACK to ackbatch.c. TCP output: the option length and bytes
+ * (mptcp.c), and the counters of what leaves. Link: 802.1Q and the IPv6
+ * gateway. (The ISN hook lives in isn.c.) */
 #include <string.h>
-#include <time.h>
-
-#include "skiff_internal.h"
-#include "skiff_lwip_hooks.h"
-#include "skiff_testing.h"
-#include "xdp_meta.h"
 
 #include <skiff/mptcp_dss.h>
+
+#include "ackbatch.h"
+#include "frames.h"
+#include "guard.h"
+#include "instance.h"
+#include "mptcp.h"
+#include "recovery.h"
+#include "secpath.h"
+#include "skiff_lwip_hooks.h"
+#include "sock.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/ethernet.h"
 #include "lwip/prot/tcp.h"
 
-/* ---- ext arg slots -------------------------------------------------------- */
-
-/* lwIP hands out ext arg ids once per process, like lwip_init(). */
-uint8_t skiff__ext_sock_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
-static uint8_t ext_mptcp_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
-
-/* The DSS option a connection writes on its segments (an internal setter
- * fills it: a future MPTCP layer, or tests). */
-struct skiff_mptcp_out {
-	struct pkb_ext_mptcp dss;
-	uint8_t len; /* option bytes, NOP-padded to 4 */
-};
-
-static void mptcp_destroy(u8_t id, void *data)
-{
-	(void)id;
-	free(data);
-}
-
-static const struct tcp_ext_arg_callbacks mptcp_callbacks = {.destroy = mptcp_destroy};
-
-#define MAX_SAS 64
-static struct pkb_sa *sas[MAX_SAS];
-static unsigned n_sas;
-
-void skiff__hooks_init(void)
-{
-	if (skiff__ext_sock_id == LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID) {
-		skiff__ext_sock_id = tcp_ext_arg_alloc_id();
-		ext_mptcp_id = tcp_ext_arg_alloc_id();
-	}
-}
-
-/* ---- RFC 6528 ISN ------------------------------------------------------------ */
-
-void skiff__isn_key(uint64_t k0, uint64_t k1)
-{
-	skiff__s.isn_k0 = k0;
-	skiff__s.isn_k1 = k1;
-}
-
-static size_t put_addr(uint8_t *b, const ip_addr_t *a)
-{
-	if (IP_IS_V6(a)) {
-		memcpy(b, ip_2_ip6(a)->addr, 16);
-		return 16;
-	}
-	memcpy(b, &ip_2_ip4(a)->addr, 4);
-	return 4;
-}
-
-/* ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
- * 4-microsecond clock, F SipHash-2-4 under a key from getrandom(). */
-u32_t skiff__hook_tcp_isn(const struct ip_addr *local_ip, u16_t local_port,
-			  const struct ip_addr *remote_ip, u16_t remote_port)
-{
-	uint8_t b[16 + 2 + 16 + 2];
-	size_t n = 0;
-	struct timespec ts;
-	uint64_t m;
-
-	n += put_addr(b + n, local_ip);
-	b[n++] = (uint8_t)(local_port >> 8);
-	b[n++] = (uint8_t)local_port;
-	n += put_addr(b + n, remote_ip);
-	b[n++] = (uint8_t)(remote_port >> 8);
-	b[n++] = (uint8_t)remote_port;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	m = ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) / 4000;
-	return (u32_t)(skiff__siphash24(skiff__s.isn_k0, skiff__s.isn_k1, b, n) + m);
-}
-
-uint32_t skiff__isn_v4(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
-{
-	ip_addr_t l, r;
-
-	ip_addr_set_ip4_u32_val(l, laddr);
-	ip_addr_set_ip4_u32_val(r, raddr);
-	return skiff__hook_tcp_isn(&l, lport, &r, rport);
-}
-
 /* ---- VLAN ----------------------------------------------------------------------- */
 
 int skiff__hook_vlan_check(struct netif *netif, struct eth_hdr *eth, struct eth_vlan_hdr *vlan)
 {
-	struct skiff_stack *s = &skiff__s;
+	struct skiff_stack *st = &skiff__s;
 	uint16_t tci = lwip_ntohs(vlan->prio_vid);
 	struct pkb_ext_bridge *br;
 	struct pkb *pkb;
 
 	(void)netif;
-	if ((tci & 0xfff) != s->cfg.vlan_id) {
-		s->st.rx_drop_vlan++;
+	if ((tci & 0xfff) != st->cfg.vlan_id) {
+		st->stats.rx_drop_vlan++;
 		return 0;
 	}
 	/* The tag goes with the packet (BRIDGE extension): L2 facts of the
 	 * ingress, for whoever forwards or answers it. */
 	pkb = skiff__pkb_of(eth);
 	if (pkb && pkb_ext_add_bridge(pkb, &br) == 0) {
-		br->ingress_port =
-			s->cfg.backend == SKIFF_BACKEND_MEMLINK ? s->cfg.memlink_end : s->cfg.queue;
+		br->ingress_port = st->cfg.backend == SKIFF_BACKEND_MEMLINK ? st->cfg.memlink_end
+									    : st->cfg.queue;
 		br->vlan_tci = tci;
 		br->vlan_proto = ETHTYPE_VLAN;
 		memcpy(br->dst_mac, eth->dest.addr, 6);
@@ -153,46 +78,15 @@ const struct ip6_addr *skiff__hook_nd6_gw(struct netif *netif, const struct ip6_
 	return &gw;
 }
 
-/* ---- incoming TCP: MPTCP options, secpath policy, counters ------------------------ */
-
-static void parse_mptcp(const uint8_t *o, size_t avail, bool syn, struct pbuf *p)
-{
-	struct skiff_stack *s = &skiff__s;
-	struct pkb_ext_mptcp dss, *m;
-	struct pkb *pkb;
-	unsigned subtype;
-
-	if (avail < 3) {
-		s->st.mptcp_bad_option++;
-		return;
-	}
-	subtype = o[2] >> 4;
-	if (subtype == 0) {
-		/* MP_CAPABLE: we answer with plain TCP, the peer falls back. */
-		if (syn)
-			s->st.mptcp_fallbacks++;
-		return;
-	}
-	if (subtype != PKB_MPTCP_SUBTYPE_DSS)
-		return;
-	if (pkb_mptcp_dss_decode(o, avail, false, &dss) < 0) {
-		s->st.mptcp_bad_option++;
-		return;
-	}
-	pkb = skiff__rx_pkb(p);
-	if (pkb && pkb_ext_add_mptcp(pkb, &m) == 0) {
-		*m = dss;
-		s->st.mptcp_dss_rx++;
-	}
-}
+/* ---- incoming TCP ----------------------------------------------------------- */
 
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,
 			       u16_t opt1len, u8_t *opt2, struct pbuf *p)
 {
-	struct skiff_stack *s = &skiff__s;
+	struct skiff_stack *st = &skiff__s;
 	struct skiff_sock *sk = pcb->callback_arg;
 	uint8_t opts[40];
-	const uint8_t *sack = NULL; /* the SACK option, for sack.c */
+	const uint8_t *sack = NULL; /* the SACK option, for recovery.c */
 	u8_t flags = TCPH_FLAGS(hdr);
 	bool syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool unknown = false;
@@ -200,14 +94,8 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	/* A listener that requires a secpath, and its connections, take
 	 * only segments that came with one: first, so that segments without
 	 * one count for nothing (SYN-flood state, challenge-ACK allowance). */
-	if (sk && sk->require_secpath) {
-		struct pkb *pkb = skiff__rx_pkb(p);
-
-		if (!pkb || !pkb_ext_secpath(pkb)) {
-			s->st.secpath_drops++;
-			return ERR_ABRT;
-		}
-	}
+	if (!skiff__secpath_allows(sk, p))
+		return ERR_ABRT;
 	/* Challenge ACKs over their rate limit, SYN flood bounds (guard.c). */
 	if (skiff__guard_tcp_in(pcb, hdr, p) != ERR_OK)
 		return ERR_ABRT;
@@ -232,11 +120,11 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 		if (i + 1 >= optlen || (len = opts[i + 1]) < 2 || i + len > optlen) {
 			/* malformed: lwIP's parser stops here too, and the
 			 * segment is processed without the rest */
-			s->st.tcp_bad_options++;
+			st->stats.tcp_bad_options++;
 			break;
 		}
 		if (kind == PKB_MPTCP_OPT_KIND)
-			parse_mptcp(opts + i, optlen - i, syn, p);
+			skiff__mptcp_option_in(opts + i, optlen - i, syn, p);
 		else if (kind == 5)
 			sack = opts + i;
 		else if (kind != 2 && kind != 3 && kind != 4 && kind != 8)
@@ -244,18 +132,18 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 		i += len;
 	}
 	if (unknown)
-		s->st.tcp_unknown_options++;
+		st->stats.tcp_unknown_options++;
 
-	/* Work for after the batch (sack.c): SACK blocks for our own loss
-	 * recovery. */
+	/* Work for after the batch (ackbatch.c): SACK blocks for our own
+	 * loss recovery (recovery.c). */
 	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && (flags & TCP_ACK) &&
 	    (pcb->flags & TF_SACK) && optlen && skiff__sack_input(sk, pcb, hdr->ackno, sack))
 		skiff__batch_add(sk, SKIFF_BATCH_SACK);
 
 	if (pcb->state >= ESTABLISHED && p->tot_len &&
 	    TCP_SEQ_GT(hdr->seqno, pcb->rcv_nxt)) /* tcp_input() made it host order */
-		s->st.tcp_ooseq++;
-	/* The segment is lwIP's now: its ACK becomes batch work (sack.c). */
+		st->stats.tcp_ooseq++;
+	/* The segment is lwIP's now: its ACK becomes batch work (ackbatch.c). */
 	/* (Not RSTs and SYNs: lwIP acts on their ACK field only as a
 	 * challenge, and must not be credited with window growth.) */
 	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && !(flags & (TCP_RST | TCP_SYN)))
@@ -263,30 +151,20 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	return ERR_OK;
 }
 
-/* ---- outgoing TCP: the DSS option, retransmission counter ------------------------- */
-
-static struct skiff_mptcp_out *mptcp_of(const struct tcp_pcb *pcb)
-{
-	if (!pcb || pcb->state == LISTEN || ext_mptcp_id == LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID)
-		return NULL;
-	return tcp_ext_arg_get(pcb, ext_mptcp_id);
-}
+/* ---- outgoing TCP ------------------------------------------------------------ */
 
 u8_t skiff__hook_tcpopt_length(const struct tcp_pcb *pcb, u8_t internal_len)
 {
-	struct skiff_mptcp_out *m = mptcp_of(pcb);
-
-	return (u8_t)(internal_len + (m ? m->len : 0));
+	return (u8_t)(internal_len + skiff__mptcp_option_len(pcb));
 }
 
 u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tcp_pcb *pcb,
 			       u32_t *opts)
 {
-	struct skiff_stack *s = &skiff__s;
-	struct skiff_mptcp_out *m = mptcp_of(pcb);
+	struct skiff_stack *st = &skiff__s;
 
 	if (TCPH_FLAGS(hdr) & TCP_RST)
-		s->st.tcp_rst_sent++;
+		st->stats.tcp_rst_sent++;
 	if (pcb && pcb->state != LISTEN && pcb->state != CLOSED) {
 		u32_t seq = lwip_ntohl(hdr->seqno);
 		bool carries = p->tot_len > TCPH_HDRLEN_BYTES(hdr) ||
@@ -295,15 +173,15 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 		if (TCPH_FLAGS(hdr) & TCP_ACK) {
 			struct skiff_sock *sk = pcb->callback_arg;
 
-			/* What the ACK skiff defers still owes (sack.c). */
+			/* What the ACK skiff defers still owes (ackbatch.c). */
 			if (sk && sk->pcb.tcp == pcb)
-				sk->ack_sent = lwip_ntohl(hdr->ackno);
+				skiff__ack_sent(&sk->ack, lwip_ntohl(hdr->ackno));
 		}
 		if (carries && (TCP_SEQ_LT(seq, pcb->snd_nxt) ||
 				((pcb->flags & TF_RTO) && TCP_SEQ_LT(seq, pcb->rto_end)))) {
 			struct skiff_sock *sk = pcb->callback_arg;
 
-			s->st.tcp_retransmits++;
+			st->stats.tcp_retransmits++;
 			if (pcb->flags & TF_RTO) {
 				struct tcp_pcb *w = (struct tcp_pcb *)(uintptr_t)pcb;
 
@@ -313,122 +191,18 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 				if (pcb->nrtx >= 4 &&
 				    pcb->sv < SKIFF_RTO_BACKOFF_FLOOR_MS / TCP_SLOW_INTERVAL)
 					w->sv = SKIFF_RTO_BACKOFF_FLOOR_MS / TCP_SLOW_INTERVAL;
-				s->st.tcp_rto_retransmits++;
+				st->stats.tcp_rto_retransmits++;
 				if (seq == pcb->lastack)
-					s->st.tcp_timeouts++;
+					st->stats.tcp_timeouts++;
 			}
 			/* lwIP's fast retransmit going out: recovery begins, and
 			 * ends once all sent so far is ACKed (NewReno). */
-			if ((pcb->flags & TF_INFR) && sk && sk->pcb.tcp == pcb &&
-			    !sk->in_recovery) {
-				sk->in_recovery = true;
-				sk->recover = pcb->snd_nxt;
-				sk->rexmit_high = seq + (p->tot_len - TCPH_HDRLEN_BYTES(hdr));
-				sk->rexmit_mark = pcb->snd_nxt;
-				s->st.tcp_fast_recoveries++;
-			}
+			if ((pcb->flags & TF_INFR) && sk && sk->pcb.tcp == pcb)
+				skiff__recovery_begin(sk, pcb->snd_nxt,
+						      seq + (p->tot_len - TCPH_HDRLEN_BYTES(hdr)));
 		}
 	}
-	if (m) {
-		uint8_t b[40];
-		unsigned dlen = pkb_mptcp_dss_len(m->dss.flags, m->dss.has_csum),
-			 pad = m->len - dlen;
-
-		/* NOPs first so that the option ends on the word boundary. */
-		memset(b, 1, pad);
-		pkb_mptcp_dss_encode(&m->dss, m->dss.has_csum, b + pad, sizeof(b) - pad);
-		memcpy(opts, b, m->len);
-		opts += m->len / 4;
-		s->st.mptcp_dss_tx++;
-	}
+	if (pcb)
+		opts = skiff__mptcp_option_out(pcb, opts);
 	return opts;
-}
-
-int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss)
-{
-	struct skiff_mptcp_out *m, *old;
-	struct skiff_sock *sk;
-	struct tcp_pcb *pcb;
-	int err = 0;
-	uint8_t len = 0;
-
-	sk = skiff__sock_get(fd, &err);
-	if (!sk)
-		return -err;
-	if (sk->kind != SKIFF_SK_TCP || !(pcb = sk->pcb.tcp) || pcb->state == LISTEN)
-		return -ENOTCONN;
-	if (dss) {
-		if (dss->flags & ~PKB_DSS_FLAGS)
-			return -EINVAL;
-		len = (uint8_t)((pkb_mptcp_dss_len(dss->flags, dss->has_csum) + 3) & ~3u);
-	}
-	old = tcp_ext_arg_get(pcb, ext_mptcp_id);
-	/* Queued segments had their header room sized with the old length:
-	 * it may change only when nothing is queued. */
-	if ((old ? old->len : 0) != len && (pcb->unsent || pcb->unacked))
-		return -EBUSY;
-	if (!dss) {
-		free(old);
-		tcp_ext_arg_set(pcb, ext_mptcp_id, NULL);
-		return 0;
-	}
-	m = old ? old : malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	m->dss = *dss;
-	m->len = len;
-	tcp_ext_arg_set(pcb, ext_mptcp_id, m);
-	tcp_ext_arg_set_callbacks(pcb, ext_mptcp_id, &mptcp_callbacks);
-	return 0;
-}
-
-/* ---- secpath from XDP metadata ---------------------------------------------------- */
-
-int skiff__sa_add(struct pkb_sa *sa)
-{
-	if (n_sas == MAX_SAS)
-		return -ENOSPC;
-	pkb_sa_get(sa);
-	sas[n_sas++] = sa;
-	return 0;
-}
-
-void skiff__sa_clear(void)
-{
-	while (n_sas)
-		pkb_sa_put(sas[--n_sas]);
-}
-
-static struct pkb_sa *sa_lookup(uint32_t spi)
-{
-	for (unsigned i = 0; i < n_sas; i++)
-		if (sas[i]->spi == spi)
-			return sas[i];
-	return NULL;
-}
-
-int skiff__rx_meta(struct pkb *pkb)
-{
-	uint8_t *frame = (uint8_t *)pkb->shinfo;
-	struct skiff_xdp_meta m;
-
-	if (pkb->data - frame < (ptrdiff_t)(PKB_META_SIZE + sizeof(m)))
-		return -ENOENT;
-	memcpy(&m, pkb->data - sizeof(m), sizeof(m));
-	if (m.magic != SKIFF_XDP_META_MAGIC)
-		return -ENOENT;
-	/* Read once: the slot is wiped again when the frame is released. */
-	memset(pkb->data - sizeof(m), 0, sizeof(m));
-	if (m.version != SKIFF_XDP_META_VERSION || !m.n_sa || m.n_sa > SKIFF_XDP_META_MAX_SA)
-		return -EINVAL;
-	for (unsigned i = 0; i < m.n_sa; i++) {
-		struct pkb_sa *sa = sa_lookup(m.spi[i]);
-
-		/* An SA we do not know accepted nothing we can vouch for. */
-		if (!sa || pkb_ext_secpath_append(pkb, sa) != 0) {
-			pkb_ext_del(pkb, PKB_EXT_SECPATH);
-			return -EINVAL;
-		}
-	}
-	return 0;
 }

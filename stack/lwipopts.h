@@ -117,7 +117,7 @@
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 /* lwIP sends a window update the moment the application reads 4 MSS; the
  * poll loop sends it after the application's turn instead, when its
- * answer has not carried it already (sack.c): never from here. */
+ * answer has not carried it already (ackbatch.c): never from here. */
 #define TCP_WND_UPDATE_THRESHOLD 0xffffffffu
 /* With window scaling TCP_SNDLOWAT must stay 4*MSS below 0xFFFF. */
 #define TCP_SNDLOWAT		   (0xFFFF - (4 * TCP_MSS) - 1)

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "skiff_internal.h"
+#include "instance.h"
 
 struct skiff_memlink {
 	struct umem_memlink *wire;

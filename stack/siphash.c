@@ -3,7 +3,7 @@
  * description; checked against its test vectors in tests/stack. */
 #include <string.h>
 
-#include "skiff_internal.h"
+#include "instance.h"
 
 static inline uint64_t rotl(uint64_t x, unsigned b)
 {

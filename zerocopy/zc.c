@@ -389,12 +389,15 @@ static void send_put(struct pkb_ubuf *ubuf)
 
 /* ---- TX ------------------------------------------------------------------ */
 
-int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_room, struct pkb **tx)
+int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_room, uint32_t len,
+		  struct pkb **tx)
 {
 	bool in_flight = pkb_frame_in_flight(pkb);
 	struct pkb *copy;
 	int err;
 
+	if (len > pkb_len(pkb))
+		return -EINVAL;
 	if (!in_flight && !pkb_data_shared(pkb) && pkb_headroom(pkb) >= hdr_room) {
 		*tx = pkb;
 		return 0;
@@ -402,16 +405,22 @@ int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_room, struc
 	err = pkb_copy_expand(pkb, hdr_room, &copy);
 	if (err)
 		return err;
+	pkb_trim(copy, len);
 	if (in_flight)
 		e->stats.tx_inflight_copies++;
-	e->stats.tx_copied_bytes += pkb_len(pkb);
+	e->stats.tx_copied_bytes += len;
 	*tx = copy;
 	return 0;
 }
 
 int zc_tx_post(struct zc_engine *e, struct pkb *pkb)
 {
-	struct umem_desc d = {.addr = pkb_data_addr(pkb), .len = pkb_len(pkb)};
+	return zc_tx_post_span(e, pkb, 0, pkb_len(pkb));
+}
+
+int zc_tx_post_span(struct zc_engine *e, struct pkb *pkb, uint32_t head, uint32_t len)
+{
+	struct umem_desc d = {.addr = pkb_data_addr(pkb) - head, .len = head + len};
 	uint64_t frame = pkb_frame_addr(pkb);
 	enum umem_frame_state st = umem_frame_state(e->umem, frame);
 	unsigned taken;
@@ -419,6 +428,8 @@ int zc_tx_post(struct zc_engine *e, struct pkb *pkb)
 
 	if (!e->port)
 		return -ENODEV;
+	if (head > pkb_headroom(pkb) || len > pkb_len(pkb))
+		return -EINVAL;
 	if (st == UMEM_FRAME_TX)
 		return -EBUSY;
 	/* The port would refuse (and count) these; say so instead of

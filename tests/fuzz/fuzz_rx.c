@@ -30,7 +30,7 @@
 #include <skiff/umem.h>
 
 #include "../../stack/skiff_testing.h"
-#include "../../stack/xdp_meta.h"
+#include <skiff/xdp_meta.h>
 #include "fuzz_wire.h"
 
 #if defined(__has_feature)
@@ -517,20 +517,20 @@ static void stamp_meta(const uint8_t *rec)
 	for (uint32_t i = 0; i < uc->frame_count; i++) {
 		uint8_t *slot = (uint8_t *)uc->area + (uint64_t)i * uc->frame_size +
 				UMEM_HEADROOM_DEFAULT + UMEM_XDP_PACKET_HEADROOM -
-				sizeof(struct skiff_xdp_meta);
+				sizeof(struct umem_xdp_meta);
 
-		if (POISONED(slot, sizeof(struct skiff_xdp_meta)))
+		if (POISONED(slot, sizeof(struct umem_xdp_meta)))
 			continue;
 		if (rec)
-			memcpy(slot, rec, sizeof(struct skiff_xdp_meta));
+			memcpy(slot, rec, sizeof(struct umem_xdp_meta));
 		else
-			memset(slot, 0, sizeof(struct skiff_xdp_meta));
+			memset(slot, 0, sizeof(struct umem_xdp_meta));
 	}
 }
 
 static void meta(const uint8_t *b, size_t len)
 {
-	uint8_t rec[sizeof(struct skiff_xdp_meta)] = {0};
+	uint8_t rec[sizeof(struct umem_xdp_meta)] = {0};
 
 	/* Short records end where the packet starts, as the kernel puts them. */
 	if (len > sizeof(rec))

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../stack/xdp_meta.h"
+#include <skiff/xdp_meta.h>
 #include "fuzz_wire.h"
 
 static int write_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
@@ -118,7 +118,7 @@ static void raw(struct in *in, unsigned op, const uint8_t *body, size_t len)
 
 static void meta_rec(uint8_t *m, uint32_t spi0, uint8_t n_sa, uint8_t version, uint32_t magic)
 {
-	struct skiff_xdp_meta x = {
+	struct umem_xdp_meta x = {
 		.spi = {htonl(spi0), htonl(FW_SPI1), htonl(FW_SPI0), htonl(FW_SPI1)},
 		.n_sa = n_sa,
 		.version = version,
@@ -427,15 +427,15 @@ static int rx_seeds(const char *out)
 
 	/* A secpath from XDP metadata: the listener that requires one
 	 * accepts; an unknown SA is dropped. */
-	meta_rec(b, FW_SPI0, 1, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC);
-	rec(&in, FW_META, b, sizeof(struct skiff_xdp_meta));
+	meta_rec(b, FW_SPI0, 1, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC);
+	rec(&in, FW_META, b, sizeof(struct umem_xdp_meta));
 	n = fw_tcp(seg, FW_PORT_RAW, FW_PORT_SECURE, 7, 0, FW_TH_SYN, o, fw_syn_options(o), NULL,
 		   0);
 	rec(&in, FW_TCP4 | FW_F_ASIS | FW_F_PUMP, seg, n);
 	e |= put(dir, "meta-secpath", &in);
 
-	meta_rec(b, 0x01020304, 1, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC);
-	rec(&in, FW_META, b, sizeof(struct skiff_xdp_meta));
+	meta_rec(b, 0x01020304, 1, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC);
+	rec(&in, FW_META, b, sizeof(struct umem_xdp_meta));
 	tcp(&in, FW_TCP4, 0, 0, FW_TH_ACK | FW_TH_PSH, NULL, 0, "dropped");
 	e |= put(dir, "meta-unknown-sa", &in);
 
@@ -456,17 +456,17 @@ static int meta_seeds(const char *out)
 		uint8_t n_sa, version;
 		uint32_t magic;
 	} s[] = {
-		{"one-sa", 0, FW_SPI0, 1, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC},
-		{"four-sa", 0, FW_SPI1, 4, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC},
-		{"unknown-sa", 0, 0x01020304, 1, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC},
-		{"too-many", 0, FW_SPI0, 5, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC},
-		{"none", 0, FW_SPI0, 0, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC},
-		{"version", 0, FW_SPI0, 1, 2, SKIFF_XDP_META_MAGIC},
-		{"no-magic", 0, FW_SPI0, 1, SKIFF_XDP_META_VERSION, 0},
-		{"no-room", 0x80 | 16, FW_SPI0, 1, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC},
-		{"just-room", 0x80 | 32, FW_SPI0, 1, SKIFF_XDP_META_VERSION, SKIFF_XDP_META_MAGIC},
+		{"one-sa", 0, FW_SPI0, 1, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC},
+		{"four-sa", 0, FW_SPI1, 4, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC},
+		{"unknown-sa", 0, 0x01020304, 1, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC},
+		{"too-many", 0, FW_SPI0, 5, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC},
+		{"none", 0, FW_SPI0, 0, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC},
+		{"version", 0, FW_SPI0, 1, 2, UMEM_XDP_META_MAGIC},
+		{"no-magic", 0, FW_SPI0, 1, UMEM_XDP_META_VERSION, 0},
+		{"no-room", 0x80 | 16, FW_SPI0, 1, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC},
+		{"just-room", 0x80 | 32, FW_SPI0, 1, UMEM_XDP_META_VERSION, UMEM_XDP_META_MAGIC},
 	};
-	uint8_t buf[1 + sizeof(struct skiff_xdp_meta) + 64];
+	uint8_t buf[1 + sizeof(struct umem_xdp_meta) + 64];
 	char dir[400];
 	int e = 0;
 
@@ -485,7 +485,7 @@ static int meta_seeds(const char *out)
 	/* A short record: only the magic, the rest as a wiped slot. */
 	memcpy(buf, (uint8_t[]){0}, 1);
 	{
-		uint32_t magic = SKIFF_XDP_META_MAGIC;
+		uint32_t magic = UMEM_XDP_META_MAGIC;
 
 		memcpy(buf + 1, &magic, 4);
 		e |= write_seed(dir, "short", buf, 5);

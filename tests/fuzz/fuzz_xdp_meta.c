@@ -21,7 +21,7 @@
 #include <skiff/umem.h>
 
 #include "../../stack/skiff_testing.h"
-#include "../../stack/xdp_meta.h"
+#include <skiff/xdp_meta.h>
 #include "fuzz_wire.h"
 
 #define N_SA 3
@@ -77,11 +77,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* What the parser must answer for record @p m (read from a slot that
  * exists). */
-static int expected(const struct skiff_xdp_meta *m)
+static int expected(const struct umem_xdp_meta *m)
 {
-	if (m->magic != SKIFF_XDP_META_MAGIC)
+	if (m->magic != UMEM_XDP_META_MAGIC)
 		return -ENOENT;
-	if (m->version != SKIFF_XDP_META_VERSION || !m->n_sa || m->n_sa > SKIFF_XDP_META_MAX_SA)
+	if (m->version != UMEM_XDP_META_VERSION || !m->n_sa || m->n_sa > UMEM_XDP_META_MAX_SA)
 		return -EINVAL;
 	for (unsigned i = 0; i < m->n_sa; i++)
 		if (!known(m->spi[i]))
@@ -91,8 +91,8 @@ static int expected(const struct skiff_xdp_meta *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const size_t rec = sizeof(struct skiff_xdp_meta);
-	struct skiff_xdp_meta m, after;
+	const size_t rec = sizeof(struct umem_xdp_meta);
+	struct umem_xdp_meta m, after;
 	const struct pkb_ext_secpath *sp;
 	struct pkb_pool_stats ps;
 	struct umem_audit au;
@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&after, pkt - rec, rec);
 		/* A record is read once: wiped. Anything else is left alone. */
 		if (want == -ENOENT ? memcmp(&after, &m, rec) != 0
-				    : memcmp(&after, &(struct skiff_xdp_meta){0}, rec) != 0)
+				    : memcmp(&after, &(struct umem_xdp_meta){0}, rec) != 0)
 			die("the metadata slot was not left as it should be");
 	}
 	sp = pkb_ext_secpath(pkb);

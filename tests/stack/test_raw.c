@@ -14,7 +14,7 @@
 #include <skiff/pkb.h>
 
 #include "../../stack/skiff_testing.h"
-#include "../../stack/xdp_meta.h"
+#include <skiff/xdp_meta.h>
 #include "stack_test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -589,11 +589,11 @@ static void sa_destroy(struct pkb_sa *sa)
  * fill frame of the stack will receive its packet: the XDP program's job. */
 static void stack_frames_meta(uint32_t spi)
 {
-	struct skiff_xdp_meta m = {
+	struct umem_xdp_meta m = {
 		.spi = {htonl(spi)},
 		.n_sa = 1,
-		.version = SKIFF_XDP_META_VERSION,
-		.magic = SKIFF_XDP_META_MAGIC,
+		.version = UMEM_XDP_META_VERSION,
+		.magic = UMEM_XDP_META_MAGIC,
 	};
 
 	for (uint32_t i = 0; i < R.stack_g.frame_count; i++) {

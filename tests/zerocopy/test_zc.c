@@ -139,7 +139,7 @@ static struct pkb *transmit(struct pkb *pkb)
 	static uint8_t hdr_byte = 0xe0;
 	struct pkb *tx;
 
-	CU_ASSERT_FATAL(zc_tx_prepare(eng, pkb, HDR_ROOM, &tx) == 0);
+	CU_ASSERT_FATAL(zc_tx_prepare(eng, pkb, HDR_ROOM, pkb_len(pkb), &tx) == 0);
 	CU_ASSERT_FATAL(pkb_push(tx, HDR_ROOM) == 0);
 	/* Different headers each time, as TCP's would be (sequence, ACK,
 	 * timestamps), so an in-place rewrite would show. */

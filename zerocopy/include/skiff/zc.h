@@ -184,19 +184,22 @@ SKIFF_API void zc_send_cancel(struct zc_send *s);
 /* ---- TX ---------------------------------------------------------------- */
 
 /**
- * Choose what to transmit for @p pkb, which the caller (TCP) keeps: the pkb
- * itself when headers of @p hdr_room bytes can be written in front of its
- * data in place (enough headroom, data not shared with another head, frame
- * not on the TX ring); otherwise a copy in a fresh frame (counted; the
- * original is never rewritten: a retransmission that finds its frame still
- * in flight goes out of a copy). A copy carries no notification: the
- * original keeps the send's reference until the caller frees it.
- * @param tx receives @p pkb or a new copy; after posting, the caller frees
- *        a copy (the TX ring holds its own reference)
+ * Choose what to transmit for the first @p len bytes of @p pkb's data,
+ * which the caller (TCP) keeps: the pkb itself when headers of @p hdr_room
+ * bytes can be written in front of its data in place (enough headroom,
+ * data not shared with another head, frame not on the TX ring); otherwise
+ * a copy of those bytes in a fresh frame (counted; the original is never
+ * rewritten: a retransmission that finds its frame still in flight goes
+ * out of a copy). A copy carries no notification: the original keeps the
+ * send's reference until the caller frees it. @p pkb is not changed.
+ * @param tx receives @p pkb or a new copy (with @p hdr_room of headroom and
+ *        @p len bytes of data); post it with zc_tx_post_span(); after
+ *        posting, the caller frees a copy (the TX ring holds its own
+ *        reference)
  * @return 0, -ENOMEM (no frame for the copy), -EMSGSIZE (@p hdr_room and
- *         the packet do not fit in one frame)
+ *         the packet do not fit in one frame), -EINVAL (@p len past the data)
  */
-SKIFF_API int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_room,
+SKIFF_API int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_room, uint32_t len,
 			    struct pkb **tx);
 
 /**
@@ -210,6 +213,16 @@ SKIFF_API int zc_tx_prepare(struct zc_engine *e, struct pkb *pkb, uint32_t hdr_r
  *         port)
  */
 SKIFF_API int zc_tx_post(struct zc_engine *e, struct pkb *pkb);
+
+/**
+ * zc_tx_post() of a span around @p pkb's data: the @p head bytes in front
+ * of it (headers the caller wrote there) and its first @p len bytes. The
+ * pkb's own view (data, length) is not changed, so that TCP's segment
+ * still points at its payload for a retransmission.
+ * @return as zc_tx_post(); -EINVAL also when @p head is past the headroom
+ *         or @p len past the data
+ */
+SKIFF_API int zc_tx_post_span(struct zc_engine *e, struct pkb *pkb, uint32_t head, uint32_t len);
 
 /* ---- RX loans ---------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
-/* Zero-copy sends and receive loans on skiff sockets, over zerocopy/'s
- * contract (docs/zerocopy.md).
+/* Zero-copy sends on skiff sockets, over zerocopy/'s contract
+ * (docs/zerocopy.md).
  *
- * Send: each buffer is a UMEM frame (pkb_alloc_tx) the application filled;
+ * Each buffer is a UMEM frame (pkb_alloc_tx) the application filled;
  * tcp_write() without TCP_WRITE_FLAG_COPY references its payload, and the
  * send's notification rides on the frame (zc_send_attach). lwIP may append
  * later writes to an unsent segment and keeps partially ACKed segments
@@ -14,18 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "skiff_internal.h"
+#include "instance.h"
 #include "skiff_lwip_hooks.h"
+#include "sock.h"
+#include "tcpglue.h"
 
 #include "lwip/memp.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
-
-#define FAIL(e)                                                                                    \
-	do {                                                                                       \
-		errno = (e);                                                                       \
-		return -1;                                                                         \
-	} while (0)
 
 /* What a queued buffer's cb holds. */
 struct zbuf_cb {
@@ -43,12 +39,12 @@ static struct zbuf_cb *zcb(struct pkb *pkb)
 
 static void zq_pop_free(struct skiff_sock *s)
 {
-	struct pkb *b = s->zq_head;
+	struct pkb *b = s->zc.q_head;
 
-	s->zq_head = b->next;
-	if (!s->zq_head)
-		s->zq_tail = NULL;
-	s->zq_len--;
+	s->zc.q_head = b->next;
+	if (!s->zc.q_head)
+		s->zc.q_tail = NULL;
+	s->zc.q_len--;
 	b->next = NULL;
 	pkb_free(b);
 }
@@ -59,7 +55,7 @@ void skiff__zc_release_acked(struct skiff_sock *s)
 	bool any = false;
 	u32_t low = 0;
 
-	if (!s->zq_head || !pcb)
+	if (!s->zc.q_head || !pcb)
 		return;
 	/* Each queue is in sequence order (retransmissions are moved back in
 	 * order): its head is its lowest. */
@@ -74,50 +70,50 @@ void skiff__zc_release_acked(struct skiff_sock *s)
 			low = u;
 		any = true;
 	}
-	while (s->zq_head && (!any || TCP_SEQ_GEQ(low, zcb(s->zq_head)->end_seq)))
+	while (s->zc.q_head && (!any || TCP_SEQ_GEQ(low, zcb(s->zc.q_head)->end_seq)))
 		zq_pop_free(s);
 }
 
 void skiff__zc_release_all(struct skiff_sock *s, bool aborted)
 {
-	if (aborted && s->zs && s->zq_head)
-		zc_sock_abort(s->zs);
-	while (s->zq_head)
+	if (aborted && s->zc.zs && s->zc.q_head)
+		zc_sock_abort(s->zc.zs);
+	while (s->zc.q_head)
 		zq_pop_free(s);
 }
 
 bool skiff__zc_busy(const struct skiff_sock *s)
 {
-	return s->zq_len || (s->zs && zc_sock_outstanding(s->zs));
+	return s->zc.q_len || (s->zc.zs && zc_sock_outstanding(s->zc.zs));
 }
 
 void skiff__zc_sock_close(struct skiff_sock *s)
 {
-	if (!s->zs)
+	if (!s->zc.zs)
 		return;
 	/* Outstanding sends still complete, once each (the callback, if
 	 * any, hears them); the struct stays until then. */
-	bool outstanding = zc_sock_outstanding(s->zs) != 0;
+	bool outstanding = zc_sock_outstanding(s->zc.zs) != 0;
 
 	/* Without outstanding sends zerocopy/ may free it right away. */
-	zc_sock_destroy(s->zs);
+	zc_sock_destroy(s->zc.zs);
 	if (!outstanding)
-		s->zs = NULL;
+		s->zc.zs = NULL;
 }
 
 /* ---- completions ------------------------------------------------------------- */
 
 static void queue_range(struct skiff_sock *s, uint32_t lo, uint32_t hi, unsigned flags)
 {
-	struct skiff_zc_range *last = s->zr_len ? &s->zr[s->zr_len - 1] : NULL;
+	struct skiff_zc_range *last = s->zc.done_len ? &s->zc.done[s->zc.done_len - 1] : NULL;
 
 	if (last && last->flags == flags && last->hi + 1 == lo) {
 		last->hi = hi;
 		return;
 	}
-	if (s->zr_len == s->zr_cap) {
-		unsigned cap = s->zr_cap ? s->zr_cap * 2 : 16;
-		struct skiff_zc_range *r = realloc(s->zr, cap * sizeof(*r));
+	if (s->zc.done_len == s->zc.done_cap) {
+		unsigned cap = s->zc.done_cap ? s->zc.done_cap * 2 : 16;
+		struct skiff_zc_range *r = realloc(s->zc.done, cap * sizeof(*r));
 
 		if (!r) {
 			/* Better a merged range than a lost completion. */
@@ -127,10 +123,10 @@ static void queue_range(struct skiff_sock *s, uint32_t lo, uint32_t hi, unsigned
 			}
 			return;
 		}
-		s->zr = r;
-		s->zr_cap = cap;
+		s->zc.done = r;
+		s->zc.done_cap = cap;
 	}
-	s->zr[s->zr_len++] = (struct skiff_zc_range){.lo = lo, .hi = hi, .flags = flags};
+	s->zc.done[s->zc.done_len++] = (struct skiff_zc_range){.lo = lo, .hi = hi, .flags = flags};
 }
 
 /* zerocopy/ reports ids [lo, hi] of this socket done (from the poll loop). */
@@ -138,13 +134,13 @@ static void on_complete(void *opaque, uint32_t lo, uint32_t hi, unsigned flags)
 {
 	struct skiff_sock *s = opaque;
 
-	if (s->zc_cb)
-		s->zc_cb(s->zc_opaque, s->zc_fd, lo, hi, flags);
+	if (s->zc.cb)
+		s->zc.cb(s->zc.opaque, s->zc.fd, lo, hi, flags);
 	else if (!s->app_closed)
 		queue_range(s, lo, hi, flags);
 	skiff__notify(s);
-	if (s->app_closed && s->zs && !zc_sock_outstanding(s->zs)) {
-		s->zs = NULL; /* zerocopy/ frees it after this callback */
+	if (s->app_closed && s->zc.zs && !zc_sock_outstanding(s->zc.zs)) {
+		s->zc.zs = NULL; /* zerocopy/ frees it after this callback */
 		skiff__sock_maybe_free(s);
 	}
 }
@@ -152,32 +148,29 @@ static void on_complete(void *opaque, uint32_t lo, uint32_t hi, unsigned flags)
 int skiff_zc_set_callback(int fd, skiff_zc_fn cb, void *opaque)
 {
 	struct skiff_sock *s;
-	int e;
 
-	if (!(s = skiff__sock_get(fd, &e)))
-		FAIL(e);
-	if (s->kind != SKIFF_SK_TCP)
-		FAIL(ENOTSUP);
-	s->zc_cb = cb;
-	s->zc_opaque = opaque;
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP)))
+		return -1;
+	s->zc.cb = cb;
+	s->zc.opaque = opaque;
 	return 0;
 }
 
 int skiff_zc_completions(int fd, struct skiff_zc_range *out, int max)
 {
 	struct skiff_sock *s;
-	int e, n;
+	int n;
 
-	if (!(s = skiff__sock_get(fd, &e)))
-		FAIL(e);
+	if (!(s = skiff__sock_get(fd)))
+		SKIFF_FAIL(EBADF);
 	if (max < 0 || (max && !out))
-		FAIL(EINVAL);
-	n = (int)s->zr_len < max ? (int)s->zr_len : max;
+		SKIFF_FAIL(EINVAL);
+	n = (int)s->zc.done_len < max ? (int)s->zc.done_len : max;
 	if (!n)
-		return 0; /* s->zr may not even exist yet */
-	memcpy(out, s->zr, (size_t)n * sizeof(*out));
-	memmove(s->zr, s->zr + n, (s->zr_len - (unsigned)n) * sizeof(*s->zr));
-	s->zr_len -= (unsigned)n;
+		return 0; /* s->zc.done may not even exist yet */
+	memcpy(out, s->zc.done, (size_t)n * sizeof(*out));
+	memmove(s->zc.done, s->zc.done + n, (s->zc.done_len - (unsigned)n) * sizeof(*s->zc.done));
+	s->zc.done_len -= (unsigned)n;
 	return n;
 }
 
@@ -198,20 +191,17 @@ static uint32_t seg_payload(const struct tcp_pcb *pcb)
 
 /* The payload a buffer for @p fd holds (-1: the default segment); 0 or
  * -errno. */
-static int buf_cap(int fd, uint32_t *cap)
+int skiff__zc_buf_cap(int fd, uint32_t *cap)
 {
 	struct skiff_sock *s;
-	int e;
 
 	*cap = TCP_MSS - (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS));
 	if (!skiff__s.up)
 		return -ENETDOWN;
 	if (fd < 0)
 		return 0;
-	if (!(s = skiff__sock_get(fd, &e)))
-		return -e;
-	if (s->kind != SKIFF_SK_TCP)
-		return -ENOTSUP;
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP)))
+		return -errno;
 	if (s->state != SKIFF_TS_CONNECTED || !s->pcb.tcp)
 		return -ENOTCONN;
 	*cap = seg_payload(s->pcb.tcp);
@@ -225,7 +215,7 @@ static int buf_cap(int fd, uint32_t *cap)
  * frames arrive through the fill ring; with every frame pinned in sends
  * none could, and nothing would ever be released.
  */
-static bool rx_reserve_ok(void)
+bool skiff__zc_reserve_ok(void)
 {
 	const struct skiff_stack *s = &skiff__s;
 
@@ -240,70 +230,19 @@ int skiff_zc_alloc(int fd, struct skiff_zc_buf *buf)
 	int e;
 
 	if (!buf)
-		FAIL(EINVAL);
+		SKIFF_FAIL(EINVAL);
 	memset(buf, 0, sizeof(*buf));
-	if ((e = buf_cap(fd, &cap)))
-		FAIL(-e);
-	if (!rx_reserve_ok())
-		FAIL(ENOMEM);
+	if ((e = skiff__zc_buf_cap(fd, &cap)))
+		SKIFF_FAIL(-e);
+	if (!skiff__zc_reserve_ok())
+		SKIFF_FAIL(ENOMEM);
 	e = pkb_alloc_tx(skiff__s.pool, &pkb);
 	if (e)
-		FAIL(-e);
+		SKIFF_FAIL(-e);
 	if (cap > pkb_tailroom(pkb))
 		cap = pkb_tailroom(pkb);
 	buf->data = pkb->data;
 	buf->cap = cap;
-	buf->priv__ = pkb;
-	return 0;
-}
-
-int skiff_zc_loan_to_buf(int fd, struct skiff_zc_loan *loan, struct skiff_zc_buf *buf)
-{
-	struct zc_loan zl;
-	struct pkb *pkb;
-	uint32_t cap;
-	int e;
-
-	if (!loan || !buf || !loan->priv__ || !loan->len || (loan->flags & SKIFF_ZC_LOAN_COPIED))
-		FAIL(EINVAL);
-	if ((e = buf_cap(fd, &cap)))
-		FAIL(-e);
-	zl = (struct zc_loan){
-		.data = loan->data,
-		.len = loan->len,
-		.flags = loan->priv_flags__,
-		.priv__ = loan->priv__,
-	};
-	pkb = zl.priv__;
-	/* Nothing of the pkb is read before the loan proves current: a stale
-	 * copy of a returned loan names a frame someone else may own now. */
-	if (skiff__pkb_of(loan->data) != pkb ||
-	    umem_frame_state(
-		    skiff__s.umem,
-		    umem_geo_frame(&skiff__s.geo, umem_geo_addr(&skiff__s.geo, loan->data))) !=
-		    UMEM_FRAME_LOANED)
-		FAIL(EINVAL);
-	/* Only a frame of its own, whose data is the loan, can take headers in
-	 * front: anything else stays a loan. */
-	if (pkb->data != loan->data || pkb_len(pkb) != loan->len || pkb_data_shared(pkb) ||
-	    pkb_headroom(pkb) < PKB_TX_HEADROOM)
-		FAIL(EINVAL);
-	/* A lent frame is already off the fill ring; sent on, it stays out
-	 * until ACKed, so the same reserve applies. */
-	if (!rx_reserve_ok())
-		FAIL(ENOBUFS);
-	if ((e = zc_rx_take(skiff__s.zc, &zl, &pkb)))
-		FAIL(-e);
-	/* What the frame carried in (MPTCP mapping, secpath, bridge port) says
-	 * nothing about where it goes out. */
-	pkb_ext_reset(pkb);
-	memset(loan, 0, sizeof(*loan));
-	memset(buf, 0, sizeof(*buf));
-	buf->data = pkb->data;
-	buf->len = pkb_len(pkb);
-	buf->cap = cap > buf->len ? cap : buf->len;
-	if (buf->cap > buf->len + pkb_tailroom(pkb))
-		buf->cap = buf->len + pkb_tailroom(pkb);
 	buf->priv__ = pkb;
 	return 0;
 }
@@ -393,7 +332,7 @@ static err_t write_own_segments(struct tcp_pcb *pcb, struct tcp_seg *tail, const
 	return err;
 }
 
-static int64_t zc_send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigned n, int flags)
+static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigned n, int flags)
 {
 	struct tcp_pcb *pcb = s->pcb.tcp;
 	struct tcp_seg *tail = unsent_tail(pcb, NULL);
@@ -402,12 +341,12 @@ static int64_t zc_send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsi
 	int64_t id;
 	int e;
 
-	if (!s->zs) {
-		e = zc_sock_create(&s->zs, skiff__s.zc, on_complete, s);
+	if (!s->zc.zs) {
+		e = zc_sock_create(&s->zc.zs, skiff__s.zc, on_complete, s);
 		if (e)
 			return -ENOBUFS;
 	}
-	e = zc_send_begin(s->zs, &send);
+	e = zc_send_begin(s->zc.zs, &send);
 	if (e)
 		return -EAGAIN; /* every send object is in flight: wait for completions */
 	/* Spare room at the end of the last unsent segment would take the
@@ -447,12 +386,12 @@ static int64_t zc_send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsi
 
 		zc_send_attach(send, pkb);
 		pkb->next = NULL;
-		if (s->zq_tail)
-			s->zq_tail->next = pkb;
+		if (s->zc.q_tail)
+			s->zc.q_tail->next = pkb;
 		else
-			s->zq_head = pkb;
-		s->zq_tail = pkb;
-		s->zq_len++;
+			s->zc.q_head = pkb;
+		s->zc.q_tail = pkb;
+		s->zc.q_len++;
 		bufs[i].priv__ = NULL; /* the stack's until the id completes */
 	}
 	id = zc_send_id(send);
@@ -469,34 +408,32 @@ int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags)
 	uint32_t total;
 	int e;
 
-	if (!(s = skiff__sock_get(fd, &e)))
-		FAIL(e);
-	if (s->kind != SKIFF_SK_TCP)
-		FAIL(ENOTSUP);
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP)))
+		return -1;
 	if ((e = check_bufs(bufs, n, &total)))
-		FAIL(e);
-	deadline = skiff__deadline(s->sndtimeo_ms);
+		SKIFF_FAIL(e);
+	deadline = skiff__deadline(s->opt.sndtimeo_ms);
 	for (;;) {
 		switch (s->state) {
 		case SKIFF_TS_NEW:
 		case SKIFF_TS_LISTEN:
-			FAIL(ENOTCONN);
+			SKIFF_FAIL(ENOTCONN);
 		case SKIFF_TS_DEAD:
 			e = skiff__sock_error(s, true);
-			FAIL(e ? e : EPIPE);
+			SKIFF_FAIL(e ? e : EPIPE);
 		case SKIFF_TS_CONNECTING:
 			e = EAGAIN;
 			break;
 		case SKIFF_TS_CONNECTED:
 			if (s->err) {
 				e = skiff__sock_error(s, true);
-				FAIL(e);
+				SKIFF_FAIL(e);
 			}
 			if (s->wr_shut || !s->pcb.tcp)
-				FAIL(EPIPE);
+				SKIFF_FAIL(EPIPE);
 			e = EAGAIN;
 			if (room_for(s->pcb.tcp, bufs, n, total)) {
-				int64_t id = zc_send_now(s, bufs, n, flags);
+				int64_t id = send_now(s, bufs, n, flags);
 
 				if (id >= 0)
 					return id;
@@ -504,135 +441,17 @@ int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags)
 			}
 			break;
 		}
-		if (e != EAGAIN || s->nonblock || (flags & MSG_DONTWAIT))
-			FAIL(e);
-		e = skiff__wait(deadline);
-		if (e == -ETIMEDOUT)
-			FAIL(EAGAIN);
+		if (e != EAGAIN || s->opt.nonblock || (flags & MSG_DONTWAIT))
+			SKIFF_FAIL(e);
+		e = skiff__sock_wait(fd, deadline, &s);
 		if (e)
-			FAIL(-e);
-		if (!(s = skiff__sock_get(fd, &e)))
-			FAIL(EBADF);
+			SKIFF_FAIL(e);
 	}
 }
 
-/* ---- receive loans ---------------------------------------------------------------- */
-
-/* Lends the head of the receive queue; 0, or -ENOBUFS / -ENOMEM. */
-static int lend_one(struct skiff_sock *s, struct skiff_zc_loan *out)
+void skiff__zc_forget(struct skiff_sock *s)
 {
-	struct pbuf *q = s->rx_head, *next = q->next;
-	uint8_t *data = (uint8_t *)q->payload + s->rx_off;
-	uint32_t len = q->len - s->rx_off;
-	struct pkb *pkb = skiff__rx_pkb(q);
-	bool copied = false;
-	struct zc_loan zl;
-	int e;
-
-	if (pkb && q->ref == 1) {
-		/* The pbuf lives in this pkb's cb: from here on the pkb (and
-		 * with it the pbuf) is zerocopy/'s, never lwIP's again. */
-		pkb_pull(pkb, (uint32_t)(data - pkb->data));
-		pkb_trim(pkb, len);
-		e = zc_rx_loan(skiff__s.zc, pkb, &zl);
-		if (e)
-			return e; /* nothing changed that the pbuf depends on */
-	} else {
-		/* Not one of our frames (or shared): lend a copy. */
-		e = skiff__copy_to_frame(data, len, &pkb);
-		if (e)
-			return -ENOMEM;
-		e = zc_rx_loan(skiff__s.zc, pkb, &zl);
-		if (e) {
-			pkb_free(pkb);
-			return e;
-		}
-		skiff__s.st.rx_copied_bytes += len;
-		copied = true;
-		q->next = NULL;
-		pbuf_free(q);
-	}
-	s->rx_head = next;
-	if (!next)
-		s->rx_tail = NULL;
-	s->rx_off = 0;
-	s->rx_bytes -= len;
-	s->rx_unacked += len;
-	*out = (struct skiff_zc_loan){
-		.data = zl.data,
-		.len = zl.len,
-		.flags = (copied || (zl.flags & ZC_LOAN_COPIED)) ? SKIFF_ZC_LOAN_COPIED : 0,
-		.priv__ = zl.priv__,
-		.priv_flags__ = zl.flags,
-	};
-	return 0;
-}
-
-ssize_t skiff_zc_recv(int fd, struct skiff_zc_loan *loans, unsigned max, int flags)
-{
-	bool nonblock;
-	long long deadline;
-	struct skiff_sock *s;
-	unsigned n = 0;
-	int e;
-
-	if (!(s = skiff__sock_get(fd, &e)))
-		FAIL(e);
-	if (s->kind != SKIFF_SK_TCP)
-		FAIL(ENOTSUP);
-	if (!loans || !max)
-		FAIL(EINVAL);
-	if (s->state == SKIFF_TS_NEW || s->state == SKIFF_TS_LISTEN)
-		FAIL(ENOTCONN);
-	nonblock = s->nonblock || (flags & MSG_DONTWAIT);
-	deadline = skiff__deadline(s->rcvtimeo_ms);
-	while (!s->rx_head || s->rd_shut) {
-		if (s->rd_eof || s->rd_shut)
-			return 0;
-		if (s->state == SKIFF_TS_DEAD) {
-			e = skiff__sock_error(s, false);
-			if (!e)
-				return 0;
-			FAIL(e);
-		}
-		if (nonblock)
-			FAIL(EAGAIN);
-		e = skiff__wait(deadline);
-		if (e == -ETIMEDOUT)
-			FAIL(EAGAIN);
-		if (e)
-			FAIL(-e);
-		if (!(s = skiff__sock_get(fd, &e)))
-			FAIL(EBADF);
-	}
-	while (n < max && s->rx_head) {
-		e = lend_one(s, &loans[n]);
-		if (e)
-			break;
-		n++;
-	}
-	/* The window opens for what was lent (0 bytes: just the ACK). */
-	skiff__rx_consumed(s, 0);
-	if (!n)
-		FAIL(e == -ENOBUFS ? ENOBUFS : ENOMEM);
-	return (ssize_t)n;
-}
-
-void skiff_zc_recv_done(struct skiff_zc_loan *loans, unsigned n)
-{
-	if (!loans || !skiff__s.up)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		struct zc_loan zl = {
-			.data = loans[i].data,
-			.len = loans[i].len,
-			.flags = loans[i].priv_flags__,
-			.priv__ = loans[i].priv__,
-		};
-
-		if (!zl.priv__)
-			continue;
-		zc_rx_return(skiff__s.zc, &zl);
-		memset(&loans[i], 0, sizeof(loans[i]));
-	}
+	free(s->zc.done);
+	s->zc.done = NULL;
+	s->zc.done_len = s->zc.done_cap = 0;
 }

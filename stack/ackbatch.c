@@ -1,0 +1,184 @@
+/*
+ * ACK batching. lwIP ACKs every second data segment the moment it arrives,
+ * before the application has seen the data; skiff decides at the start of
+ * the next poll round instead, so that the application's answer, sent in
+ * between, carries the ACK and the pure ACK is never built: a third of the
+ * frames of a bulk echo, half of those of a small request/response. A whole
+ * RX batch may so be ACKed at once, as GRO lets Linux do.
+ *
+ * The same per-batch list carries the work an RX batch leaves for after
+ * lwIP's input, which forbids touching a pcb's queues from inside it: SACK
+ * recovery (recovery.c) runs once per batch from here.
+ */
+#include "ackbatch.h"
+#include "instance.h"
+#include "recovery.h"
+#include "sock.h"
+
+#include "lwip/priv/tcp_priv.h"
+
+/* ---- work after the RX batch --------------------------------------------- */
+
+void skiff__batch_add(struct skiff_sock *s, unsigned work)
+{
+	if (!s->ack.work) {
+		s->ack.next = skiff__s.batch_head;
+		skiff__s.batch_head = s;
+	}
+	s->ack.work |= (uint8_t)work;
+}
+
+void skiff__batch_forget(struct skiff_sock *s)
+{
+	struct skiff_sock **pp;
+
+	if (s->ack.work) {
+		for (pp = &skiff__s.batch_head; *pp; pp = &(*pp)->ack.next) {
+			if (*pp == s) {
+				*pp = s->ack.next;
+				break;
+			}
+		}
+	}
+	s->ack.next = NULL;
+	s->ack.work = 0;
+}
+
+/* ---- ACKs: after the application's turn, at most one per round -------- */
+
+/* A window update is worth a segment of its own once the application has
+ * opened this much (lwIP's default TCP_WND_UPDATE_THRESHOLD; lwipopts.h
+ * turns lwIP's own immediate update off, this one is deferred). */
+#define WND_UPDATE (4u * TCP_MSS)
+
+/* Batch work of this file's own: the ACK owed waited one round already. */
+#define BATCH_ACK_WAITED 0x80u
+
+enum ack_due {
+	ACK_NONE,  /* a segment sent since carried it */
+	ACK_LATER, /* one segment's worth: wait a round for more, or a reply */
+	ACK_NOW,
+};
+
+/* What @p pcb owes its peer: an ACK for the data received since the last
+ * segment went out once there are two segments' worth (RFC 5681's "every
+ * second full-sized segment", as Linux counts it: more than one MSS), or a
+ * window that grew enough. A receiver that polls faster than the data
+ * comes would otherwise ACK every segment, a pure ACK each, which its
+ * sender's RX ring must take on top of the window of data. */
+static enum ack_due ack_due(const struct skiff_sock *s, const struct tcp_pcb *pcb, unsigned work)
+{
+	u32_t owed = pcb->rcv_nxt - s->ack.ack_sent;
+
+	if ((s32_t)(pcb->rcv_nxt + pcb->rcv_wnd - pcb->rcv_ann_right_edge) >= (s32_t)WND_UPDATE)
+		return ACK_NOW;
+	if (!owed)
+		return ACK_NONE;
+	return owed > pcb->mss || (work & BATCH_ACK_WAITED) ? ACK_NOW : ACK_LATER;
+}
+
+/* Before lwIP takes a segment of an established connection (TCP input
+ * hook): lwIP's own ACK of it (tcp_ack()) is held back for the next poll
+ * round (skiff__batch_acks()). */
+void skiff__ack_input(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tcp_hdr *hdr,
+		      u16_t datalen)
+{
+	u32_t ackno = hdr->ackno; /* host order: tcp_input() converted it */
+
+	/* Stretch ACKs (ours, a peer's GRO) acknowledge many segments each;
+	 * lwIP's slow start grows by at most 2 segments per ACK (RFC 3465's
+	 * L = 2) and would crawl. Counted in bytes as Linux does: lwIP adds
+	 * its 2 segments, this the rest, up to ssthresh. Not after an RTO
+	 * (lwIP's L = 1 then) nor in recovery. */
+	if ((TCPH_FLAGS(hdr) & TCP_ACK) && pcb->cwnd < pcb->ssthresh &&
+	    !(pcb->flags & (TF_RTO | TF_INFR)) && !s->rec.active &&
+	    TCP_SEQ_GT(ackno, pcb->lastack) && TCP_SEQ_LEQ(ackno, pcb->snd_nxt)) {
+		u32_t acked = ackno - pcb->lastack, lwip = 2u * pcb->mss;
+
+		if (acked > lwip)
+			pcb->cwnd += (tcpwnd_size_t)LWIP_MIN(acked - lwip,
+							     (u32_t)(pcb->ssthresh - pcb->cwnd));
+	}
+	if (datalen) {
+		/* Without the flag, tcp_ack() only sets it: no ACK now. */
+		tcp_clear_flags(pcb, TF_ACK_DELAY);
+		skiff__batch_add(s, SKIFF_BATCH_ACK);
+	}
+}
+
+/* After the RX batch: holes resent at once (the round's TX flush takes
+ * them). ACK work stays listed for skiff__batch_acks(), and lwIP's
+ * delayed-ACK timer, which runs before the application does, is kept from
+ * sending it. */
+void skiff__batch_run(void)
+{
+	struct skiff_sock **pp = &skiff__s.batch_head, *s;
+
+	while ((s = *pp)) {
+		struct tcp_pcb *pcb = s->pcb.tcp;
+
+		if (!pcb || pcb->state == LISTEN) {
+			*pp = s->ack.next;
+			s->ack.next = NULL;
+			s->ack.work = 0;
+			continue;
+		}
+		/* Output also when only the window grew (new data during recovery). */
+		if ((s->ack.work & SKIFF_BATCH_SACK) &&
+		    (skiff__sack_recover(s, pcb) || s->rec.active))
+			tcp_output(pcb);
+		s->ack.work &= (uint8_t)~SKIFF_BATCH_SACK;
+		if (s->ack.work) {
+			tcp_clear_flags(pcb, TF_ACK_DELAY);
+			pp = &s->ack.next;
+			continue;
+		}
+		*pp = s->ack.next;
+		s->ack.next = NULL;
+	}
+}
+
+/* Start of a poll round: the ACKs (and window updates) the last round's
+ * data and the application's reads call for, unless a segment the
+ * application sent meanwhile carried them. Returns how many wait for the
+ * next round (the poll loop must not sleep on them). */
+unsigned skiff__batch_acks(void)
+{
+	struct skiff_sock *later = NULL;
+	unsigned n_later = 0;
+
+	while (skiff__s.batch_head) {
+		struct skiff_sock *s = skiff__s.batch_head;
+		struct tcp_pcb *pcb = s->pcb.tcp;
+		unsigned work = s->ack.work;
+		bool out = false;
+
+		skiff__s.batch_head = s->ack.next;
+		s->ack.next = NULL;
+		s->ack.work = 0;
+		if (!pcb || pcb->state < ESTABLISHED || pcb->state == TIME_WAIT)
+			continue;
+		if ((work & SKIFF_BATCH_SACK) && (skiff__sack_recover(s, pcb) || s->rec.active))
+			out = true;
+		if (work & SKIFF_BATCH_ACK) {
+			switch (ack_due(s, pcb, work)) {
+			case ACK_NOW:
+				tcp_ack_now(pcb);
+				out = true;
+				break;
+			case ACK_LATER:
+				s->ack.work = SKIFF_BATCH_ACK | BATCH_ACK_WAITED;
+				s->ack.next = later;
+				later = s;
+				n_later++;
+				break;
+			case ACK_NONE:
+				break;
+			}
+		}
+		if (out)
+			tcp_output(pcb);
+	}
+	skiff__s.batch_head = later;
+	return n_later;
+}

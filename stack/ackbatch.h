@@ -1,0 +1,39 @@
+/* ACK batching (ackbatch.c): the ACKs and window updates skiff takes over
+ * from lwIP go out after the application's turn, once per poll round, when
+ * its answer has not carried them; and the per-batch list of sockets with
+ * work after the RX batch (SACK recovery among it). */
+#ifndef SKIFF_ACKBATCH_H
+#define SKIFF_ACKBATCH_H
+
+#include <stdint.h>
+
+#include "lwip/arch.h"
+
+struct skiff_sock;
+struct tcp_pcb;
+struct tcp_hdr;
+
+#define SKIFF_BATCH_SACK 0x1u /* new SACK blocks: look for holes to resend */
+#define SKIFF_BATCH_ACK	 0x2u /* data came in or was read: ACK at the next round */
+
+struct skiff_ackstate {
+	struct skiff_sock *next; /* on skiff__s.batch_head's list */
+	uint8_t work;		 /* SKIFF_BATCH_* */
+	u32_t ack_sent;		 /* the ACK number of the last segment sent */
+};
+
+void skiff__batch_add(struct skiff_sock *s, unsigned work);
+void skiff__batch_forget(struct skiff_sock *s);
+void skiff__batch_run(void);	  /* after the RX batch */
+unsigned skiff__batch_acks(void); /* at the start of a poll round: ACKs left waiting */
+/* A segment of an established connection, before lwIP takes it (TCP
+ * input hook): the ACK it calls for becomes batch work. */
+void skiff__ack_input(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tcp_hdr *hdr,
+		      u16_t datalen);
+/* A segment carrying ACK number @p ackno leaves (output hook). */
+static inline void skiff__ack_sent(struct skiff_ackstate *a, u32_t ackno)
+{
+	a->ack_sent = ackno;
+}
+
+#endif

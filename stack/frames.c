@@ -1,0 +1,201 @@
+/*
+ * The frame bridge between UMEM frames (pkb) and lwIP's pbufs.
+ *
+ * Receive: the pkb is built in the frame's headroom (ext/); its cb holds a
+ * pbuf_custom over the frame's data, so lwIP reads the packet where the
+ * NIC wrote it, and lwIP's last pbuf_free of it frees the pkb and with it
+ * the frame.
+ *
+ * Transmit: lwIP hands the netif a chain. A TCP segment of a zero-copy send
+ * is two pbufs: the headers lwIP built (one PBUF_RAM pbuf) and a PBUF_ROM
+ * pbuf pointing at the payload in the application's frame. When that
+ * payload starts its frame's data, the headers are written right in front
+ * of it, in the frame's headroom, and the span [headers, payload] goes on
+ * the TX ring: nothing is copied. Everything else (plain sends, control
+ * segments, ARP, ICMP, UDP, a payload that does not start its frame) is
+ * copied whole into a fresh frame.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "frames.h"
+#include "instance.h"
+
+#include "lwip/pbuf.h"
+#include "lwip/prot/ethernet.h"
+
+/* An Ethernet frame we send: header, optional VLAN tag, MTU. */
+#define FRAME_MAX (SKIFF_MTU + SIZEOF_ETH_HDR + SIZEOF_VLAN_HDR)
+
+PKB__STATIC_ASSERT(sizeof(struct pbuf_custom) <= PKB_CB_SIZE,
+		   "the pbuf_custom of a received frame lives in its pkb's cb");
+
+/* ---- receive ------------------------------------------------------------- */
+
+struct pkb *skiff__pkb_of(const void *ptr)
+{
+	const struct umem_geometry *g = &skiff__s.geo;
+	const uint8_t *p = ptr;
+	uint64_t addr;
+
+	if (!g->area || p < g->area || p >= g->area + g->size)
+		return NULL;
+	addr = umem_geo_frame(g, umem_geo_addr(g, p));
+	return (struct pkb *)(g->area + addr + PKB_SHINFO_SIZE);
+}
+
+/* lwIP's last pbuf_free of a received frame. */
+static void rx_pbuf_free(struct pbuf *p)
+{
+	pkb_free(SKIFF_CONTAINER_OF(p, struct pkb, cb));
+}
+
+struct pkb *skiff__rx_pkb(const struct pbuf *p)
+{
+	const struct pbuf_custom *pc = (const struct pbuf_custom *)p;
+
+	if (!p || !(p->flags & PBUF_FLAG_IS_CUSTOM) || pc->custom_free_function != rx_pbuf_free)
+		return NULL;
+	return SKIFF_CONTAINER_OF(p, struct pkb, cb);
+}
+
+struct pbuf *skiff__rx_pbuf(struct pkb *pkb, uint32_t len)
+{
+	struct pbuf_custom *pc = (struct pbuf_custom *)(void *)pkb->cb;
+
+	pc->custom_free_function = rx_pbuf_free;
+	return pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, pc, pkb->data,
+				   (u16_t)(pkb_len(pkb) + pkb_tailroom(pkb)));
+}
+
+int skiff__copy_to_frame(const void *data, uint32_t len, struct pkb **out)
+{
+	struct pkb *pkb;
+	int e = pkb_alloc_tx(skiff__s.pool, &pkb);
+
+	if (e)
+		return e;
+	if (pkb_put(pkb, len)) {
+		pkb_free(pkb);
+		return -EMSGSIZE;
+	}
+	memcpy(pkb->data, data, len);
+	*out = pkb;
+	return 0;
+}
+
+/* ---- transmit ------------------------------------------------------------ */
+
+/* Puts [data - @p head, data + @p len) of @p pkb on the TX ring (the ring
+ * takes its own data reference). A full ring is kicked and reaped once
+ * before giving up. */
+static err_t post(struct pkb *pkb, uint32_t head, uint32_t len)
+{
+	struct skiff_stack *st = &skiff__s;
+	int e = zc_tx_post_span(st->zc, pkb, head, len);
+
+	if (e == -EAGAIN) {
+		st->tx_pending = 0;
+		umem_port_flush(st->port);
+		umem_port_complete(st->port, 1024);
+		e = zc_tx_post_span(st->zc, pkb, head, len);
+	}
+	if (e == -EAGAIN) {
+		st->stats.tx_drop_ring_full++;
+		return ERR_MEM;
+	}
+	if (e) {
+		st->stats.tx_drop_no_frame++;
+		return ERR_IF;
+	}
+	/* One kick per poll round, unless a burst would fill the ring. */
+	if (++st->tx_pending >= st->cfg.ring_size / 2)
+		skiff__flush();
+	return ERR_OK;
+}
+
+/* The zero-copy buffer whose data @p q's payload starts, or NULL. lwIP may
+ * cut a buffer longer than one segment into several: only the first
+ * segment starts the frame's data (the others go out of a copy). */
+static struct pkb *zc_payload_of(const struct pbuf *q)
+{
+	struct pkb *b = skiff__pkb_of(q->payload);
+
+	if (!b || !pkb_ubuf(b) || b->data != (uint8_t *)q->payload || q->len > pkb_len(b))
+		return NULL;
+	return b;
+}
+
+/* Headers @p p (one pbuf) written in front of the zero-copy payload @p q in
+ * its own frame @p b. TCP keeps @p b (a retransmission sends it again), so
+ * its view is never moved: the headers go in its headroom and the ring
+ * takes the span. When the frame cannot take them now (still on the TX
+ * ring from an earlier transmission, or shared) zc_tx_prepare() hands back
+ * a copy instead, and the original stays untouched. */
+static err_t tx_inplace(struct pbuf *p, struct pbuf *q, struct pkb *b)
+{
+	struct skiff_stack *st = &skiff__s;
+	uint32_t hdr = p->len;
+	struct pkb *tx;
+	err_t r;
+
+	if (zc_tx_prepare(st->zc, b, hdr, q->len, &tx)) {
+		st->stats.tx_drop_no_frame++;
+		return ERR_MEM;
+	}
+	memcpy(tx->data - hdr, p->payload, hdr);
+	r = post(tx, hdr, q->len);
+	if (tx != b)
+		pkb_free(tx); /* the ring holds the copy now */
+	else if (r == ERR_OK)
+		st->stats.tx_inplace++;
+	return r;
+}
+
+/* Everything else: the whole chain copied into a fresh frame. Payload of a
+ * zero-copy send met here (merged with other data, split off) counts as
+ * copied, and its send will say so. */
+static err_t tx_copy(struct pbuf *p)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct pkb *t;
+	err_t r;
+
+	if (pkb_alloc_tx(st->pool, &t)) {
+		st->stats.tx_drop_no_frame++;
+		return ERR_MEM;
+	}
+	if (pkb_put(t, p->tot_len)) {
+		pkb_free(t);
+		st->stats.tx_drop_too_big++;
+		return ERR_IF;
+	}
+	pbuf_copy_partial(p, t->data, p->tot_len, 0);
+	for (struct pbuf *q = p; q; q = q->next) {
+		struct pkb *b = skiff__pkb_of(q->payload);
+
+		if (b && pkb_ubuf(b)) {
+			pkb_ubuf(b)->flags |= PKB_UBUF_F_COPIED;
+			st->stats.tx_copied_bytes += q->len;
+		} else {
+			st->stats.tx_send_copied_bytes += q->len;
+		}
+	}
+	r = post(t, 0, pkb_len(t));
+	pkb_free(t);
+	return r;
+}
+
+err_t skiff__tx_packet(struct pbuf *p)
+{
+	struct pbuf *q = p->next;
+	struct pkb *b;
+
+	if (p->tot_len > FRAME_MAX) {
+		skiff__s.stats.tx_drop_too_big++;
+		return ERR_IF;
+	}
+	if (q && !q->next && p->len && (b = zc_payload_of(q)))
+		return tx_inplace(p, q, b);
+	return tx_copy(p);
+}

@@ -1,0 +1,459 @@
+/* The stack instance: skiff_init() and skiff_fini(), the configuration's
+ * checks and defaults, the UMEM, pools and port it runs on, and the last
+ * error. One instance per process (lwIP keeps global state). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "mptcp.h"
+#include "netif.h"
+#include "secpath.h"
+#include "sock.h"
+#include "tcpglue.h"
+
+#include "lwip/init.h"
+#include "lwip/ip4_frag.h"
+#include "lwip/ip6_frag.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/udp.h"
+
+struct skiff_stack skiff__s;
+
+static bool lwip_started;
+
+/* ---- errors ------------------------------------------------------------------ */
+
+void skiff__set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(skiff__s.last_error, sizeof(skiff__s.last_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *skiff_last_error(void)
+{
+	return skiff__s.last_error;
+}
+
+bool skiff_xdp_zerocopy(void)
+{
+	return skiff__s.up && skiff__s.cfg.backend == SKIFF_BACKEND_XSK &&
+	       umem_xsk_is_zerocopy(skiff__s.port);
+}
+
+uint32_t skiff_xdp_prog_id(void)
+{
+	return skiff__s.up && skiff__s.cfg.backend == SKIFF_BACKEND_XSK
+		       ? umem_xsk_prog_id(skiff__s.port)
+		       : 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------ */
+
+static int check_config(struct skiff_config *c)
+{
+	if (c->backend == SKIFF_BACKEND_XSK) {
+		if (!c->ifname || !c->ifname[0]) {
+			skiff__set_error("xsk backend needs an interface name");
+			return -EINVAL;
+		}
+	} else if (c->backend == SKIFF_BACKEND_MEMLINK) {
+		if (!c->memlink || c->memlink_end > 1) {
+			skiff__set_error("memlink backend needs a wire and an end (0 or 1)");
+			return -EINVAL;
+		}
+	} else {
+		skiff__set_error("unknown backend %d", (int)c->backend);
+		return -EINVAL;
+	}
+	if (!c->ipv4_prefix)
+		c->ipv4_prefix = 24;
+	if (!c->ipv6_prefix)
+		c->ipv6_prefix = 64;
+	if (c->ipv4_prefix > 32 || c->ipv6_prefix > 128) {
+		skiff__set_error("prefix length out of range");
+		return -EINVAL;
+	}
+	if (c->vlan_id > 4094) {
+		skiff__set_error("VLAN id %u out of range (1..4094)", c->vlan_id);
+		return -EINVAL;
+	}
+	if (c->mac[0] & 1) {
+		skiff__set_error("the stack's MAC is a group address");
+		return -EINVAL;
+	}
+	if (!c->frame_count)
+		c->frame_count = SKIFF_FRAME_COUNT_DEFAULT;
+	if (!c->ring_size)
+		c->ring_size = SKIFF_RING_SIZE_DEFAULT;
+	if (!c->max_sockets)
+		c->max_sockets = SKIFF_MAX_SOCKETS_DEFAULT;
+	if (c->max_sockets > (1u << 24)) {
+		skiff__set_error("max_sockets %u is too many", c->max_sockets);
+		return -EINVAL;
+	}
+	if (!c->time_wait_ms)
+		c->time_wait_ms = SKIFF_TIME_WAIT_MS_DEFAULT;
+	return 0;
+}
+
+static bool mac_is_zero(const uint8_t *m)
+{
+	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
+}
+
+static int read_if_mac(const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr;
+	int sk = socket(AF_LOCAL, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
+
+	if (sk < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(sk, SIOCGIFHWADDR, &ifr) != 0)
+		e = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(sk);
+	return e;
+}
+
+/* fe80::/64 with the modified EUI-64 of @p mac (RFC 4291 appendix A), as
+ * lwIP's netif_create_ip6_linklocal_address() makes it. */
+static void link_local(const uint8_t mac[6], uint8_t out[16])
+{
+	memset(out, 0, 16);
+	out[0] = 0xfe;
+	out[1] = 0x80;
+	out[8] = mac[0] ^ 0x02;
+	out[9] = mac[1];
+	out[10] = mac[2];
+	out[11] = 0xff;
+	out[12] = 0xfe;
+	out[13] = mac[3];
+	out[14] = mac[4];
+	out[15] = mac[5];
+}
+
+static int open_xsk(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	const struct skiff_config *c = &st->cfg;
+	struct umem_xsk_config x;
+	struct umem_err uerr = {{0}};
+	int e;
+
+	if (mac_is_zero(c->mac)) {
+		e = read_if_mac(c->ifname, st->mac);
+		if (e) {
+			skiff__set_error("%s: cannot read its MAC address: %s", c->ifname,
+					 strerror(-e));
+			return e == -ENODEV || e == -ENXIO ? -ENODEV : e;
+		}
+	}
+	memset(&x, 0, sizeof(x));
+	x.ifname = c->ifname;
+	x.queue = c->queue;
+	x.mode = c->xdp_mode == SKIFF_XDP_ZEROCOPY ? UMEM_XSK_MODE_ZEROCOPY
+		 : c->xdp_mode == SKIFF_XDP_COPY   ? UMEM_XSK_MODE_COPY
+						   : UMEM_XSK_MODE_AUTO;
+	x.attach = c->xdp_skb_mode ? UMEM_XSK_ATTACH_SKB : UMEM_XSK_ATTACH_AUTO;
+	x.need_wakeup = true;
+	x.busy_poll = c->busy_poll;
+	x.rx_size = x.tx_size = x.fill_size = x.comp_size = c->ring_size;
+	memcpy(x.mac, st->mac, 6);
+	/* Exactly the stack's traffic: its addresses, the link-local one
+	 * included, and ARP/ND about them. */
+	if (c->ipv4)
+		x.ipv4[x.n_ipv4++] = c->ipv4;
+	link_local(st->mac, x.ipv6[x.n_ipv6++]);
+	if (memcmp(c->ipv6, (uint8_t[16]){0}, 16) != 0)
+		memcpy(x.ipv6[x.n_ipv6++], c->ipv6, 16);
+	e = umem_xsk_create(&st->port, st->umem, &x, &uerr);
+	if (e) {
+		skiff__set_error("%s", uerr.msg[0] ? uerr.msg : strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+/* Every frame's data finished with comes here (pool release hook): the XDP
+ * metadata slot is wiped before the frame can be filled again, so a record
+ * is never read twice and old payload never passes for one (xdp_meta.h). */
+static void release_frame(void *opaque, struct pkb_pool *pool, uint64_t frame)
+{
+	struct skiff_stack *st = opaque;
+	uint64_t slot = frame + st->geo.headroom + UMEM_XDP_PACKET_HEADROOM - 32;
+
+	(void)pool;
+	memset(umem_geo_ptr(&st->geo, slot), 0, 32);
+	umem_free(st->umem, frame);
+}
+
+static int open_umem(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	const struct skiff_config *c = &st->cfg;
+	struct umem_config uc;
+	/* An extension area per frame at most (a VLAN tag or a secpath on
+	 * every received packet): never short of them. */
+	struct pkb_pool_config pc = {
+		.areas = c->frame_count,
+		.release = release_frame,
+		.release_opaque = st,
+	};
+	struct zc_engine_config zcc = {0};
+	int e;
+
+	memset(&uc, 0, sizeof(uc));
+	if (c->backend == SKIFF_BACKEND_MEMLINK) {
+		e = umem_memlink_umem_config(skiff__memlink_wire(c->memlink), c->memlink_end, &uc);
+		if (e) {
+			skiff__set_error("memlink end %u: %s", c->memlink_end, strerror(-e));
+			return e;
+		}
+	} else {
+		uc.frame_count = c->frame_count;
+		/* A full fill ring must leave frames to send with (and the
+		 * loans half): else refills post them all and TX starves. */
+		if (c->ring_size > uc.frame_count / 2) {
+			skiff__set_error("rings of %u need at least %u UMEM frames (have %u)",
+					 c->ring_size, 2 * c->ring_size, uc.frame_count);
+			return -EINVAL;
+		}
+	}
+	/* The fill ring topped up every poll round, not only once it is half
+	 * empty: a peer's burst (a whole window) arriving while the
+	 * application has its turn finds every frame posted, where half the
+	 * ring lost the tail of the burst and cost a retransmission timeout.
+	 * (A wire with smaller rings falls back to umem/'s half.) */
+	uc.fill_watermark = c->ring_size;
+	e = umem_create(&st->umem, &uc);
+	if (e) {
+		skiff__set_error("umem_create: %s", strerror(-e));
+		return e;
+	}
+	umem_geometry(st->umem, &st->geo);
+	if (st->geo.headroom + UMEM_XDP_PACKET_HEADROOM < PKB_META_SIZE + 32) {
+		skiff__set_error("UMEM headroom %u leaves no room for metadata", st->geo.headroom);
+		e = -EINVAL;
+		goto out_destroy_umem;
+	}
+	e = pkb_pool_create(&st->pool, st->umem, &pc);
+	if (e) {
+		skiff__set_error("pkb_pool_create: %s", strerror(-e));
+		goto out_destroy_umem;
+	}
+	/* Loans take at most half the frames: the rest keep the fill ring and
+	 * the TX path going (ACKs, window updates). A small UMEM under the
+	 * default budget let a reader sitting on its loans starve its own
+	 * connection of every frame. */
+	zcc.loan_budget = st->geo.frame_count / 2 ? st->geo.frame_count / 2 : 1;
+	if (zcc.loan_budget > ZC_LOAN_BUDGET_DEFAULT)
+		zcc.loan_budget = ZC_LOAN_BUDGET_DEFAULT;
+	e = zc_engine_create(&st->zc, st->pool, &zcc);
+	if (e) {
+		skiff__set_error("zc_engine_create: %s", strerror(-e));
+		goto out_destroy_pool;
+	}
+	return 0;
+
+out_destroy_pool:
+	pkb_pool_destroy(st->pool);
+	st->pool = NULL;
+out_destroy_umem:
+	umem_destroy(st->umem);
+	st->umem = NULL;
+	return e;
+}
+
+static void close_umem(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	int e;
+
+	e = zc_engine_destroy(st->zc);
+	if (e)
+		fprintf(stderr,
+			"skiff: zero-copy state still live at fini (loans not returned?)\n");
+	else
+		st->zc = NULL;
+	e = pkb_pool_destroy(st->pool);
+	if (e)
+		fprintf(stderr, "skiff: packet buffers still live at fini\n");
+	else
+		st->pool = NULL;
+	umem_port_destroy(st->port);
+	st->port = NULL;
+	if (!st->pool && !st->zc && umem_destroy(st->umem) == 0)
+		st->umem = NULL;
+	/* Whatever is still live is leaked on purpose: the application holds
+	 * loans into it. */
+	st->zc = NULL;
+	st->pool = NULL;
+	st->umem = NULL;
+}
+
+static int start(const struct skiff_config *cfg)
+{
+	struct skiff_stack *st = &skiff__s;
+	int e;
+
+	if (st->up)
+		return -EALREADY;
+	memset(st, 0, sizeof(*st));
+	st->port_fd = -1;
+	if (!cfg) {
+		skiff__set_error("no configuration");
+		return -EINVAL;
+	}
+	st->cfg = *cfg;
+	e = check_config(&st->cfg);
+	if (e)
+		return e;
+	memcpy(st->mac, st->cfg.mac, 6);
+	if (mac_is_zero(st->mac) && st->cfg.backend == SKIFF_BACKEND_MEMLINK) {
+		/* Locally administered, unicast, from the wire end. */
+		skiff__random(st->mac + 1, 5);
+		st->mac[0] = 0x02;
+		st->mac[5] = (uint8_t)((st->mac[5] & 0xfe) | st->cfg.memlink_end);
+	}
+	skiff__random(&st->isn_k0, sizeof(st->isn_k0));
+	skiff__random(&st->isn_k1, sizeof(st->isn_k1));
+
+	st->socks = calloc(st->cfg.max_sockets, sizeof(*st->socks));
+	if (!st->socks) {
+		skiff__set_error("no memory for %u sockets", st->cfg.max_sockets);
+		return -ENOMEM;
+	}
+	e = open_umem();
+	if (e)
+		goto out_free_socks;
+	if (st->cfg.backend == SKIFF_BACKEND_XSK)
+		e = open_xsk();
+	else {
+		e = umem_memlink_port(&st->port, skiff__memlink_wire(st->cfg.memlink),
+				      st->cfg.memlink_end, st->umem);
+		if (e)
+			skiff__set_error("memlink end %u: %s", st->cfg.memlink_end, strerror(-e));
+	}
+	if (e)
+		goto out_close_umem;
+	st->port_fd = umem_port_fd(st->port);
+	zc_engine_set_port(st->zc, st->port);
+	{
+		/* An eighth of the UMEM, at most a fill ring's worth, stays free
+		 * or on the fill ring for receiving (zcsock.c). */
+		unsigned ring = 0;
+
+		umem_port_fill_level(st->port, &ring);
+		st->rx_reserve = st->geo.frame_count / 8;
+		if (ring && st->rx_reserve > ring)
+			st->rx_reserve = ring;
+	}
+
+	if (!lwip_started) {
+		/* lwIP keeps global state and its timers: once per process. */
+		lwip_init();
+		lwip_started = true;
+	}
+	skiff__tcpglue_init();
+	skiff__mptcp_init();
+	e = skiff__netif_up();
+	if (e)
+		goto out_close_umem;
+	umem_port_refill(st->port);
+	st->up = true;
+	st->last_error[0] = '\0';
+	return 0;
+
+out_close_umem:
+	close_umem();
+out_free_socks:
+	free(st->socks);
+	st->socks = NULL;
+	return e;
+}
+
+int skiff_init(const struct skiff_config *cfg)
+{
+	int e = start(cfg);
+
+	if (e) {
+		errno = -e;
+		return -1;
+	}
+	return 0;
+}
+
+/* Pcbs no socket owns any more (closing, TIME_WAIT) go too. */
+static void abort_stray_pcbs(void)
+{
+	while (tcp_active_pcbs)
+		tcp_abort(tcp_active_pcbs);
+	while (tcp_tw_pcbs)
+		tcp_abort(tcp_tw_pcbs);
+	while (tcp_bound_pcbs)
+		tcp_abort(tcp_bound_pcbs);
+	while (tcp_listen_pcbs.pcbs)
+		tcp_close(tcp_listen_pcbs.pcbs);
+	while (udp_pcbs)
+		udp_remove(udp_pcbs);
+}
+
+/* Frames on the TX ring hold data references: let them come back. */
+static void drain_tx(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	long long end = skiff__now_ms() + 2000;
+	struct umem_audit a;
+
+	for (;;) {
+		umem_port_flush(st->port);
+		umem_port_complete(st->port, 1024);
+		umem_audit(st->umem, &a);
+		if (!a.tx_inflight || skiff__now_ms() > end)
+			break;
+		usleep(100);
+	}
+	st->tx_pending = 0;
+}
+
+void skiff_fini(void)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	if (!st->up)
+		return;
+	st->in_poll = true; /* callbacks below must not poll */
+	skiff__socks_abort_all();
+	abort_stray_pcbs();
+	skiff__netif_down();
+	/* Reassembly queues hold received frames; age them out. */
+	for (int i = 0; i <= IP_REASS_MAXAGE + 1; i++) {
+		ip_reass_tmr();
+		ip6_reass_tmr();
+	}
+	drain_tx();
+	st->in_callback = true;
+	zc_engine_deliver(st->zc);
+	st->in_callback = false;
+	skiff__socks_free_all();
+	skiff__secpath_clear();
+	close_umem();
+	free(st->socks);
+	st->socks = NULL;
+	st->up = false;
+	st->in_poll = false;
+}

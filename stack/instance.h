@@ -1,0 +1,91 @@
+/* The stack instance (instance.c): the one per process, its configuration,
+ * its UMEM, port and pools, the loop's state and its own counters. Every
+ * room of stack/ reaches it as skiff__s; this header includes no room's.
+ * Internal to stack/ (lwIP types are fine here; they never leave it). */
+#ifndef SKIFF_INSTANCE_H
+#define SKIFF_INSTANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <skiff/pkb.h>
+#include <skiff/skiff.h>
+#include <skiff/umem.h>
+#include <skiff/zc.h>
+
+#include "lwip/netif.h"
+
+#include "skiff_testing.h"
+
+#ifndef SKIFF_FRAME_COUNT_DEFAULT
+#define SKIFF_FRAME_COUNT_DEFAULT 16384u
+#endif
+#ifndef SKIFF_RING_SIZE_DEFAULT
+#define SKIFF_RING_SIZE_DEFAULT 2048u
+#endif
+#ifndef SKIFF_MAX_SOCKETS_DEFAULT
+#define SKIFF_MAX_SOCKETS_DEFAULT 4096u
+#endif
+#ifndef SKIFF_TIME_WAIT_MS_DEFAULT
+#define SKIFF_TIME_WAIT_MS_DEFAULT 120000u
+#endif
+#define SKIFF_MTU 1500u
+
+#define SKIFF_CONTAINER_OF(ptr, type, member)                                                      \
+	((type *)(void *)((uint8_t *)(ptr)-offsetof(type, member)))
+
+struct skiff_sock;
+
+struct skiff_stack {
+	bool up;
+	bool in_poll;
+	bool in_callback;
+	struct skiff_config cfg;
+	char last_error[256];
+
+	/* frames */
+	struct umem *umem;
+	struct umem_port *port;
+	struct pkb_pool *pool;
+	struct zc_engine *zc;
+	struct umem_geometry geo;
+	uint32_t rx_reserve; /* frames free or on the fill ring that sends leave (zcsend.c) */
+	int port_fd;
+
+	/* the link */
+	struct netif netif;
+	uint8_t mac[6];
+	unsigned tx_pending; /* frames posted since the last kick */
+
+	/* the loop */
+	unsigned long notified;	       /* readiness changes: a poll round that made any did work */
+	struct skiff_sock *batch_head; /* sockets with work after the RX batch (ackbatch.c) */
+
+	/* sockets (fdtable.c) */
+	struct skiff_sock **socks;
+	uint32_t free_hint;
+	uint32_t live_socks; /* structs, closed ones included */
+	struct skiff_sock *all_socks;
+
+	uint64_t isn_k0, isn_k1; /* RFC 6528 secret (isn.c) */
+
+	struct skiff_stats stats; /* the counters stack/ keeps itself (stats.c adds the rest) */
+};
+
+extern struct skiff_stack skiff__s;
+
+/* instance.c: one line about the last failure (skiff_last_error()). */
+void skiff__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* clock.c: skiff's clock (CLOCK_MONOTONIC plus what skiff__clock_advance()
+ * added), deadlines on it, and cheap randomness. */
+long long skiff__now_ms(void);
+long long skiff__deadline(int timeout_ms); /* -1: forever */
+void skiff__random(void *buf, size_t len); /* getrandom(), never fails */
+uint32_t skiff__rand(void);		   /* spread, not secrecy */
+
+/* loop.c: the run-to-completion loop. */
+void skiff__flush(void);		/* kick the TX ring if frames were posted */
+int skiff__wait(long long deadline_ms); /* one blocking poll round; 0 or -errno */
+
+#endif

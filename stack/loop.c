@@ -1,0 +1,142 @@
+/* The run-to-completion loop (skiff_poll): ACKs owed from the last round,
+ * the RX batch through lwIP, timers, the TX flush, completions off the
+ * ring, zero-copy callbacks; and the blocking wait every blocking call
+ * shares. */
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
+
+#include "ackbatch.h"
+#include "guard.h"
+#include "instance.h"
+#include "netif.h"
+#include "rxq.h"
+
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/timeouts.h"
+
+void skiff__flush(void)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	if (!st->tx_pending)
+		return;
+	st->tx_pending = 0;
+	umem_port_flush(st->port);
+}
+
+/* TIME_WAIT shorter than lwIP's 2 * MSL (skiff_config.time_wait_ms): the
+ * pcbs that have waited long enough go (tcp_abort() of a TIME_WAIT pcb
+ * sends nothing). Checked once per slow timer tick. */
+static void reap_time_wait(void)
+{
+	static u32_t last_tick;
+	u32_t limit = skiff__s.cfg.time_wait_ms / TCP_SLOW_INTERVAL;
+	struct tcp_pcb *pcb;
+
+	if (skiff__s.cfg.time_wait_ms >= 2 * TCP_MSL || tcp_ticks == last_tick)
+		return;
+	last_tick = tcp_ticks;
+again:
+	for (pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
+		if ((u32_t)(tcp_ticks - pcb->tmr) >= limit) {
+			tcp_abort(pcb);
+			goto again;
+		}
+	}
+}
+
+static unsigned round_once(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	unsigned n, acks_later;
+
+	/* The ACKs the last round's data called for, unless the answers the
+	 * application sent since carried them; then what the API calls
+	 * queued since the last round goes out. An ACK left for the next
+	 * round counts as work: the loop must come back for it. */
+	acks_later = skiff__batch_acks();
+	skiff__flush();
+	n = acks_later + skiff__rx_batch();
+	skiff__rxq_relieve();
+	sys_check_timeouts();
+	reap_time_wait();
+	skiff__guard_tick();
+	skiff__flush();
+	n += umem_port_complete(st->port, 1024);
+	st->in_callback = true;
+	n += zc_engine_deliver(st->zc);
+	st->in_callback = false;
+	return n;
+}
+
+/* Sleeps until traffic may have come, @p ms at most (-1: no limit beyond
+ * lwIP's next timer). */
+static void wait_traffic(int ms)
+{
+	struct skiff_stack *st = &skiff__s;
+	u32_t timer = sys_timeouts_sleeptime();
+
+	if (timer != SYS_TIMEOUTS_SLEEPTIME_INFINITE && (ms < 0 || timer < (u32_t)ms))
+		ms = (int)timer;
+	if (st->port_fd >= 0) {
+		struct pollfd pfd = {.fd = st->port_fd, .events = POLLIN};
+
+		poll(&pfd, 1, ms);
+		return;
+	}
+	/* memlink has no descriptor: a short nap, the wire is shared memory. */
+	if (ms != 0) {
+		struct timespec ts = {.tv_nsec = 20000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+int skiff_poll(int timeout_ms)
+{
+	struct skiff_stack *st = &skiff__s;
+	long long deadline;
+	unsigned long before;
+	int n;
+
+	if (!st->up) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (st->in_poll || st->in_callback)
+		return 0;
+	st->in_poll = true;
+	/* A clock read costs tens of ns here (a VM's TSC): none for the
+	 * one-round poll a spinning caller makes. */
+	deadline = timeout_ms == 0 ? 0 : skiff__deadline(timeout_ms);
+	for (;;) {
+		before = st->notified;
+		n = (int)round_once();
+		n += (int)(st->notified - before);
+		if (n || timeout_ms == 0)
+			break;
+		long long left = deadline < 0 ? -1 : deadline - skiff__now_ms();
+		if (deadline >= 0 && left <= 0)
+			break;
+		wait_traffic(left > INT32_MAX ? INT32_MAX : (int)left);
+	}
+	st->in_poll = false;
+	return n;
+}
+
+int skiff__wait(long long deadline_ms)
+{
+	long long left;
+	int n;
+
+	if (!skiff__s.up)
+		return -ENOTCONN;
+	if (skiff__s.in_callback || skiff__s.in_poll)
+		return -EDEADLK; /* a blocking call inside a callback would spin */
+	left = deadline_ms < 0 ? -1 : deadline_ms - skiff__now_ms();
+	if (deadline_ms >= 0 && left <= 0)
+		return -ETIMEDOUT;
+	n = skiff_poll(left > INT32_MAX ? INT32_MAX : (int)left);
+	return n < 0 ? -errno : 0;
+}

@@ -1,0 +1,353 @@
+/* Socket options: the SOL_SOCKET, IPPROTO_TCP, IPPROTO_IPV6 and SOL_SKIFF
+ * options skiff knows (skiff.h lists them), kept on the socket (struct
+ * skiff_sockopts) or on its pcb; the others fail with ENOPROTOOPT. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/time.h>
+
+/* <netinet/tcp.h>'s TCP_MSS (512, a socket option of old) is not lwIP's. */
+#undef TCP_MSS
+
+#include "instance.h"
+#include "sock.h"
+
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/udp.h"
+
+static int get_int(const void *val, socklen_t len, int *out)
+{
+	if (!val || len < sizeof(int))
+		return EINVAL;
+	memcpy(out, val, sizeof(int));
+	return 0;
+}
+
+static int put_val(void *val, socklen_t *len, const void *v, socklen_t n)
+{
+	if (!val || !len)
+		return EFAULT;
+	if (*len < n)
+		n = *len;
+	memcpy(val, v, n);
+	*len = n;
+	return 0;
+}
+
+static int timeo_ms(const void *val, socklen_t len, int *out)
+{
+	struct timeval tv;
+
+	if (!val || len < sizeof(tv))
+		return EINVAL;
+	memcpy(&tv, val, sizeof(tv));
+	if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+		return EDOM;
+	/* 0 means forever, as on Linux. */
+	if (!tv.tv_sec && !tv.tv_usec)
+		*out = -1;
+	else
+		*out = tv.tv_sec > INT32_MAX / 1000 - 1
+			       ? INT32_MAX
+			       : (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+	return 0;
+}
+
+static struct timeval ms_timeval(int ms)
+{
+	struct timeval tv = {0, 0};
+
+	if (ms >= 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+	}
+	return tv;
+}
+
+/* so_options of whichever pcb the socket has. */
+static u8_t *so_options(struct skiff_sock *s)
+{
+	if (s->kind == SKIFF_SK_TCP && s->pcb.tcp)
+		return &s->pcb.tcp->so_options;
+	if (s->kind == SKIFF_SK_UDP && s->pcb.udp)
+		return &s->pcb.udp->so_options;
+	return NULL;
+}
+
+int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct skiff_sock *s;
+	struct tcp_pcb *pcb;
+	u8_t *so;
+	int e, v = 0;
+
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
+		return -1;
+	pcb = s->kind == SKIFF_SK_TCP ? s->pcb.tcp : NULL;
+	so = so_options(s);
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_REUSEADDR:
+		case SO_KEEPALIVE:
+			if ((e = get_int(val, len, &v)))
+				SKIFF_FAIL(e);
+			if (!so)
+				SKIFF_FAIL(EINVAL);
+			if (name == SO_KEEPALIVE && s->kind != SKIFF_SK_TCP)
+				SKIFF_FAIL(ENOPROTOOPT);
+			{
+				u8_t bit = name == SO_REUSEADDR ? SOF_REUSEADDR : SOF_KEEPALIVE;
+
+				*so = v ? (u8_t)(*so | bit) : (u8_t)(*so & ~bit);
+			}
+			return 0;
+		case SO_RCVTIMEO:
+			if ((e = timeo_ms(val, len, &s->opt.rcvtimeo_ms)))
+				SKIFF_FAIL(e);
+			return 0;
+		case SO_SNDTIMEO:
+			if ((e = timeo_ms(val, len, &s->opt.sndtimeo_ms)))
+				SKIFF_FAIL(e);
+			return 0;
+		case SO_LINGER: {
+			struct linger l;
+
+			if (!val || len < sizeof(l))
+				SKIFF_FAIL(EINVAL);
+			memcpy(&l, val, sizeof(l));
+			/* Only the abortive form means something here: close()
+			 * never blocks for the FIN to be ACKed. */
+			s->opt.linger_abort = l.l_onoff && !l.l_linger;
+			return 0;
+		}
+		case SO_RCVBUF:
+		case SO_SNDBUF:
+			return 0; /* fixed by lwipopts.h; accepted for portability */
+		default:
+			SKIFF_FAIL(ENOPROTOOPT);
+		}
+	}
+	if (level == IPPROTO_TCP) {
+		if (s->kind != SKIFF_SK_TCP)
+			SKIFF_FAIL(ENOPROTOOPT);
+		if ((e = get_int(val, len, &v)))
+			SKIFF_FAIL(e);
+		switch (name) {
+		case TCP_NODELAY:
+			s->opt.nodelay = v;
+			if (pcb && pcb->state != LISTEN) {
+				if (v)
+					tcp_nagle_disable(pcb);
+				else
+					tcp_nagle_enable(pcb);
+			}
+			return 0;
+		case TCP_KEEPIDLE:
+		case TCP_KEEPINTVL:
+		case TCP_KEEPCNT:
+			if (v <= 0)
+				SKIFF_FAIL(EINVAL);
+			if (!pcb || pcb->state == LISTEN)
+				SKIFF_FAIL(EINVAL);
+			if (name == TCP_KEEPIDLE)
+				pcb->keep_idle = (u32_t)v * 1000;
+			else if (name == TCP_KEEPINTVL)
+				pcb->keep_intvl = (u32_t)v * 1000;
+			else
+				pcb->keep_cnt = (u32_t)v;
+			return 0;
+		default:
+			SKIFF_FAIL(ENOPROTOOPT);
+		}
+	}
+	if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+		if (s->domain != AF_INET6)
+			SKIFF_FAIL(ENOPROTOOPT);
+		if ((e = get_int(val, len, &v)))
+			SKIFF_FAIL(e);
+		if (s->addr.lport || (pcb && pcb->local_port) || s->state != SKIFF_TS_NEW)
+			SKIFF_FAIL(EINVAL);
+		s->opt.v6only = v;
+		if (pcb)
+			IP_SET_TYPE_VAL(pcb->local_ip, v ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+		if (s->kind == SKIFF_SK_UDP && s->pcb.udp)
+			IP_SET_TYPE_VAL(s->pcb.udp->local_ip, v ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+		return 0;
+	}
+	if (level == SOL_SKIFF && name == SKIFF_SO_REQUIRE_SECPATH) {
+		if (s->kind != SKIFF_SK_TCP)
+			SKIFF_FAIL(ENOPROTOOPT);
+		if ((e = get_int(val, len, &v)))
+			SKIFF_FAIL(e);
+		s->opt.require_secpath = v;
+		return 0;
+	}
+	SKIFF_FAIL(ENOPROTOOPT);
+}
+
+/* Linux's TCP state numbers, for TCP_INFO. */
+static uint8_t linux_tcp_state(const struct skiff_sock *s)
+{
+	const struct tcp_pcb *pcb = s->pcb.tcp;
+
+	if (!pcb)
+		return TCP_CLOSE;
+	switch (pcb->state) {
+	case CLOSED:
+		return TCP_CLOSE;
+	case LISTEN:
+		return TCP_LISTEN;
+	case SYN_SENT:
+		return TCP_SYN_SENT;
+	case SYN_RCVD:
+		return TCP_SYN_RECV;
+	case ESTABLISHED:
+		return TCP_ESTABLISHED;
+	case FIN_WAIT_1:
+		return TCP_FIN_WAIT1;
+	case FIN_WAIT_2:
+		return TCP_FIN_WAIT2;
+	case CLOSE_WAIT:
+		return TCP_CLOSE_WAIT;
+	case CLOSING:
+		return TCP_CLOSING;
+	case LAST_ACK:
+		return TCP_LAST_ACK;
+	case TIME_WAIT:
+		return TCP_TIME_WAIT;
+	}
+	return TCP_CLOSE;
+}
+
+int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct skiff_sock *s;
+	struct tcp_pcb *pcb;
+	u8_t *so;
+	int e, v;
+
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
+		return -1;
+	if (!val || !len)
+		SKIFF_FAIL(EFAULT);
+	pcb = s->kind == SKIFF_SK_TCP ? s->pcb.tcp : NULL;
+	so = so_options(s);
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_ERROR:
+			v = s->err;
+			s->err = 0;
+			break;
+		case SO_REUSEADDR:
+			v = so && (*so & SOF_REUSEADDR);
+			break;
+		case SO_KEEPALIVE:
+			v = so && (*so & SOF_KEEPALIVE);
+			break;
+		case SO_TYPE:
+			v = s->kind == SKIFF_SK_TCP ? SOCK_STREAM : SOCK_DGRAM;
+			break;
+		case SO_DOMAIN:
+			v = s->domain;
+			break;
+		case SO_PROTOCOL:
+			v = s->kind == SKIFF_SK_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+			break;
+		case SO_ACCEPTCONN:
+			v = s->state == SKIFF_TS_LISTEN;
+			break;
+		case SO_RCVBUF:
+			v = s->kind == SKIFF_SK_TCP ? TCP_WND : SKIFF_UDP_RCVQ_MAX * 1500;
+			break;
+		case SO_SNDBUF:
+			v = s->kind == SKIFF_SK_TCP ? TCP_SND_BUF : 65535;
+			break;
+		case SO_RCVTIMEO:
+		case SO_SNDTIMEO: {
+			struct timeval tv = ms_timeval(name == SO_RCVTIMEO ? s->opt.rcvtimeo_ms
+									   : s->opt.sndtimeo_ms);
+
+			if ((e = put_val(val, len, &tv, sizeof(tv))))
+				SKIFF_FAIL(e);
+			return 0;
+		}
+		case SO_LINGER: {
+			struct linger l = {.l_onoff = s->opt.linger_abort, .l_linger = 0};
+
+			if ((e = put_val(val, len, &l, sizeof(l))))
+				SKIFF_FAIL(e);
+			return 0;
+		}
+		default:
+			SKIFF_FAIL(ENOPROTOOPT);
+		}
+	} else if (level == IPPROTO_TCP) {
+		if (s->kind != SKIFF_SK_TCP)
+			SKIFF_FAIL(ENOPROTOOPT);
+		switch (name) {
+		case TCP_NODELAY:
+			v = s->opt.nodelay;
+			break;
+		case TCP_MAXSEG:
+			v = pcb && pcb->state != LISTEN ? pcb->mss : TCP_MSS;
+			break;
+		case TCP_KEEPIDLE:
+			v = pcb && pcb->state != LISTEN ? (int)(pcb->keep_idle / 1000) : 7200;
+			break;
+		case TCP_KEEPINTVL:
+			v = pcb && pcb->state != LISTEN ? (int)(pcb->keep_intvl / 1000) : 75;
+			break;
+		case TCP_KEEPCNT:
+			v = pcb && pcb->state != LISTEN ? (int)pcb->keep_cnt : 9;
+			break;
+		case TCP_INFO: {
+			struct tcp_info ti;
+
+			memset(&ti, 0, sizeof(ti));
+			ti.tcpi_state = linux_tcp_state(s);
+			if (pcb && pcb->state != LISTEN) {
+				ti.tcpi_snd_mss = pcb->mss;
+				ti.tcpi_rcv_mss = pcb->mss;
+				ti.tcpi_snd_wscale = pcb->snd_scale;
+				ti.tcpi_rcv_wscale = pcb->rcv_scale;
+				ti.tcpi_snd_cwnd = pcb->mss ? pcb->cwnd / pcb->mss : 0;
+				ti.tcpi_snd_ssthresh = pcb->mss ? pcb->ssthresh / pcb->mss : 0;
+				ti.tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
+				ti.tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
+				ti.tcpi_rcv_space = pcb->rcv_wnd;
+				if (pcb->flags & TF_TIMESTAMP)
+					ti.tcpi_options |= TCPI_OPT_TIMESTAMPS;
+				if (pcb->flags & TF_WND_SCALE)
+					ti.tcpi_options |= TCPI_OPT_WSCALE;
+			}
+			if ((e = put_val(val, len, &ti, sizeof(ti))))
+				SKIFF_FAIL(e);
+			return 0;
+		}
+		default:
+			SKIFF_FAIL(ENOPROTOOPT);
+		}
+	} else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+		if (s->domain != AF_INET6)
+			SKIFF_FAIL(ENOPROTOOPT);
+		v = s->opt.v6only;
+	} else if (level == SOL_SKIFF && name == SKIFF_SO_REQUIRE_SECPATH) {
+		v = s->opt.require_secpath;
+	} else {
+		SKIFF_FAIL(ENOPROTOOPT);
+	}
+	if ((e = put_val(val, len, &v, sizeof(v))))
+		SKIFF_FAIL(e);
+	return 0;
+}
+
+int skiff_set_nonblock(int fd, bool on)
+{
+	struct skiff_sock *s;
+
+	if (!(s = skiff__sock_get(fd)))
+		SKIFF_FAIL(EBADF);
+	s->opt.nonblock = on;
+	return 0;
+}

@@ -1,0 +1,92 @@
+/* skiff_get_stats(): the counters stack/ keeps itself, and those of the
+ * port, zerocopy/, the UMEM audit and lwIP's own statistics, gathered into
+ * one struct skiff_stats. */
+#include <string.h>
+
+#include "instance.h"
+
+#include "lwip/memp.h"
+#include "lwip/stats.h"
+
+static uint32_t pool_used(memp_t t)
+{
+	return lwip_stats.memp[t] ? (uint32_t)lwip_stats.memp[t]->used : 0;
+}
+
+static uint32_t pool_errors(void)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < MEMP_MAX; i++)
+		if (lwip_stats.memp[i])
+			n += (uint32_t)lwip_stats.memp[i]->err;
+	return n + (uint32_t)lwip_stats.mem.err;
+}
+
+void skiff_get_stats(struct skiff_stats *out)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct umem_port_stats ps;
+	struct zc_engine_stats zs;
+	struct umem_audit a;
+
+	memset(out, 0, sizeof(*out));
+	if (!st->up)
+		return;
+	*out = st->stats;
+	umem_port_get_stats(st->port, &ps);
+	out->rx_frames = ps.rx_frames;
+	out->rx_bytes = ps.rx_bytes;
+	out->tx_frames = ps.tx_frames;
+	out->tx_bytes = ps.tx_bytes;
+	out->xdp_rx_dropped = ps.rx_dropped;
+	out->xdp_rx_invalid = ps.rx_invalid_descs;
+	out->xdp_tx_invalid = ps.tx_invalid_descs;
+	out->xdp_rx_ring_full = ps.rx_ring_full;
+	out->xdp_fill_ring_empty = ps.rx_fill_ring_empty_descs;
+	out->xdp_tx_ring_empty = ps.tx_ring_empty_descs;
+
+	zc_engine_get_stats(st->zc, &zs);
+	out->tx_copied_bytes += zs.tx_copied_bytes;
+	out->rx_copied_bytes += zs.rx_copied_bytes;
+	out->zc_sends = zs.sends;
+	out->zc_ids_completed = zs.ids_completed;
+	out->zc_sends_copied = zs.sends_copied;
+	out->zc_sends_aborted = zs.sends_aborted;
+	out->zc_loans_live = zs.loans_live;
+
+	umem_audit(st->umem, &a);
+	out->frames_total = a.total;
+	out->frames_free = a.free;
+	out->frames_fill = a.fill;
+	out->frames_held = a.held;
+	out->frames_tx = a.tx_inflight;
+	out->frames_loaned = a.loaned;
+
+	out->ip_rx_drop = lwip_stats.ip.drop;
+	out->ip_checksum_err = lwip_stats.ip.chkerr;
+	out->ip6_rx_drop = lwip_stats.ip6.drop;
+	out->icmp_rx = lwip_stats.icmp.recv;
+	out->icmp6_rx = lwip_stats.icmp6.recv;
+	out->tcp_rx_drop = lwip_stats.tcp.drop;
+	out->tcp_checksum_err = lwip_stats.tcp.chkerr;
+	out->udp_rx_drop = lwip_stats.udp.drop;
+	out->udp_checksum_err = lwip_stats.udp.chkerr;
+	out->arp_drop = lwip_stats.etharp.drop;
+	out->nd6_drop = lwip_stats.nd6.drop;
+	out->ip_len_err = lwip_stats.ip.lenerr + lwip_stats.ip6.lenerr;
+	out->tcp_len_err = lwip_stats.tcp.lenerr;
+	out->ip_frag_drop = lwip_stats.ip_frag.drop + lwip_stats.ip6_frag.drop;
+	out->xdp_passed_not_ours = ps.xdp_passed_not_ours;
+
+	out->lwip_pcbs_used = pool_used(MEMP_TCP_PCB) + pool_used(MEMP_TCP_PCB_LISTEN);
+	out->lwip_udp_pcbs_used = pool_used(MEMP_UDP_PCB);
+	out->lwip_segs_used = pool_used(MEMP_TCP_SEG);
+	out->lwip_pbufs_used = pool_used(MEMP_PBUF) + pool_used(MEMP_PBUF_POOL);
+	out->lwip_reass_used = pool_used(MEMP_REASSDATA) + pool_used(MEMP_FRAG_PBUF);
+#if LWIP_IPV6_REASS
+	out->lwip_reass_used += pool_used(MEMP_IP6_REASSDATA);
+#endif
+	out->lwip_heap_used = (uint32_t)lwip_stats.mem.used;
+	out->lwip_pool_errors = pool_errors();
+}

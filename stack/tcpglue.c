@@ -1,0 +1,373 @@
+/* The TCP glue: lwIP's raw-API callbacks turned into socket state (data
+ * queued, ACKs releasing zero-copy buffers, errors, handshakes finished on
+ * a listener), and the pcb's life on behalf of a socket: attach and detach,
+ * listen, the accept queue, close and abort.
+ *
+ * lwIP frees a pcb on its own (RST, timeouts, TIME_WAIT's end): the destroy
+ * callback of the ext arg slot is the one notice every pcb gets, whatever
+ * ended it, and the socket lets go of the pcb there. */
+#include <errno.h>
+
+#include "instance.h"
+#include "sock.h"
+#include "tcpglue.h"
+
+#include "lwip/priv/tcp_priv.h"
+
+uint8_t skiff__ext_sock_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
+
+static void pcb_destroyed(u8_t id, void *data);
+
+static const struct tcp_ext_arg_callbacks sock_ext_callbacks = {.destroy = pcb_destroyed};
+static const struct tcp_ext_arg_callbacks no_ext_callbacks = {0};
+
+void skiff__tcpglue_init(void)
+{
+	if (skiff__ext_sock_id == LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID)
+		skiff__ext_sock_id = tcp_ext_arg_alloc_id();
+}
+
+bool skiff__tcp_writable(const struct tcp_pcb *pcb)
+{
+	return tcp_sndbuf(pcb) > TCP_SNDLOWAT && tcp_sndqueuelen(pcb) < TCP_SNDQUEUELOWAT;
+}
+
+int skiff__sock_error(struct skiff_sock *s, bool for_send)
+{
+	int e = s->err;
+
+	if (e) {
+		s->err = 0;
+		return e;
+	}
+	if (s->state == SKIFF_TS_DEAD)
+		return for_send ? EPIPE : 0;
+	return 0;
+}
+
+/* ---- lwIP's callbacks ----------------------------------------------------- */
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct skiff_sock *s = arg;
+
+	(void)err;
+	if (!p) {
+		if (s) {
+			s->rd_eof = true;
+			skiff__notify(s);
+		}
+		return ERR_OK;
+	}
+	if (!s || s->rd_shut || s->app_closed) {
+		tcp_recved(pcb, p->tot_len);
+		pbuf_free(p);
+		return ERR_OK;
+	}
+	skiff__rxq_append(&s->rx, p);
+	skiff__notify(s);
+	return ERR_OK;
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct skiff_sock *s = arg;
+
+	/* lwIP 2.2.1 stops the persist timer only when it sends: a zero-window
+	 * probe that carried the whole queue, once ACKed, leaves it ticking
+	 * over nothing (and its debug builds assert in tcp_slowtmr). */
+	if (!pcb->unsent && !pcb->unacked)
+		pcb->persist_backoff = 0;
+	if (!s)
+		return ERR_OK;
+	skiff__recovery_acked(s, pcb, len);
+	skiff__zc_release_acked(s);
+	if (!s->app_closed && skiff__tcp_writable(pcb))
+		skiff__notify(s);
+	return ERR_OK;
+}
+
+static void on_err(void *arg, err_t err)
+{
+	struct skiff_sock *s = arg;
+
+	if (!s)
+		return;
+	/* The pcb is gone (or going): never touch it again. */
+	s->pcb.tcp = NULL;
+	switch (err) {
+	case ERR_RST:
+		s->dead_err = s->state == SKIFF_TS_CONNECTING ? ECONNREFUSED : ECONNRESET;
+		break;
+	case ERR_ABRT:
+		/* We clear this callback before aborting ourselves: this is
+		 * lwIP giving up (retransmissions, keepalive, SYN timeout). */
+		s->dead_err = ETIMEDOUT;
+		break;
+	case ERR_CLSD:
+		s->dead_err = 0; /* closed both ways, in order */
+		break;
+	default:
+		s->dead_err = skiff__errno(err);
+		break;
+	}
+	if (s->state == SKIFF_TS_CONNECTING && s->dead_err == ECONNREFUSED)
+		skiff__s.stats.tcp_conn_refused++;
+	s->err = s->dead_err;
+	s->state = SKIFF_TS_DEAD;
+	skiff__notify(s);
+}
+
+static void pcb_destroyed(u8_t id, void *data)
+{
+	struct skiff_sock *s = data;
+
+	(void)id;
+	if (!s)
+		return;
+	s->pcb.tcp = NULL;
+	if (s->state != SKIFF_TS_DEAD && s->state != SKIFF_TS_NEW)
+		s->state = SKIFF_TS_DEAD;
+	/* Nothing references the zero-copy buffers any more; any not released
+	 * by an ACK never made it. */
+	skiff__zc_release_all(s, s->zc.q_len > 0);
+	skiff__notify(s);
+	skiff__sock_maybe_free(s);
+}
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct skiff_sock *s = arg;
+
+	(void)err;
+	if (!s)
+		return ERR_OK;
+	s->state = SKIFF_TS_CONNECTED;
+	skiff__addrs_snapshot(s, pcb);
+	skiff__notify(s);
+	return ERR_OK;
+}
+
+/* ---- attach and detach --------------------------------------------------- */
+
+void skiff__tcp_attach(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	s->pcb.tcp = pcb;
+	tcp_arg(pcb, s);
+	if (pcb->state != LISTEN) {
+		/* (A listener's pcb is the smaller tcp_pcb_listen: no rcv_nxt.) */
+		skiff__ack_sent(&s->ack, pcb->rcv_nxt); /* the handshake ACKed it */
+		tcp_recv(pcb, on_recv);
+		tcp_sent(pcb, on_sent);
+		tcp_err(pcb, on_err);
+	}
+	tcp_ext_arg_set(pcb, skiff__ext_sock_id, s);
+	tcp_ext_arg_set_callbacks(pcb, skiff__ext_sock_id, &sock_ext_callbacks);
+}
+
+/* Detaches @p pcb from its socket so that no callback reaches it again
+ * (lwIP calls the error callback after freeing, with the old argument). */
+static void detach(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	if (pcb->state != LISTEN) {
+		tcp_recv(pcb, NULL);
+		tcp_sent(pcb, NULL);
+		tcp_err(pcb, NULL);
+	}
+	tcp_ext_arg_set(pcb, skiff__ext_sock_id, NULL);
+}
+
+struct tcp_pcb *skiff__tcp_new_pcb(struct skiff_sock *s)
+{
+	struct tcp_pcb *pcb =
+		tcp_new_ip_type(s->domain == AF_INET6 ? IPADDR_TYPE_ANY : IPADDR_TYPE_V4);
+
+	if (pcb)
+		skiff__tcp_attach(s, pcb);
+	return pcb;
+}
+
+err_t skiff__tcp_connect(struct skiff_sock *s, const ip_addr_t *ip, u16_t port)
+{
+	return tcp_connect(s->pcb.tcp, ip, port, on_connected);
+}
+
+/* ---- listen and accept ------------------------------------------------------ */
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct skiff_sock *ls = arg, *c;
+
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	if (!ls || ls->app_closed || ls->state != SKIFF_TS_LISTEN || ls->aq.len >= ls->aq.backlog) {
+		skiff__s.stats.tcp_accept_backlog_drop++;
+		tcp_arg(pcb, NULL);
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	c = skiff__sock_alloc(SKIFF_SK_TCP);
+	if (!c) {
+		tcp_arg(pcb, NULL);
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	c->domain = ls->domain;
+	c->opt = ls->opt;
+	c->opt.nonblock = false;
+	c->opt.linger_abort = false;
+	c->state = SKIFF_TS_CONNECTED;
+	c->aq.listener = ls;
+	skiff__tcp_attach(c, pcb);
+	skiff__addrs_snapshot(c, pcb);
+	if (c->opt.nodelay)
+		tcp_nagle_disable(pcb);
+	/* Counted against the backlog until accept() takes it. */
+	tcp_backlog_delayed(pcb);
+	if (ls->aq.tail)
+		ls->aq.tail->aq.next = c;
+	else
+		ls->aq.head = c;
+	ls->aq.tail = c;
+	ls->aq.len++;
+	skiff__notify(ls);
+	return ERR_OK;
+}
+
+int skiff__tcp_listen(struct skiff_sock *s, int backlog)
+{
+	struct tcp_pcb *pcb = s->pcb.tcp, *lpcb;
+	err_t err = ERR_OK;
+
+	if (s->state == SKIFF_TS_LISTEN) {
+		s->aq.backlog = (unsigned)backlog;
+		tcp_backlog_set(pcb, (u8_t)backlog);
+		return 0;
+	}
+	if (!pcb->local_port) {
+		ip_addr_t any;
+
+		ip_addr_set_zero(&any);
+		if (s->domain == AF_INET6)
+			ip_addr_copy(any, *IP6_ADDR_ANY);
+		err = tcp_bind(pcb, skiff__bind_addr(s, &any), 0);
+		if (err != ERR_OK)
+			return -skiff__errno(err);
+	}
+	/* tcp_listen() frees the pcb (running its destroy callbacks) and
+	 * makes a smaller one: unhook first, hook the new one after. */
+	tcp_ext_arg_set_callbacks(pcb, skiff__ext_sock_id, &no_ext_callbacks);
+	lpcb = tcp_listen_with_backlog_and_err(pcb, (u8_t)backlog, &err);
+	if (!lpcb) {
+		tcp_ext_arg_set_callbacks(pcb, skiff__ext_sock_id, &sock_ext_callbacks);
+		return -skiff__errno(err);
+	}
+	s->aq.backlog = (unsigned)backlog;
+	s->state = SKIFF_TS_LISTEN;
+	skiff__tcp_attach(s, lpcb);
+	tcp_accept(lpcb, on_accept);
+	skiff__addrs_snapshot(s, lpcb);
+	return 0;
+}
+
+struct skiff_sock *skiff__tcp_accept_next(struct skiff_sock *ls)
+{
+	struct skiff_sock *c = ls->aq.head;
+
+	if (!c)
+		return NULL;
+	ls->aq.head = c->aq.next;
+	if (!ls->aq.head)
+		ls->aq.tail = NULL;
+	ls->aq.len--;
+	c->aq.next = NULL;
+	c->aq.listener = NULL;
+	if (c->pcb.tcp)
+		tcp_backlog_accepted(c->pcb.tcp);
+	return c;
+}
+
+/* ---- close and abort ------------------------------------------------------- */
+
+void skiff__tcp_abort(struct skiff_sock *s)
+{
+	struct tcp_pcb *pcb = s->pcb.tcp;
+
+	if (!pcb)
+		return;
+	/* lwIP runs the error callback after freeing: keep it away from s. */
+	tcp_err(pcb, NULL);
+	tcp_abort(pcb); /* the destroy callback detaches s */
+}
+
+/* A listener going: connections it queued, and handshakes under way that
+ * point at it, are reset. */
+static void close_listener(struct skiff_sock *s)
+{
+	struct tcp_pcb *pcb, *next;
+
+	while (s->aq.head) {
+		struct skiff_sock *c = s->aq.head;
+
+		s->aq.head = c->aq.next;
+		c->aq.next = NULL;
+		c->aq.listener = NULL;
+		c->app_closed = true;
+		c->pins++;
+		skiff__rxq_drop(&c->rx);
+		skiff__tcp_abort(c);
+		c->pins--;
+		skiff__sock_maybe_free(c);
+	}
+	s->aq.tail = NULL;
+	s->aq.len = 0;
+	for (pcb = tcp_active_pcbs; pcb; pcb = next) {
+		next = pcb->next;
+		if (pcb->callback_arg == s) {
+			tcp_arg(pcb, NULL);
+			tcp_abort(pcb);
+			next = tcp_active_pcbs; /* the list changed */
+		}
+	}
+	if (s->pcb.tcp)
+		tcp_close(s->pcb.tcp); /* a listener goes at once (destroy callback) */
+}
+
+void skiff__tcp_close(struct skiff_sock *s)
+{
+	struct tcp_pcb *pcb = s->pcb.tcp;
+
+	if (s->state == SKIFF_TS_LISTEN) {
+		close_listener(s);
+		return;
+	}
+	skiff__zc_sock_close(s);
+	if (!pcb)
+		return;
+	/* Unread data or SO_LINGER {1, 0}: reset, as Linux does. */
+	if (s->opt.linger_abort || skiff__rxq_bytes(&s->rx)) {
+		skiff__rxq_drop(&s->rx);
+		skiff__tcp_abort(s);
+		return;
+	}
+	skiff__rxq_drop(&s->rx);
+	/* The pcb lives on (FIN_WAIT, TIME_WAIT) without us: only the sent
+	 * callback (zero-copy buffers) and the destroy callback still come. */
+	tcp_err(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	if (tcp_close(pcb) != ERR_OK)
+		skiff__tcp_abort(s);
+}
+
+/* A socket that never got a descriptor goes without a word to the peer. */
+void skiff__tcp_discard(struct skiff_sock *s)
+{
+	struct tcp_pcb *pcb = s->pcb.tcp;
+
+	if (!pcb)
+		return;
+	detach(pcb);
+	s->pcb.tcp = NULL;
+	tcp_close(pcb);
+}

@@ -1,0 +1,44 @@
+/* The TCP glue (tcpglue.c): lwIP's TCP callbacks turned into socket state,
+ * and the pcb's life on behalf of a socket (attach, listen, accept queue,
+ * close, abort). */
+#ifndef SKIFF_TCPGLUE_H
+#define SKIFF_TCPGLUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lwip/err.h"
+#include "lwip/ip_addr.h"
+
+struct skiff_sock;
+struct tcp_pcb;
+
+/* lwIP's ext arg slot holding the socket that owns a pcb (its destroy
+ * callback is the one notice of every pcb's end). */
+extern uint8_t skiff__ext_sock_id;
+/* Once per process, like lwip_init(): the ext arg slots. */
+void skiff__tcpglue_init(void);
+
+/* A new pcb for @p s, attached; NULL when lwIP has none. */
+struct tcp_pcb *skiff__tcp_new_pcb(struct skiff_sock *s);
+/* Hooks @p pcb's callbacks and ext slot to @p s. */
+void skiff__tcp_attach(struct skiff_sock *s, struct tcp_pcb *pcb);
+/* Turns @p s's bound pcb into a listener; 0 or -errno. */
+int skiff__tcp_listen(struct skiff_sock *s, int backlog);
+/* tcp_connect() for @p s's pcb, its handshake reported to @p s. */
+err_t skiff__tcp_connect(struct skiff_sock *s, const ip_addr_t *ip, u16_t port);
+/* Takes the head of @p ls's accept queue, or NULL. */
+struct skiff_sock *skiff__tcp_accept_next(struct skiff_sock *ls);
+/* True when a send would find room (the EPOLLOUT condition). */
+bool skiff__tcp_writable(const struct tcp_pcb *pcb);
+/* The pending error, once, for a send or a receive: 0 or an errno. */
+int skiff__sock_error(struct skiff_sock *s, bool for_send);
+/* The application closes @p s: FIN, or RST with unread data or SO_LINGER
+ * {1, 0}; a listener resets what it queued. */
+void skiff__tcp_close(struct skiff_sock *s);
+/* Resets @p s's connection (RST); the destroy callback detaches it. */
+void skiff__tcp_abort(struct skiff_sock *s);
+/* A socket that never got a descriptor lets its pcb go unannounced. */
+void skiff__tcp_discard(struct skiff_sock *s);
+
+#endif
