@@ -77,23 +77,23 @@ ssize_t skiff__dgram_send(struct skiff_sock *s, const void *buf, size_t len,
 	int e;
 
 	if (len > 0xffff - 8 - 40)
-		SKIFF_FAIL(EMSGSIZE);
+		return -EMSGSIZE;
 	if (to) {
 		e = skiff__sockaddr_in(s, to, tolen, &ip, &port);
 		if (e)
-			SKIFF_FAIL(e);
+			return e;
 	} else if (!(s->pcb.udp->flags & UDP_FLAGS_CONNECTED)) {
-		SKIFF_FAIL(EDESTADDRREQ);
+		return -EDESTADDRREQ;
 	}
 	p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
 	if (!p)
-		SKIFF_FAIL(ENOBUFS);
+		return -ENOBUFS;
 	if (len)
 		memcpy(p->payload, buf, len);
 	err = to ? udp_sendto(s->pcb.udp, p, &ip, port) : udp_send(s->pcb.udp, p);
 	pbuf_free(p);
 	if (err != ERR_OK)
-		SKIFF_FAIL(err == ERR_RTE ? ENETUNREACH : skiff__errno(err));
+		return err == ERR_RTE ? -ENETUNREACH : -skiff__errno(err);
 	return (ssize_t)len;
 }
 
@@ -107,10 +107,10 @@ ssize_t skiff__dgram_recv(int fd, struct skiff_sock *s, void *buf, size_t len, i
 
 	while (!s->dq.head) {
 		if (s->opt.nonblock || (flags & MSG_DONTWAIT))
-			SKIFF_FAIL(EAGAIN);
+			return -EAGAIN;
 		e = skiff__sock_wait(fd, deadline, &s);
 		if (e)
-			SKIFF_FAIL(e);
+			return e;
 	}
 	d = s->dq.head;
 	n = d->p->tot_len < len ? d->p->tot_len : len;

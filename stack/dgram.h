@@ -34,7 +34,7 @@ int skiff__dgram_open(struct skiff_sock *s);
 /* The pcb and every queued datagram go. */
 void skiff__dgram_close(struct skiff_sock *s);
 void skiff__dgramq_drop(struct skiff_dgramq *q);
-/* The POSIX calls' UDP halves: a count, or -1 and errno. */
+/* The POSIX calls' UDP halves: a count, or -errno. */
 ssize_t skiff__dgram_send(struct skiff_sock *s, const void *buf, size_t len,
 			  const struct sockaddr *to, socklen_t tolen);
 ssize_t skiff__dgram_recv(int fd, struct skiff_sock *s, void *buf, size_t len, int flags,

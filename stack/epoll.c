@@ -292,9 +292,9 @@ int skiff_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_
 		if (deadline == LLONG_MIN)
 			deadline = skiff__deadline(timeout_ms);
 		e = skiff__sock_wait(epfd, deadline, &ep);
-		if (e == EAGAIN || e == EDEADLK)
+		if (e == -EAGAIN || e == -EDEADLK)
 			return 0;
 		if (e)
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 	}
 }

@@ -112,11 +112,11 @@ int skiff__sock_wait(int fd, long long deadline_ms, struct skiff_sock **sp)
 	int e = skiff__wait(deadline_ms);
 
 	if (e == -ETIMEDOUT)
-		return EAGAIN;
+		return -EAGAIN;
 	if (e)
-		return -e;
+		return e;
 	if (!(*sp = skiff__sock_get(fd)))
-		return EBADF;
+		return -EBADF;
 	return 0;
 }
 

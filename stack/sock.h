@@ -112,8 +112,8 @@ void skiff__sock_maybe_free(struct skiff_sock *s);
 /*
  * Blocks in the poll loop until something happened or @p deadline_ms (-1:
  * forever), then looks @p fd up again into *@p sp (a callback may have
- * closed it). 0, or an errno: EAGAIN (deadline passed), EBADF (closed
- * meanwhile), EDEADLK (from inside a callback), ENOTCONN (stack stopped).
+ * closed it). 0, or -EAGAIN (deadline passed), -EBADF (closed meanwhile),
+ * -EDEADLK (from inside a callback), -ENOTCONN (stack stopped).
  */
 int skiff__sock_wait(int fd, long long deadline_ms, struct skiff_sock **sp);
 /* skiff_fini(): every socket goes, its connections reset; then the

@@ -15,14 +15,14 @@ int skiff__sockaddr_in(const struct skiff_sock *s, const struct sockaddr *sa, so
 		       ip_addr_t *ip, u16_t *port)
 {
 	if (!sa)
-		return EFAULT;
+		return -EFAULT;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
 
 		if (len < sizeof(*in))
-			return EINVAL;
+			return -EINVAL;
 		if (s->domain == AF_INET6)
-			return EAFNOSUPPORT;
+			return -EAFNOSUPPORT;
 		ip_addr_set_ip4_u32_val(*ip, in->sin_addr.s_addr);
 		*port = lwip_ntohs(in->sin_port);
 		return 0;
@@ -31,15 +31,15 @@ int skiff__sockaddr_in(const struct skiff_sock *s, const struct sockaddr *sa, so
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
 
 		if (len < sizeof(*in6))
-			return EINVAL;
+			return -EINVAL;
 		if (s->domain != AF_INET6)
-			return EAFNOSUPPORT;
+			return -EAFNOSUPPORT;
 		*port = lwip_ntohs(in6->sin6_port);
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
 			uint32_t v4;
 
 			if (s->opt.v6only)
-				return EAFNOSUPPORT;
+				return -EAFNOSUPPORT;
 			memcpy(&v4, in6->sin6_addr.s6_addr + 12, 4);
 			ip_addr_set_ip4_u32_val(*ip, v4);
 			return 0;
@@ -49,7 +49,7 @@ int skiff__sockaddr_in(const struct skiff_sock *s, const struct sockaddr *sa, so
 		/* The scope id of a link-local address is not needed. */
 		return 0;
 	}
-	return EAFNOSUPPORT;
+	return -EAFNOSUPPORT;
 }
 
 void skiff__sockaddr_out(const struct skiff_sock *s, const ip_addr_t *ip, u16_t port,

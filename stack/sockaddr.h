@@ -16,7 +16,7 @@ struct skiff_addrs {
 	u16_t lport, rport;
 };
 
-/* 0, or an errno (EFAULT, EINVAL, EAFNOSUPPORT) for @p s's family. */
+/* 0, or -EFAULT, -EINVAL, -EAFNOSUPPORT (not @p s's family). */
 int skiff__sockaddr_in(const struct skiff_sock *s, const struct sockaddr *sa, socklen_t len,
 		       ip_addr_t *ip, u16_t *port);
 /* @p ip:@p port as @p s's family spells it, truncated to *@p len as

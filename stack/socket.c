@@ -69,7 +69,7 @@ int skiff_bind(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	e = skiff__sockaddr_in(s, addr, len, &ip, &port);
 	if (e)
-		SKIFF_FAIL(e);
+		SKIFF_FAIL(-e);
 	/* Only our own addresses (or the wildcard) can be bound. */
 	if (!skiff__addr_is_ours(&ip))
 		SKIFF_FAIL(EADDRNOTAVAIL);
@@ -125,7 +125,7 @@ int skiff_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 			SKIFF_FAIL(EAGAIN);
 		e = skiff__sock_wait(fd, deadline, &s);
 		if (e)
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 		/* Closed from a callback meanwhile? */
 		if (s->state != SKIFF_TS_LISTEN)
 			SKIFF_FAIL(EBADF);
@@ -148,12 +148,12 @@ static int connect_wait(struct skiff_sock *s, int fd)
 	while (s->state == SKIFF_TS_CONNECTING) {
 		e = skiff__sock_wait(fd, deadline, &s);
 		if (e)
-			SKIFF_FAIL(e == EAGAIN ? EINPROGRESS : e);
+			SKIFF_FAIL(e == -EAGAIN ? EINPROGRESS : -e);
 	}
 	if (s->state == SKIFF_TS_CONNECTED)
 		return 0;
 	e = skiff__sock_error(s, false);
-	SKIFF_FAIL(e ? e : ECONNABORTED);
+	SKIFF_FAIL(e ? -e : ECONNABORTED);
 }
 
 int skiff_connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -168,7 +168,7 @@ int skiff_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	e = skiff__sockaddr_in(s, addr, len, &ip, &port);
 	if (e)
-		SKIFF_FAIL(e);
+		SKIFF_FAIL(-e);
 	if (s->kind == SKIFF_SK_UDP) {
 		err = udp_connect(s->pcb.udp, &ip, port);
 		if (err != ERR_OK)
@@ -216,15 +216,16 @@ int skiff_connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 /* ---- send and receive -------------------------------------------------------- */
 
-/* State checks every TCP send makes; 0 when data may be queued now. */
+/* State checks every TCP send makes; 0 when data may be queued now, else
+ * -errno. */
 static int send_state(struct skiff_sock *s)
 {
 	switch (s->state) {
 	case SKIFF_TS_NEW:
 	case SKIFF_TS_LISTEN:
-		return ENOTCONN;
+		return -ENOTCONN;
 	case SKIFF_TS_CONNECTING:
-		return EAGAIN;
+		return -EAGAIN;
 	case SKIFF_TS_DEAD:
 		return skiff__sock_error(s, true);
 	case SKIFF_TS_CONNECTED:
@@ -233,11 +234,12 @@ static int send_state(struct skiff_sock *s)
 	if (s->err)
 		return skiff__sock_error(s, true);
 	if (s->wr_shut || !s->pcb.tcp)
-		return EPIPE;
+		return -EPIPE;
 	return 0;
 }
 
-/* Queues what fits of @p buf into lwIP's send buffer (a copy); the count. */
+/* Queues what fits of @p buf into lwIP's send buffer (a copy); the count
+ * (*@p err: -errno when lwIP refused for another reason than room). */
 static size_t stream_queue(struct tcp_pcb *pcb, const uint8_t *buf, size_t len, int flags, int *err)
 {
 	size_t sent = 0;
@@ -259,7 +261,7 @@ static size_t stream_queue(struct tcp_pcb *pcb, const uint8_t *buf, size_t len, 
 		if (e == ERR_MEM)
 			break;
 		if (e != ERR_OK) {
-			*err = skiff__errno(e);
+			*err = -skiff__errno(e);
 			break;
 		}
 		sent += chunk;
@@ -278,7 +280,7 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const uint8_t *buf, siz
 
 	for (;;) {
 		e = send_state(s);
-		if (e && !(e == EAGAIN && !nonblock))
+		if (e && !(e == -EAGAIN && !nonblock))
 			break;
 		if (!e) {
 			sent += stream_queue(s->pcb.tcp, buf + sent, len - sent, flags, &e);
@@ -286,7 +288,7 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const uint8_t *buf, siz
 				break;
 		}
 		if (nonblock) {
-			e = EAGAIN;
+			e = -EAGAIN;
 			break;
 		}
 		e = skiff__sock_wait(fd, deadline, &s);
@@ -295,7 +297,7 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const uint8_t *buf, siz
 	}
 	if (sent)
 		return (ssize_t)sent;
-	SKIFF_FAIL(e);
+	SKIFF_FAIL(-e);
 }
 
 static ssize_t stream_recv(int fd, struct skiff_sock *s, uint8_t *buf, size_t len, int flags)
@@ -324,13 +326,13 @@ static ssize_t stream_recv(int fd, struct skiff_sock *s, uint8_t *buf, size_t le
 			e = skiff__sock_error(s, false);
 			if (!e)
 				return 0;
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 		}
-		e = nonblock ? EAGAIN : skiff__sock_wait(fd, deadline, &s);
+		e = nonblock ? -EAGAIN : skiff__sock_wait(fd, deadline, &s);
 		if (e) {
 			if (done)
 				return (ssize_t)done;
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 		}
 	}
 }
@@ -349,18 +351,22 @@ ssize_t skiff_sendto(int fd, const void *buf, size_t len, int flags, const struc
 		     socklen_t tolen)
 {
 	struct skiff_sock *s;
-	int e;
+	ssize_t n;
 
 	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
 		return -1;
 	if (!buf && len)
 		SKIFF_FAIL(EFAULT);
-	if (s->kind == SKIFF_SK_UDP)
-		return skiff__dgram_send(s, buf, len, to, tolen);
+	if (s->kind == SKIFF_SK_UDP) {
+		n = skiff__dgram_send(s, buf, len, to, tolen);
+		if (n < 0)
+			SKIFF_FAIL((int)-n);
+		return n;
+	}
 	if (!len) {
-		e = send_state(s);
-		if (e && e != EAGAIN)
-			SKIFF_FAIL(e);
+		n = send_state(s);
+		if (n && n != -EAGAIN)
+			SKIFF_FAIL((int)-n);
 		return 0;
 	}
 	return stream_send(fd, s, buf, len, flags);
@@ -376,8 +382,12 @@ ssize_t skiff_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr
 		return -1;
 	if (!buf && len)
 		SKIFF_FAIL(EFAULT);
-	if (s->kind == SKIFF_SK_UDP)
-		return skiff__dgram_recv(fd, s, buf, len, flags, from, fromlen);
+	if (s->kind == SKIFF_SK_UDP) {
+		n = skiff__dgram_recv(fd, s, buf, len, flags, from, fromlen);
+		if (n < 0)
+			SKIFF_FAIL((int)-n);
+		return n;
+	}
 	n = stream_recv(fd, s, buf, len, flags);
 	if (n >= 0 && from && fromlen && (s = skiff__sock_get(fd)))
 		skiff__sockaddr_out(s, &s->addr.remote, s->addr.rport, from, fromlen);

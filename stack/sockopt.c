@@ -19,7 +19,7 @@
 static int get_int(const void *val, socklen_t len, int *out)
 {
 	if (!val || len < sizeof(int))
-		return EINVAL;
+		return -EINVAL;
 	memcpy(out, val, sizeof(int));
 	return 0;
 }
@@ -27,7 +27,7 @@ static int get_int(const void *val, socklen_t len, int *out)
 static int put_val(void *val, socklen_t *len, const void *v, socklen_t n)
 {
 	if (!val || !len)
-		return EFAULT;
+		return -EFAULT;
 	if (*len < n)
 		n = *len;
 	memcpy(val, v, n);
@@ -40,10 +40,10 @@ static int timeo_ms(const void *val, socklen_t len, int *out)
 	struct timeval tv;
 
 	if (!val || len < sizeof(tv))
-		return EINVAL;
+		return -EINVAL;
 	memcpy(&tv, val, sizeof(tv));
 	if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)
-		return EDOM;
+		return -EDOM;
 	/* 0 means forever, as on Linux. */
 	if (!tv.tv_sec && !tv.tv_usec)
 		*out = -1;
@@ -91,7 +91,7 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 		case SO_REUSEADDR:
 		case SO_KEEPALIVE:
 			if ((e = get_int(val, len, &v)))
-				SKIFF_FAIL(e);
+				SKIFF_FAIL(-e);
 			if (!so)
 				SKIFF_FAIL(EINVAL);
 			if (name == SO_KEEPALIVE && s->kind != SKIFF_SK_TCP)
@@ -104,11 +104,11 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 			return 0;
 		case SO_RCVTIMEO:
 			if ((e = timeo_ms(val, len, &s->opt.rcvtimeo_ms)))
-				SKIFF_FAIL(e);
+				SKIFF_FAIL(-e);
 			return 0;
 		case SO_SNDTIMEO:
 			if ((e = timeo_ms(val, len, &s->opt.sndtimeo_ms)))
-				SKIFF_FAIL(e);
+				SKIFF_FAIL(-e);
 			return 0;
 		case SO_LINGER: {
 			struct linger l;
@@ -132,7 +132,7 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 		if (s->kind != SKIFF_SK_TCP)
 			SKIFF_FAIL(ENOPROTOOPT);
 		if ((e = get_int(val, len, &v)))
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 		switch (name) {
 		case TCP_NODELAY:
 			s->opt.nodelay = v;
@@ -165,7 +165,7 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 		if (s->domain != AF_INET6)
 			SKIFF_FAIL(ENOPROTOOPT);
 		if ((e = get_int(val, len, &v)))
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 		if (s->addr.lport || (pcb && pcb->local_port) || s->state != SKIFF_TS_NEW)
 			SKIFF_FAIL(EINVAL);
 		s->opt.v6only = v;
@@ -179,7 +179,7 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 		if (s->kind != SKIFF_SK_TCP)
 			SKIFF_FAIL(ENOPROTOOPT);
 		if ((e = get_int(val, len, &v)))
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 		s->opt.require_secpath = v;
 		return 0;
 	}
@@ -269,14 +269,14 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 									   : s->opt.sndtimeo_ms);
 
 			if ((e = put_val(val, len, &tv, sizeof(tv))))
-				SKIFF_FAIL(e);
+				SKIFF_FAIL(-e);
 			return 0;
 		}
 		case SO_LINGER: {
 			struct linger l = {.l_onoff = s->opt.linger_abort, .l_linger = 0};
 
 			if ((e = put_val(val, len, &l, sizeof(l))))
-				SKIFF_FAIL(e);
+				SKIFF_FAIL(-e);
 			return 0;
 		}
 		default:
@@ -322,7 +322,7 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 					ti.tcpi_options |= TCPI_OPT_WSCALE;
 			}
 			if ((e = put_val(val, len, &ti, sizeof(ti))))
-				SKIFF_FAIL(e);
+				SKIFF_FAIL(-e);
 			return 0;
 		}
 		default:
@@ -338,7 +338,7 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		SKIFF_FAIL(ENOPROTOOPT);
 	}
 	if ((e = put_val(val, len, &v, sizeof(v))))
-		SKIFF_FAIL(e);
+		SKIFF_FAIL(-e);
 	return 0;
 }
 

@@ -38,10 +38,10 @@ int skiff__sock_error(struct skiff_sock *s, bool for_send)
 
 	if (e) {
 		s->err = 0;
-		return e;
+		return -e;
 	}
 	if (s->state == SKIFF_TS_DEAD)
-		return for_send ? EPIPE : 0;
+		return for_send ? -EPIPE : 0;
 	return 0;
 }
 

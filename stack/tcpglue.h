@@ -31,7 +31,8 @@ err_t skiff__tcp_connect(struct skiff_sock *s, const ip_addr_t *ip, u16_t port);
 struct skiff_sock *skiff__tcp_accept_next(struct skiff_sock *ls);
 /* True when a send would find room (the EPOLLOUT condition). */
 bool skiff__tcp_writable(const struct tcp_pcb *pcb);
-/* The pending error, once, for a send or a receive: 0 or an errno. */
+/* The pending error, once, for a send or a receive: 0 or -errno (a dead
+ * connection: -EPIPE for a send, 0 for a receive, which sees EOF). */
 int skiff__sock_error(struct skiff_sock *s, bool for_send);
 /* The application closes @p s: FIN, or RST with unread data or SO_LINGER
  * {1, 0}; a listener resets what it queued. */

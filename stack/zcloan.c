@@ -135,11 +135,11 @@ ssize_t skiff_zc_recv(int fd, struct skiff_zc_loan *loans, unsigned max, int fla
 			e = skiff__sock_error(s, false);
 			if (!e)
 				return 0;
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 		}
-		e = nonblock ? EAGAIN : skiff__sock_wait(fd, deadline, &s);
+		e = nonblock ? -EAGAIN : skiff__sock_wait(fd, deadline, &s);
 		if (e)
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 	}
 	while (n < max && !skiff__rxq_empty(&s->rx)) {
 		e = lend_one(s, &loans[n]);

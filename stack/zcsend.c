@@ -283,14 +283,14 @@ static int check_bufs(const struct skiff_zc_buf *bufs, unsigned n, uint32_t *tot
 {
 	*total = 0;
 	if (!bufs || !n || n > 1024)
-		return EINVAL;
+		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		struct pkb *pkb = bufs[i].priv__;
 
 		if (!pkb || bufs[i].data != pkb->data || !bufs[i].len ||
 		    bufs[i].len > bufs[i].cap || bufs[i].len > pkb_len(pkb) + pkb_tailroom(pkb) ||
 		    bufs[i].len > 0xffff || pkb_ubuf(pkb))
-			return EINVAL;
+			return -EINVAL;
 		*total += bufs[i].len;
 	}
 	return 0;
@@ -411,7 +411,7 @@ int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags)
 	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP)))
 		return -1;
 	if ((e = check_bufs(bufs, n, &total)))
-		SKIFF_FAIL(e);
+		SKIFF_FAIL(-e);
 	deadline = skiff__deadline(s->opt.sndtimeo_ms);
 	for (;;) {
 		switch (s->state) {
@@ -420,32 +420,32 @@ int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags)
 			SKIFF_FAIL(ENOTCONN);
 		case SKIFF_TS_DEAD:
 			e = skiff__sock_error(s, true);
-			SKIFF_FAIL(e ? e : EPIPE);
+			SKIFF_FAIL(e ? -e : EPIPE);
 		case SKIFF_TS_CONNECTING:
-			e = EAGAIN;
+			e = -EAGAIN;
 			break;
 		case SKIFF_TS_CONNECTED:
 			if (s->err) {
 				e = skiff__sock_error(s, true);
-				SKIFF_FAIL(e);
+				SKIFF_FAIL(-e);
 			}
 			if (s->wr_shut || !s->pcb.tcp)
 				SKIFF_FAIL(EPIPE);
-			e = EAGAIN;
+			e = -EAGAIN;
 			if (room_for(s->pcb.tcp, bufs, n, total)) {
 				int64_t id = send_now(s, bufs, n, flags);
 
 				if (id >= 0)
 					return id;
-				e = (int)-id;
+				e = (int)id;
 			}
 			break;
 		}
-		if (e != EAGAIN || s->opt.nonblock || (flags & MSG_DONTWAIT))
-			SKIFF_FAIL(e);
+		if (e != -EAGAIN || s->opt.nonblock || (flags & MSG_DONTWAIT))
+			SKIFF_FAIL(-e);
 		e = skiff__sock_wait(fd, deadline, &s);
 		if (e)
-			SKIFF_FAIL(e);
+			SKIFF_FAIL(-e);
 	}
 }
 

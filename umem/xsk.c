@@ -90,7 +90,7 @@ struct umem_xsk {
 	char ifname[IF_NAMESIZE];
 };
 
-static const struct umem_port_ops xsk_ops;
+static const struct umem_port_ops afxdp_ops;
 
 __attribute__((format(printf, 3, 4))) static int fail(struct umem_err *err, int code,
 						      const char *fmt, ...)
@@ -436,7 +436,7 @@ int umem__xsk_xdp_stats(const struct umem_port *p, struct umem_xsk_xdp_stats *ou
 	int ncpu;
 
 	memset(out, 0, sizeof(*out));
-	if (!p || p->ops != &xsk_ops)
+	if (!p || p->ops != &afxdp_ops)
 		return -EINVAL;
 	x = state(p);
 	ncpu = libbpf_num_possible_cpus();
@@ -769,32 +769,32 @@ static void lib_note(bool warn, const char *fmt, va_list ap)
 		lib_last_msg[--n] = '\0';
 }
 
-static int bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int log_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level != LIBBPF_DEBUG)
 		lib_note(level == LIBBPF_WARN, fmt, ap);
 	return 0;
 }
 
-static int xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+static int log_libxdp(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	if (level != LIBXDP_DEBUG)
 		lib_note(level == LIBXDP_WARN, fmt, ap);
 	return 0;
 }
 
-static int xsk_create(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
+static int open_port(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
 		      struct umem_err *err);
 
 int umem_xsk_create(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
 		    struct umem_err *err)
 {
-	libbpf_print_fn_t old_bpf = libbpf_set_print(bpf_print);
-	libxdp_print_fn_t old_xdp = libxdp_set_print(xdp_print);
+	libbpf_print_fn_t old_bpf = libbpf_set_print(log_libbpf);
+	libxdp_print_fn_t old_xdp = libxdp_set_print(log_libxdp);
 	int e;
 
 	lib_last_msg[0] = '\0';
-	e = xsk_create(out, u, cfg, err);
+	e = open_port(out, u, cfg, err);
 	libxdp_set_print(old_xdp);
 	libbpf_set_print(old_bpf);
 	if (e && err && lib_last_msg[0]) {
@@ -805,7 +805,7 @@ int umem_xsk_create(struct umem_port **out, struct umem *u, const struct umem_xs
 	return e;
 }
 
-static int xsk_create(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
+static int open_port(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
 		      struct umem_err *err)
 {
 	struct umem_xsk_config c;
@@ -840,7 +840,7 @@ static int xsk_create(struct umem_port **out, struct umem *u, const struct umem_
 	if (e)
 		goto out_free;
 
-	p->ops = &xsk_ops;
+	p->ops = &afxdp_ops;
 	p->umem = u;
 	p->backend = x;
 	e = umem__attach_port(u, p);
@@ -896,8 +896,8 @@ static void port_destroy(struct umem_port *p)
 	struct umem_xsk *x = state(p);
 	uint32_t q = x->queue;
 
-	libbpf_print_fn_t old_bpf = libbpf_set_print(bpf_print);
-	libxdp_print_fn_t old_xdp = libxdp_set_print(xdp_print);
+	libbpf_print_fn_t old_bpf = libbpf_set_print(log_libbpf);
+	libxdp_print_fn_t old_xdp = libxdp_set_print(log_libxdp);
 
 	/* Traffic back to the kernel first, then the socket can go. */
 	bpf_map_delete_elem(x->xsks_fd, &q);
@@ -915,22 +915,22 @@ static void port_destroy(struct umem_port *p)
 
 bool umem_xsk_is_zerocopy(const struct umem_port *p)
 {
-	return p && p->ops == &xsk_ops && state(p)->zerocopy;
+	return p && p->ops == &afxdp_ops && state(p)->zerocopy;
 }
 
 bool umem_xsk_is_native(const struct umem_port *p)
 {
-	return p && p->ops == &xsk_ops && state(p)->attach_mode == XDP_MODE_NATIVE;
+	return p && p->ops == &afxdp_ops && state(p)->attach_mode == XDP_MODE_NATIVE;
 }
 
 uint32_t umem_xsk_prog_id(const struct umem_port *p)
 {
-	if (!p || p->ops != &xsk_ops || !state(p)->prog)
+	if (!p || p->ops != &afxdp_ops || !state(p)->prog)
 		return 0;
 	return xdp_program__id(state(p)->prog);
 }
 
-static const struct umem_port_ops xsk_ops = {
+static const struct umem_port_ops afxdp_ops = {
 	.name = "xsk",
 	.rx = port_rx,
 	.tx = port_tx,
