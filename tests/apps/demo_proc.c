@@ -3,7 +3,6 @@
 #include "demo_proc.h"
 
 #include <bpf/bpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testkit.h"
 #include "testbed.h"
+#include "testkit.h"
 
 #define OUT_MAX (256 * 1024)
 
@@ -248,39 +247,6 @@ void proc_done(struct proc *p)
 	p->buf = NULL;
 }
 
-static unsigned leftover_namespaces(pid_t pid)
-{
-	char prefix[64];
-	struct dirent *e;
-	unsigned n = 0;
-	DIR *d = opendir("/run/netns");
-
-	if (!d)
-		return 0;
-	snprintf(prefix, sizeof(prefix), "skiffdemo-%d-", (int)pid);
-	while ((e = readdir(d)))
-		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-	closedir(d);
-	return n;
-}
-
-/* veth ends are named sd<pid>...: one in our namespace is a leak. */
-static unsigned leftover_links(pid_t pid)
-{
-	char name[32];
-	struct dirent *e;
-	unsigned n = 0;
-	DIR *d = opendir("/sys/class/net");
-
-	if (!d)
-		return 0;
-	snprintf(name, sizeof(name), "sd%d", (int)pid);
-	while ((e = readdir(d)))
-		n += strncmp(e->d_name, name, strlen(name)) == 0;
-	closedir(d);
-	return n;
-}
-
 /* How many of the XDP programs a run's banner named ("program id N") are
  * still loaded. Checking the run's own ids, not a machine-wide count,
  * keeps other tests' programs out of it. */
@@ -311,8 +277,8 @@ void assert_nothing_left(pid_t pid, const char *output)
 	long long end = now_ms() + 3000;
 	unsigned progs, named;
 
-	TK_ASSERT_EQ(leftover_namespaces(pid), 0);
-	TK_ASSERT_EQ(leftover_links(pid), 0);
+	TK_ASSERT_EQ(tb_leftover_namespaces(pid), 0);
+	TK_ASSERT_EQ(tb_leftover_links(pid), 0);
 	if (geteuid() != 0)
 		return;
 	/* A program goes when its last reference does, a moment after. */

@@ -1,9 +1,9 @@
-/* apps/testbed.c with the load generator over it, against Linux's own TCP
- * (no skiff): the topologies the demos build carry verified traffic, and
- * nothing is left behind after a teardown, an exit or a crash. */
+/* apps/common/testbed.c with the load generator and its echo server over
+ * it, against Linux's own TCP (no skiff): the topologies the demos build
+ * carry verified traffic, the helpers the tests use work, and nothing is
+ * left behind after a teardown, an exit, a signal or a crash. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -14,63 +14,19 @@
 #include <unistd.h>
 
 #include "loadgen.h"
-#include "testkit.h"
 #include "testbed.h"
+#include "testkit.h"
 
-/* Namespaces of run @p pid still named in /run/netns. */
-static unsigned leftovers(pid_t pid)
-{
-	char prefix[64];
-	struct dirent *e;
-	unsigned n = 0;
-	DIR *d = opendir("/run/netns");
+#define PORT 7
 
-	if (!d)
-		return 0;
-	snprintf(prefix, sizeof(prefix), "skiffdemo-%d-", (int)pid);
-	while ((e = readdir(d)))
-		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
-/* Devices named after run @p pid in the root namespace. */
-static unsigned stray_links(pid_t pid)
-{
-	char cmd[128], out[256] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "ip -o link show 2>/dev/null | grep -c ' sd%d' || true",
-		 (int)pid);
-	p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	if (!fgets(out, sizeof(out), p))
-		out[0] = '\0';
-	pclose(p);
-	return (unsigned)atoi(out);
-}
-
-static struct sockaddr_storage ip4(const char *a, uint16_t port)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-
-	memset(&ss, 0, sizeof(ss));
-	s->sin_family = AF_INET;
-	s->sin_port = htons(port);
-	CU_ASSERT_FATAL(inet_pton(AF_INET, a, &s->sin_addr) == 1);
-	return ss;
-}
-
+/* A Linux echo server on PORT, in a child of tb_spawn(). */
 static int echo_child(void *arg)
 {
-	struct sockaddr_storage a = ip4("0.0.0.0", (uint16_t)(uintptr_t)arg);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	struct echod *e;
-	int rc =
-		echod_create(&e, &lg_kernel_ops, (struct sockaddr *)&a, sizeof(struct sockaddr_in));
+	int rc = echod_create(&e, &lg_kernel_ops, (struct sockaddr *)&a, sizeof(a));
 
+	(void)arg;
 	if (rc) {
 		fprintf(stderr, "echo child: %s\n", strerror(-rc));
 		return 1;
@@ -80,12 +36,16 @@ static int echo_child(void *arg)
 
 static struct lg_result load(const char *from_ns, const char *to, unsigned conns)
 {
+	struct sockaddr_in *a;
 	struct lg_config cfg;
 	struct lg_result r;
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.dst = ip4(to, 7);
-	cfg.dst_len = sizeof(struct sockaddr_in);
+	a = (struct sockaddr_in *)&cfg.dst;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(PORT);
+	CU_ASSERT_FATAL(inet_pton(AF_INET, to, &a->sin_addr) == 1);
+	cfg.dst_len = sizeof(*a);
 	cfg.conns = conns;
 	cfg.requests = 200;
 	cfg.stall_ms = 5000;
@@ -116,8 +76,8 @@ static void setup(void)
 static void teardown(void)
 {
 	tb_destroy();
-	TK_ASSERT_EQ(leftovers(getpid()), 0);
-	TK_ASSERT_EQ(stray_links(getpid()), 0);
+	TK_ASSERT_EQ(tb_leftover_namespaces(getpid()), 0);
+	TK_ASSERT_EQ(tb_leftover_links(getpid()), 0);
 }
 
 /* skiff-echo's topology: two namespaces, one veth. */
@@ -128,11 +88,10 @@ static void test_pair_carries_verified_load(void)
 
 	CU_ASSERT_FATAL(tb_ns_create(a, sizeof(a), "srv") == 0);
 	CU_ASSERT_FATAL(tb_ns_create(b, sizeof(b), "cli") == 0);
-	TK_ASSERT_EQ(leftovers(getpid()), 2);
-	CU_ASSERT_FATAL(tb_veth(a, ia, b, ib, "e", 1) == 0);
-	CU_ASSERT_FATAL(tb_addr(a, ia, "10.98.0.2/24") == 0);
-	CU_ASSERT_FATAL(tb_addr(b, ib, "10.98.0.1/24") == 0);
-	CU_ASSERT_FATAL(tb_spawn(a, echo_child, (void *)(uintptr_t)7) > 0);
+	TK_ASSERT_EQ(tb_leftover_namespaces(getpid()), 2);
+	TK_ASSERT_EQ(tb_ns_create(a, sizeof(a), "srv"), -EEXIST);
+	CU_ASSERT_FATAL(tb_link(a, ia, "10.98.0.2/24", b, ib, "10.98.0.1/24", "e") == 0);
+	CU_ASSERT_FATAL(tb_spawn(a, echo_child, NULL) > 0);
 	r = load(b, "10.98.0.2", 16);
 	CU_ASSERT(lg_passed(&r));
 	TK_ASSERT_EQ(r.requests_done, 16 * 200);
@@ -149,28 +108,53 @@ static void test_routed_three_namespaces(void)
 	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
 	CU_ASSERT_FATAL(tb_ns_create(mid, sizeof(mid), "mid") == 0);
 	CU_ASSERT_FATAL(tb_ns_create(srv, sizeof(srv), "server") == 0);
-	CU_ASSERT_FATAL(tb_veth(mid, i1, cli, i2, "p", 1) == 0);
-	CU_ASSERT_FATAL(tb_veth(srv, i3, cli, i4, "u", 1) == 0);
-	CU_ASSERT_FATAL(tb_addr(mid, i1, "10.98.1.2/24") == 0);
-	CU_ASSERT_FATAL(tb_addr(cli, i2, "10.98.1.1/24") == 0);
-	CU_ASSERT_FATAL(tb_addr(srv, i3, "10.98.2.2/24") == 0);
-	CU_ASSERT_FATAL(tb_addr(cli, i4, "10.98.2.1/24") == 0);
-	CU_ASSERT_FATAL(tb_sysctl(cli, "net/ipv4/ip_forward", "1") == 0);
-	CU_ASSERT_FATAL(tb_ip(srv, "route", "add", "default", "via", "10.98.2.1", (char *)NULL) ==
-			0);
-	CU_ASSERT_FATAL(tb_ip(mid, "route", "add", "default", "via", "10.98.1.1", (char *)NULL) ==
-			0);
-	CU_ASSERT_FATAL(tb_spawn(srv, echo_child, (void *)(uintptr_t)7) > 0);
+	CU_ASSERT_FATAL(tb_link(mid, i1, "10.98.1.2/24", cli, i2, "10.98.1.1/24", "p") == 0);
+	CU_ASSERT_FATAL(tb_link(srv, i3, "10.98.2.2/24", cli, i4, "10.98.2.1/24", "u") == 0);
+	CU_ASSERT_FATAL(tb_route_via(srv, cli, "10.98.2.1") == 0);
+	CU_ASSERT_FATAL(tb_route_via(mid, cli, "10.98.1.1") == 0);
+	CU_ASSERT_FATAL(tb_spawn(srv, echo_child, NULL) > 0);
 	/* From the middle namespace through the router to the server. */
 	r = load(mid, "10.98.2.2", 8);
 	CU_ASSERT(lg_passed(&r));
 }
 
-/* A run that exits without tearing down, or crashes, still leaves nothing. */
-static void builds_then(int how)
+/* The tests' helpers: a pair with addresses, commands and sockets inside. */
+static void test_pair_helpers(void)
+{
+	char out[4096], ifname[IF_NAMESIZE];
+	struct tb_pair p;
+	uint8_t mac[6];
+	int s;
+
+	CU_ASSERT_FATAL(tb_pair_create(&p, "pair", 2, "10.98.3.1/24", "10.98.3.2/24") == 0);
+	TK_ASSERT_EQ(tb_leftover_namespaces(getpid()), 2);
+	TK_ASSERT_EQ(tb_capture(p.ns[1], out, sizeof(out), "ip -o addr show dev %s", p.ifname[1]),
+		     0);
+	CU_ASSERT(strstr(out, "10.98.3.2/24") != NULL);
+	TK_ASSERT_EQ(tb_run(p.ns[0], "ping -q -c 1 -W 2 10.98.3.2 >/dev/null"), 0);
+	TK_ASSERT_EQ(tb_run(NULL, "exit 3"), 3);
+	CU_ASSERT(tb_ifindex(p.ns[0], p.ifname[0]) > 0);
+	TK_ASSERT_EQ(tb_ifindex(p.ns[0], p.ifname[1]), -ENODEV);
+	TK_ASSERT_EQ(tb_mac(p.ns[1], p.ifname[1], mac), 0);
+	s = tb_socket(p.ns[1], AF_INET, SOCK_DGRAM, 0);
+	CU_ASSERT(s >= 0);
+	if (s >= 0)
+		close(s);
+	memcpy(ifname, p.ifname[0], sizeof(ifname));
+	CU_ASSERT_FATAL(tb_enter(p.ns[0]) == 0);
+	CU_ASSERT(if_nametoindex(ifname) > 0);
+	/* Leaves the namespace it deletes. */
+	tb_pair_destroy(&p);
+	TK_ASSERT_EQ(if_nametoindex(ifname), 0);
+	TK_ASSERT_EQ(tb_leftover_namespaces(getpid()), 0);
+}
+
+/* Forks a run that builds a testbed (two namespaces, a two-queue veth, an
+ * echo server), then ends as @p how says: exit(0), or that signal.
+ * Returns its pid, reaped, its wait status in @p status. */
+static pid_t run_child(int how, int *status)
 {
 	pid_t pid;
-	int status;
 
 	fflush(NULL);
 	pid = fork();
@@ -180,67 +164,74 @@ static void builds_then(int how)
 
 		tb_init("child");
 		if (tb_ns_create(a, sizeof(a), "x") || tb_ns_create(b, sizeof(b), "y") ||
-		    tb_veth(a, ia, b, ib, "x", 2) ||
-		    tb_spawn(a, echo_child, (void *)(uintptr_t)7) < 0)
+		    tb_veth(a, ia, b, ib, "x", 2) || tb_spawn(a, echo_child, NULL) < 0)
 			_exit(3);
 		if (how == 0)
 			exit(0);
 		raise(how);
 		_exit(4);
 	}
-	CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+	CU_ASSERT_FATAL(waitpid(pid, status, 0) == pid);
+	return pid;
+}
+
+/* A run that exits without tearing down, is stopped or crashes still
+ * leaves nothing. */
+static void ends_clean(int how)
+{
+	int status;
+	pid_t pid = run_child(how, &status);
+
 	if (how == 0) {
 		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	} else {
 		CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == how);
 	}
-	TK_ASSERT_EQ(leftovers(pid), 0);
-	TK_ASSERT_EQ(stray_links(pid), 0);
+	TK_ASSERT_EQ(tb_leftover_namespaces(pid), 0);
+	TK_ASSERT_EQ(tb_leftover_links(pid), 0);
 }
 
 static void test_exit_leaves_nothing(void)
 {
-	builds_then(0);
+	ends_clean(0);
+}
+
+static void test_stop_signals_leave_nothing(void)
+{
+	ends_clean(SIGINT);
+	ends_clean(SIGTERM);
+	ends_clean(SIGHUP);
 }
 
 static void test_crash_leaves_nothing(void)
 {
-	builds_then(SIGSEGV);
-	builds_then(SIGABRT);
+	ends_clean(SIGSEGV);
+	ends_clean(SIGABRT);
 }
 
 /* A killed run's names are swept by the next one. */
 static void test_stale_names_are_swept(void)
 {
-	pid_t pid;
+	char a[TB_NS_NAME_MAX];
 	int status;
+	pid_t pid = run_child(SIGKILL, &status);
 
-	fflush(NULL);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		char a[TB_NS_NAME_MAX];
-
-		tb_init("child");
-		if (tb_ns_create(a, sizeof(a), "stale"))
-			_exit(3);
-		kill(getpid(), SIGKILL);
-	}
-	CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
-	TK_ASSERT_EQ(leftovers(pid), 1);
-	{
-		char a[TB_NS_NAME_MAX];
-
-		/* tb_init() swept at first call already; a fresh create sweeps too. */
-		CU_ASSERT(tb_ns_create(a, sizeof(a), "fresh") == 0);
-	}
-	TK_ASSERT_EQ(leftovers(pid), 0);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	TK_ASSERT_EQ(tb_leftover_namespaces(pid), 2);
+	/* tb_init() swept at first call already; a fresh create sweeps too. */
+	CU_ASSERT(tb_ns_create(a, sizeof(a), "fresh") == 0);
+	TK_ASSERT_EQ(tb_leftover_namespaces(pid), 0);
 }
 
 static const struct tk_case tests[] = {
-	TK_TEST(test_pair_carries_verified_load), TK_TEST(test_routed_three_namespaces),
-	TK_TEST(test_exit_leaves_nothing),	  TK_TEST(test_crash_leaves_nothing),
-	TK_TEST(test_stale_names_are_swept),	  TK_TEST_END,
+	TK_TEST(test_pair_carries_verified_load),
+	TK_TEST(test_routed_three_namespaces),
+	TK_TEST(test_pair_helpers),
+	TK_TEST(test_exit_leaves_nothing),
+	TK_TEST(test_stop_signals_leave_nothing),
+	TK_TEST(test_crash_leaves_nothing),
+	TK_TEST(test_stale_names_are_swept),
+	TK_TEST_END,
 };
 
 static const struct tk_suite suite = {"testbed", setup, teardown, tests};

@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "stack_test.h"
 
-#include "netns.h"
+#include "testbed.h"
 
 #include <sys/prctl.h>
 
@@ -889,7 +889,7 @@ void st_xsk_up(const char *ns, const char *ifname, const uint8_t mac[6], const c
 	struct skiff_config c;
 	int e;
 
-	CU_ASSERT_FATAL(skiff_netns_enter(ns) == 0);
+	CU_ASSERT_FATAL(tb_enter(ns) == 0);
 	memset(&c, 0, sizeof(c));
 	c.backend = SKIFF_BACKEND_XSK;
 	c.ifname = ifname;

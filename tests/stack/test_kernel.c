@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netns.h"
+#include "testbed.h"
 #include "stack_test.h"
 
 #ifndef IPPROTO_MPTCP
@@ -33,7 +33,7 @@
 static const uint8_t stack_mac[6] = {0x02, 0x53, 0x4b, 0x49, 0x46, 0x46};
 
 static struct {
-	struct skiff_netns_pair net;
+	struct tb_pair net;
 	bool up;
 	bool stack;
 	pid_t child;
@@ -44,16 +44,14 @@ static struct {
 static void env_up(const char *tag)
 {
 	tk_require_privileged();
-	if (skiff_netns_private_mounts() != 0)
+	if (tb_private_bpffs() != 0)
 		tk_note("no private bpffs: libxdp loads without its dispatcher");
-	CU_ASSERT_FATAL(skiff_netns_pair_create(&K.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
+	CU_ASSERT_FATAL(tb_pair_create(&K.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
 	K.up = true;
-	CU_ASSERT_FATAL(skiff_netns_addr(K.net.ns[1], K.net.ifname[1], PEER_IP6 "/64") == 0);
-	/* veth hands XDP the kernel's packets with checksums left for an
-	 * offload that never comes (CHECKSUM_PARTIAL): a NIC would have
-	 * filled them in. Make the kernel compute them. */
-	CU_ASSERT_FATAL(skiff_netns_run(K.net.ns[1], "ethtool -K %s tx off >/dev/null",
-					K.net.ifname[1]) == 0);
+	/* The pair's ends have TX checksum offload off (tb_veth()): veth
+	 * would hand XDP the kernel's packets with checksums left for an
+	 * offload that never comes (CHECKSUM_PARTIAL). */
+	CU_ASSERT_FATAL(tb_addr(K.net.ns[1], K.net.ifname[1], PEER_IP6 "/64") == 0);
 }
 
 static void stack_up(void)
@@ -74,8 +72,8 @@ static void teardown(void)
 	if (K.stack)
 		st_stack_down(true);
 	if (K.up) {
-		skiff_netns_enter(NULL);
-		skiff_netns_pair_destroy(&K.net);
+		tb_enter(NULL);
+		tb_pair_destroy(&K.net);
 	}
 	memset(&K, 0, sizeof(K));
 }
@@ -94,7 +92,7 @@ static int kchild_main(void *arg)
 {
 	struct kjob *j = arg;
 
-	if (skiff_netns_enter(K.net.ns[1]) != 0)
+	if (tb_enter(K.net.ns[1]) != 0)
 		return 99;
 	return j->fn(j);
 }
@@ -236,9 +234,9 @@ static void test_mptcp_client_falls_back(void)
 	int lfd, probe;
 
 	env_up("mptcp");
-	if (skiff_netns_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
 		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
-	probe = skiff_netns_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
 	if (probe < 0)
 		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
 	close(probe);
@@ -727,15 +725,15 @@ static int k_ping(struct kjob *j)
 	a[14] = stack_mac[4];
 	a[15] = stack_mac[5];
 	inet_ntop(AF_INET6, a, ll, sizeof(ll));
-	if (skiff_netns_run(NULL, "ping -q -c 3 -i 0.2 -W 2 %s", STACK_IP4))
+	if (tb_run(NULL, "ping -q -c 3 -i 0.2 -W 2 %s", STACK_IP4))
 		return 2;
-	if (skiff_netns_run(NULL, "ping -6 -q -c 3 -i 0.2 -W 2 %s", STACK_IP6))
+	if (tb_run(NULL, "ping -6 -q -c 3 -i 0.2 -W 2 %s", STACK_IP6))
 		return 3;
 	snprintf(cmd, sizeof(cmd), "ping -6 -q -c 3 -i 0.2 -W 2 %s%%%s", ll, K.net.ifname[1]);
-	if (skiff_netns_run(NULL, "%s", cmd))
+	if (tb_run(NULL, "%s", cmd))
 		return 4;
 	/* A large one: fragmented on the way, reassembled by skiff. */
-	if (skiff_netns_run(NULL, "ping -q -c 2 -i 0.2 -W 2 -s 4000 %s", STACK_IP4))
+	if (tb_run(NULL, "ping -q -c 2 -i 0.2 -W 2 -s 4000 %s", STACK_IP4))
 		return 5;
 	return 0;
 }

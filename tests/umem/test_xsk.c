@@ -19,7 +19,7 @@
 #include <skiff/umem.h>
 
 #include "../../umem/bpf/umem_bpf.h"
-#include "netns.h"
+#include "testbed.h"
 #include "testkit.h"
 
 #define STACK_IP4 "10.77.0.10" /* the stack's: redirected to the socket */
@@ -38,7 +38,7 @@
 static const uint8_t stack_mac[6] = {0x02, 0x53, 0x4b, 0x49, 0x46, 0x46};
 
 static struct {
-	struct skiff_netns_pair net;
+	struct tb_pair net;
 	struct umem *u;
 	struct umem_port *p;
 	bool up;
@@ -59,12 +59,12 @@ static void env_up(const char *tag, unsigned queues)
 	int rc;
 
 	tk_require_privileged();
-	if (skiff_netns_private_mounts() != 0)
+	if (tb_private_bpffs() != 0)
 		tk_note("no private bpffs: libxdp loads without its dispatcher");
-	rc = skiff_netns_pair_create(&env.net, tag, queues, KERN_IP4 "/24", PEER_IP4 "/24");
+	rc = tb_pair_create(&env.net, tag, queues, KERN_IP4 "/24", PEER_IP4 "/24");
 	CU_ASSERT_FATAL(rc == 0);
 	env.up = true;
-	CU_ASSERT_FATAL(skiff_netns_enter(env.net.ns[0]) == 0);
+	CU_ASSERT_FATAL(tb_enter(env.net.ns[0]) == 0);
 	rc = umem_create(&env.u, &(struct umem_config){.frame_count = FRAMES});
 	CU_ASSERT_FATAL(rc == 0);
 }
@@ -99,8 +99,8 @@ static void open_port(const struct umem_xsk_config *c)
 static bool xdp_attached(void)
 {
 	char out[4096];
-	int rc = skiff_netns_capture(env.net.ns[0], out, sizeof(out), "ip -d link show dev %s",
-				     env.net.ifname[0]);
+	int rc = tb_capture(env.net.ns[0], out, sizeof(out), "ip -d link show dev %s",
+			    env.net.ifname[0]);
 
 	CU_ASSERT(rc == 0);
 	return strstr(out, "prog/xdp") || strstr(out, " xdp");
@@ -170,8 +170,8 @@ static void teardown(void)
 		CU_ASSERT(umem_destroy(env.u) == 0);
 		env.u = NULL;
 	}
-	skiff_netns_enter(NULL);
-	skiff_netns_pair_destroy(&env.net);
+	tb_enter(NULL);
+	tb_pair_destroy(&env.net);
 	env.up = false;
 }
 
@@ -192,11 +192,11 @@ static void udp_from_peer(unsigned n)
 	umem_geometry(env.u, &g);
 	inet_pton(AF_INET, STACK_IP4, &stack_ip);
 	to.sin_addr.s_addr = stack_ip;
-	CU_ASSERT_FATAL(skiff_netns_run(env.net.ns[1],
-					"ip neigh replace %s lladdr 02:53:4b:49:46:46 dev %s "
-					"nud permanent",
-					STACK_IP4, env.net.ifname[1]) == 0);
-	s = skiff_netns_socket(env.net.ns[1], AF_INET, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(tb_run(env.net.ns[1],
+			       "ip neigh replace %s lladdr 02:53:4b:49:46:46 dev %s "
+			       "nud permanent",
+			       STACK_IP4, env.net.ifname[1]) == 0);
+	s = tb_socket(env.net.ns[1], AF_INET, SOCK_DGRAM, 0);
 	CU_ASSERT_FATAL(s >= 0);
 	for (unsigned i = 0; i < n; i++) {
 		char msg[32];
@@ -297,10 +297,10 @@ static void test_vlan_tagged_frames_arrive(void)
 	c = xsk_cfg();
 	open_port(&c);
 	umem_geometry(env.u, &g);
-	CU_ASSERT_FATAL(skiff_netns_mac(env.net.ns[1], env.net.ifname[1], peer_mac) == 0);
-	ps = skiff_netns_socket(env.net.ns[1], AF_PACKET, SOCK_RAW, 0);
+	CU_ASSERT_FATAL(tb_mac(env.net.ns[1], env.net.ifname[1], peer_mac) == 0);
+	ps = tb_socket(env.net.ns[1], AF_PACKET, SOCK_RAW, 0);
 	CU_ASSERT_FATAL(ps >= 0);
-	ll.sll_ifindex = skiff_netns_ifindex(env.net.ns[1], env.net.ifname[1]);
+	ll.sll_ifindex = tb_ifindex(env.net.ns[1], env.net.ifname[1]);
 	memcpy(ll.sll_addr, stack_mac, 6);
 
 	for (int t = 0; t < 2; t++) {
@@ -341,11 +341,11 @@ static void test_arp_and_nd_for_stack_arrive(void)
 	umem_geometry(env.u, &g);
 	inet_pton(AF_INET, STACK_IP4, stack_ip);
 	inet_pton(AF_INET6, STACK_IP6, stack_ip6);
-	CU_ASSERT_FATAL(skiff_netns_addr(env.net.ns[1], env.net.ifname[1], "fd77::2/64") == 0);
+	CU_ASSERT_FATAL(tb_addr(env.net.ns[1], env.net.ifname[1], "fd77::2/64") == 0);
 
 	/* Nobody answers: the pings fail, their resolution is what we want. */
-	skiff_netns_run(env.net.ns[1], "ping -c 1 -W 1 %s >/dev/null 2>&1 &", STACK_IP4);
-	skiff_netns_run(env.net.ns[1], "ping -6 -c 1 -W 1 %s >/dev/null 2>&1 &", STACK_IP6);
+	tb_run(env.net.ns[1], "ping -c 1 -W 1 %s >/dev/null 2>&1 &", STACK_IP4);
+	tb_run(env.net.ns[1], "ping -6 -c 1 -W 1 %s >/dev/null 2>&1 &", STACK_IP6);
 	end = now_ms() + 5000;
 	while (!(arp && ns) && now_ms() < end) {
 		unsigned n = rx_wait(d, 32, 200);
@@ -382,10 +382,10 @@ static void frames_to_peer(unsigned n)
 	CU_ASSERT_FATAL(n <= 16);
 	umem_geometry(env.u, &g);
 	umem_port_get_stats(env.p, &before);
-	CU_ASSERT_FATAL(skiff_netns_mac(env.net.ns[1], env.net.ifname[1], peer_mac) == 0);
-	ps = skiff_netns_socket(env.net.ns[1], AF_PACKET, SOCK_RAW, htons(ETH_P_TEST));
+	CU_ASSERT_FATAL(tb_mac(env.net.ns[1], env.net.ifname[1], peer_mac) == 0);
+	ps = tb_socket(env.net.ns[1], AF_PACKET, SOCK_RAW, htons(ETH_P_TEST));
 	CU_ASSERT_FATAL(ps >= 0);
-	ll.sll_ifindex = skiff_netns_ifindex(env.net.ns[1], env.net.ifname[1]);
+	ll.sll_ifindex = tb_ifindex(env.net.ns[1], env.net.ifname[1]);
 	CU_ASSERT_FATAL(bind(ps, (struct sockaddr *)&ll, sizeof(ll)) == 0);
 
 	for (unsigned i = 0; i < n; i++) {
@@ -476,16 +476,15 @@ static void test_kernel_traffic_passes(void)
 	unsigned stray = 0;
 
 	env_up("ping", 1);
-	CU_ASSERT_FATAL(skiff_netns_addr(env.net.ns[0], env.net.ifname[0], KERN_IP6_SN "/64") == 0);
-	CU_ASSERT_FATAL(skiff_netns_addr(env.net.ns[1], env.net.ifname[1], PEER_IP6 "/64") == 0);
+	CU_ASSERT_FATAL(tb_addr(env.net.ns[0], env.net.ifname[0], KERN_IP6_SN "/64") == 0);
+	CU_ASSERT_FATAL(tb_addr(env.net.ns[1], env.net.ifname[1], PEER_IP6 "/64") == 0);
 	c = xsk_cfg();
 	memset(c.mac, 0, sizeof(c.mac)); /* the interface's own */
 	open_port(&c);
 
-	TK_ASSERT_EQ(skiff_netns_run(env.net.ns[1], "ping -q -c 3 -i 0.2 -W 2 %s", KERN_IP4), 0);
-	TK_ASSERT_EQ(skiff_netns_run(env.net.ns[0], "ping -q -c 3 -i 0.2 -W 2 %s", PEER_IP4), 0);
-	TK_ASSERT_EQ(skiff_netns_run(env.net.ns[1], "ping -6 -q -c 3 -i 0.2 -W 2 %s", KERN_IP6_SN),
-		     0);
+	TK_ASSERT_EQ(tb_run(env.net.ns[1], "ping -q -c 3 -i 0.2 -W 2 %s", KERN_IP4), 0);
+	TK_ASSERT_EQ(tb_run(env.net.ns[0], "ping -q -c 3 -i 0.2 -W 2 %s", PEER_IP4), 0);
+	TK_ASSERT_EQ(tb_run(env.net.ns[1], "ping -6 -q -c 3 -i 0.2 -W 2 %s", KERN_IP6_SN), 0);
 
 	/* Nothing of that was the stack's. */
 	stray = umem_port_rx(env.p, d, 16);

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "netns.h"
+#include "testbed.h"
 #include "stack_test.h"
 
 #define SKIFF_IP4 "10.78.0.10"
@@ -36,7 +36,7 @@ static const uint8_t skiff_mac[6] = {0x02, 0x53, 0x4b, 0x46, 0x4c, 0x53};
 enum { NS_KERN, NS_ROUTER, NS_SKIFF, NS_N };
 
 static struct {
-	char ns[NS_N][SKIFF_NETNS_NAME_MAX];
+	char ns[NS_N][TB_NS_NAME_MAX];
 	char kv[IF_NAMESIZE], rk[IF_NAMESIZE], rs[IF_NAMESIZE], sv[IF_NAMESIZE];
 	bool dup; /* TEE rules installed */
 	bool stack;
@@ -64,27 +64,23 @@ static bool router_rules(const char *ipt, const char *to_skiff, const char *to_k
 {
 	const char *r = L.ns[NS_ROUTER];
 
-	if (skiff_netns_run(r, "%s -w -A FORWARD -i %s", ipt, L.rk) ||
-	    skiff_netns_run(r, "%s -w -A FORWARD -i %s", ipt, L.rs) ||
-	    skiff_netns_run(
-		    r,
-		    "%s -w -A FORWARD -i %s -m statistic --mode random --probability %.4f -j DROP",
-		    ipt, L.rk, im->drop) ||
-	    skiff_netns_run(
-		    r,
-		    "%s -w -A FORWARD -i %s -m statistic --mode random --probability %.4f -j DROP",
-		    ipt, L.rs, im->drop))
+	if (tb_run(r, "%s -w -A FORWARD -i %s", ipt, L.rk) ||
+	    tb_run(r, "%s -w -A FORWARD -i %s", ipt, L.rs) ||
+	    tb_run(r,
+		   "%s -w -A FORWARD -i %s -m statistic --mode random --probability %.4f -j DROP",
+		   ipt, L.rk, im->drop) ||
+	    tb_run(r,
+		   "%s -w -A FORWARD -i %s -m statistic --mode random --probability %.4f -j DROP",
+		   ipt, L.rs, im->drop))
 		return false;
 	if (!im->dup)
 		return true;
-	if (skiff_netns_run(
-		    r,
-		    "%s -w -t mangle -A PREROUTING -i %s -m statistic --mode random --probability %.4f -j TEE --gateway %s",
-		    ipt, L.rk, im->dup, to_skiff) ||
-	    skiff_netns_run(
-		    r,
-		    "%s -w -t mangle -A PREROUTING -i %s -m statistic --mode random --probability %.4f -j TEE --gateway %s",
-		    ipt, L.rs, im->dup, to_kern)) {
+	if (tb_run(r,
+		   "%s -w -t mangle -A PREROUTING -i %s -m statistic --mode random --probability %.4f -j TEE --gateway %s",
+		   ipt, L.rk, im->dup, to_skiff) ||
+	    tb_run(r,
+		   "%s -w -t mangle -A PREROUTING -i %s -m statistic --mode random --probability %.4f -j TEE --gateway %s",
+		   ipt, L.rs, im->dup, to_kern)) {
 		/* No TEE target (xt_TEE): the run goes on without duplicates
 		 * and its score says so. */
 		tk_note("iptables TEE refused (no xt_TEE?): no duplication");
@@ -97,45 +93,34 @@ static bool router_rules(const char *ipt, const char *to_skiff, const char *to_k
 static void router_up(const char *tag, const struct impair *im)
 {
 	const char *k = L.ns[NS_KERN], *r = L.ns[NS_ROUTER], *s = L.ns[NS_SKIFF];
-	int pid = (int)getpid();
 
 	tk_require_privileged();
 	if (system("command -v iptables >/dev/null 2>&1 && command -v ip6tables >/dev/null 2>&1") !=
 	    0)
 		tk_skip("needs iptables and ip6tables (tests/host/setup.sh installs them)");
-	if (skiff_netns_private_mounts() != 0)
+	if (tb_private_bpffs() != 0)
 		tk_note("no private bpffs: libxdp loads without its dispatcher");
-	snprintf(L.kv, sizeof(L.kv), "sk%d-kv", pid);
-	snprintf(L.rk, sizeof(L.rk), "sk%d-rk", pid);
-	snprintf(L.rs, sizeof(L.rs), "sk%d-rs", pid);
-	snprintf(L.sv, sizeof(L.sv), "sk%d-sv", pid);
 	for (int i = 0; i < NS_N; i++) {
 		static const char *const part[NS_N] = {"kern", "rt", "skiff"};
 		char t[32];
 
 		snprintf(t, sizeof(t), "%s-%s", tag, part[i]);
-		if (skiff_netns_create(L.ns[i], sizeof(L.ns[i]), t))
+		if (tb_ns_create(L.ns[i], sizeof(L.ns[i]), t))
 			fail_setup("namespace");
 	}
-	if (skiff_netns_veth(k, L.kv, r, L.rk, 1) || skiff_netns_veth(r, L.rs, s, L.sv, 1))
+	/* TX checksum offload goes off on every end (tb_veth()): the kernel
+	 * leaves checksums to an offload veth never does (CHECKSUM_PARTIAL),
+	 * and forwarded they would reach XDP unfinished. */
+	if (tb_link(k, L.kv, KERN_IP4 "/24", r, L.rk, RT_K_IP4 "/24", "k") ||
+	    tb_link(r, L.rs, RT_S_IP4 "/24", s, L.sv, NULL, "s"))
 		fail_setup("veth");
-	if (skiff_netns_addr(k, L.kv, KERN_IP4 "/24") ||
-	    skiff_netns_addr(k, L.kv, KERN_IP6 "/64") ||
-	    skiff_netns_addr(r, L.rk, RT_K_IP4 "/24") ||
-	    skiff_netns_addr(r, L.rk, RT_K_IP6 "/64") ||
-	    skiff_netns_addr(r, L.rs, RT_S_IP4 "/24") || skiff_netns_addr(r, L.rs, RT_S_IP6 "/64"))
+	if (tb_addr(k, L.kv, KERN_IP6 "/64") || tb_addr(r, L.rk, RT_K_IP6 "/64") ||
+	    tb_addr(r, L.rs, RT_S_IP6 "/64"))
 		fail_setup("addresses");
-	if (skiff_netns_run(k, "ip route add default via %s && ip -6 route add default via %s",
-			    RT_K_IP4, RT_K_IP6) ||
-	    skiff_netns_run(r, "sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1"))
+	if (tb_run(k, "ip route add default via %s && ip -6 route add default via %s", RT_K_IP4,
+		   RT_K_IP6) ||
+	    tb_run(r, "sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1"))
 		fail_setup("routes");
-	/* The kernel leaves checksums to an offload veth never does
-	 * (CHECKSUM_PARTIAL); forwarded, they would reach XDP unfinished.
-	 * Make the router's skiff-facing end compute them. The kernel's own
-	 * end too, for what it sends to the router. */
-	if (skiff_netns_run(r, "ethtool -K %s tx off >/dev/null", L.rs) ||
-	    skiff_netns_run(k, "ethtool -K %s tx off >/dev/null", L.kv))
-		fail_setup("ethtool -K tx off");
 	if (!router_rules("iptables", SKIFF_IP4, KERN_IP4, im) ||
 	    !router_rules("ip6tables", SKIFF_IP6, KERN_IP6, im))
 		fail_setup("iptables rules");
@@ -153,8 +138,8 @@ static int chain_counts(const char *ipt, const char *table, const char *chain,
 	char buf[4096], *line, *save = NULL;
 	int n = 0;
 
-	if (skiff_netns_capture(L.ns[NS_ROUTER], buf, sizeof(buf), "%s -w -t %s -L %s -v -n -x",
-				ipt, table, chain))
+	if (tb_capture(L.ns[NS_ROUTER], buf, sizeof(buf), "%s -w -t %s -L %s -v -n -x", ipt, table,
+		       chain))
 		return -1;
 	for (line = strtok_r(buf, "\n", &save); line && n < max;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -190,10 +175,9 @@ static unsigned long long kernel_retransmits(void)
 {
 	char buf[64];
 
-	if (skiff_netns_capture(
-		    L.ns[NS_KERN], buf, sizeof(buf),
-		    "awk '/^Tcp:/ { if (!c) { for (i = 1; i <= NF; i++) "
-		    "if ($i == \"RetransSegs\") c = i } else print $c }' /proc/net/snmp"))
+	if (tb_capture(L.ns[NS_KERN], buf, sizeof(buf),
+		       "awk '/^Tcp:/ { if (!c) { for (i = 1; i <= NF; i++) "
+		       "if ($i == \"RetransSegs\") c = i } else print $c }' /proc/net/snmp"))
 		return 0;
 	return strtoull(buf, NULL, 10);
 }
@@ -217,9 +201,9 @@ static void teardown(void)
 		st_child_wait(L.child, 2000);
 	if (L.stack)
 		st_stack_down(true);
-	skiff_netns_enter(NULL);
+	tb_enter(NULL);
 	for (int i = 0; i < NS_N; i++)
-		skiff_netns_destroy(L.ns[i]);
+		tb_ns_destroy(L.ns[i]);
 	memset(&L, 0, sizeof(L));
 }
 
@@ -234,7 +218,7 @@ static int kchild_main(void *arg)
 {
 	const struct kjob *j = arg;
 
-	if (skiff_netns_enter(L.ns[NS_KERN]) != 0)
+	if (tb_enter(L.ns[NS_KERN]) != 0)
 		return 99;
 	if (j->client)
 		return st_kernel_two_way_client(j->family, 0, SKIFF_IP4, SKIFF_IP6, PORT, BYTES);

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "netns.h"
+#include "testbed.h"
 #include "stack_test.h"
 
 #define STACK_IP4  "10.77.0.10"
@@ -34,7 +34,7 @@
 static const uint8_t stack_mac[6] = {0x02, 0x53, 0x4b, 0x49, 0x46, 0x46};
 
 static struct {
-	struct skiff_netns_pair net;
+	struct tb_pair net;
 	bool up, stack;
 	pid_t agent;
 	int to_agent, from_agent;
@@ -56,28 +56,24 @@ static struct {
 static void env_up(const char *tag, unsigned mtu)
 {
 	tk_require_privileged();
-	if (skiff_netns_run(NULL, "/usr/bin/python3 -c 'import scapy.all' 2>/dev/null") != 0)
+	if (tb_run(NULL, "/usr/bin/python3 -c 'import scapy.all' 2>/dev/null") != 0)
 		tk_skip("no Scapy for /usr/bin/python3 (tests/host/setup.sh installs it)");
-	if (skiff_netns_private_mounts() != 0)
+	if (tb_private_bpffs() != 0)
 		tk_note("no private bpffs: libxdp loads without its dispatcher");
-	CU_ASSERT_FATAL(skiff_netns_pair_create(&H.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
+	CU_ASSERT_FATAL(tb_pair_create(&H.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
 	H.up = true;
-	CU_ASSERT_FATAL(skiff_netns_addr(H.net.ns[1], H.net.ifname[1], OWN_IP4 "/24") == 0);
-	CU_ASSERT_FATAL(skiff_netns_addr(H.net.ns[1], H.net.ifname[1], PEER_IP6 "/64") == 0);
-	/* veth leaves checksums to an offload that never comes (see
-	 * tests/stack/test_kernel.c); and the agent's connections must not
-	 * be reset by the kernel that owns their address. */
-	CU_ASSERT_FATAL(skiff_netns_run(H.net.ns[1], "ethtool -K %s tx off >/dev/null",
-					H.net.ifname[1]) == 0);
-	CU_ASSERT_FATAL(
-		skiff_netns_run(H.net.ns[1],
-				"iptables -A OUTPUT -s %s -p tcp --tcp-flags RST RST -j DROP",
-				OWN_IP4) == 0);
+	CU_ASSERT_FATAL(tb_addr(H.net.ns[1], H.net.ifname[1], OWN_IP4 "/24") == 0);
+	CU_ASSERT_FATAL(tb_addr(H.net.ns[1], H.net.ifname[1], PEER_IP6 "/64") == 0);
+	/* The agent's connections must not be reset by the kernel that owns
+	 * their address. (TX checksum offload is off: tb_veth().) */
+	CU_ASSERT_FATAL(tb_run(H.net.ns[1],
+			       "iptables -A OUTPUT -s %s -p tcp --tcp-flags RST RST -j DROP",
+			       OWN_IP4) == 0);
 	if (mtu) {
-		CU_ASSERT_FATAL(skiff_netns_run(H.net.ns[0], "ip link set dev %s mtu %u",
-						H.net.ifname[0], mtu) == 0);
-		CU_ASSERT_FATAL(skiff_netns_run(H.net.ns[1], "ip link set dev %s mtu %u",
-						H.net.ifname[1], mtu) == 0);
+		CU_ASSERT_FATAL(tb_run(H.net.ns[0], "ip link set dev %s mtu %u", H.net.ifname[0],
+				       mtu) == 0);
+		CU_ASSERT_FATAL(tb_run(H.net.ns[1], "ip link set dev %s mtu %u", H.net.ifname[1],
+				       mtu) == 0);
 	}
 }
 
@@ -99,7 +95,7 @@ static void agent_start(void)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
-		if (skiff_netns_enter(H.net.ns[1]) != 0)
+		if (tb_enter(H.net.ns[1]) != 0)
 			_exit(99);
 		snprintf(port, sizeof(port), "%d", PORT);
 		execl("/usr/bin/python3", "python3", "-u", AGENT, H.net.ifname[1], mac, STACK_IP4,
@@ -119,7 +115,7 @@ static void stack_up(void)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	int e, one = 1;
 
-	CU_ASSERT_FATAL(skiff_netns_enter(H.net.ns[0]) == 0);
+	CU_ASSERT_FATAL(tb_enter(H.net.ns[0]) == 0);
 	memset(&c, 0, sizeof(c));
 	c.backend = SKIFF_BACKEND_XSK;
 	c.ifname = H.net.ifname[0];
@@ -198,7 +194,7 @@ static void kconn_open(void)
 
 	H.sfd = -1;
 	inet_pton(AF_INET, STACK_IP4, &a.sin_addr);
-	H.kfd = skiff_netns_socket(H.net.ns[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	H.kfd = tb_socket(H.net.ns[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	CU_ASSERT_FATAL(H.kfd >= 0);
 	CU_ASSERT_FATAL(connect(H.kfd, (struct sockaddr *)&a, sizeof(a)) == 0 ||
 			errno == EINPROGRESS);
@@ -349,8 +345,8 @@ static void teardown(void)
 		skiff_fini();
 	}
 	if (H.up) {
-		skiff_netns_enter(NULL);
-		skiff_netns_pair_destroy(&H.net);
+		tb_enter(NULL);
+		tb_pair_destroy(&H.net);
 	}
 	memset(&H, 0, sizeof(H));
 }
@@ -736,8 +732,7 @@ static void test_syn_flood(void)
 
 			l->sfd = -1;
 			l->t0 = st_now_ms();
-			l->kfd = skiff_netns_socket(H.net.ns[1], AF_INET,
-						    SOCK_STREAM | SOCK_NONBLOCK, 0);
+			l->kfd = tb_socket(H.net.ns[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 			CU_ASSERT_FATAL(l->kfd >= 0);
 			connect(l->kfd, (struct sockaddr *)&fa, sizeof(fa));
 			next = st_now_ms() + 200;

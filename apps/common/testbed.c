@@ -1,6 +1,6 @@
-/* The demos' testbed (testbed.h). Namespaces are made by iproute2 and
- * deleted the way `ip netns del` does it (unmount and unlink the name),
- * which is async-signal-safe and so also works from a signal handler. */
+/* The testbed (testbed.h). Namespaces are made by iproute2 and deleted the
+ * way `ip netns del` does it (unmount and unlink the name), which is
+ * async-signal-safe and so also works from a signal handler. */
 #define _GNU_SOURCE
 #include "testbed.h"
 
@@ -25,28 +25,34 @@
 
 #define NETNS_DIR    "/run/netns"
 #define NETNS_PREFIX "skiffdemo-"
+#define LINK_PREFIX  "sd"
 #define IP_ARGS_MAX  32
+#define CMD_MAX	     1024
 
-static const char *tb_prog = "testbed";
+static const char *tb_prog;
 static char ns_names[TB_MAX_NS][TB_NS_NAME_MAX];
 static volatile sig_atomic_t ns_live[TB_MAX_NS];
 static volatile pid_t children[TB_MAX_CHILD];
 static unsigned veth_seq;
-static int home_fd = -1;
+static int home_fd = -1;	     /* the thread's namespace before tb_enter() */
+static char entered[TB_NS_NAME_MAX]; /* where tb_enter() put it, or "" */
 static bool inited;
 /* A forked child inherits all of this: only the process that built the
  * testbed may tear it down. */
 static pid_t owner;
 
-static const int crash_signals[] = {SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
-#define NCRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
+/* Cleaned up on, then passed on as before. */
+static const int cleanup_signals[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT, SIGABRT,
+				      SIGSEGV, SIGBUS,	SIGFPE, SIGILL};
+#define NSIGNALS (sizeof(cleanup_signals) / sizeof(cleanup_signals[0]))
+static struct sigaction saved_actions[NSIGNALS];
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: testbed: ", tb_prog);
+	fprintf(stderr, "%s: testbed: ", tb_prog ? tb_prog : program_invocation_short_name);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
@@ -90,6 +96,17 @@ static void remove_name(const char *name)
 }
 
 /* Async-signal-safe. */
+static void remove_names(void)
+{
+	for (unsigned i = 0; i < TB_MAX_NS; i++) {
+		if (ns_live[i]) {
+			ns_live[i] = 0;
+			remove_name(ns_names[i]);
+		}
+	}
+}
+
+/* Async-signal-safe. */
 static void kill_children(void)
 {
 	for (unsigned i = 0; i < TB_MAX_CHILD; i++) {
@@ -108,24 +125,51 @@ void tb_emergency(void)
 	if (!inited || getpid() != owner)
 		return;
 	kill_children();
-	for (unsigned i = 0; i < TB_MAX_NS; i++) {
-		if (ns_live[i]) {
-			ns_live[i] = 0;
-			remove_name(ns_names[i]);
-		}
-	}
+	remove_names();
 }
 
-static void on_crash(int sig)
+static void on_signal(int sig)
 {
 	tb_emergency();
-	signal(sig, SIG_DFL);
+	for (unsigned i = 0; i < NSIGNALS; i++)
+		if (cleanup_signals[i] == sig)
+			sigaction(sig, &saved_actions[i], NULL);
 	raise(sig);
 }
 
 static void at_exit(void)
 {
 	tb_destroy();
+}
+
+static void install_hooks(void)
+{
+	struct sigaction sa;
+
+	atexit(at_exit);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (unsigned i = 0; i < NSIGNALS; i++) {
+		sigaction(cleanup_signals[i], NULL, &saved_actions[i]);
+		/* nohup and the like: an ignored signal stays ignored. */
+		if (saved_actions[i].sa_handler != SIG_IGN)
+			sigaction(cleanup_signals[i], &sa, NULL);
+	}
+}
+
+static bool ours(const char *name, const char *prefix, pid_t pid, char end)
+{
+	size_t n = strlen(prefix);
+	char *stop;
+	long p;
+
+	if (strncmp(name, prefix, n) != 0)
+		return false;
+	p = strtol(name + n, &stop, 10);
+	if (stop == name + n || p != pid)
+		return false;
+	return end ? *stop == end : *stop < '0' || *stop > '9';
 }
 
 /* Names of runs whose process is gone (killed before cleaning up). */
@@ -155,8 +199,6 @@ static void sweep_stale(void)
 
 int tb_init(const char *prog)
 {
-	struct sigaction sa;
-
 	if (prog)
 		tb_prog = prog;
 	if (inited && owner == getpid())
@@ -168,17 +210,13 @@ int tb_init(const char *prog)
 			ns_live[i] = 0;
 		for (unsigned i = 0; i < TB_MAX_CHILD; i++)
 			children[i] = 0;
+		entered[0] = '\0';
 		owner = getpid();
 		return 0;
 	}
 	inited = true;
 	owner = getpid();
-	atexit(at_exit);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_crash;
-	sigemptyset(&sa.sa_mask);
-	for (unsigned i = 0; i < NCRASH; i++)
-		sigaction(crash_signals[i], &sa, NULL);
+	install_hooks();
 	sweep_stale();
 	return 0;
 }
@@ -201,22 +239,55 @@ bool tb_available(char *why, size_t len)
 	return !reason;
 }
 
-/* Runs argv (argv[0] a path) and waits. Returns the exit status,
- * 128+signal, or -errno. */
-static int run_argv(char *const argv[])
+/* Runs argv (argv[0] a path) and waits; its stdout goes to out (len bytes,
+ * terminated) or to our stderr. Returns the exit status, 128+signal, or
+ * -errno. */
+static int run_argv(char *const argv[], char *out, size_t len)
 {
-	int status;
+	int pfd[2] = {-1, -1}, status;
+	size_t used = 0;
 	pid_t pid;
 
+	if (out && pipe2(pfd, O_CLOEXEC) != 0)
+		return -errno;
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int e = -errno;
+
+		if (out) {
+			close(pfd[0]);
+			close(pfd[1]);
+		}
+		return e;
+	}
 	if (pid == 0) {
 		/* A Ctrl-C meant for us must not cut a set-up step short. */
 		signal(SIGINT, SIG_IGN);
+		dup2(out ? pfd[1] : STDERR_FILENO, STDOUT_FILENO);
 		execv(argv[0], argv);
 		_exit(127);
+	}
+	if (out) {
+		close(pfd[1]);
+		for (;;) {
+			ssize_t n = read(pfd[0], out + used, len - 1 - used);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			used += (size_t)n;
+			if (used == len - 1) {
+				char sink[256];
+
+				while (read(pfd[0], sink, sizeof(sink)) > 0)
+					;
+				break;
+			}
+		}
+		out[used] = '\0';
+		close(pfd[0]);
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
@@ -244,7 +315,7 @@ static int vip(const char *ns, va_list ap)
 	while ((a = va_arg(ap, const char *)) && n < IP_ARGS_MAX - 1)
 		argv[n++] = (char *)a;
 	argv[n] = NULL;
-	rc = run_argv(argv);
+	rc = run_argv(argv, NULL, 0);
 	if (rc == 0)
 		return 0;
 	for (int i = 0; i < n && used < sizeof(cmd); i++)
@@ -265,9 +336,48 @@ int tb_ip(const char *ns, ...)
 	return rc;
 }
 
+static int vrun(const char *ns, char *out, size_t len, const char *fmt, va_list ap)
+{
+	char cmd[CMD_MAX];
+	char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+	char *in_ns[] = {(char *)ip_path(), "netns", "exec", (char *)ns,
+			 "/bin/sh",	    "-c",    cmd,    NULL};
+	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -ENAMETOOLONG;
+	if (ns && !in_ns[0])
+		return -ENOENT;
+	return run_argv(ns ? in_ns : sh, out, len);
+}
+
+int tb_run(const char *ns, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrun(ns, NULL, 0, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int tb_capture(const char *ns, char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (!out || !len)
+		return -EINVAL;
+	va_start(ap, fmt);
+	rc = vrun(ns, out, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 static bool safe_word(const char *s)
 {
-	if (!*s)
+	if (!s || !*s)
 		return false;
 	for (; *s; s++)
 		if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9') && *s != '-')
@@ -280,19 +390,21 @@ int tb_ns_create(char *name, size_t len, const char *role)
 	char buf[TB_NS_NAME_MAX];
 	int slot = -1, n, rc;
 
-	if (!inited)
-		tb_init(NULL);
+	tb_init(NULL);
 	if (!safe_word(role))
 		return -EINVAL;
 	sweep_stale();
-	for (int i = 0; i < TB_MAX_NS && slot < 0; i++)
-		if (!ns_live[i])
-			slot = i;
-	if (slot < 0)
-		return -ENOSPC;
 	n = snprintf(buf, sizeof(buf), NETNS_PREFIX "%d-%s", (int)getpid(), role);
 	if (n < 0 || (size_t)n >= sizeof(buf) || (size_t)n >= len)
 		return -ENAMETOOLONG;
+	for (int i = 0; i < TB_MAX_NS; i++) {
+		if (ns_live[i] && strcmp(ns_names[i], buf) == 0)
+			return -EEXIST;
+		if (!ns_live[i] && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+		return -ENOSPC;
 	/* Registered before it exists: a signal in between still cleans up. */
 	memcpy(ns_names[slot], buf, (size_t)n + 1);
 	ns_live[slot] = 1;
@@ -306,6 +418,20 @@ int tb_ns_create(char *name, size_t len, const char *role)
 	}
 	memcpy(name, buf, (size_t)n + 1);
 	return 0;
+}
+
+void tb_ns_destroy(const char *name)
+{
+	if (!name || !*name || !inited || getpid() != owner)
+		return;
+	if (strcmp(entered, name) == 0)
+		tb_enter(NULL);
+	for (unsigned i = 0; i < TB_MAX_NS; i++) {
+		if (ns_live[i] && strcmp(ns_names[i], name) == 0) {
+			ns_live[i] = 0;
+			remove_name(name);
+		}
+	}
 }
 
 int tb_ns_fd(const char *ns)
@@ -327,8 +453,12 @@ int tb_enter(const char *ns)
 		if (home_fd < 0)
 			return -errno;
 	}
-	if (!ns)
-		return setns(home_fd, CLONE_NEWNET) ? -errno : 0;
+	if (!ns) {
+		if (setns(home_fd, CLONE_NEWNET) != 0)
+			return -errno;
+		entered[0] = '\0';
+		return 0;
+	}
 	fd = tb_ns_fd(ns);
 	if (fd < 0)
 		return fd;
@@ -339,10 +469,11 @@ int tb_enter(const char *ns)
 		return e;
 	}
 	close(fd);
+	snprintf(entered, sizeof(entered), "%s", ns);
 	return 0;
 }
 
-/* Runs fn inside ns and comes back. */
+/* Runs fn inside ns and comes back; returns what fn returned. */
 static int in_ns(const char *ns, int (*fn)(const void *), const void *arg)
 {
 	int cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), fd, rc;
@@ -370,25 +501,67 @@ out_close:
 	return rc;
 }
 
-/* The kernel's TCP leaves checksums to the device (CHECKSUM_PARTIAL) and
- * veth hands such packets to XDP unfinished: with TX checksum offload off
- * the kernel completes them in software, and its segments stay MTU-sized
- * (no TSO without checksum offload), which is what AF_XDP must see. */
-static int tx_csum_off(const void *arg)
+struct socket_args {
+	int domain, type, protocol;
+};
+
+static int open_socket(const void *arg)
 {
-	struct ethtool_value v = {.cmd = ETHTOOL_STXCSUM, .data = 0};
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+	const struct socket_args *a = arg;
+	int s = socket(a->domain, a->type | SOCK_CLOEXEC, a->protocol);
+
+	return s < 0 ? -errno : s;
+}
+
+int tb_socket(const char *ns, int domain, int type, int protocol)
+{
+	struct socket_args a = {domain, type, protocol};
+
+	return in_ns(ns, open_socket, &a);
+}
+
+/* An interface ioctl on @p ifname in @p ns; @p data (may be NULL) goes in
+ * ifr_data. */
+static int ifreq_ioctl(const char *ns, const char *ifname, unsigned long req, struct ifreq *ifr,
+		       void *data)
+{
+	int s = tb_socket(ns, AF_INET, SOCK_DGRAM, 0), e = 0;
 
 	if (s < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", (const char *)arg);
-	ifr.ifr_data = (void *)&v;
-	if (ioctl(s, SIOCETHTOOL, &ifr) != 0)
-		rc = -errno;
+		return s;
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
+	ifr->ifr_data = data;
+	if (ioctl(s, req, ifr) != 0)
+		e = -errno;
 	close(s);
-	return rc;
+	return e;
+}
+
+int tb_ifindex(const char *ns, const char *ifname)
+{
+	struct ifreq ifr;
+	int e = ifreq_ioctl(ns, ifname, SIOCGIFINDEX, &ifr, NULL);
+
+	return e ? e : ifr.ifr_ifindex;
+}
+
+int tb_mac(const char *ns, const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr;
+	int e = ifreq_ioctl(ns, ifname, SIOCGIFHWADDR, &ifr, NULL);
+
+	if (!e)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return e;
+}
+
+int tb_tx_csum(const char *ns, const char *ifname, bool on)
+{
+	struct ethtool_value v = {.cmd = ETHTOOL_STXCSUM, .data = on};
+	struct ifreq ifr;
+
+	return ifreq_ioctl(ns, ifname, SIOCETHTOOL, &ifr, &v);
 }
 
 int tb_veth(const char *ns_a, char *if_a, const char *ns_b, char *if_b, const char *role,
@@ -400,8 +573,8 @@ int tb_veth(const char *ns_a, char *if_a, const char *ns_b, char *if_b, const ch
 	if (!queues)
 		queues = 1;
 	snprintf(q, sizeof(q), "%u", queues);
-	snprintf(if_a, IF_NAMESIZE, "sd%d%c%ua", (int)getpid(), role[0], veth_seq % 100);
-	snprintf(if_b, IF_NAMESIZE, "sd%d%c%ub", (int)getpid(), role[0], veth_seq % 100);
+	snprintf(if_a, IF_NAMESIZE, LINK_PREFIX "%d%c%ua", (int)getpid(), role[0], veth_seq % 100);
+	snprintf(if_b, IF_NAMESIZE, LINK_PREFIX "%d%c%ub", (int)getpid(), role[0], veth_seq % 100);
 	veth_seq++;
 	rc = tb_ip(NULL, "link", "add", if_a, "numrxqueues", q, "numtxqueues", q, "netns", ns_a,
 		   "type", "veth", "peer", "name", if_b, "numrxqueues", q, "numtxqueues", q,
@@ -410,9 +583,9 @@ int tb_veth(const char *ns_a, char *if_a, const char *ns_b, char *if_b, const ch
 		rc = tb_ip(ns_a, "link", "set", if_a, "up", (char *)NULL);
 	if (!rc)
 		rc = tb_ip(ns_b, "link", "set", if_b, "up", (char *)NULL);
-	if (!rc && (rc = in_ns(ns_a, tx_csum_off, if_a)) != 0)
+	if (!rc && (rc = tb_tx_csum(ns_a, if_a, false)) != 0)
 		say("%s: turning TX checksum offload off: %s", if_a, strerror(-rc));
-	if (!rc && (rc = in_ns(ns_b, tx_csum_off, if_b)) != 0)
+	if (!rc && (rc = tb_tx_csum(ns_b, if_b, false)) != 0)
 		say("%s: turning TX checksum offload off: %s", if_b, strerror(-rc));
 	return rc;
 }
@@ -423,6 +596,18 @@ int tb_addr(const char *ns, const char *ifname, const char *cidr)
 	if (strchr(cidr, ':'))
 		return tb_ip(ns, "addr", "add", cidr, "dev", ifname, "nodad", (char *)NULL);
 	return tb_ip(ns, "addr", "add", cidr, "dev", ifname, (char *)NULL);
+}
+
+int tb_link(const char *ns_a, char *if_a, const char *cidr_a, const char *ns_b, char *if_b,
+	    const char *cidr_b, const char *role)
+{
+	int rc = tb_veth(ns_a, if_a, ns_b, if_b, role, 1);
+
+	if (!rc && cidr_a)
+		rc = tb_addr(ns_a, if_a, cidr_a);
+	if (!rc && cidr_b)
+		rc = tb_addr(ns_b, if_b, cidr_b);
+	return rc;
 }
 
 struct sysctl_arg {
@@ -456,11 +641,48 @@ int tb_sysctl(const char *ns, const char *key, const char *value)
 	return rc;
 }
 
+int tb_route_via(const char *leaf, const char *router, const char *gw)
+{
+	int rc = tb_ip(leaf, "route", "add", "default", "via", gw, (char *)NULL);
+
+	return rc ? rc : tb_sysctl(router, "net/ipv4/ip_forward", "1");
+}
+
+int tb_pair_create(struct tb_pair *p, const char *tag, unsigned queues, const char *cidr0,
+		   const char *cidr1)
+{
+	char peer[TB_NS_NAME_MAX];
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(peer, sizeof(peer), "%s-peer", tag ? tag : "");
+	rc = tb_ns_create(p->ns[0], sizeof(p->ns[0]), tag);
+	if (!rc)
+		rc = tb_ns_create(p->ns[1], sizeof(p->ns[1]), peer);
+	if (!rc)
+		rc = tb_veth(p->ns[0], p->ifname[0], p->ns[1], p->ifname[1], tag, queues);
+	if (!rc && cidr0)
+		rc = tb_addr(p->ns[0], p->ifname[0], cidr0);
+	if (!rc && cidr1)
+		rc = tb_addr(p->ns[1], p->ifname[1], cidr1);
+	if (rc)
+		tb_pair_destroy(p);
+	return rc;
+}
+
+void tb_pair_destroy(struct tb_pair *p)
+{
+	tb_ns_destroy(p->ns[0]);
+	tb_ns_destroy(p->ns[1]);
+	memset(p, 0, sizeof(*p));
+}
+
 pid_t tb_spawn(const char *ns, int (*fn)(void *arg), void *arg)
 {
 	pid_t parent = getpid(), pid;
 	int slot = -1, fd = -1;
 
+	tb_init(NULL);
 	for (int i = 0; i < TB_MAX_CHILD && slot < 0; i++)
 		if (!children[i])
 			slot = i;
@@ -542,6 +764,10 @@ int tb_stop_child(pid_t pid, int grace_ms)
 
 int tb_private_bpffs(void)
 {
+	static bool done;
+
+	if (done)
+		return 0;
 	if (unshare(CLONE_NEWNS) != 0)
 		return -errno;
 	/* Slave: the host's mounts still show, ours never leak back. */
@@ -549,6 +775,7 @@ int tb_private_bpffs(void)
 		return -errno;
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0)
 		return -errno;
+	done = true;
 	return 0;
 }
 
@@ -561,10 +788,33 @@ void tb_destroy(void)
 			tb_stop_child(children[i], 500);
 	if (home_fd >= 0)
 		tb_enter(NULL);
-	for (unsigned i = 0; i < TB_MAX_NS; i++) {
-		if (ns_live[i]) {
-			ns_live[i] = 0;
-			remove_name(ns_names[i]);
-		}
-	}
+	remove_names();
+}
+
+unsigned tb_leftover_namespaces(pid_t pid)
+{
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d = opendir(NETNS_DIR);
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += ours(e->d_name, NETNS_PREFIX, pid, '-');
+	closedir(d);
+	return n;
+}
+
+unsigned tb_leftover_links(pid_t pid)
+{
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d = opendir("/sys/class/net");
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += ours(e->d_name, LINK_PREFIX, pid, 0);
+	closedir(d);
+	return n;
 }
