@@ -1,6 +1,7 @@
-/* apps/loadgen.c on its own, over kernel sockets on loopback (no root):
- * it passes a correct echo server and catches a wrong one. The echo
- * server runs in the same thread, from the load generator's tick. */
+/* apps/common/loadgen.c over kernel sockets on loopback (no root): it
+ * passes a correct echo server (echo_server.c, copying) and catches a
+ * wrong one, and report.c prints its verdict. The echo server runs in the
+ * same thread, from the load generator's tick. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,11 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "echo_server.h"
 #include "loadgen.h"
+#include "report.h"
 #include "testkit.h"
 
 static struct {
-	struct echod *e;
+	struct echo_server *e;
 	/* faults the echo server's socket calls inject */
 	uint64_t sent_total, recv_total;
 	uint64_t corrupt_at; /* flip the byte with this index (1-based) of the echo */
@@ -31,7 +34,7 @@ static ssize_t bad_send(int fd, const void *buf, size_t len, int flags)
 	memcpy(tmp, buf, len);
 	if (env.corrupt_at > env.sent_total && env.corrupt_at <= env.sent_total + len)
 		tmp[env.corrupt_at - env.sent_total - 1] ^= 0x20;
-	n = lg_kernel_ops.send(fd, tmp, len, flags);
+	n = socktab_kernel.send(fd, tmp, len, flags);
 	if (n > 0)
 		env.sent_total += (uint64_t)n;
 	return n;
@@ -43,15 +46,15 @@ static ssize_t bad_recv(int fd, void *buf, size_t len, int flags)
 
 	if (env.eof_after && env.recv_total >= env.eof_after)
 		return 0;
-	n = lg_kernel_ops.recv(fd, buf, len, flags);
+	n = socktab_kernel.recv(fd, buf, len, flags);
 	if (n > 0)
 		env.recv_total += (uint64_t)n;
 	return n;
 }
 
-static struct lg_ops faulty_ops(void)
+static struct socktab faulty_ops(void)
 {
-	struct lg_ops o = lg_kernel_ops;
+	struct socktab o = socktab_kernel;
 
 	o.name = "faulty";
 	o.send = bad_send;
@@ -61,16 +64,17 @@ static struct lg_ops faulty_ops(void)
 
 static void serve(void *arg)
 {
-	echod_serve(arg, 0);
+	echo_server_step(arg, 0);
 }
 
-static struct lg_config loopback_config(const struct lg_ops *server_ops)
+static struct lg_config loopback_config(const struct socktab *server_ops)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct echo_config ec = {.ops = server_ops, .ipv4 = true};
 	struct lg_config cfg;
 
-	CU_ASSERT_FATAL(echod_create(&env.e, server_ops, (struct sockaddr *)&a, sizeof(a)) == 0);
-	a.sin_port = htons(echod_port(env.e));
+	CU_ASSERT_FATAL(echo_server_open(&env.e, &ec) == 0);
+	a.sin_port = htons(echo_server_port(env.e));
 	CU_ASSERT_FATAL(a.sin_port != 0);
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(&cfg.dst, &a, sizeof(a));
@@ -92,16 +96,16 @@ static void setup(void)
 
 static void teardown(void)
 {
-	echod_destroy(env.e);
+	echo_server_close(env.e);
 	env.e = NULL;
 }
 
 static void test_passes_a_correct_echo(void)
 {
-	struct lg_config cfg = loopback_config(&lg_kernel_ops);
+	struct lg_config cfg = loopback_config(&socktab_kernel);
 	struct lg_result r;
 
-	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), 0);
+	TK_ASSERT_EQ(lg_run(&cfg, &socktab_kernel, &r), 0);
 	CU_ASSERT(lg_passed(&r));
 	TK_ASSERT_EQ(r.requests_done, 800);
 	TK_ASSERT_EQ(r.conns_done, 8);
@@ -116,26 +120,26 @@ static void test_passes_a_correct_echo(void)
 /* The same seed makes the same requests: the byte count repeats. */
 static void test_same_seed_same_load(void)
 {
-	struct lg_config cfg = loopback_config(&lg_kernel_ops);
+	struct lg_config cfg = loopback_config(&socktab_kernel);
 	struct lg_result a, b;
 
 	cfg.seed = 42;
-	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &a) == 0);
-	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &b) == 0);
+	CU_ASSERT(lg_run(&cfg, &socktab_kernel, &a) == 0);
+	CU_ASSERT(lg_run(&cfg, &socktab_kernel, &b) == 0);
 	TK_ASSERT_EQ(a.bytes_sent, b.bytes_sent);
 	cfg.seed = 43;
-	CU_ASSERT(lg_run(&cfg, &lg_kernel_ops, &b) == 0);
+	CU_ASSERT(lg_run(&cfg, &socktab_kernel, &b) == 0);
 	CU_ASSERT(a.bytes_sent != b.bytes_sent);
 }
 
 static void test_catches_one_flipped_byte(void)
 {
-	struct lg_ops bad = faulty_ops();
+	struct socktab bad = faulty_ops();
 	struct lg_config cfg = loopback_config(&bad);
 	struct lg_result r;
 
 	env.corrupt_at = 123457;
-	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(lg_run(&cfg, &socktab_kernel, &r), -EIO);
 	CU_ASSERT(!lg_passed(&r));
 	TK_ASSERT_EQ(r.bad_bytes, 1);
 	TK_ASSERT_EQ(r.requests_done, r.requests_planned); /* a wrong byte is still a byte */
@@ -144,13 +148,13 @@ static void test_catches_one_flipped_byte(void)
 
 static void test_catches_an_early_close(void)
 {
-	struct lg_ops bad = faulty_ops();
+	struct socktab bad = faulty_ops();
 	struct lg_config cfg = loopback_config(&bad);
 	struct lg_result r;
 
 	cfg.conns = 1;
 	env.eof_after = 50000;
-	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(lg_run(&cfg, &socktab_kernel, &r), -EIO);
 	TK_ASSERT_EQ(r.conns_failed, 1);
 	CU_ASSERT(r.requests_done < r.requests_planned);
 	CU_ASSERT(strstr(r.first_error, "closed the connection early") != NULL);
@@ -173,7 +177,7 @@ static void test_gives_up_when_stalled(void)
 	cfg.dst_len = sizeof(a);
 	cfg.conns = 2;
 	cfg.stall_ms = 300;
-	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(lg_run(&cfg, &socktab_kernel, &r), -EIO);
 	CU_ASSERT(r.stalled);
 	TK_ASSERT_EQ(r.conns_failed, 2);
 	close(l);
@@ -195,7 +199,7 @@ static void test_refused_connections_fail(void)
 	memcpy(&cfg.dst, &a, sizeof(a));
 	cfg.dst_len = sizeof(a);
 	cfg.conns = 3;
-	TK_ASSERT_EQ(lg_run(&cfg, &lg_kernel_ops, &r), -EIO);
+	TK_ASSERT_EQ(lg_run(&cfg, &socktab_kernel, &r), -EIO);
 	TK_ASSERT_EQ(r.conns_failed, 3);
 	TK_ASSERT_EQ(r.first_errno, ECONNREFUSED);
 }
@@ -211,9 +215,9 @@ static void test_verdict_lines(void)
 	FILE *f = fmemopen(buf, sizeof(buf), "w");
 
 	CU_ASSERT_FATAL(f != NULL);
-	lg_print(f, "echo", &r);
+	report_load(f, "echo", &r);
 	r.bad_bytes = 3;
-	lg_print(f, "echo", &r);
+	report_load(f, "echo", &r);
 	fclose(f);
 	CU_ASSERT(strstr(buf, "verdict: PASS 64 connections x 1000 requests, 0 bad bytes\n") !=
 		  NULL);

@@ -1,4 +1,4 @@
-/* apps/common/testbed.c with the load generator and its echo server over
+/* apps/common/testbed.c with the load generator and the echo server over
  * it, against Linux's own TCP (no skiff): the topologies the demos build
  * carry verified traffic, the helpers the tests use work, and nothing is
  * left behind after a teardown, an exit, a signal or a crash. */
@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "echo_server.h"
 #include "loadgen.h"
+#include "report.h"
 #include "testbed.h"
 #include "testkit.h"
 
@@ -22,16 +24,16 @@
 /* A Linux echo server on PORT, in a child of tb_spawn(). */
 static int echo_child(void *arg)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
-	struct echod *e;
-	int rc = echod_create(&e, &lg_kernel_ops, (struct sockaddr *)&a, sizeof(a));
+	struct echo_config ec = {.ops = &socktab_kernel, .port = PORT, .ipv4 = true};
+	struct echo_server *e;
+	int rc = echo_server_open(&e, &ec);
 
 	(void)arg;
 	if (rc) {
 		fprintf(stderr, "echo child: %s\n", strerror(-rc));
 		return 1;
 	}
-	return echod_run(e, NULL) ? 1 : 0;
+	return echo_server_run(e, NULL) ? 1 : 0;
 }
 
 static struct lg_result load(const char *from_ns, const char *to, unsigned conns)
@@ -56,14 +58,14 @@ static struct lg_result load(const char *from_ns, const char *to, unsigned conns
 
 		probe.conns = 1;
 		probe.requests = 1;
-		if (lg_run(&probe, &lg_kernel_ops, &r) == 0)
+		if (lg_run(&probe, &socktab_kernel, &r) == 0)
 			break;
 		usleep(20000);
 	}
-	lg_run(&cfg, &lg_kernel_ops, &r);
+	lg_run(&cfg, &socktab_kernel, &r);
 	CU_ASSERT(tb_enter(NULL) == 0);
 	if (!lg_passed(&r))
-		lg_print(stderr, "load", &r);
+		report_load(stderr, "load", &r);
 	return r;
 }
 

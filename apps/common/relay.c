@@ -2,10 +2,7 @@
 #define _GNU_SOURCE
 #include "relay.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -159,6 +156,19 @@ int relay_pump(struct relay_half *h, int src, int dst, struct app_counters *c)
 	return total ? (int)total : 0;
 }
 
+int relay_pump_some(struct relay_half *h, int src, int dst, struct app_counters *c)
+{
+	int rc = 0;
+
+	for (int i = 0; i < RELAY_BATCHES && relay_can_read(h); i++) {
+		rc = relay_pump(h, src, dst, c);
+		if (rc <= 0)
+			break;
+		rc = 0;
+	}
+	return rc == -EAGAIN ? 0 : rc;
+}
+
 void relay_clear(struct relay_half *h)
 {
 	/* A failed send leaves its buffers the caller's: give them back. */
@@ -179,73 +189,4 @@ void relay_zc_done(void *counters, int fd, uint32_t lo, uint32_t hi, unsigned fl
 	c->zc_done += ids;
 	if (flags & SKIFF_ZC_ABORTED)
 		c->zc_aborted += ids;
-}
-
-/* A non-blocking listener on the demos' port for one family, added to
- * @p ep with its descriptor's address as data. Says why on failure. */
-static int relay_listen(int ep, const struct app_opts *o, int family, int *lfd)
-{
-	struct sockaddr_storage ss;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lfd};
-	socklen_t len;
-	int one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(o->port);
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(o->port);
-		len = sizeof(*a);
-	}
-	*lfd = skiff_socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (*lfd < 0)
-		goto out_err;
-	/* The IPv4 listener takes IPv4: this one is IPv6 only. */
-	if (family == AF_INET6)
-		skiff_setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	skiff_setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (skiff_bind(*lfd, (struct sockaddr *)&ss, len) != 0 || skiff_listen(*lfd, 255) != 0 ||
-	    skiff_epoll_ctl(ep, EPOLL_CTL_ADD, *lfd, &ev) != 0)
-		goto out_err;
-	return 0;
-
-out_err:
-	fprintf(stderr, "%s: listening on %s port %u: %s%s\n", o->prog,
-		family == AF_INET ? "IPv4" : "IPv6", o->port, strerror(errno),
-		errno == EADDRINUSE ? " (address already in use)" : "");
-	return -errno;
-}
-
-int relay_server_open(const struct app_opts *o, int *ep, int lfd[2])
-{
-	int rc = 0;
-
-	lfd[0] = lfd[1] = -1;
-	*ep = skiff_epoll_create(0);
-	if (*ep < 0) {
-		fprintf(stderr, "%s: skiff_epoll_create: %s\n", o->prog, strerror(errno));
-		return -errno;
-	}
-	if (o->have_ip4)
-		rc = relay_listen(*ep, o, AF_INET, &lfd[0]);
-	if (!rc && o->have_ip6)
-		rc = relay_listen(*ep, o, AF_INET6, &lfd[1]);
-	return rc;
-}
-
-void relay_server_close(int *ep, int lfd[2])
-{
-	for (int i = 0; i < 2; i++)
-		if (lfd[i] >= 0)
-			skiff_close(lfd[i]);
-	if (*ep >= 0)
-		skiff_close(*ep);
-	*ep = lfd[0] = lfd[1] = -1;
 }

@@ -6,37 +6,32 @@
  * then forks the client (pinned to the other). The client runs the load
  * generator whenever the parent sends it a run and answers with the
  * load generator's result and /proc/stat read just before and just after
- * it. The server shares a small block of memory with the parent, through
- * which the parent reads skiff's counters before and after a run without
- * a system call on the server's path. */
+ * it; the parent closing the pipe ends it. The server shares a small block
+ * of memory with the parent, through which the parent reads skiff's
+ * counters before and after a run without a system call on the server's
+ * path. */
 #define _GNU_SOURCE
 #include "bench.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <skiff/skiff.h>
-#include <skiff/umem.h>
 
 #include "app.h"
-#include "demo.h"
+#include "echo_server.h"
 #include "loadgen.h"
+#include "runner.h"
 #include "testbed.h"
 
 #define BENCH_PORT 7
@@ -74,14 +69,8 @@ struct shared {
 	char note[160];
 };
 
-enum {
-	CMD_RUN = 1,
-	CMD_QUIT,
-};
-
-/* Parent to client. */
+/* Parent to client: a run. */
 struct cmd {
-	int op;
 	unsigned conns;
 	uint32_t size;
 	uint32_t requests; /* per connection */
@@ -104,8 +93,7 @@ struct ctx {
 	bool testbed;
 	char ns_server[TB_NS_NAME_MAX], ns_client[TB_NS_NAME_MAX];
 	char if_server[IF_NAMESIZE], if_client[IF_NAMESIZE];
-	int cmd_rd, cmd_wr, res_rd, res_wr;
-	pid_t server, client;
+	struct runner server, client;		  /* the client's pipes carry the runs */
 	struct skiff_memlink_stats wire_st[2][2]; /* [end][before, after] of the last run */
 };
 
@@ -162,21 +150,6 @@ static void pin(int cpu)
 		fprintf(stderr, "skiff-bench: pinning to CPU %d: %s\n", cpu, strerror(errno));
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static void close_pipes(struct ctx *x)
-{
-	close_fd(&x->cmd_rd);
-	close_fd(&x->cmd_wr);
-	close_fd(&x->res_rd);
-	close_fd(&x->res_wr);
-}
-
 /* ---- skiff on either end ---------------------------------------------------- */
 
 /* End 0 is the server's (10.99.0.2), end 1 the client's (10.99.0.1). */
@@ -221,15 +194,15 @@ static const char *skiff_mode(const struct ctx *x)
 
 /* ---- the server process ------------------------------------------------------ */
 
-static void take_snapshot(struct shared *sh, struct bench_echo *se)
+static void take_snapshot(struct shared *sh, bool on_skiff, const struct app_counters *c)
 {
 	uint32_t req = __atomic_load_n(&sh->req, __ATOMIC_ACQUIRE);
 
 	if (req == sh->ack)
 		return;
-	if (se) {
+	if (on_skiff) {
 		skiff_get_stats(&sh->st);
-		sh->c = *bench_echo_counters(se);
+		sh->c = *c;
 	}
 	__atomic_store_n(&sh->ack, req, __ATOMIC_RELEASE);
 }
@@ -241,29 +214,27 @@ static int server_main(void *arg)
 	bool on_skiff = x->pair->server == BENCH_SKIFF;
 	/* Nothing moves on memlink unless someone polls: spin there. */
 	int wait_ms = x->pair->net == BENCH_NET_MEMLINK ? 0 : 10;
-	struct bench_echo *se = NULL;
-	struct echod *ke = NULL;
-	int rc;
+	struct app_counters c = {0};
+	/* skiff-echo's on skiff, IPv4 only. */
+	struct echo_config ec = {.ops = on_skiff ? &socktab_skiff : &socktab_kernel,
+				 .port = BENCH_PORT,
+				 .ipv4 = true,
+				 .zero_copy = on_skiff,
+				 .prog = on_skiff ? "skiff-bench" : NULL,
+				 .c = &c};
+	struct echo_server *es = NULL;
+	int rc = 0;
 
-	close_pipes(x);
 	pin(x->plan->cpu_server);
-	if (on_skiff) {
+	if (on_skiff)
 		rc = skiff_start(x, 0, sh->note, sizeof(sh->note));
-		if (!rc) {
-			rc = bench_echo_start(&se, BENCH_PORT);
-			if (rc)
-				snprintf(sh->note, sizeof(sh->note), "the echo server: %s",
-					 strerror(-rc));
-			else
-				snprintf(sh->note, sizeof(sh->note), "skiff (%s)", skiff_mode(x));
-		}
-	} else {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(BENCH_PORT)};
-
-		rc = echod_create(&ke, &lg_kernel_ops, (struct sockaddr *)&a, sizeof(a));
+	if (!rc) {
+		rc = echo_server_open(&es, &ec);
 		if (rc)
-			snprintf(sh->note, sizeof(sh->note), "the Linux echo server: %s",
-				 strerror(-rc));
+			snprintf(sh->note, sizeof(sh->note), "the %secho server: %s",
+				 on_skiff ? "" : "Linux ", strerror(-rc));
+		else if (on_skiff)
+			snprintf(sh->note, sizeof(sh->note), "skiff (%s)", skiff_mode(x));
 		else
 			snprintf(sh->note, sizeof(sh->note), "Linux TCP");
 	}
@@ -275,14 +246,10 @@ static int server_main(void *arg)
 	}
 	__atomic_store_n(&sh->state, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		if (se)
-			bench_echo_step(se, wait_ms);
-		else
-			echod_serve(ke, wait_ms);
-		take_snapshot(sh, se);
+		echo_server_step(es, wait_ms);
+		take_snapshot(sh, on_skiff, &c);
 	}
-	bench_echo_stop(se);
-	echod_destroy(ke);
+	echo_server_close(es);
 	if (on_skiff)
 		skiff_fini();
 	return 0;
@@ -334,7 +301,7 @@ static void client_run(struct ctx *x, const struct cmd *c, bool on_skiff, struct
 
 	memset(r, 0, sizeof(*r));
 	bench_cpu_read(&r->cpu0);
-	rc = lg_run(&lg, on_skiff ? &lg_skiff_ops : &lg_kernel_ops, &r->lg);
+	rc = lg_run(&lg, on_skiff ? &socktab_skiff : &socktab_kernel, &r->lg);
 	bench_cpu_read(&r->cpu1);
 	if (rc == -EINVAL || rc == -ENOMEM)
 		r->rc = rc;
@@ -342,35 +309,22 @@ static void client_run(struct ctx *x, const struct cmd *c, bool on_skiff, struct
 		r->rc = run_clean(&r->lg) ? 0 : -EIO;
 }
 
-static int send_res(struct ctx *x, const struct res *r)
+static void keep_polling(void *arg)
 {
-	return write(x->res_wr, r, sizeof(*r)) == (ssize_t)sizeof(*r) ? 0 : -EIO;
-}
-
-/* The next command; a skiff client keeps its stack going meanwhile
- * (closing handshakes, TIME_WAIT). */
-static int read_cmd(struct ctx *x, struct cmd *c, bool on_skiff)
-{
-	struct pollfd pfd = {.fd = x->cmd_rd, .events = POLLIN};
-	ssize_t n;
-
-	while (on_skiff && poll(&pfd, 1, 1) == 0)
-		skiff_poll(0);
-	do {
-		n = read(x->cmd_rd, c, sizeof(*c));
-	} while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*c) ? 0 : -EPIPE;
+	(void)arg;
+	skiff_poll(0);
 }
 
 static int client_main(void *arg)
 {
 	struct ctx *x = arg;
 	bool on_skiff = x->pair->client == BENCH_SKIFF;
+	/* Between runs a skiff client keeps its stack going (closing
+	 * handshakes, TIME_WAIT). */
+	void (*idle)(void *) = on_skiff ? keep_polling : NULL;
 	struct res r;
 	struct cmd c;
 
-	close_fd(&x->cmd_wr);
-	close_fd(&x->res_rd);
 	pin(x->plan->cpu_client);
 	memset(&r, 0, sizeof(r));
 	if (on_skiff)
@@ -379,14 +333,15 @@ static int client_main(void *arg)
 		snprintf(r.lg.first_error, sizeof(r.lg.first_error), "Linux TCP");
 	if (!r.rc && on_skiff)
 		snprintf(r.lg.first_error, sizeof(r.lg.first_error), "skiff (%s)", skiff_mode(x));
-	if (send_res(x, &r) != 0 || r.rc) {
+	if (runner_child_send(&x->client, &r, sizeof(r)) != 0 || r.rc) {
 		if (on_skiff && !r.rc)
 			skiff_fini();
 		return 3;
 	}
-	while (read_cmd(x, &c, on_skiff) == 0 && c.op == CMD_RUN) {
+	/* Until the parent closes the pipe. */
+	while (runner_child_recv(&x->client, &c, sizeof(c), -1, idle, NULL) == 0) {
 		client_run(x, &c, on_skiff, &r);
-		if (send_res(x, &r) != 0)
+		if (runner_child_send(&x->client, &r, sizeof(r)) != 0)
 			break;
 	}
 	if (on_skiff)
@@ -395,32 +350,6 @@ static int client_main(void *arg)
 }
 
 /* ---- the parent: the link ----------------------------------------------------- */
-
-/* TX checksum offload on again (the testbed turns it off for AF_XDP's
- * sake), which brings TSO back with it: the kernel's veth at its best. */
-static int csum_on(const char *ns, const char *ifname)
-{
-	struct ethtool_value v = {.cmd = ETHTOOL_STXCSUM, .data = 1};
-	struct ifreq ifr;
-	int s, rc = tb_enter(ns);
-
-	if (rc)
-		return rc;
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		rc = -errno;
-		goto out_home;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&v;
-	if (ioctl(s, SIOCETHTOOL, &ifr) != 0)
-		rc = -errno;
-	close(s);
-out_home:
-	tb_enter(NULL);
-	return rc;
-}
 
 static int build_link(struct ctx *x, char *why, size_t len)
 {
@@ -455,17 +384,17 @@ static int build_link(struct ctx *x, char *why, size_t len)
 		return 0;
 	}
 	rc = tb_ns_create(x->ns_client, sizeof(x->ns_client), "benchc");
-	if (!rc)
-		rc = tb_veth(x->ns_server, x->if_server, x->ns_client, x->if_client, "b", 1);
 	/* The kernel's ends get the addresses; skiff's are skiff's own. */
-	if (!rc && p->server == BENCH_KERNEL)
-		rc = tb_addr(x->ns_server, x->if_server, IP_SERVER "/24");
-	if (!rc && p->client == BENCH_KERNEL)
-		rc = tb_addr(x->ns_client, x->if_client, IP_CLIENT "/24");
+	if (!rc)
+		rc = tb_link(x->ns_server, x->if_server,
+			     p->server == BENCH_KERNEL ? IP_SERVER "/24" : NULL, x->ns_client,
+			     x->if_client, p->client == BENCH_KERNEL ? IP_CLIENT "/24" : NULL, "b");
+	/* TX checksum offload on again, which brings TSO back with it: the
+	 * kernel's veth at its best. */
 	if (!rc && p->net == BENCH_NET_VETH_OFFLOAD) {
-		rc = csum_on(x->ns_server, x->if_server);
+		rc = tb_tx_csum(x->ns_server, x->if_server, true);
 		if (!rc)
-			rc = csum_on(x->ns_client, x->if_client);
+			rc = tb_tx_csum(x->ns_client, x->if_client, true);
 	}
 	if (!rc)
 		return 0;
@@ -476,54 +405,6 @@ out_err:
 
 /* ---- the parent: processes ------------------------------------------------------ */
 
-static int make_pipes(struct ctx *x)
-{
-	int cmd[2], res[2];
-
-	if (pipe2(cmd, O_CLOEXEC) != 0)
-		return -errno;
-	if (pipe2(res, O_CLOEXEC) != 0) {
-		int e = -errno;
-
-		close(cmd[0]);
-		close(cmd[1]);
-		return e;
-	}
-	x->cmd_rd = cmd[0];
-	x->cmd_wr = cmd[1];
-	x->res_rd = res[0];
-	x->res_wr = res[1];
-	return 0;
-}
-
-/* True while @p pid has not exited (it is reaped and forgotten if it has). */
-static bool alive(pid_t pid)
-{
-	int status;
-
-	if (pid <= 0)
-		return false;
-	if (waitpid(pid, &status, WNOHANG) == pid) {
-		tb_forget_child(pid);
-		return false;
-	}
-	return true;
-}
-
-/* Give a child @p grace_ms to exit on its own, then stop it. */
-static void reap(pid_t *pid, int grace_ms)
-{
-	uint64_t end = now_ns() + (uint64_t)grace_ms * 1000000u;
-
-	if (*pid <= 0)
-		return;
-	while (alive(*pid) && now_ns() < end)
-		usleep(2000);
-	if (alive(*pid))
-		tb_stop_child(*pid, 500);
-	*pid = 0;
-}
-
 static int wait_server(struct ctx *x, char *why, size_t len)
 {
 	uint64_t end = now_ns() + (uint64_t)START_TIMEOUT_MS * 1000000u;
@@ -532,8 +413,7 @@ static int wait_server(struct ctx *x, char *why, size_t len)
 	while (!(st = __atomic_load_n(&x->sh->state, __ATOMIC_ACQUIRE))) {
 		if (app_stop)
 			return -EINTR;
-		if (!alive(x->server)) {
-			x->server = 0;
+		if (!runner_alive(&x->server)) {
 			snprintf(why, len, "the server exited before serving");
 			return -ECHILD;
 		}
@@ -554,30 +434,13 @@ static int wait_server(struct ctx *x, char *why, size_t len)
 /* Reads the client's next answer, waiting up to @p timeout_ms. */
 static int wait_res(struct ctx *x, struct res *r, int timeout_ms, char *why, size_t len)
 {
-	struct pollfd pfd = {.fd = x->res_rd, .events = POLLIN};
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
-	ssize_t n;
+	int rc = runner_recv(&x->client, r, sizeof(*r), timeout_ms);
 
-	for (;;) {
-		int k = poll(&pfd, 1, 100);
-
-		if (k > 0)
-			break;
-		if (app_stop)
-			return -EINTR;
-		if (k < 0 && errno != EINTR)
-			return -errno;
-		if (now_ns() > end) {
-			snprintf(why, len, "the client did not answer in %d s", timeout_ms / 1000);
-			return -ETIMEDOUT;
-		}
-	}
-	n = read(x->res_rd, r, sizeof(*r));
-	if (n != (ssize_t)sizeof(*r)) {
+	if (rc == -ETIMEDOUT)
+		snprintf(why, len, "the client did not answer in %d s", timeout_ms / 1000);
+	else if (rc == -ECHILD)
 		snprintf(why, len, "the client exited without an answer");
-		return -ECHILD;
-	}
-	return 0;
+	return rc;
 }
 
 /* The server's counters now (zero for a Linux server). */
@@ -588,7 +451,7 @@ static int snapshot(struct ctx *x, struct skiff_stats *st, struct app_counters *
 
 	__atomic_store_n(&x->sh->req, req, __ATOMIC_RELEASE);
 	while (__atomic_load_n(&x->sh->ack, __ATOMIC_ACQUIRE) != req) {
-		if (now_ns() > end || !alive(x->server))
+		if (now_ns() > end || !runner_alive(&x->server))
 			return -ETIMEDOUT;
 		usleep(200);
 	}
@@ -642,28 +505,37 @@ struct run {
 	int duration_ms;
 };
 
+/* The server's counters (when it is skiff) and the wire's, before (0) or
+ * after (1) a run. */
+static int take_counters(struct ctx *x, unsigned when, struct skiff_stats st[2],
+			 struct app_counters c[2], char *why, size_t len)
+{
+	if (x->pair->server == BENCH_SKIFF && snapshot(x, &st[when], &c[when]) != 0) {
+		snprintf(why, len, "the server does not answer");
+		return -ETIMEDOUT;
+	}
+	if (x->wire) {
+		skiff_memlink_get_stats(x->wire, 0, &x->wire_st[0][when]);
+		skiff_memlink_get_stats(x->wire, 1, &x->wire_st[1][when]);
+	}
+	return 0;
+}
+
 /* One run; with the server's counters before and after when it is skiff. */
 static int run_once(struct ctx *x, const struct run *run, unsigned rep, struct res *r,
 		    struct skiff_stats st[2], struct app_counters c[2], char *why, size_t len)
 {
-	bool counters = x->pair->server == BENCH_SKIFF;
-	struct cmd cmd = {.op = CMD_RUN,
-			  .conns = run->conns,
+	struct cmd cmd = {.conns = run->conns,
 			  .size = run->size,
 			  .requests = run->requests,
 			  .duration_ms = run->duration_ms,
 			  .seed = rep + 1};
 	int rc;
 
-	if (counters && snapshot(x, &st[0], &c[0]) != 0) {
-		snprintf(why, len, "the server does not answer");
-		return -ETIMEDOUT;
-	}
-	if (x->wire) {
-		skiff_memlink_get_stats(x->wire, 0, &x->wire_st[0][0]);
-		skiff_memlink_get_stats(x->wire, 1, &x->wire_st[1][0]);
-	}
-	if (write(x->cmd_wr, &cmd, sizeof(cmd)) != (ssize_t)sizeof(cmd)) {
+	rc = take_counters(x, 0, st, c, why, len);
+	if (rc)
+		return rc;
+	if (runner_send(&x->client, &cmd, sizeof(cmd)) != 0) {
 		snprintf(why, len, "the client is gone");
 		return -ECHILD;
 	}
@@ -677,15 +549,7 @@ static int run_once(struct ctx *x, const struct run *run, unsigned rep, struct r
 			 r->lg.first_error[0] ? r->lg.first_error : "none");
 		return r->rc;
 	}
-	if (counters && snapshot(x, &st[1], &c[1]) != 0) {
-		snprintf(why, len, "the server does not answer");
-		return -ETIMEDOUT;
-	}
-	if (x->wire) {
-		skiff_memlink_get_stats(x->wire, 0, &x->wire_st[0][1]);
-		skiff_memlink_get_stats(x->wire, 1, &x->wire_st[1][1]);
-	}
-	return 0;
+	return take_counters(x, 1, st, c, why, len);
 }
 
 /* --verbose: what the server's stack (and the memlink wire) did in a run. */
@@ -826,12 +690,21 @@ static int measure(struct ctx *x, unsigned round, struct bench_result *out)
 	return 0;
 }
 
+/* Forks @p r to run @p main; says why it could not. */
+static int start(struct ctx *x, struct runner *r, const char *ns, int (*main)(void *), char *why,
+		 size_t len)
+{
+	int rc = runner_start(r, x->testbed ? ns : NULL, main, x);
+
+	if (rc)
+		snprintf(why, len, "fork: %s", strerror(-rc));
+	return rc;
+}
+
 int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan, unsigned round,
 		   struct bench_result *out)
 {
-	struct ctx x = {
-		.pair = pair, .plan = plan, .cmd_rd = -1, .cmd_wr = -1, .res_rd = -1, .res_wr = -1};
-	struct cmd quit = {.op = CMD_QUIT};
+	struct ctx x = {.pair = pair, .plan = plan, .client.stop = &app_stop};
 	struct res hello;
 	int rc;
 
@@ -842,35 +715,16 @@ int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
 	}
 	memset(x.sh, 0, sizeof(*x.sh));
 	rc = build_link(&x, out->error, sizeof(out->error));
-	if (rc)
-		goto out_teardown;
-	rc = make_pipes(&x);
-	if (rc) {
-		snprintf(out->error, sizeof(out->error), "pipe: %s", strerror(-rc));
-		goto out_teardown;
-	}
 	/* The server first: the client connects to it. Neither inherits an
 	 * AF_XDP socket: the parent never opens one. */
-	x.server = tb_spawn(x.testbed ? x.ns_server : NULL, server_main, &x);
-	if (x.server < 0) {
-		rc = x.server;
-		x.server = 0;
-		snprintf(out->error, sizeof(out->error), "fork: %s", strerror(-rc));
-		goto out_teardown;
-	}
-	rc = wait_server(&x, out->error, sizeof(out->error));
-	if (rc)
-		goto out_teardown;
-	x.client = tb_spawn(x.testbed ? x.ns_client : NULL, client_main, &x);
-	if (x.client < 0) {
-		rc = x.client;
-		x.client = 0;
-		snprintf(out->error, sizeof(out->error), "fork: %s", strerror(-rc));
-		goto out_teardown;
-	}
-	close_fd(&x.cmd_rd);
-	close_fd(&x.res_wr);
-	rc = wait_res(&x, &hello, START_TIMEOUT_MS, out->error, sizeof(out->error));
+	if (!rc)
+		rc = start(&x, &x.server, x.ns_server, server_main, out->error, sizeof(out->error));
+	if (!rc)
+		rc = wait_server(&x, out->error, sizeof(out->error));
+	if (!rc)
+		rc = start(&x, &x.client, x.ns_client, client_main, out->error, sizeof(out->error));
+	if (!rc)
+		rc = wait_res(&x, &hello, START_TIMEOUT_MS, out->error, sizeof(out->error));
 	if (!rc && hello.rc) {
 		rc = hello.rc;
 		snprintf(out->error, sizeof(out->error), "client: %s", hello.lg.first_error);
@@ -888,16 +742,9 @@ int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
 out_teardown:
 	if (rc == -EINTR)
 		snprintf(out->error, sizeof(out->error), "interrupted");
-	if (x.client > 0) {
-		if (write(x.cmd_wr, &quit, sizeof(quit)) != (ssize_t)sizeof(quit))
-			tb_stop_child(x.client, 500);
-		reap(&x.client, 3000);
-	}
-	if (x.server > 0) {
-		__atomic_store_n(&x.sh->stop, 1, __ATOMIC_RELEASE);
-		reap(&x.server, 5000);
-	}
-	close_pipes(&x);
+	runner_stop(&x.client, 3000);
+	__atomic_store_n(&x.sh->stop, 1, __ATOMIC_RELEASE);
+	runner_stop(&x.server, 5000);
 	if (x.testbed)
 		tb_destroy();
 	skiff_memlink_destroy(x.wire);

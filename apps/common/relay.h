@@ -22,11 +22,14 @@
 #include <skiff/skiff.h>
 
 #include "app.h"
-#include "report.h"
 
 #define RELAY_LOANS    16
 #define RELAY_BUFS     64
 #define RELAY_COPY_CAP (64u * 1024)
+/* Batches relay_pump_some() reads at most: a few per event, so that one
+ * busy connection cannot starve the others (level-triggered epoll comes
+ * back for the rest). */
+#define RELAY_BATCHES 4
 
 struct relay_half {
 	struct skiff_zc_buf pend[RELAY_BUFS]; /* zero-copy buffers, filled, not yet sent */
@@ -58,6 +61,12 @@ static inline bool relay_can_read(const struct relay_half *h)
 int relay_pump(struct relay_half *h, int src, int dst, struct app_counters *c);
 
 /**
+ * relay_pump() up to RELAY_BATCHES times, while the half may read.
+ * @return 0, or -errno when the source or the destination failed
+ */
+int relay_pump_some(struct relay_half *h, int src, int dst, struct app_counters *c);
+
+/**
  * Send what is waiting.
  * @return 0 all sent, -EAGAIN some still waiting (wait for EPOLLOUT on
  *         @p dst), another -errno when the destination failed
@@ -70,17 +79,5 @@ void relay_clear(struct relay_half *h);
 /** The completion callback to register on every socket that sends
  * (skiff_zc_set_callback(fd, relay_zc_done, counters)): it counts. */
 void relay_zc_done(void *counters, int fd, uint32_t lo, uint32_t hi, unsigned flags);
-
-/**
- * The demos' server set-up: an epoll set @p ep with a non-blocking listener
- * on o->port for each family @p o asks for (lfd[0] IPv4, lfd[1] IPv6-only;
- * -1 for none), registered with data.ptr = &lfd[i].
- * @return 0 or -errno, after a message that says why (e.g. address in use);
- *         relay_server_close() undoes a partial set-up
- */
-int relay_server_open(const struct app_opts *o, int *ep, int lfd[2]);
-
-/** Closes the listeners and the epoll set; sets them to -1. */
-void relay_server_close(int *ep, int lfd[2]);
 
 #endif

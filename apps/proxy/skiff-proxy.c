@@ -2,18 +2,18 @@
  * through skiff, and moves each direction with relay.h (zero-copy receive
  * loans into zero-copy sends, released by their completions), passing
  * FINs along and resets as closes. Without -i it runs its embedded default
- * (demo.h). */
+ * (driver.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <sys/queue.h>
 
 #include <skiff/skiff.h>
 
-#include "demo.h"
+#include "driver.h"
+#include "listener.h"
 #include "relay.h"
 
 #define EVENTS 256
@@ -32,16 +32,17 @@ struct pconn {
 	struct side s[2]; /* 0: the client's connection, 1: upstream */
 	bool connecting;  /* upstream's connect() in progress */
 	bool dead;	  /* closed; freed after the event batch */
-	struct pconn *prev, *next;
+	LIST_ENTRY(pconn) link;
 };
 
+LIST_HEAD(pconn_list, pconn);
+
 struct proxy {
-	struct app_server srv;
-	int ep;
-	int lfd[2]; /* IPv4, IPv6 listeners (-1: none) */
+	struct driver_server srv;
+	struct listener l;
 	const struct app_opts *o;
-	struct pconn *conns;
-	struct pconn *graveyard; /* closed in this batch: other events may name them */
+	struct pconn_list conns;
+	struct pconn_list graveyard; /* closed in this batch: other events may name them */
 };
 
 static void pair_close(struct proxy *p, struct pconn *pc)
@@ -51,28 +52,22 @@ static void pair_close(struct proxy *p, struct pconn *pc)
 	pc->dead = true;
 	for (int i = 0; i < 2; i++) {
 		if (pc->s[i].fd >= 0) {
-			skiff_epoll_ctl(p->ep, EPOLL_CTL_DEL, pc->s[i].fd, NULL);
+			skiff_epoll_ctl(p->l.ep, EPOLL_CTL_DEL, pc->s[i].fd, NULL);
 			skiff_close(pc->s[i].fd);
 		}
 		relay_clear(&pc->s[i].in);
 	}
-	if (pc->prev)
-		pc->prev->next = pc->next;
-	else
-		p->conns = pc->next;
-	if (pc->next)
-		pc->next->prev = pc->prev;
+	LIST_REMOVE(pc, link);
 	p->srv.c.conns_open--;
-	pc->next = p->graveyard;
-	p->graveyard = pc;
+	LIST_INSERT_HEAD(&p->graveyard, pc, link);
 }
 
 static void bury(struct proxy *p)
 {
-	while (p->graveyard) {
-		struct pconn *pc = p->graveyard;
+	while (!LIST_EMPTY(&p->graveyard)) {
+		struct pconn *pc = LIST_FIRST(&p->graveyard);
 
-		p->graveyard = pc->next;
+		LIST_REMOVE(pc, link);
 		free(pc);
 	}
 }
@@ -88,7 +83,7 @@ static int side_watch(struct proxy *p, struct side *sd, struct side *other)
 	if (ev.events == sd->events)
 		return 0;
 	sd->events = ev.events;
-	return skiff_epoll_ctl(p->ep, EPOLL_CTL_MOD, sd->fd, &ev);
+	return skiff_epoll_ctl(p->l.ep, EPOLL_CTL_MOD, sd->fd, &ev);
 }
 
 static void pair_io(struct proxy *p, struct pconn *pc, int i, uint32_t events)
@@ -123,15 +118,8 @@ static void pair_io(struct proxy *p, struct pconn *pc, int i, uint32_t events)
 	/* Writable: what the other side read is waiting for this one. */
 	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && relay_pending(&other->in))
 		rc = relay_flush(&other->in, me->fd, k);
-	for (int b = 0; b < 4 && (rc == 0 || rc == -EAGAIN) && relay_can_read(&me->in); b++) {
-		rc = relay_pump(&me->in, me->fd, other->fd, k);
-		if (rc > 0)
-			rc = 0;
-		else if (rc == 0)
-			break;
-	}
-	if (rc == -EAGAIN)
-		rc = 0;
+	if (!rc || rc == -EAGAIN)
+		rc = relay_pump_some(&me->in, me->fd, other->fd, k);
 	/* Both FINs passed on: the pair is done. */
 	if (!rc && pc->s[0].in.shut && pc->s[1].in.shut) {
 		pair_close(p, pc);
@@ -158,85 +146,82 @@ static int connect_upstream(struct proxy *p, struct pconn *pc)
 		return -errno;
 	pc->connecting = true;
 	pc->s[1].events = ev.events;
-	return skiff_epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+	return skiff_epoll_ctl(p->l.ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-static void accept_all(struct proxy *p, int lfd)
+/* A new client: its pair, and upstream's connect under way. */
+static void pair_open(struct proxy *p, int fd)
 {
-	for (;;) {
-		int fd = skiff_accept(lfd, NULL, NULL, SOCK_NONBLOCK), one = 1;
-		/* The client's side reads only once upstream is there. */
-		struct epoll_event ev = {.events = 0};
-		struct pconn *pc;
+	/* The client's side reads only once upstream is there. */
+	struct epoll_event ev = {.events = 0};
+	struct pconn *pc = calloc(1, sizeof(*pc));
 
-		if (fd < 0)
-			return;
-		pc = calloc(1, sizeof(*pc));
-		if (!pc) {
-			skiff_close(fd);
-			continue;
-		}
-		pc->s[0] = (struct side){.pc = pc, .fd = fd};
-		pc->s[1] = (struct side){.pc = pc, .fd = -1};
-		pc->next = p->conns;
-		if (p->conns)
-			p->conns->prev = pc;
-		p->conns = pc;
-		p->srv.c.conns_total++;
-		p->srv.c.conns_open++;
-		skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		skiff_zc_set_callback(fd, relay_zc_done, &p->srv.c);
-		ev.data.ptr = &pc->s[0];
-		if (skiff_epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) != 0 ||
-		    connect_upstream(p, pc) != 0) {
-			p->srv.c.upstream_failed++;
-			pair_close(p, pc);
-		}
+	if (!pc) {
+		skiff_close(fd);
+		return;
+	}
+	pc->s[0] = (struct side){.pc = pc, .fd = fd};
+	pc->s[1] = (struct side){.pc = pc, .fd = -1};
+	LIST_INSERT_HEAD(&p->conns, pc, link);
+	p->srv.c.conns_total++;
+	p->srv.c.conns_open++;
+	skiff_zc_set_callback(fd, relay_zc_done, &p->srv.c);
+	ev.data.ptr = &pc->s[0];
+	if (skiff_epoll_ctl(p->l.ep, EPOLL_CTL_ADD, fd, &ev) != 0 || connect_upstream(p, pc) != 0) {
+		p->srv.c.upstream_failed++;
+		pair_close(p, pc);
 	}
 }
 
-static void proxy_step(struct app_server *s, int timeout_ms)
+static void proxy_step(struct driver_server *s, int timeout_ms)
 {
 	struct proxy *p = (struct proxy *)s;
 	struct epoll_event evs[EVENTS];
-	int n = skiff_epoll_wait(p->ep, evs, EVENTS, timeout_ms);
+	int n = skiff_epoll_wait(p->l.ep, evs, EVENTS, timeout_ms);
 
 	for (int i = 0; i < n; i++) {
 		struct side *sd = evs[i].data.ptr;
+		int lfd = listener_of(&p->l, &evs[i]), fd;
 
-		if (evs[i].data.ptr == &p->lfd[0] || evs[i].data.ptr == &p->lfd[1])
-			accept_all(p, *(int *)evs[i].data.ptr);
-		else if (!sd->pc->dead)
+		if (lfd >= 0) {
+			while ((fd = listener_accept(&p->l, lfd)) >= 0)
+				pair_open(p, fd);
+		} else if (!sd->pc->dead) {
 			pair_io(p, sd->pc, (int)(sd - sd->pc->s), evs[i].events);
+		}
 	}
 	bury(p);
 }
 
-static int proxy_start(struct app_server *s, const struct app_opts *o)
+static int proxy_start(struct driver_server *s, const struct app_opts *o)
 {
 	struct proxy *p = (struct proxy *)s;
+	int rc;
 
 	p->o = o;
-	return relay_server_open(o, &p->ep, p->lfd);
+	LIST_INIT(&p->conns);
+	LIST_INIT(&p->graveyard);
+	rc = listener_open(&p->l, &socktab_skiff, o->port, o->have_ip4, o->have_ip6, o->prog);
+	if (rc)
+		listener_close(&p->l);
+	return rc;
 }
 
-static void proxy_stop(struct app_server *s)
+static void proxy_stop(struct driver_server *s)
 {
 	struct proxy *p = (struct proxy *)s;
 
-	while (p->conns)
-		pair_close(p, p->conns);
+	while (!LIST_EMPTY(&p->conns))
+		pair_close(p, LIST_FIRST(&p->conns));
 	bury(p);
-	relay_server_close(&p->ep, p->lfd);
+	listener_close(&p->l);
 }
 
 int main(int argc, char **argv)
 {
-	struct proxy p = {.srv = {.start = proxy_start, .step = proxy_step, .stop = proxy_stop},
-			  .ep = -1,
-			  .lfd = {-1, -1}};
+	struct proxy p = {.srv = {.start = proxy_start, .step = proxy_step, .stop = proxy_stop}};
 	struct app_opts o;
 
 	app_parse(argc, argv, APP_PROXY, &o);
-	return app_main(&o, &p.srv);
+	return driver_main(&o, &p.srv);
 }

@@ -192,3 +192,35 @@ void report_totals(struct report *r, const struct app_counters *c)
 		s.frames_loaned);
 	fflush(r->f);
 }
+
+void report_load(FILE *f, const char *what, const struct lg_result *r)
+{
+	double secs = r->elapsed_s > 0 ? r->elapsed_s : 1e-9;
+	char a[32], b[32];
+
+	fprintf(f, "%s: %llu of %llu requests in %.2f s over %u connections\n", what,
+		(unsigned long long)r->requests_done, (unsigned long long)r->requests_planned,
+		r->elapsed_s, r->conns);
+	fprintf(f, "  requests/s  %s\n", human((double)r->requests_done / secs, a, sizeof(a)));
+	fprintf(f, "  latency     p50 %.1f us   p99 %.1f us   mean %.1f us   max %.1f us\n",
+		r->lat_p50_us, r->lat_p99_us, r->lat_mean_us, r->lat_max_us);
+	fprintf(f, "  throughput  %.3f Gbit/s each way (%sB sent, %sB echoed and verified)\n",
+		(double)r->bytes_verified * 8 / secs / 1e9,
+		human((double)r->bytes_sent, a, sizeof(a)),
+		human((double)r->bytes_verified, b, sizeof(b)));
+	if (r->first_error[0])
+		fprintf(f, "  first error %s\n", r->first_error);
+	if (lg_passed(r))
+		fprintf(f, "verdict: PASS %u connections x %llu requests, %llu bad bytes\n",
+			r->conns,
+			(unsigned long long)(r->conns ? r->requests_planned / r->conns : 0),
+			(unsigned long long)r->bad_bytes);
+	else
+		fprintf(f,
+			"verdict: FAIL %llu of %llu requests answered, %u of %u connections failed, "
+			"%llu bad bytes%s%s\n",
+			(unsigned long long)r->requests_done,
+			(unsigned long long)r->requests_planned, r->conns_failed, r->conns,
+			(unsigned long long)r->bad_bytes, r->stalled ? ", stalled" : "",
+			r->interrupted ? ", interrupted" : "");
+}

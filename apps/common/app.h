@@ -2,7 +2,8 @@
  * @file
  * What skiff-echo and skiff-proxy share: the command line (in the spirit
  * of xdpsock's), the checks that turn bad use into a message and exit code
- * 2 before anything is set up, and the stop signals.
+ * 2 before anything is set up, the servers' own counters, and the stop
+ * signals (skiff-bench's too).
  *
  * Exit codes: 0 PASS (or a server stopped by a signal), 1 FAIL or a
  * run-time error, 2 bad use.
@@ -54,6 +55,23 @@ struct app_opts {
 	uint32_t min_size, max_size;
 	uint64_t seed;
 	bool force_memlink;
+};
+
+/** The server's own counters (the stack's come from skiff_get_stats()). */
+struct app_counters {
+	uint64_t conns_total; /* accepted */
+	uint32_t conns_open;
+	uint64_t upstream_total, upstream_failed; /* skiff-proxy's outgoing connections */
+	uint64_t requests;			  /* receive calls that returned data */
+	uint64_t bytes;				  /* payload bytes echoed or forwarded */
+	uint64_t loans;				  /* payloads lent by skiff_zc_recv() */
+	uint64_t loans_sent;	   /* of which sent on in their own frames (skiff_zc_loan_to_buf) */
+	uint64_t recv_copied;	   /* receives that fell back to skiff_recv() */
+	uint64_t zc_sends;	   /* skiff_zc_send() calls that succeeded */
+	uint64_t zc_done;	   /* their ids completed */
+	uint64_t zc_aborted;	   /* of which aborted (the connection died first) */
+	uint64_t send_copied;	   /* sends that fell back to skiff_send() */
+	uint64_t app_copied_bytes; /* bytes the application copied from a loan into a send buffer */
 };
 
 /**

@@ -1,4 +1,4 @@
-/* Closed-loop load generator and plain echo server (loadgen.h). */
+/* The closed-loop load generator (loadgen.h). */
 #define _GNU_SOURCE
 #include "loadgen.h"
 
@@ -6,10 +6,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #ifndef LG_PATTERN_SPAN
 /* Request payloads start anywhere in the first LG_PATTERN_SPAN bytes of the
@@ -18,48 +18,6 @@
 #endif
 #define LG_RECV_CHUNK (64u * 1024)
 #define LG_EVENTS     256
-
-/* ---- kernel sockets ----------------------------------------------------- */
-
-static int k_socket(int domain, int type, int protocol)
-{
-	return socket(domain, type | SOCK_CLOEXEC, protocol);
-}
-
-static int k_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
-{
-	return accept4(fd, addr, len, flags | SOCK_CLOEXEC);
-}
-
-/* A peer's reset must be an error code here, not a SIGPIPE. */
-static ssize_t k_send(int fd, const void *buf, size_t len, int flags)
-{
-	return send(fd, buf, len, flags | MSG_NOSIGNAL);
-}
-
-static int k_epoll_create(int flags)
-{
-	return epoll_create1(flags | EPOLL_CLOEXEC);
-}
-
-const struct lg_ops lg_kernel_ops = {
-	.name = "kernel",
-	.socket = k_socket,
-	.bind = bind,
-	.listen = listen,
-	.accept = k_accept,
-	.connect = connect,
-	.send = k_send,
-	.recv = recv,
-	.shutdown = shutdown,
-	.close = close,
-	.setsockopt = setsockopt,
-	.getsockopt = getsockopt,
-	.getsockname = getsockname,
-	.epoll_create = k_epoll_create,
-	.epoll_ctl = epoll_ctl,
-	.epoll_wait = epoll_wait,
-};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -164,7 +122,7 @@ struct conn {
 
 struct lg {
 	const struct lg_config *cfg;
-	const struct lg_ops *ops;
+	const struct socktab *ops;
 	struct lg_result *res;
 	uint8_t *pattern;
 	uint8_t *rbuf;
@@ -450,7 +408,7 @@ static void fill_pattern(uint8_t *p, size_t n, uint64_t seed)
 		p[i] = (uint8_t)rng_next(&s);
 }
 
-int lg_run(const struct lg_config *cfg_in, const struct lg_ops *ops, struct lg_result *out)
+int lg_run(const struct lg_config *cfg_in, const struct socktab *ops, struct lg_result *out)
 {
 	struct epoll_event evs[LG_EVENTS];
 	struct lg_config cfg = *cfg_in;
@@ -539,247 +497,4 @@ bool lg_passed(const struct lg_result *r)
 {
 	return r->requests_planned && r->requests_done == r->requests_planned && !r->bad_bytes &&
 	       !r->conns_failed && r->conns_done == r->conns && !r->stalled && !r->interrupted;
-}
-
-static const char *si(double v, char *buf, size_t len)
-{
-	static const char *const units[] = {"", "k", "M", "G", "T"};
-	unsigned u = 0;
-
-	while (v >= 1000 && u < 4) {
-		v /= 1000;
-		u++;
-	}
-	snprintf(buf, len, "%.*f%s", v < 10 && u ? 2 : v < 100 && u ? 1 : 0, v, units[u]);
-	return buf;
-}
-
-void lg_print(FILE *f, const char *what, const struct lg_result *r)
-{
-	double secs = r->elapsed_s > 0 ? r->elapsed_s : 1e-9;
-	char a[32], b[32];
-
-	fprintf(f, "%s: %llu of %llu requests in %.2f s over %u connections\n", what,
-		(unsigned long long)r->requests_done, (unsigned long long)r->requests_planned,
-		r->elapsed_s, r->conns);
-	fprintf(f, "  requests/s  %s\n", si((double)r->requests_done / secs, a, sizeof(a)));
-	fprintf(f, "  latency     p50 %.1f us   p99 %.1f us   mean %.1f us   max %.1f us\n",
-		r->lat_p50_us, r->lat_p99_us, r->lat_mean_us, r->lat_max_us);
-	fprintf(f, "  throughput  %.3f Gbit/s each way (%sB sent, %sB echoed and verified)\n",
-		(double)r->bytes_verified * 8 / secs / 1e9, si((double)r->bytes_sent, a, sizeof(a)),
-		si((double)r->bytes_verified, b, sizeof(b)));
-	if (r->first_error[0])
-		fprintf(f, "  first error %s\n", r->first_error);
-	if (lg_passed(r))
-		fprintf(f, "verdict: PASS %u connections x %llu requests, %llu bad bytes\n",
-			r->conns,
-			(unsigned long long)(r->conns ? r->requests_planned / r->conns : 0),
-			(unsigned long long)r->bad_bytes);
-	else
-		fprintf(f,
-			"verdict: FAIL %llu of %llu requests answered, %u of %u connections failed, "
-			"%llu bad bytes%s%s\n",
-			(unsigned long long)r->requests_done,
-			(unsigned long long)r->requests_planned, r->conns_failed, r->conns,
-			(unsigned long long)r->bad_bytes, r->stalled ? ", stalled" : "",
-			r->interrupted ? ", interrupted" : "");
-}
-
-/* ---- echo server -------------------------------------------------------- */
-
-#define ECHOD_BUF   (64u * 1024)
-#define ECHOD_CONNS 1024
-
-struct echod_conn {
-	int fd;
-	uint32_t len, off; /* unsent bytes buf[off, len) */
-	bool eof;
-	uint8_t buf[ECHOD_BUF];
-};
-
-struct echod {
-	const struct lg_ops *ops;
-	int ep, lfd;
-	struct echod_conn *conns[ECHOD_CONNS]; /* by slot; epoll data is slot + 1 */
-};
-
-static void echod_close(struct echod *e, unsigned slot)
-{
-	struct echod_conn *c = e->conns[slot];
-
-	e->ops->epoll_ctl(e->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	e->ops->close(c->fd);
-	free(c);
-	e->conns[slot] = NULL;
-}
-
-static void echod_accept(struct echod *e)
-{
-	for (;;) {
-		int fd = e->ops->accept(e->lfd, NULL, NULL, SOCK_NONBLOCK), one = 1;
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
-		unsigned slot = 0;
-
-		if (fd < 0)
-			return;
-		while (slot < ECHOD_CONNS && e->conns[slot])
-			slot++;
-		if (slot == ECHOD_CONNS ||
-		    !(e->conns[slot] = calloc(1, sizeof(struct echod_conn)))) {
-			e->ops->close(fd);
-			continue;
-		}
-		e->ops->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		e->conns[slot]->fd = fd;
-		ev.data.u32 = slot + 1;
-		if (e->ops->epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-			echod_close(e, slot);
-	}
-}
-
-/* Echo what there is; read only when the buffer is empty, so a slow
- * reader slows its writer (back-pressure) instead of growing a buffer. */
-static void echod_conn_io(struct echod *e, unsigned slot)
-{
-	struct echod_conn *c = e->conns[slot];
-
-	for (;;) {
-		struct epoll_event ev;
-		ssize_t n;
-
-		while (c->off < c->len) {
-			n = e->ops->send(c->fd, c->buf + c->off, c->len - c->off, 0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				ev.events = EPOLLOUT;
-				ev.data.u32 = slot + 1;
-				e->ops->epoll_ctl(e->ep, EPOLL_CTL_MOD, c->fd, &ev);
-				return;
-			}
-			if (n <= 0) {
-				echod_close(e, slot);
-				return;
-			}
-			c->off += (uint32_t)n;
-		}
-		c->off = c->len = 0;
-		if (c->eof) {
-			echod_close(e, slot);
-			return;
-		}
-		n = e->ops->recv(c->fd, c->buf, ECHOD_BUF, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ev.events = EPOLLIN | EPOLLRDHUP;
-			ev.data.u32 = slot + 1;
-			e->ops->epoll_ctl(e->ep, EPOLL_CTL_MOD, c->fd, &ev);
-			return;
-		}
-		if (n < 0) {
-			echod_close(e, slot);
-			return;
-		}
-		if (n == 0)
-			c->eof = true;
-		c->len = (uint32_t)n;
-	}
-}
-
-int echod_create(struct echod **out, const struct lg_ops *ops, const struct sockaddr *addr,
-		 socklen_t len)
-{
-	struct epoll_event ev = {.events = EPOLLIN};
-	struct echod *e = calloc(1, sizeof(*e));
-	int one = 1, rc;
-
-	if (!e)
-		return -ENOMEM;
-	e->ops = ops;
-	e->ep = ops->epoll_create(0);
-	if (e->ep < 0) {
-		rc = -errno;
-		goto out_free;
-	}
-	e->lfd = ops->socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (e->lfd < 0) {
-		rc = -errno;
-		goto out_close_ep;
-	}
-	ops->setsockopt(e->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ops->bind(e->lfd, addr, len) != 0 || ops->listen(e->lfd, 1024) != 0) {
-		rc = -errno;
-		goto out_close_lfd;
-	}
-	ev.data.u32 = 0;
-	if (ops->epoll_ctl(e->ep, EPOLL_CTL_ADD, e->lfd, &ev) != 0) {
-		rc = -errno;
-		goto out_close_lfd;
-	}
-	*out = e;
-	return 0;
-
-out_close_lfd:
-	ops->close(e->lfd);
-out_close_ep:
-	ops->close(e->ep);
-out_free:
-	free(e);
-	return rc;
-}
-
-uint16_t echod_port(const struct echod *e)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (e->ops->getsockname(e->lfd, (struct sockaddr *)&ss, &len) != 0)
-		return 0;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return 0;
-}
-
-int echod_serve(struct echod *e, int timeout_ms)
-{
-	struct epoll_event evs[LG_EVENTS];
-	int n = e->ops->epoll_wait(e->ep, evs, LG_EVENTS, timeout_ms);
-
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (int i = 0; i < n; i++) {
-		uint32_t id = evs[i].data.u32;
-
-		if (id == 0)
-			echod_accept(e);
-		else if (e->conns[id - 1])
-			echod_conn_io(e, id - 1);
-	}
-	return n;
-}
-
-int echod_run(struct echod *e, volatile sig_atomic_t *stop)
-{
-	while (!stop || !*stop) {
-		int rc = echod_serve(e, 100);
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-void echod_destroy(struct echod *e)
-{
-	if (!e)
-		return;
-	for (unsigned i = 0; i < ECHOD_CONNS; i++)
-		if (e->conns[i])
-			echod_close(e, i);
-	e->ops->close(e->lfd);
-	e->ops->close(e->ep);
-	free(e);
 }

@@ -1,22 +1,18 @@
-/* The demos' driver (demo.h): serving on an interface, and the embedded
- * default over a veth testbed or, without root or AF_XDP, over memlink. */
+/* The demos' embedded default (embedded.h): over a veth testbed or,
+ * without root or AF_XDP, over memlink. */
 #define _GNU_SOURCE
-#include "demo.h"
+#include "embedded.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <skiff/umem.h>
-
+#include "echo_server.h"
+#include "loadgen.h"
+#include "report.h"
+#include "runner.h"
 #include "testbed.h"
 
 #ifndef AF_XDP
@@ -47,164 +43,38 @@ static const uint8_t memlink_mac[2][6] = {
 
 enum { RUN_FALLBACK = -1000 };
 
-/* ---- serving ------------------------------------------------------------ */
-
-/* The loop both modes run: serve, print counters, until a signal or
- * until @p done says so. */
-static void serve_loop(const struct app_opts *o, struct app_server *srv, struct report *r,
-		       int wait_ms, bool (*done)(void *), void *arg)
-{
-	while (!app_stop) {
-		srv->step(srv, o->busy_poll ? 0 : wait_ms);
-		report_tick(r, &srv->c);
-		if (done && done(arg))
-			break;
-	}
-}
-
-/* What to change when a forced mode was refused. */
-static void init_hint(const struct app_opts *o, int rc)
-{
-	if (rc == -EOPNOTSUPP && o->xdp_mode == SKIFF_XDP_ZEROCOPY)
-		fprintf(stderr, "%s: hint: without -z skiff falls back to copy mode\n", o->prog);
-}
-
-static int init_failed(const struct app_opts *o, int rc)
-{
-	const char *why = skiff_last_error();
-
-	fprintf(stderr, "%s: starting skiff failed: %s\n", o->prog,
-		why && why[0] ? why : strerror(-rc));
-	init_hint(o, rc);
-	return app_init_exit_code(rc);
-}
-
-static int serve_interface(const struct app_opts *o, struct app_server *srv)
-{
-	struct skiff_config cfg;
-	struct report r;
-	int rc;
-
-	app_check_interface(o);
-	app_signals_install(NULL);
-	app_skiff_config(o, &cfg);
-	rc = skiff_init(&cfg) ? -errno : 0;
-	if (rc)
-		return init_failed(o, rc);
-	report_banner(stdout, o, NULL);
-	rc = srv->start(srv, o);
-	if (rc) {
-		skiff_fini();
-		return app_init_exit_code(rc);
-	}
-	printf("%s: serving; Ctrl-C prints the totals and stops\n", o->prog);
-	fflush(stdout);
-	report_start(&r, stdout, o);
-	serve_loop(o, srv, &r, 50, NULL, NULL);
-	report_totals(&r, &srv->c);
-	srv->stop(srv);
-	skiff_fini();
-	return APP_EXIT_OK;
-}
-
-/* ---- the embedded default: the peer's side ------------------------------ */
-
 struct peer {
 	const struct app_opts *o;
 	struct lg_config lg;
-	int go_rd, go_wr;   /* the server says go */
-	int res_rd, res_wr; /* the client's struct lg_result */
+	struct runner client; /* it says go with one byte; the client answers its lg_result */
 	/* memlink */
 	struct skiff_memlink *wire;
 	bool upstream_echo; /* the peer also runs the proxy's upstream */
-	struct echod *echod;
+	struct echo_server *echo;
 	/* the parent's view */
-	pid_t client;
 	bool have_result;
-	bool child_gone;
-	int child_status;
 	struct lg_result res;
 	char fail[sizeof(((struct lg_result *)0)->first_error)];
 };
 
-static int make_pipes(struct peer *p)
+/* ---- the peer's side ------------------------------------------------------ */
+
+/* Waits for the server's go (false: it never came), running @p idle
+ * meanwhile. */
+static bool wait_go(struct peer *p, void (*idle)(void *), void *arg)
 {
-	int go[2], res[2];
+	char go;
 
-	if (pipe2(go, O_CLOEXEC) != 0)
-		return -errno;
-	if (pipe2(res, O_CLOEXEC) != 0) {
-		int e = -errno;
-
-		close(go[0]);
-		close(go[1]);
-		return e;
-	}
-	p->go_rd = go[0];
-	p->go_wr = go[1];
-	p->res_rd = res[0];
-	p->res_wr = res[1];
-	return 0;
-}
-
-static void close_pipes(struct peer *p)
-{
-	int *fds[] = {&p->go_rd, &p->go_wr, &p->res_rd, &p->res_wr};
-
-	for (unsigned i = 0; i < 4; i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
-/* SIGUSR1 from the server's side: stop early, report what was done. */
-static volatile sig_atomic_t peer_stop;
-
-static void on_peer_stop(int sig)
-{
-	(void)sig;
-	peer_stop = 1;
-}
-
-static void peer_signals(struct peer *p)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_peer_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	p->lg.stop = &peer_stop;
-}
-
-/* In the child: waits for the server's go (or its end of the pipe closing),
- * running @p idle meanwhile. */
-static bool wait_go(struct peer *p, void (*idle)(struct peer *))
-{
-	struct pollfd pfd = {.fd = p->go_rd, .events = POLLIN};
-	char c;
-
-	for (int waited = 0; waited < GO_TIMEOUT_MS && !peer_stop; waited += 10) {
-		int n;
-
-		if (idle)
-			idle(p);
-		n = poll(&pfd, 1, idle ? 0 : 10);
-		if (n > 0)
-			return read(p->go_rd, &c, 1) == 1;
-		if (idle)
-			usleep(1000);
-	}
-	return false;
+	return runner_child_recv(&p->client, &go, 1, GO_TIMEOUT_MS, idle, arg) == 0;
 }
 
 static void send_result(struct peer *p, const struct lg_result *r)
 {
-	if (write(p->res_wr, r, sizeof(*r)) != (ssize_t)sizeof(*r))
+	int rc = runner_child_send(&p->client, r, sizeof(*r));
+
+	if (rc)
 		fprintf(stderr, "%s: client: cannot report the result: %s\n", p->o->prog,
-			strerror(errno));
+			strerror(-rc));
 }
 
 /* Linux TCP clients, in the client's namespace. */
@@ -213,38 +83,45 @@ static int kernel_client_main(void *arg)
 	struct peer *p = arg;
 	struct lg_result r;
 
-	peer_signals(p);
-	close(p->go_wr);
-	close(p->res_rd);
-	if (!wait_go(p, NULL)) {
+	p->lg.stop = &runner_interrupted;
+	if (!wait_go(p, NULL, NULL)) {
 		fprintf(stderr, "%s: client: skiff never came up\n", p->o->prog);
 		return 3;
 	}
-	lg_run(&p->lg, &lg_kernel_ops, &r);
+	lg_run(&p->lg, &socktab_kernel, &r);
 	send_result(p, &r);
 	return 0;
 }
 
+/* The upstream echo server of skiff-proxy's default, over @p ops. */
+static int open_upstream(struct echo_server **out, const struct socktab *ops)
+{
+	struct echo_config ec = {.ops = ops, .port = UPSTREAM_PORT, .ipv4 = true};
+
+	return echo_server_open(out, &ec);
+}
+
 /* A Linux echo server: skiff-proxy's upstream, in the server's namespace. */
-static int kernel_echod_main(void *arg)
+static int kernel_echo_main(void *arg)
 {
 	struct peer *p = arg;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(UPSTREAM_PORT)};
-	struct echod *e;
-	int rc;
+	struct echo_server *e;
+	int rc = open_upstream(&e, &socktab_kernel);
 
-	rc = echod_create(&e, &lg_kernel_ops, (struct sockaddr *)&a, sizeof(a));
 	if (rc) {
 		fprintf(stderr, "%s: upstream echo server: %s\n", p->o->prog, strerror(-rc));
 		return 3;
 	}
-	return echod_run(e, NULL) ? 3 : 0;
+	return echo_server_run(e, NULL) ? 3 : 0;
 }
 
-static void memlink_peer_idle(struct peer *p)
+/* Keeps the peer's stack (and its echo server) going. */
+static void memlink_peer_idle(void *arg)
 {
-	if (p->echod)
-		echod_serve(p->echod, 0);
+	struct peer *p = arg;
+
+	if (p->echo)
+		echo_server_step(p->echo, 0);
 	else
 		skiff_poll(0);
 }
@@ -253,8 +130,8 @@ static void memlink_peer_tick(void *arg)
 {
 	struct peer *p = arg;
 
-	if (p->echod)
-		echod_serve(p->echod, 0);
+	if (p->echo)
+		echo_server_step(p->echo, 0);
 }
 
 /* The second skiff process on the wire's end 1: the client, and for
@@ -266,9 +143,7 @@ static int memlink_peer_main(void *arg)
 	struct lg_result r;
 	int rc;
 
-	peer_signals(p);
-	close(p->go_wr);
-	close(p->res_rd);
+	p->lg.stop = &runner_interrupted;
 	cfg.memlink = p->wire;
 	cfg.memlink_end = 1;
 	cfg.frame_count = MEMLINK_FRAMES;
@@ -284,15 +159,9 @@ static int memlink_peer_main(void *arg)
 		send_result(p, &r);
 		return 3;
 	}
-	if (p->upstream_echo) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(UPSTREAM_PORT)};
-
-		rc = echod_create(&p->echod, &lg_skiff_ops, (struct sockaddr *)&a, sizeof(a));
-		if (rc)
-			fprintf(stderr, "%s: peer: upstream echo server: %s\n", p->o->prog,
-				strerror(-rc));
-	}
-	if (!wait_go(p, memlink_peer_idle)) {
+	if (p->upstream_echo && (rc = open_upstream(&p->echo, &socktab_skiff)) != 0)
+		fprintf(stderr, "%s: peer: upstream echo server: %s\n", p->o->prog, strerror(-rc));
+	if (!wait_go(p, memlink_peer_idle, p)) {
 		skiff_fini();
 		return 3;
 	}
@@ -300,50 +169,37 @@ static int memlink_peer_main(void *arg)
 	p->lg.wait_ms = -1;
 	p->lg.tick = memlink_peer_tick;
 	p->lg.tick_arg = p;
-	lg_run(&p->lg, &lg_skiff_ops, &r);
+	lg_run(&p->lg, &socktab_skiff, &r);
 	send_result(p, &r);
-	echod_destroy(p->echod);
+	echo_server_close(p->echo);
 	skiff_fini();
 	return 0;
 }
 
-/* ---- the embedded default: the server's side ----------------------------- */
+/* ---- the server's side ------------------------------------------------------ */
 
-/* serve_loop's stop condition: the client's result came in, or it died. */
+/* driver_serve()'s stop condition: the client's result came in, or it died. */
 static bool client_done(void *arg)
 {
 	struct peer *p = arg;
-	struct pollfd pfd = {.fd = p->res_rd, .events = POLLIN};
-	pid_t r;
+	int rc;
 
-	if (!p->have_result && poll(&pfd, 1, 0) > 0) {
-		ssize_t n = read(p->res_rd, &p->res, sizeof(p->res));
-
-		if (n == (ssize_t)sizeof(p->res))
-			p->have_result = true;
-		else if (!p->fail[0])
-			snprintf(p->fail, sizeof(p->fail), "the client ended without a result");
-	}
 	if (p->have_result)
 		return true;
-	r = waitpid(p->client, &p->child_status, WNOHANG);
-	if (r == p->client) {
-		p->child_gone = true;
-		tb_forget_child(p->client);
-		/* Its result may have landed just before it exited. */
-		if (poll(&pfd, 1, 0) > 0 &&
-		    read(p->res_rd, &p->res, sizeof(p->res)) == (ssize_t)sizeof(p->res)) {
-			p->have_result = true;
-			return true;
-		}
-		if (!p->fail[0])
-			snprintf(p->fail, sizeof(p->fail),
-				 "the client exited (status %d) without a result",
-				 WIFEXITED(p->child_status) ? WEXITSTATUS(p->child_status)
-							    : 128 + WTERMSIG(p->child_status));
-		return true;
-	}
-	return false;
+	rc = runner_recv(&p->client, &p->res, sizeof(p->res), 0);
+	if (!rc)
+		return p->have_result = true;
+	if (rc == -ECHILD && !p->fail[0])
+		snprintf(p->fail, sizeof(p->fail), "the client ended without a result");
+	if (runner_alive(&p->client))
+		return false;
+	/* Its result may have landed just before it exited. */
+	if (runner_recv(&p->client, &p->res, sizeof(p->res), 0) == 0)
+		return p->have_result = true;
+	if (!p->fail[0])
+		snprintf(p->fail, sizeof(p->fail), "the client exited (status %d) without a result",
+			 p->client.status);
+	return true;
 }
 
 static void load_config(const struct app_opts *o, struct lg_config *lg, const char *dst,
@@ -378,7 +234,7 @@ static void print_plan(const struct app_opts *o, const struct lg_config *lg, con
 }
 
 /* Runs the server until the client reports, then prints the verdict. */
-static int run_server_side(const struct app_opts *eo, struct app_server *srv, struct peer *p,
+static int run_server_side(const struct app_opts *eo, struct driver_server *srv, struct peer *p,
 			   const char *backend_line, const char *client, const char *testbed,
 			   int wait_ms)
 {
@@ -392,15 +248,16 @@ static int run_server_side(const struct app_opts *eo, struct app_server *srv, st
 	if (rc)
 		return app_init_exit_code(rc);
 	report_start(&r, stdout, eo);
-	if (write(p->go_wr, &go, 1) != 1)
-		snprintf(p->fail, sizeof(p->fail), "cannot start the client: %s", strerror(errno));
+	rc = runner_send(&p->client, &go, 1);
+	if (rc)
+		snprintf(p->fail, sizeof(p->fail), "cannot start the client: %s", strerror(-rc));
 	else
-		serve_loop(eo, srv, &r, wait_ms, client_done, p);
+		driver_serve(eo, srv, &r, wait_ms, client_done, p);
 	if (app_stop && !p->have_result) {
 		/* Ask the client for what it got so far, serving meanwhile. */
 		double end = report_now() + 3;
 
-		kill(p->client, SIGUSR1);
+		runner_interrupt(&p->client);
 		while (report_now() < end && !client_done(p))
 			srv->step(srv, wait_ms < 10 ? wait_ms : 10);
 		if (!p->have_result)
@@ -416,7 +273,8 @@ static int run_server_side(const struct app_opts *eo, struct app_server *srv, st
 		snprintf(p->res.first_error, sizeof(p->res.first_error), "%s",
 			 p->fail[0] ? p->fail : "no result from the client");
 	}
-	lg_print(stdout, eo->kind == APP_PROXY ? "client through skiff-proxy" : "client", &p->res);
+	report_load(stdout, eo->kind == APP_PROXY ? "client through skiff-proxy" : "client",
+		    &p->res);
 	fflush(stdout);
 	return lg_passed(&p->res) ? APP_EXIT_OK : APP_EXIT_FAIL;
 }
@@ -430,7 +288,7 @@ static int veth_init_failed(const struct app_opts *o, int rc)
 	if (o->xdp_mode == SKIFF_XDP_ZEROCOPY || o->xdp_skb) {
 		fprintf(stderr, "%s: starting skiff on the testbed failed: %s\n", o->prog,
 			why && why[0] ? why : strerror(-rc));
-		init_hint(o, rc);
+		driver_init_hint(o, rc);
 		return app_init_exit_code(rc);
 	}
 	fprintf(stderr, "%s: AF_XDP on the testbed's veth failed: %s\n", o->prog,
@@ -438,7 +296,21 @@ static int veth_init_failed(const struct app_opts *o, int rc)
 	return RUN_FALLBACK;
 }
 
-static int run_veth(const struct app_opts *o, struct app_server *srv)
+/* skiff-proxy's upstream: a Linux echo server at @p addr, or the peer's. */
+static void set_upstream(struct app_opts *eo, const char *addr, const char *what)
+{
+	struct sockaddr_in *u = (struct sockaddr_in *)&eo->upstream;
+
+	memset(&eo->upstream, 0, sizeof(eo->upstream));
+	u->sin_family = AF_INET;
+	u->sin_port = htons(UPSTREAM_PORT);
+	inet_pton(AF_INET, addr, &u->sin_addr);
+	eo->upstream_len = sizeof(*u);
+	snprintf(eo->upstream_str, sizeof(eo->upstream_str), "%s:%u (%s)", addr, UPSTREAM_PORT,
+		 what);
+}
+
+static int run_veth(const struct app_opts *o, struct driver_server *srv)
 {
 	char ns_skiff[TB_NS_NAME_MAX], ns_client[TB_NS_NAME_MAX], ns_server[TB_NS_NAME_MAX];
 	char if_skiff[IF_NAMESIZE], if_client[IF_NAMESIZE], if_up[IF_NAMESIZE],
@@ -446,54 +318,39 @@ static int run_veth(const struct app_opts *o, struct app_server *srv)
 	bool proxy = o->kind == APP_PROXY;
 	struct skiff_config cfg;
 	struct app_opts eo = *o;
-	struct peer p = {.o = o, .go_rd = -1, .go_wr = -1, .res_rd = -1, .res_wr = -1};
+	struct peer p = {.o = o};
 	char line[256], tbed[256];
 	int rc;
 
-	if (make_pipes(&p))
-		return APP_EXIT_FAIL;
 	rc = tb_ns_create(ns_skiff, sizeof(ns_skiff), "skiff");
 	if (!rc)
 		rc = tb_ns_create(ns_client, sizeof(ns_client), "client");
 	if (!rc && proxy)
 		rc = tb_ns_create(ns_server, sizeof(ns_server), "server");
 	if (!rc)
-		rc = tb_veth(ns_skiff, if_skiff, ns_client, if_client, proxy ? "p" : "e", 1);
-	if (!rc)
-		rc = tb_addr(ns_client, if_client, proxy ? NETP_CLIENT "/24" : NET_CLIENT "/24");
+		rc = tb_link(ns_skiff, if_skiff, NULL, ns_client, if_client,
+			     proxy ? NETP_CLIENT "/24" : NET_CLIENT "/24", proxy ? "p" : "e");
 	if (!rc)
 		rc = tb_addr(ns_client, if_client, NET6_CLIENT "/64");
-	if (!rc && proxy) {
-		/* The client's namespace routes between skiff and the server. */
-		rc = tb_veth(ns_server, if_up, ns_client, if_router, "u", 1);
-		if (!rc)
-			rc = tb_addr(ns_server, if_up, NETP_SERVER "/24");
-		if (!rc)
-			rc = tb_addr(ns_client, if_router, NETP_ROUTER "/24");
-		if (!rc)
-			rc = tb_ip(ns_server, "route", "add", "default", "via", NETP_ROUTER,
-				   (char *)NULL);
-		if (!rc)
-			rc = tb_sysctl(ns_client, "net/ipv4/ip_forward", "1");
-	}
+	/* The client's namespace routes between skiff and the server. */
+	if (!rc && proxy)
+		rc = tb_link(ns_server, if_up, NETP_SERVER "/24", ns_client, if_router,
+			     NETP_ROUTER "/24", "u");
+	if (!rc && proxy)
+		rc = tb_route_via(ns_server, ns_client, NETP_ROUTER);
 	if (rc) {
 		fprintf(stderr, "%s: building the testbed failed: %s\n", o->prog, strerror(-rc));
-		close_pipes(&p);
 		return RUN_FALLBACK;
 	}
 
 	/* Children first: they must not inherit the AF_XDP socket. */
 	load_config(o, &p.lg, proxy ? NETP_SKIFF : NET_SKIFF, o->port);
-	if (proxy && tb_spawn(ns_server, kernel_echod_main, &p) < 0)
+	if (proxy && tb_spawn(ns_server, kernel_echo_main, &p) < 0)
 		rc = -ECHILD;
-	if (!rc && (p.client = tb_spawn(ns_client, kernel_client_main, &p)) < 0)
+	if (!rc && runner_start(&p.client, ns_client, kernel_client_main, &p) != 0)
 		rc = -ECHILD;
-	close(p.go_rd);
-	close(p.res_wr);
-	p.go_rd = p.res_wr = -1;
 	if (rc) {
 		fprintf(stderr, "%s: starting the testbed's processes failed\n", o->prog);
-		close_pipes(&p);
 		return APP_EXIT_FAIL;
 	}
 
@@ -502,7 +359,7 @@ static int run_veth(const struct app_opts *o, struct app_server *srv)
 	rc = tb_enter(ns_skiff);
 	if (rc) {
 		fprintf(stderr, "%s: entering %s: %s\n", o->prog, ns_skiff, strerror(-rc));
-		close_pipes(&p);
+		runner_stop(&p.client, 0);
 		return APP_EXIT_FAIL;
 	}
 	eo.ifname = if_skiff;
@@ -513,23 +370,18 @@ static int run_veth(const struct app_opts *o, struct app_server *srv)
 	inet_pton(AF_INET6, NET6_SKIFF, eo.ip6);
 	eo.prefix6 = 64;
 	if (proxy) {
-		struct sockaddr_in *u = (struct sockaddr_in *)&eo.upstream;
+		char what[96];
 
 		eo.have_gw4 = true;
 		inet_pton(AF_INET, NETP_CLIENT, &eo.gw4);
-		memset(&eo.upstream, 0, sizeof(eo.upstream));
-		u->sin_family = AF_INET;
-		u->sin_port = htons(UPSTREAM_PORT);
-		inet_pton(AF_INET, NETP_SERVER, &u->sin_addr);
-		eo.upstream_len = sizeof(*u);
-		snprintf(eo.upstream_str, sizeof(eo.upstream_str), "%s:%u (Linux echo server, %s)",
-			 NETP_SERVER, UPSTREAM_PORT, ns_server);
+		snprintf(what, sizeof(what), "Linux echo server, %s", ns_server);
+		set_upstream(&eo, NETP_SERVER, what);
 	}
 	app_skiff_config(&eo, &cfg);
 	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc) {
 		rc = veth_init_failed(o, rc);
-		close_pipes(&p);
+		runner_stop(&p.client, 0);
 		tb_destroy();
 		return rc;
 	}
@@ -539,16 +391,16 @@ static int run_veth(const struct app_opts *o, struct app_server *srv)
 		 proxy ? ", " : "", proxy ? ns_server : "", if_skiff, if_client);
 	rc = run_server_side(&eo, srv, &p, NULL, line, tbed, 20);
 	skiff_fini();
-	close_pipes(&p);
+	runner_stop(&p.client, 0);
 	tb_destroy();
 	return rc;
 }
 
-static int run_memlink(const struct app_opts *o, struct app_server *srv)
+static int run_memlink(const struct app_opts *o, struct driver_server *srv)
 {
 	struct skiff_memlink_config wc = {.frame_count = MEMLINK_FRAMES};
 	struct skiff_config cfg = {.backend = SKIFF_BACKEND_MEMLINK};
-	struct peer p = {.o = o, .go_rd = -1, .go_wr = -1, .res_rd = -1, .res_wr = -1};
+	struct peer p = {.o = o};
 	bool proxy = o->kind == APP_PROXY;
 	struct app_opts eo = *o;
 	int rc;
@@ -559,21 +411,13 @@ static int run_memlink(const struct app_opts *o, struct app_server *srv)
 			strerror(-rc));
 		return APP_EXIT_FAIL;
 	}
-	if (make_pipes(&p)) {
-		skiff_memlink_destroy(p.wire);
-		return APP_EXIT_FAIL;
-	}
 	load_config(o, &p.lg, NET_SKIFF, o->port);
 	p.upstream_echo = proxy;
 	/* Fork before either end creates its UMEM (skiff_memlink_create). */
-	p.client = tb_spawn(NULL, memlink_peer_main, &p);
-	close(p.go_rd);
-	close(p.res_wr);
-	p.go_rd = p.res_wr = -1;
-	if (p.client < 0) {
+	rc = runner_start(&p.client, NULL, memlink_peer_main, &p);
+	if (rc) {
 		fprintf(stderr, "%s: starting the peer process failed: %s\n", o->prog,
-			strerror((int)-p.client));
-		close_pipes(&p);
+			strerror(-rc));
 		skiff_memlink_destroy(p.wire);
 		return APP_EXIT_FAIL;
 	}
@@ -581,17 +425,8 @@ static int run_memlink(const struct app_opts *o, struct app_server *srv)
 	inet_pton(AF_INET, NET_SKIFF, &eo.ip4);
 	eo.prefix4 = 24;
 	eo.have_ip6 = false;
-	if (proxy) {
-		struct sockaddr_in *u = (struct sockaddr_in *)&eo.upstream;
-
-		memset(&eo.upstream, 0, sizeof(eo.upstream));
-		u->sin_family = AF_INET;
-		u->sin_port = htons(UPSTREAM_PORT);
-		inet_pton(AF_INET, NET_CLIENT, &u->sin_addr);
-		eo.upstream_len = sizeof(*u);
-		snprintf(eo.upstream_str, sizeof(eo.upstream_str),
-			 "%s:%u (the peer's skiff echo server)", NET_CLIENT, UPSTREAM_PORT);
-	}
+	if (proxy)
+		set_upstream(&eo, NET_CLIENT, "the peer's skiff echo server");
 	cfg.memlink = p.wire;
 	cfg.memlink_end = 0;
 	cfg.frame_count = MEMLINK_FRAMES;
@@ -600,9 +435,8 @@ static int run_memlink(const struct app_opts *o, struct app_server *srv)
 	cfg.ipv4_prefix = 24;
 	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc) {
-		rc = init_failed(o, rc);
-		tb_stop_child(p.client, 500);
-		close_pipes(&p);
+		rc = driver_init_failed(o, rc);
+		runner_stop(&p.client, 500);
 		skiff_memlink_destroy(p.wire);
 		return rc == APP_EXIT_USAGE ? APP_EXIT_FAIL : rc;
 	}
@@ -612,14 +446,13 @@ static int run_memlink(const struct app_opts *o, struct app_server *srv)
 			     "memlink end 0: a shared-memory wire to a second skiff process",
 			     "a second skiff process on memlink end 1 (" NET_CLIENT ")", NULL, 0);
 	skiff_fini();
-	tb_stop_child(p.client, 2000);
-	close_pipes(&p);
+	runner_stop(&p.client, 2000);
 	skiff_memlink_destroy(p.wire);
 	return rc;
 }
 
 /* Root, iproute2, namespaces and AF_XDP sockets: the veth testbed can work. */
-static bool xsk_possible(char *why, size_t len)
+static bool veth_possible(char *why, size_t len)
 {
 	int fd;
 
@@ -634,18 +467,16 @@ static bool xsk_possible(char *why, size_t len)
 	return true;
 }
 
-int app_main(const struct app_opts *o, struct app_server *srv)
+int embedded_run(const struct app_opts *o, struct driver_server *srv)
 {
 	char why[200];
 	int rc;
 
-	if (o->ifname)
-		return serve_interface(o, srv);
 	tb_init(o->prog);
 	app_signals_install(tb_emergency);
 	if (o->force_memlink)
 		return run_memlink(o, srv);
-	if (!xsk_possible(why, sizeof(why))) {
+	if (!veth_possible(why, sizeof(why))) {
 		printf("%s: no veth testbed: %s; running the same job over memlink instead\n",
 		       o->prog, why);
 		return run_memlink(o, srv);

@@ -3,13 +3,14 @@
  * skiff-bench: skiff against the Linux kernel's TCP on this machine, one
  * pair of endpoints at a time, with the same client for every pair (the
  * closed-loop load generator of loadgen.h, over Linux or skiff sockets)
- * and the same kind of server (skiff-echo's zero-copy data path on skiff,
- * loadgen.h's echo server on Linux).
+ * and the same echo server (echo_server.h: skiff-echo's zero-copy data
+ * path on skiff, plain recv and send on Linux).
  *
  * A pair runs as two processes pinned to their own cores, the server and
- * the client, forked from a parent that builds the testbed (testbed.h),
- * hands out the runs and collects the figures. The parent waits in poll()
- * meanwhile, so it does not disturb the whole-machine CPU count.
+ * the client, forked from a parent (runner.h) that builds the testbed
+ * (testbed.h), hands out the runs and collects the figures. The parent
+ * waits in poll() meanwhile, so it does not disturb the whole-machine CPU
+ * count.
  *
  * Threading: one thread per process; nothing here is reentrant.
  */
@@ -18,8 +19,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "report.h"
 
 /** How the two ends are joined. */
 enum bench_net {
@@ -122,19 +121,5 @@ struct bench_cpu {
 int bench_cpu_read(struct bench_cpu *out);
 /** Clock ticks per second of /proc/stat. */
 double bench_cpu_hz(void);
-
-/* ---- the echo server on skiff (bench_echo.c) ----------------------------- */
-
-/** skiff-echo's data path (relay.h) on one IPv4 listener; the caller
- * drives it. */
-struct bench_echo;
-
-/** After skiff_init(). @return 0 or -errno */
-int bench_echo_start(struct bench_echo **out, uint16_t port);
-/** Wait up to @p timeout_ms for events and handle them. */
-void bench_echo_step(struct bench_echo *e, int timeout_ms);
-const struct app_counters *bench_echo_counters(const struct bench_echo *e);
-/** Close everything (before skiff_fini); accepts NULL. */
-void bench_echo_stop(struct bench_echo *e);
 
 #endif

@@ -54,14 +54,17 @@ static const struct {
 	const char *fmt;
 	bool ratio; /* compared with the baseline */
 } metrics[] = {
-	{BF_C1_RPS, "echo64.c1.rps", "req/s", "%.0f", true},
-	{BF_C1_P50, "echo64.c1.p50_us", "us", "%.1f", true},
-	{BF_C1_P99, "echo64.c1.p99_us", "us", "%.1f", true},
-	{BF_C1_CPU, "echo64.c1.cpu_s_per_mreq", "s/Mreq", "%.2f", true},
-	{BF_C64_RPS, "echo64.c64.rps", "req/s", "%.0f", true},
-	{BF_C64_P50, "echo64.c64.p50_us", "us", "%.1f", true},
-	{BF_C64_P99, "echo64.c64.p99_us", "us", "%.1f", true},
-	{BF_C64_CPU, "echo64.c64.cpu_s_per_mreq", "s/Mreq", "%.2f", true},
+/* The four figures of an echo run, in bench_fig order from its first. */
+#define ECHO_METRICS(run, first)                                                                   \
+	{first, "echo64." run ".rps", "req/s", "%.0f", true},                                      \
+		{first + 1, "echo64." run ".p50_us", "us", "%.1f", true},                          \
+		{first + 2, "echo64." run ".p99_us", "us", "%.1f", true},                          \
+	{                                                                                          \
+		first + 3, "echo64." run ".cpu_s_per_mreq", "s/Mreq", "%.2f", true                 \
+	}
+	ECHO_METRICS("c1", BF_C1_RPS),
+	ECHO_METRICS("c64", BF_C64_RPS),
+#undef ECHO_METRICS
 	{BF_BULK_GBPS, "bulk.gbps", "Gbit/s", "%.3f", true},
 	{BF_BULK_CPU, "bulk.cpu_s_per_gb", "s/GB", "%.3f", true},
 	{BF_COPIES, "copies_per_byte", "B/B", "%.4f", false},
@@ -118,6 +121,44 @@ static double num(const char *s, double lo, double hi, const char *what)
 	return v;
 }
 
+/* The pair named @p name, or -1. */
+static int find(const char *name)
+{
+	for (unsigned i = 0; i < NPAIRS; i++)
+		if (!strcmp(pairs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* The measurement named @p name (its BENCH_RUN_* bit number), or -1. */
+static int find_run(const char *name)
+{
+	static const char *const runs[] = {"c1", "c64", "bulk"};
+
+	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
+		if (!strcmp(runs[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* The words of the comma-separated @p list as a set of the indices
+ * @p index finds for them; a word it does not know is bad use (@p what). */
+static unsigned words(const char *list, int (*index)(const char *word), const char *what)
+{
+	char *copy = strdup(list), *save = NULL;
+	unsigned set = 0;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int i = index(t);
+
+		if (i < 0)
+			bad_use(what, t);
+		set |= 1u << i;
+	}
+	free(copy);
+	return set;
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -162,19 +203,11 @@ static void parse(int argc, char **argv, struct opts *o)
 			bulk_gib = num(optarg, 0.01, 1024, "bad bulk size");
 			break;
 		case 'p': {
-			char *list = strdup(optarg), *save = NULL;
+			unsigned set = words(optarg, find, "unknown pair");
 
-			for (char *t = strtok_r(list, ",", &save); t;
-			     t = strtok_r(NULL, ",", &save)) {
-				unsigned i = 0;
-
-				while (i < NPAIRS && strcmp(pairs[i].name, t) != 0)
-					i++;
-				if (i == NPAIRS)
-					bad_use("unknown pair", t);
-				o->want[i] = chose = true;
-			}
-			free(list);
+			for (unsigned i = 0; i < NPAIRS; i++)
+				if (set & (1u << i))
+					o->want[i] = chose = true;
 			break;
 		}
 		case 's':
@@ -183,24 +216,10 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'w':
 			warmup_s = num(optarg, 0, 3600, "bad warm-up duration");
 			break;
-		case 'R': {
-			char *list = strdup(optarg), *save = NULL;
-
-			o->plan.skip = BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK;
-			for (char *t = strtok_r(list, ",", &save); t;
-			     t = strtok_r(NULL, ",", &save)) {
-				if (!strcmp(t, "c1"))
-					o->plan.skip &= ~BENCH_RUN_C1;
-				else if (!strcmp(t, "c64"))
-					o->plan.skip &= ~BENCH_RUN_C64;
-				else if (!strcmp(t, "bulk"))
-					o->plan.skip &= ~BENCH_RUN_BULK;
-				else
-					bad_use("unknown measurement", t);
-			}
-			free(list);
+		case 'R':
+			o->plan.skip = (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK) &
+				       ~words(optarg, find_run, "unknown measurement");
 			break;
-		}
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &o->plan.cpu_server, &o->plan.cpu_client) !=
 				    2 ||
@@ -362,14 +381,6 @@ static void print_table(const struct opts *o, const struct bench_result *res)
 	       "payload byte the skiff server echoed (bulk; echo64 c64 in brackets); app: what the echo "
 	       "server copied itself (loans it could not send on in their frames)\n\n",
 	       o->plan.reps);
-}
-
-static int find(const char *name)
-{
-	for (unsigned i = 0; i < NPAIRS; i++)
-		if (!strcmp(pairs[i].name, name))
-			return (int)i;
-	return -1;
 }
 
 static void print_lines(const struct opts *o, const struct bench_result *res)

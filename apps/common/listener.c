@@ -1,0 +1,119 @@
+/* A server's listening side (listener.h). */
+#define _GNU_SOURCE
+#include "listener.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+
+/* One family's listener, added to the epoll set with its descriptor's
+ * address as data. Says why on failure. */
+static int listen_on(struct listener *l, int family, uint16_t port, int *lfd, const char *prog)
+{
+	const struct socktab *ops = l->ops;
+	struct sockaddr_storage ss;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lfd};
+	socklen_t len;
+	int one = 1, e;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		len = sizeof(*a);
+	}
+	*lfd = ops->socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (*lfd < 0)
+		goto out_err;
+	/* The IPv4 listener takes IPv4: this one is IPv6 only. */
+	if (family == AF_INET6)
+		ops->setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	ops->setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ops->bind(*lfd, (struct sockaddr *)&ss, len) != 0 ||
+	    ops->listen(*lfd, LISTENER_BACKLOG) != 0 ||
+	    ops->epoll_ctl(l->ep, EPOLL_CTL_ADD, *lfd, &ev) != 0)
+		goto out_err;
+	return 0;
+
+out_err:
+	e = errno;
+	if (prog)
+		fprintf(stderr, "%s: listening on %s port %u: %s%s\n", prog,
+			family == AF_INET ? "IPv4" : "IPv6", port, strerror(e),
+			e == EADDRINUSE ? " (address already in use)" : "");
+	return -e;
+}
+
+int listener_open(struct listener *l, const struct socktab *ops, uint16_t port, bool ipv4,
+		  bool ipv6, const char *prog)
+{
+	int rc = 0;
+
+	l->ops = ops;
+	l->fd[0] = l->fd[1] = -1;
+	l->ep = ops->epoll_create(0);
+	if (l->ep < 0) {
+		rc = -errno;
+		if (prog)
+			fprintf(stderr, "%s: %s_epoll_create: %s\n", prog, ops->name,
+				strerror(-rc));
+		return rc;
+	}
+	if (ipv4)
+		rc = listen_on(l, AF_INET, port, &l->fd[0], prog);
+	if (!rc && ipv6)
+		rc = listen_on(l, AF_INET6, port, &l->fd[1], prog);
+	return rc;
+}
+
+int listener_of(const struct listener *l, const struct epoll_event *ev)
+{
+	for (int i = 0; i < 2; i++)
+		if (ev->data.ptr == &l->fd[i])
+			return l->fd[i];
+	return -1;
+}
+
+int listener_accept(const struct listener *l, int lfd)
+{
+	int fd = l->ops->accept(lfd, NULL, NULL, SOCK_NONBLOCK), one = 1;
+
+	if (fd >= 0)
+		l->ops->setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+uint16_t listener_port(const struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = l->fd[0] >= 0 ? l->fd[0] : l->fd[1];
+
+	if (fd < 0 || l->ops->getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+void listener_close(struct listener *l)
+{
+	for (int i = 0; i < 2; i++)
+		if (l->fd[i] >= 0)
+			l->ops->close(l->fd[i]);
+	if (l->ep >= 0)
+		l->ops->close(l->ep);
+	l->ep = l->fd[0] = l->fd[1] = -1;
+}

@@ -1,0 +1,48 @@
+/**
+ * @file
+ * A server's listening side: an epoll set with a non-blocking listener on
+ * one port for IPv4 and/or IPv6 (IPv6-only, so the two never overlap), over
+ * a socket table (socktab.h). The server adds its connections to the same
+ * epoll set.
+ */
+#ifndef SKIFF_APPS_LISTENER_H
+#define SKIFF_APPS_LISTENER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#include "socktab.h"
+
+#define LISTENER_BACKLOG 255
+
+struct listener {
+	const struct socktab *ops;
+	int ep;	   /* the epoll set */
+	int fd[2]; /* the IPv4 and IPv6 listeners; -1: none */
+};
+
+/**
+ * Opens the epoll set and a listener on @p port (0: any) for each family
+ * asked for, registered with data.ptr = &l->fd[i]. @p prog (may be NULL:
+ * silently) prefixes a message that says why a step failed.
+ * @return 0 or -errno (-EADDRINUSE, ...); listener_close() undoes a
+ *         partial set-up
+ */
+int listener_open(struct listener *l, const struct socktab *ops, uint16_t port, bool ipv4,
+		  bool ipv6, const char *prog);
+
+/** The listener an event of the epoll set is for, or -1 (a connection's). */
+int listener_of(const struct listener *l, const struct epoll_event *ev);
+
+/** The next connection waiting on @p lfd, non-blocking, with TCP_NODELAY
+ * (echoes and proxied requests are latency-bound); -1 when none is. */
+int listener_accept(const struct listener *l, int lfd);
+
+/** The port listened on (host order), or 0. */
+uint16_t listener_port(const struct listener *l);
+
+/** Closes the listeners and the epoll set (not the connections in it). */
+void listener_close(struct listener *l);
+
+#endif
