@@ -237,6 +237,15 @@ void proc_show(const struct proc *p)
 		p->status, p->buf);
 }
 
+void proc_expect(const struct proc *p, int status, const char *text)
+{
+	if (p->status != status || (text && !strstr(p->buf, text)))
+		proc_show(p);
+	TK_ASSERT_EQ(p->status, status);
+	if (text)
+		CU_ASSERT(strstr(p->buf, text) != NULL);
+}
+
 void proc_done(struct proc *p)
 {
 	unstage_binary(p);
@@ -296,12 +305,7 @@ void expect_embedded_pass(const char *prog, const char *extra, uid_t uid, const 
 	struct proc p;
 
 	proc_run(&p, uid, 90000, argv);
-	if (p.status != 0 ||
-	    !strstr(p.buf, "verdict: PASS 32 connections x 300 requests, 0 bad bytes"))
-		proc_show(&p);
-	TK_ASSERT_EQ(p.status, 0);
-	CU_ASSERT(strstr(p.buf, "verdict: PASS 32 connections x 300 requests, 0 bad bytes\n") !=
-		  NULL);
+	proc_expect(&p, 0, "verdict: PASS 32 connections x 300 requests, 0 bad bytes\n");
 	CU_ASSERT(strstr(p.buf, "requests/s") != NULL);
 	CU_ASSERT(strstr(p.buf, "p99") != NULL);
 	CU_ASSERT(strstr(p.buf, "totals after") != NULL);
@@ -320,9 +324,6 @@ void expect_bad_use(uid_t uid, const char *expect, char *const argv[])
 	struct proc p;
 
 	proc_run(&p, uid, 10000, argv);
-	if (p.status != 2 || !strstr(p.buf, expect))
-		proc_show(&p);
-	TK_ASSERT_EQ(p.status, 2);
-	CU_ASSERT(strstr(p.buf, expect) != NULL);
+	proc_expect(&p, 2, expect);
 	proc_done(&p);
 }

@@ -34,6 +34,9 @@ void proc_finish(struct proc *p, int timeout_ms);
 int proc_run(struct proc *p, uid_t uid, int timeout_ms, char *const argv[]);
 /* Prints the output on stderr (for failures). */
 void proc_show(const struct proc *p);
+/* Asserts exit status @p status and @p text (NULL: none) in the output;
+ * shows the output when either is missing. */
+void proc_expect(const struct proc *p, int status, const char *text);
 /* Closes the output and removes a staged copy. */
 void proc_done(struct proc *p);
 

@@ -41,11 +41,7 @@ static void test_echo_default_run(void)
 
 	tk_require_privileged();
 	proc_run(&p, 0, 110000, argv);
-	if (p.status != 0)
-		proc_show(&p);
-	TK_ASSERT_EQ(p.status, 0);
-	CU_ASSERT(strstr(p.buf, "verdict: PASS 64 connections x 1000 requests, 0 bad bytes\n") !=
-		  NULL);
+	proc_expect(&p, 0, "verdict: PASS 64 connections x 1000 requests, 0 bad bytes\n");
 	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
 }
@@ -132,18 +128,12 @@ static void test_iperf3_through_proxy(void)
 	}
 	proc_start(&pc, cli, 0, client);
 	proc_finish(&pc, 30000);
-	if (pc.status != 0)
-		proc_show(&pc);
-	TK_ASSERT_EQ(pc.status, 0);
-	CU_ASSERT(strstr(pc.buf, "receiver") != NULL);
+	proc_expect(&pc, 0, "receiver");
 	proc_finish(&ps, 5000);
 	TK_ASSERT_EQ(ps.status, 0);
 	kill(pp.pid, SIGINT);
 	proc_finish(&pp, 10000);
-	if (pp.status != 0)
-		proc_show(&pp);
-	TK_ASSERT_EQ(pp.status, 0);
-	CU_ASSERT(strstr(pp.buf, "totals after") != NULL);
+	proc_expect(&pp, 0, "totals after");
 	/* iperf3's control connection and its data connection. */
 	CU_ASSERT(strstr(pp.buf, "connections 2 accepted") != NULL);
 	{
@@ -187,11 +177,8 @@ static void test_forced_zero_copy_on_veth_exits_2(void)
 
 	tk_require_privileged();
 	proc_run(&p, 0, 30000, argv);
-	if (p.status != 2)
-		proc_show(&p);
-	TK_ASSERT_EQ(p.status, 2);
+	proc_expect(&p, 2, "hint: without -z");
 	CU_ASSERT(strstr(p.buf, "zero-copy") != NULL);
-	CU_ASSERT(strstr(p.buf, "hint: without -z") != NULL);
 	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
 }

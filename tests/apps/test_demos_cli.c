@@ -49,9 +49,7 @@ static void test_unprivileged_run_from_private_dir(void)
 
 	snprintf(missing, sizeof(missing), "%s/sub/skiff-echo", dir);
 	proc_run(&p, NOBODY, 5000, (char *const[]){missing, "-h", NULL});
-	if (p.status != 127 || !strstr(p.buf, "is not searchable by that user"))
-		proc_show(&p);
-	TK_ASSERT_EQ(p.status, 127);
+	proc_expect(&p, 127, "is not searchable by that user");
 	CU_ASSERT(strstr(p.buf, dir) != NULL);
 	CU_ASSERT(strstr(p.buf, "mode 0700") != NULL);
 	proc_done(&p);

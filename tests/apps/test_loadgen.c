@@ -67,19 +67,31 @@ static void serve(void *arg)
 	echo_server_step(arg, 0);
 }
 
+/* A configuration for @p conns connections to @p port on loopback. */
+static struct lg_config config_to(uint16_t port, unsigned conns)
+{
+	struct sockaddr_in *a;
+	struct lg_config cfg;
+
+	CU_ASSERT_FATAL(port != 0);
+	memset(&cfg, 0, sizeof(cfg));
+	a = (struct sockaddr_in *)&cfg.dst;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cfg.dst_len = sizeof(*a);
+	cfg.conns = conns;
+	return cfg;
+}
+
+/* The echo server over @p server_ops, and a load for it. */
 static struct lg_config loopback_config(const struct socktab *server_ops)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct echo_config ec = {.ops = server_ops, .ipv4 = true};
 	struct lg_config cfg;
 
 	CU_ASSERT_FATAL(echo_server_open(&env.e, &ec) == 0);
-	a.sin_port = htons(echo_server_port(env.e));
-	CU_ASSERT_FATAL(a.sin_port != 0);
-	memset(&cfg, 0, sizeof(cfg));
-	memcpy(&cfg.dst, &a, sizeof(a));
-	cfg.dst_len = sizeof(a);
-	cfg.conns = 8;
+	cfg = config_to(echo_server_port(env.e), 8);
 	cfg.requests = 100;
 	cfg.max_size = 20000;
 	cfg.wait_ms = -1;
@@ -87,6 +99,20 @@ static struct lg_config loopback_config(const struct socktab *server_ops)
 	cfg.tick = serve;
 	cfg.tick_arg = env.e;
 	return cfg;
+}
+
+/* A TCP socket bound to a free loopback port, which *port receives. */
+static int bound_socket(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	CU_ASSERT_FATAL(l >= 0);
+	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(getsockname(l, (struct sockaddr *)&a, &len) == 0);
+	*port = ntohs(a.sin_port);
+	return l;
 }
 
 static void setup(void)
@@ -163,19 +189,13 @@ static void test_catches_an_early_close(void)
 /* A listener that never answers: the run gives up instead of hanging. */
 static void test_gives_up_when_stalled(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
 	struct lg_config cfg;
 	struct lg_result r;
-	int l = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port;
+	int l = bound_socket(&port);
 
-	CU_ASSERT_FATAL(l >= 0);
-	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 16) == 0);
-	CU_ASSERT_FATAL(getsockname(l, (struct sockaddr *)&a, &len) == 0);
-	memset(&cfg, 0, sizeof(cfg));
-	memcpy(&cfg.dst, &a, sizeof(a));
-	cfg.dst_len = sizeof(a);
-	cfg.conns = 2;
+	CU_ASSERT_FATAL(listen(l, 16) == 0);
+	cfg = config_to(port, 2);
 	cfg.stall_ms = 300;
 	TK_ASSERT_EQ(lg_run(&cfg, &socktab_kernel, &r), -EIO);
 	CU_ASSERT(r.stalled);
@@ -185,20 +205,13 @@ static void test_gives_up_when_stalled(void)
 
 static void test_refused_connections_fail(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
 	struct lg_config cfg;
 	struct lg_result r;
-	int l = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port;
 
 	/* A port that was free a moment ago: nothing listens there. */
-	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(getsockname(l, (struct sockaddr *)&a, &len) == 0);
-	close(l);
-	memset(&cfg, 0, sizeof(cfg));
-	memcpy(&cfg.dst, &a, sizeof(a));
-	cfg.dst_len = sizeof(a);
-	cfg.conns = 3;
+	close(bound_socket(&port));
+	cfg = config_to(port, 3);
 	TK_ASSERT_EQ(lg_run(&cfg, &socktab_kernel, &r), -EIO);
 	TK_ASSERT_EQ(r.conns_failed, 3);
 	TK_ASSERT_EQ(r.first_errno, ECONNREFUSED);

@@ -15,14 +15,20 @@
 #define AF_XDP 44
 #endif
 
+/* One line: @p prefix, then the message. */
+static void say(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	fputs(prefix, f);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+}
+
 void tk_note(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("  note: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say(stderr, "  note: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -111,9 +117,7 @@ void tk_skip(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("SKIP: ", stdout);
-	vfprintf(stdout, fmt, ap);
-	fputc('\n', stdout);
+	say(stdout, "SKIP: ", fmt, ap);
 	va_end(ap);
 	fflush(stdout);
 	/* CUnit aborts if its registry goes while a test runs. */
