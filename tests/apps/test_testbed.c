@@ -177,6 +177,22 @@ static pid_t run_child(int how, int *status)
 	return pid;
 }
 
+/* True when wait status @p status says the run ended as @p how asked. */
+static bool ended_as(int status, int how)
+{
+	if (how == 0)
+		return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == how)
+		return true;
+#ifdef __SANITIZE_ADDRESS__
+	/* The testbed passes a crash on to the handler it had: ASan's,
+	 * which reports it, then aborts or exits. */
+	if (how == SIGSEGV)
+		return WIFSIGNALED(status) ? WTERMSIG(status) == SIGABRT : WEXITSTATUS(status) != 0;
+#endif
+	return false;
+}
+
 /* A run that exits without tearing down, is stopped or crashes still
  * leaves nothing. */
 static void ends_clean(int how)
@@ -184,11 +200,7 @@ static void ends_clean(int how)
 	int status;
 	pid_t pid = run_child(how, &status);
 
-	if (how == 0) {
-		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	} else {
-		CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == how);
-	}
+	CU_ASSERT(ended_as(status, how));
 	TK_ASSERT_EQ(tb_leftover_namespaces(pid), 0);
 	TK_ASSERT_EQ(tb_leftover_links(pid), 0);
 }
@@ -218,7 +230,7 @@ static void test_stale_names_are_swept(void)
 	int status;
 	pid_t pid = run_child(SIGKILL, &status);
 
-	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CU_ASSERT(ended_as(status, SIGKILL));
 	TK_ASSERT_EQ(tb_leftover_namespaces(pid), 2);
 	/* tb_init() swept at first call already; a fresh create sweeps too. */
 	CU_ASSERT(tb_ns_create(a, sizeof(a), "fresh") == 0);
