@@ -1,9 +1,8 @@
 /* Defences against hostile input that lwIP 2.2.1 lacks (docs/hardening.md):
- * a rate limit on RFC 5961 challenge ACKs, a bound on half-open
- * connections per listener and overall with a bounded lifetime (SYN
- * floods), and a filter for ARP/ND claiming the stack's own addresses.
- * lwIP's sources stay as they are: the TCP part runs in the
- * LWIP_HOOK_TCP_INPACKET_PCB hook, before lwIP looks at the segment. */
+ * a rate limit on RFC 5961 challenge ACKs, and a filter for ARP/ND claiming
+ * the stack's own addresses. The TCP part runs in the
+ * LWIP_HOOK_TCP_INPACKET_PCB hook, before lwIP looks at the segment. (SYN
+ * floods and every limit of a listener: listenq.c.) */
 #include <string.h>
 
 #include "guard.h"
@@ -21,28 +20,6 @@
 #ifndef SKIFF_CHALLENGE_ACK_INTERVAL_MS
 #define SKIFF_CHALLENGE_ACK_INTERVAL_MS 500
 #endif
-/* Half-open connections over all listeners; each listener is bounded by
- * its backlog too. Well below MEMP_NUM_TCP_PCB, so a flood never takes
- * the PCBs established connections and connect() need. */
-#ifndef SKIFF_SYN_RCVD_MAX
-#define SKIFF_SYN_RCVD_MAX 256
-#endif
-/* How long a half-open connection waits for the handshake's last ACK
- * (lwIP's own, a fixed 20 s, is not configurable): SYN-ACK resent at 1 s
- * and 3 s. */
-#ifndef SKIFF_SYN_RCVD_TIMEOUT_MS
-#define SKIFF_SYN_RCVD_TIMEOUT_MS 5000
-#endif
-
-/* SYNs per second finding a listener's backlog full that mean a flood
- * rather than a burst of clients: from then on (and for as long as a
- * half-open connection lives after the last of them) the oldest half-open
- * connection makes room for a new SYN. Below it a full backlog drops SYNs
- * as lwIP does, and the clients retry. */
-#ifndef SKIFF_SYN_FLOOD_THRESHOLD
-#define SKIFF_SYN_FLOOD_THRESHOLD 16
-#endif
-
 /* Challenge ACKs of connections no socket owns yet (half-open). */
 static long long orphan_challenge_ms = -SKIFF_CHALLENGE_ACK_INTERVAL_MS;
 
@@ -65,63 +42,6 @@ static err_t challenge(struct tcp_pcb *pcb)
 	return ERR_OK;
 }
 
-/* A SYN found @p lpcb's backlog full: is this a flood? */
-static bool flooded(struct tcp_pcb_listen *lpcb)
-{
-	static struct skiff_sock orphan; /* listeners without a socket */
-	struct skiff_sock *sk = lpcb->callback_arg ? lpcb->callback_arg : &orphan;
-	long long now = skiff__now_ms();
-
-	if (now - sk->guard.syn_full_ms >= 1000) {
-		sk->guard.syn_full_ms = now;
-		sk->guard.syn_full = 0;
-	}
-	if (++sk->guard.syn_full >= SKIFF_SYN_FLOOD_THRESHOLD)
-		sk->guard.syn_flood_until_ms = now + SKIFF_SYN_RCVD_TIMEOUT_MS;
-	return now < sk->guard.syn_flood_until_ms;
-}
-
-/* A SYN for @p lpcb: under a flood, makes room for it by dropping the
- * oldest half-open connection (no RST: its peer is most likely forged)
- * when the listener's backlog is full; and whenever the overall bound is
- * reached. A backlog full of finished handshakes is the application's to
- * drain; then, or without a flood, the SYN goes (lwIP drops it, and the
- * peer retries). */
-static void syn_admit(struct tcp_pcb_listen *lpcb)
-{
-	struct skiff_stack *st = &skiff__s;
-	struct tcp_pcb *pcb, *oldest = NULL, *oldest_mine = NULL;
-	u32_t age = 0, age_mine = 0;
-	unsigned total = 0;
-
-	for (pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
-		u32_t a = tcp_ticks - pcb->tmr;
-
-		if (pcb->state != SYN_RCVD)
-			continue;
-		total++;
-		if (!oldest || a >= age) {
-			oldest = pcb;
-			age = a;
-		}
-		if (pcb->listener == lpcb && (!oldest_mine || a >= age_mine)) {
-			oldest_mine = pcb;
-			age_mine = a;
-		}
-	}
-	if (lpcb->accepts_pending >= lpcb->backlog) {
-		if (!flooded(lpcb) || !oldest_mine) {
-			st->stats.tcp_listen_drop++;
-			return;
-		}
-		oldest = oldest_mine;
-	} else if (total < SKIFF_SYN_RCVD_MAX) {
-		return;
-	}
-	st->stats.tcp_syn_recycled++;
-	tcp_abandon(oldest, 0);
-}
-
 err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -130,12 +50,7 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	u32_t seq = hdr->seqno, ack = hdr->ackno;
 	u32_t len = p->tot_len + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
 
-	if (pcb->state == LISTEN) {
-		if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
-			syn_admit((struct tcp_pcb_listen *)pcb);
-		return ERR_OK;
-	}
-	/* SYN_SENT checks the ACK of its SYN, TIME_WAIT answers alone. */
+	/* Listeners: listenq.c. SYN_SENT checks the ACK of its SYN, TIME_WAIT answers alone. */
 	if (pcb->state < SYN_RCVD || pcb->state == TIME_WAIT)
 		return ERR_OK;
 	if (flags & TCP_RST) {
@@ -163,26 +78,6 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 		    TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1))))
 		st->stats.tcp_rx_out_of_window++;
 	return ERR_OK;
-}
-
-void skiff__guard_tick(void)
-{
-	static u32_t last_tick;
-	struct tcp_pcb *pcb;
-
-	if (tcp_ticks == last_tick)
-		return;
-	last_tick = tcp_ticks;
-again:
-	for (pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
-		if (pcb->state == SYN_RCVD &&
-		    (u32_t)(tcp_ticks - pcb->tmr) >=
-			    SKIFF_SYN_RCVD_TIMEOUT_MS / TCP_SLOW_INTERVAL) {
-			skiff__s.stats.tcp_syn_rcvd_timeouts++;
-			tcp_abandon(pcb, 0); /* as lwIP's own expiry: no RST */
-			goto again;
-		}
-	}
 }
 
 /* ---- ARP and ND about our own addresses ------------------------------------ */

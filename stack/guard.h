@@ -1,7 +1,6 @@
 /* Defences against hostile input that lwIP 2.2.1 lacks (guard.c,
- * docs/hardening.md): a rate limit on RFC 5961 challenge ACKs, bounds on
- * half-open connections (SYN floods), and a filter for ARP/ND claiming the
- * stack's own addresses. */
+ * docs/hardening.md): a rate limit on RFC 5961 challenge ACKs, and a filter
+ * for ARP/ND claiming the stack's own addresses. */
 #ifndef SKIFF_GUARD_H
 #define SKIFF_GUARD_H
 
@@ -14,20 +13,14 @@ struct pbuf;
 struct tcp_hdr;
 struct tcp_pcb;
 
-/* Per socket: the last challenge ACK let out; for a listener, the SYNs
- * that found its backlog full in the second since syn_full_ms, and until
- * when it counts as flooded. */
+/* Per socket: the last challenge ACK let out. */
 struct skiff_guardstate {
 	long long challenge_ms;
-	unsigned syn_full;
-	long long syn_full_ms, syn_flood_until_ms;
 };
 
 /* First in the TCP input hook: ERR_OK, or ERR_ABRT to drop the segment (a
  * challenge ACK over the rate limit). */
 err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
-/* Half-open connections past their lifetime go; once per poll round. */
-void skiff__guard_tick(void);
 /* ARP or ND from another host claiming one of our addresses (counted). */
 bool skiff__guard_spoofed(const uint8_t *frame, uint32_t len);
 

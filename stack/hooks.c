@@ -13,11 +13,13 @@
 #include "frames.h"
 #include "guard.h"
 #include "instance.h"
+#include "listenq.h"
 #include "mptcp.h"
 #include "recovery.h"
 #include "secpath.h"
 #include "skiff_lwip_hooks.h"
 #include "sock.h"
+#include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/ethernet.h"
@@ -96,8 +98,8 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	 * one count for nothing (SYN-flood state, challenge-ACK allowance). */
 	if (!skiff__secpath_allows(sk, p))
 		return ERR_ABRT;
-	/* Challenge ACKs over their rate limit, SYN flood bounds (guard.c). */
-	if (skiff__guard_tcp_in(pcb, hdr, p) != ERR_OK)
+	/* Challenge ACKs over their rate limit (guard.c). */
+	if (pcb->state != LISTEN && skiff__guard_tcp_in(pcb, hdr, p) != ERR_OK)
 		return ERR_ABRT;
 
 	/* The options may be split over two pbufs: gather them. */
@@ -134,6 +136,13 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	if (unknown)
 		st->stats.tcp_unknown_options++;
 
+	/* A listener's SYN: every limit answers it (listenq.c). */
+	if (pcb->state == LISTEN) {
+		if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+			return skiff__listenq_syn((struct tcp_pcb_listen *)pcb, hdr, opts, optlen);
+		return ERR_OK;
+	}
+
 	/* Work for after the batch (ackbatch.c): SACK blocks for our own
 	 * loss recovery (recovery.c). */
 	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && (flags & TCP_ACK) &&
@@ -167,6 +176,9 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 		st->stats.tcp_rst_sent++;
 	if (pcb && pcb->state != LISTEN && pcb->state != CLOSED) {
 		u32_t seq = lwip_ntohl(hdr->seqno);
+
+		/* What leaves may need a retransmission or probe (timers.c). */
+		skiff__timer_arm((struct tcp_pcb *)(uintptr_t)pcb);
 		bool carries = p->tot_len > TCPH_HDRLEN_BYTES(hdr) ||
 			       (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_FIN));
 

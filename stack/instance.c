@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "demux.h"
 #include "instance.h"
 #include "mptcp.h"
 #include "netif.h"
@@ -96,10 +97,25 @@ static int check_config(struct skiff_config *c)
 		c->frame_count = SKIFF_FRAME_COUNT_DEFAULT;
 	if (!c->ring_size)
 		c->ring_size = SKIFF_RING_SIZE_DEFAULT;
+	if (!c->max_connections)
+		c->max_connections = SKIFF_MAX_CONNECTIONS_DEFAULT;
 	if (!c->max_sockets)
-		c->max_sockets = SKIFF_MAX_SOCKETS_DEFAULT;
-	if (c->max_sockets > (1u << 24)) {
-		skiff__set_error("max_sockets %u is too many", c->max_sockets);
+		c->max_sockets = c->max_connections + 1024;
+	if (!c->max_half_open)
+		c->max_half_open = SKIFF_MAX_HALF_OPEN_DEFAULT;
+	if (!c->max_time_wait)
+		c->max_time_wait = c->max_connections;
+	if (!c->max_backlog)
+		c->max_backlog = SKIFF_MAX_BACKLOG_DEFAULT;
+	if (!c->max_zc_sends)
+		c->max_zc_sends = SKIFF_MAX_ZC_SENDS_DEFAULT;
+	if (c->max_sockets > (1u << 24) || c->max_connections > (1u << 24)) {
+		skiff__set_error("max_sockets %u / max_connections %u: at most %u", c->max_sockets,
+				 c->max_connections, 1u << 24);
+		return -EINVAL;
+	}
+	if (c->max_backlog > 65535) {
+		skiff__set_error("max_backlog %u: at most 65535", c->max_backlog);
 		return -EINVAL;
 	}
 	if (!c->time_wait_ms)
@@ -259,6 +275,7 @@ static int open_umem(void)
 	 * the TX path going (ACKs, window updates). A small UMEM under the
 	 * default budget let a reader sitting on its loans starve its own
 	 * connection of every frame. */
+	zcc.max_sends = c->max_zc_sends;
 	zcc.loan_budget = st->geo.frame_count / 2 ? st->geo.frame_count / 2 : 1;
 	if (zcc.loan_budget > ZC_LOAN_BUDGET_DEFAULT)
 		zcc.loan_budget = ZC_LOAN_BUDGET_DEFAULT;
@@ -337,6 +354,12 @@ static int start(const struct skiff_config *cfg)
 		skiff__set_error("no memory for %u sockets", st->cfg.max_sockets);
 		return -ENOMEM;
 	}
+	e = skiff__demux_create(st->cfg.max_connections);
+	if (e) {
+		skiff__set_error("no memory for a table of %u connections",
+				 st->cfg.max_connections);
+		goto out_free_socks;
+	}
 	e = open_umem();
 	if (e)
 		goto out_free_socks;
@@ -381,6 +404,7 @@ static int start(const struct skiff_config *cfg)
 out_close_umem:
 	close_umem();
 out_free_socks:
+	skiff__demux_destroy();
 	free(st->socks);
 	st->socks = NULL;
 	return e;
@@ -452,6 +476,7 @@ void skiff_fini(void)
 	skiff__socks_free_all();
 	skiff__secpath_clear();
 	close_umem();
+	skiff__demux_destroy();
 	free(st->socks);
 	st->socks = NULL;
 	st->up = false;

@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "ackbatch.h"
-#include "guard.h"
 #include "instance.h"
 #include "netif.h"
 #include "rxq.h"
@@ -25,27 +24,6 @@ void skiff__flush(void)
 	umem_port_flush(st->port);
 }
 
-/* TIME_WAIT shorter than lwIP's 2 * MSL (skiff_config.time_wait_ms): the
- * pcbs that have waited long enough go (tcp_abort() of a TIME_WAIT pcb
- * sends nothing). Checked once per slow timer tick. */
-static void reap_time_wait(void)
-{
-	static u32_t last_tick;
-	u32_t limit = skiff__s.cfg.time_wait_ms / TCP_SLOW_INTERVAL;
-	struct tcp_pcb *pcb;
-
-	if (skiff__s.cfg.time_wait_ms >= 2 * TCP_MSL || tcp_ticks == last_tick)
-		return;
-	last_tick = tcp_ticks;
-again:
-	for (pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
-		if ((u32_t)(tcp_ticks - pcb->tmr) >= limit) {
-			tcp_abort(pcb);
-			goto again;
-		}
-	}
-}
-
 static unsigned round_once(void)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -60,8 +38,6 @@ static unsigned round_once(void)
 	n = acks_later + skiff__rx_batch();
 	skiff__rxq_relieve();
 	sys_check_timeouts();
-	reap_time_wait();
-	skiff__guard_tick();
 	skiff__flush();
 	n += umem_port_complete(st->port, 1024);
 	st->in_callback = true;

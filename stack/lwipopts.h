@@ -15,17 +15,22 @@
 #define SYS_LIGHTWEIGHT_PROT 0
 #define LWIP_TIMERS	     1
 
-/* ---- memory: heap for lwIP's own control data; packet data is in UMEM -- */
-#define MEM_ALIGNMENT 8
-/* Send buffers of plain (copying) sends live in this heap: 64 MiB of
- * address space, touched only as used. */
-#define MEM_SIZE (64 * 1024 * 1024)
-/* One per zero-copy segment (the PBUF_ROM pointing at the UMEM payload):
- * several sockets' worth of 2 MiB send buffers. */
-#define MEMP_NUM_PBUF		16384
-#define MEMP_NUM_TCP_PCB	1024
-#define MEMP_NUM_TCP_PCB_LISTEN 64
-#define MEMP_NUM_TCP_SEG	32768
+/* ---- memory: lwIP's control data from the C heap; packet data is in UMEM
+ * Every pool (pcbs, segments, pbuf heads) and lwIP's heap (the send buffers
+ * of plain, copying sends) come from malloc(): nothing is sized at compile
+ * time, so the limits are skiff_config's, enforced where a connection or a
+ * descriptor is made (demux.c, fdtable.c), each with its answer (SYN
+ * cookie or RST, errno). The MEMP_NUM_* below only bound what lwIP's
+ * statistics call "available". */
+#define MEM_ALIGNMENT	8
+#define MEM_LIBC_MALLOC 1
+#define MEMP_MEM_MALLOC 1
+/* Sizes lwIP's mem_size_t (32 bits: chains of copying sends beyond 64 KiB). */
+#define MEM_SIZE		(64 * 1024 * 1024)
+#define MEMP_NUM_PBUF		65535
+#define MEMP_NUM_TCP_PCB	65535
+#define MEMP_NUM_TCP_PCB_LISTEN 65535
+#define MEMP_NUM_TCP_SEG	65535
 #define MEMP_NUM_REASSDATA	16
 #define IP_REASS_MAX_PBUFS	64
 #define MEMP_NUM_FRAG_PBUF	64
@@ -45,8 +50,13 @@
 #define LWIP_ARP	    1
 #define LWIP_ETHERNET	    1
 #define ETHARP_SUPPORT_VLAN 1
-#define ARP_TABLE_SIZE	    64
-#define ARP_QUEUEING	    1
+/* Room for the neighbours a SYN flood from spoofed on-link addresses makes
+ * us answer (SYN cookies, RSTs): with 64 entries their churn evicted the
+ * real peers' entries, and their traffic stalled on ARP (a 20,000-SYN
+ * flood from 151 addresses took a stream beside it from 3.0 to 0.3 Gbit/s;
+ * with 512, 3.0 to 3.1). lwIP scans the table linearly on a miss. */
+#define ARP_TABLE_SIZE 512
+#define ARP_QUEUEING   1
 /* A burst of connects to a neighbour not yet resolved queues one SYN each
  * while ARP runs; lwIP's default of 3 drops the rest for a second. */
 #define ARP_QUEUE_LEN	   64
@@ -129,11 +139,39 @@
 #define TCP_OOSEQ_MAX_PBUFS	   4096
 #define TCP_LISTEN_BACKLOG	   1
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
-#define LWIP_TCP_KEEPALIVE	   1
-#define TCP_OVERSIZE		   TCP_MSS
+/* Ephemeral ports as Linux's ip_local_port_range; connect() picks one that
+ * makes the 4-tuple unique (demux.c), so a port serves many peers. */
+#define TCP_LOCAL_PORT_RANGE_START 32768
+#define TCP_LOCAL_PORT_RANGE_END   60999
+#define TCP_ENSURE_LOCAL_PORT_RANGE(port)                                                          \
+	((u16_t)(TCP_LOCAL_PORT_RANGE_START +                                                      \
+		 (port) % (TCP_LOCAL_PORT_RANGE_END - TCP_LOCAL_PORT_RANGE_START + 1)))
+#define LWIP_TCP_KEEPALIVE 1
+#define TCP_OVERSIZE	   TCP_MSS
 /* Slot 0: the socket that owns the pcb (its destroy callback is the one
  * notice of every pcb's end); slot 1: MPTCP state. */
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 2
+/* The engine's links in every pcb (patch 0002): its chain in the 4-tuple
+ * or listener table (demux.c), its place in the armed-timer set or the
+ * TIME-WAIT order (timers.c), and in its listener's half-open list
+ * (guard.c); a listener uses the half-open links as that list's head and
+ * tail, and counts its half-open connections. */
+#define LWIP_TCP_PCB_EMBEDDER_FIELDS                                                               \
+	struct tcp_pcb *skiff_hnext;                                                               \
+	struct tcp_pcb *skiff_tnext, *skiff_tprev;                                                 \
+	struct tcp_pcb *skiff_onext, *skiff_oprev;                                                 \
+	u32_t skiff_hash;                                                                          \
+	u32_t skiff_half_open;                                                                     \
+	u8_t skiff_flags;
+/* The pcb lists' link/unlink notifications (patch 0002) feed the same
+ * structures. Declared here, not in the hooks file: lwIP's list macros
+ * test for them when tcp_priv.h is read, before the hooks file is. */
+struct tcp_pcb;
+void skiff__hook_pcb_linked(struct tcp_pcb **list, struct tcp_pcb *pcb);
+void skiff__hook_pcb_unlinking(struct tcp_pcb **list, struct tcp_pcb *pcb);
+#define LWIP_HOOK_TCP_PCB_LINKED(list, pcb) skiff__hook_pcb_linked(list, (struct tcp_pcb *)(pcb))
+#define LWIP_HOOK_TCP_PCB_UNLINKING(list, pcb)                                                     \
+	skiff__hook_pcb_unlinking(list, (struct tcp_pcb *)(pcb))
 
 /* ---- checksums: computed in software both ways ------------------------ */
 #define CHECKSUM_GEN_IP	      1

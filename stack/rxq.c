@@ -8,6 +8,7 @@
 #include "frames.h"
 #include "instance.h"
 #include "sock.h"
+#include "timers.h"
 
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
@@ -89,6 +90,7 @@ void skiff__rxq_consume(struct skiff_sock *s, size_t n)
 		tcp_recved(pcb, k);
 		n -= k;
 	}
+	skiff__timer_arm(pcb);
 }
 
 size_t skiff__rxq_copy(struct skiff_sock *s, uint8_t *buf, size_t len, bool peek)

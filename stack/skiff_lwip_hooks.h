@@ -36,6 +36,26 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 			       u32_t *opts);
 #define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts) skiff__hook_add_tcpopts(p, hdr, pcb, opts)
 
+/* The engine's entry points in lwIP's TCP (stack/lwip-patches): the
+ * 4-tuple table finds a segment's pcb and follows the pcb lists
+ * (demux.c); only pcbs with armed timers get timer visits, TIME-WAIT
+ * expires in order (timers.c); local ports come from the table. */
+struct tcp_pcb *skiff__hook_tcp_demux(const struct tcp_hdr *hdr, const struct ip_addr *src,
+				      const struct ip_addr *dest, struct netif *inp);
+#define LWIP_HOOK_TCP_DEMUX(hdr, src, dest, inp) skiff__hook_tcp_demux(hdr, src, dest, inp)
+/* (LWIP_HOOK_TCP_PCB_LINKED/UNLINKING are in lwipopts.h: lwIP's pcb list
+ * macros test for them when tcp_priv.h is read, before this file.) */
+void skiff__hook_slowtmr(void);
+#define LWIP_HOOK_TCP_SLOWTMR() skiff__hook_slowtmr()
+void skiff__hook_fasttmr(void);
+#define LWIP_HOOK_TCP_FASTTMR() skiff__hook_fasttmr()
+int skiff__hook_port_in_use(u16_t port);
+#define LWIP_HOOK_TCP_PORT_IN_USE(port) skiff__hook_port_in_use(port)
+u16_t skiff__hook_connect_port(const struct tcp_pcb *pcb);
+#define LWIP_HOOK_TCP_CONNECT_PORT(pcb) skiff__hook_connect_port(pcb)
+int skiff__hook_tuple_in_use(const struct tcp_pcb *pcb);
+#define LWIP_HOOK_TCP_TUPLE_IN_USE(pcb) skiff__hook_tuple_in_use(pcb)
+
 /* 802.1Q: accept our VLAN (and record the tag), tag what we send. */
 int skiff__hook_vlan_check(struct netif *netif, struct eth_hdr *eth, struct eth_vlan_hdr *vlan);
 #define LWIP_HOOK_VLAN_CHECK(netif, eth, vlan) skiff__hook_vlan_check(netif, eth, vlan)

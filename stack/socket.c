@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 
+#include "demux.h"
 #include "instance.h"
 #include "sock.h"
 #include "tcpglue.h"
+#include "timers.h"
 
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
@@ -97,8 +99,8 @@ int skiff_listen(int fd, int backlog)
 		return -1;
 	if (backlog < 1)
 		backlog = 1;
-	if (backlog > 255)
-		backlog = 255;
+	if ((unsigned)backlog > skiff__s.cfg.max_backlog)
+		backlog = (int)skiff__s.cfg.max_backlog;
 	if (s->state != SKIFF_TS_LISTEN && (s->state != SKIFF_TS_NEW || !s->pcb.tcp))
 		SKIFF_FAIL(EINVAL);
 	e = skiff__tcp_listen(s, backlog);
@@ -199,12 +201,21 @@ int skiff_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		SKIFF_FAIL(ECONNREFUSED);
 	if (s->domain == AF_INET6 && s->opt.v6only && IP_IS_V4(&ip))
 		SKIFF_FAIL(EAFNOSUPPORT);
+	if (skiff__demux_full()) {
+		skiff__s.stats.tcp_connect_refused_limit++;
+		SKIFF_FAIL(ENOBUFS); /* skiff_config.max_connections */
+	}
 	if (s->opt.nodelay)
 		tcp_nagle_disable(s->pcb.tcp);
 	s->state = SKIFF_TS_CONNECTING;
 	err = skiff__tcp_connect(s, &ip, port);
 	if (err != ERR_OK) {
 		s->state = SKIFF_TS_NEW;
+		if (err == ERR_BUF) {
+			/* Every local port already makes this 4-tuple. */
+			skiff__s.stats.tcp_connect_refused_limit++;
+			SKIFF_FAIL(EADDRNOTAVAIL);
+		}
 		SKIFF_FAIL(err == ERR_RTE ? ENETUNREACH : skiff__errno(err));
 	}
 	skiff__addrs_snapshot(s, s->pcb.tcp);
@@ -268,6 +279,7 @@ static size_t stream_queue(struct tcp_pcb *pcb, const uint8_t *buf, size_t len, 
 	}
 	if (!(flags & MSG_MORE) || sent < len)
 		tcp_output(pcb);
+	skiff__timer_arm(pcb);
 	return sent;
 }
 
@@ -419,6 +431,7 @@ int skiff_shutdown(int fd, int how)
 		if (err != ERR_OK)
 			SKIFF_FAIL(skiff__errno(err));
 		s->wr_shut = true;
+		skiff__timer_arm(s->pcb.tcp);
 	}
 	skiff__notify(s);
 	return 0;

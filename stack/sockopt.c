@@ -12,6 +12,7 @@
 
 #include "instance.h"
 #include "sock.h"
+#include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/udp.h"
@@ -101,6 +102,9 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 
 				*so = v ? (u8_t)(*so | bit) : (u8_t)(*so & ~bit);
 			}
+			/* A keepalive is timer work (timers.c). */
+			if (pcb && pcb->state != LISTEN)
+				skiff__timer_arm(pcb);
 			return 0;
 		case SO_RCVTIMEO:
 			if ((e = timeo_ms(val, len, &s->opt.rcvtimeo_ms)))

@@ -3,7 +3,10 @@
  * one struct skiff_stats. */
 #include <string.h>
 
+#include "demux.h"
 #include "instance.h"
+#include "listenq.h"
+#include "timers.h"
 
 #include "lwip/memp.h"
 #include "lwip/stats.h"
@@ -79,6 +82,10 @@ void skiff_get_stats(struct skiff_stats *out)
 	out->ip_frag_drop = lwip_stats.ip_frag.drop + lwip_stats.ip6_frag.drop;
 	out->xdp_passed_not_ours = ps.xdp_passed_not_ours;
 
+	out->tcp_connections = skiff__demux_active();
+	out->tcp_time_wait = skiff__demux_time_wait();
+	out->tcp_half_open = skiff__listenq_half_open();
+	out->tcp_timers_armed = skiff__timers_armed();
 	out->lwip_pcbs_used = pool_used(MEMP_TCP_PCB) + pool_used(MEMP_TCP_PCB_LISTEN);
 	out->lwip_udp_pcbs_used = pool_used(MEMP_UDP_PCB);
 	out->lwip_segs_used = pool_used(MEMP_TCP_SEG);

@@ -9,8 +9,10 @@
 #include <errno.h>
 
 #include "instance.h"
+#include "listenq.h"
 #include "sock.h"
 #include "tcpglue.h"
+#include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
 
@@ -201,7 +203,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 	if (err != ERR_OK || !pcb)
 		return ERR_VAL;
-	if (!ls || ls->app_closed || ls->state != SKIFF_TS_LISTEN || ls->aq.len >= ls->aq.backlog) {
+	skiff__listenq_established(pcb);
+	/* (The backlog is lwIP's to keep, in accepts_pending; connections made
+	 * from SYN cookies may pass it, listenq.c.) */
+	if (!ls || ls->app_closed || ls->state != SKIFF_TS_LISTEN) {
 		skiff__s.stats.tcp_accept_backlog_drop++;
 		tcp_arg(pcb, NULL);
 		tcp_abort(pcb);
@@ -219,6 +224,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	c->opt.linger_abort = false;
 	c->state = SKIFF_TS_CONNECTED;
 	c->aq.listener = ls;
+	skiff__listenq_established(pcb);
 	skiff__tcp_attach(c, pcb);
 	skiff__addrs_snapshot(c, pcb);
 	if (c->opt.nodelay)
@@ -242,7 +248,7 @@ int skiff__tcp_listen(struct skiff_sock *s, int backlog)
 
 	if (s->state == SKIFF_TS_LISTEN) {
 		s->aq.backlog = (unsigned)backlog;
-		tcp_backlog_set(pcb, (u8_t)backlog);
+		tcp_backlog_set(pcb, (u16_t)backlog);
 		return 0;
 	}
 	if (!pcb->local_port) {
@@ -258,7 +264,7 @@ int skiff__tcp_listen(struct skiff_sock *s, int backlog)
 	/* tcp_listen() frees the pcb (running its destroy callbacks) and
 	 * makes a smaller one: unhook first, hook the new one after. */
 	tcp_ext_arg_set_callbacks(pcb, skiff__ext_sock_id, &no_ext_callbacks);
-	lpcb = tcp_listen_with_backlog_and_err(pcb, (u8_t)backlog, &err);
+	lpcb = tcp_listen_with_backlog_and_err(pcb, (u16_t)backlog, &err);
 	if (!lpcb) {
 		tcp_ext_arg_set_callbacks(pcb, skiff__ext_sock_id, &sock_ext_callbacks);
 		return -skiff__errno(err);
@@ -305,8 +311,6 @@ void skiff__tcp_abort(struct skiff_sock *s)
  * point at it, are reset. */
 static void close_listener(struct skiff_sock *s)
 {
-	struct tcp_pcb *pcb, *next;
-
 	while (s->aq.head) {
 		struct skiff_sock *c = s->aq.head;
 
@@ -322,16 +326,10 @@ static void close_listener(struct skiff_sock *s)
 	}
 	s->aq.tail = NULL;
 	s->aq.len = 0;
-	for (pcb = tcp_active_pcbs; pcb; pcb = next) {
-		next = pcb->next;
-		if (pcb->callback_arg == s) {
-			tcp_arg(pcb, NULL);
-			tcp_abort(pcb);
-			next = tcp_active_pcbs; /* the list changed */
-		}
-	}
-	if (s->pcb.tcp)
+	if (s->pcb.tcp) {
+		skiff__listenq_abort_half_open((struct tcp_pcb_listen *)s->pcb.tcp);
 		tcp_close(s->pcb.tcp); /* a listener goes at once (destroy callback) */
+	}
 }
 
 void skiff__tcp_close(struct skiff_sock *s)
@@ -352,6 +350,7 @@ void skiff__tcp_close(struct skiff_sock *s)
 		return;
 	}
 	skiff__rxq_drop(&s->rx);
+	skiff__timer_arm(pcb);
 	/* The pcb lives on (FIN_WAIT, TIME_WAIT) without us: only the sent
 	 * callback (zero-copy buffers) and the destroy callback still come. */
 	tcp_err(pcb, NULL);

@@ -18,10 +18,9 @@
 #include "skiff_lwip_hooks.h"
 #include "sock.h"
 #include "tcpglue.h"
+#include "timers.h"
 
-#include "lwip/memp.h"
 #include "lwip/priv/tcp_priv.h"
-#include "lwip/stats.h"
 
 /* What a queued buffer's cb holds. */
 struct zbuf_cb {
@@ -257,17 +256,11 @@ void skiff_zc_free(struct skiff_zc_buf *buf)
 
 /* ---- send ------------------------------------------------------------------------ */
 
-static uint32_t pool_free(memp_t t)
-{
-	const struct stats_mem *m = lwip_stats.memp[t];
-
-	return m && m->avail > m->used ? (uint32_t)(m->avail - m->used) : 0;
-}
-
 /* Room for @p n buffers of @p total bytes, so that no tcp_write() of the
  * send fails half way (which would leave part of it queued). A buffer
  * longer than one segment (skiff_zc_loan_to_buf() makes them) becomes
- * several, each with its pbufs. */
+ * several. (lwIP's pools come from malloc(): only the send buffer and the
+ * queue length bound a send.) */
 static bool room_for(const struct tcp_pcb *pcb, const struct skiff_zc_buf *bufs, unsigned n,
 		     uint32_t total)
 {
@@ -275,8 +268,7 @@ static bool room_for(const struct tcp_pcb *pcb, const struct skiff_zc_buf *bufs,
 
 	for (unsigned i = 0; i < n; i++)
 		segs += (bufs[i].len + seg - 1) / seg;
-	return tcp_sndbuf(pcb) >= total && tcp_sndqueuelen(pcb) + 3u * segs <= TCP_SND_QUEUELEN &&
-	       pool_free(MEMP_PBUF) >= segs + 8 && pool_free(MEMP_TCP_SEG) >= 2 * segs + 8;
+	return tcp_sndbuf(pcb) >= total && tcp_sndqueuelen(pcb) + 3u * segs <= TCP_SND_QUEUELEN;
 }
 
 static int check_bufs(const struct skiff_zc_buf *bufs, unsigned n, uint32_t *total)
@@ -398,6 +390,7 @@ static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigne
 	zc_send_commit(send);
 	if (!(flags & MSG_MORE))
 		tcp_output(pcb);
+	skiff__timer_arm(pcb);
 	return id;
 }
 

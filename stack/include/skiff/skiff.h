@@ -122,14 +122,28 @@ struct skiff_config {
 	uint8_t ipv6_prefix;	  /**< on-link prefix length of ipv6 (0 = 64) */
 	uint8_t ipv6_gateway[16]; /**< all zero = none */
 	uint16_t vlan_id; /**< 0 = untagged; else only frames tagged with this VID are ours */
-	/* sizes */
+	/* sizes and limits: each answers when reached (docs/hardening.md) */
 	uint32_t frame_count; /**< UMEM frames (default 16384) */
 	uint32_t ring_size;   /**< each AF_XDP ring (default 2048; at most frame_count / 2,
 			       * else skiff_init() fails with EINVAL) */
-	uint32_t max_sockets; /**< descriptors (default 4096) */
+	uint32_t max_sockets; /**< descriptors, epoll instances included (default
+			       * max_connections + 1024); past it socket(), accept()
+			       * and epoll_create() fail with EMFILE */
+	uint32_t max_connections; /**< TCP connections, handshakes and closing ones
+				   * included (default 131072); past it a SYN gets a
+				   * SYN cookie (or an RST) and connect() fails with
+				   * ENOBUFS */
+	uint32_t max_half_open;	  /**< handshakes under way over all listeners (default
+				   * 65536); past it SYNs get SYN cookies */
+	uint32_t max_time_wait;	  /**< connections in TIME-WAIT (default 131072); past it
+				   * the oldest end early (counted) */
+	uint32_t max_backlog;	  /**< the most listen() grants (default 65535) */
+	uint32_t max_zc_sends;	  /**< zero-copy sends in flight (default 65536) */
+	bool no_syncookies;	  /**< answer a SYN past a limit with an RST instead of a
+				   * SYN cookie */
 	/* TCP */
 	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
-				* of 60 s); tests shorten it so that pools drain */
+				* of 60 s); tests shorten it */
 };
 
 /**
@@ -173,7 +187,7 @@ SKIFF_API int skiff_poll(int timeout_ms);
  * IPv4 (v4-mapped addresses) unless IPV6_V6ONLY is set. */
 SKIFF_API int skiff_socket(int domain, int type, int protocol);
 SKIFF_API int skiff_bind(int fd, const struct sockaddr *addr, socklen_t len);
-/** @p backlog is clamped to 1..255 (lwIP counts it in a byte). */
+/** @p backlog is clamped to 1..skiff_config.max_backlog (65535). */
 SKIFF_API int skiff_listen(int fd, int backlog);
 /** @p flags: 0 or SOCK_NONBLOCK (accept4 semantics). */
 SKIFF_API int skiff_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags);
@@ -354,7 +368,8 @@ struct skiff_stats {
 	uint64_t tcp_partial_acks;	  /**< NewReno: holes resent on a partial ACK in recovery */
 	uint64_t tcp_sack_retransmits;	  /**< holes resent from the SACK scoreboard */
 	uint64_t tcp_lost_retransmits;	  /**< resends found lost (SACKs past them) and resent */
-	uint64_t tcp_accept_backlog_drop; /**< handshakes finished with the accept queue full */
+	uint64_t tcp_accept_backlog_drop; /**< handshakes that finished for a listener closed
+					   * meanwhile: reset */
 	uint64_t secpath_drops;		  /**< segments refused by a listener's secpath policy */
 	uint64_t mptcp_fallbacks;	  /**< MP_CAPABLE SYNs answered with plain TCP */
 	uint64_t mptcp_dss_rx, mptcp_dss_tx, mptcp_bad_option;
@@ -372,12 +387,24 @@ struct skiff_stats {
 	uint64_t tcp_challenge_acks_limited;
 	uint64_t tcp_rx_out_of_window;	/**< data wholly outside the receive window (old
 					* duplicates too): dropped, answered with an ACK */
-	uint64_t tcp_syn_recycled;	/**< half-open connections dropped for a newer SYN (the
-					* backlog full under a flood, or SKIFF_SYN_RCVD_MAX) */
 	uint64_t tcp_syn_rcvd_timeouts; /**< half-open connections expired
 					 * (SKIFF_SYN_RCVD_TIMEOUT_MS) */
-	uint64_t tcp_listen_drop;	/**< SYNs dropped on a full backlog (no flood seen, or
-				   * all of it finished handshakes): the client retries */
+	uint64_t tcp_listen_overflows;	/**< SYNs that found a limit (the listener's backlog,
+					 * max_half_open, max_connections): each answered
+					 * by a SYN cookie or an RST */
+	uint64_t tcp_listen_overflow_rsts; /**< ... answered by an RST (cookies off), and
+					    * cookie ACKs that found the connection table
+					    * still full */
+	uint64_t tcp_syncookies_sent;	   /**< SYN-ACKs carrying a SYN cookie */
+	uint64_t tcp_syncookies_ok;	   /**< connections made from a returned cookie */
+	uint64_t tcp_syncookies_failed;	   /**< ACKs to a listener with a wrong or stale
+					    * cookie: answered with an RST */
+	uint64_t tcp_connect_refused_limit; /**< connect() refused: max_connections
+					     * (ENOBUFS) or no local port left for the
+					     * peer (EADDRNOTAVAIL) */
+	uint64_t tcp_time_wait_recycled;    /**< TIME-WAIT ended early at max_time_wait */
+	uint64_t tcp_timer_missed_arms;	    /**< connections the timer safety net found
+					     * unarmed with timer work: a bug, stays 0 */
 	uint64_t arp_spoof_drop; /**< ARP from another MAC claiming the stack's IPv4 address */
 	uint64_t nd6_spoof_drop; /**< NS/NA from the wire claiming one of the stack's IPv6
 				   * addresses */
@@ -390,6 +417,11 @@ struct skiff_stats {
 		xdp_fill_ring_empty, xdp_tx_ring_empty;
 	uint64_t xdp_passed_not_ours; /**< frames our XDP program left to the kernel: not the
 				       * stack's, or too malformed to classify */
+	/* the connection tables, now */
+	uint32_t tcp_connections; /**< on lwIP's active list (handshakes, closing) */
+	uint32_t tcp_time_wait;
+	uint32_t tcp_half_open;
+	uint32_t tcp_timers_armed; /**< connections with a timer visit due each tick */
 	/* lwIP pools in use (0 when idle and no sockets are open) */
 	uint32_t lwip_pcbs_used; /**< TCP (and listening TCP) PCBs */
 	uint32_t lwip_udp_pcbs_used, lwip_segs_used, lwip_pbufs_used, lwip_reass_used;

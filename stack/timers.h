@@ -1,0 +1,27 @@
+/* TCP timers that visit only connections with work (timers.c): lwIP's slow
+ * and fast timers (patch 0004) visit the pcbs of an armed set instead of
+ * every connection; TIME-WAIT pcbs expire in the order they entered it. */
+#ifndef SKIFF_TIMERS_H
+#define SKIFF_TIMERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tcp_pcb;
+
+/* @p pcb may have timer work (a segment came or went, the application
+ * queued data, closed, set a keepalive): it joins the armed set until a
+ * visit finds it has none. O(1); idempotent. */
+void skiff__timer_arm(struct tcp_pcb *pcb);
+
+/* lwIP's lists (demux.c's notifications): a pcb entered TIME-WAIT, or
+ * leaves whatever timer ring it is on. */
+void skiff__timers_tw_linked(struct tcp_pcb *pcb);
+void skiff__timers_unlinking(struct tcp_pcb *pcb, bool time_wait);
+/* A FIN restarted a TIME-WAIT pcb's 2 MSL: it goes to the end of the order. */
+void skiff__timers_tw_restarted(struct tcp_pcb *pcb);
+
+/* Pcbs in the armed set now (for tests and counters). */
+uint32_t skiff__timers_armed(void);
+
+#endif
