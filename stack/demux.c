@@ -115,12 +115,21 @@ static inline bool tuple_eq(const struct tcp_pcb *pcb, const ip_addr_t *l, u16_t
 
 /* ---- the tables ------------------------------------------------------------ */
 
+static uint32_t test_buckets;
+
+void skiff__demux_test_buckets(uint32_t buckets)
+{
+	test_buckets = buckets;
+}
+
 int skiff__demux_create(uint32_t max_connections)
 {
 	uint32_t buckets = 1024;
 
 	while (buckets < max_connections && buckets < (1u << 30))
 		buckets <<= 1;
+	if (test_buckets)
+		buckets = test_buckets;
 	dm = calloc(1, sizeof(*dm));
 	if (!dm)
 		return -ENOMEM;

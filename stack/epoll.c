@@ -23,6 +23,7 @@ static void ready_add(struct skiff_ep_item *it)
 		return;
 	it->on_ready = true;
 	it->rdy_next = NULL;
+	it->rdy_prev = ep->ready.rdy_tail;
 	if (ep->ready.rdy_tail)
 		ep->ready.rdy_tail->rdy_next = it;
 	else
@@ -33,18 +34,18 @@ static void ready_add(struct skiff_ep_item *it)
 static void ready_del(struct skiff_ep_item *it)
 {
 	struct skiff_sock *ep = it->ep;
-	struct skiff_ep_item **pp, *prev = NULL;
 
 	if (!it->on_ready)
 		return;
-	for (pp = &ep->ready.rdy_head; *pp; prev = *pp, pp = &(*pp)->rdy_next) {
-		if (*pp == it) {
-			*pp = it->rdy_next;
-			if (ep->ready.rdy_tail == it)
-				ep->ready.rdy_tail = prev;
-			break;
-		}
-	}
+	if (it->rdy_prev)
+		it->rdy_prev->rdy_next = it->rdy_next;
+	else
+		ep->ready.rdy_head = it->rdy_next;
+	if (it->rdy_next)
+		it->rdy_next->rdy_prev = it->rdy_prev;
+	else
+		ep->ready.rdy_tail = it->rdy_prev;
+	it->rdy_next = it->rdy_prev = NULL;
 	it->on_ready = false;
 }
 
@@ -117,15 +118,14 @@ static void unlink_from_sock(struct skiff_ep_item *it)
 
 static void unlink_from_ep(struct skiff_ep_item *it)
 {
-	struct skiff_ep_item **pp;
-
 	ready_del(it);
-	for (pp = &it->ep->ready.items; *pp; pp = &(*pp)->ep_next) {
-		if (*pp == it) {
-			*pp = it->ep_next;
-			return;
-		}
-	}
+	if (it->ep_prev)
+		it->ep_prev->ep_next = it->ep_next;
+	else
+		it->ep->ready.items = it->ep_next;
+	if (it->ep_next)
+		it->ep_next->ep_prev = it->ep_prev;
+	it->ep_next = it->ep_prev = NULL;
 }
 
 /* A closed socket leaves every interest list it was on, as a closed file
@@ -174,10 +174,12 @@ int skiff_epoll_create(int flags)
 	return fd;
 }
 
+/* A socket has few watchers (one, usually): look there, not through an
+ * instance that may watch 100,000 sockets. */
 static struct skiff_ep_item *find_item(struct skiff_sock *ep, struct skiff_sock *s)
 {
-	for (struct skiff_ep_item *it = ep->ready.items; it; it = it->ep_next)
-		if (it->sock == s)
+	for (struct skiff_ep_item *it = s->ready.watchers; it; it = it->sock_next)
+		if (it->ep == ep)
 			return it;
 	return NULL;
 }
@@ -210,6 +212,8 @@ int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		it->sock_next = s->ready.watchers;
 		s->ready.watchers = it;
 		it->ep_next = ep->ready.items;
+		if (ep->ready.items)
+			ep->ready.items->ep_prev = it;
 		ep->ready.items = it;
 		break;
 	case EPOLL_CTL_MOD:

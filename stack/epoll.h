@@ -12,9 +12,9 @@ struct skiff_sock;
 
 /* One registration: a socket watched by an epoll instance. */
 struct skiff_ep_item {
-	struct skiff_ep_item *sock_next; /* the watched socket's list */
-	struct skiff_ep_item *ep_next;	 /* the instance's interest list */
-	struct skiff_ep_item *rdy_next;	 /* the instance's ready list */
+	struct skiff_ep_item *sock_next;	   /* the watched socket's list */
+	struct skiff_ep_item *ep_next, *ep_prev;   /* the instance's interest list */
+	struct skiff_ep_item *rdy_next, *rdy_prev; /* the instance's ready list */
 	struct skiff_sock *ep;
 	struct skiff_sock *sock;
 	int fd;

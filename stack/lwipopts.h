@@ -59,8 +59,8 @@
 #define ARP_QUEUEING   1
 /* A burst of connects to a neighbour not yet resolved queues one SYN each
  * while ARP runs; lwIP's default of 3 drops the rest for a second. */
-#define ARP_QUEUE_LEN	   64
-#define MEMP_NUM_ARP_QUEUE 256
+#define ARP_QUEUE_LEN	   1024
+#define MEMP_NUM_ARP_QUEUE 65535
 #define ETH_PAD_SIZE	   0
 /* Room for a VLAN tag in front of every packet: our LWIP_HOOK_VLAN_SET
  * lives in the hooks header, which opt.h cannot see when it sizes this. */

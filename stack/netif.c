@@ -17,9 +17,12 @@
 #include "lwip/prot/ethernet.h"
 #include "netif/ethernet.h"
 
-/* Frames taken off the RX ring per poll round. */
+/* Frames taken off the RX ring per batch, and at most per poll round. */
 #ifndef SKIFF_RX_BATCH
 #define SKIFF_RX_BATCH 64u
+#endif
+#ifndef SKIFF_RX_ROUND
+#define SKIFF_RX_ROUND 512u
 #endif
 
 /* An Ethernet frame we accept: header, optional VLAN tag, MTU. */
@@ -83,10 +86,17 @@ unsigned skiff__rx_batch(void)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct umem_desc d[SKIFF_RX_BATCH];
-	unsigned n = umem_port_rx(st->port, d, SKIFF_RX_BATCH);
+	unsigned n = 0, k;
 
-	for (unsigned i = 0; i < n; i++)
-		rx_one(&d[i]);
+	/* A ring that keeps coming full (a burst of SYNs, of data) is drained
+	 * up to SKIFF_RX_ROUND before the round's other work: what waits on
+	 * the ring is what the NIC drops next. */
+	do {
+		k = umem_port_rx(st->port, d, SKIFF_RX_BATCH);
+		for (unsigned i = 0; i < k; i++)
+			rx_one(&d[i]);
+		n += k;
+	} while (k == SKIFF_RX_BATCH && n < SKIFF_RX_ROUND);
 	/* What the batch calls for, once (outside lwIP's input). */
 	skiff__batch_run();
 	/* Once per round, in one batch. */

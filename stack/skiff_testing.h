@@ -14,6 +14,11 @@ struct skiff_memlink;
 struct umem_memlink;
 struct umem_memlink *skiff__memlink_wire(const struct skiff_memlink *w);
 
+/* The next instance's 4-tuple table gets @p buckets buckets (a power of
+ * two; 0: sized from max_connections), so that tests can make every lookup
+ * walk one chain. */
+void skiff__demux_test_buckets(uint32_t buckets);
+
 /* lwIP's err_t (a signed byte) to errno: the one translation. */
 int skiff__errno(int8_t err);
 

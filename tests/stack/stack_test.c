@@ -426,12 +426,13 @@ bool st_child_read_report(void *data, size_t len, int ms)
 	uint8_t *p = data;
 	long long end = st_now_ms() + ms;
 
-	while (len) {
+	/* (@p ms 0: one look, for a report already there.) */
+	for (bool first = true; len; first = false) {
 		struct pollfd pfd = {.fd = report_pipe[0], .events = POLLIN};
 		long long left = end - st_now_ms();
 		ssize_t n;
 
-		if (left <= 0)
+		if (left <= 0 && !first)
 			return false;
 		/* Our stack may be the child's peer: keep it running. */
 		if (skiff_poll(1) < 0 && poll(&pfd, 1, 1) < 0)
@@ -728,12 +729,16 @@ static void pair_faults(struct skiff_memlink *w, unsigned end)
 		skiff_memlink_set_faults(w, end, &f);
 }
 
+void (*st_pair_tweak)(struct skiff_config *c, unsigned end);
+
 static int pair_child_main(void *unused)
 {
 	struct skiff_config c = st_memlink_config(pair_child.w, 1);
 	int rc, e;
 
 	(void)unused;
+	if (st_pair_tweak)
+		st_pair_tweak(&c, 1);
 	e = skiff_init(&c) ? -errno : 0;
 	if (e) {
 		st_log("child skiff_init: %s (%s)", strerror(-e), skiff_last_error());
@@ -773,6 +778,8 @@ void st_pair_up_faults(struct st_pair *p, uint32_t frames, st_child_fn fn, void 
 	p->child = st_child_start(pair_child_main, NULL);
 	CU_ASSERT_FATAL(p->child > 0);
 	c = st_memlink_config(p->w, 0);
+	if (st_pair_tweak)
+		st_pair_tweak(&c, 0);
 	e = skiff_init(&c) ? -errno : 0;
 	if (e)
 		tk_note("skiff_init: %s (%s)", strerror(-e), skiff_last_error());

@@ -157,6 +157,9 @@ struct st_pair {
 /* A wire of @p frames frames per end (0: st_memlink_create()'s), a child
  * that starts skiff on end 1, runs @p fn(@p arg), checks its stack goes
  * idle (exit code 91 if not) and stops it; skiff on end 0 here. */
+/* Set before st_pair_up(): changes each end's config before its stack
+ * starts (NULL: none; the child inherits it). */
+extern void (*st_pair_tweak)(struct skiff_config *c, unsigned end);
 void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg);
 /* As st_pair_up(), the wire impaired both ways by @p f (its seed is taken
  * as a base: each end draws its own sequence); NULL: a clean wire. */
