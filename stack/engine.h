@@ -1,13 +1,23 @@
 /* The engine's per-pcb state (the fields lwipopts.h adds to every pcb with
  * patch 0002): which of the engine's structures a pcb is on. Shared by
- * demux.c (the 4-tuple and listener tables), timers.c (the armed set and
- * the TIME-WAIT order) and guard.c (half-open lists). */
+ * demux.c (the 4-tuple and listener tables), timers.c (the timer wheel,
+ * the fast-timer list, the TIME-WAIT order) and listenq.c (half-open
+ * lists). */
 #ifndef SKIFF_ENGINE_H
 #define SKIFF_ENGINE_H
 
 #define SKIFF_PCB_HASHED    0x01u /* in the 4-tuple table (active or TIME-WAIT) */
 #define SKIFF_PCB_LISTENER  0x02u /* in the listener table */
-#define SKIFF_PCB_TLINKED   0x04u /* on one of timers.c's rings */
+#define SKIFF_PCB_FLINKED   0x04u /* on timers.c's fast-timer list */
 #define SKIFF_PCB_HALF_OPEN 0x08u /* on its listener's half-open list */
+#define SKIFF_PCB_FVISIT    0x10u /* on this fast tick's visits */
+
+/* Which of timers.c's lists a pcb's skiff_tnext/tprev link it into. */
+enum skiff_tlist {
+	SKIFF_TL_NONE,
+	SKIFF_TL_WHEEL, /* the slot of skiff_due */
+	SKIFF_TL_VISIT, /* this tick's visits */
+	SKIFF_TL_TW,	/* the TIME-WAIT order */
+};
 
 #endif

@@ -152,16 +152,21 @@
  * notice of every pcb's end); slot 1: MPTCP state. */
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 2
 /* The engine's links in every pcb (patch 0002): its chain in the 4-tuple
- * or listener table (demux.c), its place in the armed-timer set or the
- * TIME-WAIT order (timers.c), and in its listener's half-open list
- * (guard.c); a listener uses the half-open links as that list's head and
- * tail, and counts its half-open connections. */
+ * or listener table (demux.c); its place on the timer wheel or in the
+ * TIME-WAIT order, on the fast-timer list, its next due tick and what the
+ * last visit saw (timers.c); its listener's half-open list (listenq.c; a
+ * listener uses those links as the list's head and tail, and counts its
+ * half-open connections). */
 #define LWIP_TCP_PCB_EMBEDDER_FIELDS                                                               \
 	struct tcp_pcb *skiff_hnext;                                                               \
 	struct tcp_pcb *skiff_tnext, *skiff_tprev;                                                 \
+	struct tcp_pcb *skiff_fnext, *skiff_fprev;                                                 \
 	struct tcp_pcb *skiff_onext, *skiff_oprev;                                                 \
 	u32_t skiff_hash;                                                                          \
 	u32_t skiff_half_open;                                                                     \
+	u32_t skiff_due, skiff_visited;                                                            \
+	s16_t skiff_rtime;                                                                         \
+	u8_t skiff_tlist;                                                                          \
 	u8_t skiff_flags;
 /* The pcb lists' link/unlink notifications (patch 0002) feed the same
  * structures. Declared here, not in the hooks file: lwIP's list macros

@@ -1,162 +1,289 @@
 /*
- * TCP timers that visit only connections with work.
+ * TCP timers that visit only connections with work, when it falls due.
  *
  * lwIP's tcp_slowtmr() and tcp_fasttmr() walk every connection every tick
  * (10 ms and 5 ms here), idle ones included. With patch 0004 they call
- * skiff's hooks instead, which visit only the pcbs of an armed set with
- * lwIP's own per-pcb bodies (tcp_slowtmr_pcb(), tcp_fasttmr_pcb()), so
- * lwIP's timing semantics (retransmission, persist, keepalive, delayed
- * ACK, FIN-WAIT-2, SYN-RCVD and LAST-ACK timeouts) are unchanged for every
- * pcb that has them.
+ * skiff's hooks instead, which visit pcbs with lwIP's own per-pcb bodies
+ * (tcp_slowtmr_pcb(), tcp_fasttmr_pcb()), so lwIP's timing semantics
+ * (retransmission, persist, keepalive, FIN-WAIT-2, SYN-RCVD and LAST-ACK
+ * timeouts, delayed ACK) are unchanged.
  *
- * A pcb joins the armed set when anything may give it timer work: it is
- * linked on tcp_active_pcbs, a segment arrives for it (demux.c) or leaves
- * (hooks.c), or the application sends, reads, closes or sets an option
- * (tcpglue.c and the socket calls). A visit that finds no timer work left
- * (needs_timer()) takes it out: an idle established connection costs
- * nothing per tick. As a safety net each slow tick also checks a few pcbs
- * of tcp_active_pcbs in turn and arms any that should have been (counted:
- * tcp_timer_missed_arms, which must stay 0).
+ * Slow timer: a wheel of slow ticks. After each visit a pcb is put in the
+ * slot of the tick its next timer falls due (next_due(): its RTO from
+ * lwIP's rtime and rto, its keepalive probe, its state's timeout, ... ),
+ * or nowhere when it has none: an idle established connection costs
+ * nothing per tick, and one waiting for an ACK costs one visit per RTO,
+ * not one per tick. lwIP counts the retransmission timer in ticks
+ * (rtime++ per visit); a visit after skipped ticks first adds them, unless
+ * rtime changed since the last visit (an ACK or a send restarted it) — and
+ * whatever restarts it arms the pcb for the very next tick, so the count
+ * is never off by more than that tick. Anything that may give a pcb timer
+ * work (it is linked on tcp_active_pcbs, a segment arrives or leaves, the
+ * application sends, reads, closes, sets an option) arms it: due at the
+ * next tick, where the visit works out the real deadline.
  *
- * TIME-WAIT pcbs expire in the order they entered it (a FIN that restarts
- * one's 2 MSL moves it to the end), so expiry looks only at the oldest;
- * past skiff_config.max_time_wait the oldest go early (counted).
+ * Fast timer: a list of the pcbs a segment just came in for (delayed ACK,
+ * data refused) or that the application closed (a pending FIN); each fast
+ * tick visits them and keeps those that still need it.
  *
- * The sets are rings through the pcbs' own links (skiff_tnext/tprev,
- * lwipopts.h) around sentinel pcbs: removal needs no list head, so lwIP may
- * free any pcb (a callback closing another connection) while a tick walks.
+ * TIME-WAIT pcbs expire in the order they entered it (a FIN restarting one's
+ * 2 MSL moves it to the end), so expiry looks only at the oldest; past
+ * skiff_config.max_time_wait the oldest go early (counted).
+ *
+ * As a safety net each slow tick checks a few pcbs of tcp_active_pcbs in
+ * turn and schedules any that have timer work and were not (counted in
+ * tcp_timer_missed_arms: a bug if ever non-zero).
+ *
+ * Every list runs through the pcbs' own links (lwipopts.h); lwIP may free
+ * any pcb (a callback closing another connection) while a tick walks, and
+ * the unlink notification takes it off whatever list it is on.
  */
 #include "engine.h"
-#include "listenq.h"
 #include "instance.h"
+#include "listenq.h"
 #include "skiff_lwip_hooks.h"
 #include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
 
-/* Pcbs of tcp_active_pcbs checked per slow tick by the safety net. */
+/* Slow ticks on the wheel (41 s at 10 ms); later deadlines wait in their
+ * slot for their lap. */
+#define WHEEL_SLOTS 4096u
+#define WHEEL_MASK  (WHEEL_SLOTS - 1)
+/* Pcbs of tcp_active_pcbs the safety net checks per slow tick. */
 #define SWEEP_PER_TICK 16u
 
-static struct tcp_pcb armed_ring, visit_ring, tw_ring;
-static uint32_t n_timed, n_tw_ring;
+static struct tcp_pcb *wheel[WHEEL_SLOTS];
+static struct tcp_pcb *visit_head;
+static struct tcp_pcb *tw_head, *tw_tail;
+static struct tcp_pcb *fast_head, *fast_visit;
+static uint32_t n_scheduled, n_tw;
 static struct tcp_pcb *current; /* being visited */
 static bool current_gone;	/* ... and lwIP freed it meanwhile */
 static struct tcp_pcb *sweep;	/* the safety net's place in tcp_active_pcbs */
 
-static void ring_init(struct tcp_pcb *r)
+/* ---- the lists ------------------------------------------------------------- */
+
+static struct tcp_pcb **head_of(struct tcp_pcb *p)
 {
-	if (!r->skiff_tnext)
-		r->skiff_tnext = r->skiff_tprev = r;
+	switch (p->skiff_tlist) {
+	case SKIFF_TL_WHEEL:
+		return &wheel[p->skiff_due & WHEEL_MASK];
+	case SKIFF_TL_VISIT:
+		return &visit_head;
+	default:
+		return &tw_head;
+	}
 }
 
-static bool ring_empty(struct tcp_pcb *r)
+static void tlist_del(struct tcp_pcb *p)
 {
-	ring_init(r);
-	return r->skiff_tnext == r;
-}
-
-static void ring_add_tail(struct tcp_pcb *r, struct tcp_pcb *p)
-{
-	ring_init(r);
-	p->skiff_tnext = r;
-	p->skiff_tprev = r->skiff_tprev;
-	r->skiff_tprev->skiff_tnext = p;
-	r->skiff_tprev = p;
-	p->skiff_flags |= SKIFF_PCB_TLINKED;
-}
-
-static void ring_del(struct tcp_pcb *p)
-{
-	if (!(p->skiff_flags & SKIFF_PCB_TLINKED))
+	if (p->skiff_tlist == SKIFF_TL_NONE)
 		return;
-	p->skiff_tprev->skiff_tnext = p->skiff_tnext;
-	p->skiff_tnext->skiff_tprev = p->skiff_tprev;
+	if (p->skiff_tprev)
+		p->skiff_tprev->skiff_tnext = p->skiff_tnext;
+	else
+		*head_of(p) = p->skiff_tnext;
+	if (p->skiff_tnext)
+		p->skiff_tnext->skiff_tprev = p->skiff_tprev;
+	else if (p->skiff_tlist == SKIFF_TL_TW)
+		tw_tail = p->skiff_tprev;
+	if (p->skiff_tlist == SKIFF_TL_TW)
+		n_tw--;
+	else
+		n_scheduled--;
 	p->skiff_tnext = p->skiff_tprev = NULL;
-	p->skiff_flags &= (u8_t)~SKIFF_PCB_TLINKED;
+	p->skiff_tlist = SKIFF_TL_NONE;
 }
 
-/* Moves every pcb of @p from to the end of @p to. */
-static void ring_splice(struct tcp_pcb *from, struct tcp_pcb *to)
+static void tlist_push(struct tcp_pcb **head, struct tcp_pcb *p, enum skiff_tlist which)
 {
-	struct tcp_pcb *first, *last;
+	p->skiff_tprev = NULL;
+	p->skiff_tnext = *head;
+	if (*head)
+		(*head)->skiff_tprev = p;
+	*head = p;
+	p->skiff_tlist = (u8_t)which;
+	n_scheduled++;
+}
 
-	if (ring_empty(from))
+/* Puts @p p in the wheel's slot for tick @p due. */
+static void schedule(struct tcp_pcb *p, u32_t due)
+{
+	tlist_del(p);
+	p->skiff_due = due;
+	tlist_push(&wheel[due & WHEEL_MASK], p, SKIFF_TL_WHEEL);
+}
+
+static void fast_push(struct tcp_pcb **head, struct tcp_pcb *p, u8_t flags)
+{
+	p->skiff_fprev = NULL;
+	p->skiff_fnext = *head;
+	if (*head)
+		(*head)->skiff_fprev = p;
+	*head = p;
+	p->skiff_flags |= flags;
+}
+
+static void fast_add(struct tcp_pcb *p)
+{
+	if (!(p->skiff_flags & SKIFF_PCB_FLINKED))
+		fast_push(&fast_head, p, SKIFF_PCB_FLINKED);
+}
+
+/* Off the fast list, or off this tick's fast visits. */
+static void fast_del(struct tcp_pcb *p)
+{
+	u8_t on = p->skiff_flags & (SKIFF_PCB_FLINKED | SKIFF_PCB_FVISIT);
+
+	if (!on)
 		return;
-	ring_init(to);
-	first = from->skiff_tnext;
-	last = from->skiff_tprev;
-	first->skiff_tprev = to->skiff_tprev;
-	to->skiff_tprev->skiff_tnext = first;
-	last->skiff_tnext = to;
-	to->skiff_tprev = last;
-	from->skiff_tnext = from->skiff_tprev = from;
+	if (p->skiff_fprev)
+		p->skiff_fprev->skiff_fnext = p->skiff_fnext;
+	else if (on & SKIFF_PCB_FVISIT)
+		fast_visit = p->skiff_fnext;
+	else
+		fast_head = p->skiff_fnext;
+	if (p->skiff_fnext)
+		p->skiff_fnext->skiff_fprev = p->skiff_fprev;
+	p->skiff_fnext = p->skiff_fprev = NULL;
+	p->skiff_flags &= (u8_t)~on;
 }
 
-/* Whether lwIP's timers have anything to do for @p p: what tcp_slowtmr()
- * and tcp_fasttmr() look at, erring on the side of a visit. */
-static bool needs_timer(const struct tcp_pcb *p)
+/* ---- when a pcb's timers fall due ------------------------------------------------- */
+
+static bool needs_fast(const struct tcp_pcb *p)
 {
-	if (p->state != ESTABLISHED && p->state != CLOSE_WAIT)
-		return true; /* handshake, closing: timeouts run on tcp_ticks */
-	if (p->unacked || p->unsent || p->refused_data || p->persist_backoff || p->rtime >= 0)
-		return true;
+	return (p->flags & (TF_ACK_DELAY | TF_CLOSEPEND)) || p->refused_data;
+}
+
+/* Keeps the earliest of the ticks offered, none earlier than @p next. */
+static void earliest(u32_t *best, u32_t next, u32_t tick)
+{
+	if ((s32_t)(tick - next) < 0)
+		tick = next;
+	if (!*best || (s32_t)(tick - *best) < 0)
+		*best = tick;
+}
+
+/*
+ * The slow tick at or after @p now + 1 when lwIP's tcp_slowtmr_pcb() has
+ * something to do for @p p, or 0 for never: what the body tests, in ticks.
+ * Conditions "(tcp_ticks - tmr) > X" come true at tmr + X + 1.
+ */
+static u32_t next_due(const struct tcp_pcb *p, u32_t now)
+{
+	u32_t next = now + 1, best = 0;
+
+	if (p->state == CLOSED || p->state == LISTEN || p->state == TIME_WAIT)
+		return 0;
+	/* Counted tick by tick, as lwIP does: the persist timer, sends
+	 * waiting for memory (the poll retry), refused data. */
+	if (p->persist_backoff || (p->unsent && !p->unacked) || p->refused_data)
+		return next;
+	if (p->rtime >= 0)
+		earliest(&best, next, now + (u32_t)(p->rto > p->rtime ? p->rto - p->rtime : 1));
+	switch (p->state) {
+	case SYN_RCVD:
+		earliest(&best, next, p->tmr + SKIFF_SYN_RCVD_TIMEOUT_MS / TCP_SLOW_INTERVAL);
+		break;
+	case FIN_WAIT_2:
+		if (p->flags & TF_RXCLOSED)
+			earliest(&best, next,
+				 p->tmr + TCP_FIN_WAIT_TIMEOUT / TCP_SLOW_INTERVAL + 1);
+		break;
+	case LAST_ACK:
+		earliest(&best, next, p->tmr + 2 * TCP_MSL / TCP_SLOW_INTERVAL + 1);
+		break;
+	case ESTABLISHED:
+	case CLOSE_WAIT:
+		if (ip_get_option(p, SOF_KEEPALIVE)) {
+			/* the next probe, or the end once every probe went */
+			earliest(&best, next,
+				 p->tmr +
+					 (p->keep_idle + p->keep_cnt_sent * p->keep_intvl) /
+						 TCP_SLOW_INTERVAL +
+					 1);
+			earliest(&best, next,
+				 p->tmr +
+					 (p->keep_idle + p->keep_cnt * p->keep_intvl) /
+						 TCP_SLOW_INTERVAL +
+					 1);
+		}
+		break;
+	default:
+		break;
+	}
 #if TCP_QUEUE_OOSEQ
 	if (p->ooseq)
-		return true;
+		earliest(&best, next, p->tmr + (u32_t)p->rto * TCP_OOSEQ_TIMEOUT);
 #endif
-	if (p->flags & (TF_ACK_DELAY | TF_ACK_NOW | TF_CLOSEPEND | TF_NAGLEMEMERR))
-		return true;
-	return ip_get_option(p, SOF_KEEPALIVE) != 0;
+	return best;
 }
+
+/* ---- what the rest of the stack calls ------------------------------------------ */
 
 void skiff__timer_arm(struct tcp_pcb *pcb)
 {
+	u32_t next = tcp_ticks + 1;
+
 	/* Only a pcb on tcp_active_pcbs: lwIP may still send from one it
 	 * took off (tcp_pcb_remove() flushes a delayed ACK) before freeing it. */
-	if (!pcb || (pcb->skiff_flags & SKIFF_PCB_TLINKED) ||
-	    !(pcb->skiff_flags & SKIFF_PCB_HASHED))
+	if (!pcb || !(pcb->skiff_flags & SKIFF_PCB_HASHED) || pcb->state == TIME_WAIT)
 		return;
-	if (pcb->state == CLOSED || pcb->state == LISTEN || pcb->state == TIME_WAIT)
+	fast_add(pcb);
+	if (pcb->skiff_tlist == SKIFF_TL_VISIT)
+		return; /* visited this very tick: it is scheduled after */
+	if (pcb->skiff_tlist == SKIFF_TL_WHEEL && (s32_t)(pcb->skiff_due - next) <= 0)
 		return;
-	ring_add_tail(&armed_ring, pcb);
-	n_timed++;
+	if (pcb->skiff_tlist == SKIFF_TL_NONE) {
+		/* the baseline the next visit counts skipped ticks from */
+		pcb->skiff_visited = tcp_ticks;
+		pcb->skiff_rtime = pcb->rtime;
+	}
+	schedule(pcb, next);
 }
 
 uint32_t skiff__timers_armed(void)
 {
-	return n_timed;
+	return n_scheduled;
 }
 
 void skiff__timers_tw_linked(struct tcp_pcb *pcb)
 {
-	ring_add_tail(&tw_ring, pcb);
-	n_tw_ring++;
+	fast_del(pcb);
+	tlist_del(pcb);
+	pcb->skiff_tnext = NULL;
+	pcb->skiff_tprev = tw_tail;
+	if (tw_tail)
+		tw_tail->skiff_tnext = pcb;
+	else
+		tw_head = pcb;
+	tw_tail = pcb;
+	pcb->skiff_tlist = SKIFF_TL_TW;
+	n_tw++;
 }
 
 void skiff__timers_tw_restarted(struct tcp_pcb *pcb)
 {
-	if (!(pcb->skiff_flags & SKIFF_PCB_TLINKED))
+	if (pcb->skiff_tlist != SKIFF_TL_TW || pcb == tw_tail)
 		return;
-	ring_del(pcb);
-	ring_add_tail(&tw_ring, pcb);
+	tlist_del(pcb);
+	skiff__timers_tw_linked(pcb);
 }
 
 void skiff__timers_unlinking(struct tcp_pcb *pcb, bool time_wait)
 {
+	(void)time_wait;
 	if (pcb == current)
 		current_gone = true;
 	if (pcb == sweep)
 		sweep = pcb->next;
-	if (!(pcb->skiff_flags & SKIFF_PCB_TLINKED))
-		return;
-	ring_del(pcb);
-	if (time_wait)
-		n_tw_ring--;
-	else
-		n_timed--;
+	fast_del(pcb);
+	tlist_del(pcb);
 }
 
-/* ---- the ticks ------------------------------------------------------------- */
+/* ---- the ticks ------------------------------------------------------------------- */
 
 /* TIME-WAIT ends after min(skiff_config.time_wait_ms, 2 MSL) (lwIP's test,
  * tcp_slowtmr()), oldest first; past max_time_wait the oldest go now. */
@@ -166,50 +293,42 @@ static void expire_time_wait(void)
 	u32_t ms = st->cfg.time_wait_ms < 2 * TCP_MSL ? st->cfg.time_wait_ms : 2 * TCP_MSL;
 	u32_t limit = ms / TCP_SLOW_INTERVAL;
 
-	while (!ring_empty(&tw_ring)) {
-		struct tcp_pcb *p = tw_ring.skiff_tnext;
-
-		if (n_tw_ring > st->cfg.max_time_wait)
+	while (tw_head) {
+		if (n_tw > st->cfg.max_time_wait)
 			st->stats.tcp_time_wait_recycled++;
-		else if ((u32_t)(tcp_ticks - p->tmr) <= limit)
+		else if ((u32_t)(tcp_ticks - tw_head->tmr) <= limit)
 			break;
-		tcp_abort(p); /* a TIME-WAIT pcb goes without a word */
+		tcp_abort(tw_head); /* a TIME-WAIT pcb goes without a word */
 	}
 }
 
-/* Visits every pcb of the armed set once with @p visit; those that still
- * have timer work stay armed. */
-static void visit_armed(u8_t (*visit)(struct tcp_pcb *))
+/* One slow visit of @p p at tick @p now: skipped ticks counted, lwIP's
+ * body, the next deadline. */
+static void slow_visit(struct tcp_pcb *p, u32_t now)
 {
-	ring_splice(&armed_ring, &visit_ring);
-	while (!ring_empty(&visit_ring)) {
-		struct tcp_pcb *p = visit_ring.skiff_tnext;
+	u32_t skipped = now - p->skiff_visited - 1, due;
 
-		ring_del(p);
-		n_timed--;
-		current = p;
-		current_gone = false;
-		/* (The visit itself may have armed it again: a segment sent.) */
-		if (!visit(p) && !current_gone && !(p->skiff_flags & SKIFF_PCB_TLINKED) &&
-		    needs_timer(p)) {
-			ring_add_tail(&armed_ring, p);
-			n_timed++;
-		}
-		current = NULL;
-	}
-}
-
-static u8_t slow_visit(struct tcp_pcb *p)
-{
 	if (skiff__listenq_expired(p))
-		return 1;
-	return tcp_slowtmr_pcb(p);
-}
+		return;
+	if (p->rtime >= 0 && p->rtime == p->skiff_rtime && (s32_t)skipped > 0) {
+		s32_t r = p->rtime + (s32_t)(skipped < 0x7fff ? skipped : 0x7fff);
 
-static u8_t fast_visit(struct tcp_pcb *p)
-{
-	tcp_fasttmr_pcb(p);
-	return 0;
+		p->rtime = (s16_t)(r < 0x7ffe ? r : 0x7ffe);
+	}
+	current = p;
+	current_gone = false;
+	if (tcp_slowtmr_pcb(p) || current_gone) {
+		current = NULL;
+		return;
+	}
+	current = NULL;
+	p->skiff_visited = now;
+	p->skiff_rtime = p->rtime;
+	due = next_due(p, now);
+	if (due)
+		schedule(p, due);
+	else
+		tlist_del(p);
 }
 
 /* The safety net: a few pcbs of tcp_active_pcbs per tick, in turn. */
@@ -218,7 +337,10 @@ static void sweep_some(void)
 	struct tcp_pcb *p = sweep ? sweep : tcp_active_pcbs;
 
 	for (unsigned i = 0; i < SWEEP_PER_TICK && p; i++, p = p->next) {
-		if (!(p->skiff_flags & SKIFF_PCB_TLINKED) && needs_timer(p)) {
+		bool missed = (p->skiff_tlist == SKIFF_TL_NONE && next_due(p, tcp_ticks)) ||
+			      (!(p->skiff_flags & SKIFF_PCB_FLINKED) && needs_fast(p));
+
+		if (missed) {
 			skiff__s.stats.tcp_timer_missed_arms++;
 			skiff__timer_arm(p);
 		}
@@ -228,12 +350,45 @@ static void sweep_some(void)
 
 void skiff__hook_slowtmr(void)
 {
+	u32_t now = tcp_ticks; /* tcp_slowtmr() advanced it already */
+	struct tcp_pcb *p, *next;
+
 	expire_time_wait();
-	visit_armed(slow_visit);
+	/* This tick's slot: what is due now goes to the visit list (later
+	 * laps stay). */
+	for (p = wheel[now & WHEEL_MASK]; p; p = next) {
+		next = p->skiff_tnext;
+		if ((s32_t)(p->skiff_due - now) <= 0) {
+			tlist_del(p);
+			tlist_push(&visit_head, p, SKIFF_TL_VISIT);
+		}
+	}
+	while ((p = visit_head)) {
+		tlist_del(p);
+		slow_visit(p, now);
+	}
 	sweep_some();
 }
 
 void skiff__hook_fasttmr(void)
 {
-	visit_armed(fast_visit);
+	struct tcp_pcb *p;
+
+	/* This tick's visits: the list as it stands (pcbs armed during them
+	 * wait for the next tick). */
+	while ((p = fast_head)) {
+		fast_del(p);
+		fast_push(&fast_visit, p, SKIFF_PCB_FVISIT);
+	}
+	while ((p = fast_visit)) {
+		fast_del(p);
+		if (!needs_fast(p))
+			continue;
+		current = p;
+		current_gone = false;
+		tcp_fasttmr_pcb(p);
+		if (!current_gone && needs_fast(p))
+			fast_add(p);
+		current = NULL;
+	}
 }

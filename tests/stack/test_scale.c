@@ -660,6 +660,7 @@ static void test_timers_among_10000_idle(void)
 #define STACK_IP4 "10.78.0.10"
 #define LINUX_N	  10000
 #define SOURCES	  4
+#define WAVE	  500
 
 static struct {
 	struct tb_pair net;
@@ -681,25 +682,31 @@ static int linux_clients(void *arg)
 	(void)arg;
 	if (tb_enter(K.net.ns[1]) != 0 || setrlimit(RLIMIT_NOFILE, &rl) != 0 || ep < 0 || !fds)
 		return 90;
-	for (int i = 0; i < LINUX_N; i++) {
-		struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
-		char ip[32];
+	/* At most WAVE handshakes in flight: the test is about holding 10,000
+	 * connections, not about a debug or ASan build taking a burst at
+	 * wire speed (skiff-bench's open10000 measures that, released). */
+	for (int next = 0, inflight = 0; pending && st_now_ms() - t_start < 60000;) {
+		while (next < LINUX_N && inflight < WAVE) {
+			struct sockaddr_in src = {.sin_family = AF_INET},
+					   dst = {.sin_family = AF_INET};
+			char ip[32];
+			int i = next++;
 
-		snprintf(ip, sizeof(ip), "10.78.0.%d", 2 + i % SOURCES);
-		inet_pton(AF_INET, ip, &src.sin_addr);
-		inet_pton(AF_INET, STACK_IP4, &dst.sin_addr);
-		dst.sin_port = htons(PORT);
-		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&src, sizeof(src)) != 0)
-			return 91;
-		if (connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)) != 0 &&
-		    errno != EINPROGRESS)
-			return 92;
-		ev.events = EPOLLOUT;
-		ev.data.u32 = (uint32_t)i;
-		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
-	}
-	for (long long end = st_now_ms() + 30000; pending && st_now_ms() < end;) {
+			snprintf(ip, sizeof(ip), "10.78.0.%d", 2 + i % SOURCES);
+			inet_pton(AF_INET, ip, &src.sin_addr);
+			inet_pton(AF_INET, STACK_IP4, &dst.sin_addr);
+			dst.sin_port = htons(PORT);
+			fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&src, sizeof(src)) != 0)
+				return 91;
+			if (connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)) != 0 &&
+			    errno != EINPROGRESS)
+				return 92;
+			ev.events = EPOLLOUT;
+			ev.data.u32 = (uint32_t)i;
+			epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+			inflight++;
+		}
 		int n = epoll_wait(ep, evs, 256, 100);
 
 		for (int k = 0; k < n; k++) {
@@ -715,6 +722,7 @@ static int linux_clients(void *arg)
 			}
 			epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
 			pending--;
+			inflight--;
 		}
 	}
 	st_child_report(&r[0], sizeof(int));
@@ -811,17 +819,29 @@ static void test_10000_linux_clients(void)
 		else
 			st_child_read_report(&bad, sizeof(bad), 0);
 	}
+	if (getenv("ST_VERBOSE")) {
+		char cmd[256];
+
+		snprintf(
+			cmd, sizeof(cmd),
+			"ip netns exec %s ethtool -S %s | grep -v ': 0$' >&2; ip netns exec %s ethtool -S %s | grep -v ': 0$' >&2",
+			K.net.ns[0], K.net.ifname[0], K.net.ns[1], K.net.ifname[1]);
+		if (system(cmd) != 0)
+			tk_note("ethtool failed");
+	}
 	skiff_get_stats(&st);
 	tk_note("%d accepted, %d connected on the Linux side, %d echoes, %d bad; table %u; "
 		"listen overflows %llu (cookies %llu, RSTs %llu), rx drops: xdp %llu fill-empty %llu; "
-		"half-open expired %llu, arp drops %llu, rx ring full %llu",
+		"half-open expired %llu, arp drops %llu, rx ring full %llu, tx ring full %llu, "
+		"retransmits %llu, RSTs sent %llu",
 		accepted, r, done, bad, st.tcp_connections,
 		(unsigned long long)st.tcp_listen_overflows,
 		(unsigned long long)st.tcp_syncookies_sent,
 		(unsigned long long)st.tcp_listen_overflow_rsts,
 		(unsigned long long)st.xdp_rx_dropped, (unsigned long long)st.xdp_fill_ring_empty,
 		(unsigned long long)st.tcp_syn_rcvd_timeouts, (unsigned long long)st.arp_drop,
-		(unsigned long long)st.xdp_rx_ring_full);
+		(unsigned long long)st.xdp_rx_ring_full, (unsigned long long)st.tx_drop_ring_full,
+		(unsigned long long)st.tcp_retransmits, (unsigned long long)st.tcp_rst_sent);
 	TK_ASSERT_EQ(accepted, LINUX_N);
 	TK_ASSERT_EQ(r, LINUX_N);
 	TK_ASSERT_EQ(bad, 0);
