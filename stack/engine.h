@@ -11,6 +11,7 @@
 #define SKIFF_PCB_FLINKED   0x04u /* on timers.c's fast-timer list */
 #define SKIFF_PCB_HALF_OPEN 0x08u /* on its listener's half-open list */
 #define SKIFF_PCB_FVISIT    0x10u /* on this fast tick's visits */
+#define SKIFF_PCB_RESEGMENT 0x20u /* queued segments still to cut to a lower MSS (pmtu.c) */
 
 /* Which of timers.c's lists a pcb's skiff_tnext/tprev link it into. */
 enum skiff_tlist {

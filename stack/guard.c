@@ -68,8 +68,11 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	/* RFC 5961 4: any SYN on a synchronized connection. */
 	if (flags & TCP_SYN)
 		return challenge(pcb);
-	/* RFC 5961 5: an ACK of data never sent (lwIP answers with an ACK). */
-	if ((flags & TCP_ACK) && TCP_SEQ_GT(ack, pcb->snd_nxt))
+	/* RFC 5961 5.2: an ACK of data never sent, or older than the peer's
+	 * largest window allows: lwIP (patch 0007) answers with an ACK and
+	 * drops the segment, data and all. */
+	if ((flags & TCP_ACK) &&
+	    (TCP_SEQ_GT(ack, pcb->snd_nxt) || TCP_SEQ_LT(ack, pcb->lastack - pcb->snd_wnd_max)))
 		return challenge(pcb);
 	/* Data wholly before or after the window: lwIP drops it and ACKs
 	 * (not limited: a lost ACK makes such retransmissions legitimate,

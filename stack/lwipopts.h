@@ -80,6 +80,9 @@
 /* Addresses are usable at once (like `ip addr add ... nodad`): the
  * configured ones are the operator's to keep unique. */
 #define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
+/* TCP segments leave with Don't Fragment, as Linux's; the path MTU shows
+ * through ICMP (pmtu.c). */
+#define IP_TCP_DONT_FRAGMENT 1
 #define IP_REASSEMBLY		      1
 #define IP_FRAG			      1
 #define LWIP_IPV6_REASS		      1

@@ -56,6 +56,13 @@ u16_t skiff__hook_connect_port(const struct tcp_pcb *pcb);
 int skiff__hook_tuple_in_use(const struct tcp_pcb *pcb);
 #define LWIP_HOOK_TCP_TUPLE_IN_USE(pcb) skiff__hook_tuple_in_use(pcb)
 
+/* Path MTU (pmtu.c): ICMP "fragmentation needed" and ICMPv6 "packet too
+ * big" seen before lwIP's own checks; the packet goes on to lwIP. */
+int skiff__hook_ip4_input(struct pbuf *p, struct netif *inp);
+#define LWIP_HOOK_IP4_INPUT(p, inp) skiff__hook_ip4_input(p, inp)
+int skiff__hook_ip6_input(struct pbuf *p, struct netif *inp);
+#define LWIP_HOOK_IP6_INPUT(p, inp) skiff__hook_ip6_input(p, inp)
+
 /* 802.1Q: accept our VLAN (and record the tag), tag what we send. */
 int skiff__hook_vlan_check(struct netif *netif, struct eth_hdr *eth, struct eth_vlan_hdr *vlan);
 #define LWIP_HOOK_VLAN_CHECK(netif, eth, vlan) skiff__hook_vlan_check(netif, eth, vlan)

@@ -41,6 +41,7 @@
 #include "engine.h"
 #include "instance.h"
 #include "listenq.h"
+#include "pmtu.h"
 #include "skiff_lwip_hooks.h"
 #include "timers.h"
 
@@ -310,6 +311,8 @@ static void slow_visit(struct tcp_pcb *p, u32_t now)
 
 	if (skiff__listenq_expired(p))
 		return;
+	if (p->skiff_flags & SKIFF_PCB_RESEGMENT)
+		skiff__pmtu_resegment(p);
 	if (p->rtime >= 0 && p->rtime == p->skiff_rtime && (s32_t)skipped > 0) {
 		s32_t r = p->rtime + (s32_t)(skipped < 0x7fff ? skipped : 0x7fff);
 

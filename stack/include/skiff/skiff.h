@@ -403,6 +403,11 @@ struct skiff_stats {
 					     * (ENOBUFS) or no local port left for the
 					     * peer (EADDRNOTAVAIL) */
 	uint64_t tcp_time_wait_recycled;    /**< TIME-WAIT ended early at max_time_wait */
+	uint64_t tcp_pmtu_updates;	    /**< connections whose MSS an ICMP "fragmentation
+					     * needed" / "packet too big" lowered */
+	uint64_t tcp_pmtu_ignored;	    /**< such messages refused: bad checksum, no such
+					     * connection, a sequence number outside its
+					     * unacknowledged data (RFC 5927), no lower MTU */
 	uint64_t tcp_timer_missed_arms;	    /**< connections the timer safety net found
 					     * unarmed with timer work: a bug, stays 0 */
 	uint64_t arp_spoof_drop; /**< ARP from another MAC claiming the stack's IPv4 address */
