@@ -81,6 +81,7 @@ packages=(
 	libxdp-dev libbpf-dev libelf-dev zlib1g-dev libcunit1-dev
 	xdp-tools iproute2 iputils-ping iptables ethtool
 	dpkg-dev patch python3-scapy iperf3 valgrind
+	libnetfilter-queue-dev
 )
 
 missing=()
