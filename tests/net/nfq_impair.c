@@ -30,8 +30,12 @@
  * rule with --queue-bypass so the path stays up if this process is gone.
  *
  * Prints "ready" once bound. SIGUSR1 writes the counters ("key value" lines,
- * replaced atomically) to --stats; SIGTERM/SIGINT accept everything held,
- * write them and exit 0.
+ * replaced atomically, "dumps" counting the writes) to --stats: packets,
+ * delayed, reordered, held, stripped, dropped, requeue_failed, enobufs,
+ * strip_skipped (not copied whole, left alone), late (released 1 ms or more
+ * after due) and late_max_us, waiting (held now), the kernel's
+ * kernel_queue_dropped (queue full) and kernel_user_dropped (socket full),
+ * cpu_ms. SIGTERM/SIGINT accept everything held, write them and exit 0.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -101,6 +105,8 @@ struct options {
 struct counters {
 	uint64_t packets, delayed, reordered, held, stripped, dropped, requeue_failed, enobufs;
 	uint64_t strip_skipped; /* carried the option but were not fully copied */
+	uint64_t late;		/* released 1 ms or more after they were due */
+	uint64_t late_max_ns;
 	uint64_t dumps;
 };
 
@@ -560,6 +566,21 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_d
 	return 0;
 }
 
+/* Whether the helper keeps up: how long after its due time a packet goes
+ * (release_all()'s early releases count as on time). */
+static void count_lateness(const struct pkt *p, uint64_t now)
+{
+	uint64_t late;
+
+	if (now == UINT64_MAX || now <= p->due_ns)
+		return;
+	late = now - p->due_ns;
+	if (late >= NSEC_PER_MS)
+		S.c.late++;
+	if (late > S.c.late_max_ns)
+		S.c.late_max_ns = late;
+}
+
 /* Releases what is due by @p now; returns the next due time (0: none). */
 static uint64_t release_due(uint64_t now)
 {
@@ -578,6 +599,7 @@ static uint64_t release_due(uint64_t now)
 	while ((h = fifo_peek(&S.hold)) && h->due_ns <= now) {
 		struct pkt p = fifo_pop(&S.hold);
 
+		count_lateness(&p, now);
 		verdict(&p, NF_ACCEPT);
 	}
 	if (h && (!next || h->due_ns < next))
@@ -585,6 +607,7 @@ static uint64_t release_due(uint64_t now)
 	while ((h = fifo_peek(&S.delay)) && h->due_ns <= now) {
 		struct pkt p = fifo_pop(&S.delay);
 
+		count_lateness(&p, now);
 		verdict(&p, NF_ACCEPT);
 	}
 	if (h && (!next || h->due_ns < next))
@@ -713,12 +736,14 @@ static void write_stats(void)
 	fprintf(f,
 		"packets %" PRIu64 "\ndelayed %" PRIu64 "\nreordered %" PRIu64 "\nheld %" PRIu64
 		"\nstripped %" PRIu64 "\ndropped %" PRIu64 "\nrequeue_failed %" PRIu64
-		"\nenobufs %" PRIu64 "\nstrip_skipped %" PRIu64 "\nwaiting %zu\n"
+		"\nenobufs %" PRIu64 "\nstrip_skipped %" PRIu64 "\nlate %" PRIu64
+		"\nlate_max_us %" PRIu64 "\nwaiting %zu\n"
 		"kernel_queue_dropped %" PRIu64 "\nkernel_user_dropped %" PRIu64 "\ncpu_ms %" PRIu64
 		"\ndumps %" PRIu64 "\n",
 		S.c.packets, S.c.delayed, S.c.reordered, S.c.held, S.c.stripped, S.c.dropped,
-		S.c.requeue_failed, S.c.enobufs, S.c.strip_skipped,
-		S.delay.n + S.hold.n + S.nparked, qd, ud, cpu_ms(), S.c.dumps);
+		S.c.requeue_failed, S.c.enobufs, S.c.strip_skipped, S.c.late,
+		S.c.late_max_ns / 1000, S.delay.n + S.hold.n + S.nparked, qd, ud, cpu_ms(),
+		S.c.dumps);
 	if (fclose(f) != 0 || rename(tmp, S.o.stats_path) != 0)
 		warn("%s: %s", S.o.stats_path, strerror(errno));
 }
