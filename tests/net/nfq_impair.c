@@ -5,7 +5,8 @@
  * run on; this does what the tests need of it:
  *
  *   --drop-ppm P                  drop with probability P per million
- *   --strip-tcp-option KIND       TCP options of KIND become NOPs (repeatable)
+ *   --strip-tcp-option KIND       TCP options of KIND become NOPs, checksum
+ *                                    fixed (repeatable; IPv4 and IPv6)
  *   --reorder-ppm P               hold a packet back behind the next K
  *   --reorder-depth K                (default 3; released after
  *   --reorder-timeout-ms T           T ms (default 20) if fewer arrive)
@@ -13,21 +14,32 @@
  *   --hold-match pure-ack|ack|tcp    (default pure-ack: TCP, ACK set, no
  *   --sport N / --dport N            payload, no SYN/FIN/RST), port filters
  *   --log FILE                       "release <monotonic ns> <ack>" per held
- *                                    packet released (appended, line-buffered)
- *   --delay-ms D                  every other packet waits D ms, in order
- *   --seed S --queue N --stats FILE --maxlen N --rcvbuf BYTES --fail-open
+ *                                    packet released (appended, line-buffered;
+ *                                    the time is taken just before the verdict
+ *                                    is sent: the packet cannot have left the
+ *                                    router earlier)
+ *   --delay-ms D                  every packet not held waits D ms, in order
+ *   --seed S                      the random stages' seed (default 1)
+ *   --queue N                     the NFQUEUE number (default 0)
+ *   --stats FILE                  where the counters go (below)
+ *   --maxlen N                    the kernel queue's length (default 65536)
+ *   --rcvbuf BYTES                the socket's receive buffer (default 8 MiB)
+ *   --fail-open                   a full queue accepts instead of dropping
  *
  * Packets pass the stages in this order: drop, strip, reorder, then hold or
  * delay. Held and delayed packets sit in two FIFOs (each in due order, since
  * every packet in one waits the same time); one thread polls the queue's
- * netlink socket with the earliest due time as its timeout and sends the
- * verdicts that fall due in batches (many verdict messages in one sendmsg),
- * so a sustained flow costs one recv per packet and a fraction of a send.
+ * netlink socket with the earliest due time as its timeout, reads up to 64
+ * packets per recvmmsg and sends the verdicts that fall due in batches (many
+ * verdict messages in one sendmsg).
  *
  * Under load: NETLINK_NO_ENOBUFS, an 8 MiB socket buffer, a 65536-packet
  * queue, only the headers copied unless options are edited; ENOBUFS from
  * recv and verdicts the kernel refuses are counted, never fatal. Pair the
  * rule with --queue-bypass so the path stays up if this process is gone.
+ * A delay is a lower bound: the kernel forwards a released packet inside the
+ * verdict's sendmsg, so when the CPUs are saturated releases run late, and
+ * "late" / "late_max_us" say by how much.
  *
  * Prints "ready" once bound. SIGUSR1 writes the counters ("key value" lines,
  * replaced atomically, "dumps" counting the writes) to --stats: packets,

@@ -583,6 +583,29 @@ static void test_strip_timestamps_v6(void)
 	strip_timestamps(AF_INET6);
 }
 
+/* Two kinds at once, one of them at an odd offset (Linux's SYN: MSS at 20,
+ * SACK permitted at 24, timestamps at 26, NOP, window scale at 37): the
+ * checksum is fixed across a word boundary, the other options survive. */
+static void test_strip_sack_and_window_scale(void)
+{
+	struct router_counters c;
+	struct result x;
+
+	up("rstripodd");
+	impair("ab", "--strip-tcp-option 3 --strip-tcp-option 4");
+	x = transfer(AF_INET, 0, 4 * MIB);
+	unimpair("ab", &c);
+	tk_note("tcpi_options 0x%x client / 0x%x server with options 3 and 4 stripped; 4 MiB "
+		"SHA-256 %s",
+		x.client.tcpi_options, x.server.tcpi_options, x.same ? "ok" : "MISMATCH");
+	note_counters("ab", &c);
+	CU_ASSERT(x.same);
+	CU_ASSERT(!(x.client.tcpi_options & (TCPI_OPT_SACK | TCPI_OPT_WSCALE)));
+	CU_ASSERT(!(x.server.tcpi_options & (TCPI_OPT_SACK | TCPI_OPT_WSCALE)));
+	CU_ASSERT(x.client.tcpi_options & TCPI_OPT_TIMESTAMPS);
+	CU_ASSERT(c.stripped >= 1);
+}
+
 /* Option 30 (MPTCP) stripped: b never sees MP_CAPABLE, a falls back to TCP. */
 static void test_strip_mptcp(void)
 {
@@ -768,6 +791,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_hold_acks),
 	TK_TEST(test_strip_timestamps_v4),
 	TK_TEST(test_strip_timestamps_v6),
+	TK_TEST(test_strip_sack_and_window_scale),
 	TK_TEST(test_strip_mptcp),
 	TK_TEST(test_pmtu_v4),
 	TK_TEST(test_pmtu_v6),
