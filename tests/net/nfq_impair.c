@@ -1050,7 +1050,7 @@ int main(int argc, char **argv)
 	release_all();
 	/* What arrived meanwhile goes through untouched, then the queue goes
 	 * (the rule's --queue-bypass takes over). */
-	while (receive())
+	for (uint64_t end = now_ns() + 50 * NSEC_PER_MS; receive() && now_ns() < end;)
 		flush();
 	flush();
 	write_stats();
