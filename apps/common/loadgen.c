@@ -103,6 +103,7 @@ static double hist_pct(const struct hist *h, double p)
 
 enum conn_state {
 	C_CONNECTING,
+	C_IDLE, /* established, held until lg_go() */
 	C_RUNNING,
 	C_CLOSING, /* sent FIN after the last request, waiting for the server's */
 	C_DONE,
@@ -121,15 +122,20 @@ struct conn {
 };
 
 struct lg {
-	const struct lg_config *cfg;
+	struct lg_config cfg;
 	const struct socktab *ops;
 	struct lg_result *res;
 	uint8_t *pattern;
 	uint8_t *rbuf;
-	struct conn *c;
+	struct conn *c; /* cfg.conns of them, indexed by the events' data.u32 */
 	struct hist *hist;
 	int ep;
-	unsigned open; /* connections not yet done or failed */
+	unsigned open;	     /* connections not yet done or failed */
+	unsigned next_open;  /* the next connection to issue a connect() for */
+	unsigned connecting; /* connections in C_CONNECTING */
+	bool going;	     /* cfg.hold: lg_go() was called */
+	bool winding;	     /* lg_wind_down(): no request after the one in flight */
+	uint64_t t_start;
 	uint64_t last_progress;
 };
 
@@ -148,6 +154,8 @@ __attribute__((format(printf, 3, 4))) static void note_error(struct lg *g, int e
 
 static void conn_end(struct lg *g, struct conn *c, enum conn_state st)
 {
+	if (c->state == C_CONNECTING && c->fd >= 0)
+		g->connecting--;
 	if (c->fd >= 0) {
 		g->ops->epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);
 		g->ops->close(c->fd);
@@ -204,7 +212,7 @@ static void send_some(struct lg *g, struct conn *c)
 
 static void start_request(struct lg *g, struct conn *c)
 {
-	const struct lg_config *cfg = g->cfg;
+	const struct lg_config *cfg = &g->cfg;
 	uint32_t span = cfg->max_size - cfg->min_size + 1;
 
 	c->size = cfg->min_size + (uint32_t)(rng_next(&c->rng) % span);
@@ -214,21 +222,26 @@ static void start_request(struct lg *g, struct conn *c)
 	send_some(g, c);
 }
 
-static void finish_request(struct lg *g, struct conn *c)
+/* No more requests: half-close and wait for the server's FIN. */
+static void half_close(struct lg *g, struct conn *c)
 {
-	hist_add(g->hist, now_ns() - c->t0);
-	c->reqs++;
-	g->res->requests_done++;
-	if (c->reqs < g->cfg->requests) {
-		start_request(g, c);
-		return;
-	}
-	/* All answered: half-close and wait for the server's FIN. */
 	if (g->ops->shutdown(c->fd, SHUT_WR) != 0) {
 		conn_fail(g, c, errno, "shutdown");
 		return;
 	}
 	c->state = C_CLOSING;
+}
+
+static void finish_request(struct lg *g, struct conn *c)
+{
+	hist_add(g->hist, now_ns() - c->t0);
+	c->reqs++;
+	g->res->requests_done++;
+	if (c->reqs < g->cfg.requests && !g->winding) {
+		start_request(g, c);
+		return;
+	}
+	half_close(g, c);
 }
 
 static uint64_t count_diff(const uint8_t *a, const uint8_t *b, size_t n)
@@ -269,10 +282,11 @@ static void recv_some(struct lg *g, struct conn *c)
 			return;
 		}
 		g->last_progress = now_ns();
-		if (c->state == C_CLOSING) {
+		if (c->state == C_CLOSING || c->state == C_IDLE) {
 			g->res->bad_bytes += (uint64_t)n;
-			note_error(g, 0, "connection %u: %zd bytes after the last request",
-				   (unsigned)(c - g->c), n);
+			note_error(g, 0, "connection %u: %zd bytes %s", (unsigned)(c - g->c), n,
+				   c->state == C_IDLE ? "before the first request"
+						      : "after the last request");
 			continue;
 		}
 		if (c->got + (uint32_t)n > c->sent) {
@@ -304,6 +318,8 @@ static void connected(struct lg *g, struct conn *c)
 	int err = 0, one = 1;
 	socklen_t len = sizeof(err);
 
+	g->connecting--;
+	c->state = C_IDLE; /* out of C_CONNECTING, whatever comes next */
 	if (g->ops->getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		err = errno;
 	if (err) {
@@ -312,13 +328,18 @@ static void connected(struct lg *g, struct conn *c)
 	}
 	/* Requests are latency-bound: no Nagle delay on the last segment. */
 	g->ops->setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->state = C_RUNNING;
+	c->state = g->cfg.hold && !g->going ? C_IDLE : C_RUNNING;
 	g->last_progress = now_ns();
+	if (++g->res->conns_established == g->cfg.conns)
+		g->res->t_established_ns = g->last_progress;
 	if (watch(g, c, false) != 0) {
 		conn_fail(g, c, errno, "epoll_ctl");
 		return;
 	}
-	start_request(g, c);
+	if (g->winding)
+		half_close(g, c);
+	else if (c->state == C_RUNNING)
+		start_request(g, c);
 }
 
 static void on_event(struct lg *g, struct conn *c, uint32_t ev)
@@ -330,46 +351,84 @@ static void on_event(struct lg *g, struct conn *c, uint32_t ev)
 	}
 	if (c->state == C_RUNNING && (ev & EPOLLOUT) && c->sent < c->size)
 		send_some(g, c);
-	if ((c->state == C_RUNNING || c->state == C_CLOSING) &&
+	if ((c->state == C_RUNNING || c->state == C_CLOSING || c->state == C_IDLE) &&
 	    (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
 		recv_some(g, c);
 }
 
-static int open_conns(struct lg *g)
+/* Connection i's destination: dst, its port moved up by i % dst_ports. */
+static void conn_dst(const struct lg *g, unsigned i, struct sockaddr_storage *ss)
 {
-	const struct lg_config *cfg = g->cfg;
+	unsigned k = g->cfg.dst_ports > 1 ? i % g->cfg.dst_ports : 0;
 
-	for (unsigned i = 0; i < cfg->conns; i++) {
-		struct conn *c = &g->c[i];
+	*ss = g->cfg.dst;
+	if (!k)
+		return;
+	if (ss->ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
 
-		c->fd = -1;
-		c->rng = cfg->seed * 0x9E3779B97F4A7C15ULL + i + 1;
-		if (!c->rng)
-			c->rng = 1;
+		a->sin_port = htons((uint16_t)(ntohs(a->sin_port) + k));
+	} else if (ss->ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_port = htons((uint16_t)(ntohs(a->sin6_port) + k));
 	}
-	g->open = cfg->conns;
-	for (unsigned i = 0; i < cfg->conns; i++) {
-		struct conn *c = &g->c[i];
-		struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP};
+}
 
-		c->state = C_CONNECTING;
-		c->fd = g->ops->socket(cfg->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (c->fd < 0) {
-			conn_fail(g, c, errno, "socket");
-			continue;
-		}
-		ev.data.u32 = i;
-		if (g->ops->epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-			conn_fail(g, c, errno, "epoll_ctl");
-			continue;
-		}
-		if (g->ops->connect(c->fd, (const struct sockaddr *)&cfg->dst, cfg->dst_len) != 0 &&
-		    errno != EINPROGRESS) {
-			conn_fail(g, c, errno, "connect failed");
-			continue;
-		}
+/* Binds connection i to its source address, the port left to connect(). */
+static int conn_bind(struct lg *g, struct conn *c, unsigned i)
+{
+	const struct sockaddr_storage *src = &g->cfg.src[i % g->cfg.n_src];
+	socklen_t len = src->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in);
+	int one = 1;
+
+	/* Linux: the port is chosen at connect() time, per 4-tuple, instead
+	 * of one per address at bind() time. Other tables may refuse it. */
+	g->ops->setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	return g->ops->bind(c->fd, (const struct sockaddr *)src, len);
+}
+
+static void open_conn(struct lg *g, unsigned i)
+{
+	struct conn *c = &g->c[i];
+	struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP};
+	struct sockaddr_storage dst;
+
+	c->state = C_CONNECTING;
+	c->fd = g->ops->socket(g->cfg.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (c->fd < 0) {
+		conn_fail(g, c, errno, "socket");
+		return;
 	}
-	return 0;
+	g->connecting++;
+	if (g->cfg.n_src && conn_bind(g, c, i) != 0) {
+		conn_fail(g, c, errno, "bind");
+		return;
+	}
+	ev.data.u32 = i;
+	if (g->ops->epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		conn_fail(g, c, errno, "epoll_ctl");
+		return;
+	}
+	conn_dst(g, i, &dst);
+	if (g->ops->connect(c->fd, (const struct sockaddr *)&dst, g->cfg.dst_len) != 0 &&
+	    errno != EINPROGRESS)
+		conn_fail(g, c, errno, "connect failed");
+}
+
+/* Issues the next batch of connects (fewer when max_connecting says so);
+ * returns how many. */
+static unsigned open_batch(struct lg *g)
+{
+	unsigned end = g->cfg.conns - g->next_open > LG_OPEN_BATCH ? g->next_open + LG_OPEN_BATCH
+								   : g->cfg.conns;
+	unsigned first = g->next_open;
+
+	while (g->next_open < end &&
+	       (!g->cfg.max_connecting || g->connecting < g->cfg.max_connecting))
+		open_conn(g, g->next_open++);
+	return g->next_open - first;
 }
 
 void lg_config_defaults(struct lg_config *cfg)
@@ -390,6 +449,8 @@ void lg_config_defaults(struct lg_config *cfg)
 		cfg->wait_ms = 0;
 	else if (!cfg->wait_ms)
 		cfg->wait_ms = 100;
+	if (!cfg->dst_ports)
+		cfg->dst_ports = 1;
 }
 
 static void fill_pattern(uint8_t *p, size_t n, uint64_t seed)
@@ -408,89 +469,193 @@ static void fill_pattern(uint8_t *p, size_t n, uint64_t seed)
 		p[i] = (uint8_t)rng_next(&s);
 }
 
-int lg_run(const struct lg_config *cfg_in, const struct socktab *ops, struct lg_result *out)
+static void lg_free(struct lg *g)
 {
-	struct epoll_event evs[LG_EVENTS];
-	struct lg_config cfg = *cfg_in;
-	struct lg g = {.cfg = &cfg, .ops = ops, .res = out, .ep = -1};
-	size_t pat_len;
-	uint64_t t_start;
-	int rc = 0;
+	free(g->hist);
+	free(g->c);
+	free(g->rbuf);
+	free(g->pattern);
+	free(g);
+}
 
-	memset(out, 0, sizeof(*out));
-	lg_config_defaults(&cfg);
-	if (cfg.min_size > cfg.max_size || !cfg.dst_len)
-		return -EINVAL;
-	out->conns = cfg.conns;
-	out->requests_planned = (uint64_t)cfg.conns * cfg.requests;
-	pat_len = LG_PATTERN_SPAN + cfg.max_size;
-	g.pattern = malloc(pat_len);
-	g.rbuf = malloc(LG_RECV_CHUNK);
-	g.c = calloc(cfg.conns, sizeof(*g.c));
-	g.hist = calloc(1, sizeof(*g.hist));
-	if (!g.pattern || !g.rbuf || !g.c || !g.hist) {
+static bool valid(const struct lg_config *cfg)
+{
+	uint32_t port = 0;
+
+	if (cfg->min_size > cfg->max_size || !cfg->dst_len || (cfg->n_src && !cfg->src))
+		return false;
+	if (cfg->dst.ss_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)&cfg->dst)->sin_port);
+	else if (cfg->dst.ss_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)&cfg->dst)->sin6_port);
+	return port + cfg->dst_ports - 1 <= 65535;
+}
+
+int lg_start(struct lg **out, const struct lg_config *cfg, const struct socktab *ops,
+	     struct lg_result *res)
+{
+	struct lg *g = calloc(1, sizeof(*g));
+	size_t pat_len;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (!g)
+		return -ENOMEM;
+	g->cfg = *cfg;
+	g->ops = ops;
+	g->res = res;
+	g->ep = -1;
+	lg_config_defaults(&g->cfg);
+	cfg = &g->cfg;
+	if (!valid(cfg)) {
+		rc = -EINVAL;
+		goto out_free;
+	}
+	res->conns = cfg->conns;
+	res->requests_planned = (uint64_t)cfg->conns * cfg->requests;
+	pat_len = LG_PATTERN_SPAN + cfg->max_size;
+	g->pattern = malloc(pat_len);
+	g->rbuf = malloc(LG_RECV_CHUNK);
+	g->c = calloc(cfg->conns, sizeof(*g->c));
+	g->hist = calloc(1, sizeof(*g->hist));
+	if (!g->pattern || !g->rbuf || !g->c || !g->hist) {
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	fill_pattern(g.pattern, pat_len, cfg.seed);
-	g.ep = ops->epoll_create(0);
-	if (g.ep < 0) {
+	fill_pattern(g->pattern, pat_len, cfg->seed);
+	g->ep = ops->epoll_create(0);
+	if (g->ep < 0) {
 		rc = -errno;
 		goto out_free;
 	}
-	t_start = now_ns();
-	g.last_progress = t_start;
-	open_conns(&g);
-	while (g.open) {
-		int n;
+	for (unsigned i = 0; i < cfg->conns; i++) {
+		struct conn *c = &g->c[i];
 
-		if (cfg.stop && *cfg.stop) {
-			out->interrupted = true;
-			note_error(&g, EINTR, "interrupted");
-			break;
-		}
-		if (cfg.tick)
-			cfg.tick(cfg.tick_arg);
-		n = ops->epoll_wait(g.ep, evs, LG_EVENTS, cfg.wait_ms);
-		if (n < 0 && errno != EINTR) {
-			note_error(&g, errno, "epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			struct conn *c = &g.c[evs[i].data.u32];
-
-			if (c->state == C_DONE || c->state == C_FAILED)
-				continue;
-			on_event(&g, c, evs[i].events);
-		}
-		if (now_ns() - g.last_progress > (uint64_t)cfg.stall_ms * 1000000u) {
-			out->stalled = true;
-			note_error(&g, ETIMEDOUT, "stalled: no progress for %d ms", cfg.stall_ms);
-			break;
-		}
+		c->fd = -1;
+		c->rng = cfg->seed * 0x9E3779B97F4A7C15ULL + i + 1;
+		if (!c->rng)
+			c->rng = 1;
 	}
-	out->elapsed_s = (double)(now_ns() - t_start) / 1e9;
-	for (unsigned i = 0; i < cfg.conns; i++) {
-		struct conn *c = &g.c[i];
+	g->open = cfg->conns;
+	g->t_start = g->last_progress = res->t_start_ns = now_ns();
+	open_batch(g);
+	*out = g;
+	return 0;
 
-		if (c->state != C_DONE && c->state != C_FAILED) {
-			if (!out->interrupted && !out->stalled)
-				note_error(&g, 0, "connection %u unfinished", i);
-			conn_end(&g, c, C_FAILED);
-		}
-	}
-	out->lat_p50_us = hist_pct(g.hist, 0.50) / 1e3;
-	out->lat_p99_us = hist_pct(g.hist, 0.99) / 1e3;
-	out->lat_max_us = (double)g.hist->max / 1e3;
-	out->lat_mean_us = g.hist->n ? (double)g.hist->sum / (double)g.hist->n / 1e3 : 0;
-	ops->close(g.ep);
-	rc = lg_passed(out) ? 0 : -EIO;
 out_free:
-	free(g.hist);
-	free(g.c);
-	free(g.rbuf);
-	free(g.pattern);
+	lg_free(g);
 	return rc;
+}
+
+int lg_step(struct lg *g, int wait_ms)
+{
+	struct epoll_event evs[LG_EVENTS];
+	int n;
+
+	/* Don't wait while connects remain to be issued, unless the limit
+	 * of handshakes under way holds them back: then their ends come. */
+	if (g->next_open < g->cfg.conns && open_batch(g))
+		wait_ms = 0;
+	n = g->ops->epoll_wait(g->ep, evs, LG_EVENTS, wait_ms);
+	if (n < 0 && errno != EINTR) {
+		int err = errno;
+
+		note_error(g, err, "epoll_wait: %s", strerror(err));
+		return -err;
+	}
+	for (int i = 0; i < n; i++) {
+		struct conn *c = &g->c[evs[i].data.u32];
+
+		if (c->state == C_DONE || c->state == C_FAILED)
+			continue;
+		on_event(g, c, evs[i].events);
+	}
+	if (now_ns() - g->last_progress > (uint64_t)g->cfg.stall_ms * 1000000u) {
+		g->res->stalled = true;
+		note_error(g, ETIMEDOUT, "stalled: no progress for %d ms", g->cfg.stall_ms);
+		return -ETIMEDOUT;
+	}
+	return g->open ? 1 : 0;
+}
+
+void lg_go(struct lg *g)
+{
+	g->going = true;
+	g->last_progress = now_ns();
+	for (unsigned i = 0; i < g->cfg.conns; i++) {
+		struct conn *c = &g->c[i];
+
+		if (c->state != C_IDLE)
+			continue;
+		c->state = C_RUNNING;
+		start_request(g, c);
+	}
+}
+
+void lg_wind_down(struct lg *g)
+{
+	g->winding = true;
+	g->last_progress = now_ns();
+	for (unsigned i = 0; i < g->cfg.conns; i++)
+		if (g->c[i].state == C_IDLE)
+			half_close(g, &g->c[i]);
+}
+
+void lg_interrupt(struct lg *g)
+{
+	g->res->interrupted = true;
+	note_error(g, EINTR, "interrupted");
+}
+
+int lg_finish(struct lg *g)
+{
+	struct lg_result *out = g->res;
+	unsigned closed = 0;
+
+	out->elapsed_s = (double)(now_ns() - g->t_start) / 1e9;
+	for (unsigned i = 0; i < g->cfg.conns; i++) {
+		struct conn *c = &g->c[i];
+
+		if (c->state == C_DONE || c->state == C_FAILED)
+			continue;
+		if (!out->interrupted && !out->stalled)
+			note_error(g, 0, "connection %u unfinished", i);
+		conn_end(g, c, C_FAILED);
+		/* A stack that moves only while polled sends the FINs of
+		 * one batch before the next is closed. */
+		if (++closed % LG_OPEN_BATCH == 0) {
+			struct epoll_event evs[LG_EVENTS];
+
+			g->ops->epoll_wait(g->ep, evs, LG_EVENTS, 0);
+		}
+	}
+	out->lat_p50_us = hist_pct(g->hist, 0.50) / 1e3;
+	out->lat_p99_us = hist_pct(g->hist, 0.99) / 1e3;
+	out->lat_max_us = (double)g->hist->max / 1e3;
+	out->lat_mean_us = g->hist->n ? (double)g->hist->sum / (double)g->hist->n / 1e3 : 0;
+	g->ops->close(g->ep);
+	lg_free(g);
+	return lg_passed(out) ? 0 : -EIO;
+}
+
+int lg_run(const struct lg_config *cfg, const struct socktab *ops, struct lg_result *out)
+{
+	struct lg *g;
+	int rc = lg_start(&g, cfg, ops, out);
+
+	if (rc)
+		return rc;
+	while (g->open) {
+		if (g->cfg.stop && *g->cfg.stop) {
+			lg_interrupt(g);
+			break;
+		}
+		if (g->cfg.tick)
+			g->cfg.tick(g->cfg.tick_arg);
+		if (lg_step(g, g->cfg.wait_ms) < 0)
+			break;
+	}
+	return lg_finish(g);
 }
 
 bool lg_passed(const struct lg_result *r)
