@@ -205,7 +205,9 @@ int echo_server_open(struct echo_server **out, const struct echo_config *cfg)
 	e->zc = cfg->zero_copy;
 	e->c = cfg->c ? cfg->c : &e->own;
 	LIST_INIT(&e->conns);
-	rc = listener_open(&e->l, cfg->ops, cfg->port, cfg->ipv4, cfg->ipv6, cfg->prog);
+	rc = listener_open_ports(&e->l, cfg->ops, cfg->port, cfg->ports ? cfg->ports : 1,
+				 cfg->backlog ? cfg->backlog : LISTENER_BACKLOG, cfg->ipv4,
+				 cfg->ipv6, cfg->prog);
 	if (rc) {
 		listener_close(&e->l);
 		free(e);

@@ -29,6 +29,8 @@ struct echo_server;
 struct echo_config {
 	const struct socktab *ops;
 	uint16_t port;	 /* 0: any (echo_server_port() says which) */
+	unsigned ports;	 /* listen on port, port + 1, ... (0: 1; more need a port) */
+	int backlog;	 /* 0: LISTENER_BACKLOG */
 	bool ipv4, ipv6; /* listen on 0.0.0.0, and on [::] for IPv6 only */
 	bool zero_copy;	 /* with relay.h; needs socktab_skiff */
 	/* Says why a listener could not open, prefixed with this; NULL: quietly. */

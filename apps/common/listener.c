@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 /* One family's listener, added to the epoll set with its descriptor's
  * address as data. Says why on failure. */
-static int listen_on(struct listener *l, int family, uint16_t port, int *lfd, const char *prog)
+static int listen_on(struct listener *l, int family, uint16_t port, int backlog, int *lfd,
+		     const char *prog)
 {
 	const struct socktab *ops = l->ops;
 	struct sockaddr_storage ss;
@@ -39,8 +41,7 @@ static int listen_on(struct listener *l, int family, uint16_t port, int *lfd, co
 	if (family == AF_INET6)
 		ops->setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	ops->setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ops->bind(*lfd, (struct sockaddr *)&ss, len) != 0 ||
-	    ops->listen(*lfd, LISTENER_BACKLOG) != 0 ||
+	if (ops->bind(*lfd, (struct sockaddr *)&ss, len) != 0 || ops->listen(*lfd, backlog) != 0 ||
 	    ops->epoll_ctl(l->ep, EPOLL_CTL_ADD, *lfd, &ev) != 0)
 		goto out_err;
 	return 0;
@@ -57,10 +58,24 @@ out_err:
 int listener_open(struct listener *l, const struct socktab *ops, uint16_t port, bool ipv4,
 		  bool ipv6, const char *prog)
 {
+	return listener_open_ports(l, ops, port, 1, LISTENER_BACKLOG, ipv4, ipv6, prog);
+}
+
+int listener_open_ports(struct listener *l, const struct socktab *ops, uint16_t port,
+			unsigned ports, int backlog, bool ipv4, bool ipv6, const char *prog)
+{
 	int rc = 0;
 
 	l->ops = ops;
-	l->fd[0] = l->fd[1] = -1;
+	l->ports = 0;
+	for (unsigned i = 0; i < LISTENER_MAX_PORTS * 2; i++)
+		l->fd[i] = -1;
+	if (!ports || ports > LISTENER_MAX_PORTS || (!port && ports > 1) ||
+	    (uint32_t)port + ports - 1 > 65535) {
+		l->ep = -1;
+		return -EINVAL;
+	}
+	l->ports = ports;
 	l->ep = ops->epoll_create(0);
 	if (l->ep < 0) {
 		rc = -errno;
@@ -69,18 +84,24 @@ int listener_open(struct listener *l, const struct socktab *ops, uint16_t port, 
 				strerror(-rc));
 		return rc;
 	}
-	if (ipv4)
-		rc = listen_on(l, AF_INET, port, &l->fd[0], prog);
-	if (!rc && ipv6)
-		rc = listen_on(l, AF_INET6, port, &l->fd[1], prog);
+	for (unsigned i = 0; i < ports && !rc; i++) {
+		uint16_t p = (uint16_t)(port + i);
+
+		if (ipv4)
+			rc = listen_on(l, AF_INET, p, backlog, &l->fd[2 * i], prog);
+		if (!rc && ipv6)
+			rc = listen_on(l, AF_INET6, p, backlog, &l->fd[2 * i + 1], prog);
+	}
 	return rc;
 }
 
 int listener_of(const struct listener *l, const struct epoll_event *ev)
 {
-	for (int i = 0; i < 2; i++)
-		if (ev->data.ptr == &l->fd[i])
-			return l->fd[i];
+	/* data.ptr is &l->fd[i] for a listener, a connection's own else. */
+	uintptr_t p = (uintptr_t)ev->data.ptr, first = (uintptr_t)l->fd;
+
+	if (p >= first && p < first + 2 * l->ports * sizeof(l->fd[0]))
+		return *(const int *)ev->data.ptr;
 	return -1;
 }
 
@@ -110,10 +131,13 @@ uint16_t listener_port(const struct listener *l)
 
 void listener_close(struct listener *l)
 {
-	for (int i = 0; i < 2; i++)
+	for (unsigned i = 0; i < 2 * l->ports; i++) {
 		if (l->fd[i] >= 0)
 			l->ops->close(l->fd[i]);
+		l->fd[i] = -1;
+	}
 	if (l->ep >= 0)
 		l->ops->close(l->ep);
-	l->ep = l->fd[0] = l->fd[1] = -1;
+	l->ep = -1;
+	l->ports = 0;
 }

@@ -1,9 +1,9 @@
 /**
  * @file
  * A server's listening side: an epoll set with a non-blocking listener on
- * one port for IPv4 and/or IPv6 (IPv6-only, so the two never overlap), over
- * a socket table (socktab.h). The server adds its connections to the same
- * epoll set.
+ * one port (or a few consecutive ones) for IPv4 and/or IPv6 (IPv6-only, so
+ * the two never overlap), over a socket table (socktab.h). The server adds
+ * its connections to the same epoll set.
  */
 #ifndef SKIFF_APPS_LISTENER_H
 #define SKIFF_APPS_LISTENER_H
@@ -15,11 +15,15 @@
 #include "socktab.h"
 
 #define LISTENER_BACKLOG 255
+/* Consecutive ports at most: a client with one address has only so many
+ * ephemeral ports per server address and port. */
+#define LISTENER_MAX_PORTS 8
 
 struct listener {
 	const struct socktab *ops;
-	int ep;	   /* the epoll set */
-	int fd[2]; /* the IPv4 and IPv6 listeners; -1: none */
+	int ep;				/* the epoll set */
+	unsigned ports;			/* listened on: port, port + 1, ... */
+	int fd[LISTENER_MAX_PORTS * 2]; /* IPv4 and IPv6 listener of each port; -1: none */
 };
 
 /**
@@ -32,6 +36,15 @@ struct listener {
 int listener_open(struct listener *l, const struct socktab *ops, uint16_t port, bool ipv4,
 		  bool ipv6, const char *prog);
 
+/**
+ * listener_open() on @p ports consecutive ports from @p port (1 ..
+ * LISTENER_MAX_PORTS; @p port 0 only with one), each listening with
+ * @p backlog.
+ * @return 0 or -errno (-EINVAL for a bad count)
+ */
+int listener_open_ports(struct listener *l, const struct socktab *ops, uint16_t port,
+			unsigned ports, int backlog, bool ipv4, bool ipv6, const char *prog);
+
 /** The listener an event of the epoll set is for, or -1 (a connection's). */
 int listener_of(const struct listener *l, const struct epoll_event *ev);
 
@@ -39,7 +52,7 @@ int listener_of(const struct listener *l, const struct epoll_event *ev);
  * (echoes and proxied requests are latency-bound); -1 when none is. */
 int listener_accept(const struct listener *l, int lfd);
 
-/** The port listened on (host order), or 0. */
+/** The (first) port listened on (host order), or 0. */
 uint16_t listener_port(const struct listener *l);
 
 /** Closes the listeners and the epoll set (not the connections in it). */
