@@ -1,11 +1,11 @@
 /* The xsk port: AF_XDP through libxdp's xsk API, with skiff's own XDP
  * program (bpf/skiff_xdp.bpf.c) attached by us rather than libxdp's default
  * one, so that only the stack's frames reach the socket and the host keeps
- * the rest of the interface's traffic.
+ * the rest of the interface's traffic. The program hangs on a BPF link that
+ * the process owns: however the process ends, the kernel detaches it.
  *
  * Like every backend it only moves descriptors between the rings and the
  * arrays port.c gives it; port.c does the frame state transitions. */
-#define _GNU_SOURCE /* setns */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -14,14 +14,13 @@
 #include <string.h>
 #include <dirent.h>
 #include <net/if.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/ethtool.h>
+#include <linux/if_link.h>
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
 
@@ -75,12 +74,12 @@ struct umem_xsk {
 	struct xsk_socket *sock;
 	int sock_fd;
 	struct bpf_object *obj;
-	struct xdp_program *prog;
-	enum xdp_attach_mode attach_mode;
+	/* The BPF link that holds our program on the interface: it lives as
+	 * long as this fd (or the process) does. */
+	int link_fd;
+	uint32_t prog_id;
+	bool native;
 	int xsks_fd, verdicts_fd;
-	/* The program is attached by ifindex in this network namespace;
-	 * destroy detaches it there even if the thread has moved since. */
-	int netns_fd;
 	int ifindex;
 	uint32_t queue;
 	bool zerocopy;
@@ -272,56 +271,99 @@ static void port_stats(const struct umem_port *p, struct umem_port_stats *out)
 
 /* ---- the XDP program ---------------------------------------------------- */
 
-/* Enters @p target unless the thread is in it already; *saved is what
- * leave_netns() returns to (-1: nothing to do). */
-static int enter_netns(int target, int *saved)
-{
-	struct stat a, b;
-	int cur;
+/* The name the kernel knows our program by (its function name, within
+ * BPF_OBJ_NAME_LEN): what tells a leftover of ours from a foreign program. */
+#define PROG_NAME "skiff_xdp"
 
-	*saved = -1;
-	if (target < 0)
-		return 0;
-	cur = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (cur < 0)
-		return -errno;
-	if (fstat(cur, &a) == 0 && fstat(target, &b) == 0 && a.st_ino == b.st_ino &&
-	    a.st_dev == b.st_dev) {
-		close(cur);
-		return 0;
-	}
-	if (setns(target, CLONE_NEWNET) != 0) {
-		close(cur);
-		return -errno;
-	}
-	*saved = cur;
-	return 0;
+/* What is attached to the interface in one mode, by id and name. */
+struct xdp_occupant {
+	uint32_t id;
+	char name[BPF_OBJ_NAME_LEN];
+};
+
+static void occupant_name(struct xdp_occupant *o)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(o->id);
+
+	snprintf(o->name, sizeof(o->name), "?");
+	if (fd < 0)
+		return;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		snprintf(o->name, sizeof(o->name), "%s", info.name);
+	close(fd);
 }
 
-static void leave_netns(int saved)
+/* Makes the interface's XDP hook free for us. Our own program attached the
+ * old way (netlink, no owner) is what a killed skiff of an earlier release
+ * leaves behind: take it over. A program held by a BPF link belongs to a
+ * live process; anything else is foreign. Neither is ever removed. */
+static int clear_leftover(struct umem_xsk *x, struct umem_err *err)
 {
-	if (saved < 0)
-		return;
-	/* Cannot fail for a namespace we were in a moment ago. */
-	(void)setns(saved, CLONE_NEWNET);
-	close(saved);
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct {
+		uint32_t id;
+		uint32_t flag;
+		const char *mode, *off;
+	} modes[2];
+	int e;
+
+	e = bpf_xdp_query(x->ifindex, 0, &q);
+	if (e)
+		return fail(err, e, "%s: cannot query its XDP programs: %s", x->ifname,
+			    strerror(-e));
+	modes[0] = (typeof(modes[0])){q.drv_prog_id, XDP_FLAGS_DRV_MODE, "native", "xdpdrv"};
+	modes[1] = (typeof(modes[1])){q.skb_prog_id, XDP_FLAGS_SKB_MODE, "generic", "xdpgeneric"};
+	if (q.hw_prog_id)
+		return fail(err, -EEXIST,
+			    "%s: an XDP program (id %u) is offloaded to the NIC; skiff leaves it "
+			    "alone (remove it with: ip link set dev %s xdpoffload off)",
+			    x->ifname, q.hw_prog_id, x->ifname);
+	for (unsigned i = 0; i < 2; i++) {
+		struct xdp_occupant o = {.id = modes[i].id};
+
+		if (!o.id)
+			continue;
+		occupant_name(&o);
+		if (strcmp(o.name, PROG_NAME) != 0)
+			return fail(
+				err, -EEXIST,
+				"%s: XDP program '%s' (id %u, %s mode) is attached and is not "
+				"skiff's; skiff leaves it alone (remove it with: ip link set dev "
+				"%s %s off)",
+				x->ifname, o.name, o.id, modes[i].mode, x->ifname, modes[i].off);
+		/* A link refuses a plain detach (EBUSY): its owner is alive.
+		 * (Link ids name no namespace, so this is the one sure test.) */
+		e = bpf_xdp_detach(x->ifindex, modes[i].flag, NULL);
+		if (e == -EBUSY)
+			return fail(err, -EBUSY,
+				    "%s: skiff's XDP program (id %u) is in use by a running skiff "
+				    "process; one skiff instance per interface",
+				    x->ifname, o.id);
+		if (e)
+			return fail(err, e,
+				    "%s: cannot remove a leftover skiff XDP program (id %u): %s",
+				    x->ifname, o.id, strerror(-e));
+		fprintf(stderr,
+			"skiff umem: %s: took over skiff's XDP program (id %u, %s mode) that a "
+			"process no longer running left attached\n",
+			x->ifname, o.id, modes[i].mode);
+	}
+	return 0;
 }
 
 static void close_prog(struct umem_xsk *x)
 {
-	xdp_program__close(x->prog); /* leaves our bpf_object alone */
+	/* The link is the attachment: closing it detaches the program, in
+	 * whatever namespace the thread is now. A killed process's link goes
+	 * the same way when the kernel closes its files. */
+	if (x->link_fd >= 0)
+		close(x->link_fd);
+	x->link_fd = -1;
 	bpf_object__close(x->obj);
-	x->prog = NULL;
 	x->obj = NULL;
-}
-
-static void detach_prog(struct umem_xsk *x)
-{
-	int saved;
-
-	enter_netns(x->netns_fd, &saved);
-	xdp_program__detach(x->prog, x->ifindex, x->attach_mode, 0);
-	leave_netns(saved);
 }
 
 static int set_max_entries(struct bpf_object *obj, const char *name, uint32_t n)
@@ -331,13 +373,17 @@ static int set_max_entries(struct bpf_object *obj, const char *name, uint32_t n)
 	return m ? bpf_map__set_max_entries(m, n ? n : 1) : -ENOENT;
 }
 
-/* Opens a fresh copy of the embedded object (a failed attach may leave one
- * half loaded) and attaches it in @p mode. */
-static int attach_prog(struct umem_xsk *x, const struct umem_xsk_config *cfg,
-		       enum xdp_attach_mode mode)
+/* Loads a fresh copy of the embedded object (a failed attach may leave one
+ * half loaded) and attaches it through a BPF link in native or generic
+ * mode. */
+static int attach_prog(struct umem_xsk *x, const struct umem_xsk_config *cfg, bool native)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "skiff_xdp");
-	int err;
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	struct bpf_program *prog;
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int err, fd;
 
 	x->obj = bpf_object__open_mem(umem__xdp_prog, umem__xdp_prog_len, &opts);
 	if (!x->obj)
@@ -347,26 +393,28 @@ static int attach_prog(struct umem_xsk *x, const struct umem_xsk_config *cfg,
 		err = set_max_entries(x->obj, UMEM_BPF_MAP_IPV4, cfg->n_ipv4);
 	if (!err)
 		err = set_max_entries(x->obj, UMEM_BPF_MAP_IPV6, 2 * cfg->n_ipv6);
+	prog = bpf_object__find_program_by_name(x->obj, PROG_NAME);
+	if (!err && !prog)
+		err = -ENOENT;
+	if (!err)
+		err = bpf_object__load(x->obj);
 	if (err)
 		goto out_close_obj;
-	x->prog = xdp_program__from_bpf_obj(x->obj, "xdp");
-	err = (int)libxdp_get_error(x->prog);
-	if (err) {
-		x->prog = NULL;
+	fd = bpf_program__fd(prog);
+	lo.flags = native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	x->link_fd = bpf_link_create(fd, x->ifindex, BPF_XDP, &lo);
+	if (x->link_fd < 0) {
+		err = -errno;
 		goto out_close_obj;
 	}
-	err = xdp_program__attach(x->prog, x->ifindex, mode, 0);
-	if (err)
-		goto out_close_prog;
-	x->attach_mode = mode;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		x->prog_id = info.id;
+	x->native = native;
 	return 0;
 
-out_close_prog:
-	xdp_program__close(x->prog);
-	x->prog = NULL;
 out_close_obj:
-	bpf_object__close(x->obj);
-	x->obj = NULL;
+	close_prog(x);
 	return err;
 }
 
@@ -379,8 +427,7 @@ static int attach_error(struct umem_xsk *x, struct umem_err *err, int e, const c
 			    x->ifname);
 	if (e == -EEXIST || e == -EBUSY)
 		return fail(err, e,
-			    "%s: another XDP program is attached and cannot be shared (libxdp's "
-			    "dispatcher needs bpffs: mount -t bpf bpf /sys/fs/bpf): %s",
+			    "%s: another XDP program was attached while skiff attached its own: %s",
 			    x->ifname, strerror(-e));
 	return fail(err, e, "%s: attaching skiff's XDP program in %s mode failed: %s", x->ifname,
 		    what, strerror(-e));
@@ -633,8 +680,11 @@ static int attach(struct umem_xsk *x, const struct umem_xsk_config *c, struct um
 {
 	int e;
 
+	e = clear_leftover(x, err);
+	if (e)
+		return e;
 	if (c->attach != UMEM_XSK_ATTACH_SKB) {
-		e = attach_prog(x, c, XDP_MODE_NATIVE);
+		e = attach_prog(x, c, true);
 		if (!e || e == -EPERM || c->attach == UMEM_XSK_ATTACH_NATIVE)
 			return e ? attach_error(x, err, e, "native") : 0;
 		/* Zero-copy is a driver (native) feature: without native XDP
@@ -644,7 +694,7 @@ static int attach(struct umem_xsk *x, const struct umem_xsk_config *c, struct um
 				    "%s: zero-copy needs native XDP, which the driver refused: %s",
 				    x->ifname, strerror(-e));
 	}
-	e = attach_prog(x, c, XDP_MODE_SKB);
+	e = attach_prog(x, c, false);
 	return e ? attach_error(x, err, e, "skb") : 0;
 }
 
@@ -685,7 +735,7 @@ static int open_socket(struct umem_xsk *x, struct umem *u, const struct umem_xsk
 	};
 	if (c->mode == UMEM_XSK_MODE_ZEROCOPY)
 		scfg.bind_flags |= XDP_ZEROCOPY;
-	else if (c->mode == UMEM_XSK_MODE_COPY || x->attach_mode == XDP_MODE_SKB)
+	else if (c->mode == UMEM_XSK_MODE_COPY || !x->native)
 		scfg.bind_flags |= XDP_COPY;
 	if (c->need_wakeup)
 		scfg.bind_flags |= XDP_USE_NEED_WAKEUP;
@@ -784,7 +834,7 @@ static int log_libxdp(enum libxdp_print_level level, const char *fmt, va_list ap
 }
 
 static int open_port(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
-		      struct umem_err *err);
+		     struct umem_err *err);
 
 int umem_xsk_create(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
 		    struct umem_err *err)
@@ -806,7 +856,7 @@ int umem_xsk_create(struct umem_port **out, struct umem *u, const struct umem_xs
 }
 
 static int open_port(struct umem_port **out, struct umem *u, const struct umem_xsk_config *cfg,
-		      struct umem_err *err)
+		     struct umem_err *err)
 {
 	struct umem_xsk_config c;
 	struct umem_port *p;
@@ -831,11 +881,10 @@ static int open_port(struct umem_port **out, struct umem *u, const struct umem_x
 		free(p);
 		return fail(err, -ENOMEM, "out of memory");
 	}
-	x->sock_fd = x->xsks_fd = x->verdicts_fd = -1;
+	x->sock_fd = x->xsks_fd = x->verdicts_fd = x->link_fd = -1;
 	x->queue = c.queue;
 	x->need_wakeup = c.need_wakeup;
 	snprintf(x->ifname, sizeof(x->ifname), "%s", c.ifname);
-	x->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	e = check_interface(x, &c, mac, err);
 	if (e)
 		goto out_free;
@@ -878,13 +927,10 @@ out_delete_socket:
 	xsk_socket__delete(x->sock);
 	xsk_umem__delete(x->xumem); /* open_socket() made both */
 out_detach_prog:
-	detach_prog(x);
 	close_prog(x);
 out_detach_port:
 	umem__detach_port(u, p);
 out_free:
-	if (x->netns_fd >= 0)
-		close(x->netns_fd);
 	free(x);
 	free(p);
 	return e;
@@ -901,14 +947,11 @@ static void port_destroy(struct umem_port *p)
 
 	/* Traffic back to the kernel first, then the socket can go. */
 	bpf_map_delete_elem(x->xsks_fd, &q);
-	detach_prog(x);
 	close_prog(x);
 	libxdp_set_print(old_xdp);
 	libbpf_set_print(old_bpf);
 	xsk_socket__delete(x->sock);
 	xsk_umem__delete(x->xumem);
-	if (x->netns_fd >= 0)
-		close(x->netns_fd);
 	free(x);
 	p->backend = NULL;
 }
@@ -920,14 +963,14 @@ bool umem_xsk_is_zerocopy(const struct umem_port *p)
 
 bool umem_xsk_is_native(const struct umem_port *p)
 {
-	return p && p->ops == &afxdp_ops && state(p)->attach_mode == XDP_MODE_NATIVE;
+	return p && p->ops == &afxdp_ops && state(p)->native;
 }
 
 uint32_t umem_xsk_prog_id(const struct umem_port *p)
 {
-	if (!p || p->ops != &afxdp_ops || !state(p)->prog)
+	if (!p || p->ops != &afxdp_ops)
 		return 0;
-	return xdp_program__id(state(p)->prog);
+	return state(p)->prog_id;
 }
 
 static const struct umem_port_ops afxdp_ops = {

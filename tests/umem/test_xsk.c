@@ -16,6 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <signal.h>
+
 #include <skiff/umem.h>
 
 #include "../../umem/bpf/umem_bpf.h"
@@ -59,8 +65,6 @@ static void env_up(const char *tag, unsigned queues)
 	int rc;
 
 	tk_require_privileged();
-	if (tb_private_bpffs() != 0)
-		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	rc = tb_pair_create(&env.net, tag, queues, KERN_IP4 "/24", PEER_IP4 "/24");
 	CU_ASSERT_FATAL(rc == 0);
 	env.up = true;
@@ -104,22 +108,6 @@ static bool xdp_attached(void)
 
 	CU_ASSERT(rc == 0);
 	return strstr(out, "prog/xdp") || strstr(out, " xdp");
-}
-
-/* Entries libxdp pinned in our private bpffs (dispatchers). */
-static unsigned bpffs_pins(void)
-{
-	DIR *d = opendir("/sys/fs/bpf/xdp");
-	struct dirent *e;
-	unsigned n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (strncmp(e->d_name, "dispatch-", 9) == 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 static void assert_all_free(void)
@@ -540,9 +528,140 @@ static void test_create_destroy_leaves_nothing(void)
 		umem_port_destroy(env.p);
 		env.p = NULL;
 		CU_ASSERT(!xdp_attached());
-		CU_ASSERT(bpffs_pins() == 0);
 		assert_all_free();
 	}
+}
+
+/* ---- attachment owned by the process ----------------------------------- */
+
+/* The id of what is attached to the skiff end in generic or native mode. */
+static uint32_t attached_id(void)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int ifindex = (int)if_nametoindex(env.net.ifname[0]);
+
+	CU_ASSERT_FATAL(ifindex > 0);
+	CU_ASSERT_FATAL(bpf_xdp_query(ifindex, 0, &q) == 0);
+	return q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+}
+
+/* Attaches a two-instruction XDP_PASS program named @p name the old way
+ * (netlink, no owner), in generic mode; returns its id. */
+static uint32_t attach_plain(const char *name)
+{
+	struct bpf_insn pass[2] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	int ifindex = (int)if_nametoindex(env.net.ifname[0]);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, name, "GPL", pass, 2, NULL);
+	uint32_t id;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(bpf_xdp_attach(ifindex, fd, XDP_FLAGS_SKB_MODE, NULL) == 0);
+	close(fd); /* the interface holds it now */
+	id = attached_id();
+	CU_ASSERT_FATAL(id != 0);
+	return id;
+}
+
+/* A child opens the port and is killed at once or after moving frames; the
+ * kernel takes the program off with the process, and the next open works
+ * without help. */
+static void test_kill_9_leaves_nothing(void)
+{
+	struct umem_xsk_config c;
+
+	env_up("kill", 1);
+	c = xsk_cfg();
+	for (int i = 0; i < 5; i++) {
+		int ready[2], status;
+		char b;
+		pid_t pid;
+
+		CU_ASSERT_FATAL(pipe(ready) == 0);
+		pid = fork();
+		CU_ASSERT_FATAL(pid >= 0);
+		if (pid == 0) {
+			struct umem_port *p = NULL;
+
+			close(ready[0]);
+			if (umem_xsk_create(&p, env.u, &c, NULL) != 0)
+				_exit(1);
+			umem_port_refill(p);
+			(void)!write(ready[1], "r", 1);
+			for (;;)
+				pause();
+		}
+		close(ready[1]);
+		CU_ASSERT(read(ready[0], &b, 1) == 1);
+		close(ready[0]);
+		CU_ASSERT(attached_id() != 0);
+		kill(pid, SIGKILL);
+		CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+		CU_ASSERT(WIFSIGNALED(status));
+		CU_ASSERT(!xdp_attached());
+		open_port(&c);
+		CU_ASSERT(attached_id() == umem_xsk_prog_id(env.p));
+		umem_port_destroy(env.p);
+		env.p = NULL;
+		CU_ASSERT(!xdp_attached());
+	}
+	assert_all_free();
+}
+
+/* skiff's program attached the old way by a process that is gone: the next
+ * create takes it off and attaches its own. */
+static void test_leftover_taken_over(void)
+{
+	struct umem_xsk_config c;
+	uint32_t old;
+
+	env_up("left", 1);
+	c = xsk_cfg();
+	old = attach_plain("skiff_xdp");
+	open_port(&c);
+	CU_ASSERT(umem_xsk_prog_id(env.p) != old);
+	CU_ASSERT(attached_id() == umem_xsk_prog_id(env.p));
+	umem_port_destroy(env.p);
+	env.p = NULL;
+	CU_ASSERT(!xdp_attached());
+}
+
+/* Someone else's program is never removed; the error names it and says
+ * how to remove it. A live skiff holding the interface is not taken over
+ * either. */
+static void test_foreign_program_refused(void)
+{
+	struct umem_xsk_config c;
+	struct umem_err err = {{0}};
+	struct umem *u2;
+	struct umem_port *p2 = NULL;
+	uint32_t foreign;
+	int rc;
+
+	env_up("foreign", 1);
+	c = xsk_cfg();
+	foreign = attach_plain("not_skiff");
+	rc = umem_xsk_create(&env.p, env.u, &c, &err);
+	TK_ASSERT_EQ(rc, -EEXIST);
+	CU_ASSERT(env.p == NULL);
+	tk_note("foreign program: %s", err.msg);
+	CU_ASSERT(strstr(err.msg, "not_skiff") != NULL);
+	CU_ASSERT(strstr(err.msg, "xdpgeneric off") != NULL);
+	CU_ASSERT(attached_id() == foreign);
+	CU_ASSERT_FATAL(
+		tb_run(env.net.ns[0], "ip link set dev %s xdpgeneric off", env.net.ifname[0]) == 0);
+
+	open_port(&c);
+	CU_ASSERT_FATAL(umem_create(&u2, &(struct umem_config){.frame_count = FRAMES}) == 0);
+	memset(&err, 0, sizeof(err));
+	rc = umem_xsk_create(&p2, u2, &c, &err);
+	TK_ASSERT_EQ(rc, -EBUSY);
+	tk_note("second instance: %s", err.msg);
+	CU_ASSERT(strstr(err.msg, "running skiff") != NULL);
+	CU_ASSERT(attached_id() == umem_xsk_prog_id(env.p));
+	umem_destroy(u2);
 }
 
 static void test_bad_interface_and_queue(void)
@@ -608,6 +727,9 @@ static const struct tk_case xsk_tests[] = {
 	TK_TEST(test_kernel_traffic_passes),
 	TK_TEST(test_mode_on_veth),
 	TK_TEST(test_create_destroy_leaves_nothing),
+	TK_TEST(test_kill_9_leaves_nothing),
+	TK_TEST(test_leftover_taken_over),
+	TK_TEST(test_foreign_program_refused),
 	TK_TEST(test_bad_interface_and_queue),
 	TK_TEST(test_unprivileged_gets_eperm),
 	TK_TEST_END,

@@ -320,8 +320,10 @@ struct umem_xsk_config {
  * @return 0, -ENODEV (no such interface), -EINVAL (queue out of range, bad
  *         option), -EPERM (not privileged), -EOPNOTSUPP (zero-copy forced and
  *         refused), -EBUSY (the UMEM already has a port, or the queue
- *         already has an AF_XDP socket or the interface another XDP
- *         program), or another -errno from the kernel; @p err (may be NULL)
+ *         already has an AF_XDP socket, or a live skiff holds the
+ *         interface), -EEXIST (a foreign XDP program is attached: it is
+ *         left alone and named in the message), or another -errno from the
+ *         kernel; @p err (may be NULL)
  *         receives a message.
  */
 SKIFF_API int umem_xsk_create(struct umem_port **out, struct umem *u,
