@@ -158,7 +158,7 @@ int skiff_epoll_create(int flags)
 	struct skiff_sock *ep;
 	int fd;
 
-	if (!skiff__s.up)
+	if (!skiff__running())
 		SKIFF_FAIL(ENETDOWN);
 	if (flags & ~EPOLL_CLOEXEC)
 		SKIFF_FAIL(EINVAL);

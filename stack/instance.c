@@ -436,30 +436,57 @@ static void abort_stray_pcbs(void)
 		udp_remove(udp_pcbs);
 }
 
-/* Frames on the TX ring hold data references: let them come back. */
-static void drain_tx(void)
+/* Frames on the TX ring hold data references: let them come back, until
+ * @p deadline (one look at least). */
+static void drain_tx(long long deadline)
 {
 	struct skiff_stack *st = &skiff__s;
-	long long end = skiff__now_ms() + 2000;
 	struct umem_audit a;
 
 	for (;;) {
 		umem_port_flush(st->port);
 		umem_port_complete(st->port, 1024);
 		umem_audit(st->umem, &a);
-		if (!a.tx_inflight || skiff__now_ms() > end)
+		if (!a.tx_inflight || skiff__now_ms() >= deadline)
 			break;
 		usleep(100);
 	}
 	st->tx_pending = 0;
 }
 
-void skiff_fini(void)
+/* True while a connection still has data the peer has not acknowledged:
+ * what the graceful part of a shutdown waits for. */
+static bool data_in_flight(void)
+{
+	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next)
+		if (pcb->unsent || pcb->unacked)
+			return true;
+	return false;
+}
+
+int skiff_stop(int drain_ms)
 {
 	struct skiff_stack *st = &skiff__s;
+	long long deadline;
+	struct umem_audit a;
 
-	if (!st->up)
-		return;
+	if (!st->up) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (st->stopped)
+		return 0;
+	if (st->in_poll || st->in_callback) {
+		errno = EDEADLK;
+		return -1;
+	}
+	if (drain_ms < 0)
+		drain_ms = 0;
+	deadline = skiff__now_ms() + drain_ms;
+	/* Graceful while the bound lasts: what the application closed goes
+	 * out and is acknowledged. */
+	while (skiff__now_ms() < deadline && data_in_flight())
+		skiff_poll(1);
 	st->in_poll = true; /* callbacks below must not poll */
 	skiff__socks_abort_all();
 	abort_stray_pcbs();
@@ -469,16 +496,34 @@ void skiff_fini(void)
 		ip_reass_tmr();
 		ip6_reass_tmr();
 	}
-	drain_tx();
+	drain_tx(deadline);
 	st->in_callback = true;
 	zc_engine_deliver(st->zc);
 	st->in_callback = false;
 	skiff__socks_free_all();
+	st->stopped = true;
+	st->in_poll = false;
+	umem_audit(st->umem, &a);
+	if (a.tx_inflight) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+void skiff_fini(void)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	if (!st->up)
+		return;
+	if (!st->stopped)
+		skiff_stop(SKIFF_FINI_DRAIN_MS);
 	skiff__secpath_clear();
 	close_umem();
 	skiff__demux_destroy();
 	free(st->socks);
 	st->socks = NULL;
 	st->up = false;
-	st->in_poll = false;
+	st->stopped = false;
 }

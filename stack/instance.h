@@ -41,6 +41,10 @@
 #define SKIFF_TIME_WAIT_MS_DEFAULT 120000u
 #endif
 #define SKIFF_MTU 1500u
+/* skiff_fini()'s bound on the graceful part of a stop it does itself. */
+#ifndef SKIFF_FINI_DRAIN_MS
+#define SKIFF_FINI_DRAIN_MS 250
+#endif
 
 #define SKIFF_CONTAINER_OF(ptr, type, member)                                                      \
 	((type *)(void *)((uint8_t *)(ptr)-offsetof(type, member)))
@@ -49,6 +53,7 @@ struct skiff_sock;
 
 struct skiff_stack {
 	bool up;
+	bool stopped; /* skiff_stop() ran: counters readable, no traffic */
 	bool in_poll;
 	bool in_callback;
 	struct skiff_config cfg;
@@ -84,6 +89,12 @@ struct skiff_stack {
 };
 
 extern struct skiff_stack skiff__s;
+
+/* Up and not shut down: sockets and the loop work. */
+static inline bool skiff__running(void)
+{
+	return skiff__s.up && !skiff__s.stopped;
+}
 
 /* instance.c: one line about the last failure (skiff_last_error()). */
 void skiff__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

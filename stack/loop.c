@@ -76,7 +76,7 @@ int skiff_poll(int timeout_ms)
 	unsigned long before;
 	int n;
 
-	if (!st->up) {
+	if (!skiff__running()) {
 		errno = ENOTCONN;
 		return -1;
 	}
@@ -106,7 +106,7 @@ int skiff__wait(long long deadline_ms)
 	long long left;
 	int n;
 
-	if (!skiff__s.up)
+	if (!skiff__running())
 		return -ENOTCONN;
 	if (skiff__s.in_callback || skiff__s.in_poll)
 		return -EDEADLK; /* a blocking call inside a callback would spin */

@@ -22,7 +22,7 @@ int skiff_socket(int domain, int type, int protocol)
 	struct skiff_sock *s;
 	int fd;
 
-	if (!skiff__s.up)
+	if (!skiff__running())
 		SKIFF_FAIL(ENETDOWN);
 	if (domain != AF_INET && domain != AF_INET6)
 		SKIFF_FAIL(EAFNOSUPPORT);

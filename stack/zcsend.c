@@ -195,7 +195,7 @@ int skiff__zc_buf_cap(int fd, uint32_t *cap)
 	struct skiff_sock *s;
 
 	*cap = TCP_MSS - (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS));
-	if (!skiff__s.up)
+	if (!skiff__running())
 		return -ENETDOWN;
 	if (fd < 0)
 		return 0;

@@ -20,6 +20,17 @@ void driver_serve(const struct app_opts *o, struct driver_server *srv, struct re
 	}
 }
 
+void driver_finish(struct driver_server *srv, struct report *r)
+{
+	double t0 = report_now();
+	int rc;
+
+	srv->stop(srv);
+	rc = skiff_stop(DRIVER_STOP_DRAIN_MS) ? -errno : 0;
+	report_totals(r, &srv->c);
+	report_stopped(r, report_now() - t0, DRIVER_STOP_DRAIN_MS, rc);
+}
+
 void driver_init_hint(const struct app_opts *o, int rc)
 {
 	if (rc == -EOPNOTSUPP && o->xdp_mode == SKIFF_XDP_ZEROCOPY)
@@ -58,8 +69,7 @@ static int serve_interface(const struct app_opts *o, struct driver_server *srv)
 	fflush(stdout);
 	report_start(&r, stdout, o);
 	driver_serve(o, srv, &r, 50, NULL, NULL);
-	report_totals(&r, &srv->c);
-	srv->stop(srv);
+	driver_finish(srv, &r);
 	skiff_fini();
 	return APP_EXIT_OK;
 }

@@ -32,6 +32,14 @@ int driver_main(const struct app_opts *o, struct driver_server *srv);
 void driver_serve(const struct app_opts *o, struct driver_server *srv, struct report *r,
 		  int wait_ms, bool (*done)(void *arg), void *arg);
 
+/** How long a stop lets connections finish before it aborts them. */
+#define DRIVER_STOP_DRAIN_MS 250
+
+/** Stops serving: @p srv's sockets closed, skiff_stop() within
+ * DRIVER_STOP_DRAIN_MS (pending zero-copy sends come back ABORTED), then
+ * the totals and how long the stop took, with the frame audit. */
+void driver_finish(struct driver_server *srv, struct report *r);
+
 /** What to change when a forced mode was refused, if anything. */
 void driver_init_hint(const struct app_opts *o, int rc);
 

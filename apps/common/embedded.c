@@ -263,8 +263,7 @@ static int run_server_side(const struct app_opts *eo, struct driver_server *srv,
 		if (!p->have_result)
 			snprintf(p->fail, sizeof(p->fail), "interrupted");
 	}
-	report_totals(&r, &srv->c);
-	srv->stop(srv);
+	driver_finish(srv, &r);
 	if (!p->have_result) {
 		/* The verdict line says why there is no result. */
 		p->res.requests_planned = (uint64_t)p->lg.conns * p->lg.requests;
@@ -355,7 +354,6 @@ static int run_veth(const struct app_opts *o, struct driver_server *srv)
 	}
 
 	/* The server's side: skiff in its own namespace. */
-	tb_private_bpffs(); /* without it libxdp loads its program without a dispatcher */
 	rc = tb_enter(ns_skiff);
 	if (rc) {
 		fprintf(stderr, "%s: entering %s: %s\n", o->prog, ns_skiff, strerror(-rc));

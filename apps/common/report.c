@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -190,6 +191,24 @@ void report_totals(struct report *r, const struct app_counters *c)
 	fprintf(r->f, "  frames      %u total: %u free, %u fill, %u held, %u tx, %u loaned\n",
 		s.frames_total, s.frames_free, s.frames_fill, s.frames_held, s.frames_tx,
 		s.frames_loaned);
+	fflush(r->f);
+}
+
+void report_stopped(struct report *r, double secs, int bound_ms, int rc)
+{
+	struct skiff_stats s;
+	unsigned out;
+
+	skiff_get_stats(&s);
+	out = s.frames_held + s.frames_tx + s.frames_loaned;
+	fprintf(r->f, "  stopped     in %.0f ms (drain bound %d ms%s): ", secs * 1e3, bound_ms,
+		rc == -ETIMEDOUT ? ", reached" : "");
+	if (!out)
+		fprintf(r->f, "frames all returned (%u free, %u fill)\n", s.frames_free,
+			s.frames_fill);
+	else
+		fprintf(r->f, "%u frames still out: %u held, %u tx, %u loaned\n", out,
+			s.frames_held, s.frames_tx, s.frames_loaned);
 	fflush(r->f);
 }
 

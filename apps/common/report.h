@@ -39,6 +39,11 @@ void report_tick(struct report *r, const struct app_counters *c);
 /** Prints the totals since report_start(). */
 void report_totals(struct report *r, const struct app_counters *c);
 
+/** Prints how long the stop took (@p secs; @p bound_ms its drain bound)
+ * and the frame audit after skiff_stop() returned @p rc (0 or -errno):
+ * "frames all returned", or which are still out. */
+void report_stopped(struct report *r, double secs, int bound_ms, int rc);
+
 /** Prints the load generator's figures of @p what and the verdict line
  * ("verdict: PASS ..." or "verdict: FAIL ..."). */
 void report_load(FILE *f, const char *what, const struct lg_result *r);

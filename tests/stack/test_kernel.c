@@ -44,8 +44,6 @@ static struct {
 static void env_up(const char *tag)
 {
 	tk_require_privileged();
-	if (tb_private_bpffs() != 0)
-		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	CU_ASSERT_FATAL(tb_pair_create(&K.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
 	K.up = true;
 	/* The pair's ends have TX checksum offload off (tb_veth()): veth

@@ -156,8 +156,26 @@ struct skiff_config {
  */
 SKIFF_API int skiff_init(const struct skiff_config *cfg);
 
-/** Stop the stack: aborts open connections (RST), releases every frame and
- * socket; outstanding zero-copy sends complete with ZC_F_ABORTED first.
+/**
+ * Stop the traffic, within a bound. For up to @p drain_ms the stack keeps
+ * polling while a connection still has data the peer has not acknowledged
+ * (what the application closed goes out gracefully); then every connection
+ * still open is aborted (RST), frames on the TX ring get what is left of the
+ * bound to come back, and every zero-copy send still pending completes with
+ * ZC_F_ABORTED. It returns within @p drain_ms plus the time those callbacks
+ * take. Afterwards skiff_get_stats() still reads the final counters and the
+ * frame audit, lent receive frames may still be returned, and every other
+ * call fails with ENETDOWN/ENOTCONN until skiff_fini(). Called twice it does
+ * nothing the second time.
+ * @return 0 (every frame came back), or -1 and errno: ETIMEDOUT (frames
+ *         were still on the TX ring at the bound; skiff_fini() reclaims
+ *         them with the socket), ENOTCONN (not running), EDEADLK (called
+ *         from a callback)
+ */
+SKIFF_API int skiff_stop(int drain_ms);
+
+/** Free the stack: skiff_stop(250) if it has not run (so it returns in
+ * about 250 ms under any load), then the sockets, frames, UMEM and port.
  * Accepts being called when not running. */
 SKIFF_API void skiff_fini(void);
 

@@ -98,8 +98,6 @@ static void router_up(const char *tag, const struct impair *im)
 	if (system("command -v iptables >/dev/null 2>&1 && command -v ip6tables >/dev/null 2>&1") !=
 	    0)
 		tk_skip("needs iptables and ip6tables (tests/host/setup.sh installs them)");
-	if (tb_private_bpffs() != 0)
-		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	for (int i = 0; i < NS_N; i++) {
 		static const char *const part[NS_N] = {"kern", "rt", "skiff"};
 		char t[32];

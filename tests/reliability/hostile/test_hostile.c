@@ -58,8 +58,6 @@ static void env_up(const char *tag, unsigned mtu)
 	tk_require_privileged();
 	if (tb_run(NULL, "/usr/bin/python3 -c 'import scapy.all' 2>/dev/null") != 0)
 		tk_skip("no Scapy for /usr/bin/python3 (tests/host/setup.sh installs it)");
-	if (tb_private_bpffs() != 0)
-		tk_note("no private bpffs: libxdp loads without its dispatcher");
 	CU_ASSERT_FATAL(tb_pair_create(&H.net, tag, 1, NULL, PEER_IP4 "/24") == 0);
 	H.up = true;
 	CU_ASSERT_FATAL(tb_addr(H.net.ns[1], H.net.ifname[1], OWN_IP4 "/24") == 0);
