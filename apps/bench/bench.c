@@ -9,19 +9,28 @@
  * it; the parent closing the pipe ends it. The server shares a small block
  * of memory with the parent, through which the parent reads skiff's
  * counters before and after a run without a system call on the server's
- * path. */
+ * path.
+ *
+ * The scale run keeps a load generator session open in the client across
+ * several commands (open N connections and hold them; run the closed loop
+ * for a window; close), so that the parent can time the opening, read the
+ * server's memory with the connections idle, and count requests over a
+ * window that starts only once all N are established. */
 #define _GNU_SOURCE
 #include "bench.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,12 +63,48 @@
 /* Requests per connection of a run that ends on its deadline. */
 #define UNBOUNDED (1u << 30)
 
+/* The scale run. A client has one address, and a peer address and port
+ * give it 28,232 ephemeral ports (32768..60999, Linux's and lwIP's): the
+ * server listens on ceil(N / SCALE_PER_PORT) consecutive ports from
+ * BENCH_PORT and connection i goes to the (i mod that)-th; Linux clients
+ * also leave from SCALE_SRC addresses in turn. */
+#define SCALE_PER_PORT 25000
+#define SCALE_BACKLOG  65535
+#define SCALE_SRC      8
+/* Handshakes under way at once while the steps other than the timed one
+ * (BENCH_SCALE_OPEN_N, all at once) open: their opening only sets the
+ * step up, and a burst of 100,000 SYNs overflows a 2048-slot RX ring many
+ * times over (each loss a 1 s SYN timeout). */
+#define SCALE_PACE 1000
+/* Descriptors a Linux process keeps for other things than sockets. */
+#define SCALE_FD_SLACK 1024
+/* Linux client processes at most: where RLIMIT_NOFILE cannot be raised
+ * (no CAP_SYS_RESOURCE), the connections are spread over several. */
+#define SCALE_WORKERS 16
+/* After the last connection is established and accepted, before the
+ * server's memory is read: delayed ACKs and the like go out. */
+#define SCALE_SETTLE_MS 1000
+/* How long the server may take to accept, or to see closed, every
+ * connection of a step once the client is done. */
+#define SCALE_SERVER_MS 60000
+/* How long a skiff client waits for its TIME-WAITs to end after a step,
+ * so that the next step finds every port free. */
+#define SCALE_DRAIN_MS 15000
+
+const unsigned bench_scale_n[BENCH_SCALE_STEPS] = {64, 1000, BENCH_SCALE_OPEN_N,
+						   BENCH_SCALE_IDLE_N};
+
+/* Linux clients' addresses in the scale run: IP_CLIENT and these. */
+static const char *const scale_src[SCALE_SRC] = {IP_CLIENT,    "10.99.0.11", "10.99.0.12",
+						 "10.99.0.13", "10.99.0.14", "10.99.0.15",
+						 "10.99.0.16", "10.99.0.17"};
+
 static const uint8_t memlink_mac[2][6] = {
 	{0x02, 0x53, 0x4b, 0x00, 0x00, 0x02}, /* end 0: the server */
 	{0x02, 0x53, 0x4b, 0x00, 0x00, 0x01}, /* end 1: the client */
 };
 
-/* Between the server and the parent, in memory both map. */
+/* Between the server, the client and the parent, in memory all three map. */
 struct shared {
 	int state; /* 0 starting, 1 serving, -errno: failed (note says why) */
 	int stop;
@@ -67,14 +112,33 @@ struct shared {
 	struct skiff_stats st;
 	struct app_counters c;
 	char note[160];
+	/* The server's accepts as they happen (either TCP). */
+	uint64_t accepted;    /* connections accepted so far */
+	uint64_t accepted_ns; /* CLOCK_MONOTONIC of the round that accepted the last */
+	uint32_t open;	      /* connections open now */
+	/* The clients' progress in the scale run, one slot per process. */
+	uint32_t established[SCALE_WORKERS];
+	uint64_t requests[SCALE_WORKERS];
 };
 
-/* Parent to client: a run. */
+/* Parent to client. */
+enum cmd_op {
+	CMD_RUN,   /* a run of the load generator from start to end */
+	CMD_OPEN,  /* scale: open conns connections and hold them */
+	CMD_LOAD,  /* scale: the closed loop over them, warmup_ms then duration_ms */
+	CMD_CLOSE, /* scale: close them */
+	CMD_STATS, /* scale: nothing but the client's counters */
+};
+
 struct cmd {
+	enum cmd_op op;
 	unsigned conns;
+	unsigned ports; /* CMD_OPEN: the server ports to spread them over */
+	unsigned pace;	/* CMD_OPEN: handshakes under way at most (0: all at once) */
 	uint32_t size;
 	uint32_t requests; /* per connection */
 	int duration_ms;
+	int warmup_ms;
 	uint64_t seed;
 };
 
@@ -83,6 +147,17 @@ struct res {
 	int rc; /* 0, or -errno (lg.first_error says why) */
 	struct lg_result lg;
 	struct bench_cpu cpu0, cpu1;
+	double rps;	       /* CMD_LOAD: requests answered per second in the window */
+	struct skiff_stats st; /* a skiff client's counters after the command */
+};
+
+/* Each message arrives whole (runner.h). */
+_Static_assert(sizeof(struct res) <= PIPE_BUF, "struct res must fit in one pipe write");
+
+/* A process's resident memory, KiB. */
+struct mem {
+	uint64_t rss;  /* all of it */
+	uint64_t anon; /* of which anonymous (the heap: not shared memory, not files) */
 };
 
 struct ctx {
@@ -93,8 +168,18 @@ struct ctx {
 	bool testbed;
 	char ns_server[TB_NS_NAME_MAX], ns_client[TB_NS_NAME_MAX];
 	char if_server[IF_NAMESIZE], if_client[IF_NAMESIZE];
-	struct runner server, client;		  /* the client's pipes carry the runs */
+	struct runner server, client; /* the client's pipes carry the runs */
+	/* A Linux client of the scale run over more connections than one
+	 * process may hold: client processes 1 .. workers - 1 (0 is client). */
+	struct runner more[SCALE_WORKERS - 1];
+	unsigned workers;			  /* client processes started */
+	unsigned self;				  /* in a client process: which one it is */
+	unsigned fd_cap;			  /* sockets one Linux process may hold here */
 	struct skiff_memlink_stats wire_st[2][2]; /* [end][before, after] of the last run */
+	const struct bench_at *at;
+	struct mem mem0;	      /* the server's resident memory before any connection */
+	struct skiff_stats client_st; /* a skiff client's counters after the last scale step */
+	bool progress_shown;	      /* a progress line is on the terminal */
 };
 
 /* ---- clocks, CPU time, pinning -------------------------------------------- */
@@ -148,6 +233,52 @@ static void pin(int cpu)
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set) != 0)
 		fprintf(stderr, "skiff-bench: pinning to CPU %d: %s\n", cpu, strerror(errno));
+}
+
+/* Linux sockets are descriptors: raises RLIMIT_NOFILE (the children
+ * inherit it) to room for @p n sockets and some, the hard limit too where
+ * the process may (CAP_SYS_RESOURCE), else up to the hard limit. Returns
+ * how many sockets one process may hold now. */
+static unsigned nofile_raise(unsigned n)
+{
+	rlim_t want = (rlim_t)n + SCALE_FD_SLACK;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < want) {
+		struct rlimit up = {.rlim_cur = want,
+				    .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
+
+		if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur <= SCALE_FD_SLACK)
+		return 0;
+	return rl.rlim_cur - SCALE_FD_SLACK > UINT_MAX ? UINT_MAX
+						       : (unsigned)(rl.rlim_cur - SCALE_FD_SLACK);
+}
+
+unsigned bench_runs(const struct bench_pair *pair, const struct bench_plan *plan)
+{
+	unsigned runs =
+		(BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE) & ~plan->skip;
+
+	return pair->scale ? runs : runs & ~BENCH_RUN_SCALE;
+}
+
+static bool scale_on(const struct ctx *x)
+{
+	return bench_runs(x->pair, x->plan) & BENCH_RUN_SCALE;
+}
+
+/* The server ports N connections need: ceil(N / SCALE_PER_PORT). */
+static unsigned scale_ports(unsigned n)
+{
+	return n ? (n + SCALE_PER_PORT - 1) / SCALE_PER_PORT : 1;
 }
 
 /* ---- skiff on either end ---------------------------------------------------- */
@@ -223,9 +354,16 @@ static int server_main(void *arg)
 				 .prog = on_skiff ? "skiff-bench" : NULL,
 				 .c = &c};
 	struct echo_server *es = NULL;
+	uint64_t accepted = 0;
 	int rc = 0;
 
 	pin(x->plan->cpu_server);
+	if (scale_on(x)) {
+		/* The scale run: a port per SCALE_PER_PORT connections, and
+		 * backlogs for SYNs arriving by the thousand. */
+		ec.ports = scale_ports(x->plan->scale_max);
+		ec.backlog = SCALE_BACKLOG;
+	}
 	if (on_skiff)
 		rc = skiff_start(x, 0, sh->note, sizeof(sh->note));
 	if (!rc) {
@@ -248,6 +386,12 @@ static int server_main(void *arg)
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
 		echo_server_step(es, wait_ms);
 		take_snapshot(sh, on_skiff, &c);
+		if (c.conns_total != accepted) {
+			accepted = c.conns_total;
+			__atomic_store_n(&sh->accepted_ns, now_ns(), __ATOMIC_RELAXED);
+			__atomic_store_n(&sh->accepted, accepted, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(&sh->open, c.conns_open, __ATOMIC_RELAXED);
 	}
 	echo_server_close(es);
 	if (on_skiff)
@@ -274,25 +418,37 @@ static bool run_clean(const struct lg_result *r)
 	return lg_passed(r) || (r->interrupted && r->first_errno == EINTR);
 }
 
+/* The server's address (its first port) in @p lg. */
+static void client_dst(const struct ctx *x, struct lg_config *lg)
+{
+	struct sockaddr_in *a = (struct sockaddr_in *)&lg->dst;
+
+	a->sin_family = AF_INET;
+	a->sin_port = htons(BENCH_PORT);
+	inet_pton(AF_INET, x->pair->net == BENCH_NET_LO ? IP_LO : IP_SERVER, &a->sin_addr);
+	lg->dst_len = sizeof(*a);
+}
+
+/* How long the client's loop waits for events: skiff over memlink moves
+ * only while polled, so it spins, as the server does. */
+static int client_wait_ms(const struct ctx *x, bool on_skiff)
+{
+	return on_skiff && x->pair->net == BENCH_NET_MEMLINK ? -1 : 10;
+}
+
 static void client_run(struct ctx *x, const struct cmd *c, bool on_skiff, struct res *r)
 {
-	struct sockaddr_in *a;
 	struct lg_config lg;
 	uint64_t deadline;
 	int rc;
 
 	memset(&lg, 0, sizeof(lg));
-	a = (struct sockaddr_in *)&lg.dst;
-	a->sin_family = AF_INET;
-	a->sin_port = htons(BENCH_PORT);
-	inet_pton(AF_INET, x->pair->net == BENCH_NET_LO ? IP_LO : IP_SERVER, &a->sin_addr);
-	lg.dst_len = sizeof(*a);
+	client_dst(x, &lg);
 	lg.conns = c->conns;
 	lg.requests = c->requests;
 	lg.min_size = lg.max_size = c->size;
 	lg.seed = c->seed;
-	/* skiff over memlink moves only while polled: spin, as the server. */
-	lg.wait_ms = on_skiff && x->pair->net == BENCH_NET_MEMLINK ? -1 : 10;
+	lg.wait_ms = client_wait_ms(x, on_skiff);
 	deadline = now_ns() + (uint64_t)c->duration_ms * 1000000u;
 	lg.tick = client_tick;
 	lg.tick_arg = &deadline;
@@ -315,6 +471,165 @@ static void keep_polling(void *arg)
 	skiff_poll(0);
 }
 
+/* ---- the client process: the scale run ------------------------------------------ */
+
+/* A load generator session held across the commands of a scale step. */
+struct scale_client {
+	struct lg *g; /* NULL: none open */
+	struct lg_result res;
+	bool going;
+	struct sockaddr_storage src[SCALE_SRC]; /* a Linux client's addresses */
+	unsigned n_src;
+};
+
+/* lg_step()'s wait: as the load generator's (0 for a spinning client). */
+static int scale_wait_ms(const struct ctx *x, bool on_skiff)
+{
+	int ms = client_wait_ms(x, on_skiff);
+
+	return ms < 0 ? 0 : ms;
+}
+
+static void publish(struct ctx *x, const struct lg_result *r)
+{
+	__atomic_store_n(&x->sh->established[x->self], r->conns_established, __ATOMIC_RELAXED);
+	__atomic_store_n(&x->sh->requests[x->self], r->requests_done, __ATOMIC_RELAXED);
+}
+
+static void scale_open(struct ctx *x, const struct cmd *c, bool on_skiff, struct scale_client *s,
+		       struct res *r)
+{
+	int wait = scale_wait_ms(x, on_skiff), rc;
+	struct lg_config lg;
+
+	memset(&lg, 0, sizeof(lg));
+	client_dst(x, &lg);
+	lg.dst_ports = c->ports;
+	lg.conns = c->conns;
+	lg.requests = UNBOUNDED;
+	lg.min_size = lg.max_size = c->size;
+	lg.seed = c->seed;
+	lg.hold = true;
+	lg.max_connecting = c->pace;
+	if (!on_skiff) {
+		lg.src = s->src;
+		lg.n_src = s->n_src;
+	}
+	s->going = false;
+	rc = lg_start(&s->g, &lg, on_skiff ? &socktab_skiff : &socktab_kernel, &s->res);
+	if (rc) {
+		s->g = NULL;
+		r->rc = rc;
+		snprintf(r->lg.first_error, sizeof(r->lg.first_error), "starting the load: %s",
+			 strerror(-rc));
+		return;
+	}
+	while (s->res.conns_established + s->res.conns_failed < c->conns && !runner_interrupted) {
+		rc = lg_step(s->g, wait);
+		publish(x, &s->res);
+		if (rc < 0)
+			break;
+	}
+	r->lg = s->res;
+	r->rc = s->res.conns_established == c->conns && !s->res.conns_failed ? 0 : -EIO;
+}
+
+/* The closed loop until @p until (CLOCK_MONOTONIC ns): 0, or -errno when
+ * it broke down (no connection left, a stall, the wait failed). */
+static int scale_drive(struct ctx *x, struct scale_client *s, int wait, uint64_t until)
+{
+	while (now_ns() < until) {
+		int rc;
+
+		if (runner_interrupted)
+			return -EINTR;
+		rc = lg_step(s->g, wait);
+		publish(x, &s->res);
+		if (rc <= 0)
+			return rc < 0 ? rc : -EIO;
+	}
+	return 0;
+}
+
+static void scale_load(struct ctx *x, const struct cmd *c, bool on_skiff, struct scale_client *s,
+		       struct res *r)
+{
+	int wait = scale_wait_ms(x, on_skiff), rc;
+	uint64_t t0, t1, r0;
+
+	if (!s->g) {
+		r->rc = -EINVAL;
+		snprintf(r->lg.first_error, sizeof(r->lg.first_error), "no connections open");
+		return;
+	}
+	if (!s->going) {
+		lg_go(s->g);
+		s->going = true;
+	}
+	rc = scale_drive(x, s, wait, now_ns() + (uint64_t)c->warmup_ms * 1000000u);
+	r0 = s->res.requests_done;
+	t0 = now_ns();
+	bench_cpu_read(&r->cpu0);
+	if (!rc)
+		rc = scale_drive(x, s, wait, t0 + (uint64_t)c->duration_ms * 1000000u);
+	bench_cpu_read(&r->cpu1);
+	t1 = now_ns();
+	r->rps = (double)(s->res.requests_done - r0) / ((double)(t1 - t0) / 1e9);
+	r->lg = s->res;
+	r->rc = rc || s->res.bad_bytes || s->res.conns_failed ? -EIO : 0;
+}
+
+/* Every connection finishes its request and closes, FIN for FIN (an RST
+ * could be lost and leave the server's end open). */
+static void scale_close(struct ctx *x, bool on_skiff, struct scale_client *s, struct res *r)
+{
+	int wait = scale_wait_ms(x, on_skiff);
+	uint64_t end;
+
+	if (s->g) {
+		lg_wind_down(s->g);
+		while (!runner_interrupted && lg_step(s->g, wait) > 0)
+			publish(x, &s->res);
+		if (runner_interrupted)
+			lg_interrupt(s->g);
+		lg_finish(s->g);
+		s->g = NULL;
+	}
+	r->lg = s->res;
+	r->rc = s->res.bad_bytes || s->res.stalled || s->res.conns_failed ? -EIO : 0;
+	end = now_ns() + (uint64_t)SCALE_DRAIN_MS * 1000000u;
+	/* Every port free again before the next step: the TIME-WAITs end
+	 * (time_wait_ms) and the closing handshakes finish. */
+	while (on_skiff && now_ns() < end && !runner_interrupted) {
+		struct skiff_stats st;
+
+		skiff_get_stats(&st);
+		if (!st.tcp_connections && !st.tcp_time_wait)
+			break;
+		skiff_poll(1);
+	}
+}
+
+static void scale_command(struct ctx *x, const struct cmd *c, bool on_skiff, struct scale_client *s,
+			  struct res *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (c->op == CMD_OPEN)
+		scale_open(x, c, on_skiff, s, r);
+	else if (c->op == CMD_LOAD)
+		scale_load(x, c, on_skiff, s, r);
+	else if (c->op == CMD_CLOSE)
+		scale_close(x, on_skiff, s, r);
+	if (on_skiff)
+		skiff_get_stats(&r->st);
+}
+
+/* Client process @p i: 0 is x->client. */
+static struct runner *worker(struct ctx *x, unsigned i)
+{
+	return i ? &x->more[i - 1] : &x->client;
+}
+
 static int client_main(void *arg)
 {
 	struct ctx *x = arg;
@@ -322,10 +637,23 @@ static int client_main(void *arg)
 	/* Between runs a skiff client keeps its stack going (closing
 	 * handshakes, TIME_WAIT). */
 	void (*idle)(void *) = on_skiff ? keep_polling : NULL;
+	struct runner *me = worker(x, x->self);
+	struct scale_client sc = {0};
 	struct res r;
 	struct cmd c;
 
 	pin(x->plan->cpu_client);
+	if (scale_on(x) && !on_skiff) {
+		/* Over veth (not loopback) a Linux client has addresses of its
+		 * own to spread the connections over. */
+		sc.n_src = x->pair->net == BENCH_NET_LO ? 0 : SCALE_SRC;
+		for (unsigned i = 0; i < sc.n_src; i++) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&sc.src[i];
+
+			a->sin_family = AF_INET;
+			inet_pton(AF_INET, scale_src[i], &a->sin_addr);
+		}
+	}
 	memset(&r, 0, sizeof(r));
 	if (on_skiff)
 		r.rc = skiff_start(x, 1, r.lg.first_error, sizeof(r.lg.first_error));
@@ -333,23 +661,48 @@ static int client_main(void *arg)
 		snprintf(r.lg.first_error, sizeof(r.lg.first_error), "Linux TCP");
 	if (!r.rc && on_skiff)
 		snprintf(r.lg.first_error, sizeof(r.lg.first_error), "skiff (%s)", skiff_mode(x));
-	if (runner_child_send(&x->client, &r, sizeof(r)) != 0 || r.rc) {
+	if (runner_child_send(me, &r, sizeof(r)) != 0 || r.rc) {
 		if (on_skiff && !r.rc)
 			skiff_fini();
 		return 3;
 	}
 	/* Until the parent closes the pipe. */
-	while (runner_child_recv(&x->client, &c, sizeof(c), -1, idle, NULL) == 0) {
-		client_run(x, &c, on_skiff, &r);
-		if (runner_child_send(&x->client, &r, sizeof(r)) != 0)
+	while (runner_child_recv(me, &c, sizeof(c), -1, idle, NULL) == 0) {
+		if (c.op == CMD_RUN)
+			client_run(x, &c, on_skiff, &r);
+		else
+			scale_command(x, &c, on_skiff, &sc, &r);
+		if (runner_child_send(me, &r, sizeof(r)) != 0)
 			break;
 	}
+	/* A scale session still open (the round's last step) goes with the
+	 * process: exit closes a Linux client's sockets, skiff_fini() resets
+	 * a skiff client's. */
 	if (on_skiff)
 		skiff_fini();
 	return 0;
 }
 
 /* ---- the parent: the link ----------------------------------------------------- */
+
+/* The scale run's extras: a Linux client's other addresses; a Linux
+ * server's backlogs as long as skiff's (the namespace's own limits). */
+static int scale_link(struct ctx *x)
+{
+	int rc = 0;
+
+	for (unsigned i = 1; i < SCALE_SRC && !rc && x->pair->client == BENCH_KERNEL; i++) {
+		char cidr[32];
+
+		snprintf(cidr, sizeof(cidr), "%s/24", scale_src[i]);
+		rc = tb_addr(x->ns_client, x->if_client, cidr);
+	}
+	if (!rc && x->pair->server == BENCH_KERNEL)
+		rc = tb_sysctl(x->ns_server, "net/core/somaxconn", "65535");
+	if (!rc && x->pair->server == BENCH_KERNEL)
+		rc = tb_sysctl(x->ns_server, "net/ipv4/tcp_max_syn_backlog", "65535");
+	return rc;
+}
 
 static int build_link(struct ctx *x, char *why, size_t len)
 {
@@ -396,6 +749,8 @@ static int build_link(struct ctx *x, char *why, size_t len)
 		if (!rc)
 			rc = tb_tx_csum(x->ns_client, x->if_client, true);
 	}
+	if (!rc && scale_on(x))
+		rc = scale_link(x);
 	if (!rc)
 		return 0;
 out_err:
@@ -431,10 +786,11 @@ static int wait_server(struct ctx *x, char *why, size_t len)
 	return 0;
 }
 
-/* Reads the client's next answer, waiting up to @p timeout_ms. */
-static int wait_res(struct ctx *x, struct res *r, int timeout_ms, char *why, size_t len)
+/* Reads the next answer of client process @p from, waiting up to
+ * @p timeout_ms. */
+static int wait_res(struct runner *from, struct res *r, int timeout_ms, char *why, size_t len)
 {
-	int rc = runner_recv(&x->client, r, sizeof(*r), timeout_ms);
+	int rc = runner_recv(from, r, sizeof(*r), timeout_ms);
 
 	if (rc == -ETIMEDOUT)
 		snprintf(why, len, "the client did not answer in %d s", timeout_ms / 1000);
@@ -494,6 +850,14 @@ void bench_finish(struct bench_result *out)
 			out->fig[f] = median(out->v[f], out->n[f]);
 		any |= out->have[f];
 	}
+	/* The scale ratios, each pair over its own c64: ratios of medians. */
+	for (unsigned i = 0; i < 2; i++) {
+		enum bench_fig f = i ? BF_SC_R100000 : BF_SC_R10000, num = BF_SC_RPS + 2 + i;
+
+		out->have[f] = out->have[num] && out->have[BF_SC_RPS] && out->fig[BF_SC_RPS] > 0;
+		if (out->have[f])
+			out->fig[f] = out->fig[num] / out->fig[BF_SC_RPS];
+	}
 	out->ok = any && !out->failed;
 }
 
@@ -539,7 +903,7 @@ static int run_once(struct ctx *x, const struct run *run, unsigned rep, struct r
 		snprintf(why, len, "the client is gone");
 		return -ECHILD;
 	}
-	rc = wait_res(x, r, run->duration_ms + RUN_SLACK_MS, why, len);
+	rc = wait_res(&x->client, r, run->duration_ms + RUN_SLACK_MS, why, len);
 	if (rc)
 		return rc;
 	if (r->rc) {
@@ -603,6 +967,424 @@ static double per_byte(uint64_t copied, uint64_t bytes)
 	return bytes ? (double)copied / (double)bytes : 0;
 }
 
+/* ---- the parent: the scale run --------------------------------------------------- */
+
+/* @p pid's resident memory from /proc/<pid>/smaps_rollup (zero if gone). */
+static struct mem mem_kib(pid_t pid)
+{
+	struct mem m = {0};
+	unsigned long long v;
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return m;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Rss: %llu kB", &v) == 1)
+			m.rss = v;
+		else if (sscanf(line, "Anonymous: %llu kB", &v) == 1)
+			m.anon = v;
+	}
+	fclose(f);
+	return m;
+}
+
+/* The progress line: on a terminal only, rewritten in place. */
+__attribute__((format(printf, 2, 3))) static void progress(struct ctx *x, const char *fmt, ...)
+{
+	const struct bench_at *at = x->at;
+	uint64_t all = (now_ns() - at->t0_ns) / 1000000000u;
+	char msg[160];
+	va_list ap;
+
+	if (!x->plan->tty)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("\r\033[K[%um%02us] pair %u of %u %s, round %u of %u: %s", (unsigned)(all / 60),
+	       (unsigned)(all % 60), at->pair + 1, at->pairs, x->pair->name, at->round + 1,
+	       x->plan->reps, msg);
+	fflush(stdout);
+	x->progress_shown = true;
+}
+
+static void progress_clear(struct ctx *x)
+{
+	if (!x->progress_shown)
+		return;
+	printf("\r\033[K");
+	fflush(stdout);
+	x->progress_shown = false;
+}
+
+/* What a scale step is doing, for the progress line. */
+static void scale_progress(struct ctx *x, unsigned n, const char *phase, uint64_t t0, uint64_t acc0)
+{
+	unsigned long long est = 0, req = 0;
+
+	for (unsigned i = 0; i < x->workers; i++) {
+		est += __atomic_load_n(&x->sh->established[i], __ATOMIC_RELAXED);
+		req += __atomic_load_n(&x->sh->requests[i], __ATOMIC_RELAXED);
+	}
+	progress(x, "c%u %s: %llu established, %llu accepted, %llu requests (%.1f s)", n, phase,
+		 est,
+		 (unsigned long long)(__atomic_load_n(&x->sh->accepted, __ATOMIC_ACQUIRE) - acc0),
+		 req, (double)(now_ns() - t0) / 1e9);
+}
+
+/* The client processes that share @p n connections: one, but for a Linux
+ * client over more than one process may hold. */
+static unsigned workers_for(const struct ctx *x, unsigned n)
+{
+	unsigned k;
+
+	if (x->pair->client != BENCH_KERNEL || !x->fd_cap)
+		return 1;
+	k = (n + x->fd_cap - 1) / x->fd_cap;
+	return k < 1 ? 1 : k > x->workers ? x->workers : k;
+}
+
+/* The answers of several client processes as one: counts summed, the
+ * opening from the first connect() to the last connection established. */
+static void merge(struct res *all, const struct res *one, unsigned i)
+{
+	struct lg_result *a = &all->lg;
+	const struct lg_result *o = &one->lg;
+
+	if (!all->rc)
+		all->rc = one->rc;
+	if (!a->first_error[0])
+		memcpy(a->first_error, o->first_error, sizeof(a->first_error));
+	a->conns += o->conns;
+	a->conns_established += o->conns_established;
+	a->conns_done += o->conns_done;
+	a->conns_failed += o->conns_failed;
+	a->requests_done += o->requests_done;
+	a->bad_bytes += o->bad_bytes;
+	a->stalled |= o->stalled;
+	if (!i || o->t_start_ns < a->t_start_ns)
+		a->t_start_ns = o->t_start_ns;
+	if (!i || !o->t_established_ns ||
+	    (a->t_established_ns && o->t_established_ns > a->t_established_ns))
+		a->t_established_ns = o->t_established_ns;
+	all->rps += one->rps;
+	if (!i) {
+		all->st = one->st;
+		all->cpu0 = one->cpu0;
+		all->cpu1 = one->cpu1;
+	}
+}
+
+/* Sends @p cmd (its connections shared out) to the client processes and
+ * waits up to @p timeout_ms for all their answers, merged into @p r, with
+ * the progress line meanwhile. */
+static int scale_cmd(struct ctx *x, const struct cmd *cmd, const char *phase, uint64_t acc0,
+		     int timeout_ms, struct res *r, char *why, size_t len)
+{
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)timeout_ms * 1000000u, shown = t0;
+	unsigned k = workers_for(x, cmd->conns), left = k;
+	bool answered[SCALE_WORKERS] = {false};
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (unsigned i = 0; i < k; i++) {
+		struct cmd share = *cmd;
+
+		share.conns = cmd->conns / k + (i < cmd->conns % k);
+		if (runner_send(worker(x, i), &share, sizeof(share)) != 0) {
+			snprintf(why, len, "the client is gone");
+			return -ECHILD;
+		}
+	}
+	while (left && !rc) {
+		for (unsigned i = 0; i < k && !rc; i++) {
+			struct res one;
+
+			if (answered[i])
+				continue;
+			rc = runner_recv(worker(x, i), &one, sizeof(one), 0);
+			if (rc == -ETIMEDOUT) {
+				rc = 0;
+				continue;
+			}
+			if (!rc) {
+				merge(r, &one, k - left);
+				answered[i] = true;
+				left--;
+			}
+		}
+		if (!left || rc)
+			break;
+		if (now_ns() >= end) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (now_ns() - shown > 250000000u) {
+			scale_progress(x, cmd->conns, phase, t0, acc0);
+			shown = now_ns();
+		}
+		usleep(2000);
+	}
+	progress_clear(x);
+	if (rc == -ETIMEDOUT)
+		snprintf(why, len, "scale c%u %s: the client did not answer in %d s", cmd->conns,
+			 phase, timeout_ms / 1000);
+	else if (rc == -ECHILD)
+		snprintf(why, len, "scale c%u %s: the client exited without an answer", cmd->conns,
+			 phase);
+	else if (!rc && r->rc)
+		snprintf(why, len,
+			 "scale c%u %s: %u of %u connections established, %u failed, %llu bad "
+			 "bytes%s; first error: %s",
+			 cmd->conns, phase, r->lg.conns_established, cmd->conns, r->lg.conns_failed,
+			 (unsigned long long)r->lg.bad_bytes, r->lg.stalled ? ", stalled" : "",
+			 r->lg.first_error[0] ? r->lg.first_error : "none");
+	return rc ? rc : r->rc;
+}
+
+/* Waits until @p done says the server got there (all accepted, all
+ * closed), with the progress line meanwhile. */
+static int scale_wait_server(struct ctx *x, unsigned n, const char *phase, uint64_t acc0,
+			     bool (*done)(const struct shared *sh, uint64_t arg), uint64_t arg,
+			     char *why, size_t len)
+{
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)SCALE_SERVER_MS * 1000000u, shown = 0;
+
+	while (!done(x->sh, arg)) {
+		if (app_stop)
+			return -EINTR;
+		if (now_ns() > end || !runner_alive(&x->server)) {
+			progress_clear(x);
+			snprintf(
+				why, len,
+				"scale c%u %s: the server did not get there in %d s (%llu accepted, "
+				"%u open)",
+				n, phase, SCALE_SERVER_MS / 1000,
+				(unsigned long long)(__atomic_load_n(&x->sh->accepted,
+								     __ATOMIC_ACQUIRE) -
+						     acc0),
+				__atomic_load_n(&x->sh->open, __ATOMIC_RELAXED));
+			return -ETIMEDOUT;
+		}
+		if (now_ns() - shown > 250000000u) {
+			scale_progress(x, n, phase, t0, acc0);
+			shown = now_ns();
+		}
+		usleep(1000);
+	}
+	progress_clear(x);
+	return 0;
+}
+
+static bool all_accepted(const struct shared *sh, uint64_t want)
+{
+	return __atomic_load_n(&sh->accepted, __ATOMIC_ACQUIRE) >= want;
+}
+
+static bool open_at_most(const struct shared *sh, uint64_t most)
+{
+	return __atomic_load_n(&sh->open, __ATOMIC_RELAXED) <= most;
+}
+
+/* Sleeps @p ms, with the progress line meanwhile. */
+static int scale_sleep(struct ctx *x, unsigned n, const char *phase, uint64_t acc0, int ms)
+{
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)ms * 1000000u;
+
+	while (now_ns() < end) {
+		if (app_stop)
+			return -EINTR;
+		scale_progress(x, n, phase, t0, acc0);
+		usleep(x->plan->tty ? 100000 : 10000);
+	}
+	progress_clear(x);
+	return 0;
+}
+
+/* What a skiff end's stack did in one phase of a scale step. */
+static void print_phase(const char *who, const char *phase, const struct skiff_stats *a,
+			const struct skiff_stats *b)
+{
+#define D(f) (unsigned long long)(b->f - a->f)
+	printf("    %s %-7s rx ring full %llu, fill empty %llu, tx ring full %llu; listen overflows "
+	       "%llu, cookies sent %llu ok %llu failed %llu; retransmits %llu (rto %llu); "
+	       "connect refused %llu\n",
+	       who, phase, D(xdp_rx_ring_full), D(xdp_fill_ring_empty), D(tx_drop_ring_full),
+	       D(tcp_listen_overflows), D(tcp_syncookies_sent), D(tcp_syncookies_ok),
+	       D(tcp_syncookies_failed), D(tcp_retransmits), D(tcp_timeouts),
+	       D(tcp_connect_refused_limit));
+#undef D
+}
+
+/* A skiff end's counters over a scale step: @p st[0] before opening, [1]
+ * once open, [2] idle, [3] after the window. */
+static void print_scale_end(const char *who, const struct skiff_stats st[4])
+{
+	printf("    %s: %u connections idle, %u timers armed idle, %u after the window; pool "
+	       "errors %u\n",
+	       who, st[2].tcp_connections, st[2].tcp_timers_armed, st[3].tcp_timers_armed,
+	       st[3].lwip_pool_errors);
+	print_phase(who, "open:", &st[0], &st[1]);
+	print_phase(who, "idle:", &st[1], &st[2]);
+	print_phase(who, "load:", &st[2], &st[3]);
+}
+
+/* Step @p k of the scale run: its N connections opened at once (or paced)
+ * and held, the server's memory read with them idle, the closed loop over
+ * them for a warm-up and a window, then closed FIN for FIN (but after the
+ * @p last step, which leaves them to the processes' end). */
+static int scale_step(struct ctx *x, unsigned k, unsigned round, bool last,
+		      struct bench_result *out)
+{
+	const struct bench_plan *p = x->plan;
+	unsigned n = bench_scale_n[k];
+	bool skiff_server = x->pair->server == BENCH_SKIFF;
+	struct cmd cmd = {.op = CMD_OPEN,
+			  .conns = n,
+			  .ports = scale_ports(n),
+			  .pace = n == BENCH_SCALE_OPEN_N ? 0 : SCALE_PACE,
+			  .size = p->echo_size,
+			  .seed = round + 1};
+	/* the ends' counters: before opening, once open, idle, after the window */
+	struct skiff_stats sst[4], cst[4];
+	struct app_counters c;
+	struct res r;
+	uint64_t acc0 = __atomic_load_n(&x->sh->accepted, __ATOMIC_ACQUIRE), t_start, t_end;
+	uint32_t open0 = __atomic_load_n(&x->sh->open, __ATOMIC_RELAXED);
+	struct mem mem;
+	double open_s, kib, rps;
+	char *why = out->error;
+	size_t len = sizeof(out->error);
+	int rc = 0;
+
+	memset(sst, 0, sizeof(sst));
+	cst[0] = x->client_st;
+	if (skiff_server && snapshot(x, &sst[0], &c))
+		goto out_server;
+	/* Opening: from the client's first connect() to the last connection
+	 * established on the client and accepted by the server. */
+	rc = scale_cmd(x, &cmd, "opening", acc0, START_TIMEOUT_MS + (int)n * 2, &r, why, len);
+	if (!rc)
+		rc = scale_wait_server(x, n, "accepting", acc0, all_accepted, acc0 + n, why, len);
+	if (rc) {
+		/* What the ends saw of it. */
+		if (skiff_server && rc != -EINTR && !snapshot(x, &sst[1], &c))
+			print_phase("server", "open:", &sst[0], &sst[1]);
+		if (x->pair->client == BENCH_SKIFF && rc == -EIO)
+			print_phase("client", "open:", &cst[0], &r.st);
+		return rc;
+	}
+	cst[1] = r.st;
+	t_start = r.lg.t_start_ns;
+	t_end = r.lg.t_established_ns;
+	if (__atomic_load_n(&x->sh->accepted_ns, __ATOMIC_RELAXED) > t_end)
+		t_end = __atomic_load_n(&x->sh->accepted_ns, __ATOMIC_RELAXED);
+	open_s = (double)(t_end - t_start) / 1e9;
+	if (skiff_server && snapshot(x, &sst[1], &c))
+		goto out_server;
+	/* Idle: the server's memory, and the stacks' tables. */
+	rc = scale_sleep(x, n, "idle", acc0, SCALE_SETTLE_MS);
+	mem = mem_kib(x->server.pid);
+	kib = mem.rss > x->mem0.rss ? (double)(mem.rss - x->mem0.rss) / n : 0;
+	if (skiff_server && snapshot(x, &sst[2], &c))
+		goto out_server;
+	cmd.op = CMD_STATS;
+	if (!rc)
+		rc = scale_cmd(x, &cmd, "idle", acc0, RUN_SLACK_MS, &r, why, len);
+	if (rc)
+		return rc;
+	cst[2] = r.st;
+	/* The load: requests/s over a window. */
+	cmd.op = CMD_LOAD;
+	cmd.warmup_ms = p->scale_warmup_ms;
+	cmd.duration_ms = p->scale_ms;
+	rc = scale_cmd(x, &cmd, "load", acc0, cmd.warmup_ms + cmd.duration_ms + RUN_SLACK_MS, &r,
+		       why, len);
+	if (rc)
+		return rc;
+	rps = r.rps;
+	cst[3] = r.st;
+	if (skiff_server && snapshot(x, &sst[3], &c))
+		goto out_server;
+
+	add(out, BF_SC_RPS + k, rps);
+	if (n == BENCH_SCALE_OPEN_N)
+		add(out, BF_SC_OPEN, n / open_s);
+	if (n == BENCH_SCALE_IDLE_N)
+		add(out, BF_SC_IDLE, kib);
+	printf("  %-20s scale c%-6u %u/%u %8.0f req/s  opened in %.2f s (%.0f conn/s%s)  server "
+	       "+%.2f KiB/conn idle (RSS %.1f MiB, anonymous %.1f MiB; before %.1f, %.1f)\n",
+	       x->pair->name, n, round + 1, p->reps, rps, open_s, n / open_s,
+	       cmd.pace && n > cmd.pace ? ", paced" : "", kib, (double)mem.rss / 1024,
+	       (double)mem.anon / 1024, (double)x->mem0.rss / 1024, (double)x->mem0.anon / 1024);
+	if (skiff_server)
+		print_scale_end("server", sst);
+	if (x->pair->client == BENCH_SKIFF)
+		print_scale_end("client", cst);
+	fflush(stdout);
+	if (app_stop)
+		return -EINTR;
+	/* The round's last step: its connections go with the processes. */
+	if (last)
+		return 0;
+	/* Closed on both sides, every port free for the next step. */
+	cmd.op = CMD_CLOSE;
+	rc = scale_cmd(x, &cmd, "closing", acc0, SCALE_DRAIN_MS + RUN_SLACK_MS + (int)n, &r, why,
+		       len);
+	x->client_st = r.st;
+	if (!rc)
+		rc = scale_wait_server(x, n, "closing", acc0, open_at_most, open0, why, len);
+	/* How the closing went, on the skiff ends. */
+	if (skiff_server && !snapshot(x, &sst[0], &c))
+		print_phase("server", "close:", &sst[3], &sst[0]);
+	if (x->pair->client == BENCH_SKIFF && (!rc || rc == -EIO))
+		print_phase("client", "close:", &cst[3], &r.st);
+	return rc;
+
+out_server:
+	snprintf(why, len, "scale c%u: the server does not answer", n);
+	return -ETIMEDOUT;
+}
+
+static int measure_scale(struct ctx *x, unsigned round, struct bench_result *out)
+{
+	for (unsigned k = 0; k < BENCH_SCALE_STEPS; k++) {
+		int rc;
+
+		if (bench_scale_n[k] > x->plan->scale_max)
+			break;
+		if (x->pair->server == BENCH_KERNEL && bench_scale_n[k] > x->fd_cap) {
+			printf("  %-20s scale c%-6u %u/%u not measured: a Linux server process may "
+			       "hold %u sockets here (RLIMIT_NOFILE cannot be raised further)\n",
+			       x->pair->name, bench_scale_n[k], round + 1, x->plan->reps,
+			       x->fd_cap);
+			continue;
+		}
+		rc = scale_step(x, k, round,
+				k + 1 == BENCH_SCALE_STEPS ||
+					bench_scale_n[k + 1] > x->plan->scale_max,
+				out);
+		if (rc == -EINTR)
+			return rc;
+		if (rc) {
+			/* The step's figures are lost, not the pair's: the
+			 * next round starts afresh. The larger steps of this
+			 * round would start from what this one left: skipped. */
+			printf("  %-20s scale c%-6u %u/%u FAILED: %s\n", x->pair->name,
+			       bench_scale_n[k], round + 1, x->plan->reps, out->error);
+			if (!out->scale_failures++)
+				memcpy(out->scale_error, out->error, sizeof(out->scale_error));
+			out->error[0] = '\0';
+			fflush(stdout);
+			return 0;
+		}
+	}
+	return 0;
+}
+
 static int measure(struct ctx *x, unsigned round, struct bench_result *out)
 {
 	const struct bench_plan *p = x->plan;
@@ -619,7 +1401,7 @@ static int measure(struct ctx *x, unsigned round, struct bench_result *out)
 	struct res r;
 	int rc;
 
-	if (p->warmup_ms > 0) {
+	if (p->warmup_ms > 0 && (bench_runs(x->pair, p) & ~BENCH_RUN_SCALE)) {
 		rc = run_once(x, &warmup, round, &r, st, c, out->error, sizeof(out->error));
 		if (rc)
 			return rc;
@@ -687,6 +1469,8 @@ static int measure(struct ctx *x, unsigned round, struct bench_result *out)
 				return -EINTR;
 		}
 	}
+	if (scale_on(x))
+		return measure_scale(x, round, out);
 	return 0;
 }
 
@@ -701,13 +1485,60 @@ static int start(struct ctx *x, struct runner *r, const char *ns, int (*main)(vo
 	return rc;
 }
 
-int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan, unsigned round,
-		   struct bench_result *out)
+/* The largest N of the scale run. */
+static unsigned scale_top(const struct bench_plan *p)
 {
-	struct ctx x = {.pair = pair, .plan = plan, .client.stop = &app_stop};
+	unsigned top = bench_scale_n[0];
+
+	for (unsigned k = 0; k < BENCH_SCALE_STEPS && bench_scale_n[k] <= p->scale_max; k++)
+		top = bench_scale_n[k];
+	return top;
+}
+
+/* The client process; for a Linux client of the scale run over more
+ * connections than one process may hold, as many more as that takes. Each
+ * answers first how it started (@p hello: the first's). */
+static int start_clients(struct ctx *x, struct res *hello, char *why, size_t len)
+{
+	unsigned top = scale_top(x->plan);
+	int rc = 0;
+
+	x->workers = 1;
+	if (scale_on(x) && x->pair->client == BENCH_KERNEL && x->fd_cap && top > x->fd_cap)
+		x->workers = (top + x->fd_cap - 1) / x->fd_cap;
+	if (x->workers > SCALE_WORKERS) {
+		snprintf(why, len, "scale: %u Linux client processes would be needed (at most %u)",
+			 x->workers, SCALE_WORKERS);
+		return -EMFILE;
+	}
+	for (unsigned i = 0; i < x->workers && !rc; i++) {
+		struct res r = {0};
+
+		worker(x, i)->stop = &app_stop;
+		x->self = i; /* the child's copy of x says which it is */
+		rc = start(x, worker(x, i), x->ns_client, client_main, why, len);
+		if (!rc)
+			rc = wait_res(worker(x, i), &r, START_TIMEOUT_MS, why, len);
+		if (!rc && r.rc) {
+			rc = r.rc;
+			snprintf(why, len, "client: %s", r.lg.first_error);
+		}
+		if (!i)
+			*hello = r;
+	}
+	x->self = 0;
+	return rc;
+}
+
+int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
+		   const struct bench_at *at, struct bench_result *out)
+{
+	struct ctx x = {.pair = pair, .plan = plan, .at = at, .client.stop = &app_stop};
 	struct res hello;
 	int rc;
 
+	if (bench_runs(pair, plan) & BENCH_RUN_SCALE)
+		x.fd_cap = nofile_raise(plan->scale_max);
 	x.sh = mmap(NULL, sizeof(*x.sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (x.sh == MAP_FAILED) {
 		snprintf(out->error, sizeof(out->error), "mmap: %s", strerror(errno));
@@ -721,27 +1552,32 @@ int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
 		rc = start(&x, &x.server, x.ns_server, server_main, out->error, sizeof(out->error));
 	if (!rc)
 		rc = wait_server(&x, out->error, sizeof(out->error));
+	/* The server's memory before any connection (the scale run's base). */
 	if (!rc)
-		rc = start(&x, &x.client, x.ns_client, client_main, out->error, sizeof(out->error));
+		x.mem0 = mem_kib(x.server.pid);
 	if (!rc)
-		rc = wait_res(&x, &hello, START_TIMEOUT_MS, out->error, sizeof(out->error));
-	if (!rc && hello.rc) {
-		rc = hello.rc;
-		snprintf(out->error, sizeof(out->error), "client: %s", hello.lg.first_error);
-	}
+		rc = start_clients(&x, &hello, out->error, sizeof(out->error));
 	if (rc)
 		goto out_teardown;
 	if (!out->mode[0]) {
 		snprintf(out->mode, sizeof(out->mode), "server %s, client %s", x.sh->note,
 			 hello.lg.first_error);
+		if (x.workers > 1)
+			snprintf(out->mode + strlen(out->mode),
+				 sizeof(out->mode) - strlen(out->mode),
+				 " (scale: %u client processes of at most %u connections: "
+				 "RLIMIT_NOFILE cannot be raised further here)",
+				 x.workers, x.fd_cap);
 		printf("  %s: %s; %s\n", pair->name, pair->what, out->mode);
 		fflush(stdout);
 	}
-	rc = measure(&x, round, out);
+	rc = measure(&x, at->round, out);
 
 out_teardown:
 	if (rc == -EINTR)
 		snprintf(out->error, sizeof(out->error), "interrupted");
+	for (unsigned i = SCALE_WORKERS - 1; i > 0; i--)
+		runner_stop(&x.more[i - 1], 3000);
 	runner_stop(&x.client, 3000);
 	__atomic_store_n(&x.sh->stop, 1, __ATOMIC_RELEASE);
 	runner_stop(&x.server, 5000);

@@ -12,6 +12,10 @@
  * waits in poll() meanwhile, so it does not disturb the whole-machine CPU
  * count.
  *
+ * The scale run (BENCH_RUN_SCALE, opt-in) holds N connections open at once,
+ * N in bench_scale_n[]: how long opening them takes, what they cost the
+ * server in memory while idle, and requests/s over them.
+ *
  * Threading: one thread per process; nothing here is reentrant.
  */
 #ifndef SKIFF_APPS_BENCH_H
@@ -39,6 +43,7 @@ struct bench_pair {
 	const char *what;
 	enum bench_net net;
 	enum bench_end client, server;
+	bool scale; /* the scale run applies */
 };
 
 /** What one run measures and how long. */
@@ -54,14 +59,32 @@ struct bench_plan {
 	unsigned skip;	   /* BENCH_RUN_* bits of the measurements left out */
 	uint32_t loss_ppm; /* memlink: frames dropped each way, parts per million */
 	bool verbose;
+	int scale_ms;	     /* each scale window, once every connection is established ... */
+	int scale_warmup_ms; /* ... and the closed loop has run this long */
+	unsigned scale_max;  /* the largest N of the scale run */
+	bool tty;	     /* stdout is a terminal: a progress line while waiting */
+};
+
+/** Where a run is, for the progress line. */
+struct bench_at {
+	unsigned round;
+	unsigned pair, pairs; /* among the pairs selected, from 0 */
+	uint64_t t0_ns;	      /* the whole run's start, CLOCK_MONOTONIC */
 };
 
 /** The measurements, in the order they run. */
 enum {
-	BENCH_RUN_C1 = 1u << 0,	  /* echo, 1 connection */
-	BENCH_RUN_C64 = 1u << 1,  /* echo, 64 connections */
-	BENCH_RUN_BULK = 1u << 2, /* bulk, 1 connection */
+	BENCH_RUN_C1 = 1u << 0,	   /* echo, 1 connection */
+	BENCH_RUN_C64 = 1u << 1,   /* echo, 64 connections */
+	BENCH_RUN_BULK = 1u << 2,  /* bulk, 1 connection */
+	BENCH_RUN_SCALE = 1u << 3, /* echo over 64 .. 100,000 connections (opt-in) */
 };
+
+/** The connection counts of the scale run, and which figures come from which. */
+#define BENCH_SCALE_STEPS  4
+#define BENCH_SCALE_OPEN_N 10000  /* open<N>.conn_per_s */
+#define BENCH_SCALE_IDLE_N 100000 /* idle<N>.kib_per_conn */
+extern const unsigned bench_scale_n[BENCH_SCALE_STEPS];
 
 /** The figures of a pair (medians over the repetitions). */
 enum bench_fig {
@@ -78,6 +101,11 @@ enum bench_fig {
 	BF_COPIES,   /* stack copies per payload byte, bulk (skiff servers) */
 	BF_COPIES_ECHO,
 	BF_APP_COPIES, /* the echo server's own copy per payload byte, bulk */
+	BF_SC_RPS,     /* scale: req/s over bench_scale_n[0] connections, then [1], ... */
+	BF_SC_OPEN = BF_SC_RPS + BENCH_SCALE_STEPS, /* BENCH_SCALE_OPEN_N opened: conn/s */
+	BF_SC_IDLE,				    /* the server's RSS per idle connection, KiB */
+	BF_SC_R10000,  /* ratios of medians (bench_finish()): c10000 over c64 */
+	BF_SC_R100000, /* c100000 over c64 */
 	BF_COUNT,
 };
 
@@ -94,8 +122,10 @@ struct bench_result {
 	unsigned n[BF_COUNT];
 	double fig[BF_COUNT]; /* medians */
 	bool have[BF_COUNT];
-	double steal_max;     /* the most the hypervisor took from a run, share of the machine */
-	uint64_t retransmits; /* the skiff server's, over the c64 and bulk runs */
+	double steal_max;	 /* the most the hypervisor took from a run, share of the machine */
+	uint64_t retransmits;	 /* the skiff server's, over the c64 and bulk runs */
+	unsigned scale_failures; /* scale steps that failed (the pair went on) */
+	char scale_error[256];	 /* the first one's why */
 };
 
 /**
@@ -105,10 +135,13 @@ struct bench_result {
  * elsewhere on the machine spreads over every pair instead of spoiling one.
  * @return 0, or -errno (out->error says why; -EINTR when stopped by a signal)
  */
-int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan, unsigned round,
-		   struct bench_result *out);
+int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
+		   const struct bench_at *at, struct bench_result *out);
 
-/** The medians of @p out's samples. */
+/** The measurements of @p plan that apply to @p pair (BENCH_RUN_* bits). */
+unsigned bench_runs(const struct bench_pair *pair, const struct bench_plan *plan);
+
+/** The medians of @p out's samples, and the scale ratios of medians. */
 void bench_finish(struct bench_result *out);
 
 /** Whole-machine CPU time from /proc/stat, in clock ticks. */

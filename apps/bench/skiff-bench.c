@@ -5,8 +5,8 @@
  * targets met or missed.
  *
  * Exit status: 0 every selected pair measured (targets missed or not),
- * 1 a pair could not be measured, 2 bad use, 77 not root (only the pairs
- * that need no testbed were measured). */
+ * 1 a pair (or a step of the scale run) could not be measured, 2 bad use,
+ * 77 not root (only the pairs that need no testbed were measured). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -32,17 +32,17 @@
 
 static const struct bench_pair pairs[] = {
 	{"skiff_memlink", "skiff <-> skiff over memlink", BENCH_NET_MEMLINK, BENCH_SKIFF,
-	 BENCH_SKIFF},
+	 BENCH_SKIFF, true},
 	{"skiff_veth", "skiff <-> skiff over veth (AF_XDP)", BENCH_NET_VETH, BENCH_SKIFF,
-	 BENCH_SKIFF},
+	 BENCH_SKIFF, false},
 	{"kernel_to_skiff_veth", "Linux client -> skiff server over veth (AF_XDP)", BENCH_NET_VETH,
-	 BENCH_KERNEL, BENCH_SKIFF},
+	 BENCH_KERNEL, BENCH_SKIFF, true},
 	{"kernel_veth", "Linux <-> Linux over veth, offloads as for AF_XDP (the baseline)",
-	 BENCH_NET_VETH, BENCH_KERNEL, BENCH_KERNEL},
+	 BENCH_NET_VETH, BENCH_KERNEL, BENCH_KERNEL, true},
 	{"kernel_lo", "Linux <-> Linux over loopback (reference)", BENCH_NET_LO, BENCH_KERNEL,
-	 BENCH_KERNEL},
+	 BENCH_KERNEL, false},
 	{"kernel_veth_tso", "Linux <-> Linux over veth, checksum offload and TSO on (reference)",
-	 BENCH_NET_VETH_OFFLOAD, BENCH_KERNEL, BENCH_KERNEL},
+	 BENCH_NET_VETH_OFFLOAD, BENCH_KERNEL, BENCH_KERNEL, false},
 };
 #define NPAIRS (sizeof(pairs) / sizeof(pairs[0]))
 
@@ -70,6 +70,12 @@ static const struct {
 	{BF_COPIES, "copies_per_byte", "B/B", "%.4f", false},
 	{BF_COPIES_ECHO, "echo64.c64.copies_per_byte", "B/B", "%.4f", false},
 	{BF_APP_COPIES, "app_copies_per_byte", "B/B", "%.3f", false},
+	{BF_SC_RPS, "scale.c64.rps", "req/s", "%.0f", false},
+	{BF_SC_RPS + 1, "scale.c1000.rps", "req/s", "%.0f", false},
+	{BF_SC_RPS + 2, "scale.c10000.rps", "req/s", "%.0f", false},
+	{BF_SC_RPS + 3, "scale.c100000.rps", "req/s", "%.0f", false},
+	{BF_SC_OPEN, "scale.open10000.conn_per_s", "conn/s", "%.0f", false},
+	{BF_SC_IDLE, "scale.idle100000.kib_per_conn", "KiB", "%.3f", false},
 };
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
@@ -84,8 +90,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: skiff-bench [--quick] [--reps N] [--echo-s S] [--bulk-s S] [--bulk-gib G]\n"
-		"                   [--pairs NAME,...] [--runs c1,c64,bulk] [--cpus SERVER,CLIENT]\n"
+		"                   [--pairs NAME,...] [--runs c1,c64,bulk,scale] [--cpus S,C]\n"
 		"                   [--warmup-s S] [--settle S] [--memlink-loss PCT] [--verbose]\n"
+		"                   [--scale-s S] [--scale-max N]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -95,14 +102,18 @@ static void usage(FILE *f)
 		"  --pairs LIST   some of: ");
 	for (unsigned i = 0; i < NPAIRS; i++)
 		fprintf(f, "%s%s", i ? "," : "", pairs[i].name);
-	fprintf(f, "\n  --runs LIST    some of the measurements: c1,c64,bulk (all)\n"
-		   "  --warmup-s S   an unmeasured echo run (64 connections) first (0.5)\n"
-		   "  --settle S     before each pair, wait up to S s for the machine to be less\n"
-		   "                 than 10%% busy (0: don't wait)\n"
-		   "  --cpus S,C     the cores of the server and the client (0,1)\n"
-		   "  --memlink-loss PCT  memlink drops PCT %% of the frames each way (0):\n"
-		   "                 loss recovery, and copies after it, under a known loss\n"
-		   "  --verbose      the skiff server's counters (and memlink's) after each run\n");
+	fprintf(f,
+		"\n  --runs LIST    some of the measurements: c1,c64,bulk (the default), scale\n"
+		"                 (echo over 64, 1000, 10000 and 100000 connections: opt-in)\n"
+		"  --warmup-s S   an unmeasured echo run (64 connections) first (0.5)\n"
+		"  --settle S     before each pair, wait up to S s for the machine to be less\n"
+		"                 than 10%% busy (0: don't wait)\n"
+		"  --cpus S,C     the cores of the server and the client (0,1)\n"
+		"  --memlink-loss PCT  memlink drops PCT %% of the frames each way (0):\n"
+		"                 loss recovery, and copies after it, under a known loss\n"
+		"  --verbose      the skiff server's counters (and memlink's) after each run\n"
+		"  --scale-s S    seconds per scale window (quick: 1, else 5), after a 1 s warm-up\n"
+		"  --scale-max N  the scale run stops at N connections (100000)\n");
 }
 
 static __attribute__((noreturn)) void bad_use(const char *what, const char *arg)
@@ -133,7 +144,7 @@ static int find(const char *name)
 /* The measurement named @p name (its BENCH_RUN_* bit number), or -1. */
 static int find_run(const char *name)
 {
-	static const char *const runs[] = {"c1", "c64", "bulk"};
+	static const char *const runs[] = {"c1", "c64", "bulk", "scale"};
 
 	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
 		if (!strcmp(runs[i], name))
@@ -174,10 +185,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"settle", required_argument, NULL, 's'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"memlink-loss", required_argument, NULL, 'L'},
+		{"scale-s", required_argument, NULL, 'S'},
+		{"scale-max", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	double echo_s = 0, bulk_s = 0, bulk_gib = 8, warmup_s = 0.5;
+	double echo_s = 0, bulk_s = 0, bulk_gib = 8, warmup_s = 0.5, scale_s = 0;
 	bool chose = false;
 	int ch;
 
@@ -185,6 +198,8 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->plan.reps = 5;
 	o->plan.cpu_server = 0;
 	o->plan.cpu_client = 1;
+	o->plan.skip = BENCH_RUN_SCALE; /* opt-in */
+	o->plan.scale_max = BENCH_SCALE_IDLE_N;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'q':
@@ -217,8 +232,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			warmup_s = num(optarg, 0, 3600, "bad warm-up duration");
 			break;
 		case 'R':
-			o->plan.skip = (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK) &
-				       ~words(optarg, find_run, "unknown measurement");
+			o->plan.skip =
+				(BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE) &
+				~words(optarg, find_run, "unknown measurement");
 			break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &o->plan.cpu_server, &o->plan.cpu_client) !=
@@ -231,6 +247,14 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			o->plan.loss_ppm = (uint32_t)(num(optarg, 0, 50, "bad loss rate") * 10000);
+			break;
+		case 'S':
+			scale_s = num(optarg, 0.1, 3600, "bad scale window");
+			break;
+		case 'M':
+			o->plan.scale_max = (unsigned)num(optarg, bench_scale_n[0],
+							  bench_scale_n[BENCH_SCALE_STEPS - 1],
+							  "bad scale maximum");
 			break;
 		case 'h':
 			usage(stdout);
@@ -245,6 +269,20 @@ static void parse(int argc, char **argv, struct opts *o)
 	if (!chose)
 		for (unsigned i = 0; i < NPAIRS; i++)
 			o->want[i] = true;
+	/* The scale run is for some pairs only: a pair none of the runs asked
+	 * for applies to is left out (and said so when named). */
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		if (!o->want[i] || bench_runs(&pairs[i], &o->plan))
+			continue;
+		o->want[i] = false;
+		if (chose)
+			fprintf(stderr,
+				"skiff-bench: %s: none of the runs asked for applies to it\n",
+				pairs[i].name);
+	}
+	for (unsigned i = 0; i < NPAIRS && !o->want[i]; i++)
+		if (i == NPAIRS - 1)
+			bad_use("nothing to measure with", "--pairs and --runs");
 	if (!echo_s)
 		echo_s = o->quick ? 1 : 5;
 	if (!bulk_s)
@@ -257,6 +295,11 @@ static void parse(int argc, char **argv, struct opts *o)
 	if (o->plan.bulk_bytes < o->plan.bulk_size)
 		o->plan.bulk_bytes = o->plan.bulk_size;
 	o->plan.warmup_ms = (int)(warmup_s * 1000);
+	if (!scale_s)
+		scale_s = o->quick ? 1 : 5;
+	o->plan.scale_ms = (int)(scale_s * 1000);
+	o->plan.scale_warmup_ms = 1000;
+	o->plan.tty = isatty(STDOUT_FILENO);
 }
 
 /* ---- the machine ------------------------------------------------------------ */
@@ -329,6 +372,20 @@ static void print_plan(const struct opts *o)
 	       (double)o->plan.bulk_bytes / (1ull << 30), o->plan.reps);
 	printf("  CPU        whole machine from /proc/stat (user+nice+system+irq+softirq, all "
 	       "CPUs) over each run\n");
+	if (!(o->plan.skip & BENCH_RUN_SCALE)) {
+		printf("  scale      %u-byte echo over N connections at once, N =",
+		       o->plan.echo_size);
+		for (unsigned k = 0; k < BENCH_SCALE_STEPS && bench_scale_n[k] <= o->plan.scale_max;
+		     k++)
+			printf(" %u", bench_scale_n[k]);
+		printf(" (pairs skiff_memlink, kernel_to_skiff_veth, kernel_veth); req/s over %.1f s "
+		       "once all are established and after a %.1f s warm-up; opening %u timed; the "
+		       "server's RSS with %u idle\n",
+		       o->plan.scale_ms / 1e3, o->plan.scale_warmup_ms / 1e3, BENCH_SCALE_OPEN_N,
+		       BENCH_SCALE_IDLE_N);
+		printf("             server ports 7.. (one per 25000 connections), backlog 65535; "
+		       "Linux clients from 8 addresses\n");
+	}
 	if (o->plan.loss_ppm)
 		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
 		       o->plan.loss_ppm / 1e4);
@@ -348,8 +405,39 @@ static void cell(const struct bench_result *r, enum bench_fig f, const char *fmt
 	printf(" %*s", width, buf);
 }
 
+static void print_scale_table(const struct opts *o, const struct bench_result *res)
+{
+	printf("%-21s %9s %9s %9s %9s | %10s %9s | %7s %7s\n", "scale (req/s)", "c64", "c1000",
+	       "c10000", "c100000", "open conn/s", "KiB/conn", "10k/64", "100k/64");
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		const struct bench_result *r = &res[i];
+
+		if (!o->want[i] || !pairs[i].scale)
+			continue;
+		printf("%-21s", pairs[i].name);
+		for (unsigned k = 0; k < BENCH_SCALE_STEPS; k++)
+			cell(r, BF_SC_RPS + k, "%.0f", 9);
+		printf(" |");
+		cell(r, BF_SC_OPEN, "%.0f", 11);
+		cell(r, BF_SC_IDLE, "%.3f", 9);
+		printf(" |");
+		cell(r, BF_SC_R10000, "%.3f", 7);
+		cell(r, BF_SC_R100000, "%.3f", 7);
+		printf("\n");
+	}
+	printf("medians of %u; open: %u connections at once, until all are established and "
+	       "accepted; KiB/conn: the server's RSS with %u idle connections less before any\n\n",
+	       o->plan.reps, BENCH_SCALE_OPEN_N, BENCH_SCALE_IDLE_N);
+}
+
 static void print_table(const struct opts *o, const struct bench_result *res)
 {
+	unsigned classic = BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK;
+
+	if (!(o->plan.skip & BENCH_RUN_SCALE))
+		print_scale_table(o, res);
+	if ((o->plan.skip & classic) == classic)
+		return;
 	printf("\n%-21s%-19s |%-39s |%-18s |%s\n", "", " echo64, 1 conn", " echo64, 64 conns",
 	       " bulk, 1 conn", " copies per byte");
 	printf("%-21s %9s %8s | %9s %8s %8s %10s | %8s %8s | %7s %7s %7s\n", "pair", "req/s",
@@ -399,6 +487,17 @@ static void print_lines(const struct opts *o, const struct bench_result *res)
 			printf(metrics[m].fmt, res[i].fig[metrics[m].fig]);
 			printf(" %s\n", metrics[m].unit);
 		}
+	}
+	/* Each pair's scale figures over its own c64. */
+	for (unsigned i = 0; i < NPAIRS; i++) {
+		if (!o->want[i] || !res[i].ok)
+			continue;
+		if (res[i].have[BF_SC_R10000])
+			printf("bench ratio.%s.scale.c10000_over_c64 %.3f x\n", pairs[i].name,
+			       res[i].fig[BF_SC_R10000]);
+		if (res[i].have[BF_SC_R100000])
+			printf("bench ratio.%s.scale.c100000_over_c64 %.3f x\n", pairs[i].name,
+			       res[i].fig[BF_SC_R100000]);
 	}
 	if (!b)
 		return;
@@ -452,16 +551,35 @@ static void print_targets(const struct opts *o, const struct bench_result *res)
 	       true);
 	target(o, res, "bulk copies/byte: kernel_to_skiff_veth == 0", "kernel_to_skiff_veth",
 	       BF_COPIES, false, 0, true);
+	if (o->plan.skip & BENCH_RUN_SCALE)
+		return;
+	target(o, res, "scale c10000/c64 req/s: skiff_memlink >= 0.9", "skiff_memlink",
+	       BF_SC_R10000, true, 0.9, true);
+	target(o, res, "scale c100000/c64 req/s: skiff_memlink >= 0.8", "skiff_memlink",
+	       BF_SC_R100000, true, 0.8, true);
+	target(o, res, "scale c10000/c64 req/s: kernel_to_skiff_veth >= 0.9",
+	       "kernel_to_skiff_veth", BF_SC_R10000, true, 0.9, true);
+	target(o, res, "scale c100000/c64 req/s: kernel_to_skiff_veth >= 0.8",
+	       "kernel_to_skiff_veth", BF_SC_R100000, true, 0.8, true);
+	target(o, res, "scale open10000 conn/s: kernel_to_skiff_veth >= kernel_veth",
+	       "kernel_to_skiff_veth", BF_SC_OPEN, true, 1, false);
+	target(o, res, "scale idle100000 KiB/conn: skiff_memlink <= 2", "skiff_memlink", BF_SC_IDLE,
+	       false, 2, true);
+	target(o, res, "scale idle100000 KiB/conn: kernel_to_skiff_veth <= 2",
+	       "kernel_to_skiff_veth", BF_SC_IDLE, false, 2, true);
 }
 
 int main(int argc, char **argv)
 {
 	static struct bench_result res[NPAIRS];
+	struct bench_at at = {0};
+	struct timespec t0;
 	struct opts o;
 	char why[200];
 	bool testbed, failed = false, skipped = false;
 	char load[64];
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	parse(argc, argv, &o);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tb_init("skiff-bench");
@@ -476,17 +594,27 @@ int main(int argc, char **argv)
 			res[i].failed = skipped = true;
 		}
 	}
+	at.t0_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
+	for (unsigned i = 0; i < NPAIRS; i++)
+		at.pairs += o.want[i];
 	for (unsigned round = 0; round < o.plan.reps && !app_stop; round++) {
 		printf("round %u of %u\n", round + 1, o.plan.reps);
+		at.round = round;
+		at.pair = 0;
 		for (unsigned i = 0; i < NPAIRS && !app_stop; i++) {
-			if (!o.want[i] || res[i].failed)
+			if (!o.want[i])
 				continue;
+			if (res[i].failed) {
+				at.pair++;
+				continue;
+			}
 			printf("  %s: the machine was %.0f%% busy over 0.5 s before it\n",
 			       pairs[i].name, settle(o.settle_s) * 100);
-			if (bench_run_pair(&pairs[i], &o.plan, round, &res[i]) != 0) {
+			if (bench_run_pair(&pairs[i], &o.plan, &at, &res[i]) != 0) {
 				printf("  %s: FAILED: %s\n", pairs[i].name, res[i].error);
 				res[i].failed = failed = true;
 			}
+			at.pair++;
 		}
 	}
 	for (unsigned i = 0; i < NPAIRS; i++) {
@@ -500,6 +628,12 @@ int main(int argc, char **argv)
 		if (res[i].retransmits)
 			printf("%s: note: the skiff server retransmitted %llu segments (c64 and bulk)\n",
 			       pairs[i].name, (unsigned long long)res[i].retransmits);
+		if (res[i].scale_failures) {
+			printf("%s: note: %u scale steps FAILED (one that failed before its window "
+			       "has no figures), the first: %s\n",
+			       pairs[i].name, res[i].scale_failures, res[i].scale_error);
+			failed = true;
+		}
 	}
 	read_loadavg(load, sizeof(load));
 	printf("loadavg after the run: %s\n", load);
