@@ -293,11 +293,14 @@ static int skiff_start(struct ctx *x, unsigned end, char *why, size_t len)
 	inet_pton(AF_INET, end ? IP_CLIENT : IP_SERVER, &cfg.ipv4);
 	cfg.ipv4_prefix = 24;
 	cfg.time_wait_ms = TIME_WAIT_MS;
+	/* --frames, --ring (0: skiff's defaults) */
+	cfg.frame_count = x->plan->frames;
+	cfg.ring_size = x->plan->ring;
 	if (x->pair->net == BENCH_NET_MEMLINK) {
 		cfg.backend = SKIFF_BACKEND_MEMLINK;
 		cfg.memlink = x->wire;
 		cfg.memlink_end = end;
-		cfg.frame_count = MEMLINK_FRAMES;
+		cfg.frame_count = x->plan->frames ? x->plan->frames : MEMLINK_FRAMES;
 		memcpy(cfg.mac, memlink_mac[end], 6);
 	} else {
 		/* A private bpffs lets libxdp use its dispatcher, and goes
@@ -710,7 +713,9 @@ static int build_link(struct ctx *x, char *why, size_t len)
 	int rc;
 
 	if (p->net == BENCH_NET_MEMLINK) {
-		struct skiff_memlink_config wc = {.frame_count = MEMLINK_FRAMES};
+		struct skiff_memlink_config wc = {.frame_count = x->plan->frames ? x->plan->frames
+										 : MEMLINK_FRAMES,
+						  .ring_size = x->plan->ring};
 
 		rc = skiff_memlink_create(&x->wire, &wc) ? -errno : 0;
 		if (rc) {

@@ -63,6 +63,8 @@ struct bench_plan {
 	int scale_warmup_ms; /* ... and the closed loop has run this long */
 	unsigned scale_max;  /* the largest N of the scale run */
 	bool tty;	     /* stdout is a terminal: a progress line while waiting */
+	uint32_t frames;     /* UMEM frames of every skiff end (0: skiff's default) */
+	uint32_t ring;	     /* their rings, memlink's too (0: skiff's default) */
 };
 
 /** Where a run is, for the progress line. */

@@ -92,7 +92,7 @@ static void usage(FILE *f)
 		"usage: skiff-bench [--quick] [--reps N] [--echo-s S] [--bulk-s S] [--bulk-gib G]\n"
 		"                   [--pairs NAME,...] [--runs c1,c64,bulk,scale] [--cpus S,C]\n"
 		"                   [--warmup-s S] [--settle S] [--memlink-loss PCT] [--verbose]\n"
-		"                   [--scale-s S] [--scale-max N]\n"
+		"                   [--scale-s S] [--scale-max N] [--frames N] [--ring N]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -113,7 +113,10 @@ static void usage(FILE *f)
 		"                 loss recovery, and copies after it, under a known loss\n"
 		"  --verbose      the skiff server's counters (and memlink's) after each run\n"
 		"  --scale-s S    seconds per scale window (quick: 1, else 5), after a 1 s warm-up\n"
-		"  --scale-max N  the scale run stops at N connections (100000)\n");
+		"  --scale-max N  the scale run stops at N connections (100000)\n"
+		"  --frames N     UMEM frames of every skiff end (skiff's default: 16384)\n"
+		"  --ring N       their AF_XDP and memlink rings, a power of two, at most\n"
+		"                 frames / 2 (skiff's default: 2048)\n");
 }
 
 static __attribute__((noreturn)) void bad_use(const char *what, const char *arg)
@@ -187,6 +190,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"memlink-loss", required_argument, NULL, 'L'},
 		{"scale-s", required_argument, NULL, 'S'},
 		{"scale-max", required_argument, NULL, 'M'},
+		{"frames", required_argument, NULL, 'F'},
+		{"ring", required_argument, NULL, 'G'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -255,6 +260,14 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->plan.scale_max = (unsigned)num(optarg, bench_scale_n[0],
 							  bench_scale_n[BENCH_SCALE_STEPS - 1],
 							  "bad scale maximum");
+			break;
+		case 'F':
+			o->plan.frames = (uint32_t)num(optarg, 1024, 1 << 22, "bad frame count");
+			break;
+		case 'G':
+			o->plan.ring = (uint32_t)num(optarg, 64, 1 << 21, "bad ring size");
+			if (o->plan.ring & (o->plan.ring - 1))
+				bad_use("the ring size must be a power of two", optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -386,6 +399,10 @@ static void print_plan(const struct opts *o)
 		printf("             server ports 7.. (one per 25000 connections), backlog 65535; "
 		       "Linux clients from 8 addresses\n");
 	}
+	if (o->plan.frames || o->plan.ring)
+		printf("  skiff      every skiff end with %u UMEM frames and %u-slot rings (not "
+		       "skiff's defaults)\n",
+		       o->plan.frames ? o->plan.frames : 16384, o->plan.ring ? o->plan.ring : 2048);
 	if (o->plan.loss_ppm)
 		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
 		       o->plan.loss_ppm / 1e4);
