@@ -376,15 +376,20 @@ static void print_plan(const struct opts *o)
 	printf("  method     server pinned to CPU %d, client to CPU %d (sched_setaffinity); the "
 	       "same closed-loop client (loadgen.c) for every pair\n",
 	       o->plan.cpu_server, o->plan.cpu_client);
-	printf("  echo       %u-byte requests, 1 and 64 connections, %.1f s x %u repetitions "
-	       "(medians), after a %.1f s warm-up\n",
-	       o->plan.echo_size, o->plan.echo_ms / 1e3, o->plan.reps, o->plan.warmup_ms / 1e3);
-	printf("  bulk       1 connection, %u MiB requests echoed, %.1f s or %.1f GiB x %u "
-	       "repetitions; Gbit/s each way\n",
-	       o->plan.bulk_size >> 20, o->plan.bulk_ms / 1e3,
-	       (double)o->plan.bulk_bytes / (1ull << 30), o->plan.reps);
-	printf("  CPU        whole machine from /proc/stat (user+nice+system+irq+softirq, all "
-	       "CPUs) over each run\n");
+	if ((o->plan.skip & (BENCH_RUN_C1 | BENCH_RUN_C64)) != (BENCH_RUN_C1 | BENCH_RUN_C64))
+		printf("  echo       %u-byte requests, 1 and 64 connections, %.1f s x %u repetitions "
+		       "(medians), after a %.1f s warm-up\n",
+		       o->plan.echo_size, o->plan.echo_ms / 1e3, o->plan.reps,
+		       o->plan.warmup_ms / 1e3);
+	if (!(o->plan.skip & BENCH_RUN_BULK))
+		printf("  bulk       1 connection, %u MiB requests echoed, %.1f s or %.1f GiB x %u "
+		       "repetitions; Gbit/s each way\n",
+		       o->plan.bulk_size >> 20, o->plan.bulk_ms / 1e3,
+		       (double)o->plan.bulk_bytes / (1ull << 30), o->plan.reps);
+	if ((o->plan.skip & (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK)) !=
+	    (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK))
+		printf("  CPU        whole machine from /proc/stat (user+nice+system+irq+softirq, "
+		       "all CPUs) over each run\n");
 	if (!(o->plan.skip & BENCH_RUN_SCALE)) {
 		printf("  scale      %u-byte echo over N connections at once, N =",
 		       o->plan.echo_size);
