@@ -35,13 +35,61 @@ tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 tx.bind((IFACE, 0))
 MY_MAC = ":".join("%02x" % b for b in tx.getsockname()[4])
 rx = []  # raw frames from the stack's MAC, in arrival order
+flows = []  # the kernel's connections to PORT, both ways, as Seg (see live())
+INJECT_TTL = 77  # our segments on the kernel's connections: not the kernel's own
+PEER_IP4_B = socket.inet_aton(PEER_IP4)
+
+
+class Seg:
+    __slots__ = ("t", "stack", "port", "seq", "ack", "flags", "wnd", "plen", "ws", "ts")
+
+    def __init__(self, *a):
+        for k, v in zip(self.__slots__, a):
+            setattr(self, k, v)
+
+
+def note_kernel_tcp(b, stack):
+    """A TCP segment between PEER_IP4 and the stack's PORT (@stack: sent by
+    the stack), parsed by hand: Scapy is too slow for every frame of a
+    transfer."""
+    if len(b) < 54 or b[12:14] != b"\x08\x00" or b[23] != 6:
+        return
+    if (b[30:34] if stack else b[26:30]) != PEER_IP4_B or (not stack and b[22] == INJECT_TTL):
+        return
+    ihl = (b[14] & 15) * 4
+    t = 14 + ihl
+    if len(b) < t + 20:
+        return
+    sp, dp, seq, ack, off, fl, wnd = struct.unpack_from("!HHIIBBH", b, t)
+    if (sp if stack else dp) != PORT:
+        return
+    doff = (off >> 4) * 4
+    ws = ts = None
+    o = t + 20
+    while o + 1 < min(t + doff, len(b)) and b[o] != 0:
+        if b[o] == 1:
+            o += 1
+            continue
+        kind, ln = b[o], b[o + 1]
+        if ln < 2:
+            break
+        if kind == 3 and ln == 3:
+            ws = b[o + 2]
+        elif kind == 8 and ln == 10 and o + 10 <= len(b):
+            ts = struct.unpack_from("!II", b, o + 2)
+        o += ln
+    plen = struct.unpack_from("!H", b, 16)[0] - ihl - doff
+    flows.append(Seg(time.time(), stack, dp if stack else sp, seq, ack, fl, wnd, plen, ws, ts))
 
 
 def reader():
     while True:
         data, addr = sock.recvfrom(65535)
-        if addr[4] != PACKET_OUTGOING and data[6:12] == STACK_MAC_B:
+        if addr[2] != PACKET_OUTGOING and data[6:12] == STACK_MAC_B:
             rx.append(data)
+            note_kernel_tcp(data, True)
+        elif addr[2] == PACKET_OUTGOING and data[0:6] == STACK_MAC_B:
+            note_kernel_tcp(data, False)
 
 
 threading.Thread(target=reader, daemon=True).start()
@@ -131,6 +179,109 @@ def conn_probe(n, make):
     return {"sent": n, "answered": len(got), "flags": [str(e[TCP].flags) for e in got[:4]],
             "acks_rcv_nxt": sum(1 for e in got if e[TCP].ack == c["snd"]),
             "rst": sum(1 for e in got if e[TCP].flags.R), "alive": alive(c)}
+
+
+# ---- the kernel's connection: its numbers read off the wire ------------------------------
+
+M32 = 0xffffffff
+SYN, RST, FIN = 0x02, 0x04, 0x01
+
+
+def seg_end(s):
+    return (s.seq + s.plen + (1 if s.flags & (SYN | FIN) else 0)) & M32
+
+
+def furthest(segs, base, value):
+    """The furthest of @value(s) in sequence space counted from @base."""
+    return (base + max((value(s) - base) & M32 for s in segs)) & M32
+
+
+def live(port):
+    """skiff's side of the kernel's connection from @port, as the wire
+    tells it once the connection has been quiet for 150 ms: SND.NXT (the
+    furthest it sent), SND.UNA (the furthest the kernel ACKed), RCV.NXT
+    (the furthest the kernel sent), RCV.WND (its last window, scaled),
+    MAX.SND.WND (the largest window the kernel announced: its SYN's
+    unscaled, the rest scaled), the last timestamps each way."""
+    end = time.time() + 3
+    while True:
+        segs = [f for f in list(flows) if f.port == port]
+        if (segs and time.time() - segs[-1].t > 0.15) or time.time() > end:
+            break
+        time.sleep(0.05)
+    st = [f for f in segs if f.stack]
+    kn = [f for f in segs if not f.stack]
+    ssyn = next((f for f in st if f.flags & SYN), None)
+    ksyn = next((f for f in kn if f.flags & SYN), None)
+    if not ssyn or not ksyn:
+        raise RuntimeError("no handshake seen on port %d: %d segments of the stack, %d of the "
+                           "kernel, %d in all" % (port, len(st), len(kn), len(flows)))
+    scaled = ssyn.ws is not None and ksyn.ws is not None
+    ws_s, ws_k = (ssyn.ws, ksyn.ws) if scaled else (0, 0)
+    c = {"port": port, "snd_nxt": furthest(st, ssyn.seq, seg_end),
+         "snd_una": furthest([f for f in kn if not f.flags & SYN], ssyn.seq, lambda f: f.ack),
+         "rcv_nxt": furthest(kn, ksyn.seq, seg_end), "rcv_wnd": st[-1].wnd << ws_s,
+         "max_snd_wnd": max([ksyn.wnd] + [f.wnd << ws_k for f in kn if not f.flags & SYN]),
+         "peer_wnd_field": kn[-1].wnd, "ts_peer": kn[-1].ts, "ts_stack": st[-1].ts,
+         "quiet": time.time() - segs[-1].t > 0.15}
+    c["settled"] = c["snd_una"] == c["snd_nxt"] and st[-1].ack == c["rcv_nxt"]
+    return c
+
+
+BASES = {
+    "rcv_nxt": lambda c: c["rcv_nxt"], "snd_nxt": lambda c: c["snd_nxt"],
+    "snd_una": lambda c: c["snd_una"], "zero": lambda c: 0,
+    "rcv_edge": lambda c: c["rcv_nxt"] + c["rcv_wnd"],  # RCV.NXT + RCV.WND
+    "ack_floor": lambda c: c["snd_una"] - c["max_snd_wnd"],  # SND.UNA - MAX.SND.WND
+}
+
+
+def kseg(c, p):
+    """Probe @p on the kernel's connection @c: flags, seq/ack as a base of
+    BASES plus an offset, data bytes, window field (default: the kernel's
+    last), MSS option; the timestamps the kernel would send now."""
+    opts = [("MSS", p["mss"])] if p.get("mss") else []
+    if c["ts_peer"] and c["ts_stack"]:
+        opts += [("NOP", None), ("NOP", None),
+                 ("Timestamp", ((c["ts_peer"][0] + 1) & M32, c["ts_stack"][0]))]
+    t = TCP(sport=c["port"], dport=PORT, flags=p["flags"],
+            seq=(BASES[p.get("seq", "rcv_nxt")](c) + p.get("seq_off", 0)) & M32,
+            ack=(BASES[p.get("ack", "snd_nxt")](c) + p.get("ack_off", 0)) & M32,
+            window=p.get("wnd", c["peer_wnd_field"]), options=opts)
+    pkt = eth() / IP(src=PEER_IP4, dst=STACK_IP4, ttl=INJECT_TTL) / t
+    return pkt / Raw(b"z" * p["data"]) if p.get("data") else pkt
+
+
+def case_k_probe(port, probes, gap=0.6, wait=0.3):
+    """Probes on the kernel's connection from @port, one every @gap s (the
+    challenge-ACK interval is 500 ms); for each, what the stack sent on the
+    connection within @wait s: answers, the pure ACKs that carry SND.NXT
+    and the unchanged RCV.NXT (acks_ok), RSTs, data bytes, the first
+    answer's ack. Then the numbers again: RCV.NXT and SND.NXT unmoved."""
+    c = live(port)
+    out = {k: v for k, v in c.items() if isinstance(v, (int, bool))}
+    n0 = len(flows)
+    t_next = time.time()
+    for i, p in enumerate(probes):
+        time.sleep(max(0, t_next - time.time()))
+        t_next = time.time() + gap
+        mark = len(flows)
+        send([kseg(c, p)])
+        time.sleep(wait)
+        got = [f for f in flows[mark:] if f.stack and f.port == port]
+        out.update({
+            "p%d_answers" % i: len(got),
+            "p%d_acks_ok" % i: sum(1 for f in got if f.flags & 0x3f == 0x10 and not f.plen and
+                                   f.seq == c["snd_nxt"] and f.ack == c["rcv_nxt"]),
+            "p%d_rst" % i: sum(1 for f in got if f.flags & RST),
+            "p%d_data" % i: sum(f.plen for f in got),
+            "p%d_ack" % i: got[0].ack if got else -1})
+    after = [f for f in flows[n0:] if f.stack and f.port == port]
+    out["stack_data"] = sum(f.plen for f in after)
+    out["ack_moved"] = sum(1 for f in after if f.ack != c["rcv_nxt"])
+    c2 = live(port)
+    out["after_snd_nxt"], out["after_rcv_nxt"] = c2["snd_nxt"], c2["rcv_nxt"]
+    return out
 
 
 # ---- the cases ----------------------------------------------------------------------------
@@ -399,7 +550,7 @@ CASES = {
     "rst_out_of_window": case_rst_out_of_window, "rst_in_window": case_rst_in_window,
     "syn_established": case_syn_established, "bad_ack": case_bad_ack,
     "oow_data": case_oow_data, "fragments": case_fragments, "frames": case_frames,
-    "vlan": case_vlan, "spoof": case_spoof, "flood": case_flood,
+    "vlan": case_vlan, "spoof": case_spoof, "flood": case_flood, "k_probe": case_k_probe,
 }
 
 print(json.dumps({"ready": True}), flush=True)
