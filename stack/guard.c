@@ -12,6 +12,7 @@
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/ethernet.h"
 #include "lwip/prot/tcp.h"
+#include "lwip/stats.h"
 
 /* One challenge ACK per connection per interval, as Linux's
  * tcp_invalid_ratelimit: enough for a peer that really lost its state to
@@ -54,32 +55,46 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	if (pcb->state < SYN_RCVD || pcb->state == TIME_WAIT)
 		return ERR_OK;
 	if (flags & TCP_RST) {
-		/* RFC 5961 3.2: exact sequence resets; in the window, a
-		 * challenge; elsewhere, nothing (lwIP's choices, counted). */
+		/* RFC 5961 3.2: exact sequence resets; in the window
+		 * (RCV.NXT <= SEG.SEQ < RCV.NXT+RCV.WND), a challenge;
+		 * elsewhere, nothing. Dropped here: lwIP's window test
+		 * includes the right edge and would challenge it. */
 		if (seq == pcb->rcv_nxt)
 			return ERR_OK;
-		if (TCP_SEQ_BETWEEN(seq, pcb->rcv_nxt, pcb->rcv_nxt + pcb->rcv_wnd))
+		if (seq - pcb->rcv_nxt < pcb->rcv_wnd)
 			return challenge(pcb);
 		st->stats.tcp_rst_ignored++;
-		return ERR_OK;
+		return ERR_ABRT;
 	}
 	if (pcb->state == SYN_RCVD)
 		return ERR_OK; /* a retransmitted SYN gets its SYN-ACK again */
 	/* RFC 5961 4: any SYN on a synchronized connection. */
 	if (flags & TCP_SYN)
 		return challenge(pcb);
+	/* Data wholly before or after the window: an ACK, and the segment
+	 * goes before lwIP takes its ACK field, window or options (RFC 9293
+	 * 3.10.7.4 checks the sequence number first). Not limited: a lost
+	 * ACK makes such retransmissions legitimate, and data does not
+	 * ping-pong. A zero window is lwIP's: its ACKs must still be read. */
+	if (len && (TCP_SEQ_LEQ(seq + len, pcb->rcv_nxt) ||
+		    TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1)))) {
+		st->stats.tcp_rx_out_of_window++;
+		if (pcb->rcv_wnd) {
+			tcp_send_empty_ack(pcb);
+			return ERR_ABRT;
+		}
+	}
+	/* RFC 9293 3.10.7.4: without the ACK bit, drop the segment. lwIP
+	 * would take its data: injection without guessing an ACK. */
+	if (!(flags & TCP_ACK)) {
+		TCP_STATS_INC(tcp.drop);
+		return ERR_ABRT;
+	}
 	/* RFC 5961 5.2: an ACK of data never sent, or older than the peer's
 	 * largest window allows: lwIP (patch 0007) answers with an ACK and
 	 * drops the segment, data and all. */
-	if ((flags & TCP_ACK) &&
-	    (TCP_SEQ_GT(ack, pcb->snd_nxt) || TCP_SEQ_LT(ack, pcb->lastack - pcb->snd_wnd_max)))
+	if (TCP_SEQ_GT(ack, pcb->snd_nxt) || TCP_SEQ_LT(ack, pcb->lastack - pcb->snd_wnd_max))
 		return challenge(pcb);
-	/* Data wholly before or after the window: lwIP drops it and ACKs
-	 * (not limited: a lost ACK makes such retransmissions legitimate,
-	 * and data does not ping-pong). */
-	if (len && (TCP_SEQ_LEQ(seq + len, pcb->rcv_nxt) ||
-		    TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1))))
-		st->stats.tcp_rx_out_of_window++;
 	return ERR_OK;
 }
 
