@@ -48,8 +48,10 @@ void skiff__pmtu_resegment(struct tcp_pcb *pcb)
 {
 	u16_t split = pcb->mss;
 
+	/* lwIP's LWIP_TCP_OPT_LENGTH() is a bare sum: without the parentheses
+	 * the subtraction would take only its first term. */
 	if (pcb->flags & TF_TIMESTAMP)
-		split = (u16_t)(split - LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS));
+		split = (u16_t)(split - (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS)));
 	/* Unacked segments go back in front of unsent, as for an RTO; one on
 	 * the TX ring still (busy) is tried again at the next timer visit. */
 	if (pcb->unacked && tcp_rexmit_rto_prepare(pcb) != ERR_OK) {
