@@ -8,10 +8,13 @@
  * A forged message could shrink a connection to nothing, so it must prove
  * it saw our traffic (RFC 5927): checksums right, addressed to us, quoting
  * a segment of an existing connection from our address, whose sequence
- * number lies in the unacknowledged data. lwIP sees every packet first
- * through LWIP_HOOK_IP4_INPUT / IP6_INPUT (called before its own checks,
- * so this file makes them itself); the packet goes on to lwIP unchanged.
+ * number lies in the unacknowledged data. This file sees every packet
+ * first through LWIP_HOOK_IP4_INPUT / IP6_INPUT (called before lwIP's own
+ * checks, so it makes them itself). IPv4's message goes on to lwIP, which
+ * makes nothing of it; IPv6's packet too big does not (see
+ * skiff__hook_ip6_input()).
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "demux.h"
@@ -28,6 +31,7 @@
 #include "lwip/prot/icmp6.h"
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/ip6.h"
+#include "lwip/stats.h"
 
 /* The smallest path MTUs taken: RFC 791's 576 (IPv4), RFC 8200's 1280. */
 #define MIN_MTU4 576u
@@ -146,23 +150,57 @@ int skiff__hook_ip4_input(struct pbuf *p, struct netif *inp)
 	return 0;
 }
 
-int skiff__hook_ip6_input(struct pbuf *p, struct netif *inp)
+/* Where the ICMPv6 message of IPv6 packet @p ip (@p len bytes) starts,
+ * behind hop-by-hop, routing and destination options headers: its offset;
+ * 0 when the packet carries none, or is a later fragment (the first decides
+ * for the datagram); -1 for a first fragment whose headers run past it
+ * (RFC 7112 drops those: what follows could not be seen). *@p fragment says
+ * whether a fragment header came first. */
+static int icmp6_offset(const uint8_t *ip, u32_t len, bool *fragment)
 {
-	const uint8_t *ip = p->payload, *icmp, *qip;
-	u32_t plen, mtu;
+	u32_t off = 40;
+	u8_t nh = ip[6];
+
+	*fragment = false;
+	for (;;) {
+		switch (nh) {
+		case IP6_NEXTH_ICMP6:
+			if (off + 8 <= len)
+				return (int)off;
+			return *fragment ? -1 : 0;
+		case IP6_NEXTH_HOPBYHOP:
+		case IP6_NEXTH_ROUTING:
+		case IP6_NEXTH_DESTOPTS:
+			if (off + 8 > len)
+				return *fragment ? -1 : 0;
+			nh = ip[off];
+			off += ((u32_t)ip[off + 1] + 1) * 8;
+			break;
+		case IP6_NEXTH_FRAGMENT:
+			if (off + 8 > len)
+				return *fragment ? -1 : 0;
+			if ((ip[off + 2] << 8 | ip[off + 3]) & 0xfff8)
+				return 0;
+			*fragment = true;
+			nh = ip[off];
+			off += 8;
+			break;
+		default:
+			return 0;
+		}
+	}
+}
+
+/* A packet too big (@p icmp, @p ilen bytes, in packet @p p at @p ip):
+ * lowers the MSS of the connection it quotes if it passes the checks, and
+ * is counted as ignored if not. */
+static void ptb(const uint8_t *ip, const uint8_t *icmp, u32_t ilen, struct pbuf *p)
+{
+	const uint8_t *qip = icmp + 8;
 	ip_addr_t src, dst, me;
 	struct tcp_pcb *pcb;
+	u32_t mtu;
 
-	(void)inp;
-	/* ICMPv6 right after the fixed header, whole in the first pbuf. */
-	if (p->len < 40 || ip[6] != IP6_NEXTH_ICMP6)
-		return 0;
-	plen = (u32_t)(ip[4] << 8 | ip[5]);
-	if (40 + plen > p->len || plen < 8 + 40 + 8)
-		return 0;
-	icmp = ip + 40;
-	if (icmp[0] != ICMP6_TYPE_PTB)
-		return 0;
 	IP_SET_TYPE_VAL(me, IPADDR_TYPE_V6);
 	memcpy(ip_2_ip6(&me)->addr, ip + 24, 16);
 	ip6_addr_clear_zone(ip_2_ip6(&me));
@@ -174,18 +212,17 @@ int skiff__hook_ip6_input(struct pbuf *p, struct netif *inp)
 
 		/* the checksum over the ICMPv6 message and its pseudo-header */
 		q.payload = (void *)icmp;
-		q.len = q.tot_len = (u16_t)plen;
+		q.len = q.tot_len = (u16_t)ilen;
 		q.next = NULL;
-		if (ip6_chksum_pseudo(&q, IP6_NEXTH_ICMP6, (u16_t)plen, ip_2_ip6(&src),
-				      ip_2_ip6(&me)) != 0) {
+		if (ilen < 8 + 40 + 8 || ip6_chksum_pseudo(&q, IP6_NEXTH_ICMP6, (u16_t)ilen,
+							   ip_2_ip6(&src), ip_2_ip6(&me)) != 0) {
 			skiff__s.stats.tcp_pmtu_ignored++;
-			return 0;
+			return;
 		}
 	}
-	qip = icmp + 8;
 	if ((qip[0] >> 4) != 6 || qip[6] != IP6_NEXTH_TCP) {
 		skiff__s.stats.tcp_pmtu_ignored++;
-		return 0;
+		return;
 	}
 	IP_SET_TYPE_VAL(src, IPADDR_TYPE_V6);
 	memcpy(ip_2_ip6(&src)->addr, qip + 8, 16);
@@ -196,9 +233,52 @@ int skiff__hook_ip6_input(struct pbuf *p, struct netif *inp)
 	pcb = quoted(&src, &dst, qip + 40);
 	if (!pcb) {
 		skiff__s.stats.tcp_pmtu_ignored++;
-		return 0;
+		return;
 	}
 	mtu = (u32_t)icmp[4] << 24 | (u32_t)icmp[5] << 16 | (u32_t)icmp[6] << 8 | icmp[7];
 	lower(pcb, mtu < MIN_MTU6 ? MIN_MTU6 : mtu, 40 + TCP_HLEN);
-	return 0;
+}
+
+/*
+ * Every packet too big ends here; none goes on to lwIP. lwIP's ND takes
+ * any such message, unchecked, as the path MTU of the destination it
+ * quotes, even below IPv6's minimum of 1280 (RFC 8201 forbids it), and then
+ * fragments at the source everything bigger that it sends there: a forged
+ * message quoting no connection at all would make a peer's TCP segments
+ * leave in fragments, and an MTU under 56 makes ip6_frag() loop for good.
+ * TCP's path MTU is this file's; a UDP datagram bigger than the path MTU
+ * is lost, as with IPV6_DONTFRAG. So that no header chain can carry one
+ * past this hook, a first fragment whose headers run past it is dropped
+ * (RFC 7112), and a packet too big in fragments too (RFC 4443 keeps an
+ * ICMPv6 error within 1280 bytes: none is ever fragmented).
+ */
+int skiff__hook_ip6_input(struct pbuf *p, struct netif *inp)
+{
+	const uint8_t *ip = p->payload;
+	bool fragment;
+	u32_t len;
+	int off;
+
+	(void)inp;
+	if (p->len < 40)
+		return 0;
+	len = 40 + (u32_t)(ip[4] << 8 | ip[5]);
+	if (len > p->len)
+		return 0; /* lwIP drops it as too short (a received frame is one pbuf) */
+	off = icmp6_offset(ip, len, &fragment);
+	if (off < 0) {
+		IP6_FRAG_STATS_INC(ip6_frag.drop);
+		goto out_eaten;
+	}
+	if (!off || ip[off] != ICMP6_TYPE_PTB)
+		return 0;
+	if (fragment) {
+		IP6_FRAG_STATS_INC(ip6_frag.drop);
+		skiff__s.stats.tcp_pmtu_ignored++;
+		goto out_eaten;
+	}
+	ptb(ip, ip + off, len - (u32_t)off, p);
+out_eaten:
+	pbuf_free(p);
+	return 1;
 }
