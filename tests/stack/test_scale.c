@@ -33,6 +33,7 @@ static void tweak(struct skiff_config *c, unsigned end)
 		return;
 	c->max_connections = tweak_cfg[end].max_connections;
 	c->max_time_wait = tweak_cfg[end].max_time_wait;
+	c->max_sockets = tweak_cfg[end].max_sockets;
 	c->no_syncookies = tweak_cfg[end].no_syncookies;
 	if (tweak_cfg[end].time_wait_ms)
 		c->time_wait_ms = tweak_cfg[end].time_wait_ms;
@@ -448,6 +449,107 @@ static void test_connect_past_limit_enobufs(void)
 		skiff_close(fds[i]);
 	skiff_close(lfd);
 	TK_ASSERT_EQ(st_pair_wait_child(&P, 10000), 0);
+}
+
+/* ---- the descriptor table ---------------------------------------------------------------- */
+
+/* Child: one connection to the parent's listener once told to, and the
+ * byte the parent sends through it once accepted. */
+static int child_one_connection(void *arg)
+{
+	struct sockaddr_in a = server_addr(PORT);
+	char c = 0;
+	int fd;
+
+	(void)arg;
+	while (!st_child_wait_go(0))
+		skiff_poll(1);
+	fd = skiff_socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || skiff_connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		return 10;
+	st_child_report(&c, 1);
+	if (skiff_recv(fd, &c, 1, MSG_WAITALL) != 1 || c != 'x')
+		return 11;
+	st_child_report(&c, 1);
+	skiff_close(fd);
+	return 0;
+}
+
+/* The time one call takes (ns), and what it returned (@p rc) and errno. */
+#define TIMED(rc, e, ns, call)                                                                     \
+	do {                                                                                       \
+		long long t_ = now_ns();                                                           \
+		(rc) = (call);                                                                     \
+		(e) = errno;                                                                       \
+		(ns) = now_ns() - t_;                                                              \
+	} while (0)
+
+/* max_sockets 8: past it skiff_socket() (TCP and UDP), skiff_epoll_create()
+ * and skiff_accept() fail at once with EMFILE, and the connection accept()
+ * could not take waits in the queue until a descriptor is free; accept()
+ * on an empty non-blocking listener says EAGAIN at once. */
+static void test_descriptor_table_full_emfile(void)
+{
+	long long ns, worst_socket = 0, worst_epoll = 0, worst_accept = 0, worst_again = 0;
+	int lfd, fds[8], n = 0, rc, e, c;
+	char ch;
+
+	tweak_on[0] = true;
+	tweak_cfg[0].max_sockets = 8;
+	st_pair_up(&P, 0, child_one_connection, NULL);
+	lfd = listen_v4(PORT, 8);
+	skiff_set_nonblock(lfd, true);
+	for (int i = 0; i < 10; i++) {
+		TIMED(rc, e, ns, skiff_accept(lfd, NULL, NULL, 0));
+		TK_ASSERT_EQ(rc, -1);
+		TK_ASSERT_EQ(e, EAGAIN);
+		worst_again = ns > worst_again ? ns : worst_again;
+	}
+	while (n < 8 && (fds[n] = skiff_socket(AF_INET, SOCK_STREAM, 0)) >= 0)
+		n++;
+	TK_ASSERT_EQ(n, 7); /* and the listener */
+	for (int i = 0; i < 10; i++) {
+		TIMED(rc, e, ns,
+		      skiff_socket(i & 1 ? AF_INET6 : AF_INET, i & 2 ? SOCK_DGRAM : SOCK_STREAM,
+				   0));
+		TK_ASSERT_EQ(rc, -1);
+		TK_ASSERT_EQ(e, EMFILE);
+		worst_socket = ns > worst_socket ? ns : worst_socket;
+		TIMED(rc, e, ns, skiff_epoll_create(0));
+		TK_ASSERT_EQ(rc, -1);
+		TK_ASSERT_EQ(e, EMFILE);
+		worst_epoll = ns > worst_epoll ? ns : worst_epoll;
+	}
+	/* A connection waiting to be accepted, and no descriptor for it. */
+	st_child_go();
+	CU_ASSERT_FATAL(st_child_read_report(&ch, 1, 5000));
+	for (int i = 0; i < 10; i++) {
+		TIMED(rc, e, ns, skiff_accept(lfd, NULL, NULL, 0));
+		TK_ASSERT_EQ(rc, -1);
+		TK_ASSERT_EQ(e, EMFILE);
+		worst_accept = ns > worst_accept ? ns : worst_accept;
+	}
+	/* One descriptor freed: the same connection, still there. */
+	skiff_close(fds[--n]);
+	c = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(c >= 0);
+	TK_ASSERT_EQ(skiff_send(c, "x", 1, 0), 1);
+	CU_ASSERT(st_child_read_report(&ch, 1, 5000) && ch == 'x');
+	skiff_close(c);
+	TK_ASSERT_EQ(st_pair_wait_child(&P, 10000), 0);
+	tk_note("max_sockets 8: EMFILE from skiff_socket() in at most %.1f us, "
+		"skiff_epoll_create() %.1f us, skiff_accept() %.1f us (the connection kept in "
+		"the queue, accepted once a descriptor was free); EAGAIN from an empty "
+		"non-blocking listener in %.1f us",
+		worst_socket / 1e3, worst_epoll / 1e3, worst_accept / 1e3, worst_again / 1e3);
+	tk_score("max_sockets 8 full: EMFILE from socket() / epoll_create() / accept() in at most "
+		 "%.1f / %.1f / %.1f us (10 tries each); empty listener EAGAIN in %.1f us",
+		 worst_socket / 1e3, worst_epoll / 1e3, worst_accept / 1e3, worst_again / 1e3);
+	CU_ASSERT(worst_socket < ANSWER_US * 1000LL && worst_epoll < ANSWER_US * 1000LL);
+	CU_ASSERT(worst_accept < ANSWER_US * 1000LL && worst_again < ANSWER_US * 1000LL);
+	while (n)
+		skiff_close(fds[--n]);
+	skiff_close(lfd);
 }
 
 /* ---- listeners sharing a port --------------------------------------------------------- */
@@ -965,6 +1067,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_table_full_syn_gets_rst),
 	TK_TEST(test_table_full_syn_gets_cookie),
 	TK_TEST(test_connect_past_limit_enobufs),
+	TK_TEST(test_descriptor_table_full_emfile),
 	TK_TEST(test_listeners_same_port_different_addresses),
 	TK_TEST(test_time_wait_bounded_and_reaped),
 	TK_TEST(test_timers_among_10000_idle),
