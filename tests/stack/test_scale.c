@@ -1062,6 +1062,253 @@ static void test_10000_linux_clients(void)
 	free(fds);
 }
 
+/* ---- every limit answers a Linux client ---------------------------------------------- */
+
+#define LIM_N 40
+
+struct lim_result {
+	int established, refused, reset, silent;
+	long long slowest_us;	    /* first answers, every attempt */
+	long long slowest_extra_us; /* ... of the attempts the limit refused or reset */
+	long long slowest_reset_us; /* connect() to the RST after a cookie */
+};
+
+/* skiff on the veth's end 0 with @p max_connections and cookies on or off;
+ * the Linux end (ns[1]) has STACK_IP4's neighbour .2. */
+static void limits_up(uint32_t max_connections, bool no_syncookies)
+{
+	struct skiff_config c;
+	int e;
+
+	tk_require_privileged();
+	memset(&K, 0, sizeof(K));
+	CU_ASSERT_FATAL(tb_pair_create(&K.net, "limits", 1, NULL, "10.78.0.2/24") == 0);
+	K.up = true;
+	CU_ASSERT_FATAL(tb_enter(K.net.ns[0]) == 0);
+	memset(&c, 0, sizeof(c));
+	c.backend = SKIFF_BACKEND_XSK;
+	c.ifname = K.net.ifname[0];
+	memcpy(c.mac, stack_mac, 6);
+	inet_pton(AF_INET, STACK_IP4, &c.ipv4);
+	c.ipv4_prefix = 24;
+	c.time_wait_ms = 200;
+	c.max_connections = max_connections;
+	c.no_syncookies = no_syncookies;
+	e = skiff_init(&c) ? errno : 0;
+	if (e)
+		tk_note("skiff_init: %s: %s", strerror(e), skiff_last_error());
+	CU_ASSERT_FATAL(e == 0);
+	K.stack = true;
+}
+
+/* @p n non-blocking connects from the Linux end to @p port at once, skiff
+ * polled meanwhile: each timed from connect() to its first answer (the
+ * handshake done, or refused) and, when a connection made from a cookie is
+ * then reset, to the reset; 1 s in all, so that a SYN left unanswered would
+ * be seen waiting for its retransmission. The fds stay open in @p fds. */
+static void linux_connects(uint16_t port, int n, int *fds, struct lim_result *r)
+{
+	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
+	long long t0[LIM_N], first[LIM_N] = {0}, last[LIM_N] = {0};
+	int ep = epoll_create1(EPOLL_CLOEXEC), err[LIM_N] = {0};
+	bool up[LIM_N] = {false};
+	struct epoll_event ev, evs[LIM_N];
+
+	CU_ASSERT_FATAL(ep >= 0 && n <= LIM_N);
+	memset(r, 0, sizeof(*r));
+	inet_pton(AF_INET, STACK_IP4, &dst.sin_addr);
+	for (int i = 0; i < n; i++) {
+		fds[i] = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		CU_ASSERT_FATAL(fds[i] >= 0);
+		ev.events = EPOLLOUT;
+		ev.data.u32 = (uint32_t)i;
+		CU_ASSERT_FATAL(epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) == 0);
+		t0[i] = now_us();
+		CU_ASSERT_FATAL(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
+				errno == EINPROGRESS);
+	}
+	for (long long end = st_now_ms() + 1000; st_now_ms() < end;) {
+		int k;
+
+		skiff_poll(0);
+		k = epoll_wait(ep, evs, LIM_N, 0);
+		for (int j = 0; j < k; j++) {
+			int i = (int)evs[j].data.u32, e = 0;
+			socklen_t len = sizeof(e);
+			long long t = now_us() - t0[i];
+
+			getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &e, &len);
+			if (!e && !up[i]) {
+				/* connected: from now on only an error or hang-up */
+				up[i] = true;
+				first[i] = t;
+				ev.events = 0;
+				ev.data.u32 = (uint32_t)i;
+				epoll_ctl(ep, EPOLL_CTL_MOD, fds[i], &ev);
+				continue;
+			}
+			err[i] = e ? e : ECONNRESET;
+			last[i] = t;
+			if (!first[i])
+				first[i] = t;
+			epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+		}
+	}
+	close(ep);
+	for (int i = 0; i < n; i++) {
+		if (err[i] == ECONNREFUSED)
+			r->refused++;
+		else if (err[i] == ECONNRESET)
+			r->reset++;
+		else if (up[i] && !err[i])
+			r->established++;
+		else
+			r->silent++;
+		if (!first[i])
+			first[i] = 1000000;
+		if (first[i] > r->slowest_us)
+			r->slowest_us = first[i];
+		if (err[i] && first[i] > r->slowest_extra_us)
+			r->slowest_extra_us = first[i];
+		if (up[i] && err[i] && last[i] > r->slowest_reset_us)
+			r->slowest_reset_us = last[i];
+	}
+}
+
+/* Accepts what @p lfd has queued (non-blocking); the count. */
+static int accept_queued(int lfd, int *fds, int max)
+{
+	int got = 0, c;
+
+	skiff_set_nonblock(lfd, true);
+	skiff_poll(0);
+	while (got < max && (c = skiff_accept(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+		fds[got++] = c;
+	return got;
+}
+
+/* The answer to a SYN for a port nobody listens on, and ARP both ways. */
+static long long linux_no_listener(void)
+{
+	struct lim_result r;
+	int fd;
+
+	linux_connects(PORT + 9, 1, &fd, &r);
+	close(fd);
+	TK_ASSERT_EQ(r.refused, 1);
+	return r.slowest_us;
+}
+
+static void linux_limits_down(int *lfds, int nl, int *acc, int na, int *fds, int nf)
+{
+	for (int i = 0; i < nf; i++)
+		close(fds[i]);
+	for (int i = 0; i < na; i++)
+		skiff_close(acc[i]);
+	for (int i = 0; i < nl; i++)
+		skiff_close(lfds[i]);
+	st_stack_down(false);
+	K.stack = false;
+	tb_enter(NULL);
+	tb_pair_destroy(&K.net);
+	K.up = false;
+}
+
+/* max_connections 24, cookies off. 40 Linux connects to a listener with a
+ * backlog of 8: 8 connect, 32 are refused (RST: the backlog), each within
+ * 100 ms; then 40 to a second listener (backlog 64): 16 more fill the table,
+ * 24 are refused (RST: max_connections). */
+static void test_linux_clients_limits_rst(void)
+{
+	int lfd[2], fds[2 * LIM_N], acc[2 * LIM_N], na;
+	struct lim_result a, b;
+	struct skiff_stats s0, s1;
+	long long closed;
+
+	limits_up(24, true);
+	closed = linux_no_listener();
+	lfd[0] = listen_v4(PORT, 8);
+	lfd[1] = listen_v4(PORT + 1, 64);
+	skiff_get_stats(&s0);
+	linux_connects(PORT, LIM_N, fds, &a);
+	linux_connects(PORT + 1, LIM_N, fds + LIM_N, &b);
+	skiff_get_stats(&s1);
+	na = accept_queued(lfd[0], acc, 2 * LIM_N);
+	na += accept_queued(lfd[1], acc + na, 2 * LIM_N - na);
+	tk_note("no listener: refused in %.3f ms", closed / 1e3);
+	tk_note("backlog 8: %d connected, %d refused, %d reset, %d unanswered; slowest answer "
+		"%.3f ms, past the limit %.3f ms",
+		a.established, a.refused, a.reset, a.silent, a.slowest_us / 1e3,
+		a.slowest_extra_us / 1e3);
+	tk_note("max_connections 24: %d connected, %d refused, %d reset, %d unanswered; slowest "
+		"answer %.3f ms, past the limit %.3f ms; skiff: overflows %llu, RSTs %llu, "
+		"accepted %d",
+		b.established, b.refused, b.reset, b.silent, b.slowest_us / 1e3,
+		b.slowest_extra_us / 1e3,
+		(unsigned long long)(s1.tcp_listen_overflows - s0.tcp_listen_overflows),
+		(unsigned long long)(s1.tcp_listen_overflow_rsts - s0.tcp_listen_overflow_rsts),
+		na);
+	tk_score("Linux clients, cookies off: backlog 8 -> %d of 40 ECONNREFUSED, slowest answer "
+		 "%.3f ms; max_connections 24 -> %d of 40 ECONNREFUSED, slowest %.3f ms; %d "
+		 "unanswered",
+		 a.refused, a.slowest_us / 1e3, b.refused, b.slowest_us / 1e3, a.silent + b.silent);
+	TK_ASSERT_EQ(a.established, 8);
+	TK_ASSERT_EQ(a.refused, 32);
+	TK_ASSERT_EQ(b.established, 16);
+	TK_ASSERT_EQ(b.refused, 24);
+	TK_ASSERT_EQ(a.silent + b.silent + a.reset + b.reset, 0);
+	CU_ASSERT(closed < ANSWER_US);
+	CU_ASSERT(a.slowest_us < ANSWER_US);
+	CU_ASSERT(b.slowest_us < ANSWER_US);
+	TK_ASSERT_EQ(s1.tcp_listen_overflow_rsts - s0.tcp_listen_overflow_rsts, 56);
+	TK_ASSERT_EQ(na, 24);
+	linux_limits_down(lfd, 2, acc, na, fds, 2 * LIM_N);
+}
+
+/* max_connections 24, cookies on. 40 Linux connects to a listener with a
+ * backlog of 8: all 40 connect within 100 ms (8 handshakes, 32 cookies);
+ * 16 cookies' ACKs fill the table (accepted past the backlog), the other 16
+ * find it full and are reset, within 100 ms of their connect(). */
+static void test_linux_clients_limits_cookies(void)
+{
+	int lfd, fds[LIM_N], acc[LIM_N], na;
+	struct lim_result a;
+	struct skiff_stats s0, s1;
+
+	limits_up(24, false);
+	linux_no_listener();
+	lfd = listen_v4(PORT, 8);
+	skiff_get_stats(&s0);
+	linux_connects(PORT, LIM_N, fds, &a);
+	skiff_get_stats(&s1);
+	na = accept_queued(lfd, acc, LIM_N);
+	tk_note("backlog 8, max_connections 24: %d connected and stayed, %d connected (cookie) "
+		"then reset, %d refused, %d unanswered; slowest connect %.3f ms, slowest reset "
+		"%.3f ms; skiff: cookies %llu (%llu made connections), RSTs %llu, accepted %d",
+		a.established, a.reset, a.refused, a.silent, a.slowest_us / 1e3,
+		a.slowest_reset_us / 1e3,
+		(unsigned long long)(s1.tcp_syncookies_sent - s0.tcp_syncookies_sent),
+		(unsigned long long)(s1.tcp_syncookies_ok - s0.tcp_syncookies_ok),
+		(unsigned long long)(s1.tcp_listen_overflow_rsts - s0.tcp_listen_overflow_rsts),
+		na);
+	tk_score("Linux clients, cookies on, backlog 8, max_connections 24: 40 connects, all "
+		 "established in at most %.3f ms (%llu by cookie), %d reset on the full table in "
+		 "at most %.3f ms, %d unanswered",
+		 a.slowest_us / 1e3,
+		 (unsigned long long)(s1.tcp_syncookies_sent - s0.tcp_syncookies_sent), a.reset,
+		 a.slowest_reset_us / 1e3, a.silent);
+	TK_ASSERT_EQ(a.established, 24);
+	TK_ASSERT_EQ(a.reset, 16);
+	TK_ASSERT_EQ(a.refused + a.silent, 0);
+	CU_ASSERT(a.slowest_us < ANSWER_US);
+	CU_ASSERT(a.slowest_reset_us < ANSWER_US);
+	TK_ASSERT_EQ(s1.tcp_syncookies_sent - s0.tcp_syncookies_sent, 32);
+	TK_ASSERT_EQ(s1.tcp_syncookies_ok - s0.tcp_syncookies_ok, 16);
+	TK_ASSERT_EQ(s1.tcp_listen_overflow_rsts - s0.tcp_listen_overflow_rsts, 16);
+	TK_ASSERT_EQ(na, 24);
+	linux_limits_down(&lfd, 1, acc, na, fds, LIM_N);
+}
+
 static const struct tk_case tests[] = {
 	TK_TEST(test_demux_colliding_hashes),
 	TK_TEST(test_table_full_syn_gets_rst),
@@ -1076,6 +1323,8 @@ static const struct tk_case tests[] = {
 
 static const struct tk_case linux_tests[] = {
 	TK_TEST(test_10000_linux_clients),
+	TK_TEST(test_linux_clients_limits_rst),
+	TK_TEST(test_linux_clients_limits_cookies),
 	TK_TEST_END,
 };
 
