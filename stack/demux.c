@@ -20,8 +20,9 @@
 
 #include "demux.h"
 #include "engine.h"
-#include "listenq.h"
 #include "instance.h"
+#include "listenq.h"
+#include "ooseq.h"
 #include "skiff_lwip_hooks.h"
 #include "timers.h"
 
@@ -295,6 +296,7 @@ void skiff__hook_pcb_unlinking(struct tcp_pcb **list, struct tcp_pcb *pcb)
 		if (list == &tcp_active_pcbs) {
 			dm->n_active--;
 			skiff__listenq_unlinking(pcb);
+			skiff__ooseq_unlinking(pcb);
 		} else {
 			dm->n_tw--;
 		}

@@ -2,7 +2,7 @@
  * patch 0002): which of the engine's structures a pcb is on. Shared by
  * demux.c (the 4-tuple and listener tables), timers.c (the timer wheel,
  * the fast-timer list, the TIME-WAIT order) and listenq.c (half-open
- * lists). */
+ * lists), ooseq.c (out-of-order frame holders). */
 #ifndef SKIFF_ENGINE_H
 #define SKIFF_ENGINE_H
 
@@ -12,6 +12,7 @@
 #define SKIFF_PCB_HALF_OPEN 0x08u /* on its listener's half-open list */
 #define SKIFF_PCB_FVISIT    0x10u /* on this fast tick's visits */
 #define SKIFF_PCB_RESEGMENT 0x20u /* queued segments still to cut to a lower MSS (pmtu.c) */
+#define SKIFF_PCB_OOSEQ	    0x40u /* on ooseq.c's list of out-of-order frame holders */
 
 /* Which of timers.c's lists a pcb's skiff_tnext/tprev link it into. */
 enum skiff_tlist {

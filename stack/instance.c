@@ -63,6 +63,8 @@ uint32_t skiff_xdp_prog_id(void)
 
 static int check_config(struct skiff_config *c)
 {
+	uint32_t window_frames;
+
 	if (c->backend == SKIFF_BACKEND_XSK) {
 		if (!c->ifname || !c->ifname[0]) {
 			skiff__set_error("xsk backend needs an interface name");
@@ -109,6 +111,19 @@ static int check_config(struct skiff_config *c)
 		c->max_backlog = SKIFF_MAX_BACKLOG_DEFAULT;
 	if (!c->max_zc_sends)
 		c->max_zc_sends = SKIFF_MAX_ZC_SENDS_DEFAULT;
+	/* A window of full segments always fits a connection's budgets (a
+	 * bulk transfer in loss recovery, a reader a window behind); small
+	 * segments meet them sooner. */
+	window_frames = TCP_WND / TCP_MSS + 1;
+	if (!c->max_ooseq_frames_conn)
+		c->max_ooseq_frames_conn =
+			LWIP_MIN(window_frames, LWIP_MAX(c->frame_count / 8, 1u));
+	if (c->max_ooseq_frames_conn > 65535)
+		c->max_ooseq_frames_conn = 65535; /* lwIP counts them in 16 bits */
+	if (!c->max_ooseq_frames)
+		c->max_ooseq_frames = LWIP_MAX(c->frame_count / 4, 1u);
+	if (!c->max_rx_frames_conn)
+		c->max_rx_frames_conn = LWIP_MAX(window_frames, c->frame_count / 16);
 	if (c->max_sockets > (1u << 24) || c->max_connections > (1u << 24)) {
 		skiff__set_error("max_sockets %u / max_connections %u: at most %u", c->max_sockets,
 				 c->max_connections, 1u << 24);

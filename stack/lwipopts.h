@@ -139,7 +139,14 @@
 #define LWIP_TCP_MAX_SACK_NUM	   4
 #define TCP_QUEUE_OOSEQ		   1
 #define TCP_OOSEQ_MAX_BYTES	   (4 * 1024 * 1024)
-#define TCP_OOSEQ_MAX_PBUFS	   4096
+/* Frames a connection's out-of-order queue may keep: its budget and what
+ * the global one leaves, counted without walking the queue (ooseq.c,
+ * patches 0010 and 0011). */
+struct tcp_pcb;
+int skiff__ooseq_within(struct tcp_pcb *pcb);
+unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
+#define TCP_OOSEQ_WITHIN_LIMITS(pcb) skiff__ooseq_within(pcb)
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb)   skiff__ooseq_limit(pcb)
 #define TCP_LISTEN_BACKLOG	   1
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 /* Ephemeral ports as Linux's ip_local_port_range; connect() picks one that
@@ -159,12 +166,15 @@
  * TIME-WAIT order, on the fast-timer list, its next due tick and what the
  * last visit saw (timers.c); its listener's half-open list (listenq.c; a
  * listener uses those links as the list's head and tail, and counts its
- * half-open connections). */
+ * half-open connections); the list of connections holding out-of-order
+ * frames and their count (ooseq.c). */
 #define LWIP_TCP_PCB_EMBEDDER_FIELDS                                                               \
 	struct tcp_pcb *skiff_hnext;                                                               \
 	struct tcp_pcb *skiff_tnext, *skiff_tprev;                                                 \
 	struct tcp_pcb *skiff_fnext, *skiff_fprev;                                                 \
 	struct tcp_pcb *skiff_onext, *skiff_oprev;                                                 \
+	struct tcp_pcb *skiff_qnext, *skiff_qprev;                                                 \
+	u16_t skiff_ooseq;                                                                         \
 	u32_t skiff_hash;                                                                          \
 	u32_t skiff_half_open;                                                                     \
 	u32_t skiff_due, skiff_visited;                                                            \

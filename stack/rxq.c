@@ -7,29 +7,93 @@
 
 #include "frames.h"
 #include "instance.h"
+#include "ooseq.h"
 #include "sock.h"
 #include "timers.h"
 
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 
+/* Queues holding frames, and their frames summed. */
+static struct skiff_rxq *holders;
+static uint32_t frames_queued;
+
+static void count_in(struct skiff_rxq *q, const struct pbuf *p)
+{
+	if (!skiff__rx_pkb(p))
+		return;
+	frames_queued++;
+	if (q->frames++)
+		return;
+	q->hprev = NULL;
+	q->hnext = holders;
+	if (holders)
+		holders->hprev = q;
+	holders = q;
+}
+
+/* Before @p p leaves @p q (freed, lent or replaced). */
+static void count_out(struct skiff_rxq *q, const struct pbuf *p)
+{
+	if (!skiff__rx_pkb(p))
+		return;
+	frames_queued--;
+	if (--q->frames)
+		return;
+	if (q->hprev)
+		q->hprev->hnext = q->hnext;
+	else
+		holders = q->hnext;
+	if (q->hnext)
+		q->hnext->hprev = q->hprev;
+	q->hnext = q->hprev = NULL;
+}
+
+uint32_t skiff__rxq_frames(void)
+{
+	return frames_queued;
+}
+
+/* A copy of @p p's payload in lwIP's heap, for a frame only the queue
+ * holds; NULL leaves @p p as it is. */
+static struct pbuf *orphan(struct pbuf *p)
+{
+	struct pbuf *c;
+
+	if (!skiff__rx_pkb(p) || p->ref != 1 || !(c = pbuf_alloc(PBUF_RAW, p->len, PBUF_RAM)))
+		return NULL;
+	memcpy(c->payload, p->payload, p->len);
+	return c;
+}
+
 void skiff__rxq_append(struct skiff_rxq *q, struct pbuf *p)
 {
+	struct skiff_stack *st = &skiff__s;
+
 	while (p) {
-		struct pbuf *next = p->next;
+		struct pbuf *next = p->next, *c;
 
 		p->next = NULL;
 		if (!p->len) {
 			pbuf_free(p);
-		} else {
-			p->tot_len = p->len;
-			if (q->tail)
-				q->tail->next = p;
-			else
-				q->head = p;
-			q->tail = p;
-			q->bytes += p->len;
+			p = next;
+			continue;
 		}
+		/* Past the connection's budget the data moves to the heap:
+		 * a slow reader does not pin the UMEM. */
+		if (q->frames >= st->cfg.max_rx_frames_conn && (c = orphan(p))) {
+			st->stats.rx_budget_orphaned_bytes += p->len;
+			pbuf_free(p);
+			p = c;
+		}
+		p->tot_len = p->len;
+		if (q->tail)
+			q->tail->next = p;
+		else
+			q->head = p;
+		q->tail = p;
+		q->bytes += p->len;
+		count_in(q, p);
 		p = next;
 	}
 }
@@ -41,6 +105,7 @@ void skiff__rxq_drop(struct skiff_rxq *q)
 
 		q->head = p->next;
 		p->next = NULL;
+		count_out(q, p);
 		pbuf_free(p);
 	}
 	q->tail = NULL;
@@ -65,6 +130,7 @@ static void drop_bytes(struct skiff_rxq *q, size_t n)
 			q->tail = NULL;
 		q->off = 0;
 		p->next = NULL;
+		count_out(q, p);
 		pbuf_free(p);
 	}
 }
@@ -142,44 +208,50 @@ void skiff__rxq_lent_head(struct skiff_rxq *q, bool keep)
 	q->bytes -= len;
 	q->unacked += len;
 	p->next = NULL;
+	count_out(q, p);
 	if (!keep)
 		pbuf_free(p);
 }
 
 /* Received data an application leaves queued pins one UMEM frame per
  * segment, and the fill ring needs frames to receive anything at all (ACKs
- * included). When most frames are held, queued payloads are copied into
- * lwIP's heap and their frames let go: DESIGN.md's orphaning of a holder
- * that keeps data indefinitely. Counted in rx_orphaned_bytes. */
+ * included). When most frames are held, the out-of-order queues go first
+ * (their data was never acknowledged: the peers resend it), then queued
+ * payloads are copied into lwIP's heap and their frames let go: DESIGN.md's
+ * orphaning of a holder that keeps data indefinitely. Counted in
+ * tcp_ooseq_pressure_drops and rx_orphaned_bytes. */
 void skiff__rxq_relieve(void)
 {
 	struct skiff_stack *st = &skiff__s;
 	uint64_t live = pkb__hot(st->pool)->live_frames;
 	uint64_t total = st->geo.frame_count;
+	bool pressure = live >= total * 3 / 4;
+	struct skiff_rxq *q, *next;
 
-	if (live < total * 3 / 4)
+	skiff__ooseq_relieve(pressure);
+	if (!pressure)
 		return;
-	for (struct skiff_sock *s = st->all_socks; s && live > total / 2; s = s->all_next) {
-		struct skiff_rxq *q = &s->rx;
+	live = pkb__hot(st->pool)->live_frames;
+	for (q = holders; q && live > total / 2; q = next) {
 		struct pbuf **pp = &q->head, *p;
 
+		next = q->hnext; /* q leaves the list once its last frame goes */
 		q->tail = NULL;
 		while ((p = *pp)) {
-			struct pbuf *c;
+			struct pbuf *c = orphan(p);
 
-			if (!skiff__rx_pkb(p) || p->ref != 1 ||
-			    !(c = pbuf_alloc(PBUF_RAW, p->len, PBUF_RAM))) {
+			if (!c) {
 				q->tail = p;
 				pp = &p->next;
 				continue;
 			}
-			memcpy(c->payload, p->payload, p->len);
 			c->next = p->next;
 			*pp = c;
 			q->tail = c;
 			pp = &c->next;
 			st->stats.rx_orphaned_bytes += p->len;
 			p->next = NULL;
+			count_out(q, p);
 			pbuf_free(p);
 			live--;
 		}

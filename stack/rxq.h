@@ -18,6 +18,9 @@ struct skiff_rxq {
 	uint32_t off;	  /* bytes of the head already consumed */
 	size_t bytes;	  /* queued, not consumed */
 	uint32_t unacked; /* consumed (lent), window not opened for yet */
+	uint32_t frames;  /* queued pbufs over UMEM frames */
+	/* on the list of queues holding frames (while frames > 0) */
+	struct skiff_rxq *hnext, *hprev;
 };
 
 static inline size_t skiff__rxq_bytes(const struct skiff_rxq *q)
@@ -49,8 +52,11 @@ bool skiff__rxq_peek_head(const struct skiff_rxq *q, struct pbuf **p, uint8_t **
  * it is freed): off the queue, counted as consumed, the window opening at
  * the next skiff__rxq_consume(). */
 void skiff__rxq_lent_head(struct skiff_rxq *q, bool keep);
-/* Frames running short: queued payloads move to lwIP's heap and their
- * frames go back (DESIGN.md's orphaning). Once per poll round. */
+/* Once per poll round: when frames run short, out-of-order queues go
+ * (ooseq.c), then queued payloads move to lwIP's heap and their frames go
+ * back (DESIGN.md's orphaning). */
 void skiff__rxq_relieve(void);
+/* Frames holding queued data, over every queue (the gauge). */
+uint32_t skiff__rxq_frames(void);
 
 #endif

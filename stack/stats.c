@@ -6,6 +6,8 @@
 #include "demux.h"
 #include "instance.h"
 #include "listenq.h"
+#include "ooseq.h"
+#include "rxq.h"
 #include "timers.h"
 
 #include "lwip/memp.h"
@@ -65,6 +67,8 @@ void skiff_get_stats(struct skiff_stats *out)
 	out->frames_held = a.held;
 	out->frames_tx = a.tx_inflight;
 	out->frames_loaned = a.loaned;
+	out->ooseq_frames = skiff__ooseq_frames();
+	out->rx_queued_frames = skiff__rxq_frames();
 
 	out->ip_rx_drop = lwip_stats.ip.drop;
 	out->ip_checksum_err = lwip_stats.ip.chkerr;

@@ -10,6 +10,7 @@
 
 #include "instance.h"
 #include "listenq.h"
+#include "ooseq.h"
 #include "sock.h"
 #include "tcpglue.h"
 #include "timers.h"
@@ -350,6 +351,7 @@ void skiff__tcp_close(struct skiff_sock *s)
 		return;
 	}
 	skiff__rxq_drop(&s->rx);
+	skiff__ooseq_drop(pcb);
 	skiff__timer_arm(pcb);
 	/* The pcb lives on (FIN_WAIT, TIME_WAIT) without us: only the sent
 	 * callback (zero-copy buffers) and the destroy callback still come. */

@@ -123,10 +123,10 @@ struct skiff_config {
 	uint8_t ipv6_gateway[16]; /**< all zero = none */
 	uint16_t vlan_id; /**< 0 = untagged; else only frames tagged with this VID are ours */
 	/* sizes and limits: each answers when reached (docs/hardening.md) */
-	uint32_t frame_count; /**< UMEM frames (default 16384) */
-	uint32_t ring_size;   /**< each AF_XDP ring (default 2048; at most frame_count / 2,
+	uint32_t frame_count;	  /**< UMEM frames (default 16384) */
+	uint32_t ring_size;	  /**< each AF_XDP ring (default 2048; at most frame_count / 2,
 			       * else skiff_init() fails with EINVAL) */
-	uint32_t max_sockets; /**< descriptors, epoll instances included (default
+	uint32_t max_sockets;	  /**< descriptors, epoll instances included (default
 			       * max_connections + 1024); past it socket(), accept()
 			       * and epoll_create() fail with EMFILE */
 	uint32_t max_connections; /**< TCP connections, handshakes and closing ones
@@ -141,6 +141,19 @@ struct skiff_config {
 	uint32_t max_zc_sends;	  /**< zero-copy sends in flight (default 65536) */
 	bool no_syncookies;	  /**< answer a SYN past a limit with an RST instead of a
 				   * SYN cookie */
+	/* frame budgets: what received data may hold of the UMEM */
+	uint32_t max_ooseq_frames_conn; /**< frames one connection's out-of-order queue
+					 * may hold (default a receive window of full
+					 * segments, 1437, or frame_count / 8 if less; at
+					 * most 65535); past it the highest segments are
+					 * dropped (the peer resends them) */
+	uint32_t max_ooseq_frames;	/**< the same over all connections (default
+					 * frame_count / 4) */
+	uint32_t max_rx_frames_conn;	/**< frames one connection's unread data may hold
+					 * (default a receive window of full segments,
+					 * 1437, or frame_count / 16 if more); past it
+					 * newly received data is copied into the heap
+					 * and its frame goes back (orphaned) */
 	/* TCP */
 	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
 				* of 60 s); tests shorten it */
@@ -403,19 +416,19 @@ struct skiff_stats {
 				       * synchronized connection, ACK of data never sent */
 	/** the same over the rate limit: dropped unanswered */
 	uint64_t tcp_challenge_acks_limited;
-	uint64_t tcp_rx_out_of_window;	/**< data wholly outside the receive window (old
+	uint64_t tcp_rx_out_of_window;	    /**< data wholly outside the receive window (old
 					* duplicates too): dropped, answered with an ACK */
-	uint64_t tcp_syn_rcvd_timeouts; /**< half-open connections expired
+	uint64_t tcp_syn_rcvd_timeouts;	    /**< half-open connections expired
 					 * (SKIFF_SYN_RCVD_TIMEOUT_MS) */
-	uint64_t tcp_listen_overflows;	/**< SYNs that found a limit (the listener's backlog,
+	uint64_t tcp_listen_overflows;	    /**< SYNs that found a limit (the listener's backlog,
 					 * max_half_open, max_connections): each answered
 					 * by a SYN cookie or an RST */
-	uint64_t tcp_listen_overflow_rsts; /**< ... answered by an RST (cookies off), and
+	uint64_t tcp_listen_overflow_rsts;  /**< ... answered by an RST (cookies off), and
 					    * cookie ACKs that found the connection table
 					    * still full */
-	uint64_t tcp_syncookies_sent;	   /**< SYN-ACKs carrying a SYN cookie */
-	uint64_t tcp_syncookies_ok;	   /**< connections made from a returned cookie */
-	uint64_t tcp_syncookies_failed;	   /**< ACKs to a listener with a wrong or stale
+	uint64_t tcp_syncookies_sent;	    /**< SYN-ACKs carrying a SYN cookie */
+	uint64_t tcp_syncookies_ok;	    /**< connections made from a returned cookie */
+	uint64_t tcp_syncookies_failed;	    /**< ACKs to a listener with a wrong or stale
 					    * cookie: answered with an RST */
 	uint64_t tcp_connect_refused_limit; /**< connect() refused: max_connections
 					     * (ENOBUFS) or no local port left for the
@@ -426,6 +439,14 @@ struct skiff_stats {
 	uint64_t tcp_pmtu_ignored;	    /**< such messages refused: bad checksum, no such
 					     * connection, a sequence number outside its
 					     * unacknowledged data (RFC 5927), no lower MTU */
+	uint64_t tcp_ooseq_budget_drops;    /**< out-of-order frames dropped at a budget
+					     * (max_ooseq_frames_conn / max_ooseq_frames) */
+	uint64_t tcp_ooseq_pressure_drops;  /**< out-of-order frames dropped because frames
+					     * ran short (as Linux prunes its out-of-order
+					     * queue under memory pressure) */
+	uint64_t rx_budget_orphaned_bytes;  /**< received data copied out of its frames
+					     * because the connection's unread data was
+					     * at max_rx_frames_conn */
 	uint64_t tcp_timer_missed_arms;	    /**< connections the timer safety net found
 					     * unarmed with timer work: a bug, stays 0 */
 	uint64_t arp_spoof_drop; /**< ARP from another MAC claiming the stack's IPv4 address */
@@ -435,6 +456,8 @@ struct skiff_stats {
 	uint64_t zc_sends, zc_ids_completed, zc_sends_copied, zc_sends_aborted, zc_loans_live;
 	/* frames by state */
 	uint32_t frames_total, frames_free, frames_fill, frames_held, frames_tx, frames_loaned;
+	uint32_t ooseq_frames;	   /**< of the held: in out-of-order queues */
+	uint32_t rx_queued_frames; /**< of the held: holding data the application has not read */
 	/* XDP statistics (or the memlink wire's equivalents) */
 	uint64_t xdp_rx_dropped, xdp_rx_invalid, xdp_tx_invalid, xdp_rx_ring_full,
 		xdp_fill_ring_empty, xdp_tx_ring_empty;
