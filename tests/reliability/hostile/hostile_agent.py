@@ -7,12 +7,14 @@
 # argv: IFACE STACK_MAC STACK_IP4 STACK_IP6 PEER_IP4 OWN_IP4 PORT
 # OWN_IP4 is an extra address of the peer whose kernel RSTs are filtered
 # (iptables), so that the connections made here stay ours.
+import fcntl
 import json
 import os
 import random
 import socket
 import struct
 import sys
+import termios
 import threading
 import time
 
@@ -82,6 +84,9 @@ def note_kernel_tcp(b, stack):
     flows.append(Seg(time.time(), stack, dp if stack else sp, seq, ack, fl, wnd, plen, ws, ts))
 
 
+taken = [0]  # frames the reader has finished with
+
+
 def reader():
     while True:
         data, addr = sock.recvfrom(65535)
@@ -90,9 +95,24 @@ def reader():
             note_kernel_tcp(data, True)
         elif addr[2] == PACKET_OUTGOING and data[0:6] == STACK_MAC_B:
             note_kernel_tcp(data, False)
+        taken[0] += 1
 
 
-threading.Thread(target=reader, daemon=True).start()
+def caught_up(limit=1.0):
+    """Waits until the reader has taken every frame the socket holds: on
+    two busy cores it can lag the wire by more than a probe's wait."""
+    end = time.time() + limit
+    n = -1
+    while time.time() < end:
+        pending = struct.unpack("i", fcntl.ioctl(sock, termios.FIONREAD, b"\0\0\0\0"))[0]
+        if not pending and taken[0] == n:
+            return
+        n = taken[0]
+        time.sleep(0.02)
+
+
+reader_thread = threading.Thread(target=reader, daemon=True)
+reader_thread.start()
 
 
 def send(pkts):
@@ -196,36 +216,44 @@ def furthest(segs, base, value):
     return (base + max((value(s) - base) & M32 for s in segs)) & M32
 
 
-def live(port):
+def live(port, quiet=0.25):
     """skiff's side of the kernel's connection from @port, as the wire
-    tells it once the connection has been quiet for 150 ms: SND.NXT (the
-    furthest it sent), SND.UNA (the furthest the kernel ACKed), RCV.NXT
-    (the furthest the kernel sent), RCV.WND (its last window, scaled),
-    MAX.SND.WND (the largest window the kernel announced: its SYN's
-    unscaled, the rest scaled), the last timestamps each way."""
+    tells it once the connection has been @quiet s without a segment and
+    all is acknowledged both ways (3 s at most: then "quiet" or "settled"
+    says what is missing): SND.NXT (the furthest it sent), SND.UNA (the
+    furthest the kernel ACKed), RCV.NXT (the furthest the kernel sent),
+    RCV.WND (its last window, scaled), MAX.SND.WND (the largest window the
+    kernel announced: its SYN's unscaled, the rest scaled), the last
+    timestamps each way."""
     end = time.time() + 3
     while True:
+        caught_up()
         segs = [f for f in list(flows) if f.port == port]
-        if (segs and time.time() - segs[-1].t > 0.15) or time.time() > end:
-            break
+        st = [f for f in segs if f.stack]
+        kn = [f for f in segs if not f.stack]
+        ssyn = next((f for f in st if f.flags & SYN), None)
+        ksyn = next((f for f in kn if f.flags & SYN), None)
+        if (not ssyn or not ksyn) and time.time() < end:
+            time.sleep(0.05)
+            continue
+        if not ssyn or not ksyn:
+            raise RuntimeError("no handshake seen on port %d: %d segments of the stack, %d of "
+                               "the kernel, %d in all, %d frames from the stack, reader %s" %
+                               (port, len(st), len(kn), len(flows), len(rx),
+                                "alive" if reader_thread.is_alive() else "dead"))
+        scaled = ssyn.ws is not None and ksyn.ws is not None
+        ws_s, ws_k = (ssyn.ws, ksyn.ws) if scaled else (0, 0)
+        c = {"port": port, "snd_nxt": furthest(st, ssyn.seq, seg_end),
+             "snd_una": furthest([f for f in kn if not f.flags & SYN], ssyn.seq,
+                                 lambda f: f.ack),
+             "rcv_nxt": furthest(kn, ksyn.seq, seg_end), "rcv_wnd": st[-1].wnd << ws_s,
+             "max_snd_wnd": max([ksyn.wnd] + [f.wnd << ws_k for f in kn if not f.flags & SYN]),
+             "peer_wnd_field": kn[-1].wnd, "ts_peer": kn[-1].ts, "ts_stack": st[-1].ts,
+             "quiet": time.time() - segs[-1].t > quiet}
+        c["settled"] = c["snd_una"] == c["snd_nxt"] and st[-1].ack == c["rcv_nxt"]
+        if (c["quiet"] and c["settled"]) or time.time() > end:
+            return c
         time.sleep(0.05)
-    st = [f for f in segs if f.stack]
-    kn = [f for f in segs if not f.stack]
-    ssyn = next((f for f in st if f.flags & SYN), None)
-    ksyn = next((f for f in kn if f.flags & SYN), None)
-    if not ssyn or not ksyn:
-        raise RuntimeError("no handshake seen on port %d: %d segments of the stack, %d of the "
-                           "kernel, %d in all" % (port, len(st), len(kn), len(flows)))
-    scaled = ssyn.ws is not None and ksyn.ws is not None
-    ws_s, ws_k = (ssyn.ws, ksyn.ws) if scaled else (0, 0)
-    c = {"port": port, "snd_nxt": furthest(st, ssyn.seq, seg_end),
-         "snd_una": furthest([f for f in kn if not f.flags & SYN], ssyn.seq, lambda f: f.ack),
-         "rcv_nxt": furthest(kn, ksyn.seq, seg_end), "rcv_wnd": st[-1].wnd << ws_s,
-         "max_snd_wnd": max([ksyn.wnd] + [f.wnd << ws_k for f in kn if not f.flags & SYN]),
-         "peer_wnd_field": kn[-1].wnd, "ts_peer": kn[-1].ts, "ts_stack": st[-1].ts,
-         "quiet": time.time() - segs[-1].t > 0.15}
-    c["settled"] = c["snd_una"] == c["snd_nxt"] and st[-1].ack == c["rcv_nxt"]
-    return c
 
 
 BASES = {
@@ -252,7 +280,7 @@ def kseg(c, p):
     return pkt / Raw(b"z" * p["data"]) if p.get("data") else pkt
 
 
-def case_k_probe(port, probes, gap=0.6, wait=0.3):
+def case_k_probe(port, probes, gap=0.75, wait=0.3):
     """Probes on the kernel's connection from @port, one every @gap s (the
     challenge-ACK interval is 500 ms); for each, what the stack sent on the
     connection within @wait s: answers, the pure ACKs that carry SND.NXT
@@ -264,10 +292,12 @@ def case_k_probe(port, probes, gap=0.6, wait=0.3):
     t_next = time.time()
     for i, p in enumerate(probes):
         time.sleep(max(0, t_next - time.time()))
-        t_next = time.time() + gap
+        caught_up()
         mark = len(flows)
         send([kseg(c, p)])
+        t_next = time.time() + gap
         time.sleep(wait)
+        caught_up()
         got = [f for f in flows[mark:] if f.stack and f.port == port]
         out.update({
             "p%d_answers" % i: len(got),
