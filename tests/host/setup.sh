@@ -188,7 +188,9 @@ SRC
 		die "the archive offers no Debian revision of lwIP $lwip_upstream (it has: $(archive_versions | tr '\n' ' ')); skiff's patch series is written for $lwip_upstream"
 	work=$(mktemp -d)
 	chown _apt "$work" 2>/dev/null || true
-	trap 'rm -rf "$work"' EXIT
+	# The path is expanded now: work is local and gone when the trap runs.
+	# shellcheck disable=SC2064
+	trap "rm -rf '$work'" EXIT
 	say "fetching lwip=$v (apt-get source)"
 	(cd "$work" && apt-get source -qq "lwip=$v") || die "apt-get source lwip=$v failed (is the archive reachable? try: apt-get update)"
 	unpacked=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'lwip-*' | head -1)
@@ -198,6 +200,8 @@ SRC
 	mv "$unpacked" "$lwip_src/$v"
 	echo "$v" >"$lwip_src/$v/.skiff-version"
 	pristine="$lwip_src/$v"
+	rm -rf "$work"
+	trap - EXIT
 }
 
 [[ -n $pristine ]] || fetch
