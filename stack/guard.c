@@ -50,6 +50,7 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	/* tcp_input() made the header host order before calling the hook */
 	u32_t seq = hdr->seqno, ack = hdr->ackno;
 	u32_t len = p->tot_len + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
+	bool before, past;
 
 	/* Listeners: listenq.c. SYN_SENT checks the ACK of its SYN, TIME_WAIT answers alone. */
 	if (pcb->state < SYN_RCVD || pcb->state == TIME_WAIT)
@@ -71,13 +72,18 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	/* RFC 5961 4: any SYN on a synchronized connection. */
 	if (flags & TCP_SYN)
 		return challenge(pcb);
-	/* Data wholly before or after the window: an ACK, and the segment
-	 * goes before lwIP takes its ACK field, window or options (RFC 9293
-	 * 3.10.7.4 checks the sequence number first). Not limited: a lost
-	 * ACK makes such retransmissions legitimate, and data does not
-	 * ping-pong. A zero window is lwIP's: its ACKs must still be read. */
-	if (len && (TCP_SEQ_LEQ(seq + len, pcb->rcv_nxt) ||
-		    TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1)))) {
+	/* Data wholly before the window, and anything past it: an ACK, and
+	 * the segment goes before lwIP takes its ACK field, window or
+	 * options (RFC 9293 3.10.7.4 checks the sequence number first; a
+	 * pure ACK from past the window with an acceptable ACK and window 0
+	 * stopped skiff sending for good). Not limited: a lost ACK makes
+	 * old data legitimate, and each answer is one ACK for one segment,
+	 * as lwIP answered them before. Pure ACKs before the window stay
+	 * lwIP's (a reordered one is legitimate), and so does a zero
+	 * window: its ACKs must still be read. */
+	before = len && TCP_SEQ_LEQ(seq + len, pcb->rcv_nxt);
+	past = TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1));
+	if (before || (past && (len || pcb->rcv_wnd))) {
 		st->stats.tcp_rx_out_of_window++;
 		if (pcb->rcv_wnd) {
 			tcp_send_empty_ack(pcb);

@@ -291,12 +291,12 @@ static void test_syn_on_established(void)
 }
 
 /* Rule 6: data wholly outside the receive window, old duplicates (one
- * ending exactly at RCV.NXT) and past RCV.NXT+RCV.WND (one starting there):
- * an ACK for each, not rate-limited (300 ms apart), and nothing else of
- * the segment taken (RFC 9293 3.10.7.4: drop it and return). Their ACK
- * field, SND.UNA-1000, is acceptable: were their window 0 taken, no later
- * ACK of the kernel's (a lower sequence number, another ACK) would reopen
- * it. */
+ * ending exactly at RCV.NXT) and past RCV.NXT+RCV.WND (one starting there),
+ * and a pure ACK past the window: an ACK for each, not rate-limited (300 ms
+ * apart), and nothing else of the segment taken (RFC 9293 3.10.7.4: drop
+ * it and return). Their ACK field, SND.UNA-1000, is acceptable: were their
+ * window 0 taken, no later ACK of the kernel's (a lower sequence number,
+ * another ACK) would reopen it. */
 static void test_data_outside_window(void)
 {
 	struct run run;
@@ -312,15 +312,17 @@ static void test_data_outside_window(void)
 	      " {\"flags\": \"PA\", \"seq\": \"rcv_edge\", \"data\": 100, \"ack\": \"snd_una\", "
 	      "\"ack_off\": -1000, \"wnd\": 0, \"mss\": 64},"
 	      " {\"flags\": \"PA\", \"seq\": \"rcv_edge\", \"seq_off\": 1000000, \"data\": 100, "
-	      "\"ack\": \"snd_una\", \"ack_off\": -1000, \"wnd\": 0, \"mss\": 64}]");
-	ok = acked(&run, 4);
+	      "\"ack\": \"snd_una\", \"ack_off\": -1000, \"wnd\": 0, \"mss\": 64},"
+	      " {\"flags\": \"A\", \"seq\": \"rcv_edge\", \"seq_off\": 1000000, \"ack\": "
+	      "\"snd_una\", \"ack_off\": -1000, \"wnd\": 0}]");
+	ok = acked(&run, 5);
 	assert_untouched(&run);
-	TK_ASSERT_EQ(HB_DELTA(run.st, tcp_rx_out_of_window), 4);
+	TK_ASSERT_EQ(HB_DELTA(run.st, tcp_rx_out_of_window), 5);
 	TK_ASSERT_EQ(CHALLENGES(&run) + LIMITED(&run), 0);
 	alive = hb_intact();
 	tk_score("100 bytes at RCV.NXT-1000, ending at RCV.NXT, at RCV.NXT+RCV.WND, 10^6 past "
-		 "it (window 0, MSS 64), 300 ms apart: %lld/4 ACKed, %lld bytes read, MSS %d->%d, "
-		 "tcp_rx_out_of_window +%lld; connection %s",
+		 "it, and an ACK 10^6 past it (window 0, MSS 64), 300 ms apart: %lld/5 ACKed, %lld "
+		 "bytes read, MSS %d->%d, tcp_rx_out_of_window +%lld; connection %s",
 		 ok, run.read, run.mss0, run.mss1, HB_DELTA(run.st, tcp_rx_out_of_window),
 		 alive ? "intact" : "BROKEN");
 }
