@@ -125,7 +125,7 @@ void skiff__batch_run(void)
 		}
 		/* Output also when only the window grew (new data during recovery). */
 		if ((s->ack.work & SKIFF_BATCH_SACK) &&
-		    (skiff__sack_recover(s, pcb) || s->rec.active))
+		    (skiff__recovery_run(s, pcb) || s->rec.active))
 			tcp_output(pcb);
 		s->ack.work &= (uint8_t)~SKIFF_BATCH_SACK;
 		if (s->ack.work) {
@@ -158,7 +158,7 @@ unsigned skiff__batch_acks(void)
 		s->ack.work = 0;
 		if (!pcb || pcb->state < ESTABLISHED || pcb->state == TIME_WAIT)
 			continue;
-		if ((work & SKIFF_BATCH_SACK) && (skiff__sack_recover(s, pcb) || s->rec.active))
+		if ((work & SKIFF_BATCH_SACK) && (skiff__recovery_run(s, pcb) || s->rec.active))
 			out = true;
 		if (work & SKIFF_BATCH_ACK) {
 			switch (ack_due(s, pcb, work)) {

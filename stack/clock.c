@@ -22,6 +22,15 @@ long long skiff__now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_skew_ms;
 }
 
+uint32_t skiff__now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u +
+			  (uint64_t)clock_skew_ms * 1000u);
+}
+
 void skiff__clock_advance(unsigned ms)
 {
 	clock_skew_ms += ms;

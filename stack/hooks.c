@@ -143,10 +143,10 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 		return ERR_OK;
 	}
 
-	/* Work for after the batch (ackbatch.c): SACK blocks for our own
-	 * loss recovery (recovery.c). */
+	/* What the ACK delivers feeds our own loss recovery (recovery.c),
+	 * which looks for losses after the batch (ackbatch.c). */
 	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && (flags & TCP_ACK) &&
-	    (pcb->flags & TF_SACK) && optlen && skiff__sack_input(sk, pcb, hdr->ackno, sack))
+	    !(flags & (TCP_RST | TCP_SYN)) && skiff__recovery_ack_in(sk, pcb, hdr->ackno, sack))
 		skiff__batch_add(sk, SKIFF_BATCH_SACK);
 
 	if (pcb->state >= ESTABLISHED && p->tot_len &&
@@ -189,20 +189,15 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 			if (sk && sk->pcb.tcp == pcb)
 				skiff__ack_sent(&sk->ack, lwip_ntohl(hdr->ackno));
 		}
-		if (carries && (TCP_SEQ_LT(seq, pcb->snd_nxt) ||
-				((pcb->flags & TF_RTO) && TCP_SEQ_LT(seq, pcb->rto_end)))) {
+		/* A SYN's first transmission is not a resend (lwIP sends an
+		 * active open's SYN below snd_nxt). */
+		if (carries && (!(TCPH_FLAGS(hdr) & TCP_SYN) || pcb->nrtx) &&
+		    (TCP_SEQ_LT(seq, pcb->snd_nxt) ||
+		     ((pcb->flags & TF_RTO) && TCP_SEQ_LT(seq, pcb->rto_end)))) {
 			struct skiff_sock *sk = pcb->callback_arg;
 
 			st->stats.tcp_retransmits++;
 			if (pcb->flags & TF_RTO) {
-				struct tcp_pcb *w = (struct tcp_pcb *)(uintptr_t)pcb;
-
-				/* Four timeouts in a row: not a lost segment but
-				 * a silent path; back off from a floor that lets
-				 * the 12 tries last seconds (lwipopts.h). */
-				if (pcb->nrtx >= 4 &&
-				    pcb->sv < SKIFF_RTO_BACKOFF_FLOOR_MS / TCP_SLOW_INTERVAL)
-					w->sv = SKIFF_RTO_BACKOFF_FLOOR_MS / TCP_SLOW_INTERVAL;
 				st->stats.tcp_rto_retransmits++;
 				if (seq == pcb->lastack)
 					st->stats.tcp_timeouts++;

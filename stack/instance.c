@@ -133,6 +133,8 @@ static int check_config(struct skiff_config *c)
 		skiff__set_error("max_backlog %u: at most 65535", c->max_backlog);
 		return -EINVAL;
 	}
+	if (!c->min_rto_ms)
+		c->min_rto_ms = SKIFF_MIN_RTO_MS_DEFAULT;
 	if (!c->time_wait_ms)
 		c->time_wait_ms = SKIFF_TIME_WAIT_MS_DEFAULT;
 	return 0;

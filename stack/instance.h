@@ -37,6 +37,9 @@
 #ifndef SKIFF_MAX_ZC_SENDS_DEFAULT
 #define SKIFF_MAX_ZC_SENDS_DEFAULT 65536u
 #endif
+#ifndef SKIFF_MIN_RTO_MS_DEFAULT
+#define SKIFF_MIN_RTO_MS_DEFAULT 200u
+#endif
 #ifndef SKIFF_TIME_WAIT_MS_DEFAULT
 #define SKIFF_TIME_WAIT_MS_DEFAULT 120000u
 #endif
@@ -102,6 +105,9 @@ void skiff__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 /* clock.c: skiff's clock (CLOCK_MONOTONIC plus what skiff__clock_advance()
  * added), deadlines on it, and cheap randomness. */
 long long skiff__now_ms(void);
+/* The same clock in microseconds, wrapping every 71 minutes: for
+ * intervals (compare with (int32_t)(a - b)). */
+uint32_t skiff__now_us(void);
 long long skiff__deadline(int timeout_ms); /* -1: forever */
 void skiff__random(void *buf, size_t len); /* getrandom(), never fails */
 uint32_t skiff__rand(void);		   /* spread, not secrecy */

@@ -83,10 +83,10 @@
 /* TCP segments leave with Don't Fragment, as Linux's; the path MTU shows
  * through ICMP (pmtu.c). */
 #define IP_TCP_DONT_FRAGMENT 1
-#define IP_REASSEMBLY		      1
-#define IP_FRAG			      1
-#define LWIP_IPV6_REASS		      1
-#define LWIP_IPV6_FRAG		      1
+#define IP_REASSEMBLY	     1
+#define IP_FRAG		     1
+#define LWIP_IPV6_REASS	     1
+#define LWIP_IPV6_FRAG	     1
 /* A datagram whose fragments never all come holds UMEM frames until it
  * expires: 5 s for both families (lwIP's defaults, 15 s and 60 s, let a
  * trickle of lone fragments pin frames for a minute). */
@@ -112,10 +112,9 @@
  * and lwIP's RTO cannot go below 3 slow ticks (its variance term stops
  * decaying at 3), so a 500 ms tick makes every timeout cost 1.5 s. */
 #define TCP_TMR_INTERVAL 5
-/* lwIP gives up after 12 retransmissions (its backoff table caps at 7x):
- * at the 30 ms floor only ~2 s of silence. After 4 timeouts in a row the
- * RTO base is raised to 200 ms (hooks.c), which stretches that to ~10 s. */
-#define SKIFF_RTO_BACKOFF_FLOOR_MS 200
+/* The RTO itself comes from skiff's RTT estimate in microseconds, at
+ * least skiff_config.min_rto_ms (recovery.c): lwIP's 12 retransmissions
+ * then last about 14 s at the 200 ms minimum. */
 /* RFC 6298's initial RTO of 1 s (lwIP's default is 3 s). */
 #define LWIP_TCP_RTO_TIME 1000
 /* TCP_MSL stays lwIP's 60 s: it also bounds LAST_ACK, which must outlive
@@ -133,12 +132,12 @@
  * answer has not carried it already (ackbatch.c): never from here. */
 #define TCP_WND_UPDATE_THRESHOLD 0xffffffffu
 /* With window scaling TCP_SNDLOWAT must stay 4*MSS below 0xFFFF. */
-#define TCP_SNDLOWAT		   (0xFFFF - (4 * TCP_MSS) - 1)
-#define LWIP_TCP_TIMESTAMPS	   1
-#define LWIP_TCP_SACK_OUT	   1
-#define LWIP_TCP_MAX_SACK_NUM	   4
-#define TCP_QUEUE_OOSEQ		   1
-#define TCP_OOSEQ_MAX_BYTES	   (4 * 1024 * 1024)
+#define TCP_SNDLOWAT	      (0xFFFF - (4 * TCP_MSS) - 1)
+#define LWIP_TCP_TIMESTAMPS   1
+#define LWIP_TCP_SACK_OUT     1
+#define LWIP_TCP_MAX_SACK_NUM 4
+#define TCP_QUEUE_OOSEQ	      1
+#define TCP_OOSEQ_MAX_BYTES   (4 * 1024 * 1024)
 /* Frames a connection's out-of-order queue may keep: its budget and what
  * the global one leaves, counted without walking the queue (ooseq.c,
  * patches 0010 and 0011). */
@@ -147,8 +146,8 @@ int skiff__ooseq_within(struct tcp_pcb *pcb);
 unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
 #define TCP_OOSEQ_WITHIN_LIMITS(pcb) skiff__ooseq_within(pcb)
 #define TCP_OOSEQ_PBUFS_LIMIT(pcb)   skiff__ooseq_limit(pcb)
-#define TCP_LISTEN_BACKLOG	   1
-#define TCP_DEFAULT_LISTEN_BACKLOG 128
+#define TCP_LISTEN_BACKLOG	     1
+#define TCP_DEFAULT_LISTEN_BACKLOG   128
 /* Ephemeral ports as Linux's ip_local_port_range; connect() picks one that
  * makes the 4-tuple unique (demux.c), so a port serves many peers. */
 #define TCP_LOCAL_PORT_RANGE_START 32768
@@ -181,6 +180,11 @@ unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
 	s16_t skiff_rtime;                                                                         \
 	u8_t skiff_tlist;                                                                          \
 	u8_t skiff_flags;
+/* What recovery.c keeps in every segment (patch 0013): when it was last
+ * sent, and whether it was sent more than once or SACKed. */
+#define LWIP_TCP_SEG_EMBEDDER_FIELDS                                                               \
+	u32_t skiff_xmit_us;                                                                       \
+	u8_t skiff_sflags;
 /* The pcb lists' link/unlink notifications (patch 0002) feed the same
  * structures. Declared here, not in the hooks file: lwIP's list macros
  * test for them when tcp_priv.h is read, before the hooks file is. */

@@ -1,66 +1,193 @@
 /*
- * Loss recovery for the sender, which lwIP lacks beyond Reno: it receives
- * SACK blocks but recovers one hole per round trip and waits for a
- * retransmission timeout for the rest. With a few percent of loss and
- * megabyte windows nearly every window has several holes, so that is an
- * RTO per window.
+ * Loss recovery for the sender, which lwIP lacks beyond Reno (one hole per
+ * round trip, the rest left to the retransmission timeout).
  *
- * NewReno (RFC 6582): a partial ACK in recovery resends the next hole at
- * once. SACK (RFC 6675, simplified): the TCP input hook records each ACK's
- * SACK blocks in the socket's scoreboard; after each RX batch (ackbatch.c)
- * every socket that got new blocks has its lost segments (un-SACKed, with
- * DupThresh segments' worth SACKed above them) moved from unacked back to
- * unsent, in order, as tcp_rexmit() does for the first one, and
- * tcp_output() sends them. One retransmission per hole per recovery
- * episode; a new RTO or a full ACK ends the episode.
+ * RACK-TLP (RFC 8985). Every segment carries when it was last sent and
+ * whether it was sent more than once (patch 0013, skiff_xmit_us and
+ * skiff_sflags). Each ACK tells which segments the peer has, cumulatively
+ * or by SACK; the most recently *sent* of them is RACK's reference. A
+ * segment sent before it and still missing a reordering window after the
+ * reference's RTT is lost: it goes back on unsent, in order, and
+ * tcp_output() resends it. Lost retransmissions are found the same way
+ * (their send time moved on), and reordering shorter than the window
+ * costs nothing. A tail loss, which no later ACK can reveal, is probed:
+ * two smoothed RTTs after the last send without an ACK, one segment goes
+ * (new data, or the last one again) to draw the SACK that starts recovery
+ * instead of waiting for an RTO.
+ *
+ * The episode: the first loss reduces the window as the connection's
+ * congestion control says (cc.c; TF_INFR keeps lwIP's own fast
+ * retransmit out of it) and recovery lasts until what was
+ * sent before it is ACKed. SACKed bytes count as gone from the network, so
+ * new data keeps flowing during recovery (RFC 6675's pipe, roughly).
+ * Without SACK, NewReno (RFC 6582): a partial ACK resends the next hole.
+ *
+ * The RTO (RFC 6298) comes from skiff's RTT estimate in microseconds, at
+ * least skiff_config.min_rto_ms, written into lwIP's sa/sv so that its
+ * timer and backoff use it; lwIP's own estimate counts 10 ms ticks.
  */
 #include "instance.h"
 #include "recovery.h"
 #include "sock.h"
+#include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
 
-#define DUPTHRESH 3u
+/* The minimum RTT is the lowest sample of this window (RFC 8985's
+ * RACK.min_RTT; Linux keeps a windowed minimum too). */
+#define MIN_RTT_WINDOW_US 10000000u
 
-void skiff__recovery_begin(struct skiff_sock *s, u32_t snd_nxt, u32_t resent_end)
+static inline u32_t seg_seq(const struct tcp_seg *seg)
 {
-	if (s->rec.active)
-		return;
-	s->rec.active = true;
-	s->rec.recover = snd_nxt;
-	s->rec.rexmit_high = resent_end;
-	s->rec.rexmit_mark = snd_nxt;
-	skiff__s.stats.tcp_fast_recoveries++;
+	return lwip_ntohl(seg->tcphdr->seqno);
 }
 
-/* New data was ACKed during fast recovery (lwIP, being Reno, has just left
- * it). A full ACK ends the episode. A partial one (below what was sent when
- * it began) means more holes: resend what the SACK scoreboard shows lost,
- * or without SACK the next segment, as NewReno does (RFC 6582 3.2 step 3),
- * and stay in recovery instead of stalling until an RTO. */
-void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked)
+static inline u32_t seg_end(const struct tcp_seg *seg)
 {
-	if (!s->rec.active)
-		return;
-	if ((pcb->flags & TF_RTO) || TCP_SEQ_GEQ(pcb->lastack, s->rec.recover) || !pcb->unacked) {
-		s->rec.active = false;
+	return seg_seq(seg) + TCP_TCPLEN(seg);
+}
+
+static inline bool after_us(u32_t a, u32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+/* (t1, e1) sent after (t2, e2): RFC 8985's RACK_sent_after(). */
+static inline bool sent_after(u32_t t1, u32_t e1, u32_t t2, u32_t e2)
+{
+	return after_us(t1, t2) || (t1 == t2 && TCP_SEQ_GT(e1, e2));
+}
+
+/* ---- the formulas ------------------------------------------------------------ */
+
+uint32_t skiff__rto_ms(uint32_t srtt_us, uint32_t rttvar_us, uint32_t min_rto_ms)
+{
+	uint64_t rto_us = (uint64_t)srtt_us + 4u * (uint64_t)rttvar_us;
+	uint32_t ms = (uint32_t)((rto_us + 999u) / 1000u);
+
+	return ms < min_rto_ms ? min_rto_ms : ms;
+}
+
+uint32_t skiff__pto_us(uint32_t srtt_us, bool one_segment)
+{
+	uint32_t pto = 2 * srtt_us;
+
+	if (!srtt_us)
+		return 1000000u; /* no RTT yet: RFC 8985 7.2's 1 s */
+	if (pto < 2000u)
+		pto = 2000u;
+	/* One segment out: the peer may hold its ACK for a delayed-ACK
+	 * timeout (WCDelAckT, 200 ms). */
+	if (one_segment && pto < srtt_us + srtt_us / 2 + 200000u)
+		pto = srtt_us + srtt_us / 2 + 200000u;
+	return pto;
+}
+
+uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r)
+{
+	uint32_t w = r->min_rtt_us / 4;
+
+	if (!r->reord && r->active)
+		return 0;
+	if (r->srtt_us && w > r->srtt_us)
+		w = r->srtt_us;
+	return w;
+}
+
+/* ---- segments --------------------------------------------------------------------- */
+
+void skiff__recovery_seg_init(struct tcp_seg *seg)
+{
+	seg->skiff_xmit_us = 0;
+	seg->skiff_sflags = 0;
+}
+
+static struct skiff_sock *sock_of(const struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = pcb->callback_arg;
+
+	return s && s->pcb.tcp == pcb ? s : NULL;
+}
+
+void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg)
+{
+	struct skiff_sock *s;
+	u32_t now = skiff__now_us();
+
+	if (seg->skiff_sflags & SKIFF_SEG_SENT)
+		seg->skiff_sflags |= SKIFF_SEG_RETRANS;
+	seg->skiff_sflags = (u8_t)((seg->skiff_sflags | SKIFF_SEG_SENT) & ~SKIFF_SEG_SACKED);
+	seg->skiff_xmit_us = now;
+	/* Data out: the probe timer starts over. */
+	s = sock_of(pcb);
+	if (s && !s->rec.tlp_out && seg->len && pcb->state >= ESTABLISHED) {
+		s->rec.pto_due_us =
+			(now + skiff__pto_us(s->rec.srtt_us, pcb->unacked == NULL)) | 1u;
+		skiff__timer_arm(pcb);
+	}
+}
+
+/* An RTT sample (RFC 6298 2.2, 2.3), and the windowed minimum; the
+ * congestion control (HyStart++, CUBIC) takes it too. */
+static void rtt_sample(struct skiff_sock *s, u32_t rtt, u32_t now)
+{
+	struct skiff_recovery *r = &s->rec;
+
+	if (!rtt)
+		rtt = 1;
+	if (!r->min_rtt_us || rtt <= r->min_rtt_us ||
+	    (u32_t)(now - r->min_rtt_at_us) > MIN_RTT_WINDOW_US) {
+		r->min_rtt_us = rtt;
+		r->min_rtt_at_us = now;
+	}
+	skiff__cc_rtt_sample(s, rtt);
+	if (!r->srtt_us) {
+		r->srtt_us = rtt;
+		r->rttvar_us = rtt / 2;
 		return;
 	}
-	tcp_set_flags(pcb, TF_INFR);
-	pcb->rtime = 0;
-	if (skiff__sack_recover(s, pcb))
-		return;
-	if (TCP_SEQ_LT(lwip_ntohl(pcb->unacked->tcphdr->seqno), s->rec.rexmit_high))
-		return; /* resent already in this episode: its fate is the RTO's */
-	if (tcp_rexmit(pcb) != ERR_OK)
-		return;
-	s->rec.rexmit_high = lwip_ntohl(pcb->unsent->tcphdr->seqno) + TCP_TCPLEN(pcb->unsent);
-	s->rec.rexmit_mark = pcb->snd_nxt;
-	/* Deflate by what was ACKed, add back one segment (RFC 6582). */
-	pcb->cwnd = pcb->cwnd > acked ? (tcpwnd_size_t)(pcb->cwnd - acked) : pcb->mss;
-	TCP_WND_INC(pcb->cwnd, pcb->mss);
-	skiff__s.stats.tcp_partial_acks++;
+	r->rttvar_us = r->rttvar_us - r->rttvar_us / 4 +
+		       (r->srtt_us > rtt ? r->srtt_us - rtt : rtt - r->srtt_us) / 4;
+	r->srtt_us = r->srtt_us - r->srtt_us / 8 + rtt / 8;
 }
+
+/* The peer has @p seg (RFC 8985 6.2, RACK_update()). */
+static void deliver(struct skiff_sock *s, const struct tcp_seg *seg, u32_t now)
+{
+	struct skiff_recovery *r = &s->rec;
+	u32_t end = seg_end(seg), rtt = now - seg->skiff_xmit_us;
+
+	if (!(seg->skiff_sflags & SKIFF_SEG_SENT))
+		return;
+	if (seg->skiff_sflags & SKIFF_SEG_RETRANS) {
+		/* Sooner than the minimum RTT after the resend: the original
+		 * was delivered, not the resend; which one is unknown. */
+		if (rtt < r->min_rtt_us)
+			return;
+	} else {
+		rtt_sample(s, rtt, now);
+	}
+	/* Delivered below what was delivered before without having been
+	 * resent: the path reorders (RFC 8985 6.2, step 3). */
+	if (r->rack_valid && TCP_SEQ_LT(end, r->fack)) {
+		if (!(seg->skiff_sflags & SKIFF_SEG_RETRANS))
+			r->reord = true;
+	} else {
+		r->fack = end;
+	}
+	/* The probe, or data sent after it, arrived: the probe did its job
+	 * (the loss it reveals is RACK's now), and another may go. */
+	if (r->tlp_out && TCP_SEQ_GEQ(end, r->tlp_end))
+		r->tlp_out = false;
+	if (!r->rack_valid || sent_after(seg->skiff_xmit_us, end, r->rack_xmit_us, r->rack_end)) {
+		r->rack_valid = true;
+		r->rack_xmit_us = seg->skiff_xmit_us;
+		r->rack_end = end;
+		r->rack_rtt_us = rtt;
+	}
+}
+
+/* ---- the SACK scoreboard ------------------------------------------------------------ */
 
 /* Drops what the cumulative ACK covers. */
 static void prune(struct skiff_sock *s, u32_t ack)
@@ -110,29 +237,6 @@ static void add(struct skiff_sock *s, u32_t left, u32_t right)
 	s->rec.sacked[s->rec.n_sacked++] = (struct skiff_sack_range){left, right};
 }
 
-bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *sack)
-{
-	bool any = false;
-	uint8_t len;
-
-	prune(s, pcb->lastack);
-	if (!sack || (len = sack[1]) < 10 || (len - 2) % 8 != 0)
-		return false;
-	for (unsigned b = 0; b < (len - 2u) / 8u; b++) {
-		const uint8_t *p = sack + 2 + 8 * b;
-		u32_t l = (u32_t)p[0] << 24 | (u32_t)p[1] << 16 | (u32_t)p[2] << 8 | p[3];
-		u32_t r = (u32_t)p[4] << 24 | (u32_t)p[5] << 16 | (u32_t)p[6] << 8 | p[7];
-
-		/* Only blocks about data we sent and not yet ACKed (RFC 2883's
-		 * D-SACKs below the ACK are ignored). */
-		if (TCP_SEQ_LT(l, r) && TCP_SEQ_GT(r, ackno) && TCP_SEQ_LEQ(r, pcb->snd_nxt)) {
-			add(s, TCP_SEQ_LT(l, ackno) ? ackno : l, r);
-			any = true;
-		}
-	}
-	return any;
-}
-
 static bool covered(const struct skiff_sock *s, u32_t l, u32_t r)
 {
 	for (unsigned i = 0; i < s->rec.n_sacked; i++)
@@ -156,17 +260,48 @@ static u32_t sacked_above(const struct skiff_sock *s, u32_t seq)
 	return n;
 }
 
+/* Records the blocks of a SACK option; true when there were any about
+ * data in flight. A block at or below the ACK reports a duplicate (a
+ * D-SACK, RFC 2883): noted, not recorded. */
+static bool sack_blocks(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *sack)
+{
+	bool any = false;
+	uint8_t len;
+
+	if (!sack || (len = sack[1]) < 10 || (len - 2) % 8 != 0)
+		return false;
+	for (unsigned b = 0; b < (len - 2u) / 8u; b++) {
+		const uint8_t *p = sack + 2 + 8 * b;
+		u32_t l = (u32_t)p[0] << 24 | (u32_t)p[1] << 16 | (u32_t)p[2] << 8 | p[3];
+		u32_t r = (u32_t)p[4] << 24 | (u32_t)p[5] << 16 | (u32_t)p[6] << 8 | p[7];
+
+		if (!TCP_SEQ_LT(l, r))
+			continue;
+		if (b == 0 && TCP_SEQ_LEQ(r, ackno)) {
+			skiff__s.stats.tcp_dsacks_received++;
+			continue;
+		}
+		if (TCP_SEQ_GT(r, ackno) && TCP_SEQ_LEQ(r, pcb->snd_nxt)) {
+			add(s, TCP_SEQ_LT(l, ackno) ? ackno : l, r);
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* ---- the episode ------------------------------------------------------------ */
+
 /* Moves @p seg (after @p prev on unacked, or its head) to unsent, in order. */
 static void requeue(struct tcp_pcb *pcb, struct tcp_seg *prev, struct tcp_seg *seg)
 {
 	struct tcp_seg **cur = &pcb->unsent;
-	u32_t seq = lwip_ntohl(seg->tcphdr->seqno);
+	u32_t seq = seg_seq(seg);
 
 	if (prev)
 		prev->next = seg->next;
 	else
 		pcb->unacked = seg->next;
-	while (*cur && TCP_SEQ_LT(lwip_ntohl((*cur)->tcphdr->seqno), seq))
+	while (*cur && TCP_SEQ_LT(seg_seq(*cur), seq))
 		cur = &(*cur)->next;
 	seg->next = *cur;
 	*cur = seg;
@@ -174,16 +309,13 @@ static void requeue(struct tcp_pcb *pcb, struct tcp_seg *prev, struct tcp_seg *s
 		pcb->unsent_oversize = 0; /* it is the last one now */
 }
 
-/* Once per episode: halve (RFC 5681), remember where it ends. TF_INFR
- * keeps lwIP's own fast retransmit out of it. */
+/* Once per episode: the congestion control's reduction (cc.c: CUBIC's
+ * 0.7, Reno's half), remember where it ends. TF_INFR keeps lwIP's own fast
+ * retransmit out of it. */
 static void enter_recovery(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
-	if (!s->rec.active && !(pcb->flags & TF_INFR)) {
-		tcpwnd_size_t flight = (tcpwnd_size_t)(pcb->snd_nxt - pcb->lastack);
-
-		pcb->ssthresh = LWIP_MAX(flight / 2, (tcpwnd_size_t)(2 * pcb->mss));
-		pcb->cwnd = pcb->ssthresh;
-	}
+	if (!s->rec.active && !(pcb->flags & TF_INFR))
+		skiff__cc_congestion(s, pcb);
 	if (!s->rec.active) {
 		s->rec.active = true;
 		s->rec.recover = pcb->snd_nxt;
@@ -192,61 +324,109 @@ static void enter_recovery(struct skiff_sock *s, struct tcp_pcb *pcb)
 	tcp_set_flags(pcb, TF_INFR);
 }
 
-/* Resends the holes the scoreboard shows lost; true when it did. */
-bool skiff__sack_recover(struct skiff_sock *s, struct tcp_pcb *pcb)
+void skiff__recovery_begin(struct skiff_sock *s, u32_t snd_nxt, u32_t resent_end)
 {
-	struct tcp_seg *prev = NULL, *seg, *next;
-	/* Sizes in payload bytes per segment, timestamps taken off the MSS. */
-	u32_t smss =
-		pcb->mss - (LWIP_TCP_OPT_LENGTH((pcb->flags & TF_TIMESTAMP) ? TF_SEG_OPTS_TS : 0));
-	u32_t high = pcb->lastack, dup;
-	unsigned n = 0, flight = 0;
+	if (s->rec.active)
+		return;
+	s->rec.active = true;
+	s->rec.recover = snd_nxt;
+	s->rec.rexmit_high = resent_end;
+	skiff__s.stats.tcp_fast_recoveries++;
+}
 
-	if (!s->rec.n_sacked || (pcb->flags & TF_RTO) || pcb->state < ESTABLISHED)
-		return false;
-	for (unsigned i = 0; i < s->rec.n_sacked; i++)
-		if (TCP_SEQ_GT(s->rec.sacked[i].right, high))
-			high = s->rec.sacked[i].right;
-	if (!s->rec.active)
-		s->rec.rexmit_high = pcb->lastack;
-	/* Early retransmit (RFC 5827, RACK's spirit): with DupThresh segments
-	 * out or fewer, DupThresh SACKed ones can never come; one SACKed
-	 * segment sent later marks the hole lost. Unlike the RFC also when
-	 * unsent data waits for the congestion window: that is the usual case
-	 * with a few percent of loss. */
-	for (seg = pcb->unacked; seg && flight <= DUPTHRESH; seg = seg->next)
-		flight++;
-	dup = (flight <= DUPTHRESH ? 1 : DUPTHRESH) * smss;
-	/* Lost retransmissions (as Linux's tcp_mark_lost_retrans): data sent
-	 * after our last resends was SACKed DupThresh deep, but the holes are
-	 * still there, so the resends were lost too; they may go again. */
-	if (s->rec.active && TCP_SEQ_GT(s->rec.rexmit_high, pcb->lastack) &&
-	    TCP_SEQ_GEQ(high, s->rec.rexmit_mark + dup)) {
-		s->rec.rexmit_high = pcb->lastack;
-		skiff__s.stats.tcp_lost_retransmits++;
+bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno,
+			    const uint8_t *sack)
+{
+	struct skiff_recovery *r = &s->rec;
+	u32_t now = skiff__now_us();
+	bool any = false;
+
+	if (TCP_SEQ_GT(ackno, pcb->lastack) && TCP_SEQ_LEQ(ackno, pcb->snd_nxt)) {
+		/* The probe's episode ends with the ACK of what it covered
+		 * (RFC 8985 7.4): a retransmitted probe that no D-SACK called
+		 * a duplicate repaired a tail loss, which the window pays for. */
+		if (r->tlp_out && TCP_SEQ_GEQ(ackno, r->tlp_end)) {
+			r->tlp_out = false;
+			if (r->tlp_rexmit && !r->active) {
+				skiff__cc_congestion(s, pcb);
+				skiff__s.stats.tcp_tlp_recoveries++;
+			}
+		}
+		/* What the ACK covers: lwIP frees those segments next. */
+		for (struct tcp_seg *seg = pcb->unacked; seg && TCP_SEQ_LEQ(seg_end(seg), ackno);
+		     seg = seg->next)
+			deliver(s, seg, now);
 	}
+	if (pcb->flags & TF_SACK) {
+		u64_t dsacks = skiff__s.stats.tcp_dsacks_received;
+
+		prune(s, pcb->lastack);
+		any = sack_blocks(s, pcb, ackno, sack);
+		if (r->tlp_out && skiff__s.stats.tcp_dsacks_received != dsacks)
+			r->tlp_rexmit = false; /* the probe was a duplicate */
+	}
+	return any || r->active || r->reo_due_us;
+}
+
+bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_recovery *r = &s->rec;
+	struct tcp_seg *prev = NULL, *seg, *next;
+	u32_t now, reo, due = 0;
+	unsigned n = 0;
+
+	if (pcb->state < ESTABLISHED || !(pcb->flags & TF_SACK))
+		return false;
+	now = skiff__now_us();
+	prune(s, pcb->lastack);
+	/* What the scoreboard shows delivered feeds RACK. */
+	if (r->n_sacked)
+		for (seg = pcb->unacked; seg; seg = seg->next)
+			if (!(seg->skiff_sflags & SKIFF_SEG_SACKED) &&
+			    covered(s, seg_seq(seg), seg_end(seg))) {
+				seg->skiff_sflags |= SKIFF_SEG_SACKED;
+				deliver(s, seg, now);
+			}
+	r->reo_due_us = 0;
+	if (!r->rack_valid)
+		return false;
+	/* RACK_detect_loss(): sent before the reference and not delivered
+	 * within its RTT plus the reordering window. */
+	reo = skiff__reo_wnd_us(r);
 	for (seg = pcb->unacked; seg; seg = next) {
-		u32_t l = lwip_ntohl(seg->tcphdr->seqno), r = l + TCP_TCPLEN(seg);
+		u32_t end = seg_end(seg), deadline;
 
 		next = seg->next;
-		if (TCP_SEQ_GEQ(l, high))
-			break;
-		if (covered(s, l, r) || TCP_SEQ_LT(l, s->rec.rexmit_high) ||
-		    sacked_above(s, r) < dup || seg->p->ref != 1) {
+		if ((seg->skiff_sflags & (SKIFF_SEG_SACKED | SKIFF_SEG_SENT)) != SKIFF_SEG_SENT ||
+		    !sent_after(r->rack_xmit_us, r->rack_end, seg->skiff_xmit_us, end)) {
+			prev = seg;
+			continue;
+		}
+		deadline = seg->skiff_xmit_us + r->rack_rtt_us + reo;
+		if (after_us(deadline, now) || seg->p->ref != 1) {
+			/* Not yet; or its frame is still on the TX ring (zero
+			 * copy): not lost, only not sent yet. Look again. */
+			if (!after_us(deadline, now))
+				deadline = now + 1000u;
+			if (!due || after_us(due, deadline))
+				due = deadline;
 			prev = seg;
 			continue;
 		}
 		if (!n)
 			enter_recovery(s, pcb);
+		if (seg->skiff_sflags & SKIFF_SEG_RETRANS)
+			skiff__s.stats.tcp_lost_retransmits++;
 		requeue(pcb, prev, seg); /* prev stays: seg left the list */
-		s->rec.rexmit_high = r;
 		n++;
 	}
+	r->reo_due_us = due ? due | 1u : 0;
+	if (due)
+		skiff__timer_arm(pcb);
 	/* lwIP counts the window from the cumulative ACK; SACKed bytes have
 	 * left the network all the same. Letting them count (RFC 6675's pipe,
-	 * roughly) keeps new data going during recovery, which brings the
-	 * SACKs that reveal lost resends. */
-	if (s->rec.active) {
+	 * roughly) keeps new data going during recovery. */
+	if (r->active) {
 		tcpwnd_size_t want = pcb->ssthresh + sacked_above(s, pcb->lastack);
 
 		if (pcb->cwnd < want)
@@ -254,10 +434,128 @@ bool skiff__sack_recover(struct skiff_sock *s, struct tcp_pcb *pcb)
 	}
 	if (!n)
 		return false;
-	s->rec.rexmit_mark = pcb->snd_nxt;
 	/* Karn: no RTT sample from a retransmission. */
 	pcb->rttest = 0;
 	pcb->rtime = 0;
+	skiff__s.stats.tcp_rack_losses += n;
 	skiff__s.stats.tcp_sack_retransmits += n;
 	return true;
+}
+
+/* lwIP's RTO from skiff's estimate: lwIP computes rto = (sa >> 3) + sv in
+ * its ticks and backs off from that, so both are set to give it. */
+static void set_rto(struct skiff_recovery *r, struct tcp_pcb *pcb)
+{
+	u32_t rto = skiff__rto_ms(r->srtt_us, r->rttvar_us, skiff__s.cfg.min_rto_ms);
+	u32_t ticks = (rto + TCP_SLOW_INTERVAL - 1) / TCP_SLOW_INTERVAL;
+	u32_t srtt = r->srtt_us / (1000u * TCP_SLOW_INTERVAL);
+
+	if (ticks > 0x3fff)
+		ticks = 0x3fff;
+	if (srtt >= ticks)
+		srtt = ticks - 1;
+	pcb->sa = (s16_t)(srtt << 3);
+	pcb->sv = (s16_t)(ticks - srtt);
+	if (!pcb->nrtx)
+		pcb->rto = (s16_t)ticks;
+}
+
+void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked)
+{
+	struct skiff_recovery *r = &s->rec;
+
+	if (r->srtt_us)
+		set_rto(r, pcb);
+	if (r->active &&
+	    ((pcb->flags & TF_RTO) || TCP_SEQ_GEQ(pcb->lastack, r->recover) || !pcb->unacked)) {
+		r->active = false;
+		r->rexmit_high = pcb->lastack;
+	}
+	/* The probe timer restarts with each ACK of new data. */
+	r->pto_due_us = 0;
+	if (pcb->unacked && !r->tlp_out) {
+		r->pto_due_us =
+			(skiff__now_us() + skiff__pto_us(r->srtt_us, !pcb->unacked->next)) | 1u;
+		skiff__timer_arm(pcb);
+	}
+	if (!r->active || (pcb->flags & TF_SACK))
+		return;
+	/* NewReno (RFC 6582 3.2 step 3): without SACK a partial ACK means
+	 * the next hole is lost too: resend it and stay in recovery instead
+	 * of stalling until an RTO. */
+	tcp_set_flags(pcb, TF_INFR);
+	pcb->rtime = 0;
+	if (TCP_SEQ_LT(lwip_ntohl(pcb->unacked->tcphdr->seqno), r->rexmit_high))
+		return; /* resent already in this episode: its fate is the RTO's */
+	if (tcp_rexmit(pcb) != ERR_OK)
+		return;
+	r->rexmit_high = seg_end(pcb->unsent);
+	/* Deflate by what was ACKed, add back one segment (RFC 6582). */
+	pcb->cwnd = pcb->cwnd > acked ? (tcpwnd_size_t)(pcb->cwnd - acked) : pcb->mss;
+	TCP_WND_INC(pcb->cwnd, pcb->mss);
+	skiff__s.stats.tcp_partial_acks++;
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+bool skiff__recovery_pending(const struct tcp_pcb *pcb)
+{
+	const struct skiff_sock *s = sock_of(pcb);
+
+	return s && (s->rec.reo_due_us || s->rec.pto_due_us);
+}
+
+/* The tail loss probe (RFC 8985 7.3): new data if the peer's window takes
+ * it (one segment past the congestion window), else the last segment
+ * again. */
+static void probe(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_recovery *r = &s->rec;
+	struct tcp_seg *prev = NULL, *last;
+	u32_t before = pcb->snd_nxt;
+
+	if (!pcb->unacked || r->tlp_out || pcb->state < ESTABLISHED || (pcb->flags & TF_RTO))
+		return;
+	if (pcb->unsent) {
+		tcpwnd_size_t cwnd = pcb->cwnd;
+
+		pcb->cwnd = (tcpwnd_size_t)(pcb->snd_nxt - pcb->lastack + pcb->mss);
+		tcp_output(pcb);
+		pcb->cwnd = cwnd;
+	}
+	r->tlp_rexmit = false;
+	if (pcb->snd_nxt == before) {
+		for (last = pcb->unacked; last->next; last = last->next)
+			prev = last;
+		if (last->p->ref != 1) {
+			/* still on the TX ring: look again shortly */
+			r->pto_due_us = (skiff__now_us() + 1000u) | 1u;
+			return;
+		}
+		requeue(pcb, prev, last);
+		pcb->rttest = 0;
+		tcp_output(pcb);
+		r->tlp_rexmit = true;
+	}
+	r->tlp_out = true;
+	r->tlp_end = pcb->snd_nxt;
+	skiff__s.stats.tcp_tlp_sent++;
+}
+
+void skiff__recovery_timer(struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = sock_of(pcb);
+	u32_t now = skiff__now_us();
+
+	if (!s)
+		return;
+	if (s->rec.reo_due_us && !after_us(s->rec.reo_due_us, now)) {
+		s->rec.reo_due_us = 0;
+		if (skiff__recovery_run(s, pcb))
+			tcp_output(pcb);
+	}
+	if (s->rec.pto_due_us && !after_us(s->rec.pto_due_us, now)) {
+		s->rec.pto_due_us = 0;
+		probe(s, pcb);
+	}
 }

@@ -1,6 +1,6 @@
-/* Loss recovery for the sender (recovery.c): NewReno's partial ACKs (RFC
- * 6582) and a SACK scoreboard (RFC 6675, simplified) on top of lwIP's Reno,
- * which recovers one hole per round trip. */
+/* Loss recovery for the sender (recovery.c): RACK-TLP (RFC 8985) on a SACK
+ * scoreboard, NewReno's partial ACKs (RFC 6582) without SACK, and the RTO
+ * (RFC 6298) from skiff's own RTT estimate, on top of lwIP's Reno. */
 #ifndef SKIFF_RECOVERY_H
 #define SKIFF_RECOVERY_H
 
@@ -11,38 +11,82 @@
 
 struct skiff_sock;
 struct tcp_pcb;
+struct tcp_seg;
 
 #ifndef SKIFF_SACK_MAX
 #define SKIFF_SACK_MAX 8
 #endif
 
+/* What a segment went through (its skiff_sflags, lwipopts.h). */
+#define SKIFF_SEG_SENT	  0x01u /* sent at least once */
+#define SKIFF_SEG_RETRANS 0x02u /* sent more than once: its RTT is ambiguous */
+#define SKIFF_SEG_SACKED  0x04u /* the peer SACKed it */
+
 struct skiff_sack_range {
 	u32_t left, right;
 };
 
-/* A connection's recovery state. In fast recovery until everything sent
- * before it began is ACKed; a partial ACK resends the next hole at once
- * instead of waiting for an RTO. */
+/* A connection's recovery state. */
 struct skiff_recovery {
-	bool active;
+	bool active;	   /* in recovery until everything sent before it began is ACKed */
 	u32_t recover;	   /* snd_nxt when the episode began */
-	u32_t rexmit_high; /* holes below this were resent in this episode */
-	u32_t rexmit_mark; /* snd_nxt when they were: SACKs well past it mean a resend was lost */
+	u32_t rexmit_high; /* without SACK: holes below this were resent in this episode */
 	struct skiff_sack_range sacked[SKIFF_SACK_MAX]; /* SACKed ranges above the ACK */
 	uint8_t n_sacked;
+
+	/* RACK: the most recently sent segment the peer has (ACKed or
+	 * SACKed), its RTT, and whether the path reorders. */
+	bool rack_valid;
+	bool reord;
+	u32_t rack_xmit_us, rack_end, rack_rtt_us;
+	u32_t fack; /* the highest sequence delivered */
+	u32_t min_rtt_us, min_rtt_at_us;
+	/* RTT estimate in microseconds (RFC 6298), for the PTO and the RTO. */
+	u32_t srtt_us, rttvar_us;
+
+	/* Timers, in microseconds on skiff__now_us() (0: not armed): the
+	 * reordering window of a segment that will be lost unless delivered
+	 * by then, and the tail loss probe. */
+	u32_t reo_due_us, pto_due_us;
+	bool tlp_out;	 /* a probe is out */
+	bool tlp_rexmit; /* ... and it was a retransmission */
+	u32_t tlp_end;	 /* snd_nxt when it went */
 };
+
+/* lwIP's hooks (patch 0013): a new segment, and a segment going out. */
+void skiff__recovery_seg_init(struct tcp_seg *seg);
+void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg);
 
 /* lwIP's own fast retransmit is going out (output hook): the episode
  * begins, ending once @p snd_nxt is ACKed. */
 void skiff__recovery_begin(struct skiff_sock *s, u32_t snd_nxt, u32_t resent_end);
-/* New data ACKed (lwIP's sent callback): a partial ACK in recovery resends. */
+/* An ACK arrives, before lwIP takes it: what it delivers cumulatively
+ * feeds RACK, its SACK option @p sack (the kind byte; NULL: none) the
+ * scoreboard. True when there is work for after the batch. */
+bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno,
+			    const uint8_t *sack);
+/* After the batch: segments the scoreboard shows delivered feed RACK, and
+ * those RACK finds lost go back on unsent, in order. True when something
+ * was queued to resend. Never inside lwIP's input (it forbids touching the
+ * queues). */
+bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb);
+/* New data ACKed (lwIP's sent callback): the episode's end, NewReno's
+ * partial ACK without SACK, the RTO from the RTT estimate, the probe. */
 void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked);
-/* Forgets SACKed ranges the ACK passed, then records the blocks of the
- * ACK's SACK option @p sack (its kind byte; NULL: none); true when there
- * were any. */
-bool skiff__sack_input(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *sack);
-/* Resends the holes the scoreboard shows lost; true when it did. Never
- * inside lwIP's input (it forbids touching the queues): after the batch. */
-bool skiff__sack_recover(struct skiff_sock *s, struct tcp_pcb *pcb);
+/* For timers.c's fast visits: a reordering or probe timer is armed; run
+ * whatever fell due. */
+bool skiff__recovery_pending(const struct tcp_pcb *pcb);
+void skiff__recovery_timer(struct tcp_pcb *pcb);
+
+/* The RFC 6298 RTO from an RTT estimate (microseconds), at least
+ * @p min_rto_ms: what recovery.c gives lwIP. */
+uint32_t skiff__rto_ms(uint32_t srtt_us, uint32_t rttvar_us, uint32_t min_rto_ms);
+/* The probe timeout (RFC 8985 7.2), microseconds: 2 SRTT, at least 2 ms;
+ * with one segment out, at least 1.5 SRTT + 200 ms (the peer's delayed
+ * ACK). */
+uint32_t skiff__pto_us(uint32_t srtt_us, bool one_segment);
+/* RACK's reordering window (RFC 8985 6.2): min RTT / 4, at most SRTT;
+ * 0 when no reordering was seen and the connection is in recovery. */
+uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r);
 
 #endif

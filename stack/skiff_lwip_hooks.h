@@ -16,11 +16,19 @@ struct eth_hdr;
 struct eth_addr;
 struct eth_vlan_hdr;
 struct ip6_addr;
+struct tcp_seg;
 
 /* RFC 6528: keyed hash of the 4-tuple plus a 4 us clock. */
 u32_t skiff__hook_tcp_isn(const struct ip_addr *local_ip, u16_t local_port,
 			  const struct ip_addr *remote_ip, u16_t remote_port);
 #define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) skiff__hook_tcp_isn(lip, lport, rip, rport)
+
+/* Every segment's send time and history, for RACK (recovery.c, patch
+ * 0013). */
+void skiff__recovery_seg_init(struct tcp_seg *seg);
+void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg);
+#define LWIP_HOOK_TCP_SEG_INIT(seg)	skiff__recovery_seg_init(seg)
+#define LWIP_HOOK_TCP_SEG_OUT(pcb, seg) skiff__recovery_seg_out(pcb, seg)
 
 /* MPTCP option parsing (kind 30) and the secpath policy of listeners. */
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,
@@ -55,6 +63,15 @@ u16_t skiff__hook_connect_port(const struct tcp_pcb *pcb);
 #define LWIP_HOOK_TCP_CONNECT_PORT(pcb) skiff__hook_connect_port(pcb)
 int skiff__hook_tuple_in_use(const struct tcp_pcb *pcb);
 #define LWIP_HOOK_TCP_TUPLE_IN_USE(pcb) skiff__hook_tuple_in_use(pcb)
+
+/* Congestion control (cc.c, patch 0012): CUBIC or Reno per connection in
+ * place of lwIP's Reno, set up when the connection is established. */
+void skiff__hook_tcp_cc_init(struct tcp_pcb *pcb);
+#define LWIP_HOOK_TCP_CC_INIT(pcb) skiff__hook_tcp_cc_init(pcb)
+void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked);
+#define LWIP_HOOK_TCP_CC_ACKED(pcb, acked) skiff__hook_tcp_cc_acked(pcb, acked)
+void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event);
+#define LWIP_HOOK_TCP_CC_LOSS(pcb, event) skiff__hook_tcp_cc_loss(pcb, event)
 
 /* Path MTU (pmtu.c): ICMP "fragmentation needed" and ICMPv6 "packet too
  * big" seen before lwIP's own checks; the packet goes on to lwIP. */

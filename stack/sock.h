@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ackbatch.h"
+#include "cc.h"
 #include "dgram.h"
 #include "epoll.h"
 #include "guard.h"
@@ -89,6 +90,7 @@ struct skiff_sock {
 	struct skiff_recovery rec;     /* recovery.c */
 	struct skiff_ackstate ack;     /* ackbatch.c */
 	struct skiff_guardstate guard; /* guard.c */
+	struct skiff_cc cc;	       /* cc.c */
 
 	struct skiff_sock *all_next, *all_prev; /* every live struct (fdtable.c) */
 };

@@ -1,6 +1,7 @@
 /* Socket options: the SOL_SOCKET, IPPROTO_TCP, IPPROTO_IPV6 and SOL_SKIFF
  * options skiff knows (skiff.h lists them), kept on the socket (struct
- * skiff_sockopts) or on its pcb; the others fail with ENOPROTOOPT. */
+ * skiff_sockopts, TCP_CONGESTION in cc.c's group) or on its pcb; the
+ * others fail with ENOPROTOOPT. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -135,6 +136,19 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 	if (level == IPPROTO_TCP) {
 		if (s->kind != SKIFF_SK_TCP)
 			SKIFF_FAIL(ENOPROTOOPT);
+		if (name == TCP_CONGESTION) {
+			/* A name, not an int: 15 bytes of it at most, as Linux reads. */
+			char cc[SKIFF_CC_NAME_MAX];
+			size_t n = len < sizeof(cc) - 1 ? len : sizeof(cc) - 1;
+
+			if (!val || len < 1)
+				SKIFF_FAIL(EINVAL);
+			memcpy(cc, val, n);
+			cc[n] = '\0';
+			if ((e = skiff__cc_select(s, cc)))
+				SKIFF_FAIL(-e);
+			return 0;
+		}
 		if ((e = get_int(val, len, &v)))
 			SKIFF_FAIL(-e);
 		switch (name) {
@@ -305,6 +319,14 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		case TCP_KEEPCNT:
 			v = pcb && pcb->state != LISTEN ? (int)pcb->keep_cnt : 9;
 			break;
+		case TCP_CONGESTION: {
+			char cc[SKIFF_CC_NAME_MAX] = {0};
+
+			strncpy(cc, skiff__cc_name(s), sizeof(cc) - 1);
+			if ((e = put_val(val, len, cc, sizeof(cc))))
+				SKIFF_FAIL(-e);
+			return 0;
+		}
 		case TCP_INFO: {
 			struct tcp_info ti;
 

@@ -40,6 +40,7 @@
  */
 #include "engine.h"
 #include "instance.h"
+#include "recovery.h"
 #include "listenq.h"
 #include "pmtu.h"
 #include "skiff_lwip_hooks.h"
@@ -155,7 +156,8 @@ static void fast_del(struct tcp_pcb *p)
 
 static bool needs_fast(const struct tcp_pcb *p)
 {
-	return (p->flags & (TF_ACK_DELAY | TF_CLOSEPEND)) || p->refused_data;
+	return (p->flags & (TF_ACK_DELAY | TF_CLOSEPEND)) || p->refused_data ||
+	       skiff__recovery_pending(p);
 }
 
 /* Keeps the earliest of the ticks offered, none earlier than @p next. */
@@ -389,7 +391,11 @@ void skiff__hook_fasttmr(void)
 			continue;
 		current = p;
 		current_gone = false;
-		tcp_fasttmr_pcb(p);
+		/* RACK's reordering timer and the tail loss probe (recovery.c). */
+		if (skiff__recovery_pending(p))
+			skiff__recovery_timer(p);
+		if (!current_gone)
+			tcp_fasttmr_pcb(p);
 		if (!current_gone && needs_fast(p))
 			fast_add(p);
 		current = NULL;

@@ -155,6 +155,8 @@ struct skiff_config {
 					 * newly received data is copied into the heap
 					 * and its frame goes back (orphaned) */
 	/* TCP */
+	uint32_t min_rto_ms;   /**< the retransmission timeout's floor (default 200, as
+				* Linux; RFC 6298 says 1000) */
 	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
 				* of 60 s); tests shorten it */
 };
@@ -393,16 +395,36 @@ struct skiff_stats {
 		tcp_conn_refused;
 	uint64_t udp_rx_drop, udp_checksum_err, udp_rcvq_drop;
 	uint64_t arp_drop, nd6_drop;
-	uint64_t tcp_fast_recoveries;	  /**< fast retransmits (3 duplicate ACKs) */
-	uint64_t tcp_timeouts;		  /**< retransmission timeouts */
-	uint64_t tcp_rto_retransmits;	  /**< segments resent after a retransmission timeout */
-	uint64_t tcp_partial_acks;	  /**< NewReno: holes resent on a partial ACK in recovery */
-	uint64_t tcp_sack_retransmits;	  /**< holes resent from the SACK scoreboard */
-	uint64_t tcp_lost_retransmits;	  /**< resends found lost (SACKs past them) and resent */
-	uint64_t tcp_accept_backlog_drop; /**< handshakes that finished for a listener closed
+	uint64_t tcp_fast_recoveries;  /**< fast retransmits (3 duplicate ACKs) */
+	uint64_t tcp_timeouts;	       /**< retransmission timeouts */
+	uint64_t tcp_rto_retransmits;  /**< segments resent after a retransmission timeout */
+	uint64_t tcp_partial_acks;     /**< NewReno: holes resent on a partial ACK in recovery */
+	uint64_t tcp_sack_retransmits; /**< holes resent from the SACK scoreboard */
+	uint64_t tcp_lost_retransmits; /**< resends found lost (SACKs past them) and resent */
+	uint64_t tcp_rack_losses;      /**< segments RACK found lost (RFC 8985): sent before
+					   * one the peer has, and missing an RTT plus the
+					   * reordering window later; resent */
+	uint64_t tcp_tlp_sent;	       /**< tail loss probes (RFC 8985 7) */
+	uint64_t tcp_tlp_recoveries;   /**< ... that repaired a tail loss (no D-SACK) */
+	uint64_t tcp_dsacks_received;  /**< D-SACK blocks (RFC 2883): the peer got
+					   * something twice */
+	uint64_t tcp_cc_cubic_events;  /**< congestion events (a loss recovery, a timeout)
+					   * on connections running CUBIC (RFC 9438) */
+	uint64_t tcp_cc_reno_events;   /**< ... running Reno (TCP_CONGESTION "reno") */
+	uint64_t tcp_cc_rto_events;    /**< of those, retransmission timeouts */
+	uint64_t tcp_cubic_fast_convergence; /**< CUBIC's W_max lowered below the window
+					      * at the event (RFC 9438 4.7) */
+	uint64_t tcp_cubic_reno_friendly;    /**< ACKs where Reno's estimate led the cubic
+					   * curve (RFC 9438 4.3) */
+	uint64_t tcp_hystart_css;	     /**< HyStart++ (RFC 9406): slow start left for
+					   * conservative slow start, the RTT rose */
+	uint64_t tcp_hystart_resumed;	     /**< ... back to slow start: the rise was spurious */
+	uint64_t tcp_hystart_exits;	     /**< ... conservative slow start's rounds done:
+					   * congestion avoidance before any loss */
+	uint64_t tcp_accept_backlog_drop;    /**< handshakes that finished for a listener closed
 					   * meanwhile: reset */
-	uint64_t secpath_drops;		  /**< segments refused by a listener's secpath policy */
-	uint64_t mptcp_fallbacks;	  /**< MP_CAPABLE SYNs answered with plain TCP */
+	uint64_t secpath_drops;		     /**< segments refused by a listener's secpath policy */
+	uint64_t mptcp_fallbacks;	     /**< MP_CAPABLE SYNs answered with plain TCP */
 	uint64_t mptcp_dss_rx, mptcp_dss_tx, mptcp_bad_option;
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */

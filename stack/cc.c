@@ -1,0 +1,539 @@
+/*
+ * Congestion control, per connection: Reno (RFC 5681) and CUBIC (RFC 9438)
+ * with HyStart++ (RFC 9406) in its first slow start. lwIP calls in where it
+ * would run its own Reno (patch 0012): when the connection is established,
+ * on each ACK of new data, and at a fast retransmit or a retransmission
+ * timeout. A pcb without a socket (a handshake under way, a socket
+ * discarded) keeps lwIP's Reno, done here as lwIP does it.
+ *
+ * cwnd and ssthresh stay lwIP's fields: skiff's loss recovery (recovery.c)
+ * changes cwnd while it recovers and sets ssthresh when it begins. An
+ * ssthresh that is not the one cc.c left there is such a congestion event:
+ * the algorithm's state follows it at the next ACK (W_max from the window
+ * before it), and recovery.c's values stand.
+ *
+ * HyStart++ needs RTT samples in microseconds, per ACK; lwIP times one
+ * segment per round trip in 10 ms ticks. cc.c takes its own: on an ACK,
+ * data waiting to be sent goes out at once (tcp_input() ends with
+ * tcp_output()), so snd_nxt and the time are where the next byte leaves;
+ * the ACK that passes that byte closes the sample. A caller with
+ * per-segment send times feeds skiff__cc_rtt_sample() instead.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cc.h"
+#include "instance.h"
+#include "skiff_lwip_hooks.h"
+#include "sock.h"
+
+#include "lwip/priv/tcp_priv.h"
+
+/* The counters are skiff_stats' tcp_cc_*, tcp_cubic_* and tcp_hystart_*. */
+#define CC_STAT(name) (skiff__s.stats.name++)
+
+/* ---- Reno ------------------------------------------------------------------- */
+
+uint32_t skiff__reno_on_ack(uint32_t cwnd, uint32_t ssthresh, uint32_t *bytes_acked, uint32_t acked,
+			    uint32_t mss, unsigned l)
+{
+	uint64_t w = cwnd, cap = (uint64_t)l * mss;
+
+	if (cwnd < ssthresh) {
+		w += acked < cap ? acked : cap;
+	} else {
+		*bytes_acked += acked;
+		if (*bytes_acked >= cwnd) {
+			*bytes_acked -= cwnd;
+			w += mss;
+		}
+	}
+	return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
+uint32_t skiff__reno_ssthresh(uint32_t cwnd, uint32_t snd_wnd, uint32_t mss)
+{
+	uint32_t half = (cwnd < snd_wnd ? cwnd : snd_wnd) / 2;
+
+	return half < 2 * mss ? 2 * mss : half;
+}
+
+/* ---- CUBIC ------------------------------------------------------------------- */
+
+/* Newton's method from above, where it converges monotonically: K is
+ * taken once per congestion event, and libm is not linked for it. */
+static double cube_root(double x)
+{
+	double y, prev;
+
+	if (x <= 0)
+		return x < 0 ? -cube_root(-x) : 0;
+	y = x > 1 ? x : 1;
+	for (int i = 0; i < 200; i++) {
+		prev = y;
+		y = (2 * y + x / (y * y)) / 3;
+		if (y >= prev)
+			break;
+	}
+	return y;
+}
+
+double skiff__cubic_k(double w_max, double cwnd_epoch)
+{
+	return cube_root((w_max - cwnd_epoch) / SKIFF_CUBIC_C);
+}
+
+double skiff__cubic_window(const struct skiff_cubic *c, double t_s)
+{
+	double d = t_s - c->k;
+
+	return SKIFF_CUBIC_C * d * d * d + c->w_max;
+}
+
+double skiff__cubic_on_loss(struct skiff_cubic *c, double cwnd, double flight, bool timeout)
+{
+	double ssthresh = flight * SKIFF_CUBIC_BETA;
+
+	/* Fast convergence (4.7): a window that did not reach the last W_max
+	 * means a new flow took its share; plateau lower, release bandwidth. */
+	if (cwnd < c->w_max)
+		c->w_max = cwnd * (1 + SKIFF_CUBIC_BETA) / 2;
+	else
+		c->w_max = cwnd;
+	c->cwnd_prior = cwnd;
+	if (timeout)
+		c->w_max = 0;
+	c->in_epoch = false;
+	return ssthresh < 2 ? 2 : ssthresh;
+}
+
+void skiff__cubic_epoch(struct skiff_cubic *c, double cwnd, long long now_ms)
+{
+	if (c->w_max <= cwnd) {
+		/* No plateau above: the curve starts convex from here. */
+		c->w_max = cwnd;
+		c->k = 0;
+	} else {
+		c->k = skiff__cubic_k(c->w_max, cwnd);
+	}
+	if (c->cwnd_prior <= 0)
+		c->cwnd_prior = cwnd;
+	c->w_est = cwnd;
+	c->epoch_ms = now_ms;
+	c->in_epoch = true;
+}
+
+double skiff__cubic_on_ack(struct skiff_cubic *c, double cwnd, double acked, long long now_ms,
+			   double rtt_s)
+{
+	double t, target, alpha;
+
+	if (!c->in_epoch)
+		skiff__cubic_epoch(c, cwnd, now_ms);
+	t = (double)(now_ms - c->epoch_ms) / 1000.0;
+	/* Reno's window as it would be (4.3): alpha per window ACKed, 1 once
+	 * it is back where the last reduction started. */
+	alpha = c->w_est >= c->cwnd_prior ? 1.0 : SKIFF_CUBIC_ALPHA;
+	c->w_est += alpha * acked / cwnd;
+	if (skiff__cubic_window(c, t) < c->w_est) {
+		CC_STAT(tcp_cubic_reno_friendly);
+		return c->w_est > cwnd ? c->w_est : cwnd;
+	}
+	/* Concave and convex regions alike (4.4, 4.5): towards where the
+	 * curve will be an RTT from now, at most half a window ahead. */
+	target = skiff__cubic_window(c, t + rtt_s);
+	if (target < cwnd)
+		target = cwnd;
+	else if (target > 1.5 * cwnd)
+		target = 1.5 * cwnd;
+	return cwnd + (target - cwnd) / cwnd * acked;
+}
+
+/* ---- HyStart++ ------------------------------------------------------------------- */
+
+static void round_start(struct skiff_hystart *h, uint32_t snd_nxt)
+{
+	h->window_end = snd_nxt;
+	h->last_min_us = h->cur_min_us;
+	h->cur_min_us = SKIFF_HYSTART_NO_RTT;
+	h->samples = 0;
+}
+
+void skiff__hystart_init(struct skiff_hystart *h, uint32_t snd_nxt)
+{
+	memset(h, 0, sizeof(*h));
+	h->phase = SKIFF_HS_SLOW_START;
+	h->cur_min_us = SKIFF_HYSTART_NO_RTT;
+	h->css_base_us = SKIFF_HYSTART_NO_RTT;
+	round_start(h, snd_nxt);
+}
+
+bool skiff__hystart_on_ack(struct skiff_hystart *h, uint32_t ack, uint32_t snd_nxt)
+{
+	if (h->phase == SKIFF_HS_DONE || (int32_t)(ack - h->window_end) < 0)
+		return false;
+	round_start(h, snd_nxt);
+	if (h->phase != SKIFF_HS_CSS)
+		return false;
+	if (h->css_rounds >= SKIFF_HYSTART_CSS_ROUNDS) {
+		h->phase = SKIFF_HS_DONE;
+		return true;
+	}
+	h->css_rounds++;
+	return false;
+}
+
+void skiff__hystart_on_rtt(struct skiff_hystart *h, uint32_t rtt_us)
+{
+	uint32_t thresh;
+
+	if (h->phase == SKIFF_HS_DONE)
+		return;
+	if (rtt_us < h->cur_min_us)
+		h->cur_min_us = rtt_us;
+	if (h->samples < UINT16_MAX)
+		h->samples++;
+	if (h->samples < SKIFF_HYSTART_N_RTT_SAMPLE)
+		return;
+	if (h->phase == SKIFF_HS_CSS) {
+		if (h->cur_min_us < h->css_base_us) {
+			h->css_base_us = SKIFF_HYSTART_NO_RTT;
+			h->css_rounds = 0;
+			h->phase = SKIFF_HS_SLOW_START;
+		}
+		return;
+	}
+	if (h->last_min_us == SKIFF_HYSTART_NO_RTT)
+		return;
+	thresh = h->last_min_us / SKIFF_HYSTART_MIN_RTT_DIVISOR;
+	if (thresh > SKIFF_HYSTART_MAX_RTT_THRESH_US)
+		thresh = SKIFF_HYSTART_MAX_RTT_THRESH_US;
+	if (thresh < SKIFF_HYSTART_MIN_RTT_THRESH_US)
+		thresh = SKIFF_HYSTART_MIN_RTT_THRESH_US;
+	if ((uint64_t)h->cur_min_us >= (uint64_t)h->last_min_us + thresh) {
+		h->css_base_us = h->cur_min_us;
+		h->css_rounds = 1; /* the round it began in counts */
+		h->phase = SKIFF_HS_CSS;
+	}
+}
+
+uint32_t skiff__hystart_increase(const struct skiff_hystart *h, uint32_t acked, uint32_t mss,
+				 unsigned l)
+{
+	uint64_t cap = (uint64_t)l * mss;
+	uint32_t inc = acked < cap ? acked : (uint32_t)cap;
+
+	return h->phase == SKIFF_HS_CSS ? inc / SKIFF_HYSTART_CSS_GROWTH_DIVISOR : inc;
+}
+
+/* ---- a connection's congestion control ----------------------------------------- */
+
+static struct skiff_sock *sock_of(const struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = pcb->callback_arg;
+
+	/* (A handshake under way points at its listener's socket.) */
+	return s && s->pcb.tcp == pcb ? s : NULL;
+}
+
+static const char *const algo_name[] = {
+	[SKIFF_CC_RENO] = "reno",
+	[SKIFF_CC_CUBIC] = "cubic",
+};
+
+static double srtt_s(const struct skiff_cc *cc, const struct tcp_pcb *pcb)
+{
+	if (cc->srtt_us)
+		return cc->srtt_us / 1e6;
+	return (double)(pcb->sa >> 3) * TCP_SLOW_INTERVAL / 1e3;
+}
+
+/* The connection starts (or switches) running its algorithm from the
+ * window it has. HyStart++ only while no congestion event happened. */
+static void setup(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_cc *cc = &s->cc;
+	bool congested = cc->algo ? cc->congested : false;
+	uint8_t want = cc->want;
+
+	if (!cc->algo && !want && s->aq.listener)
+		want = cc->want = s->aq.listener->cc.want; /* accepted: the listener's choice */
+	memset(cc, 0, sizeof(*cc));
+	cc->want = want;
+	cc->algo = want ? want : SKIFF_CC_DEFAULT;
+	cc->congested = congested;
+	cc->cwnd = pcb->cwnd;
+	cc->ssthresh = pcb->ssthresh;
+	cc->cwnd_seg = pcb->mss ? (double)pcb->cwnd / pcb->mss : 0;
+	skiff__hystart_init(&cc->hs, pcb->snd_nxt);
+	if (cc->algo != SKIFF_CC_CUBIC || congested || pcb->cwnd >= pcb->ssthresh)
+		cc->hs.phase = SKIFF_HS_DONE;
+}
+
+static void forget_marks(struct skiff_cc *cc)
+{
+	cc->mark_n = 0;
+}
+
+static void rtt_sample(struct skiff_cc *cc, uint32_t rtt_us)
+{
+	if (!rtt_us)
+		rtt_us = 1;
+	/* RFC 6298's smoothing, for CUBIC's W_cubic(t + RTT). */
+	if (!cc->srtt_us)
+		cc->srtt_us = rtt_us;
+	else
+		cc->srtt_us = (uint32_t)(((uint64_t)cc->srtt_us * 7 + rtt_us) / 8);
+	if (cc->hs.phase != SKIFF_HS_DONE) {
+		uint8_t was = cc->hs.phase;
+
+		skiff__hystart_on_rtt(&cc->hs, rtt_us);
+		if (was == SKIFF_HS_SLOW_START && cc->hs.phase == SKIFF_HS_CSS)
+			CC_STAT(tcp_hystart_css);
+		else if (was == SKIFF_HS_CSS && cc->hs.phase == SKIFF_HS_SLOW_START)
+			CC_STAT(tcp_hystart_resumed);
+	}
+}
+
+/* cc.c's own samples (see the top): closes those the ACK passed, the
+ * newest one giving the sample, and marks where the next data leaves. */
+static void rtt_marks(struct skiff_cc *cc, const struct tcp_pcb *pcb, uint32_t now)
+{
+	bool got = false;
+	uint32_t rtt = 0;
+
+	while (cc->mark_n) {
+		const struct skiff_cc_mark *m = &cc->marks[cc->mark_head];
+
+		if (!TCP_SEQ_GT(pcb->lastack, m->seq))
+			break;
+		rtt = now - m->us;
+		got = true;
+		cc->mark_head = (uint8_t)((cc->mark_head + 1) % SKIFF_CC_RTT_MARKS);
+		cc->mark_n--;
+	}
+	if (got)
+		rtt_sample(cc, rtt);
+	if (pcb->unsent && cc->mark_n < SKIFF_CC_RTT_MARKS) {
+		unsigned tail = (cc->mark_head + cc->mark_n) % SKIFF_CC_RTT_MARKS;
+		unsigned last = (tail + SKIFF_CC_RTT_MARKS - 1) % SKIFF_CC_RTT_MARKS;
+
+		if (!cc->mark_n || TCP_SEQ_GT(pcb->snd_nxt, cc->marks[last].seq)) {
+			cc->marks[tail] = (struct skiff_cc_mark){pcb->snd_nxt, now};
+			cc->mark_n++;
+		}
+	}
+}
+
+/* A congestion event: the algorithm's ssthresh; the caller sets cwnd. */
+static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto)
+{
+	struct skiff_cc *cc = &s->cc;
+	uint32_t mss = pcb->mss ? pcb->mss : 1;
+	uint32_t flight = LWIP_MIN(pcb->cwnd, pcb->snd_wnd);
+
+	cc->congested = true;
+	cc->hs.phase = SKIFF_HS_DONE;
+	forget_marks(cc);
+	if (rto)
+		CC_STAT(tcp_cc_rto_events);
+	if (cc->algo == SKIFF_CC_RENO) {
+		CC_STAT(tcp_cc_reno_events);
+		pcb->ssthresh = skiff__reno_ssthresh(pcb->cwnd, pcb->snd_wnd, mss);
+	} else {
+		double cwnd = pcb->cwnd == cc->cwnd ? cc->cwnd_seg : (double)pcb->cwnd / mss;
+		double ss;
+
+		CC_STAT(tcp_cc_cubic_events);
+		if (cwnd < cc->cubic.w_max && !rto)
+			CC_STAT(tcp_cubic_fast_convergence);
+		ss = skiff__cubic_on_loss(&cc->cubic, cwnd, (double)flight / mss, rto);
+		pcb->ssthresh = (tcpwnd_size_t)(ss * mss);
+	}
+	cc->ssthresh = pcb->ssthresh;
+}
+
+/* Someone else set ssthresh (recovery.c at the start of its recovery): a
+ * congestion event at the window cc.c last left; their values stand. */
+static void congestion_seen(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_cc *cc = &s->cc;
+	uint32_t mss = pcb->mss ? pcb->mss : 1;
+
+	cc->congested = true;
+	cc->hs.phase = SKIFF_HS_DONE;
+	forget_marks(cc);
+	if (cc->algo == SKIFF_CC_RENO) {
+		CC_STAT(tcp_cc_reno_events);
+	} else {
+		double before = cc->cwnd_seg > 0 ? cc->cwnd_seg : (double)cc->cwnd / mss;
+
+		CC_STAT(tcp_cc_cubic_events);
+		if (before < cc->cubic.w_max)
+			CC_STAT(tcp_cubic_fast_convergence);
+		skiff__cubic_on_loss(&cc->cubic, before, before, false);
+	}
+	cc->ssthresh = pcb->ssthresh;
+}
+
+static void cubic_acked(struct skiff_cc *cc, struct tcp_pcb *pcb, u32_t acked)
+{
+	uint32_t mss = pcb->mss ? pcb->mss : 1;
+	double cwnd;
+
+	/* The round's end is checked before this ACK's RTT sample is taken
+	 * (rtt_marks(), after): the sample counts in the new round. */
+	if (pcb->cwnd < pcb->ssthresh &&
+	    skiff__hystart_on_ack(&cc->hs, pcb->lastack, pcb->snd_nxt)) {
+		CC_STAT(tcp_hystart_exits);
+		pcb->ssthresh = pcb->cwnd;
+		cc->ssthresh = pcb->ssthresh;
+	}
+	if (pcb->cwnd < pcb->ssthresh) {
+		if (cc->hs.phase == SKIFF_HS_CSS) {
+			/* A quarter of slow start's growth, which is all the ACK
+			 * covers: ackbatch.c's top-up of a stretch ACK beyond
+			 * L segments is undone, the quarter counts it. */
+			pcb->cwnd = cc->cwnd;
+			TCP_WND_INC(pcb->cwnd,
+				    skiff__hystart_increase(&cc->hs, acked, mss, UINT32_MAX));
+		} else {
+			unsigned l = (pcb->flags & TF_RTO) ? 1 : SKIFF_CC_ABC_L;
+
+			TCP_WND_INC(pcb->cwnd, skiff__hystart_increase(&cc->hs, acked, mss, l));
+		}
+		cc->cwnd_seg = (double)pcb->cwnd / mss;
+		return;
+	}
+	cc->hs.phase = SKIFF_HS_DONE; /* HyStart++ ends with slow start */
+	cwnd = skiff__cubic_on_ack(&cc->cubic, cc->cwnd_seg, (double)acked / mss, skiff__now_ms(),
+				   srtt_s(cc, pcb));
+	if (cwnd * mss > (double)TCPWND_MAX)
+		cwnd = (double)TCPWND_MAX / mss;
+	cc->cwnd_seg = cwnd;
+	pcb->cwnd = (tcpwnd_size_t)(cwnd * mss);
+}
+
+/* lwIP's own Reno, for a pcb without a socket. */
+static void lwip_acked(struct tcp_pcb *pcb, u32_t acked)
+{
+	u32_t ba = pcb->bytes_acked;
+
+	pcb->cwnd = skiff__reno_on_ack(pcb->cwnd, pcb->ssthresh, &ba, acked, pcb->mss,
+				       (pcb->flags & TF_RTO) ? 1 : 2);
+	pcb->bytes_acked = ba;
+}
+
+void skiff__hook_tcp_cc_init(struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = sock_of(pcb);
+
+	if (s)
+		setup(s, pcb);
+}
+
+void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
+{
+	struct skiff_sock *s = sock_of(pcb);
+	struct skiff_cc *cc;
+
+	if (!s) {
+		lwip_acked(pcb, acked);
+		return;
+	}
+	cc = &s->cc;
+	if (!cc->algo)
+		setup(s, pcb); /* the ACK of a SYN, just before the init hook */
+	if (pcb->ssthresh != cc->ssthresh)
+		congestion_seen(s, pcb);
+	if (pcb->cwnd != cc->cwnd && pcb->mss)
+		cc->cwnd_seg = (double)pcb->cwnd / pcb->mss; /* recovery.c or ackbatch.c moved it */
+	/* No growth while recovering (RFC 5681 3.2, RFC 6582): recovery.c
+	 * sizes the window, and ACKs of resent data time nothing. */
+	if (s->rec.active || (pcb->flags & TF_INFR)) {
+		forget_marks(cc);
+		cc->cwnd = pcb->cwnd;
+		return;
+	}
+	if (cc->algo == SKIFF_CC_CUBIC) {
+		cubic_acked(cc, pcb, acked);
+		if (!cc->rtt_fed && !(pcb->flags & TF_RTO))
+			rtt_marks(cc, pcb, skiff__now_us());
+	} else {
+		u32_t ba = pcb->bytes_acked;
+
+		pcb->cwnd = skiff__reno_on_ack(pcb->cwnd, pcb->ssthresh, &ba, acked, pcb->mss,
+					       (pcb->flags & TF_RTO) ? 1 : SKIFF_CC_ABC_L);
+		pcb->bytes_acked = ba;
+	}
+	cc->cwnd = pcb->cwnd;
+}
+
+void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event)
+{
+	struct skiff_sock *s = sock_of(pcb);
+	bool rto = event == TCP_CC_LOSS_RTO;
+
+	if (pcb->state < ESTABLISHED) {
+		/* A lost SYN or SYN-ACK says nothing of the path's capacity
+		 * (RFC 5681 3.1): one segment, ssthresh kept. */
+		pcb->cwnd = pcb->mss;
+		return;
+	}
+	if (!s || !s->cc.algo) {
+		pcb->ssthresh = skiff__reno_ssthresh(pcb->cwnd, pcb->snd_wnd, pcb->mss);
+	} else {
+		if (pcb->ssthresh != s->cc.ssthresh)
+			congestion_seen(s, pcb);
+		congestion(s, pcb, rto);
+	}
+	/* Reno's inflation by the three segments the duplicate ACKs say left
+	 * (lwIP's fast recovery then adds one per further duplicate, and
+	 * deflates to ssthresh when it ends); a timeout restarts from one. */
+	pcb->cwnd = rto ? pcb->mss : pcb->ssthresh + 3u * pcb->mss;
+	if (s && s->cc.algo) {
+		s->cc.cwnd = pcb->cwnd;
+		s->cc.cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);
+	}
+}
+
+void skiff__cc_congestion(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	if (!s->cc.algo)
+		setup(s, pcb);
+	congestion(s, pcb, false);
+	pcb->cwnd = pcb->ssthresh;
+	s->cc.cwnd = pcb->cwnd;
+	s->cc.cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);
+}
+
+void skiff__cc_rtt_sample(struct skiff_sock *s, uint32_t rtt_us)
+{
+	s->cc.rtt_fed = true;
+	forget_marks(&s->cc);
+	if (s->cc.algo)
+		rtt_sample(&s->cc, rtt_us);
+}
+
+int skiff__cc_select(struct skiff_sock *s, const char *name)
+{
+	struct tcp_pcb *pcb = s->pcb.tcp;
+	uint8_t algo = SKIFF_CC_UNSET;
+
+	for (unsigned i = 0; i < sizeof(algo_name) / sizeof(algo_name[0]); i++)
+		if (algo_name[i] && strcmp(name, algo_name[i]) == 0)
+			algo = (uint8_t)i;
+	if (!algo)
+		return -ENOENT;
+	s->cc.want = algo;
+	if (s->cc.algo && s->cc.algo != algo && pcb && pcb->state >= ESTABLISHED)
+		setup(s, pcb);
+	return 0;
+}
+
+const char *skiff__cc_name(const struct skiff_sock *s)
+{
+	uint8_t algo = s->cc.algo ? s->cc.algo : s->cc.want ? s->cc.want : SKIFF_CC_DEFAULT;
+
+	return algo_name[algo];
+}
