@@ -25,6 +25,7 @@
 /* What a queued buffer's cb holds. */
 struct zbuf_cb {
 	u32_t end_seq; /* one past its last byte */
+	uint32_t id;   /* the send it belongs to */
 };
 
 PKB__STATIC_ASSERT(sizeof(struct zbuf_cb) <= PKB_CB_SIZE, "zero-copy buffer state fits the cb");
@@ -36,9 +37,11 @@ static struct zbuf_cb *zcb(struct pkb *pkb)
 
 /* ---- TCP's references --------------------------------------------------------- */
 
-static void zq_pop_free(struct skiff_sock *s)
+/* Frees the oldest buffer; the id of the send it belonged to. */
+static uint32_t zq_pop_free(struct skiff_sock *s)
 {
 	struct pkb *b = s->zc.q_head;
+	uint32_t id = zcb(b)->id;
 
 	s->zc.q_head = b->next;
 	if (!s->zc.q_head)
@@ -46,12 +49,14 @@ static void zq_pop_free(struct skiff_sock *s)
 	s->zc.q_len--;
 	b->next = NULL;
 	pkb_free(b);
+	return id;
 }
 
 void skiff__zc_release_acked(struct skiff_sock *s)
 {
 	struct tcp_pcb *pcb = s->pcb.tcp;
-	bool any = false;
+	bool any = false, popped = false;
+	uint32_t id = 0;
 	u32_t low = 0;
 
 	if (!s->zc.q_head || !pcb)
@@ -69,8 +74,14 @@ void skiff__zc_release_acked(struct skiff_sock *s)
 			low = u;
 		any = true;
 	}
-	while (s->zc.q_head && (!any || TCP_SEQ_GEQ(low, zcb(s->zc.q_head)->end_seq)))
-		zq_pop_free(s);
+	while (s->zc.q_head && (!any || TCP_SEQ_GEQ(low, zcb(s->zc.q_head)->end_seq))) {
+		id = zq_pop_free(s);
+		popped = true;
+	}
+	/* Every send before the oldest buffer still queued (all of them when
+	 * none is) was acknowledged whole: an abort now leaves them be. */
+	if (popped && s->zc.zs)
+		zc_sock_acked(s->zc.zs, s->zc.q_head ? zcb(s->zc.q_head)->id : id + 1);
 }
 
 void skiff__zc_release_all(struct skiff_sock *s, bool aborted)
@@ -377,6 +388,7 @@ static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigne
 		struct pkb *pkb = bufs[i].priv__;
 
 		zc_send_attach(send, pkb);
+		zcb(pkb)->id = zc_send_id(send);
 		pkb->next = NULL;
 		if (s->zc.q_tail)
 			s->zc.q_tail->next = pkb;

@@ -29,8 +29,9 @@ struct skiff_zcstate {
 
 /* New data was ACKed: buffers no queued segment references go. */
 void skiff__zc_release_acked(struct skiff_sock *s);
-/* The pcb is gone: every buffer goes (@p aborted: sends not completed by
- * an ACK are reported ABORTED). */
+/* The pcb is gone: every buffer goes (@p aborted: sends with bytes the
+ * peer never acknowledged are reported ABORTED; acknowledged ones still
+ * complete plainly when their frames come back). */
 void skiff__zc_release_all(struct skiff_sock *s, bool aborted);
 /* The application closed the socket: outstanding sends still complete. */
 void skiff__zc_sock_close(struct skiff_sock *s);

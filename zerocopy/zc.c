@@ -32,6 +32,7 @@ struct zc_sock {
 	struct zc_send *open;	     /* begun, neither committed nor cancelled */
 	struct zc_sock *ready_next;  /* on the engine's ready list */
 	uint32_t next_id;
+	uint32_t acked;	      /* the peer acknowledged every send below this id */
 	uint32_t outstanding; /* committed, not yet reported */
 	uint32_t sends_live;  /* send objects pointing here, cancelled ones included */
 	bool ready;
@@ -282,11 +283,26 @@ void zc_sock_destroy(struct zc_sock *zs)
 	sock_maybe_free(zs);
 }
 
+/* Ids compare modulo 2^32: those outstanding span less than half of it. */
+static bool id_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+void zc_sock_acked(struct zc_sock *zs, uint32_t upto)
+{
+	/* Only forward, and never past the ids handed out. */
+	if (id_before(zs->acked, upto) && !id_before(zs->next_id, upto))
+		zs->acked = upto;
+}
+
 void zc_sock_abort(struct zc_sock *zs)
 {
 	zs->aborted = true;
+	/* What the peer acknowledged was delivered: those sends complete as
+	 * usual once their frames are back. */
 	for (struct zc_send *s = zs->head; s; s = s->next)
-		if (!s->done)
+		if (!s->done && !id_before(s->id, zs->acked))
 			s->flags |= ZC_F_ABORTED;
 }
 

@@ -334,6 +334,39 @@ static void test_abort(void)
 	TK_ASSERT_EQ(calls[0].flags, ZC_F_ABORTED);
 }
 
+/* Only what the peer never acknowledged is ABORTED: sends 0 and 1 were
+ * ACKed (TCP let go of them) but their frames are still on the ring when
+ * the connection dies; send 2 was not. 0-1 complete plainly once the
+ * frames come back, 2 ABORTED. A mark past the ids handed out is ignored,
+ * and a send committed after the abort is ABORTED too. */
+static void test_abort_spares_acknowledged(void)
+{
+	struct pkb *a = zc_send(800, 1), *b = zc_send(800, 2), *c = zc_send(800, 3), *d;
+
+	transmit(a);
+	transmit(b);
+	transmit(c);
+	zc_sock_acked(zs, 99); /* never handed out: ignored */
+	zc_sock_acked(zs, 2);  /* the ACK passed the end of send 1 */
+	zc_sock_acked(zs, 1);  /* an older ACK moves nothing back */
+	pkb_free(a);
+	pkb_free(b);
+	zc_sock_abort(zs); /* RST while 0-1 wait for the ring */
+	pkb_free(c);
+	d = zc_send(100, 4);
+	pkb_free(d);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 0); /* frames still on the ring */
+	wire_and_far_end();
+	TK_ASSERT_EQ(retire(), 3);
+	TK_ASSERT_EQ(zc_engine_deliver(eng), 2);
+	TK_ASSERT_EQ(calls[0].lo, 0);
+	TK_ASSERT_EQ(calls[0].hi, 1);
+	TK_ASSERT_EQ(calls[0].flags, 0);
+	TK_ASSERT_EQ(calls[1].lo, 2);
+	TK_ASSERT_EQ(calls[1].hi, 3);
+	TK_ASSERT_EQ(calls[1].flags, ZC_F_ABORTED);
+}
+
 static void test_orphan_releases_early(void)
 {
 	struct pkb *pkb = zc_send(300, 0x77);
@@ -624,6 +657,7 @@ static const struct tk_case zc_tests[] = {
 	TK_TEST(test_out_of_order_completions_in_order_ranges),
 	TK_TEST(test_coalescing_many_small_ids),
 	TK_TEST(test_abort),
+	TK_TEST(test_abort_spares_acknowledged),
 	TK_TEST(test_orphan_releases_early),
 	TK_TEST(test_destroy_socket_inside_callback),
 	TK_TEST(test_engine_refuses_to_go_while_busy),

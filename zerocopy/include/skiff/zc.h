@@ -18,6 +18,11 @@
  *   ids with the same flags. Flags: ZC_F_COPIED when the stack copied the
  *   data instead of sending the buffers themselves (zero-copy did not pay),
  *   ZC_F_ABORTED when the connection died before the peer ACKed.
+ * - Aborts: only data the peer never acknowledged is ABORTED. A send whose
+ *   every byte the peer acknowledged (zc_sock_acked()) completes without
+ *   ZC_F_ABORTED even if the connection dies (RST, close with linger 0,
+ *   skiff_stop(), skiff_fini()) while its frames are still on the rings:
+ *   its data was delivered; it completes when the frames come back.
  * - If the submitting call fails, no callback ever fires for that id, and
  *   the id is not used up: the next send gets it.
  * - A frame still on the TX ring is never modified: a retransmission that
@@ -81,28 +86,32 @@ typedef void (*zc_complete_fn)(void *opaque, uint32_t lo, uint32_t hi, unsigned 
 struct zc_engine_config {
 	uint32_t max_sends;   /**< sends in flight across all sockets */
 	uint32_t loan_budget; /**< frames loaned to the application at once */
-	uint32_t copybreak;   /**< copy payloads up to this size when frames are short (<= ZC_COPYBREAK_MAX; default 128) */
-	uint32_t small_bufs;  /**< copy-break buffers */
-	uint32_t fill_low;    /**< the fill ring is low below this many frames (default 1/4 of its size) */
+	/** copy payloads up to this size when frames are short
+	 * (<= ZC_COPYBREAK_MAX; default 128) */
+	uint32_t copybreak;
+	uint32_t small_bufs; /**< copy-break buffers */
+	/** the fill ring is low below this many frames (default 1/4 of its
+	 * size) */
+	uint32_t fill_low;
 };
 
 struct zc_engine_stats {
-	uint64_t sends;             /* committed */
-	uint64_t sends_cancelled;   /* submissions that failed */
-	uint64_t sends_copied;      /* completed with ZC_F_COPIED */
-	uint64_t sends_aborted;     /* completed with ZC_F_ABORTED */
-	uint64_t callbacks;         /* ranges delivered */
+	uint64_t sends;		  /* committed */
+	uint64_t sends_cancelled; /* submissions that failed */
+	uint64_t sends_copied;	  /* completed with ZC_F_COPIED */
+	uint64_t sends_aborted;	  /* completed with ZC_F_ABORTED */
+	uint64_t callbacks;	  /* ranges delivered */
 	uint64_t ids_completed;
 	uint64_t send_alloc_fail;
-	uint64_t tx_frames_retired; /* completion-ring frames dropped back */
+	uint64_t tx_frames_retired;  /* completion-ring frames dropped back */
 	uint64_t tx_inflight_copies; /* retransmissions copied because the frame was on the ring */
-	uint64_t tx_copied_bytes;   /* payload bytes the TX path copied */
+	uint64_t tx_copied_bytes;    /* payload bytes the TX path copied */
 	uint64_t tx_ring_full;
-	uint64_t loans;             /* frames loaned */
+	uint64_t loans; /* frames loaned */
 	uint64_t loans_live;
-	uint64_t loan_refused;      /* budget spent and too big to copy */
-	uint64_t copybreaks;        /* payloads copied instead of loaned */
-	uint64_t loans_taken;       /* loans turned into frames the stack holds (zc_rx_take) */
+	uint64_t loan_refused; /* budget spent and too big to copy */
+	uint64_t copybreaks;   /* payloads copied instead of loaned */
+	uint64_t loans_taken;  /* loans turned into frames the stack holds (zc_rx_take) */
 	uint64_t rx_copied_bytes;
 };
 
@@ -147,8 +156,20 @@ SKIFF_API int zc_sock_create(struct zc_sock **out, struct zc_engine *e, zc_compl
  */
 SKIFF_API void zc_sock_destroy(struct zc_sock *zs);
 
-/** The connection died: every outstanding send completes with ZC_F_ABORTED
- * (once the stack has dropped its references). */
+/**
+ * The peer acknowledged every byte of the sends with ids before @p upto
+ * (TCP's cumulative ACK passed their end). Moves only forward, and not past
+ * the ids handed out; a later zc_sock_abort() leaves those sends alone.
+ */
+SKIFF_API void zc_sock_acked(struct zc_sock *zs, uint32_t upto);
+
+/**
+ * The connection died. Outstanding sends the peer never acknowledged (ids
+ * at or after zc_sock_acked()'s mark), and any committed from now on,
+ * complete with ZC_F_ABORTED once the stack has dropped its references.
+ * Acknowledged sends keep their flags: they complete as usual when their
+ * frames come back off the completion ring.
+ */
 SKIFF_API void zc_sock_abort(struct zc_sock *zs);
 
 /** Ids handed out and not yet reported. */
@@ -233,7 +254,7 @@ struct zc_loan {
 	const uint8_t *data;
 	uint32_t len;
 	uint32_t flags; /**< ZC_LOAN_* */
-	void *priv__;   /* the frame's pkb or the small buffer: zc_rx_return() */
+	void *priv__;	/* the frame's pkb or the small buffer: zc_rx_return() */
 };
 
 /**
