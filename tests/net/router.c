@@ -466,7 +466,10 @@ int router_drop(struct router *r, const char *dir, double probability)
 	return 0;
 }
 
-int router_dropped(struct router *r, const char *dir, uint64_t *packets)
+/* Packets the rules of @p table's @p chain with @p target for @p dir's
+ * in-interface have matched, both families. */
+static int rule_packets(struct router *r, const char *dir, const char *table, const char *chain,
+			const char *target_name, uint64_t *packets)
 {
 	int d = dir_index(dir);
 
@@ -476,9 +479,10 @@ int router_dropped(struct router *r, const char *dir, uint64_t *packets)
 	for (int f = 0; f < 2; f++) {
 		char buf[4096], *line, *save = NULL;
 
-		if (tb_capture(r->ns_r, buf, sizeof(buf), "%s -w -L FORWARD -v -n -x", iptables[f]))
+		if (tb_capture(r->ns_r, buf, sizeof(buf), "%s -w -t %s -L %s -v -n -x", iptables[f],
+			       table, chain))
 			return -EIO;
-		/* "pkts bytes target prot opt in out ...": our DROP rules. */
+		/* "pkts bytes target prot opt in out ...": our rules. */
 		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			unsigned long long pk, bytes;
 			char target[32], prot[16], opt[16], in[IF_NAMESIZE + 1];
@@ -486,13 +490,47 @@ int router_dropped(struct router *r, const char *dir, uint64_t *packets)
 				       prot, opt, in);
 
 			/* ip6tables has no opt column: the in-interface is one left. */
-			if (k >= 5 && strcmp(target, "DROP") == 0 &&
+			if (k >= 5 && strcmp(target, target_name) == 0 &&
 			    (strcmp(opt, in_if(r, d)) == 0 ||
 			     (k == 6 && strcmp(in, in_if(r, d)) == 0)))
 				*packets += pk;
 		}
 	}
 	return 0;
+}
+
+int router_dropped(struct router *r, const char *dir, uint64_t *packets)
+{
+	return rule_packets(r, dir, "filter", "FORWARD", "DROP", packets);
+}
+
+int router_duplicate(struct router *r, const char *dir, double probability)
+{
+	int d = dir_index(dir);
+
+	if (d < 0 || probability < 0 || probability > 1)
+		return -EINVAL;
+	if (r->nfq[d].dup_rules)
+		return -EBUSY;
+	for (int f = 0; f < 2; f++) {
+		const char *to =
+			f == 0 ? (d == 0 ? r->b_ip4 : r->a_ip4) : (d == 0 ? r->b_ip6 : r->a_ip6);
+
+		if (tb_run(r->ns_r,
+			   "%s -w -t mangle -A PREROUTING -i %s -m statistic --mode random "
+			   "--probability %.6f -j TEE --gateway %s",
+			   iptables[f], in_if(r, d), probability, to)) {
+			say("TEE refused (%s; no xt_TEE?)", iptables[f]);
+			return -EIO;
+		}
+	}
+	r->nfq[d].dup_rules = true;
+	return 0;
+}
+
+int router_duplicated(struct router *r, const char *dir, uint64_t *packets)
+{
+	return rule_packets(r, dir, "mangle", "PREROUTING", "TEE", packets);
 }
 
 int router_set_mtu(struct router *r, const char *hop, unsigned mtu)

@@ -78,6 +78,7 @@ struct router_nfq {
 	unsigned queue;
 	bool rules; /* the NFQUEUE rules are in */
 	bool drop_rules;
+	bool dup_rules;
 	char stats_path[96];
 	struct router_counters last; /* the final counters once stopped */
 };
@@ -147,6 +148,22 @@ int router_drop(struct router *r, const char *dir, double probability);
 
 /** Packets router_drop() has dropped in @p dir so far (both families). */
 int router_dropped(struct router *r, const char *dir, uint64_t *packets);
+
+/**
+ * Duplication without a helper: iptables' statistic match in the router's
+ * mangle PREROUTING has TEE send a copy of @p probability (0..1) of
+ * @p dir's packets straight to the far end's address (b_ip4 / b_ip6 for
+ * "ab", a_ip4 / a_ip6 for "ba"; an end whose stack answers for another
+ * address of that link still gets it: TEE only picks the next hop). The
+ * copy skips FORWARD, so neither router_drop() nor the helper sees it: it
+ * is never lost nor delayed, the original may be.
+ * @return 0, -EINVAL, -EBUSY (already duplicating), -EIO (iptables refused:
+ *         no TEE target, for one)
+ */
+int router_duplicate(struct router *r, const char *dir, double probability);
+
+/** Packets router_duplicate() has copied in @p dir so far (both families). */
+int router_duplicated(struct router *r, const char *dir, uint64_t *packets);
 
 /**
  * The path MTU of one hop out of the router: @p hop "rb" limits what r
