@@ -97,7 +97,7 @@ static err_t post(struct pkb *pkb, uint32_t head, uint32_t len)
 	if (e == -EAGAIN) {
 		st->tx_pending = 0;
 		umem_port_flush(st->port);
-		umem_port_complete(st->port, 1024);
+		skiff__tx_reap(1024);
 		e = zc_tx_post_span(st->zc, pkb, head, len);
 	}
 	if (e == -EAGAIN) {

@@ -462,7 +462,7 @@ static void drain_tx(long long deadline)
 
 	for (;;) {
 		umem_port_flush(st->port);
-		umem_port_complete(st->port, 1024);
+		skiff__tx_reap(1024);
 		umem_audit(st->umem, &a);
 		if (!a.tx_inflight || skiff__now_ms() >= deadline)
 			break;
@@ -513,6 +513,7 @@ int skiff_stop(int drain_ms)
 		ip_reass_tmr();
 		ip6_reass_tmr();
 	}
+	st->tx_reap_held = false; /* the shutdown takes every frame back */
 	drain_tx(deadline);
 	st->in_callback = true;
 	zc_engine_deliver(st->zc);

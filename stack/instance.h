@@ -70,6 +70,7 @@ struct skiff_stack {
 	struct umem_geometry geo;
 	uint32_t rx_reserve; /* frames free or on the fill ring that sends leave (zcsend.c) */
 	int port_fd;
+	bool tx_reap_held; /* a test keeps the completion ring unreaped (skiff__tx_reap_hold) */
 
 	/* the link */
 	struct netif netif;
@@ -113,7 +114,10 @@ void skiff__random(void *buf, size_t len); /* getrandom(), never fails */
 uint32_t skiff__rand(void);		   /* spread, not secrecy */
 
 /* loop.c: the run-to-completion loop. */
-void skiff__flush(void);		/* kick the TX ring if frames were posted */
+void skiff__flush(void); /* kick the TX ring if frames were posted */
+/* Frames back off the completion ring, @p max at most (none while a test
+ * holds the ring); how many. */
+unsigned skiff__tx_reap(unsigned max);
 int skiff__wait(long long deadline_ms); /* one blocking poll round; 0 or -errno */
 
 #endif

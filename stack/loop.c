@@ -10,6 +10,7 @@
 #include "instance.h"
 #include "netif.h"
 #include "rxq.h"
+#include "skiff_testing.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/timeouts.h"
@@ -22,6 +23,18 @@ void skiff__flush(void)
 		return;
 	st->tx_pending = 0;
 	umem_port_flush(st->port);
+}
+
+unsigned skiff__tx_reap(unsigned max)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	return st->tx_reap_held ? 0 : umem_port_complete(st->port, max);
+}
+
+void skiff__tx_reap_hold(bool hold)
+{
+	skiff__s.tx_reap_held = hold;
 }
 
 static unsigned round_once(void)
@@ -39,7 +52,7 @@ static unsigned round_once(void)
 	skiff__rxq_relieve();
 	sys_check_timeouts();
 	skiff__flush();
-	n += umem_port_complete(st->port, 1024);
+	n += skiff__tx_reap(1024);
 	st->in_callback = true;
 	n += zc_engine_deliver(st->zc);
 	st->in_callback = false;

@@ -3,6 +3,7 @@
 #ifndef SKIFF_TESTING_H
 #define SKIFF_TESTING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,18 @@ void skiff__sa_clear(void);
 /* Moves skiff's clock (and lwIP's timers with it) @p ms forward, for good:
  * the next poll runs the timers that fell due. */
 void skiff__clock_advance(unsigned ms);
+
+/* While @p hold, nothing reaps the completion ring: frames the kernel (or
+ * the memlink wire) has finished with stay there, TX state, holding their
+ * data references, so no zero-copy send they carried can complete. The
+ * ring fills and TX stalls once it holds a ring's worth. Cleared by
+ * skiff_init() and by skiff_stop() (the shutdown takes every frame back). */
+void skiff__tx_reap_hold(bool hold);
+
+/* Zero-copy buffers of @p fd that TCP still holds (their bytes not yet
+ * acknowledged whole); 0 once the peer has acknowledged every send. The
+ * count, or -EBADF / -ENOTSOCK. */
+int skiff__zc_buffers_held(int fd);
 
 /* The XDP metadata parser (netif RX): the record in front of @p pkb's data
  * into its SECPATH extension. 0, -ENOENT (no record), -EINVAL (drop). */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "instance.h"
+#include "skiff_testing.h"
 #include "skiff_lwip_hooks.h"
 #include "sock.h"
 #include "tcpglue.h"
@@ -452,6 +453,13 @@ int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags)
 		if (e)
 			SKIFF_FAIL(-e);
 	}
+}
+
+int skiff__zc_buffers_held(int fd)
+{
+	struct skiff_sock *s = skiff__sock_of(fd, SKIFF_SK_TCP);
+
+	return s ? (int)s->zc.q_len : -errno;
 }
 
 void skiff__zc_forget(struct skiff_sock *s)

@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "../../stack/skiff_testing.h"
 #include "stack_test.h"
 
 #define PORT 5001
@@ -412,6 +413,7 @@ static void test_loan_to_buf_refusals(void)
 struct zc_seen {
 	uint32_t next;
 	unsigned calls, bad;
+	uint32_t last_lo, last_hi;
 };
 
 static void on_zc(void *opaque, int fd, uint32_t lo, uint32_t hi, unsigned flags)
@@ -423,6 +425,35 @@ static void on_zc(void *opaque, int fd, uint32_t lo, uint32_t hi, unsigned flags
 		z->bad++;
 	z->next = hi + 1;
 	z->calls++;
+	z->last_lo = lo;
+	z->last_hi = hi;
+}
+
+#define BURST	    48u
+#define BURST_BYTES 1000u /* each send's: less than any segment */
+
+/* @p n sends of BURST_BYTES in a buffer each, queued back to back; the
+ * first id. */
+static int64_t zc_burst(int fd, uint64_t seed, uint64_t *off, unsigned n)
+{
+	int64_t first = -1;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct skiff_zc_buf b;
+		int64_t id;
+
+		while (skiff_zc_alloc(fd, &b) != 0)
+			skiff_poll(1);
+		b.len = BURST_BYTES;
+		st_pattern(seed, *off, b.data, b.len);
+		*off += b.len;
+		while ((id = skiff_zc_send(fd, &b, 1, MSG_DONTWAIT)) < 0 && errno == EAGAIN)
+			skiff_poll(1);
+		CU_ASSERT_FATAL(id >= 0);
+		if (first < 0)
+			first = id;
+	}
+	return first;
 }
 
 static int child_sink(void *arg)
@@ -436,13 +467,23 @@ static int child_sink(void *arg)
 	return run_end(fd, x, false, &r) || r.bad || r.bytes != x->bytes ? 11 : 0;
 }
 
+/*
+ * 4 MiB of zero-copy sends, each id reported once, in order. Then the
+ * coalescing itself: with the completion ring held (no frame comes back),
+ * a burst of BURST sends goes out and is acknowledged whole; nothing may
+ * complete. Released, every frame comes back in one reap, so the burst
+ * must be reported as exactly one range [first, first + BURST - 1].
+ */
+
 static void test_zero_copy_callback_in_order(void)
 {
 	struct xfer_spec x = {.family = AF_INET6, .bytes = 4 * ST_MIB, .seed = 6};
 	struct zc_seen z = {0};
 	uint64_t off = 0;
-	int64_t id, last = -1;
-	int lfd, fd;
+	int64_t id, last = -1, first;
+	unsigned calls_stream, calls_held;
+	const uint64_t stream = x.bytes - BURST * BURST_BYTES;
+	int lfd, fd, held = -1;
 
 	pair_up(child_sink, &x, NULL);
 	lfd = listen_on(AF_INET6, PORT);
@@ -450,12 +491,12 @@ static void test_zero_copy_callback_in_order(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	skiff_close(lfd);
 	CU_ASSERT(skiff_zc_set_callback(fd, on_zc, &z) == 0);
-	while (off < x.bytes) {
+	while (off < stream) {
 		struct skiff_zc_buf b[4];
 		unsigned n = 0;
 
-		while (n < 4 && off < x.bytes && skiff_zc_alloc(fd, &b[n]) == 0) {
-			b[n].len = (uint32_t)(x.bytes - off < b[n].cap ? x.bytes - off : b[n].cap);
+		while (n < 4 && off < stream && skiff_zc_alloc(fd, &b[n]) == 0) {
+			b[n].len = (uint32_t)(stream - off < b[n].cap ? stream - off : b[n].cap);
 			st_pattern(x.seed, off, b[n].data, b[n].len);
 			off += b[n].len;
 			n++;
@@ -468,14 +509,38 @@ static void test_zero_copy_callback_in_order(void)
 		CU_ASSERT_FATAL(id == last + 1);
 		last = id;
 	}
-	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
 	for (long long end = st_now_ms() + 10000;
 	     z.next != (uint32_t)(last + 1) && st_now_ms() < end;)
 		skiff_poll(1);
 	TK_ASSERT_EQ(z.next, last + 1);
+	calls_stream = z.calls;
+
+	skiff__tx_reap_hold(true);
+	first = zc_burst(fd, x.seed, &off, BURST);
+	TK_ASSERT_EQ(first, last + 1);
+	last = first + BURST - 1;
+	for (long long end = st_now_ms() + 5000;
+	     (held = skiff__zc_buffers_held(fd)) != 0 && st_now_ms() < end;)
+		skiff_poll(1);
+	TK_ASSERT_EQ(held, 0); /* the peer acknowledged the whole burst */
+	for (long long end = st_now_ms() + 50; st_now_ms() < end;)
+		skiff_poll(1);
+	calls_held = z.calls - calls_stream;
+	skiff__tx_reap_hold(false);
+	for (long long end = st_now_ms() + 5000;
+	     z.next != (uint32_t)(last + 1) && st_now_ms() < end;)
+		skiff_poll(1);
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	TK_ASSERT_EQ(z.next, last + 1);
 	TK_ASSERT_EQ(z.bad, 0);
-	CU_ASSERT(z.calls <= z.next); /* coalesced: fewer calls than ids */
-	tk_note("%u ids completed in %u callbacks", z.next, z.calls);
+	tk_note("%u ids of the stream in %u callbacks; a burst of %u ids acknowledged with the "
+		"ring held: %u callbacks while held, then %u: [%u, %u]",
+		(unsigned)first, calls_stream, BURST, calls_held, z.calls - calls_stream, z.last_lo,
+		z.last_hi);
+	TK_ASSERT_EQ(calls_held, 0);		 /* not before the frames are back */
+	TK_ASSERT_EQ(z.calls - calls_stream, 1); /* the burst in one range */
+	TK_ASSERT_EQ(z.last_lo, first);
+	TK_ASSERT_EQ(z.last_hi, last);
 	{
 		char c;
 
