@@ -264,6 +264,7 @@ static unsigned nofile_raise(unsigned n)
 
 unsigned bench_runs(const struct bench_pair *pair, const struct bench_plan *plan)
 {
+	/* The loss run is no pair's (loss.h). */
 	unsigned runs =
 		(BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE) & ~plan->skip;
 

@@ -16,6 +16,9 @@
  * N in bench_scale_n[]: how long opening them takes, what they cost the
  * server in memory while idle, and requests/s over them.
  *
+ * The loss run (BENCH_RUN_LOSS, opt-in) is not a pair's: one bulk transfer
+ * at a time through an impairing router (loss.h).
+ *
  * Threading: one thread per process; nothing here is reentrant.
  */
 #ifndef SKIFF_APPS_BENCH_H
@@ -65,6 +68,9 @@ struct bench_plan {
 	bool tty;	     /* stdout is a terminal: a progress line while waiting */
 	uint32_t frames;     /* UMEM frames of every skiff end (0: skiff's default) */
 	uint32_t ring;	     /* their rings, memlink's too (0: skiff's default) */
+	uint64_t loss_bytes; /* the loss run: bytes per transfer ... */
+	unsigned loss_reps;  /* ... and repetitions of each (medians) */
+	unsigned loss_cases; /* bits of bench_loss_cases[] to run */
 };
 
 /** Where a run is, for the progress line. */
@@ -80,6 +86,7 @@ enum {
 	BENCH_RUN_C64 = 1u << 1,   /* echo, 64 connections */
 	BENCH_RUN_BULK = 1u << 2,  /* bulk, 1 connection */
 	BENCH_RUN_SCALE = 1u << 3, /* echo over 64 .. 100,000 connections (opt-in) */
+	BENCH_RUN_LOSS = 1u << 4,  /* bulk through an impairing router (opt-in, loss.h) */
 };
 
 /** The connection counts of the scale run, and which figures come from which. */

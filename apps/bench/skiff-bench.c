@@ -5,8 +5,9 @@
  * targets met or missed.
  *
  * Exit status: 0 every selected pair measured (targets missed or not),
- * 1 a pair (or a step of the scale run) could not be measured, 2 bad use,
- * 77 not root (only the pairs that need no testbed were measured). */
+ * 1 a pair (or a step of the scale run, or a transfer of the loss run)
+ * could not be measured, 2 bad use, 77 not root (only the pairs that need
+ * no testbed were measured). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@
 
 #include "app.h"
 #include "bench.h"
+#include "loss.h"
 #include "testbed.h"
 
 #ifndef SKIFF_BENCH_BUILD_TYPE
@@ -84,6 +86,7 @@ struct opts {
 	double settle_s; /* wait this long at most for a quiet machine before each pair */
 	bool quick;
 	bool want[NPAIRS];
+	bool loss; /* the loss run (no pair's) */
 };
 
 static void usage(FILE *f)
@@ -93,6 +96,7 @@ static void usage(FILE *f)
 		"                   [--pairs NAME,...] [--runs c1,c64,bulk,scale] [--cpus S,C]\n"
 		"                   [--warmup-s S] [--settle S] [--memlink-loss PCT] [--verbose]\n"
 		"                   [--scale-s S] [--scale-max N] [--frames N] [--ring N]\n"
+		"                   [--loss-mib M] [--loss-cases NAME,...]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -104,7 +108,9 @@ static void usage(FILE *f)
 		fprintf(f, "%s%s", i ? "," : "", pairs[i].name);
 	fprintf(f,
 		"\n  --runs LIST    some of the measurements: c1,c64,bulk (the default), scale\n"
-		"                 (echo over 64, 1000, 10000 and 100000 connections: opt-in)\n"
+		"                 (echo over 64, 1000, 10000 and 100000 connections: opt-in),\n"
+		"                 loss (bulk through a router that loses, duplicates, reorders\n"
+		"                 or delays, skiff and Linux sending and receiving: opt-in)\n"
 		"  --warmup-s S   an unmeasured echo run (64 connections) first (0.5)\n"
 		"  --settle S     before each pair, wait up to S s for the machine to be less\n"
 		"                 than 10%% busy (0: don't wait)\n"
@@ -116,7 +122,13 @@ static void usage(FILE *f)
 		"  --scale-max N  the scale run stops at N connections (100000)\n"
 		"  --frames N     UMEM frames of every skiff end (skiff's default: 16384)\n"
 		"  --ring N       their AF_XDP and memlink rings, a power of two, at most\n"
-		"                 frames / 2 (skiff's default: 2048)\n");
+		"                 frames / 2 (skiff's default: 2048)\n"
+		"  --loss-mib M   MiB per transfer of the loss run (64; quick: 16); its\n"
+		"                 repetitions are 3 unless --reps says otherwise\n"
+		"  --loss-cases LIST  some of: ");
+	for (unsigned i = 0; i < BENCH_LOSS_CASES; i++)
+		fprintf(f, "%s%s", i ? "," : "", bench_loss_cases[i].name);
+	fprintf(f, "\n");
 }
 
 static __attribute__((noreturn)) void bad_use(const char *what, const char *arg)
@@ -147,10 +159,19 @@ static int find(const char *name)
 /* The measurement named @p name (its BENCH_RUN_* bit number), or -1. */
 static int find_run(const char *name)
 {
-	static const char *const runs[] = {"c1", "c64", "bulk", "scale"};
+	static const char *const runs[] = {"c1", "c64", "bulk", "scale", "loss"};
 
 	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
 		if (!strcmp(runs[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* The loss case named @p name, or -1. */
+static int find_case(const char *name)
+{
+	for (unsigned i = 0; i < BENCH_LOSS_CASES; i++)
+		if (!strcmp(bench_loss_cases[i].name, name))
 			return (int)i;
 	return -1;
 }
@@ -192,18 +213,21 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"scale-max", required_argument, NULL, 'M'},
 		{"frames", required_argument, NULL, 'F'},
 		{"ring", required_argument, NULL, 'G'},
+		{"loss-mib", required_argument, NULL, 'B'},
+		{"loss-cases", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	double echo_s = 0, bulk_s = 0, bulk_gib = 8, warmup_s = 0.5, scale_s = 0;
-	bool chose = false;
+	double echo_s = 0, bulk_s = 0, bulk_gib = 8, warmup_s = 0.5, scale_s = 0, loss_mib = 0;
+	bool chose = false, reps_set = false;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->plan.reps = 5;
 	o->plan.cpu_server = 0;
 	o->plan.cpu_client = 1;
-	o->plan.skip = BENCH_RUN_SCALE; /* opt-in */
+	o->plan.skip = BENCH_RUN_SCALE | BENCH_RUN_LOSS; /* opt-in */
+	o->plan.loss_cases = (1u << BENCH_LOSS_CASES) - 1;
 	o->plan.scale_max = BENCH_SCALE_IDLE_N;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
@@ -212,6 +236,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'r':
 			o->plan.reps = (unsigned)num(optarg, 1, 64, "bad repetition count");
+			reps_set = true;
 			break;
 		case 'e':
 			echo_s = num(optarg, 0.1, 3600, "bad echo duration");
@@ -237,9 +262,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			warmup_s = num(optarg, 0, 3600, "bad warm-up duration");
 			break;
 		case 'R':
-			o->plan.skip =
-				(BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE) &
-				~words(optarg, find_run, "unknown measurement");
+			o->plan.skip = (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK |
+					BENCH_RUN_SCALE | BENCH_RUN_LOSS) &
+				       ~words(optarg, find_run, "unknown measurement");
 			break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &o->plan.cpu_server, &o->plan.cpu_client) !=
@@ -269,6 +294,12 @@ static void parse(int argc, char **argv, struct opts *o)
 			if (o->plan.ring & (o->plan.ring - 1))
 				bad_use("the ring size must be a power of two", optarg);
 			break;
+		case 'B':
+			loss_mib = num(optarg, 1, 4096, "bad transfer size");
+			break;
+		case 'K':
+			o->plan.loss_cases = words(optarg, find_case, "unknown loss case");
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -293,7 +324,8 @@ static void parse(int argc, char **argv, struct opts *o)
 				"skiff-bench: %s: none of the runs asked for applies to it\n",
 				pairs[i].name);
 	}
-	for (unsigned i = 0; i < NPAIRS && !o->want[i]; i++)
+	o->loss = !(o->plan.skip & BENCH_RUN_LOSS);
+	for (unsigned i = 0; i < NPAIRS && !o->want[i] && !o->loss; i++)
 		if (i == NPAIRS - 1)
 			bad_use("nothing to measure with", "--pairs and --runs");
 	if (!echo_s)
@@ -312,6 +344,10 @@ static void parse(int argc, char **argv, struct opts *o)
 		scale_s = o->quick ? 1 : 5;
 	o->plan.scale_ms = (int)(scale_s * 1000);
 	o->plan.scale_warmup_ms = 1000;
+	if (!loss_mib)
+		loss_mib = o->quick ? 16 : 64;
+	o->plan.loss_bytes = (uint64_t)(loss_mib * (1u << 20));
+	o->plan.loss_reps = reps_set ? o->plan.reps : 3;
 	o->plan.tty = isatty(STDOUT_FILENO);
 }
 
@@ -408,6 +444,17 @@ static void print_plan(const struct opts *o)
 		printf("  skiff      every skiff end with %u UMEM frames and %u-slot rings (not "
 		       "skiff's defaults)\n",
 		       o->plan.frames ? o->plan.frames : 16384, o->plan.ring ? o->plan.ring : 2048);
+	if (o->loss) {
+		printf("  loss run   %.0f MiB per transfer through a router namespace impairing both "
+		       "ways, cases",
+		       o->plan.loss_bytes / 1048576.0);
+		for (unsigned k = 0; k < BENCH_LOSS_CASES; k++)
+			if (o->plan.loss_cases & (1u << k))
+				printf(" %s", bench_loss_cases[k].name);
+		printf("; skiff -> Linux, Linux -> Linux and Linux -> skiff, %u repetitions "
+		       "(medians); every byte checked\n",
+		       o->plan.loss_reps);
+	}
 	if (o->plan.loss_ppm)
 		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
 		       o->plan.loss_ppm / 1e4);
@@ -591,8 +638,98 @@ static void print_targets(const struct opts *o, const struct bench_result *res)
 	       "kernel_to_skiff_veth", BF_SC_IDLE, false, 2, true);
 }
 
+/* ---- the loss run ------------------------------------------------------------- */
+
+static bool loss_ratio(const struct bench_loss_result *r, enum bench_loss_xfer x, double *v)
+{
+	if (!r->have[x] || !r->have[BL_KERNEL_SEND] || r->fig[BL_KERNEL_SEND] <= 0)
+		return false;
+	*v = r->fig[x] / r->fig[BL_KERNEL_SEND];
+	return true;
+}
+
+static void loss_cell(bool have, double v, const char *fmt, int width)
+{
+	char buf[32];
+
+	if (have)
+		snprintf(buf, sizeof(buf), fmt, v);
+	else
+		snprintf(buf, sizeof(buf), "n/a");
+	printf(" %*s", width, buf);
+}
+
+static void print_loss_table(const struct opts *o, const struct bench_loss_result *res)
+{
+	printf("%-16s %11s %11s %11s | %9s %9s\n", "loss (s)", "skiff_send", "kernel_send",
+	       "skiff_recv", "send_time", "recv_time");
+	for (unsigned k = 0; k < BENCH_LOSS_CASES; k++) {
+		const struct bench_loss_result *r = &res[k];
+		double v = 0;
+
+		if (!r->ran)
+			continue;
+		printf("%-16s", bench_loss_cases[k].name);
+		for (int x = 0; x < BL_XFERS; x++)
+			loss_cell(r->have[x], r->fig[x], "%.3f", 11);
+		printf(" |");
+		for (int x = BL_SKIFF_SEND; x <= BL_SKIFF_RECV; x += 2) {
+			bool have = loss_ratio(r, (enum bench_loss_xfer)x, &v);
+
+			loss_cell(have, v, "%.3f", 9);
+		}
+		printf("\n");
+	}
+	printf("medians of %u transfers of %.0f MiB; send_time: skiff_send / kernel_send; "
+	       "recv_time: skiff_recv (Linux -> skiff) / kernel_send (Linux -> Linux); n/a: a "
+	       "transfer of it was an error (above)\n\n",
+	       o->plan.loss_reps, o->plan.loss_bytes / 1048576.0);
+}
+
+static void print_loss_lines(const struct bench_loss_result *res)
+{
+	for (unsigned k = 0; k < BENCH_LOSS_CASES; k++) {
+		const struct bench_loss_result *r = &res[k];
+		const char *name = bench_loss_cases[k].name;
+		double v;
+
+		if (r->have[BL_SKIFF_SEND])
+			printf("bench loss.%s.skiff_send_s %.3f s\n", name, r->fig[BL_SKIFF_SEND]);
+		if (r->have[BL_KERNEL_SEND])
+			printf("bench loss.%s.kernel_send_s %.3f s\n", name,
+			       r->fig[BL_KERNEL_SEND]);
+		if (loss_ratio(r, BL_SKIFF_SEND, &v))
+			printf("bench ratio.loss.%s.send_time %.3f x\n", name, v);
+		if (loss_ratio(r, BL_SKIFF_RECV, &v))
+			printf("bench ratio.loss.%s.recv_time %.3f x\n", name, v);
+	}
+}
+
+static void print_loss_targets(const struct bench_loss_result *res)
+{
+	for (unsigned k = 0; k < BENCH_LOSS_CASES; k++) {
+		for (int x = BL_SKIFF_SEND; x <= BL_SKIFF_RECV; x += 2) {
+			const struct bench_loss_result *r = &res[k];
+			const char *what = x == BL_SKIFF_SEND ? "send_time" : "recv_time";
+			char name[64];
+			double v;
+
+			if (!r->ran)
+				continue;
+			snprintf(name, sizeof(name), "loss %s %s <= 1.0", bench_loss_cases[k].name,
+				 what);
+			if (!loss_ratio(r, (enum bench_loss_xfer)x, &v))
+				printf("target %-60s not measured\n", name);
+			else
+				printf("target %-60s %s (%.4g <= 1)\n", name,
+				       v <= 1.0 ? "met" : "MISSED", v);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
+	static struct bench_loss_result loss[BENCH_LOSS_CASES];
 	static struct bench_result res[NPAIRS];
 	struct bench_at at = {0};
 	struct timespec t0;
@@ -619,7 +756,7 @@ int main(int argc, char **argv)
 	at.t0_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
 	for (unsigned i = 0; i < NPAIRS; i++)
 		at.pairs += o.want[i];
-	for (unsigned round = 0; round < o.plan.reps && !app_stop; round++) {
+	for (unsigned round = 0; at.pairs && round < o.plan.reps && !app_stop; round++) {
 		printf("round %u of %u\n", round + 1, o.plan.reps);
 		at.round = round;
 		at.pair = 0;
@@ -637,6 +774,31 @@ int main(int argc, char **argv)
 				res[i].failed = failed = true;
 			}
 			at.pair++;
+		}
+	}
+	if (o.loss && !testbed) {
+		printf("skiff-bench: the loss run needs root and namespaces: not measured\n");
+		skipped = true;
+	} else if (o.loss) {
+		struct bench_at la = {.t0_ns = at.t0_ns};
+
+		for (unsigned k = 0; k < BENCH_LOSS_CASES; k++)
+			la.pairs += !!(o.plan.loss_cases & (1u << k));
+		printf("loss run\n");
+		for (unsigned k = 0; k < BENCH_LOSS_CASES && !app_stop; k++) {
+			int rc;
+
+			if (!(o.plan.loss_cases & (1u << k)))
+				continue;
+			printf("  %s: the machine was %.0f%% busy over 0.5 s before it\n",
+			       bench_loss_cases[k].name, settle(o.settle_s) * 100);
+			rc = bench_loss_run(k, &o.plan, &la, &loss[k]);
+			if (rc && rc != -EINTR) {
+				printf("  %s: FAILED: %s\n", bench_loss_cases[k].name,
+				       loss[k].error);
+				failed = true;
+			}
+			la.pair++;
 		}
 	}
 	for (unsigned i = 0; i < NPAIRS; i++) {
@@ -660,8 +822,15 @@ int main(int argc, char **argv)
 	read_loadavg(load, sizeof(load));
 	printf("loadavg after the run: %s\n", load);
 	print_table(&o, res);
+	if (o.loss && testbed)
+		print_loss_table(&o, loss);
 	print_lines(&o, res);
-	print_targets(&o, res);
+	print_loss_lines(loss);
+	if (at.pairs)
+		print_targets(&o, res);
+	else
+		printf("\n");
+	print_loss_targets(loss);
 	tb_destroy();
 	if (app_stop)
 		return APP_EXIT_FAIL;
