@@ -43,11 +43,12 @@
 #define SEND_CHUNK (1u << 20)
 #define RECV_CHUNK (256u * 1024)
 #define START_MS   30000
-/* A transfer may take this long, plus a second per 2 MiB, before it is an
- * error: a stalled connection ends the run instead of hanging it. */
-#define LIMIT_BASE_MS	  60000
-#define LIMIT_MS_PER_2MIB 1000
-#define TIME_WAIT_MS	  1000
+/* A transfer may take this long, plus 2 s per MiB (0.5 MB/s: 1 % loss at
+ * 20 ms makes Linux itself crawl), before it is an error: a stalled
+ * connection ends the run instead of hanging it. */
+#define LIMIT_BASE_MS	 120000
+#define LIMIT_MS_PER_MIB 2000
+#define TIME_WAIT_MS	 1000
 /* nfq_impair holds a reordered packet back behind the next ones. */
 #define REORDER_DEPTH 3
 #define NO_BAD	      UINT64_MAX
@@ -476,7 +477,7 @@ static int wait_receiver(struct ctx *c, const struct bench_at *at, unsigned k, u
 			 struct msg *m, char *why, size_t len)
 {
 	uint64_t t0 = now_ns();
-	uint64_t limit_ms = LIMIT_BASE_MS + c->bytes / (2u << 20) * LIMIT_MS_PER_2MIB;
+	uint64_t limit_ms = LIMIT_BASE_MS + c->bytes / (1u << 20) * LIMIT_MS_PER_MIB;
 
 	for (;;) {
 		int rc = runner_recv(&c->recv, m, sizeof(*m), 250);
