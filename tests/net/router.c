@@ -286,7 +286,7 @@ int router_impair(struct router *r, const char *dir, const char *nfq_args)
 	int d = dir_index(dir), pfd[2], n = 0, rc;
 	struct router_nfq *q;
 	struct helper_exec h;
-	char args[ARGS_MAX], queue[16];
+	char args[ARGS_MAX], queue[16], path[sizeof(r->nfq[0].stats_path)];
 	pid_t pid;
 
 	if (d < 0 || !r->ns_r[0])
@@ -298,8 +298,10 @@ int router_impair(struct router *r, const char *dir, const char *nfq_args)
 		return -E2BIG;
 	q->queue = (unsigned)d;
 	snprintf(queue, sizeof(queue), "%u", q->queue);
-	snprintf(q->stats_path, sizeof(q->stats_path), "/tmp/skiff-router-%d-%s-%s.stats",
-		 (int)getpid(), r->tag, dir);
+	/* Through a copy: gcc -O3 (-Wrestrict) cannot tell r->tag from q's path. */
+	snprintf(path, sizeof(path), "/tmp/skiff-router-%d-%s-%s.stats", (int)getpid(), r->tag,
+		 dir);
+	memcpy(q->stats_path, path, sizeof(path));
 	unlink(q->stats_path);
 	memset(&h, 0, sizeof(h));
 	h.argv[n++] = NFQ_IMPAIR_PATH;
