@@ -18,6 +18,7 @@
 #include "netif.h"
 #include "secpath.h"
 #include "sock.h"
+#include "statpub.h"
 #include "tcpglue.h"
 
 #include "lwip/init.h"
@@ -416,6 +417,7 @@ static int start(const struct skiff_config *cfg)
 	umem_port_refill(st->port);
 	st->up = true;
 	st->last_error[0] = '\0';
+	skiff__statpub_open();
 	return 0;
 
 out_close_umem:
@@ -521,6 +523,7 @@ int skiff_stop(int drain_ms)
 	skiff__socks_free_all();
 	st->stopped = true;
 	st->in_poll = false;
+	skiff__statpub_stopped();
 	umem_audit(st->umem, &a);
 	if (a.tx_inflight) {
 		errno = ETIMEDOUT;
@@ -537,6 +540,7 @@ void skiff_fini(void)
 		return;
 	if (!st->stopped)
 		skiff_stop(SKIFF_FINI_DRAIN_MS);
+	skiff__statpub_close();
 	skiff__secpath_clear();
 	close_umem();
 	skiff__demux_destroy();

@@ -89,6 +89,13 @@ struct skiff_stack {
 
 	uint64_t isn_k0, isn_k1; /* RFC 6528 secret (isn.c) */
 
+	/* observability: the loop's periodic turn (loop.c) for the published
+	 * counters (statpub.c) and the capture (pcap.c) */
+	bool observing;		   /* publishing or capturing */
+	unsigned observe_rounds;   /* poll rounds since the clock was last looked at */
+	struct skiff_statpub *pub; /* NULL: counters not published */
+	struct skiff_pcap *pcap;   /* NULL: no capture */
+
 	struct skiff_stats stats; /* the counters stack/ keeps itself (stats.c adds the rest) */
 };
 
@@ -112,6 +119,11 @@ uint32_t skiff__now_us(void);
 long long skiff__deadline(int timeout_ms); /* -1: forever */
 void skiff__random(void *buf, size_t len); /* getrandom(), never fails */
 uint32_t skiff__rand(void);		   /* spread, not secrecy */
+
+/* stats.c: the counters into @p out; @p audit walks every frame to check
+ * the books (skiff_get_stats()), else the frame counts are read as kept
+ * (the published copy, every interval). */
+void skiff__stats_gather(struct skiff_stats *out, bool audit);
 
 /* loop.c: the run-to-completion loop. */
 void skiff__flush(void); /* kick the TX ring if frames were posted */

@@ -159,6 +159,13 @@ struct skiff_config {
 				* Linux; RFC 6298 says 1000) */
 	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
 				* of 60 s); tests shorten it */
+	/* observability (docs/observability.md) */
+	bool no_stat_publish;	   /**< publish no counters for skiff-stat (so does
+				    * SKIFF_STAT=0 in the environment) */
+	uint32_t stat_interval_ms; /**< how often the published counters are refreshed
+				    * (default $SKIFF_STAT_MS, else 100) */
+	const char *stat_dir;	   /**< where the segment goes (default $SKIFF_STAT_DIR,
+				    * else /dev/shm) */
 };
 
 /**
