@@ -74,8 +74,11 @@ uint32_t skiff__pto_us(uint32_t srtt_us, bool one_segment)
 
 	if (!srtt_us)
 		return 1000000u; /* no RTT yet: RFC 8985 7.2's 1 s */
-	if (pto < 2000u)
-		pto = 2000u;
+	/* A floor for sub-millisecond paths, where 2 SRTT is shorter than
+	 * a peer's or a scheduler's hiccup and every probe would be spurious
+	 * (the TLP draft's 10 ms; Linux adds 2 ticks). */
+	if (pto < SKIFF_PTO_MIN_US)
+		pto = SKIFF_PTO_MIN_US;
 	/* One segment out: the peer may hold its ACK for a delayed-ACK
 	 * timeout (WCDelAckT, 200 ms). */
 	if (one_segment && pto < srtt_us + srtt_us / 2 + 200000u)
@@ -341,13 +344,32 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
 	u32_t now = skiff__now_us();
 	bool any = false;
 
+	/* SACK blocks first: a D-SACK of the probe in this ACK says it was a
+	 * duplicate before the episode's end is judged. */
+	if (pcb->flags & TF_SACK) {
+		u64_t dsacks = skiff__s.stats.tcp_dsacks_received;
+
+		prune(s, pcb->lastack);
+		any = sack_blocks(s, pcb, ackno, sack);
+		if (r->tlp_out && r->tlp_rexmit && skiff__s.stats.tcp_dsacks_received != dsacks) {
+			r->tlp_out = false; /* the probe was a duplicate: no loss */
+			r->tlp_rexmit = false;
+		}
+	}
 	if (TCP_SEQ_GT(ackno, pcb->lastack) && TCP_SEQ_LEQ(ackno, pcb->snd_nxt)) {
-		/* The probe's episode ends with the ACK of what it covered
-		 * (RFC 8985 7.4): a retransmitted probe that no D-SACK called
-		 * a duplicate repaired a tail loss, which the window pays for. */
-		if (r->tlp_out && TCP_SEQ_GEQ(ackno, r->tlp_end)) {
+		/* The probe's episode (RFC 8985 7.4): new data as the probe
+		 * ends it with the ACK of what it covered. A resent probe
+		 * that no D-SACK called a duplicate and that the ACK passed
+		 * repaired a tail loss, which the window pays for; an ACK
+		 * exactly at its end may be the original's (its D-SACK still
+		 * to come): no loss is assumed, and deliver() ends the
+		 * episode. */
+		if (r->tlp_out && !r->tlp_rexmit && TCP_SEQ_GEQ(ackno, r->tlp_end)) {
 			r->tlp_out = false;
-			if (r->tlp_rexmit && !r->active) {
+		} else if (r->tlp_out && TCP_SEQ_GT(ackno, r->tlp_end)) {
+			r->tlp_out = false;
+			r->tlp_rexmit = false;
+			if (!r->active) {
 				skiff__cc_congestion(s, pcb);
 				skiff__s.stats.tcp_tlp_recoveries++;
 			}
@@ -356,14 +378,6 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
 		for (struct tcp_seg *seg = pcb->unacked; seg && TCP_SEQ_LEQ(seg_end(seg), ackno);
 		     seg = seg->next)
 			deliver(s, seg, now);
-	}
-	if (pcb->flags & TF_SACK) {
-		u64_t dsacks = skiff__s.stats.tcp_dsacks_received;
-
-		prune(s, pcb->lastack);
-		any = sack_blocks(s, pcb, ackno, sack);
-		if (r->tlp_out && skiff__s.stats.tcp_dsacks_received != dsacks)
-			r->tlp_rexmit = false; /* the probe was a duplicate */
 	}
 	return any || r->active || r->reo_due_us;
 }

@@ -13,6 +13,11 @@ struct skiff_sock;
 struct tcp_pcb;
 struct tcp_seg;
 
+/* The tail loss probe's timeout is at least this (recovery.c). */
+#ifndef SKIFF_PTO_MIN_US
+#define SKIFF_PTO_MIN_US 10000u
+#endif
+
 #ifndef SKIFF_SACK_MAX
 #define SKIFF_SACK_MAX 8
 #endif

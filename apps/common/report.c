@@ -183,6 +183,16 @@ void report_totals(struct report *r, const struct app_counters *c)
 		(unsigned long long)s.tcp_rst_sent, (unsigned long long)s.tcp_conn_refused,
 		(unsigned long long)(s.tcp_checksum_err + s.ip_checksum_err));
 	fprintf(r->f,
+		"  recovery    %llu timeouts, %llu recoveries (%llu congestion events: cubic %llu, "
+		"reno %llu), %llu RACK losses, %llu tail loss probes (%llu repaired a loss), %llu "
+		"D-SACKs received\n",
+		(unsigned long long)s.tcp_timeouts, (unsigned long long)s.tcp_fast_recoveries,
+		(unsigned long long)(s.tcp_cc_cubic_events + s.tcp_cc_reno_events),
+		(unsigned long long)s.tcp_cc_cubic_events, (unsigned long long)s.tcp_cc_reno_events,
+		(unsigned long long)s.tcp_rack_losses, (unsigned long long)s.tcp_tlp_sent,
+		(unsigned long long)s.tcp_tlp_recoveries,
+		(unsigned long long)s.tcp_dsacks_received);
+	fprintf(r->f,
 		"  xdp         rx-dropped %llu rx-invalid %llu tx-invalid %llu rx-ring-full %llu "
 		"fill-ring-empty %llu tx-ring-empty %llu\n",
 		(unsigned long long)s.xdp_rx_dropped, (unsigned long long)s.xdp_rx_invalid,

@@ -44,7 +44,7 @@ static void test_rto_formula_and_floor(void)
 
 /* RFC 8985 7.2: PTO = 2 * SRTT; with one segment in flight, at least
  * 1.5 * SRTT + WCDelAckT (200 ms); no SRTT yet: 1 s. skiff's floor for a
- * sub-millisecond path: 2 ms (its fast timer ticks every 5 ms at most). */
+ * sub-millisecond path: 10 ms (SKIFF_PTO_MIN_US, the TLP draft's). */
 static void test_pto_formula(void)
 {
 	TK_ASSERT_EQ(skiff__pto_us(0, false), 1000000);
@@ -52,7 +52,9 @@ static void test_pto_formula(void)
 	TK_ASSERT_EQ(skiff__pto_us(10000, false), 20000);
 	TK_ASSERT_EQ(skiff__pto_us(10000, true), 15000 + 200000);
 	TK_ASSERT_EQ(skiff__pto_us(400000, true), 800000); /* 2 SRTT is the larger */
-	TK_ASSERT_EQ(skiff__pto_us(300, false), 2000);
+	TK_ASSERT_EQ(skiff__pto_us(300, false), 10000);
+	TK_ASSERT_EQ(skiff__pto_us(4999, false), 10000);
+	TK_ASSERT_EQ(skiff__pto_us(5001, false), 10002);
 	TK_ASSERT_EQ(skiff__pto_us(300, true), 450 + 200000);
 }
 
