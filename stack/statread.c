@@ -342,7 +342,10 @@ int skiff_stat_read(struct skiff_stat_reader *r, struct skiff_stats *stats,
 			continue;
 		if (info)
 			fill_info(s, r->path, info);
-		if (!seg_alive(s)) {
+		/* Counters of a stopped instance are final, whatever became of
+		 * it since; an owner gone without stopping died. */
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != SKIFF_STATSEG_STOPPED &&
+		    !seg_alive(s)) {
 			unlink(r->path);
 			errno = ESRCH;
 			return -1;

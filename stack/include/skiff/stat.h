@@ -80,10 +80,13 @@ SKIFF_API int skiff_stat_open(struct skiff_stat_reader **out, const char *dir, p
 
 /**
  * A consistent copy of the instance's counters (@p stats) and of what its
- * segment says (@p info; may be NULL).
- * @return 0, or -1 and errno: ESRCH (the owner died since; the segment is
- *         removed if this process may), EAGAIN (the owner was rewriting the
- *         counters every time this looked: try again)
+ * segment says (@p info; may be NULL). Once the instance has stopped
+ * (info->stopped) the counters are final, and they stay readable through
+ * this reader after skiff_fini() removed the segment and after the owner
+ * exited.
+ * @return 0, or -1 and errno: ESRCH (the owner died without stopping skiff;
+ *         the segment is removed if this process may), EAGAIN (the owner
+ *         was rewriting the counters every time this looked: try again)
  */
 SKIFF_API int skiff_stat_read(struct skiff_stat_reader *r, struct skiff_stats *stats,
 			      struct skiff_stat_instance *info);
