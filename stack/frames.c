@@ -20,6 +20,7 @@
 
 #include "frames.h"
 #include "instance.h"
+#include "pcap.h"
 
 #include "lwip/pbuf.h"
 #include "lwip/prot/ethernet.h"
@@ -108,6 +109,7 @@ static err_t post(struct pkb *pkb, uint32_t head, uint32_t len)
 		st->stats.tx_drop_no_frame++;
 		return ERR_IF;
 	}
+	skiff__pcap_frame(pkb->data - head, head + len);
 	/* One kick per poll round, unless a burst would fill the ring. */
 	if (++st->tx_pending >= st->cfg.ring_size / 2)
 		skiff__flush();

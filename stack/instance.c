@@ -16,6 +16,7 @@
 #include "instance.h"
 #include "mptcp.h"
 #include "netif.h"
+#include "pcap.h"
 #include "secpath.h"
 #include "sock.h"
 #include "statpub.h"
@@ -357,6 +358,9 @@ static int start(const struct skiff_config *cfg)
 	e = check_config(&st->cfg);
 	if (e)
 		return e;
+	e = skiff__pcap_open();
+	if (e)
+		return e;
 	memcpy(st->mac, st->cfg.mac, 6);
 	if (mac_is_zero(st->mac) && st->cfg.backend == SKIFF_BACKEND_MEMLINK) {
 		/* Locally administered, unicast, from the wire end. */
@@ -370,7 +374,8 @@ static int start(const struct skiff_config *cfg)
 	st->socks = calloc(st->cfg.max_sockets, sizeof(*st->socks));
 	if (!st->socks) {
 		skiff__set_error("no memory for %u sockets", st->cfg.max_sockets);
-		return -ENOMEM;
+		e = -ENOMEM;
+		goto out_close_pcap;
 	}
 	e = skiff__demux_create(st->cfg.max_connections);
 	if (e) {
@@ -426,6 +431,8 @@ out_free_socks:
 	skiff__demux_destroy();
 	free(st->socks);
 	st->socks = NULL;
+out_close_pcap:
+	skiff__pcap_close();
 	return e;
 }
 
@@ -524,6 +531,7 @@ int skiff_stop(int drain_ms)
 	st->stopped = true;
 	st->in_poll = false;
 	skiff__statpub_stopped();
+	skiff__pcap_flush();
 	umem_audit(st->umem, &a);
 	if (a.tx_inflight) {
 		errno = ETIMEDOUT;
@@ -541,6 +549,7 @@ void skiff_fini(void)
 	if (!st->stopped)
 		skiff_stop(SKIFF_FINI_DRAIN_MS);
 	skiff__statpub_close();
+	skiff__pcap_close();
 	skiff__secpath_clear();
 	close_umem();
 	skiff__demux_destroy();

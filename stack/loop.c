@@ -9,6 +9,7 @@
 #include "ackbatch.h"
 #include "instance.h"
 #include "netif.h"
+#include "pcap.h"
 #include "rxq.h"
 #include "statpub.h"
 #include "skiff_testing.h"
@@ -44,9 +45,10 @@ void skiff__tx_reap_hold(bool hold)
 	skiff__s.tx_reap_held = hold;
 }
 
-/* The published counters when their interval has passed. Called every
- * SKIFF_OBSERVE_ROUNDS rounds and after every wait, only while publishing:
- * the rounds in between pay one predictable branch and an increment. */
+/* The published counters when their interval has passed, the capture's
+ * buffer when it is due. Called every SKIFF_OBSERVE_ROUNDS rounds and
+ * after every wait, only while publishing or capturing: the rounds in
+ * between pay one predictable branch and an increment. */
 static void observe(void)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -58,6 +60,8 @@ static void observe(void)
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	if (st->pub)
 		skiff__statpub_tick(now);
+	if (st->pcap)
+		skiff__pcap_tick(now);
 }
 
 static unsigned round_once(void)

@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "instance.h"
 #include "netif.h"
+#include "pcap.h"
 #include "secpath.h"
 
 #include "lwip/etharp.h"
@@ -49,6 +50,7 @@ static void rx_one(const struct umem_desc *d)
 		umem_free(st->umem, d->addr);
 		return;
 	}
+	skiff__pcap_frame(pkb->data, pkb_len(pkb)); /* before any filter */
 	if (d->len <= SIZEOF_ETH_HDR || d->len > FRAME_MAX) {
 		st->stats.rx_drop_bad_frame++;
 		goto out_free;

@@ -32,6 +32,10 @@ enum {
 	OPT_SIZE,
 	OPT_SEED,
 	OPT_MEMLINK,
+	OPT_PCAP,
+	OPT_PCAP_SNAPLEN,
+	OPT_PCAP_MAX,
+	OPT_PCAP_FILES,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +56,10 @@ static const struct option long_opts[] = {
 	{"size", required_argument, NULL, OPT_SIZE},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"memlink", no_argument, NULL, OPT_MEMLINK},
+	{"pcap", required_argument, NULL, OPT_PCAP},
+	{"pcap-snaplen", required_argument, NULL, OPT_PCAP_SNAPLEN},
+	{"pcap-max", required_argument, NULL, OPT_PCAP_MAX},
+	{"pcap-files", required_argument, NULL, OPT_PCAP_FILES},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -88,6 +96,11 @@ static void usage(const struct app_opts *o)
 	       "  -S, --xdp-skb          attach the XDP program in generic (skb) mode\n"
 	       "  -B, --busy-poll        busy-poll: spin instead of sleeping\n"
 	       "      --stats SECONDS    print counters every SECONDS (default 1; 0: only totals)\n"
+	       "      --pcap FILE        capture every frame skiff receives and sends into FILE\n"
+	       "                         (pcap, nanosecond timestamps; %%p in FILE: the pid)\n"
+	       "      --pcap-snaplen N   keep N bytes of each frame (default all)\n"
+	       "      --pcap-max SIZE    rotate FILE past SIZE bytes (k, M, G: KiB, MiB, GiB)\n"
+	       "      --pcap-files N     files kept when rotating, FILE.1 ... (default 2)\n"
 	       "\nThe embedded default's load:\n"
 	       "      --conns N          connections (default 64)\n"
 	       "      --requests M       requests per connection (default 1000)\n"
@@ -197,6 +210,30 @@ static void parse_upstream(struct app_opts *o, const char *s)
 	snprintf(o->upstream_str, sizeof(o->upstream_str), "%s", s);
 }
 
+/* "4096", "64k", "10M", "1G" (powers of 1024), at least 4 KiB. */
+static uint64_t parse_size_bytes(const struct app_opts *o, const char *opt, const char *s)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		shift = 10;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20;
+	else if (*end == 'g' || *end == 'G')
+		shift = 30;
+	if (shift)
+		end++;
+	if (errno || end == s || *end || s[0] == '-' || v > (1ull << 40) >> shift ||
+	    (v << shift) < 4096)
+		app_usage_error(o, "%s: '%s' is not a size from 4k to 1024G (e.g. 64k, 10M)", opt,
+				s);
+	return (uint64_t)v << shift;
+}
+
 static void parse_size(struct app_opts *o, const char *s)
 {
 	char buf[64];
@@ -298,6 +335,21 @@ void app_parse(int argc, char **argv, enum app_kind kind, struct app_opts *o)
 			o->force_memlink = true;
 			embedded_only = "--memlink";
 			break;
+		case OPT_PCAP:
+			if (!optarg[0])
+				app_usage_error(o, "--pcap: needs a file name");
+			o->pcap_path = optarg;
+			break;
+		case OPT_PCAP_SNAPLEN:
+			o->pcap_snaplen =
+				(uint32_t)parse_uint(o, "--pcap-snaplen", optarg, 14, 65535);
+			break;
+		case OPT_PCAP_MAX:
+			o->pcap_max_bytes = parse_size_bytes(o, "--pcap-max", optarg);
+			break;
+		case OPT_PCAP_FILES:
+			o->pcap_files = (uint32_t)parse_uint(o, "--pcap-files", optarg, 1, 1000);
+			break;
 		case 'h':
 			usage(o);
 			exit(APP_EXIT_OK);
@@ -313,6 +365,9 @@ void app_parse(int argc, char **argv, enum app_kind kind, struct app_opts *o)
 	}
 	if (optind < argc)
 		app_usage_error(o, "unexpected argument '%s'", argv[optind]);
+	if (!o->pcap_path && (o->pcap_snaplen || o->pcap_max_bytes || o->pcap_files))
+		app_usage_error(o,
+				"--pcap-snaplen, --pcap-max and --pcap-files go with --pcap FILE");
 	if (o->xdp_mode == SKIFF_XDP_ZEROCOPY && o->xdp_skb)
 		app_usage_error(o, "-z and -S do not go together: zero-copy needs native XDP");
 	if (o->ifname) {
@@ -456,6 +511,15 @@ void app_skiff_config(const struct app_opts *o, struct skiff_config *cfg)
 	}
 	if (o->have_gw6)
 		memcpy(cfg->ipv6_gateway, o->gw6, 16);
+	app_capture_config(o, cfg);
+}
+
+void app_capture_config(const struct app_opts *o, struct skiff_config *cfg)
+{
+	cfg->pcap_path = o->pcap_path;
+	cfg->pcap_snaplen = o->pcap_snaplen;
+	cfg->pcap_max_bytes = o->pcap_max_bytes;
+	cfg->pcap_files = o->pcap_files;
 }
 
 int app_init_exit_code(int err)

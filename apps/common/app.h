@@ -46,6 +46,11 @@ struct app_opts {
 	bool have_ip4, have_ip6, have_gw4, have_gw6;
 	uint16_t port;
 	unsigned stats_s; /* 0: no periodic counters */
+	/* capture (--pcap): the skiff_config fields of the same names */
+	const char *pcap_path;
+	uint32_t pcap_snaplen;
+	uint64_t pcap_max_bytes;
+	uint32_t pcap_files;
 	/* skiff-proxy */
 	struct sockaddr_storage upstream;
 	socklen_t upstream_len;
@@ -93,8 +98,12 @@ __attribute__((noreturn, format(printf, 2, 3))) void app_usage_error(const struc
  */
 void app_check_interface(const struct app_opts *o);
 
-/** The skiff_config for @p o (xsk backend, its interface and addresses). */
+/** The skiff_config for @p o (xsk backend, its interface and addresses,
+ * the capture). */
 void app_skiff_config(const struct app_opts *o, struct skiff_config *cfg);
+
+/** The capture @p o asks for (--pcap ...) into @p cfg. */
+void app_capture_config(const struct app_opts *o, struct skiff_config *cfg);
 
 /** Exit code for a failed skiff_init() / bind: bad use (2) or failure (1). */
 int app_init_exit_code(int err);

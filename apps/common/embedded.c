@@ -431,6 +431,7 @@ static int run_memlink(const struct app_opts *o, struct driver_server *srv)
 	memcpy(cfg.mac, memlink_mac[0], 6);
 	cfg.ipv4 = eo.ip4;
 	cfg.ipv4_prefix = 24;
+	app_capture_config(o, &cfg);
 	rc = skiff_init(&cfg) ? -errno : 0;
 	if (rc) {
 		rc = driver_init_failed(o, rc);

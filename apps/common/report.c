@@ -75,6 +75,8 @@ void report_banner(FILE *f, const struct app_opts *o, const char *backend_line)
 		fprintf(f, "  listening  port %u, proxying to %s\n", o->port, o->upstream_str);
 	else
 		fprintf(f, "  listening  port %u (TCP echo)\n", o->port);
+	if (o->pcap_path)
+		fprintf(f, "  capture    %s (pcap, every frame received and sent)\n", o->pcap_path);
 	fprintf(f, "  counters   %s\n",
 		o->stats_s ? "every interval below, totals at exit" : "totals at exit");
 	fflush(f);

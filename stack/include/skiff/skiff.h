@@ -166,6 +166,18 @@ struct skiff_config {
 				    * (default $SKIFF_STAT_MS, else 100) */
 	const char *stat_dir;	   /**< where the segment goes (default $SKIFF_STAT_DIR,
 				    * else /dev/shm) */
+	const char *pcap_path;	   /**< capture every frame received and sent into this
+				    * pcap file (nanosecond timestamps); "%p" in it
+				    * becomes the pid (default $SKIFF_PCAP; NULL: no
+				    * capture). skiff_init() fails if it cannot be
+				    * created */
+	uint32_t pcap_snaplen;	   /**< bytes kept of each frame (default
+				    * $SKIFF_PCAP_SNAPLEN, else all) */
+	uint64_t pcap_max_bytes;   /**< past this size the file rotates: FILE becomes
+				    * FILE.1, and so on (default $SKIFF_PCAP_MAX;
+				    * 0: no bound) */
+	uint32_t pcap_files;	   /**< files kept when rotating, the current one
+				    * included (default $SKIFF_PCAP_FILES, else 2) */
 };
 
 /**
