@@ -314,7 +314,25 @@ void expect_embedded_pass(const char *prog, const char *extra, uid_t uid, const 
 	/* Every payload moved in its own frame: lent, sent on with new
 	 * headers in front, never copied by the stack or the demo. */
 	CU_ASSERT(strstr(p.buf, "the app copied 0B\n") != NULL);
-	CU_ASSERT(strstr(p.buf, "copies      stack rx 0B (zero-copy receive), tx 0B") != NULL);
+	CU_ASSERT(strstr(p.buf, "copies      stack rx 0B (zero-copy receive), tx ") != NULL);
+	/* A resend may have to copy (its frame still on the ring); a clean
+	 * run, where nothing was resent, copies nothing. On a busy machine a
+	 * peer late by more than the probe timeout draws a (spurious) tail
+	 * loss probe: it is counted, and the copy it may cost with it. */
+	{
+		const char *t = strstr(p.buf, "\n  tcp         retransmits ");
+		unsigned long long rexmit = 0;
+
+		CU_ASSERT_FATAL(t != NULL);
+		CU_ASSERT(sscanf(t, "\n  tcp         retransmits %llu", &rexmit) == 1);
+		if (rexmit == 0) {
+			CU_ASSERT(strstr(p.buf,
+					 "copies      stack rx 0B (zero-copy receive), tx 0B") !=
+				  NULL);
+		} else {
+			tk_note("%llu segments resent (a busy machine): tx copies allowed", rexmit);
+		}
+	}
 	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
 }
