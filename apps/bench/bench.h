@@ -62,15 +62,16 @@ struct bench_plan {
 	unsigned skip;	   /* BENCH_RUN_* bits of the measurements left out */
 	uint32_t loss_ppm; /* memlink: frames dropped each way, parts per million */
 	bool verbose;
-	int scale_ms;	     /* each scale window, once every connection is established ... */
-	int scale_warmup_ms; /* ... and the closed loop has run this long */
-	unsigned scale_max;  /* the largest N of the scale run */
-	bool tty;	     /* stdout is a terminal: a progress line while waiting */
-	uint32_t frames;     /* UMEM frames of every skiff end (0: skiff's default) */
-	uint32_t ring;	     /* their rings, memlink's too (0: skiff's default) */
-	uint64_t loss_bytes; /* the loss run: bytes per transfer ... */
-	unsigned loss_reps;  /* ... and repetitions of each (medians) */
-	unsigned loss_cases; /* bits of bench_loss_cases[] to run */
+	int scale_ms;		 /* each scale window, once every connection is established ... */
+	int scale_warmup_ms;	 /* ... and the closed loop has run this long */
+	unsigned scale_max;	 /* the largest N of the scale run */
+	bool tty;		 /* stdout is a terminal: a progress line while waiting */
+	uint32_t frames;	 /* UMEM frames of every skiff end (0: skiff's default) */
+	uint32_t ring;		 /* their rings, memlink's too (0: skiff's default) */
+	uint64_t loss_bytes;	 /* the loss run: bytes per transfer ... */
+	unsigned loss_reps;	 /* ... and repetitions of each (medians) */
+	unsigned loss_cases;	 /* bits of bench_loss_cases[] to run */
+	char loss_kernel_cc[16]; /* the Linux senders' TCP_CONGESTION */
 };
 
 /** Where a run is, for the progress line. */

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -270,6 +271,15 @@ static int sender_main(void *arg)
 	fd = t->socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0) {
 		fail(&m, errno, "socket: %s", strerror(errno));
+		return child_end(&c->send, &m, sk);
+	}
+	/* Like for like: Linux sends with the congestion control asked for
+	 * (cubic, skiff's default, unless told), not the machine's default. */
+	if (!sk && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, c->plan->loss_kernel_cc,
+			      (socklen_t)strlen(c->plan->loss_kernel_cc))) {
+		fail(&m, errno, "TCP_CONGESTION %s: %s (net.ipv4.tcp_available_congestion_control)",
+		     c->plan->loss_kernel_cc, strerror(errno));
+		t->close(fd);
 		return child_end(&c->send, &m, sk);
 	}
 	m.t0_ns = now_ns();

@@ -96,7 +96,7 @@ static void usage(FILE *f)
 		"                   [--pairs NAME,...] [--runs c1,c64,bulk,scale] [--cpus S,C]\n"
 		"                   [--warmup-s S] [--settle S] [--memlink-loss PCT] [--verbose]\n"
 		"                   [--scale-s S] [--scale-max N] [--frames N] [--ring N]\n"
-		"                   [--loss-mib M] [--loss-cases NAME,...]\n"
+		"                   [--loss-mib M] [--loss-cases NAME,...] [--loss-kernel-cc NAME]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -125,6 +125,9 @@ static void usage(FILE *f)
 		"                 frames / 2 (skiff's default: 2048)\n"
 		"  --loss-mib M   MiB per transfer of the loss run (64; quick: 16); its\n"
 		"                 repetitions are 3 unless --reps says otherwise\n"
+		"  --loss-kernel-cc NAME  the Linux senders' congestion control in the loss\n"
+		"                 run (cubic, skiff's default, unless told: the machine's\n"
+		"                 default may be another, e.g. bbr, which ignores loss)\n"
 		"  --loss-cases LIST  some of: ");
 	for (unsigned i = 0; i < BENCH_LOSS_CASES; i++)
 		fprintf(f, "%s%s", i ? "," : "", bench_loss_cases[i].name);
@@ -215,6 +218,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"ring", required_argument, NULL, 'G'},
 		{"loss-mib", required_argument, NULL, 'B'},
 		{"loss-cases", required_argument, NULL, 'K'},
+		{"loss-kernel-cc", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -228,6 +232,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->plan.cpu_client = 1;
 	o->plan.skip = BENCH_RUN_SCALE | BENCH_RUN_LOSS; /* opt-in */
 	o->plan.loss_cases = (1u << BENCH_LOSS_CASES) - 1;
+	snprintf(o->plan.loss_kernel_cc, sizeof(o->plan.loss_kernel_cc), "cubic");
 	o->plan.scale_max = BENCH_SCALE_IDLE_N;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
@@ -299,6 +304,12 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'K':
 			o->plan.loss_cases = words(optarg, find_case, "unknown loss case");
+			break;
+		case 'C':
+			if (!*optarg || strlen(optarg) >= sizeof(o->plan.loss_kernel_cc))
+				bad_use("bad congestion control name", optarg);
+			snprintf(o->plan.loss_kernel_cc, sizeof(o->plan.loss_kernel_cc), "%s",
+				 optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -390,6 +401,21 @@ static double settle(double max_s)
 	return load;
 }
 
+/* The kernel's default congestion control, as new sockets get it. */
+static const char *bench_kernel_default_cc(void)
+{
+	static char name[32];
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_congestion_control", "r");
+
+	snprintf(name, sizeof(name), "unknown");
+	if (f) {
+		if (fgets(name, sizeof(name), f))
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+	}
+	return name;
+}
+
 static void print_plan(const struct opts *o)
 {
 	struct skiff_build_info bi;
@@ -454,6 +480,9 @@ static void print_plan(const struct opts *o)
 		printf("; skiff -> Linux, Linux -> Linux and Linux -> skiff, %u repetitions "
 		       "(medians); every byte checked\n",
 		       o->plan.loss_reps);
+		printf("             skiff sends with its default (cubic), Linux with %s (this "
+		       "machine's default: %s)\n",
+		       o->plan.loss_kernel_cc, bench_kernel_default_cc());
 	}
 	if (o->plan.loss_ppm)
 		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
