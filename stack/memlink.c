@@ -44,6 +44,39 @@ int skiff_memlink_create(struct skiff_memlink **out, const struct skiff_memlink_
 	return 0;
 }
 
+int skiff_memlink_open(struct skiff_memlink **out, int fd)
+{
+	struct skiff_memlink *w;
+	int e;
+
+	if (!out || fd < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		errno = ENOMEM;
+		return -1;
+	}
+	e = umem_memlink_open(&w->wire, fd);
+	if (e) {
+		free(w);
+		errno = -e;
+		return -1;
+	}
+	*out = w;
+	return 0;
+}
+
+int skiff_memlink_fd(const struct skiff_memlink *w)
+{
+	if (!w) {
+		errno = EINVAL;
+		return -1;
+	}
+	return umem_memlink_fd(w->wire);
+}
+
 int skiff_memlink_set_faults(struct skiff_memlink *w, unsigned end,
 			     const struct skiff_memlink_faults *f)
 {

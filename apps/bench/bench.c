@@ -15,7 +15,15 @@
  * several commands (open N connections and hold them; run the closed loop
  * for a window; close), so that the parent can time the opening, read the
  * server's memory with the connections idle, and count requests over a
- * window that starts only once all N are established. */
+ * window that starts only once all N are established.
+ *
+ * The cost run uses the same session commands, with the server re-executed
+ * under callgrind (valgrind --tool=callgrind --instr-atstart=no): the
+ * parent arms a window in the shared block (bytes to let through as a
+ * warm-up, then bytes to measure), the server switches instrumentation on
+ * once the warm-up bytes are echoed and dumps the profile once the window's
+ * are, then tells the client to stop its load. Instructions counted and
+ * bytes echoed come from the same process between the same two points. */
 #define _GNU_SOURCE
 #include "bench.h"
 
@@ -34,6 +42,17 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#else
+#define HAVE_CALLGRIND 0
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
+#endif
 
 #include <skiff/skiff.h>
 
@@ -91,6 +110,16 @@
  * so that the next step finds every port free. */
 #define SCALE_DRAIN_MS 15000
 
+/* The cost run. Under callgrind the server is some 50 times slower: it may
+ * take this long to come up (valgrind loading, the UMEM touched) ... */
+#define COST_START_MS 180000
+/* ... to answer a counter snapshot in the middle of a big batch ... */
+#define COST_SNAPSHOT_MS 120000
+/* ... and a window (its warm-up included) may take this long at most. */
+#define COST_WINDOW_MS 1800000
+/* Functions of the profile printed with --verbose. */
+#define COST_TOP 15
+
 const unsigned bench_scale_n[BENCH_SCALE_STEPS] = {64, 1000, BENCH_SCALE_OPEN_N,
 						   BENCH_SCALE_IDLE_N};
 
@@ -119,6 +148,24 @@ struct shared {
 	/* The clients' progress in the scale run, one slot per process. */
 	uint32_t established[SCALE_WORKERS];
 	uint64_t requests[SCALE_WORKERS];
+	/* The cost run. */
+	struct {
+		/* what the re-executed server needs of the parent's ctx */
+		struct bench_plan plan;
+		enum bench_net net;
+		char pair[32];
+		char if_server[IF_NAMESIZE];
+		/* the parent arms a window ... */
+		uint32_t arm;	     /* its number, the last one armed */
+		uint64_t warm_bytes; /* echoed before the count starts */
+		uint64_t bytes;	     /* echoed while it runs */
+		char label[32];	     /* the dump's */
+		/* ... the server measures it */
+		uint32_t done;	   /* the number of the last window measured */
+		uint32_t dumps;	   /* profiles dumped: the last is <out>.<dumps> */
+		uint64_t measured; /* bytes echoed in it */
+		int load_stop;	   /* the client's load ends (the window is over) */
+	} cost;
 };
 
 /* Parent to client. */
@@ -180,6 +227,9 @@ struct ctx {
 	struct mem mem0;	      /* the server's resident memory before any connection */
 	struct skiff_stats client_st; /* a skiff client's counters after the last scale step */
 	bool progress_shown;	      /* a progress line is on the terminal */
+	bool cost;		      /* the cost run's session: the server under callgrind */
+	bool in_callgrind;	      /* in the server: this process is the re-executed one */
+	int sh_fd;		      /* the shared block's memfd */
 };
 
 /* ---- clocks, CPU time, pinning -------------------------------------------- */
@@ -266,14 +316,20 @@ unsigned bench_runs(const struct bench_pair *pair, const struct bench_plan *plan
 {
 	/* The loss run is no pair's (loss.h). */
 	unsigned runs =
-		(BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE) & ~plan->skip;
+		(BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE | BENCH_RUN_COST) &
+		~plan->skip;
 
-	return pair->scale ? runs : runs & ~BENCH_RUN_SCALE;
+	if (!pair->scale)
+		runs &= ~BENCH_RUN_SCALE;
+	if (!pair->cost)
+		runs &= ~BENCH_RUN_COST;
+	return runs;
 }
 
+/* The scale run's set-up applies (not in the cost run's session). */
 static bool scale_on(const struct ctx *x)
 {
-	return bench_runs(x->pair, x->plan) & BENCH_RUN_SCALE;
+	return !x->cost && (bench_runs(x->pair, x->plan) & BENCH_RUN_SCALE);
 }
 
 /* The server ports N connections need: ceil(N / SCALE_PER_PORT). */
@@ -342,6 +398,93 @@ static void take_snapshot(struct shared *sh, bool on_skiff, const struct app_cou
 	__atomic_store_n(&sh->ack, req, __ATOMIC_RELEASE);
 }
 
+/* The cost run's window, in the server: what the parent armed last. */
+struct cost_state {
+	uint32_t seen; /* the last window armed that this server took up */
+	enum { COST_IDLE, COST_WARM, COST_COUNT } phase;
+	uint64_t b0; /* bytes echoed when the phase began */
+};
+
+/* Called between loop steps: the warm-up's bytes echoed, instrumentation
+ * goes on (and counts from zero); the window's echoed, the profile is
+ * dumped, instrumentation goes off and the client is told to stop. */
+static void cost_step(struct shared *sh, const struct app_counters *c, struct cost_state *cs)
+{
+	uint32_t arm = __atomic_load_n(&sh->cost.arm, __ATOMIC_ACQUIRE);
+
+	if (cs->phase == COST_IDLE && arm != cs->seen) {
+		cs->seen = arm;
+		cs->b0 = c->bytes;
+		cs->phase = COST_WARM;
+	}
+	if (cs->phase == COST_WARM && c->bytes - cs->b0 >= sh->cost.warm_bytes) {
+		CALLGRIND_START_INSTRUMENTATION;
+		CALLGRIND_ZERO_STATS;
+		cs->b0 = c->bytes;
+		cs->phase = COST_COUNT;
+		return;
+	}
+	if (cs->phase == COST_COUNT && c->bytes - cs->b0 >= sh->cost.bytes) {
+		CALLGRIND_DUMP_STATS_AT(sh->cost.label);
+		CALLGRIND_STOP_INSTRUMENTATION;
+		sh->cost.measured = c->bytes - cs->b0;
+		sh->cost.dumps++;
+		cs->phase = COST_IDLE;
+		__atomic_store_n(&sh->cost.load_stop, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&sh->cost.done, cs->seen, __ATOMIC_RELEASE);
+	}
+}
+
+/* The cost run's server, before it serves: this process (forked into the
+ * server's namespace) becomes valgrind running skiff-bench's server
+ * (bench_cost_server_main()), given the shared block and the wire as
+ * descriptors. Returns only if that failed, with sh->note saying why. */
+static int cost_exec(struct ctx *x)
+{
+	struct shared *sh = x->sh;
+	char self[PATH_MAX], out[sizeof(x->plan->cost_dir) + 64], log[sizeof(out)];
+	char fd_sh[16], fd_wire[16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int wfd = -1, sfd = dup(x->sh_fd);
+
+	if (n <= 0 || sfd < 0) {
+		snprintf(sh->note, sizeof(sh->note), "the cost run: %s", strerror(errno));
+		return -errno;
+	}
+	self[n] = '\0';
+	if (x->wire) {
+		wfd = dup(skiff_memlink_fd(x->wire));
+		if (wfd < 0) {
+			snprintf(sh->note, sizeof(sh->note), "the cost run: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	sh->cost.plan = *x->plan;
+	sh->cost.net = x->pair->net;
+	snprintf(sh->cost.pair, sizeof(sh->cost.pair), "%s", x->pair->name);
+	memcpy(sh->cost.if_server, x->if_server, sizeof(sh->cost.if_server));
+	snprintf(out, sizeof(out), "--callgrind-out-file=%s/callgrind.out.%s", x->plan->cost_dir,
+		 x->pair->name);
+	snprintf(log, sizeof(log), "--log-file=%s/valgrind.%s.log", x->plan->cost_dir,
+		 x->pair->name);
+	snprintf(fd_sh, sizeof(fd_sh), "%d", sfd);
+	snprintf(fd_wire, sizeof(fd_wire), "%d", wfd);
+	char *argv[] = {"valgrind",
+			"--tool=callgrind",
+			"--instr-atstart=no",
+			out,
+			log,
+			self,
+			"--cost-server",
+			fd_sh,
+			fd_wire,
+			NULL};
+
+	execvp(argv[0], argv);
+	snprintf(sh->note, sizeof(sh->note), "the cost run: running valgrind: %s", strerror(errno));
+	return -errno;
+}
+
 static int server_main(void *arg)
 {
 	struct ctx *x = arg;
@@ -358,11 +501,23 @@ static int server_main(void *arg)
 				 .prog = on_skiff ? "skiff-bench" : NULL,
 				 .c = &c};
 	struct echo_server *es = NULL;
+	struct cost_state cs = {0};
 	uint64_t accepted = 0;
 	int rc = 0;
 
+	if (x->cost && !x->in_callgrind) {
+		rc = HAVE_CALLGRIND ? cost_exec(x) : -ENOSYS;
+		if (rc == -ENOSYS)
+			snprintf(sh->note, sizeof(sh->note),
+				 "the cost run: built without valgrind/callgrind.h");
+		__atomic_store_n(&sh->state, rc < 0 ? rc : -EIO, __ATOMIC_RELEASE);
+		return 3;
+	}
 	pin(x->plan->cpu_server);
-	if (scale_on(x)) {
+	if (x->cost) {
+		/* SYNs by the thousand for the 10,000-connection window. */
+		ec.backlog = SCALE_BACKLOG;
+	} else if (scale_on(x)) {
 		/* The scale run: a port per SCALE_PER_PORT connections, and
 		 * backlogs for SYNs arriving by the thousand. */
 		ec.ports = scale_ports(x->plan->scale_max);
@@ -389,6 +544,8 @@ static int server_main(void *arg)
 	__atomic_store_n(&sh->state, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
 		echo_server_step(es, wait_ms);
+		if (x->cost)
+			cost_step(sh, &c, &cs);
 		take_snapshot(sh, on_skiff, &c);
 		if (c.conns_total != accepted) {
 			accepted = c.conns_total;
@@ -401,6 +558,40 @@ static int server_main(void *arg)
 	if (on_skiff)
 		skiff_fini();
 	return 0;
+}
+
+int bench_cost_server_main(int argc, char **argv)
+{
+	struct bench_pair pair = {.server = BENCH_SKIFF};
+	struct ctx x = {.pair = &pair, .cost = true, .in_callgrind = true};
+	struct shared *sh;
+	int sfd, wfd;
+
+	if (argc != 4)
+		return APP_EXIT_USAGE;
+	sfd = atoi(argv[2]);
+	wfd = atoi(argv[3]);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	if (sh == MAP_FAILED) {
+		fprintf(stderr, "skiff-bench --cost-server: mmap: %s\n", strerror(errno));
+		return 3;
+	}
+	close(sfd);
+	x.sh = sh;
+	x.plan = &sh->cost.plan;
+	pair.name = sh->cost.pair;
+	pair.net = sh->cost.net;
+	memcpy(x.if_server, sh->cost.if_server, sizeof(x.if_server));
+	if (wfd >= 0) {
+		if (skiff_memlink_open(&x.wire, wfd) != 0) {
+			snprintf(sh->note, sizeof(sh->note), "the cost run: the memlink wire: %s",
+				 strerror(errno));
+			__atomic_store_n(&sh->state, -EIO, __ATOMIC_RELEASE);
+			return 3;
+		}
+		close(wfd);
+	}
+	return server_main(&x);
 }
 
 /* ---- the client process ------------------------------------------------------ */
@@ -547,6 +738,9 @@ static int scale_drive(struct ctx *x, struct scale_client *s, int wait, uint64_t
 
 		if (runner_interrupted)
 			return -EINTR;
+		/* The cost run's server has its window: the load may end. */
+		if (__atomic_load_n(&x->sh->cost.load_stop, __ATOMIC_ACQUIRE))
+			return 0;
 		rc = lg_step(s->g, wait);
 		publish(x, &s->res);
 		if (rc <= 0)
@@ -768,7 +962,8 @@ out_err:
 
 static int wait_server(struct ctx *x, char *why, size_t len)
 {
-	uint64_t end = now_ns() + (uint64_t)START_TIMEOUT_MS * 1000000u;
+	int ms = x->cost ? COST_START_MS : START_TIMEOUT_MS;
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
 	int st;
 
 	while (!(st = __atomic_load_n(&x->sh->state, __ATOMIC_ACQUIRE))) {
@@ -779,8 +974,7 @@ static int wait_server(struct ctx *x, char *why, size_t len)
 			return -ECHILD;
 		}
 		if (now_ns() > end) {
-			snprintf(why, len, "the server did not come up in %d s",
-				 START_TIMEOUT_MS / 1000);
+			snprintf(why, len, "the server did not come up in %d s", ms / 1000);
 			return -ETIMEDOUT;
 		}
 		usleep(1000);
@@ -808,7 +1002,7 @@ static int wait_res(struct runner *from, struct res *r, int timeout_ms, char *wh
 /* The server's counters now (zero for a Linux server). */
 static int snapshot(struct ctx *x, struct skiff_stats *st, struct app_counters *c)
 {
-	uint64_t end = now_ns() + 5000000000ull;
+	uint64_t end = now_ns() + (x->cost ? COST_SNAPSHOT_MS : 5000) * 1000000ull;
 	uint32_t req = x->sh->req + 1;
 
 	__atomic_store_n(&x->sh->req, req, __ATOMIC_RELEASE);
@@ -1480,6 +1674,180 @@ static int measure(struct ctx *x, unsigned round, struct bench_result *out)
 	return 0;
 }
 
+/* ---- the parent: the cost run ------------------------------------------------------ */
+
+/* One window of the cost run. */
+struct cost_window {
+	const char *label; /* the figure's name after "cost." */
+	unsigned conns;
+	uint32_t size;	      /* of a request */
+	uint64_t warm, bytes; /* bytes echoed before the window, and in it */
+	enum bench_fig fig;
+	double unit; /* bytes per counted thing: a request, or a KiB */
+};
+
+/* The instruction count of the profile @p path: its "totals:" line (0 if
+ * it has none). */
+static uint64_t cost_totals(const char *path)
+{
+	unsigned long long v = 0;
+	char line[256];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "totals: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* --verbose: the profile's top functions by their own instructions, as
+ * callgrind_annotate ranks them. */
+static void cost_top(const char *path)
+{
+	char cmd[sizeof(((struct bench_plan *)0)->cost_dir) + 160], line[512];
+	unsigned shown = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "callgrind_annotate --inclusive=no --threshold=100 '%s' 2>&1",
+		 path);
+	f = popen(cmd, "r");
+	if (!f) {
+		printf("    (callgrind_annotate: %s)\n", strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		const char *t = line + strspn(line, " ");
+
+		/* "  1,234,567 (12.34%)  file:function [object]" */
+		if (shown >= COST_TOP || strstr(line, "PROGRAM TOTALS") || *t < '0' || *t > '9' ||
+		    !strstr(line, "%)"))
+			continue;
+		printf("    %s", line);
+		shown++;
+	}
+	pclose(f);
+}
+
+/* Opens @p w->conns connections, lets the server measure a window over
+ * them, and closes them again (but after the @p last window). */
+static int cost_run_window(struct ctx *x, const struct cost_window *w, bool last,
+			   struct bench_result *out)
+{
+	struct shared *sh = x->sh;
+	struct cmd cmd = {.op = CMD_OPEN,
+			  .conns = w->conns,
+			  .ports = 1,
+			  .pace = SCALE_PACE,
+			  .size = w->size,
+			  .seed = 1};
+	uint64_t acc0 = __atomic_load_n(&sh->accepted, __ATOMIC_ACQUIRE), instr, t0;
+	uint32_t open0 = __atomic_load_n(&sh->open, __ATOMIC_RELAXED), arm;
+	struct skiff_stats st[2];
+	struct app_counters c[2];
+	char *why = out->error, path[sizeof(x->plan->cost_dir) + 80];
+	size_t len = sizeof(out->error);
+	double per;
+	struct res r;
+	int rc;
+
+	rc = scale_cmd(x, &cmd, "opening", acc0, START_TIMEOUT_MS + (int)w->conns * 20, &r, why,
+		       len);
+	if (!rc)
+		rc = scale_wait_server(x, w->conns, "accepting", acc0, all_accepted,
+				       acc0 + w->conns, why, len);
+	if (!rc)
+		rc = take_counters(x, 0, st, c, why, len);
+	if (rc)
+		return rc;
+	/* Armed: the server counts from the end of the warm-up and stops the
+	 * client's load at the end of the window. */
+	sh->cost.warm_bytes = w->warm;
+	sh->cost.bytes = w->bytes;
+	snprintf(sh->cost.label, sizeof(sh->cost.label), "%s", w->label);
+	__atomic_store_n(&sh->cost.load_stop, 0, __ATOMIC_RELEASE);
+	arm = sh->cost.arm + 1;
+	__atomic_store_n(&sh->cost.arm, arm, __ATOMIC_RELEASE);
+	cmd.op = CMD_LOAD;
+	cmd.warmup_ms = 0;
+	cmd.duration_ms = COST_WINDOW_MS;
+	t0 = now_ns();
+	rc = scale_cmd(x, &cmd, w->label, acc0, COST_WINDOW_MS + RUN_SLACK_MS, &r, why, len);
+	if (!rc && __atomic_load_n(&sh->cost.done, __ATOMIC_ACQUIRE) != arm) {
+		snprintf(why, len, "cost %s: the load ended before the window (%d s)", w->label,
+			 COST_WINDOW_MS / 1000);
+		rc = -ETIMEDOUT;
+	}
+	if (!rc)
+		rc = take_counters(x, 1, st, c, why, len);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/callgrind.out.%s.%u", x->plan->cost_dir, x->pair->name,
+		 sh->cost.dumps);
+	instr = cost_totals(path);
+	if (!instr || !sh->cost.measured) {
+		snprintf(why, len, "cost %s: no instruction count in %s", w->label, path);
+		return -EIO;
+	}
+	per = (double)instr / ((double)sh->cost.measured / w->unit);
+	add(out, w->fig, per);
+	printf("  %-20s cost %-13s %.0f %s in the window, %llu instructions: %.0f instr per %s "
+	       "(%.0f s with the warm-up; %s)\n",
+	       x->pair->name, w->label, (double)sh->cost.measured / w->unit,
+	       w->unit == 1024 ? "KiB" : "requests", (unsigned long long)instr, per,
+	       w->unit == 1024 ? "KiB" : "request", (double)(now_ns() - t0) / 1e9, path);
+	if (x->plan->verbose) {
+		print_deltas(x, st, x->wire_st[0], x->wire_st[1]);
+		cost_top(path);
+	}
+	fflush(stdout);
+	if (last)
+		return 0;
+	/* Closed on both sides before the next window opens its own. */
+	cmd.op = CMD_CLOSE;
+	rc = scale_cmd(x, &cmd, "closing", acc0, SCALE_DRAIN_MS + RUN_SLACK_MS + (int)w->conns * 20,
+		       &r, why, len);
+	if (!rc)
+		rc = scale_wait_server(x, w->conns, "closing", acc0, open_at_most, open0, why, len);
+	return rc;
+}
+
+static uint64_t at_least(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The cost run: echo over BENCH_COST_C_SMALL and BENCH_COST_C_LARGE
+ * connections (a warm-up of at least one request per connection), then
+ * bulk, each a window of the server under callgrind. */
+static int measure_cost(struct ctx *x, struct bench_result *out)
+{
+	const struct bench_plan *p = x->plan;
+	uint64_t mib = (uint64_t)p->cost_bulk_mib << 20;
+	const struct cost_window w[] = {
+		{"echo64.c64", BENCH_COST_C_SMALL, p->echo_size,
+		 at_least(p->cost_warmup, BENCH_COST_C_SMALL) * p->echo_size,
+		 (uint64_t)p->cost_requests * p->echo_size, BF_COST_C64, p->echo_size},
+		{"echo64.c10000", BENCH_COST_C_LARGE, p->echo_size,
+		 at_least(p->cost_warmup, BENCH_COST_C_LARGE) * p->echo_size,
+		 (uint64_t)p->cost_requests * p->echo_size, BF_COST_C10000, p->echo_size},
+		{"bulk", 1, p->bulk_size, at_least(mib / 4, p->bulk_size), mib, BF_COST_BULK, 1024},
+	};
+	unsigned n = sizeof(w) / sizeof(w[0]);
+
+	for (unsigned k = 0; k < n; k++) {
+		int rc = cost_run_window(x, &w[k], k + 1 == n, out);
+
+		if (rc)
+			return rc;
+		if (app_stop)
+			return -EINTR;
+	}
+	return 0;
+}
+
 /* Forks @p r to run @p main; says why it could not. */
 static int start(struct ctx *x, struct runner *r, const char *ns, int (*main)(void *), char *why,
 		 size_t len)
@@ -1506,11 +1874,12 @@ static unsigned scale_top(const struct bench_plan *p)
  * answers first how it started (@p hello: the first's). */
 static int start_clients(struct ctx *x, struct res *hello, char *why, size_t len)
 {
-	unsigned top = scale_top(x->plan);
+	unsigned top = x->cost ? BENCH_COST_C_LARGE : scale_top(x->plan);
 	int rc = 0;
 
 	x->workers = 1;
-	if (scale_on(x) && x->pair->client == BENCH_KERNEL && x->fd_cap && top > x->fd_cap)
+	if ((scale_on(x) || x->cost) && x->pair->client == BENCH_KERNEL && x->fd_cap &&
+	    top > x->fd_cap)
 		x->workers = (top + x->fd_cap - 1) / x->fd_cap;
 	if (x->workers > SCALE_WORKERS) {
 		snprintf(why, len, "scale: %u Linux client processes would be needed (at most %u)",
@@ -1536,21 +1905,34 @@ static int start_clients(struct ctx *x, struct res *hello, char *why, size_t len
 	return rc;
 }
 
-int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
-		   const struct bench_at *at, struct bench_result *out)
+/* One session of a pair: its link, server and client processes, the
+ * measurements (the cost run's, @p cost, or the others), and teardown. */
+static int session(const struct bench_pair *pair, const struct bench_plan *plan,
+		   const struct bench_at *at, bool cost, struct bench_result *out)
 {
-	struct ctx x = {.pair = pair, .plan = plan, .at = at, .client.stop = &app_stop};
+	struct ctx x = {
+		.pair = pair, .plan = plan, .at = at, .client.stop = &app_stop, .cost = cost};
 	struct res hello;
 	int rc;
 
-	if (bench_runs(pair, plan) & BENCH_RUN_SCALE)
+	if (cost)
+		x.fd_cap = nofile_raise(BENCH_COST_C_LARGE);
+	else if (bench_runs(pair, plan) & BENCH_RUN_SCALE)
 		x.fd_cap = nofile_raise(plan->scale_max);
-	x.sh = mmap(NULL, sizeof(*x.sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (x.sh == MAP_FAILED) {
-		snprintf(out->error, sizeof(out->error), "mmap: %s", strerror(errno));
+	/* A memfd, so that a server re-executed under valgrind maps it too. */
+	x.sh_fd = memfd_create("skiff-bench", MFD_CLOEXEC);
+	if (x.sh_fd < 0 || ftruncate(x.sh_fd, sizeof(*x.sh)) != 0) {
+		snprintf(out->error, sizeof(out->error), "memfd: %s", strerror(errno));
+		if (x.sh_fd >= 0)
+			close(x.sh_fd);
 		return -ENOMEM;
 	}
-	memset(x.sh, 0, sizeof(*x.sh));
+	x.sh = mmap(NULL, sizeof(*x.sh), PROT_READ | PROT_WRITE, MAP_SHARED, x.sh_fd, 0);
+	if (x.sh == MAP_FAILED) {
+		snprintf(out->error, sizeof(out->error), "mmap: %s", strerror(errno));
+		close(x.sh_fd);
+		return -ENOMEM;
+	}
 	rc = build_link(&x, out->error, sizeof(out->error));
 	/* The server first: the client connects to it. Neither inherits an
 	 * AF_XDP socket: the parent never opens one. */
@@ -1565,7 +1947,12 @@ int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
 		rc = start_clients(&x, &hello, out->error, sizeof(out->error));
 	if (rc)
 		goto out_teardown;
-	if (!out->mode[0]) {
+	if (cost) {
+		printf("  %s: the cost run: %s; server %s under callgrind, client %s; profiles in "
+		       "%s\n",
+		       pair->name, pair->what, x.sh->note, hello.lg.first_error, plan->cost_dir);
+		fflush(stdout);
+	} else if (!out->mode[0]) {
 		snprintf(out->mode, sizeof(out->mode), "server %s, client %s", x.sh->note,
 			 hello.lg.first_error);
 		if (x.workers > 1)
@@ -1577,7 +1964,7 @@ int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
 		printf("  %s: %s; %s\n", pair->name, pair->what, out->mode);
 		fflush(stdout);
 	}
-	rc = measure(&x, at->round, out);
+	rc = cost ? measure_cost(&x, out) : measure(&x, at->round, out);
 
 out_teardown:
 	if (rc == -EINTR)
@@ -1591,5 +1978,20 @@ out_teardown:
 		tb_destroy();
 	skiff_memlink_destroy(x.wire);
 	munmap(x.sh, sizeof(*x.sh));
+	close(x.sh_fd);
+	return rc;
+}
+
+int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
+		   const struct bench_at *at, struct bench_result *out)
+{
+	unsigned runs = bench_runs(pair, plan);
+	int rc = 0;
+
+	/* The cost run counts instructions: once is enough. */
+	if ((runs & BENCH_RUN_COST) && !at->round)
+		rc = session(pair, plan, at, true, out);
+	if (!rc && (runs & ~BENCH_RUN_COST))
+		rc = session(pair, plan, at, false, out);
 	return rc;
 }

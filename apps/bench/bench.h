@@ -19,6 +19,12 @@
  * The loss run (BENCH_RUN_LOSS, opt-in) is not a pair's: one bulk transfer
  * at a time through an impairing router (loss.h).
  *
+ * The cost run (BENCH_RUN_COST, opt-in) runs the skiff server under
+ * valgrind's callgrind and counts the instructions it executes per request
+ * (echo over 64 and 10,000 connections) and per KiB (bulk), over a fixed
+ * number of requests after a warm-up; once, in the first round, with a
+ * server process of its own.
+ *
  * Threading: one thread per process; nothing here is reentrant.
  */
 #ifndef SKIFF_APPS_BENCH_H
@@ -47,6 +53,7 @@ struct bench_pair {
 	enum bench_net net;
 	enum bench_end client, server;
 	bool scale; /* the scale run applies */
+	bool cost;  /* the cost run applies */
 };
 
 /** What one run measures and how long. */
@@ -72,6 +79,10 @@ struct bench_plan {
 	unsigned loss_reps;	 /* ... and repetitions of each (medians) */
 	unsigned loss_cases;	 /* bits of bench_loss_cases[] to run */
 	char loss_kernel_cc[16]; /* the Linux senders' TCP_CONGESTION */
+	uint32_t cost_warmup; /* the cost run: echo requests before each window (at least N) ... */
+	uint32_t cost_requests; /* ... and in it */
+	uint32_t cost_bulk_mib; /* bulk: MiB echoed in the window (after a quarter as much) */
+	char cost_dir[128];	/* where the profiles go */
 };
 
 /** Where a run is, for the progress line. */
@@ -88,7 +99,12 @@ enum {
 	BENCH_RUN_BULK = 1u << 2,  /* bulk, 1 connection */
 	BENCH_RUN_SCALE = 1u << 3, /* echo over 64 .. 100,000 connections (opt-in) */
 	BENCH_RUN_LOSS = 1u << 4,  /* bulk through an impairing router (opt-in, loss.h) */
+	BENCH_RUN_COST = 1u << 5,  /* instructions per request under callgrind (opt-in) */
 };
+
+/** The connection counts of the cost run's echo windows. */
+#define BENCH_COST_C_SMALL 64
+#define BENCH_COST_C_LARGE 10000
 
 /** The connection counts of the scale run, and which figures come from which. */
 #define BENCH_SCALE_STEPS  4
@@ -114,8 +130,11 @@ enum bench_fig {
 	BF_SC_RPS,     /* scale: req/s over bench_scale_n[0] connections, then [1], ... */
 	BF_SC_OPEN = BF_SC_RPS + BENCH_SCALE_STEPS, /* BENCH_SCALE_OPEN_N opened: conn/s */
 	BF_SC_IDLE,				    /* the server's RSS per idle connection, KiB */
-	BF_SC_R10000,  /* ratios of medians (bench_finish()): c10000 over c64 */
-	BF_SC_R100000, /* c100000 over c64 */
+	BF_SC_R10000,	/* ratios of medians (bench_finish()): c10000 over c64 */
+	BF_SC_R100000,	/* c100000 over c64 */
+	BF_COST_C64,	/* cost: the server's instructions per echo request, 64 connections */
+	BF_COST_C10000, /* ... 10,000 connections */
+	BF_COST_BULK,	/* ... per KiB echoed, bulk */
 	BF_COUNT,
 };
 
@@ -150,6 +169,15 @@ int bench_run_pair(const struct bench_pair *pair, const struct bench_plan *plan,
 
 /** The measurements of @p plan that apply to @p pair (BENCH_RUN_* bits). */
 unsigned bench_runs(const struct bench_pair *pair, const struct bench_plan *plan);
+
+/**
+ * The cost run's server, as the process valgrind runs (skiff-bench
+ * re-executes itself so, with @p argv[1] "--cost-server"): it maps the
+ * parent's shared block and the memlink wire from the descriptors named in
+ * @p argv and serves as a pair's server does.
+ * @return the process's exit status
+ */
+int bench_cost_server_main(int argc, char **argv);
 
 /** The medians of @p out's samples, and the scale ratios of medians. */
 void bench_finish(struct bench_result *out);

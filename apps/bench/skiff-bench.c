@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,19 +35,22 @@
 
 static const struct bench_pair pairs[] = {
 	{"skiff_memlink", "skiff <-> skiff over memlink", BENCH_NET_MEMLINK, BENCH_SKIFF,
-	 BENCH_SKIFF, true},
+	 BENCH_SKIFF, true, true},
 	{"skiff_veth", "skiff <-> skiff over veth (AF_XDP)", BENCH_NET_VETH, BENCH_SKIFF,
-	 BENCH_SKIFF, false},
+	 BENCH_SKIFF, false, false},
 	{"kernel_to_skiff_veth", "Linux client -> skiff server over veth (AF_XDP)", BENCH_NET_VETH,
-	 BENCH_KERNEL, BENCH_SKIFF, true},
+	 BENCH_KERNEL, BENCH_SKIFF, true, true},
 	{"kernel_veth", "Linux <-> Linux over veth, offloads as for AF_XDP (the baseline)",
-	 BENCH_NET_VETH, BENCH_KERNEL, BENCH_KERNEL, true},
+	 BENCH_NET_VETH, BENCH_KERNEL, BENCH_KERNEL, true, false},
 	{"kernel_lo", "Linux <-> Linux over loopback (reference)", BENCH_NET_LO, BENCH_KERNEL,
-	 BENCH_KERNEL, false},
+	 BENCH_KERNEL, false, false},
 	{"kernel_veth_tso", "Linux <-> Linux over veth, checksum offload and TSO on (reference)",
-	 BENCH_NET_VETH_OFFLOAD, BENCH_KERNEL, BENCH_KERNEL, false},
+	 BENCH_NET_VETH_OFFLOAD, BENCH_KERNEL, BENCH_KERNEL, false, false},
 };
 #define NPAIRS (sizeof(pairs) / sizeof(pairs[0]))
+/* The pair whose cost lines go unprefixed (issue #19's headline); the
+ * others' carry their name. */
+#define COST_PAIR "kernel_to_skiff_veth"
 
 /* The figures as `bench` lines spell them. */
 static const struct {
@@ -78,6 +82,9 @@ static const struct {
 	{BF_SC_RPS + 3, "scale.c100000.rps", "req/s", "%.0f", false},
 	{BF_SC_OPEN, "scale.open10000.conn_per_s", "conn/s", "%.0f", false},
 	{BF_SC_IDLE, "scale.idle100000.kib_per_conn", "KiB", "%.3f", false},
+	{BF_COST_C64, "cost.echo64.c64.instr_per_req", "instr", "%.0f", false},
+	{BF_COST_C10000, "cost.echo64.c10000.instr_per_req", "instr", "%.0f", false},
+	{BF_COST_BULK, "cost.bulk.instr_per_kib", "instr", "%.0f", false},
 };
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
@@ -97,6 +104,8 @@ static void usage(FILE *f)
 		"                   [--warmup-s S] [--settle S] [--memlink-loss PCT] [--verbose]\n"
 		"                   [--scale-s S] [--scale-max N] [--frames N] [--ring N]\n"
 		"                   [--loss-mib M] [--loss-cases NAME,...] [--loss-kernel-cc NAME]\n"
+		"                   [--cost-requests N] [--cost-warmup N] [--cost-bulk-mib M]\n"
+		"                   [--cost-dir DIR]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -110,7 +119,9 @@ static void usage(FILE *f)
 		"\n  --runs LIST    some of the measurements: c1,c64,bulk (the default), scale\n"
 		"                 (echo over 64, 1000, 10000 and 100000 connections: opt-in),\n"
 		"                 loss (bulk through a router that loses, duplicates, reorders\n"
-		"                 or delays, skiff and Linux sending and receiving: opt-in)\n"
+		"                 or delays, skiff and Linux sending and receiving: opt-in),\n"
+		"                 cost (the skiff server under callgrind: instructions per\n"
+		"                 request and per KiB; once, whatever --reps says: opt-in)\n"
 		"  --warmup-s S   an unmeasured echo run (64 connections) first (0.5)\n"
 		"  --settle S     before each pair, wait up to S s for the machine to be less\n"
 		"                 than 10%% busy (0: don't wait)\n"
@@ -128,6 +139,10 @@ static void usage(FILE *f)
 		"  --loss-kernel-cc NAME  the Linux senders' congestion control in the loss\n"
 		"                 run (cubic, skiff's default, unless told: the machine's\n"
 		"                 default may be another, e.g. bbr, which ignores loss)\n"
+		"  --cost-requests N  requests in each echo window of the cost run (20000)\n"
+		"  --cost-warmup N    requests before it, at least one per connection (2000)\n"
+		"  --cost-bulk-mib M  MiB echoed in its bulk window, after M/4 (64; quick: 16)\n"
+		"  --cost-dir DIR     where its profiles go (a new /tmp/skiff-cost.XXXXXX)\n"
 		"  --loss-cases LIST  some of: ");
 	for (unsigned i = 0; i < BENCH_LOSS_CASES; i++)
 		fprintf(f, "%s%s", i ? "," : "", bench_loss_cases[i].name);
@@ -162,7 +177,7 @@ static int find(const char *name)
 /* The measurement named @p name (its BENCH_RUN_* bit number), or -1. */
 static int find_run(const char *name)
 {
-	static const char *const runs[] = {"c1", "c64", "bulk", "scale", "loss"};
+	static const char *const runs[] = {"c1", "c64", "bulk", "scale", "loss", "cost"};
 
 	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
 		if (!strcmp(runs[i], name))
@@ -218,11 +233,16 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"ring", required_argument, NULL, 'G'},
 		{"loss-mib", required_argument, NULL, 'B'},
 		{"loss-cases", required_argument, NULL, 'K'},
+		{"cost-requests", required_argument, NULL, 'Q'},
+		{"cost-warmup", required_argument, NULL, 'W'},
+		{"cost-bulk-mib", required_argument, NULL, 'X'},
+		{"cost-dir", required_argument, NULL, 'D'},
 		{"loss-kernel-cc", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	double echo_s = 0, bulk_s = 0, bulk_gib = 8, warmup_s = 0.5, scale_s = 0, loss_mib = 0;
+	double cost_mib = 0;
 	bool chose = false, reps_set = false;
 	int ch;
 
@@ -230,7 +250,9 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->plan.reps = 5;
 	o->plan.cpu_server = 0;
 	o->plan.cpu_client = 1;
-	o->plan.skip = BENCH_RUN_SCALE | BENCH_RUN_LOSS; /* opt-in */
+	o->plan.skip = BENCH_RUN_SCALE | BENCH_RUN_LOSS | BENCH_RUN_COST; /* opt-in */
+	o->plan.cost_requests = 20000;
+	o->plan.cost_warmup = 2000;
 	o->plan.loss_cases = (1u << BENCH_LOSS_CASES) - 1;
 	snprintf(o->plan.loss_kernel_cc, sizeof(o->plan.loss_kernel_cc), "cubic");
 	o->plan.scale_max = BENCH_SCALE_IDLE_N;
@@ -268,7 +290,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'R':
 			o->plan.skip = (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK |
-					BENCH_RUN_SCALE | BENCH_RUN_LOSS) &
+					BENCH_RUN_SCALE | BENCH_RUN_LOSS | BENCH_RUN_COST) &
 				       ~words(optarg, find_run, "unknown measurement");
 			break;
 		case 'c':
@@ -304,6 +326,21 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'K':
 			o->plan.loss_cases = words(optarg, find_case, "unknown loss case");
+			break;
+		case 'Q':
+			o->plan.cost_requests =
+				(uint32_t)num(optarg, 100, 1e8, "bad request count");
+			break;
+		case 'W':
+			o->plan.cost_warmup = (uint32_t)num(optarg, 0, 1e8, "bad warm-up count");
+			break;
+		case 'X':
+			cost_mib = num(optarg, 4, 65536, "bad bulk size");
+			break;
+		case 'D':
+			if (strlen(optarg) >= sizeof(o->plan.cost_dir) - 1)
+				bad_use("too long a directory", optarg);
+			snprintf(o->plan.cost_dir, sizeof(o->plan.cost_dir), "%s", optarg);
 			break;
 		case 'C':
 			if (!*optarg || strlen(optarg) >= sizeof(o->plan.loss_kernel_cc))
@@ -359,6 +396,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		loss_mib = o->quick ? 16 : 64;
 	o->plan.loss_bytes = (uint64_t)(loss_mib * (1u << 20));
 	o->plan.loss_reps = reps_set ? o->plan.reps : 3;
+	o->plan.cost_bulk_mib = (uint32_t)(cost_mib ? cost_mib : o->quick ? 16 : 64);
+	/* The cost run alone needs one round (its counts repeat). */
+	if (!reps_set &&
+	    (o->plan.skip | BENCH_RUN_LOSS) == (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK |
+						BENCH_RUN_SCALE | BENCH_RUN_LOSS))
+		o->plan.reps = 1;
 	o->plan.tty = isatty(STDOUT_FILENO);
 }
 
@@ -484,10 +527,37 @@ static void print_plan(const struct opts *o)
 		       "machine's default: %s)\n",
 		       o->plan.loss_kernel_cc, bench_kernel_default_cc());
 	}
+	if (!(o->plan.skip & BENCH_RUN_COST))
+		printf("  cost       the skiff server under valgrind --tool=callgrind, instrumentation "
+		       "on only in each window: echo over %u and %u connections, %u requests after "
+		       "%u (at least one per connection); bulk, %u MiB after %u; once (pairs "
+		       "kernel_to_skiff_veth, skiff_memlink); profiles in %s\n",
+		       BENCH_COST_C_SMALL, BENCH_COST_C_LARGE, o->plan.cost_requests,
+		       o->plan.cost_warmup, o->plan.cost_bulk_mib, o->plan.cost_bulk_mib / 4,
+		       o->plan.cost_dir);
 	if (o->plan.loss_ppm)
 		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
 		       o->plan.loss_ppm / 1e4);
 	fflush(stdout);
+}
+
+/* The cost run's profiles go to --cost-dir, made if need be, or to a new
+ * directory in /tmp; kept after the run. */
+static int cost_dir(struct opts *o)
+{
+	char *d = o->plan.cost_dir;
+
+	if (!d[0]) {
+		snprintf(d, sizeof(o->plan.cost_dir), "/tmp/skiff-cost.XXXXXX");
+		if (!mkdtemp(d)) {
+			fprintf(stderr, "skiff-bench: %s: %s\n", d, strerror(errno));
+			return -errno;
+		}
+	} else if (mkdir(d, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "skiff-bench: --cost-dir %s: %s\n", d, strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 /* ---- results -------------------------------------------------------------- */
@@ -579,9 +649,15 @@ static void print_lines(const struct opts *o, const struct bench_result *res)
 		if (!o->want[i] || !res[i].ok)
 			continue;
 		for (unsigned m = 0; m < NMETRICS; m++) {
-			if (!res[i].have[metrics[m].fig])
+			enum bench_fig f = metrics[m].fig;
+
+			if (!res[i].have[f])
 				continue;
-			printf("bench %s.%s ", pairs[i].name, metrics[m].metric);
+			if (f >= BF_COST_C64 && f <= BF_COST_BULK &&
+			    !strcmp(pairs[i].name, COST_PAIR))
+				printf("bench %s ", metrics[m].metric);
+			else
+				printf("bench %s.%s ", pairs[i].name, metrics[m].metric);
 			printf(metrics[m].fmt, res[i].fig[metrics[m].fig]);
 			printf(" %s\n", metrics[m].unit);
 		}
@@ -649,6 +725,12 @@ static void print_targets(const struct opts *o, const struct bench_result *res)
 	       true);
 	target(o, res, "bulk copies/byte: kernel_to_skiff_veth == 0", "kernel_to_skiff_veth",
 	       BF_COPIES, false, 0, true);
+	if (!(o->plan.skip & BENCH_RUN_COST)) {
+		target(o, res, "cost echo64 c64 instr/req: kernel_to_skiff_veth <= 2000",
+		       "kernel_to_skiff_veth", BF_COST_C64, false, 2000, true);
+		target(o, res, "cost echo64 c10000 instr/req: kernel_to_skiff_veth <= 2000",
+		       "kernel_to_skiff_veth", BF_COST_C10000, false, 2000, true);
+	}
 	if (o->plan.skip & BENCH_RUN_SCALE)
 		return;
 	target(o, res, "scale c10000/c64 req/s: skiff_memlink >= 0.9", "skiff_memlink",
@@ -767,8 +849,13 @@ int main(int argc, char **argv)
 	bool testbed, failed = false, skipped = false;
 	char load[64];
 
+	/* The cost run's server, re-executed under valgrind (bench.h). */
+	if (argc > 1 && !strcmp(argv[1], "--cost-server"))
+		return bench_cost_server_main(argc, argv);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	parse(argc, argv, &o);
+	if (!(o.plan.skip & BENCH_RUN_COST) && cost_dir(&o) != 0)
+		return APP_EXIT_FAIL;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tb_init("skiff-bench");
 	app_signals_install(tb_emergency);

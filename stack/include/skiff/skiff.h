@@ -89,6 +89,14 @@ struct skiff_memlink_stats {
  * @return 0, or -1 and errno (EINVAL, ENOMEM, or the error of memfd/mmap) */
 SKIFF_API int skiff_memlink_create(struct skiff_memlink **out,
 				   const struct skiff_memlink_config *cfg);
+/** Map a wire another process created, from its descriptor (see
+ * skiff_memlink_fd(): passed by fork, exec or SCM_RIGHTS); the handle keeps
+ * its own duplicate of @p fd. Destroy it as one created here.
+ * @return 0, or -1 and errno (EINVAL: not a memlink; or the error of fstat/mmap) */
+SKIFF_API int skiff_memlink_open(struct skiff_memlink **out, int fd);
+/** The wire's descriptor (close-on-exec; the handle owns it).
+ * @return it, or -1 and errno EINVAL */
+SKIFF_API int skiff_memlink_fd(const struct skiff_memlink *w);
 /** Faults for frames leaving @p end (0 or 1); NULL clears them.
  * @return 0, or -1 and errno EINVAL (bad end) */
 SKIFF_API int skiff_memlink_set_faults(struct skiff_memlink *w, unsigned end,
