@@ -1,0 +1,332 @@
+/* libskiff-preload: readiness. poll/ppoll/select/pselect over a mix of
+ * skiff and kernel descriptors, and epoll instances that hold both: each
+ * application epoll is a kernel epoll (its kernel descriptors) with a
+ * skiff epoll beside it (its skiff sockets). A wait asks skiff, then the
+ * kernel epoll without blocking, and sleeps on the kernel epoll's
+ * descriptor plus skiff's AF_XDP socket (pl__block). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <skiff/hostloop.h>
+#include <skiff/skiff.h>
+
+#include "preload.h"
+
+/* ---- poll ------------------------------------------------------------------ */
+
+struct pollwait {
+	struct pollfd *fds; /* the application's */
+	nfds_t n;
+	struct pollfd *k; /* its kernel descriptors (skiff ones: fd -1) */
+};
+
+static int poll_check_skiff(void *arg)
+{
+	struct pollwait *w = arg;
+	int ready = 0;
+
+	for (nfds_t i = 0; i < w->n; i++) {
+		struct pl_fd *e = pl__get(w->fds[i].fd);
+		uint32_t ev = 0;
+
+		if (!e || e->kind != PL_SKIFF)
+			continue;
+		if (e->inherited || skiff_sock_events(e->sfd, &ev)) {
+			w->fds[i].revents = POLLNVAL;
+		} else {
+			/* EPOLL* and POLL* share their values. */
+			w->fds[i].revents =
+				(short)(ev & ((uint32_t)w->fds[i].events | POLLERR | POLLHUP));
+		}
+		ready += w->fds[i].revents != 0;
+	}
+	return ready;
+}
+
+static int poll_check_kernel(void *arg)
+{
+	struct pollwait *w = arg;
+	int r = pl__real.poll(w->k, w->n, 0);
+
+	if (r <= 0)
+		return r;
+	for (nfds_t i = 0; i < w->n; i++)
+		if (w->k[i].fd >= 0)
+			w->fds[i].revents = w->k[i].revents;
+	return r;
+}
+
+static bool has_skiff(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++) {
+		struct pl_fd *e = pl__get(fds[i].fd);
+
+		if (e && e->kind == PL_SKIFF)
+			return true;
+	}
+	return false;
+}
+
+static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t *mask)
+{
+	struct pollfd small[64], *k = small;
+	struct pollwait w = {fds, n, NULL};
+	int r;
+
+	if (n > 64 && !(k = malloc(n * sizeof(*k)))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (nfds_t i = 0; i < n; i++) {
+		struct pl_fd *e = pl__get(fds[i].fd);
+
+		k[i] = fds[i];
+		k[i].revents = 0;
+		fds[i].revents = 0;
+		if (e && e->kind == PL_SKIFF)
+			k[i].fd = -1; /* poll() skips negative descriptors */
+	}
+	w.k = k;
+	r = pl__block(poll_check_skiff, poll_check_kernel, &w, k, n, timeout_ms, mask);
+	if (k != small)
+		free(k);
+	return r;
+}
+
+PL_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	if (pl__inside || !has_skiff(fds, n))
+		return REAL(poll)(fds, n, timeout_ms);
+	return do_poll(fds, n, timeout_ms, NULL);
+}
+
+PL_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms, size_t fdslen)
+{
+	(void)fdslen;
+	return poll(fds, n, timeout_ms);
+}
+
+static int ts_ms(const struct timespec *ts)
+{
+	if (!ts)
+		return -1;
+	long long ms = (long long)ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
+
+	return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+PL_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	if (pl__inside || !has_skiff(fds, n))
+		return REAL(ppoll)(fds, n, ts, mask);
+	return do_poll(fds, n, ts_ms(ts), mask);
+}
+
+PL_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+			  const sigset_t *mask, size_t fdslen)
+{
+	(void)fdslen;
+	return ppoll(fds, n, ts, mask);
+}
+
+/* ---- select: poll underneath ------------------------------------------------ */
+
+static bool sets_have_skiff(int nfds, fd_set *r, fd_set *w, fd_set *x)
+{
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++) {
+		struct pl_fd *e;
+
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (x && FD_ISSET(fd, x))) &&
+		    (e = pl__get(fd)) && e->kind == PL_SKIFF)
+			return true;
+	}
+	return false;
+}
+
+static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *x, int timeout_ms,
+		     const sigset_t *mask)
+{
+	struct pollfd pfd[FD_SETSIZE];
+	nfds_t n = 0;
+	int ready, count = 0;
+
+	if (nfds > FD_SETSIZE)
+		nfds = FD_SETSIZE;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = 0;
+
+		if (r && FD_ISSET(fd, r))
+			ev |= POLLIN;
+		if (w && FD_ISSET(fd, w))
+			ev |= POLLOUT;
+		if (x && FD_ISSET(fd, x))
+			ev |= POLLPRI;
+		if (ev)
+			pfd[n++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	ready = do_poll(pfd, n, timeout_ms, mask);
+	if (ready < 0)
+		return -1;
+	if (r)
+		FD_ZERO(r);
+	if (w)
+		FD_ZERO(w);
+	if (x)
+		FD_ZERO(x);
+	for (nfds_t i = 0; i < n; i++) {
+		short re = pfd[i].revents;
+
+		if (re & POLLNVAL) {
+			errno = EBADF;
+			return -1;
+		}
+		/* As the kernel's select: an error or hangup makes a
+		 * descriptor readable and writable if asked. */
+		if (r && (pfd[i].events & POLLIN) && (re & (POLLIN | POLLHUP | POLLERR))) {
+			FD_SET(pfd[i].fd, r);
+			count++;
+		}
+		if (w && (pfd[i].events & POLLOUT) && (re & (POLLOUT | POLLERR))) {
+			FD_SET(pfd[i].fd, w);
+			count++;
+		}
+		if (x && (pfd[i].events & POLLPRI) && (re & POLLPRI)) {
+			FD_SET(pfd[i].fd, x);
+			count++;
+		}
+	}
+	return count;
+}
+
+PL_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
+{
+	int ms;
+
+	if (pl__inside || !sets_have_skiff(nfds, r, w, x))
+		return REAL(select)(nfds, r, w, x, tv);
+	ms = tv ? (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000) : -1;
+	/* Linux writes back the time left; callers that rely on it get 0
+	 * after a timeout, the time left otherwise is not tracked. */
+	int n = do_select(nfds, r, w, x, ms, NULL);
+
+	if (tv && n == 0)
+		tv->tv_sec = tv->tv_usec = 0;
+	return n;
+}
+
+PL_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *ts,
+		      const sigset_t *mask)
+{
+	if (pl__inside || !sets_have_skiff(nfds, r, w, x))
+		return REAL(pselect)(nfds, r, w, x, ts, mask);
+	return do_select(nfds, r, w, x, ts_ms(ts), mask);
+}
+
+/* ---- epoll ------------------------------------------------------------------ */
+
+PL_EXPORT int epoll_create1(int flags)
+{
+	int fd = REAL(epoll_create1)(flags);
+	struct pl_fd *e;
+
+	if (fd < 0 || pl__inside || !pl__cfg.enabled)
+		return fd;
+	pl__forget(fd);
+	if ((e = pl__slot(fd))) {
+		e->kind = PL_EPOLL;
+		e->sfd = -1;
+	}
+	return fd;
+}
+
+PL_EXPORT int epoll_create(int size)
+{
+	if (size <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return epoll_create1(0);
+}
+
+PL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct pl_fd *ep, *e;
+	int r;
+
+	if (pl__inside || !(ep = pl__get(epfd)) || ep->kind != PL_EPOLL)
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	e = pl__get(fd);
+	if (e && e->kind == PL_EPOLL && e->nskiff)
+		pl__warn_once("nested", "an epoll instance holding skiff sockets inside another "
+					"epoll: the outer one sees only its kernel descriptors");
+	if (!e || e->kind != PL_SKIFF)
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	if (e->inherited || ep->inherited) {
+		errno = EBADF;
+		return -1;
+	}
+	pl__lock();
+	if (ep->sfd < 0 && (ep->sfd = skiff_epoll_create(0)) < 0) {
+		pl__unlock();
+		return -1;
+	}
+	r = skiff_epoll_ctl(ep->sfd, op, e->sfd, ev);
+	pl__unlock();
+	if (r == 0 && op == EPOLL_CTL_ADD)
+		ep->nskiff++;
+	else if (r == 0 && op == EPOLL_CTL_DEL && ep->nskiff)
+		ep->nskiff--;
+	return r;
+}
+
+struct epwait {
+	int epfd, sep;
+	struct epoll_event *ev;
+	int max, n;
+};
+
+static int ep_check_skiff(void *arg)
+{
+	struct epwait *w = arg;
+
+	w->n = skiff_epoll_wait(w->sep, w->ev, w->max, 0);
+	if (w->n < 0)
+		w->n = 0;
+	return w->n;
+}
+
+static int ep_check_kernel(void *arg)
+{
+	struct epwait *w = arg;
+
+	if (w->n >= w->max)
+		return 0;
+	return pl__real.epoll_pwait(w->epfd, w->ev + w->n, w->max - w->n, 0, NULL);
+}
+
+PL_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout_ms,
+			  const sigset_t *mask)
+{
+	struct pl_fd *ep;
+	struct epwait w;
+	struct pollfd k;
+
+	if (pl__inside || !(ep = pl__get(epfd)) || ep->kind != PL_EPOLL || ep->sfd < 0 ||
+	    ep->inherited)
+		return REAL(epoll_pwait)(epfd, ev, max, timeout_ms, mask);
+	if (max <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	w = (struct epwait){epfd, ep->sfd, ev, max, 0};
+	k = (struct pollfd){.fd = epfd, .events = POLLIN};
+	return pl__block(ep_check_skiff, ep_check_kernel, &w, &k, 1, timeout_ms, mask);
+}
+
+PL_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms)
+{
+	return epoll_pwait(epfd, ev, max, timeout_ms, NULL);
+}

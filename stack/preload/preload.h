@@ -1,0 +1,137 @@
+/* libskiff-preload: what its files share (the configuration, the
+ * descriptor table, the lock and the blocking wait). docs/preload.md says
+ * how the pieces fit. */
+#ifndef SKIFF_PRELOAD_H
+#define SKIFF_PRELOAD_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define PL_EXPORT __attribute__((visibility("default")))
+
+/* The calls we interpose, as the next library (libc) has them. */
+struct pl_real {
+	int (*socket)(int, int, int);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	int (*close)(int);
+	int (*close_range)(unsigned, unsigned, int);
+	int (*shutdown)(int, int);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*fcntl)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+		       const sigset_t *);
+	int (*epoll_create1)(int);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+	int (*dup)(int);
+	int (*dup3)(int, int, int);
+	int (*dup2)(int, int);
+	int (*execve)(const char *, char *const[], char *const[]);
+};
+extern struct pl_real pl__real;
+void pl__resolve(void);
+#define REAL(name)                                                                                 \
+	(__builtin_expect(pl__real.name != NULL, 1) ? 0 : (pl__resolve(), 0), pl__real.name)
+
+/* What a descriptor number is to us. */
+enum pl_kind {
+	PL_KERNEL = 0, /* not ours: every call goes to the kernel untouched */
+	PL_UNDECIDED,  /* a TCP/UDP socket not yet bound or connected */
+	PL_SKIFF,      /* a skiff socket; the number is a kernel placeholder */
+	PL_EPOLL,      /* a kernel epoll instance, with a skiff one beside it */
+};
+
+/* A socket option set before the socket was decided: replayed on skiff. */
+struct pl_opt {
+	int level, name;
+	socklen_t len;
+	uint8_t val[16];
+};
+#define PL_MAX_OPTS 8
+
+struct pl_fd {
+	uint8_t kind;	/* enum pl_kind */
+	bool nonblock;	/* the application's O_NONBLOCK (skiff's side is always nonblocking) */
+	bool inherited; /* a forked child's copy of the parent's skiff socket */
+	int sfd;	/* skiff descriptor; PL_EPOLL: skiff epoll instance or -1 */
+	int domain, type;
+	unsigned nskiff; /* PL_EPOLL: skiff sockets registered */
+	unsigned nopts;
+	struct pl_opt opts[PL_MAX_OPTS];
+};
+
+/* The configuration, read from the environment once. */
+struct pl_config {
+	bool enabled; /* SKIFF_IF and SKIFF_IP set */
+	const char *ifname;
+	uint32_t ip4, gw4; /* network byte order */
+	uint8_t prefix4;
+	uint32_t queue;
+	int xdp_mode; /* enum skiff_xdp_mode */
+	bool xdp_skb;
+	bool all_ports;
+	uint16_t ports[64][2]; /* ranges of wildcard ports that go to skiff */
+	unsigned nports;
+	int spin_us;
+	int tick_ms;
+	bool debug;
+};
+extern struct pl_config pl__cfg;
+
+/* The table: NULL for a number we do not track (PL_KERNEL). */
+struct pl_fd *pl__get(int fd);
+/* The entry for @p fd, made if needed (NULL past the table). */
+struct pl_fd *pl__slot(int fd);
+void pl__forget(int fd);
+
+/* The lock every skiff call runs under; never held in a blocking kernel
+ * call. Calls made inside it (skiff's own socket, poll, ...) bypass us. */
+void pl__lock(void);
+void pl__unlock(void);
+extern __thread int pl__inside;
+
+/* Starts the stack on first use. 0, or -1 and errno. */
+int pl__stack_up(void);
+bool pl__forked_child(void);
+
+/* One warning per @p key on stderr. */
+void pl__warn_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The blocking wait: drive the stack, ask @p check_skiff (under the lock)
+ * and @p check_kernel (without it, timeout 0) for ready events; when none,
+ * sleep in the kernel on @p kfds plus skiff's wait descriptor until the
+ * first of: a descriptor ready, skiff's next timer, another thread's work,
+ * @p timeout_ms. Returns the count, 0 on timeout, -1 and errno (EINTR).
+ */
+int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg,
+	      struct pollfd *kfds, nfds_t nk, int timeout_ms, const sigset_t *mask);
+/* Waits until skiff socket @p sfd has one of @p events (or an error). */
+int pl__wait_sock(int sfd, uint32_t events);
+
+#endif

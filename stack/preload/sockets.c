@@ -1,0 +1,900 @@
+/* libskiff-preload: the socket calls. Which sockets go to skiff (the
+ * policy), and each call on a skiff socket mapped onto skiff_*: skiff's
+ * side is always nonblocking, and a call the application made blocking
+ * waits in pl__block(), the lock released. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <skiff/hostloop.h>
+#include <skiff/skiff.h>
+
+#include "preload.h"
+
+/* ---- the policy ----------------------------------------------------------- */
+
+static bool addr4_of(const struct sockaddr *a, socklen_t len, uint32_t *ip, uint16_t *port)
+{
+	if (a->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s = (const void *)a;
+
+		*ip = s->sin_addr.s_addr;
+		*port = ntohs(s->sin_port);
+		return true;
+	}
+	if (a->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s = (const void *)a;
+
+		*port = ntohs(s->sin6_port);
+		if (IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr)) {
+			*ip = 0;
+			return true;
+		}
+		if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
+			memcpy(ip, &s->sin6_addr.s6_addr[12], 4);
+			return true;
+		}
+	}
+	return false; /* IPv6 proper: not served by skiff's preload yet */
+}
+
+static bool port_listed(uint16_t port)
+{
+	if (pl__cfg.all_ports)
+		return true;
+	for (unsigned i = 0; i < pl__cfg.nports; i++)
+		if (port >= pl__cfg.ports[i][0] && port <= pl__cfg.ports[i][1])
+			return true;
+	return false;
+}
+
+/* bind(): skiff's address, or the wildcard on a port SKIFF_PORTS lists. */
+static bool bind_goes_to_skiff(const struct sockaddr *a, socklen_t len)
+{
+	uint32_t ip;
+	uint16_t port;
+
+	if (!addr4_of(a, len, &ip, &port))
+		return false;
+	if (ip == pl__cfg.ip4)
+		return true;
+	if (ip == 0) {
+		if (port_listed(port))
+			return true;
+		pl__warn_once("wild",
+			      "wildcard bind to port %u stays on the kernel (add it to "
+			      "SKIFF_PORTS, or bind skiff's address)",
+			      port);
+	}
+	return false;
+}
+
+/* The interface the kernel would send to @p ip from, as the kernel's
+ * route says (a connected UDP socket's source address, then its owner). */
+static bool kernel_routes_via_skiff_if(uint32_t ip)
+{
+	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr = {ip}};
+	struct sockaddr_in src;
+	socklen_t sl = sizeof(src);
+	struct ifaddrs *ifs, *i;
+	bool via = false;
+	int s;
+
+	if ((s = pl__real.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	if (pl__real.connect(s, (void *)&dst, sizeof(dst))) {
+		/* No kernel route at all: skiff's gateway is the way out. */
+		via = errno == ENETUNREACH;
+		pl__real.close(s);
+		return via;
+	}
+	pl__real.getsockname(s, (void *)&src, &sl);
+	pl__real.close(s);
+	if (getifaddrs(&ifs))
+		return false;
+	for (i = ifs; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == src.sin_addr.s_addr)
+			via = !strcmp(i->ifa_name, pl__cfg.ifname);
+	freeifaddrs(ifs);
+	return via;
+}
+
+/* connect()/sendto() of an undecided socket: a destination on skiff's
+ * subnet, or routed (by the kernel's table) out of skiff's interface when
+ * skiff has a gateway. Loopback never. */
+static bool dst_goes_to_skiff(const struct sockaddr *a, socklen_t len)
+{
+	uint32_t ip, mask;
+	uint16_t port;
+
+	if (!addr4_of(a, len, &ip, &port) || ip == 0)
+		return false;
+	if ((ntohl(ip) >> 24) == 127)
+		return false;
+	mask = pl__cfg.prefix4 ? htonl(~0u << (32 - pl__cfg.prefix4)) : 0;
+	if ((ip & mask) == (pl__cfg.ip4 & mask))
+		return true;
+	return pl__cfg.gw4 && kernel_routes_via_skiff_if(ip);
+}
+
+/* ---- moving a socket to skiff --------------------------------------------- */
+
+/* Under the lock: a skiff socket for undecided @p e, its recorded options
+ * replayed. 0, or -1 and errno. */
+static int adopt(struct pl_fd *e)
+{
+	int sfd;
+
+	if (pl__stack_up())
+		return -1;
+	sfd = skiff_socket(e->domain, e->type | SOCK_NONBLOCK, 0);
+	if (sfd < 0)
+		return -1;
+	for (unsigned i = 0; i < e->nopts; i++) {
+		struct pl_opt *o = &e->opts[i];
+
+		if (skiff_setsockopt(sfd, o->level, o->name, o->val, o->len))
+			pl__warn_once("replay",
+				      "option %d/%d set before bind is not supported by "
+				      "skiff: dropped",
+				      o->level, o->name);
+	}
+	e->kind = PL_SKIFF;
+	e->sfd = sfd;
+	e->nopts = 0;
+	return 0;
+}
+
+static int inherited(void)
+{
+	pl__warn_once("inh", "a skiff socket inherited across fork() is the parent's: the child "
+			     "may only close it (EBADF)");
+	errno = EBADF;
+	return -1;
+}
+
+#define SKIFF_FD(fd, e) ((e = pl__get(fd)) && e->kind == PL_SKIFF)
+
+/* ---- creating, binding, connecting ---------------------------------------- */
+
+PL_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct pl_fd *e;
+
+	if (fd < 0 || pl__inside || !pl__cfg.enabled)
+		return fd;
+	pl__forget(fd);
+	if ((domain != AF_INET && domain != AF_INET6) ||
+	    (base != SOCK_STREAM && base != SOCK_DGRAM) ||
+	    (protocol && protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || pl__forked_child())
+		return fd;
+	if ((e = pl__slot(fd))) {
+		e->kind = PL_UNDECIDED;
+		e->domain = domain;
+		e->type = base;
+		e->nonblock = type & SOCK_NONBLOCK;
+		e->sfd = -1;
+	}
+	return fd;
+}
+
+PL_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct pl_fd *e = pl__get(fd);
+	int r;
+
+	if (!e || pl__inside || !addr)
+		return REAL(bind)(fd, addr, len);
+	if (e->inherited)
+		return inherited();
+	if (e->kind == PL_UNDECIDED) {
+		if (!bind_goes_to_skiff(addr, len)) {
+			e->kind = PL_KERNEL;
+			return REAL(bind)(fd, addr, len);
+		}
+		pl__lock();
+		r = adopt(e);
+		pl__unlock();
+		if (r)
+			return -1;
+	}
+	if (e->kind != PL_SKIFF)
+		return REAL(bind)(fd, addr, len);
+	pl__lock();
+	r = skiff_bind(e->sfd, addr, len);
+	pl__unlock();
+	if (pl__cfg.debug && !r)
+		fprintf(stderr, "skiff-preload[%d]: fd %d bound on skiff\n", (int)getpid(), fd);
+	return r;
+}
+
+PL_EXPORT int listen(int fd, int backlog)
+{
+	struct pl_fd *e = pl__get(fd);
+	int r;
+
+	if (!e || pl__inside)
+		return REAL(listen)(fd, backlog);
+	if (e->inherited)
+		return inherited();
+	if (e->kind != PL_SKIFF) {
+		e->kind = PL_KERNEL; /* unbound: the kernel picks a port */
+		return REAL(listen)(fd, backlog);
+	}
+	pl__lock();
+	r = skiff_listen(e->sfd, backlog);
+	pl__unlock();
+	return r;
+}
+
+PL_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct pl_fd *e, *ne;
+	int s, k, domain;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(accept4)(fd, addr, len, flags);
+	if (e->inherited)
+		return inherited();
+	for (;;) {
+		pl__lock();
+		s = skiff_accept(e->sfd, addr, len, SOCK_NONBLOCK);
+		pl__unlock();
+		if (s >= 0)
+			break;
+		if (errno != EAGAIN || e->nonblock || pl__wait_sock(e->sfd, EPOLLIN))
+			return -1;
+	}
+	/* The number the application sees is a kernel socket's: it cannot
+	 * collide with a kernel descriptor and stays low for select(). */
+	domain = e->domain;
+	k = REAL(socket)(domain, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
+	if (k < 0 || !(ne = pl__slot(k))) {
+		int err = k < 0 ? errno : EMFILE;
+
+		if (k >= 0)
+			REAL(close)(k);
+		pl__lock();
+		skiff_close(s);
+		pl__unlock();
+		errno = err;
+		return -1;
+	}
+	memset(ne, 0, sizeof(*ne));
+	ne->kind = PL_SKIFF;
+	ne->sfd = s;
+	ne->domain = domain;
+	ne->type = SOCK_STREAM;
+	ne->nonblock = flags & SOCK_NONBLOCK;
+	return k;
+}
+
+PL_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return accept4(fd, addr, len, 0);
+}
+
+PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct pl_fd *e = pl__get(fd);
+	int r, err;
+	socklen_t el = sizeof(err);
+
+	if (!e || pl__inside || !addr)
+		return REAL(connect)(fd, addr, len);
+	if (e->inherited)
+		return inherited();
+	if (e->kind == PL_UNDECIDED) {
+		if (!dst_goes_to_skiff(addr, len)) {
+			e->kind = PL_KERNEL;
+			return REAL(connect)(fd, addr, len);
+		}
+		pl__lock();
+		r = adopt(e);
+		pl__unlock();
+		if (r)
+			return -1;
+	}
+	if (e->kind != PL_SKIFF)
+		return REAL(connect)(fd, addr, len);
+	pl__lock();
+	r = skiff_connect(e->sfd, addr, len);
+	pl__unlock();
+	if (r == 0 || errno != EINPROGRESS || e->nonblock || e->type != SOCK_STREAM)
+		return r;
+	if (pl__wait_sock(e->sfd, EPOLLOUT))
+		return -1;
+	pl__lock();
+	r = skiff_getsockopt(e->sfd, SOL_SOCKET, SO_ERROR, &err, &el);
+	pl__unlock();
+	if (r == 0 && err) {
+		errno = err;
+		return -1;
+	}
+	return r;
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct sockaddr *from,
+		       socklen_t *fromlen)
+{
+	ssize_t n;
+
+	if (e->inherited)
+		return inherited();
+	if (flags & MSG_OOB) {
+		pl__warn_once("oob", "MSG_OOB is not supported on skiff sockets (EOPNOTSUPP)");
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	for (;;) {
+		pl__lock();
+		n = skiff_recvfrom(e->sfd, buf, len, flags | MSG_DONTWAIT, from, fromlen);
+		pl__unlock();
+		if (n >= 0 || errno != EAGAIN || e->nonblock || (flags & MSG_DONTWAIT))
+			return n;
+		if (pl__wait_sock(e->sfd, EPOLLIN | EPOLLRDHUP))
+			return -1;
+	}
+}
+
+static ssize_t sk_send(struct pl_fd *e, const void *buf, size_t len, int flags,
+		       const struct sockaddr *to, socklen_t tolen)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	if (e->inherited)
+		return inherited();
+	if (flags & MSG_OOB) {
+		pl__warn_once("oob", "MSG_OOB is not supported on skiff sockets (EOPNOTSUPP)");
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	flags &= MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL;
+	for (;;) {
+		pl__lock();
+		if (to)
+			n = skiff_sendto(e->sfd, (const char *)buf + done, len - done,
+					 flags | MSG_DONTWAIT, to, tolen);
+		else
+			n = skiff_send(e->sfd, (const char *)buf + done, len - done,
+				       flags | MSG_DONTWAIT);
+		pl__unlock();
+		if (n > 0)
+			done += (size_t)n;
+		if (done == len || e->type != SOCK_STREAM)
+			return n < 0 ? n : (ssize_t)done;
+		if (n < 0 && errno != EAGAIN)
+			return done ? (ssize_t)done : -1;
+		if (e->nonblock || (flags & MSG_DONTWAIT))
+			return done ? (ssize_t)done : -1;
+		/* A blocking send sends everything, as the kernel's does. */
+		if (pl__wait_sock(e->sfd, EPOLLOUT))
+			return done ? (ssize_t)done : -1;
+	}
+}
+
+PL_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(read)(fd, buf, len);
+	return sk_recv(e, buf, len, 0, NULL, NULL);
+}
+
+PL_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	(void)buflen;
+	return read(fd, buf, len);
+}
+
+PL_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(write)(fd, buf, len);
+	return sk_send(e, buf, len, 0, NULL, 0);
+}
+
+PL_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(recvfrom)(fd, buf, len, flags, NULL, NULL);
+	return sk_recv(e, buf, len, flags, NULL, NULL);
+}
+
+PL_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	(void)buflen;
+	return recv(fd, buf, len, flags);
+}
+
+PL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+			   socklen_t *fromlen)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(recvfrom)(fd, buf, len, flags, from, fromlen);
+	return sk_recv(e, buf, len, flags, from, fromlen);
+}
+
+PL_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+				 struct sockaddr *from, socklen_t *fromlen)
+{
+	(void)buflen;
+	return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+PL_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(sendto)(fd, buf, len, flags, NULL, 0);
+	return sk_send(e, buf, len, flags, NULL, 0);
+}
+
+PL_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+			 socklen_t tolen)
+{
+	struct pl_fd *e = pl__get(fd);
+
+	if (!e || pl__inside)
+		return REAL(sendto)(fd, buf, len, flags, to, tolen);
+	if (e->kind == PL_UNDECIDED && to) {
+		int r = 0;
+
+		if (!dst_goes_to_skiff(to, tolen)) {
+			e->kind = PL_KERNEL;
+		} else {
+			pl__lock();
+			r = adopt(e);
+			pl__unlock();
+			if (r)
+				return -1;
+		}
+	}
+	if (e->kind != PL_SKIFF)
+		return REAL(sendto)(fd, buf, len, flags, to, tolen);
+	return sk_send(e, buf, len, flags, to, tolen);
+}
+
+/* The iovec calls go one buffer at a time: a short transfer ends them, as
+ * a short read or write would. */
+static ssize_t sk_recvv(struct pl_fd *e, const struct iovec *iov, int cnt, int flags,
+			struct sockaddr *from, socklen_t *fromlen)
+{
+	ssize_t total = 0, n;
+
+	for (int i = 0; i < cnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		n = sk_recv(e, iov[i].iov_base, iov[i].iov_len,
+			    total ? flags | MSG_DONTWAIT : flags, total ? NULL : from,
+			    total ? NULL : fromlen);
+		if (n < 0)
+			return total ? total : -1;
+		total += n;
+		if ((size_t)n < iov[i].iov_len || e->type != SOCK_STREAM)
+			break;
+	}
+	return total;
+}
+
+static ssize_t sk_sendv(struct pl_fd *e, const struct iovec *iov, int cnt, int flags,
+			const struct sockaddr *to, socklen_t tolen)
+{
+	ssize_t total = 0, n;
+
+	if (e->type != SOCK_STREAM && cnt > 1) {
+		/* One datagram: gather it first. */
+		size_t len = 0;
+		char *buf;
+
+		for (int i = 0; i < cnt; i++)
+			len += iov[i].iov_len;
+		if (!(buf = malloc(len ? len : 1))) {
+			errno = ENOMEM;
+			return -1;
+		}
+		len = 0;
+		for (int i = 0; i < cnt; i++) {
+			memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
+			len += iov[i].iov_len;
+		}
+		n = sk_send(e, buf, len, flags, to, tolen);
+		free(buf);
+		return n;
+	}
+	for (int i = 0; i < cnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		/* All but the last buffer with MSG_MORE: one segment, not one each. */
+		n = sk_send(e, iov[i].iov_base, iov[i].iov_len,
+			    (i + 1 < cnt ? flags | MSG_MORE : flags) | (total ? MSG_DONTWAIT : 0),
+			    to, tolen);
+		if (n < 0)
+			return total ? total : -1;
+		total += n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return total;
+}
+
+PL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(readv)(fd, iov, cnt);
+	return sk_recvv(e, iov, cnt, 0, NULL, NULL);
+}
+
+PL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(writev)(fd, iov, cnt);
+	return sk_sendv(e, iov, cnt, 0, NULL, 0);
+}
+
+PL_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct pl_fd *e;
+	ssize_t n;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(recvmsg)(fd, m, flags);
+	n = sk_recvv(e, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
+		     m->msg_name ? &m->msg_namelen : NULL);
+	if (n >= 0) {
+		m->msg_controllen = 0; /* no ancillary data from skiff */
+		m->msg_flags = 0;
+	}
+	return n;
+}
+
+PL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	struct pl_fd *e;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(sendmsg)(fd, m, flags);
+	if (m->msg_controllen)
+		pl__warn_once("cmsg", "ancillary data on a skiff socket is ignored");
+	return sk_sendv(e, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name, m->msg_namelen);
+}
+
+/* sendfile() to a skiff socket: read the file, send what was read; the
+ * file offset moves by what was sent. */
+PL_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	struct pl_fd *e;
+	char buf[65536];
+	off_t pos;
+	ssize_t n, s;
+
+	if (pl__inside || !SKIFF_FD(out, e))
+		return REAL(sendfile)(out, in, off, count);
+	pos = off ? *off : lseek(in, 0, SEEK_CUR);
+	if (pos < 0)
+		return -1;
+	n = pread(in, buf, count < sizeof(buf) ? count : sizeof(buf), pos);
+	if (n <= 0)
+		return n;
+	s = sk_send(e, buf, (size_t)n, 0, NULL, 0);
+	if (s <= 0)
+		return s;
+	if (off)
+		*off = pos + s;
+	else
+		lseek(in, pos + s, SEEK_SET);
+	return s;
+}
+
+/* ---- closing -------------------------------------------------------------- */
+
+/* Drops our side of @p fd (the kernel number stays open). */
+static void release(int fd)
+{
+	struct pl_fd *e = pl__get(fd);
+
+	if (!e)
+		return;
+	if ((e->kind == PL_SKIFF || (e->kind == PL_EPOLL && e->sfd >= 0)) && !e->inherited) {
+		pl__lock();
+		skiff_close(e->sfd);
+		pl__unlock();
+	}
+	pl__forget(fd);
+}
+
+PL_EXPORT int close(int fd)
+{
+	if (!pl__inside && pl__get(fd))
+		release(fd);
+	return REAL(close)(fd);
+}
+
+PL_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	if (!pl__inside && !(flags & CLOSE_RANGE_CLOEXEC))
+		for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++)
+			if (pl__get((int)fd))
+				release((int)fd);
+	return REAL(close_range)(first, last, flags);
+}
+
+PL_EXPORT int shutdown(int fd, int how)
+{
+	struct pl_fd *e;
+	int r;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(shutdown)(fd, how);
+	if (e->inherited)
+		return inherited();
+	pl__lock();
+	r = skiff_shutdown(e->sfd, how);
+	pl__unlock();
+	return r;
+}
+
+/* ---- options and names ---------------------------------------------------- */
+
+PL_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct pl_fd *e = pl__get(fd);
+	int r;
+
+	if (!e || pl__inside || e->kind == PL_KERNEL || e->kind == PL_EPOLL)
+		return REAL(setsockopt)(fd, level, name, val, len);
+	if (e->kind == PL_UNDECIDED) {
+		r = REAL(setsockopt)(fd, level, name, val, len);
+		if (r == 0 && len <= sizeof(e->opts[0].val) && e->nopts < PL_MAX_OPTS) {
+			struct pl_opt *o = &e->opts[e->nopts++];
+
+			o->level = level;
+			o->name = name;
+			o->len = len;
+			memcpy(o->val, val, len);
+		}
+		return r;
+	}
+	if (e->inherited)
+		return inherited();
+	if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) {
+		pl__warn_once("bufsz", "SO_RCVBUF/SO_SNDBUF on a skiff socket: skiff's buffers are "
+				       "fixed at build time; ignored");
+		return 0;
+	}
+	pl__lock();
+	r = skiff_setsockopt(e->sfd, level, name, val, len);
+	pl__unlock();
+	if (r && errno == ENOPROTOOPT) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "opt%d/%d", level, name);
+		pl__warn_once(key,
+			      "socket option %d/%d is not supported on skiff sockets "
+			      "(ENOPROTOOPT)",
+			      level, name);
+		errno = ENOPROTOOPT;
+	}
+	return r;
+}
+
+PL_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct pl_fd *e;
+	int r;
+
+	if (pl__inside || !SKIFF_FD(fd, e))
+		return REAL(getsockopt)(fd, level, name, val, len);
+	if (e->inherited)
+		return inherited();
+	pl__lock();
+	r = skiff_getsockopt(e->sfd, level, name, val, len);
+	pl__unlock();
+	if (r && errno == ENOPROTOOPT) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "gopt%d/%d", level, name);
+		pl__warn_once(key,
+			      "socket option %d/%d cannot be read from skiff sockets "
+			      "(ENOPROTOOPT)",
+			      level, name);
+		errno = ENOPROTOOPT;
+	}
+	return r;
+}
+
+PL_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct pl_fd *e;
+	int r;
+
+	if (pl__inside || !SKIFF_FD(fd, e) || e->inherited)
+		return REAL(getsockname)(fd, addr, len);
+	pl__lock();
+	r = skiff_getsockname(e->sfd, addr, len);
+	pl__unlock();
+	return r;
+}
+
+PL_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct pl_fd *e;
+	int r;
+
+	if (pl__inside || !SKIFF_FD(fd, e) || e->inherited)
+		return REAL(getpeername)(fd, addr, len);
+	pl__lock();
+	r = skiff_getpeername(e->sfd, addr, len);
+	pl__unlock();
+	return r;
+}
+
+/* ---- descriptor flags ----------------------------------------------------- */
+
+static int refuse_dup(void)
+{
+	pl__warn_once("dup", "dup() of a skiff socket is not supported (EOPNOTSUPP)");
+	errno = EOPNOTSUPP;
+	return -1;
+}
+
+static int pl_fcntl(int fd, int cmd, long arg)
+{
+	struct pl_fd *e = pl__get(fd);
+	int r;
+
+	if (!e || pl__inside || e->kind == PL_KERNEL || e->kind == PL_EPOLL)
+		return REAL(fcntl)(fd, cmd, arg);
+	switch (cmd) {
+	case F_GETFL:
+		r = REAL(fcntl)(fd, cmd);
+		if (r >= 0)
+			r = e->nonblock ? (r | O_NONBLOCK) : (r & ~O_NONBLOCK);
+		return r;
+	case F_SETFL:
+		r = REAL(fcntl)(fd, cmd, arg);
+		if (r == 0)
+			e->nonblock = arg & O_NONBLOCK;
+		return r;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		if (e->kind == PL_SKIFF)
+			return refuse_dup();
+		return REAL(fcntl)(fd, cmd, arg);
+	default:
+		return REAL(fcntl)(fd, cmd, arg);
+	}
+}
+
+PL_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return pl_fcntl(fd, cmd, arg);
+}
+
+PL_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return pl_fcntl(fd, cmd, arg);
+}
+
+PL_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	struct pl_fd *e;
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (pl__inside || !(e = pl__get(fd)) || e->kind == PL_KERNEL || e->kind == PL_EPOLL)
+		return REAL(ioctl)(fd, req, arg);
+	if (req == FIONBIO) {
+		e->nonblock = *(int *)arg != 0;
+		return REAL(ioctl)(fd, req, arg);
+	}
+	if (e->kind == PL_UNDECIDED)
+		return REAL(ioctl)(fd, req, arg);
+	if (req == FIONREAD) {
+		/* What a peek returns, up to 64 KiB: enough for "is there data,
+		 * how much at least". */
+		static __thread char peek[65536];
+		ssize_t n;
+
+		pl__lock();
+		n = skiff_recv(e->sfd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT);
+		pl__unlock();
+		*(int *)arg = n > 0 ? (int)n : 0;
+		return 0;
+	}
+	pl__warn_once("ioctl", "ioctl %#lx on a skiff socket is not supported (ENOTTY)", req);
+	errno = ENOTTY;
+	return -1;
+}
+
+PL_EXPORT int dup(int fd)
+{
+	struct pl_fd *e;
+
+	if (!pl__inside && SKIFF_FD(fd, e))
+		return refuse_dup();
+	return REAL(dup)(fd);
+}
+
+PL_EXPORT int dup3(int old, int new, int flags)
+{
+	struct pl_fd *e;
+
+	if (!pl__inside && SKIFF_FD(old, e))
+		return refuse_dup();
+	if (!pl__inside && old != new &&pl__get(new))
+		release(new); /* dup3 closes what was there */
+	return REAL(dup3)(old, new, flags);
+}
+
+PL_EXPORT int dup2(int old, int new)
+{
+	struct pl_fd *e;
+
+	if (!pl__inside && SKIFF_FD(old, e))
+		return refuse_dup();
+	if (!pl__inside && old != new &&pl__get(new))
+		release(new);
+	return REAL(dup2)(old, new);
+}
+
+PL_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	for (int fd = 0; fd < 65536 && !pl__inside; fd++) {
+		struct pl_fd *e = pl__get(fd);
+
+		if (e && e->kind == PL_SKIFF && !e->inherited) {
+			pl__warn_once("exec",
+				      "exec(): skiff sockets do not survive it (fd %d and "
+				      "others become dead kernel sockets)",
+				      fd);
+			break;
+		}
+	}
+	return REAL(execve)(path, argv, envp);
+}
