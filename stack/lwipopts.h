@@ -22,9 +22,18 @@
  * descriptor is made (demux.c, fdtable.c), each with its answer (SYN
  * cookie or RST, errno). The MEMP_NUM_* below only bound what lwIP's
  * statistics call "available". */
-#define MEM_ALIGNMENT	8
-#define MEM_LIBC_MALLOC 1
-#define MEMP_MEM_MALLOC 1
+#define MEM_ALIGNMENT 8
+/* The C heap behind a cache of freed blocks per size class (heap.c): the
+ * per-packet pbufs and segments skip malloc's slow path. */
+#include <stddef.h>
+void *skiff__heap_alloc(size_t size);
+void skiff__heap_free(void *p);
+void *skiff__heap_calloc(size_t n, size_t size);
+#define MEM_CUSTOM_ALLOCATOR 1
+#define MEM_CUSTOM_MALLOC    skiff__heap_alloc
+#define MEM_CUSTOM_FREE	     skiff__heap_free
+#define MEM_CUSTOM_CALLOC    skiff__heap_calloc
+#define MEMP_MEM_MALLOC	     1
 /* Sizes lwIP's mem_size_t (32 bits: chains of copying sends beyond 64 KiB). */
 #define MEM_SIZE		(64 * 1024 * 1024)
 #define MEMP_NUM_PBUF		65535
