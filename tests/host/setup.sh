@@ -82,6 +82,7 @@ packages=(
 	xdp-tools iproute2 iputils-ping iptables ethtool
 	dpkg-dev patch python3-scapy iperf3 valgrind
 	libnetfilter-queue-dev
+	redis-server redis-tools
 )
 
 missing=()

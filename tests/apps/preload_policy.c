@@ -1,0 +1,148 @@
+/* Run under skiff-run by test_preload: checks libskiff-preload's policy
+ * from inside an unmodified-style program. A socket bound to skiff's
+ * address (which the kernel does not own) works; one bound to loopback,
+ * a Unix socketpair and an eventfd stay with the kernel; all of them
+ * report through one epoll set; select() sees a skiff socket; dup() of a
+ * skiff socket is refused. A peer in the other namespace connects to
+ * ADDR:PORT, sends "skiff" and reads "SKIFF" back.
+ *
+ *   preload_policy ADDR PORT LOOPBACK_PORT
+ *
+ * Prints "ok <check>" per check, "READY" when waiting for the peer, and
+ * "PASS" at the end (exit 0); "FAIL <why>" and exit 1 otherwise. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CHECK(cond, what)                                                                          \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			printf("FAIL %s (errno %d: %s)\n", what, errno, strerror(errno));          \
+			return 1;                                                                  \
+		}                                                                                  \
+		printf("ok %s\n", what);                                                           \
+		fflush(stdout);                                                                    \
+	} while (0)
+
+static int listener(const char *ip, int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 16))
+		return -1;
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	enum { L_SKIFF = 1, L_LOOP, UNIX, EVFD, CONN };
+	struct epoll_event ev, out[8];
+	struct sockaddr_in la = {.sin_family = AF_INET};
+	unsigned seen = 0;
+	int ls, lk, u[2], efd, ep, c, ak, as = -1;
+	char buf[16];
+	uint64_t one = 1;
+
+	if (argc != 4)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ls = listener(argv[1], atoi(argv[2]));
+	CHECK(ls >= 0, "bind+listen on skiff's address (the kernel does not own it)");
+	CHECK(ls < FD_SETSIZE, "a skiff socket's number is a low kernel number");
+	lk = listener("127.0.0.1", atoi(argv[3]));
+	CHECK(lk >= 0 && lk != ls, "bind+listen on loopback");
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, u) == 0, "unix socketpair");
+	efd = eventfd(0, EFD_NONBLOCK);
+	CHECK(efd >= 0, "eventfd");
+	ep = epoll_create1(0);
+	CHECK(ep >= 0, "epoll_create1");
+	ev.events = EPOLLIN;
+	ev.data.u32 = L_SKIFF;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev) == 0, "epoll_ctl ADD skiff listener");
+	ev.data.u32 = L_LOOP;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, lk, &ev) == 0, "epoll_ctl ADD loopback listener");
+	ev.data.u32 = UNIX;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, u[0], &ev) == 0, "epoll_ctl ADD unix socket");
+	ev.data.u32 = EVFD;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) == 0, "epoll_ctl ADD eventfd");
+
+	/* Kernel-side events of our own making. */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	la.sin_port = htons((uint16_t)atoi(argv[3]));
+	la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(connect(c, (void *)&la, sizeof(la)) == 0, "connect to loopback (kernel)");
+	CHECK(write(u[1], "u", 1) == 1, "write on the unix socket");
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one), "eventfd write");
+	printf("READY\n");
+
+	/* All five kinds of event through the one epoll, within 20 s. */
+	for (int round = 0; round < 200 && seen != 0x3e; round++) {
+		int n = epoll_wait(ep, out, 8, 100);
+
+		CHECK(n >= 0 || errno == EINTR, "epoll_wait");
+		for (int i = 0; i < n; i++) {
+			unsigned id = out[i].data.u32;
+
+			seen |= 1u << id;
+			if (id == L_LOOP) {
+				ak = accept(lk, NULL, NULL);
+				CHECK(ak >= 0, "accept loopback");
+				CHECK(write(c, "kernel", 6) == 6 && read(ak, buf, 6) == 6 &&
+					      !memcmp(buf, "kernel", 6),
+				      "bytes over loopback");
+				epoll_ctl(ep, EPOLL_CTL_DEL, lk, NULL);
+			} else if (id == UNIX) {
+				CHECK(read(u[0], buf, 1) == 1, "read unix socket");
+			} else if (id == EVFD) {
+				CHECK(read(efd, &one, sizeof(one)) == sizeof(one), "read eventfd");
+			} else if (id == L_SKIFF) {
+				as = accept(ls, NULL, NULL);
+				CHECK(as >= 0 && as < FD_SETSIZE, "accept on skiff");
+				errno = 0;
+				CHECK(dup(as) == -1 && errno == EOPNOTSUPP,
+				      "dup of a skiff socket refused (EOPNOTSUPP)");
+				ev.events = EPOLLIN;
+				ev.data.u32 = CONN;
+				CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, as, &ev) == 0,
+				      "epoll_ctl ADD accepted skiff socket");
+				epoll_ctl(ep, EPOLL_CTL_DEL, ls, NULL);
+			} else if (id == CONN) {
+				ssize_t r = read(as, buf, 5);
+
+				CHECK(r == 5 && !memcmp(buf, "skiff", 5),
+				      "bytes from the peer via skiff");
+				CHECK(write(as, "SKIFF", 5) == 5, "bytes to the peer via skiff");
+				epoll_ctl(ep, EPOLL_CTL_DEL, as, NULL);
+			}
+		}
+	}
+	CHECK(seen == 0x3e, "skiff, loopback, unix and eventfd events in one epoll set");
+
+	/* select() on the skiff socket: the peer closes, EOF is readable. */
+	{
+		fd_set rs;
+		struct timeval tv = {.tv_sec = 10};
+
+		FD_ZERO(&rs);
+		FD_SET(as, &rs);
+		CHECK(select(as + 1, &rs, NULL, NULL, &tv) == 1 && FD_ISSET(as, &rs),
+		      "select() reports the skiff socket readable");
+		CHECK(read(as, buf, sizeof(buf)) == 0, "EOF from the peer");
+	}
+	close(as);
+	close(ls);
+	close(lk);
+	printf("PASS\n");
+	return 0;
+}
