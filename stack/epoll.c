@@ -240,16 +240,37 @@ int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return 0;
 }
 
-/* Reports what the listed registrations are ready for, up to @p max. */
+/* The registrations from @p rest to @p rest_tail, not looked at yet, go
+ * back on the ready list ahead of those listed again meanwhile: they are
+ * the first looked at next time, as Linux takes its ready list round. */
+static void ready_requeue(struct skiff_sock *ep, struct skiff_ep_item *rest,
+			  struct skiff_ep_item *rest_tail)
+{
+	rest->rdy_prev = NULL;
+	rest_tail->rdy_next = ep->ready.rdy_head;
+	if (ep->ready.rdy_head)
+		ep->ready.rdy_head->rdy_prev = rest_tail;
+	else
+		ep->ready.rdy_tail = rest_tail;
+	ep->ready.rdy_head = rest;
+}
+
+/* Reports what the listed registrations are ready for, up to @p max; the
+ * walk stops there, so a call costs what it reports (and the stale entries
+ * it drops on the way), not the length of the list. */
 static int collect(struct skiff_sock *ep, struct epoll_event *out, int max)
 {
-	struct skiff_ep_item *it = ep->ready.rdy_head, *next;
+	struct skiff_ep_item *it = ep->ready.rdy_head, *tail = ep->ready.rdy_tail, *next;
 	int n = 0;
 
 	ep->ready.rdy_head = ep->ready.rdy_tail = NULL;
 	for (; it; it = next) {
 		uint32_t r;
 
+		if (n == max) {
+			ready_requeue(ep, it, tail);
+			break;
+		}
 		next = it->rdy_next;
 		it->on_ready = false;
 		if (it->disarmed)
@@ -257,10 +278,6 @@ static int collect(struct skiff_sock *ep, struct epoll_event *out, int max)
 		r = skiff__poll_mask(it->sock) & it->events & ~(uint32_t)EP_FLAGS;
 		if (!r)
 			continue;
-		if (n == max) {
-			ready_add(it); /* next time */
-			continue;
-		}
 		out[n].events = r;
 		out[n].data = it->data;
 		n++;

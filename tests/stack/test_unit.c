@@ -410,6 +410,42 @@ static void test_epoll_misuse(void)
 	CU_ASSERT(skiff_close(ep) == 0);
 }
 
+/* More ready than one call takes: each call goes on where the last one
+ * stopped, as Linux's does, and level-triggered ones come round again. */
+static void test_epoll_round_robin(void)
+{
+	struct epoll_event ev = {.events = EPOLLOUT}, out[2];
+	int ep = skiff_epoll_create(0), fd[3];
+
+	CU_ASSERT_FATAL(ep >= 0);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = skiff_socket(AF_INET, SOCK_DGRAM, 0);
+		CU_ASSERT_FATAL(fd[i] >= 0);
+		ev.data.fd = fd[i];
+		CU_ASSERT(skiff_epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev) == 0);
+	}
+	/* Registered 0, 1, 2: each UDP socket is writable at once. */
+	for (int k = 0; k < 4; k++) {
+		TK_ASSERT_EQ(skiff_epoll_wait(ep, out, 1, 0), 1);
+		TK_ASSERT_EQ(out[0].data.fd, fd[k % 3]);
+	}
+	/* Two at a time: 1 and 2, then 0 and 1. */
+	TK_ASSERT_EQ(skiff_epoll_wait(ep, out, 2, 0), 2);
+	TK_ASSERT_EQ(out[0].data.fd, fd[1]);
+	TK_ASSERT_EQ(out[1].data.fd, fd[2]);
+	TK_ASSERT_EQ(skiff_epoll_wait(ep, out, 2, 0), 2);
+	TK_ASSERT_EQ(out[0].data.fd, fd[0]);
+	TK_ASSERT_EQ(out[1].data.fd, fd[1]);
+	/* One closed in the part not looked at yet leaves the list whole. */
+	CU_ASSERT(skiff_close(fd[2]) == 0);
+	TK_ASSERT_EQ(skiff_epoll_wait(ep, out, 2, 0), 2);
+	CU_ASSERT(out[0].data.fd != fd[2] && out[1].data.fd != fd[2]);
+	CU_ASSERT(skiff_close(fd[0]) == 0);
+	CU_ASSERT(skiff_close(fd[1]) == 0);
+	TK_ASSERT_EQ(skiff_epoll_wait(ep, out, 2, 0), 0);
+	CU_ASSERT(skiff_close(ep) == 0);
+}
+
 static void test_zero_copy_misuse(void)
 {
 	struct skiff_zc_buf b;
@@ -508,6 +544,7 @@ static const struct tk_case api_tests[] = {
 	TK_TEST(test_blocking_timeouts),
 	TK_TEST(test_options),
 	TK_TEST(test_epoll_misuse),
+	TK_TEST(test_epoll_round_robin),
 	TK_TEST(test_zero_copy_misuse),
 	TK_TEST(test_checksum_matches_rfc1071),
 	TK_TEST_END,
