@@ -1798,6 +1798,18 @@ static int cost_run_window(struct ctx *x, const struct cost_window *w, bool last
 	       x->pair->name, w->label, (double)sh->cost.measured / w->unit,
 	       w->unit == 1024 ? "KiB" : "requests", (unsigned long long)instr, per,
 	       w->unit == 1024 ? "KiB" : "request", (double)(now_ns() - t0) / 1e9, path);
+	/* Loss recovery counts too: a server 50 times slower than usual can
+	 * make the clients retransmit (c10000: a round of 10,000 requests
+	 * takes longer than Linux's 200 ms minimum RTO). */
+	printf("  %-20s cost %-13s warm-up and window: the server received %llu and sent %llu "
+	       "frames (%.2f per %s), retransmitted %llu; RX ring full %llu\n",
+	       x->pair->name, w->label, (unsigned long long)(st[1].rx_frames - st[0].rx_frames),
+	       (unsigned long long)(st[1].tx_frames - st[0].tx_frames),
+	       (double)(st[1].rx_frames - st[0].rx_frames + st[1].tx_frames - st[0].tx_frames) /
+		       ((double)(w->warm + w->bytes) / w->unit),
+	       w->unit == 1024 ? "KiB" : "request",
+	       (unsigned long long)(st[1].tcp_retransmits - st[0].tcp_retransmits),
+	       (unsigned long long)(st[1].xdp_rx_ring_full - st[0].xdp_rx_ring_full));
 	if (x->plan->verbose) {
 		print_deltas(x, st, x->wire_st[0], x->wire_st[1]);
 		cost_top(path);
