@@ -170,8 +170,13 @@ static int child_end(struct runner *self, struct msg *m, bool sk)
 		m->skiff = true;
 	}
 	runner_child_send(self, m, sizeof(*m));
-	if (sk)
+	/* The last FIN (and its resends) must reach the peer, which waits for
+	 * it: skiff_fini() alone drains for 250 ms, then resets, and a reset
+	 * lost on the lossy path would leave the Linux end waiting for good. */
+	if (sk) {
+		skiff_stop(10000);
 		skiff_fini();
+	}
 	return m->rc ? 1 : 0;
 }
 
