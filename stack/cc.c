@@ -335,6 +335,8 @@ static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto)
 	cc->congested = true;
 	cc->hs.phase = SKIFF_HS_DONE;
 	forget_marks(cc);
+	cc->cubic_prior = cc->cubic;
+	cc->undo_ok = !rto;
 	if (rto)
 		CC_STAT(tcp_cc_rto_events);
 	if (cc->algo == SKIFF_CC_RENO) {
@@ -428,6 +430,16 @@ void skiff__hook_tcp_cc_init(struct tcp_pcb *pcb)
 {
 	struct skiff_sock *s = sock_of(pcb);
 
+	/* RFC 6928's initial window, ten segments (14,600 bytes), as Linux;
+	 * lwIP's is RFC 3390's four. Not after a lost SYN or SYN-ACK (RFC
+	 * 6928 2: one segment then). */
+	if (!pcb->nrtx && pcb->mss) {
+		uint32_t iw = LWIP_MIN(10u * pcb->mss, LWIP_MAX(2u * pcb->mss, 14600u));
+
+		if (pcb->cwnd < iw)
+			pcb->cwnd = (tcpwnd_size_t)iw;
+	}
+
 	if (s)
 		setup(s, pcb);
 }
@@ -505,6 +517,20 @@ void skiff__cc_congestion(struct skiff_sock *s, struct tcp_pcb *pcb)
 	pcb->cwnd = pcb->ssthresh;
 	s->cc.cwnd = pcb->cwnd;
 	s->cc.cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);
+}
+
+void skiff__cc_undo(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_cc *cc = &s->cc;
+
+	if (!cc->algo)
+		return;
+	if (cc->undo_ok)
+		cc->cubic = cc->cubic_prior;
+	cc->undo_ok = false;
+	cc->cwnd = pcb->cwnd;
+	cc->ssthresh = pcb->ssthresh;
+	cc->cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);
 }
 
 void skiff__cc_rtt_sample(struct skiff_sock *s, uint32_t rtt_us)

@@ -139,6 +139,8 @@ struct skiff_cc {
 	double cwnd_seg; /* CUBIC's cwnd, fraction included */
 	struct skiff_hystart hs;
 	struct skiff_cubic cubic;
+	struct skiff_cubic cubic_prior; /* before the last congestion event */
+	bool undo_ok;			/* ... which skiff__cc_undo() may take back */
 	struct skiff_cc_mark marks[SKIFF_CC_RTT_MARKS];
 };
 
@@ -150,6 +152,9 @@ const char *skiff__cc_name(const struct skiff_sock *s);
 /* A congestion event skiff's loss recovery found (recovery.c): ssthresh
  * from the algorithm, cwnd = ssthresh. */
 void skiff__cc_congestion(struct skiff_sock *s, struct tcp_pcb *pcb);
+/* The last congestion event was spurious (recovery.c's D-SACK undo, which
+ * has put cwnd and ssthresh back): the algorithm's state before it. */
+void skiff__cc_undo(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* An RTT sample taken elsewhere (per-segment send times); from the first
  * one on, cc.c stops taking its own. */
 void skiff__cc_rtt_sample(struct skiff_sock *s, uint32_t rtt_us);

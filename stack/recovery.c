@@ -88,7 +88,7 @@ uint32_t skiff__pto_us(uint32_t srtt_us, bool one_segment)
 
 uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r)
 {
-	uint32_t w = r->min_rtt_us / 4;
+	uint32_t w = r->min_rtt_us / 4 * (r->reo_wnd_mult ? r->reo_wnd_mult : 1u);
 
 	if (!r->reord && r->active)
 		return 0;
@@ -263,9 +263,51 @@ static u32_t sacked_above(const struct skiff_sock *s, u32_t seq)
 	return n;
 }
 
+/* The reduction of the episode was for nothing: the window it cut comes
+ * back (cc.c restores its own state too). */
+static void undo(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_recovery *r = &s->rec;
+
+	r->undo_valid = false;
+	if (pcb->cwnd < r->prior_cwnd)
+		pcb->cwnd = r->prior_cwnd;
+	if (pcb->ssthresh < r->prior_ssthresh)
+		pcb->ssthresh = r->prior_ssthresh;
+	skiff__cc_undo(s, pcb);
+	skiff__s.stats.tcp_spurious_undos++;
+}
+
+/* A D-SACK for [l, r): the peer got it twice. The reordering window grows
+ * (once per round trip), and a resend of this episode it matches counts
+ * towards the undo. */
+static void dsack(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t l)
+{
+	struct skiff_recovery *r = &s->rec;
+
+	skiff__s.stats.tcp_dsacks_received++;
+	if (!r->dsack_round_set || TCP_SEQ_GEQ(pcb->lastack, r->dsack_round)) {
+		if (r->reo_wnd_mult < 255)
+			r->reo_wnd_mult = (uint8_t)((r->reo_wnd_mult ? r->reo_wnd_mult : 1) + 1);
+		r->reo_wnd_persist = 16;
+		r->dsack_round = pcb->snd_nxt;
+		r->dsack_round_set = true;
+	}
+	if (!r->undo_valid)
+		return;
+	for (unsigned i = 0; i < r->undo_n; i++) {
+		if (r->undo_seq[i] != l)
+			continue;
+		r->undo_seq[i] = r->undo_seq[--r->undo_n];
+		if (--r->undo_retrans <= 0)
+			undo(s, pcb);
+		return;
+	}
+}
+
 /* Records the blocks of a SACK option; true when there were any about
- * data in flight. A block at or below the ACK reports a duplicate (a
- * D-SACK, RFC 2883): noted, not recorded. */
+ * data in flight. A first block at or below the ACK, or inside the second
+ * block, reports a duplicate (a D-SACK, RFC 2883): noted, not recorded. */
 static bool sack_blocks(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, const uint8_t *sack)
 {
 	bool any = false;
@@ -281,8 +323,18 @@ static bool sack_blocks(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno, 
 		if (!TCP_SEQ_LT(l, r))
 			continue;
 		if (b == 0 && TCP_SEQ_LEQ(r, ackno)) {
-			skiff__s.stats.tcp_dsacks_received++;
+			dsack(s, pcb, l);
 			continue;
+		}
+		if (b == 0 && len >= 18) {
+			const uint8_t *q = p + 8;
+			u32_t l2 = (u32_t)q[0] << 24 | (u32_t)q[1] << 16 | (u32_t)q[2] << 8 | q[3];
+			u32_t r2 = (u32_t)q[4] << 24 | (u32_t)q[5] << 16 | (u32_t)q[6] << 8 | q[7];
+
+			if (TCP_SEQ_LEQ(l2, l) && TCP_SEQ_LEQ(r, r2) && (l2 != l || r2 != r)) {
+				dsack(s, pcb, l);
+				continue;
+			}
 		}
 		if (TCP_SEQ_GT(r, ackno) && TCP_SEQ_LEQ(r, pcb->snd_nxt)) {
 			add(s, TCP_SEQ_LT(l, ackno) ? ackno : l, r);
@@ -317,8 +369,18 @@ static void requeue(struct tcp_pcb *pcb, struct tcp_seg *prev, struct tcp_seg *s
  * retransmit out of it. */
 static void enter_recovery(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
-	if (!s->rec.active && !(pcb->flags & TF_INFR))
+	struct skiff_recovery *r = &s->rec;
+
+	if (!r->active && !(pcb->flags & TF_INFR)) {
+		r->prior_cwnd = pcb->cwnd;
+		r->prior_ssthresh = pcb->ssthresh;
+		r->undo_valid = !(pcb->flags & TF_RTO);
+		r->undo_retrans = 0;
+		r->undo_n = 0;
+		if (r->reo_wnd_persist && --r->reo_wnd_persist == 0)
+			r->reo_wnd_mult = 1;
 		skiff__cc_congestion(s, pcb);
+	}
 	if (!s->rec.active) {
 		s->rec.active = true;
 		s->rec.recover = pcb->snd_nxt;
@@ -431,6 +493,15 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 			enter_recovery(s, pcb);
 		if (seg->skiff_sflags & SKIFF_SEG_RETRANS)
 			skiff__s.stats.tcp_lost_retransmits++;
+		/* The resend a D-SACK may later call a duplicate. */
+		if (r->undo_valid) {
+			if (r->undo_n < SKIFF_UNDO_MAX) {
+				r->undo_seq[r->undo_n++] = seg_seq(seg);
+				r->undo_retrans++;
+			} else {
+				r->undo_valid = false;
+			}
+		}
 		requeue(pcb, prev, seg); /* prev stays: seg left the list */
 		n++;
 	}
@@ -480,6 +551,8 @@ void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acke
 
 	if (r->srtt_us)
 		set_rto(r, pcb);
+	if (pcb->flags & TF_RTO)
+		r->undo_valid = false;
 	if (r->active &&
 	    ((pcb->flags & TF_RTO) || TCP_SEQ_GEQ(pcb->lastack, r->recover) || !pcb->unacked)) {
 		r->active = false;

@@ -18,6 +18,12 @@ struct tcp_seg;
 #define SKIFF_PTO_MIN_US 10000u
 #endif
 
+/* Resends of one episode that a D-SACK can be matched with (recovery.c);
+ * an episode with more resends cannot be undone. */
+#ifndef SKIFF_UNDO_MAX
+#define SKIFF_UNDO_MAX 16
+#endif
+
 #ifndef SKIFF_SACK_MAX
 #define SKIFF_SACK_MAX 8
 #endif
@@ -56,6 +62,24 @@ struct skiff_recovery {
 	bool tlp_out;	 /* a probe is out */
 	bool tlp_rexmit; /* ... and it was a retransmission */
 	u32_t tlp_end;	 /* snd_nxt when it went */
+
+	/* RACK's reordering window grows by min_rtt/4 per round trip with a
+	 * D-SACK (RFC 8985 6.2 step 4) and goes back after 16 recoveries
+	 * without one. */
+	uint8_t reo_wnd_mult; /* 0 counts as 1 */
+	uint8_t reo_wnd_persist;
+	bool dsack_round_set;
+	u32_t dsack_round; /* snd_nxt when the window last grew */
+
+	/* Undo (D-SACK based, as RFC 2883 4 suggests): the window before the
+	 * episode's reduction, and its resends still not reported duplicates.
+	 * When the peer reports every one of them received twice, the
+	 * reduction was for nothing and is undone. */
+	bool undo_valid;
+	int16_t undo_retrans;
+	u32_t prior_cwnd, prior_ssthresh;
+	uint8_t undo_n;			/* resends recorded below */
+	u32_t undo_seq[SKIFF_UNDO_MAX]; /* their first sequence numbers */
 };
 
 /* lwIP's hooks (patch 0013): a new segment, and a segment going out. */

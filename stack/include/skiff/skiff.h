@@ -435,6 +435,8 @@ struct skiff_stats {
 	uint64_t tcp_tlp_recoveries;   /**< ... that repaired a tail loss (no D-SACK) */
 	uint64_t tcp_dsacks_received;  /**< D-SACK blocks (RFC 2883): the peer got
 					   * something twice */
+	uint64_t tcp_spurious_undos;   /**< recoveries whose every resend the peer reported
+				      * received twice (D-SACK): the window cut undone */
 	uint64_t tcp_cc_cubic_events;  /**< congestion events (a loss recovery, a timeout)
 					   * on connections running CUBIC (RFC 9438) */
 	uint64_t tcp_cc_reno_events;   /**< ... running Reno (TCP_CONGESTION "reno") */
