@@ -3,9 +3,10 @@
  * by tcp_write() on send), a fifth of a bulk transfer's instructions with
  * lwIP's 16-bit loop. One's complement addition gives the same 16-bit
  * result at any word width once the carries are folded back in (RFC 1071
- * section 2), so this adds 32-bit words into 64-bit sums, which cannot
- * overflow below 16 GiB and so need no carry handling in the loop; with
- * AVX2, 32 bytes per step. */
+ * section 2): short buffers (headers, small payloads) are added 64 bits at
+ * a time with the carry folded back in at each step; from 128 bytes, with
+ * AVX2, 32-bit words go into 64-bit lanes, which cannot overflow below
+ * 16 GiB and so need no carry handling in the loop. */
 #include <stdint.h>
 #include <string.h>
 
@@ -16,43 +17,72 @@
 #define SKIFF_CHKSUM_AVX2 1
 #endif
 
-static inline uint16_t fold(uint64_t s)
+/* One's complement addition of 64-bit words: the carry out goes back in
+ * at once (add, adc). A non-zero sum never comes out as zero. */
+static inline uint64_t add_c(uint64_t s, uint64_t x)
 {
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
-	return (uint16_t)s;
+	s += x;
+	return s + (s < x);
 }
 
-/* What the vector loop leaves: 4-byte words, then the tail as the first
- * bytes of a zero-padded word (on either byte order its 16-bit lanes are
- * the ones a 16-bit loop would see). */
-static inline uint16_t sum_rest(const uint8_t *p, size_t n, uint64_t a, uint64_t b)
+static inline uint16_t fold(uint64_t s)
 {
-	for (; n >= 16; p += 16, n -= 16) {
-		uint64_t x, y;
+	uint32_t hi = (uint32_t)(s >> 32), lo = (uint32_t)s + hi;
+	uint16_t h16, l16;
 
-		memcpy(&x, p, 8); /* any alignment */
-		memcpy(&y, p + 8, 8);
-		a += (uint32_t)x;
-		b += x >> 32;
-		a += (uint32_t)y;
-		b += y >> 32;
+	lo += lo < hi;
+	h16 = (uint16_t)(lo >> 16);
+	l16 = (uint16_t)((uint16_t)lo + h16);
+	return (uint16_t)(l16 + (l16 < h16));
+}
+
+/* The words from @p p on, 32 bytes a step, then 8, then a 4-, 2- and
+ * 1-byte tail (every step but the last even-sized, so each lands on the
+ * 16-bit lanes a 16-bit loop would see; the last byte is the first of a
+ * zero-padded 16-bit word), added to @p s. Each word costs an add and an
+ * adc where 32-bit halves into 64-bit sums cost five instructions. */
+static inline uint16_t sum_rest(const uint8_t *p, size_t n, uint64_t s)
+{
+	for (; n >= 32; p += 32, n -= 32) {
+		uint64_t w0, w1, w2, w3;
+
+		memcpy(&w0, p, 8); /* any alignment */
+		memcpy(&w1, p + 8, 8);
+		memcpy(&w2, p + 16, 8);
+		memcpy(&w3, p + 24, 8);
+		s = add_c(s, w0);
+		s = add_c(s, w1);
+		s = add_c(s, w2);
+		s = add_c(s, w3);
 	}
-	for (; n >= 4; p += 4, n -= 4) {
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		s = add_c(s, w);
+	}
+	if (n & 4) {
 		uint32_t w;
 
 		memcpy(&w, p, 4);
-		a += w;
+		s = add_c(s, w);
+		p += 4;
 	}
-	if (n) {
-		uint32_t w = 0;
+	if (n & 2) {
+		uint16_t w;
 
-		memcpy(&w, p, n);
-		b += w;
+		memcpy(&w, p, 2);
+		s = add_c(s, w);
+		p += 2;
 	}
-	return fold(a + b);
+	if (n & 1) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		s = add_c(s, (uint64_t)*p << 8);
+#else
+		s = add_c(s, *p);
+#endif
+	}
+	return fold(s);
 }
 
 #ifdef SKIFF_CHKSUM_AVX2
@@ -74,7 +104,7 @@ __attribute__((target("avx2"))) static uint16_t sum_avx2(const uint8_t *p, size_
 		s1 = _mm256_add_epi64(s1, _mm256_unpackhi_epi32(y, z));
 	}
 	_mm256_storeu_si256((__m256i *)(void *)l, _mm256_add_epi64(s0, s1));
-	return sum_rest(p, n, l[0] + l[1], l[2] + l[3]);
+	return sum_rest(p, n, add_c(add_c(l[0], l[1]), add_c(l[2], l[3])));
 }
 #endif
 
@@ -95,7 +125,7 @@ __attribute__((target("avx2"))) static uint16_t copy_sum_avx2(uint8_t *d, const 
 	}
 	memcpy(d, p, n);
 	_mm256_storeu_si256((__m256i *)(void *)l, _mm256_add_epi64(s0, s1));
-	return sum_rest(d, n, l[0] + l[1], l[2] + l[3]);
+	return sum_rest(d, n, add_c(add_c(l[0], l[1]), add_c(l[2], l[3])));
 }
 #endif
 
@@ -110,7 +140,7 @@ uint16_t skiff__chksum(const void *data, int len)
 	if (n >= 128 && __builtin_cpu_supports("avx2"))
 		return sum_avx2(p, n);
 #endif
-	return sum_rest(p, n, 0, 0);
+	return sum_rest(p, n, 0);
 }
 
 /* LWIP_CHKSUM_COPY: copies @p len bytes and returns their sum (as
