@@ -406,6 +406,12 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
 	u32_t now = skiff__now_us();
 	bool any = false;
 
+	/* With SACK, losses are RACK's to find, by time: lwIP's three
+	 * duplicate ACKs would start a recovery (and cut the window) for a
+	 * segment only reordered, before RACK's window is over. lwIP counts
+	 * this ACK next; it never reaches three. */
+	if (pcb->flags & TF_SACK)
+		pcb->dupacks = 0;
 	/* SACK blocks first: a D-SACK of the probe in this ACK says it was a
 	 * duplicate before the episode's end is judged. */
 	if (pcb->flags & TF_SACK) {
