@@ -326,6 +326,75 @@ unsigned bench_runs(const struct bench_pair *pair, const struct bench_plan *plan
 	return runs;
 }
 
+/* ---- how long it takes ------------------------------------------------------ */
+
+/* Rough costs the plan does not say, from runs on a 2-CPU machine: they
+ * only seed the time left, which then follows the run's own pace. */
+#define EST_SESSION_S	  2.0	/* a testbed and its processes up and down */
+#define EST_RUN_S	  0.3	/* a run's counters and commands */
+#define EST_SCALE_STEP_S  4.0	/* a scale step opening, settling and closing ... */
+#define EST_SCALE_CONN_S  1e-4	/* ... and per connection */
+#define EST_COST_S	  240.0 /* the cost run's four windows under callgrind */
+#define EST_LOSS_MIB_S	  8.0	/* MiB/s of a transfer through the impaired router */
+#define EST_LOSS_XFER_S	  1.5	/* a transfer's processes and checks */
+#define EST_LOSS_ROUTER_S 3.0	/* a case's router up and down */
+
+double bench_estimate_pair_s(const struct bench_pair *pair, const struct bench_plan *plan,
+			     unsigned round)
+{
+	unsigned runs = bench_runs(pair, plan);
+	double s = 0;
+
+	if ((runs & BENCH_RUN_COST) && round == 0)
+		s += EST_SESSION_S + EST_COST_S;
+	if (!(runs & ~BENCH_RUN_COST))
+		return s;
+	s += EST_SESSION_S;
+	if (runs & (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK))
+		s += plan->warmup_ms / 1e3 + EST_RUN_S;
+	if (runs & BENCH_RUN_C1)
+		s += plan->echo_ms / 1e3 + EST_RUN_S;
+	if (runs & BENCH_RUN_C64)
+		s += plan->echo_ms / 1e3 + EST_RUN_S;
+	if (runs & BENCH_RUN_BULK)
+		s += plan->bulk_ms / 1e3 + EST_RUN_S;
+	if (runs & BENCH_RUN_SCALE)
+		for (unsigned k = 0; k < BENCH_SCALE_STEPS && bench_scale_n[k] <= plan->scale_max;
+		     k++)
+			s += EST_SCALE_STEP_S + bench_scale_n[k] * EST_SCALE_CONN_S +
+			     (plan->scale_warmup_ms + plan->scale_ms) / 1e3;
+	return s;
+}
+
+double bench_estimate_loss_s(const struct bench_plan *plan)
+{
+	double xfer = EST_LOSS_XFER_S + plan->loss_bytes / 1048576.0 / EST_LOSS_MIB_S;
+
+	return EST_LOSS_ROUTER_S + plan->loss_reps * 3 * xfer;
+}
+
+void bench_eta(const struct bench_at *at, char *buf, size_t len)
+{
+	double now = (double)now_ns(), elapsed = (now - (double)at->t0_ns) / 1e9;
+	double unit = (now - (double)at->unit_t0_ns) / 1e9;
+	double before = ((double)at->unit_t0_ns - (double)at->t0_ns) / 1e9, pace = 1, left;
+	unsigned long long l;
+
+	/* How the finished units went against their estimates. */
+	if (at->est_done_s > 10 && before > 0) {
+		pace = before / at->est_done_s;
+		pace = pace < 0.5 ? 0.5 : pace > 4 ? 4 : pace;
+	}
+	left = (at->est_total_s - at->est_done_s) * pace - unit;
+	/* Past the unit's own estimate: at least what is left of the others. */
+	if (unit > at->unit_est_s * pace)
+		left = (at->est_total_s - at->est_done_s - at->unit_est_s) * pace;
+	if (left < 0 || elapsed < 0)
+		left = 0;
+	l = (unsigned long long)(left + 0.5);
+	snprintf(buf, len, "about %llum%02llus left", l / 60, l % 60);
+}
+
 /* The scale run's set-up applies (not in the cost run's session). */
 static bool scale_on(const struct ctx *x)
 {
@@ -1085,6 +1154,36 @@ static int take_counters(struct ctx *x, unsigned when, struct skiff_stats st[2],
 	return 0;
 }
 
+static void progress(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress_clear(struct ctx *x);
+
+/* The client's answer to @p run, with the progress line meanwhile. */
+static int wait_run(struct ctx *x, const struct run *run, struct res *r, char *why, size_t len)
+{
+	int limit = run->duration_ms + RUN_SLACK_MS;
+	uint64_t t0 = now_ns();
+
+	for (;;) {
+		int ms = (int)((now_ns() - t0) / 1000000u), rc;
+
+		if (ms >= limit) {
+			progress_clear(x);
+			snprintf(why, len, "the client did not answer in %d s", limit / 1000);
+			return -ETIMEDOUT;
+		}
+		rc = runner_recv(&x->client, r, sizeof(*r),
+				 x->plan->tty && limit - ms > 500 ? 500 : limit - ms);
+		if (rc != -ETIMEDOUT) {
+			progress_clear(x);
+			if (rc == -ECHILD)
+				snprintf(why, len, "the client exited without an answer");
+			return rc;
+		}
+		progress(x, "%s: %.1f of %s%.1f s", run->label, ms / 1e3,
+			 run->requests != UNBOUNDED ? "at most " : "", run->duration_ms / 1e3);
+	}
+}
+
 /* One run; with the server's counters before and after when it is skiff. */
 static int run_once(struct ctx *x, const struct run *run, unsigned rep, struct res *r,
 		    struct skiff_stats st[2], struct app_counters c[2], char *why, size_t len)
@@ -1103,7 +1202,7 @@ static int run_once(struct ctx *x, const struct run *run, unsigned rep, struct r
 		snprintf(why, len, "the client is gone");
 		return -ECHILD;
 	}
-	rc = wait_res(&x->client, r, run->duration_ms + RUN_SLACK_MS, why, len);
+	rc = wait_run(x, run, r, why, len);
 	if (rc)
 		return rc;
 	if (r->rc) {
@@ -1192,11 +1291,11 @@ static struct mem mem_kib(pid_t pid)
 }
 
 /* The progress line: on a terminal only, rewritten in place. */
-__attribute__((format(printf, 2, 3))) static void progress(struct ctx *x, const char *fmt, ...)
+static void progress(struct ctx *x, const char *fmt, ...)
 {
 	const struct bench_at *at = x->at;
 	uint64_t all = (now_ns() - at->t0_ns) / 1000000000u;
-	char msg[160];
+	char msg[160], eta[48];
 	va_list ap;
 
 	if (!x->plan->tty)
@@ -1204,8 +1303,9 @@ __attribute__((format(printf, 2, 3))) static void progress(struct ctx *x, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printf("\r\033[K[%um%02us] pair %u of %u %s, round %u of %u: %s", (unsigned)(all / 60),
-	       (unsigned)(all % 60), at->pair + 1, at->pairs, x->pair->name, at->round + 1,
+	bench_eta(at, eta, sizeof(eta));
+	printf("\r\033[K[%um%02us, %s] pair %u of %u %s, round %u of %u: %s", (unsigned)(all / 60),
+	       (unsigned)(all % 60), eta, at->pair + 1, at->pairs, x->pair->name, at->round + 1,
 	       x->plan->reps, msg);
 	fflush(stdout);
 	x->progress_shown = true;

@@ -31,6 +31,7 @@
 #define SKIFF_APPS_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /** How the two ends are joined. */
@@ -90,7 +91,27 @@ struct bench_at {
 	unsigned round;
 	unsigned pair, pairs; /* among the pairs selected, from 0 */
 	uint64_t t0_ns;	      /* the whole run's start, CLOCK_MONOTONIC */
+	/* The time left (bench_eta()): the plan's estimates of the whole run,
+	 * of the units (a pair's round, a loss case) finished, and of the
+	 * one under way, which started at unit_t0_ns. */
+	double est_total_s, est_done_s, unit_est_s;
+	uint64_t unit_t0_ns;
 };
+
+/** The plan's estimate of one round of @p pair, in seconds (@p round 0
+ * holds the cost run). */
+double bench_estimate_pair_s(const struct bench_pair *pair, const struct bench_plan *plan,
+			     unsigned round);
+
+/** The estimate of one loss case of @p plan, in seconds. */
+double bench_estimate_loss_s(const struct bench_plan *plan);
+
+/**
+ * "about 12m30s left" for the progress line: what the plan's estimates
+ * leave of @p at's run, scaled by how the finished units compared with
+ * their estimates.
+ */
+void bench_eta(const struct bench_at *at, char *buf, size_t len);
 
 /** The measurements, in the order they run. */
 enum {

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -464,7 +465,7 @@ __attribute__((format(printf, 4, 5))) static void
 progress(const struct bench_plan *plan, const struct bench_at *at, unsigned k, const char *fmt, ...)
 {
 	uint64_t all = (now_ns() - at->t0_ns) / 1000000000u;
-	char msg[160];
+	char msg[160], eta[48];
 	va_list ap;
 
 	if (!plan->tty)
@@ -472,8 +473,9 @@ progress(const struct bench_plan *plan, const struct bench_at *at, unsigned k, c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printf("\r\033[K[%um%02us] loss %s (case %u of %u): %s", (unsigned)(all / 60),
-	       (unsigned)(all % 60), bench_loss_cases[k].name, at->pair + 1, at->pairs, msg);
+	bench_eta(at, eta, sizeof(eta));
+	printf("\r\033[K[%um%02us, %s] loss %s (case %u of %u): %s", (unsigned)(all / 60),
+	       (unsigned)(all % 60), eta, bench_loss_cases[k].name, at->pair + 1, at->pairs, msg);
 	fflush(stdout);
 	progress_shown = true;
 }
@@ -726,4 +728,26 @@ out_destroy:
 out_unmap:
 	munmap((void *)c.received, sizeof(*c.received));
 	return rc;
+}
+
+const char *bench_loss_helper(void)
+{
+#ifdef SKIFF_LIBEXEC_FROM_BIN
+	static char path[PATH_MAX];
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct stat st;
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+		if (snprintf(path, sizeof(path), "%s/%s/nfq_impair", self, SKIFF_LIBEXEC_FROM_BIN) <
+			    (int)sizeof(path) &&
+		    stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0)
+			router_set_helper(path);
+	}
+#endif
+	return router_helper_path();
 }

@@ -83,7 +83,20 @@ struct bench_loss_result {
  */
 int bench_loss_run(unsigned k, const struct bench_plan *plan, const struct bench_at *at,
 		   struct bench_loss_result *out);
+
+/**
+ * The impairment helper (tests/net's nfq_impair) the loss run starts: an
+ * installed skiff-bench's copy, found relative to the program
+ * (SKIFF_LIBEXEC_FROM_BIN), else the one built beside it.
+ * @return its path
+ */
+const char *bench_loss_helper(void);
 #else
+static inline const char *bench_loss_helper(void)
+{
+	return "none (built without libnetfilter_queue)";
+}
+
 static inline int bench_loss_run(unsigned k, const struct bench_plan *plan,
 				 const struct bench_at *at, struct bench_loss_result *out)
 {

@@ -24,6 +24,7 @@
 #include "app.h"
 #include "bench.h"
 #include "loss.h"
+#include "plot.h"
 #include "testbed.h"
 
 #ifndef SKIFF_BENCH_BUILD_TYPE
@@ -31,7 +32,15 @@
 #endif
 
 #define EXIT_SKIP 77
-#define BASELINE  "kernel_veth"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+#define BASELINE "kernel_veth"
 
 static const struct bench_pair pairs[] = {
 	{"skiff_memlink", "skiff <-> skiff over memlink", BENCH_NET_MEMLINK, BENCH_SKIFF,
@@ -94,6 +103,9 @@ struct opts {
 	bool quick;
 	bool want[NPAIRS];
 	bool loss; /* the loss run (no pair's) */
+	bool dry_run;
+	char plot_dir[256]; /* --plot: the figures as SVG here */
+	char plot_note[96]; /* --plot-note: added to each figure's subtitle */
 };
 
 static void usage(FILE *f)
@@ -105,7 +117,7 @@ static void usage(FILE *f)
 		"                   [--scale-s S] [--scale-max N] [--frames N] [--ring N]\n"
 		"                   [--loss-mib M] [--loss-cases NAME,...] [--loss-kernel-cc NAME]\n"
 		"                   [--cost-requests N] [--cost-warmup N] [--cost-bulk-mib M]\n"
-		"                   [--cost-dir DIR]\n"
+		"                   [--cost-dir DIR] [--plot DIR [--plot-note TEXT]] [--dry-run]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -143,6 +155,10 @@ static void usage(FILE *f)
 		"  --cost-warmup N    requests before it, at least one per connection (2000)\n"
 		"  --cost-bulk-mib M  MiB echoed in its bulk window, after M/4 (64; quick: 16)\n"
 		"  --cost-dir DIR     where its profiles go (a new /tmp/skiff-cost.XXXXXX)\n"
+		"  --plot DIR     the figures as bar charts too: DIR/<figure>.svg, one per\n"
+		"                 figure (every pair, ratios to kernel_veth), DIR/index.html\n"
+		"  --plot-note TEXT  added to each chart's subtitle (e.g. the commit)\n"
+		"  --dry-run      print the plan and its estimated duration, measure nothing\n"
 		"  --loss-cases LIST  some of: ");
 	for (unsigned i = 0; i < BENCH_LOSS_CASES; i++)
 		fprintf(f, "%s%s", i ? "," : "", bench_loss_cases[i].name);
@@ -238,6 +254,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"cost-bulk-mib", required_argument, NULL, 'X'},
 		{"cost-dir", required_argument, NULL, 'D'},
 		{"loss-kernel-cc", required_argument, NULL, 'C'},
+		{"plot", required_argument, NULL, 'P'},
+		{"plot-note", required_argument, NULL, 'N'},
+		{"dry-run", no_argument, NULL, 'Y'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -347,6 +366,17 @@ static void parse(int argc, char **argv, struct opts *o)
 				bad_use("bad congestion control name", optarg);
 			snprintf(o->plan.loss_kernel_cc, sizeof(o->plan.loss_kernel_cc), "%s",
 				 optarg);
+			break;
+		case 'P':
+			if (!*optarg || strlen(optarg) >= sizeof(o->plot_dir) - 64)
+				bad_use("bad --plot directory", optarg);
+			snprintf(o->plot_dir, sizeof(o->plot_dir), "%s", optarg);
+			break;
+		case 'N':
+			snprintf(o->plot_note, sizeof(o->plot_note), "%s", optarg);
+			break;
+		case 'Y':
+			o->dry_run = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -459,6 +489,23 @@ static const char *bench_kernel_default_cc(void)
 	return name;
 }
 
+/* The plan's estimate of the whole run, in seconds (bench.h). */
+static double estimate(const struct opts *o)
+{
+	double total = 0;
+
+	for (unsigned r = 0; r < o->plan.reps; r++)
+		for (unsigned i = 0; i < NPAIRS; i++)
+			if (o->want[i])
+				total += bench_estimate_pair_s(&pairs[i], &o->plan, r) +
+					 0.5 /* settle() */;
+	if (o->loss)
+		for (unsigned k = 0; k < BENCH_LOSS_CASES; k++)
+			if (o->plan.loss_cases & (1u << k))
+				total += bench_estimate_loss_s(&o->plan) + 0.5;
+	return total;
+}
+
 static void print_plan(const struct opts *o)
 {
 	struct skiff_build_info bi;
@@ -526,6 +573,7 @@ static void print_plan(const struct opts *o)
 		printf("             skiff sends with its default (cubic), Linux with %s (this "
 		       "machine's default: %s)\n",
 		       o->plan.loss_kernel_cc, bench_kernel_default_cc());
+		printf("             impairment helper %s\n", bench_loss_helper());
 	}
 	if (!(o->plan.skip & BENCH_RUN_COST))
 		printf("  cost       the skiff server under valgrind --tool=callgrind, instrumentation "
@@ -538,6 +586,16 @@ static void print_plan(const struct opts *o)
 	if (o->plan.loss_ppm)
 		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
 		       o->plan.loss_ppm / 1e4);
+	if (o->plot_dir[0])
+		printf("  plots      %s/*.svg, one bar chart per figure, and %s/index.html\n",
+		       o->plot_dir, o->plot_dir);
+	{
+		unsigned long long est = (unsigned long long)(estimate(o) + 0.5);
+
+		printf("  duration   about %llum%02llus (estimated from the plan; on a terminal a "
+		       "progress line says what is left)\n",
+		       est / 60, est % 60);
+	}
 	fflush(stdout);
 }
 
@@ -838,6 +896,141 @@ static void print_loss_targets(const struct bench_loss_result *res)
 	}
 }
 
+/* ---- plots -------------------------------------------------------------------- */
+
+static bool lower_better(const char *unit)
+{
+	return strcmp(unit, "req/s") && strcmp(unit, "Gbit/s") && strcmp(unit, "conn/s");
+}
+
+static int plot_one(FILE *index, const char *dir, const char *name, struct plot_chart *c)
+{
+	char path[512];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s.svg", dir, name);
+	rc = plot_svg(path, c);
+	if (rc) {
+		fprintf(stderr, "skiff-bench: --plot: %s: %s\n", path, strerror(-rc));
+		return rc;
+	}
+	fprintf(index, "<figure><img src=\"%s.svg\" alt=\"", name);
+	plot_xml_text(index, c->title);
+	fprintf(index, "\"></figure>\n");
+	return 0;
+}
+
+/* --plot: a bar chart per figure measured (every pair selected, ratios to
+ * the baseline) and per loss case, and an index.html showing them all.
+ * Returns the number written, or -errno. */
+static int write_plots(const struct opts *o, const struct bench_result *res,
+		       const struct bench_loss_result *loss, bool loss_ran)
+{
+	struct skiff_build_info bi;
+	struct plot_bar bars[NPAIRS > BL_XFERS ? NPAIRS : BL_XFERS];
+	char sub[640], title[128], path[512], host[64] = "", date[32];
+	struct plot_chart c = {.subtitle = sub, .bars = bars};
+	time_t t = time(NULL);
+	struct utsname u;
+	int written = 0, rc;
+	FILE *index;
+
+	if (mkdir(o->plot_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "skiff-bench: --plot %s: %s\n", o->plot_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/index.html", o->plot_dir);
+	index = fopen(path, "we");
+	if (!index) {
+		fprintf(stderr, "skiff-bench: --plot: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	skiff_get_build_info(&bi);
+	uname(&u);
+	gethostname(host, sizeof(host) - 1);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M %Z", localtime(&t));
+	snprintf(sub, sizeof(sub),
+		 "skiff-bench %s; %s, %s %s, %ld CPUs; libskiff %s, %s build; "
+		 "medians of %u%s%s",
+		 date, host, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN), bi.skiff_version,
+		 SKIFF_BENCH_BUILD_TYPE, o->plan.reps, o->plot_note[0] ? "; " : "", o->plot_note);
+	fprintf(index, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>skiff-bench "
+		       "</title></head><body>\n<h1>skiff-bench</h1>\n<p>");
+	plot_xml_text(index, sub);
+	fprintf(index, "</p>\n");
+	for (unsigned m = 0; m < NMETRICS; m++) {
+		enum bench_fig f = metrics[m].fig;
+		bool any = false;
+
+		c.n = 0;
+		c.base = -1;
+		for (unsigned i = 0; i < NPAIRS; i++) {
+			if (!o->want[i])
+				continue;
+			/* A pair the run does not apply to gets no bar (scale, cost). */
+			if ((f >= BF_SC_RPS && f <= BF_SC_R100000 && !pairs[i].scale) ||
+			    (f >= BF_COST_C64 && f <= BF_COST_BULK && !pairs[i].cost) ||
+			    ((f == BF_COPIES || f == BF_COPIES_ECHO || f == BF_APP_COPIES) &&
+			     pairs[i].server != BENCH_SKIFF))
+				continue;
+			if (!strcmp(pairs[i].name, BASELINE))
+				c.base = (int)c.n;
+			bars[c.n] = (struct plot_bar){
+				.label = pairs[i].name,
+				.value = res[i].fig[f],
+				.have = res[i].ok && res[i].have[f],
+				.skiff = pairs[i].client == BENCH_SKIFF ||
+					 pairs[i].server == BENCH_SKIFF,
+			};
+			any |= bars[c.n].have;
+			c.n++;
+		}
+		if (!any)
+			continue;
+		snprintf(title, sizeof(title), "%s (%s)", metrics[m].metric, metrics[m].unit);
+		c.title = title;
+		c.unit = metrics[m].unit;
+		c.fmt = metrics[m].fmt;
+		c.lower_better = lower_better(metrics[m].unit);
+		rc = plot_one(index, o->plot_dir, metrics[m].metric, &c);
+		if (rc)
+			goto out;
+		written++;
+	}
+	for (unsigned k = 0; loss_ran && k < BENCH_LOSS_CASES; k++) {
+		static const char *const xfer[BL_XFERS] = {"skiff -> Linux", "Linux -> Linux",
+							   "Linux -> skiff"};
+		char name[64];
+
+		if (!loss[k].ran)
+			continue;
+		for (unsigned x = 0; x < BL_XFERS; x++)
+			bars[x] = (struct plot_bar){.label = xfer[x],
+						    .value = loss[k].fig[x],
+						    .have = loss[k].have[x],
+						    .skiff = x != BL_KERNEL_SEND};
+		c.n = BL_XFERS;
+		c.base = BL_KERNEL_SEND;
+		snprintf(title, sizeof(title), "loss %s: seconds per %.0f MiB transfer",
+			 bench_loss_cases[k].name, o->plan.loss_bytes / 1048576.0);
+		c.title = title;
+		c.unit = "s";
+		c.fmt = "%.3f";
+		c.lower_better = true;
+		snprintf(name, sizeof(name), "loss.%s", bench_loss_cases[k].name);
+		rc = plot_one(index, o->plot_dir, name, &c);
+		if (rc)
+			goto out;
+		written++;
+	}
+	rc = written;
+out:
+	fprintf(index, "</body></html>\n");
+	if (fclose(index) != 0 && rc >= 0)
+		rc = -errno;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct bench_loss_result loss[BENCH_LOSS_CASES];
@@ -861,6 +1054,8 @@ int main(int argc, char **argv)
 	app_signals_install(tb_emergency);
 	testbed = tb_available(why, sizeof(why));
 	print_plan(&o);
+	if (o.dry_run)
+		return 0;
 	if (!testbed)
 		printf("skiff-bench: no testbed (%s): measuring only what needs none\n", why);
 	for (unsigned i = 0; i < NPAIRS; i++) {
@@ -870,6 +1065,7 @@ int main(int argc, char **argv)
 		}
 	}
 	at.t0_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
+	at.est_total_s = estimate(&o);
 	for (unsigned i = 0; i < NPAIRS; i++)
 		at.pairs += o.want[i];
 	for (unsigned round = 0; at.pairs && round < o.plan.reps && !app_stop; round++) {
@@ -879,16 +1075,21 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < NPAIRS && !app_stop; i++) {
 			if (!o.want[i])
 				continue;
+			at.unit_est_s = bench_estimate_pair_s(&pairs[i], &o.plan, round) + 0.5;
 			if (res[i].failed) {
+				/* Not measured: out of the estimate. */
+				at.est_total_s -= at.unit_est_s;
 				at.pair++;
 				continue;
 			}
+			at.unit_t0_ns = now_ns();
 			printf("  %s: the machine was %.0f%% busy over 0.5 s before it\n",
 			       pairs[i].name, settle(o.settle_s) * 100);
 			if (bench_run_pair(&pairs[i], &o.plan, &at, &res[i]) != 0) {
 				printf("  %s: FAILED: %s\n", pairs[i].name, res[i].error);
 				res[i].failed = failed = true;
 			}
+			at.est_done_s += at.unit_est_s;
 			at.pair++;
 		}
 	}
@@ -896,7 +1097,9 @@ int main(int argc, char **argv)
 		printf("skiff-bench: the loss run needs root and namespaces: not measured\n");
 		skipped = true;
 	} else if (o.loss) {
-		struct bench_at la = {.t0_ns = at.t0_ns};
+		struct bench_at la = {.t0_ns = at.t0_ns,
+				      .est_total_s = at.est_total_s,
+				      .est_done_s = at.est_done_s};
 
 		for (unsigned k = 0; k < BENCH_LOSS_CASES; k++)
 			la.pairs += !!(o.plan.loss_cases & (1u << k));
@@ -906,9 +1109,12 @@ int main(int argc, char **argv)
 
 			if (!(o.plan.loss_cases & (1u << k)))
 				continue;
+			la.unit_t0_ns = now_ns();
+			la.unit_est_s = bench_estimate_loss_s(&o.plan) + 0.5;
 			printf("  %s: the machine was %.0f%% busy over 0.5 s before it\n",
 			       bench_loss_cases[k].name, settle(o.settle_s) * 100);
 			rc = bench_loss_run(k, &o.plan, &la, &loss[k]);
+			la.est_done_s += la.unit_est_s;
 			if (rc && rc != -EINTR) {
 				printf("  %s: FAILED: %s\n", bench_loss_cases[k].name,
 				       loss[k].error);
@@ -947,6 +1153,15 @@ int main(int argc, char **argv)
 	else
 		printf("\n");
 	print_loss_targets(loss);
+	if (o.plot_dir[0]) {
+		int n = write_plots(&o, res, loss, o.loss && testbed);
+
+		if (n < 0)
+			failed = true;
+		else
+			printf("plots: %d bar charts in %s (index.html shows them all)\n", n,
+			       o.plot_dir);
+	}
 	tb_destroy();
 	if (app_stop)
 		return APP_EXIT_FAIL;

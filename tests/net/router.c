@@ -27,6 +27,7 @@
 #define ARGS_MAX	1024
 
 static const char *const iptables[] = {"iptables", "ip6tables"};
+static const char *helper_path = NFQ_IMPAIR_PATH;
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
@@ -281,6 +282,16 @@ static int queue_rules(struct router *r, int d, bool add)
 	return rc ? -EIO : 0;
 }
 
+void router_set_helper(const char *path)
+{
+	helper_path = path ? path : NFQ_IMPAIR_PATH;
+}
+
+const char *router_helper_path(void)
+{
+	return helper_path;
+}
+
 int router_impair(struct router *r, const char *dir, const char *nfq_args)
 {
 	int d = dir_index(dir), pfd[2], n = 0, rc;
@@ -304,7 +315,7 @@ int router_impair(struct router *r, const char *dir, const char *nfq_args)
 	memcpy(q->stats_path, path, sizeof(path));
 	unlink(q->stats_path);
 	memset(&h, 0, sizeof(h));
-	h.argv[n++] = NFQ_IMPAIR_PATH;
+	h.argv[n++] = (char *)helper_path;
 	n = split_args(args, h.argv, n);
 	if (n < 0)
 		return n;

@@ -110,6 +110,15 @@ int router_create(struct router *r, const char *tag, const struct router_opts *o
 void router_destroy(struct router *r);
 
 /**
+ * Where nfq_impair is: @p path, or NULL for the one built beside the
+ * router (the default). An installed program passes its installed copy.
+ */
+void router_set_helper(const char *path);
+
+/** The nfq_impair that router_impair() runs. */
+const char *router_helper_path(void);
+
+/**
  * Impairs one direction: starts nfq_impair in r with @p nfq_args (words
  * separated by blanks, no quoting; --queue and --stats are added), waits
  * for it to say "ready", then sends that direction's forwarded packets
