@@ -118,7 +118,12 @@ static int check_config(const struct umem_config *c)
 	return 0;
 }
 
-/* Maps the frames; hugepages first when allowed. */
+/* Maps the frames; hugepages first when allowed. Shared, not private: the
+ * kernel pins the pages at registration, and a forked child of a private
+ * mapping gets copies of pinned pages at fork, so a child that takes the
+ * stack over (libskiff-preload's fork hand-over, docs/preload.md) would
+ * write frames the kernel never reads. A shared mapping is the same pages
+ * in both. */
 static int map_area(struct umem *u, enum umem_hugepages hp)
 {
 	size_t len = u->geo.size;
@@ -128,7 +133,7 @@ static int map_area(struct umem *u, enum umem_hugepages hp)
 		size_t hlen = (len + UMEM_HUGEPAGE_SIZE - 1) & ~(size_t)(UMEM_HUGEPAGE_SIZE - 1);
 
 		p = mmap(NULL, hlen, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+			 MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
 		if (p != MAP_FAILED) {
 			u->geo.area = p;
 			u->map_len = hlen;
@@ -140,7 +145,7 @@ static int map_area(struct umem *u, enum umem_hugepages hp)
 	}
 	/* Populated up front: AF_XDP pins the pages anyway, and the fast path
 	 * should not take page faults. */
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1,
 		 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
