@@ -41,6 +41,8 @@ struct skiff_sockopts {
 	bool linger_abort; /* SO_LINGER {1, 0} */
 	bool require_secpath;
 	bool nodelay;
+	bool cork;	 /* TCP_CORK: sends queue, the uncork pushes */
+	bool mptcp;	 /* IPPROTO_MPTCP: a listener answers MP_CAPABLE (stack/mptcp/) */
 	int rcvtimeo_ms; /* -1: forever */
 	int sndtimeo_ms;
 };

@@ -250,9 +250,13 @@ static int send_state(struct skiff_sock *s)
 }
 
 /* Queues what fits of @p buf into lwIP's send buffer (a copy); the count
- * (*@p err: -errno when lwIP refused for another reason than room). */
-static size_t stream_queue(struct tcp_pcb *pcb, const uint8_t *buf, size_t len, int flags, int *err)
+ * (*@p err: -errno when lwIP refused for another reason than room). A
+ * corked socket sends as with MSG_MORE: what is queued goes out with the
+ * next ACK, a full send buffer, or the uncork. */
+static size_t stream_queue(struct skiff_sock *s, const uint8_t *buf, size_t len, int flags,
+			   int *err)
 {
+	struct tcp_pcb *pcb = s->pcb.tcp;
 	size_t sent = 0;
 
 	while (sent < len) {
@@ -277,6 +281,8 @@ static size_t stream_queue(struct tcp_pcb *pcb, const uint8_t *buf, size_t len, 
 		}
 		sent += chunk;
 	}
+	if (s->opt.cork)
+		flags |= MSG_MORE;
 	if (!(flags & MSG_MORE) || sent < len)
 		tcp_output(pcb);
 	skiff__timer_arm(pcb);
@@ -295,7 +301,7 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const uint8_t *buf, siz
 		if (e && !(e == -EAGAIN && !nonblock))
 			break;
 		if (!e) {
-			sent += stream_queue(s->pcb.tcp, buf + sent, len - sent, flags, &e);
+			sent += stream_queue(s, buf + sent, len - sent, flags, &e);
 			if (e || sent == len)
 				break;
 		}

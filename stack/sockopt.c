@@ -161,6 +161,14 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 					tcp_nagle_enable(pcb);
 			}
 			return 0;
+		case TCP_CORK:
+			s->opt.cork = v;
+			/* Uncorking pushes what the cork held back. */
+			if (!v && pcb && pcb->state != LISTEN) {
+				tcp_output(pcb);
+				skiff__timer_arm(pcb);
+			}
+			return 0;
 		case TCP_KEEPIDLE:
 		case TCP_KEEPINTVL:
 		case TCP_KEEPCNT:
@@ -306,6 +314,9 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		switch (name) {
 		case TCP_NODELAY:
 			v = s->opt.nodelay;
+			break;
+		case TCP_CORK:
+			v = s->opt.cork;
 			break;
 		case TCP_MAXSEG:
 			v = pcb && pcb->state != LISTEN ? pcb->mss : TCP_MSS;
