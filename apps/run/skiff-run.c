@@ -38,6 +38,10 @@ static const char usage[] =
 	"                         skiff's address)\n"
 	"      --spin-us N        busy-poll N us before sleeping (SKIFF_SPIN_US, 0)\n"
 	"      --tick-ms N        background ticker period (SKIFF_TICK_MS, 2; 0: off)\n"
+	"      --fork MODE        which side of a fork() keeps skiff: auto, parent or\n"
+	"                         child (SKIFF_FORK, auto: the child when the parent\n"
+	"                         has only listeners and never served one, as nginx's\n"
+	"                         master; else the parent)\n"
 	"      --preload PATH     the library (SKIFF_PRELOAD; default: beside skiff-run)\n"
 	"  -v, --verbose          say what goes to skiff (SKIFF_PRELOAD_DEBUG=1)\n"
 	"  -h, --help\n";
@@ -104,6 +108,7 @@ int main(int argc, char **argv)
 		{"ports", required_argument, NULL, 'p'},
 		{"spin-us", required_argument, NULL, 'S'},
 		{"tick-ms", required_argument, NULL, 'T'},
+		{"fork", required_argument, NULL, 'F'},
 		{"preload", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -139,6 +144,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			set("SKIFF_TICK_MS", optarg);
+			break;
+		case 'F':
+			set("SKIFF_FORK", optarg);
 			break;
 		case 'P':
 			preload = optarg;
@@ -186,6 +194,9 @@ int main(int argc, char **argv)
 	if ((v = getenv("SKIFF_XDP_MODE")) && strcmp(v, "auto") && strcmp(v, "copy") &&
 	    strcmp(v, "zerocopy") && strcmp(v, "skb"))
 		die("SKIFF_XDP_MODE '%s': auto, copy, zerocopy or skb", v);
+	if ((v = getenv("SKIFF_FORK")) && *v && strcmp(v, "auto") && strcmp(v, "parent") &&
+	    strcmp(v, "child"))
+		die("SKIFF_FORK '%s': auto, parent or child", v);
 	if (geteuid() != 0)
 		die("skiff needs root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW) to attach to %s: run "
 		    "as root",

@@ -29,8 +29,12 @@ static int table_len;
 #define PL_PAGE 1024
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static bool stack_up, stack_failed, child;
+static bool stack_up, stack_failed, child, gave_away;
 static pid_t owner_pid;
+/* Fork: whether this fork hands the stack to the child (decided once, in
+ * the prepare handler, for both sides); whether a connection was ever
+ * served; whether the ticker thread still has to start in this process. */
+static bool handover, served, ticker_wanted;
 
 /* Threads asleep in pl__block(): each is woken through its eventfd when
  * another thread's poll round did work (it may have drained the AF_XDP
@@ -185,6 +189,15 @@ static void read_config(void)
 		pl__cfg.spin_us = atoi(v);
 	if ((v = getenv("SKIFF_TICK_MS")))
 		pl__cfg.tick_ms = atoi(v);
+	if ((v = getenv("SKIFF_FORK")) && *v) {
+		if (!strcmp(v, "parent"))
+			pl__cfg.fork_mode = PL_FORK_PARENT;
+		else if (!strcmp(v, "child"))
+			pl__cfg.fork_mode = PL_FORK_CHILD;
+		else if (strcmp(v, "auto"))
+			pl__warn_once("badfork",
+				      "SKIFF_FORK='%s' is not parent, child or auto: auto", v);
+	}
 	pl__cfg.ifname = ifname;
 	pl__cfg.enabled = true;
 }
@@ -303,25 +316,25 @@ static void *ticker(void *arg)
 	return NULL;
 }
 
-static void fork_prepare(void)
+void pl__note_served(void)
 {
-	pthread_mutex_lock(&lock);
+	served = true;
 }
-static void fork_parent(void)
+
+static bool has_listener(void)
 {
-	pthread_mutex_unlock(&lock);
+	for (int fd = 0; fd < table_len; fd++) {
+		struct pl_fd *e = pl__get(fd);
+
+		if (e && e->kind == PL_SKIFF && e->listening && !e->inherited)
+			return true;
+	}
+	return false;
 }
-static void fork_child(void)
+
+/* Marks every skiff socket and epoll set of this process as not its own. */
+static void disown_all(void)
 {
-	pthread_mutex_init(&lock, NULL);
-	if (!stack_up)
-		return;
-	/* The stack, its rings and its connections stay the parent's: the
-	 * child never polls them (it would steal the parent's frames) and
-	 * never closes a connection on the wire. */
-	child = true;
-	nwaiters = 0;
-	my_kick = -1;
 	for (int fd = 0; fd < table_len; fd++) {
 		struct pl_fd *e = pl__get(fd);
 
@@ -330,22 +343,84 @@ static void fork_child(void)
 	}
 }
 
+/*
+ * Which side keeps the stack. Both have the same memory at fork, the rings
+ * and the UMEM are shared mappings, so either can go on with it, but only
+ * one may: the other never polls again. The parent keeps it unless told
+ * otherwise or, in auto mode, it has only listeners and never served a
+ * connection: a master that binds, then forks a worker to serve (nginx).
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+	handover = stack_up && (pl__cfg.fork_mode == PL_FORK_CHILD ||
+				(pl__cfg.fork_mode == PL_FORK_AUTO && !served && has_listener()));
+}
+
+static void fork_parent(void)
+{
+	if (handover) {
+		stack_up = false;
+		gave_away = true;
+		disown_all();
+		if (pl__cfg.debug)
+			fprintf(stderr,
+				"skiff-preload[%d]: skiff handed to the forked child (SKIFF_FORK)\n",
+				(int)getpid());
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+static void fork_child(void)
+{
+	pthread_mutex_init(&lock, NULL);
+	nwaiters = 0;
+	if (my_kick >= 0)
+		pl__real.close(my_kick); /* the parent thread's eventfd */
+	my_kick = -1;
+	if (!stack_up)
+		return;
+	if (handover) {
+		/* This process runs the stack from now on; its ticker starts
+		 * with the first wait (no threads made inside fork). */
+		owner_pid = getpid();
+		ticker_wanted = pl__cfg.tick_ms > 0;
+		return;
+	}
+	/* The stack, its rings and its connections stay the parent's: the
+	 * child never polls them (it would steal the parent's frames) and
+	 * never closes a connection on the wire. */
+	stack_up = false;
+	child = true;
+	disown_all();
+}
+
 bool pl__forked_child(void)
 {
-	return child;
+	return child || gave_away;
+}
+
+static void start_ticker(void)
+{
+	pthread_t t;
+
+	ticker_wanted = false;
+	if (pthread_create(&t, NULL, ticker, NULL) == 0)
+		pthread_detach(t);
 }
 
 /* Under the lock. */
 int pl__stack_up(void)
 {
 	struct skiff_config cfg = {0};
-	pthread_t t;
 
 	if (stack_up)
 		return 0;
-	if (child) {
-		pl__warn_once("childinit", "a forked child cannot start skiff (the parent's stack "
-					   "owns the interface): its sockets stay on the kernel");
+	if (child || gave_away) {
+		pl__warn_once("childinit",
+			      "skiff runs in another process of this family (fork: SKIFF_FORK) "
+			      "and owns the interface: this process's new sockets stay on the "
+			      "kernel");
 		errno = EOPNOTSUPP;
 		return -1;
 	}
@@ -377,8 +452,8 @@ int pl__stack_up(void)
 		fprintf(stderr, "skiff-preload[%d]: skiff up on %s queue %u (%s mode)\n",
 			(int)getpid(), pl__cfg.ifname, pl__cfg.queue,
 			skiff_xdp_zerocopy() ? "zero-copy" : "copy");
-	if (pl__cfg.tick_ms > 0 && pthread_create(&t, NULL, ticker, NULL) == 0)
-		pthread_detach(t);
+	if (pl__cfg.tick_ms > 0)
+		start_ticker();
 	return 0;
 }
 
@@ -424,6 +499,8 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 	}
 	for (;;) {
 		pl__lock();
+		if (ticker_wanted)
+			start_ticker();
 		drive();
 		n = check_skiff(arg);
 		timer = skiff_next_timer_ms();

@@ -265,8 +265,11 @@ PL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (!e || e->kind != PL_SKIFF)
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
 	if (e->inherited || ep->inherited) {
-		errno = EBADF;
-		return -1;
+		/* Another process of the family runs skiff (a second nginx
+		 * worker): the set accepts the socket and never reports it. */
+		pl__warn_once("epinh", "epoll_ctl on a skiff socket whose stack runs in another "
+				       "process (fork): accepted, it will report no events");
+		return 0;
 	}
 	pl__lock();
 	if (ep->sfd < 0 && (ep->sfd = skiff_epoll_create(0)) < 0) {

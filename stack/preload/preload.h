@@ -77,12 +77,20 @@ struct pl_opt {
 struct pl_fd {
 	uint8_t kind;	/* enum pl_kind */
 	bool nonblock;	/* the application's O_NONBLOCK (skiff's side is always nonblocking) */
-	bool inherited; /* a forked child's copy of the parent's skiff socket */
+	bool inherited; /* a skiff socket whose stack this process does not own (fork) */
+	bool listening; /* listen() went to skiff */
 	int sfd;	/* skiff descriptor; PL_EPOLL: skiff epoll instance or -1 */
 	int domain, type;
 	unsigned nskiff; /* PL_EPOLL: skiff sockets registered */
 	unsigned nopts;
 	struct pl_opt opts[PL_MAX_OPTS];
+};
+
+/* Which side of a fork() keeps the stack (SKIFF_FORK). */
+enum pl_fork_mode {
+	PL_FORK_AUTO = 0, /* the child when only listeners exist and none was ever used */
+	PL_FORK_PARENT,
+	PL_FORK_CHILD,
 };
 
 /* The configuration, read from the environment once. */
@@ -99,6 +107,7 @@ struct pl_config {
 	unsigned nports;
 	int spin_us;
 	int tick_ms;
+	int fork_mode; /* enum pl_fork_mode */
 	bool debug;
 };
 extern struct pl_config pl__cfg;
@@ -117,7 +126,11 @@ extern __thread int pl__inside;
 
 /* Starts the stack on first use. 0, or -1 and errno. */
 int pl__stack_up(void);
+/* True when this process cannot run the stack: a forked child of its
+ * owner, or a parent that handed it to a child. */
 bool pl__forked_child(void);
+/* A connection was accepted or connected on skiff (the fork policy). */
+void pl__note_served(void);
 
 /* One warning per @p key on stderr. */
 void pl__warn_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -160,8 +160,8 @@ static int adopt(struct pl_fd *e)
 
 static int inherited(void)
 {
-	pl__warn_once("inh", "a skiff socket inherited across fork() is the parent's: the child "
-			     "may only close it (EBADF)");
+	pl__warn_once("inh", "a skiff socket shared across fork() belongs to the process that "
+			     "runs skiff (SKIFF_FORK): this one may only close it (EBADF)");
 	errno = EBADF;
 	return -1;
 }
@@ -239,6 +239,8 @@ PL_EXPORT int listen(int fd, int backlog)
 	pl__lock();
 	r = skiff_listen(e->sfd, backlog);
 	pl__unlock();
+	if (r == 0)
+		e->listening = true;
 	return r;
 }
 
@@ -275,6 +277,7 @@ PL_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		errno = err;
 		return -1;
 	}
+	pl__note_served();
 	memset(ne, 0, sizeof(*ne));
 	ne->kind = PL_SKIFF;
 	ne->sfd = s;
@@ -315,6 +318,7 @@ PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	pl__lock();
 	r = skiff_connect(e->sfd, addr, len);
 	pl__unlock();
+	pl__note_served();
 	if (r == 0 || errno != EINPROGRESS || e->nonblock || e->type != SOCK_STREAM)
 		return r;
 	if (pl__wait_sock(e->sfd, EPOLLOUT))
@@ -614,6 +618,13 @@ PL_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 	else
 		lseek(in, pos + s, SEEK_SET);
 	return s;
+}
+
+/* What programs built with _FILE_OFFSET_BITS=64 call (nginx): the same
+ * call on a 64-bit target. */
+PL_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	return sendfile(out, in, off, count);
 }
 
 /* ---- closing -------------------------------------------------------------- */
