@@ -135,6 +135,9 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	}
 	if (unknown)
 		st->stats.tcp_unknown_options++;
+	/* MPTCP's handshake and mappings (stack/mptcp/), once per segment. */
+	if (skiff__mptcp_input(pcb, hdr, p) != ERR_OK)
+		return ERR_ABRT;
 
 	/* A listener's SYN: every limit answers it (listenq.c). */
 	if (pcb->state == LISTEN) {
@@ -210,6 +213,6 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 		}
 	}
 	if (pcb)
-		opts = skiff__mptcp_option_out(pcb, opts);
+		opts = skiff__mptcp_option_out(p, hdr, pcb, opts);
 	return opts;
 }

@@ -1,9 +1,12 @@
-/* MPTCP options as skiff handles them today: a DSS option on a received
- * segment is decoded into its frame's MPTCP extension (pkb_ext_mptcp) for
- * whoever reads it; an MP_CAPABLE SYN is answered with plain TCP (the
- * peer falls back, counted); a connection with a mapping set
- * (skiff__mptcp_set_mapping(), for tests) writes it as a DSS option on
- * every segment. */
+/* MPTCP's door from lwIP's option hooks (hooks.c) into its room
+ * (stack/mptcp/): every option of kind 30 of a received segment is
+ * gathered here (a DSS also decoded into its frame's MPTCP extension,
+ * pkb_ext_mptcp, for whoever reads it), then handed to the connection
+ * level once the walk is over; on the way out, a subflow's option bytes.
+ * An MP_CAPABLE SYN to a listener that did not ask for MPTCP is answered
+ * with plain TCP (the peer falls back, counted). A test can set a fixed
+ * mapping that a plain connection then writes on every segment
+ * (skiff__mptcp_set_mapping()). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,23 +16,20 @@
 #include "frames.h"
 #include "instance.h"
 #include "mptcp.h"
+#include "mptcp/conn.h"
 #include "sock.h"
 
 #include "lwip/priv/tcp_priv.h"
 
 static uint8_t ext_mptcp_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
 
-/* The DSS option a connection writes on its segments (an internal setter
- * fills it: a future MPTCP layer, or tests). */
-struct skiff_mptcp_out {
-	struct pkb_ext_mptcp dss;
-	uint8_t len; /* option bytes, NOP-padded to 4 */
-};
+/* The kind-30 options of the segment being taken in (one at a time). */
+static struct skiff_mptcp_rx rx_opts;
 
 static void mptcp_destroy(u8_t id, void *data)
 {
 	(void)id;
-	free(data);
+	skiff__mptcp_sf_free(data);
 }
 
 static const struct tcp_ext_arg_callbacks mptcp_callbacks = {.destroy = mptcp_destroy};
@@ -38,6 +38,7 @@ void skiff__mptcp_init(void)
 {
 	if (ext_mptcp_id == LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID)
 		ext_mptcp_id = tcp_ext_arg_alloc_id();
+	skiff__mptcp_conn_setup(ext_mptcp_id);
 }
 
 void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbuf *p)
@@ -47,23 +48,32 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 	struct pkb *pkb;
 	unsigned subtype;
 
+	(void)syn;
 	if (avail < 3) {
 		st->stats.mptcp_bad_option++;
 		return;
 	}
 	subtype = o[2] >> 4;
 	if (subtype == 0) {
-		/* MP_CAPABLE: we answer with plain TCP, the peer falls back. */
-		if (syn)
-			st->stats.mptcp_fallbacks++;
+		/* MP_CAPABLE: its length byte is within @p avail (the walk
+		 * checked); the connection level reads it after the walk. */
+		if (o[1] > sizeof(rx_opts.mpc_opt) || rx_opts.mpc) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.mpc = true;
+		rx_opts.mpc_len = o[1];
+		memcpy(rx_opts.mpc_opt, o, o[1]);
 		return;
 	}
 	if (subtype != PKB_MPTCP_SUBTYPE_DSS)
 		return;
-	if (pkb_mptcp_dss_decode(o, avail, false, &dss) < 0) {
+	if (pkb_mptcp_dss_decode(o, avail, false, &dss) < 0 || rx_opts.dss) {
 		st->stats.mptcp_bad_option++;
 		return;
 	}
+	rx_opts.dss = true;
+	rx_opts.map = dss;
 	pkb = skiff__rx_pkb(p);
 	if (pkb && pkb_ext_add_mptcp(pkb, &m) == 0) {
 		*m = dss;
@@ -71,41 +81,69 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 	}
 }
 
-static struct skiff_mptcp_out *mptcp_of(const struct tcp_pcb *pcb)
+s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_sock *sk = pcb->callback_arg;
+	bool syn = (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	bool want = pcb->state == LISTEN && sk && sk->opt.mptcp;
+	err_t err = ERR_OK;
+
+	if (!rx_opts.mpc && !rx_opts.dss && !tcp_ext_arg_get(pcb, ext_mptcp_id))
+		return ERR_OK;
+	/* MP_CAPABLE on a SYN to a listener that did not ask: plain TCP. */
+	if (syn && rx_opts.mpc && pcb->state == LISTEN && !want)
+		st->stats.mptcp_fallbacks++;
+	err = skiff__mptcp_conn_input(pcb, want, hdr, p, &rx_opts);
+	memset(&rx_opts, 0, sizeof(rx_opts));
+	return err;
+}
+
+static struct skiff_mptcp_sf *mptcp_of(const struct tcp_pcb *pcb)
 {
 	if (!pcb || pcb->state == LISTEN || ext_mptcp_id == LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID)
 		return NULL;
 	return tcp_ext_arg_get(pcb, ext_mptcp_id);
 }
 
-u8_t skiff__mptcp_option_len(const struct tcp_pcb *pcb)
+bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb)
 {
-	struct skiff_mptcp_out *m = mptcp_of(pcb);
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
 
-	return m ? m->len : 0;
+	return sf && skiff__mptcp_conn_eof(pcb, sf);
 }
 
-u32_t *skiff__mptcp_option_out(const struct tcp_pcb *pcb, u32_t *opts)
+u8_t skiff__mptcp_option_len(const struct tcp_pcb *pcb)
 {
-	struct skiff_mptcp_out *m = mptcp_of(pcb);
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	return sf ? skiff__mptcp_sf_option_len(pcb, sf) : 0;
+}
+
+u32_t *skiff__mptcp_option_out(struct pbuf *p, const struct tcp_hdr *hdr, const struct tcp_pcb *pcb,
+			       u32_t *opts)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
 	unsigned dlen, pad;
 	uint8_t b[40];
 
-	if (!m)
+	if (!sf)
 		return opts;
-	dlen = pkb_mptcp_dss_len(m->dss.flags, m->dss.has_csum);
-	pad = m->len - dlen;
+	if (sf->phase != SKIFF_MPTCP_FIXED)
+		return skiff__mptcp_sf_option_out(pcb, sf, p, hdr, opts);
+	dlen = pkb_mptcp_dss_len(sf->fixed.flags, sf->fixed.has_csum);
+	pad = sf->fixed_len - dlen;
 	/* NOPs first so that the option ends on the word boundary. */
 	memset(b, 1, pad);
-	pkb_mptcp_dss_encode(&m->dss, m->dss.has_csum, b + pad, sizeof(b) - pad);
-	memcpy(opts, b, m->len);
+	pkb_mptcp_dss_encode(&sf->fixed, sf->fixed.has_csum, b + pad, sizeof(b) - pad);
+	memcpy(opts, b, sf->fixed_len);
 	skiff__s.stats.mptcp_dss_tx++;
-	return opts + m->len / 4;
+	return opts + sf->fixed_len / 4;
 }
 
 int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss)
 {
-	struct skiff_mptcp_out *m, *old;
+	struct skiff_mptcp_sf *m, *old;
 	struct skiff_sock *sk;
 	struct tcp_pcb *pcb;
 	uint8_t len = 0;
@@ -115,26 +153,29 @@ int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss)
 		return -EBADF;
 	if (sk->kind != SKIFF_SK_TCP || !(pcb = sk->pcb.tcp) || pcb->state == LISTEN)
 		return -ENOTCONN;
+	old = tcp_ext_arg_get(pcb, ext_mptcp_id);
+	if (old && old->phase != SKIFF_MPTCP_FIXED)
+		return -EBUSY; /* an MPTCP subflow writes its own */
 	if (dss) {
 		if (dss->flags & ~PKB_DSS_FLAGS)
 			return -EINVAL;
 		len = (uint8_t)((pkb_mptcp_dss_len(dss->flags, dss->has_csum) + 3) & ~3u);
 	}
-	old = tcp_ext_arg_get(pcb, ext_mptcp_id);
 	/* Queued segments had their header room sized with the old length:
 	 * it may change only when nothing is queued. */
-	if ((old ? old->len : 0) != len && (pcb->unsent || pcb->unacked))
+	if ((old ? old->fixed_len : 0) != len && (pcb->unsent || pcb->unacked))
 		return -EBUSY;
 	if (!dss) {
 		free(old);
 		tcp_ext_arg_set(pcb, ext_mptcp_id, NULL);
 		return 0;
 	}
-	m = old ? old : malloc(sizeof(*m));
+	m = old ? old : calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->dss = *dss;
-	m->len = len;
+	m->phase = SKIFF_MPTCP_FIXED;
+	m->fixed = *dss;
+	m->fixed_len = len;
 	tcp_ext_arg_set(pcb, ext_mptcp_id, m);
 	tcp_ext_arg_set_callbacks(pcb, ext_mptcp_id, &mptcp_callbacks);
 	return 0;

@@ -1,7 +1,7 @@
-/* MPTCP options today (mptcp.c): DSS options read into each received
- * frame's MPTCP extension, MP_CAPABLE answered by falling back to TCP, and
- * a DSS option written on a connection's segments when a mapping is set
- * (skiff__mptcp_set_mapping(), tests). */
+/* MPTCP's door from lwIP's option hooks (mptcp.c) into its room
+ * (stack/mptcp/, connection-level MPTCP): received kind-30 options
+ * gathered during the option walk and handed over after it, a subflow's
+ * option bytes on the way out. */
 #ifndef SKIFF_MPTCP_H
 #define SKIFF_MPTCP_H
 
@@ -12,6 +12,7 @@
 #include "lwip/arch.h"
 
 struct pbuf;
+struct tcp_hdr;
 struct tcp_pcb;
 
 /* Once per process: the ext arg slot of the mapping. */
@@ -19,9 +20,17 @@ void skiff__mptcp_init(void);
 /* One option of kind 30 (@p avail bytes from its kind byte) of a segment
  * (@p syn: a SYN without ACK) whose first pbuf is @p p. */
 void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbuf *p);
+/* After the walk: the segment's MPTCP options to the connection level
+ * (@p hdr in host order, as tcp_input() leaves it); ERR_ABRT drops it. */
+s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
+/* After in-order data reached the socket: true once, when the peer's
+ * DATA_FIN is reached too (the connection-level end of its data). */
+bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb);
 /* Option bytes @p pcb's segments carry for MPTCP (0: none). */
 u8_t skiff__mptcp_option_len(const struct tcp_pcb *pcb);
-/* Writes them at @p opts; returns the word after. */
-u32_t *skiff__mptcp_option_out(const struct tcp_pcb *pcb, u32_t *opts);
+/* Writes them at @p opts of segment @p p (header @p hdr, network order);
+ * returns the word after. */
+u32_t *skiff__mptcp_option_out(struct pbuf *p, const struct tcp_hdr *hdr, const struct tcp_pcb *pcb,
+			       u32_t *opts);
 
 #endif

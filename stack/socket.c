@@ -27,7 +27,7 @@ int skiff_socket(int domain, int type, int protocol)
 	if (domain != AF_INET && domain != AF_INET6)
 		SKIFF_FAIL(EAFNOSUPPORT);
 	if (base == SOCK_STREAM) {
-		if (protocol && protocol != IPPROTO_TCP)
+		if (protocol && protocol != IPPROTO_TCP && protocol != IPPROTO_MPTCP)
 			SKIFF_FAIL(EPROTONOSUPPORT);
 	} else if (base == SOCK_DGRAM) {
 		if (protocol && protocol != IPPROTO_UDP)
@@ -40,6 +40,7 @@ int skiff_socket(int domain, int type, int protocol)
 		SKIFF_FAIL(ENOMEM);
 	s->domain = domain;
 	s->opt.nonblock = type & SOCK_NONBLOCK;
+	s->opt.mptcp = base == SOCK_STREAM && protocol == IPPROTO_MPTCP;
 	if (base == SOCK_STREAM ? !skiff__tcp_new_pcb(s) : skiff__dgram_open(s) != 0) {
 		s->app_closed = true;
 		s->pcb.tcp = NULL;

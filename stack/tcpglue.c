@@ -10,6 +10,7 @@
 
 #include "instance.h"
 #include "listenq.h"
+#include "mptcp.h"
 #include "ooseq.h"
 #include "sock.h"
 #include "tcpglue.h"
@@ -68,8 +69,21 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		return ERR_OK;
 	}
 	skiff__rxq_append(&s->rx, p);
+	/* MPTCP's DATA_FIN ends the data without the subflow's FIN. */
+	if (skiff__mptcp_rcv_eof(pcb))
+		s->rd_eof = true;
 	skiff__notify(s);
 	return ERR_OK;
+}
+
+void skiff__tcp_peer_eof(struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = pcb->callback_arg;
+
+	if (!s || s->pcb.tcp != pcb || s->rd_eof)
+		return;
+	s->rd_eof = true;
+	skiff__notify(s);
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)

@@ -31,6 +31,8 @@ err_t skiff__tcp_connect(struct skiff_sock *s, const ip_addr_t *ip, u16_t port);
 struct skiff_sock *skiff__tcp_accept_next(struct skiff_sock *ls);
 /* True when a send would find room (the EPOLLOUT condition). */
 bool skiff__tcp_writable(const struct tcp_pcb *pcb);
+/* The peer's data ended without a FIN (MPTCP's DATA_FIN): EOF for reads. */
+void skiff__tcp_peer_eof(struct tcp_pcb *pcb);
 /* The pending error, once, for a send or a receive: 0 or -errno (a dead
  * connection: -EPIPE for a send, 0 for a receive, which sees EOF). */
 int skiff__sock_error(struct skiff_sock *s, bool for_send);

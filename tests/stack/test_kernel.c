@@ -252,6 +252,109 @@ static void test_mptcp_client_falls_back(void)
 		(unsigned long long)st.mptcp_fallbacks);
 }
 
+/* The Linux client's MPTCP counters (nstat in its namespace): how many of
+ * @p names' are non-zero goes to the note, each value to @p v. */
+static void k_mptcp_counters(const char *const *names, uint64_t *v, unsigned n)
+{
+	char out[8192];
+
+	memset(v, 0, n * sizeof(*v));
+	CU_ASSERT_FATAL(tb_capture(K.net.ns[1], out, sizeof(out), "nstat -asz 'MPTcpExt*'") == 0);
+	for (unsigned i = 0; i < n; i++) {
+		char *at = strstr(out, names[i]);
+
+		/* A name is a prefix of others (...SYNACKRX, ...SYNACKRXbad): whole words. */
+		while (at && at[strlen(names[i])] != ' ')
+			at = strstr(at + 1, names[i]);
+		if (at)
+			v[i] = strtoull(at + strlen(names[i]), NULL, 10);
+		tk_note("Linux client %s %llu", names[i], (unsigned long long)v[i]);
+	}
+}
+
+/* A Linux MPTCP client to a skiff MPTCP listener (IPPROTO_MPTCP): the
+ * MP_CAPABLE handshake completes (the client counts no fallback), 64 MiB
+ * go each way under DSS mappings, both SHA-256s equal, both DATA_FINs. */
+static void mptcp_kernel_client(int family)
+{
+	static const char *const names[] = {
+		"MPTcpExtMPCapableSYNTX",
+		"MPTcpExtMPCapableSYNACKRX",
+		"MPTcpExtMPCapableFallbackSYNACK",
+		"MPTcpExtMPCapableFallbackACK",
+		"MPTcpExtDSSNotMatching",
+		"MPTcpExtInfiniteMapRx",
+		"MPTcpExtDataCsumErr",
+		"MPTcpExtMPFallbackTokenInit",
+	};
+	struct kjob j = {
+		.fn = k_client_two_way, .family = family, .proto = IPPROTO_MPTCP, .bytes = BIG};
+	struct st_two_way mine, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	uint64_t v[8];
+	socklen_t len;
+	int lfd, probe;
+
+	env_up(family == AF_INET ? "mpc4" : "mpc6");
+	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (probe < 0)
+		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
+	close(probe);
+	kchild(&j);
+	stack_up();
+	lfd = skiff_socket(family, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(lfd >= 0);
+	len = st_sockaddr(family, "0.0.0.0", "::", PORT, &ss);
+	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	st_child_go();
+	st_skiff_two_way_server(lfd, j.bytes, false, &mine);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	st_note_rate("kernel -> skiff (MPTCP)", j.bytes, mine.up.seconds);
+	st_note_rate("skiff -> kernel (MPTCP)", j.bytes, theirs.down.seconds);
+	st_wait_idle(1000);
+	skiff_get_stats(&st);
+	tk_note("skiff: established %llu, declined %llu, fallback %llu, map mismatch %llu, "
+		"DSS rx %llu tx %llu, DATA_FIN rx %llu tx %llu",
+		(unsigned long long)st.mptcp_passive_established,
+		(unsigned long long)st.mptcp_declined, (unsigned long long)st.mptcp_fallback_ack,
+		(unsigned long long)st.mptcp_map_mismatch, (unsigned long long)st.mptcp_dss_rx,
+		(unsigned long long)st.mptcp_dss_tx, (unsigned long long)st.mptcp_data_fin_rx,
+		(unsigned long long)st.mptcp_data_fin_tx);
+	TK_ASSERT_EQ(st.mptcp_passive_established, 1);
+	TK_ASSERT_EQ(st.mptcp_fallback_ack, 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	TK_ASSERT_EQ(st.mptcp_fallbacks, 0);
+	CU_ASSERT(st.mptcp_dss_rx > 0);
+	CU_ASSERT(st.mptcp_data_fin_rx >= 1);
+	CU_ASSERT(st.mptcp_data_fin_tx >= 1);
+	k_mptcp_counters(names, v, 8);
+	TK_ASSERT_EQ(v[0], 1); /* the SYN offered MP_CAPABLE */
+	TK_ASSERT_EQ(v[1], 1); /* the SYN-ACK carried it */
+	TK_ASSERT_EQ(v[2], 0);
+	TK_ASSERT_EQ(v[3], 0);
+	TK_ASSERT_EQ(v[4], 0);
+	TK_ASSERT_EQ(v[5], 0);
+	TK_ASSERT_EQ(v[6], 0);
+	TK_ASSERT_EQ(v[7], 0);
+	skiff_close(lfd);
+}
+
+static void test_mptcp_kernel_client_v4(void)
+{
+	mptcp_kernel_client(AF_INET);
+}
+
+static void test_mptcp_kernel_client_v6(void)
+{
+	mptcp_kernel_client(AF_INET6);
+}
+
 /* ---- connection semantics ------------------------------------------------------------ */
 
 static void test_connect_to_closed_port_refused(void)
@@ -758,6 +861,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_skiff_client_v6_64mib_each_way),
 	TK_TEST(test_zero_copy_64mib_each_way),
 	TK_TEST(test_mptcp_client_falls_back),
+	TK_TEST(test_mptcp_kernel_client_v4),
+	TK_TEST(test_mptcp_kernel_client_v6),
 	TK_TEST(test_connect_to_closed_port_refused),
 	TK_TEST(test_rst_from_kernel),
 	TK_TEST(test_rst_from_skiff),

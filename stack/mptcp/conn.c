@@ -1,0 +1,355 @@
+/* Connection-level MPTCP, server side of MP_CAPABLE v1 (RFC 8684 3.1) and
+ * the data sequence signal on one subflow (3.3). A listener whose socket
+ * asked for MPTCP answers a SYN's MP_CAPABLE with its key on the SYN-ACK;
+ * the third ACK (or the first data) brings both keys back and the subflow
+ * carries a DSS option on every segment from then on: a DATA_ACK always,
+ * and on data and FIN a mapping. With one subflow the data sequence space
+ * is the subflow's shifted by the IDSNs, so each segment's mapping is
+ * computed from its sequence number when it leaves, whatever TCP did to
+ * the segment before (split, merged, resent), and a received mapping must
+ * say the same or its segment is dropped. A DATA_FIN rides with the FIN. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <skiff/mptcp_dss.h>
+
+#include "instance.h"
+#include "mptcp/conn.h"
+#include "tcpglue.h"
+
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/tcp.h"
+
+static uint8_t ext_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
+
+/* The MP_CAPABLE SYN a listener is taking in, until lwIP's passive open
+ * makes its connection (tcp_listen_input(), the same input). Matched by the
+ * peer's port and ISN so that a SYN answered otherwise (a cookie) leaves
+ * nothing behind for the next. */
+static struct {
+	bool valid;
+	u16_t rport;
+	u32_t seq;
+} pending;
+
+static void sf_destroy(u8_t id, void *data)
+{
+	(void)id;
+	skiff__mptcp_sf_free(data);
+}
+
+static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb);
+
+static const struct tcp_ext_arg_callbacks sf_callbacks = {.destroy = sf_destroy};
+static const struct tcp_ext_arg_callbacks listen_callbacks = {
+	.destroy = sf_destroy,
+	.passive_open = listen_passive_open,
+};
+
+void skiff__mptcp_conn_setup(uint8_t id)
+{
+	ext_id = id;
+}
+
+void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf)
+{
+	if (!sf)
+		return;
+	free(sf->conn);
+	free(sf);
+}
+
+static uint64_t get_be64(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = (uint8_t)v;
+}
+
+/* A 32-bit offset widened to 64 bits around @p base (within 2^31 of it). */
+static uint64_t widen(uint64_t base, uint32_t off)
+{
+	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
+}
+
+/* ---- the listener's side of the handshake ------------------------------------ */
+
+static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c;
+	struct skiff_mptcp_sf *sf;
+
+	(void)lpcb;
+	if (!pending.valid || cpcb->remote_port != pending.rport ||
+	    cpcb->rcv_nxt - 1 != pending.seq)
+		return ERR_OK;
+	pending.valid = false;
+	sf = calloc(1, sizeof(*sf));
+	c = calloc(1, sizeof(*c));
+	if (!sf || !c) {
+		/* Without state the SYN-ACK goes out plain: the peer falls back. */
+		free(sf);
+		free(c);
+		st->stats.mptcp_fallbacks++;
+		return ERR_OK;
+	}
+	/* A key whose token is not 0 (a token names the connection to
+	 * MP_JOINs; unique among this instance's once joins exist). */
+	do {
+		skiff__random(&c->local_key, sizeof(c->local_key));
+		skiff__mptcp_key_hash(c->local_key, &c->local_token, &c->local_idsn);
+	} while (!c->local_token);
+	sf->conn = c;
+	sf->phase = SKIFF_MPTCP_SYN_RCVD;
+	sf->iss = cpcb->snd_nxt;
+	sf->irs = cpcb->rcv_nxt - 1;
+	tcp_ext_arg_set(cpcb, id, sf);
+	tcp_ext_arg_set_callbacks(cpcb, id, &sf_callbacks);
+	return ERR_OK;
+}
+
+static void listen_syn(struct tcp_pcb *lpcb, const struct tcp_hdr *hdr,
+		       const struct skiff_mptcp_rx *rx)
+{
+	struct skiff_stack *st = &skiff__s;
+	const uint8_t *o = rx->mpc_opt;
+
+	pending.valid = false;
+	/* Version 1 without a key, HMAC-SHA256 (H), no checksums (A): else
+	 * the SYN-ACK goes out plain and the peer carries on as TCP. */
+	if (rx->mpc_len != SKIFF_MPTCP_MPC_SYN_LEN || (o[2] & 0x0f) != 1 || !(o[3] & 0x01) ||
+	    (o[3] & 0x80)) {
+		st->stats.mptcp_declined++;
+		return;
+	}
+	pending.valid = true;
+	pending.rport = hdr->src; /* tcp_input() made the header host order */
+	pending.seq = hdr->seqno;
+	if (tcp_ext_arg_get(lpcb, ext_id) == NULL)
+		tcp_ext_arg_set_callbacks(lpcb, ext_id, &listen_callbacks);
+}
+
+/* The third ACK's (or first data's) MP_CAPABLE: both keys (RFC 8684 3.1). */
+static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
+			const struct skiff_mptcp_rx *rx)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	const uint8_t *o = rx->mpc_opt;
+
+	/* Only an ACK of our SYN-ACK settles it (lwIP acts on no other). */
+	if (!(TCPH_FLAGS(hdr) & TCP_ACK) || (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_RST)) ||
+	    hdr->ackno != pcb->snd_nxt)
+		return;
+	if (rx->mpc &&
+	    (rx->mpc_len == SKIFF_MPTCP_MPC_ACK_LEN || rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN) &&
+	    (o[2] & 0x0f) == 1 && get_be64(o + 12) == c->local_key) {
+		c->remote_key = get_be64(o + 4);
+		skiff__mptcp_key_hash(c->remote_key, NULL, &c->remote_idsn);
+		c->snd_data_acked = c->local_idsn + 1;
+		sf->phase = SKIFF_MPTCP_EST;
+		sf->est_len = SKIFF_MPTCP_EST_LEN;
+		st->stats.mptcp_passive_established++;
+		/* The client counts the connection fully established at our
+		 * first DATA_ACK (and only then opens subflows): send one now
+		 * rather than when data calls for it. */
+		tcp_ack_now(pcb);
+		return;
+	}
+	/* No MP_CAPABLE (stripped on the path), or not our key: TCP (3.7). */
+	sf->phase = SKIFF_MPTCP_FALLBACK;
+	sf->est_len = 0;
+	st->stats.mptcp_fallback_ack++;
+}
+
+/* ---- data sequence signals in --------------------------------------------------- */
+
+static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
+		    const struct pbuf *p, const struct skiff_mptcp_rx *rx)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	const struct pkb_ext_mptcp *m = &rx->map;
+
+	sf->rcv_rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
+	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN && p->tot_len) {
+		/* The first data's implicit mapping: data sequence IDSN + 1 at
+		 * subflow sequence 1. Nothing to check but its place. */
+		if (hdr->seqno != sf->irs + 1) {
+			st->stats.mptcp_map_mismatch++;
+			return ERR_ABRT;
+		}
+	}
+	if (!rx->dss)
+		return ERR_OK;
+	if (m->flags & PKB_DSS_DATA_ACK) {
+		uint64_t ack = m->data_ack;
+
+		if (!(m->flags & PKB_DSS_ACK64))
+			ack = widen(c->snd_data_acked, (uint32_t)ack);
+		if ((int64_t)(ack - c->snd_data_acked) > 0)
+			c->snd_data_acked = ack;
+	}
+	if (!(m->flags & PKB_DSS_MAP))
+		return ERR_OK;
+	if (m->data_len == 0) {
+		/* An infinite mapping: the peer fell back (3.7). Not expected
+		 * from a peer we answered; carried on as TCP. */
+		st->stats.mptcp_map_mismatch++;
+		return ERR_OK;
+	}
+	if (m->subflow_seq != 0) {
+		/* One subflow: data sequence minus the IDSN is the subflow's
+		 * relative sequence, or the mapping is not ours to deliver. */
+		if ((uint32_t)m->data_seq - (uint32_t)c->remote_idsn != m->subflow_seq) {
+			st->stats.mptcp_map_mismatch++;
+			return ERR_ABRT;
+		}
+	} else if (m->data_len != 1 || !(m->flags & PKB_DSS_DATA_FIN)) {
+		st->stats.mptcp_map_mismatch++;
+		return ERR_ABRT;
+	}
+	if ((m->flags & PKB_DSS_DATA_FIN) && !c->data_fin_rcvd) {
+		uint32_t off = (uint32_t)(m->data_seq + m->data_len - 1 - c->remote_idsn - 1);
+
+		c->data_fin_rcvd = true;
+		c->data_fin_seq = c->remote_idsn + 1 + widen(sf->rcv_rel, off);
+		st->stats.mptcp_data_fin_rx++;
+		/* Its DATA_ACK is awaited even if TCP has nothing to ACK. */
+		tcp_ack_now(pcb);
+		/* Alone on its segment, after all the data: the end now (with
+		 * data, the receive callback tells it after the data). */
+		if (!p->tot_len && skiff__mptcp_conn_eof(pcb, sf))
+			skiff__tcp_peer_eof(pcb);
+	}
+	return ERR_OK;
+}
+
+bool skiff__mptcp_conn_eof(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
+{
+	struct skiff_mptcp_conn *c = sf->conn;
+
+	if (sf->phase != SKIFF_MPTCP_EST || !c->data_fin_rcvd || c->eof_told)
+		return false;
+	sf->rcv_rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
+	if (c->data_fin_seq != c->remote_idsn + 1 + sf->rcv_rel)
+		return false;
+	/* A connection-level close: the socket reads its end though the
+	 * subflow stays open for what we still send (RFC 8684 3.3.3). */
+	c->eof_told = true;
+	return true;
+}
+
+err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_hdr *hdr,
+			      const struct pbuf *p, const struct skiff_mptcp_rx *rx)
+{
+	struct skiff_mptcp_sf *sf;
+	u8_t flags = TCPH_FLAGS(hdr);
+
+	if (pcb->state == LISTEN) {
+		if (want && rx->mpc && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+			listen_syn(pcb, hdr, rx);
+		return ERR_OK;
+	}
+	sf = tcp_ext_arg_get(pcb, ext_id);
+	if (!sf || sf->phase == SKIFF_MPTCP_FIXED || sf->phase == SKIFF_MPTCP_FALLBACK)
+		return ERR_OK;
+	if (sf->phase == SKIFF_MPTCP_SYN_RCVD) {
+		if (pcb->state != SYN_RCVD)
+			return ERR_OK;
+		capable_ack(pcb, sf, hdr, rx);
+		if (sf->phase != SKIFF_MPTCP_EST)
+			return ERR_OK;
+	}
+	if (flags & (TCP_SYN | TCP_RST))
+		return ERR_OK;
+	return dss_in(pcb, sf, hdr, p, rx);
+}
+
+/* ---- options out ------------------------------------------------------------------ */
+
+u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
+{
+	switch (sf->phase) {
+	case SKIFF_MPTCP_FIXED:
+		return sf->fixed_len;
+	case SKIFF_MPTCP_SYN_RCVD:
+		return SKIFF_MPTCP_MPC_SYNACK_LEN;
+	default:
+		/* The SYN-ACK's room while it may still be resent. */
+		return pcb->state == SYN_RCVD ? SKIFF_MPTCP_MPC_SYNACK_LEN : sf->est_len;
+	}
+}
+
+/* The DATA_ACK: what arrived in order at the subflow, less its FIN, plus
+ * the DATA_FIN once everything before it is in. */
+static uint64_t data_ack(const struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
+{
+	struct skiff_mptcp_conn *c = sf->conn;
+	uint64_t rel, ack;
+
+	sf->rcv_rel = rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
+	if (pcb->state == CLOSE_WAIT || pcb->state == CLOSING || pcb->state == LAST_ACK ||
+	    pcb->state == TIME_WAIT)
+		rel--;
+	ack = c->remote_idsn + 1 + rel;
+	if (c->data_fin_rcvd && c->data_fin_seq == ack)
+		ack++;
+	return ack;
+}
+
+u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+				  const struct pbuf *p, const struct tcp_hdr *hdr, u32_t *opts)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	unsigned room = skiff__mptcp_sf_option_len(pcb, sf), n = 0;
+	u8_t flags = TCPH_FLAGS(hdr);
+	uint8_t b[40];
+
+	memset(b, 1, room); /* NOPs wherever nothing else goes */
+	if (pcb->state == SYN_RCVD || sf->phase == SKIFF_MPTCP_SYN_RCVD) {
+		if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
+		    sf->phase == SKIFF_MPTCP_SYN_RCVD) {
+			b[0] = PKB_MPTCP_OPT_KIND;
+			b[1] = SKIFF_MPTCP_MPC_SYNACK_LEN;
+			b[2] = 0x01; /* subtype 0 (MP_CAPABLE), version 1 */
+			b[3] = 0x01; /* H: HMAC-SHA256 */
+			put_be64(b + 4, c->local_key);
+		}
+	} else if (sf->phase == SKIFF_MPTCP_EST && room) {
+		u32_t seq = lwip_ntohl(hdr->seqno);
+		unsigned len = p->tot_len - TCPH_HDRLEN_BYTES(hdr);
+		struct pkb_ext_mptcp m = {.flags = PKB_DSS_DATA_ACK | PKB_DSS_ACK64};
+		uint64_t rel;
+
+		m.data_ack = data_ack(pcb, sf);
+		sf->snd_rel = widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
+		if (len || (flags & TCP_FIN)) {
+			rel = widen(sf->snd_rel, seq - sf->iss - 1);
+			m.flags |= PKB_DSS_MAP | PKB_DSS_DSN64;
+			m.data_seq = c->local_idsn + 1 + rel;
+			m.subflow_seq = len ? seq - sf->iss : 0;
+			m.data_len = (uint16_t)(len ? len : 0);
+			if (flags & TCP_FIN) {
+				m.flags |= PKB_DSS_DATA_FIN;
+				m.data_len++;
+				st->stats.mptcp_data_fin_tx++;
+			}
+		}
+		n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
+		pkb_mptcp_dss_encode(&m, c->csum, b + room - n, n);
+		st->stats.mptcp_dss_tx++;
+	}
+	memcpy(opts, b, room);
+	return opts + room / 4;
+}

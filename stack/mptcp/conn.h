@@ -1,0 +1,100 @@
+/* MPTCP's room (stack/mptcp/): connection-level MPTCP (RFC 8684) above
+ * lwIP's TCP connections, which are its subflows. A subflow's state hangs
+ * off its pcb in lwIP's per-pcb extension slot 1 (lwipopts.h), whose
+ * destroy callback frees it with the pcb and whose passive-open callback,
+ * on a listener, is where a SYN's MP_CAPABLE becomes a subflow's state
+ * before the SYN-ACK is built. The connection-level state (keys, data
+ * sequence spaces, DATA_FIN) is shared by a connection's subflows.
+ *
+ * Today: the server side of MP_CAPABLE v1, one subflow, no DSS checksum
+ * (docs/mptcp.md). stack/mptcp.c is the door from lwIP's option hooks. */
+#ifndef SKIFF_MPTCP_CONN_H
+#define SKIFF_MPTCP_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <skiff/pkb.h>
+
+#include "lwip/arch.h"
+#include "lwip/err.h"
+
+struct pbuf;
+struct tcp_hdr;
+struct tcp_pcb;
+
+#define SKIFF_MPTCP_HMAC_LEN	   32
+#define SKIFF_MPTCP_MPC_SYN_LEN	   4  /* MP_CAPABLE v1 on a SYN: no key */
+#define SKIFF_MPTCP_MPC_SYNACK_LEN 12 /* ... on a SYN-ACK: the receiver's key */
+#define SKIFF_MPTCP_MPC_ACK_LEN	   20 /* ... on the third ACK: both keys */
+#define SKIFF_MPTCP_MPC_DATA_LEN   22 /* ... on the first data: both keys, data-level length */
+/* Option bytes of every segment of an MPTCP subflow after the handshake:
+ * the longest DSS (64-bit DATA_ACK and DSN, a checksum's room), NOP-padded.
+ * One length for all, because lwIP sizes a segment's header room when it
+ * queues the segment and asks again, with only the pcb, when it sends it. */
+#define SKIFF_MPTCP_EST_LEN 28
+
+enum skiff_mptcp_phase {
+	SKIFF_MPTCP_FIXED,    /* a test's fixed mapping on a plain connection */
+	SKIFF_MPTCP_SYN_RCVD, /* MP_CAPABLE offered and answered (our key on the SYN-ACK) */
+	SKIFF_MPTCP_EST,      /* keys exchanged: DSS on every segment */
+	SKIFF_MPTCP_FALLBACK, /* carried on as TCP (RFC 8684 3.7) */
+};
+
+/* Connection-level state. */
+struct skiff_mptcp_conn {
+	uint64_t local_key, remote_key;
+	uint32_t local_token;
+	uint64_t local_idsn, remote_idsn;
+	bool csum;	    /* DSS checksums negotiated (never, today) */
+	bool data_fin_rcvd; /* the peer's DATA_FIN seen, at data_fin_seq */
+	bool eof_told;	    /* ... and everything before it: the socket read its end */
+	uint64_t data_fin_seq;
+	uint64_t snd_data_acked; /* the peer's highest DATA_ACK */
+};
+
+/* A subflow's state (the pcb's extension slot 1). */
+struct skiff_mptcp_sf {
+	enum skiff_mptcp_phase phase;
+	uint8_t est_len; /* option bytes once the handshake is over */
+	struct skiff_mptcp_conn *conn;
+	/* The subflow's initial sequence numbers, and 64-bit offsets from them
+	 * kept near SND.UNA and RCV.NXT (to widen 32-bit positions). */
+	uint32_t iss, irs;
+	uint64_t snd_rel, rcv_rel;
+	/* a test's fixed mapping (SKIFF_MPTCP_FIXED) */
+	struct pkb_ext_mptcp fixed;
+	uint8_t fixed_len;
+};
+
+/* The MPTCP options of one received segment, gathered by the option walk. */
+struct skiff_mptcp_rx {
+	bool mpc, dss;
+	uint8_t mpc_len;
+	uint8_t mpc_opt[24];
+	struct pkb_ext_mptcp map;
+};
+
+/* crypto.c: SHA-256; a key's token and IDSN; HMAC-SHA256 keyed with
+ * key1 || key2 (network order). */
+void skiff__mptcp_sha256(const void *p, size_t n, uint8_t out[32]);
+void skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
+void skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
+		       uint8_t out[SKIFF_MPTCP_HMAC_LEN]);
+
+/* conn.c */
+void skiff__mptcp_conn_setup(uint8_t ext_id);
+/* A segment's MPTCP options, after the option walk: @p pcb may be a
+ * listener (whose socket asked for MPTCP: @p want). ERR_ABRT drops it. */
+err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_hdr *hdr,
+			      const struct pbuf *p, const struct skiff_mptcp_rx *rx);
+u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf);
+u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+				  const struct pbuf *p, const struct tcp_hdr *hdr, u32_t *opts);
+/* True once, when everything up to the peer's DATA_FIN has arrived. */
+bool skiff__mptcp_conn_eof(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
+/* Frees a subflow's state (and its connection's: one subflow today). */
+void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf);
+
+#endif
