@@ -457,11 +457,11 @@ struct skiff_stats {
 	uint64_t mptcp_dss_rx, mptcp_dss_tx, mptcp_bad_option;
 	uint64_t mptcp_passive_established; /**< MP_CAPABLE handshakes an MPTCP listener
 					     * (IPPROTO_MPTCP) completed: keys exchanged */
-	uint64_t mptcp_declined;     /**< MP_CAPABLE SYNs an MPTCP listener answered as TCP
+	uint64_t mptcp_declined;	    /**< MP_CAPABLE SYNs an MPTCP listener answered as TCP
 				      * (version 0, no HMAC-SHA256, DSS checksums asked) */
-	uint64_t mptcp_fallback_ack; /**< third ACKs without a valid MP_CAPABLE (stripped,
+	uint64_t mptcp_fallback_ack;	    /**< third ACKs without a valid MP_CAPABLE (stripped,
 				      * not our key): carried on as TCP (RFC 8684 3.7) */
-	uint64_t mptcp_map_mismatch; /**< received DSS mappings that contradict the
+	uint64_t mptcp_map_mismatch;	    /**< received DSS mappings that contradict the
 				      * subflow's: segment dropped */
 	uint64_t mptcp_data_fin_rx, mptcp_data_fin_tx; /**< DATA_FINs seen; sent (resends too) */
 	/* hostile input (docs/hardening.md) */
