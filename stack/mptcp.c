@@ -106,6 +106,11 @@ static struct skiff_mptcp_sf *mptcp_of(const struct tcp_pcb *pcb)
 	return tcp_ext_arg_get(pcb, ext_mptcp_id);
 }
 
+int skiff__mptcp_connect(struct tcp_pcb *pcb)
+{
+	return skiff__mptcp_conn_connect(pcb);
+}
+
 bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb)
 {
 	struct skiff_mptcp_sf *sf = mptcp_of(pcb);

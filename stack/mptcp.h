@@ -23,6 +23,8 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 /* After the walk: the segment's MPTCP options to the connection level
  * (@p hdr in host order, as tcp_input() leaves it); ERR_ABRT drops it. */
 s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
+/* @p pcb, about to connect, offers MP_CAPABLE (0 or -errno). */
+int skiff__mptcp_connect(struct tcp_pcb *pcb);
 /* After in-order data reached the socket: true once, when the peer's
  * DATA_FIN is reached too (the connection-level end of its data). */
 bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb);

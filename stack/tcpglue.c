@@ -207,6 +207,10 @@ struct tcp_pcb *skiff__tcp_new_pcb(struct skiff_sock *s)
 
 err_t skiff__tcp_connect(struct skiff_sock *s, const ip_addr_t *ip, u16_t port)
 {
+	/* An MPTCP socket offers MP_CAPABLE on its SYN (without memory for
+	 * that, plain TCP). */
+	if (s->opt.mptcp)
+		skiff__mptcp_connect(s->pcb.tcp);
 	return tcp_connect(s->pcb.tcp, ip, port, on_connected);
 }
 

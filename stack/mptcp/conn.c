@@ -8,6 +8,7 @@
  * computed from its sequence number when it leaves, whatever TCP did to
  * the segment before (split, merged, resent), and a received mapping must
  * say the same or its segment is dropped. A DATA_FIN rides with the FIN. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ static void sf_destroy(u8_t id, void *data)
 }
 
 static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb);
+static struct skiff_mptcp_sf *sf_new(void);
 
 static const struct tcp_ext_arg_callbacks sf_callbacks = {.destroy = sf_destroy};
 static const struct tcp_ext_arg_callbacks listen_callbacks = {
@@ -85,7 +87,6 @@ static uint64_t widen(uint64_t base, uint32_t off)
 static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
 {
 	struct skiff_stack *st = &skiff__s;
-	struct skiff_mptcp_conn *c;
 	struct skiff_mptcp_sf *sf;
 
 	(void)lpcb;
@@ -93,14 +94,29 @@ static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tc
 	    cpcb->rcv_nxt - 1 != pending.seq)
 		return ERR_OK;
 	pending.valid = false;
-	sf = calloc(1, sizeof(*sf));
-	c = calloc(1, sizeof(*c));
-	if (!sf || !c) {
+	sf = sf_new();
+	if (!sf) {
 		/* Without state the SYN-ACK goes out plain: the peer falls back. */
-		free(sf);
-		free(c);
 		st->stats.mptcp_fallbacks++;
 		return ERR_OK;
+	}
+	sf->phase = SKIFF_MPTCP_SYN_RCVD;
+	sf->iss = cpcb->snd_nxt;
+	sf->irs = cpcb->rcv_nxt - 1;
+	tcp_ext_arg_set(cpcb, id, sf);
+	tcp_ext_arg_set_callbacks(cpcb, id, &sf_callbacks);
+	return ERR_OK;
+}
+
+static struct skiff_mptcp_sf *sf_new(void)
+{
+	struct skiff_mptcp_sf *sf = calloc(1, sizeof(*sf));
+	struct skiff_mptcp_conn *c = calloc(1, sizeof(*c));
+
+	if (!sf || !c) {
+		free(sf);
+		free(c);
+		return NULL;
 	}
 	/* A key whose token is not 0 (a token names the connection to
 	 * MP_JOINs; unique among this instance's once joins exist). */
@@ -109,12 +125,53 @@ static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tc
 		skiff__mptcp_key_hash(c->local_key, &c->local_token, &c->local_idsn);
 	} while (!c->local_token);
 	sf->conn = c;
-	sf->phase = SKIFF_MPTCP_SYN_RCVD;
-	sf->iss = cpcb->snd_nxt;
-	sf->irs = cpcb->rcv_nxt - 1;
-	tcp_ext_arg_set(cpcb, id, sf);
-	tcp_ext_arg_set_callbacks(cpcb, id, &sf_callbacks);
-	return ERR_OK;
+	return sf;
+}
+
+/* ---- the client's side (RFC 8684 3.1) -------------------------------------------- */
+
+int skiff__mptcp_conn_connect(struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf;
+
+	if (tcp_ext_arg_get(pcb, ext_id))
+		return -EBUSY;
+	sf = sf_new();
+	if (!sf)
+		return -ENOMEM;
+	sf->phase = SKIFF_MPTCP_SYN_SENT;
+	sf->conn->client = true;
+	tcp_ext_arg_set(pcb, ext_id, sf);
+	tcp_ext_arg_set_callbacks(pcb, ext_id, &sf_callbacks);
+	return 0;
+}
+
+/* The SYN-ACK's MP_CAPABLE: the server's key (3.1); without it, TCP. */
+static void capable_synack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+			   const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	const uint8_t *o = rx->mpc_opt;
+
+	if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST)) != (TCP_SYN | TCP_ACK) ||
+	    hdr->ackno != pcb->snd_nxt)
+		return;
+	sf->iss = hdr->ackno - 1;
+	sf->irs = hdr->seqno;
+	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN && (o[2] & 0x0f) == 1 &&
+	    (o[3] & 0x01) && !(o[3] & 0x80)) {
+		c->remote_key = get_be64(o + 4);
+		skiff__mptcp_key_hash(c->remote_key, NULL, &c->remote_idsn);
+		c->snd_data_acked = c->local_idsn + 1;
+		sf->phase = SKIFF_MPTCP_EST;
+		sf->est_len = SKIFF_MPTCP_EST_LEN;
+		st->stats.mptcp_active_established++;
+		return;
+	}
+	sf->phase = SKIFF_MPTCP_FALLBACK;
+	sf->est_len = 0;
+	st->stats.mptcp_fallback_synack++;
 }
 
 static void listen_syn(struct tcp_pcb *lpcb, const struct tcp_hdr *hdr,
@@ -191,6 +248,7 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 	}
 	if (!rx->dss)
 		return ERR_OK;
+	c->dss_seen = true;
 	if (m->flags & PKB_DSS_DATA_ACK) {
 		uint64_t ack = m->data_ack;
 
@@ -263,6 +321,11 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 	sf = tcp_ext_arg_get(pcb, ext_id);
 	if (!sf || sf->phase == SKIFF_MPTCP_FIXED || sf->phase == SKIFF_MPTCP_FALLBACK)
 		return ERR_OK;
+	if (sf->phase == SKIFF_MPTCP_SYN_SENT) {
+		if (pcb->state == SYN_SENT)
+			capable_synack(pcb, sf, hdr, rx);
+		return ERR_OK;
+	}
 	if (sf->phase == SKIFF_MPTCP_SYN_RCVD) {
 		if (pcb->state != SYN_RCVD)
 			return ERR_OK;
@@ -284,7 +347,12 @@ u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mp
 		return sf->fixed_len;
 	case SKIFF_MPTCP_SYN_RCVD:
 		return SKIFF_MPTCP_MPC_SYNACK_LEN;
+	case SKIFF_MPTCP_SYN_SENT:
+		return SKIFF_MPTCP_MPC_SYN_LEN;
 	default:
+		/* The SYN's room while it may still be resent. */
+		if (pcb->state == SYN_SENT)
+			return SKIFF_MPTCP_MPC_SYN_LEN;
 		/* The SYN-ACK's room while it may still be resent. */
 		return pcb->state == SYN_RCVD ? SKIFF_MPTCP_MPC_SYNACK_LEN : sf->est_len;
 	}
@@ -317,7 +385,14 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 	uint8_t b[40];
 
 	memset(b, 1, room); /* NOPs wherever nothing else goes */
-	if (pcb->state == SYN_RCVD || sf->phase == SKIFF_MPTCP_SYN_RCVD) {
+	if (pcb->state == SYN_SENT || sf->phase == SKIFF_MPTCP_SYN_SENT) {
+		if ((flags & TCP_SYN) && sf->phase == SKIFF_MPTCP_SYN_SENT) {
+			b[0] = PKB_MPTCP_OPT_KIND;
+			b[1] = SKIFF_MPTCP_MPC_SYN_LEN;
+			b[2] = 0x01; /* MP_CAPABLE, version 1 */
+			b[3] = 0x01; /* H: HMAC-SHA256 */
+		}
+	} else if (pcb->state == SYN_RCVD || sf->phase == SKIFF_MPTCP_SYN_RCVD) {
 		if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
 		    sf->phase == SKIFF_MPTCP_SYN_RCVD) {
 			b[0] = PKB_MPTCP_OPT_KIND;
@@ -334,6 +409,25 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 
 		m.data_ack = data_ack(pcb, sf);
 		sf->snd_rel = widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
+		/* The client's third ACK and first data echo both keys until
+		 * the server's DSS says it has them (3.1); the first data's
+		 * form maps it implicitly (data sequence IDSN + 1). */
+		if (c->client && !c->dss_seen && seq == sf->iss + 1 &&
+		    !(flags & (TCP_FIN | TCP_RST)) && (len || !pcb->unacked)) {
+			n = len ? SKIFF_MPTCP_MPC_DATA_LEN : SKIFF_MPTCP_MPC_ACK_LEN;
+			b[room - n] = PKB_MPTCP_OPT_KIND;
+			b[room - n + 1] = (uint8_t)n;
+			b[room - n + 2] = 0x01;
+			b[room - n + 3] = 0x01;
+			put_be64(b + room - n + 4, c->local_key);
+			put_be64(b + room - n + 12, c->remote_key);
+			if (len) {
+				b[room - n + 20] = (uint8_t)(len >> 8);
+				b[room - n + 21] = (uint8_t)len;
+			}
+			memcpy(opts, b, room);
+			return opts + room / 4;
+		}
 		if (len || (flags & TCP_FIN)) {
 			rel = widen(sf->snd_rel, seq - sf->iss - 1);
 			m.flags |= PKB_DSS_MAP | PKB_DSS_DSN64;

@@ -38,6 +38,7 @@ struct tcp_pcb;
 enum skiff_mptcp_phase {
 	SKIFF_MPTCP_FIXED,    /* a test's fixed mapping on a plain connection */
 	SKIFF_MPTCP_SYN_RCVD, /* MP_CAPABLE offered and answered (our key on the SYN-ACK) */
+	SKIFF_MPTCP_SYN_SENT, /* we offered MP_CAPABLE on our SYN (client) */
 	SKIFF_MPTCP_EST,      /* keys exchanged: DSS on every segment */
 	SKIFF_MPTCP_FALLBACK, /* carried on as TCP (RFC 8684 3.7) */
 };
@@ -49,6 +50,8 @@ struct skiff_mptcp_conn {
 	uint64_t local_idsn, remote_idsn;
 	bool csum;	    /* DSS checksums negotiated (never, today) */
 	bool data_fin_rcvd; /* the peer's DATA_FIN seen, at data_fin_seq */
+	bool client;	    /* we opened it: our key goes on the third ACK, first data */
+	bool dss_seen;	    /* the peer sent a DSS: its side is established */
 	bool eof_told;	    /* ... and everything before it: the socket read its end */
 	uint64_t data_fin_seq;
 	uint64_t snd_data_acked; /* the peer's highest DATA_ACK */
@@ -92,6 +95,8 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf);
 u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 				  const struct pbuf *p, const struct tcp_hdr *hdr, u32_t *opts);
+/* A socket's connect(): @p pcb, not yet connected, offers MP_CAPABLE. */
+int skiff__mptcp_conn_connect(struct tcp_pcb *pcb);
 /* True once, when everything up to the peer's DATA_FIN has arrived. */
 bool skiff__mptcp_conn_eof(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
 /* Frees a subflow's state (and its connection's: one subflow today). */

@@ -268,7 +268,7 @@ static void k_mptcp_counters(const char *const *names, uint64_t *v, unsigned n)
 			at = strstr(at + 1, names[i]);
 		if (at)
 			v[i] = strtoull(at + strlen(names[i]), NULL, 10);
-		tk_note("Linux client %s %llu", names[i], (unsigned long long)v[i]);
+		tk_note("Linux %s %llu", names[i], (unsigned long long)v[i]);
 	}
 }
 
@@ -370,6 +370,100 @@ static void test_mptcp_kernel_client_v6(void)
 static void test_mptcp_checksum_declined(void)
 {
 	mptcp_kernel_client(AF_INET, true);
+}
+
+/* The kernel's MPTCP listener for skiff's client: receives, then sends. */
+static int k_mptcp_server_two_way(struct kjob *j)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = st_sockaddr(j->family, "0.0.0.0", "::", PORT, &ss);
+	struct st_two_way r;
+	char ready = 'r';
+	int lfd, fd, one = 1;
+
+	lfd = socket(j->family, SOCK_STREAM, IPPROTO_MPTCP);
+	if (lfd < 0)
+		return 2;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 8))
+		return 2;
+	st_child_report(&ready, 1);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 3;
+	close(lfd);
+	if (st_kernel_recv_stream(fd, ST_SEED_UP, &r.up))
+		return 4;
+	if (st_kernel_send_stream(fd, ST_SEED_DOWN, j->bytes, &r.down))
+		return 5;
+	close(fd);
+	st_child_report(&r, sizeof(r));
+	return 0;
+}
+
+/* skiff's MPTCP client (connect() on an IPPROTO_MPTCP socket) to a Linux
+ * MPTCP listener: MP_CAPABLE completes on both ends, 64 MiB each way. */
+static void mptcp_skiff_client(int family)
+{
+	static const char *const names[] = {
+		"MPTcpExtMPCapableSYNRX", "MPTcpExtMPCapableACKRX", "MPTcpExtMPCapableFallbackACK",
+		"MPTcpExtDSSNotMatching", "MPTcpExtInfiniteMapRx",  "MPTcpExtMPFallbackTokenInit",
+	};
+	struct kjob j = {.fn = k_mptcp_server_two_way, .family = family, .bytes = BIG};
+	struct st_two_way mine, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	uint64_t v[6];
+	socklen_t len;
+	char ready;
+	int fd;
+
+	env_up(family == AF_INET ? "mps4" : "mps6");
+	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	kchild(&j);
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = skiff_socket(family, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	len = st_sockaddr(family, PEER_IP4, PEER_IP6, PORT, &ss);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	st_skiff_two_way_client(fd, j.bytes, &mine);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	st_note_rate("skiff -> kernel (MPTCP)", j.bytes, mine.up.seconds);
+	st_note_rate("kernel -> skiff (MPTCP)", j.bytes, theirs.down.seconds);
+	st_wait_idle(1000);
+	skiff_get_stats(&st);
+	tk_note("skiff: active established %llu, SYN-ACK fallback %llu, map mismatch %llu, "
+		"DATA_FIN rx %llu tx %llu",
+		(unsigned long long)st.mptcp_active_established,
+		(unsigned long long)st.mptcp_fallback_synack,
+		(unsigned long long)st.mptcp_map_mismatch, (unsigned long long)st.mptcp_data_fin_rx,
+		(unsigned long long)st.mptcp_data_fin_tx);
+	k_mptcp_counters(names, v, 6);
+	TK_ASSERT_EQ(st.mptcp_active_established, 1);
+	TK_ASSERT_EQ(st.mptcp_fallback_synack, 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	CU_ASSERT(st.mptcp_data_fin_rx >= 1);
+	CU_ASSERT(st.mptcp_data_fin_tx >= 1);
+	TK_ASSERT_EQ(v[0], 1); /* the server took our MP_CAPABLE SYN */
+	TK_ASSERT_EQ(v[1], 1); /* ... and our third ACK's keys */
+	TK_ASSERT_EQ(v[2], 0);
+	TK_ASSERT_EQ(v[3], 0);
+	TK_ASSERT_EQ(v[4], 0);
+	TK_ASSERT_EQ(v[5], 0);
+}
+
+static void test_mptcp_skiff_client_v4(void)
+{
+	mptcp_skiff_client(AF_INET);
+}
+
+static void test_mptcp_skiff_client_v6(void)
+{
+	mptcp_skiff_client(AF_INET6);
 }
 
 /* ---- connection semantics ------------------------------------------------------------ */
@@ -881,6 +975,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_kernel_client_v4),
 	TK_TEST(test_mptcp_kernel_client_v6),
 	TK_TEST(test_mptcp_checksum_declined),
+	TK_TEST(test_mptcp_skiff_client_v4),
+	TK_TEST(test_mptcp_skiff_client_v6),
 	TK_TEST(test_connect_to_closed_port_refused),
 	TK_TEST(test_rst_from_kernel),
 	TK_TEST(test_rst_from_skiff),

@@ -464,6 +464,9 @@ struct skiff_stats {
 	uint64_t mptcp_map_mismatch;	    /**< received DSS mappings that contradict the
 				      * subflow's: segment dropped */
 	uint64_t mptcp_data_fin_rx, mptcp_data_fin_tx; /**< DATA_FINs seen; sent (resends too) */
+	uint64_t mptcp_active_established;	       /**< MP_CAPABLE handshakes an MPTCP socket's
+					    * connect() completed */
+	uint64_t mptcp_fallback_synack; /**< ... whose SYN-ACK had no valid MP_CAPABLE: TCP */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */
