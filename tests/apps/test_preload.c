@@ -4,8 +4,12 @@
  * Linux end (10.96.1.1) in the other namespace. iperf3 -s (both
  * directions, bytes and rate), redis-server (redis-benchmark, SET/GET from
  * the peer, the same keys over a Unix socket and loopback of the same
- * server, BGSAVE's fork), and preload_policy (the policy from inside a
- * program). Each skips without its server installed. */
+ * server, BGSAVE's fork), nginx (master and worker: the stack handed to
+ * the worker at fork; a 50 MB file by sendfile, SHA-256 compared; wrk with
+ * 64 and 1000 connections; two workers), memcached (its default threads:
+ * pymemcache from several client threads, a large value, memcslap), and
+ * preload_policy (the policy from inside a program). Each skips without
+ * its server installed. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -45,16 +49,25 @@ static void testbed_up(const char *tag)
 	CU_ASSERT_FATAL(tb_pair_create(&pair, tag, 1, NULL, "10.96.1.1/24") == 0);
 }
 
-/* Starts argv (after "--") under skiff-run in skiff's namespace. */
-static void start_on_skiff(struct proc *p, char *const cmd[])
+/* Starts argv (after "--") under skiff-run in skiff's namespace, with
+ * skiff-run options @p opts (NULL-terminated, may be NULL) first. */
+static void start_on_skiff_opts(struct proc *p, char *const opts[], char *const cmd[])
 {
-	char *argv[32] = {SKIFF_RUN_PATH, "-i", pair.ifname[0], "--ip", SKIFF_CIDR, "--"};
-	int n = 6;
+	char *argv[40] = {SKIFF_RUN_PATH, "-i", pair.ifname[0], "--ip", SKIFF_CIDR};
+	int n = 5;
 
-	for (int i = 0; cmd[i] && n < 31; i++)
+	for (int i = 0; opts && opts[i] && n < 20; i++)
+		argv[n++] = opts[i];
+	argv[n++] = "--";
+	for (int i = 0; cmd[i] && n < 39; i++)
 		argv[n++] = cmd[i];
 	argv[n] = NULL;
 	proc_start(p, pair.ns[0], 0, argv);
+}
+
+static void start_on_skiff(struct proc *p, char *const cmd[])
+{
+	start_on_skiff_opts(p, NULL, cmd);
 }
 
 /* The "receiver" line's rate in Gbit/s (iperf3 -f g), or -1. */
@@ -219,6 +232,235 @@ static void test_policy_program(void)
 	tb_pair_destroy(&pair);
 }
 
+/* ---- nginx: master and worker processes ------------------------------------ */
+
+/* A scratch folder with a config, a 50 MB random file and a small one. */
+static void nginx_prepare(char *dir, size_t len, unsigned workers)
+{
+	char conf[4096];
+	FILE *f;
+
+	snprintf(dir, len, "/tmp/skiff-preload-nginx-%d", (int)getpid());
+	CU_ASSERT_FATAL(tb_run(NULL, "rm -rf %s && mkdir -p %s/www %s/tmp", dir, dir, dir) == 0);
+	CU_ASSERT_FATAL(tb_run(NULL, "head -c 50000000 /dev/urandom > %s/www/big.bin", dir) == 0);
+	CU_ASSERT_FATAL(tb_run(NULL, "echo skiff-nginx > %s/www/small.html", dir) == 0);
+	/* Debian's defaults where they matter here: sendfile and tcp_nopush
+	 * (TCP_CORK) on, workers that drop root (nobody). */
+	snprintf(conf, sizeof(conf),
+		 "daemon off;\nmaster_process on;\nworker_processes %u;\npid %s/nginx.pid;\n"
+		 "error_log %s/error.log info;\nevents { worker_connections 4096; }\n"
+		 "http {\n access_log off;\n sendfile on;\n tcp_nopush on;\n"
+		 " client_body_temp_path %s/tmp/b;\n proxy_temp_path %s/tmp/p;\n"
+		 " fastcgi_temp_path %s/tmp/f;\n uwsgi_temp_path %s/tmp/u;\n"
+		 " scgi_temp_path %s/tmp/s;\n"
+		 " server { listen " SKIFF_IP ":8080; root %s/www; }\n}\n",
+		 workers, dir, dir, dir, dir, dir, dir, dir, dir);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/nginx.conf", dir);
+		f = fopen(path, "w");
+		CU_ASSERT_FATAL(f != NULL);
+		fputs(conf, f);
+		fclose(f);
+	}
+	/* The workers run as nobody: the files must be readable to them. */
+	tb_run(NULL, "chmod -R a+rX %s", dir);
+}
+
+/* Waits until file @p path holds @p text (nginx moves its stderr, and so
+ * the library's messages, into its error log). */
+static bool file_wait_for(const char *path, const char *text, int timeout_ms)
+{
+	char buf[16384];
+
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		if (strstr(buf, text))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+/* Starts nginx under skiff-run and waits until the worker has the stack. */
+static void nginx_start(struct proc *ps, const char *dir)
+{
+	static char conf[128], elog[128];
+	char *opts[] = {"-v", NULL};
+	char *cmd[] = {"nginx", "-c", conf, "-e", elog, NULL};
+
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+	snprintf(elog, sizeof(elog), "%s/error.log", dir);
+	start_on_skiff_opts(ps, opts, cmd);
+	if (!file_wait_for(elog, "handed to the forked child", 15000) ||
+	    !file_wait_for(elog, "start worker process", 5000)) {
+		kill(ps->pid, SIGTERM); /* the master stops its workers */
+		proc_finish(ps, 5000);
+		proc_show(ps);
+		tb_run(NULL, "cat %s/error.log >&2", dir);
+		CU_FAIL_FATAL("nginx did not start a worker with skiff under skiff-run");
+	}
+}
+
+/* Stops nginx (SIGTERM to the master, which stops its workers) and checks
+ * its error log for alerts and emergencies. */
+static void nginx_stop(struct proc *ps, const char *dir)
+{
+	char out[4096];
+
+	kill(ps->pid, SIGTERM);
+	proc_finish(ps, 10000);
+	CU_ASSERT(tb_capture(NULL, out, sizeof(out),
+			     "grep -E '\\[(alert|emerg|crit)\\]' %s/error.log || true", dir) == 0);
+	if (*out)
+		tk_note("nginx error log: %s", out);
+	CU_ASSERT(*out == 0);
+	proc_done(ps);
+	tb_run(NULL, "rm -rf %s", dir);
+}
+
+/* wrk's "Requests/sec:" figure and request count, noted; asserts no
+ * socket errors and no non-2xx answers. */
+static double wrk_run(const char *ns, unsigned conns, unsigned secs, const char *url)
+{
+	char out[4096];
+	double rps = -1;
+	long reqs = 0;
+	const char *l;
+
+	CU_ASSERT(tb_capture(ns, out, sizeof(out), "wrk -t1 -c%u -d%us %s 2>&1", conns, secs,
+			     url) == 0);
+	if ((l = strstr(out, "Requests/sec:")))
+		sscanf(l, "Requests/sec: %lf", &rps);
+	if ((l = strstr(out, " requests in "))) {
+		while (l > out && l[-1] != '\n')
+			l--;
+		sscanf(l, " %ld requests in", &reqs);
+	}
+	tk_note("wrk -t1 -c%u -d%us: %ld requests, %.0f req/s%s", conns, secs, reqs, rps,
+		strstr(out, "Socket errors") ? strstr(out, "Socket errors") : "");
+	CU_ASSERT(reqs > 0 && rps > 0);
+	CU_ASSERT(strstr(out, "Non-2xx") == NULL);
+	return rps;
+}
+
+static void test_nginx_server(void)
+{
+	char dir[96], out[256], want[128];
+	struct proc ps;
+
+	if (access("/usr/sbin/nginx", X_OK) || !have("curl") || !have("wrk"))
+		tk_skip("nginx, curl or wrk is not installed (tests/host/setup.sh installs them)");
+	testbed_up("plnginx");
+	nginx_prepare(dir, sizeof(dir), 1);
+	nginx_start(&ps, dir);
+	CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out),
+			     "curl -sf -m 10 http://" SKIFF_IP ":8080/small.html") == 0);
+	CU_ASSERT(!strcmp(out, "skiff-nginx\n"));
+	/* 50 MB through sendfile with TCP_CORK, every byte compared. */
+	CU_ASSERT(tb_capture(NULL, want, sizeof(want), "sha256sum < %s/www/big.bin", dir) == 0);
+	CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out),
+			     "curl -sf -m 60 -o %s/got.bin -w '%%{size_download} "
+			     "%%{speed_download}' http://" SKIFF_IP ":8080/big.bin",
+			     dir) == 0);
+	{
+		char got[128];
+		double size = 0, speed = 0;
+
+		sscanf(out, "%lf %lf", &size, &speed);
+		CU_ASSERT(tb_capture(NULL, got, sizeof(got), "sha256sum < %s/got.bin", dir) == 0);
+		tk_note("curl 50 MB: %.0f bytes at %.1f MB/s, sha256 %s", size, speed / 1e6,
+			strcmp(got, want) ? "DIFFERENT" : "equal");
+		CU_ASSERT(size == 50000000);
+		CU_ASSERT(!strcmp(got, want));
+	}
+	wrk_run(pair.ns[1], 64, 3, "http://" SKIFF_IP ":8080/small.html");
+	wrk_run(pair.ns[1], 1000, 3, "http://" SKIFF_IP ":8080/small.html");
+	/* Still serving after the runs. */
+	CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out),
+			     "curl -sf -m 10 http://" SKIFF_IP ":8080/small.html") == 0 &&
+		  !strcmp(out, "skiff-nginx\n"));
+	nginx_stop(&ps, dir);
+	tb_pair_destroy(&pair);
+}
+
+/* Two workers: the first gets the stack and serves everything; the second
+ * idles with one warning. */
+static void test_nginx_two_workers(void)
+{
+	char dir[96], out[256];
+	struct proc ps;
+
+	if (access("/usr/sbin/nginx", X_OK) || !have("curl"))
+		tk_skip("nginx or curl is not installed (tests/host/setup.sh installs them)");
+	testbed_up("plngx2");
+	nginx_prepare(dir, sizeof(dir), 2);
+	nginx_start(&ps, dir);
+	{
+		char elog[128];
+
+		snprintf(elog, sizeof(elog), "%s/error.log", dir);
+		CU_ASSERT(file_wait_for(elog, "it will report no events", 10000));
+	}
+	for (int i = 0; i < 20; i++)
+		CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out),
+				     "curl -sf -m 10 http://" SKIFF_IP ":8080/small.html") == 0 &&
+			  !strcmp(out, "skiff-nginx\n"));
+	tk_note("worker_processes 2: 20 requests served by the worker that has the stack");
+	nginx_stop(&ps, dir);
+	tb_pair_destroy(&pair);
+}
+
+/* ---- memcached: threads ------------------------------------------------------ */
+
+static void test_memcached_server(void)
+{
+	/* Quiet: -vv logs every command to a pipe read only between checks. */
+	char *server[] = {"memcached", "-u",	"root", "-l", SKIFF_IP,
+			  "-p",	       "11211", "-U",	"0",  NULL};
+	char out[4096];
+	struct proc ps;
+
+	if (!have("memcached") || !have("memcslap") || access("/usr/bin/python3", X_OK) ||
+	    tb_run(NULL, "/usr/bin/python3 -c 'import pymemcache' 2>/dev/null"))
+		tk_skip("memcached, libmemcached-tools or python3-pymemcache is not installed "
+			"(tests/host/setup.sh installs them)");
+	testbed_up("plmemc");
+	/* memcached's default: 4 worker threads beside the one that accepts. */
+	start_on_skiff(&ps, server);
+	if (tb_run(pair.ns[1], "for i in $(seq 150); do memcping --servers=" SKIFF_IP
+			       ":11211 && exit 0; sleep 0.1; done; exit 1")) {
+		kill(ps.pid, SIGTERM);
+		proc_finish(&ps, 5000);
+		proc_show(&ps);
+		CU_FAIL_FATAL("memcached did not come up under skiff-run");
+	}
+	CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out),
+			     "timeout 120 /usr/bin/python3 %s " SKIFF_IP " 11211 8 300 2>&1",
+			     MEMCACHED_CLIENT_PATH) == 0);
+	tk_note("pymemcache: %s", out);
+	CU_ASSERT(strstr(out, "PASS") != NULL);
+	CU_ASSERT(strstr(out, "threads 4") != NULL);
+	CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out),
+			     "timeout 120 memcslap --servers=" SKIFF_IP
+			     ":11211 --concurrency=16 --execute-number=2000 2>&1 | "
+			     "grep -E 'Time to (load|read|set)|Failure'") == 0);
+	tk_note("memcslap 16 threads: %s", out);
+	CU_ASSERT(strstr(out, "Time to set") != NULL);
+	CU_ASSERT(strstr(out, "Failure") == NULL);
+	kill(ps.pid, SIGTERM);
+	proc_finish(&ps, 10000);
+	CU_ASSERT(strstr(ps.buf, "skiff could not") == NULL);
+	proc_done(&ps);
+	tb_pair_destroy(&pair);
+}
+
 /* The launcher's clear errors. */
 static void test_skiff_run_bad_use(void)
 {
@@ -235,9 +477,15 @@ static void test_skiff_run_bad_use(void)
 }
 
 static const struct tk_case tests[] = {
-	TK_TEST(test_skiff_run_bad_use), TK_TEST(test_policy_program),
-	TK_TEST(test_iperf3_server),	 TK_TEST(test_iperf3_server_reverse),
-	TK_TEST(test_redis_server),	 TK_TEST_END,
+	TK_TEST(test_skiff_run_bad_use),
+	TK_TEST(test_policy_program),
+	TK_TEST(test_iperf3_server),
+	TK_TEST(test_iperf3_server_reverse),
+	TK_TEST(test_redis_server),
+	TK_TEST(test_nginx_server),
+	TK_TEST(test_nginx_two_workers),
+	TK_TEST(test_memcached_server),
+	TK_TEST_END,
 };
 static const struct tk_suite suite = {"preload", NULL, teardown, tests};
 const struct tk_suite *const tk_suites[] = {&suite, NULL};

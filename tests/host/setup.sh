@@ -83,6 +83,7 @@ packages=(
 	dpkg-dev patch python3-scapy iperf3 valgrind
 	libnetfilter-queue-dev
 	redis-server redis-tools
+	nginx-light curl wrk memcached libmemcached-tools python3-pymemcache
 )
 
 missing=()
