@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -580,11 +581,34 @@ static int check_one(void *arg)
 	return (ev & (w->events | EPOLLERR | EPOLLHUP)) ? 1 : 0;
 }
 
-int pl__wait_sock(int sfd, uint32_t events)
+int pl__wait_sock(int sfd, uint32_t events, int timeo, long long *deadline)
 {
 	struct wait_one w = {sfd, events};
+	int ms = -1, r;
 
-	return pl__block(check_one, NULL, &w, NULL, 0, -1, NULL) < 0 ? -1 : 0;
+	if (timeo && !*deadline) {
+		/* The socket's SO_RCVTIMEO/SO_SNDTIMEO, for the whole call. */
+		struct timeval tv = {0};
+		socklen_t len = sizeof(tv);
+
+		pl__lock();
+		r = skiff_getsockopt(sfd, SOL_SOCKET, timeo, &tv, &len);
+		pl__unlock();
+		*deadline = r || (!tv.tv_sec && !tv.tv_usec)
+				    ? -1
+				    : now_us() + (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+	}
+	if (timeo && *deadline > 0) {
+		long long left = *deadline - now_us();
+
+		ms = left <= 0 ? 0 : (int)((left + 999) / 1000);
+	}
+	r = pl__block(check_one, NULL, &w, NULL, 0, ms, NULL);
+	if (r == 0) {
+		errno = EAGAIN; /* the timeout passed, as the kernel's call says it */
+		return -1;
+	}
+	return r < 0 ? -1 : 0;
 }
 
 __attribute__((constructor)) static void pl_init(void)

@@ -236,6 +236,8 @@ PL_EXPORT int epoll_create1(int flags)
 		return fd;
 	pl__forget(fd);
 	if ((e = pl__slot(fd))) {
+		/* A number decided for the kernel before left its fields. */
+		memset(e, 0, sizeof(*e));
 		e->kind = PL_EPOLL;
 		e->sfd = -1;
 	}
@@ -251,6 +253,54 @@ PL_EXPORT int epoll_create(int size)
 	return epoll_create1(0);
 }
 
+void pl__epreg_note(struct pl_fd *e, int epfd, int op, const struct epoll_event *ev)
+{
+	unsigned i;
+
+	for (i = 0; i < e->nepregs && e->epregs[i].epfd != epfd; i++)
+		;
+	if (op == EPOLL_CTL_DEL) {
+		if (i < e->nepregs)
+			e->epregs[i] = e->epregs[--e->nepregs];
+		return;
+	}
+	if (i == e->nepregs) {
+		if (i == PL_MAX_EPREGS) {
+			pl__warn_once("epregs",
+				      "an undecided socket in more than %d epoll sets: "
+				      "the others keep its kernel placeholder",
+				      PL_MAX_EPREGS);
+			return;
+		}
+		e->nepregs++;
+	}
+	e->epregs[i].epfd = epfd;
+	e->epregs[i].ev = ev ? *ev : (struct epoll_event){0};
+}
+
+void pl__epreg_move(int fd, struct pl_fd *e)
+{
+	for (unsigned i = 0; i < e->nepregs; i++) {
+		struct pl_epreg *g = &e->epregs[i];
+		struct pl_fd *ep = pl__get(g->epfd);
+
+		/* The kernel's DEL proves the set still holds the placeholder
+		 * (the number was not closed and reused meanwhile). */
+		if (!ep || ep->kind != PL_EPOLL || ep->inherited ||
+		    pl__real.epoll_ctl(g->epfd, EPOLL_CTL_DEL, fd, NULL))
+			continue;
+		if (ep->sfd < 0 && (ep->sfd = skiff_epoll_create(0)) < 0) {
+			pl__warn_once("epmove",
+				      "could not make skiff's side of an epoll set: "
+				      "a socket added before its bind is no longer in it");
+			continue;
+		}
+		if (skiff_epoll_ctl(ep->sfd, EPOLL_CTL_ADD, e->sfd, &g->ev) == 0)
+			ep->nskiff++;
+	}
+	e->nepregs = 0;
+}
+
 PL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct pl_fd *ep, *e;
@@ -262,6 +312,16 @@ PL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (e && e->kind == PL_EPOLL && e->nskiff)
 		pl__warn_once("nested", "an epoll instance holding skiff sockets inside another "
 					"epoll: the outer one sees only its kernel descriptors");
+	if (e && e->kind == PL_UNDECIDED) {
+		/* On the placeholder for now; moved if the socket goes to skiff. */
+		r = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (r == 0) {
+			pl__lock();
+			pl__epreg_note(e, epfd, op, ev);
+			pl__unlock();
+		}
+		return r;
+	}
 	if (!e || e->kind != PL_SKIFF)
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
 	if (e->inherited || ep->inherited) {

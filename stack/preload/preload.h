@@ -74,6 +74,14 @@ struct pl_opt {
 };
 #define PL_MAX_OPTS 8
 
+/* An epoll registration of an undecided socket: moved to skiff's side of
+ * the set if the socket goes to skiff. */
+struct pl_epreg {
+	int epfd;
+	struct epoll_event ev;
+};
+#define PL_MAX_EPREGS 4
+
 struct pl_fd {
 	uint8_t kind;	/* enum pl_kind */
 	bool nonblock;	/* the application's O_NONBLOCK (skiff's side is always nonblocking) */
@@ -84,6 +92,8 @@ struct pl_fd {
 	unsigned nskiff; /* PL_EPOLL: skiff sockets registered */
 	unsigned nopts;
 	struct pl_opt opts[PL_MAX_OPTS];
+	unsigned nepregs; /* PL_UNDECIDED: the epoll sets it is in */
+	struct pl_epreg epregs[PL_MAX_EPREGS];
 };
 
 /* Which side of a fork() keeps the stack (SKIFF_FORK). */
@@ -144,7 +154,16 @@ void pl__warn_once(const char *key, const char *fmt, ...) __attribute__((format(
  */
 int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg,
 	      struct pollfd *kfds, nfds_t nk, int timeout_ms, const sigset_t *mask);
-/* Waits until skiff socket @p sfd has one of @p events (or an error). */
-int pl__wait_sock(int sfd, uint32_t events);
+/* Under the lock: records (op on) undecided @p e's registration in epoll
+ * set @p epfd; moves @p e's recorded registrations (it went to skiff as
+ * number @p fd) from the kernel sets to their skiff side. */
+void pl__epreg_note(struct pl_fd *e, int epfd, int op, const struct epoll_event *ev);
+void pl__epreg_move(int fd, struct pl_fd *e);
+
+/* Waits until skiff socket @p sfd has one of @p events (or an error): 0,
+ * or -1 and errno (EAGAIN when the socket's @p timeo option, SO_RCVTIMEO
+ * or SO_SNDTIMEO (0: none), ran out). *@p deadline is the call's deadline
+ * across waits: 0 before the first wait of a call. */
+int pl__wait_sock(int sfd, uint32_t events, int timeo, long long *deadline);
 
 #endif

@@ -132,9 +132,10 @@ static bool dst_goes_to_skiff(const struct sockaddr *a, socklen_t len)
 
 /* ---- moving a socket to skiff --------------------------------------------- */
 
-/* Under the lock: a skiff socket for undecided @p e, its recorded options
- * replayed. 0, or -1 and errno. */
-static int adopt(struct pl_fd *e)
+/* Under the lock: a skiff socket for undecided @p e (number @p fd), its
+ * recorded options replayed and its epoll registrations moved. 0, or -1
+ * and errno. */
+static int adopt(int fd, struct pl_fd *e)
 {
 	int sfd;
 
@@ -155,6 +156,7 @@ static int adopt(struct pl_fd *e)
 	e->kind = PL_SKIFF;
 	e->sfd = sfd;
 	e->nopts = 0;
+	pl__epreg_move(fd, e);
 	return 0;
 }
 
@@ -184,6 +186,8 @@ PL_EXPORT int socket(int domain, int type, int protocol)
 	    (protocol && protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || pl__forked_child())
 		return fd;
 	if ((e = pl__slot(fd))) {
+		/* A number decided for the kernel before left its fields. */
+		memset(e, 0, sizeof(*e));
 		e->kind = PL_UNDECIDED;
 		e->domain = domain;
 		e->type = base;
@@ -208,7 +212,7 @@ PL_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 			return REAL(bind)(fd, addr, len);
 		}
 		pl__lock();
-		r = adopt(e);
+		r = adopt(fd, e);
 		pl__unlock();
 		if (r)
 			return -1;
@@ -247,6 +251,7 @@ PL_EXPORT int listen(int fd, int backlog)
 PL_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct pl_fd *e, *ne;
+	long long deadline = 0;
 	int s, k, domain;
 
 	if (pl__inside || !SKIFF_FD(fd, e))
@@ -259,7 +264,8 @@ PL_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		pl__unlock();
 		if (s >= 0)
 			break;
-		if (errno != EAGAIN || e->nonblock || pl__wait_sock(e->sfd, EPOLLIN))
+		if (errno != EAGAIN || e->nonblock ||
+		    pl__wait_sock(e->sfd, EPOLLIN, SO_RCVTIMEO, &deadline))
 			return -1;
 	}
 	/* The number the application sees is a kernel socket's: it cannot
@@ -295,6 +301,7 @@ PL_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct pl_fd *e = pl__get(fd);
+	long long deadline = 0;
 	int r, err;
 	socklen_t el = sizeof(err);
 
@@ -308,7 +315,7 @@ PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			return REAL(connect)(fd, addr, len);
 		}
 		pl__lock();
-		r = adopt(e);
+		r = adopt(fd, e);
 		pl__unlock();
 		if (r)
 			return -1;
@@ -321,8 +328,11 @@ PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	pl__note_served();
 	if (r == 0 || errno != EINPROGRESS || e->nonblock || e->type != SOCK_STREAM)
 		return r;
-	if (pl__wait_sock(e->sfd, EPOLLOUT))
+	if (pl__wait_sock(e->sfd, EPOLLOUT, SO_SNDTIMEO, &deadline)) {
+		if (errno == EAGAIN)
+			errno = EINPROGRESS; /* as the kernel's connect() on SO_SNDTIMEO */
 		return -1;
+	}
 	pl__lock();
 	r = skiff_getsockopt(e->sfd, SOL_SOCKET, SO_ERROR, &err, &el);
 	pl__unlock();
@@ -338,6 +348,7 @@ PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct sockaddr *from,
 		       socklen_t *fromlen)
 {
+	long long deadline = 0;
 	ssize_t n;
 
 	if (e->inherited)
@@ -353,7 +364,7 @@ static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct
 		pl__unlock();
 		if (n >= 0 || errno != EAGAIN || e->nonblock || (flags & MSG_DONTWAIT))
 			return n;
-		if (pl__wait_sock(e->sfd, EPOLLIN | EPOLLRDHUP))
+		if (pl__wait_sock(e->sfd, EPOLLIN | EPOLLRDHUP, SO_RCVTIMEO, &deadline))
 			return -1;
 	}
 }
@@ -361,6 +372,7 @@ static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct
 static ssize_t sk_send(struct pl_fd *e, const void *buf, size_t len, int flags,
 		       const struct sockaddr *to, socklen_t tolen)
 {
+	long long deadline = 0;
 	size_t done = 0;
 	ssize_t n;
 
@@ -390,7 +402,7 @@ static ssize_t sk_send(struct pl_fd *e, const void *buf, size_t len, int flags,
 		if (e->nonblock || (flags & MSG_DONTWAIT))
 			return done ? (ssize_t)done : -1;
 		/* A blocking send sends everything, as the kernel's does. */
-		if (pl__wait_sock(e->sfd, EPOLLOUT))
+		if (pl__wait_sock(e->sfd, EPOLLOUT, SO_SNDTIMEO, &deadline))
 			return done ? (ssize_t)done : -1;
 	}
 }
@@ -474,7 +486,7 @@ PL_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const s
 			e->kind = PL_KERNEL;
 		} else {
 			pl__lock();
-			r = adopt(e);
+			r = adopt(fd, e);
 			pl__unlock();
 			if (r)
 				return -1;

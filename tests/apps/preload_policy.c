@@ -2,8 +2,9 @@
  * from inside an unmodified-style program. A socket bound to skiff's
  * address (which the kernel does not own) works; one bound to loopback,
  * a Unix socketpair and an eventfd stay with the kernel; all of them
- * report through one epoll set; select() sees a skiff socket; dup() of a
- * skiff socket is refused. A peer in the other namespace connects to
+ * report through one epoll set (the skiff listener added to it before its
+ * bind); select() sees a skiff socket; dup() of a skiff socket is
+ * refused; SO_RCVTIMEO ends a blocking read and a blocking accept. A peer in the other namespace connects to
  * ADDR:PORT, sends "skiff" and reads "SKIFF" back.
  *
  *   preload_policy ADDR PORT LOOPBACK_PORT
@@ -20,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHECK(cond, what)                                                                          \
@@ -57,19 +59,28 @@ int main(int argc, char **argv)
 	if (argc != 4)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ls = listener(argv[1], atoi(argv[2]));
-	CHECK(ls >= 0, "bind+listen on skiff's address (the kernel does not own it)");
+	/* The skiff listener joins the epoll set before its bind decides it
+	 * (as libevent-style code does): the registration must follow it. */
+	ep = epoll_create1(0);
+	CHECK(ep >= 0, "epoll_create1");
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	ev.events = EPOLLIN;
+	ev.data.u32 = L_SKIFF;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev) == 0, "epoll_ctl ADD before bind");
+	{
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)atoi(argv[2]))};
+
+		inet_pton(AF_INET, argv[1], &a.sin_addr);
+		CHECK(bind(ls, (void *)&a, sizeof(a)) == 0 && listen(ls, 16) == 0,
+		      "bind+listen on skiff's address (the kernel does not own it)");
+	}
 	CHECK(ls < FD_SETSIZE, "a skiff socket's number is a low kernel number");
 	lk = listener("127.0.0.1", atoi(argv[3]));
 	CHECK(lk >= 0 && lk != ls, "bind+listen on loopback");
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, u) == 0, "unix socketpair");
 	efd = eventfd(0, EFD_NONBLOCK);
 	CHECK(efd >= 0, "eventfd");
-	ep = epoll_create1(0);
-	CHECK(ep >= 0, "epoll_create1");
-	ev.events = EPOLLIN;
-	ev.data.u32 = L_SKIFF;
-	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev) == 0, "epoll_ctl ADD skiff listener");
 	ev.data.u32 = L_LOOP;
 	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, lk, &ev) == 0, "epoll_ctl ADD loopback listener");
 	ev.data.u32 = UNIX;
@@ -122,6 +133,27 @@ int main(int argc, char **argv)
 
 				CHECK(r == 5 && !memcmp(buf, "skiff", 5),
 				      "bytes from the peer via skiff");
+				/* The peer waits for our answer: nothing more to read. */
+				{
+					struct timeval to = {.tv_usec = 200000};
+					struct timespec t0, t1;
+					long ms;
+
+					CHECK(setsockopt(as, SOL_SOCKET, SO_RCVTIMEO, &to,
+							 sizeof(to)) == 0,
+					      "SO_RCVTIMEO 200 ms on a skiff socket");
+					clock_gettime(CLOCK_MONOTONIC, &t0);
+					errno = 0;
+					r = read(as, buf, sizeof(buf));
+					clock_gettime(CLOCK_MONOTONIC, &t1);
+					ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+					     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+					printf("blocking read with SO_RCVTIMEO 200 ms: %zd after "
+					       "%ld ms\n",
+					       r, ms);
+					CHECK(r == -1 && errno == EAGAIN && ms >= 190 && ms < 2000,
+					      "a blocking read ends with EAGAIN at SO_RCVTIMEO");
+				}
 				CHECK(write(as, "SKIFF", 5) == 5, "bytes to the peer via skiff");
 				epoll_ctl(ep, EPOLL_CTL_DEL, as, NULL);
 			}
@@ -139,6 +171,16 @@ int main(int argc, char **argv)
 		CHECK(select(as + 1, &rs, NULL, NULL, &tv) == 1 && FD_ISSET(as, &rs),
 		      "select() reports the skiff socket readable");
 		CHECK(read(as, buf, sizeof(buf)) == 0, "EOF from the peer");
+	}
+	/* SO_RCVTIMEO bounds a blocking accept() too. */
+	{
+		struct timeval to = {.tv_usec = 100000};
+
+		CHECK(setsockopt(ls, SOL_SOCKET, SO_RCVTIMEO, &to, sizeof(to)) == 0,
+		      "SO_RCVTIMEO on the skiff listener");
+		errno = 0;
+		CHECK(accept(ls, NULL, NULL) == -1 && errno == EAGAIN,
+		      "a blocking accept() ends with EAGAIN at SO_RCVTIMEO");
 	}
 	close(as);
 	close(ls);

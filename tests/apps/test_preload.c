@@ -228,6 +228,12 @@ static void test_policy_program(void)
 	CU_ASSERT(!strcmp(out, "SKIFF"));
 	proc_finish(&p, 20000);
 	proc_expect(&p, 0, "PASS");
+	{
+		const char *l = p.buf ? strstr(p.buf, "blocking read with") : NULL;
+
+		if (l)
+			tk_note("%.*s", (int)strcspn(l, "\n"), l);
+	}
 	proc_done(&p);
 	tb_pair_destroy(&pair);
 }
