@@ -30,6 +30,7 @@ static const char usage[] =
 	"environment variable, named beside it.\n"
 	"  -i, --interface IF     interface skiff takes (SKIFF_IF)              [required]\n"
 	"  -a, --ip ADDR/PREFIX   skiff's IPv4 address (SKIFF_IP)                [required]\n"
+	"  -6, --ip6 ADDR/PREFIX  skiff's IPv6 address (SKIFF_IP6; prefix default 64)\n"
 	"  -g, --gw ADDR          IPv4 gateway (SKIFF_GW)\n"
 	"  -q, --queue N          NIC queue (SKIFF_QUEUE, default 0)\n"
 	"  -m, --xdp-mode MODE    auto, copy, zerocopy or skb (SKIFF_XDP_MODE)\n"
@@ -102,6 +103,7 @@ int main(int argc, char **argv)
 	static const struct option longs[] = {
 		{"interface", required_argument, NULL, 'i'},
 		{"ip", required_argument, NULL, 'a'},
+		{"ip6", required_argument, NULL, '6'},
 		{"gw", required_argument, NULL, 'g'},
 		{"queue", required_argument, NULL, 'q'},
 		{"xdp-mode", required_argument, NULL, 'm'},
@@ -119,13 +121,16 @@ int main(int argc, char **argv)
 	const char *ifname, *ip, *v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+i:a:g:q:m:p:vh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+i:a:6:g:q:m:p:vh", longs, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			set("SKIFF_IF", optarg);
 			break;
 		case 'a':
 			set("SKIFF_IP", optarg);
+			break;
+		case '6':
+			set("SKIFF_IP6", optarg);
 			break;
 		case 'g':
 			set("SKIFF_GW", optarg);
@@ -184,6 +189,19 @@ int main(int argc, char **argv)
 		}
 		if (inet_pton(AF_INET, a, &in) != 1 || pfx < 1 || pfx > 32)
 			die("SKIFF_IP '%s' is not an IPv4 ADDR/PREFIX (e.g. 10.0.0.2/24)", ip);
+	}
+	if ((v = getenv("SKIFF_IP6")) && *v) {
+		char a[80], *slash;
+		struct in6_addr in6;
+		long pfx = 64;
+
+		snprintf(a, sizeof(a), "%s", v);
+		if ((slash = strchr(a, '/'))) {
+			*slash = 0;
+			pfx = strtol(slash + 1, NULL, 10);
+		}
+		if (inet_pton(AF_INET6, a, &in6) != 1 || pfx < 1 || pfx > 128)
+			die("SKIFF_IP6 '%s' is not an IPv6 ADDR/PREFIX (e.g. fd00::2/64)", v);
 	}
 	if ((v = getenv("SKIFF_GW")) && *v) {
 		struct in_addr in;

@@ -169,6 +169,24 @@ static void read_config(void)
 		pl__warn_once("badgw", "SKIFF_GW='%s' is not an IPv4 address: ignored", v);
 		pl__cfg.gw4 = 0;
 	}
+	if ((v = getenv("SKIFF_IP6")) && *v) {
+		char b6[80], *sl;
+
+		snprintf(b6, sizeof(b6), "%s", v);
+		pl__cfg.prefix6 = 64;
+		if ((sl = strchr(b6, '/'))) {
+			*sl = 0;
+			pl__cfg.prefix6 = (uint8_t)atoi(sl + 1);
+		}
+		if (inet_pton(AF_INET6, b6, pl__cfg.ip6) == 1 && pl__cfg.prefix6 >= 1 &&
+		    pl__cfg.prefix6 <= 128)
+			pl__cfg.has_ip6 = true;
+		else
+			pl__warn_once("badip6",
+				      "SKIFF_IP6='%s' is not an IPv6 address/prefix: IPv6 stays "
+				      "on the kernel",
+				      v);
+	}
 	if ((v = getenv("SKIFF_QUEUE")))
 		pl__cfg.queue = (uint32_t)strtoul(v, NULL, 10);
 	if ((v = getenv("SKIFF_XDP_MODE"))) {
@@ -437,6 +455,10 @@ int pl__stack_up(void)
 	cfg.ipv4 = pl__cfg.ip4;
 	cfg.ipv4_prefix = pl__cfg.prefix4;
 	cfg.ipv4_gateway = pl__cfg.gw4;
+	if (pl__cfg.has_ip6) {
+		memcpy(cfg.ipv6, pl__cfg.ip6, sizeof(cfg.ipv6));
+		cfg.ipv6_prefix = pl__cfg.prefix6;
+	}
 	if (skiff_init(&cfg)) {
 		int e = errno;
 

@@ -109,6 +109,9 @@ struct pl_config {
 	const char *ifname;
 	uint32_t ip4, gw4; /* network byte order */
 	uint8_t prefix4;
+	bool has_ip6;
+	uint8_t ip6[16]; /* SKIFF_IP6 */
+	uint8_t prefix6;
 	uint32_t queue;
 	int xdp_mode; /* enum skiff_xdp_mode */
 	bool xdp_skb;

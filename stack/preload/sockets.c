@@ -47,7 +47,35 @@ static bool addr4_of(const struct sockaddr *a, socklen_t len, uint32_t *ip, uint
 			return true;
 		}
 	}
-	return false; /* IPv6 proper: not served by skiff's preload yet */
+	return false; /* IPv6 proper: addr6_of() */
+}
+
+/* An IPv6 address proper (not the wildcard, not v4-mapped). */
+static bool addr6_of(const struct sockaddr *a, socklen_t len, const uint8_t **ip, uint16_t *port)
+{
+	const struct sockaddr_in6 *s = (const void *)a;
+
+	if (a->sa_family != AF_INET6 || len < sizeof(*s) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr) || IN6_IS_ADDR_V4MAPPED(&s->sin6_addr))
+		return false;
+	*ip = s->sin6_addr.s6_addr;
+	*port = ntohs(s->sin6_port);
+	return true;
+}
+
+/* Whether @p ip is on skiff's IPv6 prefix. */
+static bool on_prefix6(const uint8_t *ip)
+{
+	unsigned bits = pl__cfg.prefix6, full = bits / 8;
+
+	if (memcmp(ip, pl__cfg.ip6, full))
+		return false;
+	if (bits % 8) {
+		uint8_t m = (uint8_t)(0xff << (8 - bits % 8));
+
+		return (ip[full] & m) == (pl__cfg.ip6[full] & m);
+	}
+	return true;
 }
 
 static bool port_listed(uint16_t port)
@@ -63,9 +91,12 @@ static bool port_listed(uint16_t port)
 /* bind(): skiff's address, or the wildcard on a port SKIFF_PORTS lists. */
 static bool bind_goes_to_skiff(const struct sockaddr *a, socklen_t len)
 {
+	const uint8_t *ip6;
 	uint32_t ip;
 	uint16_t port;
 
+	if (addr6_of(a, len, &ip6, &port))
+		return pl__cfg.has_ip6 && !memcmp(ip6, pl__cfg.ip6, 16);
 	if (!addr4_of(a, len, &ip, &port))
 		return false;
 	if (ip == pl__cfg.ip4)
@@ -117,9 +148,13 @@ static bool kernel_routes_via_skiff_if(uint32_t ip)
  * skiff has a gateway. Loopback never. */
 static bool dst_goes_to_skiff(const struct sockaddr *a, socklen_t len)
 {
+	const uint8_t *ip6;
 	uint32_t ip, mask;
 	uint16_t port;
 
+	/* IPv6: skiff's on-link prefix only (no IPv6 gateway yet). */
+	if (addr6_of(a, len, &ip6, &port))
+		return pl__cfg.has_ip6 && on_prefix6(ip6);
 	if (!addr4_of(a, len, &ip, &port) || ip == 0)
 		return false;
 	if ((ntohl(ip) >> 24) == 127)

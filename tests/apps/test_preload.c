@@ -128,6 +128,41 @@ static void test_iperf3_server_reverse(void)
 	iperf3_run(true);
 }
 
+/* skiff's IPv6 address (--ip6): iperf3 bound to it, the client over IPv6. */
+static void test_iperf3_ipv6(void)
+{
+	char *opts[] = {"--ip6", "fd96:1::2/64", NULL};
+	char *server[] = {"iperf3", "-s",   "-1",	    "-B", "fd96:1::2",
+			  "-p",	    "5201", "--forceflush", NULL};
+	char *client[] = {"iperf3", "-c", "fd96:1::2", "-p", "5201", "-t", "2", "-f", "g", NULL};
+	struct proc ps, pc;
+	double gb = 0, rate;
+
+	if (!have("iperf3"))
+		tk_skip("iperf3 is not installed (tests/host/setup.sh installs it)");
+	testbed_up("pl6");
+	CU_ASSERT_FATAL(tb_ip(pair.ns[1], "addr", "add", "fd96:1::1/64", "dev", pair.ifname[1],
+			      "nodad", NULL) == 0);
+	start_on_skiff_opts(&ps, opts, server);
+	if (!proc_wait_for(&ps, "Server listening", 15000)) {
+		proc_finish(&ps, 1000);
+		proc_show(&ps);
+		CU_FAIL_FATAL("iperf3 -s -B fd96:1::2 did not come up under skiff-run");
+	}
+	proc_start(&pc, pair.ns[1], 0, client);
+	proc_finish(&pc, 30000);
+	proc_expect(&pc, 0, "receiver");
+	rate = receiver_gbps(pc.buf, &gb);
+	tk_note("over IPv6: %.2f Gbit/s", rate);
+	CU_ASSERT(rate > 0.1);
+	CU_ASSERT(gb > 0.02);
+	proc_finish(&ps, 10000);
+	proc_expect(&ps, 0, "receiver");
+	proc_done(&pc);
+	proc_done(&ps);
+	tb_pair_destroy(&pair);
+}
+
 static void test_redis_server(void)
 {
 	char sock[64], dir[64], out[4096];
@@ -479,19 +514,19 @@ static void test_skiff_run_bad_use(void)
 	BAD(0, "is not an IPv4 ADDR/PREFIX", SKIFF_RUN_PATH, "-i", "lo", "--ip", "nope", "--",
 	    "true");
 	BAD(0, "no command to run", SKIFF_RUN_PATH, "-i", "lo", "--ip", "10.9.9.9/24");
+	BAD(0, "is not an IPv6 ADDR/PREFIX", SKIFF_RUN_PATH, "-i", "lo", "--ip", "10.9.9.9/24",
+	    "--ip6", "10.1.1.1", "--", "true");
+	BAD(0, "SKIFF_FORK 'both'", SKIFF_RUN_PATH, "-i", "lo", "--ip", "10.9.9.9/24", "--fork",
+	    "both", "--", "true");
 	BAD(NOBODY, "needs root", SKIFF_RUN_PATH, "-i", "lo", "--ip", "10.9.9.9/24", "--", "true");
 }
 
 static const struct tk_case tests[] = {
-	TK_TEST(test_skiff_run_bad_use),
-	TK_TEST(test_policy_program),
-	TK_TEST(test_iperf3_server),
-	TK_TEST(test_iperf3_server_reverse),
-	TK_TEST(test_redis_server),
-	TK_TEST(test_nginx_server),
-	TK_TEST(test_nginx_two_workers),
-	TK_TEST(test_memcached_server),
-	TK_TEST_END,
+	TK_TEST(test_skiff_run_bad_use), TK_TEST(test_policy_program),
+	TK_TEST(test_iperf3_server),	 TK_TEST(test_iperf3_server_reverse),
+	TK_TEST(test_iperf3_ipv6),	 TK_TEST(test_redis_server),
+	TK_TEST(test_nginx_server),	 TK_TEST(test_nginx_two_workers),
+	TK_TEST(test_memcached_server),	 TK_TEST_END,
 };
 static const struct tk_suite suite = {"preload", NULL, teardown, tests};
 const struct tk_suite *const tk_suites[] = {&suite, NULL};
