@@ -70,17 +70,19 @@ static void start_on_skiff(struct proc *p, char *const cmd[])
 	start_on_skiff_opts(p, NULL, cmd);
 }
 
-/* The "receiver" line's rate in Gbit/s (iperf3 -f g), or -1. */
+/* The "receiver" line's rate in Gbit/s (iperf3 -f g), or -1. -f sets the
+ * rate's unit only: the amount is in KBytes, MBytes or GBytes as it fits. */
 static double receiver_gbps(const char *out, double *gbytes)
 {
 	const char *l = strstr(out, "receiver");
-	double gb, rate;
+	double amount, rate;
+	char unit;
 
 	while (l && l > out && l[-1] != '\n')
 		l--;
-	if (!l || sscanf(strstr(l, "sec") + 3, "%lf GBytes %lf", &gb, &rate) != 2)
+	if (!l || sscanf(strstr(l, "sec") + 3, "%lf %cBytes %lf", &amount, &unit, &rate) != 3)
 		return -1;
-	*gbytes = gb;
+	*gbytes = amount / (unit == 'G' ? 1 : unit == 'M' ? 1024 : unit == 'K' ? 1048576 : 1e12);
 	tk_note("%.*s", (int)strcspn(l, "\n"), l);
 	return rate;
 }
