@@ -419,13 +419,20 @@ bool pl__forked_child(void)
 	return child || gave_away;
 }
 
+/* The ticker blocks every signal: a signal sent to the process must reach
+ * an application thread, whose wait it interrupts (a SIGTERM taken by the
+ * ticker left an nginx worker asleep in poll() with its flag set). */
 static void start_ticker(void)
 {
+	sigset_t all, old;
 	pthread_t t;
 
 	ticker_wanted = false;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (pthread_create(&t, NULL, ticker, NULL) == 0)
 		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Under the lock. */
@@ -515,6 +522,7 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 	long long spin_end = start + pl__cfg.spin_us;
 	struct pollfd small[16], *pfd = small;
 	int n, k, timer, wfd, r;
+	bool intr;
 
 	if (nk + 2 > 16 && !(pfd = malloc((nk + 2) * sizeof(*pfd)))) {
 		errno = ENOMEM;
@@ -564,6 +572,10 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 		} else {
 			r = pl__real.poll(pfd, np, (int)ms);
 		}
+		/* Kept before the calls below (the empty eventfd's read sets
+		 * EAGAIN): a signal must end the wait with EINTR, or a handler's
+		 * flag (nginx's SIGTERM) is never looked at. */
+		intr = r < 0 && errno == EINTR;
 		pl__lock();
 		waiter_del();
 		pl__unlock();
@@ -572,7 +584,8 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 
 			(void)!pl__real.read(my_kick, &v, sizeof(v));
 		}
-		if (r < 0 && errno == EINTR) {
+		if (intr) {
+			errno = EINTR;
 			n = -1;
 			goto out;
 		}

@@ -4,7 +4,8 @@
  * a Unix socketpair and an eventfd stay with the kernel; all of them
  * report through one epoll set (the skiff listener added to it before its
  * bind); select() sees a skiff socket; dup() of a skiff socket is
- * refused; SO_RCVTIMEO ends a blocking read and a blocking accept. A peer in the other namespace connects to
+ * refused; a signal ends a blocking read (EINTR); SO_RCVTIMEO ends a
+ * blocking read and a blocking accept. A peer in the other namespace connects to
  * ADDR:PORT, sends "skiff" and reads "SKIFF" back.
  *
  *   preload_policy ADDR PORT LOOPBACK_PORT
@@ -14,6 +15,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +36,14 @@
 		printf("ok %s\n", what);                                                           \
 		fflush(stdout);                                                                    \
 	} while (0)
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
 
 static int listener(const char *ip, int port)
 {
@@ -133,7 +144,19 @@ int main(int argc, char **argv)
 
 				CHECK(r == 5 && !memcmp(buf, "skiff", 5),
 				      "bytes from the peer via skiff");
-				/* The peer waits for our answer: nothing more to read. */
+				/* The peer waits for our answer: nothing more to read. A
+				 * signal ends a blocking read with EINTR (no SA_RESTART). */
+				{
+					struct sigaction sa = {.sa_handler = on_alarm};
+					struct itimerval it = {.it_value.tv_usec = 100000};
+
+					sigaction(SIGALRM, &sa, NULL);
+					setitimer(ITIMER_REAL, &it, NULL);
+					errno = 0;
+					r = read(as, buf, sizeof(buf));
+					CHECK(r == -1 && errno == EINTR && alarms == 1,
+					      "a signal ends a blocking read on skiff with EINTR");
+				}
 				{
 					struct timeval to = {.tv_usec = 200000};
 					struct timespec t0, t1;

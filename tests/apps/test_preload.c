@@ -357,8 +357,15 @@ static void nginx_stop(struct proc *ps, const char *dir)
 {
 	char out[4096];
 
+	/* The master passes SIGTERM on to the workers: each must wake from
+	 * its wait and exit (a signal taken by the library's ticker thread
+	 * would leave it asleep). */
 	kill(ps->pid, SIGTERM);
 	proc_finish(ps, 10000);
+	CU_ASSERT(ps->status == 0);
+	CU_ASSERT(tb_capture(NULL, out, sizeof(out), "grep -c 'exited with code 0' %s/error.log",
+			     dir) == 0);
+	tk_note("nginx stopped: exit %d, workers that exited with code 0: %s", ps->status, out);
 	CU_ASSERT(tb_capture(NULL, out, sizeof(out),
 			     "grep -E '\\[(alert|emerg|crit)\\]' %s/error.log || true", dir) == 0);
 	if (*out)
