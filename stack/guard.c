@@ -43,6 +43,24 @@ static err_t challenge(struct tcp_pcb *pcb)
 	return ERR_OK;
 }
 
+/* The ACK for data the peer sent twice carries a D-SACK for it (RFC 2883):
+ * the first SACK block, ahead of lwIP's, tells the sender its resend was
+ * not needed (Linux then undoes the window cut and widens its reordering
+ * window). lwIP's blocks are put back after. */
+static void dsack_ack(struct tcp_pcb *pcb, u32_t left, u32_t right)
+{
+	struct tcp_sack_range saved[LWIP_TCP_MAX_SACK_NUM];
+
+	memcpy(saved, pcb->rcv_sacks, sizeof(saved));
+	memmove(&pcb->rcv_sacks[1], &pcb->rcv_sacks[0],
+		(LWIP_TCP_MAX_SACK_NUM - 1) * sizeof(pcb->rcv_sacks[0]));
+	pcb->rcv_sacks[0].left = left;
+	pcb->rcv_sacks[0].right = right;
+	tcp_send_empty_ack(pcb);
+	memcpy(pcb->rcv_sacks, saved, sizeof(saved));
+	skiff__s.stats.tcp_dsacks_sent++;
+}
+
 err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -86,7 +104,10 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	if (before || (past && (len || pcb->rcv_wnd))) {
 		st->stats.tcp_rx_out_of_window++;
 		if (pcb->rcv_wnd) {
-			tcp_send_empty_ack(pcb);
+			if (before && (pcb->flags & TF_SACK))
+				dsack_ack(pcb, seq, seq + len);
+			else
+				tcp_send_empty_ack(pcb);
 			return ERR_ABRT;
 		}
 	}

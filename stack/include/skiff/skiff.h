@@ -437,6 +437,8 @@ struct skiff_stats {
 					   * something twice */
 	uint64_t tcp_spurious_undos;   /**< recoveries whose every resend the peer reported
 				      * received twice (D-SACK): the window cut undone */
+	uint64_t tcp_dsacks_sent;      /**< ACKs carrying a D-SACK (RFC 2883) for data received
+				   * twice, below the window */
 	uint64_t tcp_cc_cubic_events;  /**< congestion events (a loss recovery, a timeout)
 					   * on connections running CUBIC (RFC 9438) */
 	uint64_t tcp_cc_reno_events;   /**< ... running Reno (TCP_CONGESTION "reno") */
