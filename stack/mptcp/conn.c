@@ -240,8 +240,12 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 	sf->rcv_rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
 	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN && p->tot_len) {
 		/* The first data's implicit mapping: data sequence IDSN + 1 at
-		 * subflow sequence 1. Nothing to check but its place. */
-		if (hdr->seqno != sf->irs + 1) {
+		 * subflow sequence 1, for its data-level length. Every segment
+		 * of a burst segmented after the option was written (GSO)
+		 * carries it: each must lie within it. */
+		uint32_t dll = (uint32_t)rx->mpc_opt[20] << 8 | rx->mpc_opt[21];
+
+		if (hdr->seqno - sf->irs - 1 >= dll) {
 			st->stats.mptcp_map_mismatch++;
 			return ERR_ABRT;
 		}
