@@ -111,6 +111,8 @@ int relay_pump(struct relay_half *h, int src, int dst, struct app_counters *c)
 
 	if (!relay_can_read(h))
 		return 0;
+	if (!h->pend && !(h->pend = calloc(RELAY_BUFS, sizeof(*h->pend))))
+		return -ENOMEM;
 	if (h->no_zc_recv)
 		return pump_copy(h, src, dst, c);
 	n = skiff_zc_recv(src, loans, RELAY_LOANS, 0);
@@ -175,6 +177,8 @@ void relay_clear(struct relay_half *h)
 	for (unsigned i = 0; i < h->npend; i++)
 		skiff_zc_free(&h->pend[i]);
 	h->npend = 0;
+	free(h->pend);
+	h->pend = NULL;
 	free(h->copy);
 	h->copy = NULL;
 	h->clen = h->coff = 0;

@@ -32,7 +32,9 @@
 #define RELAY_BATCHES 4
 
 struct relay_half {
-	struct skiff_zc_buf pend[RELAY_BUFS]; /* zero-copy buffers, filled, not yet sent */
+	struct skiff_zc_buf *pend; /* RELAY_BUFS zero-copy buffers, filled, not yet sent
+				    * (allocated at the first read: an idle connection
+				    * holds none) */
 	unsigned npend;
 	uint8_t *copy;	     /* fallback bytes, sent after pend[] (allocated on first use) */
 	uint32_t clen, coff; /* copy[coff, clen) unsent */
