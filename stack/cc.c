@@ -13,11 +13,9 @@
  * before it), and recovery.c's values stand.
  *
  * HyStart++ needs RTT samples in microseconds, per ACK; lwIP times one
- * segment per round trip in 10 ms ticks. cc.c takes its own: on an ACK,
- * data waiting to be sent goes out at once (tcp_input() ends with
- * tcp_output()), so snd_nxt and the time are where the next byte leaves;
- * the ACK that passes that byte closes the sample. A caller with
- * per-segment send times feeds skiff__cc_rtt_sample() instead.
+ * segment per round trip in 10 ms ticks. recovery.c times every segment
+ * and hands each sample to skiff__cc_rtt_sample() as the ACK arrives,
+ * before lwIP takes it.
  */
 #include <errno.h>
 #include <string.h>
@@ -270,11 +268,6 @@ static void setup(struct skiff_sock *s, struct tcp_pcb *pcb)
 		cc->hs.phase = SKIFF_HS_DONE;
 }
 
-static void forget_marks(struct skiff_cc *cc)
-{
-	cc->mark_n = 0;
-}
-
 static void rtt_sample(struct skiff_cc *cc, uint32_t rtt_us)
 {
 	if (!rtt_us)
@@ -295,36 +288,6 @@ static void rtt_sample(struct skiff_cc *cc, uint32_t rtt_us)
 	}
 }
 
-/* cc.c's own samples (see the top): closes those the ACK passed, the
- * newest one giving the sample, and marks where the next data leaves. */
-static void rtt_marks(struct skiff_cc *cc, const struct tcp_pcb *pcb, uint32_t now)
-{
-	bool got = false;
-	uint32_t rtt = 0;
-
-	while (cc->mark_n) {
-		const struct skiff_cc_mark *m = &cc->marks[cc->mark_head];
-
-		if (!TCP_SEQ_GT(pcb->lastack, m->seq))
-			break;
-		rtt = now - m->us;
-		got = true;
-		cc->mark_head = (uint8_t)((cc->mark_head + 1) % SKIFF_CC_RTT_MARKS);
-		cc->mark_n--;
-	}
-	if (got)
-		rtt_sample(cc, rtt);
-	if (pcb->unsent && cc->mark_n < SKIFF_CC_RTT_MARKS) {
-		unsigned tail = (cc->mark_head + cc->mark_n) % SKIFF_CC_RTT_MARKS;
-		unsigned last = (tail + SKIFF_CC_RTT_MARKS - 1) % SKIFF_CC_RTT_MARKS;
-
-		if (!cc->mark_n || TCP_SEQ_GT(pcb->snd_nxt, cc->marks[last].seq)) {
-			cc->marks[tail] = (struct skiff_cc_mark){pcb->snd_nxt, now};
-			cc->mark_n++;
-		}
-	}
-}
-
 /* A congestion event: the algorithm's ssthresh; the caller sets cwnd. */
 static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto)
 {
@@ -334,7 +297,6 @@ static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto)
 
 	cc->congested = true;
 	cc->hs.phase = SKIFF_HS_DONE;
-	forget_marks(cc);
 	cc->cubic_prior = cc->cubic;
 	cc->undo_ok = !rto;
 	if (rto)
@@ -364,7 +326,6 @@ static void congestion_seen(struct skiff_sock *s, struct tcp_pcb *pcb)
 
 	cc->congested = true;
 	cc->hs.phase = SKIFF_HS_DONE;
-	forget_marks(cc);
 	if (cc->algo == SKIFF_CC_RENO) {
 		CC_STAT(tcp_cc_reno_events);
 	} else {
@@ -383,8 +344,8 @@ static void cubic_acked(struct skiff_cc *cc, struct tcp_pcb *pcb, u32_t acked)
 	uint32_t mss = pcb->mss ? pcb->mss : 1;
 	double cwnd;
 
-	/* The round's end is checked before this ACK's RTT sample is taken
-	 * (rtt_marks(), after): the sample counts in the new round. */
+	/* This ACK's RTT samples came before it (recovery.c, as the ACK
+	 * arrived): they count in the round it ends. */
 	if (pcb->cwnd < pcb->ssthresh &&
 	    skiff__hystart_on_ack(&cc->hs, pcb->lastack, pcb->snd_nxt)) {
 		CC_STAT(tcp_hystart_exits);
@@ -463,14 +424,11 @@ void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
 	/* No growth while recovering (RFC 5681 3.2, RFC 6582): recovery.c
 	 * sizes the window, and ACKs of resent data time nothing. */
 	if (s->rec.active || (pcb->flags & TF_INFR)) {
-		forget_marks(cc);
 		cc->cwnd = pcb->cwnd;
 		return;
 	}
 	if (cc->algo == SKIFF_CC_CUBIC) {
 		cubic_acked(cc, pcb, acked);
-		if (!cc->rtt_fed && !(pcb->flags & TF_RTO))
-			rtt_marks(cc, pcb, skiff__now_us());
 	} else {
 		u32_t ba = pcb->bytes_acked;
 
@@ -535,8 +493,6 @@ void skiff__cc_undo(struct skiff_sock *s, struct tcp_pcb *pcb)
 
 void skiff__cc_rtt_sample(struct skiff_sock *s, uint32_t rtt_us)
 {
-	s->cc.rtt_fed = true;
-	forget_marks(&s->cc);
 	if (s->cc.algo)
 		rtt_sample(&s->cc, rtt_us);
 }

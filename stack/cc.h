@@ -114,15 +114,6 @@ uint32_t skiff__hystart_increase(const struct skiff_hystart *h, uint32_t acked, 
 
 /* ---- a connection's congestion control --------------------------------------- */
 
-#ifndef SKIFF_CC_RTT_MARKS
-#define SKIFF_CC_RTT_MARKS 16
-#endif
-
-/* Where snd_nxt was when: an ACK past it gives an RTT sample. */
-struct skiff_cc_mark {
-	uint32_t seq, us;
-};
-
 /* Per socket. The algorithm asked for is kept as the socket's option (an
  * accepted socket takes its listener's); the rest is set up when the
  * connection is established. */
@@ -130,8 +121,6 @@ struct skiff_cc {
 	uint8_t want;	/* enum skiff_cc_algo: TCP_CONGESTION */
 	uint8_t algo;	/* what the connection runs; UNSET until it is set up */
 	bool congested; /* a congestion event happened: HyStart++ is over for good */
-	bool rtt_fed;	/* RTT samples come from skiff__cc_rtt_sample() */
-	uint8_t mark_head, mark_n;
 	/* cwnd and ssthresh as cc.c left them: an ssthresh set elsewhere is a
 	 * congestion event, a cwnd moved elsewhere is taken as it is. */
 	uint32_t cwnd, ssthresh;
@@ -141,7 +130,6 @@ struct skiff_cc {
 	struct skiff_cubic cubic;
 	struct skiff_cubic cubic_prior; /* before the last congestion event */
 	bool undo_ok;			/* ... which skiff__cc_undo() may take back */
-	struct skiff_cc_mark marks[SKIFF_CC_RTT_MARKS];
 };
 
 /* TCP_CONGESTION: "cubic" or "reno"; 0, or -ENOENT for another name. A
@@ -155,8 +143,8 @@ void skiff__cc_congestion(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* The last congestion event was spurious (recovery.c's D-SACK undo, which
  * has put cwnd and ssthresh back): the algorithm's state before it. */
 void skiff__cc_undo(struct skiff_sock *s, struct tcp_pcb *pcb);
-/* An RTT sample taken elsewhere (per-segment send times); from the first
- * one on, cc.c stops taking its own. */
+/* An RTT sample (recovery.c's per-segment send times): CUBIC's SRTT and
+ * HyStart++'s round minimum. */
 void skiff__cc_rtt_sample(struct skiff_sock *s, uint32_t rtt_us);
 
 #endif
