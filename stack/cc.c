@@ -298,7 +298,7 @@ static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto)
 	cc->congested = true;
 	cc->hs.phase = SKIFF_HS_DONE;
 	cc->cubic_prior = cc->cubic;
-	cc->undo_ok = !rto;
+	cc->undo_ok = true;
 	if (rto)
 		CC_STAT(tcp_cc_rto_events);
 	if (cc->algo == SKIFF_CC_RENO) {
@@ -443,6 +443,9 @@ void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event)
 {
 	struct skiff_sock *s = sock_of(pcb);
 	bool rto = event == TCP_CC_LOSS_RTO;
+
+	if (rto && s && pcb->state >= ESTABLISHED)
+		skiff__recovery_rto(s, pcb);
 
 	if (pcb->state < ESTABLISHED) {
 		/* A lost SYN or SYN-ACK says nothing of the path's capacity

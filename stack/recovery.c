@@ -97,6 +97,8 @@ uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r)
 	return w;
 }
 
+static void undo_record(struct skiff_recovery *r, u32_t seq);
+
 /* ---- segments --------------------------------------------------------------------- */
 
 void skiff__recovery_seg_init(struct tcp_seg *seg)
@@ -121,8 +123,12 @@ void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg)
 		seg->skiff_sflags |= SKIFF_SEG_RETRANS;
 	seg->skiff_sflags = (u8_t)((seg->skiff_sflags | SKIFF_SEG_SENT) & ~SKIFF_SEG_SACKED);
 	seg->skiff_xmit_us = now;
-	/* Data out: the probe timer starts over. */
 	s = sock_of(pcb);
+	/* A resend of the timeout: a D-SACK may later call it a duplicate. */
+	if (s && s->rec.rto_undo && s->rec.undo_valid && (seg->skiff_sflags & SKIFF_SEG_RETRANS) &&
+	    (pcb->flags & TF_RTO))
+		undo_record(&s->rec, seg_seq(seg));
+	/* Data out: the probe timer starts over. */
 	if (s && !s->rec.tlp_out && seg->len && pcb->state >= ESTABLISHED) {
 		s->rec.pto_due_us =
 			(now + skiff__pto_us(s->rec.srtt_us, pcb->unacked == NULL)) | 1u;
@@ -263,6 +269,35 @@ static u32_t sacked_above(const struct skiff_sock *s, u32_t seq)
 	return n;
 }
 
+/* A resend the episode's undo waits for (once per sequence number). */
+static void undo_record(struct skiff_recovery *r, u32_t seq)
+{
+	for (unsigned i = 0; i < r->undo_n; i++)
+		if (r->undo_seq[i] == seq)
+			return;
+	if (r->undo_n == SKIFF_UNDO_MAX) {
+		r->undo_valid = false;
+		return;
+	}
+	r->undo_seq[r->undo_n++] = seq;
+	r->undo_retrans++;
+}
+
+void skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_recovery *r = &s->rec;
+
+	/* The first timeout of a row starts the episode; backoffs add to it. */
+	if (r->rto_undo && r->undo_valid && pcb->nrtx > 0)
+		return;
+	r->prior_cwnd = pcb->cwnd;
+	r->prior_ssthresh = pcb->ssthresh;
+	r->undo_valid = true;
+	r->rto_undo = true;
+	r->undo_retrans = 0;
+	r->undo_n = 0;
+}
+
 /* The reduction of the episode was for nothing: the window it cut comes
  * back (cc.c restores its own state too). */
 static void undo(struct skiff_sock *s, struct tcp_pcb *pcb)
@@ -375,6 +410,7 @@ static void enter_recovery(struct skiff_sock *s, struct tcp_pcb *pcb)
 		r->prior_cwnd = pcb->cwnd;
 		r->prior_ssthresh = pcb->ssthresh;
 		r->undo_valid = !(pcb->flags & TF_RTO);
+		r->rto_undo = false;
 		r->undo_retrans = 0;
 		r->undo_n = 0;
 		if (r->reo_wnd_persist && --r->reo_wnd_persist == 0)
@@ -500,14 +536,8 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 		if (seg->skiff_sflags & SKIFF_SEG_RETRANS)
 			skiff__s.stats.tcp_lost_retransmits++;
 		/* The resend a D-SACK may later call a duplicate. */
-		if (r->undo_valid) {
-			if (r->undo_n < SKIFF_UNDO_MAX) {
-				r->undo_seq[r->undo_n++] = seg_seq(seg);
-				r->undo_retrans++;
-			} else {
-				r->undo_valid = false;
-			}
-		}
+		if (r->undo_valid)
+			undo_record(r, seg_seq(seg));
 		requeue(pcb, prev, seg); /* prev stays: seg left the list */
 		n++;
 	}
@@ -557,7 +587,7 @@ void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acke
 
 	if (r->srtt_us)
 		set_rto(r, pcb);
-	if (pcb->flags & TF_RTO)
+	if ((pcb->flags & TF_RTO) && !r->rto_undo)
 		r->undo_valid = false;
 	if (r->active &&
 	    ((pcb->flags & TF_RTO) || TCP_SEQ_GEQ(pcb->lastack, r->recover) || !pcb->unacked)) {

@@ -76,6 +76,7 @@ struct skiff_recovery {
 	 * When the peer reports every one of them received twice, the
 	 * reduction was for nothing and is undone. */
 	bool undo_valid;
+	bool rto_undo; /* ... of a retransmission timeout (and its backoffs) */
 	int16_t undo_retrans;
 	u32_t prior_cwnd, prior_ssthresh;
 	uint8_t undo_n;			/* resends recorded below */
@@ -85,6 +86,11 @@ struct skiff_recovery {
 /* lwIP's hooks (patch 0013): a new segment, and a segment going out. */
 void skiff__recovery_seg_init(struct tcp_seg *seg);
 void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg);
+
+/* A retransmission timeout (cc.c, before it cuts the window): the window
+ * it had is kept, and the resends that follow are recorded, so that
+ * D-SACKs of all of them undo the cut (a segment late, not lost). */
+void skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb);
 
 /* lwIP's own fast retransmit is going out (output hook): the episode
  * begins, ending once @p snd_nxt is ACKed. */
