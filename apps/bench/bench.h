@@ -84,6 +84,8 @@ struct bench_plan {
 	uint32_t cost_requests; /* ... and in it */
 	uint32_t cost_bulk_mib; /* bulk: MiB echoed in the window (after a quarter as much) */
 	char cost_dir[128];	/* where the profiles go */
+	unsigned preload_reps;	/* the preload run: repetitions (medians) ... */
+	int preload_ms;		/* ... and about how long each measurement lasts */
 };
 
 /** Where a run is, for the progress line. */
@@ -115,12 +117,13 @@ void bench_eta(const struct bench_at *at, char *buf, size_t len);
 
 /** The measurements, in the order they run. */
 enum {
-	BENCH_RUN_C1 = 1u << 0,	   /* echo, 1 connection */
-	BENCH_RUN_C64 = 1u << 1,   /* echo, 64 connections */
-	BENCH_RUN_BULK = 1u << 2,  /* bulk, 1 connection */
-	BENCH_RUN_SCALE = 1u << 3, /* echo over 64 .. 100,000 connections (opt-in) */
-	BENCH_RUN_LOSS = 1u << 4,  /* bulk through an impairing router (opt-in, loss.h) */
-	BENCH_RUN_COST = 1u << 5,  /* instructions per request under callgrind (opt-in) */
+	BENCH_RUN_C1 = 1u << 0,	     /* echo, 1 connection */
+	BENCH_RUN_C64 = 1u << 1,     /* echo, 64 connections */
+	BENCH_RUN_BULK = 1u << 2,    /* bulk, 1 connection */
+	BENCH_RUN_SCALE = 1u << 3,   /* echo over 64 .. 100,000 connections (opt-in) */
+	BENCH_RUN_LOSS = 1u << 4,    /* bulk through an impairing router (opt-in, loss.h) */
+	BENCH_RUN_COST = 1u << 5,    /* instructions per request under callgrind (opt-in) */
+	BENCH_RUN_PRELOAD = 1u << 6, /* real servers under skiff-run (opt-in, preload.h) */
 };
 
 /** The connection counts of the cost run's echo windows. */

@@ -24,6 +24,7 @@
 #include "app.h"
 #include "bench.h"
 #include "loss.h"
+#include "preload.h"
 #include "plot.h"
 #include "testbed.h"
 
@@ -102,7 +103,8 @@ struct opts {
 	double settle_s; /* wait this long at most for a quiet machine before each pair */
 	bool quick;
 	bool want[NPAIRS];
-	bool loss; /* the loss run (no pair's) */
+	bool loss;    /* the loss run (no pair's) */
+	bool preload; /* the preload run (no pair's) */
 	bool dry_run;
 	char plot_dir[256]; /* --plot: the figures as SVG here */
 	char plot_note[96]; /* --plot-note: added to each figure's subtitle */
@@ -117,7 +119,8 @@ static void usage(FILE *f)
 		"                   [--scale-s S] [--scale-max N] [--frames N] [--ring N]\n"
 		"                   [--loss-mib M] [--loss-cases NAME,...] [--loss-kernel-cc NAME]\n"
 		"                   [--cost-requests N] [--cost-warmup N] [--cost-bulk-mib M]\n"
-		"                   [--cost-dir DIR] [--plot DIR [--plot-note TEXT]] [--dry-run]\n"
+		"                   [--cost-dir DIR] [--preload-s S] [--plot DIR [--plot-note TEXT]]\n"
+		"                   [--dry-run]\n"
 		"  skiff against the Linux kernel's TCP on this machine (docs/benchmarks.md).\n"
 		"  --quick        short runs: echo 1 s, bulk 3 s (default: echo 5 s, bulk 30 s)\n"
 		"  --reps N       repetitions of each measurement, medians reported (5)\n"
@@ -133,7 +136,9 @@ static void usage(FILE *f)
 		"                 loss (bulk through a router that loses, duplicates, reorders\n"
 		"                 or delays, skiff and Linux sending and receiving: opt-in),\n"
 		"                 cost (the skiff server under callgrind: instructions per\n"
-		"                 request and per KiB; once, whatever --reps says: opt-in)\n"
+		"                 request and per KiB; once, whatever --reps says: opt-in),\n"
+		"                 preload (redis-server, nginx, iperf3 -s and memcached under\n"
+		"                 skiff-run against the same servers on the kernel: opt-in)\n"
 		"  --warmup-s S   an unmeasured echo run (64 connections) first (0.5)\n"
 		"  --settle S     before each pair, wait up to S s for the machine to be less\n"
 		"                 than 10%% busy (0: don't wait)\n"
@@ -155,6 +160,9 @@ static void usage(FILE *f)
 		"  --cost-warmup N    requests before it, at least one per connection (2000)\n"
 		"  --cost-bulk-mib M  MiB echoed in its bulk window, after M/4 (64; quick: 16)\n"
 		"  --cost-dir DIR     where its profiles go (a new /tmp/skiff-cost.XXXXXX)\n"
+		"  --preload-s S  about how long each measurement of the preload run lasts\n"
+		"                 (4; quick: 1); its repetitions are 3 unless --reps says\n"
+		"                 otherwise\n"
 		"  --plot DIR     the figures as bar charts too: DIR/<figure>.svg, one per\n"
 		"                 figure (every pair, ratios to kernel_veth), DIR/index.html\n"
 		"  --plot-note TEXT  added to each chart's subtitle (e.g. the commit)\n"
@@ -193,7 +201,7 @@ static int find(const char *name)
 /* The measurement named @p name (its BENCH_RUN_* bit number), or -1. */
 static int find_run(const char *name)
 {
-	static const char *const runs[] = {"c1", "c64", "bulk", "scale", "loss", "cost"};
+	static const char *const runs[] = {"c1", "c64", "bulk", "scale", "loss", "cost", "preload"};
 
 	for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
 		if (!strcmp(runs[i], name))
@@ -257,11 +265,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"plot", required_argument, NULL, 'P'},
 		{"plot-note", required_argument, NULL, 'N'},
 		{"dry-run", no_argument, NULL, 'Y'},
+		{"preload-s", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	double echo_s = 0, bulk_s = 0, bulk_gib = 8, warmup_s = 0.5, scale_s = 0, loss_mib = 0;
-	double cost_mib = 0;
+	double cost_mib = 0, preload_s = 0;
 	bool chose = false, reps_set = false;
 	int ch;
 
@@ -269,7 +278,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->plan.reps = 5;
 	o->plan.cpu_server = 0;
 	o->plan.cpu_client = 1;
-	o->plan.skip = BENCH_RUN_SCALE | BENCH_RUN_LOSS | BENCH_RUN_COST; /* opt-in */
+	o->plan.skip = BENCH_RUN_SCALE | BENCH_RUN_LOSS | BENCH_RUN_COST | BENCH_RUN_PRELOAD;
 	o->plan.cost_requests = 20000;
 	o->plan.cost_warmup = 2000;
 	o->plan.loss_cases = (1u << BENCH_LOSS_CASES) - 1;
@@ -308,9 +317,10 @@ static void parse(int argc, char **argv, struct opts *o)
 			warmup_s = num(optarg, 0, 3600, "bad warm-up duration");
 			break;
 		case 'R':
-			o->plan.skip = (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK |
-					BENCH_RUN_SCALE | BENCH_RUN_LOSS | BENCH_RUN_COST) &
-				       ~words(optarg, find_run, "unknown measurement");
+			o->plan.skip =
+				(BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE |
+				 BENCH_RUN_LOSS | BENCH_RUN_COST | BENCH_RUN_PRELOAD) &
+				~words(optarg, find_run, "unknown measurement");
 			break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &o->plan.cpu_server, &o->plan.cpu_client) !=
@@ -378,6 +388,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'Y':
 			o->dry_run = true;
 			break;
+		case 'U':
+			preload_s = num(optarg, 0.5, 3600, "bad measurement duration");
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -403,7 +416,8 @@ static void parse(int argc, char **argv, struct opts *o)
 				pairs[i].name);
 	}
 	o->loss = !(o->plan.skip & BENCH_RUN_LOSS);
-	for (unsigned i = 0; i < NPAIRS && !o->want[i] && !o->loss; i++)
+	o->preload = !(o->plan.skip & BENCH_RUN_PRELOAD);
+	for (unsigned i = 0; i < NPAIRS && !o->want[i] && !o->loss && !o->preload; i++)
 		if (i == NPAIRS - 1)
 			bad_use("nothing to measure with", "--pairs and --runs");
 	if (!echo_s)
@@ -426,11 +440,13 @@ static void parse(int argc, char **argv, struct opts *o)
 		loss_mib = o->quick ? 16 : 64;
 	o->plan.loss_bytes = (uint64_t)(loss_mib * (1u << 20));
 	o->plan.loss_reps = reps_set ? o->plan.reps : 3;
+	o->plan.preload_reps = reps_set ? o->plan.reps : 3;
+	o->plan.preload_ms = (int)((preload_s ? preload_s : o->quick ? 1 : 4) * 1000);
 	o->plan.cost_bulk_mib = (uint32_t)(cost_mib ? cost_mib : o->quick ? 16 : 64);
 	/* The cost run alone needs one round (its counts repeat). */
-	if (!reps_set &&
-	    (o->plan.skip | BENCH_RUN_LOSS) == (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK |
-						BENCH_RUN_SCALE | BENCH_RUN_LOSS))
+	if (!reps_set && (o->plan.skip | BENCH_RUN_LOSS | BENCH_RUN_PRELOAD) ==
+				 (BENCH_RUN_C1 | BENCH_RUN_C64 | BENCH_RUN_BULK | BENCH_RUN_SCALE |
+				  BENCH_RUN_LOSS | BENCH_RUN_PRELOAD))
 		o->plan.reps = 1;
 	o->plan.tty = isatty(STDOUT_FILENO);
 }
@@ -489,6 +505,14 @@ static const char *bench_kernel_default_cc(void)
 	return name;
 }
 
+static bool any_pair(const struct opts *o)
+{
+	for (unsigned i = 0; i < NPAIRS; i++)
+		if (o->want[i])
+			return true;
+	return false;
+}
+
 /* The plan's estimate of the whole run, in seconds (bench.h). */
 static double estimate(const struct opts *o)
 {
@@ -503,6 +527,8 @@ static double estimate(const struct opts *o)
 		for (unsigned k = 0; k < BENCH_LOSS_CASES; k++)
 			if (o->plan.loss_cases & (1u << k))
 				total += bench_estimate_loss_s(&o->plan) + 0.5;
+	if (o->preload)
+		total += bench_estimate_preload_s(&o->plan);
 	return total;
 }
 
@@ -525,9 +551,9 @@ static void print_plan(const struct opts *o)
 	printf("  machine    %s %s, %ld CPUs online; loadavg %s; busy %.0f%% of all CPUs over 1 s "
 	       "before the run\n",
 	       u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN), load, bg * 100);
-	printf("  method     server pinned to CPU %d, client to CPU %d (sched_setaffinity); the "
-	       "same closed-loop client (loadgen.c) for every pair\n",
-	       o->plan.cpu_server, o->plan.cpu_client);
+	printf("  method     server pinned to CPU %d, client to CPU %d (sched_setaffinity)%s\n",
+	       o->plan.cpu_server, o->plan.cpu_client,
+	       any_pair(o) ? "; the same closed-loop client (loadgen.c) for every pair" : "");
 	if ((o->plan.skip & (BENCH_RUN_C1 | BENCH_RUN_C64)) != (BENCH_RUN_C1 | BENCH_RUN_C64))
 		printf("  echo       %u-byte requests, 1 and 64 connections, %.1f s x %u repetitions "
 		       "(medians), after a %.1f s warm-up\n",
@@ -583,6 +609,15 @@ static void print_plan(const struct opts *o)
 		       BENCH_COST_C_SMALL, BENCH_COST_C_LARGE, o->plan.cost_requests,
 		       o->plan.cost_warmup, o->plan.cost_bulk_mib, o->plan.cost_bulk_mib / 4,
 		       o->plan.cost_dir);
+	if (o->preload) {
+		printf("  preload    redis-server, nginx (1 worker), iperf3 -s, memcached -t 2, each "
+		       "on the kernel's address and then under skiff-run on skiff's, on one veth "
+		       "pair; %u repetitions (medians), about %.1f s per measurement\n",
+		       o->plan.preload_reps, o->plan.preload_ms / 1e3);
+		printf("             clients from the peer namespace: redis-benchmark -c 50 (-P 1, "
+		       "-P 16), wrk -t1 -c64, iperf3 -c (1 stream), memcslap --concurrency=16 "
+		       "(gets)\n");
+	}
 	if (o->plan.loss_ppm)
 		printf("  loss       memlink drops %.2f%% of the frames each way (seeded)\n",
 		       o->plan.loss_ppm / 1e4);
@@ -896,6 +931,69 @@ static void print_loss_targets(const struct bench_loss_result *res)
 	}
 }
 
+/* ---- the preload run ---------------------------------------------------------- */
+
+static bool preload_ratio(const struct bench_preload_result *r, int m, double *v)
+{
+	if (!r->have[m][BP_SKIFF] || !r->have[m][BP_KERNEL] || r->fig[m][BP_KERNEL] <= 0)
+		return false;
+	*v = r->fig[m][BP_SKIFF] / r->fig[m][BP_KERNEL];
+	return true;
+}
+
+static void print_preload_table(const struct opts *o, const struct bench_preload_result *r)
+{
+	printf("%-16s %12s %12s %7s | %6s\n", "preload", "skiff", "kernel", "unit", "ratio");
+	for (int m = 0; m < BP_METRICS; m++) {
+		double v = 0;
+		bool have = preload_ratio(r, m, &v);
+
+		printf("%-16s", bench_preload_metrics[m].name);
+		for (int side = 0; side < BP_SIDES; side++)
+			loss_cell(r->have[m][side], r->fig[m][side],
+				  bench_preload_format(r->fig[m][side]), 12);
+		printf(" %7s |", bench_preload_metrics[m].unit);
+		loss_cell(have, v, "%.3f", 6);
+		printf("\n");
+	}
+	printf("medians of %u repetitions; ratio: skiff / kernel; n/a: an error (below)\n\n",
+	       o->plan.preload_reps);
+}
+
+static void print_preload_lines(const struct bench_preload_result *r)
+{
+	for (int m = 0; m < BP_METRICS && r->ran; m++) {
+		const struct bench_preload_metric_info *mi = &bench_preload_metrics[m];
+		double v;
+
+		if (r->have[m][BP_SKIFF])
+			bench_preload_line(mi->name, "", r->fig[m][BP_SKIFF], mi->unit);
+		if (r->have[m][BP_KERNEL])
+			bench_preload_line(mi->name, ".kernel", r->fig[m][BP_KERNEL], mi->unit);
+		if (preload_ratio(r, m, &v))
+			printf("bench ratio.preload.%s %.3f x\n", mi->name, v);
+		if (r->error[m][0])
+			printf("error preload.%s: %s\n", mi->name, r->error[m]);
+	}
+}
+
+static void print_preload_targets(const struct bench_preload_result *r)
+{
+	for (int m = 0; m < BP_METRICS && r->ran; m++) {
+		const struct bench_preload_metric_info *mi = &bench_preload_metrics[m];
+		char name[64];
+		double v;
+
+		snprintf(name, sizeof(name), "preload %s: skiff >= %.1f x kernel", mi->name,
+			 mi->target);
+		if (!preload_ratio(r, m, &v))
+			printf("target %-60s not measured\n", name);
+		else
+			printf("target %-60s %s (%.4g >= %.1f)\n", name,
+			       v >= mi->target ? "met" : "MISSED", v, mi->target);
+	}
+}
+
 /* ---- plots -------------------------------------------------------------------- */
 
 static bool lower_better(const char *unit)
@@ -1034,6 +1132,7 @@ out:
 int main(int argc, char **argv)
 {
 	static struct bench_loss_result loss[BENCH_LOSS_CASES];
+	static struct bench_preload_result preload;
 	static struct bench_result res[NPAIRS];
 	struct bench_at at = {0};
 	struct timespec t0;
@@ -1123,6 +1222,25 @@ int main(int argc, char **argv)
 			la.pair++;
 		}
 	}
+	if (o.preload && !testbed) {
+		printf("skiff-bench: the preload run needs root and namespaces: not measured\n");
+		skipped = true;
+	} else if (o.preload && !app_stop) {
+		struct bench_at pa = {.t0_ns = at.t0_ns,
+				      .est_total_s = at.est_total_s,
+				      .est_done_s =
+					      at.est_total_s - bench_estimate_preload_s(&o.plan),
+				      .pairs = 1,
+				      .unit_t0_ns = now_ns(),
+				      .unit_est_s = bench_estimate_preload_s(&o.plan)};
+		int rc;
+
+		printf("preload run: the machine was %.0f%% busy over 0.5 s before it\n",
+		       settle(o.settle_s) * 100);
+		rc = bench_preload_run(&o.plan, &pa, &preload);
+		if (rc && rc != -EINTR)
+			failed = true;
+	}
 	for (unsigned i = 0; i < NPAIRS; i++) {
 		if (!o.want[i])
 			continue;
@@ -1146,13 +1264,17 @@ int main(int argc, char **argv)
 	print_table(&o, res);
 	if (o.loss && testbed)
 		print_loss_table(&o, loss);
+	if (preload.ran)
+		print_preload_table(&o, &preload);
 	print_lines(&o, res);
 	print_loss_lines(loss);
+	print_preload_lines(&preload);
 	if (at.pairs)
 		print_targets(&o, res);
 	else
 		printf("\n");
 	print_loss_targets(loss);
+	print_preload_targets(&preload);
 	if (o.plot_dir[0]) {
 		int n = write_plots(&o, res, loss, o.loss && testbed);
 
