@@ -206,9 +206,12 @@ static void test_slow_reader_holding_loans(void)
 	CU_ASSERT(memcmp(got, want, 32) == 0);
 	CU_ASSERT(memcmp(r.x.digest, want, 32) == 0);
 	TK_ASSERT_EQ(bad_audits, 0);
-	/* Backpressure reached the sender while the loans were held. */
+	/* Backpressure reached the sender while the loans were held: its
+	 * segments found no frame, and it got through only by a timeout's
+	 * resend (the RTO's 200 ms floor; before it was 30 ms with backoff,
+	 * and stalls ran longer: 500 ms was asked then). */
 	CU_ASSERT(r.eagain > 0);
-	CU_ASSERT(r.longest_stall_ms >= HOLD_MS / 3);
+	CU_ASSERT(r.longest_stall_ms >= 150);
 	CU_ASSERT(n > 0);
 	skiff_get_stats(&st);
 	tk_score("64-frame UMEMs, reader holds %u loans (%u frames) for %d ms: sender "
