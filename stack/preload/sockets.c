@@ -232,6 +232,25 @@ PL_EXPORT int socket(int domain, int type, int protocol)
 	return fd;
 }
 
+/* The call that names an address decides an undecided socket: adopted by
+ * skiff when @p to_skiff, else the kernel's for good. Decided sockets are
+ * left as they are. 0, or -1 (adopting failed, errno set). */
+static int decide(int fd, struct pl_fd *e, bool to_skiff)
+{
+	int r;
+
+	if (e->kind != PL_UNDECIDED)
+		return 0;
+	if (!to_skiff) {
+		e->kind = PL_KERNEL;
+		return 0;
+	}
+	pl__lock();
+	r = adopt(fd, e);
+	pl__unlock();
+	return r ? -1 : 0;
+}
+
 PL_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct pl_fd *e = pl__get(fd);
@@ -241,17 +260,8 @@ PL_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 		return REAL(bind)(fd, addr, len);
 	if (e->inherited)
 		return inherited();
-	if (e->kind == PL_UNDECIDED) {
-		if (!bind_goes_to_skiff(addr, len)) {
-			e->kind = PL_KERNEL;
-			return REAL(bind)(fd, addr, len);
-		}
-		pl__lock();
-		r = adopt(fd, e);
-		pl__unlock();
-		if (r)
-			return -1;
-	}
+	if (decide(fd, e, e->kind == PL_UNDECIDED && bind_goes_to_skiff(addr, len)))
+		return -1;
 	if (e->kind != PL_SKIFF)
 		return REAL(bind)(fd, addr, len);
 	pl__lock();
@@ -344,17 +354,8 @@ PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return REAL(connect)(fd, addr, len);
 	if (e->inherited)
 		return inherited();
-	if (e->kind == PL_UNDECIDED) {
-		if (!dst_goes_to_skiff(addr, len)) {
-			e->kind = PL_KERNEL;
-			return REAL(connect)(fd, addr, len);
-		}
-		pl__lock();
-		r = adopt(fd, e);
-		pl__unlock();
-		if (r)
-			return -1;
-	}
+	if (decide(fd, e, e->kind == PL_UNDECIDED && dst_goes_to_skiff(addr, len)))
+		return -1;
 	if (e->kind != PL_SKIFF)
 		return REAL(connect)(fd, addr, len);
 	pl__lock();
@@ -514,19 +515,8 @@ PL_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const s
 
 	if (!e || pl__inside)
 		return REAL(sendto)(fd, buf, len, flags, to, tolen);
-	if (e->kind == PL_UNDECIDED && to) {
-		int r = 0;
-
-		if (!dst_goes_to_skiff(to, tolen)) {
-			e->kind = PL_KERNEL;
-		} else {
-			pl__lock();
-			r = adopt(fd, e);
-			pl__unlock();
-			if (r)
-				return -1;
-		}
-	}
+	if (to && decide(fd, e, e->kind == PL_UNDECIDED && dst_goes_to_skiff(to, tolen)))
+		return -1;
 	if (e->kind != PL_SKIFF)
 		return REAL(sendto)(fd, buf, len, flags, to, tolen);
 	return sk_send(e, buf, len, flags, to, tolen);
