@@ -69,6 +69,11 @@ void skiff__heap_free(void *p)
 
 	if (!p)
 		return;
+#if HEAP_KEEP == 0
+	(void)l;
+	(void)c;
+	free(p);
+#else
 	c = malloc_usable_size(p) / HEAP_STEP;
 	if (c >= HEAP_CLASSES) {
 		free(p);
@@ -82,6 +87,7 @@ void skiff__heap_free(void *p)
 	((struct heap_free *)p)->next = l->head;
 	l->head = p;
 	l->n++;
+#endif
 }
 
 void *skiff__heap_calloc(size_t n, size_t size)
