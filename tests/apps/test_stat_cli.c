@@ -167,6 +167,7 @@ static void test_killed_owner_reported_dead_and_cleaned(void)
 	snprintf(p, sizeof(p), "%d", (int)echo.pid);
 	kill(echo.pid, SIGKILL);
 	proc_finish(&echo, 5000);
+	proc_done(&echo);
 	CU_ASSERT(segment_of(echo.pid)); /* left behind */
 	proc_run(&s, 0, 10000, attach);
 	proc_expect(&s, 1, "the owner died without stopping skiff; its segment is removed");
