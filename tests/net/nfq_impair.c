@@ -639,8 +639,9 @@ static void release_all(void)
 
 static void rx_setup(void)
 {
-	size_t slot = S.o.stripping ? RX_SLOT_ALL : RX_SLOT_HEADERS;
-	uint8_t *buf = aligned_alloc(8, slot * RX_BURST);
+	/* Each slot starts aligned for the netlink header in it. */
+	size_t slot = NLMSG_ALIGN(S.o.stripping ? RX_SLOT_ALL : RX_SLOT_HEADERS);
+	uint8_t *buf = aligned_alloc(8, (slot * RX_BURST + 7) & ~(size_t)7);
 
 	if (!buf)
 		die("out of memory (receive buffers)");
