@@ -342,7 +342,14 @@ static void test_holders_keep_to_their_budget(void)
 	CU_ASSERT(env.peak_ooseq > 0);
 	CU_ASSERT(env.peak_ooseq <= s0.frames_total / 4);
 	CU_ASSERT(s2.tcp_ooseq_budget_drops > 0);
-	CU_ASSERT(s2.rx_budget_orphaned_bytes > 0);
+	/* Orphaning is due once a connection's unread data reached its
+	 * budget; a slow agent (an ASan build, a busy machine) may not get
+	 * that far, and then none is owed. */
+	if (env.peak_rxq < 1437u)
+		tk_note("the unread holders never reached a connection's budget (peak %u frames in "
+			"all): nothing was owed orphaning",
+			env.peak_rxq);
+	CU_ASSERT(s2.rx_budget_orphaned_bytes > 0 || env.peak_rxq < 1437u);
 	CU_ASSERT(env.peak_rxq <= HOLDERS * 1437u + 64);
 	tk_note("fill ring ran empty %llu times while the holders held",
 		(unsigned long long)(s2.xdp_fill_ring_empty - s1.xdp_fill_ring_empty));
