@@ -213,6 +213,20 @@ void skiff__rxq_lent_head(struct skiff_rxq *q, bool keep)
 		pbuf_free(p);
 }
 
+void skiff__rxq_unlend_head(struct skiff_rxq *q, struct pbuf *p, uint32_t off)
+{
+	uint32_t len = p->len - off;
+
+	p->next = q->head;
+	q->head = p;
+	if (!q->tail)
+		q->tail = p;
+	q->off = off;
+	q->bytes += len;
+	q->unacked -= len;
+	count_in(q, p);
+}
+
 /* Received data an application leaves queued pins one UMEM frame per
  * segment, and the fill ring needs frames to receive anything at all (ACKs
  * included). When most frames are held, the out-of-order queues go first

@@ -52,6 +52,9 @@ bool skiff__rxq_peek_head(const struct skiff_rxq *q, struct pbuf **p, uint8_t **
  * it is freed): off the queue, counted as consumed, the window opening at
  * the next skiff__rxq_consume(). */
 void skiff__rxq_lent_head(struct skiff_rxq *q, bool keep);
+/* Undoes skiff__rxq_lent_head(@p q, true) for a loan refused: @p p back at
+ * the head, its bytes from @p off queued again. */
+void skiff__rxq_unlend_head(struct skiff_rxq *q, struct pbuf *p, uint32_t off);
 /* Once per poll round: when frames run short, out-of-order queues go
  * (ooseq.c), then queued payloads move to lwIP's heap and their frames go
  * back (DESIGN.md's orphaning). */

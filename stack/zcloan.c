@@ -82,11 +82,19 @@ static int lend_one(struct skiff_sock *s, struct skiff_zc_loan *out)
 	if (pkb && q->ref == 1) {
 		/* The pbuf lives in this pkb's cb: from here on the pkb (and
 		 * with it the pbuf) is zerocopy/'s, never lwIP's again. */
+		uint32_t off = (uint32_t)(data - (uint8_t *)q->payload);
+
 		pkb_pull(pkb, (uint32_t)(data - pkb->data));
 		pkb_trim(pkb, len);
+		/* Off the queue first: a loan past the budget may copy the
+		 * bytes and free the pkb, and the pbuf with it. */
+		skiff__rxq_lent_head(&s->rx, true);
 		e = zc_rx_loan(skiff__s.zc, pkb, &zl);
-		if (e)
-			return e; /* nothing changed that the pbuf depends on */
+		if (e) {
+			/* Refused: nothing changed that the pbuf depends on. */
+			skiff__rxq_unlend_head(&s->rx, q, off);
+			return e;
+		}
 	} else {
 		/* Not one of our frames (or shared): lend a copy. */
 		e = skiff__copy_to_frame(data, len, &pkb);
@@ -99,9 +107,8 @@ static int lend_one(struct skiff_sock *s, struct skiff_zc_loan *out)
 		}
 		skiff__s.stats.rx_copied_bytes += len;
 		copied = true;
+		skiff__rxq_lent_head(&s->rx, false);
 	}
-	/* The lent pbuf lives on in its pkb; a copied one goes. */
-	skiff__rxq_lent_head(&s->rx, !copied);
 	*out = (struct skiff_zc_loan){
 		.data = zl.data,
 		.len = zl.len,
