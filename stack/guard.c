@@ -61,6 +61,18 @@ static void dsack_ack(struct tcp_pcb *pcb, u32_t left, u32_t right)
 	skiff__s.stats.tcp_dsacks_sent++;
 }
 
+/* The receive window as the peer read it in our last segment. */
+static u32_t told_wnd(const struct tcp_pcb *pcb)
+{
+	u32_t w = TCP_SEQ_GT(pcb->rcv_ann_right_edge, pcb->rcv_nxt)
+			  ? pcb->rcv_ann_right_edge - pcb->rcv_nxt
+			  : 0;
+
+	if (pcb->state == SYN_RCVD)
+		return LWIP_MIN(w, 0xffff); /* a SYN-ACK's window is not scaled */
+	return w >> pcb->rcv_scale << pcb->rcv_scale;
+}
+
 err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -77,10 +89,13 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 		/* RFC 5961 3.2: exact sequence resets; in the window
 		 * (RCV.NXT <= SEG.SEQ < RCV.NXT+RCV.WND), a challenge;
 		 * elsewhere, nothing. Dropped here: lwIP's window test
-		 * includes the right edge and would challenge it. */
+		 * includes the right edge and would challenge it. RCV.WND
+		 * is the window the peer was told of (as Linux's
+		 * tcp_receive_window()): lwIP's rcv_wnd may have opened
+		 * since, unannounced, and the scale rounds what was sent. */
 		if (seq == pcb->rcv_nxt)
 			return ERR_OK;
-		if (seq - pcb->rcv_nxt < pcb->rcv_wnd)
+		if (seq - pcb->rcv_nxt < told_wnd(pcb))
 			return challenge(pcb);
 		st->stats.tcp_rst_ignored++;
 		return ERR_ABRT;
