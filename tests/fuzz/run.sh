@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the `fuzz` preset (clang, libFuzzer, ASan + UBSan) and runs every
-# fuzz target through ctest for SKIFF_FUZZ_SECONDS (default 60) each, one
-# after the other. A crash, a sanitizer report, a leak or a timeout fails
+# fuzz target through ctest for SKIFF_FUZZ_SECONDS (default 60) each. A crash, a sanitizer report, a leak or a timeout fails
 # the target (reproducer in build/fuzz/tests/fuzz/artifacts/); the script
-# fails if any target did. Each target appends a row to
+# fails if any target did. The targets run side by side (each for the full
+# time, sharing the cores: executions per target fall, the wall time does
+# not add up). Each target appends a row to
 # build/fuzz/scoreboard.tsv:
 #
 #   YYYY-MM-DD HH:MM <TAB> fuzz.<name> <TAB> N executions in S s, C corpus units, cov X <TAB> PASS|FAIL
@@ -32,18 +33,32 @@ mapfile -t targets < <(ctest --test-dir "$build" -L '^fuzz$' -N |
 # The last value of "<key>: N" in a libFuzzer log.
 last() { grep -oE "$1: *[0-9]+" "$2" | tail -n1 | grep -oE '[0-9]+$' || true; }
 
-failed=0
-for t in "${targets[@]}"; do
-	log=$build/fuzz-$t.log
+# One target: its log, then its verdict and figure in $build/fuzz-$t.result.
+run_one() {
+	local t=$1 log=$build/fuzz-$1.log start result elapsed
 	start=$(date +%s)
 	if ctest --test-dir "$build" -L '^fuzz$' -R "^${t}(_corpus_dir)?\$" --output-on-failure -V \
 		>"$log" 2>&1; then
 		result=PASS
 	else
 		result=FAIL
-		failed=1
 	fi
 	elapsed=$(($(date +%s) - start))
+	echo "$result $elapsed" >"$build/fuzz-$t.result"
+}
+
+echo "run.sh: ${#targets[@]} fuzz targets side by side, ${seconds} s each"
+for t in "${targets[@]}"; do
+	rm -f "$build/fuzz-$t.result"
+	run_one "$t" &
+done
+wait
+
+failed=0
+for t in "${targets[@]}"; do
+	log=$build/fuzz-$t.log
+	read -r result elapsed <"$build/fuzz-$t.result" || { result=FAIL elapsed=0; }
+	[[ $result == PASS ]] || failed=1
 	execs=$(last 'stat::number_of_executed_units' "$log")
 	corp=$(last 'corp' "$log")
 	cov=$(last 'cov' "$log")
