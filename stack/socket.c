@@ -2,8 +2,13 @@
  * socket, bind, listen, accept, connect, send, recv, shutdown, close, with
  * POSIX errno semantics. Blocking calls drive the poll loop until they can
  * finish (skiff__sock_wait()). */
+#define _GNU_SOURCE /* IOV_MAX */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
 
 #include "demux.h"
 #include "instance.h"
@@ -250,18 +255,38 @@ static int send_state(struct skiff_sock *s)
 	return 0;
 }
 
-/* Queues what fits of @p buf into lwIP's send buffer (a copy); the count
- * (*@p err: -errno when lwIP refused for another reason than room). A
- * corked socket sends as with MSG_MORE: what is queued goes out with the
- * next ACK, a full send buffer, or the uncork. */
-static size_t stream_queue(struct skiff_sock *s, const uint8_t *buf, size_t len, int flags,
-			   int *err)
+/* A place in an iovec array: buffer @p i, @p off bytes into it. */
+struct iov_at {
+	const struct iovec *iov;
+	size_t cnt, i, off;
+};
+
+/* The bytes of @p a's current buffer from its place on (skipping empty
+ * ones); 0 at the end. */
+static size_t iov_span(struct iov_at *a, uint8_t **p)
+{
+	while (a->i < a->cnt && a->off == a->iov[a->i].iov_len) {
+		a->i++;
+		a->off = 0;
+	}
+	if (a->i == a->cnt)
+		return 0;
+	*p = (uint8_t *)a->iov[a->i].iov_base + a->off;
+	return a->iov[a->i].iov_len - a->off;
+}
+
+/* Queues what fits of @p len bytes from @p a into lwIP's send buffer (a
+ * copy); the count (*@p err: -errno when lwIP refused for another reason
+ * than room). A corked socket sends as with MSG_MORE: what is queued goes
+ * out with the next ACK, a full send buffer, or the uncork. */
+static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, int flags, int *err)
 {
 	struct tcp_pcb *pcb = s->pcb.tcp;
 	size_t sent = 0;
+	uint8_t *buf;
 
 	while (sent < len) {
-		size_t chunk = len - sent, room = tcp_sndbuf(pcb);
+		size_t chunk = iov_span(a, &buf), room = tcp_sndbuf(pcb);
 		err_t e;
 
 		if (chunk > 0xffff)
@@ -270,7 +295,7 @@ static size_t stream_queue(struct skiff_sock *s, const uint8_t *buf, size_t len,
 			chunk = room;
 		if (!chunk || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
 			break;
-		e = tcp_write(pcb, buf + sent, (u16_t)chunk,
+		e = tcp_write(pcb, buf, (u16_t)chunk,
 			      TCP_WRITE_FLAG_COPY | (sent + chunk < len || (flags & MSG_MORE)
 							     ? TCP_WRITE_FLAG_MORE
 							     : 0));
@@ -281,6 +306,7 @@ static size_t stream_queue(struct skiff_sock *s, const uint8_t *buf, size_t len,
 			break;
 		}
 		sent += chunk;
+		a->off += chunk;
 	}
 	if (s->opt.cork)
 		flags |= MSG_MORE;
@@ -290,10 +316,13 @@ static size_t stream_queue(struct skiff_sock *s, const uint8_t *buf, size_t len,
 	return sent;
 }
 
-static ssize_t stream_send(int fd, struct skiff_sock *s, const uint8_t *buf, size_t len, int flags)
+/* Sends the @p len bytes of @p iov (every one, unless nonblocking). */
+static ssize_t stream_send(int fd, struct skiff_sock *s, const struct iovec *iov, size_t cnt,
+			   size_t len, int flags)
 {
 	bool nonblock = s->opt.nonblock || (flags & MSG_DONTWAIT);
 	long long deadline = skiff__deadline(s->opt.sndtimeo_ms);
+	struct iov_at a = {.iov = iov, .cnt = cnt};
 	size_t sent = 0;
 	int e;
 
@@ -302,7 +331,7 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const uint8_t *buf, siz
 		if (e && !(e == -EAGAIN && !nonblock))
 			break;
 		if (!e) {
-			sent += stream_queue(s, buf + sent, len - sent, flags, &e);
+			sent += stream_queue(s, &a, len - sent, flags, &e);
 			if (e || sent == len)
 				break;
 		}
@@ -319,11 +348,47 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const uint8_t *buf, siz
 	SKIFF_FAIL(-e);
 }
 
-static ssize_t stream_recv(int fd, struct skiff_sock *s, uint8_t *buf, size_t len, int flags)
+/* Copies queued bytes into @p iov, up to @p len (MSG_PEEK: without taking
+ * them; a peek over several buffers goes through one). */
+static size_t stream_copy(struct skiff_sock *s, struct iov_at *a, size_t len, bool peek)
+{
+	size_t done = 0, n, span;
+	uint8_t *p, *tmp;
+
+	if (peek && a->cnt - a->i > 1) {
+		n = skiff__rxq_bytes(&s->rx) < len ? skiff__rxq_bytes(&s->rx) : len;
+		if (!n || !(tmp = malloc(n)))
+			return 0;
+		n = skiff__rxq_copy(s, tmp, n, true);
+		while (done < n && (span = iov_span(a, &p))) {
+			if (span > n - done)
+				span = n - done;
+			memcpy(p, tmp + done, span);
+			a->off += span;
+			done += span;
+		}
+		free(tmp);
+		return done;
+	}
+	while (done < len && skiff__rxq_bytes(&s->rx) && (span = iov_span(a, &p))) {
+		if (span > len - done)
+			span = len - done;
+		n = skiff__rxq_copy(s, p, span, peek);
+		a->off += n;
+		done += n;
+		if (n < span || peek)
+			break;
+	}
+	return done;
+}
+
+static ssize_t stream_recv(int fd, struct skiff_sock *s, const struct iovec *iov, size_t cnt,
+			   size_t len, int flags)
 {
 	bool nonblock = s->opt.nonblock || (flags & MSG_DONTWAIT);
 	bool peek = flags & MSG_PEEK, waitall = (flags & MSG_WAITALL) && !peek;
 	long long deadline = skiff__deadline(s->opt.rcvtimeo_ms);
+	struct iov_at a = {.iov = iov, .cnt = cnt};
 	size_t done = 0;
 	int e;
 
@@ -333,7 +398,7 @@ static ssize_t stream_recv(int fd, struct skiff_sock *s, uint8_t *buf, size_t le
 		return 0;
 	for (;;) {
 		if (skiff__rxq_bytes(&s->rx) && !s->rd_shut) {
-			done += skiff__rxq_copy(s, buf + done, len - done, peek);
+			done += stream_copy(s, &a, len - done, peek);
 			if (done == len || !waitall)
 				return (ssize_t)done;
 		}
@@ -388,7 +453,7 @@ ssize_t skiff_sendto(int fd, const void *buf, size_t len, int flags, const struc
 			SKIFF_FAIL((int)-n);
 		return 0;
 	}
-	return stream_send(fd, s, buf, len, flags);
+	return stream_send(fd, s, &(struct iovec){(void *)buf, len}, 1, len, flags);
 }
 
 ssize_t skiff_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
@@ -407,9 +472,131 @@ ssize_t skiff_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr
 			SKIFF_FAIL((int)-n);
 		return n;
 	}
-	n = stream_recv(fd, s, buf, len, flags);
+	n = stream_recv(fd, s, &(struct iovec){buf, len}, 1, len, flags);
 	if (n >= 0 && from && fromlen && (s = skiff__sock_get(fd)))
 		skiff__sockaddr_out(s, &s->addr.remote, s->addr.rport, from, fromlen);
+	return n;
+}
+
+/* The bytes @p iov holds in all: 0, or -EINVAL past SSIZE_MAX, -EMSGSIZE
+ * past IOV_MAX buffers (as Linux), -EFAULT for bytes without a buffer. */
+static ssize_t iov_total(const struct iovec *iov, size_t cnt)
+{
+	size_t total = 0;
+
+	if (cnt > IOV_MAX)
+		return -EMSGSIZE;
+	if (cnt && !iov)
+		return -EFAULT;
+	for (size_t i = 0; i < cnt; i++) {
+		if (iov[i].iov_len && !iov[i].iov_base)
+			return -EFAULT;
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	return (ssize_t)total;
+}
+
+/* A datagram's buffers gathered into one (@p *tmp to free), or the only
+ * one as it is. */
+static const void *gather(const struct iovec *iov, size_t cnt, size_t len, void **tmp)
+{
+	struct iov_at a = {.iov = iov, .cnt = cnt};
+	uint8_t *p, *out;
+	size_t done = 0, span;
+
+	*tmp = NULL;
+	if (cnt == 1)
+		return iov[0].iov_base;
+	if (!(out = malloc(len ? len : 1)))
+		return NULL;
+	while ((span = iov_span(&a, &p))) {
+		memcpy(out + done, p, span);
+		a.off += span;
+		done += span;
+	}
+	*tmp = out;
+	return out;
+}
+
+ssize_t skiff_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	struct skiff_sock *s;
+	ssize_t len, n;
+	const void *buf;
+	void *tmp;
+
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
+		return -1;
+	if (!m)
+		SKIFF_FAIL(EFAULT);
+	if ((len = iov_total(m->msg_iov, m->msg_iovlen)) < 0)
+		SKIFF_FAIL((int)-len);
+	if (s->kind == SKIFF_SK_TCP) {
+		if (!len)
+			return skiff_send(fd, NULL, 0, flags);
+		return stream_send(fd, s, m->msg_iov, m->msg_iovlen, (size_t)len, flags);
+	}
+	if (len > 0xffff)
+		SKIFF_FAIL(EMSGSIZE);
+	if (!(buf = gather(m->msg_iov, m->msg_iovlen, (size_t)len, &tmp)) && len)
+		SKIFF_FAIL(ENOMEM);
+	n = skiff__dgram_send(s, buf, (size_t)len, m->msg_name, m->msg_namelen);
+	free(tmp);
+	if (n < 0)
+		SKIFF_FAIL((int)-n);
+	return n;
+}
+
+/* One datagram into @p m's buffers; MSG_TRUNC in msg_flags when it was
+ * longer (and, asked with MSG_TRUNC, its whole length returned). */
+static ssize_t dgram_recvmsg(int fd, struct skiff_sock *s, struct msghdr *m, size_t len, int flags)
+{
+	struct iov_at a = {.iov = m->msg_iov, .cnt = m->msg_iovlen};
+	uint8_t buf[0xffff], *p;
+	size_t done = 0, span;
+	ssize_t n;
+
+	n = skiff__dgram_recv(fd, s, buf, sizeof(buf), flags, m->msg_name,
+			      m->msg_name ? &m->msg_namelen : NULL);
+	if (n < 0)
+		return n;
+	while (done < (size_t)n && done < len && (span = iov_span(&a, &p))) {
+		if (span > (size_t)n - done)
+			span = (size_t)n - done;
+		memcpy(p, buf + done, span);
+		a.off += span;
+		done += span;
+	}
+	if ((size_t)n > len)
+		m->msg_flags |= MSG_TRUNC;
+	return (flags & MSG_TRUNC) ? n : (ssize_t)done;
+}
+
+ssize_t skiff_recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct skiff_sock *s;
+	ssize_t len, n;
+
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
+		return -1;
+	if (!m)
+		SKIFF_FAIL(EFAULT);
+	if ((len = iov_total(m->msg_iov, m->msg_iovlen)) < 0)
+		SKIFF_FAIL((int)-len);
+	m->msg_flags = 0;
+	m->msg_controllen = 0; /* no ancillary data */
+	if (s->kind == SKIFF_SK_UDP) {
+		n = dgram_recvmsg(fd, s, m, (size_t)len, flags);
+		if (n < 0)
+			SKIFF_FAIL((int)-n);
+		return n;
+	}
+	n = stream_recv(fd, s, m->msg_iov, m->msg_iovlen, (size_t)len, flags);
+	if (n >= 0 && m->msg_name && (s = skiff__sock_get(fd)))
+		skiff__sockaddr_out(s, &s->addr.remote, s->addr.rport, m->msg_name,
+				    &m->msg_namelen);
 	return n;
 }
 

@@ -6,12 +6,14 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "../../stack/skiff_testing.h"
@@ -920,6 +922,185 @@ static void test_udp_v6_echo(void)
 	udp_echo(AF_INET6);
 }
 
+/* ---- sendmsg and recvmsg ------------------------------------------------------- */
+
+#define MSG_BYTES (4 * ST_MIB)
+
+/* Sends MSG_BYTES of the pattern in calls of five buffers of uneven sizes
+ * (empty ones among them), then closes. */
+static int child_sendmsg_stream(void *arg)
+{
+	static const size_t sizes[] = {0, 1, 13, 1448, 4096, 0, 65537, 7, 30000, 2};
+	static uint8_t buf[5 * 65537];
+	int fd = connect_to(AF_INET, ST_ML_IP4_0, ST_ML_IP6_0, PORT);
+	uint64_t off = 0;
+	unsigned k = 0;
+
+	(void)arg;
+	if (fd < 0)
+		return 10;
+	while (off < MSG_BYTES) {
+		struct iovec iov[5];
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = 5};
+		size_t total = 0, at = 0;
+		ssize_t n;
+
+		for (int i = 0; i < 5; i++, k++) {
+			size_t len = sizes[k % 10];
+
+			if (total + len > MSG_BYTES - off)
+				len = MSG_BYTES - off - total;
+			iov[i] = (struct iovec){buf + at, len};
+			st_pattern(21, off + total, buf + at, len);
+			total += len;
+			at += len;
+		}
+		n = skiff_sendmsg(fd, &m, 0);
+		if (n != (ssize_t)total)
+			return 11;
+		off += total;
+	}
+	skiff_close(fd);
+	return 0;
+}
+
+/* A stream sent with skiff_sendmsg and read with skiff_recvmsg arrives
+ * whole and in order; a peek over two buffers shows what the next read
+ * takes. */
+static void test_sendmsg_recvmsg_stream(void)
+{
+	static uint8_t a[7], b[1000], c[3001], peek[64], again[64];
+	struct iovec iov[3] = {{a, sizeof(a)}, {b, sizeof(b)}, {c, sizeof(c)}};
+	struct iovec piov[2] = {{peek, 5}, {peek + 5, sizeof(peek) - 5}};
+	struct msghdr m = {.msg_iov = piov, .msg_iovlen = 2};
+	struct sockaddr_in from;
+	uint64_t off = 0;
+	unsigned bad = 0;
+	ssize_t n, k;
+	int lfd, fd;
+
+	pair_up(child_sendmsg_stream, NULL, NULL);
+	lfd = listen_on(AF_INET, PORT);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	n = skiff_recvmsg(fd, &m, MSG_PEEK);
+	CU_ASSERT_FATAL(n > 0);
+	k = skiff_recv(fd, again, (size_t)n, MSG_WAITALL);
+	TK_ASSERT_EQ(k, n);
+	CU_ASSERT(memcmp(peek, again, (size_t)n) == 0);
+	CU_ASSERT(st_pattern_check(21, 0, again, (size_t)n) < 0);
+	off = (uint64_t)n;
+	for (;;) {
+		size_t left;
+
+		m = (struct msghdr){.msg_iov = iov,
+				    .msg_iovlen = 3,
+				    .msg_name = &from,
+				    .msg_namelen = sizeof(from)};
+		n = skiff_recvmsg(fd, &m, 0);
+		if (n <= 0) {
+			CU_ASSERT(n == 0);
+			break;
+		}
+		CU_ASSERT(m.msg_namelen == sizeof(from) && from.sin_family == AF_INET);
+		left = (size_t)n;
+		for (int i = 0; i < 3 && left; i++) {
+			size_t len = left < iov[i].iov_len ? left : iov[i].iov_len;
+
+			bad += st_pattern_check(21, off, iov[i].iov_base, len) >= 0;
+			off += len;
+			left -= len;
+		}
+	}
+	TK_ASSERT_EQ(off, MSG_BYTES);
+	TK_ASSERT_EQ(bad, 0);
+	skiff_close(fd);
+	TK_ASSERT_EQ(pair_wait_child(30000), 0);
+}
+
+/* Echoes three datagrams. */
+static int child_udp_echo3(void *arg)
+{
+	int fd = skiff_socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	struct timeval tv = {.tv_sec = 5};
+	struct sockaddr_storage from;
+	uint8_t b[2000];
+
+	(void)arg;
+	if (fd < 0 || skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    skiff_bind(fd, (struct sockaddr *)&a4, sizeof(a4)))
+		return 10;
+	st_child_report("r", 1);
+	for (int i = 0; i < 3; i++) {
+		socklen_t fl = sizeof(from);
+		ssize_t k = skiff_recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
+
+		if (k < 0)
+			return 12;
+		if (skiff_sendto(fd, b, (size_t)k, 0, (struct sockaddr *)&from, fl) != k)
+			return 13;
+	}
+	skiff_close(fd);
+	return 0;
+}
+
+/* A datagram gathered from three buffers, scattered into two; one longer
+ * than the buffers comes cut, with MSG_TRUNC (and, asked with MSG_TRUNC, its
+ * whole length); too many buffers: EMSGSIZE. */
+static void test_sendmsg_recvmsg_udp(void)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	static uint8_t out[1000], in[1000];
+	static struct iovec many[IOV_MAX + 1];
+	struct iovec g[3] = {{out, 10}, {out + 10, 0}, {out + 10, 290}};
+	struct iovec sc[2] = {{in, 100}, {in + 100, 500}};
+	struct msghdr m = {
+		.msg_iov = g, .msg_iovlen = 3, .msg_name = &to, .msg_namelen = sizeof(to)};
+	struct timeval tv = {.tv_sec = 2};
+	int fd;
+
+	pair_up(child_udp_echo3, NULL, NULL);
+	CU_ASSERT_FATAL(st_child_read_report(in, 1, 10000));
+	inet_pton(AF_INET, ST_ML_IP4_1, &to.sin_addr);
+	fd = skiff_socket(AF_INET, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	st_pattern(5, 0, out, sizeof(out));
+	TK_ASSERT_EQ(skiff_sendmsg(fd, &m, 0), 300);
+	m = (struct msghdr){.msg_iov = sc, .msg_iovlen = 2};
+	TK_ASSERT_EQ(skiff_recvmsg(fd, &m, 0), 300);
+	CU_ASSERT(memcmp(in, out, 300) == 0);
+	TK_ASSERT_EQ(m.msg_flags & MSG_TRUNC, 0);
+	/* 1000 bytes into 600 */
+	g[0] = (struct iovec){out, sizeof(out)};
+	m = (struct msghdr){
+		.msg_iov = g, .msg_iovlen = 1, .msg_name = &to, .msg_namelen = sizeof(to)};
+	TK_ASSERT_EQ(skiff_sendmsg(fd, &m, 0), 1000);
+	m = (struct msghdr){.msg_iov = sc, .msg_iovlen = 2};
+	TK_ASSERT_EQ(skiff_recvmsg(fd, &m, MSG_PEEK | MSG_TRUNC), 1000);
+	CU_ASSERT(m.msg_flags & MSG_TRUNC);
+	m = (struct msghdr){.msg_iov = sc, .msg_iovlen = 2};
+	TK_ASSERT_EQ(skiff_recvmsg(fd, &m, 0), 600);
+	CU_ASSERT(m.msg_flags & MSG_TRUNC);
+	CU_ASSERT(memcmp(in, out, 600) == 0);
+	/* the third datagram, for the child's count */
+	m = (struct msghdr){
+		.msg_iov = g, .msg_iovlen = 1, .msg_name = &to, .msg_namelen = sizeof(to)};
+	TK_ASSERT_EQ(skiff_sendmsg(fd, &m, 0), 1000);
+	m = (struct msghdr){.msg_iov = sc, .msg_iovlen = 2};
+	CU_ASSERT(skiff_recvmsg(fd, &m, 0) == 600);
+	m = (struct msghdr){.msg_iov = many,
+			    .msg_iovlen = IOV_MAX + 1,
+			    .msg_name = &to,
+			    .msg_namelen = sizeof(to)};
+	TK_ASSERT_EQ(skiff_sendmsg(fd, &m, 0), -1);
+	TK_ASSERT_EQ(errno, EMSGSIZE);
+	CU_ASSERT(skiff_close(fd) == 0);
+	TK_ASSERT_EQ(pair_wait_child(10000), 0);
+}
+
 static const struct tk_case tests[] = {
 	TK_TEST(test_zero_copy_copies_nothing),
 	TK_TEST(test_loan_to_buf_echo_copies_nothing),
@@ -931,6 +1112,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_listen_backlog_overflow_gets_cookies),
 	TK_TEST(test_udp_v4_echo),
 	TK_TEST(test_udp_v6_echo),
+	TK_TEST(test_sendmsg_recvmsg_stream),
+	TK_TEST(test_sendmsg_recvmsg_udp),
 	TK_TEST(test_v4_faults_to_parent),
 	TK_TEST(test_v6_faults_zero_copy_to_child),
 	TK_TEST(test_v4_64mib_to_parent),

@@ -261,6 +261,15 @@ SKIFF_API ssize_t skiff_sendto(int fd, const void *buf, size_t len, int flags,
 			       const struct sockaddr *to, socklen_t tolen);
 SKIFF_API ssize_t skiff_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 				 socklen_t *fromlen);
+/** send and receive over several buffers, as sendmsg(2)/recvmsg(2): a
+ * stream's buffers go out as one write (blocking: all of them) and fill in
+ * order; a datagram is gathered from them or scattered into them, with
+ * MSG_TRUNC in msg_flags when it was longer (the flag MSG_TRUNC returns its
+ * whole length). msg_name as for sendto/recvfrom. No ancillary data:
+ * msg_control is ignored on send, msg_controllen is 0 on return. Up to
+ * IOV_MAX buffers (else EMSGSIZE). */
+SKIFF_API ssize_t skiff_sendmsg(int fd, const struct msghdr *msg, int flags);
+SKIFF_API ssize_t skiff_recvmsg(int fd, struct msghdr *msg, int flags);
 SKIFF_API int skiff_shutdown(int fd, int how);
 /** Graceful close (FIN), or abortive (RST) when unread data is queued or
  * SO_LINGER {1, 0} is set, as Linux does. */
