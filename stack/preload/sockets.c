@@ -522,67 +522,117 @@ PL_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const s
 	return sk_send(e, buf, len, flags, to, tolen);
 }
 
-/* The iovec calls go one buffer at a time: a short transfer ends them, as
- * a short read or write would. */
-static ssize_t sk_recvv(struct pl_fd *e, const struct iovec *iov, int cnt, int flags,
-			struct sockaddr *from, socklen_t *fromlen)
+/* The iovec calls, through skiff_recvmsg/skiff_sendmsg: a datagram is
+ * gathered and scattered whole, a stream's buffers go as one write (a
+ * blocking one sends them all, as the kernel's does). */
+static ssize_t sk_recvmsg(struct pl_fd *e, struct msghdr *m, int flags)
 {
-	ssize_t total = 0, n;
+	long long deadline = 0;
+	ssize_t n;
 
-	for (int i = 0; i < cnt; i++) {
-		if (!iov[i].iov_len)
-			continue;
-		n = sk_recv(e, iov[i].iov_base, iov[i].iov_len,
-			    total ? flags | MSG_DONTWAIT : flags, total ? NULL : from,
-			    total ? NULL : fromlen);
-		if (n < 0)
-			return total ? total : -1;
-		total += n;
-		if ((size_t)n < iov[i].iov_len || e->type != SOCK_STREAM)
-			break;
+	if (e->inherited)
+		return inherited();
+	if (flags & MSG_OOB) {
+		pl__warn_once("oob", "MSG_OOB is not supported on skiff sockets (EOPNOTSUPP)");
+		errno = EOPNOTSUPP;
+		return -1;
 	}
-	return total;
+	for (;;) {
+		pl__lock();
+		n = skiff_recvmsg(e->sfd, m, flags | MSG_DONTWAIT);
+		pl__unlock();
+		if (n >= 0 || errno != EAGAIN || e->nonblock || (flags & MSG_DONTWAIT))
+			return n;
+		if (pl__wait_sock(e->sfd, EPOLLIN | EPOLLRDHUP, SO_RCVTIMEO, &deadline))
+			return -1;
+	}
 }
 
-static ssize_t sk_sendv(struct pl_fd *e, const struct iovec *iov, int cnt, int flags,
-			const struct sockaddr *to, socklen_t tolen)
+static ssize_t sk_sendmsg(struct pl_fd *e, const struct msghdr *m, int flags)
 {
-	ssize_t total = 0, n;
+	struct msghdr rest = *m;
+	struct iovec *iov = NULL;
+	long long deadline = 0;
+	size_t done = 0;
+	ssize_t n;
 
-	if (e->type != SOCK_STREAM && cnt > 1) {
-		/* One datagram: gather it first. */
-		size_t len = 0;
-		char *buf;
-
-		for (int i = 0; i < cnt; i++)
-			len += iov[i].iov_len;
-		if (!(buf = malloc(len ? len : 1))) {
-			errno = ENOMEM;
-			return -1;
-		}
-		len = 0;
-		for (int i = 0; i < cnt; i++) {
-			memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
-			len += iov[i].iov_len;
-		}
-		n = sk_send(e, buf, len, flags, to, tolen);
-		free(buf);
-		return n;
+	if (e->inherited)
+		return inherited();
+	if (flags & MSG_OOB) {
+		pl__warn_once("oob", "MSG_OOB is not supported on skiff sockets (EOPNOTSUPP)");
+		errno = EOPNOTSUPP;
+		return -1;
 	}
-	for (int i = 0; i < cnt; i++) {
-		if (!iov[i].iov_len)
-			continue;
-		/* All but the last buffer with MSG_MORE: one segment, not one each. */
-		n = sk_send(e, iov[i].iov_base, iov[i].iov_len,
-			    (i + 1 < cnt ? flags | MSG_MORE : flags) | (total ? MSG_DONTWAIT : 0),
-			    to, tolen);
-		if (n < 0)
-			return total ? total : -1;
-		total += n;
-		if ((size_t)n < iov[i].iov_len)
+	if (m->msg_controllen)
+		pl__warn_once("cmsg", "ancillary data on a skiff socket is ignored");
+	rest.msg_control = NULL;
+	rest.msg_controllen = 0;
+	flags &= MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL;
+	for (;;) {
+		pl__lock();
+		n = skiff_sendmsg(e->sfd, &rest, flags | MSG_DONTWAIT);
+		pl__unlock();
+		if (e->type != SOCK_STREAM)
+			break;
+		if (n > 0) {
+			done += (size_t)n;
+			/* What is left: a copy of the array, moved past the sent
+			 * bytes (the caller's stays as it was). */
+			if (!iov) {
+				if (!(iov = malloc(m->msg_iovlen * sizeof(*iov)))) {
+					n = -1;
+					errno = ENOMEM;
+					break;
+				}
+				memcpy(iov, m->msg_iov, m->msg_iovlen * sizeof(*iov));
+				rest.msg_iov = iov;
+			}
+			for (size_t k = (size_t)n; k;) {
+				size_t step = k < rest.msg_iov->iov_len ? k : rest.msg_iov->iov_len;
+
+				rest.msg_iov->iov_base = (char *)rest.msg_iov->iov_base + step;
+				rest.msg_iov->iov_len -= step;
+				k -= step;
+				if (!rest.msg_iov->iov_len) {
+					rest.msg_iov++;
+					rest.msg_iovlen--;
+				}
+			}
+			while (rest.msg_iovlen && !rest.msg_iov->iov_len) {
+				rest.msg_iov++;
+				rest.msg_iovlen--;
+			}
+			if (!rest.msg_iovlen)
+				break;
+		} else if (n < 0 && errno != EAGAIN) {
+			break;
+		}
+		if (e->nonblock || (flags & MSG_DONTWAIT)) {
+			if (!done)
+				n = -1; /* errno EAGAIN */
+			break;
+		}
+		if (pl__wait_sock(e->sfd, EPOLLOUT, SO_SNDTIMEO, &deadline))
 			break;
 	}
-	return total;
+	free(iov);
+	if (e->type != SOCK_STREAM)
+		return n;
+	return done ? (ssize_t)done : n < 0 ? -1 : 0;
+}
+
+static ssize_t sk_recvv(struct pl_fd *e, const struct iovec *iov, int cnt)
+{
+	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
+
+	return sk_recvmsg(e, &m, 0);
+}
+
+static ssize_t sk_sendv(struct pl_fd *e, const struct iovec *iov, int cnt)
+{
+	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
+
+	return sk_sendmsg(e, &m, 0);
 }
 
 PL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -591,7 +641,7 @@ PL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 
 	if (pl__inside || !SKIFF_FD(fd, e))
 		return REAL(readv)(fd, iov, cnt);
-	return sk_recvv(e, iov, cnt, 0, NULL, NULL);
+	return sk_recvv(e, iov, cnt);
 }
 
 PL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -600,34 +650,31 @@ PL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 
 	if (pl__inside || !SKIFF_FD(fd, e))
 		return REAL(writev)(fd, iov, cnt);
-	return sk_sendv(e, iov, cnt, 0, NULL, 0);
+	return sk_sendv(e, iov, cnt);
 }
 
 PL_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	struct pl_fd *e;
-	ssize_t n;
 
 	if (pl__inside || !SKIFF_FD(fd, e))
 		return REAL(recvmsg)(fd, m, flags);
-	n = sk_recvv(e, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
-		     m->msg_name ? &m->msg_namelen : NULL);
-	if (n >= 0) {
-		m->msg_controllen = 0; /* no ancillary data from skiff */
-		m->msg_flags = 0;
-	}
-	return n;
+	return sk_recvmsg(e, m, flags);
 }
 
 PL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-	struct pl_fd *e;
+	struct pl_fd *e = pl__get(fd);
 
-	if (pl__inside || !SKIFF_FD(fd, e))
+	if (!e || pl__inside)
 		return REAL(sendmsg)(fd, m, flags);
-	if (m->msg_controllen)
-		pl__warn_once("cmsg", "ancillary data on a skiff socket is ignored");
-	return sk_sendv(e, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name, m->msg_namelen);
+	if (m->msg_name &&
+	    decide(fd, e,
+		   e->kind == PL_UNDECIDED && dst_goes_to_skiff(m->msg_name, m->msg_namelen)))
+		return -1;
+	if (e->kind != PL_SKIFF)
+		return REAL(sendmsg)(fd, m, flags);
+	return sk_sendmsg(e, m, flags);
 }
 
 /* sendfile() to a skiff socket: read the file, send what was read; the

@@ -24,6 +24,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,10 +141,11 @@ int main(int argc, char **argv)
 				      "epoll_ctl ADD accepted skiff socket");
 				epoll_ctl(ep, EPOLL_CTL_DEL, ls, NULL);
 			} else if (id == CONN) {
-				ssize_t r = read(as, buf, 5);
+				struct iovec rv[2] = {{buf, 2}, {buf + 2, 3}};
+				ssize_t r = readv(as, rv, 2);
 
 				CHECK(r == 5 && !memcmp(buf, "skiff", 5),
-				      "bytes from the peer via skiff");
+				      "bytes from the peer via skiff (readv, two buffers)");
 				/* The peer waits for our answer: nothing more to read. A
 				 * signal ends a blocking read with EINTR (no SA_RESTART). */
 				{
@@ -177,7 +179,12 @@ int main(int argc, char **argv)
 					CHECK(r == -1 && errno == EAGAIN && ms >= 190 && ms < 2000,
 					      "a blocking read ends with EAGAIN at SO_RCVTIMEO");
 				}
-				CHECK(write(as, "SKIFF", 5) == 5, "bytes to the peer via skiff");
+				{
+					struct iovec wv[3] = {{"SK", 2}, {"", 0}, {"IFF", 3}};
+
+					CHECK(writev(as, wv, 3) == 5,
+					      "bytes to the peer via skiff (writev, three buffers)");
+				}
 				epoll_ctl(ep, EPOLL_CTL_DEL, as, NULL);
 			}
 		}
