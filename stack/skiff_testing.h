@@ -37,13 +37,13 @@ uint32_t skiff__isn_v4(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t 
  * another option length), -ENOMEM. */
 int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss);
 
-/* MPTCP's hashes (stack/mptcp/crypto.c): SHA-256; a key's token and
- * IDSN (RFC 8684 3.1); HMAC-SHA256 keyed with key1 || key2 in network
- * order (3.2). */
-void skiff__mptcp_sha256(const void *p, size_t n, uint8_t out[32]);
-void skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
-void skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
-		       uint8_t out[32]);
+/* MPTCP's hashes (stack/mptcp/crypto.c, libcrypto): SHA-256; a key's
+ * token and IDSN (RFC 8684 3.1); HMAC-SHA256 keyed with key1 || key2 in
+ * network order (3.2). 0, or -ENOMEM. */
+int skiff__mptcp_sha256(const void *p, size_t n, uint8_t out[32]);
+int skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
+int skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
+		      uint8_t out[32]);
 
 /* Security associations the XDP metadata record may name (by SPI). */
 int skiff__sa_add(struct pkb_sa *sa);

@@ -122,7 +122,11 @@ static struct skiff_mptcp_sf *sf_new(void)
 	 * MP_JOINs; unique among this instance's once joins exist). */
 	do {
 		skiff__random(&c->local_key, sizeof(c->local_key));
-		skiff__mptcp_key_hash(c->local_key, &c->local_token, &c->local_idsn);
+		if (skiff__mptcp_key_hash(c->local_key, &c->local_token, &c->local_idsn)) {
+			free(sf);
+			free(c);
+			return NULL;
+		}
 	} while (!c->local_token);
 	sf->conn = c;
 	return sf;
@@ -160,9 +164,9 @@ static void capable_synack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 	sf->iss = hdr->ackno - 1;
 	sf->irs = hdr->seqno;
 	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN && (o[2] & 0x0f) == 1 &&
-	    (o[3] & 0x01) && !(o[3] & 0x80)) {
+	    (o[3] & 0x01) && !(o[3] & 0x80) &&
+	    skiff__mptcp_key_hash(get_be64(o + 4), NULL, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
-		skiff__mptcp_key_hash(c->remote_key, NULL, &c->remote_idsn);
 		c->snd_data_acked = c->local_idsn + 1;
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
@@ -209,9 +213,9 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 		return;
 	if (rx->mpc &&
 	    (rx->mpc_len == SKIFF_MPTCP_MPC_ACK_LEN || rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN) &&
-	    (o[2] & 0x0f) == 1 && get_be64(o + 12) == c->local_key) {
+	    (o[2] & 0x0f) == 1 && get_be64(o + 12) == c->local_key &&
+	    skiff__mptcp_key_hash(get_be64(o + 4), NULL, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
-		skiff__mptcp_key_hash(c->remote_key, NULL, &c->remote_idsn);
 		c->snd_data_acked = c->local_idsn + 1;
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;

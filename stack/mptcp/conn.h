@@ -79,12 +79,13 @@ struct skiff_mptcp_rx {
 	struct pkb_ext_mptcp map;
 };
 
-/* crypto.c: SHA-256; a key's token and IDSN; HMAC-SHA256 keyed with
- * key1 || key2 (network order). */
-void skiff__mptcp_sha256(const void *p, size_t n, uint8_t out[32]);
-void skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
-void skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
-		       uint8_t out[SKIFF_MPTCP_HMAC_LEN]);
+/* crypto.c (libcrypto): SHA-256; a key's token and IDSN; HMAC-SHA256 keyed
+ * with key1 || key2 (network order). 0, or -ENOMEM when libcrypto could not
+ * allocate. */
+int skiff__mptcp_sha256(const void *p, size_t n, uint8_t out[32]);
+int skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
+int skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
+		      uint8_t out[SKIFF_MPTCP_HMAC_LEN]);
 
 /* conn.c */
 void skiff__mptcp_conn_setup(uint8_t ext_id);

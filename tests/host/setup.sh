@@ -78,7 +78,7 @@ fi
 packages=(
 	build-essential cmake pkg-config git ca-certificates
 	clang llvm lld libclang-rt-14-dev
-	libxdp-dev libbpf-dev libelf-dev zlib1g-dev libcunit1-dev
+	libxdp-dev libbpf-dev libelf-dev zlib1g-dev libcunit1-dev libssl-dev
 	xdp-tools iproute2 iputils-ping iptables ethtool
 	dpkg-dev patch python3-scapy iperf3 valgrind
 	libnetfilter-queue-dev
