@@ -111,6 +111,15 @@ int skiff__mptcp_connect(struct tcp_pcb *pcb)
 	return skiff__mptcp_conn_connect(pcb);
 }
 
+struct pbuf *skiff__mptcp_recv(struct tcp_pcb *pcb, struct pbuf *p)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	if (!sf || sf->phase != SKIFF_MPTCP_EST)
+		return p;
+	return skiff__mptcp_conn_recv(pcb, sf, p);
+}
+
 bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb)
 {
 	struct skiff_mptcp_sf *sf = mptcp_of(pcb);

@@ -25,6 +25,10 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
 /* @p pcb, about to connect, offers MP_CAPABLE (0 or -errno). */
 int skiff__mptcp_connect(struct tcp_pcb *pcb);
+/* In-order data @p p on its way to the socket of @p pcb: on an MPTCP
+ * subflow, what the connection has already is cut out (stack/mptcp/recv.c).
+ * What is left, or NULL. */
+struct pbuf *skiff__mptcp_recv(struct tcp_pcb *pcb, struct pbuf *p);
 /* After in-order data reached the socket: true once, when the peer's
  * DATA_FIN is reached too (the connection-level end of its data). */
 bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb);

@@ -45,6 +45,12 @@ int skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
 int skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
 		      uint8_t out[32]);
 
+/* For @p ms from now (0: no longer), every MPTCP subflow repeats the last
+ * DATA_ACK it sent instead of acknowledging what has arrived since, as a
+ * stalled receiver would: the peer's connection-level retransmission
+ * timer fires and it sends data again that skiff already has. */
+void skiff__mptcp_hold_data_ack(unsigned ms);
+
 /* Security associations the XDP metadata record may name (by SPI). */
 int skiff__sa_add(struct pkb_sa *sa);
 void skiff__sa_clear(void);

@@ -63,6 +63,11 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		}
 		return ERR_OK;
 	}
+	/* MPTCP: bytes the connection has already (the peer sent them again)
+	 * go no further. */
+	p = skiff__mptcp_recv(pcb, p);
+	if (!p)
+		return ERR_OK;
 	if (!s || s->rd_shut || s->app_closed) {
 		tcp_recved(pcb, p->tot_len);
 		pbuf_free(p);

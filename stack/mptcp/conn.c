@@ -3,11 +3,12 @@
  * asked for MPTCP answers a SYN's MP_CAPABLE with its key on the SYN-ACK;
  * the third ACK (or the first data) brings both keys back and the subflow
  * carries a DSS option on every segment from then on: a DATA_ACK always,
- * and on data and FIN a mapping. With one subflow the data sequence space
- * is the subflow's shifted by the IDSNs, so each segment's mapping is
- * computed from its sequence number when it leaves, whatever TCP did to
- * the segment before (split, merged, resent), and a received mapping must
- * say the same or its segment is dropped. A DATA_FIN rides with the FIN. */
+ * and on data and FIN a mapping. With one subflow, and no connection-level
+ * resends of ours, our data sequence space is the subflow's shifted by our
+ * IDSN, so each segment's mapping is computed from its sequence number when it leaves, whatever TCP did to
+ * the segment before (split, merged, resent). The peer's mappings are kept
+ * for connection-level receive (recv.c), which also owns the DATA_ACK's
+ * value. A DATA_FIN rides with the FIN. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,17 @@
 
 #include "instance.h"
 #include "mptcp/conn.h"
+#include "skiff_testing.h"
 #include "tcpglue.h"
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
 
 static uint8_t ext_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
+
+/* A test's hold on DATA_ACKs (skiff__mptcp_hold_data_ack()): until then,
+ * every subflow repeats the last DATA_ACK it sent. */
+static long long hold_data_ack_until;
 
 /* The MP_CAPABLE SYN a listener is taking in, until lwIP's passive open
  * makes its connection (tcp_listen_input(), the same input). Matched by the
@@ -168,6 +174,7 @@ static void capable_synack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 	    skiff__mptcp_key_hash(get_be64(o + 4), NULL, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
 		c->snd_data_acked = c->local_idsn + 1;
+		skiff__mptcp_rcv_start(sf, c->remote_idsn + 1);
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
 		st->stats.mptcp_active_established++;
@@ -217,6 +224,7 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 	    skiff__mptcp_key_hash(get_be64(o + 4), NULL, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
 		c->snd_data_acked = c->local_idsn + 1;
+		skiff__mptcp_rcv_start(sf, c->remote_idsn + 1);
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
 		st->stats.mptcp_passive_established++;
@@ -234,14 +242,26 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 
 /* ---- data sequence signals in --------------------------------------------------- */
 
+/* A data sequence number of @p m widened to 64 bits near what we expect. */
+static uint64_t dss_dsn(const struct skiff_mptcp_conn *c, const struct pkb_ext_mptcp *m)
+{
+	if (m->flags & PKB_DSS_DSN64)
+		return m->data_seq;
+	return widen(c->rcv_data_nxt, (uint32_t)m->data_seq);
+}
+
 static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
 		    const struct pbuf *p, const struct skiff_mptcp_rx *rx)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_conn *c = sf->conn;
 	const struct pkb_ext_mptcp *m = &rx->map;
+	uint64_t seg = 0, rel, dsn;
+	uint32_t len;
 
 	sf->rcv_rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
+	if (p->tot_len)
+		seg = widen(sf->rcv_rel, hdr->seqno - sf->irs - 1);
 	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN && p->tot_len) {
 		/* The first data's implicit mapping: data sequence IDSN + 1 at
 		 * subflow sequence 1, for its data-level length. Every segment
@@ -249,7 +269,8 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		 * carries it: each must lie within it. */
 		uint32_t dll = (uint32_t)rx->mpc_opt[20] << 8 | rx->mpc_opt[21];
 
-		if (hdr->seqno - sf->irs - 1 >= dll) {
+		if (hdr->seqno - sf->irs - 1 >= dll ||
+		    skiff__mptcp_rmap_add(sf, 0, dll, c->remote_idsn + 1)) {
 			st->stats.mptcp_map_mismatch++;
 			return ERR_ABRT;
 		}
@@ -273,22 +294,32 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		st->stats.mptcp_map_mismatch++;
 		return ERR_OK;
 	}
-	if (m->subflow_seq != 0) {
-		/* One subflow: data sequence minus the IDSN is the subflow's
-		 * relative sequence, or the mapping is not ours to deliver. */
-		if ((uint32_t)m->data_seq - (uint32_t)c->remote_idsn != m->subflow_seq) {
-			st->stats.mptcp_map_mismatch++;
-			return ERR_ABRT;
-		}
-	} else if (m->data_len != 1 || !(m->flags & PKB_DSS_DATA_FIN)) {
+	dsn = dss_dsn(c, m);
+	len = m->data_len - ((m->flags & PKB_DSS_DATA_FIN) ? 1 : 0);
+	if (m->subflow_seq == 0 && (len || !(m->flags & PKB_DSS_DATA_FIN))) {
 		st->stats.mptcp_map_mismatch++;
 		return ERR_ABRT;
 	}
+	if (len) {
+		/* A mapping may name data the connection has (the peer sent it
+		 * again: taken here, cut out on its way to the socket, recv.c),
+		 * but not data past what it is owed: with one subflow nothing
+		 * can fill that hole. Checked on a segment in order, whose
+		 * predecessors have all been handed on. */
+		rel = widen(sf->rcv_rel, m->subflow_seq - 1);
+		if (p->tot_len && seg == sf->rcv_deliv && seg >= rel && seg - rel < len &&
+		    (int64_t)(dsn + (seg - rel) - c->rcv_data_nxt) > 0) {
+			st->stats.mptcp_map_mismatch++;
+			return ERR_ABRT;
+		}
+		if (skiff__mptcp_rmap_add(sf, rel, len, dsn)) {
+			st->stats.mptcp_map_mismatch++;
+			return ERR_ABRT;
+		}
+	}
 	if ((m->flags & PKB_DSS_DATA_FIN) && !c->data_fin_rcvd) {
-		uint32_t off = (uint32_t)(m->data_seq + m->data_len - 1 - c->remote_idsn - 1);
-
 		c->data_fin_rcvd = true;
-		c->data_fin_seq = c->remote_idsn + 1 + widen(sf->rcv_rel, off);
+		c->data_fin_seq = dsn + len;
 		st->stats.mptcp_data_fin_rx++;
 		/* Its DATA_ACK is awaited even if TCP has nothing to ACK. */
 		tcp_ack_now(pcb);
@@ -304,10 +335,9 @@ bool skiff__mptcp_conn_eof(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
 {
 	struct skiff_mptcp_conn *c = sf->conn;
 
-	if (sf->phase != SKIFF_MPTCP_EST || !c->data_fin_rcvd || c->eof_told)
-		return false;
-	sf->rcv_rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
-	if (c->data_fin_seq != c->remote_idsn + 1 + sf->rcv_rel)
+	(void)pcb;
+	if (sf->phase != SKIFF_MPTCP_EST || !c->data_fin_rcvd || c->eof_told ||
+	    c->data_fin_seq != c->rcv_data_nxt)
 		return false;
 	/* A connection-level close: the socket reads its end though the
 	 * subflow stays open for what we still send (RFC 8684 3.3.3). */
@@ -366,18 +396,12 @@ u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mp
 	}
 }
 
-/* The DATA_ACK: what arrived in order at the subflow, less its FIN, plus
- * the DATA_FIN once everything before it is in. */
-static uint64_t data_ack(const struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
+/* The DATA_ACK: the data the socket has been handed (recv.c), plus the
+ * DATA_FIN once everything before it is in. */
+static uint64_t data_ack(const struct skiff_mptcp_conn *c)
 {
-	struct skiff_mptcp_conn *c = sf->conn;
-	uint64_t rel, ack;
+	uint64_t ack = c->rcv_data_nxt;
 
-	sf->rcv_rel = rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
-	if (pcb->state == CLOSE_WAIT || pcb->state == CLOSING || pcb->state == LAST_ACK ||
-	    pcb->state == TIME_WAIT)
-		rel--;
-	ack = c->remote_idsn + 1 + rel;
 	if (c->data_fin_rcvd && c->data_fin_seq == ack)
 		ack++;
 	return ack;
@@ -415,7 +439,11 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 		struct pkb_ext_mptcp m = {.flags = PKB_DSS_DATA_ACK | PKB_DSS_ACK64};
 		uint64_t rel;
 
-		m.data_ack = data_ack(pcb, sf);
+		m.data_ack = data_ack(c);
+		if (c->data_ack_told && skiff__now_ms() < hold_data_ack_until)
+			m.data_ack = c->data_ack_sent;
+		c->data_ack_sent = m.data_ack;
+		c->data_ack_told = true;
 		sf->snd_rel = widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
 		/* The client's third ACK and first data echo both keys until
 		 * the server's DSS says it has them (3.1); the first data's
@@ -454,4 +482,9 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 	}
 	memcpy(opts, b, room);
 	return opts + room / 4;
+}
+
+void skiff__mptcp_hold_data_ack(unsigned ms)
+{
+	hold_data_ack_until = ms ? skiff__now_ms() + ms : 0;
 }

@@ -6,7 +6,7 @@
  * before the SYN-ACK is built. The connection-level state (keys, data
  * sequence spaces, DATA_FIN) is shared by a connection's subflows.
  *
- * Today: the server side of MP_CAPABLE v1, one subflow, no DSS checksum
+ * Today: MP_CAPABLE v1 both sides, one subflow, no DSS checksum
  * (docs/mptcp.md). stack/mptcp.c is the door from lwIP's option hooks. */
 #ifndef SKIFF_MPTCP_CONN_H
 #define SKIFF_MPTCP_CONN_H
@@ -55,6 +55,23 @@ struct skiff_mptcp_conn {
 	bool eof_told;	    /* ... and everything before it: the socket read its end */
 	uint64_t data_fin_seq;
 	uint64_t snd_data_acked; /* the peer's highest DATA_ACK */
+	uint64_t rcv_data_nxt;	 /* the next data sequence number the socket is owed */
+	uint64_t data_ack_sent;	 /* our last DATA_ACK (once data_ack_told) */
+	bool data_ack_told;
+};
+
+/* Received mappings of a subflow, as extents: subflow positions [rel, end)
+ * (0 is the first data byte) carry data sequence numbers rel + off.
+ * Mappings that continue one another with the same offset are one extent;
+ * a new extent starts where the peer sent data again at the connection
+ * level (or where a hole in the subflow's sequence is still open). */
+#ifndef SKIFF_MPTCP_RMAPS
+#define SKIFF_MPTCP_RMAPS 16
+#endif
+
+struct skiff_mptcp_rmap {
+	uint64_t rel, end;
+	uint64_t off;
 };
 
 /* A subflow's state (the pcb's extension slot 1). */
@@ -66,6 +83,13 @@ struct skiff_mptcp_sf {
 	 * kept near SND.UNA and RCV.NXT (to widen 32-bit positions). */
 	uint32_t iss, irs;
 	uint64_t snd_rel, rcv_rel;
+	/* Connection-level receive (recv.c): the subflow's bytes handed to
+	 * the socket so far, the mappings from there on (sorted by rel), and
+	 * the offset of the last one let go (for bytes no mapping covers). */
+	uint64_t rcv_deliv;
+	uint64_t rmap_off;
+	unsigned nrmap;
+	struct skiff_mptcp_rmap rmap[SKIFF_MPTCP_RMAPS];
 	/* a test's fixed mapping (SKIFF_MPTCP_FIXED) */
 	struct pkb_ext_mptcp fixed;
 	uint8_t fixed_len;
@@ -100,6 +124,20 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 int skiff__mptcp_conn_connect(struct tcp_pcb *pcb);
 /* True once, when everything up to the peer's DATA_FIN has arrived. */
 bool skiff__mptcp_conn_eof(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
+/* recv.c: connection-level receive. The peer's data sequence starts at
+ * @p dsn (its IDSN + 1) on this subflow. */
+void skiff__mptcp_rcv_start(struct skiff_mptcp_sf *sf, uint64_t dsn);
+/* A received mapping of @p len data bytes from subflow position @p rel to
+ * data sequence @p dsn. 0, or -EINVAL when it contradicts one already
+ * taken for the same bytes, -ENOBUFS when no extent is free (the segment
+ * is dropped either way). */
+int skiff__mptcp_rmap_add(struct skiff_mptcp_sf *sf, uint64_t rel, uint32_t len, uint64_t dsn);
+/* The data sequence number of subflow position @p rel. */
+uint64_t skiff__mptcp_rmap_dsn(const struct skiff_mptcp_sf *sf, uint64_t rel);
+/* In-order subflow data @p p on its way to the socket: the bytes the
+ * connection already has are cut out (the TCP window reopened for them)
+ * and the data-level receive pointer moves. What is left, or NULL. */
+struct pbuf *skiff__mptcp_conn_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct pbuf *p);
 /* Frees a subflow's state (and its connection's: one subflow today). */
 void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf);
 

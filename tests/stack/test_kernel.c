@@ -14,8 +14,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include "../../stack/skiff_testing.h"
 #include "testbed.h"
 #include "stack_test.h"
 
@@ -370,6 +372,75 @@ static void test_mptcp_kernel_client_v6(void)
 static void test_mptcp_checksum_declined(void)
 {
 	mptcp_kernel_client(AF_INET, true);
+}
+
+/* Linux sends data again at the connection level when DATA_ACKs stop for
+ * its retransmission timeout (a stalled receiver): on the one subflow,
+ * under new subflow sequence numbers. skiff holds its DATA_ACKs for the
+ * first 2 s of a Linux client's upload; the resends must be taken by TCP
+ * and their bytes discarded as data-level duplicates (mptcp_dup_data_rx),
+ * and the transfer must finish, SHA-256 equal. A receive that stalls for
+ * 20 s fails the test rather than hanging it. */
+static void test_mptcp_data_level_resend(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 16 * ST_MIB};
+	struct timeval tv = {.tv_sec = 20};
+	struct st_two_way mine, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	socklen_t len;
+	int lfd, fd, probe, rc;
+
+	env_up("mpdup");
+	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (probe < 0)
+		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
+	close(probe);
+	kchild(&j);
+	stack_up();
+	lfd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(lfd >= 0);
+	len = st_sockaddr(AF_INET, "0.0.0.0", "::", PORT, &ss);
+	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	skiff__mptcp_hold_data_ack(2000);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	rc = st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up);
+	if (rc) {
+		skiff_get_stats(&st);
+		tk_note("receive stalled at %llu bytes: map mismatch %llu, duplicate data %llu",
+			(unsigned long long)mine.up.bytes,
+			(unsigned long long)st.mptcp_map_mismatch,
+			(unsigned long long)st.mptcp_dup_data_rx);
+	}
+	CU_ASSERT_FATAL(rc == 0);
+	CU_ASSERT_FATAL(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	st_note_rate("kernel -> skiff (MPTCP, DATA_ACKs held 2 s)", j.bytes, mine.up.seconds);
+	st_note_rate("skiff -> kernel (MPTCP)", j.bytes, theirs.down.seconds);
+	st_wait_idle(1000);
+	skiff_get_stats(&st);
+	tk_note("skiff: duplicate data %llu bytes, map mismatch %llu, DSS rx %llu, "
+		"DATA_FIN rx %llu tx %llu",
+		(unsigned long long)st.mptcp_dup_data_rx, (unsigned long long)st.mptcp_map_mismatch,
+		(unsigned long long)st.mptcp_dss_rx, (unsigned long long)st.mptcp_data_fin_rx,
+		(unsigned long long)st.mptcp_data_fin_tx);
+	TK_ASSERT_EQ(st.mptcp_passive_established, 1);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	CU_ASSERT(st.mptcp_dup_data_rx > 0);
+	CU_ASSERT(st.mptcp_data_fin_rx >= 1);
 }
 
 /* The kernel's MPTCP listener for skiff's client: receives, then sends. */
@@ -975,6 +1046,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_kernel_client_v4),
 	TK_TEST(test_mptcp_kernel_client_v6),
 	TK_TEST(test_mptcp_checksum_declined),
+	TK_TEST(test_mptcp_data_level_resend),
 	TK_TEST(test_mptcp_skiff_client_v4),
 	TK_TEST(test_mptcp_skiff_client_v6),
 	TK_TEST(test_connect_to_closed_port_refused),

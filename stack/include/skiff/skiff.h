@@ -478,6 +478,9 @@ struct skiff_stats {
 	uint64_t mptcp_active_established;	       /**< MP_CAPABLE handshakes an MPTCP socket's
 					    * connect() completed */
 	uint64_t mptcp_fallback_synack; /**< ... whose SYN-ACK had no valid MP_CAPABLE: TCP */
+	uint64_t mptcp_dup_data_rx;	/**< received bytes whose mapping names data already
+					 * received (the peer's connection-level resends):
+					 * taken by TCP, not delivered again */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */
