@@ -97,6 +97,40 @@ uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r)
 	return w;
 }
 
+void skiff__prr_init(struct skiff_prr *p, uint32_t recover_fs)
+{
+	p->recover_fs = recover_fs ? recover_fs : 1;
+	p->delivered = 0;
+	p->out = 0;
+}
+
+uint32_t skiff__prr_sndcnt(struct skiff_prr *p, uint32_t delivered, uint32_t pipe,
+			   uint32_t ssthresh, uint32_t mss)
+{
+	int64_t sndcnt, limit;
+
+	p->delivered += delivered;
+	if (pipe > ssthresh) {
+		/* Proportional: CEIL(prr_delivered * ssthresh / RecoverFS)
+		 * - prr_out. */
+		uint64_t share =
+			((uint64_t)p->delivered * ssthresh + p->recover_fs - 1) / p->recover_fs;
+
+		sndcnt = (int64_t)share - p->out;
+	} else {
+		/* PRR-SSRB: catch up towards ssthresh, by what was delivered
+		 * and not yet matched, or this ACK's delivery, plus a segment. */
+		limit = (int64_t)p->delivered - p->out;
+		if (limit < delivered)
+			limit = delivered;
+		limit += mss;
+		sndcnt = ssthresh - pipe;
+		if (sndcnt > limit)
+			sndcnt = limit;
+	}
+	return sndcnt > 0 ? (uint32_t)sndcnt : 0;
+}
+
 static void undo_record(struct skiff_recovery *r, u32_t seq);
 
 /* ---- segments --------------------------------------------------------------------- */

@@ -37,6 +37,17 @@ struct skiff_sack_range {
 	u32_t left, right;
 };
 
+/* Proportional Rate Reduction (RFC 6937), in bytes: an episode sends in
+ * proportion to what the peer reports delivered, so that the flight comes
+ * down to ssthresh over a round trip instead of stopping and then
+ * bursting; when losses took it below ssthresh, it climbs back no faster
+ * than slow start (PRR-SSRB). */
+struct skiff_prr {
+	uint32_t recover_fs; /* RecoverFS: snd.nxt - snd.una as the episode began */
+	uint32_t delivered;  /* prr_delivered: reported delivered since */
+	uint32_t out;	     /* prr_out: sent since, resends included */
+};
+
 /* A connection's recovery state. */
 struct skiff_recovery {
 	bool active;	   /* in recovery until everything sent before it began is ACKed */
@@ -123,5 +134,15 @@ uint32_t skiff__pto_us(uint32_t srtt_us, bool one_segment);
 /* RACK's reordering window (RFC 8985 6.2): min RTT / 4, at most SRTT;
  * 0 when no reordering was seen and the connection is in recovery. */
 uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r);
+
+/* An episode begins with @p recover_fs bytes in flight (RFC 6937's
+ * initialization). */
+void skiff__prr_init(struct skiff_prr *p, uint32_t recover_fs);
+/* An ACK that reports @p delivered bytes delivered (newly ACKed plus
+ * newly SACKed), @p pipe bytes now in flight (RFC 6675's), the episode's
+ * @p ssthresh: RFC 6937's sndcnt, the bytes it lets go now (never
+ * negative). The caller adds what it sends to p->out. */
+uint32_t skiff__prr_sndcnt(struct skiff_prr *p, uint32_t delivered, uint32_t pipe,
+			   uint32_t ssthresh, uint32_t mss);
 
 #endif
