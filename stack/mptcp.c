@@ -6,7 +6,8 @@
  * An MP_CAPABLE SYN to a listener that did not ask for MPTCP is answered
  * with plain TCP (the peer falls back, counted). A test can set a fixed
  * mapping that a plain connection then writes on every segment
- * (skiff__mptcp_set_mapping()). */
+ * (skiff__mptcp_set_mapping()). The socket queries (sockopt.c) read a
+ * subflow's state through here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,12 @@ bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb)
 	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
 
 	return sf && skiff__mptcp_conn_eof(pcb, sf);
+}
+
+int skiff__mptcp_query(const struct tcp_pcb *pcb, bool asked, struct skiff_mptcp_status *st,
+		       struct skiff_mptcp_info *info)
+{
+	return skiff__mptcp_sf_query(pcb, asked, mptcp_of(pcb), st, info);
 }
 
 u8_t skiff__mptcp_option_len(const struct tcp_pcb *pcb)

@@ -32,6 +32,13 @@ struct pbuf *skiff__mptcp_recv(struct tcp_pcb *pcb, struct pbuf *p);
 /* After in-order data reached the socket: true once, when the peer's
  * DATA_FIN is reached too (the connection-level end of its data). */
 bool skiff__mptcp_rcv_eof(struct tcp_pcb *pcb);
+/* The socket queries (stack/mptcp/info.c): @p st, and @p info when not
+ * NULL, for @p pcb (NULL: gone) of a socket that asked for MPTCP or not
+ * (@p asked). 0, or -ENOTCONN when an MPTCP socket's pcb is gone. */
+struct skiff_mptcp_info;
+struct skiff_mptcp_status;
+int skiff__mptcp_query(const struct tcp_pcb *pcb, bool asked, struct skiff_mptcp_status *st,
+		       struct skiff_mptcp_info *info);
 /* Option bytes @p pcb's segments carry for MPTCP (0: none). */
 u8_t skiff__mptcp_option_len(const struct tcp_pcb *pcb);
 /* Writes them at @p opts of segment @p p (header @p hdr, network order);

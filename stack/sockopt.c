@@ -1,7 +1,9 @@
-/* Socket options: the SOL_SOCKET, IPPROTO_TCP, IPPROTO_IPV6 and SOL_SKIFF
- * options skiff knows (skiff.h lists them), kept on the socket (struct
- * skiff_sockopts, TCP_CONGESTION in cc.c's group) or on its pcb; the
- * others fail with ENOPROTOOPT. */
+/* Socket options: the SOL_SOCKET, IPPROTO_TCP, IPPROTO_IPV6, SOL_SKIFF
+ * and SOL_MPTCP options skiff knows (skiff.h lists them), kept on the
+ * socket (struct skiff_sockopts, TCP_CONGESTION in cc.c's group) or on its
+ * pcb; the others fail with ENOPROTOOPT. The MPTCP queries read the
+ * connection level through mptcp.c, and skiff_mptcp_status() is here
+ * beside them. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +14,7 @@
 #undef TCP_MSS
 
 #include "instance.h"
+#include "mptcp.h"
 #include "sock.h"
 #include "timers.h"
 
@@ -246,6 +249,132 @@ static uint8_t linux_tcp_state(const struct skiff_sock *s)
 	return TCP_CLOSE;
 }
 
+static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
+{
+	const struct tcp_pcb *pcb = s->pcb.tcp;
+
+	memset(ti, 0, sizeof(*ti));
+	ti->tcpi_state = linux_tcp_state(s);
+	if (!pcb || pcb->state == LISTEN)
+		return;
+	ti->tcpi_snd_mss = pcb->mss;
+	ti->tcpi_rcv_mss = pcb->mss;
+	ti->tcpi_snd_wscale = pcb->snd_scale;
+	ti->tcpi_rcv_wscale = pcb->rcv_scale;
+	ti->tcpi_snd_cwnd = pcb->mss ? pcb->cwnd / pcb->mss : 0;
+	ti->tcpi_snd_ssthresh = pcb->mss ? pcb->ssthresh / pcb->mss : 0;
+	ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
+	ti->tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
+	ti->tcpi_rcv_space = pcb->rcv_wnd;
+	if (pcb->flags & TF_TIMESTAMP)
+		ti->tcpi_options |= TCPI_OPT_TIMESTAMPS;
+	if (pcb->flags & TF_WND_SCALE)
+		ti->tcpi_options |= TCPI_OPT_WSCALE;
+}
+
+/* ---- MPTCP ------------------------------------------------------------------------ */
+
+static int mptcp_query(const struct skiff_sock *s, struct skiff_mptcp_status *st,
+		       struct skiff_mptcp_info *info)
+{
+	return skiff__mptcp_query(s->pcb.tcp, s->opt.mptcp, st, info);
+}
+
+static enum skiff_mptcp_mode mptcp_mode(const struct skiff_sock *s)
+{
+	struct skiff_mptcp_status st;
+
+	return mptcp_query(s, &st, NULL) ? SKIFF_MPTCP_MODE_FALLBACK : st.mode;
+}
+
+/* MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS: the caller's header, checked as
+ * Linux checks it, then one element per subflow while room is left.
+ * Returns the bytes written or -errno. */
+static int mptcp_subflows(struct skiff_sock *s, int name, unsigned n, void *val, socklen_t len)
+{
+	struct skiff_mptcp_subflow_data h;
+	union {
+		struct tcp_info ti;
+		struct skiff_mptcp_subflow_addrs a;
+	} u;
+	socklen_t written = 0, room, one;
+	uint32_t size_kernel;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, val, sizeof(h));
+	if (h.size_subflow_data < sizeof(h) || h.size_subflow_data > len || h.num_subflows ||
+	    h.size_kernel || h.size_user > INT32_MAX)
+		return -EINVAL;
+	size_kernel = name == MPTCP_TCPINFO ? sizeof(u.ti) : sizeof(u.a);
+	one = h.size_user < size_kernel ? h.size_user : size_kernel;
+	room = len - h.size_subflow_data;
+	for (unsigned i = 0; i < n && one && room >= one; i++) {
+		memset(&u, 0, sizeof(u));
+		if (name == MPTCP_TCPINFO) {
+			tcp_info_of(s, &u.ti);
+		} else {
+			socklen_t al = sizeof(u.a.local), rl = sizeof(u.a.remote);
+
+			skiff__sockaddr_out(s, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port,
+					    (struct sockaddr *)&u.a.local, &al);
+			skiff__sockaddr_out(s, &s->pcb.tcp->remote_ip, s->pcb.tcp->remote_port,
+					    (struct sockaddr *)&u.a.remote, &rl);
+		}
+		memcpy((uint8_t *)val + h.size_subflow_data + written, &u, one);
+		written += one;
+		room -= one;
+	}
+	h.num_subflows = n;
+	h.size_kernel = size_kernel;
+	h.size_user = one;
+	memcpy(val, &h, sizeof(h));
+	return (int)(h.size_subflow_data + written);
+}
+
+/* SOL_MPTCP, as Linux answers it: a socket that is not MPTCP (never
+ * asked, or fell back) has no such level. */
+static int mptcp_getsockopt(struct skiff_sock *s, int name, void *val, socklen_t *len)
+{
+	struct skiff_mptcp_status st;
+	struct skiff_mptcp_info info;
+	int e;
+
+	if (s->kind != SKIFF_SK_TCP)
+		return -EOPNOTSUPP;
+	if ((e = mptcp_query(s, &st, &info)))
+		return e;
+	if (st.mode != SKIFF_MPTCP_MODE_PENDING && st.mode != SKIFF_MPTCP_MODE_ACTIVE)
+		return -EOPNOTSUPP;
+	switch (name) {
+	case MPTCP_INFO:
+		return put_val(val, len, &info, sizeof(info));
+	case MPTCP_TCPINFO:
+	case MPTCP_SUBFLOW_ADDRS:
+		e = mptcp_subflows(s, name, st.subflows, val, *len);
+		if (e < 0)
+			return e;
+		*len = (socklen_t)e;
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+int skiff_mptcp_status(int fd, struct skiff_mptcp_status *out)
+{
+	struct skiff_sock *s;
+	int e;
+
+	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP)))
+		return -1;
+	if (!out)
+		SKIFF_FAIL(EFAULT);
+	if ((e = mptcp_query(s, out, NULL)))
+		SKIFF_FAIL(-e);
+	return 0;
+}
+
 int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	struct skiff_sock *s;
@@ -278,7 +407,9 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 			v = s->domain;
 			break;
 		case SO_PROTOCOL:
-			v = s->kind == SKIFF_SK_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+			v = s->kind != SKIFF_SK_TCP ? IPPROTO_UDP
+			    : s->opt.mptcp	    ? IPPROTO_MPTCP
+						    : IPPROTO_TCP;
 			break;
 		case SO_ACCEPTCONN:
 			v = s->state == SKIFF_TS_LISTEN;
@@ -341,27 +472,15 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		case TCP_INFO: {
 			struct tcp_info ti;
 
-			memset(&ti, 0, sizeof(ti));
-			ti.tcpi_state = linux_tcp_state(s);
-			if (pcb && pcb->state != LISTEN) {
-				ti.tcpi_snd_mss = pcb->mss;
-				ti.tcpi_rcv_mss = pcb->mss;
-				ti.tcpi_snd_wscale = pcb->snd_scale;
-				ti.tcpi_rcv_wscale = pcb->rcv_scale;
-				ti.tcpi_snd_cwnd = pcb->mss ? pcb->cwnd / pcb->mss : 0;
-				ti.tcpi_snd_ssthresh = pcb->mss ? pcb->ssthresh / pcb->mss : 0;
-				ti.tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
-				ti.tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
-				ti.tcpi_rcv_space = pcb->rcv_wnd;
-				if (pcb->flags & TF_TIMESTAMP)
-					ti.tcpi_options |= TCPI_OPT_TIMESTAMPS;
-				if (pcb->flags & TF_WND_SCALE)
-					ti.tcpi_options |= TCPI_OPT_WSCALE;
-			}
+			tcp_info_of(s, &ti);
 			if ((e = put_val(val, len, &ti, sizeof(ti))))
 				SKIFF_FAIL(-e);
 			return 0;
 		}
+		case TCP_IS_MPTCP:
+			v = mptcp_mode(s) == SKIFF_MPTCP_MODE_ACTIVE ||
+			    mptcp_mode(s) == SKIFF_MPTCP_MODE_PENDING;
+			break;
 		default:
 			SKIFF_FAIL(ENOPROTOOPT);
 		}
@@ -371,6 +490,10 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		v = s->opt.v6only;
 	} else if (level == SOL_SKIFF && name == SKIFF_SO_REQUIRE_SECPATH) {
 		v = s->opt.require_secpath;
+	} else if (level == SOL_MPTCP) {
+		if ((e = mptcp_getsockopt(s, name, val, len)))
+			SKIFF_FAIL(-e);
+		return 0;
 	} else {
 		SKIFF_FAIL(ENOPROTOOPT);
 	}

@@ -171,7 +171,7 @@ static void capable_synack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 	sf->irs = hdr->seqno;
 	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN && (o[2] & 0x0f) == 1 &&
 	    (o[3] & 0x01) && !(o[3] & 0x80) &&
-	    skiff__mptcp_key_hash(get_be64(o + 4), NULL, &c->remote_idsn) == 0) {
+	    skiff__mptcp_key_hash(get_be64(o + 4), &c->remote_token, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
 		c->snd_data_acked = c->local_idsn + 1;
 		skiff__mptcp_rcv_start(sf, c->remote_idsn + 1);
@@ -221,7 +221,7 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 	if (rx->mpc &&
 	    (rx->mpc_len == SKIFF_MPTCP_MPC_ACK_LEN || rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN) &&
 	    (o[2] & 0x0f) == 1 && get_be64(o + 12) == c->local_key &&
-	    skiff__mptcp_key_hash(get_be64(o + 4), NULL, &c->remote_idsn) == 0) {
+	    skiff__mptcp_key_hash(get_be64(o + 4), &c->remote_token, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
 		c->snd_data_acked = c->local_idsn + 1;
 		skiff__mptcp_rcv_start(sf, c->remote_idsn + 1);

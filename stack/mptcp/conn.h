@@ -46,7 +46,7 @@ enum skiff_mptcp_phase {
 /* Connection-level state. */
 struct skiff_mptcp_conn {
 	uint64_t local_key, remote_key;
-	uint32_t local_token;
+	uint32_t local_token, remote_token;
 	uint64_t local_idsn, remote_idsn;
 	bool csum;	    /* DSS checksums negotiated (never, today) */
 	bool data_fin_rcvd; /* the peer's DATA_FIN seen, at data_fin_seq */
@@ -138,6 +138,14 @@ uint64_t skiff__mptcp_rmap_dsn(const struct skiff_mptcp_sf *sf, uint64_t rel);
  * connection already has are cut out (the TCP window reopened for them)
  * and the data-level receive pointer moves. What is left, or NULL. */
 struct pbuf *skiff__mptcp_conn_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct pbuf *p);
+/* info.c: what the socket queries report (skiff.h's MPTCP section). */
+struct skiff_mptcp_info;
+struct skiff_mptcp_status;
+/* @p st (and @p info, when not NULL) for @p pcb (NULL: gone), whose
+ * socket asked for MPTCP or not (@p asked), with its subflow state @p sf
+ * (NULL: none). 0, or -ENOTCONN when an MPTCP socket's pcb is gone. */
+int skiff__mptcp_sf_query(const struct tcp_pcb *pcb, bool asked, const struct skiff_mptcp_sf *sf,
+			  struct skiff_mptcp_status *st, struct skiff_mptcp_info *info);
 /* Frees a subflow's state (and its connection's: one subflow today). */
 void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf);
 

@@ -274,6 +274,112 @@ static void k_mptcp_counters(const char *const *names, uint64_t *v, unsigned n)
 	}
 }
 
+/* The socket queries on a connection that carries on as TCP: the mode
+ * says so, SOL_MPTCP is not there (as on Linux), TCP_IS_MPTCP reads 0,
+ * SO_PROTOCOL still IPPROTO_MPTCP. */
+static void check_fell_back(int fd)
+{
+	struct skiff_mptcp_status ms;
+	struct skiff_mptcp_info info;
+	socklen_t len = sizeof(info);
+	int v = -1;
+
+	CU_ASSERT_FATAL(skiff_mptcp_status(fd, &ms) == 0);
+	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_FALLBACK);
+	TK_ASSERT_EQ(ms.subflows, 1);
+	TK_ASSERT_EQ(ms.peer_token, 0);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len) == -1 &&
+		  errno == EOPNOTSUPP);
+	len = sizeof(v);
+	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_IS_MPTCP, &v, &len) == 0);
+	TK_ASSERT_EQ(v, 0);
+	len = sizeof(v);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &len) == 0);
+	TK_ASSERT_EQ(v, IPPROTO_MPTCP);
+	tk_note("fell back: mode %d, %u subflow, MPTCP_INFO: EOPNOTSUPP, TCP_IS_MPTCP 0",
+		(int)ms.mode, ms.subflows);
+}
+
+/* The Linux end's view of its MPTCP connection (ss -M in its namespace):
+ * token, write_seq, snd_una, rcv_nxt. False when no such line. */
+static bool k_mptcp_ss(uint32_t *token, uint64_t *write_seq, uint64_t *snd_una, uint64_t *rcv_nxt)
+{
+	char out[8192], *at;
+	unsigned long long w, u, r;
+	unsigned t;
+
+	if (tb_capture(K.net.ns[1], out, sizeof(out), "ss -Mni") != 0)
+		return false;
+	at = strstr(out, "token:");
+	if (!at ||
+	    sscanf(at, "token:%x write_seq:%llx snd_una:%llx rcv_nxt:%llx", &t, &w, &u, &r) != 4)
+		return false;
+	*token = t;
+	*write_seq = w;
+	*snd_una = u;
+	*rcv_nxt = r;
+	return true;
+}
+
+/* The socket queries on a connection that is MPTCP, against the Linux
+ * peer's own view of it, after skiff received @p rx bytes and sent none
+ * (the peer has sent its DATA_FIN). */
+static void check_mptcp_active(int fd, uint64_t rx)
+{
+	struct skiff_mptcp_subflow_data *h;
+	struct skiff_mptcp_subflow_addrs *a;
+	struct skiff_mptcp_status ms;
+	struct skiff_mptcp_info info;
+	uint64_t kw = 0, ku = 0, kr = 0;
+	uint8_t buf[sizeof(*h) + 2 * sizeof(*a)];
+	socklen_t len = sizeof(info);
+	uint32_t ktok = 0;
+	int v = -1;
+
+	CU_ASSERT_FATAL(skiff_mptcp_status(fd, &ms) == 0);
+	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
+	TK_ASSERT_EQ(ms.subflows, 1);
+	CU_ASSERT(ms.token != 0 && ms.peer_token != 0);
+	memset(&info, 0xa5, sizeof(info));
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len) == 0);
+	TK_ASSERT_EQ(len, 96);
+	TK_ASSERT_EQ(info.mptcpi_flags, SKIFF_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED);
+	TK_ASSERT_EQ(info.mptcpi_token, ms.token);
+	TK_ASSERT_EQ(info.mptcpi_subflows, 0);
+	TK_ASSERT_EQ(info.mptcpi_subflows_total, 1);
+	TK_ASSERT_EQ(info.mptcpi_bytes_received, rx);
+	TK_ASSERT_EQ(info.mptcpi_bytes_sent, 0);
+	TK_ASSERT_EQ(info.mptcpi_write_seq, info.mptcpi_snd_una);
+	len = sizeof(v);
+	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_IS_MPTCP, &v, &len) == 0);
+	TK_ASSERT_EQ(v, 1);
+	/* The subflow list: one, this connection's addresses. */
+	memset(buf, 0, sizeof(buf));
+	h = (struct skiff_mptcp_subflow_data *)buf;
+	a = (struct skiff_mptcp_subflow_addrs *)(buf + sizeof(*h));
+	h->size_subflow_data = sizeof(*h);
+	h->size_user = sizeof(*a);
+	len = sizeof(buf);
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, buf, &len) == 0);
+	TK_ASSERT_EQ(h->num_subflows, 1);
+	TK_ASSERT_EQ(len, sizeof(*h) + sizeof(*a));
+	TK_ASSERT_EQ(ntohs(((struct sockaddr_in *)&a->local)->sin_port), PORT);
+	/* Linux's side of the same connection: its token is our peer's, its
+	 * receive pointer our write_seq, its write_seq our receive pointer
+	 * (plus one for its DATA_FIN). */
+	CU_ASSERT_FATAL(k_mptcp_ss(&ktok, &kw, &ku, &kr));
+	tk_note("skiff: token %08x, peer %08x, write_seq %016llx, snd_una %016llx, "
+		"rcv_nxt %016llx, received %llu; Linux (ss -M): token %08x, write_seq %016llx, "
+		"snd_una %016llx, rcv_nxt %016llx",
+		ms.token, ms.peer_token, (unsigned long long)info.mptcpi_write_seq,
+		(unsigned long long)info.mptcpi_snd_una, (unsigned long long)info.mptcpi_rcv_nxt,
+		(unsigned long long)info.mptcpi_bytes_received, ktok, (unsigned long long)kw,
+		(unsigned long long)ku, (unsigned long long)kr);
+	TK_ASSERT_EQ(ktok, ms.peer_token);
+	TK_ASSERT_EQ(kr, info.mptcpi_write_seq);
+	CU_ASSERT(kw == info.mptcpi_rcv_nxt || kw == info.mptcpi_rcv_nxt + 1);
+}
+
 /* A Linux MPTCP client to a skiff MPTCP listener (IPPROTO_MPTCP): the
  * MP_CAPABLE handshake completes (the client counts no fallback), 64 MiB
  * go each way under DSS mappings, both SHA-256s equal, both DATA_FINs. */
@@ -296,7 +402,7 @@ static void mptcp_kernel_client(int family, bool csum)
 	struct skiff_stats st;
 	uint64_t v[8];
 	socklen_t len;
-	int lfd, probe;
+	int lfd, fd, probe;
 
 	env_up(family == AF_INET ? "mpc4" : "mpc6");
 	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
@@ -316,7 +422,16 @@ static void mptcp_kernel_client(int family, bool csum)
 	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
 	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
 	st_child_go();
-	st_skiff_two_way_server(lfd, j.bytes, false, &mine);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	if (csum)
+		check_fell_back(fd);
+	else
+		check_mptcp_active(fd, j.bytes);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	TK_ASSERT_EQ(kchild_done(10000), 0);
 	st_check_two_way(&mine, &theirs, j.bytes);
@@ -338,7 +453,6 @@ static void mptcp_kernel_client(int family, bool csum)
 		TK_ASSERT_EQ(st.mptcp_declined, 1);
 		TK_ASSERT_EQ(st.mptcp_passive_established, 0);
 		TK_ASSERT_EQ(v[2], 1); /* MPCapableFallbackSYNACK */
-		skiff_close(lfd);
 		return;
 	}
 	TK_ASSERT_EQ(st.mptcp_passive_established, 1);
@@ -356,7 +470,6 @@ static void mptcp_kernel_client(int family, bool csum)
 	TK_ASSERT_EQ(v[5], 0);
 	TK_ASSERT_EQ(v[6], 0);
 	TK_ASSERT_EQ(v[7], 0);
-	skiff_close(lfd);
 }
 
 static void test_mptcp_kernel_client_v4(void)
@@ -481,6 +594,7 @@ static void mptcp_skiff_client(int family)
 		"MPTcpExtDSSNotMatching", "MPTcpExtInfiniteMapRx",  "MPTcpExtMPFallbackTokenInit",
 	};
 	struct kjob j = {.fn = k_mptcp_server_two_way, .family = family, .bytes = BIG};
+	struct skiff_mptcp_status ms;
 	struct st_two_way mine, theirs;
 	struct sockaddr_storage ss;
 	struct skiff_stats st;
@@ -499,6 +613,8 @@ static void mptcp_skiff_client(int family)
 	CU_ASSERT_FATAL(fd >= 0);
 	len = st_sockaddr(family, PEER_IP4, PEER_IP6, PORT, &ss);
 	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT(skiff_mptcp_status(fd, &ms) == 0);
+	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
 	st_skiff_two_way_client(fd, j.bytes, &mine);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	TK_ASSERT_EQ(kchild_done(10000), 0);
@@ -535,6 +651,76 @@ static void test_mptcp_skiff_client_v4(void)
 static void test_mptcp_skiff_client_v6(void)
 {
 	mptcp_skiff_client(AF_INET6);
+}
+
+/* Linux with MPTCP off (net.mptcp.enabled=0, a plain TCP client) to a
+ * skiff MPTCP listener: the accepted connection reports the fallback. */
+static void test_mptcp_fallback_reported_server(void)
+{
+	struct kjob j = {.fn = k_client_two_way, .family = AF_INET, .bytes = ST_MIB};
+	struct st_two_way mine, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_mptcp_status ms;
+	socklen_t len;
+	int lfd, fd;
+
+	env_up("mpfbs");
+	tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=0");
+	kchild(&j);
+	stack_up();
+	lfd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(lfd >= 0);
+	len = st_sockaddr(AF_INET, "0.0.0.0", "::", PORT, &ss);
+	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	/* A listener is not decided yet. */
+	CU_ASSERT(skiff_mptcp_status(lfd, &ms) == 0 && ms.mode == SKIFF_MPTCP_MODE_PENDING &&
+		  ms.subflows == 0);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	check_fell_back(fd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+}
+
+/* skiff's MPTCP client to Linux with MPTCP off: the SYN-ACK has no
+ * MP_CAPABLE, the connection reports the fallback (mptcp_fallback_synack). */
+static void test_mptcp_fallback_reported_client(void)
+{
+	struct kjob j = {.fn = k_server_two_way, .family = AF_INET, .bytes = ST_MIB};
+	struct st_two_way mine, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_mptcp_status ms;
+	struct skiff_stats st;
+	socklen_t len;
+	char ready;
+	int fd;
+
+	env_up("mpfbc");
+	tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=0");
+	kchild(&j);
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_mptcp_status(fd, &ms) == 0 && ms.mode == SKIFF_MPTCP_MODE_PENDING &&
+		  ms.subflows == 0);
+	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	check_fell_back(fd);
+	st_skiff_two_way_client(fd, j.bytes, &mine);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	skiff_get_stats(&st);
+	TK_ASSERT_EQ(st.mptcp_fallback_synack, 1);
+	TK_ASSERT_EQ(st.mptcp_active_established, 0);
 }
 
 /* ---- connection semantics ------------------------------------------------------------ */
@@ -1049,6 +1235,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_data_level_resend),
 	TK_TEST(test_mptcp_skiff_client_v4),
 	TK_TEST(test_mptcp_skiff_client_v6),
+	TK_TEST(test_mptcp_fallback_reported_server),
+	TK_TEST(test_mptcp_fallback_reported_client),
 	TK_TEST(test_connect_to_closed_port_refused),
 	TK_TEST(test_rst_from_kernel),
 	TK_TEST(test_rst_from_skiff),

@@ -286,15 +286,121 @@ SKIFF_API int skiff_close(int fd);
 /** SOL_SOCKET: SO_ERROR, SO_REUSEADDR, SO_RCVTIMEO, SO_SNDTIMEO, SO_KEEPALIVE,
  * SO_LINGER, SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN, SO_RCVBUF and
  * SO_SNDBUF (read only); IPPROTO_TCP: TCP_NODELAY, TCP_MAXSEG (read only),
- * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INFO (partial);
- * IPPROTO_IPV6: IPV6_V6ONLY (before bind); SOL_SKIFF:
- * SKIFF_SO_REQUIRE_SECPATH. Others: ENOPROTOOPT. */
+ * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INFO (partial), TCP_IS_MPTCP
+ * (read only); IPPROTO_IPV6: IPV6_V6ONLY (before bind); SOL_SKIFF:
+ * SKIFF_SO_REQUIRE_SECPATH; SOL_MPTCP (read only, below). Others:
+ * ENOPROTOOPT. */
 SKIFF_API int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 SKIFF_API int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 SKIFF_API int skiff_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 SKIFF_API int skiff_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
 /** O_NONBLOCK on or off. */
 SKIFF_API int skiff_set_nonblock(int fd, bool on);
+
+/* ---- MPTCP (docs/mptcp.md) ---------------------------------------------------
+ * getsockopt() answers as Linux's does, with <linux/mptcp.h>'s numbers and
+ * layouts (spelled skiff_ here; Linux's own structs may be passed): on an
+ * IPPROTO_MPTCP socket that is, or may still become, MPTCP, SOL_MPTCP's
+ * MPTCP_INFO fills struct skiff_mptcp_info (as many bytes as asked, the
+ * length set to what was written), MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS
+ * list the subflows behind a struct skiff_mptcp_subflow_data header; on a
+ * connection that fell back to TCP, or a socket that never asked, they
+ * fail with EOPNOTSUPP. IPPROTO_TCP's TCP_IS_MPTCP reads 1 or 0.
+ * skiff_mptcp_status() says the same more simply. */
+#ifndef SOL_MPTCP
+#define SOL_MPTCP 284
+#endif
+#ifndef MPTCP_INFO
+#define MPTCP_INFO 1
+#endif
+#ifndef MPTCP_TCPINFO
+#define MPTCP_TCPINFO 2
+#endif
+#ifndef MPTCP_SUBFLOW_ADDRS
+#define MPTCP_SUBFLOW_ADDRS 3
+#endif
+#ifndef TCP_IS_MPTCP
+#define TCP_IS_MPTCP 43
+#endif
+
+/** mptcpi_flags: the peer's key is known (the handshake is over). */
+#define SKIFF_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED (1u << 1)
+
+/** Linux's struct mptcp_info (6.18), field for field. skiff fills the
+ * data sequence numbers, token, flags, the byte counts and
+ * mptcpi_subflows_total; mptcpi_subflows counts subflows beyond the first,
+ * as Linux does (0: skiff opens no other); the path manager's fields,
+ * retransmits and the last_* times are 0. */
+struct skiff_mptcp_info {
+	uint8_t mptcpi_subflows;
+	uint8_t mptcpi_add_addr_signal;
+	uint8_t mptcpi_add_addr_accepted;
+	uint8_t mptcpi_subflows_max;
+	uint8_t mptcpi_add_addr_signal_max;
+	uint8_t mptcpi_add_addr_accepted_max;
+	uint32_t mptcpi_flags;
+	uint32_t mptcpi_token;
+	uint64_t mptcpi_write_seq; /**< the data sequence number of the next byte written */
+	uint64_t mptcpi_snd_una;   /**< the peer's DATA_ACK */
+	uint64_t mptcpi_rcv_nxt;   /**< the next data sequence number the socket is owed */
+	uint8_t mptcpi_local_addr_used;
+	uint8_t mptcpi_local_addr_max;
+	uint8_t mptcpi_csum_enabled;
+	uint32_t mptcpi_retransmits;
+	uint64_t mptcpi_bytes_retrans;
+	uint64_t mptcpi_bytes_sent;
+	uint64_t mptcpi_bytes_received;
+	uint64_t mptcpi_bytes_acked;
+	uint8_t mptcpi_subflows_total; /**< 1 while connected */
+	uint8_t mptcpi_endp_laminar_max;
+	uint8_t mptcpi_endp_fullmesh_max;
+	uint8_t mptcpi_reserved;
+	uint32_t mptcpi_last_data_sent;
+	uint32_t mptcpi_last_data_recv;
+	uint32_t mptcpi_last_ack_recv;
+};
+
+/** The header in front of MPTCP_TCPINFO's and MPTCP_SUBFLOW_ADDRS's
+ * arrays (Linux's struct mptcp_subflow_data): the caller sets
+ * size_subflow_data (16) and size_user (one element's size), the rest 0;
+ * skiff sets num_subflows and size_kernel and writes as many elements as
+ * the buffer holds, each size_user bytes at most. */
+struct skiff_mptcp_subflow_data {
+	uint32_t size_subflow_data;
+	uint32_t num_subflows;
+	uint32_t size_kernel;
+	uint32_t size_user;
+} __attribute__((aligned(8)));
+
+/** One subflow's addresses (Linux's struct mptcp_subflow_addrs), in the
+ * socket's family. */
+struct skiff_mptcp_subflow_addrs {
+	struct sockaddr_storage local;
+	struct sockaddr_storage remote;
+};
+
+/** What became of MPTCP on a socket. */
+enum skiff_mptcp_mode {
+	SKIFF_MPTCP_MODE_TCP,	   /**< not an IPPROTO_MPTCP socket */
+	SKIFF_MPTCP_MODE_PENDING,  /**< not decided yet: not connected, listening, handshaking */
+	SKIFF_MPTCP_MODE_ACTIVE,   /**< MP_CAPABLE completed: connection-level MPTCP */
+	SKIFF_MPTCP_MODE_FALLBACK, /**< asked for, but the connection is plain TCP (the peer
+				    * did not offer or answer it, the path stripped it, or
+				    * skiff declined what the peer asked: docs/mptcp.md) */
+};
+
+struct skiff_mptcp_status {
+	enum skiff_mptcp_mode mode;
+	unsigned subflows;   /**< TCP connections under it: 1 once connecting, 0 before */
+	uint32_t token;	     /**< ours (from our key), once we sent or answered MP_CAPABLE */
+	uint32_t peer_token; /**< the peer's, once MODE_ACTIVE */
+};
+
+/** Whether a TCP socket's connection is MPTCP, fell back, or is not decided.
+ * @return 0, or -1 with errno EBADF, EOPNOTSUPP (a UDP socket), ENOTSOCK
+ * (an epoll descriptor), EFAULT (@p out NULL), ENOTCONN (an IPPROTO_MPTCP
+ * socket whose connection is gone: reset, or closed on both sides). */
+SKIFF_API int skiff_mptcp_status(int fd, struct skiff_mptcp_status *out);
 
 /* ---- readiness -------------------------------------------------------------
  * epoll's calls and event bits (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP,

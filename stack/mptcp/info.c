@@ -1,0 +1,84 @@
+/* What the socket queries report of connection-level MPTCP (skiff.h's
+ * MPTCP section): a socket's mode for skiff_mptcp_status(), and the
+ * connection as Linux's MPTCP_INFO shows it. A connection that never got
+ * MPTCP state (its SYN offered nothing, or skiff declined it) or whose
+ * state fell back is TCP, as its peer sees it. */
+#include <errno.h>
+#include <string.h>
+
+#include <skiff/skiff.h>
+
+#include "mptcp/conn.h"
+
+#include "lwip/priv/tcp_priv.h"
+
+_Static_assert(sizeof(struct skiff_mptcp_info) == 96, "Linux 6.18's struct mptcp_info");
+_Static_assert(sizeof(struct skiff_mptcp_subflow_data) == 16, "Linux's mptcp_subflow_data");
+
+/* Subflow bytes from @p from to @p to (32-bit positions past the ISN),
+ * widened around @p base. */
+static uint64_t sf_bytes(uint64_t base, uint32_t from, uint32_t to)
+{
+	uint32_t off = to - from - 1;
+
+	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
+}
+
+static void conn_info(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf,
+		      struct skiff_mptcp_info *m)
+{
+	const struct skiff_mptcp_conn *c = sf->conn;
+	uint64_t queued, sent;
+
+	m->mptcpi_token = c->local_token;
+	m->mptcpi_subflows_total = 1;
+	m->mptcpi_csum_enabled = c->csum;
+	if (sf->phase != SKIFF_MPTCP_EST)
+		return;
+	m->mptcpi_flags = SKIFF_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED;
+	/* One subflow and no connection-level resends of ours: our data
+	 * sequence space is the subflow's shifted by our IDSN (conn.c). A
+	 * queued FIN takes a sequence number but carries no data. */
+	queued = sf_bytes(sf->snd_rel, sf->iss, pcb->snd_lbb);
+	if ((pcb->flags & TF_FIN) && queued)
+		queued--;
+	sent = sf_bytes(sf->snd_rel, sf->iss, pcb->snd_nxt);
+	m->mptcpi_write_seq = c->local_idsn + 1 + queued;
+	m->mptcpi_snd_una = c->snd_data_acked;
+	m->mptcpi_rcv_nxt = c->rcv_data_nxt;
+	m->mptcpi_bytes_sent = sent < queued ? sent : queued;
+	m->mptcpi_bytes_acked = c->snd_data_acked - (c->local_idsn + 1);
+	if (m->mptcpi_bytes_acked > queued)
+		m->mptcpi_bytes_acked = queued; /* the DATA_FIN's number */
+	m->mptcpi_bytes_received = c->rcv_data_nxt - (c->remote_idsn + 1);
+}
+
+int skiff__mptcp_sf_query(const struct tcp_pcb *pcb, bool asked, const struct skiff_mptcp_sf *sf,
+			  struct skiff_mptcp_status *st, struct skiff_mptcp_info *info)
+{
+	memset(st, 0, sizeof(*st));
+	if (info)
+		memset(info, 0, sizeof(*info));
+	if (!asked) {
+		st->mode = SKIFF_MPTCP_MODE_TCP;
+		return 0;
+	}
+	if (!pcb)
+		return -ENOTCONN;
+	st->mode = SKIFF_MPTCP_MODE_PENDING;
+	if (pcb->state == CLOSED || pcb->state == LISTEN)
+		return 0;
+	st->subflows = 1;
+	if (!sf || sf->phase == SKIFF_MPTCP_FIXED || sf->phase == SKIFF_MPTCP_FALLBACK) {
+		st->mode = SKIFF_MPTCP_MODE_FALLBACK;
+		return 0;
+	}
+	st->token = sf->conn->local_token;
+	if (sf->phase == SKIFF_MPTCP_EST) {
+		st->mode = SKIFF_MPTCP_MODE_ACTIVE;
+		st->peer_token = sf->conn->remote_token;
+	}
+	if (info)
+		conn_info(pcb, sf, info);
+	return 0;
+}
