@@ -36,6 +36,7 @@ enum {
 	OPT_PCAP_SNAPLEN,
 	OPT_PCAP_MAX,
 	OPT_PCAP_FILES,
+	OPT_MPTCP,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +61,7 @@ static const struct option long_opts[] = {
 	{"pcap-snaplen", required_argument, NULL, OPT_PCAP_SNAPLEN},
 	{"pcap-max", required_argument, NULL, OPT_PCAP_MAX},
 	{"pcap-files", required_argument, NULL, OPT_PCAP_FILES},
+	{"mptcp", no_argument, NULL, OPT_MPTCP},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -90,7 +92,13 @@ static void usage(const struct app_opts *o)
 	       "  -p, --port PORT        listen on PORT (default %u)\n",
 	       proxy ? 8080 : 7);
 	if (proxy)
-		printf("  -u, --upstream HOST:PORT  where connections go ([ADDR6]:PORT for IPv6)\n");
+		printf("  -u, --upstream HOST:PORT  where connections go ([ADDR6]:PORT for IPv6)\n"
+		       "      --mptcp            MPTCP (RFC 8684) both sides: accept IPPROTO_MPTCP\n"
+		       "                         clients, connect upstream with MPTCP (peers without\n"
+		       "                         it are served over plain TCP)\n");
+	else
+		printf("      --mptcp            MPTCP (RFC 8684): listen with IPPROTO_MPTCP (clients\n"
+		       "                         without it are served over plain TCP)\n");
 	printf("  -z, --zero-copy        force AF_XDP zero-copy mode (fail if refused)\n"
 	       "  -c, --copy             force AF_XDP copy mode (default: zero-copy if the driver can)\n"
 	       "  -S, --xdp-skb          attach the XDP program in generic (skb) mode\n"
@@ -330,6 +338,10 @@ void app_parse(int argc, char **argv, enum app_kind kind, struct app_opts *o)
 		case OPT_SEED:
 			o->seed = parse_uint(o, "--seed", optarg, 1, ULLONG_MAX);
 			embedded_only = "--seed";
+			break;
+		case OPT_MPTCP:
+			o->mptcp = true;
+			iface_only = "--mptcp";
 			break;
 		case OPT_MEMLINK:
 			o->force_memlink = true;

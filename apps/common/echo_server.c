@@ -3,6 +3,7 @@
 #include "echo_server.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/queue.h>
 
@@ -206,8 +207,8 @@ int echo_server_open(struct echo_server **out, const struct echo_config *cfg)
 	e->c = cfg->c ? cfg->c : &e->own;
 	LIST_INIT(&e->conns);
 	rc = listener_open_ports(&e->l, cfg->ops, cfg->port, cfg->ports ? cfg->ports : 1,
-				 cfg->backlog ? cfg->backlog : LISTENER_BACKLOG, cfg->ipv4,
-				 cfg->ipv6, cfg->prog);
+				 cfg->backlog ? cfg->backlog : LISTENER_BACKLOG,
+				 cfg->mptcp ? IPPROTO_MPTCP : 0, cfg->ipv4, cfg->ipv6, cfg->prog);
 	if (rc) {
 		listener_close(&e->l);
 		free(e);

@@ -33,6 +33,7 @@ struct echo_config {
 	int backlog;	 /* 0: LISTENER_BACKLOG */
 	bool ipv4, ipv6; /* listen on 0.0.0.0, and on [::] for IPv6 only */
 	bool zero_copy;	 /* with relay.h; needs socktab_skiff */
+	bool mptcp;	 /* listeners made with IPPROTO_MPTCP */
 	/* Says why a listener could not open, prefixed with this; NULL: quietly. */
 	const char *prog;
 	/* Counted into (must outlive the server); NULL: not counted. */

@@ -34,7 +34,7 @@ static int listen_on(struct listener *l, int family, uint16_t port, int backlog,
 		a->sin6_port = htons(port);
 		len = sizeof(*a);
 	}
-	*lfd = ops->socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	*lfd = ops->socket(family, SOCK_STREAM | SOCK_NONBLOCK, l->protocol);
 	if (*lfd < 0)
 		goto out_err;
 	/* The IPv4 listener takes IPv4: this one is IPv6 only. */
@@ -49,24 +49,26 @@ static int listen_on(struct listener *l, int family, uint16_t port, int backlog,
 out_err:
 	e = errno;
 	if (prog)
-		fprintf(stderr, "%s: listening on %s port %u: %s%s\n", prog,
-			family == AF_INET ? "IPv4" : "IPv6", port, strerror(e),
-			e == EADDRINUSE ? " (address already in use)" : "");
+		fprintf(stderr, "%s: listening on %s port %u%s: %s%s\n", prog,
+			family == AF_INET ? "IPv4" : "IPv6", port, l->protocol ? " (MPTCP)" : "",
+			strerror(e), e == EADDRINUSE ? " (address already in use)" : "");
 	return -e;
 }
 
 int listener_open(struct listener *l, const struct socktab *ops, uint16_t port, bool ipv4,
 		  bool ipv6, const char *prog)
 {
-	return listener_open_ports(l, ops, port, 1, LISTENER_BACKLOG, ipv4, ipv6, prog);
+	return listener_open_ports(l, ops, port, 1, LISTENER_BACKLOG, 0, ipv4, ipv6, prog);
 }
 
 int listener_open_ports(struct listener *l, const struct socktab *ops, uint16_t port,
-			unsigned ports, int backlog, bool ipv4, bool ipv6, const char *prog)
+			unsigned ports, int backlog, int protocol, bool ipv4, bool ipv6,
+			const char *prog)
 {
 	int rc = 0;
 
 	l->ops = ops;
+	l->protocol = protocol;
 	l->ports = 0;
 	for (unsigned i = 0; i < LISTENER_MAX_PORTS * 2; i++)
 		l->fd[i] = -1;

@@ -22,6 +22,7 @@
 struct listener {
 	const struct socktab *ops;
 	int ep;				/* the epoll set */
+	int protocol;			/* of its sockets: 0, or IPPROTO_MPTCP */
 	unsigned ports;			/* listened on: port, port + 1, ... */
 	int fd[LISTENER_MAX_PORTS * 2]; /* IPv4 and IPv6 listener of each port; -1: none */
 };
@@ -39,11 +40,12 @@ int listener_open(struct listener *l, const struct socktab *ops, uint16_t port, 
 /**
  * listener_open() on @p ports consecutive ports from @p port (1 ..
  * LISTENER_MAX_PORTS; @p port 0 only with one), each listening with
- * @p backlog.
+ * @p backlog, its sockets made with @p protocol (0, or IPPROTO_MPTCP).
  * @return 0 or -errno (-EINVAL for a bad count)
  */
 int listener_open_ports(struct listener *l, const struct socktab *ops, uint16_t port,
-			unsigned ports, int backlog, bool ipv4, bool ipv6, const char *prog);
+			unsigned ports, int backlog, int protocol, bool ipv4, bool ipv6,
+			const char *prog);
 
 /** The listener an event of the epoll set is for, or -1 (a connection's). */
 int listener_of(const struct listener *l, const struct epoll_event *ev);

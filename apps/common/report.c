@@ -72,9 +72,11 @@ void report_banner(FILE *f, const struct app_opts *o, const char *backend_line)
 				    : inet_ntop(AF_INET6, o->gw6, g, sizeof(g)));
 	}
 	if (o->kind == APP_PROXY)
-		fprintf(f, "  listening  port %u, proxying to %s\n", o->port, o->upstream_str);
+		fprintf(f, "  listening  port %u, proxying to %s%s\n", o->port, o->upstream_str,
+			o->mptcp ? " (MPTCP both sides)" : "");
 	else
-		fprintf(f, "  listening  port %u (TCP echo)\n", o->port);
+		fprintf(f, "  listening  port %u (TCP echo%s)\n", o->port,
+			o->mptcp ? ", MPTCP" : "");
 	if (o->pcap_path)
 		fprintf(f, "  capture    %s (pcap, every frame received and sent)\n", o->pcap_path);
 	fprintf(f, "  counters   %s\n",
@@ -88,6 +90,7 @@ void report_start(struct report *r, FILE *f, const struct app_opts *o)
 	r->f = f;
 	r->interval_s = o->stats_s;
 	r->kind = o->kind;
+	r->mptcp = o->mptcp;
 	r->t0 = r->last_t = report_now();
 	skiff_get_stats(&r->last);
 }
@@ -152,6 +155,17 @@ void report_totals(struct report *r, const struct app_counters *c)
 			(unsigned long long)c->upstream_failed);
 	fprintf(r->f, "\n  requests    %llu receives, %sB %s\n", (unsigned long long)c->requests,
 		human((double)c->bytes, a, sizeof(a)), c->upstream_total ? "forwarded" : "echoed");
+	if (r->mptcp)
+		fprintf(r->f,
+			"  mptcp       %llu accepted as MPTCP, %llu opened upstream as MPTCP; fell "
+			"back: %llu declined, %llu SYN-ACK, %llu third ACK; %llu MP_CAPABLE SYNs "
+			"to a TCP listener\n",
+			(unsigned long long)s.mptcp_passive_established,
+			(unsigned long long)s.mptcp_active_established,
+			(unsigned long long)s.mptcp_declined,
+			(unsigned long long)s.mptcp_fallback_synack,
+			(unsigned long long)s.mptcp_fallback_ack,
+			(unsigned long long)s.mptcp_fallbacks);
 	fprintf(r->f,
 		"  zero-copy   %llu loans (%llu sent on in their frames), %llu sends (%llu "
 		"completed, %llu aborted); fell back: %llu recv, %llu send; the app copied %sB\n",

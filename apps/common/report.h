@@ -20,6 +20,7 @@ struct report {
 	FILE *f;
 	unsigned interval_s;
 	enum app_kind kind;
+	bool mptcp;
 	double t0, last_t;
 	struct skiff_stats last;
 	struct app_counters last_c;

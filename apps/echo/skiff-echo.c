@@ -22,6 +22,7 @@ static int echo_start(struct driver_server *s, const struct app_opts *o)
 				 .ipv4 = o->have_ip4,
 				 .ipv6 = o->have_ip6,
 				 .zero_copy = true,
+				 .mptcp = o->mptcp,
 				 .prog = o->prog,
 				 .c = &e->srv.c};
 

@@ -134,7 +134,9 @@ static int connect_upstream(struct proxy *p, struct pconn *pc)
 {
 	const struct app_opts *o = p->o;
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &pc->s[1]};
-	int fd = skiff_socket(o->upstream.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+	int fd = skiff_socket(o->upstream.ss_family, SOCK_STREAM | SOCK_NONBLOCK,
+			      o->mptcp ? IPPROTO_MPTCP : 0),
+	    one = 1;
 
 	if (fd < 0)
 		return -errno;
@@ -201,7 +203,8 @@ static int proxy_start(struct driver_server *s, const struct app_opts *o)
 	p->o = o;
 	LIST_INIT(&p->conns);
 	LIST_INIT(&p->graveyard);
-	rc = listener_open(&p->l, &socktab_skiff, o->port, o->have_ip4, o->have_ip6, o->prog);
+	rc = listener_open_ports(&p->l, &socktab_skiff, o->port, 1, LISTENER_BACKLOG,
+				 o->mptcp ? IPPROTO_MPTCP : 0, o->have_ip4, o->have_ip6, o->prog);
 	if (rc)
 		listener_close(&p->l);
 	return rc;

@@ -2,7 +2,7 @@
  * subprocesses. Their embedded defaults pass (over veth, and over memlink
  * without root), iperf3 runs through skiff-proxy, bad use exits 2 with a
  * message, and no namespace, veth or XDP program outlives a run, even one
- * stopped by SIGINT. */
+ * stopped by SIGINT. With --mptcp they speak MPTCP to Linux MPTCP peers. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -151,6 +151,165 @@ static void test_iperf3_through_proxy(void)
 	proc_done(&pp);
 }
 
+/* ---- --mptcp with Linux MPTCP peers ------------------------------------- */
+
+/* A Linux MPTCP client (IPPROTO_MPTCP, 262): sends N random bytes while
+ * reading the echo, then asks its socket for MPTCP_INFO, which Linux
+ * answers only while the connection is MPTCP (a fallback fails). */
+static const char mptcp_client_py[] =
+	"import os, socket, struct, sys, threading\n"
+	"host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n"
+	"s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n"
+	"s.settimeout(30)\n"
+	"s.connect((host, port))\n"
+	"data = os.urandom(n)\n"
+	"def send():\n"
+	"    s.sendall(data)\n"
+	"    s.shutdown(socket.SHUT_WR)\n"
+	"t = threading.Thread(target=send)\n"
+	"t.start()\n"
+	"got = bytearray()\n"
+	"while True:\n"
+	"    b = s.recv(65536)\n"
+	"    if not b:\n"
+	"        break\n"
+	"    got += b\n"
+	"t.join()\n"
+	"info = s.getsockopt(284, 1, 96)\n"
+	"print('echoed %d of %d bytes, equal %s, MPTCP token %08x' % (len(got), n, bytes(got) == "
+	"data, struct.unpack_from('<I', info, 12)[0]))\n";
+
+/* A Linux MPTCP echo server for one connection (skiff-proxy's upstream). */
+static const char mptcp_server_py[] = "import socket, sys\n"
+				      "l = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n"
+				      "l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+				      "l.bind(('0.0.0.0', int(sys.argv[1])))\n"
+				      "l.listen(1)\n"
+				      "print('listening', flush=True)\n"
+				      "c, _ = l.accept()\n"
+				      "while True:\n"
+				      "    b = c.recv(65536)\n"
+				      "    if not b:\n"
+				      "        break\n"
+				      "    c.sendall(b)\n"
+				      "c.getsockopt(284, 1, 96)\n"
+				      "print('server: MPTCP to the end', flush=True)\n"
+				      "c.close()\n";
+
+/* One MPTcpExt counter of namespace @p ns. */
+static unsigned long long mptcp_counter(const char *ns, const char *name)
+{
+	char out[4096], *at;
+
+	if (tb_capture(ns, out, sizeof(out), "nstat -az %s", name) != 0)
+		return ~0ull;
+	at = strstr(out, name);
+	return at ? strtoull(at + strlen(name), NULL, 10) : ~0ull;
+}
+
+static void mptcp_client_run(const char *ns, const char *host, const char *port)
+{
+	char *argv[] = {"python3", "-c", (char *)mptcp_client_py, (char *)host, (char *)port,
+			"4194304", NULL};
+	struct proc p;
+
+	proc_start(&p, ns, 0, argv);
+	proc_finish(&p, 60000);
+	proc_expect(&p, 0, "echoed 4194304 of 4194304 bytes, equal True, MPTCP token");
+	tk_note("Linux client: %.*s", (int)strcspn(p.buf, "\n"), p.buf);
+	proc_done(&p);
+}
+
+/* skiff-echo --mptcp: a Linux MPTCP client's 4 MiB come back, and both
+ * ends count an MP_CAPABLE handshake that held (no fallback). */
+static void test_echo_mptcp_linux_client(void)
+{
+	char cli[TB_NS_NAME_MAX], sk[TB_NS_NAME_MAX], i1[IF_NAMESIZE], i2[IF_NAMESIZE];
+	char *echo[] = {SKIFF_ECHO_PATH, "-i",	    i1,	 "--ip", "10.95.1.2/24", "-p", "7007",
+			"--mptcp",	 "--stats", "0", NULL};
+	struct proc pe;
+
+	tk_require_privileged();
+	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(sk, sizeof(sk), "skiff") == 0);
+	CU_ASSERT_FATAL(tb_link(sk, i1, NULL, cli, i2, "10.95.1.1/24", "m") == 0);
+	if (tb_run(cli, "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	proc_start(&pe, sk, 0, echo);
+	if (!proc_wait_for(&pe, "serving", 15000)) {
+		proc_finish(&pe, 1000);
+		proc_show(&pe);
+		CU_FAIL_FATAL("skiff-echo --mptcp did not come up");
+	}
+	CU_ASSERT(strstr(pe.buf, "(TCP echo, MPTCP)") != NULL);
+	mptcp_client_run(cli, "10.95.1.2", "7007");
+	TK_ASSERT_EQ(mptcp_counter(cli, "MPTcpExtMPCapableSYNACKRX"), 1);
+	TK_ASSERT_EQ(mptcp_counter(cli, "MPTcpExtMPCapableFallbackSYNACK"), 0);
+	TK_ASSERT_EQ(mptcp_counter(cli, "MPTcpExtMPCapableFallbackACK"), 0);
+	TK_ASSERT_EQ(mptcp_counter(cli, "MPTcpExtDSSNotMatching"), 0);
+	kill(pe.pid, SIGINT);
+	proc_finish(&pe, 10000);
+	proc_expect(&pe, 0,
+		    "  mptcp       1 accepted as MPTCP, 0 opened upstream as MPTCP; fell "
+		    "back: 0 declined, 0 SYN-ACK, 0 third ACK; 0 MP_CAPABLE SYNs");
+	tb_destroy();
+	assert_nothing_left(getpid(), pe.buf);
+	proc_done(&pe);
+}
+
+/* skiff-proxy --mptcp between a Linux MPTCP client and a Linux MPTCP echo
+ * server: MPTCP on both of skiff's connections, 4 MiB through and back. */
+static void test_proxy_mptcp_linux_both_sides(void)
+{
+	char cli[TB_NS_NAME_MAX], sk[TB_NS_NAME_MAX], srv[TB_NS_NAME_MAX];
+	char i1[IF_NAMESIZE], i2[IF_NAMESIZE], i3[IF_NAMESIZE], i4[IF_NAMESIZE];
+	char *server[] = {"python3", "-c", (char *)mptcp_server_py, "7008", NULL};
+	char *proxy[] = {SKIFF_PROXY_PATH, "-i",	i1,	   "--ip", "10.95.3.2/24",
+			 "--gw",	   "10.95.3.1", "-p",	   "7009", "--upstream",
+			 "10.95.4.2:7008", "--mptcp",	"--stats", "0",	   NULL};
+	struct proc ps, pp;
+
+	tk_require_privileged();
+	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(sk, sizeof(sk), "skiff") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(srv, sizeof(srv), "server") == 0);
+	CU_ASSERT_FATAL(tb_link(sk, i1, NULL, cli, i2, "10.95.3.1/24", "p") == 0);
+	CU_ASSERT_FATAL(tb_link(srv, i3, "10.95.4.2/24", cli, i4, "10.95.4.1/24", "u") == 0);
+	CU_ASSERT_FATAL(tb_route_via(srv, cli, "10.95.4.1") == 0);
+	if (tb_run(cli, "sysctl -q -w net.mptcp.enabled=1") != 0 ||
+	    tb_run(srv, "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	proc_start(&ps, srv, 0, server);
+	CU_ASSERT_FATAL(proc_wait_for(&ps, "listening", 5000));
+	proc_start(&pp, sk, 0, proxy);
+	if (!proc_wait_for(&pp, "serving", 15000)) {
+		proc_finish(&pp, 1000);
+		proc_show(&pp);
+		CU_FAIL_FATAL("skiff-proxy --mptcp did not come up");
+	}
+	mptcp_client_run(cli, "10.95.3.2", "7009");
+	proc_finish(&ps, 10000);
+	proc_expect(&ps, 0, "server: MPTCP to the end");
+	/* The client's namespace routes too: its counters are the client's
+	 * connection to skiff; the server's are skiff's upstream one. */
+	TK_ASSERT_EQ(mptcp_counter(cli, "MPTcpExtMPCapableSYNACKRX"), 1);
+	TK_ASSERT_EQ(mptcp_counter(cli, "MPTcpExtMPCapableFallbackSYNACK"), 0);
+	TK_ASSERT_EQ(mptcp_counter(srv, "MPTcpExtMPCapableSYNRX"), 1);
+	TK_ASSERT_EQ(mptcp_counter(srv, "MPTcpExtMPCapableACKRX"), 1);
+	TK_ASSERT_EQ(mptcp_counter(srv, "MPTcpExtMPCapableFallbackACK"), 0);
+	kill(pp.pid, SIGINT);
+	proc_finish(&pp, 10000);
+	proc_expect(&pp, 0,
+		    "  mptcp       1 accepted as MPTCP, 1 opened upstream as MPTCP; fell "
+		    "back: 0 declined, 0 SYN-ACK, 0 third ACK");
+	proc_done(&ps);
+	tb_destroy();
+	assert_nothing_left(getpid(), pp.buf);
+	proc_done(&pp);
+}
+
 /* ---- bad use ------------------------------------------------------------ */
 
 static void test_bad_interface_queue_address_root(void)
@@ -193,6 +352,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_proxy_sigint_leaves_nothing),
 	TK_TEST(test_echo_double_sigint_leaves_nothing),
 	TK_TEST(test_iperf3_through_proxy),
+	TK_TEST(test_echo_mptcp_linux_client),
+	TK_TEST(test_proxy_mptcp_linux_both_sides),
 	TK_TEST_END,
 };
 
