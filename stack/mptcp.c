@@ -50,14 +50,15 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 	unsigned subtype;
 
 	(void)syn;
-	if (avail < 3) {
+	/* The walk checked that the length byte lies within @p avail. */
+	if (avail < 3 || o[1] < 3) {
 		st->stats.mptcp_bad_option++;
 		return;
 	}
 	subtype = o[2] >> 4;
-	if (subtype == 0) {
-		/* MP_CAPABLE: its length byte is within @p avail (the walk
-		 * checked); the connection level reads it after the walk. */
+	switch (subtype) {
+	case SKIFF_MPTCP_SUB_CAPABLE:
+		/* Its length is checked against the segment after the walk. */
 		if (o[1] > sizeof(rx_opts.mpc_opt) || rx_opts.mpc) {
 			st->stats.mptcp_bad_option++;
 			return;
@@ -66,9 +67,23 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 		rx_opts.mpc_len = o[1];
 		memcpy(rx_opts.mpc_opt, o, o[1]);
 		return;
-	}
-	if (subtype != PKB_MPTCP_SUBTYPE_DSS)
+	case SKIFF_MPTCP_SUB_JOIN:
+		if (rx_opts.join) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.join = true;
+		rx_opts.join_len = o[1];
 		return;
+	case PKB_MPTCP_SUBTYPE_DSS:
+		break;
+	default:
+		/* ADD_ADDR to MP_TCPRST are not done (docs/mptcp.md); a subtype
+		 * beyond them is unknown: ignored (RFC 8684 3), counted. */
+		if (subtype > SKIFF_MPTCP_SUB_TCPRST)
+			st->stats.mptcp_unknown_subtype++;
+		return;
+	}
 	if (pkb_mptcp_dss_decode(o, avail, false, &dss) < 0 || rx_opts.dss) {
 		st->stats.mptcp_bad_option++;
 		return;
@@ -82,19 +97,51 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 	}
 }
 
+/* The length MP_CAPABLE and MP_JOIN must have on this segment (RFC 8684
+ * 3.1, 3.2); an option of another length is ignored, as Linux does. A
+ * version 0 MP_CAPABLE on a SYN (12 bytes: RFC 6824's) is an offer of a
+ * version we do not speak, declined by the connection level. */
+static bool mpc_len_ok(u8_t flags, const struct pbuf *p, const struct skiff_mptcp_rx *rx)
+{
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		return rx->mpc_len == SKIFF_MPTCP_MPC_SYN_LEN ||
+		       (rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN && (rx->mpc_opt[2] & 0x0f) == 0);
+	if (flags & TCP_SYN)
+		return rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN;
+	return rx->mpc_len == (p->tot_len ? SKIFF_MPTCP_MPC_DATA_LEN : SKIFF_MPTCP_MPC_ACK_LEN);
+}
+
+static bool join_len_ok(u8_t flags, const struct skiff_mptcp_rx *rx)
+{
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		return rx->join_len == SKIFF_MPTCP_JOIN_SYN_LEN;
+	if (flags & TCP_SYN)
+		return rx->join_len == SKIFF_MPTCP_JOIN_SYNACK_LEN;
+	return rx->join_len == SKIFF_MPTCP_JOIN_ACK_LEN;
+}
+
 s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_sock *sk = pcb->callback_arg;
-	bool syn = (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	u8_t flags = TCPH_FLAGS(hdr);
+	bool syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool want = pcb->state == LISTEN && sk && sk->opt.mptcp;
 	err_t err = ERR_OK;
 
-	if (!rx_opts.mpc && !rx_opts.dss && !tcp_ext_arg_get(pcb, ext_mptcp_id))
+	if (!rx_opts.mpc && !rx_opts.dss && !rx_opts.join && !tcp_ext_arg_get(pcb, ext_mptcp_id))
 		return ERR_OK;
 	/* MP_CAPABLE on a SYN to a listener that did not ask: plain TCP. */
 	if (syn && rx_opts.mpc && pcb->state == LISTEN && !want)
 		st->stats.mptcp_fallbacks++;
+	if (rx_opts.mpc && !mpc_len_ok(flags, p, &rx_opts)) {
+		st->stats.mptcp_bad_option++;
+		rx_opts.mpc = false;
+	}
+	if (rx_opts.join && !join_len_ok(flags, &rx_opts)) {
+		st->stats.mptcp_bad_option++;
+		rx_opts.join = false;
+	}
 	err = skiff__mptcp_conn_input(pcb, want, hdr, p, &rx_opts);
 	memset(&rx_opts, 0, sizeof(rx_opts));
 	return err;

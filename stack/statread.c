@@ -442,6 +442,8 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_active_established, "tcp", false),
 	F(mptcp_fallback_synack, "tcp", false),
 	F(mptcp_dup_data_rx, "tcp", false),
+	F(mptcp_join_rejected, "tcp", false),
+	F(mptcp_unknown_subtype, "tcp", false),
 	F(ip_len_err, "hostile", false),
 	F(tcp_len_err, "hostile", false),
 	F(ip_frag_drop, "hostile", false),

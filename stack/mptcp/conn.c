@@ -20,6 +20,7 @@
 #include "skiff_testing.h"
 #include "tcpglue.h"
 
+#include "lwip/ip.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/tcp.h"
 
@@ -206,6 +207,19 @@ static void listen_syn(struct tcp_pcb *lpcb, const struct tcp_hdr *hdr,
 		tcp_ext_arg_set_callbacks(lpcb, ext_id, &listen_callbacks);
 }
 
+/* An MP_JOIN SYN to an MPTCP listener: a new subflow for the connection
+ * its token names. skiff has no second subflows yet, so no token is known
+ * to a join: RFC 8684 3.2 answers an unknown token with a RST (Linux
+ * counts it as MPJoinNoTokenFound). A plain TCP listener takes the SYN as
+ * TCP, as Linux's does. */
+static err_t join_syn(const struct tcp_hdr *hdr)
+{
+	skiff__s.stats.mptcp_join_rejected++;
+	tcp_rst_netif(ip_current_input_netif(), 0, hdr->seqno + 1, ip_current_dest_addr(),
+		      ip_current_src_addr(), hdr->dest, hdr->src);
+	return ERR_ABRT;
+}
+
 /* The third ACK's (or first data's) MP_CAPABLE: both keys (RFC 8684 3.1). */
 static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
 			const struct skiff_mptcp_rx *rx)
@@ -352,8 +366,12 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 	u8_t flags = TCPH_FLAGS(hdr);
 
 	if (pcb->state == LISTEN) {
-		if (want && rx->mpc && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+		if (!want || (flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+			return ERR_OK;
+		if (rx->mpc)
 			listen_syn(pcb, hdr, rx);
+		else if (rx->join)
+			return join_syn(hdr);
 		return ERR_OK;
 	}
 	sf = tcp_ext_arg_get(pcb, ext_id);

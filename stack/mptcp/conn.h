@@ -24,11 +24,19 @@ struct pbuf;
 struct tcp_hdr;
 struct tcp_pcb;
 
-#define SKIFF_MPTCP_HMAC_LEN	   32
-#define SKIFF_MPTCP_MPC_SYN_LEN	   4  /* MP_CAPABLE v1 on a SYN: no key */
-#define SKIFF_MPTCP_MPC_SYNACK_LEN 12 /* ... on a SYN-ACK: the receiver's key */
-#define SKIFF_MPTCP_MPC_ACK_LEN	   20 /* ... on the third ACK: both keys */
-#define SKIFF_MPTCP_MPC_DATA_LEN   22 /* ... on the first data: both keys, data-level length */
+#define SKIFF_MPTCP_HMAC_LEN	    32
+#define SKIFF_MPTCP_MPC_SYN_LEN	    4  /* MP_CAPABLE v1 on a SYN: no key */
+#define SKIFF_MPTCP_MPC_SYNACK_LEN  12 /* ... on a SYN-ACK: the receiver's key */
+#define SKIFF_MPTCP_MPC_ACK_LEN	    20 /* ... on the third ACK: both keys */
+#define SKIFF_MPTCP_MPC_DATA_LEN    22 /* ... on the first data: both keys, data-level length */
+#define SKIFF_MPTCP_JOIN_SYN_LEN    12 /* MP_JOIN on a SYN: token, nonce (3.2) */
+#define SKIFF_MPTCP_JOIN_SYNACK_LEN 16 /* ... on a SYN-ACK: truncated HMAC, nonce */
+#define SKIFF_MPTCP_JOIN_ACK_LEN    24 /* ... on the third ACK: HMAC */
+/* Option subtypes (RFC 8684 section 8); MP_TCPRST is the highest assigned
+ * (0xf is for private use: unknown to us too). */
+#define SKIFF_MPTCP_SUB_CAPABLE 0
+#define SKIFF_MPTCP_SUB_JOIN	1
+#define SKIFF_MPTCP_SUB_TCPRST	8
 /* Option bytes of every segment of an MPTCP subflow after the handshake:
  * the longest DSS (64-bit DATA_ACK and DSN, a checksum's room), NOP-padded.
  * One length for all, because lwIP sizes a segment's header room when it
@@ -97,8 +105,8 @@ struct skiff_mptcp_sf {
 
 /* The MPTCP options of one received segment, gathered by the option walk. */
 struct skiff_mptcp_rx {
-	bool mpc, dss;
-	uint8_t mpc_len;
+	bool mpc, dss, join;
+	uint8_t mpc_len, join_len;
 	uint8_t mpc_opt[24];
 	struct pkb_ext_mptcp map;
 };

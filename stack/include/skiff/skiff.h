@@ -571,7 +571,8 @@ struct skiff_stats {
 					   * meanwhile: reset */
 	uint64_t secpath_drops;		     /**< segments refused by a listener's secpath policy */
 	uint64_t mptcp_fallbacks;	     /**< MP_CAPABLE SYNs answered with plain TCP */
-	uint64_t mptcp_dss_rx, mptcp_dss_tx, mptcp_bad_option;
+	uint64_t mptcp_dss_rx, mptcp_dss_tx;
+	uint64_t mptcp_bad_option; /**< malformed kind-30 options (bad length, repeated): ignored */
 	uint64_t mptcp_passive_established; /**< MP_CAPABLE handshakes an MPTCP listener
 					     * (IPPROTO_MPTCP) completed: keys exchanged */
 	uint64_t mptcp_declined;	    /**< MP_CAPABLE SYNs an MPTCP listener answered as TCP
@@ -587,6 +588,10 @@ struct skiff_stats {
 	uint64_t mptcp_dup_data_rx;	/**< received bytes whose mapping names data already
 					 * received (the peer's connection-level resends):
 					 * taken by TCP, not delivered again */
+	uint64_t mptcp_join_rejected;	/**< MP_JOIN SYNs to an MPTCP listener: RST (no token
+					 * is known to a join yet, RFC 8684 3.2) */
+	uint64_t mptcp_unknown_subtype; /**< kind-30 options of a subtype RFC 8684 does
+					 * not define: ignored */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */

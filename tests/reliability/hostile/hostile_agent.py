@@ -8,6 +8,7 @@
 # OWN_IP4 is an extra address of the peer whose kernel RSTs are filtered
 # (iptables), so that the connections made here stay ours.
 import fcntl
+import hashlib
 import json
 import os
 import random
@@ -574,6 +575,229 @@ def case_flood(count, rate, port):
     return {"sent": count, "seconds": time.time() - t0}
 
 
+# ---- MPTCP (RFC 8684) on our own connections ---------------------------------------------
+# Options are built byte by byte (Scapy would tidy malformed ones) and
+# NOP-padded to a word. A key's token is the most significant 32 bits of
+# its SHA-256, its IDSN the least significant 64 bits (3.1).
+
+
+def pad4(o):
+    return b"\x01" * (-len(o) % 4) + o
+
+
+def key_hash(key):
+    h = hashlib.sha256(struct.pack("!Q", key)).digest()
+    return h[:4], struct.unpack("!Q", h[24:])[0]
+
+
+def mpc(length, version=1, flags=0x01, body=b""):
+    """MP_CAPABLE of @length bytes (body zero-padded or cut to fit)."""
+    o = bytes([30, length, version, flags]) + body
+    return (o + b"\0" * length)[:length] if length >= 4 else o[:length]
+
+
+def dss(dack, dsn=None, ssn=None, dlen=None, fin=False, length=None):
+    """A DSS with a 64-bit DATA_ACK and, when @dsn is given, a 64-bit
+    mapping; @length overrides the length byte (malformed)."""
+    fl = 0x03 | (0x0c if dsn is not None else 0) | (0x10 if fin else 0)
+    o = bytes([30, 0, 0x20, fl]) + struct.pack("!Q", dack)
+    if dsn is not None:
+        o += struct.pack("!QIH", dsn & (2**64 - 1), ssn, dlen)
+    return o[:1] + bytes([length or len(o)]) + o[2:]
+
+
+def syn_answer(mark, sport):
+    for b in rx[mark:]:
+        e = Ether(b)
+        if tcp_to(e, sport) and e[TCP].flags.S and e[TCP].flags.A:
+            return e
+    return None
+
+
+def mp_opt(e, subtype):
+    """The first kind-30 option of @subtype in @e's TCP header, raw."""
+    t = raw(e[TCP])
+    o, end = 20, (t[12] >> 4) * 4
+    while o + 1 < end and t[o] != 0:
+        if t[o] == 1:
+            o += 1
+            continue
+        if t[o + 1] < 2:
+            break
+        if t[o] == 30 and t[o + 1] >= 3 and t[o + 2] >> 4 == subtype:
+            return t[o:o + t[o + 1]]
+        o += t[o + 1]
+    return None
+
+
+def raw_syn(sport, isn, opts):
+    return (eth() / IP(src=OWN_IP4, dst=STACK_IP4, proto=6) /
+            Raw(tcp_bytes(OWN_IP4, sport, isn, 0, 0x02, pad4(b"\x02\x04\x05\xb4" + opts))))
+
+
+def syn_probe(opts, wait=0.3):
+    """A SYN with @opts from a fresh port: the stack's answer (SYN-ACK,
+    RST or nothing). A SYN-ACK is reset again at once."""
+    sport = random.randrange(20000, 60000)
+    isn = random.randrange(1 << 32)
+    mark = len(rx)
+    send([raw_syn(sport, isn, opts)])
+    got = answers(mark, lambda e: tcp_to(e, sport), wait)
+    if any(e[TCP].flags.S for e in got):
+        send([eth() / IP(src=OWN_IP4, dst=STACK_IP4) /
+              TCP(sport=sport, dport=PORT, flags="R", seq=isn + 1)])
+    return got, isn
+
+
+def mp_connect(extra=b""):
+    """An MPTCP connection: MP_CAPABLE v1 on the SYN (with @extra options),
+    the stack's key from its SYN-ACK, both keys on the third ACK."""
+    sport = random.randrange(20000, 60000)
+    isn = random.randrange(1 << 32)
+    key_a = random.randrange(1, 1 << 64)
+    mark = len(rx)
+    send([raw_syn(sport, isn, mpc(4) + extra)])
+    end = time.time() + 3
+    e = None
+    while e is None and time.time() < end:
+        time.sleep(0.01)
+        e = syn_answer(mark, sport)
+    if e is None:
+        return None
+    o = mp_opt(e, 0)
+    if o is None or len(o) != 12:
+        return {"sport": sport, "mpc": False}
+    key_b = struct.unpack("!Q", o[4:12])[0]
+    c = {"sport": sport, "mpc": True, "snd": (isn + 1) & M32, "rcv": (e[TCP].seq + 1) & M32,
+         "key_a": key_a, "key_b": key_b, "token_b": key_hash(key_b)[0],
+         "dsn": key_hash(key_a)[1] + 1, "dack": key_hash(key_b)[1] + 1, "rel": 0}
+    send([mp_seg(c, 0x10, pad4(mpc(20, body=struct.pack("!QQ", key_a, key_b))))])
+    return c
+
+
+def mp_seg(c, flags, opts, data=b"", seq=None):
+    return (eth() / IP(src=OWN_IP4, dst=STACK_IP4, proto=6) /
+            Raw(tcp_bytes(OWN_IP4, c["sport"], c["snd"] if seq is None else seq, c["rcv"], flags,
+                          opts, data)))
+
+
+def mp_send(c, data, opts=None, dsn_off=0, ssn=None, dlen=None, rel=None, advance=True,
+            wait=0.3):
+    """@data in sequence (or at subflow offset @rel) under a mapping (or
+    @opts as given); True if the stack ACKed it. @advance: count it sent."""
+    r = c["rel"] if rel is None else rel
+    if opts is None:
+        opts = pad4(dss(c["dack"], c["dsn"] + r + dsn_off, r + 1 if ssn is None else ssn,
+                        len(data) if dlen is None else dlen))
+    seq = (c["snd"] + r - c["rel"]) & M32
+    mark = len(rx)
+    send([mp_seg(c, 0x18, opts, data, seq=seq)])
+    want = (seq + len(data)) & M32
+    got = answers(mark, lambda e: tcp_to(e, c["sport"]) and e[TCP].ack == want, wait)
+    if advance and rel is None:
+        c["snd"] = (c["snd"] + len(data)) & M32
+        c["rel"] += len(data)
+    return bool(got)
+
+
+def case_mptcp_syn_lengths(n):
+    """SYNs whose MP_CAPABLE has a length no SYN may carry: each must get a
+    plain SYN-ACK (the option ignored), none an MP_CAPABLE one."""
+    lens = [2, 3, 5, 8, 12, 20]
+    plain = mpc_answers = 0
+    for i in range(n):
+        got, _ = syn_probe(mpc(lens[i % len(lens)]))
+        sa = [e for e in got if e[TCP].flags.S and e[TCP].flags.A]
+        if sa and mp_opt(sa[0], 0) is None:
+            plain += 1
+        if sa and mp_opt(sa[0], 0) is not None:
+            mpc_answers += 1
+    return {"sent": n, "plain_synack": plain, "mpc_synack": mpc_answers}
+
+
+def case_mptcp_unknown_subtype(n):
+    """An unknown subtype (0xe) beside MP_CAPABLE on the SYN, and beside
+    the DSS on data of the MPTCP connection: ignored, the rest taken."""
+    unknown = bytes([30, 4, 0xe0, 0])
+    c = mp_connect(unknown)
+    if not c or not c["mpc"]:
+        return {"error": "no MPTCP handshake", "c": bool(c)}
+    acked = sum(mp_send(c, b"u" * 100, opts=unknown + pad4(dss(c["dack"], c["dsn"] + c["rel"],
+                                                                c["rel"] + 1, 100)))
+                for _ in range(n))
+    ok = mp_send(c, b"v" * 100)
+    return {"mpc_synack": True, "data_acked": acked, "sent_bytes": c["rel"], "alive": ok}
+
+
+def case_mptcp_join(n):
+    """MP_JOIN SYNs: @n with random tokens, @n with the token of a live
+    MPTCP connection (skiff has no joins: every token is unknown to one),
+    @n with a length no SYN's MP_JOIN has. The first two kinds must be
+    reset (the RST ACKing the SYN), the last answered as TCP."""
+    c = mp_connect()
+    if not c or not c["mpc"]:
+        return {"error": "no MPTCP handshake"}
+    out = {"rst_random": 0, "rst_live": 0, "rst_ack_ok": 0, "bad_len_synack": 0, "other": 0}
+    for kind in ("random", "live", "bad_len"):
+        for i in range(n):
+            token = os.urandom(4) if kind == "random" else c["token_b"]
+            nonce = os.urandom(4)
+            o = bytes([30, 12, 0x10, 0]) + token + nonce
+            if kind == "bad_len":
+                o = bytes([30, 10, 0x10, 0]) + token + nonce[:2]
+            got, isn = syn_probe(o)
+            rst = [e for e in got if e[TCP].flags.R]
+            sa = [e for e in got if e[TCP].flags.S]
+            if kind != "bad_len" and rst and not sa:
+                out["rst_" + kind] += 1
+                out["rst_ack_ok"] += rst[0][TCP].ack == (isn + 1) & M32
+            elif kind == "bad_len" and sa and not rst:
+                out["bad_len_synack"] += 1
+            else:
+                out["other"] += 1
+    out["alive"] = mp_send(c, b"j" * 100)
+    out["sent_bytes"] = c["rel"]
+    return out
+
+
+def case_mptcp_bad_dss(n):
+    """Malformed DSS options and bad mappings on an established MPTCP
+    connection, each on 100 bytes in sequence; what the stack ACKed."""
+    c = mp_connect()
+    if not c or not c["mpc"]:
+        return {"error": "no MPTCP handshake"}
+    out = {}
+    # a DSS whose length byte does not fit its flags: the option is ignored
+    out["bad_len_acked"] = mp_send(c, b"a" * 100,
+                                   opts=pad4(dss(c["dack"], c["dsn"] + c["rel"], c["rel"] + 1, 100,
+                                                 length=25)))
+    # data-level length 0: an infinite mapping, a peer that fell back
+    out["infinite_acked"] = mp_send(c, b"b" * 100, dlen=0)
+    # a mapping past what the connection is owed: dropped
+    out["ahead_acked"] = mp_send(c, b"c" * 100, dsn_off=1000, advance=False)
+    # data mapped at subflow sequence 0 (only a lone DATA_FIN may be): dropped
+    out["ssn0_acked"] = mp_send(c, b"d" * 100, ssn=0, advance=False)
+    # out of order, then the same bytes again under another mapping
+    # (contradicting it: dropped), then the hole filled
+    r = c["rel"]
+    mp_send(c, b"f" * 100, rel=r + 100, advance=False, wait=0.2)
+    out["contradict_acked"] = mp_send(c, b"f" * 100, rel=r + 100, dsn_off=5000, advance=False,
+                                      wait=0.2)
+    # the hole filled: both segments ACKed at once
+    mark = len(rx)
+    send([mp_seg(c, 0x18, pad4(dss(c["dack"], c["dsn"] + r, r + 1, 100)), b"e" * 100)])
+    want = (c["snd"] + 200) & M32
+    out["fill_acked"] = bool(answers(mark, lambda e: tcp_to(e, c["sport"]) and
+                                     e[TCP].ack == want, 0.3))
+    c["snd"] = want
+    c["rel"] += 200
+    for _ in range(n):
+        mp_send(c, b"g" * 100)
+    out["alive"] = mp_send(c, b"h" * 100)
+    out["sent_bytes"] = c["rel"]
+    return out
+
+
 CASES = {
     "bad_ip_checksum": case_bad_ip_checksum, "bad_tcp_checksum": case_bad_tcp_checksum,
     "truncated": case_truncated, "tcp_options": case_tcp_options,
@@ -581,6 +805,9 @@ CASES = {
     "syn_established": case_syn_established, "bad_ack": case_bad_ack,
     "oow_data": case_oow_data, "fragments": case_fragments, "frames": case_frames,
     "vlan": case_vlan, "spoof": case_spoof, "flood": case_flood, "k_probe": case_k_probe,
+    "mptcp_syn_lengths": case_mptcp_syn_lengths,
+    "mptcp_unknown_subtype": case_mptcp_unknown_subtype, "mptcp_join": case_mptcp_join,
+    "mptcp_bad_dss": case_mptcp_bad_dss,
 }
 
 print(json.dumps({"ready": True}), flush=True)

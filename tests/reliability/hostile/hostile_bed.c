@@ -16,6 +16,10 @@
 
 #include "hostile_bed.h"
 
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
 #define AGENT SKIFF_SOURCE_DIR "/tests/reliability/hostile/hostile_agent.py"
 
 static const uint8_t stack_mac[6] = {0x02, 0x53, 0x4b, 0x49, 0x46, 0x46};
@@ -99,7 +103,7 @@ static void stack_up(void)
 		tk_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());
 	CU_ASSERT_FATAL(e == 0);
 	hb.stack = true;
-	hb.lfd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	hb.lfd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, hb.mptcp ? IPPROTO_MPTCP : 0);
 	CU_ASSERT_FATAL(hb.lfd >= 0);
 	skiff_setsockopt(hb.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	CU_ASSERT_FATAL(skiff_bind(hb.lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
@@ -126,9 +130,12 @@ void hb_pump(void)
 			skiff_close(c);
 		alen = sizeof(a);
 	}
-	for (unsigned i = 0; i < hb.nheld; i++)
-		while (skiff_recv(hb.held[i], junk, sizeof(junk), 0) > 0)
-			;
+	for (unsigned i = 0; i < hb.nheld; i++) {
+		ssize_t n;
+
+		while ((n = skiff_recv(hb.held[i], junk, sizeof(junk), 0)) > 0)
+			hb.hrx += (uint64_t)n;
+	}
 	if (hb.sfd >= 0) {
 		ssize_t n;
 
@@ -167,7 +174,8 @@ static void kconn_open(void)
 
 	hb.sfd = -1;
 	inet_pton(AF_INET, HB_STACK_IP4, &a.sin_addr);
-	hb.kfd = tb_socket(hb.net.ns[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	hb.kfd = tb_socket(hb.net.ns[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
+			   hb.mptcp ? IPPROTO_MPTCP : 0);
 	CU_ASSERT_FATAL(hb.kfd >= 0);
 	CU_ASSERT_FATAL(connect(hb.kfd, (struct sockaddr *)&a, sizeof(a)) == 0 ||
 			errno == EINPROGRESS);
@@ -333,6 +341,16 @@ void hb_begin(const char *tag, unsigned mtu)
 	kconn_open();
 	CU_ASSERT_FATAL(hb_kconn_round(64 * 1024));
 	skiff_get_stats(&hb.before);
+}
+
+void hb_begin_mptcp(const char *tag)
+{
+	struct skiff_mptcp_status ms;
+
+	hb.mptcp = true;
+	hb_begin(tag, 0);
+	CU_ASSERT_FATAL(skiff_mptcp_status(hb.sfd, &ms) == 0);
+	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
 }
 
 bool hb_intact(void)

@@ -33,6 +33,8 @@ struct hostile_bed {
 	int lfd;
 	int held[HB_MAX_HELD]; /* the agent's connections, read and discarded */
 	unsigned nheld;
+	uint64_t hrx; /* bytes read on them: what reached the application */
+	bool mptcp;   /* the listener and the kernel's connection are IPPROTO_MPTCP */
 	/* the kernel's connection: kfd in ns[1], sfd its skiff end (echoes) */
 	int kfd, sfd;
 	uint64_t koff;
@@ -51,6 +53,9 @@ void hb_teardown(void);
 /* Namespaces, agent, stack, the kernel's connection having moved 64 KiB
  * both ways; the counters then go to hb.before. @p mtu 0: the default. */
 void hb_begin(const char *tag, unsigned mtu);
+/* The same with an IPPROTO_MPTCP listener, to which the kernel connects
+ * with an IPPROTO_MPTCP socket (asserted to be MPTCP, not fallen back). */
+void hb_begin_mptcp(const char *tag);
 #define HB_DELTA(st, f) ((long long)((st).f - hb.before.f))
 
 /* One round of the stack: the listener's new connections taken, data on
