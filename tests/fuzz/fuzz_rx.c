@@ -14,6 +14,14 @@
  * is shut down (which aborts every connection and drains every queue) and
  * must give every frame back; lwIP's pools must then be empty.
  *
+ * Built as fuzz_mptcp (FUZZ_MPTCP 1), the same harness runs MPTCP
+ * (RFC 8684) connections: the listener is IPPROTO_MPTCP and the peer
+ * offers MP_CAPABLE, the stack's connection is IPPROTO_MPTCP and the peer
+ * answers it, both with the peer's fixed key (its IDSN from SHA-256, as
+ * the RFC says), so that the option bytes of every TCP record reach the
+ * connection level (stack/mptcp/: the handshake, DSS mappings, DATA_FIN,
+ * MP_JOIN, unknown subtypes), DSS fields rebased like sequence numbers.
+ *
  * SKIFF_FUZZ_DEBUG=1 ./fuzz_rx INPUT shows what an input reached: the
  * frames the stack sent, the connections, the drop counters. */
 #define _GNU_SOURCE
@@ -23,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/sha.h>
 
 #include <skiff/mptcp_dss.h>
 #include <skiff/pkb.h>
@@ -53,6 +63,14 @@
 #define TCP_TICK_MS	 5u	  /* TCP_TMR_INTERVAL in stack/lwipopts.h */
 #define CLOCK_MAX_MS	 2000u	  /* one clock record: two initial RTOs (a tick costs a poll) */
 
+#ifndef FUZZ_MPTCP
+#define FUZZ_MPTCP 0 /* fuzz_mptcp: MPTCP connections (CMakeLists.txt) */
+#endif
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#define PEER_KEY 0x5eed0123456789abull /* the peer's MPTCP key */
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,7 +86,32 @@ struct conn {
 	uint16_t peer_port, stack_port;
 	uint32_t snd_nxt; /* the peer's next sequence number, as the stack ACKs it */
 	uint32_t rcv_nxt; /* the end of what the stack has sent */
+	/* MPTCP (fuzz_mptcp): the stack's ISN, its key and that key's IDSN */
+	uint32_t stack_iss;
+	bool stack_key_seen;
+	uint64_t stack_key, stack_idsn;
 };
+
+static uint64_t be64(const uint8_t *p)
+{
+	return (uint64_t)fw_get32(p) << 32 | fw_get32(p + 4);
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	fw_put32(p, (uint32_t)(v >> 32));
+	fw_put32(p + 4, (uint32_t)v);
+}
+
+/* A key's IDSN: the least significant 64 bits of its SHA-256 (RFC 8684 3.1). */
+static uint64_t key_idsn(uint64_t key)
+{
+	uint8_t k[8], h[SHA256_DIGEST_LENGTH];
+
+	put_be64(k, key);
+	SHA256(k, sizeof(k), h);
+	return be64(h + 24);
+}
 
 static struct {
 	struct skiff_memlink *w;
@@ -171,6 +214,29 @@ static struct conn *conn_of(bool v6, uint16_t sport, uint16_t dport, uint8_t fla
 	return NULL;
 }
 
+/* The stack's MPTCP key: the first one of an MP_CAPABLE it sends (its
+ * SYN-ACK's, or its third ACK's, which puts the sender's key first). */
+static void take_stack_key(struct conn *c, const uint8_t *th, size_t hl)
+{
+	for (size_t i = 20; i + 1 < hl;) {
+		if (th[i] == 0)
+			break;
+		if (th[i] == 1) {
+			i++;
+			continue;
+		}
+		if (th[i + 1] < 2 || i + th[i + 1] > hl)
+			break;
+		if (th[i] == 30 && th[i + 1] >= 12 && (th[i + 2] >> 4) == 0) {
+			c->stack_key = be64(th + i + 4);
+			c->stack_idsn = key_idsn(c->stack_key);
+			c->stack_key_seen = true;
+			return;
+		}
+		i += th[i + 1];
+	}
+}
+
 /* Follows a connection through what the stack sends on it. */
 static void track(bool v6, const uint8_t *th, size_t len)
 {
@@ -186,8 +252,11 @@ static void track(bool v6, const uint8_t *th, size_t len)
 		return;
 	end = fw_get32(th + 4) + (uint32_t)(len - hl) + !!(flags & FW_TH_SYN) +
 	      !!(flags & FW_TH_FIN);
+	if (FUZZ_MPTCP && !c->stack_key_seen)
+		take_stack_key(c, th, hl);
 	if (flags & FW_TH_SYN) {
 		c->syn_seen = true;
+		c->stack_iss = fw_get32(th + 4);
 		c->rcv_nxt = end;
 	} else if ((int32_t)(end - c->rcv_nxt) > 0) {
 		c->rcv_nxt = end;
@@ -312,9 +381,13 @@ static int accept_from(int lfd, uint16_t peer_port)
 /* The peer connects to the stack's listener. */
 static bool open_accepted(struct conn *c)
 {
-	uint8_t o[40];
+	uint8_t o[40], mpc[20] = {30, 20, 0x01, 0x01};
 	size_t olen = fw_syn_options(o);
 
+	if (FUZZ_MPTCP) { /* MP_CAPABLE v1 on the SYN, HMAC-SHA256 (RFC 8684 3.1) */
+		memcpy(o + olen, (uint8_t[]){30, 4, 0x01, 0x01}, 4);
+		olen += 4;
+	}
 	c->peer_port = (uint16_t)(FW_PORT_ACCEPT + (c->v6 ? 2000 : 0) + c->gen % 2000);
 	c->stack_port = FW_PORT_LISTEN;
 	c->snd_nxt = PEER_ISS;
@@ -323,7 +396,13 @@ static bool open_accepted(struct conn *c)
 	pump();
 	if (!c->syn_seen)
 		return false;
-	inject_tcp(c, PEER_ISS + 1, c->rcv_nxt, FW_TH_ACK, NULL, 0);
+	/* The third ACK echoes both keys, the peer's first. */
+	put_be64(mpc + 4, PEER_KEY);
+	put_be64(mpc + 12, c->stack_key);
+	if (c->stack_key_seen)
+		inject_tcp(c, PEER_ISS + 1, c->rcv_nxt, FW_TH_ACK, mpc, sizeof(mpc));
+	else
+		inject_tcp(c, PEER_ISS + 1, c->rcv_nxt, FW_TH_ACK, NULL, 0);
 	pump();
 	c->fd = accept_from(F.lfd, c->peer_port);
 	return c->fd >= 0;
@@ -337,8 +416,13 @@ static bool open_outbound(struct conn *c)
 	size_t olen = fw_syn_options(o);
 
 	memcpy(&to.sin_addr, fw_peer_ip4, 4);
+	if (FUZZ_MPTCP) { /* the SYN-ACK's MP_CAPABLE: the peer's key */
+		memcpy(o + olen, (uint8_t[]){30, 12, 0x01, 0x01}, 4);
+		put_be64(o + olen + 4, PEER_KEY);
+		olen += 12;
+	}
 	c->peer_port = FW_PORT_PEER;
-	c->fd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	c->fd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, FUZZ_MPTCP ? IPPROTO_MPTCP : 0);
 	if (c->fd < 0)
 		return false;
 	if (skiff_connect(c->fd, (struct sockaddr *)&to, sizeof(to)) == 0 || errno != EINPROGRESS)
@@ -557,7 +641,9 @@ static int listener(int domain, uint16_t port, bool secpath)
 {
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int fd = skiff_socket(domain, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+	int fd = skiff_socket(domain, SOCK_STREAM | SOCK_NONBLOCK,
+			      FUZZ_MPTCP && !secpath ? IPPROTO_MPTCP : 0),
+	    one = 1;
 
 	if (fd < 0)
 		die("socket");
@@ -695,6 +781,16 @@ static void debug_dump(void)
 		(unsigned long long)st.icmp_rx, (unsigned long long)st.icmp6_rx,
 		(unsigned long long)st.rx_drop_meta, (unsigned long long)st.secpath_drops,
 		st.frames_held, st.lwip_pcbs_used);
+	fprintf(stderr,
+		"  mptcp: passive %llu active %llu dss rx %llu tx %llu mismatch %llu bad %llu "
+		"unknown %llu join rejected %llu data_fin rx %llu\n",
+		(unsigned long long)st.mptcp_passive_established,
+		(unsigned long long)st.mptcp_active_established,
+		(unsigned long long)st.mptcp_dss_rx, (unsigned long long)st.mptcp_dss_tx,
+		(unsigned long long)st.mptcp_map_mismatch, (unsigned long long)st.mptcp_bad_option,
+		(unsigned long long)st.mptcp_unknown_subtype,
+		(unsigned long long)st.mptcp_join_rejected,
+		(unsigned long long)st.mptcp_data_fin_rx);
 }
 
 static void record(unsigned op, const uint8_t *b, size_t len)
@@ -737,6 +833,14 @@ static void record(unsigned op, const uint8_t *b, size_t len)
 			.seq_base = c->snd_nxt,
 			.ack_base = c->rcv_nxt,
 		};
+		if (FUZZ_MPTCP && c->stack_key_seen) {
+			ref.mptcp = true;
+			ref.dack_base =
+				c->stack_idsn + 1 + (uint32_t)(c->rcv_nxt - c->stack_iss - 1);
+			ref.dsn_base =
+				key_idsn(PEER_KEY) + 1 + (uint32_t)(c->snd_nxt - PEER_ISS - 1);
+			ref.ssn_base = c->snd_nxt - PEER_ISS;
+		}
 		r = &ref;
 		break;
 	}

@@ -1,7 +1,8 @@
 /* Writes the fuzzers' seed corpora from the codecs themselves: every DSS
  * flag combination, with and without checksum, encoded for real; fuzz_rx
  * inputs in its record format (fuzz_wire.h) for each protocol and TCP state
- * it should start from; XDP metadata records valid and not.
+ * it should start from, and fuzz_mptcp's on its MPTCP connections; XDP
+ * metadata records valid and not.
  *   fuzz_seeds OUTDIR */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -493,6 +494,98 @@ static int meta_seeds(const char *out)
 	return e;
 }
 
+/* ---- fuzz_mptcp ------------------------------------------------------------- */
+
+/* Two NOPs and a DSS with a 64-bit DATA_ACK and (@p map) a 64-bit mapping
+ * of @p dlen bytes, every field 0: where the connection is (fuzz_wire.h).
+ * Returns its length (28, or 16 without the mapping). */
+static size_t dss_opt(uint8_t *o, bool map, uint8_t extra_flags, uint16_t dlen)
+{
+	uint8_t *d = o + 2;
+
+	memset(o, 0, 28);
+	o[0] = o[1] = 1;
+	d[0] = PKB_MPTCP_OPT_KIND;
+	d[1] = map ? 26 : 12;
+	d[2] = PKB_MPTCP_SUBTYPE_DSS << 4;
+	d[3] = (uint8_t)(0x03 | (map ? 0x0c : 0) | extra_flags);
+	if (map)
+		fw_put16(d + 24, dlen);
+	return map ? 28 : 16;
+}
+
+static int mptcp_seeds(const char *out)
+{
+	static struct in in;
+	uint8_t o[40], seg[256];
+	size_t n;
+	char dir[400];
+	int e = 0;
+
+	if (mkdir_in(dir, sizeof(dir), out, "mptcp"))
+		return -1;
+
+	/* Data under its mapping, read; the stack answers with a DATA_ACK. */
+	tcp(&in, FW_TCP4, 0, 0, FW_TH_ACK | FW_TH_PSH, o, dss_opt(o, true, 0, 5), "hello");
+	app(&in, FW_F_PUMP, FW_APP_RECV, FW_C_ACCEPTED4, 0);
+	e |= put(dir, "dss-data", &in);
+
+	/* The same over IPv6, then a DATA_FIN with the last bytes and FIN. */
+	tcp(&in, FW_TCP6, 0, 0, FW_TH_ACK | FW_TH_PSH, o, dss_opt(o, true, 0, 5), "hello");
+	tcp(&in, FW_TCP6 | FW_F_PUMP, 5, 0, FW_TH_ACK | FW_TH_FIN, o, dss_opt(o, true, 0x10, 4),
+	    "bye");
+	app(&in, FW_F_PUMP, FW_APP_RECV, FW_C_ACCEPTED6, 0);
+	e |= put(dir, "dss-data-fin", &in);
+
+	/* Out of order under its mapping, then the hole filled. */
+	n = dss_opt(o, true, 0, 5);
+	fw_put32(o + 2 + 16, 5); /* the DSN's low half: 5 on */
+	fw_put32(o + 2 + 20, 5); /* the subflow sequence number: 5 on */
+	tcp(&in, FW_TCP4, 5, 0, FW_TH_ACK | FW_TH_PSH, o, n, "world");
+	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, dss_opt(o, true, 0, 5),
+	    "hello");
+	app(&in, FW_F_PUMP, FW_APP_RECV, FW_C_ACCEPTED4, 0);
+	e |= put(dir, "dss-ooseq", &in);
+
+	/* An infinite mapping (data-level length 0). */
+	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, dss_opt(o, true, 0, 0),
+	    "hello");
+	e |= put(dir, "dss-infinite", &in);
+
+	/* An unknown subtype beside the DSS. */
+	n = dss_opt(o, true, 0, 5);
+	memcpy(o + n, (uint8_t[]){30, 4, 0xe0, 0}, 4);
+	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, n + 4, "hello");
+	e |= put(dir, "unknown-subtype", &in);
+
+	/* MP_CAPABLE with the first data (22 bytes: both keys, data-level length). */
+	memset(o, 0, sizeof(o));
+	o[0] = o[1] = 1;
+	memcpy(o + 2, (uint8_t[]){30, 22, 0x01, 0x01}, 4);
+	fw_put16(o + 2 + 20, 5);
+	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, 24, "hello");
+	e |= put(dir, "mpc-data", &in);
+
+	/* An MP_JOIN SYN to the MPTCP listener: reset (no token is known). */
+	memcpy(o, (uint8_t[]){30, 12, 0x10, 0, 1, 2, 3, 4, 5, 6, 7, 8}, 12);
+	n = fw_tcp(seg, FW_PORT_RAW, FW_PORT_LISTEN, 7, 0, FW_TH_SYN, o, 12, NULL, 0);
+	rec(&in, FW_TCP4 | FW_F_ASIS | FW_F_PUMP, seg, n);
+	e |= put(dir, "join-syn", &in);
+
+	/* The stack sends on both connections; the peer's DATA_ACKs. */
+	app(&in, FW_F_PUMP, FW_APP_SEND, FW_C_ACCEPTED4, 2999);
+	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK, o, dss_opt(o, false, 0, 0), NULL);
+	app(&in, FW_F_PUMP, FW_APP_SEND, FW_C_OPENED4, 999);
+	tcp(&in, FW_TCP4 | FW_F_CONN1 | FW_F_PUMP, 0, 0, FW_TH_ACK, o, dss_opt(o, false, 0, 0),
+	    NULL);
+	tcp(&in, FW_TCP4 | FW_F_CONN1 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o,
+	    dss_opt(o, true, 0, 5), "hello");
+	app(&in, FW_F_PUMP, FW_APP_SHUT_WR, FW_C_OPENED4, 0);
+	clock_ms(&in, 500);
+	e |= put(dir, "send-data-ack", &in);
+	return e;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -503,5 +596,8 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	return dss_seeds(argv[1]) || rx_seeds(argv[1]) || meta_seeds(argv[1]) ? 1 : 0;
+	return dss_seeds(argv[1]) || rx_seeds(argv[1]) || mptcp_seeds(argv[1]) ||
+			       meta_seeds(argv[1])
+		       ? 1
+		       : 0;
 }

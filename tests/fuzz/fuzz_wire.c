@@ -73,8 +73,44 @@ static void ip6_hdr(uint8_t *ip, uint8_t nh, size_t l4len)
 	memcpy(ip + 24, fw_stack_ip6, 16);
 }
 
-/* Rebases the edges of SACK options on @p base (they are offsets from it). */
-static void rebase_sack(uint8_t *th, size_t hlen, uint32_t base)
+static void add_be(uint8_t *p, unsigned n, uint64_t base)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	v += base;
+	for (unsigned i = n; i-- > 0; v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* A DSS option's fields as offsets from @p ref (fuzz_wire.h), as far as
+ * its flags say they are there and its length holds them. */
+static void rebase_dss(uint8_t *o, unsigned len, const struct fw_tcp_ref *ref)
+{
+	unsigned at = 4, n;
+
+	if (len < 4 || (o[2] >> 4) != 2)
+		return;
+	if (o[3] & 0x01) { /* A: DATA_ACK, 8 bytes if a */
+		n = o[3] & 0x02 ? 8 : 4;
+		if (at + n <= len)
+			add_be(o + at, n, ref->dack_base);
+		at += n;
+	}
+	if (o[3] & 0x04) { /* M: DSN (8 bytes if m), subflow sequence */
+		n = o[3] & 0x08 ? 8 : 4;
+		if (at + n <= len)
+			add_be(o + at, n, ref->dsn_base);
+		at += n;
+		if (at + 4 <= len)
+			add_be(o + at, 4, ref->ssn_base);
+	}
+}
+
+/* Rebases the edges of SACK options on @p base (they are offsets from it),
+ * and on an MPTCP connection the fields of DSS options. */
+static void rebase_opts(uint8_t *th, size_t hlen, uint32_t base, const struct fw_tcp_ref *ref)
 {
 	for (size_t i = 20; i < hlen;) {
 		uint8_t k = th[i], l;
@@ -90,6 +126,8 @@ static void rebase_sack(uint8_t *th, size_t hlen, uint32_t base)
 		if (k == 5)
 			for (size_t e = i + 2; e + 4 <= i + l; e += 4)
 				fw_put32(th + e, base + fw_get32(th + e));
+		if (k == 30 && ref->mptcp)
+			rebase_dss(th + i, l, ref);
 		i += l;
 	}
 }
@@ -105,7 +143,7 @@ static void tcp_fix(uint8_t *ip, bool v6, uint8_t *th, size_t len, unsigned op,
 		fw_put16(th + 2, ref->stack_port);
 		fw_put32(th + 4, ref->seq_base + fw_get32(th + 4));
 		fw_put32(th + 8, ref->ack_base + fw_get32(th + 8));
-		rebase_sack(th, hlen < len ? hlen : len, ref->ack_base);
+		rebase_opts(th, hlen < len ? hlen : len, ref->ack_base, ref);
 	}
 	if (!(op & FW_F_BADSUM)) {
 		th[16] = th[17] = 0;

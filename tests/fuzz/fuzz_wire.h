@@ -13,7 +13,8 @@
  * up, so that mutations reach TCP state instead of the checksum checks:
  * addresses, lengths, checksums, and for TCP the connection's ports with
  * sequence/acknowledgement numbers (and SACK edges) taken as offsets from
- * where the connection is, so 0 means "exactly what the stack expects". */
+ * where the connection is, so 0 means "exactly what the stack expects"
+ * (and on fuzz_mptcp's MPTCP connections the same for DSS fields). */
 #ifndef SKIFF_FUZZ_WIRE_H
 #define SKIFF_FUZZ_WIRE_H
 
@@ -100,6 +101,13 @@ struct fw_tcp_ref {
 	uint16_t peer_port, stack_port;
 	uint32_t seq_base; /* the peer's next sequence number (what the stack ACKs) */
 	uint32_t ack_base; /* the end of what the stack has sent */
+	/* On an MPTCP connection (fuzz_mptcp), a DSS option's fields are
+	 * offsets too: the DATA_ACK from dack_base, the mapping's data
+	 * sequence number from dsn_base and its subflow sequence number
+	 * (relative) from ssn_base, each where the connection is. */
+	bool mptcp;
+	uint64_t dack_base, dsn_base;
+	uint32_t ssn_base;
 };
 
 /* The frame for one record of kind FW_RAW..FW_ICMP6 into @p f
