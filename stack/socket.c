@@ -307,6 +307,15 @@ static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, i
 		}
 		sent += chunk;
 		a->off += chunk;
+		/* A send longer than a chunk puts on the wire what the window
+		 * lets go before it copies the rest, as Linux's send() does
+		 * (tcp_push_one): copying a MiB takes milliseconds, and the
+		 * first window would wait for all of it, then for the next poll
+		 * round's kick. A short send stays batched for the round. */
+		if (sent < len && !(flags & MSG_MORE) && !s->opt.cork) {
+			tcp_output(pcb);
+			skiff__flush();
+		}
 	}
 	if (s->opt.cork)
 		flags |= MSG_MORE;
