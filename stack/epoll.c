@@ -3,7 +3,10 @@
  * a socket whose state changed on their instances' ready lists. A
  * level-triggered registration stays listed while it is ready; an
  * edge-triggered one is reported once per change; a one-shot one is
- * disarmed until EPOLL_CTL_MOD. */
+ * disarmed until EPOLL_CTL_MOD. An instance may sit inside another (up to
+ * 4 deep, no cycles: ELOOP): it is readable (EPOLLIN) while something on
+ * its ready list is ready, and a registration listed on it lists it on the
+ * instances holding it. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -14,12 +17,21 @@
 
 /* Bits epoll reports; the rest of events are flags. */
 #define EP_FLAGS (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)
+/* Instances inside instances, at most this deep (Linux's limit). */
+#define EP_MAX_NESTS 4
 
 static void ready_add(struct skiff_ep_item *it)
 {
 	struct skiff_sock *ep = it->ep;
 
-	if (it->on_ready || it->disarmed)
+	if (it->disarmed)
+		return;
+	/* An instance inside others: they may have something to report now,
+	 * listed here already or not (bounded by EP_MAX_NESTS; no cycles,
+	 * skiff_epoll_ctl() refuses them). */
+	for (struct skiff_ep_item *w = ep->ready.watchers; w; w = w->sock_next)
+		ready_add(w);
+	if (it->on_ready)
 		return;
 	it->on_ready = true;
 	it->rdy_next = NULL;
@@ -29,6 +41,25 @@ static void ready_add(struct skiff_ep_item *it)
 	else
 		ep->ready.rdy_head = it;
 	ep->ready.rdy_tail = it;
+}
+
+/* An instance is readable while a registration on its ready list is ready
+ * for what it asked (looked at without taking anything off). */
+static uint32_t ep_poll_mask(struct skiff_sock *ep, int depth)
+{
+	for (struct skiff_ep_item *it = ep->ready.rdy_head; it; it = it->rdy_next) {
+		uint32_t m;
+
+		if (it->disarmed)
+			continue;
+		if (it->sock->kind == SKIFF_SK_EPOLL)
+			m = depth < EP_MAX_NESTS ? ep_poll_mask(it->sock, depth + 1) : 0;
+		else
+			m = skiff__poll_mask(it->sock);
+		if (m & it->events & ~(uint32_t)EP_FLAGS)
+			return EPOLLIN | EPOLLRDNORM;
+	}
+	return 0;
 }
 
 static void ready_del(struct skiff_ep_item *it)
@@ -57,7 +88,7 @@ uint32_t skiff__poll_mask(struct skiff_sock *s)
 
 	switch (s->kind) {
 	case SKIFF_SK_EPOLL:
-		return 0;
+		return ep_poll_mask(s, 0);
 	case SKIFF_SK_UDP:
 		m = EPOLLOUT | EPOLLWRNORM;
 		if (s->dq.len)
@@ -184,6 +215,52 @@ static struct skiff_ep_item *find_item(struct skiff_sock *ep, struct skiff_sock 
 	return NULL;
 }
 
+/* Whether instance @p from holds @p to, directly or through instances in it. */
+static bool reaches(struct skiff_sock *from, struct skiff_sock *to, int depth)
+{
+	if (from == to)
+		return true;
+	if (depth > EP_MAX_NESTS)
+		return true; /* deeper than allowed: refuse as a loop would be */
+	for (struct skiff_ep_item *it = from->ready.items; it; it = it->ep_next)
+		if (it->sock->kind == SKIFF_SK_EPOLL && reaches(it->sock, to, depth + 1))
+			return true;
+	return false;
+}
+
+/* How many levels of instances @p ep holds below it. */
+static int depth_below(struct skiff_sock *ep, int depth)
+{
+	int best = 0;
+
+	if (depth > EP_MAX_NESTS)
+		return depth;
+	for (struct skiff_ep_item *it = ep->ready.items; it; it = it->ep_next)
+		if (it->sock->kind == SKIFF_SK_EPOLL) {
+			int d = 1 + depth_below(it->sock, depth + 1);
+
+			if (d > best)
+				best = d;
+		}
+	return best;
+}
+
+/* How many levels of instances hold @p ep. */
+static int depth_above(struct skiff_sock *ep, int depth)
+{
+	int best = 0;
+
+	if (depth > EP_MAX_NESTS)
+		return depth;
+	for (struct skiff_ep_item *w = ep->ready.watchers; w; w = w->sock_next) {
+		int d = 1 + depth_above(w->ep, depth + 1);
+
+		if (d > best)
+			best = d;
+	}
+	return best;
+}
+
 int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct skiff_sock *ep, *s;
@@ -193,10 +270,12 @@ int skiff_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		SKIFF_FAIL(EBADF);
 	if (ep->kind != SKIFF_SK_EPOLL || fd == epfd)
 		SKIFF_FAIL(EINVAL);
-	/* Nesting instances is not supported (no readiness of its own). */
-	if (s->kind == SKIFF_SK_EPOLL)
-		SKIFF_FAIL(EINVAL);
 	it = find_item(ep, s);
+	/* An instance inside another: no cycle, and no deeper than Linux
+	 * allows (ELOOP, as Linux). */
+	if (s->kind == SKIFF_SK_EPOLL && op == EPOLL_CTL_ADD &&
+	    (reaches(s, ep, 0) || depth_below(s, 0) + depth_above(ep, 0) + 1 > EP_MAX_NESTS))
+		SKIFF_FAIL(ELOOP);
 	switch (op) {
 	case EPOLL_CTL_ADD:
 		if (it)

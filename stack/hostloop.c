@@ -35,7 +35,7 @@ int skiff_next_timer_ms(void)
 
 int skiff_sock_events(int fd, uint32_t *events)
 {
-	struct skiff_sock *s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP);
+	struct skiff_sock *s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP | SKIFF_SK_EPOLL);
 
 	if (!s)
 		return -1;

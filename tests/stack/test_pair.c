@@ -16,6 +16,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <skiff/hostloop.h>
+
 #include "../../stack/skiff_testing.h"
 #include "stack_test.h"
 
@@ -925,6 +927,90 @@ static void test_udp_v6_echo(void)
 	udp_echo(AF_INET6);
 }
 
+/* ---- epoll inside epoll --------------------------------------------------------- */
+
+/* Connects, says one byte, waits for the parent to close. */
+static int child_connect_once(void *arg)
+{
+	int fd = connect_to(AF_INET, ST_ML_IP4_0, ST_ML_IP6_0, PORT);
+	char c;
+
+	(void)arg;
+	if (fd < 0)
+		return 10;
+	if (skiff_send(fd, "x", 1, 0) != 1)
+		return 11;
+	if (skiff_recv(fd, &c, 1, 0) != 0)
+		return 12;
+	skiff_close(fd);
+	return 0;
+}
+
+/* An instance inside another is readable while it has something to report:
+ * the outer one reports it (with its own data word), nothing is taken from
+ * the inner one until it is waited on; cycles and too deep a nest: ELOOP. */
+static void test_epoll_inside_epoll(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN}, out[4];
+	int lfd, inner, outer, fd, chain[6];
+	uint32_t m = 0;
+
+	pair_up(child_connect_once, NULL, NULL);
+	lfd = listen_on(AF_INET, PORT);
+	inner = skiff_epoll_create(0);
+	outer = skiff_epoll_create(0);
+	CU_ASSERT_FATAL(lfd >= 0 && inner >= 0 && outer >= 0);
+	ev.data.u32 = 1;
+	CU_ASSERT(skiff_epoll_ctl(inner, EPOLL_CTL_ADD, lfd, &ev) == 0);
+	ev.data.u32 = 77;
+	CU_ASSERT(skiff_epoll_ctl(outer, EPOLL_CTL_ADD, inner, &ev) == 0);
+	/* the connection arrives: the outer instance reports the inner one */
+	TK_ASSERT_EQ(skiff_epoll_wait(outer, out, 4, 5000), 1);
+	TK_ASSERT_EQ(out[0].data.u32, 77);
+	TK_ASSERT_EQ(out[0].events, EPOLLIN);
+	CU_ASSERT(skiff_sock_events(inner, &m) == 0 && (m & EPOLLIN));
+	/* level-triggered: still readable, the inner one still has it */
+	TK_ASSERT_EQ(skiff_epoll_wait(outer, out, 4, 0), 1);
+	TK_ASSERT_EQ(skiff_epoll_wait(inner, out, 4, 0), 1);
+	TK_ASSERT_EQ(out[0].data.u32, 1);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	/* accepted: nothing left on either */
+	TK_ASSERT_EQ(skiff_epoll_wait(outer, out, 4, 0), 0);
+	CU_ASSERT(skiff_sock_events(inner, &m) == 0 && !(m & EPOLLIN));
+	/* the accepted socket's byte comes through both levels too */
+	ev.data.u32 = 2;
+	CU_ASSERT(skiff_epoll_ctl(inner, EPOLL_CTL_ADD, fd, &ev) == 0);
+	TK_ASSERT_EQ(skiff_epoll_wait(outer, out, 4, 5000), 1);
+	TK_ASSERT_EQ(out[0].data.u32, 77);
+	{
+		char c;
+
+		TK_ASSERT_EQ(skiff_recv(fd, &c, 1, 0), 1); /* read: close sends a FIN */
+	}
+	/* a cycle, and itself */
+	TK_ASSERT_EQ(skiff_epoll_ctl(inner, EPOLL_CTL_ADD, outer, &ev), -1);
+	TK_ASSERT_EQ(errno, ELOOP);
+	TK_ASSERT_EQ(skiff_epoll_ctl(outer, EPOLL_CTL_ADD, outer, &ev), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
+	/* a chain deeper than Linux allows */
+	for (int i = 0; i < 6; i++)
+		chain[i] = skiff_epoll_create(0);
+	for (int i = 0; i < 4; i++)
+		TK_ASSERT_EQ(skiff_epoll_ctl(chain[i + 1], EPOLL_CTL_ADD, chain[i], &ev), 0);
+	TK_ASSERT_EQ(skiff_epoll_ctl(chain[5], EPOLL_CTL_ADD, chain[4], &ev), -1);
+	TK_ASSERT_EQ(errno, ELOOP);
+	for (int i = 0; i < 6; i++)
+		skiff_close(chain[i]);
+	/* closing the inner instance takes it off the outer one */
+	skiff_close(inner);
+	TK_ASSERT_EQ(skiff_epoll_wait(outer, out, 4, 0), 0);
+	skiff_close(outer);
+	skiff_close(fd);
+	skiff_close(lfd);
+	TK_ASSERT_EQ(pair_wait_child(10000), 0);
+}
+
 /* ---- sendmsg and recvmsg ------------------------------------------------------- */
 
 #define MSG_BYTES (4 * ST_MIB)
@@ -1111,6 +1197,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_loans_past_the_budget_are_copies),
 	TK_TEST(test_zero_copy_callback_in_order),
 	TK_TEST(test_epoll_level_edge_oneshot_rdhup),
+	TK_TEST(test_epoll_inside_epoll),
 	TK_TEST(test_slow_reader_frames_relieved),
 	TK_TEST(test_listen_backlog_overflow_gets_cookies),
 	TK_TEST(test_udp_v4_echo),

@@ -37,8 +37,9 @@ SKIFF_API int skiff_next_timer_ms(void);
 
 /** What skiff socket @p fd is ready for now, as EPOLL* bits (EPOLLIN,
  * EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP), as of the last skiff_poll().
- * @return 0, or -1 and errno: EBADF (no such socket), ENOTSOCK (an epoll
- *         instance) */
+ * For a skiff epoll instance: EPOLLIN while skiff_epoll_wait() would report
+ * something (nothing is taken off its ready list).
+ * @return 0, or -1 and errno EBADF (no such socket) */
 SKIFF_API int skiff_sock_events(int fd, uint32_t *events);
 
 #ifdef __cplusplus
