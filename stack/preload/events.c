@@ -32,6 +32,15 @@ static int poll_check_skiff(void *arg)
 		struct pl_fd *e = pl__get(w->fds[i].fd);
 		uint32_t ev = 0;
 
+		if (e && e->kind == PL_EPOLL && e->sfd >= 0 && !e->inherited) {
+			/* An epoll set: readable when its skiff side has
+			 * something (its kernel side: poll_check_kernel). */
+			w->fds[i].revents = 0;
+			if (!skiff_sock_events(e->sfd, &ev) && (ev & EPOLLIN))
+				w->fds[i].revents = (short)(POLLIN & w->fds[i].events);
+			ready += w->fds[i].revents != 0;
+			continue;
+		}
 		if (!e || e->kind != PL_SKIFF)
 			continue;
 		if (e->inherited || skiff_sock_events(e->sfd, &ev)) {
@@ -49,14 +58,17 @@ static int poll_check_skiff(void *arg)
 static int poll_check_kernel(void *arg)
 {
 	struct pollwait *w = arg;
-	int r = pl__real.poll(w->k, w->n, 0);
+	int r = pl__real.poll(w->k, w->n, 0), more = 0;
 
 	if (r <= 0)
 		return r;
+	/* An epoll set's entry may be ready on both sides: counted once. */
 	for (nfds_t i = 0; i < w->n; i++)
-		if (w->k[i].fd >= 0)
-			w->fds[i].revents = w->k[i].revents;
-	return r;
+		if (w->k[i].fd >= 0 && w->k[i].revents) {
+			more += !w->fds[i].revents;
+			w->fds[i].revents |= w->k[i].revents;
+		}
+	return more;
 }
 
 static bool has_skiff(const struct pollfd *fds, nfds_t n)
@@ -64,7 +76,7 @@ static bool has_skiff(const struct pollfd *fds, nfds_t n)
 	for (nfds_t i = 0; i < n; i++) {
 		struct pl_fd *e = pl__get(fds[i].fd);
 
-		if (e && e->kind == PL_SKIFF)
+		if (e && (e->kind == PL_SKIFF || (e->kind == PL_EPOLL && e->sfd >= 0)))
 			return true;
 	}
 	return false;
@@ -253,6 +265,39 @@ PL_EXPORT int epoll_create(int size)
 	return epoll_create1(0);
 }
 
+static void nest_skiff_side(int fd, struct pl_fd *ep);
+
+/* Under the lock: the skiff side of epoll set @p ep (number @p fd), made
+ * now; the sets @p ep sits in hold it too. 0, or -1 and errno. */
+static int make_skiff_side(int fd, struct pl_fd *ep)
+{
+	if ((ep->sfd = skiff_epoll_create(0)) < 0)
+		return -1;
+	nest_skiff_side(fd, ep);
+	return 0;
+}
+
+/* Under the lock: epoll set @p ep, inside other sets (its registrations,
+ * noted as an undecided socket's are), got a skiff side: each of those
+ * sets holds it on its own skiff side as well, with the same events and
+ * data. The kernel's MOD with the same event proves the set still holds
+ * @p ep (its number was not closed and reused meanwhile). */
+static void nest_skiff_side(int fd, struct pl_fd *ep)
+{
+	for (unsigned i = 0; i < ep->nepregs; i++) {
+		struct pl_epreg *g = &ep->epregs[i];
+		struct pl_fd *o = pl__get(g->epfd);
+
+		if (!o || o->kind != PL_EPOLL || o->inherited ||
+		    pl__real.epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &g->ev))
+			continue;
+		if (o->sfd < 0 && make_skiff_side(g->epfd, o))
+			continue;
+		if (skiff_epoll_ctl(o->sfd, EPOLL_CTL_ADD, ep->sfd, &g->ev) == 0)
+			o->nskiff++;
+	}
+}
+
 void pl__epreg_note(struct pl_fd *e, int epfd, int op, const struct epoll_event *ev)
 {
 	unsigned i;
@@ -289,7 +334,7 @@ void pl__epreg_move(int fd, struct pl_fd *e)
 		if (!ep || ep->kind != PL_EPOLL || ep->inherited ||
 		    pl__real.epoll_ctl(g->epfd, EPOLL_CTL_DEL, fd, NULL))
 			continue;
-		if (ep->sfd < 0 && (ep->sfd = skiff_epoll_create(0)) < 0) {
+		if (ep->sfd < 0 && make_skiff_side(g->epfd, ep)) {
 			pl__warn_once("epmove",
 				      "could not make skiff's side of an epoll set: "
 				      "a socket added before its bind is no longer in it");
@@ -309,9 +354,25 @@ PL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (pl__inside || !(ep = pl__get(epfd)) || ep->kind != PL_EPOLL)
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
 	e = pl__get(fd);
-	if (e && e->kind == PL_EPOLL && e->nskiff)
-		pl__warn_once("nested", "an epoll instance holding skiff sockets inside another "
-					"epoll: the outer one sees only its kernel descriptors");
+	if (e && e->kind == PL_EPOLL) {
+		/* A set inside a set: the kernel nests their kernel sides;
+		 * their skiff sides nest in skiff, now or when the inner one
+		 * gets one. */
+		r = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (r || e->inherited || ep->inherited)
+			return r;
+		pl__lock();
+		pl__epreg_note(e, epfd, op, ev);
+		if (e->sfd >= 0 && (ep->sfd >= 0 || make_skiff_side(epfd, ep) == 0) &&
+		    skiff_epoll_ctl(ep->sfd, op, e->sfd, ev) == 0) {
+			if (op == EPOLL_CTL_ADD)
+				ep->nskiff++;
+			else if (op == EPOLL_CTL_DEL && ep->nskiff)
+				ep->nskiff--;
+		}
+		pl__unlock();
+		return 0;
+	}
 	if (e && e->kind == PL_UNDECIDED) {
 		/* On the placeholder for now; moved if the socket goes to skiff. */
 		r = REAL(epoll_ctl)(epfd, op, fd, ev);
@@ -332,7 +393,7 @@ PL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		return 0;
 	}
 	pl__lock();
-	if (ep->sfd < 0 && (ep->sfd = skiff_epoll_create(0)) < 0) {
+	if (ep->sfd < 0 && make_skiff_side(epfd, ep)) {
 		pl__unlock();
 		return -1;
 	}
