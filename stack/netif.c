@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ackbatch.h"
+#include "rxq.h"
 #include "frames.h"
 #include "guard.h"
 #include "instance.h"
@@ -18,12 +19,10 @@
 #include "lwip/prot/ethernet.h"
 #include "netif/ethernet.h"
 
-/* Frames taken off the RX ring per batch, and at most per poll round. */
+/* Frames taken off the RX ring per batch. A poll round takes at most a
+ * ring's worth, refilling the fill ring between batches. */
 #ifndef SKIFF_RX_BATCH
 #define SKIFF_RX_BATCH 64u
-#endif
-#ifndef SKIFF_RX_ROUND
-#define SKIFF_RX_ROUND 512u
 #endif
 
 /* An Ethernet frame we accept: header, optional VLAN tag, MTU. */
@@ -88,21 +87,30 @@ unsigned skiff__rx_batch(void)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct umem_desc d[SKIFF_RX_BATCH];
-	unsigned n = 0, k;
+	unsigned n = 0, k, ring = 0;
 
-	/* A ring that keeps coming full (a burst of SYNs, of data) is drained
-	 * up to SKIFF_RX_ROUND before the round's other work: what waits on
-	 * the ring is what the NIC drops next. */
+	umem_port_fill_level(st->port, &ring);
+	/* A ring that keeps coming full (a burst of SYNs, of requests over
+	 * many connections) is drained, up to its size, before the round's
+	 * other work: what waits on the ring is what the NIC drops next, and
+	 * the application's share of a round (its events, its answers) may
+	 * take long enough for a peer to fill it again. The data goes to the
+	 * sockets' queues, which let go of frames when they run short
+	 * (skiff__rxq_relieve); the fill ring is topped up as the drain
+	 * goes, so that the far end keeps finding frames to write into. */
 	do {
 		k = umem_port_rx(st->port, d, SKIFF_RX_BATCH);
 		for (unsigned i = 0; i < k; i++)
 			rx_one(&d[i]);
 		n += k;
-	} while (k == SKIFF_RX_BATCH && n < SKIFF_RX_ROUND);
+		/* A long drain fills the sockets' queues: let frames go
+		 * before the refill runs out of them. */
+		if (k && !(n % (8 * SKIFF_RX_BATCH)))
+			skiff__rxq_relieve();
+		umem_port_refill(st->port);
+	} while (k == SKIFF_RX_BATCH && n < ring);
 	/* What the batch calls for, once (outside lwIP's input). */
 	skiff__batch_run();
-	/* Once per round, in one batch. */
-	umem_port_refill(st->port);
 	return n;
 }
 

@@ -16,6 +16,10 @@
 
 #include "umem_internal.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
 #ifndef UMEM_MEMLINK_RING_SIZE_DEFAULT
 #define UMEM_MEMLINK_RING_SIZE_DEFAULT 2048u
 #endif
@@ -859,6 +863,13 @@ int umem_memlink_port(struct umem_port **out, struct umem_memlink *w, unsigned e
 		err = -EBUSY;
 		goto out_detach;
 	}
+	/* A process that got the wire by fork() has no page tables for it
+	 * (MAP_POPULATE filled only its creator's), and then every frame's
+	 * first touch, ours or the far sender's copy into it, is a page
+	 * fault: a fill ring of 16,384 frames went round at 4,000 requests/s
+	 * in a VM. Fault it all in now, as AF_XDP's registration pins its
+	 * UMEM (best effort: kernels before 5.14 lack the advice). */
+	madvise(w->map, w->size, MADV_POPULATE_WRITE);
 	reset_ring(&h->fill);
 	reset_ring(&h->rx);
 	reset_ring(&h->tx);
