@@ -63,6 +63,19 @@ uint32_t skiff_xdp_prog_id(void)
 
 /* ---- set-up ------------------------------------------------------------------ */
 
+void skiff_sizes_for(uint32_t connections, uint32_t *ring_size, uint32_t *frame_count)
+{
+	uint32_t ring = SKIFF_RING_SIZE_DEFAULT, frames;
+
+	while (ring < connections && ring < SKIFF_RING_SIZE_MAX)
+		ring <<= 1;
+	frames = 2 * ring > SKIFF_FRAME_COUNT_DEFAULT ? 2 * ring : SKIFF_FRAME_COUNT_DEFAULT;
+	if (ring_size)
+		*ring_size = ring;
+	if (frame_count)
+		*frame_count = frames;
+}
+
 static int check_config(struct skiff_config *c)
 {
 	uint32_t window_frames;
@@ -97,6 +110,10 @@ static int check_config(struct skiff_config *c)
 		skiff__set_error("the stack's MAC is a group address");
 		return -EINVAL;
 	}
+	/* A ring for a segment of each connection expected at once, and the
+	 * frames to post it all (skiff_sizes_for). */
+	if (!c->frame_count && !c->ring_size)
+		skiff_sizes_for(c->expected_connections, &c->ring_size, &c->frame_count);
 	if (!c->frame_count)
 		c->frame_count = SKIFF_FRAME_COUNT_DEFAULT;
 	if (!c->ring_size)

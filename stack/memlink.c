@@ -28,6 +28,8 @@ int skiff_memlink_create(struct skiff_memlink **out, const struct skiff_memlink_
 	if (cfg) {
 		wc.frame_count = cfg->frame_count;
 		wc.ring_size = cfg->ring_size;
+		if (!wc.frame_count && !wc.ring_size && cfg->expected_connections)
+			skiff_sizes_for(cfg->expected_connections, &wc.ring_size, &wc.frame_count);
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {

@@ -407,6 +407,15 @@ static unsigned scale_ports(unsigned n)
 	return n ? (n + SCALE_PER_PORT - 1) / SCALE_PER_PORT : 1;
 }
 
+/* Connections a skiff end of the scale run expects (skiff_sizes_for sizes
+ * its rings and UMEM for them): the run's largest step; 0 elsewhere. */
+static unsigned scale_top(const struct bench_plan *p);
+
+static uint32_t scale_expected(const struct ctx *x)
+{
+	return scale_on(x) ? scale_top(x->plan) : 0;
+}
+
 /* ---- skiff on either end ---------------------------------------------------- */
 
 /* End 0 is the server's (10.99.0.2), end 1 the client's (10.99.0.1). */
@@ -419,14 +428,17 @@ static int skiff_start(struct ctx *x, unsigned end, char *why, size_t len)
 	inet_pton(AF_INET, end ? IP_CLIENT : IP_SERVER, &cfg.ipv4);
 	cfg.ipv4_prefix = 24;
 	cfg.time_wait_ms = TIME_WAIT_MS;
-	/* --frames, --ring (0: skiff's defaults) */
+	/* --frames, --ring (0: skiff's defaults); the scale run says how many
+	 * connections to expect and takes skiff's sizes for them. */
 	cfg.frame_count = x->plan->frames;
 	cfg.ring_size = x->plan->ring;
+	cfg.expected_connections = scale_expected(x);
 	if (x->pair->net == BENCH_NET_MEMLINK) {
 		cfg.backend = SKIFF_BACKEND_MEMLINK;
 		cfg.memlink = x->wire;
 		cfg.memlink_end = end;
-		cfg.frame_count = x->plan->frames ? x->plan->frames : MEMLINK_FRAMES;
+		if (!cfg.expected_connections || cfg.frame_count || cfg.ring_size)
+			cfg.frame_count = x->plan->frames ? x->plan->frames : MEMLINK_FRAMES;
 		memcpy(cfg.mac, memlink_mac[end], 6);
 	} else {
 		/* A private bpffs lets libxdp use its dispatcher, and goes
@@ -977,9 +989,12 @@ static int build_link(struct ctx *x, char *why, size_t len)
 	int rc;
 
 	if (p->net == BENCH_NET_MEMLINK) {
-		struct skiff_memlink_config wc = {.frame_count = x->plan->frames ? x->plan->frames
-										 : MEMLINK_FRAMES,
-						  .ring_size = x->plan->ring};
+		struct skiff_memlink_config wc = {.frame_count = x->plan->frames,
+						  .ring_size = x->plan->ring,
+						  .expected_connections = scale_expected(x)};
+
+		if (!wc.expected_connections || wc.frame_count || wc.ring_size)
+			wc.frame_count = x->plan->frames ? x->plan->frames : MEMLINK_FRAMES;
 
 		rc = skiff_memlink_create(&x->wire, &wc) ? -errno : 0;
 		if (rc) {
@@ -1555,7 +1570,7 @@ static int scale_step(struct ctx *x, unsigned k, unsigned round, bool last,
 	uint64_t acc0 = __atomic_load_n(&x->sh->accepted, __ATOMIC_ACQUIRE), t_start, t_end;
 	uint32_t open0 = __atomic_load_n(&x->sh->open, __ATOMIC_RELAXED);
 	struct mem mem;
-	double open_s, kib, rps;
+	double open_s, kib, kib_rss, rps;
 	char *why = out->error;
 	size_t len = sizeof(out->error);
 	int rc = 0;
@@ -1588,7 +1603,12 @@ static int scale_step(struct ctx *x, unsigned k, unsigned round, bool last,
 	/* Idle: the server's memory, and the stacks' tables. */
 	rc = scale_sleep(x, n, "idle", acc0, SCALE_SETTLE_MS);
 	mem = mem_kib(x->server.pid);
-	kib = mem.rss > x->mem0.rss ? (double)(mem.rss - x->mem0.rss) / n : 0;
+	/* Beyond the frames (the issue's measure): the private memory that
+	 * grew, the stack's and the application's per connection. The UMEM
+	 * and the memlink wire are shared mappings, outside it; the RSS, with
+	 * them, is printed beside it. */
+	kib = mem.anon > x->mem0.anon ? (double)(mem.anon - x->mem0.anon) / n : 0;
+	kib_rss = mem.rss > x->mem0.rss ? (double)(mem.rss - x->mem0.rss) / n : 0;
 	if (skiff_server && snapshot(x, &sst[2], &c))
 		goto out_server;
 	cmd.op = CMD_STATS;
@@ -1616,9 +1636,10 @@ static int scale_step(struct ctx *x, unsigned k, unsigned round, bool last,
 	if (n == BENCH_SCALE_IDLE_N)
 		add(out, BF_SC_IDLE, kib);
 	printf("  %-20s scale c%-6u %u/%u %8.0f req/s  opened in %.2f s (%.0f conn/s%s)  server "
-	       "+%.2f KiB/conn idle (RSS %.1f MiB, anonymous %.1f MiB; before %.1f, %.1f)\n",
+	       "+%.2f KiB/conn idle, +%.2f with shared memory (RSS %.1f MiB, anonymous %.1f MiB; "
+	       "before %.1f, %.1f)\n",
 	       x->pair->name, n, round + 1, p->reps, rps, open_s, n / open_s,
-	       cmd.pace && n > cmd.pace ? ", paced" : "", kib, (double)mem.rss / 1024,
+	       cmd.pace && n > cmd.pace ? ", paced" : "", kib, kib_rss, (double)mem.rss / 1024,
 	       (double)mem.anon / 1024, (double)x->mem0.rss / 1024, (double)x->mem0.anon / 1024);
 	if (skiff_server)
 		print_scale_end("server", sst);

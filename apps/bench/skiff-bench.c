@@ -687,7 +687,8 @@ static void print_scale_table(const struct opts *o, const struct bench_result *r
 		printf("\n");
 	}
 	printf("medians of %u; open: %u connections at once, until all are established and "
-	       "accepted; KiB/conn: the server's RSS with %u idle connections less before any\n\n",
+	       "accepted; KiB/conn: the server's anonymous memory with %u idle connections less "
+	       "before any (beyond the frames: UMEM and wire are shared mappings)\n\n",
 	       o->plan.reps, BENCH_SCALE_OPEN_N, BENCH_SCALE_IDLE_N);
 }
 

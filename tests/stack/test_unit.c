@@ -599,11 +599,36 @@ static void test_checksum_matches_rfc1071(void)
 	tk_note("%u lengths x alignments checked", runs);
 }
 
+/* The ring holds a segment of each connection expected at once, the UMEM
+ * twice the ring; the defaults below 2048 and the cap above 131072. */
+static void test_sizes_for_connections(void)
+{
+	static const struct {
+		uint32_t conns, ring, frames;
+	} cases[] = {
+		{0, 2048, 16384},	  {64, 2048, 16384},	      {2048, 2048, 16384},
+		{2049, 4096, 16384},	  {8192, 8192, 16384},	      {10000, 16384, 32768},
+		{100000, 131072, 262144}, {1u << 24, 131072, 262144},
+	};
+	uint32_t ring, frames;
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		skiff_sizes_for(cases[i].conns, &ring, &frames);
+		TK_ASSERT_EQ(ring, cases[i].ring);
+		TK_ASSERT_EQ(frames, cases[i].frames);
+		CU_ASSERT(ring <= frames / 2); /* what skiff_init() asks of them */
+	}
+	skiff_sizes_for(10000, NULL, NULL);
+	skiff_sizes_for(10000, &ring, NULL);
+	TK_ASSERT_EQ(ring, 16384);
+}
+
 static const struct tk_case pure_tests[] = {
 	TK_TEST(test_err_table),
 	TK_TEST(test_siphash_vectors),
 	TK_TEST(test_isn_keyed_and_unpredictable),
 	TK_TEST(test_sha256_vectors),
+	TK_TEST(test_sizes_for_connections),
 	TK_TEST_END,
 };
 

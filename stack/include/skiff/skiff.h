@@ -62,6 +62,10 @@ struct skiff_memlink;
 struct skiff_memlink_config {
 	uint32_t frame_count; /**< UMEM frames per end (0: 16384) */
 	uint32_t ring_size;   /**< descriptors per ring, a power of two (0: 2048) */
+
+	uint32_t expected_connections; /**< when frame_count and ring_size are 0: sized
+					* as skiff_sizes_for() says (give the ends'
+					* skiff_config the same) */
 };
 
 /** Faults for the frames leaving one end, drawn from @p seed (same seed,
@@ -109,6 +113,20 @@ SKIFF_API int skiff_memlink_get_stats(const struct skiff_memlink *w, unsigned en
  * @return 0, or -1 and errno EBUSY (an end is still open: the wire stays) */
 SKIFF_API int skiff_memlink_destroy(struct skiff_memlink *w);
 
+/**
+ * The ring and UMEM sizes for @p connections that may each have a segment
+ * on the wire at once (a request in flight each, a burst of SYNs): a peer
+ * can put all of them on the RX ring while the application has its turn,
+ * and what does not fit is dropped and costs a retransmission timeout. The
+ * ring is the power of two at or above @p connections, 2048 at least and
+ * SKIFF_RING_SIZE_MAX at most; the frames twice that, 16384 at least (half
+ * posted on the fill ring, half for what is held, sent and lent). Each
+ * frame is 2 KiB of UMEM: 10,000 connections take 64 MiB, 100,000 512 MiB.
+ * 0 gives the defaults (2048, 16384). Either pointer may be NULL.
+ */
+SKIFF_API void skiff_sizes_for(uint32_t connections, uint32_t *ring_size, uint32_t *frame_count);
+#define SKIFF_RING_SIZE_MAX 131072u
+
 /** Run-time configuration; a zero field means the default. */
 struct skiff_config {
 	enum skiff_backend backend;
@@ -130,6 +148,12 @@ struct skiff_config {
 	uint8_t ipv6_prefix;	  /**< on-link prefix length of ipv6 (0 = 64) */
 	uint8_t ipv6_gateway[16]; /**< all zero = none */
 	uint16_t vlan_id; /**< 0 = untagged; else only frames tagged with this VID are ours */
+	/* what to size the defaults for */
+	uint32_t expected_connections; /**< connections expected to send at once (0: not
+					* said): sizes the rings and the UMEM when
+					* ring_size and frame_count are 0, as
+					* skiff_sizes_for() says */
+
 	/* sizes and limits: each answers when reached (docs/hardening.md) */
 	uint32_t frame_count;	  /**< UMEM frames (default 16384) */
 	uint32_t ring_size;	  /**< each AF_XDP ring (default 2048; at most frame_count / 2,
