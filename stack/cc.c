@@ -422,9 +422,8 @@ void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
 	if (pcb->cwnd != cc->cwnd && pcb->mss)
 		cc->cwnd_seg = (double)pcb->cwnd / pcb->mss; /* recovery.c or ackbatch.c moved it */
 	/* No growth while recovering (RFC 5681 3.2, RFC 6582): recovery.c
-	 * sizes the window (PRR), and ACKs of resent data time nothing. */
+	 * sizes the window, and ACKs of resent data time nothing. */
 	if (s->rec.active || (pcb->flags & TF_INFR)) {
-		skiff__recovery_prr_hold(s, pcb);
 		cc->cwnd = pcb->cwnd;
 		return;
 	}

@@ -1,7 +1,6 @@
 /* Loss recovery for the sender (recovery.c): RACK-TLP (RFC 8985) on a SACK
- * scoreboard, paced by PRR (RFC 6937), NewReno's partial ACKs (RFC 6582)
- * without SACK, and the RTO (RFC 6298) from skiff's own RTT estimate, on
- * top of lwIP's Reno. */
+ * scoreboard, NewReno's partial ACKs (RFC 6582) without SACK, and the RTO
+ * (RFC 6298) from skiff's own RTT estimate, on top of lwIP's Reno. */
 #ifndef SKIFF_RECOVERY_H
 #define SKIFF_RECOVERY_H
 
@@ -93,15 +92,6 @@ struct skiff_recovery {
 	u32_t prior_cwnd, prior_ssthresh;
 	uint8_t undo_n;			/* resends recorded below */
 	u32_t undo_seq[SKIFF_UNDO_MAX]; /* their first sequence numbers */
-
-	/* PRR paces a SACK episode from its reduction to its end, unless
-	 * an undo or a timeout ends it first. lwIP sends what fits below
-	 * lastack + cwnd: the quota becomes an edge in sequence space,
-	 * which stays put as ACKs move lastack until the next quota. */
-	bool prr_on;
-	struct skiff_prr prr;
-	u32_t prr_acked; /* delivered since the last quota, not yet counted */
-	u32_t prr_edge;
 };
 
 /* lwIP's hooks (patch 0013): a new segment, and a segment going out. */
@@ -129,10 +119,6 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* New data ACKed (lwIP's sent callback): the episode's end, NewReno's
  * partial ACK without SACK, the RTO from the RTT estimate, the probe. */
 void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked);
-/* An ACK of new data (cc.c's hook, before lwIP sends again): during PRR
- * the window keeps the edge the last quota set, whatever lwIP made of
- * cwnd; the next quota comes after the batch (skiff__recovery_run()). */
-void skiff__recovery_prr_hold(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* For timers.c's fast visits: a reordering or probe timer is armed; run
  * whatever fell due. */
 bool skiff__recovery_pending(const struct tcp_pcb *pcb);
