@@ -97,8 +97,8 @@ ssize_t skiff__dgram_send(struct skiff_sock *s, const void *buf, size_t len,
 	return (ssize_t)len;
 }
 
-ssize_t skiff__dgram_recv(int fd, struct skiff_sock *s, void *buf, size_t len, int flags,
-			  struct sockaddr *from, socklen_t *fromlen)
+ssize_t skiff__dgram_recv(int fd, struct skiff_sock *s, const struct iovec *iov, size_t cnt,
+			  int flags, struct sockaddr *from, socklen_t *fromlen, size_t *full)
 {
 	long long deadline = skiff__deadline(s->opt.rcvtimeo_ms);
 	struct skiff_dgram *d;
@@ -113,8 +113,15 @@ ssize_t skiff__dgram_recv(int fd, struct skiff_sock *s, void *buf, size_t len, i
 			return e;
 	}
 	d = s->dq.head;
-	n = d->p->tot_len < len ? d->p->tot_len : len;
-	pbuf_copy_partial(d->p, buf, (u16_t)n, 0);
+	/* Scattered over the buffers in order; what does not fit is cut. */
+	n = 0;
+	for (size_t i = 0; i < cnt && n < d->p->tot_len; i++) {
+		size_t k = d->p->tot_len - n < iov[i].iov_len ? d->p->tot_len - n : iov[i].iov_len;
+
+		pbuf_copy_partial(d->p, iov[i].iov_base, (u16_t)k, (u16_t)n);
+		n += k;
+	}
+	*full = d->p->tot_len;
 	skiff__s.stats.rx_recv_copied_bytes += n;
 	if (from && fromlen)
 		skiff__sockaddr_out(s, &d->addr, d->port, from, fromlen);

@@ -3,6 +3,7 @@
 #ifndef SKIFF_DGRAM_H
 #define SKIFF_DGRAM_H
 
+#include <sys/uio.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -37,7 +38,7 @@ void skiff__dgramq_drop(struct skiff_dgramq *q);
 /* The POSIX calls' UDP halves: a count, or -errno. */
 ssize_t skiff__dgram_send(struct skiff_sock *s, const void *buf, size_t len,
 			  const struct sockaddr *to, socklen_t tolen);
-ssize_t skiff__dgram_recv(int fd, struct skiff_sock *s, void *buf, size_t len, int flags,
-			  struct sockaddr *from, socklen_t *fromlen);
+ssize_t skiff__dgram_recv(int fd, struct skiff_sock *s, const struct iovec *iov, size_t cnt,
+			  int flags, struct sockaddr *from, socklen_t *fromlen, size_t *full);
 
 #endif

@@ -476,7 +476,10 @@ ssize_t skiff_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr
 	if (!buf && len)
 		SKIFF_FAIL(EFAULT);
 	if (s->kind == SKIFF_SK_UDP) {
-		n = skiff__dgram_recv(fd, s, buf, len, flags, from, fromlen);
+		size_t full;
+
+		n = skiff__dgram_recv(fd, s, &(struct iovec){buf, len}, 1, flags, from, fromlen,
+				      &full);
 		if (n < 0)
 			SKIFF_FAIL((int)-n);
 		return n;
@@ -505,6 +508,20 @@ static ssize_t iov_total(const struct iovec *iov, size_t cnt)
 		total += iov[i].iov_len;
 	}
 	return (ssize_t)total;
+}
+
+/* The socket behind @p fd and the bytes @p m's buffers hold; -1 and errno. */
+static ssize_t msg_open(int fd, const struct msghdr *m, struct skiff_sock **s)
+{
+	ssize_t len;
+
+	if (!(*s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
+		return -1;
+	if (!m)
+		SKIFF_FAIL(EFAULT);
+	if ((len = iov_total(m->msg_iov, m->msg_iovlen)) < 0)
+		SKIFF_FAIL((int)-len);
+	return len;
 }
 
 /* A datagram's buffers gathered into one (@p *tmp to free), or the only
@@ -536,12 +553,8 @@ ssize_t skiff_sendmsg(int fd, const struct msghdr *m, int flags)
 	const void *buf;
 	void *tmp;
 
-	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
+	if ((len = msg_open(fd, m, &s)) < 0)
 		return -1;
-	if (!m)
-		SKIFF_FAIL(EFAULT);
-	if ((len = iov_total(m->msg_iov, m->msg_iovlen)) < 0)
-		SKIFF_FAIL((int)-len);
 	if (s->kind == SKIFF_SK_TCP) {
 		if (!len)
 			return skiff_send(fd, NULL, 0, flags);
@@ -562,25 +575,16 @@ ssize_t skiff_sendmsg(int fd, const struct msghdr *m, int flags)
  * longer (and, asked with MSG_TRUNC, its whole length returned). */
 static ssize_t dgram_recvmsg(int fd, struct skiff_sock *s, struct msghdr *m, size_t len, int flags)
 {
-	struct iov_at a = {.iov = m->msg_iov, .cnt = m->msg_iovlen};
-	uint8_t buf[0xffff], *p;
-	size_t done = 0, span;
+	size_t full;
 	ssize_t n;
 
-	n = skiff__dgram_recv(fd, s, buf, sizeof(buf), flags, m->msg_name,
-			      m->msg_name ? &m->msg_namelen : NULL);
+	n = skiff__dgram_recv(fd, s, m->msg_iov, m->msg_iovlen, flags, m->msg_name,
+			      m->msg_name ? &m->msg_namelen : NULL, &full);
 	if (n < 0)
 		return n;
-	while (done < (size_t)n && done < len && (span = iov_span(&a, &p))) {
-		if (span > (size_t)n - done)
-			span = (size_t)n - done;
-		memcpy(p, buf + done, span);
-		a.off += span;
-		done += span;
-	}
-	if ((size_t)n > len)
+	if (full > len)
 		m->msg_flags |= MSG_TRUNC;
-	return (flags & MSG_TRUNC) ? n : (ssize_t)done;
+	return (flags & MSG_TRUNC) ? (ssize_t)full : n;
 }
 
 ssize_t skiff_recvmsg(int fd, struct msghdr *m, int flags)
@@ -588,12 +592,8 @@ ssize_t skiff_recvmsg(int fd, struct msghdr *m, int flags)
 	struct skiff_sock *s;
 	ssize_t len, n;
 
-	if (!(s = skiff__sock_of(fd, SKIFF_SK_TCP | SKIFF_SK_UDP)))
+	if ((len = msg_open(fd, m, &s)) < 0)
 		return -1;
-	if (!m)
-		SKIFF_FAIL(EFAULT);
-	if ((len = iov_total(m->msg_iov, m->msg_iovlen)) < 0)
-		SKIFF_FAIL((int)-len);
 	m->msg_flags = 0;
 	m->msg_controllen = 0; /* no ancillary data */
 	if (s->kind == SKIFF_SK_UDP) {

@@ -851,9 +851,10 @@ static void test_listen_backlog_overflow_gets_cookies(void)
 
 /* ---- UDP ------------------------------------------------------------------------------ */
 
-static int child_udp_echo(void *arg)
+/* Binds PORT and echoes @p count datagrams back to whoever sent them. */
+static int udp_echo_serve(int family, int count)
 {
-	int family = *(int *)arg, fd = skiff_socket(family, SOCK_DGRAM, 0), n = 0;
+	int fd = skiff_socket(family, SOCK_DGRAM, 0), n = 0;
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(PORT)};
 	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	struct timeval tv = {.tv_sec = 5};
@@ -866,8 +867,7 @@ static int child_udp_echo(void *arg)
 			      : skiff_bind(fd, (struct sockaddr *)&a6, sizeof(a6)))
 		return 11;
 	st_child_report("r", 1);
-	/* Echo 100 datagrams back to whoever sent them. */
-	while (n < 100) {
+	while (n < count) {
 		socklen_t fl = sizeof(from);
 		ssize_t k = skiff_recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
 
@@ -879,6 +879,11 @@ static int child_udp_echo(void *arg)
 	}
 	skiff_close(fd);
 	return 0;
+}
+
+static int child_udp_echo(void *arg)
+{
+	return udp_echo_serve(*(int *)arg, 100);
 }
 
 static void udp_echo(int family)
@@ -1111,28 +1116,8 @@ static void test_sendmsg_recvmsg_stream(void)
 /* Echoes three datagrams. */
 static int child_udp_echo3(void *arg)
 {
-	int fd = skiff_socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(PORT)};
-	struct timeval tv = {.tv_sec = 5};
-	struct sockaddr_storage from;
-	uint8_t b[2000];
-
 	(void)arg;
-	if (fd < 0 || skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    skiff_bind(fd, (struct sockaddr *)&a4, sizeof(a4)))
-		return 10;
-	st_child_report("r", 1);
-	for (int i = 0; i < 3; i++) {
-		socklen_t fl = sizeof(from);
-		ssize_t k = skiff_recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
-
-		if (k < 0)
-			return 12;
-		if (skiff_sendto(fd, b, (size_t)k, 0, (struct sockaddr *)&from, fl) != k)
-			return 13;
-	}
-	skiff_close(fd);
-	return 0;
+	return udp_echo_serve(AF_INET, 3);
 }
 
 /* A datagram gathered from three buffers, scattered into two; one longer
