@@ -381,8 +381,10 @@ PL_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 /* ---- data ----------------------------------------------------------------- */
 
-static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct sockaddr *from,
-		       socklen_t *fromlen)
+/* The iovec calls, through skiff_recvmsg/skiff_sendmsg: a datagram is
+ * gathered and scattered whole, a stream's buffers go as one write (a
+ * blocking one sends them all, as the kernel's does). */
+static ssize_t sk_recvmsg(struct pl_fd *e, struct msghdr *m, int flags)
 {
 	long long deadline = 0;
 	ssize_t n;
@@ -396,7 +398,7 @@ static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct
 	}
 	for (;;) {
 		pl__lock();
-		n = skiff_recvfrom(e->sfd, buf, len, flags | MSG_DONTWAIT, from, fromlen);
+		n = skiff_recvmsg(e->sfd, m, flags | MSG_DONTWAIT);
 		pl__unlock();
 		if (n >= 0 || errno != EAGAIN || e->nonblock || (flags & MSG_DONTWAIT))
 			return n;
@@ -405,9 +407,10 @@ static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct
 	}
 }
 
-static ssize_t sk_send(struct pl_fd *e, const void *buf, size_t len, int flags,
-		       const struct sockaddr *to, socklen_t tolen)
+static ssize_t sk_sendmsg(struct pl_fd *e, const struct msghdr *m, int flags)
 {
+	struct msghdr rest = *m;
+	struct iovec *iov = NULL, one;
 	long long deadline = 0;
 	size_t done = 0;
 	ssize_t n;
@@ -419,28 +422,94 @@ static ssize_t sk_send(struct pl_fd *e, const void *buf, size_t len, int flags,
 		errno = EOPNOTSUPP;
 		return -1;
 	}
+	if (m->msg_controllen)
+		pl__warn_once("cmsg", "ancillary data on a skiff socket is ignored");
+	rest.msg_control = NULL;
+	rest.msg_controllen = 0;
 	flags &= MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL;
 	for (;;) {
 		pl__lock();
-		if (to)
-			n = skiff_sendto(e->sfd, (const char *)buf + done, len - done,
-					 flags | MSG_DONTWAIT, to, tolen);
-		else
-			n = skiff_send(e->sfd, (const char *)buf + done, len - done,
-				       flags | MSG_DONTWAIT);
+		n = skiff_sendmsg(e->sfd, &rest, flags | MSG_DONTWAIT);
 		pl__unlock();
-		if (n > 0)
+		if (e->type != SOCK_STREAM)
+			break;
+		if (n > 0) {
 			done += (size_t)n;
-		if (done == len || e->type != SOCK_STREAM)
-			return n < 0 ? n : (ssize_t)done;
-		if (n < 0 && errno != EAGAIN)
-			return done ? (ssize_t)done : -1;
-		if (e->nonblock || (flags & MSG_DONTWAIT))
-			return done ? (ssize_t)done : -1;
-		/* A blocking send sends everything, as the kernel's does. */
+			/* What is left: a copy of the array, moved past the sent
+			 * bytes (the caller's stays as it was). */
+			if (!iov && m->msg_iovlen == 1) {
+				one = m->msg_iov[0];
+				iov = &one;
+				rest.msg_iov = iov;
+			} else if (!iov) {
+				if (!(iov = malloc(m->msg_iovlen * sizeof(*iov)))) {
+					n = -1;
+					errno = ENOMEM;
+					break;
+				}
+				memcpy(iov, m->msg_iov, m->msg_iovlen * sizeof(*iov));
+				rest.msg_iov = iov;
+			}
+			for (size_t k = (size_t)n; k;) {
+				size_t step = k < rest.msg_iov->iov_len ? k : rest.msg_iov->iov_len;
+
+				rest.msg_iov->iov_base = (char *)rest.msg_iov->iov_base + step;
+				rest.msg_iov->iov_len -= step;
+				k -= step;
+				if (!rest.msg_iov->iov_len) {
+					rest.msg_iov++;
+					rest.msg_iovlen--;
+				}
+			}
+			while (rest.msg_iovlen && !rest.msg_iov->iov_len) {
+				rest.msg_iov++;
+				rest.msg_iovlen--;
+			}
+			if (!rest.msg_iovlen)
+				break;
+		} else if (n < 0 && errno != EAGAIN) {
+			break;
+		}
+		if (e->nonblock || (flags & MSG_DONTWAIT)) {
+			if (!done)
+				n = -1; /* errno EAGAIN */
+			break;
+		}
 		if (pl__wait_sock(e->sfd, EPOLLOUT, SO_SNDTIMEO, &deadline))
-			return done ? (ssize_t)done : -1;
+			break;
 	}
+	if (iov != &one)
+		free(iov);
+	if (e->type != SOCK_STREAM)
+		return n;
+	return done ? (ssize_t)done : n < 0 ? -1 : 0;
+}
+
+static ssize_t sk_recv(struct pl_fd *e, void *buf, size_t len, int flags, struct sockaddr *from,
+		       socklen_t *fromlen)
+{
+	struct iovec v = {buf, len};
+	struct msghdr m = {.msg_name = fromlen ? from : NULL,
+			   .msg_namelen = fromlen ? *fromlen : 0,
+			   .msg_iov = &v,
+			   .msg_iovlen = 1};
+	ssize_t n = sk_recvmsg(e, &m, flags);
+
+	if (n >= 0 && fromlen && from)
+		*fromlen = m.msg_namelen;
+	return n;
+}
+
+static ssize_t sk_send(struct pl_fd *e, const void *buf, size_t len, int flags,
+		       const struct sockaddr *to, socklen_t tolen)
+{
+	struct iovec v = {(void *)buf, len};
+	struct msghdr m = {.msg_name = (void *)to,
+			   .msg_namelen = to ? tolen : 0,
+			   .msg_iov = &v,
+			   .msg_iovlen = 1};
+
+	return sk_sendmsg(e, &m, flags);
 }
 
 PL_EXPORT ssize_t read(int fd, void *buf, size_t len)
@@ -520,105 +589,6 @@ PL_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const s
 	if (e->kind != PL_SKIFF)
 		return REAL(sendto)(fd, buf, len, flags, to, tolen);
 	return sk_send(e, buf, len, flags, to, tolen);
-}
-
-/* The iovec calls, through skiff_recvmsg/skiff_sendmsg: a datagram is
- * gathered and scattered whole, a stream's buffers go as one write (a
- * blocking one sends them all, as the kernel's does). */
-static ssize_t sk_recvmsg(struct pl_fd *e, struct msghdr *m, int flags)
-{
-	long long deadline = 0;
-	ssize_t n;
-
-	if (e->inherited)
-		return inherited();
-	if (flags & MSG_OOB) {
-		pl__warn_once("oob", "MSG_OOB is not supported on skiff sockets (EOPNOTSUPP)");
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-	for (;;) {
-		pl__lock();
-		n = skiff_recvmsg(e->sfd, m, flags | MSG_DONTWAIT);
-		pl__unlock();
-		if (n >= 0 || errno != EAGAIN || e->nonblock || (flags & MSG_DONTWAIT))
-			return n;
-		if (pl__wait_sock(e->sfd, EPOLLIN | EPOLLRDHUP, SO_RCVTIMEO, &deadline))
-			return -1;
-	}
-}
-
-static ssize_t sk_sendmsg(struct pl_fd *e, const struct msghdr *m, int flags)
-{
-	struct msghdr rest = *m;
-	struct iovec *iov = NULL;
-	long long deadline = 0;
-	size_t done = 0;
-	ssize_t n;
-
-	if (e->inherited)
-		return inherited();
-	if (flags & MSG_OOB) {
-		pl__warn_once("oob", "MSG_OOB is not supported on skiff sockets (EOPNOTSUPP)");
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-	if (m->msg_controllen)
-		pl__warn_once("cmsg", "ancillary data on a skiff socket is ignored");
-	rest.msg_control = NULL;
-	rest.msg_controllen = 0;
-	flags &= MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL;
-	for (;;) {
-		pl__lock();
-		n = skiff_sendmsg(e->sfd, &rest, flags | MSG_DONTWAIT);
-		pl__unlock();
-		if (e->type != SOCK_STREAM)
-			break;
-		if (n > 0) {
-			done += (size_t)n;
-			/* What is left: a copy of the array, moved past the sent
-			 * bytes (the caller's stays as it was). */
-			if (!iov) {
-				if (!(iov = malloc(m->msg_iovlen * sizeof(*iov)))) {
-					n = -1;
-					errno = ENOMEM;
-					break;
-				}
-				memcpy(iov, m->msg_iov, m->msg_iovlen * sizeof(*iov));
-				rest.msg_iov = iov;
-			}
-			for (size_t k = (size_t)n; k;) {
-				size_t step = k < rest.msg_iov->iov_len ? k : rest.msg_iov->iov_len;
-
-				rest.msg_iov->iov_base = (char *)rest.msg_iov->iov_base + step;
-				rest.msg_iov->iov_len -= step;
-				k -= step;
-				if (!rest.msg_iov->iov_len) {
-					rest.msg_iov++;
-					rest.msg_iovlen--;
-				}
-			}
-			while (rest.msg_iovlen && !rest.msg_iov->iov_len) {
-				rest.msg_iov++;
-				rest.msg_iovlen--;
-			}
-			if (!rest.msg_iovlen)
-				break;
-		} else if (n < 0 && errno != EAGAIN) {
-			break;
-		}
-		if (e->nonblock || (flags & MSG_DONTWAIT)) {
-			if (!done)
-				n = -1; /* errno EAGAIN */
-			break;
-		}
-		if (pl__wait_sock(e->sfd, EPOLLOUT, SO_SNDTIMEO, &deadline))
-			break;
-	}
-	free(iov);
-	if (e->type != SOCK_STREAM)
-		return n;
-	return done ? (ssize_t)done : n < 0 ? -1 : 0;
 }
 
 static ssize_t sk_recvv(struct pl_fd *e, const struct iovec *iov, int cnt)
