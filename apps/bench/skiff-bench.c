@@ -151,6 +151,7 @@ static void usage(FILE *f)
 		"  --frames N     UMEM frames of every skiff end (skiff's default: 16384)\n"
 		"  --ring N       their AF_XDP and memlink rings, a power of two, at most\n"
 		"                 frames / 2 (skiff's default: 2048)\n"
+		"                 (the scale run: skiff_sizes_for() its largest step)\n"
 		"  --loss-mib M   MiB per transfer of the loss run (64; quick: 16); its\n"
 		"                 repetitions are 3 unless --reps says otherwise\n"
 		"  --loss-kernel-cc NAME  the Linux senders' congestion control in the loss\n"
