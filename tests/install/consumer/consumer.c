@@ -122,7 +122,8 @@ int main(void)
 	int st = 0, rc;
 	pid_t pid;
 
-	if (skiff_memlink_create(&wire, &(struct skiff_memlink_config){2048, 512}) != 0) {
+	if (skiff_memlink_create(&wire, &(struct skiff_memlink_config){.frame_count = 2048,
+								       .ring_size = 512}) != 0) {
 		perror("consumer: skiff_memlink_create");
 		return 1;
 	}
