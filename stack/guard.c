@@ -61,16 +61,15 @@ static void dsack_ack(struct tcp_pcb *pcb, u32_t left, u32_t right)
 	skiff__s.stats.tcp_dsacks_sent++;
 }
 
-/* The receive window as the peer read it in our last segment. */
+/* The receive window as the peer read it in our last segment: up to the
+ * edge that segment announced (patch 0015 records it exactly as the peer
+ * reads the scaled field). lwIP's rcv_wnd may have opened since,
+ * unannounced. */
 static u32_t told_wnd(const struct tcp_pcb *pcb)
 {
-	u32_t w = TCP_SEQ_GT(pcb->rcv_ann_right_edge, pcb->rcv_nxt)
-			  ? pcb->rcv_ann_right_edge - pcb->rcv_nxt
-			  : 0;
-
-	if (pcb->state == SYN_RCVD)
-		return LWIP_MIN(w, 0xffff); /* a SYN-ACK's window is not scaled */
-	return w >> pcb->rcv_scale << pcb->rcv_scale;
+	return TCP_SEQ_GT(pcb->rcv_ann_right_edge, pcb->rcv_nxt)
+		       ? pcb->rcv_ann_right_edge - pcb->rcv_nxt
+		       : 0;
 }
 
 err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
@@ -79,7 +78,7 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	u8_t flags = TCPH_FLAGS(hdr);
 	/* tcp_input() made the header host order before calling the hook */
 	u32_t seq = hdr->seqno, ack = hdr->ackno;
-	u32_t len = p->tot_len + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
+	u32_t len = p->tot_len + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0), wnd;
 	bool before, past;
 
 	/* Listeners: listenq.c. SYN_SENT checks the ACK of its SYN, TIME_WAIT answers alone. */
@@ -91,8 +90,7 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 		 * elsewhere, nothing. Dropped here: lwIP's window test
 		 * includes the right edge and would challenge it. RCV.WND
 		 * is the window the peer was told of (as Linux's
-		 * tcp_receive_window()): lwIP's rcv_wnd may have opened
-		 * since, unannounced, and the scale rounds what was sent. */
+		 * tcp_receive_window()), here and below. */
 		if (seq == pcb->rcv_nxt)
 			return ERR_OK;
 		if (seq - pcb->rcv_nxt < told_wnd(pcb))
@@ -114,11 +112,12 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 	 * as lwIP answered them before. Pure ACKs before the window stay
 	 * lwIP's (a reordered one is legitimate), and so does a zero
 	 * window: its ACKs must still be read. */
+	wnd = told_wnd(pcb);
 	before = len && TCP_SEQ_LEQ(seq + len, pcb->rcv_nxt);
-	past = TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (pcb->rcv_wnd ? pcb->rcv_wnd : 1));
-	if (before || (past && (len || pcb->rcv_wnd))) {
+	past = TCP_SEQ_GEQ(seq, pcb->rcv_nxt + (wnd ? wnd : 1));
+	if (before || (past && (len || wnd))) {
 		st->stats.tcp_rx_out_of_window++;
-		if (pcb->rcv_wnd) {
+		if (wnd) {
 			if (before && (pcb->flags & TF_SACK))
 				dsack_ack(pcb, seq, seq + len);
 			else
