@@ -121,6 +121,16 @@ static int kchild_done(int ms)
 	return rc;
 }
 
+/* The Linux child's report of a two-way transfer, its exit, and both
+ * directions checked against @p mine. */
+static void kchild_two_way_done(const struct st_two_way *mine, struct st_two_way *theirs,
+				uint64_t bytes)
+{
+	CU_ASSERT_FATAL(st_child_read_report(theirs, sizeof(*theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(mine, theirs, bytes);
+}
+
 /* ---- kernel socket helpers (child side) ------------------------------------------- */
 
 static int k_connect(int family, int proto, uint16_t port)
@@ -158,9 +168,7 @@ static void kernel_client_to_skiff(int family, int proto, uint64_t bytes, bool z
 	lfd = st_skiff_listen(family, PORT, 8);
 	st_child_go();
 	st_skiff_two_way_server(lfd, bytes, zc, &mine);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, bytes);
+	kchild_two_way_done(&mine, &theirs, bytes);
 	st_note_rate("kernel -> skiff", bytes, mine.up.seconds);
 	st_note_rate("skiff -> kernel", bytes, theirs.down.seconds);
 }
@@ -179,9 +187,7 @@ static void skiff_client_to_kernel(int family, uint64_t bytes)
 	fd = s_connect(family, PORT);
 	CU_ASSERT_FATAL(fd >= 0);
 	st_skiff_two_way_client(fd, bytes, &mine);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, bytes);
+	kchild_two_way_done(&mine, &theirs, bytes);
 	st_note_rate("skiff -> kernel", bytes, mine.up.seconds);
 	st_note_rate("kernel -> skiff", bytes, theirs.down.seconds);
 }
@@ -251,9 +257,7 @@ static void test_mptcp_client_falls_back(void)
 	lfd = st_skiff_listen(AF_INET, PORT, 8);
 	st_child_go();
 	st_skiff_two_way_server(lfd, j.bytes, false, &mine);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	CU_ASSERT(st.mptcp_fallbacks >= 1);
 	tk_note("MP_CAPABLE SYNs answered with plain TCP: %llu",
@@ -438,9 +442,7 @@ static void mptcp_kernel_client(int family, bool csum)
 		check_mptcp_active(fd, j.bytes);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
 	st_note_rate("kernel -> skiff (MPTCP)", j.bytes, mine.up.seconds);
 	st_note_rate("skiff -> kernel (MPTCP)", j.bytes, theirs.down.seconds);
 	st_wait_idle(1000);
@@ -544,9 +546,7 @@ static void test_mptcp_data_level_resend(void)
 	CU_ASSERT_FATAL(rc == 0);
 	CU_ASSERT_FATAL(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
 	st_note_rate("kernel -> skiff (MPTCP, DATA_ACKs held 2 s)", j.bytes, mine.up.seconds);
 	st_note_rate("skiff -> kernel (MPTCP)", j.bytes, theirs.down.seconds);
 	st_wait_idle(1000);
@@ -622,9 +622,7 @@ static void mptcp_skiff_client(int family)
 	CU_ASSERT(skiff_mptcp_status(fd, &ms) == 0);
 	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
 	st_skiff_two_way_client(fd, j.bytes, &mine);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
 	st_note_rate("skiff -> kernel (MPTCP)", j.bytes, mine.up.seconds);
 	st_note_rate("kernel -> skiff (MPTCP)", j.bytes, theirs.down.seconds);
 	st_wait_idle(1000);
@@ -690,9 +688,7 @@ static void test_mptcp_fallback_reported_server(void)
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
 }
 
 /* skiff's MPTCP client to Linux with MPTCP off: the SYN-ACK has no
@@ -721,9 +717,7 @@ static void test_mptcp_fallback_reported_client(void)
 	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
 	check_fell_back(fd);
 	st_skiff_two_way_client(fd, j.bytes, &mine);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	TK_ASSERT_EQ(st.mptcp_fallback_synack, 1);
 	TK_ASSERT_EQ(st.mptcp_active_established, 0);
