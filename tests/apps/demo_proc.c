@@ -204,6 +204,16 @@ bool proc_wait_for(struct proc *p, const char *text, int timeout_ms)
 	return strstr(p->buf, text) != NULL;
 }
 
+void proc_wait_up(struct proc *p, const char *text, int timeout_ms, const char *what)
+{
+	if (proc_wait_for(p, text, timeout_ms))
+		return;
+	proc_finish(p, 1000);
+	proc_show(p);
+	tk_note("%s did not come up (no \"%s\" in %d ms)", what, text, timeout_ms);
+	CU_FAIL_FATAL("a process did not come up");
+}
+
 void proc_finish(struct proc *p, int timeout_ms)
 {
 	long long end = now_ms() + timeout_ms;

@@ -28,6 +28,9 @@ struct proc {
 void proc_start(struct proc *p, const char *ns, uid_t uid, char *const argv[]);
 /* Reads output until @p text shows up, the output ends or @p timeout_ms. */
 bool proc_wait_for(struct proc *p, const char *text, int timeout_ms);
+/* proc_wait_for(), or the test ends there: the process stopped, its output
+ * shown, and "@p what did not come up" noted. */
+void proc_wait_up(struct proc *p, const char *text, int timeout_ms, const char *what);
 /* Waits for the exit (SIGKILL after @p timeout_ms); status into p->status. */
 void proc_finish(struct proc *p, int timeout_ms);
 /* proc_start() + proc_finish(); returns the status. */

@@ -121,11 +121,7 @@ static void test_iperf3_through_proxy(void)
 	proc_start(&ps, srv, 0, server);
 	CU_ASSERT(proc_wait_for(&ps, "Server listening", 5000));
 	proc_start(&pp, sk, 0, proxy);
-	if (!proc_wait_for(&pp, "serving", 15000)) {
-		proc_finish(&pp, 1000);
-		proc_show(&pp);
-		CU_FAIL_FATAL("skiff-proxy did not come up");
-	}
+	proc_wait_up(&pp, "serving", 15000, "skiff-proxy");
 	proc_start(&pc, cli, 0, client);
 	proc_finish(&pc, 30000);
 	proc_expect(&pc, 0, "receiver");
@@ -237,11 +233,7 @@ static void test_echo_mptcp_linux_client(void)
 	if (tb_run(cli, "sysctl -q -w net.mptcp.enabled=1") != 0)
 		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
 	proc_start(&pe, sk, 0, echo);
-	if (!proc_wait_for(&pe, "serving", 15000)) {
-		proc_finish(&pe, 1000);
-		proc_show(&pe);
-		CU_FAIL_FATAL("skiff-echo --mptcp did not come up");
-	}
+	proc_wait_up(&pe, "serving", 15000, "skiff-echo --mptcp");
 	CU_ASSERT(strstr(pe.buf, "(TCP echo, MPTCP)") != NULL);
 	mptcp_client_run(cli, "10.95.1.2", "7007");
 	TK_ASSERT_EQ(mptcp_counter(cli, "MPTcpExtMPCapableSYNACKRX"), 1);
@@ -284,11 +276,7 @@ static void test_proxy_mptcp_linux_both_sides(void)
 	proc_start(&ps, srv, 0, server);
 	CU_ASSERT_FATAL(proc_wait_for(&ps, "listening", 5000));
 	proc_start(&pp, sk, 0, proxy);
-	if (!proc_wait_for(&pp, "serving", 15000)) {
-		proc_finish(&pp, 1000);
-		proc_show(&pp);
-		CU_FAIL_FATAL("skiff-proxy --mptcp did not come up");
-	}
+	proc_wait_up(&pp, "serving", 15000, "skiff-proxy --mptcp");
 	mptcp_client_run(cli, "10.95.3.2", "7009");
 	proc_finish(&ps, 10000);
 	proc_expect(&ps, 0, "server: MPTCP to the end");

@@ -100,11 +100,7 @@ static void iperf3_run(bool reverse)
 		tk_skip("iperf3 is not installed (tests/host/setup.sh installs it)");
 	testbed_up(reverse ? "plr" : "pl");
 	start_on_skiff(&ps, server);
-	if (!proc_wait_for(&ps, "Server listening", 15000)) {
-		proc_finish(&ps, 1000);
-		proc_show(&ps);
-		CU_FAIL_FATAL("iperf3 -s did not come up under skiff-run");
-	}
+	proc_wait_up(&ps, "Server listening", 15000, "iperf3 -s under skiff-run");
 	proc_start(&pc, pair.ns[1], 0, client);
 	proc_finish(&pc, 30000);
 	proc_expect(&pc, 0, "receiver");
@@ -146,11 +142,7 @@ static void test_iperf3_ipv6(void)
 	CU_ASSERT_FATAL(tb_ip(pair.ns[1], "addr", "add", "fd96:1::1/64", "dev", pair.ifname[1],
 			      "nodad", NULL) == 0);
 	start_on_skiff_opts(&ps, opts, server);
-	if (!proc_wait_for(&ps, "Server listening", 15000)) {
-		proc_finish(&ps, 1000);
-		proc_show(&ps);
-		CU_FAIL_FATAL("iperf3 -s -B fd96:1::2 did not come up under skiff-run");
-	}
+	proc_wait_up(&ps, "Server listening", 15000, "iperf3 -s -B fd96:1::2 under skiff-run");
 	proc_start(&pc, pair.ns[1], 0, client);
 	proc_finish(&pc, 30000);
 	proc_expect(&pc, 0, "receiver");
@@ -195,11 +187,7 @@ static void test_redis_server(void)
 	CU_ASSERT_FATAL(tb_run(NULL, "mkdir -p %s", dir) == 0);
 	testbed_up("plredis");
 	start_on_skiff(&ps, server);
-	if (!proc_wait_for(&ps, "eady to accept", 15000)) {
-		proc_finish(&ps, 1000);
-		proc_show(&ps);
-		CU_FAIL_FATAL("redis-server did not come up under skiff-run");
-	}
+	proc_wait_up(&ps, "eady to accept", 15000, "redis-server under skiff-run");
 	/* From the peer, through skiff. */
 	CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out),
 			     "redis-benchmark -h %s -q -n 2000 -t set,get 2>&1 | tr '\\r' '\\n' | "
@@ -249,11 +237,7 @@ static void test_policy_program(void)
 
 	testbed_up("plpol");
 	start_on_skiff(&p, prog);
-	if (!proc_wait_for(&p, "READY", 15000)) {
-		proc_finish(&p, 1000);
-		proc_show(&p);
-		CU_FAIL_FATAL("preload_policy did not get ready");
-	}
+	proc_wait_up(&p, "READY", 15000, "preload_policy");
 	/* The loopback listener is the kernel's; skiff's is not. */
 	CU_ASSERT(tb_capture(pair.ns[0], out, sizeof(out), "ss -Htln") == 0);
 	CU_ASSERT(strstr(out, "127.0.0.1:7002") != NULL);
