@@ -289,7 +289,7 @@ static void rtt_sample(struct skiff_cc *cc, uint32_t rtt_us)
 }
 
 /* A congestion event: the algorithm's ssthresh; the caller sets cwnd. */
-static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto)
+static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto, bool same_episode)
 {
 	struct skiff_cc *cc = &s->cc;
 	uint32_t mss = pcb->mss ? pcb->mss : 1;
@@ -297,8 +297,12 @@ static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto)
 
 	cc->congested = true;
 	cc->hs.phase = SKIFF_HS_DONE;
-	cc->cubic_prior = cc->cubic;
-	cc->undo_ok = true;
+	/* What an undo restores: the state before the episode's first
+	 * event, not before a later timeout of the same episode. */
+	if (!same_episode) {
+		cc->cubic_prior = cc->cubic;
+		cc->undo_ok = true;
+	}
 	if (rto)
 		CC_STAT(tcp_cc_rto_events);
 	if (cc->algo == SKIFF_CC_RENO) {
@@ -422,8 +426,9 @@ void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
 	if (pcb->cwnd != cc->cwnd && pcb->mss)
 		cc->cwnd_seg = (double)pcb->cwnd / pcb->mss; /* recovery.c or ackbatch.c moved it */
 	/* No growth while recovering (RFC 5681 3.2, RFC 6582): recovery.c
-	 * sizes the window, and ACKs of resent data time nothing. */
+	 * sizes the window (PRR), and ACKs of resent data time nothing. */
 	if (s->rec.active || (pcb->flags & TF_INFR)) {
+		skiff__recovery_prr_hold(s, pcb);
 		cc->cwnd = pcb->cwnd;
 		return;
 	}
@@ -442,10 +447,10 @@ void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
 void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event)
 {
 	struct skiff_sock *s = sock_of(pcb);
-	bool rto = event == TCP_CC_LOSS_RTO;
+	bool rto = event == TCP_CC_LOSS_RTO, same_episode = false;
 
 	if (rto && s && pcb->state >= ESTABLISHED)
-		skiff__recovery_rto(s, pcb);
+		same_episode = skiff__recovery_rto(s, pcb);
 
 	if (pcb->state < ESTABLISHED) {
 		/* A lost SYN or SYN-ACK says nothing of the path's capacity
@@ -458,7 +463,7 @@ void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event)
 	} else {
 		if (pcb->ssthresh != s->cc.ssthresh)
 			congestion_seen(s, pcb);
-		congestion(s, pcb, rto);
+		congestion(s, pcb, rto, same_episode);
 	}
 	/* Reno's inflation by the three segments the duplicate ACKs say left
 	 * (lwIP's fast recovery then adds one per further duplicate, and
@@ -474,7 +479,7 @@ void skiff__cc_congestion(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
 	if (!s->cc.algo)
 		setup(s, pcb);
-	congestion(s, pcb, false);
+	congestion(s, pcb, false, false);
 	pcb->cwnd = pcb->ssthresh;
 	s->cc.cwnd = pcb->cwnd;
 	s->cc.cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);

@@ -88,7 +88,7 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_sock *sk = pcb->callback_arg;
 	uint8_t opts[40];
-	const uint8_t *sack = NULL; /* the SACK option, for recovery.c */
+	const uint8_t *sack = NULL, *ts = NULL; /* SACK and timestamps, for recovery.c */
 	u8_t flags = TCPH_FLAGS(hdr);
 	bool syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool unknown = false;
@@ -129,6 +129,8 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 			skiff__mptcp_option_in(opts + i, optlen - i, syn, p);
 		else if (kind == 5)
 			sack = opts + i;
+		else if (kind == 8 && len == 10)
+			ts = opts + i;
 		else if (kind != 2 && kind != 3 && kind != 4 && kind != 8)
 			unknown = true; /* not MSS, WS, SACK-permitted, timestamps: skipped */
 		i += len;
@@ -149,7 +151,7 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	/* What the ACK delivers feeds our own loss recovery (recovery.c),
 	 * which looks for losses after the batch (ackbatch.c). */
 	if (sk && sk->pcb.tcp == pcb && pcb->state >= ESTABLISHED && (flags & TCP_ACK) &&
-	    !(flags & (TCP_RST | TCP_SYN)) && skiff__recovery_ack_in(sk, pcb, hdr->ackno, sack))
+	    !(flags & (TCP_RST | TCP_SYN)) && skiff__recovery_ack_in(sk, pcb, hdr->ackno, sack, ts))
 		skiff__batch_add(sk, SKIFF_BATCH_SACK);
 
 	if (pcb->state >= ESTABLISHED && p->tot_len &&

@@ -18,8 +18,12 @@
  * The episode: the first loss reduces the window as the connection's
  * congestion control says (cc.c; TF_INFR keeps lwIP's own fast
  * retransmit out of it) and recovery lasts until what was
- * sent before it is ACKed. SACKed bytes count as gone from the network, so
- * new data keeps flowing during recovery (RFC 6675's pipe, roughly).
+ * sent before it is ACKed. Proportional Rate Reduction (RFC 6937) paces
+ * it: each ACK lets go, resends and new data alike, a share of what it
+ * reports delivered, ssthresh / RecoverFS, while the flight is above
+ * ssthresh, and no more than slow start would below (PRR-SSRB); the
+ * episode ends with cwnd = ssthresh. The quota reaches lwIP's
+ * tcp_output() as its cwnd.
  * Without SACK, NewReno (RFC 6582): a partial ACK resends the next hole.
  *
  * The RTO (RFC 6298) comes from skiff's RTT estimate in microseconds, at
@@ -162,6 +166,8 @@ void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg)
 	if (s && s->rec.rto_undo && s->rec.undo_valid && (seg->skiff_sflags & SKIFF_SEG_RETRANS) &&
 	    (pcb->flags & TF_RTO))
 		undo_record(&s->rec, seg_seq(seg));
+	if (s && s->rec.prr_on)
+		s->rec.prr.out += seg->len;
 	/* Data out: the probe timer starts over. */
 	if (s && !s->rec.tlp_out && seg->len && pcb->state >= ESTABLISHED) {
 		s->rec.pto_due_us =
@@ -194,8 +200,22 @@ static void rtt_sample(struct skiff_sock *s, u32_t rtt, u32_t now)
 	r->srtt_us = r->srtt_us - r->srtt_us / 8 + rtt / 8;
 }
 
+bool skiff__ts_echo_older(uint32_t tsecr, uint32_t now_ms, uint32_t age_us)
+{
+	/* The echoed segment left before tick tsecr + 1 ended; now is at
+	 * least tick now_ms. */
+	int32_t ms = (int32_t)(now_ms - tsecr) - 1;
+
+	return ms > 0 && (uint64_t)ms * 1000u > age_us;
+}
+
+static bool echoes_older(const struct skiff_recovery *r, u32_t age_us)
+{
+	return r->tsecr_valid && skiff__ts_echo_older(r->tsecr, (u32_t)skiff__now_ms(), age_us);
+}
+
 /* The peer has @p seg (RFC 8985 6.2, RACK_update()). */
-static void deliver(struct skiff_sock *s, const struct tcp_seg *seg, u32_t now)
+static void deliver(struct skiff_sock *s, const struct tcp_seg *seg, u32_t now, bool cumulative)
 {
 	struct skiff_recovery *r = &s->rec;
 	u32_t end = seg_end(seg), rtt = now - seg->skiff_xmit_us;
@@ -207,6 +227,19 @@ static void deliver(struct skiff_sock *s, const struct tcp_seg *seg, u32_t now)
 		 * was delivered, not the resend; which one is unknown. */
 		if (rtt < r->min_rtt_us)
 			return;
+		/* The ACK echoes a transmission older than the resend (RFC
+		 * 8985 6.2 step 2): the resend's time would make everything
+		 * sent before it look lost. An ACK that moves the left edge
+		 * echoes what moved it: the original arrived late, and the
+		 * path reorders (RFC 3522's detection). A SACK's echo is the
+		 * left edge's and says nothing about this segment. */
+		if (echoes_older(r, rtt)) {
+			if (cumulative) {
+				r->reord = true;
+				skiff__s.stats.tcp_late_originals++;
+			}
+			return;
+		}
 	} else {
 		rtt_sample(s, rtt, now);
 	}
@@ -288,21 +321,6 @@ static bool covered(const struct skiff_sock *s, u32_t l, u32_t r)
 	return false;
 }
 
-static u32_t sacked_above(const struct skiff_sock *s, u32_t seq)
-{
-	u32_t n = 0;
-
-	for (unsigned i = 0; i < s->rec.n_sacked; i++) {
-		const struct skiff_sack_range *r = &s->rec.sacked[i];
-
-		if (TCP_SEQ_GEQ(r->left, seq))
-			n += r->right - r->left;
-		else if (TCP_SEQ_GT(r->right, seq))
-			n += r->right - seq;
-	}
-	return n;
-}
-
 /* A resend the episode's undo waits for (once per sequence number). */
 static void undo_record(struct skiff_recovery *r, u32_t seq)
 {
@@ -317,19 +335,31 @@ static void undo_record(struct skiff_recovery *r, u32_t seq)
 	r->undo_retrans++;
 }
 
-void skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb)
+bool skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
 	struct skiff_recovery *r = &s->rec;
 
-	/* The first timeout of a row starts the episode; backoffs add to it. */
-	if (r->rto_undo && r->undo_valid && pcb->nrtx > 0)
-		return;
+	/* A timeout in the middle of PRR's reduction: the window it cuts is
+	 * the episode's target, not PRR's quota of the moment. */
+	if (r->prr_on) {
+		r->prr_on = false;
+		if (pcb->cwnd < pcb->ssthresh)
+			pcb->cwnd = pcb->ssthresh;
+	}
+	/* The first timeout starts the episode; backoffs, and timeouts
+	 * before what was out when it began is ACKed, add to it (Linux's
+	 * high_seq; lwIP's rto_end marks the end of what it requeued): a
+	 * later timeout's window is the cut one already. */
+	if (r->rto_undo && r->undo_valid && (pcb->nrtx > 0 || TCP_SEQ_LT(pcb->lastack, r->rto_high)))
+		return true;
+	r->rto_high = TCP_SEQ_GT(pcb->rto_end, pcb->snd_nxt) ? pcb->rto_end : pcb->snd_nxt;
 	r->prior_cwnd = pcb->cwnd;
 	r->prior_ssthresh = pcb->ssthresh;
 	r->undo_valid = true;
 	r->rto_undo = true;
 	r->undo_retrans = 0;
 	r->undo_n = 0;
+	return false;
 }
 
 /* The reduction of the episode was for nothing: the window it cut comes
@@ -339,6 +369,7 @@ static void undo(struct skiff_sock *s, struct tcp_pcb *pcb)
 	struct skiff_recovery *r = &s->rec;
 
 	r->undo_valid = false;
+	r->prr_on = false;
 	if (pcb->cwnd < r->prior_cwnd)
 		pcb->cwnd = r->prior_cwnd;
 	if (pcb->ssthresh < r->prior_ssthresh)
@@ -433,6 +464,54 @@ static void requeue(struct tcp_pcb *pcb, struct tcp_seg *prev, struct tcp_seg *s
 		pcb->unsent_oversize = 0; /* it is the last one now */
 }
 
+/* lwIP sends what fits below lastack + cwnd: the window follows PRR's
+ * edge as ACKs move lastack. */
+static void prr_hold(const struct skiff_recovery *r, struct tcp_pcb *pcb)
+{
+	pcb->cwnd = TCP_SEQ_GT(r->prr_edge, pcb->lastack)
+			    ? (tcpwnd_size_t)(r->prr_edge - pcb->lastack)
+			    : 0;
+}
+
+void skiff__recovery_prr_hold(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	if (s->rec.prr_on)
+		prr_hold(&s->rec, pcb);
+}
+
+/* PRR's quota for what this ACK (or batch of ACKs) delivered: pipe is
+ * what is in flight, the segments sent and neither SACKed nor taken back
+ * as lost. The quota becomes the edge after as many queued segments as
+ * it reaches, whole segments (a CEIL in segments, as a sender counting
+ * packets has it); what is left over is for data written later. */
+static void prr_quota(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	struct skiff_recovery *r = &s->rec;
+	u32_t mss = pcb->mss ? pcb->mss : 1, pipe = 0, sndcnt, edge = pcb->lastack;
+	struct tcp_seg *seg;
+
+	for (seg = pcb->unacked; seg; seg = seg->next)
+		if (!(seg->skiff_sflags & SKIFF_SEG_SACKED))
+			pipe += TCP_TCPLEN(seg);
+	sndcnt = skiff__prr_sndcnt(&r->prr, r->prr_acked, pipe, pcb->ssthresh, mss);
+	r->prr_acked = 0;
+	/* The episode's first resend goes whatever the count (RFC 6675's
+	 * fast retransmit; the ACK that began it is not counted). */
+	if (!sndcnt && !r->prr.out)
+		sndcnt = 1;
+	for (seg = pcb->unsent; seg && sndcnt; seg = seg->next) {
+		edge = seg_seq(seg) + seg->len;
+		sndcnt = sndcnt > seg->len ? sndcnt - seg->len : 0;
+	}
+	if (sndcnt) {
+		if (TCP_SEQ_LT(edge, pcb->snd_nxt))
+			edge = pcb->snd_nxt;
+		edge += (sndcnt + mss - 1) / mss * mss;
+	}
+	r->prr_edge = edge;
+	prr_hold(r, pcb);
+}
+
 /* Once per episode: the congestion control's reduction (cc.c: CUBIC's
  * 0.7, Reno's half), remember where it ends. TF_INFR keeps lwIP's own fast
  * retransmit out of it. */
@@ -450,6 +529,11 @@ static void enter_recovery(struct skiff_sock *s, struct tcp_pcb *pcb)
 		if (r->reo_wnd_persist && --r->reo_wnd_persist == 0)
 			r->reo_wnd_mult = 1;
 		skiff__cc_congestion(s, pcb);
+		/* After a timeout the window restarts from one segment:
+		 * nothing to reduce. */
+		r->prr_on = !(pcb->flags & TF_RTO);
+		skiff__prr_init(&r->prr, pcb->snd_nxt - pcb->lastack);
+		r->prr_acked = 0;
 	}
 	if (!s->rec.active) {
 		s->rec.active = true;
@@ -470,11 +554,15 @@ void skiff__recovery_begin(struct skiff_sock *s, u32_t snd_nxt, u32_t resent_end
 }
 
 bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno,
-			    const uint8_t *sack)
+			    const uint8_t *sack, const uint8_t *ts)
 {
 	struct skiff_recovery *r = &s->rec;
 	u32_t now = skiff__now_us();
 	bool any = false;
+
+	r->tsecr_valid = ts && (pcb->flags & TF_TIMESTAMP);
+	if (r->tsecr_valid)
+		r->tsecr = (u32_t)ts[6] << 24 | (u32_t)ts[7] << 16 | (u32_t)ts[8] << 8 | ts[9];
 
 	/* With SACK, losses are RACK's to find, by time: lwIP's three
 	 * duplicate ACKs would start a recovery (and cut the window) for a
@@ -512,10 +600,18 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
 				skiff__s.stats.tcp_tlp_recoveries++;
 			}
 		}
-		/* What the ACK covers: lwIP frees those segments next. */
+		/* What the ACK covers: lwIP frees those segments next. PRR
+		 * counts what the peer had not reported by SACK already. */
+		s32_t acked = (s32_t)(ackno - pcb->lastack);
+
 		for (struct tcp_seg *seg = pcb->unacked; seg && TCP_SEQ_LEQ(seg_end(seg), ackno);
-		     seg = seg->next)
-			deliver(s, seg, now);
+		     seg = seg->next) {
+			if (seg->skiff_sflags & SKIFF_SEG_SACKED)
+				acked -= TCP_TCPLEN(seg);
+			deliver(s, seg, now, true);
+		}
+		if (r->prr_on && acked > 0)
+			r->prr_acked += (u32_t)acked;
 	}
 	return any || r->active || r->reo_due_us;
 }
@@ -537,7 +633,9 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 			if (!(seg->skiff_sflags & SKIFF_SEG_SACKED) &&
 			    covered(s, seg_seq(seg), seg_end(seg))) {
 				seg->skiff_sflags |= SKIFF_SEG_SACKED;
-				deliver(s, seg, now);
+				if (r->prr_on)
+					r->prr_acked += TCP_TCPLEN(seg);
+				deliver(s, seg, now, false);
 			}
 	r->reo_due_us = 0;
 	if (!r->rack_valid)
@@ -578,15 +676,8 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 	r->reo_due_us = due ? due | 1u : 0;
 	if (due)
 		skiff__timer_arm(pcb);
-	/* lwIP counts the window from the cumulative ACK; SACKed bytes have
-	 * left the network all the same. Letting them count (RFC 6675's pipe,
-	 * roughly) keeps new data going during recovery. */
-	if (r->active) {
-		tcpwnd_size_t want = pcb->ssthresh + sacked_above(s, pcb->lastack);
-
-		if (pcb->cwnd < want)
-			pcb->cwnd = want;
-	}
+	if (r->prr_on)
+		prr_quota(s, pcb);
 	if (!n)
 		return false;
 	/* Karn: no RTT sample from a retransmission. */
@@ -627,6 +718,10 @@ void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acke
 	    ((pcb->flags & TF_RTO) || TCP_SEQ_GEQ(pcb->lastack, r->recover) || !pcb->unacked)) {
 		r->active = false;
 		r->rexmit_high = pcb->lastack;
+		/* RFC 6937: the episode ends at ssthresh. */
+		if (r->prr_on && !(pcb->flags & TF_RTO))
+			pcb->cwnd = pcb->ssthresh;
+		r->prr_on = false;
 	}
 	/* The probe timer restarts with each ACK of new data. */
 	r->pto_due_us = 0;

@@ -1,6 +1,7 @@
 /* Loss recovery for the sender (recovery.c): RACK-TLP (RFC 8985) on a SACK
- * scoreboard, NewReno's partial ACKs (RFC 6582) without SACK, and the RTO
- * (RFC 6298) from skiff's own RTT estimate, on top of lwIP's Reno. */
+ * scoreboard, paced by PRR (RFC 6937), NewReno's partial ACKs (RFC 6582)
+ * without SACK, and the RTO (RFC 6298) from skiff's own RTT estimate, on
+ * top of lwIP's Reno. */
 #ifndef SKIFF_RECOVERY_H
 #define SKIFF_RECOVERY_H
 
@@ -62,6 +63,11 @@ struct skiff_recovery {
 	bool reord;
 	u32_t rack_xmit_us, rack_end, rack_rtt_us;
 	u32_t fack; /* the highest sequence delivered */
+	/* The last ACK's timestamp echo (RFC 7323 TSecr, sys_now()'s
+	 * milliseconds) when it had one: which transmission of a resent
+	 * segment it was sent for. */
+	bool tsecr_valid;
+	u32_t tsecr;
 	u32_t min_rtt_us, min_rtt_at_us;
 	/* RTT estimate in microseconds (RFC 6298), for the PTO and the RTO. */
 	u32_t srtt_us, rttvar_us;
@@ -88,10 +94,20 @@ struct skiff_recovery {
 	 * reduction was for nothing and is undone. */
 	bool undo_valid;
 	bool rto_undo; /* ... of a retransmission timeout (and its backoffs) */
+	u32_t rto_high; /* snd_nxt at that timeout: later ones before it is ACKed add to it */
 	int16_t undo_retrans;
 	u32_t prior_cwnd, prior_ssthresh;
 	uint8_t undo_n;			/* resends recorded below */
 	u32_t undo_seq[SKIFF_UNDO_MAX]; /* their first sequence numbers */
+
+	/* PRR paces a SACK episode from its reduction to its end, unless
+	 * an undo or a timeout ends it first. lwIP sends what fits below
+	 * lastack + cwnd: the quota becomes an edge in sequence space,
+	 * which stays put as ACKs move lastack until the next quota. */
+	bool prr_on;
+	struct skiff_prr prr;
+	u32_t prr_acked; /* delivered since the last quota, not yet counted */
+	u32_t prr_edge;
 };
 
 /* lwIP's hooks (patch 0013): a new segment, and a segment going out. */
@@ -100,17 +116,19 @@ void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg);
 
 /* A retransmission timeout (cc.c, before it cuts the window): the window
  * it had is kept, and the resends that follow are recorded, so that
- * D-SACKs of all of them undo the cut (a segment late, not lost). */
-void skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb);
+ * D-SACKs of all of them undo the cut (a segment late, not lost). True
+ * when the timeout adds to an episode whose window is kept already. */
+bool skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb);
 
 /* lwIP's own fast retransmit is going out (output hook): the episode
  * begins, ending once @p snd_nxt is ACKed. */
 void skiff__recovery_begin(struct skiff_sock *s, u32_t snd_nxt, u32_t resent_end);
 /* An ACK arrives, before lwIP takes it: what it delivers cumulatively
  * feeds RACK, its SACK option @p sack (the kind byte; NULL: none) the
- * scoreboard. True when there is work for after the batch. */
+ * scoreboard, its timestamps option @p ts (NULL: none) tells which
+ * transmission of a resent segment arrived. True when there is work for after the batch. */
 bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ackno,
-			    const uint8_t *sack);
+			    const uint8_t *sack, const uint8_t *ts);
 /* After the batch: segments the scoreboard shows delivered feed RACK, and
  * those RACK finds lost go back on unsent, in order. True when something
  * was queued to resend. Never inside lwIP's input (it forbids touching the
@@ -119,6 +137,10 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* New data ACKed (lwIP's sent callback): the episode's end, NewReno's
  * partial ACK without SACK, the RTO from the RTT estimate, the probe. */
 void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked);
+/* An ACK of new data (cc.c's hook, before lwIP sends again): during PRR
+ * the window keeps the edge the last quota set, whatever lwIP made of
+ * cwnd; the next quota comes after the batch (skiff__recovery_run()). */
+void skiff__recovery_prr_hold(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* For timers.c's fast visits: a reordering or probe timer is armed; run
  * whatever fell due. */
 bool skiff__recovery_pending(const struct tcp_pcb *pcb);
@@ -131,6 +153,11 @@ uint32_t skiff__rto_ms(uint32_t srtt_us, uint32_t rttvar_us, uint32_t min_rto_ms
  * with one segment out, at least 1.5 SRTT + 200 ms (the peer's delayed
  * ACK). */
 uint32_t skiff__pto_us(uint32_t srtt_us, bool one_segment);
+/* An ACK's timestamp echo @p tsecr (sys_now()'s milliseconds) names a
+ * transmission sent more than @p age_us before now (tick @p now_ms),
+ * whatever the ticks' rounding: then a resend @p age_us old is not what
+ * the ACK was sent for (RFC 8985 6.2 step 2). */
+bool skiff__ts_echo_older(uint32_t tsecr, uint32_t now_ms, uint32_t age_us);
 /* RACK's reordering window (RFC 8985 6.2): min RTT / 4, at most SRTT;
  * 0 when no reordering was seen and the connection is in recovery. */
 uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r);

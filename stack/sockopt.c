@@ -252,17 +252,23 @@ static uint8_t linux_tcp_state(const struct skiff_sock *s)
 static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
 {
 	const struct tcp_pcb *pcb = s->pcb.tcp;
+	u16_t mss;
 
 	memset(ti, 0, sizeof(*ti));
 	ti->tcpi_state = linux_tcp_state(s);
 	if (!pcb || pcb->state == LISTEN)
 		return;
-	ti->tcpi_snd_mss = pcb->mss;
-	ti->tcpi_rcv_mss = pcb->mss;
+	/* The payload a full segment carries, as Linux's mss_cache: the
+	 * timestamps option takes 12 bytes of every segment. */
+	mss = pcb->mss - ((pcb->flags & TF_TIMESTAMP) && pcb->mss > 12 ? 12u : 0u);
+	ti->tcpi_snd_mss = mss;
+	ti->tcpi_rcv_mss = mss;
 	ti->tcpi_snd_wscale = pcb->snd_scale;
 	ti->tcpi_rcv_wscale = pcb->rcv_scale;
-	ti->tcpi_snd_cwnd = pcb->mss ? pcb->cwnd / pcb->mss : 0;
-	ti->tcpi_snd_ssthresh = pcb->mss ? pcb->ssthresh / pcb->mss : 0;
+	ti->tcpi_snd_cwnd = mss ? pcb->cwnd / mss : 0;
+	ti->tcpi_snd_ssthresh = mss ? pcb->ssthresh / mss : 0;
+	/* Segments sent and not yet ACKed, as Linux's packets_out. */
+	ti->tcpi_unacked = mss ? (pcb->snd_nxt - pcb->lastack + mss - 1u) / mss : 0;
 	ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
 	ti->tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
 	ti->tcpi_rcv_space = pcb->rcv_wnd;

@@ -418,6 +418,7 @@ static const struct skiff_stat_field fields[] = {
 	F(tcp_tlp_recoveries, "tcp", false),
 	F(tcp_dsacks_received, "tcp", false),
 	F(tcp_spurious_undos, "tcp", false),
+	F(tcp_late_originals, "tcp", false),
 	F(tcp_dsacks_sent, "tcp", false),
 	F(tcp_cc_cubic_events, "tcp", false),
 	F(tcp_cc_reno_events, "tcp", false),

@@ -201,13 +201,14 @@ void report_totals(struct report *r, const struct app_counters *c)
 	fprintf(r->f,
 		"  recovery    %llu timeouts, %llu recoveries (%llu congestion events: cubic %llu, "
 		"reno %llu; %llu undone), %llu RACK losses, %llu tail loss probes (%llu repaired a "
-		"loss), %llu D-SACKs received, %llu sent\n",
+		"loss), %llu D-SACKs received, %llu sent, %llu late originals\n",
 		(unsigned long long)s.tcp_timeouts, (unsigned long long)s.tcp_fast_recoveries,
 		(unsigned long long)(s.tcp_cc_cubic_events + s.tcp_cc_reno_events),
 		(unsigned long long)s.tcp_cc_cubic_events, (unsigned long long)s.tcp_cc_reno_events,
 		(unsigned long long)s.tcp_spurious_undos, (unsigned long long)s.tcp_rack_losses,
 		(unsigned long long)s.tcp_tlp_sent, (unsigned long long)s.tcp_tlp_recoveries,
-		(unsigned long long)s.tcp_dsacks_received, (unsigned long long)s.tcp_dsacks_sent);
+		(unsigned long long)s.tcp_dsacks_received, (unsigned long long)s.tcp_dsacks_sent,
+		(unsigned long long)s.tcp_late_originals);
 	fprintf(r->f,
 		"  xdp         rx-dropped %llu rx-invalid %llu tx-invalid %llu rx-ring-full %llu "
 		"fill-ring-empty %llu tx-ring-empty %llu\n",

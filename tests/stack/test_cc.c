@@ -526,13 +526,15 @@ static void lossy_transfer(const char *algo, uint64_t seed)
 /* Segments late, not lost: memlink holds 0.5 % of the frames 3 ms, far
  * past RACK's reordering window on a path of tens of microseconds. RACK
  * resends them, the receiving skiff reports each late original with a
- * D-SACK (RFC 2883), and the recovery's window cut comes back. */
+ * D-SACK (RFC 2883), and the recovery's window cut comes back; no more
+ * is resent than was held. */
 static void test_spurious_recovery_undone(void)
 {
 	struct skiff_memlink_faults f = {.seed = 0xcc0000aau, .delay_ppm = 5000, .delay_us = 3000};
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	struct child_spec x = {.seed = 23};
 	struct skiff_stats before, after;
+	struct skiff_memlink_stats ws;
 	struct st_xfer mine, theirs;
 	int lfd, fd, one = 1;
 
@@ -559,16 +561,193 @@ static void test_spurious_recovery_undone(void)
 	TK_ASSERT_EQ(theirs.bytes, BYTES);
 	TK_ASSERT_EQ(theirs.bad, 0);
 	skiff_get_stats(&after);
-	tk_note("16 MiB, 0.5 %% of frames held 3 ms: %llu recoveries (%llu timeouts), %llu D-SACKs "
-		"received, %llu cuts undone, %llu retransmits",
+	CU_ASSERT_FATAL(skiff_memlink_get_stats(P.w, 0, &ws) == 0);
+	tk_note("16 MiB, 0.5 %% of frames held 3 ms (%llu held): %llu recoveries (%llu timeouts), "
+		"%llu D-SACKs received, %llu cuts undone, %llu retransmits, %llu late originals",
+		(unsigned long long)ws.delayed,
 		(unsigned long long)(after.tcp_fast_recoveries - before.tcp_fast_recoveries),
 		(unsigned long long)(after.tcp_timeouts - before.tcp_timeouts),
 		(unsigned long long)(after.tcp_dsacks_received - before.tcp_dsacks_received),
 		(unsigned long long)(after.tcp_spurious_undos - before.tcp_spurious_undos),
-		(unsigned long long)(after.tcp_retransmits - before.tcp_retransmits));
+		(unsigned long long)(after.tcp_retransmits - before.tcp_retransmits),
+		(unsigned long long)(after.tcp_late_originals - before.tcp_late_originals));
 	CU_ASSERT(after.tcp_fast_recoveries > before.tcp_fast_recoveries);
+	/* At most one resend per frame held: a late original that arrives
+	 * after its resend left must not make RACK take the resend's time
+	 * and call everything sent before it lost (41-1,214 resends for
+	 * some 50 held frames before the timestamp check). */
+	CU_ASSERT(after.tcp_retransmits - before.tcp_retransmits <= ws.delayed);
 	CU_ASSERT(after.tcp_dsacks_received > before.tcp_dsacks_received);
 	CU_ASSERT(after.tcp_spurious_undos > before.tcp_spurious_undos);
+}
+
+/* Bytes [@p off, @p off + @p len) of stream @p seed, blocking. */
+static void send_part(int fd, uint64_t seed, uint64_t off, uint64_t len)
+{
+	static uint8_t buf[64 * 1024];
+
+	while (len) {
+		size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		ssize_t k;
+
+		st_pattern(seed, off, buf, n);
+		k = skiff_send(fd, buf, n, 0);
+		CU_ASSERT_FATAL(k > 0);
+		off += (uint64_t)k;
+		len -= (uint64_t)k;
+	}
+}
+
+/* Polls until everything sent is ACKed; @p ti holds TCP_INFO then. */
+static bool all_acked(int fd, int ms, struct tcp_info *ti)
+{
+	long long end = st_now_ms() + ms;
+	socklen_t len = sizeof(*ti);
+
+	for (;;) {
+		if (skiff_getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len))
+			return false;
+		if (!ti->tcpi_unacked)
+			return true;
+		if (st_now_ms() > end)
+			return false;
+		skiff_poll(1);
+	}
+}
+
+#define SPIKE_FIRST (2 * ST_MIB)
+#define SPIKE_TOTAL (4 * ST_MIB)
+
+/* The child receives SPIKE_FIRST bytes, then holds each of its frames
+ * (its ACKs) 300 ms for a second (the wire's faults are each end's own;
+ * it holds at most 64 frames at a time), while it takes one flight, then
+ * receives the rest to EOF, every byte checked. */
+static int child_recv_spike(void *arg)
+{
+	const struct skiff_memlink_faults slow = {
+		.seed = 0xcc0000bbu, .delay_ppm = 1000000, .delay_us = 300000};
+	const struct child_spec *x = arg;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	static uint8_t buf[64 * 1024];
+	struct st_xfer r;
+	uint64_t off = 0, bad = 0;
+	int fd = skiff_socket(AF_INET, SOCK_STREAM, 0);
+	char step = 1;
+	long long until;
+	ssize_t n;
+
+	inet_pton(AF_INET, ST_ML_IP4_0, &a.sin_addr);
+	if (fd < 0 || skiff_connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		return 11;
+	if (st_recv_stream(fd, x->seed, SPIKE_FIRST, true, false, &r) || r.bytes != SPIKE_FIRST)
+		return 12;
+	off = SPIKE_FIRST;
+	/* The ACK of the last of it leaves first. */
+	for (until = st_now_ms() + 20; st_now_ms() < until;)
+		skiff_poll(1);
+	if (skiff_memlink_set_faults(P.w, 1, &slow))
+		return 13;
+	st_child_report(&step, 1);
+	/* A second of slow ACKs: every frame held has gone out by its end. */
+	for (until = st_now_ms() + 1000; st_now_ms() < until;) {
+		n = skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			if (st_pattern_check(x->seed, off, buf, (size_t)n) >= 0)
+				bad++;
+			off += (uint64_t)n;
+		} else {
+			skiff_poll(1);
+		}
+	}
+	if (skiff_memlink_set_faults(P.w, 1, NULL))
+		return 14;
+	st_child_report(&step, 1);
+	while ((n = skiff_recv(fd, buf, sizeof(buf), 0)) > 0) {
+		if (st_pattern_check(x->seed, off, buf, (size_t)n) >= 0)
+			bad++;
+		off += (uint64_t)n;
+	}
+	skiff_close(fd);
+	r.bytes = off;
+	r.bad = bad + (n < 0);
+	st_child_report(&r, sizeof(r));
+	return n < 0 ? 15 : 0;
+}
+
+/* An RTT step, not a loss: for one flight the receiver's ACKs take
+ * 300 ms, past the 200 ms minimum RTO. The sender times out and resends
+ * the first segment, which the receiver had; it reports the resend as a
+ * duplicate (D-SACK), and the timeout's cut is undone: ssthresh back to
+ * what it was, cwnd at least (RFC 2883 4's undo; F-RTO, RFC 5682, would
+ * know one round trip sooner). */
+static void test_spurious_timeout_undone(void)
+{
+	uint64_t flight;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	struct child_spec x = {.seed = 24};
+	struct skiff_stats before, after;
+	struct tcp_info t0, t1;
+	socklen_t tlen = sizeof(t1);
+	struct st_xfer theirs;
+	int lfd, fd, one = 1;
+	long long until;
+	char spiked;
+
+	st_pair_up(&P, 0, child_recv_spike, &x);
+	lfd = skiff_socket(AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(lfd >= 0);
+	skiff_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd, 4) == 0);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	send_part(fd, x.seed, 0, SPIKE_FIRST);
+	CU_ASSERT_FATAL(all_acked(fd, 5000, &t0));
+	CU_ASSERT_FATAL(st_child_read_report(&spiked, 1, 5000));
+	/* Whole segments: none straggles behind the flight into a second
+	 * episode of its own. */
+	flight = 40u * t0.tcpi_snd_mss;
+	skiff_get_stats(&before);
+	TK_ASSERT_EQ(before.tcp_timeouts, 0); /* a clean wire so far */
+	send_part(fd, x.seed, SPIKE_FIRST, flight);
+	/* All 40 leave at once, the last one too (lwIP's Nagle held a full
+	 * segment with timestamps back until the rest was ACKed: patch 0016). */
+	for (until = st_now_ms() + 5; st_now_ms() < until;)
+		skiff_poll(1);
+	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &t1, &tlen) == 0);
+	TK_ASSERT_EQ(t1.tcpi_unacked, 40);
+	CU_ASSERT(all_acked(fd, 5000, &t1));
+	/* The D-SACK of the timeout's resend comes 300 ms after it. */
+	CU_ASSERT_FATAL(st_child_read_report(&spiked, 1, 5000));
+	CU_ASSERT(all_acked(fd, 5000, &t1));
+	skiff_get_stats(&after);
+	tk_note("ACKs 300 ms late from one flight on: %llu timeouts, %llu resent after them, %llu "
+		"probes, %llu D-SACKs, %llu undone; ssthresh %u -> %u, cwnd %u -> %u segments",
+		(unsigned long long)(after.tcp_timeouts - before.tcp_timeouts),
+		(unsigned long long)(after.tcp_rto_retransmits - before.tcp_rto_retransmits),
+		(unsigned long long)(after.tcp_tlp_sent - before.tcp_tlp_sent),
+		(unsigned long long)(after.tcp_dsacks_received - before.tcp_dsacks_received),
+		(unsigned long long)(after.tcp_spurious_undos - before.tcp_spurious_undos),
+		t0.tcpi_snd_ssthresh, t1.tcpi_snd_ssthresh, t0.tcpi_snd_cwnd, t1.tcpi_snd_cwnd);
+	CU_ASSERT(after.tcp_timeouts > before.tcp_timeouts);
+	CU_ASSERT(after.tcp_dsacks_received > before.tcp_dsacks_received);
+	CU_ASSERT(after.tcp_spurious_undos > before.tcp_spurious_undos);
+	TK_ASSERT_EQ(t1.tcpi_snd_ssthresh, t0.tcpi_snd_ssthresh);
+	CU_ASSERT(t1.tcpi_snd_cwnd >= t0.tcpi_snd_cwnd);
+	/* The rest of the stream, byte for byte. */
+	send_part(fd, x.seed, SPIKE_FIRST + flight, SPIKE_TOTAL - SPIKE_FIRST - flight);
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	{
+		char c;
+
+		CU_ASSERT(skiff_recv(fd, &c, 1, 0) == 0);
+	}
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 30000));
+	TK_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
+	TK_ASSERT_EQ(theirs.bytes, SPIKE_TOTAL);
+	TK_ASSERT_EQ(theirs.bad, 0);
 }
 
 static void test_cubic_lossy_transfer(void)
@@ -597,6 +776,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_cubic_lossy_transfer),
 	TK_TEST(test_reno_lossy_transfer),
 	TK_TEST(test_spurious_recovery_undone),
+	TK_TEST(test_spurious_timeout_undone),
 	TK_TEST_END,
 };
 

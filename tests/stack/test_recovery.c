@@ -1,6 +1,7 @@
 /* Loss recovery's formulas against the RFCs' own: the retransmission
  * timeout (RFC 6298 2.2-2.4, with skiff's floor), the tail loss probe's
- * timeout (RFC 8985 7.2), RACK's reordering window (RFC 8985 6.2) and
+ * timeout (RFC 8985 7.2), RACK's reordering window and its timestamp
+ * check of a resend's delivery (RFC 8985 6.2) and
  * PRR's send quota (RFC 6937 3). */
 #define _GNU_SOURCE
 #include <math.h>
@@ -129,6 +130,24 @@ static void run_steps(uint32_t recover_fs, uint32_t ssthresh, const struct prr_s
  *   ack#       1    2    3    4    5    6    7    8    9   10
  *   sndcnt   700  400  100    0  500  200    0  600  300    0
  */
+/* RFC 8985 6.2 step 2: a resent segment is RACK's reference only when
+ * the ACK's timestamp echo is not older than the resend. The echo counts
+ * milliseconds; it proves "older" only beyond a tick of rounding. */
+static void test_timestamp_echo_older(void)
+{
+	/* Echo 3 ticks back: sent at least 2 ms ago. */
+	CU_ASSERT(skiff__ts_echo_older(1000, 1003, 1999));
+	CU_ASSERT(!skiff__ts_echo_older(1000, 1003, 2000));
+	/* One tick back: it may have left a microsecond ago. */
+	CU_ASSERT(!skiff__ts_echo_older(1000, 1001, 0));
+	CU_ASSERT(!skiff__ts_echo_older(1000, 1000, 0));
+	/* The clock wraps between the echo and now. */
+	CU_ASSERT(skiff__ts_echo_older(0xfffffffeu, 2, 2999));
+	CU_ASSERT(!skiff__ts_echo_older(0xfffffffeu, 2, 3000));
+	/* An echo from the future (a broken peer) proves nothing. */
+	CU_ASSERT(!skiff__ts_echo_older(1010, 1000, 0));
+}
+
 static void test_prr_proportional(void)
 {
 	static const struct prr_step reno[] = {
@@ -269,6 +288,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_rto_formula_and_floor),
 	TK_TEST(test_pto_formula),
 	TK_TEST(test_reordering_window),
+	TK_TEST(test_timestamp_echo_older),
 	TK_TEST(test_prr_proportional),
 	TK_TEST(test_prr_slow_start_bound),
 	TK_TEST(test_prr_against_the_pseudocode),

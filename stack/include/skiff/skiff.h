@@ -576,6 +576,9 @@ struct skiff_stats {
 					   * something twice */
 	uint64_t tcp_spurious_undos;   /**< recoveries whose every resend the peer reported
 				      * received twice (D-SACK): the window cut undone */
+	uint64_t tcp_late_originals;   /**< resends whose original arrived first, as the
+					   * ACK's timestamp echo showed (RFC 3522): not
+					   * taken as RACK's reference */
 	uint64_t tcp_dsacks_sent;      /**< ACKs carrying a D-SACK (RFC 2883) for data received
 				   * twice, below the window */
 	uint64_t tcp_cc_cubic_events;  /**< congestion events (a loss recovery, a timeout)
