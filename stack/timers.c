@@ -226,7 +226,7 @@ static u32_t next_due(const struct tcp_pcb *p, u32_t now)
 
 /* ---- what the rest of the stack calls ------------------------------------------ */
 
-void skiff__timer_arm(struct tcp_pcb *pcb)
+void skiff__timer_arm_slow(struct tcp_pcb *pcb)
 {
 	u32_t next = tcp_ticks + 1;
 

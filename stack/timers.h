@@ -7,12 +7,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct tcp_pcb;
+#include "engine.h"
+
+#include "lwip/priv/tcp_priv.h"
+
+/* skiff__timer_arm() when the pcb is not armed already (timers.c). */
+void skiff__timer_arm_slow(struct tcp_pcb *pcb);
 
 /* @p pcb may have timer work (a segment came or went, the application
  * queued data, closed, set a keepalive): it joins the armed set until a
- * visit finds it has none. O(1); idempotent. */
-void skiff__timer_arm(struct tcp_pcb *pcb);
+ * visit finds it has none. O(1); idempotent. Inline: every segment in and
+ * out arms its pcb, and nearly every time it is armed already (on the
+ * fast list, and due at the next slow tick or being visited in this one). */
+static inline void skiff__timer_arm(struct tcp_pcb *pcb)
+{
+	if (pcb && (pcb->skiff_flags & SKIFF_PCB_FLINKED) &&
+	    (pcb->skiff_tlist == SKIFF_TL_VISIT ||
+	     (pcb->skiff_tlist == SKIFF_TL_WHEEL &&
+	      (s32_t)(pcb->skiff_due - (tcp_ticks + 1)) <= 0)))
+		return;
+	skiff__timer_arm_slow(pcb);
+}
 
 /* lwIP's lists (demux.c's notifications): a pcb entered TIME-WAIT, or
  * leaves whatever timer ring it is on. */
