@@ -2,7 +2,8 @@
  * patch 0002): which of the engine's structures a pcb is on. Shared by
  * demux.c (the 4-tuple and listener tables), timers.c (the timer wheel,
  * the fast-timer list, the TIME-WAIT order) and listenq.c (half-open
- * lists), ooseq.c (out-of-order frame holders). */
+ * lists), ooseq.c (out-of-order frame holders), mptcp.c (which pcbs have
+ * MPTCP state, tested on every segment out without a call). */
 #ifndef SKIFF_ENGINE_H
 #define SKIFF_ENGINE_H
 
@@ -13,6 +14,7 @@
 #define SKIFF_PCB_FVISIT    0x10u /* on this fast tick's visits */
 #define SKIFF_PCB_RESEGMENT 0x20u /* queued segments still to cut to a lower MSS (pmtu.c) */
 #define SKIFF_PCB_OOSEQ	    0x40u /* on ooseq.c's list of out-of-order frame holders */
+#define SKIFF_PCB_MPTCP	    0x80u /* has MPTCP state (mptcp.c's ext arg; never a listener) */
 
 /* Which of timers.c's lists a pcb's skiff_tnext/tprev link it into. */
 enum skiff_tlist {

@@ -10,6 +10,7 @@
 #include <skiff/mptcp_dss.h>
 
 #include "ackbatch.h"
+#include "engine.h"
 #include "frames.h"
 #include "guard.h"
 #include "instance.h"
@@ -92,6 +93,7 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	u8_t flags = TCPH_FLAGS(hdr);
 	bool syn = (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	bool unknown = false;
+	bool mptcp = pcb->state == LISTEN || (pcb->skiff_flags & SKIFF_PCB_MPTCP);
 
 	/* A listener that requires a secpath, and its connections, take
 	 * only segments that came with one: first, so that segments without
@@ -125,9 +127,10 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 			st->stats.tcp_bad_options++;
 			break;
 		}
-		if (kind == PKB_MPTCP_OPT_KIND)
+		if (kind == PKB_MPTCP_OPT_KIND) {
 			skiff__mptcp_option_in(opts + i, optlen - i, syn, p);
-		else if (kind == 5)
+			mptcp = true;
+		} else if (kind == 5)
 			sack = opts + i;
 		else if (kind == 8 && len == 10)
 			ts = opts + i;
@@ -137,8 +140,9 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	}
 	if (unknown)
 		st->stats.tcp_unknown_options++;
-	/* MPTCP's handshake and mappings (stack/mptcp/), once per segment. */
-	if (skiff__mptcp_input(pcb, hdr, p) != ERR_OK)
+	/* MPTCP's handshake and mappings (stack/mptcp/), once per segment
+	 * that carries an MPTCP option or is for a subflow or a listener. */
+	if (mptcp && skiff__mptcp_input(pcb, hdr, p) != ERR_OK)
 		return ERR_ABRT;
 
 	/* A listener's SYN: every limit answers it (listenq.c). */
@@ -214,7 +218,7 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 						      seq + (p->tot_len - TCPH_HDRLEN_BYTES(hdr)));
 		}
 	}
-	if (pcb)
+	if (pcb && (pcb->skiff_flags & SKIFF_PCB_MPTCP))
 		opts = skiff__mptcp_option_out(p, hdr, pcb, opts);
 	return opts;
 }

@@ -14,6 +14,7 @@
 
 #include <skiff/mptcp_dss.h>
 
+#include "engine.h"
 #include "frames.h"
 #include "instance.h"
 #include "mptcp.h"
@@ -129,7 +130,9 @@ s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const st
 	bool want = pcb->state == LISTEN && sk && sk->opt.mptcp;
 	err_t err = ERR_OK;
 
-	if (!rx_opts.mpc && !rx_opts.dss && !rx_opts.join && !tcp_ext_arg_get(pcb, ext_mptcp_id))
+	if (!rx_opts.mpc && !rx_opts.dss && !rx_opts.join &&
+	    !(pcb->skiff_flags & SKIFF_PCB_MPTCP) &&
+	    (pcb->state != LISTEN || !tcp_ext_arg_get(pcb, ext_mptcp_id)))
 		return ERR_OK;
 	/* MP_CAPABLE on a SYN to a listener that did not ask: plain TCP. */
 	if (syn && rx_opts.mpc && pcb->state == LISTEN && !want)
@@ -147,9 +150,11 @@ s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const st
 	return err;
 }
 
+/* SKIFF_PCB_MPTCP says whether the slot is set, without a call: a
+ * listener has it clear (a listener's slot holds no subflow). */
 static struct skiff_mptcp_sf *mptcp_of(const struct tcp_pcb *pcb)
 {
-	if (!pcb || pcb->state == LISTEN || ext_mptcp_id == LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID)
+	if (!pcb || !(pcb->skiff_flags & SKIFF_PCB_MPTCP) || pcb->state == LISTEN)
 		return NULL;
 	return tcp_ext_arg_get(pcb, ext_mptcp_id);
 }
@@ -236,6 +241,7 @@ int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss)
 	if (!dss) {
 		free(old);
 		tcp_ext_arg_set(pcb, ext_mptcp_id, NULL);
+		pcb->skiff_flags &= (u8_t)~SKIFF_PCB_MPTCP;
 		return 0;
 	}
 	m = old ? old : calloc(1, sizeof(*m));
@@ -246,5 +252,6 @@ int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss)
 	m->fixed_len = len;
 	tcp_ext_arg_set(pcb, ext_mptcp_id, m);
 	tcp_ext_arg_set_callbacks(pcb, ext_mptcp_id, &mptcp_callbacks);
+	pcb->skiff_flags |= SKIFF_PCB_MPTCP;
 	return 0;
 }

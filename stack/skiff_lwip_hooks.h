@@ -7,6 +7,8 @@
 #include "lwip/arch.h"
 #include "lwip/err.h"
 
+#include "engine.h"
+
 struct ip_addr;
 struct tcp_pcb;
 struct tcp_hdr;
@@ -36,10 +38,15 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p)                             \
 	skiff__hook_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
 
-/* A DSS option on segments of connections that carry a mapping. */
+/* A DSS option on segments of connections that carry a mapping. lwIP
+ * asks about four times per segment: only a pcb with MPTCP state costs a
+ * call (lwIP expands this where a pcb's fields are known; a RST may have
+ * no pcb). */
 u8_t skiff__hook_tcpopt_length(const struct tcp_pcb *pcb, u8_t internal_len);
 #define LWIP_HOOK_TCP_OUT_TCPOPT_LENGTH(pcb, internal_len)                                         \
-	skiff__hook_tcpopt_length(pcb, internal_len)
+	(((pcb) && ((pcb)->skiff_flags & SKIFF_PCB_MPTCP))                                         \
+		 ? skiff__hook_tcpopt_length(pcb, internal_len)                                    \
+		 : (u8_t)(internal_len))
 u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct tcp_pcb *pcb,
 			       u32_t *opts);
 #define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts) skiff__hook_add_tcpopts(p, hdr, pcb, opts)

@@ -195,7 +195,7 @@ static uint32_t seg_payload(const struct tcp_pcb *pcb)
 
 	if (!mss)
 		mss = pcb->mss;
-	opt = skiff__hook_tcpopt_length(
+	opt = LWIP_HOOK_TCP_OUT_TCPOPT_LENGTH(
 		pcb, LWIP_TCP_OPT_LENGTH((pcb->flags & TF_TIMESTAMP) ? TF_SEG_OPTS_TS : 0));
 	return mss > opt ? (uint32_t)(mss - opt) : 1;
 }

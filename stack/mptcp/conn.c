@@ -15,6 +15,7 @@
 
 #include <skiff/mptcp_dss.h>
 
+#include "engine.h"
 #include "instance.h"
 #include "mptcp/conn.h"
 #include "skiff_testing.h"
@@ -112,6 +113,7 @@ static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tc
 	sf->irs = cpcb->rcv_nxt - 1;
 	tcp_ext_arg_set(cpcb, id, sf);
 	tcp_ext_arg_set_callbacks(cpcb, id, &sf_callbacks);
+	cpcb->skiff_flags |= SKIFF_PCB_MPTCP;
 	return ERR_OK;
 }
 
@@ -154,6 +156,7 @@ int skiff__mptcp_conn_connect(struct tcp_pcb *pcb)
 	sf->conn->client = true;
 	tcp_ext_arg_set(pcb, ext_id, sf);
 	tcp_ext_arg_set_callbacks(pcb, ext_id, &sf_callbacks);
+	pcb->skiff_flags |= SKIFF_PCB_MPTCP;
 	return 0;
 }
 
