@@ -419,14 +419,15 @@ static void print_skiff_end(const char *who, const struct skiff_stats *s)
 	printf("      %s: tcp_retransmits %llu, tcp_timeouts %llu, tcp_rto_retransmits %llu, "
 	       "tcp_fast_recoveries %llu, tcp_sack_retransmits %llu, tcp_lost_retransmits %llu, "
 	       "tcp_rack_losses %llu, tcp_tlp_sent %llu, tcp_tlp_recoveries %llu, "
-	       "tcp_dsacks_received %llu, tcp_cc_cubic_events %llu, tcp_cc_reno_events %llu, "
+	       "tcp_dsacks_received %llu, tcp_spurious_undos %llu, tcp_late_originals %llu, "
+	       "tcp_cc_cubic_events %llu, tcp_cc_reno_events %llu, "
 	       "tcp_cc_rto_events %llu, tcp_hystart_css %llu, tcp_hystart_exits %llu, "
 	       "tcp_ooseq %llu, tcp_rx_out_of_window %llu, tx_drop_ring_full %llu, "
 	       "rx_orphaned_bytes %llu\n",
 	       who, F(tcp_retransmits), F(tcp_timeouts), F(tcp_rto_retransmits),
 	       F(tcp_fast_recoveries), F(tcp_sack_retransmits), F(tcp_lost_retransmits),
 	       F(tcp_rack_losses), F(tcp_tlp_sent), F(tcp_tlp_recoveries), F(tcp_dsacks_received),
-	       F(tcp_cc_cubic_events), F(tcp_cc_reno_events), F(tcp_cc_rto_events),
+	       F(tcp_spurious_undos), F(tcp_late_originals), F(tcp_cc_cubic_events), F(tcp_cc_reno_events), F(tcp_cc_rto_events),
 	       F(tcp_hystart_css), F(tcp_hystart_exits), F(tcp_ooseq), F(tcp_rx_out_of_window),
 	       F(tx_drop_ring_full), F(rx_orphaned_bytes));
 #undef F
