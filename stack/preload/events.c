@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include <skiff/hostloop.h>
 #include <skiff/skiff.h>
@@ -146,6 +147,14 @@ PL_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t
 
 /* ---- select: poll underneath ------------------------------------------------ */
 
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static bool sets_have_skiff(int nfds, fd_set *r, fd_set *w, fd_set *x)
 {
 	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++) {
@@ -219,13 +228,22 @@ PL_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *
 
 	if (pl__inside || !sets_have_skiff(nfds, r, w, x))
 		return REAL(select)(nfds, r, w, x, tv);
-	ms = tv ? (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000) : -1;
-	/* Linux writes back the time left; callers that rely on it get 0
-	 * after a timeout, the time left otherwise is not tracked. */
-	int n = do_select(nfds, r, w, x, ms, NULL);
+	long long t0 = mono_us(), left;
+	int n, saved;
 
-	if (tv && n == 0)
-		tv->tv_sec = tv->tv_usec = 0;
+	ms = tv ? (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000) : -1;
+	n = do_select(nfds, r, w, x, ms, NULL);
+	/* Linux writes back the time left, after a timeout (0), an event or
+	 * an interruption alike. */
+	if (tv) {
+		saved = errno;
+		left = (long long)tv->tv_sec * 1000000 + tv->tv_usec - (mono_us() - t0);
+		if (left < 0 || n == 0)
+			left = 0;
+		tv->tv_sec = (time_t)(left / 1000000);
+		tv->tv_usec = (suseconds_t)(left % 1000000);
+		errno = saved;
+	}
 	return n;
 }
 

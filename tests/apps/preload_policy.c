@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -214,6 +215,33 @@ int main(int argc, char **argv)
 		CHECK(select(as + 1, &rs, NULL, NULL, &tv) == 1 && FD_ISSET(as, &rs),
 		      "select() reports the skiff socket readable");
 		CHECK(read(as, buf, sizeof(buf)) == 0, "EOF from the peer");
+	}
+	/* select() writes back the time left, as Linux's does: a timer
+	 * (a kernel descriptor) fires after 200 ms in a set with the skiff
+	 * listener and a 10 s timeout; then a timeout of 100 ms runs out. */
+	{
+		struct itimerspec its = {.it_value = {.tv_nsec = 200000000}};
+		int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		struct timeval tv = {.tv_sec = 10};
+		long long left;
+		fd_set rs;
+
+		CHECK(tfd >= 0 && timerfd_settime(tfd, 0, &its, NULL) == 0, "timerfd armed, 200 ms");
+		FD_ZERO(&rs);
+		FD_SET(ls, &rs);
+		FD_SET(tfd, &rs);
+		CHECK(select((ls > tfd ? ls : tfd) + 1, &rs, NULL, NULL, &tv) == 1 &&
+			      FD_ISSET(tfd, &rs) && !FD_ISSET(ls, &rs),
+		      "select() over the skiff listener and a timerfd: the timer");
+		left = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+		printf("  time left %lld us of 10 s\n", left);
+		CHECK(left > 8000000 && left < 9850000, "select() wrote back the time left (about 9.8 s)");
+		tv = (struct timeval){.tv_usec = 100000};
+		FD_ZERO(&rs);
+		FD_SET(ls, &rs);
+		CHECK(select(ls + 1, &rs, NULL, NULL, &tv) == 0 && tv.tv_sec == 0 && tv.tv_usec == 0,
+		      "select() on the skiff listener times out after 100 ms, 0 left");
+		close(tfd);
 	}
 	/* SO_RCVTIMEO bounds a blocking accept() too. */
 	{

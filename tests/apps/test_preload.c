@@ -249,8 +249,9 @@ static void test_policy_program(void)
 	CU_ASSERT(!strcmp(out, "SKIFF"));
 	proc_finish(&p, 20000);
 	proc_expect(&p, 0, "PASS");
-	{
-		const char *l = p.buf ? strstr(p.buf, "blocking read with") : NULL;
+	for (const char *const *k = (const char *const[]){"blocking read with", "time left", NULL};
+	     *k; k++) {
+		const char *l = p.buf ? strstr(p.buf, *k) : NULL;
 
 		if (l)
 			tk_note("%.*s", (int)strcspn(l, "\n"), l);
