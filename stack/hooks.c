@@ -83,6 +83,15 @@ const struct ip6_addr *skiff__hook_nd6_gw(struct netif *netif, const struct ip6_
 
 /* ---- incoming TCP ----------------------------------------------------------- */
 
+/* NOP, NOP, timestamps: the options nearly every segment of a connection
+ * carries, Linux's and lwIP's; nothing else in them for the walk below. */
+static bool timestamps_only(const struct tcp_hdr *hdr, u16_t optlen, u16_t opt1len)
+{
+	static const uint8_t nop_nop_ts[4] = {1, 1, 8, 10};
+
+	return optlen == 12 && opt1len == 12 && memcmp(hdr + 1, nop_nop_ts, 4) == 0;
+}
+
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,
 			       u16_t opt1len, u8_t *opt2, struct pbuf *p)
 {
@@ -104,7 +113,13 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	if (pcb->state != LISTEN && skiff__guard_tcp_in(pcb, hdr, p) != ERR_OK)
 		return ERR_ABRT;
 
-	/* The options may be split over two pbufs: gather them. */
+	/* The options may be split over two pbufs: gather them (timestamps
+	 * alone need no walk; a listener's SYN keeps its options for
+	 * listenq.c). */
+	if (pcb->state != LISTEN && timestamps_only(hdr, optlen, opt1len)) {
+		ts = (const uint8_t *)(hdr + 1) + 2;
+		optlen = 0;
+	}
 	if (optlen > sizeof(opts))
 		optlen = sizeof(opts);
 	if (opt1len > optlen)
