@@ -11,16 +11,7 @@
 
 #include "lwip/tcp.h"
 
-struct skiff_sock *skiff__sock_get(int fd)
-{
-	struct skiff_stack *st = &skiff__s;
-
-	if (!st->up || fd < 0 || (uint32_t)fd >= st->cfg.max_sockets)
-		return NULL;
-	return st->socks[fd];
-}
-
-struct skiff_sock *skiff__sock_of(int fd, unsigned kinds)
+struct skiff_sock *skiff__sock_miss(int fd, unsigned kinds)
 {
 	struct skiff_sock *s = skiff__sock_get(fd);
 
@@ -28,8 +19,6 @@ struct skiff_sock *skiff__sock_of(int fd, unsigned kinds)
 		errno = EBADF;
 		return NULL;
 	}
-	if (s->kind & kinds)
-		return s;
 	if (kinds == SKIFF_SK_EPOLL)
 		errno = EINVAL;
 	else if (s->kind == SKIFF_SK_EPOLL)

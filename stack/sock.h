@@ -12,6 +12,7 @@
 #include "dgram.h"
 #include "epoll.h"
 #include "guard.h"
+#include "instance.h"
 #include "recovery.h"
 #include "rxq.h"
 #include "sockaddr.h"
@@ -99,13 +100,32 @@ struct skiff_sock {
 
 /* ---- fdtable.c: descriptors and the lifetime of the struct --------------- */
 
+/* The socket behind @p fd, whatever its kind, or NULL. Inline, as the
+ * next: every call of the API starts with it, several per request. */
+static inline struct skiff_sock *skiff__sock_get(int fd)
+{
+	const struct skiff_stack *st = &skiff__s;
+
+	if (!st->up || fd < 0 || (uint32_t)fd >= st->cfg.max_sockets)
+		return NULL;
+	return st->socks[fd];
+}
+
+/* skiff__sock_of() when @p fd is not a socket of @p kinds: NULL, errno set. */
+struct skiff_sock *skiff__sock_miss(int fd, unsigned kinds);
+
 /* The socket behind @p fd if its kind is one of @p kinds (SKIFF_SK_*
  * bits); else NULL with errno set: EBADF (no such descriptor), ENOTSOCK
  * (an epoll instance where a socket is wanted), EOPNOTSUPP (a socket of
  * another protocol), EINVAL (not an epoll instance where one is wanted). */
-struct skiff_sock *skiff__sock_of(int fd, unsigned kinds);
-/* The socket behind @p fd, whatever its kind, or NULL. */
-struct skiff_sock *skiff__sock_get(int fd);
+static inline struct skiff_sock *skiff__sock_of(int fd, unsigned kinds)
+{
+	struct skiff_sock *s = skiff__sock_get(fd);
+
+	if (s && (s->kind & kinds))
+		return s;
+	return skiff__sock_miss(fd, kinds);
+}
 struct skiff_sock *skiff__sock_alloc(enum skiff_sock_kind kind);
 /* The lowest free descriptor for @p s, as POSIX hands them out; or
  * -EMFILE. */
