@@ -32,6 +32,7 @@ static const char usage[] =
 	"  -a, --ip ADDR/PREFIX   skiff's IPv4 address (SKIFF_IP)                [required]\n"
 	"  -6, --ip6 ADDR/PREFIX  skiff's IPv6 address (SKIFF_IP6; prefix default 64)\n"
 	"  -g, --gw ADDR          IPv4 gateway (SKIFF_GW)\n"
+	"      --gw6 ADDR         IPv6 gateway, with --ip6 (SKIFF_GW6)\n"
 	"  -q, --queue N          NIC queue (SKIFF_QUEUE, default 0)\n"
 	"  -m, --xdp-mode MODE    auto, copy, zerocopy or skb (SKIFF_XDP_MODE)\n"
 	"  -p, --ports LIST       wildcard binds on these ports go to skiff: 80,8000-8100\n"
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
 		{"interface", required_argument, NULL, 'i'},
 		{"ip", required_argument, NULL, 'a'},
 		{"ip6", required_argument, NULL, '6'},
+		{"gw6", required_argument, NULL, 'G'},
 		{"gw", required_argument, NULL, 'g'},
 		{"queue", required_argument, NULL, 'q'},
 		{"xdp-mode", required_argument, NULL, 'm'},
@@ -134,6 +136,9 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			set("SKIFF_GW", optarg);
+			break;
+		case 'G':
+			set("SKIFF_GW6", optarg);
 			break;
 		case 'q':
 			set("SKIFF_QUEUE", optarg);
@@ -208,6 +213,14 @@ int main(int argc, char **argv)
 
 		if (inet_pton(AF_INET, v, &in) != 1)
 			die("SKIFF_GW '%s' is not an IPv4 address", v);
+	}
+	if ((v = getenv("SKIFF_GW6")) && *v) {
+		struct in6_addr in6;
+
+		if (inet_pton(AF_INET6, v, &in6) != 1)
+			die("SKIFF_GW6 '%s' is not an IPv6 address", v);
+		if (!(v = getenv("SKIFF_IP6")) || !*v)
+			die("SKIFF_GW6 needs SKIFF_IP6 (--ip6): skiff has no IPv6 address to route from");
 	}
 	if ((v = getenv("SKIFF_XDP_MODE")) && strcmp(v, "auto") && strcmp(v, "copy") &&
 	    strcmp(v, "zerocopy") && strcmp(v, "skb"))

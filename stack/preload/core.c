@@ -187,6 +187,15 @@ static void read_config(void)
 				      "on the kernel",
 				      v);
 	}
+	if ((v = getenv("SKIFF_GW6")) && *v) {
+		if (!pl__cfg.has_ip6)
+			pl__warn_once("gw6noip6", "SKIFF_GW6 without SKIFF_IP6: ignored");
+		else if (inet_pton(AF_INET6, v, pl__cfg.gw6) == 1)
+			pl__cfg.has_gw6 = true;
+		else
+			pl__warn_once("badgw6", "SKIFF_GW6='%s' is not an IPv6 address: ignored",
+				      v);
+	}
 	if ((v = getenv("SKIFF_QUEUE")))
 		pl__cfg.queue = (uint32_t)strtoul(v, NULL, 10);
 	if ((v = getenv("SKIFF_XDP_MODE"))) {
@@ -465,6 +474,8 @@ int pl__stack_up(void)
 	if (pl__cfg.has_ip6) {
 		memcpy(cfg.ipv6, pl__cfg.ip6, sizeof(cfg.ipv6));
 		cfg.ipv6_prefix = pl__cfg.prefix6;
+		if (pl__cfg.has_gw6)
+			memcpy(cfg.ipv6_gateway, pl__cfg.gw6, sizeof(cfg.ipv6_gateway));
 	}
 	if (skiff_init(&cfg)) {
 		int e = errno;

@@ -112,6 +112,8 @@ struct pl_config {
 	bool has_ip6;
 	uint8_t ip6[16]; /* SKIFF_IP6 */
 	uint8_t prefix6;
+	bool has_gw6;
+	uint8_t gw6[16]; /* SKIFF_GW6 */
 	uint32_t queue;
 	int xdp_mode; /* enum skiff_xdp_mode */
 	bool xdp_skb;

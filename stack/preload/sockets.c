@@ -112,20 +112,26 @@ static bool bind_goes_to_skiff(const struct sockaddr *a, socklen_t len)
 	return false;
 }
 
-/* The interface the kernel would send to @p ip from, as the kernel's
- * route says (a connected UDP socket's source address, then its owner). */
-static bool kernel_routes_via_skiff_if(uint32_t ip)
+/* The interface the kernel would send to @p ip (IPv4, network order) or
+ * @p ip6 (when not NULL) from, as the kernel's route says (a connected UDP
+ * socket's source address, then its owner). */
+static bool kernel_routes_via_skiff_if(uint32_t ip, const uint8_t *ip6)
 {
 	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr = {ip}};
-	struct sockaddr_in src;
+	struct sockaddr_in6 dst6 = {.sin6_family = AF_INET6, .sin6_port = htons(9)};
+	struct sockaddr_storage src;
 	socklen_t sl = sizeof(src);
 	struct ifaddrs *ifs, *i;
+	int fam = ip6 ? AF_INET6 : AF_INET;
 	bool via = false;
 	int s;
 
-	if ((s = pl__real.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+	if (ip6)
+		memcpy(&dst6.sin6_addr, ip6, 16);
+	if ((s = pl__real.socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return false;
-	if (pl__real.connect(s, (void *)&dst, sizeof(dst))) {
+	if (ip6 ? pl__real.connect(s, (void *)&dst6, sizeof(dst6))
+		: pl__real.connect(s, (void *)&dst, sizeof(dst))) {
 		/* No kernel route at all: skiff's gateway is the way out. */
 		via = errno == ENETUNREACH;
 		pl__real.close(s);
@@ -135,26 +141,34 @@ static bool kernel_routes_via_skiff_if(uint32_t ip)
 	pl__real.close(s);
 	if (getifaddrs(&ifs))
 		return false;
-	for (i = ifs; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == src.sin_addr.s_addr)
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != fam)
+			continue;
+		if (ip6 ? !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+				  &((struct sockaddr_in6 *)&src)->sin6_addr, 16)
+			: ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+				    ((struct sockaddr_in *)&src)->sin_addr.s_addr)
 			via = !strcmp(i->ifa_name, pl__cfg.ifname);
+	}
 	freeifaddrs(ifs);
 	return via;
 }
 
 /* connect()/sendto() of an undecided socket: a destination on skiff's
- * subnet, or routed (by the kernel's table) out of skiff's interface when
- * skiff has a gateway. Loopback never. */
+ * subnet (IPv6: its prefix), or routed (by the kernel's table) out of
+ * skiff's interface when skiff has a gateway. Loopback never. */
 static bool dst_goes_to_skiff(const struct sockaddr *a, socklen_t len)
 {
 	const uint8_t *ip6;
 	uint32_t ip, mask;
 	uint16_t port;
 
-	/* IPv6: skiff's on-link prefix only (no IPv6 gateway yet). */
-	if (addr6_of(a, len, &ip6, &port))
-		return pl__cfg.has_ip6 && on_prefix6(ip6);
+	if (addr6_of(a, len, &ip6, &port)) {
+		if (!pl__cfg.has_ip6 || IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)ip6) ||
+		    IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)ip6))
+			return false;
+		return on_prefix6(ip6) || (pl__cfg.has_gw6 && kernel_routes_via_skiff_if(0, ip6));
+	}
 	if (!addr4_of(a, len, &ip, &port) || ip == 0)
 		return false;
 	if ((ntohl(ip) >> 24) == 127)
@@ -162,7 +176,7 @@ static bool dst_goes_to_skiff(const struct sockaddr *a, socklen_t len)
 	mask = pl__cfg.prefix4 ? htonl(~0u << (32 - pl__cfg.prefix4)) : 0;
 	if ((ip & mask) == (pl__cfg.ip4 & mask))
 		return true;
-	return pl__cfg.gw4 && kernel_routes_via_skiff_if(ip);
+	return pl__cfg.gw4 && kernel_routes_via_skiff_if(ip, NULL);
 }
 
 /* ---- moving a socket to skiff --------------------------------------------- */

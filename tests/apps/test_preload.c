@@ -157,6 +157,77 @@ static void test_iperf3_ipv6(void)
 	tb_pair_destroy(&pair);
 }
 
+/* An IPv6 gateway (--gw6): the client's address, fd96:2::1, is off
+ * skiff's link, so skiff's answers go to the gateway (the client's own
+ * namespace, which owns that address). Without the gateway skiff has no
+ * route back and the client cannot connect. */
+static void test_ipv6_gateway(void)
+{
+	char *opts[] = {"--ip6", "fd96:1::2/64", "--gw6", "fd96:1::1", NULL};
+	char *bare[] = {"--ip6", "fd96:1::2/64", NULL};
+	char *server[] = {"iperf3", "-s",   "-1",	    "-B", "fd96:1::2",
+			  "-p",	    "5201", "--forceflush", NULL};
+	char *client[] = {"timeout", "20",   "iperf3", "-c", "fd96:1::2", "-B", "fd96:2::1",
+			  "-p",	     "5201", "-t",     "1",  "-f",	  "g",	NULL};
+	char *quick[] = {"timeout", "4",    "iperf3", "-c", "fd96:1::2", "-B", "fd96:2::1",
+			 "-p",	    "5201", "-t",     "1",  "-f",	 "g",  NULL};
+	struct proc ps, pc;
+	double gb = 0;
+
+	if (!have("iperf3"))
+		tk_skip("iperf3 is not installed (tests/host/setup.sh installs it)");
+	testbed_up("plgw6");
+	CU_ASSERT_FATAL(tb_ip(pair.ns[1], "addr", "add", "fd96:1::1/64", "dev", pair.ifname[1],
+			      "nodad", NULL) == 0);
+	CU_ASSERT_FATAL(tb_ip(pair.ns[1], "addr", "add", "fd96:2::1/128", "dev", pair.ifname[1],
+			      "nodad", NULL) == 0);
+	/* Without the gateway: no answer reaches fd96:2::1. */
+	start_on_skiff_opts(&ps, bare, server);
+	proc_wait_up(&ps, "Server listening", 15000, "iperf3 -s under skiff-run, no --gw6");
+	proc_start(&pc, pair.ns[1], 0, quick);
+	proc_finish(&pc, 10000);
+	CU_ASSERT(pc.status != 0);
+	CU_ASSERT(pc.buf == NULL || strstr(pc.buf, "receiver") == NULL);
+	proc_done(&pc);
+	kill(ps.pid, SIGTERM);
+	proc_finish(&ps, 10000);
+	proc_done(&ps);
+	/* With it. */
+	start_on_skiff_opts(&ps, opts, server);
+	proc_wait_up(&ps, "Server listening", 15000, "iperf3 -s under skiff-run --gw6");
+	proc_start(&pc, pair.ns[1], 0, client);
+	proc_finish(&pc, 30000);
+	proc_expect(&pc, 0, "receiver");
+	tk_note("from an off-link address through --gw6: %.2f Gbit/s", receiver_gbps(pc.buf, &gb));
+	CU_ASSERT(gb > 0.01);
+	proc_finish(&ps, 10000);
+	proc_expect(&ps, 0, "receiver");
+	proc_done(&pc);
+	proc_done(&ps);
+	/* The other way: a client under skiff-run connects to the off-link
+	 * address (the kernel of skiff's namespace has no route there, so
+	 * the connection goes to skiff and out through its gateway). */
+	{
+		char *ksrv[] = {"iperf3", "-s",	  "-1",		  "-B", "fd96:2::1",
+				"-p",	  "5202", "--forceflush", NULL};
+		char *sclient[] = {"iperf3", "-c", "fd96:2::1", "-p", "5202",
+				   "-t",     "1",  "-f",	"g",  NULL};
+		proc_start(&ps, pair.ns[1], 0, ksrv);
+		proc_wait_up(&ps, "Server listening", 15000, "iperf3 -s on the kernel, fd96:2::1");
+		start_on_skiff_opts(&pc, opts, sclient);
+		proc_finish(&pc, 30000);
+		proc_expect(&pc, 0, "receiver");
+		gb = 0;
+		tk_note("to an off-link address through --gw6: %.2f Gbit/s",
+			receiver_gbps(pc.buf, &gb));
+		CU_ASSERT(gb > 0.01);
+		proc_finish(&ps, 10000);
+		proc_done(&pc);
+		proc_done(&ps);
+	}
+	tb_pair_destroy(&pair);
+}
+
 static void test_redis_server(void)
 {
 	char sock[64], dir[64], out[4096];
@@ -516,11 +587,17 @@ static void test_skiff_run_bad_use(void)
 }
 
 static const struct tk_case tests[] = {
-	TK_TEST(test_skiff_run_bad_use), TK_TEST(test_policy_program),
-	TK_TEST(test_iperf3_server),	 TK_TEST(test_iperf3_server_reverse),
-	TK_TEST(test_iperf3_ipv6),	 TK_TEST(test_redis_server),
-	TK_TEST(test_nginx_server),	 TK_TEST(test_nginx_two_workers),
-	TK_TEST(test_memcached_server),	 TK_TEST_END,
+	TK_TEST(test_skiff_run_bad_use),
+	TK_TEST(test_policy_program),
+	TK_TEST(test_iperf3_server),
+	TK_TEST(test_iperf3_server_reverse),
+	TK_TEST(test_iperf3_ipv6),
+	TK_TEST(test_ipv6_gateway),
+	TK_TEST(test_redis_server),
+	TK_TEST(test_nginx_server),
+	TK_TEST(test_nginx_two_workers),
+	TK_TEST(test_memcached_server),
+	TK_TEST_END,
 };
 static const struct tk_suite suite = {"preload", NULL, teardown, tests};
 const struct tk_suite *const tk_suites[] = {&suite, NULL};
