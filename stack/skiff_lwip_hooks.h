@@ -81,9 +81,12 @@ void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event);
 #define LWIP_HOOK_TCP_CC_LOSS(pcb, event) skiff__hook_tcp_cc_loss(pcb, event)
 
 /* Path MTU (pmtu.c): ICMP "fragmentation needed" and ICMPv6 "packet too
- * big" seen before lwIP's own checks; the packet goes on to lwIP. */
+ * big" seen before lwIP's own checks; the packet goes on to lwIP. Only an
+ * IPv4 packet carrying ICMP (protocol 1) costs a call: every TCP segment
+ * passes here. */
 int skiff__hook_ip4_input(struct pbuf *p, struct netif *inp);
-#define LWIP_HOOK_IP4_INPUT(p, inp) skiff__hook_ip4_input(p, inp)
+#define LWIP_HOOK_IP4_INPUT(p, inp)                                                                \
+	((p)->len >= 20 && ((const u8_t *)(p)->payload)[9] == 1 && skiff__hook_ip4_input(p, inp))
 int skiff__hook_ip6_input(struct pbuf *p, struct netif *inp);
 #define LWIP_HOOK_IP6_INPUT(p, inp) skiff__hook_ip6_input(p, inp)
 
