@@ -436,6 +436,8 @@ static int start(const struct skiff_config *cfg)
 	e = skiff__netif_up();
 	if (e)
 		goto out_close_umem;
+	st->fill_target = st->fill_burst = 0;
+	skiff__fill_follow_demand(0);
 	umem_port_refill(st->port);
 	st->up = true;
 	st->last_error[0] = '\0';

@@ -9,5 +9,8 @@ void skiff__netif_down(void);
 /* One RX batch through lwIP's input, then the batch's work and a refill;
  * returns the frames taken. */
 unsigned skiff__rx_batch(void);
+/* The fill ring's depth from the connections, handshakes and the drain
+ * of @p drained frames just done (netif.c explains). */
+void skiff__fill_follow_demand(unsigned drained);
 
 #endif

@@ -126,9 +126,16 @@ unsigned umem_port_refill(struct umem_port *p)
 	struct umem *u = p->umem;
 	unsigned size = 0, level = p->ops->fill_level(p, &size);
 	unsigned batch = umem__fill_batch(u), posted = 0;
+	unsigned mark = umem__fill_watermark(u, size);
 	uint64_t addrs[UMEM_FILL_BATCH_DEFAULT * 4];
 
-	if (level >= umem__fill_watermark(u, size))
+	/* A target is kept: topped up whenever below it. */
+	if (p->fill_target) {
+		if (p->fill_target < size)
+			size = p->fill_target;
+		mark = size;
+	}
+	if (level >= mark)
 		return 0;
 	if (batch > sizeof(addrs) / sizeof(addrs[0]))
 		batch = sizeof(addrs) / sizeof(addrs[0]);
@@ -151,6 +158,11 @@ unsigned umem_port_refill(struct umem_port *p)
 	}
 	p->stats.fill_posted += posted;
 	return posted;
+}
+
+void umem_port_set_fill_target(struct umem_port *p, unsigned frames)
+{
+	p->fill_target = frames;
 }
 
 unsigned umem_port_fill_level(const struct umem_port *p, unsigned *size)

@@ -60,7 +60,8 @@ struct umem_port {
 	const struct umem_port_ops *ops;
 	struct umem *umem;
 	struct umem_port_stats stats;
-	void *backend; /* the backend's own state */
+	void *backend;	      /* the backend's own state */
+	unsigned fill_target; /* refills stop at this level (0: the ring's size) */
 };
 
 /* Port attach/detach: a UMEM has at most one port (-EBUSY otherwise). */

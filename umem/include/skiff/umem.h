@@ -260,6 +260,16 @@ SKIFF_API unsigned umem_port_complete(struct umem_port *p, unsigned max);
  * FREE -> FILL; returns how many were posted. */
 SKIFF_API unsigned umem_port_refill(struct umem_port *p);
 
+/** Refills stop at @p frames on the fill ring (0: the ring's size). The
+ * far end takes the oldest frame posted, so a fill ring kept deeper than
+ * the traffic needs cycles every received frame through that many
+ * frames, cold in the caches: with a ring sized for 100,000 connections
+ * an echo over 64 of them ran 2.7x slower than with 2,048 slots
+ * (docs/benchmarks.md, scale run).
+ * The receive path sets what it expects to need; a port with a target is
+ * topped up to it by every refill below it (no watermark). */
+SKIFF_API void umem_port_set_fill_target(struct umem_port *p, unsigned frames);
+
 /** How many frames the fill ring holds now; its size in @p size (may be
  * NULL). Receive paths use it to tell when frames run short. */
 SKIFF_API unsigned umem_port_fill_level(const struct umem_port *p, unsigned *size);
