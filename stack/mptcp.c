@@ -78,6 +78,16 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 		return;
 	case PKB_MPTCP_SUBTYPE_DSS:
 		break;
+	case SKIFF_MPTCP_SUB_FAIL:
+		if (o[1] != SKIFF_MPTCP_FAIL_LEN || avail < SKIFF_MPTCP_FAIL_LEN || rx_opts.fail) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.fail = true;
+		rx_opts.fail_seq = 0;
+		for (int i = 4; i < SKIFF_MPTCP_FAIL_LEN; i++)
+			rx_opts.fail_seq = rx_opts.fail_seq << 8 | o[i];
+		return;
 	default:
 		/* ADD_ADDR to MP_TCPRST are not done (docs/mptcp.md); a subtype
 		 * beyond them is unknown: ignored (RFC 8684 3), counted. */
@@ -85,7 +95,11 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 			st->stats.mptcp_unknown_subtype++;
 		return;
 	}
-	if (pkb_mptcp_dss_decode(o, avail, false, &dss) < 0 || rx_opts.dss) {
+	/* A mapping's length says whether it carries a checksum; the
+	 * connection level checks that against what was negotiated. */
+	if ((pkb_mptcp_dss_decode(o, avail, false, &dss) < 0 &&
+	     pkb_mptcp_dss_decode(o, avail, true, &dss) < 0) ||
+	    rx_opts.dss) {
 		st->stats.mptcp_bad_option++;
 		return;
 	}
@@ -109,7 +123,10 @@ static bool mpc_len_ok(u8_t flags, const struct pbuf *p, const struct skiff_mptc
 		       (rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN && (rx->mpc_opt[2] & 0x0f) == 0);
 	if (flags & TCP_SYN)
 		return rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN;
-	return rx->mpc_len == (p->tot_len ? SKIFF_MPTCP_MPC_DATA_LEN : SKIFF_MPTCP_MPC_ACK_LEN);
+	if (p->tot_len)
+		return rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN ||
+		       rx->mpc_len == SKIFF_MPTCP_MPC_CSUM_LEN;
+	return rx->mpc_len == SKIFF_MPTCP_MPC_ACK_LEN;
 }
 
 static bool join_len_ok(u8_t flags, const struct skiff_mptcp_rx *rx)
@@ -130,7 +147,7 @@ s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const st
 	bool want = pcb->state == LISTEN && sk && sk->opt.mptcp;
 	err_t err = ERR_OK;
 
-	if (!rx_opts.mpc && !rx_opts.dss && !rx_opts.join &&
+	if (!rx_opts.mpc && !rx_opts.dss && !rx_opts.join && !rx_opts.fail &&
 	    !(pcb->skiff_flags & SKIFF_PCB_MPTCP) &&
 	    (pcb->state != LISTEN || !tcp_ext_arg_get(pcb, ext_mptcp_id)))
 		return ERR_OK;

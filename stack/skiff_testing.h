@@ -41,6 +41,11 @@ int skiff__mptcp_set_mapping(int fd, const struct pkb_ext_mptcp *dss);
  * token and IDSN (RFC 8684 3.1); HMAC-SHA256 keyed with key1 || key2 in
  * network order (3.2). 0, or -ENOMEM. */
 int skiff__mptcp_sha256(const void *p, size_t n, uint8_t out[32]);
+/* The DSS checksum (RFC 8684 3.3.1) skiff writes for a mapping (64-bit
+ * DSN, relative subflow sequence number, data-level length) of the @p n
+ * pieces (at most 8) of payload, in order (stack/mptcp/csum.c). */
+uint16_t skiff__mptcp_dss_csum(uint64_t dsn, uint32_t ssn, uint16_t dll,
+			       const uint8_t *const *piece, const uint16_t *len, unsigned n);
 int skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
 int skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
 		      uint8_t out[32]);
@@ -50,6 +55,14 @@ int skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t l
  * stalled receiver would: the peer's connection-level retransmission
  * timer fires and it sends data again that skiff already has. */
 void skiff__mptcp_hold_data_ack(unsigned ms);
+/* MPTCP with DSS checksums: the mapping that carries subflow byte @p off
+ * (0 is the first data byte) goes out once with a wrong checksum, as if a
+ * middlebox had changed its payload and mended TCP's checksum (the peer
+ * answers with MP_FAIL). */
+void skiff__mptcp_corrupt_tx(uint64_t off);
+/* ... and received byte @p off is flipped before its mapping's checksum is
+ * checked (the mapping fails: not delivered, MP_FAIL sent). */
+void skiff__mptcp_corrupt_rx(uint64_t off);
 
 /* Security associations the XDP metadata record may name (by SPI). */
 int skiff__sa_add(struct pkb_sa *sa);

@@ -8,7 +8,17 @@
  * IDSN, so each segment's mapping is computed from its sequence number when it leaves, whatever TCP did to
  * the segment before (split, merged, resent). The peer's mappings are kept
  * for connection-level receive (recv.c), which also owns the DATA_ACK's
- * value. A DATA_FIN rides with the FIN. */
+ * value. A DATA_FIN rides with the FIN.
+ *
+ * DSS checksums (3.3.1) are used when either end asks (flag A on the SYN
+ * or SYN-ACK; skiff asks when skiff_config.mptcp_checksum says so, as
+ * Linux's net.mptcp.checksum_enabled): every mapping we write carries one,
+ * computed over the segment's payload as it leaves, and received mappings
+ * are checked whole before their bytes reach the socket (recv.c). A
+ * checksum failure is answered as Linux does with one subflow (3.7): an
+ * MP_FAIL naming the failed mapping, after which the peer sends an
+ * infinite mapping on its next data and carries on as TCP; an MP_FAIL from
+ * the peer is echoed and our next data carries the infinite mapping. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +41,16 @@ static uint8_t ext_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
  * every subflow repeats the last DATA_ACK it sent. */
 static long long hold_data_ack_until;
 
+/* A test's wrong checksum (skiff__mptcp_corrupt_tx()): one plus the
+ * subflow position of a byte whose mapping goes out with a bad checksum. */
+static uint64_t corrupt_tx_at;
+
 /* The MP_CAPABLE SYN a listener is taking in, until lwIP's passive open
  * makes its connection (tcp_listen_input(), the same input). Matched by the
  * peer's port and ISN so that a SYN answered otherwise (a cookie) leaves
  * nothing behind for the next. */
 static struct {
-	bool valid;
+	bool valid, csum;
 	u16_t rport;
 	u32_t seq;
 } pending;
@@ -65,6 +79,8 @@ void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf)
 {
 	if (!sf)
 		return;
+	if (sf->held)
+		pbuf_free(sf->held);
 	free(sf->conn);
 	free(sf);
 }
@@ -109,6 +125,7 @@ static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tc
 		return ERR_OK;
 	}
 	sf->phase = SKIFF_MPTCP_SYN_RCVD;
+	sf->conn->csum = pending.csum;
 	sf->iss = cpcb->snd_nxt;
 	sf->irs = cpcb->rcv_nxt - 1;
 	tcp_ext_arg_set(cpcb, id, sf);
@@ -154,6 +171,7 @@ int skiff__mptcp_conn_connect(struct tcp_pcb *pcb)
 		return -ENOMEM;
 	sf->phase = SKIFF_MPTCP_SYN_SENT;
 	sf->conn->client = true;
+	sf->conn->csum = skiff__s.cfg.mptcp_checksum;
 	tcp_ext_arg_set(pcb, ext_id, sf);
 	tcp_ext_arg_set_callbacks(pcb, ext_id, &sf_callbacks);
 	pcb->skiff_flags |= SKIFF_PCB_MPTCP;
@@ -174,9 +192,13 @@ static void capable_synack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 	sf->iss = hdr->ackno - 1;
 	sf->irs = hdr->seqno;
 	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_SYNACK_LEN && (o[2] & 0x0f) == 1 &&
-	    (o[3] & 0x01) && !(o[3] & 0x80) &&
+	    (o[3] & SKIFF_MPTCP_MPC_H) &&
 	    skiff__mptcp_key_hash(get_be64(o + 4), &c->remote_token, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
+		/* Checksums if either end asked (3.1): we on our SYN, or the
+		 * server on its SYN-ACK. */
+		if (o[3] & SKIFF_MPTCP_MPC_A)
+			c->csum = true;
 		c->snd_data_acked = c->local_idsn + 1;
 		skiff__mptcp_rcv_start(sf, c->remote_idsn + 1);
 		sf->phase = SKIFF_MPTCP_EST;
@@ -196,14 +218,16 @@ static void listen_syn(struct tcp_pcb *lpcb, const struct tcp_hdr *hdr,
 	const uint8_t *o = rx->mpc_opt;
 
 	pending.valid = false;
-	/* Version 1 without a key, HMAC-SHA256 (H), no checksums (A): else
-	 * the SYN-ACK goes out plain and the peer carries on as TCP. */
-	if (rx->mpc_len != SKIFF_MPTCP_MPC_SYN_LEN || (o[2] & 0x0f) != 1 || !(o[3] & 0x01) ||
-	    (o[3] & 0x80)) {
+	/* Version 1 without a key, HMAC-SHA256 (H): else the SYN-ACK goes
+	 * out plain and the peer carries on as TCP. Checksums if the client
+	 * asks (A) or we are told to ask, as Linux's server decides. */
+	if (rx->mpc_len != SKIFF_MPTCP_MPC_SYN_LEN || (o[2] & 0x0f) != 1 ||
+	    !(o[3] & SKIFF_MPTCP_MPC_H)) {
 		st->stats.mptcp_declined++;
 		return;
 	}
 	pending.valid = true;
+	pending.csum = (o[3] & SKIFF_MPTCP_MPC_A) || st->cfg.mptcp_checksum;
 	pending.rport = hdr->src; /* tcp_input() made the header host order */
 	pending.seq = hdr->seqno;
 	if (tcp_ext_arg_get(lpcb, ext_id) == NULL)
@@ -236,7 +260,8 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 	    hdr->ackno != pcb->snd_nxt)
 		return;
 	if (rx->mpc &&
-	    (rx->mpc_len == SKIFF_MPTCP_MPC_ACK_LEN || rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN) &&
+	    (rx->mpc_len == SKIFF_MPTCP_MPC_ACK_LEN || rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN ||
+	     rx->mpc_len == SKIFF_MPTCP_MPC_CSUM_LEN) &&
 	    (o[2] & 0x0f) == 1 && get_be64(o + 12) == c->local_key &&
 	    skiff__mptcp_key_hash(get_be64(o + 4), &c->remote_token, &c->remote_idsn) == 0) {
 		c->remote_key = get_be64(o + 4);
@@ -267,6 +292,22 @@ static uint64_t dss_dsn(const struct skiff_mptcp_conn *c, const struct pkb_ext_m
 	return widen(c->rcv_data_nxt, (uint32_t)m->data_seq);
 }
 
+/* An MP_FAIL (3.7): the peer found a checksum wrong. The answer to ours
+ * (its echo) changes nothing; the peer's own is echoed and our next data
+ * carries an infinite mapping, from which the peer takes the subflow as
+ * TCP, as Linux's sender does. */
+static void mp_fail_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, uint64_t seq)
+{
+	skiff__s.stats.mptcp_mp_fail_rx++;
+	if (!c->csum || c->fb.failed)
+		return;
+	c->fb.failed = true;
+	c->fb.fail_tx = true;
+	c->fb.fail_seq = seq;
+	c->fb.inf_tx = true;
+	tcp_ack_now(pcb);
+}
+
 static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
 		    const struct pbuf *p, const struct skiff_mptcp_rx *rx)
 {
@@ -279,19 +320,28 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 	sf->rcv_rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
 	if (p->tot_len)
 		seg = widen(sf->rcv_rel, hdr->seqno - sf->irs - 1);
-	if (rx->mpc && rx->mpc_len == SKIFF_MPTCP_MPC_DATA_LEN && p->tot_len) {
+	if (rx->mpc && rx->mpc_len >= SKIFF_MPTCP_MPC_DATA_LEN && p->tot_len) {
 		/* The first data's implicit mapping: data sequence IDSN + 1 at
 		 * subflow sequence 1, for its data-level length. Every segment
 		 * of a burst segmented after the option was written (GSO)
 		 * carries it: each must lie within it. */
 		uint32_t dll = (uint32_t)rx->mpc_opt[20] << 8 | rx->mpc_opt[21];
 
+		struct skiff_mptcp_cmap cm = {
+			.dsn = c->remote_idsn + 1, .len = (uint16_t)dll, .dll = (uint16_t)dll};
+
+		if (c->csum && rx->mpc_len == SKIFF_MPTCP_MPC_CSUM_LEN)
+			cm.csum = (uint16_t)(rx->mpc_opt[22] << 8 | rx->mpc_opt[23]);
 		if (hdr->seqno - sf->irs - 1 >= dll ||
+		    (c->csum && rx->mpc_len == SKIFF_MPTCP_MPC_CSUM_LEN &&
+		     skiff__mptcp_cmap_add(sf, &cm)) ||
 		    skiff__mptcp_rmap_add(sf, 0, dll, c->remote_idsn + 1)) {
 			st->stats.mptcp_map_mismatch++;
 			return ERR_ABRT;
 		}
 	}
+	if (rx->fail)
+		mp_fail_in(pcb, c, rx->fail_seq);
 	if (!rx->dss)
 		return ERR_OK;
 	c->dss_seen = true;
@@ -305,6 +355,22 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 	}
 	if (!(m->flags & PKB_DSS_MAP))
 		return ERR_OK;
+	if (m->has_csum != c->csum) {
+		/* A mapping with a checksum where none was negotiated, or one
+		 * without where one was (3.3): malformed, ignored. */
+		st->stats.mptcp_bad_option++;
+		return ERR_OK;
+	}
+	if (m->data_len == 0 && c->fb.failed) {
+		/* The infinite mapping our MP_FAIL asked for (3.7): the peer
+		 * carries on as TCP from this segment's data on. */
+		if (!c->fb.inf_rx) {
+			c->fb.inf_rx = true;
+			c->fb.inf_rel = p->tot_len ? seg : sf->rcv_rel;
+			st->stats.mptcp_infinite_map_rx++;
+		}
+		return ERR_OK;
+	}
 	if (m->data_len == 0) {
 		/* An infinite mapping: the peer fell back (3.7). Not expected
 		 * from a peer we answered; carried on as TCP. */
@@ -322,14 +388,23 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		 * again: taken here, cut out on its way to the socket, recv.c),
 		 * but not data past what it is owed: with one subflow nothing
 		 * can fill that hole. Checked on a segment in order, whose
-		 * predecessors have all been handed on. */
+		 * predecessors have all been handed on (or are held until
+		 * their mapping's checksum can be checked). */
 		rel = widen(sf->rcv_rel, m->subflow_seq - 1);
-		if (p->tot_len && seg == sf->rcv_deliv && seg >= rel && seg - rel < len &&
-		    (int64_t)(dsn + (seg - rel) - c->rcv_data_nxt) > 0) {
+		if (p->tot_len && seg == sf->rcv_deliv + sf->held_len && seg >= rel &&
+		    seg - rel < len &&
+		    (int64_t)(dsn + (seg - rel) - c->rcv_data_nxt - sf->held_len) > 0) {
 			st->stats.mptcp_map_mismatch++;
 			return ERR_ABRT;
 		}
-		if (skiff__mptcp_rmap_add(sf, rel, len, dsn)) {
+		struct skiff_mptcp_cmap cm = {.rel = rel,
+					      .dsn = dsn,
+					      .len = (uint16_t)len,
+					      .dll = m->data_len,
+					      .csum = m->csum};
+
+		if ((c->csum && skiff__mptcp_cmap_add(sf, &cm)) ||
+		    skiff__mptcp_rmap_add(sf, rel, len, dsn)) {
 			st->stats.mptcp_map_mismatch++;
 			return ERR_ABRT;
 		}
@@ -417,6 +492,20 @@ u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mp
 	}
 }
 
+static uint8_t mpc_flags(const struct skiff_mptcp_conn *c)
+{
+	return SKIFF_MPTCP_MPC_H | (c->csum ? SKIFF_MPTCP_MPC_A : 0);
+}
+
+/* The checksum to write for a mapping of this segment's payload. */
+static uint16_t payload_csum(const struct pbuf *p, const struct tcp_hdr *hdr, uint64_t dsn,
+			     uint32_t ssn, uint16_t dll)
+{
+	uint16_t hl = TCPH_HDRLEN_BYTES(hdr);
+
+	return (uint16_t)~skiff__mptcp_csum_sum(dsn, ssn, dll, p, hl, p->tot_len - hl, 0);
+}
+
 /* The DATA_ACK: the data the socket has been handed (recv.c), plus the
  * DATA_FIN once everything before it is in. */
 static uint64_t data_ack(const struct skiff_mptcp_conn *c)
@@ -443,7 +532,7 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			b[0] = PKB_MPTCP_OPT_KIND;
 			b[1] = SKIFF_MPTCP_MPC_SYN_LEN;
 			b[2] = 0x01; /* MP_CAPABLE, version 1 */
-			b[3] = 0x01; /* H: HMAC-SHA256 */
+			b[3] = mpc_flags(c);
 		}
 	} else if (pcb->state == SYN_RCVD || sf->phase == SKIFF_MPTCP_SYN_RCVD) {
 		if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
@@ -451,7 +540,7 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			b[0] = PKB_MPTCP_OPT_KIND;
 			b[1] = SKIFF_MPTCP_MPC_SYNACK_LEN;
 			b[2] = 0x01; /* subtype 0 (MP_CAPABLE), version 1 */
-			b[3] = 0x01; /* H: HMAC-SHA256 */
+			b[3] = mpc_flags(c);
 			put_be64(b + 4, c->local_key);
 		}
 	} else if (sf->phase == SKIFF_MPTCP_EST && room) {
@@ -471,16 +560,26 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 		 * form maps it implicitly (data sequence IDSN + 1). */
 		if (c->client && !c->dss_seen && seq == sf->iss + 1 &&
 		    !(flags & (TCP_FIN | TCP_RST)) && (len || !pcb->unacked)) {
-			n = len ? SKIFF_MPTCP_MPC_DATA_LEN : SKIFF_MPTCP_MPC_ACK_LEN;
+			n = !len      ? SKIFF_MPTCP_MPC_ACK_LEN
+			    : c->csum ? SKIFF_MPTCP_MPC_CSUM_LEN
+				      : SKIFF_MPTCP_MPC_DATA_LEN;
 			b[room - n] = PKB_MPTCP_OPT_KIND;
 			b[room - n + 1] = (uint8_t)n;
 			b[room - n + 2] = 0x01;
-			b[room - n + 3] = 0x01;
+			b[room - n + 3] = mpc_flags(c);
 			put_be64(b + room - n + 4, c->local_key);
 			put_be64(b + room - n + 12, c->remote_key);
 			if (len) {
 				b[room - n + 20] = (uint8_t)(len >> 8);
 				b[room - n + 21] = (uint8_t)len;
+			}
+			if (len && c->csum) {
+				/* The implicit mapping: IDSN + 1 at subflow sequence 1. */
+				uint16_t k =
+					payload_csum(p, hdr, c->local_idsn + 1, 1, (uint16_t)len);
+
+				b[room - n + 22] = (uint8_t)(k >> 8);
+				b[room - n + 23] = (uint8_t)k;
 			}
 			memcpy(opts, b, room);
 			return opts + room / 4;
@@ -496,6 +595,40 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 				m.data_len++;
 				st->stats.mptcp_data_fin_tx++;
 			}
+			if (c->csum)
+				m.csum =
+					payload_csum(p, hdr, m.data_seq, m.subflow_seq, m.data_len);
+			if (c->fb.inf_tx && len && (!c->fb.inf_sent || seq == c->fb.inf_seq)) {
+				/* The infinite mapping the peer's MP_FAIL asked for
+				 * (3.7), again on any resend of its segment. */
+				m.data_len = 0;
+				m.csum = 0;
+				if (!c->fb.inf_sent)
+					st->stats.mptcp_infinite_map_tx++;
+				c->fb.inf_sent = true;
+				c->fb.inf_seq = seq;
+			}
+			if (corrupt_tx_at && c->csum && m.data_len && corrupt_tx_at - 1 >= rel &&
+			    corrupt_tx_at - 1 < rel + len) {
+				/* As if a middlebox had changed the payload (and
+				 * mended TCP's checksum): once. */
+				m.csum ^= 0x0100;
+				corrupt_tx_at = 0;
+			}
+		}
+		if (c->fb.fail_tx) {
+			/* MP_FAIL beside the DSS: room for both when the DSS drops
+			 * its DATA_ACK (a mapping with a 32-bit DSN) or its mapping. */
+			if (m.flags & PKB_DSS_MAP)
+				m.flags &=
+					(u8_t) ~(PKB_DSS_DATA_ACK | PKB_DSS_ACK64 | PKB_DSS_DSN64);
+			b[0] = PKB_MPTCP_OPT_KIND;
+			b[1] = SKIFF_MPTCP_FAIL_LEN;
+			b[2] = SKIFF_MPTCP_SUB_FAIL << 4;
+			b[3] = 0;
+			put_be64(b + 4, c->fb.fail_seq);
+			c->fb.fail_tx = false;
+			st->stats.mptcp_mp_fail_tx++;
 		}
 		n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
 		pkb_mptcp_dss_encode(&m, c->csum, b + room - n, n);
@@ -508,4 +641,9 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 void skiff__mptcp_hold_data_ack(unsigned ms)
 {
 	hold_data_ack_until = ms ? skiff__now_ms() + ms : 0;
+}
+
+void skiff__mptcp_corrupt_tx(uint64_t off)
+{
+	corrupt_tx_at = off + 1;
 }

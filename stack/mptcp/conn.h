@@ -6,7 +6,8 @@
  * before the SYN-ACK is built. The connection-level state (keys, data
  * sequence spaces, DATA_FIN) is shared by a connection's subflows.
  *
- * Today: MP_CAPABLE v1 both sides, one subflow, no DSS checksum
+ * Today: MP_CAPABLE v1 both sides, one subflow, DSS checksums when
+ * negotiated, MP_FAIL and the infinite mapping after a checksum failure
  * (docs/mptcp.md). stack/mptcp.c is the door from lwIP's option hooks. */
 #ifndef SKIFF_MPTCP_CONN_H
 #define SKIFF_MPTCP_CONN_H
@@ -25,17 +26,22 @@ struct tcp_hdr;
 struct tcp_pcb;
 
 #define SKIFF_MPTCP_HMAC_LEN	    32
-#define SKIFF_MPTCP_MPC_SYN_LEN	    4  /* MP_CAPABLE v1 on a SYN: no key */
-#define SKIFF_MPTCP_MPC_SYNACK_LEN  12 /* ... on a SYN-ACK: the receiver's key */
-#define SKIFF_MPTCP_MPC_ACK_LEN	    20 /* ... on the third ACK: both keys */
-#define SKIFF_MPTCP_MPC_DATA_LEN    22 /* ... on the first data: both keys, data-level length */
-#define SKIFF_MPTCP_JOIN_SYN_LEN    12 /* MP_JOIN on a SYN: token, nonce (3.2) */
-#define SKIFF_MPTCP_JOIN_SYNACK_LEN 16 /* ... on a SYN-ACK: truncated HMAC, nonce */
-#define SKIFF_MPTCP_JOIN_ACK_LEN    24 /* ... on the third ACK: HMAC */
+#define SKIFF_MPTCP_MPC_SYN_LEN	    4	 /* MP_CAPABLE v1 on a SYN: no key */
+#define SKIFF_MPTCP_MPC_SYNACK_LEN  12	 /* ... on a SYN-ACK: the receiver's key */
+#define SKIFF_MPTCP_MPC_ACK_LEN	    20	 /* ... on the third ACK: both keys */
+#define SKIFF_MPTCP_MPC_DATA_LEN    22	 /* ... on the first data: both keys, data-level length */
+#define SKIFF_MPTCP_MPC_CSUM_LEN    24	 /* ... and its checksum, when negotiated (3.1) */
+#define SKIFF_MPTCP_MPC_A	    0x80 /* MP_CAPABLE flag A: DSS checksums */
+#define SKIFF_MPTCP_MPC_H	    0x01 /* ... flag H: HMAC-SHA256 */
+#define SKIFF_MPTCP_FAIL_LEN	    12	 /* MP_FAIL: the failed mapping's 64-bit DSN (3.7) */
+#define SKIFF_MPTCP_JOIN_SYN_LEN    12	 /* MP_JOIN on a SYN: token, nonce (3.2) */
+#define SKIFF_MPTCP_JOIN_SYNACK_LEN 16	 /* ... on a SYN-ACK: truncated HMAC, nonce */
+#define SKIFF_MPTCP_JOIN_ACK_LEN    24	 /* ... on the third ACK: HMAC */
 /* Option subtypes (RFC 8684 section 8); MP_TCPRST is the highest assigned
  * (0xf is for private use: unknown to us too). */
 #define SKIFF_MPTCP_SUB_CAPABLE 0
 #define SKIFF_MPTCP_SUB_JOIN	1
+#define SKIFF_MPTCP_SUB_FAIL	6
 #define SKIFF_MPTCP_SUB_TCPRST	8
 /* Option bytes of every segment of an MPTCP subflow after the handshake:
  * the longest DSS (64-bit DATA_ACK and DSN, a checksum's room), NOP-padded.
@@ -56,7 +62,7 @@ struct skiff_mptcp_conn {
 	uint64_t local_key, remote_key;
 	uint32_t local_token, remote_token;
 	uint64_t local_idsn, remote_idsn;
-	bool csum;	    /* DSS checksums negotiated (never, today) */
+	bool csum;	    /* DSS checksums negotiated (3.3.1) */
 	bool data_fin_rcvd; /* the peer's DATA_FIN seen, at data_fin_seq */
 	bool client;	    /* we opened it: our key goes on the third ACK, first data */
 	bool dss_seen;	    /* the peer sent a DSS: its side is established */
@@ -66,6 +72,19 @@ struct skiff_mptcp_conn {
 	uint64_t rcv_data_nxt;	 /* the next data sequence number the socket is owed */
 	uint64_t data_ack_sent;	 /* our last DATA_ACK (once data_ack_told) */
 	bool data_ack_told;
+	struct {
+		/* A checksum failed here (3.7): the socket is told TCP from
+		 * now; the peer's infinite mapping, where it starts (a subflow
+		 * position), makes the subflow plain TCP. */
+		bool failed, inf_rx;
+		uint64_t inf_rel;
+		/* MP_FAIL to write (the DSN of the failed mapping; an echo of
+		 * the peer's), then an infinite mapping on our next data. */
+		bool fail_tx, inf_tx;
+		uint64_t fail_seq;
+		uint32_t inf_seq; /* the subflow sequence number it went out on */
+		bool inf_sent;
+	} fb;
 };
 
 /* Received mappings of a subflow, as extents: subflow positions [rel, end)
@@ -80,6 +99,20 @@ struct skiff_mptcp_conn {
 struct skiff_mptcp_rmap {
 	uint64_t rel, end;
 	uint64_t off;
+};
+
+/* Received mappings whose checksum is still to be checked (3.3.1), one
+ * each, sorted by rel: the checksum covers the whole mapping, so its bytes
+ * wait (held) until the last has arrived. Linux maps up to 64 KiB at once. */
+#ifndef SKIFF_MPTCP_CMAPS
+#define SKIFF_MPTCP_CMAPS 64
+#endif
+
+struct skiff_mptcp_cmap {
+	uint64_t rel, dsn;
+	uint16_t len;  /* data bytes */
+	uint16_t dll;  /* the data-level length (a DATA_FIN counts one) */
+	uint16_t csum; /* as received */
 };
 
 /* A subflow's state (the pcb's extension slot 1). */
@@ -98,6 +131,12 @@ struct skiff_mptcp_sf {
 	uint64_t rmap_off;
 	unsigned nrmap;
 	struct skiff_mptcp_rmap rmap[SKIFF_MPTCP_RMAPS];
+	/* With checksums: the mappings not yet checked, and the in-order
+	 * bytes from rcv_deliv on that wait for theirs to be complete. */
+	unsigned ncmap;
+	struct skiff_mptcp_cmap cmap[SKIFF_MPTCP_CMAPS];
+	struct pbuf *held;
+	uint32_t held_len;
 	/* a test's fixed mapping (SKIFF_MPTCP_FIXED) */
 	struct pkb_ext_mptcp fixed;
 	uint8_t fixed_len;
@@ -105,9 +144,10 @@ struct skiff_mptcp_sf {
 
 /* The MPTCP options of one received segment, gathered by the option walk. */
 struct skiff_mptcp_rx {
-	bool mpc, dss, join;
+	bool mpc, dss, join, fail;
 	uint8_t mpc_len, join_len;
 	uint8_t mpc_opt[24];
+	uint64_t fail_seq;
 	struct pkb_ext_mptcp map;
 };
 
@@ -118,6 +158,15 @@ int skiff__mptcp_sha256(const void *p, size_t n, uint8_t out[32]);
 int skiff__mptcp_key_hash(uint64_t key, uint32_t *token, uint64_t *idsn);
 int skiff__mptcp_hmac(uint64_t key1, uint64_t key2, const uint8_t *msg, size_t len,
 		      uint8_t out[SKIFF_MPTCP_HMAC_LEN]);
+
+/* csum.c: the DSS checksum (3.3.1): the one's complement sum of the
+ * pseudo-header (64-bit DSN, 32-bit relative subflow sequence number,
+ * 16-bit data-level length, 16 zero bits) and @p len bytes of @p p from
+ * @p off, plus @p csum (the received checksum, or 0). The value to write
+ * is its complement with @p csum 0; a received mapping is intact when the
+ * sum with its checksum is 0xffff. */
+uint16_t skiff__mptcp_csum_sum(uint64_t dsn, uint32_t ssn, uint16_t dll, const struct pbuf *p,
+			       uint32_t off, uint32_t len, uint16_t csum);
 
 /* conn.c */
 void skiff__mptcp_conn_setup(uint8_t ext_id);
@@ -140,6 +189,10 @@ void skiff__mptcp_rcv_start(struct skiff_mptcp_sf *sf, uint64_t dsn);
  * taken for the same bytes, -ENOBUFS when no extent is free (the segment
  * is dropped either way). */
 int skiff__mptcp_rmap_add(struct skiff_mptcp_sf *sf, uint64_t rel, uint32_t len, uint64_t dsn);
+/* A received mapping to check (checksums negotiated): 0, -EINVAL when
+ * it differs from one taken at the same subflow position, or -ENOBUFS
+ * when none is free (the segment is dropped either way). */
+int skiff__mptcp_cmap_add(struct skiff_mptcp_sf *sf, const struct skiff_mptcp_cmap *m);
 /* The data sequence number of subflow position @p rel. */
 uint64_t skiff__mptcp_rmap_dsn(const struct skiff_mptcp_sf *sf, uint64_t rel);
 /* In-order subflow data @p p on its way to the socket: the bytes the

@@ -69,7 +69,9 @@ int skiff__mptcp_sf_query(const struct tcp_pcb *pcb, bool asked, const struct sk
 	if (pcb->state == CLOSED || pcb->state == LISTEN)
 		return 0;
 	st->subflows = 1;
-	if (!sf || sf->phase == SKIFF_MPTCP_FIXED || sf->phase == SKIFF_MPTCP_FALLBACK) {
+	/* A checksum failure (RFC 8684 3.7): TCP from then on, as on Linux. */
+	if (!sf || sf->phase == SKIFF_MPTCP_FIXED || sf->phase == SKIFF_MPTCP_FALLBACK ||
+	    sf->conn->fb.failed) {
 		st->mode = SKIFF_MPTCP_MODE_FALLBACK;
 		return 0;
 	}

@@ -7,7 +7,15 @@
  * to the socket, the ones the connection already has are cut out (as
  * Linux's own receiver drops a mapping below its ack_seq). So the data
  * and subflow sequence spaces are no fixed offset apart: the mappings are
- * kept as extents (conn.h) until the subflow has handed their bytes on. */
+ * kept as extents (conn.h) until the subflow has handed their bytes on.
+ *
+ * With DSS checksums (3.3.1) a mapping's bytes are held back until the
+ * whole mapping has arrived and its checksum is right; Linux maps up to
+ * 64 KiB at once, over many segments. Bytes of a mapping whose checksum
+ * is wrong never reach the socket: they are dropped (their room in the
+ * window given back, their data sequence numbers acknowledged so that the
+ * peer does not send them again), counted, and an MP_FAIL goes to the
+ * peer (3.7), whose infinite mapping then makes the subflow plain TCP. */
 #include <errno.h>
 #include <string.h>
 
@@ -15,7 +23,17 @@
 #include "mptcp/conn.h"
 
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
+
+/* A test's flipped byte (skiff__mptcp_corrupt_rx()): one plus its
+ * subflow position. */
+static uint64_t corrupt_rx_at;
+
+void skiff__mptcp_corrupt_rx(uint64_t off)
+{
+	corrupt_rx_at = off + 1;
+}
 
 void skiff__mptcp_rcv_start(struct skiff_mptcp_sf *sf, uint64_t dsn)
 {
@@ -23,6 +41,29 @@ void skiff__mptcp_rcv_start(struct skiff_mptcp_sf *sf, uint64_t dsn)
 	sf->rcv_deliv = 0;
 	sf->rmap_off = dsn;
 	sf->nrmap = 0;
+}
+
+int skiff__mptcp_cmap_add(struct skiff_mptcp_sf *sf, const struct skiff_mptcp_cmap *m)
+{
+	unsigned i;
+
+	/* Checked already (a resend of bytes handed on), or nothing to check. */
+	if (m->rel < sf->rcv_deliv || !m->len)
+		return 0;
+	for (i = 0; i < sf->ncmap && sf->cmap[i].rel < m->rel; i++)
+		;
+	if (i < sf->ncmap && sf->cmap[i].rel == m->rel) {
+		const struct skiff_mptcp_cmap *o = &sf->cmap[i];
+
+		/* Every segment of a mapping carries it: the same again. */
+		return o->dsn == m->dsn && o->len == m->len && o->csum == m->csum ? 0 : -EINVAL;
+	}
+	if (sf->ncmap == SKIFF_MPTCP_CMAPS)
+		return -ENOBUFS;
+	memmove(sf->cmap + i + 1, sf->cmap + i, (sf->ncmap - i) * sizeof(sf->cmap[0]));
+	sf->cmap[i] = *m;
+	sf->ncmap++;
+	return 0;
 }
 
 int skiff__mptcp_rmap_add(struct skiff_mptcp_sf *sf, uint64_t rel, uint32_t len, uint64_t dsn)
@@ -176,7 +217,7 @@ static struct pbuf *trim(struct skiff_mptcp_sf *sf, struct pbuf *q, uint64_t rel
 	return q;
 }
 
-struct pbuf *skiff__mptcp_conn_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct pbuf *p)
+static struct pbuf *pass(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_conn *c = sf->conn;
@@ -219,4 +260,177 @@ struct pbuf *skiff__mptcp_conn_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *
 		dup -= k;
 	}
 	return out;
+}
+
+/* The first @p n bytes of the held chain, taken off it (a pbuf across the
+ * boundary gives its tail to a copy), or NULL without memory for that. */
+static struct pbuf *held_take(struct skiff_mptcp_sf *sf, uint32_t n)
+{
+	struct pbuf *head = NULL, *q;
+
+	while (n) {
+		q = sf->held;
+		if (q->len > n) {
+			struct pbuf *r = pbuf_alloc(PBUF_RAW, (u16_t)(q->len - n), PBUF_RAM);
+
+			if (!r) {
+				/* Put back what was taken; tried again on the next data. */
+				if (head) {
+					pbuf_cat(head, sf->held);
+					sf->held = head;
+				}
+				return NULL;
+			}
+			memcpy(r->payload, (uint8_t *)q->payload + n, r->len);
+			r->next = q->next;
+			r->tot_len = (u16_t)(r->len + (q->next ? q->next->tot_len : 0));
+			q->next = NULL;
+			pbuf_realloc(q, (u16_t)n);
+			sf->held = r;
+		} else {
+			sf->held = q->next;
+			q->next = NULL;
+			q->tot_len = q->len;
+		}
+		sf->held_len -= q->len;
+		n -= q->len;
+		if (head)
+			pbuf_cat(head, q);
+		else
+			head = q;
+	}
+	return head;
+}
+
+/* A mapping whose checksum is wrong (3.7): its bytes go no further. The
+ * first failure sends MP_FAIL naming it; the socket is TCP from then on. */
+static void csum_failed(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+			const struct skiff_mptcp_cmap *m, struct pbuf *q)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	uint32_t n = m->len;
+
+	st->stats.mptcp_csum_err++;
+	st->stats.mptcp_csum_dropped += n;
+	sf->rcv_deliv += n;
+	/* Acknowledged at the data level, so that the peer does not send them
+	 * again: the data stream goes on after them. */
+	if ((int64_t)(m->dsn + n - c->rcv_data_nxt) > 0)
+		c->rcv_data_nxt = m->dsn + n;
+	rmap_prune(sf);
+	pbuf_free(q);
+	while (n) {
+		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(pcb, k);
+		n -= k;
+	}
+	if (!c->fb.failed) {
+		c->fb.failed = true;
+		c->fb.fail_tx = true;
+		c->fb.fail_seq = m->dsn;
+		tcp_ack_now(pcb);
+	}
+}
+
+static void out_add(struct pbuf **out, struct pbuf *q)
+{
+	if (!q)
+		return;
+	if (*out)
+		pbuf_cat(*out, q);
+	else
+		*out = q;
+}
+
+/* With checksums: @p p joins the held bytes, and every mapping now whole
+ * is checked and its bytes handed on (or dropped). */
+static struct pbuf *csum_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct pbuf *p)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	struct pbuf *out = NULL, *q;
+	uint64_t at = sf->rcv_deliv + sf->held_len;
+
+	if (corrupt_rx_at && corrupt_rx_at - 1 >= at && corrupt_rx_at - 1 < at + p->tot_len) {
+		uint32_t off = (uint32_t)(corrupt_rx_at - 1 - at);
+
+		for (q = p; q && off >= q->len; q = q->next)
+			off -= q->len;
+		((uint8_t *)q->payload)[off] ^= 0xff;
+		corrupt_rx_at = 0;
+	}
+	sf->held_len += p->tot_len;
+	if (sf->held)
+		pbuf_cat(sf->held, p);
+	else
+		sf->held = p;
+	while (sf->held_len) {
+		uint64_t pos = sf->rcv_deliv;
+		const struct skiff_mptcp_cmap *m = sf->ncmap ? &sf->cmap[0] : NULL;
+		uint32_t n;
+
+		if (c->fb.inf_rx && pos >= c->fb.inf_rel) {
+			/* The peer's infinite mapping: TCP from here on. */
+			n = sf->held_len;
+			q = held_take(sf, n);
+			sf->rcv_deliv += n;
+			c->rcv_data_nxt += n;
+			out_add(&out, q);
+			break;
+		}
+		if (m && m->rel + m->len <= pos) {
+			sf->ncmap--;
+			memmove(sf->cmap, sf->cmap + 1, sf->ncmap * sizeof(sf->cmap[0]));
+			continue;
+		}
+		if (!m || m->rel > pos) {
+			/* Bytes no checksummed mapping covers (the peer fell
+			 * back, or a mapping was refused): handed on as they
+			 * are, counted unless the connection is falling back. */
+			n = m ? (uint32_t)(m->rel - pos) : sf->held_len;
+			if (n > sf->held_len)
+				n = sf->held_len;
+			if (c->fb.inf_rx && c->fb.inf_rel > pos && c->fb.inf_rel - pos < n)
+				n = (uint32_t)(c->fb.inf_rel - pos);
+			if (!(q = held_take(sf, n)))
+				break;
+			if (!c->fb.failed)
+				st->stats.mptcp_map_mismatch++;
+			out_add(&out, pass(pcb, sf, q));
+			continue;
+		}
+		if (m->rel < pos) {
+			/* Begins inside bytes handed on already: cannot be checked. */
+			st->stats.mptcp_map_mismatch++;
+			sf->ncmap--;
+			memmove(sf->cmap, sf->cmap + 1, sf->ncmap * sizeof(sf->cmap[0]));
+			continue;
+		}
+		if (sf->held_len < m->len)
+			break; /* the rest of the mapping is still to come */
+		{
+			struct skiff_mptcp_cmap cm = *m;
+			bool ok = skiff__mptcp_csum_sum(cm.dsn, (uint32_t)(cm.rel + 1), cm.dll,
+							sf->held, 0, cm.len, cm.csum) == 0xffff;
+
+			if (!(q = held_take(sf, cm.len)))
+				break;
+			sf->ncmap--;
+			memmove(sf->cmap, sf->cmap + 1, sf->ncmap * sizeof(sf->cmap[0]));
+			if (ok)
+				out_add(&out, pass(pcb, sf, q));
+			else
+				csum_failed(pcb, sf, &cm, q);
+		}
+	}
+	return out;
+}
+
+struct pbuf *skiff__mptcp_conn_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct pbuf *p)
+{
+	if (sf->conn->csum)
+		return csum_recv(pcb, sf, p);
+	return pass(pcb, sf, p);
 }

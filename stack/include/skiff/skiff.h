@@ -191,6 +191,10 @@ struct skiff_config {
 				* Linux; RFC 6298 says 1000) */
 	uint32_t time_wait_ms; /**< how long TIME_WAIT lasts (default 120000: 2 x MSL
 				* of 60 s); tests shorten it */
+	bool mptcp_checksum;   /**< MPTCP: ask for DSS checksums (RFC 8684 3.3.1) on
+				* connect() and on every connection a listener
+				* accepts, as Linux's net.mptcp.checksum_enabled
+				* (default off: used only when the peer asks) */
 	/* observability (docs/observability.md) */
 	bool no_stat_publish;	   /**< publish no counters for skiff-stat (so does
 				    * SKIFF_STAT=0 in the environment) */
@@ -619,6 +623,15 @@ struct skiff_stats {
 					 * is known to a join yet, RFC 8684 3.2) */
 	uint64_t mptcp_unknown_subtype; /**< kind-30 options of a subtype RFC 8684 does
 					 * not define: ignored */
+	uint64_t mptcp_csum_err;	/**< received mappings whose DSS checksum was wrong
+					 * (RFC 8684 3.3.1): not delivered; the first of a
+					 * connection sends MP_FAIL, which falls back (3.7) */
+	uint64_t mptcp_csum_dropped;	/**< ... their bytes (not segments) */
+	uint64_t mptcp_mp_fail_tx, mptcp_mp_fail_rx; /**< MP_FAIL options sent (ours, or
+						      * the echo of the peer's); received */
+	uint64_t mptcp_infinite_map_tx; /**< infinite mappings sent (the peer's MP_FAIL
+					 * asked): TCP from there */
+	uint64_t mptcp_infinite_map_rx; /**< ... received after our MP_FAIL */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */
