@@ -890,6 +890,8 @@ size_t st_tcp4_frame(uint8_t *f, const struct st_tcp4 *t, const void *data, size
 
 /* ---- skiff on a veth --------------------------------------------------------- */
 
+void (*st_xsk_tweak)(struct skiff_config *c);
+
 void st_xsk_up(const char *ns, const char *ifname, const uint8_t mac[6], const char *ip4,
 	       const char *gw4, const char *ip6, const char *gw6)
 {
@@ -910,6 +912,8 @@ void st_xsk_up(const char *ns, const char *ifname, const uint8_t mac[6], const c
 	if (gw6)
 		inet_pton(AF_INET6, gw6, c.ipv6_gateway);
 	c.time_wait_ms = 200;
+	if (st_xsk_tweak)
+		st_xsk_tweak(&c);
 	e = skiff_init(&c) ? -errno : 0;
 	if (e)
 		tk_note("skiff_init: %s: %s", strerror(-e), skiff_last_error());

@@ -160,6 +160,8 @@ struct st_pair {
 /* Set before st_pair_up(): changes each end's config before its stack
  * starts (NULL: none; the child inherits it). */
 extern void (*st_pair_tweak)(struct skiff_config *c, unsigned end);
+/* Set by a test to change st_xsk_up()'s config before skiff_init(). */
+extern void (*st_xsk_tweak)(struct skiff_config *c);
 void st_pair_up(struct st_pair *p, uint32_t frames, st_child_fn fn, void *arg);
 /* As st_pair_up(), the wire impaired both ways by @p f (its seed is taken
  * as a base: each end draws its own sequence); NULL: a clean wire. */

@@ -77,6 +77,7 @@ static void teardown(void)
 		st_child_wait(K.child, 2000);
 	if (K.stack)
 		st_stack_down(true);
+	st_xsk_tweak = NULL;
 	if (K.up) {
 		tb_enter(NULL);
 		tb_pair_destroy(&K.net);
@@ -390,9 +391,29 @@ static void check_mptcp_active(int fd, uint64_t rx)
 	CU_ASSERT(kw == info.mptcpi_rcv_nxt || kw == info.mptcpi_rcv_nxt + 1);
 }
 
+/* skiff asks for DSS checksums (skiff_config.mptcp_checksum). */
+static void tweak_mptcp_checksum(struct skiff_config *c)
+{
+	c->mptcp_checksum = true;
+}
+
+/* Whether the connection on @p fd uses DSS checksums (MPTCP_INFO). */
+static int mptcp_csum_enabled(int fd)
+{
+	struct skiff_mptcp_info info;
+	socklen_t len = sizeof(info);
+
+	if (skiff_getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len))
+		return -1;
+	return info.mptcpi_csum_enabled;
+}
+
 /* A Linux MPTCP client to a skiff MPTCP listener (IPPROTO_MPTCP): the
  * MP_CAPABLE handshake completes (the client counts no fallback), 64 MiB
- * go each way under DSS mappings, both SHA-256s equal, both DATA_FINs. */
+ * go each way under DSS mappings, both SHA-256s equal, both DATA_FINs.
+ * With @p csum the client asks for DSS checksums (its
+ * net.mptcp.checksum_enabled): the SYN-ACK says yes, every mapping carries
+ * one both ways, and neither end counts a bad one. */
 static void mptcp_kernel_client(int family, bool csum)
 {
 	static const char *const names[] = {
@@ -435,11 +456,9 @@ static void mptcp_kernel_client(int family, bool csum)
 	fd = skiff_accept(lfd, NULL, NULL, 0);
 	CU_ASSERT_FATAL(fd >= 0);
 	skiff_close(lfd);
+	TK_ASSERT_EQ(mptcp_csum_enabled(fd), csum ? 1 : 0);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	if (csum)
-		check_fell_back(fd);
-	else
-		check_mptcp_active(fd, j.bytes);
+	check_mptcp_active(fd, j.bytes);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
 	kchild_two_way_done(&mine, &theirs, j.bytes);
@@ -448,22 +467,17 @@ static void mptcp_kernel_client(int family, bool csum)
 	st_wait_idle(1000);
 	skiff_get_stats(&st);
 	tk_note("skiff: established %llu, declined %llu, fallback %llu, map mismatch %llu, "
-		"DSS rx %llu tx %llu, DATA_FIN rx %llu tx %llu",
+		"DSS rx %llu tx %llu, DATA_FIN rx %llu tx %llu, checksum errors %llu",
 		(unsigned long long)st.mptcp_passive_established,
 		(unsigned long long)st.mptcp_declined, (unsigned long long)st.mptcp_fallback_ack,
 		(unsigned long long)st.mptcp_map_mismatch, (unsigned long long)st.mptcp_dss_rx,
 		(unsigned long long)st.mptcp_dss_tx, (unsigned long long)st.mptcp_data_fin_rx,
-		(unsigned long long)st.mptcp_data_fin_tx);
+		(unsigned long long)st.mptcp_data_fin_tx, (unsigned long long)st.mptcp_csum_err);
 	k_mptcp_counters(names, v, 8);
-	if (csum) {
-		/* DSS checksums asked for: not supported yet, so the SYN-ACK
-		 * goes out plain and the client carries on as TCP. */
-		TK_ASSERT_EQ(st.mptcp_declined, 1);
-		TK_ASSERT_EQ(st.mptcp_passive_established, 0);
-		TK_ASSERT_EQ(v[2], 1); /* MPCapableFallbackSYNACK */
-		return;
-	}
 	TK_ASSERT_EQ(st.mptcp_passive_established, 1);
+	TK_ASSERT_EQ(st.mptcp_declined, 0);
+	TK_ASSERT_EQ(st.mptcp_csum_err, 0);
+	TK_ASSERT_EQ(st.mptcp_mp_fail_tx + st.mptcp_mp_fail_rx, 0);
 	TK_ASSERT_EQ(st.mptcp_fallback_ack, 0);
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 	TK_ASSERT_EQ(st.mptcp_fallbacks, 0);
@@ -490,9 +504,209 @@ static void test_mptcp_kernel_client_v6(void)
 	mptcp_kernel_client(AF_INET6, false);
 }
 
-static void test_mptcp_checksum_declined(void)
+static void test_mptcp_checksum_kernel_client(void)
 {
 	mptcp_kernel_client(AF_INET, true);
+}
+
+static int k_mptcp_server_two_way(struct kjob *j);
+
+/* A mapping whose DSS checksum is wrong on its way in (RFC 8684 3.7): a
+ * Linux client that asked for checksums sends 16 MiB; skiff flips one
+ * received byte (8 MiB + 12345) before the checksum of its mapping is
+ * checked, as if a middlebox had changed it and mended TCP's checksum. The
+ * mapping's bytes never reach the socket; skiff sends MP_FAIL naming it;
+ * Linux answers as RFC 8684 says with one subflow: an echo, then an
+ * infinite mapping on its next data, and TCP from there. The socket says
+ * FALLBACK; every other byte arrives, in order and intact; the 16 MiB
+ * skiff sends back arrive whole (SHA-256 equal). */
+static void test_mptcp_checksum_failure_rx(void)
+{
+	static const char *const names[] = {
+		"MPTcpExtDataCsumErr",	  "MPTcpExtMPFailRx",	   "MPTcpExtMPFailTx",
+		"MPTcpExtInfiniteMapTx",  "MPTcpExtInfiniteMapRx", "MPTcpExtMPCapableFallbackACK",
+		"MPTcpExtDSSNotMatching",
+	};
+	const uint64_t bytes = 16 * ST_MIB, flip = 8 * ST_MIB + 12345;
+	struct kjob j = {
+		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = bytes};
+	struct timeval tv = {.tv_sec = 10};
+	struct st_two_way theirs;
+	struct st_xfer down;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	uint8_t want[32];
+	uint64_t v[7], got = 0, lost;
+	int64_t at;
+	uint8_t *buf;
+	socklen_t len;
+	int lfd, fd, probe;
+
+	env_up("mpcsr");
+	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (probe < 0)
+		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
+	close(probe);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.checksum_enabled=1") == 0);
+	/* Linux 6.18 puts its infinite mapping (a 24-byte DSS) on a segment
+	 * sized for plain TCP, as it falls back while building it: with the
+	 * path's MTU taken by full segments that one is 24 bytes too long,
+	 * never leaves (ICMP "fragmentation needed" to itself) and the
+	 * subflow stalls. A route MTU 24 bytes short leaves it room. */
+	{
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "ip route add %s/32 dev %s mtu lock 1476", STACK_IP4,
+			 K.net.ifname[1]);
+		CU_ASSERT_FATAL(tb_run(K.net.ns[1], cmd) == 0);
+	}
+	buf = malloc(bytes);
+	CU_ASSERT_FATAL(buf != NULL);
+	kchild(&j);
+	stack_up();
+	lfd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(lfd >= 0);
+	len = st_sockaddr(AF_INET, "0.0.0.0", "::", PORT, &ss);
+	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	skiff__mptcp_corrupt_rx(flip);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	TK_ASSERT_EQ(mptcp_csum_enabled(fd), 1);
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	for (;;) {
+		ssize_t k = skiff_recv(fd, buf + got, bytes - got, 0);
+
+		if (k <= 0) {
+			if (k < 0)
+				tk_note("recv after %llu bytes: %s", (unsigned long long)got,
+					strerror(errno));
+			CU_ASSERT(k == 0);
+			break;
+		}
+		got += (uint64_t)k;
+	}
+	check_fell_back(fd);
+	/* Linux's counters once the upload is over (MP_FAIL and the
+	 * infinite mapping are behind it). */
+	k_mptcp_counters(names, v, 7);
+	skiff_get_stats(&st);
+	lost = bytes - got;
+	/* What arrived is the stream with one stretch missing: the failed
+	 * mapping, which held the flipped byte. */
+	at = st_pattern_check(ST_SEED_UP, 0, buf, got);
+	tk_note("received %llu of %llu bytes: %llu missing from %lld (the flipped byte at %llu); "
+		"skiff: checksum errors %llu (%llu bytes), MP_FAIL tx %llu rx %llu, infinite "
+		"mappings rx %llu, map mismatch %llu",
+		(unsigned long long)got, (unsigned long long)bytes, (unsigned long long)lost,
+		(long long)at, (unsigned long long)flip, (unsigned long long)st.mptcp_csum_err,
+		(unsigned long long)st.mptcp_csum_dropped, (unsigned long long)st.mptcp_mp_fail_tx,
+		(unsigned long long)st.mptcp_mp_fail_rx,
+		(unsigned long long)st.mptcp_infinite_map_rx,
+		(unsigned long long)st.mptcp_map_mismatch);
+	CU_ASSERT(lost > 0 && lost <= 65535);
+	TK_ASSERT_EQ(st.mptcp_csum_dropped, lost);
+	CU_ASSERT_FATAL(at >= 0);
+	CU_ASSERT((uint64_t)at <= flip && flip < (uint64_t)at + lost);
+	TK_ASSERT_EQ(
+		st_pattern_check(ST_SEED_UP, (uint64_t)at + lost, buf + at, got - (uint64_t)at),
+		-1);
+	TK_ASSERT_EQ(st.mptcp_csum_err, 1);
+	TK_ASSERT_EQ(st.mptcp_mp_fail_tx, 1);
+	TK_ASSERT_EQ(st.mptcp_mp_fail_rx, 1); /* Linux's echo */
+	TK_ASSERT_EQ(st.mptcp_infinite_map_rx, 1);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	TK_ASSERT_EQ(v[0], 0); /* Linux found none of skiff's checksums wrong */
+	TK_ASSERT_EQ(v[1], 1); /* it took skiff's MP_FAIL */
+	TK_ASSERT_EQ(v[2], 1); /* ... echoed it */
+	TK_ASSERT_EQ(v[3], 1); /* ... and sent the infinite mapping */
+	TK_ASSERT_EQ(v[4], 0);
+	TK_ASSERT_EQ(v[5], 0);
+	TK_ASSERT_EQ(v[6], 0);
+	/* skiff's 16 MiB back, whole, over what is now TCP. */
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_pattern_digest(ST_SEED_DOWN, bytes, want);
+	TK_ASSERT_EQ(theirs.up.bytes, bytes);
+	TK_ASSERT_EQ(theirs.down.bytes, bytes);
+	TK_ASSERT_EQ(theirs.down.bad, 0);
+	CU_ASSERT(memcmp(theirs.down.digest, want, 32) == 0);
+	free(buf);
+}
+
+/* The other way: skiff's client asks for checksums of a Linux listener
+ * and sends the mapping that holds byte 8 MiB + 12345 once with a wrong
+ * checksum (skiff__mptcp_corrupt_tx(), the payload itself unchanged).
+ * Linux counts the error and sends MP_FAIL; skiff echoes it and puts an
+ * infinite mapping on its next data; Linux carries on as TCP. Linux
+ * delivers the mapping (its bytes are right, only their checksum was not):
+ * 16 MiB each way, SHA-256 equal; skiff's socket says FALLBACK. */
+static void test_mptcp_checksum_failure_tx(void)
+{
+	static const char *const names[] = {
+		"MPTcpExtDataCsumErr",	  "MPTcpExtMPFailTx",	   "MPTcpExtMPFailRx",
+		"MPTcpExtInfiniteMapRx",  "MPTcpExtInfiniteMapTx", "MPTcpExtMPCapableFallbackACK",
+		"MPTcpExtDSSNotMatching",
+	};
+	const uint64_t bytes = 16 * ST_MIB;
+	struct kjob j = {.fn = k_mptcp_server_two_way, .family = AF_INET, .bytes = bytes, .arg = 1};
+	struct st_two_way mine, theirs;
+	struct skiff_mptcp_status ms;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	uint64_t v[7];
+	socklen_t len;
+	char ready;
+	int fd;
+
+	env_up("mpcst");
+	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	kchild(&j);
+	st_xsk_tweak = tweak_mptcp_checksum;
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	skiff__mptcp_corrupt_tx(8 * ST_MIB + 12345);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	TK_ASSERT_EQ(ready, 'y');
+	CU_ASSERT(st_send_stream(fd, ST_SEED_UP, bytes, false, &mine.up) == 0);
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, bytes, false, false, &mine.down) == 0);
+	CU_ASSERT(skiff_mptcp_status(fd, &ms) == 0);
+	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_FALLBACK);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, bytes);
+	st_wait_idle(1000);
+	skiff_get_stats(&st);
+	tk_note("skiff: mode %d after the transfer, MP_FAIL rx %llu tx %llu, infinite mappings "
+		"tx %llu, checksum errors %llu, map mismatch %llu",
+		(int)ms.mode, (unsigned long long)st.mptcp_mp_fail_rx,
+		(unsigned long long)st.mptcp_mp_fail_tx,
+		(unsigned long long)st.mptcp_infinite_map_tx, (unsigned long long)st.mptcp_csum_err,
+		(unsigned long long)st.mptcp_map_mismatch);
+	TK_ASSERT_EQ(st.mptcp_mp_fail_rx, 1);
+	TK_ASSERT_EQ(st.mptcp_mp_fail_tx, 1); /* the echo */
+	TK_ASSERT_EQ(st.mptcp_infinite_map_tx, 1);
+	TK_ASSERT_EQ(st.mptcp_csum_err, 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	k_mptcp_counters(names, v, 7);
+	TK_ASSERT_EQ(v[0], 1); /* Linux found the one wrong checksum */
+	TK_ASSERT_EQ(v[1], 1); /* ... sent MP_FAIL */
+	TK_ASSERT_EQ(v[2], 1); /* ... took the echo */
+	TK_ASSERT_EQ(v[3], 1); /* ... and the infinite mapping: TCP */
+	TK_ASSERT_EQ(v[4], 0);
+	TK_ASSERT_EQ(v[5], 0);
+	TK_ASSERT_EQ(v[6], 0);
 }
 
 /* Linux sends data again at the connection level when DATA_ACKs stop for
@@ -582,6 +796,16 @@ static int k_mptcp_server_two_way(struct kjob *j)
 	if (fd < 0)
 		return 3;
 	close(lfd);
+	if (j->arg) {
+		/* Linux's own word on DSS checksums (its struct mptcp_info). */
+		struct skiff_mptcp_info info;
+		socklen_t ilen = sizeof(info);
+		char csum = 'e';
+
+		if (getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &ilen) == 0)
+			csum = info.mptcpi_csum_enabled ? 'y' : 'n';
+		st_child_report(&csum, 1);
+	}
 	if (st_kernel_recv_stream(fd, ST_SEED_UP, &r.up))
 		return 4;
 	if (st_kernel_send_stream(fd, ST_SEED_DOWN, j->bytes, &r.down))
@@ -592,19 +816,23 @@ static int k_mptcp_server_two_way(struct kjob *j)
 }
 
 /* skiff's MPTCP client (connect() on an IPPROTO_MPTCP socket) to a Linux
- * MPTCP listener: MP_CAPABLE completes on both ends, 64 MiB each way. */
-static void mptcp_skiff_client(int family)
+ * MPTCP listener: MP_CAPABLE completes on both ends, 64 MiB each way.
+ * With @p csum skiff asks for DSS checksums (skiff_config.mptcp_checksum)
+ * of a Linux whose net.mptcp.checksum_enabled is 0: Linux takes them
+ * because the SYN asks, and says so in its MPTCP_INFO. */
+static void mptcp_skiff_client(int family, bool csum)
 {
 	static const char *const names[] = {
 		"MPTcpExtMPCapableSYNRX", "MPTcpExtMPCapableACKRX", "MPTcpExtMPCapableFallbackACK",
 		"MPTcpExtDSSNotMatching", "MPTcpExtInfiniteMapRx",  "MPTcpExtMPFallbackTokenInit",
+		"MPTcpExtDataCsumErr",	  "MPTcpExtMPFailTx",
 	};
-	struct kjob j = {.fn = k_mptcp_server_two_way, .family = family, .bytes = BIG};
+	struct kjob j = {.fn = k_mptcp_server_two_way, .family = family, .bytes = BIG, .arg = csum};
 	struct skiff_mptcp_status ms;
 	struct st_two_way mine, theirs;
 	struct sockaddr_storage ss;
 	struct skiff_stats st;
-	uint64_t v[6];
+	uint64_t v[8];
 	socklen_t len;
 	char ready;
 	int fd;
@@ -613,6 +841,8 @@ static void mptcp_skiff_client(int family)
 	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
 		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
 	kchild(&j);
+	if (csum)
+		st_xsk_tweak = tweak_mptcp_checksum;
 	stack_up();
 	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
 	fd = skiff_socket(family, SOCK_STREAM, IPPROTO_MPTCP);
@@ -621,6 +851,11 @@ static void mptcp_skiff_client(int family)
 	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
 	CU_ASSERT(skiff_mptcp_status(fd, &ms) == 0);
 	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
+	TK_ASSERT_EQ(mptcp_csum_enabled(fd), csum ? 1 : 0);
+	if (csum) {
+		CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+		TK_ASSERT_EQ(ready, 'y');
+	}
 	st_skiff_two_way_client(fd, j.bytes, &mine);
 	kchild_two_way_done(&mine, &theirs, j.bytes);
 	st_note_rate("skiff -> kernel (MPTCP)", j.bytes, mine.up.seconds);
@@ -633,10 +868,12 @@ static void mptcp_skiff_client(int family)
 		(unsigned long long)st.mptcp_fallback_synack,
 		(unsigned long long)st.mptcp_map_mismatch, (unsigned long long)st.mptcp_data_fin_rx,
 		(unsigned long long)st.mptcp_data_fin_tx);
-	k_mptcp_counters(names, v, 6);
+	k_mptcp_counters(names, v, 8);
 	TK_ASSERT_EQ(st.mptcp_active_established, 1);
 	TK_ASSERT_EQ(st.mptcp_fallback_synack, 0);
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	TK_ASSERT_EQ(st.mptcp_csum_err, 0);
+	TK_ASSERT_EQ(st.mptcp_mp_fail_tx + st.mptcp_mp_fail_rx, 0);
 	CU_ASSERT(st.mptcp_data_fin_rx >= 1);
 	CU_ASSERT(st.mptcp_data_fin_tx >= 1);
 	TK_ASSERT_EQ(v[0], 1); /* the server took our MP_CAPABLE SYN */
@@ -645,16 +882,23 @@ static void mptcp_skiff_client(int family)
 	TK_ASSERT_EQ(v[3], 0);
 	TK_ASSERT_EQ(v[4], 0);
 	TK_ASSERT_EQ(v[5], 0);
+	TK_ASSERT_EQ(v[6], 0); /* no mapping's checksum wrong */
+	TK_ASSERT_EQ(v[7], 0);
 }
 
 static void test_mptcp_skiff_client_v4(void)
 {
-	mptcp_skiff_client(AF_INET);
+	mptcp_skiff_client(AF_INET, false);
+}
+
+static void test_mptcp_checksum_skiff_client(void)
+{
+	mptcp_skiff_client(AF_INET, true);
 }
 
 static void test_mptcp_skiff_client_v6(void)
 {
-	mptcp_skiff_client(AF_INET6);
+	mptcp_skiff_client(AF_INET6, false);
 }
 
 /* Linux with MPTCP off (net.mptcp.enabled=0, a plain TCP client) to a
@@ -1231,10 +1475,13 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_client_falls_back),
 	TK_TEST(test_mptcp_kernel_client_v4),
 	TK_TEST(test_mptcp_kernel_client_v6),
-	TK_TEST(test_mptcp_checksum_declined),
+	TK_TEST(test_mptcp_checksum_kernel_client),
 	TK_TEST(test_mptcp_data_level_resend),
 	TK_TEST(test_mptcp_skiff_client_v4),
 	TK_TEST(test_mptcp_skiff_client_v6),
+	TK_TEST(test_mptcp_checksum_skiff_client),
+	TK_TEST(test_mptcp_checksum_failure_rx),
+	TK_TEST(test_mptcp_checksum_failure_tx),
 	TK_TEST(test_mptcp_fallback_reported_server),
 	TK_TEST(test_mptcp_fallback_reported_client),
 	TK_TEST(test_connect_to_closed_port_refused),
