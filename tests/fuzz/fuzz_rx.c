@@ -378,15 +378,26 @@ static int accept_from(int lfd, uint16_t peer_port)
 	return want;
 }
 
+/* MP_CAPABLE's flags from the peer: H, and A (DSS checksums) on the
+ * connections the stack opens and on every other one it accepts (its
+ * first plain), so that received mappings are also held and checked
+ * (stack/mptcp/recv.c). */
+static uint8_t mpc_flags(const struct conn *c, bool outbound)
+{
+	return (uint8_t)(0x01 | (outbound || (c->gen & 1) ? 0x80 : 0));
+}
+
 /* The peer connects to the stack's listener. */
 static bool open_accepted(struct conn *c)
 {
 	uint8_t o[40], mpc[20] = {30, 20, 0x01, 0x01};
 	size_t olen = fw_syn_options(o);
 
-	if (FUZZ_MPTCP) { /* MP_CAPABLE v1 on the SYN, HMAC-SHA256 (RFC 8684 3.1) */
-		memcpy(o + olen, (uint8_t[]){30, 4, 0x01, 0x01}, 4);
+	/* MP_CAPABLE v1 on the SYN, HMAC-SHA256 (RFC 8684 3.1). */
+	if (FUZZ_MPTCP) {
+		memcpy(o + olen, (uint8_t[]){30, 4, 0x01, mpc_flags(c, false)}, 4);
 		olen += 4;
+		mpc[3] = mpc_flags(c, false);
 	}
 	c->peer_port = (uint16_t)(FW_PORT_ACCEPT + (c->v6 ? 2000 : 0) + c->gen % 2000);
 	c->stack_port = FW_PORT_LISTEN;
@@ -417,7 +428,7 @@ static bool open_outbound(struct conn *c)
 
 	memcpy(&to.sin_addr, fw_peer_ip4, 4);
 	if (FUZZ_MPTCP) { /* the SYN-ACK's MP_CAPABLE: the peer's key */
-		memcpy(o + olen, (uint8_t[]){30, 12, 0x01, 0x01}, 4);
+		memcpy(o + olen, (uint8_t[]){30, 12, 0x01, mpc_flags(c, true)}, 4);
 		put_be64(o + olen + 4, PEER_KEY);
 		olen += 12;
 	}
@@ -783,14 +794,19 @@ static void debug_dump(void)
 		st.frames_held, st.lwip_pcbs_used);
 	fprintf(stderr,
 		"  mptcp: passive %llu active %llu dss rx %llu tx %llu mismatch %llu bad %llu "
-		"unknown %llu join rejected %llu data_fin rx %llu\n",
+		"unknown %llu join rejected %llu data_fin rx %llu csum err %llu (%llu bytes) "
+		"mp_fail tx %llu rx %llu infinite tx %llu rx %llu\n",
 		(unsigned long long)st.mptcp_passive_established,
 		(unsigned long long)st.mptcp_active_established,
 		(unsigned long long)st.mptcp_dss_rx, (unsigned long long)st.mptcp_dss_tx,
 		(unsigned long long)st.mptcp_map_mismatch, (unsigned long long)st.mptcp_bad_option,
 		(unsigned long long)st.mptcp_unknown_subtype,
 		(unsigned long long)st.mptcp_join_rejected,
-		(unsigned long long)st.mptcp_data_fin_rx);
+		(unsigned long long)st.mptcp_data_fin_rx, (unsigned long long)st.mptcp_csum_err,
+		(unsigned long long)st.mptcp_csum_dropped, (unsigned long long)st.mptcp_mp_fail_tx,
+		(unsigned long long)st.mptcp_mp_fail_rx,
+		(unsigned long long)st.mptcp_infinite_map_tx,
+		(unsigned long long)st.mptcp_infinite_map_rx);
 }
 
 static void record(unsigned op, const uint8_t *b, size_t len)

@@ -566,6 +566,30 @@ static int mptcp_seeds(const char *out)
 	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, 24, "hello");
 	e |= put(dir, "mpc-data", &in);
 
+	/* DSS checksums (the stack's own connection asked for them): a
+	 * mapping of 10 bytes over two segments, its bytes held until both
+	 * are in; its checksum (0) is wrong, so they are dropped and the
+	 * stack sends MP_FAIL. Then the peer's infinite mapping. */
+	memset(o, 0, sizeof(o));
+	o[0] = PKB_MPTCP_OPT_KIND;
+	o[1] = 28;
+	o[2] = PKB_MPTCP_SUBTYPE_DSS << 4;
+	o[3] = 0x0f; /* 64-bit DATA_ACK and DSN, a mapping */
+	fw_put16(o + 24, 10);
+	tcp(&in, FW_TCP4 | FW_F_CONN1 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, 28, "hello");
+	/* The fields are offsets from where the connection is (fuzz_wire.h),
+	 * 5 bytes on once the stack has ACKed "hello": the same mapping is 5
+	 * back. */
+	memset(o + 12, 0xff, 8);
+	o[19] = 0xfb;
+	fw_put32(o + 20, 0xfffffffbu);
+	tcp(&in, FW_TCP4 | FW_F_CONN1 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, 28, "world");
+	memset(o + 12, 0, 12);
+	fw_put16(o + 24, 0);
+	tcp(&in, FW_TCP4 | FW_F_CONN1 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, 28, "plain");
+	app(&in, FW_F_PUMP, FW_APP_RECV, FW_C_OPENED4, 0);
+	e |= put(dir, "dss-csum", &in);
+
 	/* An MP_JOIN SYN to the MPTCP listener: reset (no token is known). */
 	memcpy(o, (uint8_t[]){30, 12, 0x10, 0, 1, 2, 3, 4, 5, 6, 7, 8}, 12);
 	n = fw_tcp(seg, FW_PORT_RAW, FW_PORT_LISTEN, 7, 0, FW_TH_SYN, o, 12, NULL, 0);
