@@ -10,12 +10,12 @@
  * kept as extents (conn.h) until the subflow has handed their bytes on.
  *
  * With DSS checksums (3.3.1) a mapping's bytes are held back until the
- * whole mapping has arrived and its checksum is right; Linux maps up to
- * 64 KiB at once, over many segments. Bytes of a mapping whose checksum
- * is wrong never reach the socket: they are dropped (their room in the
- * window given back, their data sequence numbers acknowledged so that the
- * peer does not send them again), counted, and an MP_FAIL goes to the
- * peer (3.7), whose infinite mapping then makes the subflow plain TCP. */
+ * whole mapping has arrived and been checked; Linux maps up to 64 KiB at
+ * once, over many segments. A mapping whose checksum is wrong sends an
+ * MP_FAIL to the peer (3.7), whose infinite mapping then makes the
+ * subflow plain TCP, covering the failed bytes too: they go to the socket
+ * as TCP would hand them on (as Linux does), so the byte stream has no
+ * gap; the failure is counted and the socket says FALLBACK. */
 #include <errno.h>
 #include <string.h>
 
@@ -302,30 +302,17 @@ static struct pbuf *held_take(struct skiff_mptcp_sf *sf, uint32_t n)
 	return head;
 }
 
-/* A mapping whose checksum is wrong (3.7): its bytes go no further. The
- * first failure sends MP_FAIL naming it; the socket is TCP from then on. */
+/* A mapping whose checksum is wrong (3.7): counted, and the first failure
+ * sends MP_FAIL naming it; the socket is TCP from then on. Its bytes are
+ * handed on by the caller, as the fallback's TCP hands them on. */
 static void csum_failed(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
-			const struct skiff_mptcp_cmap *m, struct pbuf *q)
+			const struct skiff_mptcp_cmap *m)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_conn *c = sf->conn;
-	uint32_t n = m->len;
 
 	st->stats.mptcp_csum_err++;
-	st->stats.mptcp_csum_dropped += n;
-	sf->rcv_deliv += n;
-	/* Acknowledged at the data level, so that the peer does not send them
-	 * again: the data stream goes on after them. */
-	if ((int64_t)(m->dsn + n - c->rcv_data_nxt) > 0)
-		c->rcv_data_nxt = m->dsn + n;
-	rmap_prune(sf);
-	pbuf_free(q);
-	while (n) {
-		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
-
-		tcp_recved(pcb, k);
-		n -= k;
-	}
+	st->stats.mptcp_csum_fail_bytes += m->len;
 	if (!c->fb.failed) {
 		c->fb.failed = true;
 		c->fb.fail_tx = true;
@@ -345,7 +332,7 @@ static void out_add(struct pbuf **out, struct pbuf *q)
 }
 
 /* With checksums: @p p joins the held bytes, and every mapping now whole
- * is checked and its bytes handed on (or dropped). */
+ * is checked and its bytes handed on. */
 static struct pbuf *csum_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -419,10 +406,9 @@ static struct pbuf *csum_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, st
 				break;
 			sf->ncmap--;
 			memmove(sf->cmap, sf->cmap + 1, sf->ncmap * sizeof(sf->cmap[0]));
-			if (ok)
-				out_add(&out, pass(pcb, sf, q));
-			else
-				csum_failed(pcb, sf, &cm, q);
+			if (!ok)
+				csum_failed(pcb, sf, &cm);
+			out_add(&out, pass(pcb, sf, q));
 		}
 	}
 	return out;

@@ -624,9 +624,10 @@ struct skiff_stats {
 	uint64_t mptcp_unknown_subtype; /**< kind-30 options of a subtype RFC 8684 does
 					 * not define: ignored */
 	uint64_t mptcp_csum_err;	/**< received mappings whose DSS checksum was wrong
-					 * (RFC 8684 3.3.1): not delivered; the first of a
-					 * connection sends MP_FAIL, which falls back (3.7) */
-	uint64_t mptcp_csum_dropped;	/**< ... their bytes (not segments) */
+					 * (RFC 8684 3.3.1); the first of a connection
+					 * sends MP_FAIL, which falls back (3.7) */
+	uint64_t mptcp_csum_fail_bytes; /**< ... their bytes (not segments), handed on
+					   * as the fallback's TCP hands them on */
 	uint64_t mptcp_mp_fail_tx, mptcp_mp_fail_rx; /**< MP_FAIL options sent (ours, or
 						      * the echo of the peer's); received */
 	uint64_t mptcp_infinite_map_tx; /**< infinite mappings sent (the peer's MP_FAIL
