@@ -606,8 +606,8 @@ static void test_mptcp_checksum_failure_rx(void)
 		"infinite mappings rx %llu, map mismatch %llu",
 		(unsigned long long)got, (unsigned long long)bytes, (long long)at,
 		(unsigned long long)flip, (unsigned long long)st.mptcp_csum_err,
-		(unsigned long long)st.mptcp_csum_fail_bytes, (unsigned long long)st.mptcp_mp_fail_tx,
-		(unsigned long long)st.mptcp_mp_fail_rx,
+		(unsigned long long)st.mptcp_csum_fail_bytes,
+		(unsigned long long)st.mptcp_mp_fail_tx, (unsigned long long)st.mptcp_mp_fail_rx,
 		(unsigned long long)st.mptcp_infinite_map_rx,
 		(unsigned long long)st.mptcp_map_mismatch);
 	TK_ASSERT_EQ(lost, 0);
