@@ -350,7 +350,8 @@ bool skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb)
 	 * before what was out when it began is ACKed, add to it (Linux's
 	 * high_seq; lwIP's rto_end marks the end of what it requeued): a
 	 * later timeout's window is the cut one already. */
-	if (r->rto_undo && r->undo_valid && (pcb->nrtx > 0 || TCP_SEQ_LT(pcb->lastack, r->rto_high)))
+	if (r->rto_undo && r->undo_valid &&
+	    (pcb->nrtx > 0 || TCP_SEQ_LT(pcb->lastack, r->rto_high)))
 		return true;
 	r->rto_high = TCP_SEQ_GT(pcb->rto_end, pcb->snd_nxt) ? pcb->rto_end : pcb->snd_nxt;
 	r->prior_cwnd = pcb->cwnd;

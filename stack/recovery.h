@@ -93,7 +93,7 @@ struct skiff_recovery {
 	 * When the peer reports every one of them received twice, the
 	 * reduction was for nothing and is undone. */
 	bool undo_valid;
-	bool rto_undo; /* ... of a retransmission timeout (and its backoffs) */
+	bool rto_undo;	/* ... of a retransmission timeout (and its backoffs) */
 	u32_t rto_high; /* snd_nxt at that timeout: later ones before it is ACKed add to it */
 	int16_t undo_retrans;
 	u32_t prior_cwnd, prior_ssthresh;

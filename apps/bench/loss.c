@@ -427,9 +427,10 @@ static void print_skiff_end(const char *who, const struct skiff_stats *s)
 	       who, F(tcp_retransmits), F(tcp_timeouts), F(tcp_rto_retransmits),
 	       F(tcp_fast_recoveries), F(tcp_sack_retransmits), F(tcp_lost_retransmits),
 	       F(tcp_rack_losses), F(tcp_tlp_sent), F(tcp_tlp_recoveries), F(tcp_dsacks_received),
-	       F(tcp_spurious_undos), F(tcp_late_originals), F(tcp_cc_cubic_events), F(tcp_cc_reno_events), F(tcp_cc_rto_events),
-	       F(tcp_hystart_css), F(tcp_hystart_exits), F(tcp_ooseq), F(tcp_rx_out_of_window),
-	       F(tx_drop_ring_full), F(rx_orphaned_bytes));
+	       F(tcp_spurious_undos), F(tcp_late_originals), F(tcp_cc_cubic_events),
+	       F(tcp_cc_reno_events), F(tcp_cc_rto_events), F(tcp_hystart_css),
+	       F(tcp_hystart_exits), F(tcp_ooseq), F(tcp_rx_out_of_window), F(tx_drop_ring_full),
+	       F(rx_orphaned_bytes));
 #undef F
 }
 

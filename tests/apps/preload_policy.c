@@ -226,7 +226,8 @@ int main(int argc, char **argv)
 		long long left;
 		fd_set rs;
 
-		CHECK(tfd >= 0 && timerfd_settime(tfd, 0, &its, NULL) == 0, "timerfd armed, 200 ms");
+		CHECK(tfd >= 0 && timerfd_settime(tfd, 0, &its, NULL) == 0,
+		      "timerfd armed, 200 ms");
 		FD_ZERO(&rs);
 		FD_SET(ls, &rs);
 		FD_SET(tfd, &rs);
@@ -235,11 +236,13 @@ int main(int argc, char **argv)
 		      "select() over the skiff listener and a timerfd: the timer");
 		left = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
 		printf("  time left %lld us of 10 s\n", left);
-		CHECK(left > 8000000 && left < 9850000, "select() wrote back the time left (about 9.8 s)");
+		CHECK(left > 8000000 && left < 9850000,
+		      "select() wrote back the time left (about 9.8 s)");
 		tv = (struct timeval){.tv_usec = 100000};
 		FD_ZERO(&rs);
 		FD_SET(ls, &rs);
-		CHECK(select(ls + 1, &rs, NULL, NULL, &tv) == 0 && tv.tv_sec == 0 && tv.tv_usec == 0,
+		CHECK(select(ls + 1, &rs, NULL, NULL, &tv) == 0 && tv.tv_sec == 0 &&
+			      tv.tv_usec == 0,
 		      "select() on the skiff listener times out after 100 ms, 0 left");
 		close(tfd);
 	}

@@ -803,8 +803,8 @@ static void debug_dump(void)
 		(unsigned long long)st.mptcp_unknown_subtype,
 		(unsigned long long)st.mptcp_join_rejected,
 		(unsigned long long)st.mptcp_data_fin_rx, (unsigned long long)st.mptcp_csum_err,
-		(unsigned long long)st.mptcp_csum_fail_bytes, (unsigned long long)st.mptcp_mp_fail_tx,
-		(unsigned long long)st.mptcp_mp_fail_rx,
+		(unsigned long long)st.mptcp_csum_fail_bytes,
+		(unsigned long long)st.mptcp_mp_fail_tx, (unsigned long long)st.mptcp_mp_fail_rx,
 		(unsigned long long)st.mptcp_infinite_map_tx,
 		(unsigned long long)st.mptcp_infinite_map_rx);
 }

@@ -285,14 +285,10 @@ static void test_prr_against_the_pseudocode(void)
 }
 
 static const struct tk_case tests[] = {
-	TK_TEST(test_rto_formula_and_floor),
-	TK_TEST(test_pto_formula),
-	TK_TEST(test_reordering_window),
-	TK_TEST(test_timestamp_echo_older),
-	TK_TEST(test_prr_proportional),
-	TK_TEST(test_prr_slow_start_bound),
-	TK_TEST(test_prr_against_the_pseudocode),
-	TK_TEST_END,
+	TK_TEST(test_rto_formula_and_floor),	  TK_TEST(test_pto_formula),
+	TK_TEST(test_reordering_window),	  TK_TEST(test_timestamp_echo_older),
+	TK_TEST(test_prr_proportional),		  TK_TEST(test_prr_slow_start_bound),
+	TK_TEST(test_prr_against_the_pseudocode), TK_TEST_END,
 };
 
 static const struct tk_suite suite = {"recovery", NULL, NULL, tests};

@@ -630,9 +630,9 @@ struct skiff_stats {
 					   * as the fallback's TCP hands them on */
 	uint64_t mptcp_mp_fail_tx, mptcp_mp_fail_rx; /**< MP_FAIL options sent (ours, or
 						      * the echo of the peer's); received */
-	uint64_t mptcp_infinite_map_tx; /**< infinite mappings sent (the peer's MP_FAIL
+	uint64_t mptcp_infinite_map_tx;		     /**< infinite mappings sent (the peer's MP_FAIL
 					 * asked): TCP from there */
-	uint64_t mptcp_infinite_map_rx; /**< ... received after our MP_FAIL */
+	uint64_t mptcp_infinite_map_rx;		     /**< ... received after our MP_FAIL */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */
