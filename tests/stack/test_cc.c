@@ -445,17 +445,45 @@ static int child_recv(void *arg)
 	return rc ? 12 : 0;
 }
 
+/* The one connection the child makes to @p lfd (bound here to PORT,
+ * listening), accepted; the listener closed. */
+static int accept_on_port(int lfd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	int fd, one = 1;
+
+	skiff_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd, 4) == 0);
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	skiff_close(lfd);
+	return fd;
+}
+
+/* Half-close, run the stack until the child has read it all and closed,
+ * close; the child's report into @p theirs, its exit checked. */
+static void close_and_collect(int fd, struct st_xfer *theirs, int report_ms)
+{
+	char c;
+
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	CU_ASSERT(skiff_recv(fd, &c, 1, 0) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(theirs, sizeof(*theirs), report_ms));
+	TK_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
+}
+
 /* The parent's listener picks @p algo; the connection it accepts runs it
  * and sends BYTES through 1 % loss each way to the child. */
 static void lossy_transfer(const char *algo, uint64_t seed)
 {
 	struct skiff_memlink_faults f = {.seed = 0xcc000000u + seed, .drop_ppm = 10000};
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	struct child_spec x = {.seed = seed};
 	struct skiff_stats before, after;
 	struct st_xfer mine, theirs;
 	uint8_t want[32];
-	int lfd, fd, one = 1;
+	int lfd, fd;
 
 	st_pair_up_faults(&P, 0, child_recv, &x, &f);
 	skiff_get_stats(&before);
@@ -471,25 +499,10 @@ static void lossy_transfer(const char *algo, uint64_t seed)
 		  errno == EINVAL);
 	CU_ASSERT(skiff_setsockopt(lfd, IPPROTO_TCP, TCP_CONGESTION, algo, strlen(algo)) == 0);
 	CU_ASSERT(name_is(lfd, algo));
-	skiff_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(skiff_listen(lfd, 4) == 0);
-	fd = skiff_accept(lfd, NULL, NULL, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	skiff_close(lfd);
+	fd = accept_on_port(lfd);
 	CU_ASSERT(name_is(fd, algo)); /* inherited from the listener */
 	CU_ASSERT(st_send_stream(fd, seed, BYTES, false, &mine) == 0);
-	/* Half-close, and run the stack until the child has read it all and
-	 * closed. */
-	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
-	{
-		char c;
-
-		CU_ASSERT(skiff_recv(fd, &c, 1, 0) == 0);
-	}
-	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 90000));
-	TK_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
+	close_and_collect(fd, &theirs, 90000);
 	st_pattern_digest(seed, BYTES, want);
 	TK_ASSERT_EQ(mine.bytes, BYTES);
 	TK_ASSERT_EQ(theirs.bytes, BYTES);
@@ -531,33 +544,19 @@ static void lossy_transfer(const char *algo, uint64_t seed)
 static void test_spurious_recovery_undone(void)
 {
 	struct skiff_memlink_faults f = {.seed = 0xcc0000aau, .delay_ppm = 5000, .delay_us = 3000};
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	struct child_spec x = {.seed = 23};
 	struct skiff_stats before, after;
 	struct skiff_memlink_stats ws;
 	struct st_xfer mine, theirs;
-	int lfd, fd, one = 1;
+	int lfd, fd;
 
 	st_pair_up_faults(&P, 0, child_recv, &x, &f);
 	skiff_get_stats(&before);
 	lfd = skiff_socket(AF_INET, SOCK_STREAM, 0);
 	CU_ASSERT_FATAL(lfd >= 0);
-	skiff_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(skiff_listen(lfd, 4) == 0);
-	fd = skiff_accept(lfd, NULL, NULL, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	skiff_close(lfd);
+	fd = accept_on_port(lfd);
 	CU_ASSERT(st_send_stream(fd, x.seed, BYTES, false, &mine) == 0);
-	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
-	{
-		char c;
-
-		CU_ASSERT(skiff_recv(fd, &c, 1, 0) == 0);
-	}
-	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 90000));
-	TK_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
+	close_and_collect(fd, &theirs, 90000);
 	TK_ASSERT_EQ(theirs.bytes, BYTES);
 	TK_ASSERT_EQ(theirs.bad, 0);
 	skiff_get_stats(&after);
@@ -683,25 +682,19 @@ static int child_recv_spike(void *arg)
 static void test_spurious_timeout_undone(void)
 {
 	uint64_t flight;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
 	struct child_spec x = {.seed = 24};
 	struct skiff_stats before, after;
 	struct tcp_info t0, t1;
 	socklen_t tlen = sizeof(t1);
 	struct st_xfer theirs;
-	int lfd, fd, one = 1;
+	int lfd, fd;
 	long long until;
 	char spiked;
 
 	st_pair_up(&P, 0, child_recv_spike, &x);
 	lfd = skiff_socket(AF_INET, SOCK_STREAM, 0);
 	CU_ASSERT_FATAL(lfd >= 0);
-	skiff_setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(skiff_listen(lfd, 4) == 0);
-	fd = skiff_accept(lfd, NULL, NULL, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	skiff_close(lfd);
+	fd = accept_on_port(lfd);
 	send_part(fd, x.seed, 0, SPIKE_FIRST);
 	CU_ASSERT_FATAL(all_acked(fd, 5000, &t0));
 	CU_ASSERT_FATAL(st_child_read_report(&spiked, 1, 5000));
@@ -737,15 +730,7 @@ static void test_spurious_timeout_undone(void)
 	CU_ASSERT(t1.tcpi_snd_cwnd >= t0.tcpi_snd_cwnd);
 	/* The rest of the stream, byte for byte. */
 	send_part(fd, x.seed, SPIKE_FIRST + flight, SPIKE_TOTAL - SPIKE_FIRST - flight);
-	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
-	{
-		char c;
-
-		CU_ASSERT(skiff_recv(fd, &c, 1, 0) == 0);
-	}
-	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 30000));
-	TK_ASSERT_EQ(st_pair_wait_child(&P, 30000), 0);
+	close_and_collect(fd, &theirs, 30000);
 	TK_ASSERT_EQ(theirs.bytes, SPIKE_TOTAL);
 	TK_ASSERT_EQ(theirs.bad, 0);
 }
