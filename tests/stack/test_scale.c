@@ -711,6 +711,34 @@ static void test_time_wait_bounded_and_reaped(void)
 
 #define IDLE_N 10000
 
+/* Child: @p n connections to PORT, non-blocking, made at once; the
+ * number established within 30 s, or -1 when a connect() fails. */
+static int connect_all(int *fds, int n)
+{
+	struct sockaddr_in a = server_addr(PORT);
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		fds[i] = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (skiff_connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != -1 ||
+		    errno != EINPROGRESS)
+			return -1;
+		if (i % 64 == 63)
+			skiff_poll(0);
+	}
+	for (long long end = st_now_ms() + 30000; st_now_ms() < end && k < n;) {
+		skiff_poll(1);
+		k = 0;
+		for (int i = 0; i < n; i++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+
+			k += skiff_getpeername(fds[i], (struct sockaddr *)&ss, &len) == 0;
+		}
+	}
+	return k;
+}
+
 struct idle_job {
 	int n;
 };
@@ -721,29 +749,12 @@ struct idle_job {
 static int child_idle(void *arg)
 {
 	const struct idle_job *j = arg;
-	struct sockaddr_in a = server_addr(PORT);
-	int *fds = calloc((size_t)j->n, sizeof(int)), k = 0;
+	int *fds = calloc((size_t)j->n, sizeof(int)), k;
 	uint8_t buf[4096], want[4096];
 	int got = 0;
 
-	for (int i = 0; i < j->n; i++) {
-		fds[i] = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (skiff_connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != -1 ||
-		    errno != EINPROGRESS)
-			return 10;
-		if (i % 64 == 63)
-			skiff_poll(0);
-	}
-	for (long long end = st_now_ms() + 30000; st_now_ms() < end && k < j->n;) {
-		skiff_poll(1);
-		k = 0;
-		for (int i = 0; i < j->n; i++) {
-			struct sockaddr_storage ss;
-			socklen_t len = sizeof(ss);
-
-			k += skiff_getpeername(fds[i], (struct sockaddr *)&ss, &len) == 0;
-		}
-	}
+	if ((k = connect_all(fds, j->n)) < 0)
+		return 10;
 	st_child_report(&k, sizeof(k));
 	/* Which connection the parent picked, we learn from where the bytes
 	 * land (accept order is not connect order). */
@@ -778,33 +789,31 @@ static int child_idle(void *arg)
 	return 0;
 }
 
+/* Parent: a listener on PORT (@p backlog) that accepts the @p n
+ * connections the child reports made, then a while of polling; returns
+ * the listener. */
+static int accept_children(int *fds, int n, int backlog, int settle_ms)
+{
+	int lfd = listen_v4(PORT, backlog), k;
+
+	TK_ASSERT_EQ(accept_all(lfd, fds, n, 30000), n);
+	CU_ASSERT_FATAL(st_child_read_report(&k, sizeof(k), 30000));
+	TK_ASSERT_EQ(k, n);
+	for (long long end = st_now_ms() + settle_ms; st_now_ms() < end;)
+		skiff_poll(1);
+	return lfd;
+}
+
 /* Child: *arg connections, reported once all are up; then each is read
  * to EOF (the parent closes them) and closed. */
 static int child_connect_n(void *arg)
 {
 	const int n = *(const int *)arg;
-	struct sockaddr_in a = server_addr(PORT);
-	int *fds = calloc((size_t)n, sizeof(int)), k = 0, open = n;
+	int *fds = calloc((size_t)n, sizeof(int)), k, open = n;
 	char c;
 
-	for (int i = 0; i < n; i++) {
-		fds[i] = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (skiff_connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != -1 ||
-		    errno != EINPROGRESS)
-			return 10;
-		if (i % 64 == 63)
-			skiff_poll(0);
-	}
-	for (long long end = st_now_ms() + 30000; st_now_ms() < end && k < n;) {
-		skiff_poll(1);
-		k = 0;
-		for (int i = 0; i < n; i++) {
-			struct sockaddr_storage ss;
-			socklen_t len = sizeof(ss);
-
-			k += skiff_getpeername(fds[i], (struct sockaddr *)&ss, &len) == 0;
-		}
-	}
+	if ((k = connect_all(fds, n)) < 0)
+		return 10;
 	st_child_report(&k, sizeof(k));
 	for (long long end = st_now_ms() + 30000; st_now_ms() < end && open;) {
 		skiff_poll(1);
@@ -826,7 +835,7 @@ static int child_connect_n(void *arg)
 static void test_fill_ring_follows_connections(void)
 {
 	static int n = 1500;
-	int lfd, k, *fds = calloc((size_t)n, sizeof(int));
+	int lfd, *fds = calloc((size_t)n, sizeof(int));
 	struct skiff_stats st;
 
 	CU_ASSERT_FATAL(fds != NULL);
@@ -835,12 +844,7 @@ static void test_fill_ring_follows_connections(void)
 	tk_note("idle: %u frames on the fill ring (ring of 4096)", st.frames_fill);
 	/* (A frame or a few may have taken the child's first SYNs.) */
 	CU_ASSERT(st.frames_fill <= 2048 && st.frames_fill > 2048 - 64);
-	lfd = listen_v4(PORT, 4096);
-	TK_ASSERT_EQ(accept_all(lfd, fds, n, 30000), n);
-	CU_ASSERT_FATAL(st_child_read_report(&k, sizeof(k), 30000));
-	TK_ASSERT_EQ(k, n);
-	for (long long end = st_now_ms() + 200; st_now_ms() < end;)
-		skiff_poll(1);
+	lfd = accept_children(fds, n, 4096, 200);
 	skiff_get_stats(&st);
 	tk_note("%u connections: %u frames on the fill ring (%u free, %u held, %u tx, %u loaned)",
 		st.tcp_connections, st.frames_fill, st.frames_free, st.frames_held, st.frames_tx,
@@ -868,12 +872,7 @@ static void test_timers_among_10000_idle(void)
 
 	CU_ASSERT_FATAL(fds != NULL);
 	st_pair_up(&P, 0, child_idle, &j);
-	lfd = listen_v4(PORT, 65535);
-	TK_ASSERT_EQ(accept_all(lfd, fds, IDLE_N, 30000), IDLE_N);
-	CU_ASSERT_FATAL(st_child_read_report(&k, sizeof(k), 30000));
-	TK_ASSERT_EQ(k, IDLE_N);
-	for (long long end = st_now_ms() + 500; st_now_ms() < end;)
-		skiff_poll(1);
+	lfd = accept_children(fds, IDLE_N, 65535, 500);
 	skiff_get_stats(&idle);
 	tk_note("%u connections idle: %u with armed timers", idle.tcp_connections,
 		idle.tcp_timers_armed);
