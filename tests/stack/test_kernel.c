@@ -60,6 +60,21 @@ static void env_up(const char *tag)
 	CU_ASSERT_FATAL(tb_addr(K.net.ns[1], K.net.ifname[1], PEER_IP6 "/64") == 0);
 }
 
+/* env_up() with Linux's MPTCP on in the peer's namespace; the test is
+ * skipped, saying why, on a kernel without it. */
+static void mptcp_env_up(const char *name)
+{
+	int probe;
+
+	env_up(name);
+	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (probe < 0)
+		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
+	close(probe);
+}
+
 static void stack_up(void)
 {
 	st_xsk_up(K.net.ns[0], K.net.ifname[0], stack_mac, STACK_IP4, NULL, STACK_IP6, NULL);
@@ -244,15 +259,9 @@ static void test_mptcp_client_falls_back(void)
 			 .bytes = 8 * ST_MIB};
 	struct st_two_way mine, theirs;
 	struct skiff_stats st;
-	int lfd, probe;
+	int lfd;
 
-	env_up("mptcp");
-	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
-	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	if (probe < 0)
-		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
-	close(probe);
+	mptcp_env_up("mptcp");
 	kchild(&j);
 	stack_up();
 	lfd = st_skiff_listen(AF_INET, PORT, 8);
@@ -433,15 +442,9 @@ static void mptcp_kernel_client(int family, bool csum)
 	struct skiff_stats st;
 	uint64_t v[8];
 	socklen_t len;
-	int lfd, fd, probe;
+	int lfd, fd;
 
-	env_up(family == AF_INET ? "mpc4" : "mpc6");
-	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
-	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	if (probe < 0)
-		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
-	close(probe);
+	mptcp_env_up(family == AF_INET ? "mpc4" : "mpc6");
 	if (csum)
 		CU_ASSERT_FATAL(tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.checksum_enabled=1") ==
 				0);
@@ -541,15 +544,9 @@ static void test_mptcp_checksum_failure_rx(void)
 	int64_t at;
 	uint8_t *buf;
 	socklen_t len;
-	int lfd, fd, probe;
+	int lfd, fd;
 
-	env_up("mpcsr");
-	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
-	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	if (probe < 0)
-		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
-	close(probe);
+	mptcp_env_up("mpcsr");
 	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.checksum_enabled=1") == 0);
 	/* Linux 6.18 puts its infinite mapping (a 24-byte DSS) on a segment
 	 * sized for plain TCP, as it falls back while building it: with the
@@ -664,9 +661,7 @@ static void test_mptcp_checksum_failure_tx(void)
 	char ready;
 	int fd;
 
-	env_up("mpcst");
-	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	mptcp_env_up("mpcst");
 	kchild(&j);
 	st_xsk_tweak = tweak_mptcp_checksum;
 	stack_up();
@@ -726,15 +721,9 @@ static void test_mptcp_data_level_resend(void)
 	struct sockaddr_storage ss;
 	struct skiff_stats st;
 	socklen_t len;
-	int lfd, fd, probe, rc;
+	int lfd, fd, rc;
 
-	env_up("mpdup");
-	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
-	probe = tb_socket(K.net.ns[1], AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	if (probe < 0)
-		tk_skip("no MPTCP sockets in this kernel: %s", strerror(-probe));
-	close(probe);
+	mptcp_env_up("mpdup");
 	kchild(&j);
 	stack_up();
 	lfd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
@@ -836,9 +825,7 @@ static void mptcp_skiff_client(int family, bool csum)
 	char ready;
 	int fd;
 
-	env_up(family == AF_INET ? "mps4" : "mps6");
-	if (tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	mptcp_env_up(family == AF_INET ? "mps4" : "mps6");
 	kchild(&j);
 	if (csum)
 		st_xsk_tweak = tweak_mptcp_checksum;
