@@ -75,6 +75,19 @@ static void mptcp_env_up(const char *name)
 	close(probe);
 }
 
+/* skiff's MPTCP listener on the wildcard address, PORT. */
+static int mptcp_listen(int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = st_sockaddr(family, "0.0.0.0", "::", PORT, &ss);
+	int lfd = skiff_socket(family, SOCK_STREAM, IPPROTO_MPTCP);
+
+	CU_ASSERT_FATAL(lfd >= 0);
+	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	return lfd;
+}
+
 static void stack_up(void)
 {
 	st_xsk_up(K.net.ns[0], K.net.ifname[0], stack_mac, STACK_IP4, NULL, STACK_IP6, NULL);
@@ -438,10 +451,8 @@ static void mptcp_kernel_client(int family, bool csum)
 	struct kjob j = {
 		.fn = k_client_two_way, .family = family, .proto = IPPROTO_MPTCP, .bytes = BIG};
 	struct st_two_way mine, theirs;
-	struct sockaddr_storage ss;
 	struct skiff_stats st;
 	uint64_t v[8];
-	socklen_t len;
 	int lfd, fd;
 
 	mptcp_env_up(family == AF_INET ? "mpc4" : "mpc6");
@@ -450,11 +461,7 @@ static void mptcp_kernel_client(int family, bool csum)
 				0);
 	kchild(&j);
 	stack_up();
-	lfd = skiff_socket(family, SOCK_STREAM, IPPROTO_MPTCP);
-	CU_ASSERT_FATAL(lfd >= 0);
-	len = st_sockaddr(family, "0.0.0.0", "::", PORT, &ss);
-	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
-	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	lfd = mptcp_listen(family);
 	st_child_go();
 	fd = skiff_accept(lfd, NULL, NULL, 0);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -537,13 +544,11 @@ static void test_mptcp_checksum_failure_rx(void)
 	struct timeval tv = {.tv_sec = 10};
 	struct st_two_way theirs;
 	struct st_xfer down;
-	struct sockaddr_storage ss;
 	struct skiff_stats st;
 	uint8_t want[32];
 	uint64_t v[7], got = 0, lost;
 	int64_t at;
 	uint8_t *buf;
-	socklen_t len;
 	int lfd, fd;
 
 	mptcp_env_up("mpcsr");
@@ -564,11 +569,7 @@ static void test_mptcp_checksum_failure_rx(void)
 	CU_ASSERT_FATAL(buf != NULL);
 	kchild(&j);
 	stack_up();
-	lfd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	CU_ASSERT_FATAL(lfd >= 0);
-	len = st_sockaddr(AF_INET, "0.0.0.0", "::", PORT, &ss);
-	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
-	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	lfd = mptcp_listen(AF_INET);
 	skiff__mptcp_corrupt_rx(flip);
 	st_child_go();
 	fd = skiff_accept(lfd, NULL, NULL, 0);
@@ -718,19 +719,13 @@ static void test_mptcp_data_level_resend(void)
 			 .bytes = 16 * ST_MIB};
 	struct timeval tv = {.tv_sec = 20};
 	struct st_two_way mine, theirs;
-	struct sockaddr_storage ss;
 	struct skiff_stats st;
-	socklen_t len;
 	int lfd, fd, rc;
 
 	mptcp_env_up("mpdup");
 	kchild(&j);
 	stack_up();
-	lfd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	CU_ASSERT_FATAL(lfd >= 0);
-	len = st_sockaddr(AF_INET, "0.0.0.0", "::", PORT, &ss);
-	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
-	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	lfd = mptcp_listen(AF_INET);
 	skiff__mptcp_hold_data_ack(2000);
 	st_child_go();
 	fd = skiff_accept(lfd, NULL, NULL, 0);
@@ -893,20 +888,14 @@ static void test_mptcp_fallback_reported_server(void)
 {
 	struct kjob j = {.fn = k_client_two_way, .family = AF_INET, .bytes = ST_MIB};
 	struct st_two_way mine, theirs;
-	struct sockaddr_storage ss;
 	struct skiff_mptcp_status ms;
-	socklen_t len;
 	int lfd, fd;
 
 	env_up("mpfbs");
 	tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.enabled=0");
 	kchild(&j);
 	stack_up();
-	lfd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	CU_ASSERT_FATAL(lfd >= 0);
-	len = st_sockaddr(AF_INET, "0.0.0.0", "::", PORT, &ss);
-	CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
-	CU_ASSERT_FATAL(skiff_listen(lfd, 8) == 0);
+	lfd = mptcp_listen(AF_INET);
 	/* A listener is not decided yet. */
 	CU_ASSERT(skiff_mptcp_status(lfd, &ms) == 0 && ms.mode == SKIFF_MPTCP_MODE_PENDING &&
 		  ms.subflows == 0);
