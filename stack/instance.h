@@ -77,7 +77,7 @@ struct skiff_stack {
 	uint8_t mac[6];
 	unsigned tx_pending;  /* frames posted since the last kick */
 	unsigned fill_target; /* the fill ring's depth now (netif.c, following demand) */
-	unsigned fill_burst;  /* twice the largest drain lately (halved every 1024 rounds) */
+	unsigned fill_burst;  /* twice the largest drain lately (halved every 1024 empty rounds) */
 	unsigned fill_rounds;
 
 	/* the loop */

@@ -91,7 +91,8 @@ out_free:
  * over 64 connections ran 2.7x slower than with 2,048). It holds twice
  * the connections and handshakes (each may have a segment on the wire at
  * once, as skiff_sizes_for() sizes the ring), twice the largest drain of
- * late, and SKIFF_FILL_FLOOR at least, the ring's size at most. */
+ * late (halved every 1,024 rounds that drain nothing), and
+ * SKIFF_FILL_FLOOR at least, the ring's size at most. */
 #ifndef SKIFF_FILL_FLOOR
 #define SKIFF_FILL_FLOOR 2048u
 #endif
@@ -103,8 +104,8 @@ void skiff__fill_follow_demand(unsigned drained)
 
 	if (2u * drained > st->fill_burst)
 		st->fill_burst = 2u * drained;
-	else if (!(++st->fill_rounds & 1023u))
-		st->fill_burst /= 2;
+	else if (!drained)
+		st->fill_burst /= 2; /* every 1024 empty rounds (the caller) */
 	if (want < st->fill_burst)
 		want = st->fill_burst;
 	if (want < SKIFF_FILL_FLOOR)
@@ -147,7 +148,9 @@ unsigned skiff__rx_batch(void)
 			skiff__rxq_relieve();
 		umem_port_refill(st->port);
 	} while (k == SKIFF_RX_BATCH && n < ring);
-	skiff__fill_follow_demand(n);
+	/* Empty rounds (a spinning loop makes millions) only age the burst. */
+	if (n || !(++st->fill_rounds & 1023u))
+		skiff__fill_follow_demand(n);
 	/* What the batch calls for, once (outside lwIP's input). */
 	skiff__batch_run();
 	return n;
