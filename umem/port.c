@@ -129,10 +129,11 @@ unsigned umem_port_refill(struct umem_port *p)
 	unsigned mark = umem__fill_watermark(u, size);
 	uint64_t addrs[UMEM_FILL_BATCH_DEFAULT * 4];
 
-	/* A target is kept: topped up whenever below it. */
-	if (p->fill_target) {
-		if (p->fill_target < size)
-			size = p->fill_target;
+	/* A target below the ring's size is kept: topped up whenever below
+	 * it. At or above it the ring refills as without one (from the
+	 * watermark), which a small UMEM needs to keep frames free. */
+	if (p->fill_target && p->fill_target < size) {
+		size = p->fill_target;
 		mark = size;
 	}
 	if (level >= mark)

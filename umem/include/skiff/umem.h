@@ -266,8 +266,9 @@ SKIFF_API unsigned umem_port_refill(struct umem_port *p);
  * frames, cold in the caches: with a ring sized for 100,000 connections
  * an echo over 64 of them ran 2.7x slower than with 2,048 slots
  * (docs/benchmarks.md, scale run).
- * The receive path sets what it expects to need; a port with a target is
- * topped up to it by every refill below it (no watermark). */
+ * The receive path sets what it expects to need; a target below the
+ * ring's size is topped up by every refill below it (no watermark), one at
+ * or above it changes nothing. */
 SKIFF_API void umem_port_set_fill_target(struct umem_port *p, unsigned frames);
 
 /** How many frames the fill ring holds now; its size in @p size (may be
