@@ -4,6 +4,8 @@
 
 #include "testbed.h"
 
+#include <skiff/stat.h>
+
 #include <sys/prctl.h>
 
 #include <arpa/inet.h>
@@ -322,28 +324,23 @@ bool st_wait_idle(int ms)
 
 void st_dump_stats(const char *label)
 {
+	const struct skiff_stat_field *f;
 	struct skiff_stats s;
+	char line[4096];
+	size_t at = 0;
+	unsigned n;
 
 	skiff_get_stats(&s);
-	st_log("%s: rx %llu tx %llu frames; drops: pkb %llu bad %llu vlan %llu notours %llu "
-	       "meta %llu txnoframe %llu txringfull %llu; tcp: rexmit %llu (timeouts %llu rto %llu, fast %llu, "
-	       "partial %llu, sack %llu) ooseq %llu rxdrop %llu "
-	       "csum %llu; ip drop %llu; copies: tx %llu txsend %llu rx %llu rxrecv %llu inplace "
-	       "%llu; wire: rxdrop %llu fillempty %llu rxfull %llu; pool errs %u heap %u",
-	       label, (unsigned long long)s.rx_frames, (unsigned long long)s.tx_frames,
-	       (unsigned long long)s.rx_drop_no_pkb, (unsigned long long)s.rx_drop_bad_frame,
-	       (unsigned long long)s.rx_drop_vlan, (unsigned long long)s.rx_drop_not_ours,
-	       (unsigned long long)s.rx_drop_meta, (unsigned long long)s.tx_drop_no_frame,
-	       (unsigned long long)s.tx_drop_ring_full, (unsigned long long)s.tcp_retransmits,
-	       (unsigned long long)s.tcp_timeouts, (unsigned long long)s.tcp_rto_retransmits,
-	       (unsigned long long)s.tcp_fast_recoveries, (unsigned long long)s.tcp_partial_acks,
-	       (unsigned long long)s.tcp_sack_retransmits, (unsigned long long)s.tcp_ooseq,
-	       (unsigned long long)s.tcp_rx_drop, (unsigned long long)s.tcp_checksum_err,
-	       (unsigned long long)s.ip_rx_drop, (unsigned long long)s.tx_copied_bytes,
-	       (unsigned long long)s.tx_send_copied_bytes, (unsigned long long)s.rx_copied_bytes,
-	       (unsigned long long)s.rx_recv_copied_bytes, (unsigned long long)s.tx_inplace,
-	       (unsigned long long)s.xdp_rx_dropped, (unsigned long long)s.xdp_fill_ring_empty,
-	       (unsigned long long)s.xdp_rx_ring_full, s.lwip_pool_errors, s.lwip_heap_used);
+	f = skiff_stat_fields(&n);
+	for (unsigned i = 0; i < n && at < sizeof(line) - 64; i++) {
+		uint64_t v = skiff_stat_value(&s, &f[i]);
+
+		if (v)
+			at += (size_t)snprintf(line + at, sizeof(line) - at, " %s=%llu", f[i].name,
+					       (unsigned long long)v);
+	}
+	line[at] = 0;
+	st_log("%s (non-zero counters):%s", label, line);
 }
 
 void st_assert_idle(void)
@@ -746,7 +743,7 @@ static int pair_child_main(void *unused)
 	}
 	pair_faults(pair_child.w, 1);
 	rc = pair_child.fn(pair_child.arg);
-	if (getenv("ST_VERBOSE"))
+	if (rc || getenv("ST_VERBOSE"))
 		st_dump_stats("child");
 	if (!rc && !st_wait_idle(ST_IDLE_WAIT_MS))
 		rc = 91;
