@@ -870,8 +870,8 @@ size_t st_tcp4_frame(uint8_t *f, const struct st_tcp4 *t, const void *data, size
 	}
 	th[12] = (uint8_t)((thl / 4) << 4);
 	th[13] = t->flags;
-	th[14] = 0xff; /* window 65535 */
-	th[15] = 0xff;
+	th[14] = (uint8_t)((65535u - t->wnd_less) >> 8);
+	th[15] = (uint8_t)(65535u - t->wnd_less);
 	if (t->optlen)
 		memcpy(th + 20, t->opt, t->optlen);
 	if (len)

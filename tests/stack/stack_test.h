@@ -199,9 +199,10 @@ struct st_tcp4 {
 	uint8_t flags;
 	const uint8_t *opt;
 	size_t optlen;
+	uint16_t wnd_less; /* the window field: 65535 less this */
 };
 
-/* The whole frame, checksums filled in, window 65535; its length. */
+/* The whole frame, checksums filled in; its length. */
 size_t st_tcp4_frame(uint8_t *f, const struct st_tcp4 *t, const void *data, size_t len);
 
 /* ---- skiff on a veth --------------------------------------------------------------- */

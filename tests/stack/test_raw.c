@@ -44,6 +44,7 @@ static struct {
 	bool up;
 	/* the TCP connection we drive */
 	uint32_t snd_nxt, rcv_nxt;
+	uint16_t wnd_less; /* our window field: 65535 less this */
 } R;
 
 /* ---- frames ------------------------------------------------------------------------ */
@@ -70,7 +71,8 @@ static size_t tcp_frame(uint8_t *f, uint32_t seq, uint32_t ack, uint8_t flags, c
 			    .ack = ack,
 			    .flags = flags,
 			    .opt = opt,
-			    .optlen = optlen};
+			    .optlen = optlen,
+			    .wnd_less = R.wnd_less};
 
 	inet_pton(AF_INET, PEER_IP, &t.saddr);
 	inet_pton(AF_INET, STACK_IP, &t.daddr);
@@ -827,6 +829,69 @@ static void test_ooseq_past_window_trimmed(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* ---- retransmission timeouts ----------------------------------------------------------- */
+
+/* An ACK from the peer of everything up to @p ack, its window 65535 less
+ * @p wnd_less. */
+static void peer_ack(uint32_t ack, uint16_t wnd_less)
+{
+	uint8_t f[128];
+
+	R.wnd_less = wnd_less;
+	raw_send(f, tcp_frame(f, R.snd_nxt, ack, TH_ACK, NULL, 0, NULL, 0));
+	R.wnd_less = 0;
+}
+
+/* The peer ACKs 100 bytes into the first segment of a write and nothing
+ * more: each timeout resends that segment, which begins below SND.UNA,
+ * and the peer answers each resend with the same ACK. The timeouts back
+ * off, each twice the one before (RFC 6298 5.5). lwIP timed such a resend
+ * and took each answer for a 0-tick RTT sample that reset the backed-off
+ * RTO (fixed by lwIP patch 0018, Karn's rule): the timeouts came sooner
+ * and sooner and the connection was given up within a second. The
+ * answers' windows differ by a byte (window updates, not duplicate ACKs
+ * that would start a fast retransmit). */
+static void test_rto_backs_off_after_partial_ack(void)
+{
+	uint8_t data[4000];
+	long long t[3];
+	uint32_t first, got = 0;
+	struct rx r;
+	int lfd, fd, k = 0;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	/* An RTT sample first: the RTO comes down from 1 s to its floor. */
+	CU_ASSERT_FATAL(skiff_send(fd, "hello", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.paylen == 5);
+	R.rcv_nxt = r.seq + 5;
+	peer_ack(R.rcv_nxt, 0);
+	memset(data, 'x', sizeof(data));
+	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+	first = R.rcv_nxt;
+	/* Its first two segments (Nagle holds the rest back for an ACK). */
+	while (got < 2 * 1448 && recv_tcp(&r, 2000))
+		if (r.paylen && r.seq == first + got)
+			got += (uint32_t)r.paylen;
+	TK_ASSERT_EQ(got, 2 * 1448);
+	peer_ack(first + 100, 0);
+	while (k < 3 && recv_tcp(&r, 3000))
+		if (r.paylen && r.seq == first) {
+			t[k++] = st_now_ms();
+			peer_ack(first + 100, (uint16_t)k);
+		}
+	TK_ASSERT_EQ(k, 3);
+	if (k == 3) {
+		tk_note("timeouts %lld ms, then %lld ms apart", t[1] - t[0], t[2] - t[1]);
+		CU_ASSERT(t[1] - t[0] >= 300);			 /* twice the 200 ms floor */
+		CU_ASSERT(t[2] - t[1] >= (t[1] - t[0]) * 3 / 2); /* and twice again */
+	}
+	R.rcv_nxt = first + 100;
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* ---- routing ---------------------------------------------------------------------------- */
 
 /* Off-link destinations go to the gateway's MAC, with their own address. */
@@ -860,6 +925,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_secpath_policy),
 	TK_TEST(test_bad_tcp_checksum_counted),
 	TK_TEST(test_ooseq_past_window_trimmed),
+	TK_TEST(test_rto_backs_off_after_partial_ack),
 	TK_TEST_END,
 };
 
