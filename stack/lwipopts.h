@@ -175,7 +175,8 @@ unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
  * last visit saw (timers.c); its listener's half-open list (listenq.c; a
  * listener uses those links as the list's head and tail, and counts its
  * half-open connections); the list of connections holding out-of-order
- * frames and their count (ooseq.c). */
+ * frames and their count (ooseq.c); when the handshake's SYN or SYN-ACK
+ * left, if only once (recovery.c: the first RTT sample). */
 #define LWIP_TCP_PCB_EMBEDDER_FIELDS                                                               \
 	struct tcp_pcb *skiff_hnext;                                                               \
 	struct tcp_pcb *skiff_tnext, *skiff_tprev;                                                 \
@@ -186,6 +187,7 @@ unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
 	u32_t skiff_hash;                                                                          \
 	u32_t skiff_half_open;                                                                     \
 	u32_t skiff_due, skiff_visited;                                                            \
+	u32_t skiff_syn_us;                                                                        \
 	s16_t skiff_rtime;                                                                         \
 	u8_t skiff_tlist;                                                                          \
 	u8_t skiff_flags;

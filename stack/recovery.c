@@ -157,6 +157,10 @@ void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg)
 	struct skiff_sock *s;
 	u32_t now = skiff__now_us();
 
+	/* The handshake's send time, for its RTT sample; none once resent
+	 * (Karn: its ACK may be for either). */
+	if (TCPH_FLAGS(seg->tcphdr) & TCP_SYN)
+		pcb->skiff_syn_us = (seg->skiff_sflags & SKIFF_SEG_SENT) ? 0 : now | 1u;
 	if (seg->skiff_sflags & SKIFF_SEG_SENT)
 		seg->skiff_sflags |= SKIFF_SEG_RETRANS;
 	seg->skiff_sflags = (u8_t)((seg->skiff_sflags | SKIFF_SEG_SENT) & ~SKIFF_SEG_SACKED);
@@ -705,6 +709,22 @@ static void set_rto(struct skiff_recovery *r, struct tcp_pcb *pcb)
 	pcb->sv = (s16_t)(ticks - srtt);
 	if (!pcb->nrtx)
 		pcb->rto = (s16_t)ticks;
+}
+
+void skiff__recovery_established(struct skiff_sock *s, struct tcp_pcb *pcb)
+{
+	u32_t now;
+
+	if (!pcb->skiff_syn_us)
+		return;
+	now = skiff__now_us();
+	rtt_sample(s, now - pcb->skiff_syn_us, now);
+	pcb->skiff_syn_us = 0;
+	set_rto(&s->rec, pcb);
+	/* lwIP's own estimate would replace it with its sample of the same
+	 * round trip, in 10 ms ticks (its VJ estimator starts from a 1 s
+	 * variance): this one stands. */
+	pcb->rttest = 0;
 }
 
 void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked)

@@ -134,6 +134,10 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
  * was queued to resend. Never inside lwIP's input (it forbids touching the
  * queues). */
 bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb);
+/* The handshake is over (accepted, or connected): its round trip, from a
+ * SYN or SYN-ACK sent once to its ACK, is the first RTT sample, and the
+ * RTO comes down from the initial 1 s (RFC 6298 2.2, as Linux). */
+void skiff__recovery_established(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* New data ACKed (lwIP's sent callback): the episode's end, NewReno's
  * partial ACK without SACK, the RTO from the RTT estimate, the probe. */
 void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acked);

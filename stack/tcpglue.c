@@ -166,6 +166,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 		return ERR_OK;
 	s->state = SKIFF_TS_CONNECTED;
 	skiff__addrs_snapshot(s, pcb);
+	skiff__recovery_established(s, pcb);
 	skiff__notify(s);
 	return ERR_OK;
 }
@@ -251,6 +252,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	skiff__listenq_established(pcb);
 	skiff__tcp_attach(c, pcb);
 	skiff__addrs_snapshot(c, pcb);
+	skiff__recovery_established(c, pcb);
 	if (c->opt.nodelay)
 		tcp_nagle_disable(pcb);
 	/* Counted against the backlog until accept() takes it. */

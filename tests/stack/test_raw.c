@@ -45,6 +45,7 @@ static struct {
 	/* the TCP connection we drive */
 	uint32_t snd_nxt, rcv_nxt;
 	uint16_t wnd_less; /* our window field: 65535 less this */
+	uint16_t port;	   /* the stack's port (0: PORT) */
 } R;
 
 /* ---- frames ------------------------------------------------------------------------ */
@@ -66,7 +67,7 @@ static size_t tcp_frame(uint8_t *f, uint32_t seq, uint32_t ack, uint8_t flags, c
 			    .src_mac = peer_mac,
 			    .vid = R.vlan,
 			    .sport = PEER_PORT,
-			    .dport = PORT,
+			    .dport = R.port ? R.port : PORT,
 			    .seq = seq,
 			    .ack = ack,
 			    .flags = flags,
@@ -892,6 +893,61 @@ static void test_rto_backs_off_after_partial_ack(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* The RTO a connection starts with, in ms (TCP_INFO). */
+static unsigned rto_ms(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
+	return ti.tcpi_rto / 1000;
+}
+
+/* The handshake's round trip is the first RTT sample, both ways (RFC 6298
+ * 2.2; Linux takes it too): the RTO comes down from the initial 1 s to its
+ * 200 ms floor before any data. Before, a connection that had sent no data
+ * kept 1 s (an active open) or lwIP's 750 ms (a passive one): a lost first
+ * request, answer or FIN waited that long. */
+static void test_handshake_rtt_sets_rto(void)
+{
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(PEER_PORT)};
+	uint8_t f[256], o[40];
+	struct rx r;
+	int lfd, fd, cfd;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	tk_note("accepted: RTO %u ms", rto_ms(fd));
+	TK_ASSERT_EQ(rto_ms(fd), 200);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+
+	/* The stack connects; the peer answers its SYN at once. */
+	inet_pton(AF_INET, PEER_IP, &peer.sin_addr);
+	cfd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(cfd >= 0);
+	CU_ASSERT(skiff_connect(cfd, (struct sockaddr *)&peer, sizeof(peer)) == -1 &&
+		  errno == EINPROGRESS);
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.flags == TH_SYN);
+	R.port = (uint16_t)(r.th[0] << 8 | r.th[1]); /* the stack's ephemeral port */
+	R.snd_nxt = 5000;
+	R.rcv_nxt = r.seq + 1;
+	raw_send(f, tcp_frame(f, R.snd_nxt++, R.rcv_nxt, TH_SYN | TH_ACK, o, syn_options(o, false),
+			      NULL, 0));
+	for (long long end = st_now_ms() + 2000; st_now_ms() < end;) {
+		socklen_t len = sizeof(peer);
+
+		skiff_poll(1);
+		if (skiff_getpeername(cfd, (struct sockaddr *)&peer, &len) == 0)
+			break;
+	}
+	tk_note("connected: RTO %u ms", rto_ms(cfd));
+	TK_ASSERT_EQ(rto_ms(cfd), 200);
+	peer_reset(cfd);
+}
+
 /* ---- routing ---------------------------------------------------------------------------- */
 
 /* Off-link destinations go to the gateway's MAC, with their own address. */
@@ -926,6 +982,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_bad_tcp_checksum_counted),
 	TK_TEST(test_ooseq_past_window_trimmed),
 	TK_TEST(test_rto_backs_off_after_partial_ack),
+	TK_TEST(test_handshake_rtt_sets_rto),
 	TK_TEST_END,
 };
 
