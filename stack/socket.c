@@ -332,11 +332,15 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const struct iovec *iov
 	bool nonblock = s->opt.nonblock || (flags & MSG_DONTWAIT);
 	long long deadline = skiff__deadline(s->opt.sndtimeo_ms);
 	struct iov_at a = {.iov = iov, .cnt = cnt};
+	bool pending = false;
 	size_t sent = 0;
 	int e;
 
 	for (;;) {
+		int was = s->err;
+
 		e = send_state(s);
+		pending = e && was && e == -was;
 		if (e && !(e == -EAGAIN && !nonblock))
 			break;
 		if (!e) {
@@ -352,8 +356,14 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const struct iovec *iov
 		if (e)
 			break;
 	}
-	if (sent)
+	/* The connection failed after some bytes were queued: this call
+	 * returns their count, and the error (taken off the socket above)
+	 * stays for the next one, as Linux reports it. */
+	if (sent) {
+		if (pending && s && !s->err)
+			s->err = -e;
 		return (ssize_t)sent;
+	}
 	SKIFF_FAIL(-e);
 }
 

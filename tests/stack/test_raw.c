@@ -948,6 +948,39 @@ static void test_handshake_rtt_sets_rto(void)
 	peer_reset(cfd);
 }
 
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* The connection is reset while a blocking send() waits for room, after it
+ * queued part of its bytes: that call returns the count, the next one
+ * ECONNRESET, the one after EPIPE (Linux's order: the error stays pending
+ * behind a partial send). The count used to take the error with it, and
+ * the next call said only EPIPE. */
+static void test_reset_during_send_reported_next(void)
+{
+	static uint8_t big[8 << 20];
+	uint8_t f[128];
+	ssize_t n;
+	int lfd, fd;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	/* The RST waits on the stack's RX ring until the send polls, after
+	 * it filled the send buffer. */
+	raw_send(f, tcp_frame(f, R.snd_nxt, 0, TH_RST, NULL, 0, NULL, 0));
+	n = skiff_send(fd, big, sizeof(big), 0);
+	tk_note("send: %zd bytes", n);
+	CU_ASSERT(n > 0 && n < (ssize_t)sizeof(big));
+	n = skiff_send(fd, big, 1, 0);
+	TK_ASSERT_EQ(n, -1);
+	TK_ASSERT_EQ(errno, ECONNRESET);
+	n = skiff_send(fd, big, 1, 0);
+	TK_ASSERT_EQ(n, -1);
+	TK_ASSERT_EQ(errno, EPIPE);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* ---- routing ---------------------------------------------------------------------------- */
 
 /* Off-link destinations go to the gateway's MAC, with their own address. */
@@ -983,6 +1016,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_ooseq_past_window_trimmed),
 	TK_TEST(test_rto_backs_off_after_partial_ack),
 	TK_TEST(test_handshake_rtt_sets_rto),
+	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST_END,
 };
 
