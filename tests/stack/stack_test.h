@@ -56,7 +56,7 @@ void st_pattern_digest(uint64_t seed, uint64_t total, uint8_t out[32]);
 
 /* skiff_config for memlink end @p end with the ST_ML_* addresses. */
 struct skiff_config st_memlink_config(struct skiff_memlink *w, unsigned end);
-/* A wire for two stacks (large enough rings and frames for 2 MiB windows). */
+/* A wire for two stacks (large enough rings and frames for 4 MiB windows). */
 struct skiff_memlink *st_memlink_create(void);
 /* The same with @p frames frames per end (few: frames run short). */
 struct skiff_memlink *st_memlink_create_frames(uint32_t frames);

@@ -774,7 +774,7 @@ static void test_slow_reader_frames_relieved(void)
 	fd = skiff_accept(lfd, NULL, NULL, 0);
 	CU_ASSERT_FATAL(fd >= 0);
 	skiff_close(lfd);
-	/* Not reading: the window fills (2 MiB > 1024 frames of 1448 bytes). */
+	/* Not reading: the window fills (4 MiB > 1024 frames of 1448 bytes). */
 	for (long long end = st_now_ms() + 1000; st_now_ms() < end;)
 		skiff_poll(1);
 	skiff_get_stats(&st);

@@ -176,14 +176,14 @@ struct skiff_config {
 	/* frame budgets: what received data may hold of the UMEM */
 	uint32_t max_ooseq_frames_conn; /**< frames one connection's out-of-order queue
 					 * may hold (default a receive window of full
-					 * segments, 1437, or frame_count / 8 if less; at
+					 * segments, 2873, or frame_count / 8 if less; at
 					 * most 65535); past it the highest segments are
 					 * dropped (the peer resends them) */
 	uint32_t max_ooseq_frames;	/**< the same over all connections (default
 					 * frame_count / 4) */
 	uint32_t max_rx_frames_conn;	/**< frames one connection's unread data may hold
 					 * (default a receive window of full segments,
-					 * 1437, or frame_count / 16 if more); past it
+					 * 2873, or frame_count / 16 if more); past it
 					 * newly received data is copied into the heap
 					 * and its frame goes back (orphaned) */
 	/* TCP */

@@ -21,9 +21,9 @@
 #define PORT   5201
 #define FRAMES 64
 #define BYTES  (4 * ST_MIB)
-/* More than the receive window and the send buffer together (2 + 2 MiB):
+/* More than the receive window and the send buffer together (4 + 4 MiB):
  * the sender must stall while the reader sits still. */
-#define READER_BYTES (8 * ST_MIB)
+#define READER_BYTES (12 * ST_MIB)
 #define HOLD_MS	     1500
 
 static struct st_pair P;
