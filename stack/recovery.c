@@ -94,11 +94,7 @@ uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r)
 {
 	uint32_t w = r->min_rtt_us / 4 * (r->reo_wnd_mult ? r->reo_wnd_mult : 1u);
 
-	/* On a path not seen to reorder, no settling time in recovery, nor
-	 * once DupThresh segments above a hole were SACKed (RFC 8985 6.2
-	 * step 4; Linux's tp->sacked_out >= tp->reordering): a single loss
-	 * is resent on the SACK that shows it, not a timer tick later. */
-	if (!r->reord && (r->active || r->sacked_segs >= SKIFF_DUPTHRESH))
+	if (!r->reord && r->active)
 		return 0;
 	if (r->srtt_us && w > r->srtt_us)
 		w = r->srtt_us;
@@ -637,9 +633,8 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 	now = skiff__now_us();
 	prune(s, pcb->lastack);
 	/* What the scoreboard shows delivered feeds RACK. */
-	r->sacked_segs = 0;
 	if (r->n_sacked)
-		for (seg = pcb->unacked; seg; seg = seg->next) {
+		for (seg = pcb->unacked; seg; seg = seg->next)
 			if (!(seg->skiff_sflags & SKIFF_SEG_SACKED) &&
 			    covered(s, seg_seq(seg), seg_end(seg))) {
 				seg->skiff_sflags |= SKIFF_SEG_SACKED;
@@ -647,9 +642,6 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 					r->prr_acked += TCP_TCPLEN(seg);
 				deliver(s, seg, now, false);
 			}
-			if ((seg->skiff_sflags & SKIFF_SEG_SACKED) && r->sacked_segs < UINT16_MAX)
-				r->sacked_segs++;
-		}
 	r->reo_due_us = 0;
 	if (!r->rack_valid)
 		return false;

@@ -14,10 +14,6 @@ struct skiff_sock;
 struct tcp_pcb;
 struct tcp_seg;
 
-/* RFC 8985's DupThresh (RFC 6675's three): SACKed segments above a hole
- * that make it lost at once on a path not seen to reorder. */
-#define SKIFF_DUPTHRESH 3u
-
 /* The tail loss probe's timeout is at least this (recovery.c). */
 #ifndef SKIFF_PTO_MIN_US
 #define SKIFF_PTO_MIN_US 10000u
@@ -66,9 +62,6 @@ struct skiff_recovery {
 	bool rack_valid;
 	bool reord;
 	u32_t rack_xmit_us, rack_end, rack_rtt_us;
-	/* Segments above the ACK the scoreboard shows delivered, as
-	 * skiff__recovery_run() last counted them (RACK.segs_sacked). */
-	uint16_t sacked_segs;
 	u32_t fack; /* the highest sequence delivered */
 	/* The last ACK's timestamp echo (RFC 7323 TSecr, sys_now()'s
 	 * milliseconds) when it had one: which transmission of a resent
