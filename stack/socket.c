@@ -332,15 +332,16 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const struct iovec *iov
 	bool nonblock = s->opt.nonblock || (flags & MSG_DONTWAIT);
 	long long deadline = skiff__deadline(s->opt.sndtimeo_ms);
 	struct iov_at a = {.iov = iov, .cnt = cnt};
-	bool pending = false;
 	size_t sent = 0;
 	int e;
 
 	for (;;) {
-		int was = s->err;
-
+		/* The connection failed after some bytes were queued: this call
+		 * returns their count, and the error stays for the next one, as
+		 * Linux reports it. */
+		if (sent && s->err)
+			break;
 		e = send_state(s);
-		pending = e && was && e == -was;
 		if (e && !(e == -EAGAIN && !nonblock))
 			break;
 		if (!e) {
@@ -356,14 +357,8 @@ static ssize_t stream_send(int fd, struct skiff_sock *s, const struct iovec *iov
 		if (e)
 			break;
 	}
-	/* The connection failed after some bytes were queued: this call
-	 * returns their count, and the error (taken off the socket above)
-	 * stays for the next one, as Linux reports it. */
-	if (sent) {
-		if (pending && s && !s->err)
-			s->err = -e;
+	if (sent)
 		return (ssize_t)sent;
-	}
 	SKIFF_FAIL(-e);
 }
 
