@@ -2,6 +2,7 @@
  * the RX batch through lwIP, timers, the TX flush, completions off the
  * ring, zero-copy callbacks; and the blocking wait every blocking call
  * shares. */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <poll.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "pcap.h"
 #include "rxq.h"
 #include "statpub.h"
+#include "timers.h"
 #include "skiff_testing.h"
 
 #include "lwip/priv/tcp_priv.h"
@@ -78,6 +80,12 @@ static unsigned round_once(void)
 	n = acks_later + skiff__rx_batch();
 	skiff__rxq_relieve();
 	sys_check_timeouts();
+	if (__builtin_expect(skiff__fine_head != NULL, 0)) {
+		u32_t now = skiff__now_us();
+
+		if ((int32_t)(skiff__fine_next - now) <= 0)
+			skiff__timers_fine_run(now);
+	}
 	skiff__flush();
 	n += skiff__tx_reap(1024);
 	st->in_callback = true;
@@ -89,19 +97,30 @@ static unsigned round_once(void)
 }
 
 /* Sleeps until traffic may have come, @p ms at most (-1: no limit beyond
- * lwIP's next timer). */
+ * lwIP's next timer and the fine timer's). */
 static void wait_traffic(int ms)
 {
 	struct skiff_stack *st = &skiff__s;
 	u32_t timer = sys_timeouts_sleeptime();
+	long long us;
 
 	if (timer != SYS_TIMEOUTS_SLEEPTIME_INFINITE && (ms < 0 || timer < (u32_t)ms))
 		ms = (int)timer;
+	us = ms < 0 ? -1 : (long long)ms * 1000;
+	if (skiff__fine_head) {
+		int32_t left = (int32_t)(skiff__fine_next - skiff__now_us());
+
+		if (left < 0)
+			left = 0;
+		if (us < 0 || left < us)
+			us = left;
+	}
 	if (st->port_fd >= 0) {
 		struct pollfd pfd = {.fd = st->port_fd, .events = POLLIN};
+		struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000};
 
-		poll(&pfd, 1, ms);
-	} else if (ms != 0) {
+		ppoll(&pfd, 1, us < 0 ? NULL : &ts, NULL);
+	} else if (us != 0) {
 		/* memlink has no descriptor: a short nap, the wire is shared
 		 * memory. */
 		struct timespec ts = {.tv_nsec = 20000};

@@ -178,20 +178,24 @@ unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
  * listener uses those links as the list's head and tail, and counts its
  * half-open connections); the list of connections holding out-of-order
  * frames and their count (ooseq.c); when the handshake's SYN or SYN-ACK
- * left, if only once (recovery.c: the first RTT sample). */
+ * left, if only once (recovery.c: the first RTT sample); its place on the
+ * fine timer's list and that deadline, in microseconds (timers.c). */
 #define LWIP_TCP_PCB_EMBEDDER_FIELDS                                                               \
 	struct tcp_pcb *skiff_hnext;                                                               \
 	struct tcp_pcb *skiff_tnext, *skiff_tprev;                                                 \
 	struct tcp_pcb *skiff_fnext, *skiff_fprev;                                                 \
 	struct tcp_pcb *skiff_onext, *skiff_oprev;                                                 \
 	struct tcp_pcb *skiff_qnext, *skiff_qprev;                                                 \
+	struct tcp_pcb *skiff_rnext, *skiff_rprev;                                                 \
 	u16_t skiff_ooseq;                                                                         \
 	u32_t skiff_hash;                                                                          \
 	u32_t skiff_half_open;                                                                     \
 	u32_t skiff_due, skiff_visited;                                                            \
 	u32_t skiff_syn_us;                                                                        \
+	u32_t skiff_fine_us;                                                                       \
 	s16_t skiff_rtime;                                                                         \
 	u8_t skiff_tlist;                                                                          \
+	u8_t skiff_fine;                                                                           \
 	u8_t skiff_flags;
 /* What recovery.c keeps in every segment (patch 0013): when it was last
  * sent, and whether it was sent more than once or SACKed. */

@@ -269,7 +269,14 @@ static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
 	ti->tcpi_snd_ssthresh = mss ? pcb->ssthresh / mss : 0;
 	/* Segments sent and not yet ACKed, as Linux's packets_out. */
 	ti->tcpi_unacked = mss ? (pcb->snd_nxt - pcb->lastack + mss - 1u) / mss : 0;
-	ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
+	/* skiff's estimate in microseconds (recovery.c), as Linux's; lwIP's
+	 * own counts 10 ms ticks. */
+	if (s->rec.srtt_us) {
+		ti->tcpi_rtt = s->rec.srtt_us;
+		ti->tcpi_rttvar = s->rec.rttvar_us;
+	} else {
+		ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
+	}
 	ti->tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
 	ti->tcpi_rcv_space = pcb->rcv_wnd;
 	if (pcb->flags & TF_TIMESTAMP)

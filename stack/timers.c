@@ -26,6 +26,14 @@
  * data refused) or that the application closed (a pending FIN); each fast
  * tick visits them and keeps those that still need it.
  *
+ * Fine timer: deadlines in microseconds, which the 5 ms fast tick would
+ * miss by up to a tick (RACK's reordering timer: a loss the SACKs revealed
+ * a fraction of a millisecond ago). A list of the pcbs that have one and
+ * the earliest of them; the poll loop looks at the clock only while the
+ * list is not empty, visits the list when the earliest has passed and
+ * bounds its sleep by it. Only the pcbs with such a deadline are on it,
+ * few at a time (a deadline lasts one round trip).
+ *
  * TIME-WAIT pcbs expire in the order they entered it (a FIN restarting one's
  * 2 MSL moves it to the end), so expiry looks only at the oldest; past
  * skiff_config.max_time_wait the oldest go early (counted).
@@ -60,9 +68,14 @@ static struct tcp_pcb *visit_head;
 static struct tcp_pcb *tw_head, *tw_tail;
 static struct tcp_pcb *fast_head, *fast_visit;
 static uint32_t n_scheduled, n_tw;
-static struct tcp_pcb *current; /* being visited */
-static bool current_gone;	/* ... and lwIP freed it meanwhile */
-static struct tcp_pcb *sweep;	/* the safety net's place in tcp_active_pcbs */
+static struct tcp_pcb *current;	   /* being visited */
+static bool current_gone;	   /* ... and lwIP freed it meanwhile */
+static struct tcp_pcb *sweep;	   /* the safety net's place in tcp_active_pcbs */
+static struct tcp_pcb *fine_visit; /* the fine timer's pcbs being visited */
+struct tcp_pcb *skiff__fine_head;  /* the fine timer's list */
+uint32_t skiff__fine_next;	   /* its earliest deadline (or earlier) */
+
+enum { FINE_NONE, FINE_LISTED, FINE_VISIT };
 
 /* ---- the lists ------------------------------------------------------------- */
 
@@ -150,6 +163,32 @@ static void fast_del(struct tcp_pcb *p)
 		p->skiff_fnext->skiff_fprev = p->skiff_fprev;
 	p->skiff_fnext = p->skiff_fprev = NULL;
 	p->skiff_flags &= (u8_t)~on;
+}
+
+static void fine_del(struct tcp_pcb *p)
+{
+	if (p->skiff_fine == FINE_NONE)
+		return;
+	if (p->skiff_rprev)
+		p->skiff_rprev->skiff_rnext = p->skiff_rnext;
+	else if (p->skiff_fine == FINE_VISIT)
+		fine_visit = p->skiff_rnext;
+	else
+		skiff__fine_head = p->skiff_rnext;
+	if (p->skiff_rnext)
+		p->skiff_rnext->skiff_rprev = p->skiff_rprev;
+	p->skiff_rnext = p->skiff_rprev = NULL;
+	p->skiff_fine = FINE_NONE;
+}
+
+static void fine_push(struct tcp_pcb **head, struct tcp_pcb *p, u8_t which)
+{
+	p->skiff_rprev = NULL;
+	p->skiff_rnext = *head;
+	if (*head)
+		(*head)->skiff_rprev = p;
+	*head = p;
+	p->skiff_fine = which;
 }
 
 /* ---- when a pcb's timers fall due ------------------------------------------------- */
@@ -284,6 +323,22 @@ void skiff__timers_unlinking(struct tcp_pcb *pcb, bool time_wait)
 		sweep = pcb->next;
 	fast_del(pcb);
 	tlist_del(pcb);
+	fine_del(pcb);
+}
+
+void skiff__timer_fine(struct tcp_pcb *pcb, uint32_t due_us)
+{
+	if (!due_us) {
+		fine_del(pcb);
+		return;
+	}
+	if (!(pcb->skiff_flags & SKIFF_PCB_HASHED) || pcb->state == TIME_WAIT)
+		return;
+	if (pcb->skiff_fine == FINE_NONE)
+		fine_push(&skiff__fine_head, pcb, FINE_LISTED);
+	pcb->skiff_fine_us = due_us;
+	if (!skiff__fine_next || (int32_t)(due_us - skiff__fine_next) < 0)
+		skiff__fine_next = due_us | 1u;
 }
 
 /* ---- the ticks ------------------------------------------------------------------- */
@@ -399,5 +454,29 @@ void skiff__hook_fasttmr(void)
 		if (!current_gone && needs_fast(p))
 			fast_add(p);
 		current = NULL;
+	}
+}
+
+void skiff__timers_fine_run(uint32_t now)
+{
+	struct tcp_pcb *p, *next;
+	uint32_t earliest = 0;
+
+	/* What is due goes to the visits; the rest gives the next deadline. */
+	for (p = skiff__fine_head; p; p = next) {
+		next = p->skiff_rnext;
+		if ((int32_t)(p->skiff_fine_us - now) <= 0) {
+			fine_del(p);
+			fine_push(&fine_visit, p, FINE_VISIT);
+		} else if (!earliest || (int32_t)(p->skiff_fine_us - earliest) < 0) {
+			earliest = p->skiff_fine_us;
+		}
+	}
+	skiff__fine_next = earliest;
+	/* A visit may free any pcb (unlinking takes it off these lists) or
+	 * set a new deadline (skiff__timer_fine() keeps the earliest). */
+	while ((p = fine_visit)) {
+		fine_del(p);
+		skiff__recovery_timer(p);
 	}
 }

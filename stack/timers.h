@@ -36,6 +36,17 @@ void skiff__timers_unlinking(struct tcp_pcb *pcb, bool time_wait);
 /* A FIN restarted a TIME-WAIT pcb's 2 MSL: it goes to the end of the order. */
 void skiff__timers_tw_restarted(struct tcp_pcb *pcb);
 
+/* The fine timer: @p pcb's recovery timer (skiff__recovery_timer()) runs
+ * from the poll loop once skiff__now_us() reaches @p due_us, not at the
+ * next fast tick; 0 takes it off. The earliest deadline may be passed
+ * already: the loop's next round runs it. */
+void skiff__timer_fine(struct tcp_pcb *pcb, uint32_t due_us);
+extern struct tcp_pcb *skiff__fine_head;
+extern uint32_t skiff__fine_next;
+/* Visits the pcbs whose deadline is at or before @p now (the loop's
+ * round, when skiff__fine_next has passed). */
+void skiff__timers_fine_run(uint32_t now);
+
 /* Pcbs in the armed set now (for tests and counters). */
 uint32_t skiff__timers_armed(void);
 

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <skiff/mptcp_dss.h>
 #include <skiff/pkb.h>
@@ -893,6 +894,102 @@ static void test_rto_backs_off_after_partial_ack(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* Microseconds on CLOCK_MONOTONIC. */
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Runs the stack for @p ms without answering anything. */
+static void idle_ms(int ms)
+{
+	for (long long end = now_us() + ms * 1000LL; now_us() < end;)
+		skiff_poll(0);
+}
+
+/* An ACK of @p ack that SACKs [@p left, @p right). */
+static void peer_sack(uint32_t ack, uint32_t left, uint32_t right)
+{
+	uint8_t f[128], o[12] = {1, 1, 5, 10};
+
+	for (int i = 0; i < 4; i++) {
+		o[4 + i] = (uint8_t)(left >> (24 - 8 * i));
+		o[8 + i] = (uint8_t)(right >> (24 - 8 * i));
+	}
+	raw_send(f, tcp_frame(f, R.snd_nxt, ack, TH_ACK, o, sizeof(o), NULL, 0));
+}
+
+#define RACK_RTT_MS   20 /* the peer answers everything this late */
+#define RACK_EPISODES 10
+
+/* RACK's reordering timer runs at its deadline (RFC 8985 6.3), not at the
+ * next 5 ms tick: the peer answers every segment RACK_RTT_MS late (so the
+ * minimum RTT, and with it the reordering window of a path not seen to
+ * reorder, min_rtt / 4, is known: 5 ms), and in each episode SACKs the
+ * second of two segments, the first lost. The first is resent once the
+ * window has passed since the SACK, no sooner (reordering shorter than
+ * the window costs nothing), and within 2 ms of it. On the fast tick the
+ * resend waited for the next tick: here 8.8-10 ms after the SACK in all
+ * 10 episodes (they fall in step with the ticks), 5.0 ms with the fine
+ * timer. At most 2 of the episodes may be late (the machine may be
+ * busy). */
+static void test_rack_timer_fires_at_deadline(void)
+{
+	uint8_t f[256], data[2 * 1448];
+	long long sacked, took[RACK_EPISODES];
+	int lfd, fd, late = 0, early = 0;
+	struct rx r;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
+	idle_ms(RACK_RTT_MS); /* the handshake's sample */
+	raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_ACK, NULL, 0, NULL, 0));
+	fd = -1;
+	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;) {
+		skiff_poll(1);
+		fd = skiff_accept(lfd, NULL, NULL, 0);
+	}
+	CU_ASSERT_FATAL(fd >= 0);
+	memset(data, 'r', sizeof(data));
+	for (int e = 0; e < RACK_EPISODES; e++) {
+		uint32_t first = R.rcv_nxt, got = 0;
+		bool resent = false;
+
+		CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+		while (got < sizeof(data) && recv_tcp(&r, 2000))
+			if (r.paylen && r.seq == first + got)
+				got += (uint32_t)r.paylen;
+		TK_ASSERT_EQ(got, sizeof(data));
+		idle_ms(RACK_RTT_MS);
+		peer_sack(first, first + 1448, first + 2 * 1448);
+		sacked = now_us();
+		while (!resent && recv_tcp(&r, 1000))
+			resent = r.paylen && r.seq == first;
+		CU_ASSERT_FATAL(resent);
+		took[e] = now_us() - sacked;
+		idle_ms(RACK_RTT_MS);
+		R.rcv_nxt = first + sizeof(data);
+		peer_ack(R.rcv_nxt, 0);
+		/* window: min_rtt / 4 = 5 ms; early by the gap between the two
+		 * sends at most */
+		early += took[e] < (RACK_RTT_MS / 4 - 1) * 1000;
+		late += took[e] > (RACK_RTT_MS / 4 + 2) * 1000;
+	}
+	tk_note("resent %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld us after the SACK "
+		"(window 5 ms): %d early, %d late",
+		took[0], took[1], took[2], took[3], took[4], took[5], took[6], took[7], took[8],
+		took[9], early, late);
+	TK_ASSERT_EQ(early, 0);
+	CU_ASSERT(late <= 2);
+	idle_ms(RACK_RTT_MS);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* The RTO a connection starts with, in ms (TCP_INFO). */
 static unsigned rto_ms(int fd)
 {
@@ -1016,6 +1113,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_ooseq_past_window_trimmed),
 	TK_TEST(test_rto_backs_off_after_partial_ack),
 	TK_TEST(test_handshake_rtt_sets_rto),
+	TK_TEST(test_rack_timer_fires_at_deadline),
 	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST_END,
 };
