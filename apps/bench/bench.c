@@ -26,6 +26,7 @@
  * bytes echoed come from the same process between the same two points. */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "loss.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -335,7 +336,6 @@ unsigned bench_runs(const struct bench_pair *pair, const struct bench_plan *plan
 #define EST_SCALE_STEP_S  4.0	/* a scale step opening, settling and closing ... */
 #define EST_SCALE_CONN_S  1e-4	/* ... and per connection */
 #define EST_COST_S	  240.0 /* the cost run's four windows under callgrind */
-#define EST_LOSS_MIB_S	  8.0	/* MiB/s of a transfer through the impaired router */
 #define EST_LOSS_XFER_S	  1.5	/* a transfer's processes and checks */
 #define EST_LOSS_ROUTER_S 3.0	/* a case's router up and down */
 
@@ -366,9 +366,10 @@ double bench_estimate_pair_s(const struct bench_pair *pair, const struct bench_p
 	return s;
 }
 
-double bench_estimate_loss_s(const struct bench_plan *plan)
+double bench_estimate_loss_s(const struct bench_plan *plan, unsigned k)
 {
-	double xfer = EST_LOSS_XFER_S + plan->loss_bytes / 1048576.0 / EST_LOSS_MIB_S;
+	double xfer =
+		EST_LOSS_XFER_S + plan->loss_bytes / 1048576.0 / bench_loss_cases[k].est_mib_s;
 
 	return EST_LOSS_ROUTER_S + plan->loss_reps * 3 * xfer;
 }

@@ -105,8 +105,8 @@ struct bench_at {
 double bench_estimate_pair_s(const struct bench_pair *pair, const struct bench_plan *plan,
 			     unsigned round);
 
-/** The estimate of one loss case of @p plan, in seconds. */
-double bench_estimate_loss_s(const struct bench_plan *plan);
+/** The estimate of loss case @p k (bench_loss_cases[]) of @p plan, in seconds. */
+double bench_estimate_loss_s(const struct bench_plan *plan, unsigned k);
 
 /**
  * "about 12m30s left" for the progress line: what the plan's estimates

@@ -39,6 +39,7 @@ struct bench_loss_case {
 	double dup;	      /* share duplicated (TEE) */
 	uint32_t reorder_ppm; /* held back behind the next 3 (nfq_impair) */
 	unsigned delay_ms;    /* one-way delay (nfq_impair) */
+	double est_mib_s;     /* the plan's estimate: MiB/s of its slowest transfer */
 };
 
 #define BENCH_LOSS_CASES 5

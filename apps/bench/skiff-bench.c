@@ -527,7 +527,7 @@ static double estimate(const struct opts *o)
 	if (o->loss)
 		for (unsigned k = 0; k < BENCH_LOSS_CASES; k++)
 			if (o->plan.loss_cases & (1u << k))
-				total += bench_estimate_loss_s(&o->plan) + 0.5;
+				total += bench_estimate_loss_s(&o->plan, k) + 0.5;
 	if (o->preload)
 		total += bench_estimate_preload_s(&o->plan);
 	return total;
@@ -1211,7 +1211,7 @@ int main(int argc, char **argv)
 			if (!(o.plan.loss_cases & (1u << k)))
 				continue;
 			la.unit_t0_ns = now_ns();
-			la.unit_est_s = bench_estimate_loss_s(&o.plan) + 0.5;
+			la.unit_est_s = bench_estimate_loss_s(&o.plan, k) + 0.5;
 			printf("  %s: the machine was %.0f%% busy over 0.5 s before it\n",
 			       bench_loss_cases[k].name, settle(o.settle_s) * 100);
 			rc = bench_loss_run(k, &o.plan, &la, &loss[k]);
