@@ -318,14 +318,13 @@ static bool send_syn(struct rx *r, bool mp_capable, int ms)
 	return true;
 }
 
-/* Handshake done, connection accepted: the skiff descriptor. */
-static int handshake(int lfd, bool mp_capable)
+/* The peer's ACK of the SYN-ACK, then the accepted connection's skiff
+ * descriptor (fatal when none comes within 2 s). */
+static int complete_handshake(int lfd)
 {
 	uint8_t f[256];
-	struct rx r;
 	int fd = -1;
 
-	CU_ASSERT_FATAL(send_syn(&r, mp_capable, 2000));
 	raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_ACK, NULL, 0, NULL, 0));
 	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;) {
 		skiff_poll(1);
@@ -333,6 +332,15 @@ static int handshake(int lfd, bool mp_capable)
 	}
 	CU_ASSERT_FATAL(fd >= 0);
 	return fd;
+}
+
+/* Handshake done, connection accepted: the skiff descriptor. */
+static int handshake(int lfd, bool mp_capable)
+{
+	struct rx r;
+
+	CU_ASSERT_FATAL(send_syn(&r, mp_capable, 2000));
+	return complete_handshake(lfd);
 }
 
 /* Data from the peer with options @p o; the segment is ACKed by the stack
@@ -391,17 +399,7 @@ static void test_mp_capable_syn_falls_back(void)
 	skiff_get_stats(&st);
 	TK_ASSERT_EQ(st.mptcp_fallbacks, 1);
 	/* The handshake completes as plain TCP. */
-	{
-		uint8_t f[256];
-
-		raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_ACK, NULL, 0, NULL, 0));
-	}
-	fd = -1;
-	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;) {
-		skiff_poll(1);
-		fd = skiff_accept(lfd, NULL, NULL, 0);
-	}
-	CU_ASSERT_FATAL(fd >= 0);
+	fd = complete_handshake(lfd);
 	peer_reset(fd);
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
@@ -938,7 +936,7 @@ static void peer_sack(uint32_t ack, uint32_t left, uint32_t right)
  * busy). */
 static void test_rack_timer_fires_at_deadline(void)
 {
-	uint8_t f[256], data[2 * 1448];
+	uint8_t data[2 * 1448];
 	long long sacked, took[RACK_EPISODES];
 	int lfd, fd, late = 0, early = 0;
 	struct rx r;
@@ -947,13 +945,7 @@ static void test_rack_timer_fires_at_deadline(void)
 	lfd = listen_port(false);
 	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
 	idle_ms(RACK_RTT_MS); /* the handshake's sample */
-	raw_send(f, tcp_frame(f, R.snd_nxt, R.rcv_nxt, TH_ACK, NULL, 0, NULL, 0));
-	fd = -1;
-	for (long long end = st_now_ms() + 2000; fd < 0 && st_now_ms() < end;) {
-		skiff_poll(1);
-		fd = skiff_accept(lfd, NULL, NULL, 0);
-	}
-	CU_ASSERT_FATAL(fd >= 0);
+	fd = complete_handshake(lfd);
 	memset(data, 'r', sizeof(data));
 	for (int e = 0; e < RACK_EPISODES; e++) {
 		uint32_t first = R.rcv_nxt, got = 0;
