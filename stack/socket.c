@@ -282,7 +282,7 @@ static size_t iov_span(struct iov_at *a, uint8_t **p)
 static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, int flags, int *err)
 {
 	struct tcp_pcb *pcb = s->pcb.tcp;
-	size_t sent = 0;
+	size_t sent = 0, pushed = 0;
 	uint8_t *buf;
 
 	while (sent < len) {
@@ -307,14 +307,19 @@ static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, i
 		}
 		sent += chunk;
 		a->off += chunk;
-		/* A send longer than a chunk puts on the wire what the window
-		 * lets go before it copies the rest, as Linux's send() does
-		 * (tcp_push_one): copying a MiB takes milliseconds, and the
-		 * first window would wait for all of it, then for the next poll
-		 * round's kick. A short send stays batched for the round. */
-		if (sent < len && !(flags & MSG_MORE) && !s->opt.cork) {
+		/* A long send puts on the wire what the window lets go after
+		 * each 64 KiB it queues, before it copies the rest, as Linux's
+		 * send() does (tcp_push_one): copying a MiB takes milliseconds,
+		 * and the first window would wait for all of it, then for the
+		 * next poll round's kick. Not after each buffer of a gathered
+		 * write: memcached answers with sendmsg() of a header, a value
+		 * and a trailer, which went as three segments and three kicks
+		 * (its gets ran at half the rate). A short send stays batched
+		 * for the round. */
+		if (sent < len && sent - pushed >= 0xffff && !(flags & MSG_MORE) && !s->opt.cork) {
 			tcp_output(pcb);
 			skiff__flush();
+			pushed = sent;
 		}
 	}
 	if (s->opt.cork)
