@@ -681,7 +681,8 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 	r->reo_due_us = due ? due | 1u : 0;
 	/* On the fine timer: the deadline is a fraction of a millisecond
 	 * away on a fast path, where the fast tick would add up to 5 ms to
-	 * every loss. */
+	 * every loss. The fast tick still looks at it (recovery_pending()),
+	 * which the tail loss probe keeps it visiting anyway. */
 	skiff__timer_fine(pcb, r->reo_due_us);
 	if (due)
 		skiff__timer_arm(pcb);

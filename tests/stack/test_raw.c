@@ -10,7 +10,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <skiff/mptcp_dss.h>
 #include <skiff/pkb.h>
@@ -892,19 +891,10 @@ static void test_rto_backs_off_after_partial_ack(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
-/* Microseconds on CLOCK_MONOTONIC. */
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Runs the stack for @p ms without answering anything. */
 static void idle_ms(int ms)
 {
-	for (long long end = now_us() + ms * 1000LL; now_us() < end;)
+	for (long long end = st_now_us() + ms * 1000LL; st_now_us() < end;)
 		skiff_poll(0);
 }
 
@@ -958,11 +948,11 @@ static void test_rack_timer_fires_at_deadline(void)
 		TK_ASSERT_EQ(got, sizeof(data));
 		idle_ms(RACK_RTT_MS);
 		peer_sack(first, first + 1448, first + 2 * 1448);
-		sacked = now_us();
+		sacked = st_now_us();
 		while (!resent && recv_tcp(&r, 1000))
 			resent = r.paylen && r.seq == first;
 		CU_ASSERT_FATAL(resent);
-		took[e] = now_us() - sacked;
+		took[e] = st_now_us() - sacked;
 		idle_ms(RACK_RTT_MS);
 		R.rcv_nxt = first + sizeof(data);
 		peer_ack(R.rcv_nxt, 0);

@@ -67,16 +67,6 @@ static struct sockaddr_in server_addr(uint16_t port)
 	return a;
 }
 
-/* Microseconds on the monotonic clock: the limits answer in far less than
- * st_now_ms()'s resolution. */
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static long long now_ns(void)
 {
 	struct timespec ts;
@@ -264,7 +254,7 @@ static int child_limits(void *arg)
 
 	for (int i = 0; i < l->n; i++) {
 		fds[i] = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		t0[i] = now_us();
+		t0[i] = st_now_us();
 		if (fds[i] < 0 || skiff_connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != -1 ||
 		    errno != EINPROGRESS)
 			return 10;
@@ -281,13 +271,13 @@ static int child_limits(void *arg)
 				continue;
 			skiff_getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &err[i], &len);
 			if (err[i]) {
-				last[i] = now_us() - t0[i];
+				last[i] = st_now_us() - t0[i];
 				if (!first[i])
 					first[i] = last[i];
 			} else if (!up[i] &&
 				   skiff_getpeername(fds[i], (struct sockaddr *)&ss, &sl) == 0) {
 				up[i] = true;
-				first[i] = now_us() - t0[i];
+				first[i] = st_now_us() - t0[i];
 			}
 		}
 	}
@@ -640,15 +630,15 @@ static int child_churn(void *arg)
 		if ((long long)st.tcp_time_wait > r[2])
 			r[2] = (long long)st.tcp_time_wait;
 		if ((int)st.tcp_time_wait > bound && !over_since)
-			over_since = now_us();
+			over_since = st_now_us();
 		if ((int)st.tcp_time_wait <= bound && over_since) {
-			if (now_us() - over_since > r[3])
-				r[3] = now_us() - over_since;
+			if (st_now_us() - over_since > r[3])
+				r[3] = st_now_us() - over_since;
 			over_since = 0;
 		}
 	}
 	if (over_since)
-		r[3] = now_us() - over_since;
+		r[3] = st_now_us() - over_since;
 	r[0] = (long long)st.tcp_time_wait;
 	r[1] = (long long)st.tcp_time_wait_recycled;
 	st_child_report(r, 4 * sizeof(r[0]));
@@ -1207,7 +1197,7 @@ static void linux_connects(uint16_t port, int n, int *fds, struct lim_result *r)
 		ev.events = EPOLLOUT;
 		ev.data.u32 = (uint32_t)i;
 		CU_ASSERT_FATAL(epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) == 0);
-		t0[i] = now_us();
+		t0[i] = st_now_us();
 		CU_ASSERT_FATAL(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
 				errno == EINPROGRESS);
 	}
@@ -1219,7 +1209,7 @@ static void linux_connects(uint16_t port, int n, int *fds, struct lim_result *r)
 		for (int j = 0; j < k; j++) {
 			int i = (int)evs[j].data.u32, e = 0;
 			socklen_t len = sizeof(e);
-			long long t = now_us() - t0[i];
+			long long t = st_now_us() - t0[i];
 
 			getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &e, &len);
 			if (!e && !up[i]) {

@@ -296,7 +296,6 @@ static void test_holders_keep_to_their_budget(void)
 	char out[4096] = "";
 	struct skiff_stats s0, s1, s2;
 	struct echo_config ec;
-	unsigned conn_frames;
 	struct agent a;
 	double before, during;
 	int status;
@@ -336,10 +335,9 @@ static void test_holders_keep_to_their_budget(void)
 	tk_note("agent: %s", out);
 	skiff_get_stats(&s2);
 
-	conn_frames = CONN_FRAMES;
 	tk_note("out-of-order frames peak %u (budget %u, %u per connection), budget drops "
 		"%llu, pressure drops %llu",
-		env.peak_ooseq, s0.frames_total / 4, conn_frames,
+		env.peak_ooseq, s0.frames_total / 4, CONN_FRAMES,
 		(unsigned long long)s2.tcp_ooseq_budget_drops,
 		(unsigned long long)s2.tcp_ooseq_pressure_drops);
 	tk_note("unread frames peak %u; %llu bytes orphaned at the connection budget, %llu under "
@@ -354,12 +352,12 @@ static void test_holders_keep_to_their_budget(void)
 	/* Orphaning is due once a connection's unread data reached its
 	 * budget; a slow agent (an ASan build, a busy machine) may not get
 	 * that far, and then none is owed. */
-	if (env.peak_rxq < conn_frames)
+	if (env.peak_rxq < CONN_FRAMES)
 		tk_note("the unread holders never reached a connection's budget (peak %u frames in "
 			"all): nothing was owed orphaning",
 			env.peak_rxq);
-	CU_ASSERT(s2.rx_budget_orphaned_bytes > 0 || env.peak_rxq < conn_frames);
-	CU_ASSERT(env.peak_rxq <= HOLDERS * conn_frames + 64);
+	CU_ASSERT(s2.rx_budget_orphaned_bytes > 0 || env.peak_rxq < CONN_FRAMES);
+	CU_ASSERT(env.peak_rxq <= HOLDERS * CONN_FRAMES + 64);
 	tk_note("fill ring ran empty %llu times while the holders held",
 		(unsigned long long)(s2.xdp_fill_ring_empty - s1.xdp_fill_ring_empty));
 	tk_note("requests/s of the 60: %.0f before, %.0f with the holders (%.2fx)", before, during,
