@@ -23,7 +23,9 @@ static void count_in(struct skiff_rxq *q, const struct pbuf *p)
 	if (!skiff__rx_pkb(p))
 		return;
 	frames_queued++;
-	if (q->frames++)
+	if (++q->frames > skiff__s.stats.rx_queued_frames_conn_peak)
+		skiff__s.stats.rx_queued_frames_conn_peak = q->frames;
+	if (q->frames > 1)
 		return;
 	q->hprev = NULL;
 	q->hnext = holders;

@@ -489,6 +489,7 @@ static const struct skiff_stat_field fields[] = {
 	F(frames_loaned, "frames", true),
 	F(ooseq_frames, "frames", true),
 	F(rx_queued_frames, "frames", true),
+	F(rx_queued_frames_conn_peak, "frames", true),
 	F(xdp_rx_dropped, "xdp", false),
 	F(xdp_rx_invalid, "xdp", false),
 	F(xdp_tx_invalid, "xdp", false),
