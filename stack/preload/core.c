@@ -37,12 +37,25 @@ static pid_t owner_pid;
  * served; whether the ticker thread still has to start in this process. */
 static bool handover, served, ticker_wanted;
 
-/* Threads asleep in pl__block(): each is woken through its eventfd when
- * another thread's poll round did work (it may have drained the AF_XDP
- * ring that thread sleeps on). */
+/* Threads asleep in pl__block(). One of them, the poller, sleeps on the
+ * AF_XDP socket as well as on its own descriptors; the others only on
+ * theirs and their eventfd, so that a frame arriving wakes one thread, not
+ * all of them. When a poll round (the poller's, the ticker's, any
+ * thread's) did work, each waiter whose skiff socket or epoll set it
+ * made ready is woken through its eventfd; a waiter that cannot say which
+ * socket it waits for (poll() over several) is woken on any work. When the
+ * poller returns to the application, another waiter takes its place. */
 #define PL_MAX_WAITERS 256
-static int waiters[PL_MAX_WAITERS];
+struct pl_waiter {
+	int kick;	 /* its eventfd */
+	int probe;	 /* the skiff socket or epoll set it waits for, or -1: any */
+	uint32_t events; /* ... and for which events */
+	unsigned weight; /* how many skiff sockets it waits for */
+};
+static struct pl_waiter waiters[PL_MAX_WAITERS];
 static unsigned nwaiters;
+static int poller = -1; /* the poller's eventfd */
+static unsigned poller_weight;
 static bool work_done;
 static __thread int my_kick = -1;
 
@@ -275,13 +288,26 @@ void pl__lock(void)
 	pl__inside++;
 }
 
-static void kick_waiters(void)
+static void kick(int fd)
 {
 	uint64_t one = 1;
 
-	for (unsigned i = 0; i < nwaiters; i++)
-		if (waiters[i] != my_kick)
-			(void)!pl__real.write(waiters[i], &one, sizeof(one));
+	(void)!pl__real.write(fd, &one, sizeof(one));
+}
+
+/* After a round that did work: the waiters it made ready. */
+static void kick_waiters(void)
+{
+	for (unsigned i = 0; i < nwaiters; i++) {
+		const struct pl_waiter *w = &waiters[i];
+		uint32_t ev = 0;
+
+		if (w->kick == my_kick)
+			continue;
+		if (w->probe < 0 || skiff_sock_events(w->probe, &ev) ||
+		    (ev & (w->events | EPOLLERR | EPOLLHUP)))
+			kick(w->kick);
+	}
 }
 
 void pl__unlock(void)
@@ -402,7 +428,10 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	pthread_mutex_init(&lock, NULL);
+	/* The parent's waiters (the poller among them) are its threads. */
 	nwaiters = 0;
+	poller = -1;
+	poller_weight = 0;
 	if (my_kick >= 0)
 		pl__real.close(my_kick); /* the parent thread's eventfd */
 	my_kick = -1;
@@ -508,32 +537,58 @@ static long long now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void waiter_add(void)
+/* Under the lock: this thread waits (for @p probe's @p events, or for any
+ * work when @p probe is -1), on @p weight skiff sockets. The poller is the
+ * waiter with the most: the thread that serves the connections (a worker's
+ * epoll set, not the acceptor's) then takes their data off the ring
+ * itself, without a hand-over. Returns whether it is the poller (or must
+ * poll: no eventfd to be woken through, or no room on the list). */
+static bool waiter_add(int probe, uint32_t events, unsigned weight)
 {
 	if (my_kick < 0)
 		my_kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (my_kick >= 0 && nwaiters < PL_MAX_WAITERS)
-		waiters[nwaiters++] = my_kick;
+	if (my_kick < 0 || nwaiters == PL_MAX_WAITERS)
+		return true;
+	waiters[nwaiters++] = (struct pl_waiter){my_kick, probe, events, weight};
+	if (poller < 0 || weight > poller_weight) {
+		poller = my_kick;
+		poller_weight = weight;
+	}
+	return poller == my_kick;
 }
 
-static void waiter_del(void)
+/* Under the lock: this thread is awake. When it @p leaves for the
+ * application while it was the poller, another waiter takes over. */
+static void waiter_del(bool leaves)
 {
 	for (unsigned i = 0; i < nwaiters; i++)
-		if (waiters[i] == my_kick) {
+		if (waiters[i].kick == my_kick) {
 			waiters[i] = waiters[--nwaiters];
-			return;
+			break;
 		}
+	if (my_kick < 0 || poller != my_kick)
+		return;
+	poller = -1;
+	if (leaves && nwaiters) {
+		unsigned best = 0;
+
+		for (unsigned i = 1; i < nwaiters; i++)
+			if (waiters[i].weight > waiters[best].weight)
+				best = i;
+		kick(waiters[best].kick);
+	}
 }
 
-int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg,
-	      struct pollfd *kfds, nfds_t nk, int timeout_ms, const sigset_t *mask)
+int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg, int probe,
+	      uint32_t probe_events, unsigned weight, struct pollfd *kfds, nfds_t nk,
+	      int timeout_ms, const sigset_t *mask)
 {
 	long long start = now_us();
 	long long deadline = timeout_ms < 0 ? -1 : start + (long long)timeout_ms * 1000;
 	long long spin_end = start + pl__cfg.spin_us;
 	struct pollfd small[16], *pfd = small;
 	int n, k, timer, wfd, r;
-	bool intr;
+	bool intr, polls;
 
 	if (nk + 2 > 16 && !(pfd = malloc((nk + 2) * sizeof(*pfd)))) {
 		errno = ENOMEM;
@@ -546,8 +601,8 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 		drive();
 		n = check_skiff(arg);
 		timer = skiff_next_timer_ms();
-		wfd = skiff_wait_fd();
-		waiter_add();
+		polls = waiter_add(probe, probe_events, weight);
+		wfd = polls ? skiff_wait_fd() : -1;
 		pl__unlock();
 		k = check_kernel ? check_kernel(arg) : 0;
 		if (n < 0 || k < 0) {
@@ -562,7 +617,7 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 			break;
 		if (now < spin_end) {
 			pl__lock();
-			waiter_del();
+			waiter_del(false);
 			pl__unlock();
 			continue;
 		}
@@ -588,7 +643,7 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 		 * flag (nginx's SIGTERM) is never looked at. */
 		intr = r < 0 && errno == EINTR;
 		pl__lock();
-		waiter_del();
+		waiter_del(intr);
 		pl__unlock();
 		if (my_kick >= 0) {
 			uint64_t v;
@@ -604,7 +659,7 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 		 * ends after that look. */
 	}
 	pl__lock();
-	waiter_del();
+	waiter_del(true);
 	pl__unlock();
 out:
 	if (pfd != small)
@@ -649,7 +704,7 @@ int pl__wait_sock(int sfd, uint32_t events, int timeo, long long *deadline)
 
 		ms = left <= 0 ? 0 : (int)((left + 999) / 1000);
 	}
-	r = pl__block(check_one, NULL, &w, NULL, 0, ms, NULL);
+	r = pl__block(check_one, NULL, &w, sfd, events, 1, NULL, 0, ms, NULL);
 	if (r == 0) {
 		errno = EAGAIN; /* the timeout passed, as the kernel's call says it */
 		return -1;

@@ -87,6 +87,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 {
 	struct pollfd small[64], *k = small;
 	struct pollwait w = {fds, n, NULL};
+	unsigned nskiff = 0;
 	int r;
 
 	if (n > 64 && !(k = malloc(n * sizeof(*k)))) {
@@ -99,11 +100,14 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		k[i] = fds[i];
 		k[i].revents = 0;
 		fds[i].revents = 0;
-		if (e && e->kind == PL_SKIFF)
+		if (e && e->kind == PL_SKIFF) {
 			k[i].fd = -1; /* poll() skips negative descriptors */
+			nskiff++;
+		}
 	}
 	w.k = k;
-	r = pl__block(poll_check_skiff, poll_check_kernel, &w, k, n, timeout_ms, mask);
+	r = pl__block(poll_check_skiff, poll_check_kernel, &w, -1, 0, nskiff, k, n, timeout_ms,
+		      mask);
 	if (k != small)
 		free(k);
 	return r;
@@ -465,7 +469,8 @@ PL_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout
 	}
 	w = (struct epwait){epfd, ep->sfd, ev, max, 0};
 	k = (struct pollfd){.fd = epfd, .events = POLLIN};
-	return pl__block(ep_check_skiff, ep_check_kernel, &w, &k, 1, timeout_ms, mask);
+	return pl__block(ep_check_skiff, ep_check_kernel, &w, ep->sfd, EPOLLIN, ep->nskiff, &k, 1,
+			 timeout_ms, mask);
 }
 
 PL_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms)

@@ -153,12 +153,16 @@ void pl__warn_once(const char *key, const char *fmt, ...) __attribute__((format(
 /*
  * The blocking wait: drive the stack, ask @p check_skiff (under the lock)
  * and @p check_kernel (without it, timeout 0) for ready events; when none,
- * sleep in the kernel on @p kfds plus skiff's wait descriptor until the
- * first of: a descriptor ready, skiff's next timer, another thread's work,
- * @p timeout_ms. Returns the count, 0 on timeout, -1 and errno (EINTR).
+ * sleep in the kernel on @p kfds (plus skiff's wait descriptor, for one
+ * waiting thread at a time) until the first of: a descriptor ready, skiff's
+ * next timer, another thread's poll round making skiff socket or epoll set
+ * @p probe ready for @p probe_events (-1: any work), @p timeout_ms. The
+ * thread waiting on the most skiff sockets (@p weight) sleeps on skiff's.
+ * Returns the count, 0 on timeout, -1 and errno (EINTR).
  */
-int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg,
-	      struct pollfd *kfds, nfds_t nk, int timeout_ms, const sigset_t *mask);
+int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg, int probe,
+	      uint32_t probe_events, unsigned weight, struct pollfd *kfds, nfds_t nk,
+	      int timeout_ms, const sigset_t *mask);
 /* Under the lock: records (op on) undecided @p e's registration in epoll
  * set @p epfd; moves @p e's recorded registrations (it went to skiff as
  * number @p fd) from the kernel sets to their skiff side. */
