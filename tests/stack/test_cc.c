@@ -561,9 +561,10 @@ static void test_spurious_recovery_undone(void)
 	TK_ASSERT_EQ(theirs.bad, 0);
 	skiff_get_stats(&after);
 	CU_ASSERT_FATAL(skiff_memlink_get_stats(P.w, 0, &ws) == 0);
-	tk_note("16 MiB, 0.5 %% of frames held 3 ms (%llu held): %llu recoveries (%llu timeouts), "
+	tk_note("16 MiB, 0.5 %% of frames held 3 ms (%llu held, %llu lost for want of a fill "
+		"frame or RX ring room at the receiver): %llu recoveries (%llu timeouts), "
 		"%llu D-SACKs received, %llu cuts undone, %llu retransmits, %llu late originals",
-		(unsigned long long)ws.delayed,
+		(unsigned long long)ws.delayed, (unsigned long long)(ws.no_fill + ws.rx_full),
 		(unsigned long long)(after.tcp_fast_recoveries - before.tcp_fast_recoveries),
 		(unsigned long long)(after.tcp_timeouts - before.tcp_timeouts),
 		(unsigned long long)(after.tcp_dsacks_received - before.tcp_dsacks_received),
@@ -571,11 +572,14 @@ static void test_spurious_recovery_undone(void)
 		(unsigned long long)(after.tcp_retransmits - before.tcp_retransmits),
 		(unsigned long long)(after.tcp_late_originals - before.tcp_late_originals));
 	CU_ASSERT(after.tcp_fast_recoveries > before.tcp_fast_recoveries);
-	/* At most one resend per frame held: a late original that arrives
-	 * after its resend left must not make RACK take the resend's time
-	 * and call everything sent before it lost (41-1,214 resends for
-	 * some 50 held frames before the timestamp check). */
-	CU_ASSERT(after.tcp_retransmits - before.tcp_retransmits <= ws.delayed);
+	/* At most one resend per frame held, or lost: a late original that
+	 * arrives after its resend left must not make RACK take the resend's
+	 * time and call everything sent before it lost (41-1,214 resends for
+	 * some 50 held frames before the timestamp check). A slow receiver
+	 * (ASan) may run out of fill frames during a hold; the wire then
+	 * loses frames for real (476 in one run), and each is resent. */
+	CU_ASSERT(after.tcp_retransmits - before.tcp_retransmits <=
+		  ws.delayed + ws.no_fill + ws.rx_full);
 	CU_ASSERT(after.tcp_dsacks_received > before.tcp_dsacks_received);
 	CU_ASSERT(after.tcp_spurious_undos > before.tcp_spurious_undos);
 }

@@ -20,6 +20,17 @@
 #define PORT  7401
 #define BYTES (4 * ST_MIB)
 
+/* Recoveries reordering alone may start (below). Under ASan the sender
+ * runs several times slower: a packet held behind the next few then waits
+ * longer than the path's smoothed RTT, which caps RACK's reordering
+ * window, and more are called lost; 6-13 recoveries in 6 ASan runs, every
+ * one undone. */
+#ifdef __SANITIZE_ADDRESS__
+#define MAX_REORDER_RECOVERIES 16
+#else
+#define MAX_REORDER_RECOVERIES 6
+#endif
+
 static const uint8_t skiff_mac[6] = {0x02, 0x53, 0x4b, 0x49, 0x4d, 0x50};
 
 /* One case, the same both ways. */
@@ -177,7 +188,7 @@ static void two_way(const struct impair *im)
 	 * D-SACKed (a resend that filled the hole before the late original
 	 * came) stays. */
 	if (!im->drop)
-		CU_ASSERT(st.tcp_fast_recoveries <= 6);
+		CU_ASSERT(st.tcp_fast_recoveries <= MAX_REORDER_RECOVERIES);
 	if (!im->drop && st.tcp_fast_recoveries) {
 		CU_ASSERT(st.tcp_dsacks_received > 0);
 		if (st.tcp_fast_recoveries >= 2)
