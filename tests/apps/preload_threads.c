@@ -52,7 +52,7 @@ static bool echo_one(int fd, bool *busy)
 static void *set_thread(void *arg)
 {
 	struct epoll_event ev[2];
-	int ep = epoll_create1(0), open = 2;
+	int ep = epoll_create1(0), left = 2;
 
 	(void)arg;
 	if (ep < 0)
@@ -63,7 +63,7 @@ static void *set_thread(void *arg)
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[i], &e))
 			fail("epoll_ctl");
 	}
-	while (open > 0) {
+	while (left > 0) {
 		int n = epoll_wait(ep, ev, 2, -1);
 
 		if (n < 0 && errno == EINTR)
@@ -75,7 +75,7 @@ static void *set_thread(void *arg)
 
 			if (!echo_one(ev[i].data.fd, &busy)) {
 				epoll_ctl(ep, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
-				open--;
+				left--;
 			}
 			if (busy) {
 				struct timespec ts = {0, 500 * 1000000L};

@@ -688,7 +688,8 @@ struct skiff_stats {
 	uint32_t ooseq_frames;	   /**< of the held: in out-of-order queues */
 	uint32_t rx_queued_frames; /**< of the held: holding data the application has not read */
 	uint32_t rx_queued_frames_conn_peak; /**< the most frames one connection's unread data
-					      * has held (at most max_rx_frames_conn) */
+					      * has held (max_rx_frames_conn at most, unless
+					      * lwIP's heap could not take a copy) */
 	/* XDP statistics (or the memlink wire's equivalents) */
 	uint64_t xdp_rx_dropped, xdp_rx_invalid, xdp_tx_invalid, xdp_rx_ring_full,
 		xdp_fill_ring_empty, xdp_tx_ring_empty;
