@@ -80,7 +80,7 @@ packages=(
 	clang llvm lld libclang-rt-14-dev
 	libxdp-dev libbpf-dev libelf-dev zlib1g-dev libcunit1-dev libssl-dev
 	xdp-tools iproute2 iputils-ping iptables ethtool
-	dpkg-dev patch python3-scapy iperf3 valgrind
+	dpkg-dev patch python3-scapy iperf3 valgrind tshark
 	libnetfilter-queue-dev
 	redis-server redis-tools
 	nginx-light curl wrk memcached libmemcached-tools python3-pymemcache
