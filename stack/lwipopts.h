@@ -198,9 +198,11 @@ unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
 	u8_t skiff_fine;                                                                           \
 	u8_t skiff_flags;
 /* What recovery.c keeps in every segment (patch 0013): when it was last
- * sent, and whether it was sent more than once or SACKed. */
+ * sent and with which TSval (patch 0020), and whether it was sent more
+ * than once or SACKed. */
 #define LWIP_TCP_SEG_EMBEDDER_FIELDS                                                               \
 	u32_t skiff_xmit_us;                                                                       \
+	u32_t skiff_tsval;                                                                         \
 	u8_t skiff_sflags;
 /* The pcb lists' link/unlink notifications (patch 0002) feed the same
  * structures. Declared here, not in the hooks file: lwIP's list macros

@@ -36,6 +36,7 @@
 #include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
+#include "lwip/sys.h"
 
 /* The minimum RTT is the lowest sample of this window (RFC 8985's
  * RACK.min_RTT; Linux keeps a windowed minimum too). */
@@ -142,6 +143,7 @@ static void undo_record(struct skiff_recovery *r, u32_t seq);
 void skiff__recovery_seg_init(struct tcp_seg *seg)
 {
 	seg->skiff_xmit_us = 0;
+	seg->skiff_tsval = 0;
 	seg->skiff_sflags = 0;
 }
 
@@ -150,6 +152,23 @@ static struct skiff_sock *sock_of(const struct tcp_pcb *pcb)
 	struct skiff_sock *s = pcb->callback_arg;
 
 	return s && s->pcb.tcp == pcb ? s : NULL;
+}
+
+u32_t skiff__recovery_tsval(const struct tcp_pcb *pcb, struct tcp_seg *seg)
+{
+	struct skiff_sock *s = pcb ? sock_of(pcb) : NULL;
+	u32_t ts = sys_now();
+
+	/* A half-open connection has no socket yet: its SYN-ACK's resends
+	 * are a second apart, their TSvals differ anyway. */
+	if (s) {
+		ts = skiff__tsval(ts, s->rec.ts_floor, seg && (seg->skiff_sflags & SKIFF_SEG_SENT),
+				  seg ? seg->skiff_tsval : 0);
+		s->rec.ts_floor = ts;
+	}
+	if (seg)
+		seg->skiff_tsval = ts;
+	return ts;
 }
 
 void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg)
@@ -204,18 +223,15 @@ static void rtt_sample(struct skiff_sock *s, u32_t rtt, u32_t now)
 	r->srtt_us = r->srtt_us - r->srtt_us / 8 + rtt / 8;
 }
 
-bool skiff__ts_echo_older(uint32_t tsecr, uint32_t now_ms, uint32_t age_us)
+uint32_t skiff__tsval(uint32_t now_ms, uint32_t floor, bool resend, uint32_t prev)
 {
-	/* The echoed segment left before tick tsecr + 1 ended; now is at
-	 * least tick now_ms. */
-	int32_t ms = (int32_t)(now_ms - tsecr) - 1;
+	uint32_t ts = now_ms;
 
-	return ms > 0 && (uint64_t)ms * 1000u > age_us;
-}
-
-static bool echoes_older(const struct skiff_recovery *r, u32_t age_us)
-{
-	return r->tsecr_valid && skiff__ts_echo_older(r->tsecr, (u32_t)skiff__now_ms(), age_us);
+	if ((int32_t)(floor - ts) > 0 && floor - ts < SKIFF_TS_AHEAD_MAX)
+		ts = floor;
+	if (resend && (int32_t)(ts - prev) <= 0 && prev - ts < SKIFF_TS_AHEAD_MAX)
+		ts = prev + 1;
+	return ts;
 }
 
 /* The peer has @p seg (RFC 8985 6.2, RACK_update()). */
@@ -231,13 +247,14 @@ static void deliver(struct skiff_sock *s, const struct tcp_seg *seg, u32_t now, 
 		 * was delivered, not the resend; which one is unknown. */
 		if (rtt < r->min_rtt_us)
 			return;
-		/* The ACK echoes a transmission older than the resend (RFC
-		 * 8985 6.2 step 2): the resend's time would make everything
+		/* The ACK echoes a transmission before the resend (RFC 8985
+		 * 6.2 step 2; a resend's TSval is above its previous
+		 * transmission's): the resend's time would make everything
 		 * sent before it look lost. An ACK that moves the left edge
 		 * echoes what moved it: the original arrived late, and the
 		 * path reorders (RFC 3522's detection). A SACK's echo is the
 		 * left edge's and says nothing about this segment. */
-		if (echoes_older(r, rtt)) {
+		if (r->tsecr_valid && TCP_SEQ_LT(r->tsecr, seg->skiff_tsval)) {
 			if (cumulative) {
 				r->reord = true;
 				skiff__s.stats.tcp_late_originals++;

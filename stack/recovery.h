@@ -68,6 +68,8 @@ struct skiff_recovery {
 	 * segment it was sent for. */
 	bool tsecr_valid;
 	u32_t tsecr;
+	/* The highest TSval sent (skiff__tsval()): never below it again. */
+	u32_t ts_floor;
 	u32_t min_rtt_us, min_rtt_at_us;
 	/* RTT estimate in microseconds (RFC 6298), for the PTO and the RTO. */
 	u32_t srtt_us, rttvar_us;
@@ -157,11 +159,14 @@ uint32_t skiff__rto_ms(uint32_t srtt_us, uint32_t rttvar_us, uint32_t min_rto_ms
  * with one segment out, at least 1.5 SRTT + 200 ms (the peer's delayed
  * ACK). */
 uint32_t skiff__pto_us(uint32_t srtt_us, bool one_segment);
-/* An ACK's timestamp echo @p tsecr (sys_now()'s milliseconds) names a
- * transmission sent more than @p age_us before now (tick @p now_ms),
- * whatever the ticks' rounding: then a resend @p age_us old is not what
- * the ACK was sent for (RFC 8985 6.2 step 2). */
-bool skiff__ts_echo_older(uint32_t tsecr, uint32_t now_ms, uint32_t age_us);
+/* The TSval (RFC 7323) of a transmission at tick @p now_ms: never below
+ * @p floor, the highest the connection sent (when that is ahead of the
+ * clock by less than SKIFF_TS_AHEAD_MAX ticks), and for a @p resend above
+ * @p prev, its previous transmission's. An ACK's echo then tells a
+ * resend's delivery from its original's (RFC 8985 6.2 step 2) even when
+ * both left in the same millisecond. */
+#define SKIFF_TS_AHEAD_MAX 1000u
+uint32_t skiff__tsval(uint32_t now_ms, uint32_t floor, bool resend, uint32_t prev);
 /* RACK's reordering window (RFC 8985 6.2): min RTT / 4, at most SRTT;
  * 0 when no reordering was seen and the connection is in recovery. */
 uint32_t skiff__reo_wnd_us(const struct skiff_recovery *r);

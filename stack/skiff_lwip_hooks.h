@@ -31,6 +31,10 @@ void skiff__recovery_seg_init(struct tcp_seg *seg);
 void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg);
 #define LWIP_HOOK_TCP_SEG_INIT(seg)	skiff__recovery_seg_init(seg)
 #define LWIP_HOOK_TCP_SEG_OUT(pcb, seg) skiff__recovery_seg_out(pcb, seg)
+/* Each transmission's TSval: a resend's is above its previous one's
+ * (recovery.c, patch 0020). */
+u32_t skiff__recovery_tsval(const struct tcp_pcb *pcb, struct tcp_seg *seg);
+#define LWIP_HOOK_TCP_TSVAL(pcb, seg) skiff__recovery_tsval(pcb, seg)
 
 /* MPTCP option parsing (kind 30) and the secpath policy of listeners. */
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,

@@ -132,20 +132,32 @@ static void run_steps(uint32_t recover_fs, uint32_t ssthresh, const struct prr_s
  */
 /* RFC 8985 6.2 step 2: a resent segment is RACK's reference only when
  * the ACK's timestamp echo is not older than the resend. The echo counts
- * milliseconds; it proves "older" only beyond a tick of rounding. */
-static void test_timestamp_echo_older(void)
+ * milliseconds, so a resend's TSval is made to differ from its previous
+ * transmission's even within one tick, and the clock never goes back
+ * after that (RFC 7323: TSvals do not decrease). */
+static void test_resend_tsval(void)
 {
-	/* Echo 3 ticks back: sent at least 2 ms ago. */
-	CU_ASSERT(skiff__ts_echo_older(1000, 1003, 1999));
-	CU_ASSERT(!skiff__ts_echo_older(1000, 1003, 2000));
-	/* One tick back: it may have left a microsecond ago. */
-	CU_ASSERT(!skiff__ts_echo_older(1000, 1001, 0));
-	CU_ASSERT(!skiff__ts_echo_older(1000, 1000, 0));
-	/* The clock wraps between the echo and now. */
-	CU_ASSERT(skiff__ts_echo_older(0xfffffffeu, 2, 2999));
-	CU_ASSERT(!skiff__ts_echo_older(0xfffffffeu, 2, 3000));
-	/* An echo from the future (a broken peer) proves nothing. */
-	CU_ASSERT(!skiff__ts_echo_older(1010, 1000, 0));
+	/* A first transmission takes the clock. */
+	CU_ASSERT_EQUAL(skiff__tsval(1000, 1000, false, 0), 1000);
+	CU_ASSERT_EQUAL(skiff__tsval(1003, 1000, false, 0), 1003);
+	/* A resend in the tick of its original goes one above it... */
+	CU_ASSERT_EQUAL(skiff__tsval(1000, 1000, true, 1000), 1001);
+	/* ...and what follows in that tick does not go back below it. */
+	CU_ASSERT_EQUAL(skiff__tsval(1000, 1001, false, 0), 1001);
+	CU_ASSERT_EQUAL(skiff__tsval(1001, 1001, false, 0), 1001);
+	CU_ASSERT_EQUAL(skiff__tsval(1002, 1001, false, 0), 1002);
+	/* A second resend in the same tick goes above the first. */
+	CU_ASSERT_EQUAL(skiff__tsval(1000, 1001, true, 1001), 1002);
+	/* A resend a tick or more later takes the clock. */
+	CU_ASSERT_EQUAL(skiff__tsval(1005, 1002, true, 1001), 1005);
+	/* Across the clock's wrap. */
+	CU_ASSERT_EQUAL(skiff__tsval(0xffffffffu, 0xffffffffu, true, 0xffffffffu), 0);
+	CU_ASSERT_EQUAL(skiff__tsval(0xffffffffu, 0, false, 0), 0);
+	CU_ASSERT_EQUAL(skiff__tsval(1, 0, true, 0xffffffffu), 1);
+	/* A floor or an earlier TSval from long ago (the clock went round
+	 * since) is not ahead of the clock: it does not hold it back. */
+	CU_ASSERT_EQUAL(skiff__tsval(1000, 1000 + SKIFF_TS_AHEAD_MAX, false, 0), 1000);
+	CU_ASSERT_EQUAL(skiff__tsval(1000, 0x90000000u, true, 0x90000000u), 1000);
 }
 
 static void test_prr_proportional(void)
@@ -286,7 +298,7 @@ static void test_prr_against_the_pseudocode(void)
 
 static const struct tk_case tests[] = {
 	TK_TEST(test_rto_formula_and_floor),	  TK_TEST(test_pto_formula),
-	TK_TEST(test_reordering_window),	  TK_TEST(test_timestamp_echo_older),
+	TK_TEST(test_reordering_window),	  TK_TEST(test_resend_tsval),
 	TK_TEST(test_prr_proportional),		  TK_TEST(test_prr_slow_start_bound),
 	TK_TEST(test_prr_against_the_pseudocode), TK_TEST_END,
 };
