@@ -54,7 +54,9 @@ struct skiff_recovery {
 	bool active;	   /* in recovery until everything sent before it began is ACKed */
 	u32_t recover;	   /* snd_nxt when the episode began */
 	u32_t rexmit_high; /* without SACK: holes below this were resent in this episode */
-	struct skiff_sack_range sacked[SKIFF_SACK_MAX]; /* SACKed ranges above the ACK */
+	/* SACKed ranges above the ACK not yet marked on their segments
+	 * (SKIFF_SEG_SACKED: the scoreboard) */
+	struct skiff_sack_range sacked[SKIFF_SACK_MAX];
 	uint8_t n_sacked;
 
 	/* RACK: the most recently sent segment the peer has (ACKed or
