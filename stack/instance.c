@@ -86,10 +86,18 @@ static int check_config(struct skiff_config *c)
 			return -EINVAL;
 		}
 	} else if (c->backend == SKIFF_BACKEND_MEMLINK) {
+		struct umem_config uc;
+
 		if (!c->memlink || c->memlink_end > 1) {
 			skiff__set_error("memlink backend needs a wire and an end (0 or 1)");
 			return -EINVAL;
 		}
+		/* The wire's UMEM is the one the frames come from: the frame
+		 * budgets and the extension areas count those (they counted
+		 * the 16,384 default whatever the wire had). */
+		if (umem_memlink_umem_config(skiff__memlink_wire(c->memlink), c->memlink_end,
+					     &uc) == 0)
+			c->frame_count = uc.frame_count;
 	} else {
 		skiff__set_error("unknown backend %d", (int)c->backend);
 		return -EINVAL;
@@ -132,8 +140,12 @@ static int check_config(struct skiff_config *c)
 		c->max_zc_sends = SKIFF_MAX_ZC_SENDS_DEFAULT;
 	/* A window of full segments always fits a connection's budgets (a
 	 * bulk transfer in loss recovery, a reader a window behind); small
-	 * segments meet them sooner. */
-	window_frames = TCP_WND / TCP_MSS + 1;
+	 * segments meet them sooner. A full segment carries the MSS less the
+	 * timestamps option (every peer here sends it): 1,448 bytes, 2,897
+	 * frames for the 4 MiB window (counted at 1,460, the budget was 24
+	 * frames short of the window, and a hole at the window's left edge
+	 * cost the last of the flight behind it). */
+	window_frames = TCP_WND / (TCP_MSS - LWIP_TCP_OPT_LEN_TS_OUT) + 1;
 	if (!c->max_ooseq_frames_conn)
 		c->max_ooseq_frames_conn =
 			LWIP_MIN(window_frames, LWIP_MAX(c->frame_count / 8, 1u));

@@ -99,21 +99,38 @@ static uint32_t limit_of(const struct tcp_pcb *pcb)
 }
 
 /* Counted without a walk (lwIP's walk is what patch 0011 lets us skip):
- * the segment just queued is one frame more, unless the queue was at its
- * limit, when lwIP walks and drops the highest. The periodic re-count
- * corrects what this misses (a duplicate that was not queued, a segment
- * spread over two frames). */
+ * the segment just queued is one frame more. That estimate also grows
+ * with a duplicate lwIP did not queue, or a segment spread over two
+ * frames (the periodic re-count corrects it); so at a limit by the
+ * estimate the queue is counted exactly, as lwIP's walk would count it
+ * (frames, and bytes against TCP_OOSEQ_MAX_BYTES), and only what lies
+ * past the limit is counted as dropped: lwIP drops that, highest first.
+ * Before, a queue a few frames below its limit counted every out-of-order
+ * arrival as a drop once duplicates had pushed the estimate to the limit
+ * (hundreds of "drops" in a transfer that lost none). */
 int skiff__ooseq_within(struct tcp_pcb *pcb)
 {
-	uint32_t mine = pcb->skiff_ooseq, limit = limit_of(pcb);
+	uint32_t mine = pcb->skiff_ooseq, limit = limit_of(pcb), n = 0, bytes = 0, kept = 0;
+	uint32_t dropped = 0;
 
 	if (mine + 1 <= limit && (mine + 1) * SKIFF_FRAME_PAYLOAD_MAX <= TCP_OOSEQ_MAX_BYTES) {
 		set_count(pcb, mine + 1);
 		return 1;
 	}
-	if (mine + 1 > limit)
-		skiff__s.stats.tcp_ooseq_budget_drops += mine + 1 - limit;
-	set_count(pcb, mine + 1 < limit ? mine + 1 : limit);
+	for (const struct tcp_seg *s = pcb->ooseq; s; s = s->next) {
+		uint32_t f = pbuf_clen(s->p);
+
+		n += f;
+		bytes += s->p->tot_len;
+		if (!dropped && n <= limit && bytes <= TCP_OOSEQ_MAX_BYTES)
+			kept = n;
+		else
+			dropped += f;
+	}
+	set_count(pcb, kept);
+	if (!dropped)
+		return 1;
+	skiff__s.stats.tcp_ooseq_budget_drops += dropped;
 	return 0;
 }
 

@@ -424,6 +424,23 @@ struct child_spec {
 	uint64_t seed;
 };
 
+/* What a receiving child reports: its transfer, and the frames its
+ * out-of-order budgets dropped (the sender must resend those). */
+struct child_result {
+	struct st_xfer x;
+	uint64_t ooseq_drops;
+};
+
+static void child_report_result(const struct st_xfer *r)
+{
+	struct child_result c = {.x = *r};
+	struct skiff_stats st;
+
+	skiff_get_stats(&st);
+	c.ooseq_drops = st.tcp_ooseq_budget_drops + st.tcp_ooseq_pressure_drops;
+	st_child_report(&c, sizeof(c));
+}
+
 /* The child connects with the default algorithm and receives. */
 static int child_recv(void *arg)
 {
@@ -441,7 +458,7 @@ static int child_recv(void *arg)
 	}
 	rc = st_recv_stream(fd, x->seed, BYTES, false, false, &r);
 	skiff_close(fd);
-	st_child_report(&r, sizeof(r));
+	child_report_result(&r);
 	return rc ? 12 : 0;
 }
 
@@ -463,7 +480,7 @@ static int accept_on_port(int lfd)
 
 /* Half-close, run the stack until the child has read it all and closed,
  * close; the child's report into @p theirs, its exit checked. */
-static void close_and_collect(int fd, struct st_xfer *theirs, int report_ms)
+static void close_and_collect(int fd, struct child_result *theirs, int report_ms)
 {
 	char c;
 
@@ -481,7 +498,8 @@ static void lossy_transfer(const char *algo, uint64_t seed)
 	struct skiff_memlink_faults f = {.seed = 0xcc000000u + seed, .drop_ppm = 10000};
 	struct child_spec x = {.seed = seed};
 	struct skiff_stats before, after;
-	struct st_xfer mine, theirs;
+	struct st_xfer mine;
+	struct child_result theirs;
 	uint8_t want[32];
 	int lfd, fd;
 
@@ -505,10 +523,10 @@ static void lossy_transfer(const char *algo, uint64_t seed)
 	close_and_collect(fd, &theirs, 90000);
 	st_pattern_digest(seed, BYTES, want);
 	TK_ASSERT_EQ(mine.bytes, BYTES);
-	TK_ASSERT_EQ(theirs.bytes, BYTES);
-	TK_ASSERT_EQ(theirs.bad, 0);
+	TK_ASSERT_EQ(theirs.x.bytes, BYTES);
+	TK_ASSERT_EQ(theirs.x.bad, 0);
 	CU_ASSERT(memcmp(mine.digest, want, 32) == 0);
-	CU_ASSERT(memcmp(theirs.digest, want, 32) == 0);
+	CU_ASSERT(memcmp(theirs.x.digest, want, 32) == 0);
 	/* The sender's losses went to the algorithm it runs, none to the
 	 * other. */
 	skiff_get_stats(&after);
@@ -522,8 +540,8 @@ static void lossy_transfer(const char *algo, uint64_t seed)
 	tk_note("%s: %llu MiB through 1%% loss in %.2f s (%.0f Mbit/s); losses cubic %llu reno "
 		"%llu (rto %llu), fast convergence %llu, reno-friendly acks %llu, hystart css %llu "
 		"resumed %llu ca %llu",
-		algo, (unsigned long long)(BYTES / ST_MIB), theirs.seconds,
-		theirs.seconds > 0 ? BYTES * 8 / theirs.seconds / 1e6 : 0.0,
+		algo, (unsigned long long)(BYTES / ST_MIB), theirs.x.seconds,
+		theirs.x.seconds > 0 ? BYTES * 8 / theirs.x.seconds / 1e6 : 0.0,
 		(unsigned long long)(after.tcp_cc_cubic_events - before.tcp_cc_cubic_events),
 		(unsigned long long)(after.tcp_cc_reno_events - before.tcp_cc_reno_events),
 		(unsigned long long)(after.tcp_cc_rto_events - before.tcp_cc_rto_events),
@@ -541,30 +559,41 @@ static void lossy_transfer(const char *algo, uint64_t seed)
  * resends them, the receiving skiff reports each late original with a
  * D-SACK (RFC 2883), and the recovery's window cut comes back; no more
  * is resent than was held. */
+/* Frames per end: the receiver's out-of-order budget (an eighth of them)
+ * holds a whole receive window (2,897 segments), as the flight behind a
+ * frame held 3 ms can fill it. With the test bed's 16,384 frames the
+ * budget (2,048) dropped the highest of the queue, segments it had SACKed
+ * already, in some runs (up to 1,526 frames, and timeouts to recover
+ * them): resends this test does not look for. */
+#define SPURIOUS_FRAMES 32768
+
 static void test_spurious_recovery_undone(void)
 {
 	struct skiff_memlink_faults f = {.seed = 0xcc0000aau, .delay_ppm = 5000, .delay_us = 3000};
 	struct child_spec x = {.seed = 23};
 	struct skiff_stats before, after;
 	struct skiff_memlink_stats ws;
-	struct st_xfer mine, theirs;
+	struct st_xfer mine;
+	struct child_result theirs;
 	int lfd, fd;
 
-	st_pair_up_faults(&P, 0, child_recv, &x, &f);
+	st_pair_up_faults(&P, SPURIOUS_FRAMES, child_recv, &x, &f);
 	skiff_get_stats(&before);
 	lfd = skiff_socket(AF_INET, SOCK_STREAM, 0);
 	CU_ASSERT_FATAL(lfd >= 0);
 	fd = accept_on_port(lfd);
 	CU_ASSERT(st_send_stream(fd, x.seed, BYTES, false, &mine) == 0);
 	close_and_collect(fd, &theirs, 90000);
-	TK_ASSERT_EQ(theirs.bytes, BYTES);
-	TK_ASSERT_EQ(theirs.bad, 0);
+	TK_ASSERT_EQ(theirs.x.bytes, BYTES);
+	TK_ASSERT_EQ(theirs.x.bad, 0);
 	skiff_get_stats(&after);
 	CU_ASSERT_FATAL(skiff_memlink_get_stats(P.w, 0, &ws) == 0);
 	tk_note("16 MiB, 0.5 %% of frames held 3 ms (%llu held, %llu lost for want of a fill "
-		"frame or RX ring room at the receiver): %llu recoveries (%llu timeouts), "
-		"%llu D-SACKs received, %llu cuts undone, %llu retransmits, %llu late originals",
+		"frame or RX ring room at the receiver, %llu dropped at its out-of-order budget): "
+		"%llu recoveries (%llu timeouts), %llu D-SACKs received, %llu cuts undone, %llu "
+		"retransmits, %llu late originals",
 		(unsigned long long)ws.delayed, (unsigned long long)(ws.no_fill + ws.rx_full),
+		(unsigned long long)theirs.ooseq_drops,
 		(unsigned long long)(after.tcp_fast_recoveries - before.tcp_fast_recoveries),
 		(unsigned long long)(after.tcp_timeouts - before.tcp_timeouts),
 		(unsigned long long)(after.tcp_dsacks_received - before.tcp_dsacks_received),
@@ -577,9 +606,13 @@ static void test_spurious_recovery_undone(void)
 	 * time and call everything sent before it lost (41-1,214 resends for
 	 * some 50 held frames before the timestamp check). A slow receiver
 	 * (ASan) may run out of fill frames during a hold; the wire then
-	 * loses frames for real (476 in one run), and each is resent. */
+	 * loses frames for real (476 in one run), and each is resent. A hold
+	 * of 3 ms at full speed can queue more out of order than the
+	 * receiver's budget for it takes (the memlink pair's UMEM is small):
+	 * it drops the highest (408-743 frames in 4 runs of 10), and each is
+	 * resent. */
 	CU_ASSERT(after.tcp_retransmits - before.tcp_retransmits <=
-		  ws.delayed + ws.no_fill + ws.rx_full);
+		  ws.delayed + ws.no_fill + ws.rx_full + theirs.ooseq_drops);
 	CU_ASSERT(after.tcp_dsacks_received > before.tcp_dsacks_received);
 	CU_ASSERT(after.tcp_spurious_undos > before.tcp_spurious_undos);
 }
@@ -673,7 +706,7 @@ static int child_recv_spike(void *arg)
 	skiff_close(fd);
 	r.bytes = off;
 	r.bad = bad + (n < 0);
-	st_child_report(&r, sizeof(r));
+	child_report_result(&r);
 	return n < 0 ? 15 : 0;
 }
 
@@ -690,7 +723,7 @@ static void test_spurious_timeout_undone(void)
 	struct skiff_stats before, after;
 	struct tcp_info t0, t1;
 	socklen_t tlen = sizeof(t1);
-	struct st_xfer theirs;
+	struct child_result theirs;
 	int lfd, fd;
 	long long until;
 	char spiked;
@@ -735,8 +768,8 @@ static void test_spurious_timeout_undone(void)
 	/* The rest of the stream, byte for byte. */
 	send_part(fd, x.seed, SPIKE_FIRST + flight, SPIKE_TOTAL - SPIKE_FIRST - flight);
 	close_and_collect(fd, &theirs, 30000);
-	TK_ASSERT_EQ(theirs.bytes, SPIKE_TOTAL);
-	TK_ASSERT_EQ(theirs.bad, 0);
+	TK_ASSERT_EQ(theirs.x.bytes, SPIKE_TOTAL);
+	TK_ASSERT_EQ(theirs.x.bad, 0);
 }
 
 static void test_cubic_lossy_transfer(void)

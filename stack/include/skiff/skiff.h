@@ -155,7 +155,7 @@ struct skiff_config {
 					* skiff_sizes_for() says */
 
 	/* sizes and limits: each answers when reached (docs/hardening.md) */
-	uint32_t frame_count;	  /**< UMEM frames (default 16384) */
+	uint32_t frame_count;	  /**< UMEM frames (default 16384; memlink: the wire's) */
 	uint32_t ring_size;	  /**< each AF_XDP ring (default 2048; at most frame_count / 2,
 			       * else skiff_init() fails with EINVAL) */
 	uint32_t max_sockets;	  /**< descriptors, epoll instances included (default
@@ -176,14 +176,14 @@ struct skiff_config {
 	/* frame budgets: what received data may hold of the UMEM */
 	uint32_t max_ooseq_frames_conn; /**< frames one connection's out-of-order queue
 					 * may hold (default a receive window of full
-					 * segments, 2873, or frame_count / 8 if less; at
+					 * segments, 2897, or frame_count / 8 if less; at
 					 * most 65535); past it the highest segments are
 					 * dropped (the peer resends them) */
 	uint32_t max_ooseq_frames;	/**< the same over all connections (default
 					 * frame_count / 4) */
 	uint32_t max_rx_frames_conn;	/**< frames one connection's unread data may hold
 					 * (default a receive window of full segments,
-					 * 2873, or frame_count / 16 if more); past it
+					 * 2897, or frame_count / 16 if more); past it
 					 * newly received data is copied into the heap
 					 * and its frame goes back (orphaned) */
 	/* TCP */

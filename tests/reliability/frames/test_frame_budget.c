@@ -262,7 +262,7 @@ static void skiff_up(void)
 	c.time_wait_ms = 200;
 	/* The per-connection budgets of a 2 MiB window of full segments, as
 	 * the agent's 3,000 segments per holder were sized for (with the
-	 * 4 MiB default, 2,873, a slow agent's holders often stay below). */
+	 * 4 MiB default, 2,897, a slow agent's holders often stay below). */
 	c.max_ooseq_frames_conn = CONN_FRAMES;
 	c.max_rx_frames_conn = CONN_FRAMES;
 	if (getenv("SKIFF_TEST_NO_BUDGET")) {
