@@ -342,52 +342,6 @@ static bool covered(const struct skiff_sock *s, u32_t l, u32_t r)
 	return false;
 }
 
-static bool overlaps(const struct skiff_sack_range *k, u32_t l, u32_t r)
-{
-	return TCP_SEQ_LT(k->left, r) && TCP_SEQ_GT(k->right, l);
-}
-
-/* Marks the segments the recorded ranges cover as SACKed (RACK takes
- * their delivery), then forgets the ranges that told all they could: the
- * flags on the segments are the scoreboard, the ranges only carry a
- * SACK's news to them. A range is kept while it still overlaps a segment
- * it does not cover whole (a segment SACKed in parts), or a resend waiting
- * on unsent. With every range kept until the cumulative ACK passed it,
- * as many holes in flight as ranges (a few frames each held 3 ms at full
- * speed) filled the list, later blocks found no room, and RACK called the
- * data they reported lost: 400-500 spurious resends in a transfer. */
-static void mark_sacked(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t now)
-{
-	struct skiff_recovery *r = &s->rec;
-	bool keep[SKIFF_SACK_MAX] = {false};
-	struct tcp_seg *seg;
-	unsigned k = 0;
-
-	for (seg = pcb->unacked; seg; seg = seg->next) {
-		if (seg->skiff_sflags & SKIFF_SEG_SACKED)
-			continue;
-		if (covered(s, seg_seq(seg), seg_end(seg))) {
-			seg->skiff_sflags |= SKIFF_SEG_SACKED;
-			if (r->prr_on)
-				r->prr_acked += TCP_TCPLEN(seg);
-			deliver(s, seg, now, false);
-			continue;
-		}
-		for (unsigned i = 0; i < r->n_sacked; i++)
-			if (overlaps(&r->sacked[i], seg_seq(seg), seg_end(seg)))
-				keep[i] = true;
-	}
-	/* Resends RACK moved back to unsent lead it. */
-	for (seg = pcb->unsent; seg && (seg->skiff_sflags & SKIFF_SEG_SENT); seg = seg->next)
-		for (unsigned i = 0; i < r->n_sacked; i++)
-			if (overlaps(&r->sacked[i], seg_seq(seg), seg_end(seg)))
-				keep[i] = true;
-	for (unsigned i = 0; i < r->n_sacked; i++)
-		if (keep[i])
-			r->sacked[k++] = r->sacked[i];
-	r->n_sacked = (uint8_t)k;
-}
-
 /* A resend the episode's undo waits for (once per sequence number). */
 static void undo_record(struct skiff_recovery *r, u32_t seq)
 {
@@ -697,7 +651,14 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 	prune(s, pcb->lastack);
 	/* What the scoreboard shows delivered feeds RACK. */
 	if (r->n_sacked)
-		mark_sacked(s, pcb, now);
+		for (seg = pcb->unacked; seg; seg = seg->next)
+			if (!(seg->skiff_sflags & SKIFF_SEG_SACKED) &&
+			    covered(s, seg_seq(seg), seg_end(seg))) {
+				seg->skiff_sflags |= SKIFF_SEG_SACKED;
+				if (r->prr_on)
+					r->prr_acked += TCP_TCPLEN(seg);
+				deliver(s, seg, now, false);
+			}
 	r->reo_due_us = 0;
 	if (!r->rack_valid)
 		return false;

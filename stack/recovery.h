@@ -25,8 +25,12 @@ struct tcp_seg;
 #define SKIFF_UNDO_MAX 16
 #endif
 
+/* SACKed ranges recorded above the ACK (recovery.c): one per hole in
+ * flight and more. With 8, more holes than that (frames held 3 ms at full
+ * speed) filled the list, later blocks found no room, and RACK called what
+ * they reported lost. */
 #ifndef SKIFF_SACK_MAX
-#define SKIFF_SACK_MAX 8
+#define SKIFF_SACK_MAX 32
 #endif
 
 /* What a segment went through (its skiff_sflags, lwipopts.h). */
@@ -54,9 +58,7 @@ struct skiff_recovery {
 	bool active;	   /* in recovery until everything sent before it began is ACKed */
 	u32_t recover;	   /* snd_nxt when the episode began */
 	u32_t rexmit_high; /* without SACK: holes below this were resent in this episode */
-	/* SACKed ranges above the ACK not yet marked on their segments
-	 * (SKIFF_SEG_SACKED: the scoreboard) */
-	struct skiff_sack_range sacked[SKIFF_SACK_MAX];
+	struct skiff_sack_range sacked[SKIFF_SACK_MAX]; /* SACKed ranges above the ACK */
 	uint8_t n_sacked;
 
 	/* RACK: the most recently sent segment the peer has (ACKed or
