@@ -137,6 +137,7 @@ uint32_t skiff__prr_sndcnt(struct skiff_prr *p, uint32_t delivered, uint32_t pip
 }
 
 static void undo_record(struct skiff_recovery *r, u32_t seq);
+static void spurious_resend(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t seq);
 
 /* ---- segments --------------------------------------------------------------------- */
 
@@ -235,7 +236,8 @@ uint32_t skiff__tsval(uint32_t now_ms, uint32_t floor, bool resend, uint32_t pre
 }
 
 /* The peer has @p seg (RFC 8985 6.2, RACK_update()). */
-static void deliver(struct skiff_sock *s, const struct tcp_seg *seg, u32_t now, bool cumulative)
+static void deliver(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tcp_seg *seg, u32_t now,
+		    bool cumulative)
 {
 	struct skiff_recovery *r = &s->rec;
 	u32_t end = seg_end(seg), rtt = now - seg->skiff_xmit_us;
@@ -243,24 +245,27 @@ static void deliver(struct skiff_sock *s, const struct tcp_seg *seg, u32_t now, 
 	if (!(seg->skiff_sflags & SKIFF_SEG_SENT))
 		return;
 	if (seg->skiff_sflags & SKIFF_SEG_RETRANS) {
-		/* Sooner than the minimum RTT after the resend: the original
-		 * was delivered, not the resend; which one is unknown. */
-		if (rtt < r->min_rtt_us)
-			return;
 		/* The ACK echoes a transmission before the resend (RFC 8985
 		 * 6.2 step 2; a resend's TSval is above its previous
 		 * transmission's): the resend's time would make everything
 		 * sent before it look lost. An ACK that moves the left edge
-		 * echoes what moved it: the original arrived late, and the
-		 * path reorders (RFC 3522's detection). A SACK's echo is the
-		 * left edge's and says nothing about this segment. */
+		 * echoes the segment that moved it, the first it covers: its
+		 * original arrived late, the path reorders, and the resend was
+		 * not needed (RFC 3522's detection). Further segments it covers
+		 * may have come in by their resends earlier, and a SACK's echo
+		 * is the left edge's: neither says anything about them. */
 		if (r->tsecr_valid && TCP_SEQ_LT(r->tsecr, seg->skiff_tsval)) {
-			if (cumulative) {
+			if (cumulative && seg_seq(seg) == pcb->lastack) {
 				r->reord = true;
 				skiff__s.stats.tcp_late_originals++;
+				spurious_resend(s, pcb, seg_seq(seg));
 			}
 			return;
 		}
+		/* Sooner than the minimum RTT after the resend: the original
+		 * was delivered, not the resend; which one is unknown. */
+		if (rtt < r->min_rtt_us)
+			return;
 	} else {
 		rtt_sample(s, rtt, now);
 	}
@@ -400,6 +405,27 @@ static void undo(struct skiff_sock *s, struct tcp_pcb *pcb)
 	skiff__s.stats.tcp_spurious_undos++;
 }
 
+/* The resend at @p seq was not needed (a D-SACK, or the original's late
+ * arrival): it counts towards the episode's undo once, and when every
+ * resend of the episode is so, the reduction is undone (RFC 2883's D-SACK,
+ * RFC 3522's Eifel detection; Linux's undo_retrans and
+ * tcp_packet_delayed()). */
+static void spurious_resend(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t seq)
+{
+	struct skiff_recovery *r = &s->rec;
+
+	if (!r->undo_valid)
+		return;
+	for (unsigned i = 0; i < r->undo_n; i++) {
+		if (r->undo_seq[i] != seq)
+			continue;
+		r->undo_seq[i] = r->undo_seq[--r->undo_n];
+		if (--r->undo_retrans <= 0)
+			undo(s, pcb);
+		return;
+	}
+}
+
 /* A D-SACK for [l, r): the peer got it twice. The reordering window grows
  * (once per round trip), and a resend of this episode it matches counts
  * towards the undo. */
@@ -415,16 +441,7 @@ static void dsack(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t l)
 		r->dsack_round = pcb->snd_nxt;
 		r->dsack_round_set = true;
 	}
-	if (!r->undo_valid)
-		return;
-	for (unsigned i = 0; i < r->undo_n; i++) {
-		if (r->undo_seq[i] != l)
-			continue;
-		r->undo_seq[i] = r->undo_seq[--r->undo_n];
-		if (--r->undo_retrans <= 0)
-			undo(s, pcb);
-		return;
-	}
+	spurious_resend(s, pcb, l);
 }
 
 /* Records the blocks of a SACK option; true when there were any about
@@ -630,7 +647,7 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
 		     seg = seg->next) {
 			if (seg->skiff_sflags & SKIFF_SEG_SACKED)
 				acked -= TCP_TCPLEN(seg);
-			deliver(s, seg, now, true);
+			deliver(s, pcb, seg, now, true);
 		}
 		if (r->prr_on && acked > 0)
 			r->prr_acked += (u32_t)acked;
@@ -657,7 +674,7 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 				seg->skiff_sflags |= SKIFF_SEG_SACKED;
 				if (r->prr_on)
 					r->prr_acked += TCP_TCPLEN(seg);
-				deliver(s, seg, now, false);
+				deliver(s, pcb, seg, now, false);
 			}
 	r->reo_due_us = 0;
 	if (!r->rack_valid)

@@ -278,6 +278,11 @@ static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
 		ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
 	}
 	ti->tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
+	/* Linux's congestion states (tcp_ca_state): after a timeout, in a
+	 * recovery, or neither. */
+	ti->tcpi_ca_state = (pcb->flags & TF_RTO)			? 4 /* TCP_CA_Loss */
+			    : (s->rec.active || (pcb->flags & TF_INFR)) ? 3 /* TCP_CA_Recovery */
+									: 0;
 	ti->tcpi_rcv_space = pcb->rcv_wnd;
 	if (pcb->flags & TF_TIMESTAMP)
 		ti->tcpi_options |= TCPI_OPT_TIMESTAMPS;

@@ -375,12 +375,14 @@ static void path_delta(struct bench_loss_path *d, const struct bench_loss_path *
 
 /* A Linux end's TCP counters: its namespace's /proc/net/snmp and netstat
  * (one namespace, one Linux end at a time). */
-#define KSTAT_N 8
+#define KSTAT_N 11
 static const char *const kstat_key[KSTAT_N][2] = {
 	{"Tcp", "RetransSegs"},	       {"TcpExt", "TCPTimeouts"},
 	{"TcpExt", "TCPLossProbes"},   {"TcpExt", "TCPLossProbeRecovery"},
 	{"TcpExt", "TCPSackRecovery"}, {"TcpExt", "TCPFastRetrans"},
 	{"TcpExt", "TCPDSACKRecv"},    {"TcpExt", "TCPOFOQueue"},
+	{"TcpExt", "TCPDSACKUndo"},    {"TcpExt", "TCPPartialUndo"},
+	{"TcpExt", "TCPFullUndo"},
 };
 
 static void kstat_read(const char *ns, uint64_t v[KSTAT_N])

@@ -972,6 +972,118 @@ static void test_rack_timer_fires_at_deadline(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* An ACK of @p ack with a timestamp echoing @p tsecr and, when @p right is
+ * not 0, a SACK of [@p left, @p right). */
+static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t right)
+{
+	static uint32_t tsval = 2; /* the SYN's was 1 */
+	uint8_t f[128], o[24] = {1, 1, 8, 10};
+	size_t olen = 12;
+
+	for (int i = 0; i < 4; i++) {
+		o[4 + i] = (uint8_t)(tsval >> (24 - 8 * i));
+		o[8 + i] = (uint8_t)(tsecr >> (24 - 8 * i));
+	}
+	tsval++;
+	if (right) {
+		o[12] = 1, o[13] = 1, o[14] = 5, o[15] = 10;
+		for (int i = 0; i < 4; i++) {
+			o[16 + i] = (uint8_t)(left >> (24 - 8 * i));
+			o[20 + i] = (uint8_t)(right >> (24 - 8 * i));
+		}
+		olen = 24;
+	}
+	raw_send(f, tcp_frame(f, R.snd_nxt, ack, TH_ACK, o, olen, NULL, 0));
+}
+
+/* The TSval of a segment from the stack (0: none). */
+static uint32_t seg_tsval(const struct rx *r)
+{
+	int i = find_opt(r, 8);
+
+	return i < 0 ? 0
+		     : (uint32_t)r->opt[i + 2] << 24 | (uint32_t)r->opt[i + 3] << 16 |
+			       (uint32_t)r->opt[i + 4] << 8 | r->opt[i + 5];
+}
+
+static uint32_t snd_cwnd(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
+	return ti.tcpi_snd_cwnd;
+}
+
+/* A recovery RACK began for a segment only reordered is undone when the
+ * ACK that fills the hole echoes the original's timestamp, not the
+ * resend's (RFC 3522's detection: the original arrived, late): the
+ * congestion window comes back at once, without waiting for a D-SACK of
+ * the resend. Two episodes: in the first the resend fills the hole (its
+ * echo): the loss was real and the window stays cut; in the second the
+ * original does. Before, the second episode's late original was counted
+ * (tcp_late_originals) but the window stayed cut. */
+static void test_late_original_undoes_recovery(void)
+{
+	uint8_t data[2 * 1448];
+	struct skiff_stats a, b;
+	int lfd, fd;
+	struct rx r;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
+	idle_ms(RACK_RTT_MS); /* the handshake's sample: a 5 ms window */
+	fd = complete_handshake(lfd);
+	memset(data, 'u', sizeof(data));
+	for (int late = 0; late < 2; late++) {
+		uint32_t first = R.rcv_nxt, got = 0, ts_orig = 0, ts_resend = 0, cwnd0, cwnd1;
+		bool resent = false;
+
+		CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+		while (got < sizeof(data) && recv_tcp(&r, 2000))
+			if (r.paylen && r.seq == first + got) {
+				if (!got)
+					ts_orig = seg_tsval(&r);
+				got += (uint32_t)r.paylen;
+			}
+		TK_ASSERT_EQ(got, sizeof(data));
+		CU_ASSERT_FATAL(ts_orig != 0);
+		cwnd0 = snd_cwnd(fd);
+		skiff_get_stats(&a);
+		idle_ms(RACK_RTT_MS);
+		peer_ack_ts(first, ts_orig, first + 1448, first + 2 * 1448);
+		while (!resent && recv_tcp(&r, 1000))
+			if (r.paylen && r.seq == first) {
+				resent = true;
+				ts_resend = seg_tsval(&r);
+			}
+		CU_ASSERT_FATAL(resent);
+		CU_ASSERT(ts_resend > ts_orig); /* one tick or more above */
+		cwnd1 = snd_cwnd(fd);
+		idle_ms(RACK_RTT_MS);
+		R.rcv_nxt = first + sizeof(data);
+		peer_ack_ts(R.rcv_nxt, late ? ts_orig : ts_resend, 0, 0);
+		idle_ms(1);
+		skiff_get_stats(&b);
+		tk_note("episode %d (%s fills the hole): cwnd %u before, %u in recovery, %u after; "
+			"%llu recoveries, %llu late originals, %llu undos",
+			late, late ? "the original" : "the resend", cwnd0, cwnd1, snd_cwnd(fd),
+			(unsigned long long)(b.tcp_fast_recoveries - a.tcp_fast_recoveries),
+			(unsigned long long)(b.tcp_late_originals - a.tcp_late_originals),
+			(unsigned long long)(b.tcp_spurious_undos - a.tcp_spurious_undos));
+		TK_ASSERT_EQ(b.tcp_fast_recoveries - a.tcp_fast_recoveries, 1);
+		CU_ASSERT(cwnd1 < cwnd0);
+		TK_ASSERT_EQ(b.tcp_late_originals - a.tcp_late_originals, (unsigned)late);
+		TK_ASSERT_EQ(b.tcp_spurious_undos - a.tcp_spurious_undos, (unsigned)late);
+		CU_ASSERT(late ? snd_cwnd(fd) >= cwnd0 : snd_cwnd(fd) < cwnd0);
+	}
+	idle_ms(RACK_RTT_MS);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* The RTO a connection starts with, in ms (TCP_INFO). */
 static unsigned rto_ms(int fd)
 {
@@ -1132,6 +1244,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_rto_backs_off_after_partial_ack),
 	TK_TEST(test_handshake_rtt_sets_rto),
 	TK_TEST(test_rack_timer_fires_at_deadline),
+	TK_TEST(test_late_original_undoes_recovery),
 	TK_TEST(test_gathered_write_one_segment),
 	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST_END,
