@@ -88,12 +88,13 @@ void skiff__ack_input(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tc
 	/* Stretch ACKs (ours, a peer's GRO) acknowledge many segments each;
 	 * lwIP's slow start grows by at most 2 segments per ACK (RFC 3465's
 	 * L = 2) and would crawl. Counted in bytes as Linux does: lwIP adds
-	 * its 2 segments, this the rest, up to ssthresh. Not after an RTO
-	 * (lwIP's L = 1 then) nor in recovery. */
+	 * its 2 segments, this the rest, up to ssthresh; less what SACKs
+	 * delivered before and grew the window then (cc.c). Not after an
+	 * RTO (lwIP's L = 1 then) nor in recovery. */
 	if ((TCPH_FLAGS(hdr) & TCP_ACK) && pcb->cwnd < pcb->ssthresh &&
 	    !(pcb->flags & (TF_RTO | TF_INFR)) && !s->rec.active &&
 	    TCP_SEQ_GT(ackno, pcb->lastack) && TCP_SEQ_LEQ(ackno, pcb->snd_nxt)) {
-		u32_t acked = ackno - pcb->lastack, lwip = 2u * pcb->mss;
+		u32_t acked = ackno - pcb->lastack - s->rec.acked_grown, lwip = 2u * pcb->mss;
 
 		if (acked > lwip)
 			pcb->cwnd += (tcpwnd_size_t)LWIP_MIN(acked - lwip,

@@ -343,7 +343,7 @@ static void congestion_seen(struct skiff_sock *s, struct tcp_pcb *pcb)
 	cc->ssthresh = pcb->ssthresh;
 }
 
-static void cubic_acked(struct skiff_cc *cc, struct tcp_pcb *pcb, u32_t acked)
+static void cubic_acked(struct skiff_cc *cc, struct tcp_pcb *pcb, u32_t acked, unsigned l)
 {
 	uint32_t mss = pcb->mss ? pcb->mss : 1;
 	double cwnd;
@@ -365,8 +365,6 @@ static void cubic_acked(struct skiff_cc *cc, struct tcp_pcb *pcb, u32_t acked)
 			TCP_WND_INC(pcb->cwnd,
 				    skiff__hystart_increase(&cc->hs, acked, mss, UINT32_MAX));
 		} else {
-			unsigned l = (pcb->flags & TF_RTO) ? 1 : SKIFF_CC_ABC_L;
-
 			TCP_WND_INC(pcb->cwnd, skiff__hystart_increase(&cc->hs, acked, mss, l));
 		}
 		cc->cwnd_seg = (double)pcb->cwnd / mss;
@@ -409,16 +407,12 @@ void skiff__hook_tcp_cc_init(struct tcp_pcb *pcb)
 		setup(s, pcb);
 }
 
-void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
+/* @p acked bytes delivered, by an ACK or by a SACK outside a recovery;
+ * slow start counts at most @p l segments of them (RFC 3465's L). */
+static void delivered(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t acked, unsigned l)
 {
-	struct skiff_sock *s = sock_of(pcb);
-	struct skiff_cc *cc;
+	struct skiff_cc *cc = &s->cc;
 
-	if (!s) {
-		lwip_acked(pcb, acked);
-		return;
-	}
-	cc = &s->cc;
 	if (!cc->algo)
 		setup(s, pcb); /* the ACK of a SYN, just before the init hook */
 	if (pcb->ssthresh != cc->ssthresh)
@@ -432,16 +426,41 @@ void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
 		cc->cwnd = pcb->cwnd;
 		return;
 	}
+	if (!acked) {
+		cc->cwnd = pcb->cwnd;
+		return;
+	}
 	if (cc->algo == SKIFF_CC_CUBIC) {
-		cubic_acked(cc, pcb, acked);
+		cubic_acked(cc, pcb, acked, l);
 	} else {
 		u32_t ba = pcb->bytes_acked;
 
-		pcb->cwnd = skiff__reno_on_ack(pcb->cwnd, pcb->ssthresh, &ba, acked, pcb->mss,
-					       (pcb->flags & TF_RTO) ? 1 : SKIFF_CC_ABC_L);
+		pcb->cwnd = skiff__reno_on_ack(pcb->cwnd, pcb->ssthresh, &ba, acked, pcb->mss, l);
 		pcb->bytes_acked = ba;
 	}
 	cc->cwnd = pcb->cwnd;
+}
+
+void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
+{
+	struct skiff_sock *s = sock_of(pcb);
+
+	if (!s) {
+		lwip_acked(pcb, acked);
+		return;
+	}
+	/* What the SACKs delivered grew the window already. */
+	acked -= LWIP_MIN(acked, s->rec.acked_grown);
+	s->rec.acked_grown = 0;
+	/* lwIP's ACK: L segments at most (ackbatch.c adds the rest of a
+	 * stretch ACK in slow start). */
+	delivered(s, pcb, acked, (pcb->flags & TF_RTO) ? 1 : SKIFF_CC_ABC_L);
+}
+
+void skiff__cc_delivered(struct skiff_sock *s, struct tcp_pcb *pcb, uint32_t bytes)
+{
+	/* Counted in bytes, as ackbatch.c counts a stretch ACK. */
+	delivered(s, pcb, bytes, UINT32_MAX / 2);
 }
 
 void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event)

@@ -143,6 +143,11 @@ void skiff__cc_congestion(struct skiff_sock *s, struct tcp_pcb *pcb);
 /* The last congestion event was spurious (recovery.c's D-SACK undo, which
  * has put cwnd and ssthresh back): the algorithm's state before it. */
 void skiff__cc_undo(struct skiff_sock *s, struct tcp_pcb *pcb);
+
+/* @p bytes the peer SACKed outside a recovery: the window grows as for an
+ * ACK of them (recovery.c); the cumulative ACK that later covers them does
+ * not count them again (skiff_recovery.acked_grown). */
+void skiff__cc_delivered(struct skiff_sock *s, struct tcp_pcb *pcb, uint32_t bytes);
 /* An RTT sample (recovery.c's per-segment send times): CUBIC's SRTT and
  * HyStart++'s round minimum. */
 void skiff__cc_rtt_sample(struct skiff_sock *s, uint32_t rtt_us);

@@ -599,6 +599,7 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
 	u32_t now = skiff__now_us();
 	bool any = false;
 
+	r->acked_grown = 0;
 	r->tsecr_valid = ts && (pcb->flags & TF_TIMESTAMP);
 	if (r->tsecr_valid)
 		r->tsecr = (u32_t)ts[6] << 24 | (u32_t)ts[7] << 16 | (u32_t)ts[8] << 8 | ts[9];
@@ -647,6 +648,8 @@ bool skiff__recovery_ack_in(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t ack
 		     seg = seg->next) {
 			if (seg->skiff_sflags & SKIFF_SEG_SACKED)
 				acked -= TCP_TCPLEN(seg);
+			if (seg->skiff_sflags & SKIFF_SEG_GREW)
+				r->acked_grown += TCP_TCPLEN(seg);
 			deliver(s, pcb, seg, now, true);
 		}
 		if (r->prr_on && acked > 0)
@@ -666,16 +669,30 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 		return false;
 	now = skiff__now_us();
 	prune(s, pcb->lastack);
-	/* What the scoreboard shows delivered feeds RACK. */
-	if (r->n_sacked)
+	/* What the scoreboard shows delivered feeds RACK; outside a
+	 * recovery it grows the window as an ACK of it would (Linux counts
+	 * what is delivered, ACKed or SACKed, not what the cumulative ACK
+	 * passes, which waits for the hole: a hole RACK then calls lost
+	 * would leave that data counted inside the recovery, for nothing). */
+	if (r->n_sacked) {
+		bool grow = !r->active && !(pcb->flags & (TF_INFR | TF_RTO));
+		u32_t grown = 0;
+
 		for (seg = pcb->unacked; seg; seg = seg->next)
 			if (!(seg->skiff_sflags & SKIFF_SEG_SACKED) &&
 			    covered(s, seg_seq(seg), seg_end(seg))) {
 				seg->skiff_sflags |= SKIFF_SEG_SACKED;
 				if (r->prr_on)
 					r->prr_acked += TCP_TCPLEN(seg);
+				if (grow) {
+					seg->skiff_sflags |= SKIFF_SEG_GREW;
+					grown += TCP_TCPLEN(seg);
+				}
 				deliver(s, pcb, seg, now, false);
 			}
+		if (grown)
+			skiff__cc_delivered(s, pcb, grown);
+	}
 	r->reo_due_us = 0;
 	if (!r->rack_valid)
 		return false;

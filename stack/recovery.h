@@ -37,6 +37,7 @@ struct tcp_seg;
 #define SKIFF_SEG_SENT	  0x01u /* sent at least once */
 #define SKIFF_SEG_RETRANS 0x02u /* sent more than once: its RTT is ambiguous */
 #define SKIFF_SEG_SACKED  0x04u /* the peer SACKed it */
+#define SKIFF_SEG_GREW	  0x08u /* ... outside a recovery: its delivery grew the window */
 
 struct skiff_sack_range {
 	u32_t left, right;
@@ -67,6 +68,9 @@ struct skiff_recovery {
 	bool reord;
 	u32_t rack_xmit_us, rack_end, rack_rtt_us;
 	u32_t fack; /* the highest sequence delivered */
+	/* Bytes of the segments this ACK covers whose SACK grew the window
+	 * already (SKIFF_SEG_GREW): cc.c does not count them again. */
+	u32_t acked_grown;
 	/* The last ACK's timestamp echo (RFC 7323 TSecr, sys_now()'s
 	 * milliseconds) when it had one: which transmission of a resent
 	 * segment it was sent for. */

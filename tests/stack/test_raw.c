@@ -1084,6 +1084,58 @@ static void test_late_original_undoes_recovery(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* Data the peer SACKs grows the window as the ACK of it would, outside a
+ * recovery (Linux counts what is delivered, ACKed or SACKed): the peer
+ * SACKs the last three of four segments, within RACK's reordering window
+ * of the first, then ACKs all four. Slow start grows by the three at the
+ * SACK and by the one segment left at the ACK: four in all, as an ACK of
+ * the four alone gives (first episode, no SACK). Before, the SACK grew
+ * nothing, and data SACKed above a hole that RACK then called lost was
+ * never counted: its ACK came inside the recovery. */
+static void test_sacked_data_grows_window(void)
+{
+	uint8_t data[4 * 1448];
+	int lfd, fd;
+	struct rx r;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
+	idle_ms(RACK_RTT_MS); /* the handshake's sample: a 5 ms window */
+	fd = complete_handshake(lfd);
+	memset(data, 'g', sizeof(data));
+	for (int sack = 0; sack < 2; sack++) {
+		uint32_t first = R.rcv_nxt, got = 0, ts = 0, cwnd0, cwnd1, cwnd2;
+
+		CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+		while (got < sizeof(data) && recv_tcp(&r, 2000))
+			if (r.paylen && r.seq == first + got) {
+				ts = seg_tsval(&r);
+				got += (uint32_t)r.paylen;
+			}
+		TK_ASSERT_EQ(got, sizeof(data));
+		cwnd0 = snd_cwnd(fd);
+		idle_ms(RACK_RTT_MS);
+		if (sack) {
+			peer_ack_ts(first, ts, first + 1448, first + sizeof(data));
+			idle_ms(1);
+		}
+		cwnd1 = snd_cwnd(fd);
+		peer_ack_ts(first + sizeof(data), ts, 0, 0);
+		idle_ms(1);
+		cwnd2 = snd_cwnd(fd);
+		R.rcv_nxt = first + sizeof(data);
+		tk_note("%s: cwnd %u, %u after the SACK, %u after the ACK",
+			sack ? "SACK then ACK" : "ACK alone", cwnd0, cwnd1, cwnd2);
+		if (sack)
+			CU_ASSERT(cwnd1 >= cwnd0 + 3);
+		TK_ASSERT_EQ(cwnd2, cwnd0 + 4);
+	}
+	idle_ms(RACK_RTT_MS);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* The RTO a connection starts with, in ms (TCP_INFO). */
 static unsigned rto_ms(int fd)
 {
@@ -1245,6 +1297,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_handshake_rtt_sets_rto),
 	TK_TEST(test_rack_timer_fires_at_deadline),
 	TK_TEST(test_late_original_undoes_recovery),
+	TK_TEST(test_sacked_data_grows_window),
 	TK_TEST(test_gathered_write_one_segment),
 	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST_END,
