@@ -972,12 +972,13 @@ static void test_rack_timer_fires_at_deadline(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
-/* An ACK of @p ack with a timestamp echoing @p tsecr and, when @p right is
- * not 0, a SACK of [@p left, @p right). */
-static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t right)
+/* An ACK of @p ack with a timestamp echoing @p tsecr and SACK blocks
+ * [blk[i][0], blk[i][1]) for i < @p n (at most 3: the option room left
+ * beside the timestamps). */
+static void peer_ack_sack(uint32_t ack, uint32_t tsecr, const uint32_t (*blk)[2], unsigned n)
 {
 	static uint32_t tsval = 2; /* the SYN's was 1 */
-	uint8_t f[128], o[24] = {1, 1, 8, 10};
+	uint8_t f[128], o[40] = {1, 1, 8, 10};
 	size_t olen = 12;
 
 	for (int i = 0; i < 4; i++) {
@@ -985,15 +986,23 @@ static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t ri
 		o[8 + i] = (uint8_t)(tsecr >> (24 - 8 * i));
 	}
 	tsval++;
-	if (right) {
-		o[12] = 1, o[13] = 1, o[14] = 5, o[15] = 10;
-		for (int i = 0; i < 4; i++) {
-			o[16 + i] = (uint8_t)(left >> (24 - 8 * i));
-			o[20 + i] = (uint8_t)(right >> (24 - 8 * i));
-		}
-		olen = 24;
+	if (n) {
+		o[olen++] = 1, o[olen++] = 1, o[olen++] = 5, o[olen++] = (uint8_t)(2 + 8 * n);
+		for (unsigned b = 0; b < n; b++)
+			for (int e = 0; e < 2; e++)
+				for (int i = 0; i < 4; i++)
+					o[olen++] = (uint8_t)(blk[b][e] >> (24 - 8 * i));
 	}
 	raw_send(f, tcp_frame(f, R.snd_nxt, ack, TH_ACK, o, olen, NULL, 0));
+}
+
+/* The same with one SACK block, [@p left, @p right) (none when @p right
+ * is 0). */
+static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t right)
+{
+	const uint32_t blk[1][2] = {{left, right}};
+
+	peer_ack_sack(ack, tsecr, blk, right ? 1 : 0);
 }
 
 /* The TSval of a segment from the stack (0: none). */
@@ -1131,6 +1140,62 @@ static void test_sacked_data_grows_window(void)
 			CU_ASSERT(cwnd1 >= cwnd0 + 3);
 		TK_ASSERT_EQ(cwnd2, cwnd0 + 4);
 	}
+	idle_ms(RACK_RTT_MS);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
+/* RFC 6675's NextSeg(), with RACK deciding what is lost (RFC 8985 in
+ * place of the DupThresh rule of IsLost(), as Linux has it): six segments
+ * out, the peer SACKs the 2nd, 4th and 6th; once RACK's reordering window
+ * has passed, the holes go again lowest first (rule 1: the 1st, 3rd, 5th
+ * in that order), no SACKed segment is sent again, and nothing else is
+ * sent before the holes. */
+static void test_sack_holes_resent_lowest_first(void)
+{
+	uint8_t data[6 * 1448];
+	uint32_t first, got = 0, ts = 0, seen[8];
+	unsigned n = 0;
+	int lfd, fd;
+	struct rx r;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
+	idle_ms(RACK_RTT_MS); /* the handshake's sample: a 5 ms window */
+	fd = complete_handshake(lfd);
+	first = R.rcv_nxt;
+	memset(data, 'h', sizeof(data));
+	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+	while (got < sizeof(data) && recv_tcp(&r, 2000))
+		if (r.paylen && r.seq == first + got) {
+			ts = seg_tsval(&r);
+			got += (uint32_t)r.paylen;
+		}
+	TK_ASSERT_EQ(got, sizeof(data));
+	idle_ms(RACK_RTT_MS);
+	{
+		const uint32_t blk[3][2] = {{first + 5 * 1448, first + 6 * 1448},
+					    {first + 3 * 1448, first + 4 * 1448},
+					    {first + 1 * 1448, first + 2 * 1448}};
+
+		peer_ack_sack(first, ts, blk, 3);
+	}
+	for (long long end = st_now_ms() + 200; n < 3 && st_now_ms() < end;)
+		if (recv_tcp(&r, 50) && r.paylen)
+			seen[n++] = (r.seq - first) / 1448;
+	tk_note("sent after the SACK: %u segments, %u %u %u", n, n > 0 ? seen[0] : 99,
+		n > 1 ? seen[1] : 99, n > 2 ? seen[2] : 99);
+	TK_ASSERT_EQ(n, 3);
+	if (n == 3) {
+		TK_ASSERT_EQ(seen[0], 0);
+		TK_ASSERT_EQ(seen[1], 2);
+		TK_ASSERT_EQ(seen[2], 4);
+	}
+	/* Nothing more: the SACKed ones stay. */
+	CU_ASSERT(!(recv_tcp(&r, 30) && r.paylen));
+	R.rcv_nxt = first + sizeof(data);
+	peer_ack_ts(R.rcv_nxt, ts, 0, 0);
 	idle_ms(RACK_RTT_MS);
 	peer_reset(fd);
 	CU_ASSERT(skiff_close(lfd) == 0);
@@ -1298,6 +1363,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_rack_timer_fires_at_deadline),
 	TK_TEST(test_late_original_undoes_recovery),
 	TK_TEST(test_sacked_data_grows_window),
+	TK_TEST(test_sack_holes_resent_lowest_first),
 	TK_TEST(test_gathered_write_one_segment),
 	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST_END,
