@@ -209,6 +209,9 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 		if (TCPH_FLAGS(hdr) & TCP_ACK) {
 			struct skiff_sock *sk = pcb->callback_arg;
 
+			if (!carries)
+				st->stats.tcp_pure_acks++;
+
 			/* What the ACK skiff defers still owes (ackbatch.c). */
 			if (sk && sk->pcb.tcp == pcb)
 				skiff__ack_sent(&sk->ack, lwip_ntohl(hdr->ackno));

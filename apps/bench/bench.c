@@ -1527,11 +1527,11 @@ static void print_phase(const char *who, const char *phase, const struct skiff_s
 #define D(f) (unsigned long long)(b->f - a->f)
 	printf("    %s %-7s rx ring full %llu, fill empty %llu, tx ring full %llu; listen overflows "
 	       "%llu, cookies sent %llu ok %llu failed %llu; retransmits %llu (rto %llu); "
-	       "connect refused %llu\n",
+	       "connect refused %llu; frames in %llu, out %llu, pure ACKs %llu\n",
 	       who, phase, D(xdp_rx_ring_full), D(xdp_fill_ring_empty), D(tx_drop_ring_full),
 	       D(tcp_listen_overflows), D(tcp_syncookies_sent), D(tcp_syncookies_ok),
 	       D(tcp_syncookies_failed), D(tcp_retransmits), D(tcp_timeouts),
-	       D(tcp_connect_refused_limit));
+	       D(tcp_connect_refused_limit), D(rx_frames), D(tx_frames), D(tcp_pure_acks));
 #undef D
 }
 

@@ -585,6 +585,8 @@ struct skiff_stats {
 					   * taken as RACK's reference */
 	uint64_t tcp_dsacks_sent;      /**< ACKs carrying a D-SACK (RFC 2883) for data received
 				   * twice, below the window */
+	uint64_t tcp_pure_acks;	       /**< ACKs sent on their own: no data, SYN or FIN
+				   * carried them */
 	uint64_t tcp_cc_cubic_events;  /**< congestion events (a loss recovery, a timeout)
 					   * on connections running CUBIC (RFC 9438) */
 	uint64_t tcp_cc_reno_events;   /**< ... running Reno (TCP_CONGESTION "reno") */
