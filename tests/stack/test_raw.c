@@ -913,6 +913,51 @@ static void peer_sack(uint32_t ack, uint32_t left, uint32_t right)
 #define RACK_RTT_MS   20 /* the peer answers everything this late */
 #define RACK_EPISODES 10
 
+/* The TSval of a segment from the stack (0: none). */
+static uint32_t seg_tsval(const struct rx *r)
+{
+	int i = find_opt(r, 8);
+
+	return i < 0 ? 0
+		     : (uint32_t)r->opt[i + 2] << 24 | (uint32_t)r->opt[i + 3] << 16 |
+			       (uint32_t)r->opt[i + 4] << 8 | r->opt[i + 5];
+}
+
+/* A connection whose handshake took RACK_RTT_MS: its RTT sample, so
+ * RACK's window on a path not seen to reorder is 5 ms. Its descriptor;
+ * the listener's in *@p lfd. */
+static int rack_connection(int *lfd)
+{
+	struct rx r;
+
+	raw_up(0);
+	*lfd = listen_port(false);
+	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
+	idle_ms(RACK_RTT_MS);
+	return complete_handshake(*lfd);
+}
+
+/* Writes @p len bytes of @p data and takes the segments they leave in, in
+ * order; the TSvals of the first and of the last in *@p ts_first and
+ * *@p ts_last (either may be NULL). */
+static void write_and_take(int fd, const uint8_t *data, uint32_t len, uint32_t *ts_first,
+			   uint32_t *ts_last)
+{
+	uint32_t first = R.rcv_nxt, got = 0;
+	struct rx r;
+
+	CU_ASSERT_FATAL(skiff_send(fd, data, len, 0) == (ssize_t)len);
+	while (got < len && recv_tcp(&r, 2000))
+		if (r.paylen && r.seq == first + got) {
+			if (!got && ts_first)
+				*ts_first = seg_tsval(&r);
+			if (ts_last)
+				*ts_last = seg_tsval(&r);
+			got += (uint32_t)r.paylen;
+		}
+	TK_ASSERT_EQ(got, len);
+}
+
 /* RACK's reordering timer runs at its deadline (RFC 8985 6.3), not at the
  * next 5 ms tick: the peer answers every segment RACK_RTT_MS late (so the
  * minimum RTT, and with it the reordering window of a path not seen to
@@ -931,21 +976,13 @@ static void test_rack_timer_fires_at_deadline(void)
 	int lfd, fd, late = 0, early = 0;
 	struct rx r;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
-	idle_ms(RACK_RTT_MS); /* the handshake's sample */
-	fd = complete_handshake(lfd);
+	fd = rack_connection(&lfd);
 	memset(data, 'r', sizeof(data));
 	for (int e = 0; e < RACK_EPISODES; e++) {
-		uint32_t first = R.rcv_nxt, got = 0;
+		uint32_t first = R.rcv_nxt;
 		bool resent = false;
 
-		CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
-		while (got < sizeof(data) && recv_tcp(&r, 2000))
-			if (r.paylen && r.seq == first + got)
-				got += (uint32_t)r.paylen;
-		TK_ASSERT_EQ(got, sizeof(data));
+		write_and_take(fd, data, sizeof(data), NULL, NULL);
 		idle_ms(RACK_RTT_MS);
 		peer_sack(first, first + 1448, first + 2 * 1448);
 		sacked = st_now_us();
@@ -1005,16 +1042,6 @@ static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t ri
 	peer_ack_sack(ack, tsecr, blk, right ? 1 : 0);
 }
 
-/* The TSval of a segment from the stack (0: none). */
-static uint32_t seg_tsval(const struct rx *r)
-{
-	int i = find_opt(r, 8);
-
-	return i < 0 ? 0
-		     : (uint32_t)r->opt[i + 2] << 24 | (uint32_t)r->opt[i + 3] << 16 |
-			       (uint32_t)r->opt[i + 4] << 8 | r->opt[i + 5];
-}
-
 static uint32_t snd_cwnd(int fd)
 {
 	struct tcp_info ti;
@@ -1040,24 +1067,13 @@ static void test_late_original_undoes_recovery(void)
 	int lfd, fd;
 	struct rx r;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
-	idle_ms(RACK_RTT_MS); /* the handshake's sample: a 5 ms window */
-	fd = complete_handshake(lfd);
+	fd = rack_connection(&lfd);
 	memset(data, 'u', sizeof(data));
 	for (int late = 0; late < 2; late++) {
-		uint32_t first = R.rcv_nxt, got = 0, ts_orig = 0, ts_resend = 0, cwnd0, cwnd1;
+		uint32_t first = R.rcv_nxt, ts_orig = 0, ts_resend = 0, cwnd0, cwnd1;
 		bool resent = false;
 
-		CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
-		while (got < sizeof(data) && recv_tcp(&r, 2000))
-			if (r.paylen && r.seq == first + got) {
-				if (!got)
-					ts_orig = seg_tsval(&r);
-				got += (uint32_t)r.paylen;
-			}
-		TK_ASSERT_EQ(got, sizeof(data));
+		write_and_take(fd, data, sizeof(data), &ts_orig, NULL);
 		CU_ASSERT_FATAL(ts_orig != 0);
 		cwnd0 = snd_cwnd(fd);
 		skiff_get_stats(&a);
@@ -1105,24 +1121,13 @@ static void test_sacked_data_grows_window(void)
 {
 	uint8_t data[4 * 1448];
 	int lfd, fd;
-	struct rx r;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
-	idle_ms(RACK_RTT_MS); /* the handshake's sample: a 5 ms window */
-	fd = complete_handshake(lfd);
+	fd = rack_connection(&lfd);
 	memset(data, 'g', sizeof(data));
 	for (int sack = 0; sack < 2; sack++) {
-		uint32_t first = R.rcv_nxt, got = 0, ts = 0, cwnd0, cwnd1, cwnd2;
+		uint32_t first = R.rcv_nxt, ts = 0, cwnd0, cwnd1, cwnd2;
 
-		CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
-		while (got < sizeof(data) && recv_tcp(&r, 2000))
-			if (r.paylen && r.seq == first + got) {
-				ts = seg_tsval(&r);
-				got += (uint32_t)r.paylen;
-			}
-		TK_ASSERT_EQ(got, sizeof(data));
+		write_and_take(fd, data, sizeof(data), NULL, &ts);
 		cwnd0 = snd_cwnd(fd);
 		idle_ms(RACK_RTT_MS);
 		if (sack) {
@@ -1154,25 +1159,15 @@ static void test_sacked_data_grows_window(void)
 static void test_sack_holes_resent_lowest_first(void)
 {
 	uint8_t data[6 * 1448];
-	uint32_t first, got = 0, ts = 0, seen[8];
+	uint32_t first, ts = 0, seen[8];
 	unsigned n = 0;
 	int lfd, fd;
 	struct rx r;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	CU_ASSERT_FATAL(send_syn(&r, false, 2000));
-	idle_ms(RACK_RTT_MS); /* the handshake's sample: a 5 ms window */
-	fd = complete_handshake(lfd);
+	fd = rack_connection(&lfd);
 	first = R.rcv_nxt;
 	memset(data, 'h', sizeof(data));
-	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
-	while (got < sizeof(data) && recv_tcp(&r, 2000))
-		if (r.paylen && r.seq == first + got) {
-			ts = seg_tsval(&r);
-			got += (uint32_t)r.paylen;
-		}
-	TK_ASSERT_EQ(got, sizeof(data));
+	write_and_take(fd, data, sizeof(data), NULL, &ts);
 	idle_ms(RACK_RTT_MS);
 	{
 		const uint32_t blk[3][2] = {{first + 5 * 1448, first + 6 * 1448},
