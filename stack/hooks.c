@@ -224,6 +224,8 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 			struct skiff_sock *sk = pcb->callback_arg;
 
 			st->stats.tcp_retransmits++;
+			if (sk && sk->pcb.tcp == pcb)
+				sk->rec.total_retrans++;
 			if (pcb->flags & TF_RTO) {
 				st->stats.tcp_rto_retransmits++;
 				if (seq == pcb->lastack)

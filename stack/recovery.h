@@ -118,6 +118,8 @@ struct skiff_recovery {
 	struct skiff_prr prr;
 	u32_t prr_acked; /* delivered since the last quota, not yet counted */
 	u32_t prr_edge;
+
+	u32_t total_retrans; /* segments this connection sent again (TCP_INFO) */
 };
 
 /* lwIP's hooks (patch 0013): a new segment, and a segment going out. */

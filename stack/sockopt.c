@@ -278,6 +278,11 @@ static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
 		ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
 	}
 	ti->tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
+	/* Timeouts in a row (lwIP's nrtx, Linux's icsk_retransmits and
+	 * backoff) and every resend so far. */
+	ti->tcpi_retransmits = pcb->nrtx;
+	ti->tcpi_backoff = pcb->nrtx;
+	ti->tcpi_total_retrans = s->rec.total_retrans;
 	/* Linux's congestion states (tcp_ca_state): after a timeout, in a
 	 * recovery, or neither. */
 	ti->tcpi_ca_state = (pcb->flags & TF_RTO)			? 4 /* TCP_CA_Loss */

@@ -1042,14 +1042,19 @@ static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t ri
 	peer_ack_sack(ack, tsecr, blk, right ? 1 : 0);
 }
 
-static uint32_t snd_cwnd(int fd)
+static struct tcp_info tcp_info(int fd)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
 	memset(&ti, 0, sizeof(ti));
 	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
-	return ti.tcpi_snd_cwnd;
+	return ti;
+}
+
+static uint32_t snd_cwnd(int fd)
+{
+	return tcp_info(fd).tcpi_snd_cwnd;
 }
 
 /* A recovery RACK began for a segment only reordered is undone when the
@@ -1187,8 +1192,11 @@ static void test_sack_holes_resent_lowest_first(void)
 		TK_ASSERT_EQ(seen[1], 2);
 		TK_ASSERT_EQ(seen[2], 4);
 	}
-	/* Nothing more: the SACKed ones stay. */
+	/* Nothing more: the SACKed ones stay. TCP_INFO counts the three
+	 * resends, and says the connection is in a recovery. */
 	CU_ASSERT(!(recv_tcp(&r, 30) && r.paylen));
+	TK_ASSERT_EQ(tcp_info(fd).tcpi_total_retrans, 3);
+	TK_ASSERT_EQ(tcp_info(fd).tcpi_ca_state, 3);
 	R.rcv_nxt = first + sizeof(data);
 	peer_ack_ts(R.rcv_nxt, ts, 0, 0);
 	idle_ms(RACK_RTT_MS);
@@ -1199,12 +1207,7 @@ static void test_sack_holes_resent_lowest_first(void)
 /* The RTO a connection starts with, in ms (TCP_INFO). */
 static unsigned rto_ms(int fd)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	memset(&ti, 0, sizeof(ti));
-	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
-	return ti.tcpi_rto / 1000;
+	return tcp_info(fd).tcpi_rto / 1000;
 }
 
 /* The handshake's round trip is the first RTT sample, both ways (RFC 6298
