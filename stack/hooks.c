@@ -200,20 +200,21 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 		st->stats.tcp_rst_sent++;
 	if (pcb && pcb->state != LISTEN && pcb->state != CLOSED) {
 		u32_t seq = lwip_ntohl(hdr->seqno);
+		/* The socket this pcb is the connection of, if any. */
+		struct skiff_sock *sk = pcb->callback_arg;
 
+		if (sk && sk->pcb.tcp != pcb)
+			sk = NULL;
 		/* What leaves may need a retransmission or probe (timers.c). */
 		skiff__timer_arm((struct tcp_pcb *)(uintptr_t)pcb);
 		bool carries = p->tot_len > TCPH_HDRLEN_BYTES(hdr) ||
 			       (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_FIN));
 
 		if (TCPH_FLAGS(hdr) & TCP_ACK) {
-			struct skiff_sock *sk = pcb->callback_arg;
-
 			if (!carries)
 				st->stats.tcp_pure_acks++;
-
 			/* What the ACK skiff defers still owes (ackbatch.c). */
-			if (sk && sk->pcb.tcp == pcb)
+			if (sk)
 				skiff__ack_sent(&sk->ack, lwip_ntohl(hdr->ackno));
 		}
 		/* A SYN's first transmission is not a resend (lwIP sends an
@@ -221,10 +222,8 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 		if (carries && (!(TCPH_FLAGS(hdr) & TCP_SYN) || pcb->nrtx) &&
 		    (TCP_SEQ_LT(seq, pcb->snd_nxt) ||
 		     ((pcb->flags & TF_RTO) && TCP_SEQ_LT(seq, pcb->rto_end)))) {
-			struct skiff_sock *sk = pcb->callback_arg;
-
 			st->stats.tcp_retransmits++;
-			if (sk && sk->pcb.tcp == pcb)
+			if (sk)
 				sk->rec.total_retrans++;
 			if (pcb->flags & TF_RTO) {
 				st->stats.tcp_rto_retransmits++;
@@ -233,7 +232,7 @@ u32_t *skiff__hook_add_tcpopts(struct pbuf *p, struct tcp_hdr *hdr, const struct
 			}
 			/* lwIP's fast retransmit going out: recovery begins, and
 			 * ends once all sent so far is ACKed (NewReno). */
-			if ((pcb->flags & TF_INFR) && sk && sk->pcb.tcp == pcb)
+			if ((pcb->flags & TF_INFR) && sk)
 				skiff__recovery_begin(sk, pcb->snd_nxt,
 						      seq + (p->tot_len - TCPH_HDRLEN_BYTES(hdr)));
 		}

@@ -278,8 +278,9 @@ static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
 		ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
 	}
 	ti->tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
-	/* Timeouts in a row (lwIP's nrtx, Linux's icsk_retransmits and
-	 * backoff) and every resend so far. */
+	/* lwIP's resends of the oldest unacknowledged segment since the ACK
+	 * last moved (nrtx, which backs its RTO off; Linux's
+	 * icsk_retransmits and backoff), and every resend so far. */
 	ti->tcpi_retransmits = pcb->nrtx;
 	ti->tcpi_backoff = pcb->nrtx;
 	ti->tcpi_total_retrans = s->rec.total_retrans;
