@@ -898,16 +898,37 @@ static void idle_ms(int ms)
 		skiff_poll(0);
 }
 
-/* An ACK of @p ack that SACKs [@p left, @p right). */
-static void peer_sack(uint32_t ack, uint32_t left, uint32_t right)
+/* An ACK of @p ack with a timestamp echoing @p tsecr and SACK blocks
+ * [blk[i][0], blk[i][1]) for i < @p n (at most 3: the option room left
+ * beside the timestamps). */
+static void peer_ack_sack(uint32_t ack, uint32_t tsecr, const uint32_t (*blk)[2], unsigned n)
 {
-	uint8_t f[128], o[12] = {1, 1, 5, 10};
+	static uint32_t tsval = 2; /* the SYN's was 1 */
+	uint8_t f[128], o[40] = {1, 1, 8, 10};
+	size_t olen = 12;
 
 	for (int i = 0; i < 4; i++) {
-		o[4 + i] = (uint8_t)(left >> (24 - 8 * i));
-		o[8 + i] = (uint8_t)(right >> (24 - 8 * i));
+		o[4 + i] = (uint8_t)(tsval >> (24 - 8 * i));
+		o[8 + i] = (uint8_t)(tsecr >> (24 - 8 * i));
 	}
-	raw_send(f, tcp_frame(f, R.snd_nxt, ack, TH_ACK, o, sizeof(o), NULL, 0));
+	tsval++;
+	if (n) {
+		o[olen++] = 1, o[olen++] = 1, o[olen++] = 5, o[olen++] = (uint8_t)(2 + 8 * n);
+		for (unsigned b = 0; b < n; b++)
+			for (int e = 0; e < 2; e++)
+				for (int i = 0; i < 4; i++)
+					o[olen++] = (uint8_t)(blk[b][e] >> (24 - 8 * i));
+	}
+	raw_send(f, tcp_frame(f, R.snd_nxt, ack, TH_ACK, o, olen, NULL, 0));
+}
+
+/* The same with one SACK block, [@p left, @p right) (none when @p right
+ * is 0). */
+static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t right)
+{
+	const uint32_t blk[1][2] = {{left, right}};
+
+	peer_ack_sack(ack, tsecr, blk, right ? 1 : 0);
 }
 
 #define RACK_RTT_MS   20 /* the peer answers everything this late */
@@ -979,12 +1000,12 @@ static void test_rack_timer_fires_at_deadline(void)
 	fd = rack_connection(&lfd);
 	memset(data, 'r', sizeof(data));
 	for (int e = 0; e < RACK_EPISODES; e++) {
-		uint32_t first = R.rcv_nxt;
+		uint32_t first = R.rcv_nxt, ts = 0;
 		bool resent = false;
 
-		write_and_take(fd, data, sizeof(data), NULL, NULL);
+		write_and_take(fd, data, sizeof(data), &ts, NULL);
 		idle_ms(RACK_RTT_MS);
-		peer_sack(first, first + 1448, first + 2 * 1448);
+		peer_ack_ts(first, ts, first + 1448, first + 2 * 1448);
 		sacked = st_now_us();
 		while (!resent && recv_tcp(&r, 1000))
 			resent = r.paylen && r.seq == first;
@@ -1007,39 +1028,6 @@ static void test_rack_timer_fires_at_deadline(void)
 	idle_ms(RACK_RTT_MS);
 	peer_reset(fd);
 	CU_ASSERT(skiff_close(lfd) == 0);
-}
-
-/* An ACK of @p ack with a timestamp echoing @p tsecr and SACK blocks
- * [blk[i][0], blk[i][1]) for i < @p n (at most 3: the option room left
- * beside the timestamps). */
-static void peer_ack_sack(uint32_t ack, uint32_t tsecr, const uint32_t (*blk)[2], unsigned n)
-{
-	static uint32_t tsval = 2; /* the SYN's was 1 */
-	uint8_t f[128], o[40] = {1, 1, 8, 10};
-	size_t olen = 12;
-
-	for (int i = 0; i < 4; i++) {
-		o[4 + i] = (uint8_t)(tsval >> (24 - 8 * i));
-		o[8 + i] = (uint8_t)(tsecr >> (24 - 8 * i));
-	}
-	tsval++;
-	if (n) {
-		o[olen++] = 1, o[olen++] = 1, o[olen++] = 5, o[olen++] = (uint8_t)(2 + 8 * n);
-		for (unsigned b = 0; b < n; b++)
-			for (int e = 0; e < 2; e++)
-				for (int i = 0; i < 4; i++)
-					o[olen++] = (uint8_t)(blk[b][e] >> (24 - 8 * i));
-	}
-	raw_send(f, tcp_frame(f, R.snd_nxt, ack, TH_ACK, o, olen, NULL, 0));
-}
-
-/* The same with one SACK block, [@p left, @p right) (none when @p right
- * is 0). */
-static void peer_ack_ts(uint32_t ack, uint32_t tsecr, uint32_t left, uint32_t right)
-{
-	const uint32_t blk[1][2] = {{left, right}};
-
-	peer_ack_sack(ack, tsecr, blk, right ? 1 : 0);
 }
 
 static struct tcp_info tcp_info(int fd)
