@@ -120,6 +120,12 @@ long long skiff__now_ms(void);
  * intervals (compare with (int32_t)(a - b)). */
 uint32_t skiff__now_us(void);
 long long skiff__deadline(int timeout_ms); /* -1: forever */
+/* A poll round reads the clock once per step (its start, then
+ * skiff__clock_step() per RX batch) and every reading until
+ * skiff__clock_round_end() returns that step's time. */
+void skiff__clock_round_begin(void);
+void skiff__clock_step(void);
+void skiff__clock_round_end(void);
 void skiff__random(void *buf, size_t len); /* getrandom(), never fails */
 uint32_t skiff__rand(void);		   /* spread, not secrecy */
 

@@ -75,6 +75,7 @@ static unsigned round_once(void)
 	 * application sent since carried them; then what the API calls
 	 * queued since the last round goes out. An ACK left for the next
 	 * round counts as work: the loop must come back for it. */
+	skiff__clock_round_begin();
 	acks_later = skiff__batch_acks();
 	skiff__flush();
 	n = acks_later + skiff__rx_batch();
@@ -91,6 +92,7 @@ static unsigned round_once(void)
 	st->in_callback = true;
 	n += zc_engine_deliver(st->zc);
 	st->in_callback = false;
+	skiff__clock_round_end();
 	if (__builtin_expect(st->observing, 0) && ++st->observe_rounds >= SKIFF_OBSERVE_ROUNDS)
 		observe();
 	return n;
