@@ -6,6 +6,15 @@
  * frames of a bulk echo, half of those of a small request/response. A whole
  * RX batch may so be ACKed at once, as GRO lets Linux do.
  *
+ * An ACK that waited its round while the application has not read the data
+ * yet waits on: the application has had no turn at that socket yet (an
+ * epoll_wait() reports a few hundred of the thousands of ready sockets per
+ * round), and its answer will carry the ACK when it comes. Held sockets
+ * sit on a list in the order held and leave it when their data is read, or
+ * after SKIFF_ACK_HOLD_MS (Linux's shortest delayed-ACK timeout) with the
+ * ACK. Without it, from a thousand busy connections on, nearly every
+ * request cost a pure ACK besides its answer, at both ends.
+ *
  * The same per-batch list carries the work an RX batch leaves for after
  * lwIP's input, which forbids touching a pcb's queues from inside it: SACK
  * recovery (recovery.c) runs once per batch from here.
@@ -13,6 +22,7 @@
 #include "ackbatch.h"
 #include "instance.h"
 #include "recovery.h"
+#include "rxq.h"
 #include "sock.h"
 
 #include "lwip/priv/tcp_priv.h"
@@ -28,10 +38,54 @@ void skiff__batch_add(struct skiff_sock *s, unsigned work)
 	s->ack.work |= (uint8_t)work;
 }
 
+/* How long an ACK waits for the application to read the data it
+ * acknowledges: Linux's shortest delayed-ACK timeout (TCP_DELACK_MIN), well
+ * inside a peer's minimum RTO (200 ms on Linux) and the 200 ms its tail
+ * loss probe allows for a delayed ACK (RFC 8985 7.2). */
+#ifndef SKIFF_ACK_HOLD_MS
+#define SKIFF_ACK_HOLD_MS 40u
+#endif
+
+static void hold_add(struct skiff_sock *s)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	if (s->ack.hold_since_us)
+		return; /* held already: the first hold's time counts */
+	s->ack.hold_since_us = skiff__now_us() | 1u;
+	s->ack.hold_next = NULL;
+	s->ack.hold_prev = st->hold_tail;
+	if (st->hold_tail)
+		st->hold_tail->ack.hold_next = s;
+	else
+		st->hold_head = s;
+	st->hold_tail = s;
+	st->stats.tcp_acks_held++;
+}
+
+static void hold_drop(struct skiff_sock *s)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	if (!s->ack.hold_since_us)
+		return;
+	if (s->ack.hold_prev)
+		s->ack.hold_prev->ack.hold_next = s->ack.hold_next;
+	else
+		st->hold_head = s->ack.hold_next;
+	if (s->ack.hold_next)
+		s->ack.hold_next->ack.hold_prev = s->ack.hold_prev;
+	else
+		st->hold_tail = s->ack.hold_prev;
+	s->ack.hold_next = s->ack.hold_prev = NULL;
+	s->ack.hold_since_us = 0;
+}
+
 void skiff__batch_forget(struct skiff_sock *s)
 {
 	struct skiff_sock **pp;
 
+	hold_drop(s);
 	if (s->ack.work) {
 		for (pp = &skiff__s.batch_head; *pp; pp = &(*pp)->ack.next) {
 			if (*pp == s) {
@@ -57,6 +111,7 @@ void skiff__batch_forget(struct skiff_sock *s)
 enum ack_due {
 	ACK_NONE,  /* a segment sent since carried it */
 	ACK_LATER, /* one segment's worth: wait a round for more, or a reply */
+	ACK_HOLD,  /* waited a round, still unread: wait for the application */
 	ACK_NOW,
 };
 
@@ -74,7 +129,11 @@ static enum ack_due ack_due(const struct skiff_sock *s, const struct tcp_pcb *pc
 		return ACK_NOW;
 	if (!owed)
 		return ACK_NONE;
-	return owed > pcb->mss || (work & BATCH_ACK_WAITED) ? ACK_NOW : ACK_LATER;
+	if (owed > pcb->mss)
+		return ACK_NOW;
+	if (!(work & BATCH_ACK_WAITED))
+		return ACK_LATER;
+	return skiff__rxq_empty(&s->rx) || s->rd_shut ? ACK_NOW : ACK_HOLD;
 }
 
 /* Before lwIP takes a segment of an established connection (TCP input
@@ -139,15 +198,50 @@ void skiff__batch_run(void)
 	}
 }
 
+/* The held ACKs whose time is up go now, oldest first. */
+static void hold_expire(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	u32_t now = skiff__now_us();
+	struct skiff_sock *s;
+
+	while ((s = st->hold_head) &&
+	       (int32_t)(now - s->ack.hold_since_us) >= (int32_t)(SKIFF_ACK_HOLD_MS * 1000u)) {
+		struct tcp_pcb *pcb = s->pcb.tcp;
+
+		hold_drop(s);
+		if (!pcb || pcb->state < ESTABLISHED || pcb->state == TIME_WAIT ||
+		    pcb->rcv_nxt == s->ack.ack_sent)
+			continue;
+		st->stats.tcp_acks_hold_expired++;
+		tcp_ack_now(pcb);
+		tcp_output(pcb);
+	}
+}
+
+long long skiff__batch_hold_left_us(void)
+{
+	struct skiff_sock *s = skiff__s.hold_head;
+	int32_t left;
+
+	if (!s)
+		return -1;
+	left = (int32_t)(s->ack.hold_since_us + SKIFF_ACK_HOLD_MS * 1000u - skiff__now_us());
+	return left < 0 ? 0 : left;
+}
+
 /* Start of a poll round: the ACKs (and window updates) the last round's
  * data and the application's reads call for, unless a segment the
- * application sent meanwhile carried them. Returns how many wait for the
- * next round (the poll loop must not sleep on them). */
+ * application sent meanwhile carried them; first the held ACKs whose time
+ * is up. Returns how many wait for the next round (the poll loop must not
+ * sleep on them; it sleeps no longer than the oldest hold lasts). */
 unsigned skiff__batch_acks(void)
 {
 	struct skiff_sock *later = NULL;
 	unsigned n_later = 0;
 
+	if (skiff__s.hold_head)
+		hold_expire();
 	while (skiff__s.batch_head) {
 		struct skiff_sock *s = skiff__s.batch_head;
 		struct tcp_pcb *pcb = s->pcb.tcp;
@@ -162,7 +256,11 @@ unsigned skiff__batch_acks(void)
 		if ((work & SKIFF_BATCH_SACK) && (skiff__recovery_run(s, pcb) || s->rec.active))
 			out = true;
 		if (work & SKIFF_BATCH_ACK) {
-			switch (ack_due(s, pcb, work)) {
+			enum ack_due due = ack_due(s, pcb, work);
+
+			if (due != ACK_HOLD)
+				hold_drop(s);
+			switch (due) {
 			case ACK_NOW:
 				tcp_ack_now(pcb);
 				out = true;
@@ -172,6 +270,9 @@ unsigned skiff__batch_acks(void)
 				s->ack.next = later;
 				later = s;
 				n_later++;
+				break;
+			case ACK_HOLD:
+				hold_add(s);
 				break;
 			case ACK_NONE:
 				break;

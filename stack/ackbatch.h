@@ -20,12 +20,19 @@ struct skiff_ackstate {
 	struct skiff_sock *next; /* on skiff__s.batch_head's list */
 	uint8_t work;		 /* SKIFF_BATCH_* */
 	u32_t ack_sent;		 /* the ACK number of the last segment sent */
+	/* On the hold list (skiff__s.hold_head, oldest first): an ACK held
+	 * while the application has not read the data it acknowledges. */
+	struct skiff_sock *hold_next, *hold_prev;
+	u32_t hold_since_us; /* 0: not held (else odd) */
 };
 
 void skiff__batch_add(struct skiff_sock *s, unsigned work);
 void skiff__batch_forget(struct skiff_sock *s);
 void skiff__batch_run(void);	  /* after the RX batch */
 unsigned skiff__batch_acks(void); /* at the start of a poll round: ACKs left waiting */
+/* Microseconds until the oldest held ACK is due (0: now), -1 if none: the
+ * poll loop sleeps no longer. */
+long long skiff__batch_hold_left_us(void);
 /* A segment of an established connection, before lwIP takes it (TCP
  * input hook): the ACK it calls for becomes batch work. */
 void skiff__ack_input(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tcp_hdr *hdr,

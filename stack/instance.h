@@ -83,6 +83,7 @@ struct skiff_stack {
 	/* the loop */
 	unsigned long notified;	       /* readiness changes: a poll round that made any did work */
 	struct skiff_sock *batch_head; /* sockets with work after the RX batch (ackbatch.c) */
+	struct skiff_sock *hold_head, *hold_tail; /* ACKs held for unread data (ackbatch.c) */
 
 	/* sockets (fdtable.c) */
 	struct skiff_sock **socks;

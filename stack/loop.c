@@ -117,6 +117,12 @@ static void wait_traffic(int ms)
 		if (us < 0 || left < us)
 			us = left;
 	}
+	if (st->hold_head) {
+		long long left = skiff__batch_hold_left_us();
+
+		if (us < 0 || left < us)
+			us = left;
+	}
 	if (st->port_fd >= 0) {
 		struct pollfd pfd = {.fd = st->port_fd, .events = POLLIN};
 		struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000};

@@ -1527,11 +1527,13 @@ static void print_phase(const char *who, const char *phase, const struct skiff_s
 #define D(f) (unsigned long long)(b->f - a->f)
 	printf("    %s %-7s rx ring full %llu, fill empty %llu, tx ring full %llu; listen overflows "
 	       "%llu, cookies sent %llu ok %llu failed %llu; retransmits %llu (rto %llu); "
-	       "connect refused %llu; frames in %llu, out %llu, pure ACKs %llu\n",
+	       "connect refused %llu; frames in %llu, out %llu, pure ACKs %llu (ACKs held %llu, "
+	       "of them expired %llu)\n",
 	       who, phase, D(xdp_rx_ring_full), D(xdp_fill_ring_empty), D(tx_drop_ring_full),
 	       D(tcp_listen_overflows), D(tcp_syncookies_sent), D(tcp_syncookies_ok),
 	       D(tcp_syncookies_failed), D(tcp_retransmits), D(tcp_timeouts),
-	       D(tcp_connect_refused_limit), D(rx_frames), D(tx_frames), D(tcp_pure_acks));
+	       D(tcp_connect_refused_limit), D(rx_frames), D(tx_frames), D(tcp_pure_acks),
+	       D(tcp_acks_held), D(tcp_acks_hold_expired));
 #undef D
 }
 
@@ -1924,12 +1926,16 @@ static int cost_run_window(struct ctx *x, const struct cost_window *w, bool last
 	 * make the clients retransmit (c10000: a round of 10,000 requests
 	 * takes longer than Linux's 200 ms minimum RTO). */
 	printf("  %-20s cost %-13s warm-up and window: the server received %llu and sent %llu "
-	       "frames (%.2f per %s), retransmitted %llu; RX ring full %llu\n",
+	       "frames (%.2f per %s, pure ACKs %llu, ACKs held %llu, of them expired %llu), "
+	       "retransmitted %llu; RX ring full %llu\n",
 	       x->pair->name, w->label, (unsigned long long)(st[1].rx_frames - st[0].rx_frames),
 	       (unsigned long long)(st[1].tx_frames - st[0].tx_frames),
 	       (double)(st[1].rx_frames - st[0].rx_frames + st[1].tx_frames - st[0].tx_frames) /
 		       ((double)(w->warm + w->bytes) / w->unit),
 	       w->unit == 1024 ? "KiB" : "request",
+	       (unsigned long long)(st[1].tcp_pure_acks - st[0].tcp_pure_acks),
+	       (unsigned long long)(st[1].tcp_acks_held - st[0].tcp_acks_held),
+	       (unsigned long long)(st[1].tcp_acks_hold_expired - st[0].tcp_acks_hold_expired),
 	       (unsigned long long)(st[1].tcp_retransmits - st[0].tcp_retransmits),
 	       (unsigned long long)(st[1].xdp_rx_ring_full - st[0].xdp_rx_ring_full));
 	if (x->plan->verbose) {

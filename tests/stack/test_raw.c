@@ -1280,6 +1280,67 @@ static void test_gathered_write_one_segment(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* A small request the application has not read yet: its ACK waits, since
+ * the answer will carry it, until the application reads (the answer then
+ * carries it) or for the 40 ms hold (then a pure ACK). skiff used to send
+ * the ACK after two poll rounds, and an application that takes a few
+ * hundred of thousands of ready sockets per epoll_wait() paid a pure ACK
+ * for nearly every request. */
+static void test_ack_held_until_read(void)
+{
+	struct skiff_stats a, b;
+	long long t0, t_ack = -1;
+	int lfd, fd, pure = 0;
+	char buf[64];
+	struct rx r;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	/* The first data opens the window past what the SYN-ACK could say
+	 * (no scaling there): that update goes at once. */
+	send_data(NULL, 0, "hello");
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
+	TK_ASSERT_EQ(r.ack, R.snd_nxt);
+	CU_ASSERT(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 5);
+	idle_ms(5);
+	skiff_get_stats(&a);
+
+	/* Unread: nothing for 20 ms (a hundred-odd poll rounds), then the
+	 * ACK alone, once the hold is over. */
+	t0 = st_now_ms();
+	send_data(NULL, 0, "GET one\r\n");
+	CU_ASSERT(!recv_tcp(&r, 20));
+	while (t_ack < 0 && recv_tcp(&r, 1000))
+		if (r.ack == R.snd_nxt && !r.paylen)
+			t_ack = st_now_ms() - t0;
+	if (t_ack < 35)
+		tk_note("the held ACK came after %lld ms", t_ack);
+	CU_ASSERT(t_ack >= 35 && t_ack < 1000);
+	skiff_get_stats(&b);
+	TK_ASSERT_EQ(b.tcp_acks_held - a.tcp_acks_held, 1);
+	TK_ASSERT_EQ(b.tcp_acks_hold_expired - a.tcp_acks_hold_expired, 1);
+	CU_ASSERT(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 9);
+
+	/* Read 5 ms after it came and answered: the answer carries the ACK,
+	 * no pure ACK before it. */
+	send_data(NULL, 0, "GET two\r\n");
+	while (recv_tcp(&r, 5))
+		pure++;
+	TK_ASSERT_EQ(pure, 0);
+	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 9);
+	CU_ASSERT_FATAL(skiff_send(fd, "200\r\n", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
+	TK_ASSERT_EQ(r.paylen, 5);
+	TK_ASSERT_EQ(r.ack, R.snd_nxt);
+	R.rcv_nxt += 5;
+	peer_ack(R.rcv_nxt, 0);
+	skiff_get_stats(&a);
+	TK_ASSERT_EQ(a.tcp_acks_hold_expired - b.tcp_acks_hold_expired, 0);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* The connection is reset while a blocking send() waits for room, after it
  * queued part of its bytes: that call returns the count, the next one
  * ECONNRESET, the one after EPIPE (Linux's order: the error stays pending
@@ -1352,6 +1413,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_sack_holes_resent_lowest_first),
 	TK_TEST(test_gathered_write_one_segment),
 	TK_TEST(test_reset_during_send_reported_next),
+	TK_TEST(test_ack_held_until_read),
 	TK_TEST_END,
 };
 

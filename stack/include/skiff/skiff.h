@@ -565,32 +565,36 @@ struct skiff_stats {
 		tcp_conn_refused;
 	uint64_t udp_rx_drop, udp_checksum_err, udp_rcvq_drop;
 	uint64_t arp_drop, nd6_drop;
-	uint64_t tcp_fast_recoveries;  /**< fast retransmits (3 duplicate ACKs) */
-	uint64_t tcp_timeouts;	       /**< retransmission timeouts */
-	uint64_t tcp_rto_retransmits;  /**< segments resent after a retransmission timeout */
-	uint64_t tcp_partial_acks;     /**< NewReno: holes resent on a partial ACK in recovery */
-	uint64_t tcp_sack_retransmits; /**< holes resent from the SACK scoreboard */
-	uint64_t tcp_lost_retransmits; /**< resends found lost (SACKs past them) and resent */
-	uint64_t tcp_rack_losses;      /**< segments RACK found lost (RFC 8985): sent before
+	uint64_t tcp_fast_recoveries;	/**< fast retransmits (3 duplicate ACKs) */
+	uint64_t tcp_timeouts;		/**< retransmission timeouts */
+	uint64_t tcp_rto_retransmits;	/**< segments resent after a retransmission timeout */
+	uint64_t tcp_partial_acks;	/**< NewReno: holes resent on a partial ACK in recovery */
+	uint64_t tcp_sack_retransmits;	/**< holes resent from the SACK scoreboard */
+	uint64_t tcp_lost_retransmits;	/**< resends found lost (SACKs past them) and resent */
+	uint64_t tcp_rack_losses;	/**< segments RACK found lost (RFC 8985): sent before
 					   * one the peer has, and missing an RTT plus the
 					   * reordering window later; resent */
-	uint64_t tcp_tlp_sent;	       /**< tail loss probes (RFC 8985 7) */
-	uint64_t tcp_tlp_recoveries;   /**< ... that repaired a tail loss (no D-SACK) */
-	uint64_t tcp_dsacks_received;  /**< D-SACK blocks (RFC 2883): the peer got
+	uint64_t tcp_tlp_sent;		/**< tail loss probes (RFC 8985 7) */
+	uint64_t tcp_tlp_recoveries;	/**< ... that repaired a tail loss (no D-SACK) */
+	uint64_t tcp_dsacks_received;	/**< D-SACK blocks (RFC 2883): the peer got
 					   * something twice */
-	uint64_t tcp_spurious_undos;   /**< recoveries whose every resend the peer reported
+	uint64_t tcp_spurious_undos;	/**< recoveries whose every resend the peer reported
 				      * received twice (D-SACK): the window cut undone */
-	uint64_t tcp_late_originals;   /**< resends whose original arrived first, as the
+	uint64_t tcp_late_originals;	/**< resends whose original arrived first, as the
 					   * ACK's timestamp echo showed (RFC 3522): not
 					   * taken as RACK's reference */
-	uint64_t tcp_dsacks_sent;      /**< ACKs carrying a D-SACK (RFC 2883) for data received
+	uint64_t tcp_dsacks_sent;	/**< ACKs carrying a D-SACK (RFC 2883) for data received
 				   * twice, below the window */
-	uint64_t tcp_pure_acks;	       /**< ACKs sent on their own: no data, SYN or FIN
+	uint64_t tcp_pure_acks;		/**< ACKs sent on their own: no data, SYN or FIN
 				   * carried them */
-	uint64_t tcp_cc_cubic_events;  /**< congestion events (a loss recovery, a timeout)
+	uint64_t tcp_acks_held;		/**< ACKs held past their poll round because the
+				   * application had not read the data yet */
+	uint64_t tcp_acks_hold_expired; /**< ... of those, sent on their own after the hold
+					  * (40 ms) with the data still unread */
+	uint64_t tcp_cc_cubic_events;	/**< congestion events (a loss recovery, a timeout)
 					   * on connections running CUBIC (RFC 9438) */
-	uint64_t tcp_cc_reno_events;   /**< ... running Reno (TCP_CONGESTION "reno") */
-	uint64_t tcp_cc_rto_events;    /**< of those, retransmission timeouts */
+	uint64_t tcp_cc_reno_events;	/**< ... running Reno (TCP_CONGESTION "reno") */
+	uint64_t tcp_cc_rto_events;	/**< of those, retransmission timeouts */
 	uint64_t tcp_cubic_fast_convergence; /**< CUBIC's W_max lowered below the window
 					      * at the event (RFC 9438 4.7) */
 	uint64_t tcp_cubic_reno_friendly;    /**< ACKs where Reno's estimate led the cubic
