@@ -175,6 +175,14 @@ unsigned umem_port_fill_level(const struct umem_port *p, unsigned *size)
 	return level;
 }
 
+unsigned umem_port_fill_depth(const struct umem_port *p)
+{
+	unsigned size = 0;
+
+	p->ops->fill_level(p, &size);
+	return p->fill_target && p->fill_target < size ? p->fill_target : size;
+}
+
 int umem_port_fd(const struct umem_port *p)
 {
 	return p->ops->fd ? p->ops->fd(p) : -1;

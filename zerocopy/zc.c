@@ -470,14 +470,16 @@ int zc_tx_post_span(struct zc_engine *e, struct pkb *pkb, uint32_t head, uint32_
 
 /* ---- RX loans ------------------------------------------------------------ */
 
+/* Below a quarter of the depth the receive path keeps the fill ring at
+ * (its target when it follows demand, else its size), by default. */
 static bool fill_low(const struct zc_engine *e)
 {
-	unsigned size = 0, level;
+	unsigned level;
 
 	if (!e->port)
 		return false;
-	level = umem_port_fill_level(e->port, &size);
-	return level < (e->cfg.fill_low ? e->cfg.fill_low : size / 4);
+	level = umem_port_fill_level(e->port, NULL);
+	return level < (e->cfg.fill_low ? e->cfg.fill_low : umem_port_fill_depth(e->port) / 4);
 }
 
 int zc_rx_loan(struct zc_engine *e, struct pkb *pkb, struct zc_loan *loan)

@@ -275,6 +275,11 @@ SKIFF_API void umem_port_set_fill_target(struct umem_port *p, unsigned frames);
  * NULL). Receive paths use it to tell when frames run short. */
 SKIFF_API unsigned umem_port_fill_level(const struct umem_port *p, unsigned *size);
 
+/** How deep refills keep the fill ring: the target set, at most the ring's
+ * size (the size when no target is set). A level well below it means
+ * frames run short; below the size alone it may just be the target. */
+SKIFF_API unsigned umem_port_fill_depth(const struct umem_port *p);
+
 /** A file descriptor to poll for RX readiness, or -1. */
 SKIFF_API int umem_port_fd(const struct umem_port *p);
 

@@ -90,8 +90,8 @@ struct zc_engine_config {
 	 * (<= ZC_COPYBREAK_MAX; default 128) */
 	uint32_t copybreak;
 	uint32_t small_bufs; /**< copy-break buffers */
-	/** the fill ring is low below this many frames (default 1/4 of its
-	 * size) */
+	/** the fill ring is low below this many frames (default 1/4 of the
+	 * depth refills keep it at: umem_port_fill_depth()) */
 	uint32_t fill_low;
 };
 
