@@ -179,7 +179,9 @@ unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
  * half-open connections); the list of connections holding out-of-order
  * frames and their count (ooseq.c); when the handshake's SYN or SYN-ACK
  * left, if only once (recovery.c: the first RTT sample); its place on the
- * fine timer's list and that deadline, in microseconds (timers.c). */
+ * fine timer's list and that deadline, in microseconds (timers.c); its place
+ * on the list of pcbs armed since the timers last looked, and where lwIP's
+ * retransmission timer stood then (timers.c). */
 #define LWIP_TCP_PCB_EMBEDDER_FIELDS                                                               \
 	struct tcp_pcb *skiff_hnext;                                                               \
 	struct tcp_pcb *skiff_tnext, *skiff_tprev;                                                 \
@@ -187,13 +189,16 @@ unsigned short skiff__ooseq_limit(struct tcp_pcb *pcb);
 	struct tcp_pcb *skiff_onext, *skiff_oprev;                                                 \
 	struct tcp_pcb *skiff_qnext, *skiff_qprev;                                                 \
 	struct tcp_pcb *skiff_rnext, *skiff_rprev;                                                 \
+	struct tcp_pcb *skiff_anext, *skiff_aprev;                                                 \
 	u16_t skiff_ooseq;                                                                         \
 	u32_t skiff_hash;                                                                          \
 	u32_t skiff_half_open;                                                                     \
 	u32_t skiff_due, skiff_visited;                                                            \
 	u32_t skiff_syn_us;                                                                        \
 	u32_t skiff_fine_us;                                                                       \
+	u32_t skiff_lastack;                                                                       \
 	s16_t skiff_rtime;                                                                         \
+	u8_t skiff_armed;                                                                          \
 	u8_t skiff_tlist;                                                                          \
 	u8_t skiff_fine;                                                                           \
 	u8_t skiff_flags;

@@ -744,6 +744,7 @@ bool skiff__recovery_run(struct skiff_sock *s, struct tcp_pcb *pcb)
 	/* Karn: no RTT sample from a retransmission. */
 	pcb->rttest = 0;
 	pcb->rtime = 0;
+	skiff__timer_rtime_restarted(pcb);
 	skiff__s.stats.tcp_rack_losses += n;
 	skiff__s.stats.tcp_sack_retransmits += n;
 	return true;
@@ -814,6 +815,7 @@ void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acke
 	 * of stalling until an RTO. */
 	tcp_set_flags(pcb, TF_INFR);
 	pcb->rtime = 0;
+	skiff__timer_rtime_restarted(pcb);
 	if (TCP_SEQ_LT(lwip_ntohl(pcb->unacked->tcphdr->seqno), r->rexmit_high))
 		return; /* resent already in this episode: its fate is the RTO's */
 	if (tcp_rexmit(pcb) != ERR_OK)

@@ -14,17 +14,27 @@
  * or nowhere when it has none: an idle established connection costs
  * nothing per tick, and one waiting for an ACK costs one visit per RTO,
  * not one per tick. lwIP counts the retransmission timer in ticks
- * (rtime++ per visit); a visit after skipped ticks first adds them, unless
- * rtime changed since the last visit (an ACK or a send restarted it) — and
- * whatever restarts it arms the pcb for the very next tick, so the count
- * is never off by more than that tick. Anything that may give a pcb timer
- * work (it is linked on tcp_active_pcbs, a segment arrives or leaves, the
- * application sends, reads, closes, sets an option) arms it: due at the
- * next tick, where the visit works out the real deadline.
+ * (rtime++ per visit); a visit after skipped ticks first adds them,
+ * counted from the last look at the pcb (a visit, or the settling of an
+ * arm below that found the timer restarted).
  *
- * Fast timer: a list of the pcbs a segment just came in for (delayed ACK,
- * data refused) or that the application closed (a pending FIN); each fast
- * tick visits them and keeps those that still need it.
+ * Anything that may give a pcb timer work (it is linked on
+ * tcp_active_pcbs, a segment arrives or leaves, the application sends,
+ * reads, closes, sets an option) arms it: it joins a list, and the next
+ * tick (fast or slow: every 5 ms) works its deadlines out from its state
+ * then (settle_one(), as a visit does after lwIP's body) and puts it in
+ * the wheel's slot of the earliest, or off the wheel, and on the fast list
+ * if it needs the fast tick. A restart of the retransmission timer since
+ * the last look (rtime changed; the ACK moved, which always restarts it;
+ * lwIP's fast retransmit began; recovery.c said so) makes that tick the
+ * baseline the ticks count from. Arming used to put the pcb at the next
+ * slow tick for a visit with lwIP's body, and on the fast list: from
+ * 10,000 connections on, where each sees about one request per tick, a
+ * request and its answer cost two or three visits.
+ *
+ * Fast timer: a list of the pcbs the tick finds needing it (delayed
+ * ACK, data refused, a pending FIN, a recovery timer on the fast tick);
+ * each fast tick visits them and keeps those that still need it.
  *
  * Fine timer: deadlines in microseconds, which the 5 ms fast tick would
  * miss by up to a tick (RACK's reordering timer: a loss the SACKs revealed
@@ -64,6 +74,7 @@
 #define SWEEP_PER_TICK 16u
 
 static struct tcp_pcb *wheel[WHEEL_SLOTS];
+static struct tcp_pcb *armed_head; /* armed since the last settle */
 static struct tcp_pcb *visit_head;
 static struct tcp_pcb *tw_head, *tw_tail;
 static struct tcp_pcb *fast_head, *fast_visit;
@@ -223,8 +234,17 @@ static u32_t next_due(const struct tcp_pcb *p, u32_t now)
 	 * waiting for memory (the poll retry), refused data. */
 	if (p->persist_backoff || (p->unsent && !p->unacked) || p->refused_data)
 		return next;
+	/* A resegmenting for a lower path MTU waits for a frame on the TX
+	 * ring (pmtu.c): tried again at the next tick. */
+	if (p->skiff_flags & SKIFF_PCB_RESEGMENT)
+		return next;
+	/* Counted from the last look (skiff_visited, when rtime was what it
+	 * is: lwIP adds a tick per visit, and only a restart changes it in
+	 * between), not from now: a pcb armed at every tick would otherwise
+	 * never come due. */
 	if (p->rtime >= 0)
-		earliest(&best, next, now + (u32_t)(p->rto > p->rtime ? p->rto - p->rtime : 1));
+		earliest(&best, next,
+			 p->skiff_visited + (u32_t)(p->rto > p->rtime ? p->rto - p->rtime : 1));
 	switch (p->state) {
 	case SYN_RCVD:
 		earliest(&best, next, p->tmr + SKIFF_SYN_RCVD_TIMEOUT_MS / TCP_SLOW_INTERVAL);
@@ -267,23 +287,87 @@ static u32_t next_due(const struct tcp_pcb *p, u32_t now)
 
 void skiff__timer_arm_slow(struct tcp_pcb *pcb)
 {
-	u32_t next = tcp_ticks + 1;
-
 	/* Only a pcb on tcp_active_pcbs: lwIP may still send from one it
 	 * took off (tcp_pcb_remove() flushes a delayed ACK) before freeing it. */
 	if (!pcb || !(pcb->skiff_flags & SKIFF_PCB_HASHED) || pcb->state == TIME_WAIT)
 		return;
-	fast_add(pcb);
-	if (pcb->skiff_tlist == SKIFF_TL_VISIT)
-		return; /* visited this very tick: it is scheduled after */
-	if (pcb->skiff_tlist == SKIFF_TL_WHEEL && (s32_t)(pcb->skiff_due - next) <= 0)
+	pcb->skiff_aprev = NULL;
+	pcb->skiff_anext = armed_head;
+	if (armed_head)
+		armed_head->skiff_aprev = pcb;
+	armed_head = pcb;
+	pcb->skiff_armed |= SKIFF_ARMED;
+}
+
+static void armed_del(struct tcp_pcb *p)
+{
+	if (!(p->skiff_armed & SKIFF_ARMED))
 		return;
-	if (pcb->skiff_tlist == SKIFF_TL_NONE) {
-		/* the baseline the next visit counts skipped ticks from */
-		pcb->skiff_visited = tcp_ticks;
-		pcb->skiff_rtime = pcb->rtime;
-	}
-	schedule(pcb, next);
+	if (p->skiff_aprev)
+		p->skiff_aprev->skiff_anext = p->skiff_anext;
+	else
+		armed_head = p->skiff_anext;
+	if (p->skiff_anext)
+		p->skiff_anext->skiff_aprev = p->skiff_aprev;
+	p->skiff_anext = p->skiff_aprev = NULL;
+	p->skiff_armed &= (u8_t)~SKIFF_ARMED;
+}
+
+/* The last look at @p p, at tick @p now: what a later visit counts skipped
+ * ticks from, and what tells a restart of the retransmission timer. */
+static void look(struct tcp_pcb *p, u32_t now)
+{
+	p->skiff_visited = now;
+	p->skiff_rtime = p->rtime;
+	p->skiff_lastack = p->lastack;
+	p->skiff_armed &= (u8_t) ~(SKIFF_ARMED_RESTARTED | SKIFF_ARMED_BASE_INFR);
+	if (p->flags & TF_INFR)
+		p->skiff_armed |= SKIFF_ARMED_BASE_INFR;
+}
+
+/* lwIP restarted the retransmission timer since the last look: it set
+ * rtime (to 0 when data is outstanding, else -1) on every ACK that moved
+ * the left edge, on a send that found it stopped, and entering its fast
+ * retransmit; recovery.c says so itself. */
+static bool rtime_restarted(const struct tcp_pcb *p)
+{
+	return p->rtime != p->skiff_rtime || (p->skiff_armed & SKIFF_ARMED_RESTARTED) ||
+	       (p->rtime >= 0 &&
+		(p->lastack != p->skiff_lastack ||
+		 ((p->flags & TF_INFR) && !(p->skiff_armed & SKIFF_ARMED_BASE_INFR))));
+}
+
+/* An armed pcb, its state settled; @p now is the tick its changes belong
+ * to. */
+static void settle_one(struct tcp_pcb *p, u32_t now)
+{
+	u32_t due;
+
+	armed_del(p);
+	if (needs_fast(p))
+		fast_add(p);
+	if (p->skiff_tlist == SKIFF_TL_VISIT)
+		return; /* visited this very tick: it is scheduled after */
+	if (p->skiff_tlist == SKIFF_TL_NONE || rtime_restarted(p))
+		look(p, now);
+	/* As a visit leaves it: in the slot of its next deadline, or off the
+	 * wheel. */
+	due = next_due(p, now);
+	if (!due)
+		tlist_del(p);
+	else if (p->skiff_tlist != SKIFF_TL_WHEEL || p->skiff_due != due)
+		schedule(p, due);
+}
+
+/* Every armed pcb, at tick @p now (the slow tick settles with tcp_ticks
+ * advanced already: what was armed before it belongs to the tick
+ * before). */
+static void settle_at(u32_t now)
+{
+	struct tcp_pcb *p;
+
+	while ((p = armed_head))
+		settle_one(p, now);
 }
 
 uint32_t skiff__timers_armed(void)
@@ -293,6 +377,7 @@ uint32_t skiff__timers_armed(void)
 
 void skiff__timers_tw_linked(struct tcp_pcb *pcb)
 {
+	armed_del(pcb);
 	fast_del(pcb);
 	tlist_del(pcb);
 	pcb->skiff_tnext = NULL;
@@ -321,6 +406,7 @@ void skiff__timers_unlinking(struct tcp_pcb *pcb, bool time_wait)
 		current_gone = true;
 	if (pcb == sweep)
 		sweep = pcb->next;
+	armed_del(pcb);
 	fast_del(pcb);
 	tlist_del(pcb);
 	fine_del(pcb);
@@ -382,8 +468,7 @@ static void slow_visit(struct tcp_pcb *p, u32_t now)
 		return;
 	}
 	current = NULL;
-	p->skiff_visited = now;
-	p->skiff_rtime = p->rtime;
+	look(p, now);
 	due = next_due(p, now);
 	if (due)
 		schedule(p, due);
@@ -397,8 +482,9 @@ static void sweep_some(void)
 	struct tcp_pcb *p = sweep ? sweep : tcp_active_pcbs;
 
 	for (unsigned i = 0; i < SWEEP_PER_TICK && p; i++, p = p->next) {
-		bool missed = (p->skiff_tlist == SKIFF_TL_NONE && next_due(p, tcp_ticks)) ||
-			      (!(p->skiff_flags & SKIFF_PCB_FLINKED) && needs_fast(p));
+		bool missed = !(p->skiff_armed & SKIFF_ARMED) &&
+			      ((p->skiff_tlist == SKIFF_TL_NONE && next_due(p, tcp_ticks)) ||
+			       (!(p->skiff_flags & SKIFF_PCB_FLINKED) && needs_fast(p)));
 
 		if (missed) {
 			skiff__s.stats.tcp_timer_missed_arms++;
@@ -413,6 +499,8 @@ void skiff__hook_slowtmr(void)
 	u32_t now = tcp_ticks; /* tcp_slowtmr() advanced it already */
 	struct tcp_pcb *p, *next;
 
+	if (armed_head)
+		settle_at(now - 1);
 	expire_time_wait();
 	/* This tick's slot: what is due now goes to the visit list (later
 	 * laps stay). */
@@ -434,6 +522,8 @@ void skiff__hook_fasttmr(void)
 {
 	struct tcp_pcb *p;
 
+	if (armed_head)
+		settle_at(tcp_ticks);
 	/* This tick's visits: the list as it stands (pcbs armed during them
 	 * wait for the next tick). */
 	while ((p = fast_head)) {

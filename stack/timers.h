@@ -14,19 +14,29 @@
 /* skiff__timer_arm() when the pcb is not armed already (timers.c). */
 void skiff__timer_arm_slow(struct tcp_pcb *pcb);
 
+/* skiff_armed: on the armed list; and what the timers saw at their last
+ * look at the pcb (timers.c). */
+#define SKIFF_ARMED	      0x01u
+#define SKIFF_ARMED_RESTARTED 0x02u /* recovery.c restarted the retransmission timer */
+#define SKIFF_ARMED_BASE_INFR 0x04u /* in lwIP's fast recovery at the last look */
+
 /* @p pcb may have timer work (a segment came or went, the application
- * queued data, closed, set a keepalive): it joins the armed set until a
- * visit finds it has none. O(1); idempotent. Inline: every segment in and
- * out arms its pcb, and nearly every time it is armed already (on the
- * fast list, and due at the next slow tick or being visited in this one). */
+ * queued data, closed, set a keepalive): it joins the list of armed pcbs,
+ * whose deadlines the next timer tick works out from their state then.
+ * O(1); idempotent. Inline: every segment in and out arms its pcb, and
+ * between two ticks nearly every time it is armed already. */
 static inline void skiff__timer_arm(struct tcp_pcb *pcb)
 {
-	if (pcb && (pcb->skiff_flags & SKIFF_PCB_FLINKED) &&
-	    (pcb->skiff_tlist == SKIFF_TL_VISIT ||
-	     (pcb->skiff_tlist == SKIFF_TL_WHEEL &&
-	      (s32_t)(pcb->skiff_due - (tcp_ticks + 1)) <= 0)))
-		return;
-	skiff__timer_arm_slow(pcb);
+	if (pcb && !(pcb->skiff_armed & SKIFF_ARMED))
+		skiff__timer_arm_slow(pcb);
+}
+
+/* recovery.c reset lwIP's retransmission timer (rtime = 0) outside lwIP's
+ * own restarts: the next look counts it from this tick. */
+static inline void skiff__timer_rtime_restarted(struct tcp_pcb *pcb)
+{
+	pcb->skiff_armed |= SKIFF_ARMED_RESTARTED;
+	skiff__timer_arm(pcb);
 }
 
 /* lwIP's lists (demux.c's notifications): a pcb entered TIME-WAIT, or
