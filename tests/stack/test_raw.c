@@ -1280,6 +1280,47 @@ static void test_gathered_write_one_segment(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* The peer keeps talking (window updates every 5 ms, no ACK of the data)
+ * while a segment waits for its ACK: every segment in arms the
+ * connection's timers, and the retransmission timeout must still come,
+ * counted from when it started. Timers that worked the deadline out afresh
+ * from each arm, counting lwIP's rtime only at visits, moved it on at
+ * every arm and never resent. */
+static void test_rto_fires_while_peer_talks(void)
+{
+	struct skiff_stats a, b;
+	uint32_t first;
+	long long t0, t_rto = -1;
+	uint16_t less = 0;
+	struct rx r;
+	int lfd, fd;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	CU_ASSERT_FATAL(skiff_send(fd, "hello", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.paylen == 5);
+	R.rcv_nxt = r.seq + 5;
+	peer_ack(R.rcv_nxt, 0);
+	first = R.rcv_nxt;
+	skiff_get_stats(&a);
+	CU_ASSERT_FATAL(skiff_send(fd, "world", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.paylen == 5 && r.seq == first);
+	t0 = st_now_ms();
+	while (t_rto < 0 && st_now_ms() - t0 < 3000) {
+		peer_ack(first, (uint16_t)(++less % 200 + 1));
+		idle_ms(5);
+		skiff_get_stats(&b);
+		if (b.tcp_timeouts > a.tcp_timeouts)
+			t_rto = st_now_ms() - t0;
+	}
+	tk_note("the timeout came after %lld ms (%llu resends in all)", t_rto,
+		(unsigned long long)(b.tcp_retransmits - a.tcp_retransmits));
+	CU_ASSERT(t_rto >= 150 && t_rto < 3000);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* A small request the application has not read yet: its ACK waits, since
  * the answer will carry it, until the application reads (the answer then
  * carries it) or for the 40 ms hold (then a pure ACK). skiff used to send
@@ -1414,6 +1455,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_gathered_write_one_segment),
 	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST(test_ack_held_until_read),
+	TK_TEST(test_rto_fires_while_peer_talks),
 	TK_TEST_END,
 };
 
