@@ -258,7 +258,10 @@ unsigned skiff__batch_acks(void)
 		if (work & SKIFF_BATCH_ACK) {
 			enum ack_due due = ack_due(s, pcb, work);
 
-			if (due != ACK_HOLD)
+			/* A held ACK stays held through more data or a
+			 * partial read (ACK_LATER): its 40 ms count from the
+			 * first hold, as a delayed ACK's deadline does. */
+			if (due == ACK_NOW || due == ACK_NONE)
 				hold_drop(s);
 			switch (due) {
 			case ACK_NOW:

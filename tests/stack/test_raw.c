@@ -1280,6 +1280,42 @@ static void test_gathered_write_one_segment(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* More small segments to a socket whose application does not read: the
+ * held ACK still goes 40 ms after the first, as a delayed ACK's deadline
+ * stays put. Each new segment used to take the ACK off the hold list and
+ * the next round put it back with a new 40 ms, so a peer sending every 15
+ * ms got no ACK until more than a segment's worth was owed, and its tail
+ * loss probes and RTO fired meanwhile. */
+static void test_ack_hold_counts_from_first(void)
+{
+	long long t0, t_ack = -1;
+	int lfd, fd, sent = 0;
+	uint32_t acked;
+	char buf[64];
+	struct rx r;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	send_data(NULL, 0, "hello");
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000)); /* the window update (above) */
+	CU_ASSERT(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 5);
+	idle_ms(5);
+	acked = R.snd_nxt;
+	t0 = st_now_ms();
+	while (t_ack < 0 && st_now_ms() - t0 < 400) {
+		send_data(NULL, 0, "x");
+		sent++;
+		while (t_ack < 0 && recv_tcp(&r, 15))
+			if (!r.paylen && r.ack != acked)
+				t_ack = st_now_ms() - t0;
+	}
+	tk_note("the first ACK came %lld ms after the first of %d segments", t_ack, sent);
+	CU_ASSERT(t_ack >= 35 && t_ack < 100);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* The peer keeps talking (window updates every 5 ms, no ACK of the data)
  * while a segment waits for its ACK: every segment in arms the
  * connection's timers, and the retransmission timeout must still come,
@@ -1456,6 +1492,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST(test_ack_held_until_read),
 	TK_TEST(test_rto_fires_while_peer_talks),
+	TK_TEST(test_ack_hold_counts_from_first),
 	TK_TEST_END,
 };
 
