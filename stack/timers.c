@@ -328,7 +328,7 @@ static void look(struct tcp_pcb *p, u32_t now)
 /* lwIP restarted the retransmission timer since the last look: it set
  * rtime (to 0 when data is outstanding, else -1) on every ACK that moved
  * the left edge, on a send that found it stopped, and entering its fast
- * retransmit; recovery.c says so itself. */
+ * retransmit; recovery.c and the demux (an ACK in SYN-SENT) say so. */
 static bool rtime_restarted(const struct tcp_pcb *p)
 {
 	return p->rtime != p->skiff_rtime || (p->skiff_armed & SKIFF_ARMED_RESTARTED) ||

@@ -31,8 +31,9 @@ static inline void skiff__timer_arm(struct tcp_pcb *pcb)
 		skiff__timer_arm_slow(pcb);
 }
 
-/* recovery.c reset lwIP's retransmission timer (rtime = 0) outside lwIP's
- * own restarts: the next look counts it from this tick. */
+/* lwIP's retransmission timer restarted (rtime = 0) where the timers
+ * cannot tell (recovery.c's resends, lwIP's SYN resent on an ACK in
+ * SYN-SENT): the next look counts it from this tick. */
 static inline void skiff__timer_rtime_restarted(struct tcp_pcb *pcb)
 {
 	pcb->skiff_armed |= SKIFF_ARMED_RESTARTED;
