@@ -16,8 +16,9 @@ static uint64_t rand_state;
 static long long clock_skew_ms;
 
 /* Inside a poll round the clock is read once per step of the round (its
- * start, each RX batch): a segment's timestamps, RACK's transmit times and
- * lwIP's timers all take the step's reading, as a NIC stamps a batch once.
+ * start, each RX batch that brought frames): a segment's timestamps,
+ * RACK's transmit times and lwIP's timers all take the step's reading, as
+ * a NIC stamps a batch once.
  * Each read costs some 25 ns in this kind of VM and a segment in and its
  * answer out wanted five; outside a round every call reads the clock. */
 static uint64_t round_ns;

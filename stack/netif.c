@@ -139,8 +139,8 @@ unsigned skiff__rx_batch(void)
 	 * goes, so that the far end keeps finding frames to write into. */
 	do {
 		k = umem_port_rx(st->port, d, SKIFF_RX_BATCH);
-		if (n)
-			skiff__clock_step(); /* a long drain: the clock moved */
+		if (k)
+			skiff__clock_step(); /* the batch's arrival, not the round's start */
 		for (unsigned i = 0; i < k; i++)
 			rx_one(&d[i]);
 		n += k;
