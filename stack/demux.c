@@ -243,10 +243,12 @@ struct tcp_pcb *skiff__hook_tcp_demux(const struct tcp_hdr *hdr, const struct ip
 			return skiff__listenq_segment(hdr, listener_lookup(dest, lport));
 		dm->last = pcb;
 	}
-	/* An ACK without SYN in SYN-SENT: lwIP answers with an RST and sends
-	 * the SYN again with its retransmission timer restarted, which the
-	 * timers cannot tell from rtime, the left edge or a flag. */
-	if (pcb->state == SYN_SENT && (TCPH_FLAGS(hdr) & (TCP_ACK | TCP_SYN)) == TCP_ACK)
+	/* In SYN-SENT, an ACK that is not the SYN-ACK of our SYN: lwIP
+	 * answers with an RST and sends the SYN again with its retransmission
+	 * timer restarted, which the timers cannot tell from rtime, the left
+	 * edge or a flag. */
+	if (pcb->state == SYN_SENT && (TCPH_FLAGS(hdr) & (TCP_ACK | TCP_RST)) == TCP_ACK &&
+	    !((TCPH_FLAGS(hdr) & TCP_SYN) && hdr->ackno == pcb->lastack + 1))
 		skiff__timer_rtime_restarted(pcb);
 	else if (pcb->state != TIME_WAIT)
 		skiff__timer_arm(pcb);

@@ -1280,6 +1280,46 @@ static void test_gathered_write_one_segment(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* A connect()'s SYN answered with a bare ACK (a half-open peer): lwIP
+ * sends an RST and the SYN again at once, with its retransmission timer
+ * restarted; the SYN after that comes a whole RTO (1 s before any RTT
+ * sample) later, not at the first SYN's deadline. */
+static void test_syn_resent_on_bare_ack_gets_its_rto(void)
+{
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(PEER_PORT)};
+	uint8_t f[128];
+	long long t0, t1 = -1, t2 = -1;
+	uint32_t iss;
+	struct rx r;
+	int fd;
+
+	raw_up(0);
+	inet_pton(AF_INET, PEER_IP, &peer.sin_addr);
+	fd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&peer, sizeof(peer)) == -1 &&
+		  errno == EINPROGRESS);
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.flags == TH_SYN);
+	t0 = st_now_ms();
+	iss = r.seq;
+	R.port = (uint16_t)(r.th[0] << 8 | r.th[1]); /* ours to answer */
+	idle_ms(300);
+	raw_send(f, tcp_frame(f, 5000, iss + 1000, TH_ACK, NULL, 0, NULL, 0));
+	while ((t1 < 0 || t2 < 0) && recv_tcp(&r, 3000)) {
+		if (r.flags != TH_SYN)
+			continue; /* the RST */
+		if (t1 < 0)
+			t1 = st_now_ms();
+		else
+			t2 = st_now_ms();
+	}
+	tk_note("SYNs at 0, %lld and %lld ms", t1 - t0, t2 - t0);
+	CU_ASSERT(t1 >= 0 && t1 - t0 < 600);
+	CU_ASSERT(t2 >= 0 && t2 - t1 >= 850);
+	R.port = 0;
+	CU_ASSERT(skiff_close(fd) == 0);
+}
+
 /* More small segments to a socket whose application does not read: the
  * held ACK still goes 40 ms after the first, as a delayed ACK's deadline
  * stays put. Each new segment used to take the ACK off the hold list and
@@ -1493,6 +1533,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_ack_held_until_read),
 	TK_TEST(test_rto_fires_while_peer_talks),
 	TK_TEST(test_ack_hold_counts_from_first),
+	TK_TEST(test_syn_resent_on_bare_ack_gets_its_rto),
 	TK_TEST_END,
 };
 
