@@ -841,6 +841,23 @@ static void peer_ack(uint32_t ack, uint16_t wnd_less)
 	R.wnd_less = 0;
 }
 
+/* A connection whose RTO came down from 1 s to its floor: one RTT sample
+ * (5 bytes sent and ACKed). Its descriptor; R.rcv_nxt past the 5 bytes. */
+static int sampled_connection(int *lfd)
+{
+	struct rx r;
+	int fd;
+
+	raw_up(0);
+	*lfd = listen_port(false);
+	fd = handshake(*lfd, false);
+	CU_ASSERT_FATAL(skiff_send(fd, "hello", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.paylen == 5);
+	R.rcv_nxt = r.seq + 5;
+	peer_ack(R.rcv_nxt, 0);
+	return fd;
+}
+
 /* The peer ACKs 100 bytes into the first segment of a write and nothing
  * more: each timeout resends that segment, which begins below SND.UNA,
  * and the peer answers each resend with the same ACK. The timeouts back
@@ -858,14 +875,7 @@ static void test_rto_backs_off_after_partial_ack(void)
 	struct rx r;
 	int lfd, fd, k = 0;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	fd = handshake(lfd, false);
-	/* An RTT sample first: the RTO comes down from 1 s to its floor. */
-	CU_ASSERT_FATAL(skiff_send(fd, "hello", 5, 0) == 5);
-	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.paylen == 5);
-	R.rcv_nxt = r.seq + 5;
-	peer_ack(R.rcv_nxt, 0);
+	fd = sampled_connection(&lfd);
 	memset(data, 'x', sizeof(data));
 	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
 	first = R.rcv_nxt;
@@ -1198,6 +1208,22 @@ static unsigned rto_ms(int fd)
 	return tcp_info(fd).tcpi_rto / 1000;
 }
 
+/* The stack connects to the peer: its descriptor once the SYN came (in
+ * @p r), with R.port the stack's ephemeral port, ours to answer. */
+static int connect_from_stack(struct rx *r)
+{
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(PEER_PORT)};
+	int fd;
+
+	inet_pton(AF_INET, PEER_IP, &peer.sin_addr);
+	fd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&peer, sizeof(peer)) == -1 &&
+		  errno == EINPROGRESS);
+	CU_ASSERT_FATAL(recv_tcp(r, 2000) && r->flags == TH_SYN);
+	R.port = (uint16_t)(r->th[0] << 8 | r->th[1]);
+	return fd;
+}
 /* The handshake's round trip is the first RTT sample, both ways (RFC 6298
  * 2.2; Linux takes it too): the RTO comes down from the initial 1 s to its
  * 200 ms floor before any data. Before, a connection that had sent no data
@@ -1219,13 +1245,7 @@ static void test_handshake_rtt_sets_rto(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 
 	/* The stack connects; the peer answers its SYN at once. */
-	inet_pton(AF_INET, PEER_IP, &peer.sin_addr);
-	cfd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	CU_ASSERT_FATAL(cfd >= 0);
-	CU_ASSERT(skiff_connect(cfd, (struct sockaddr *)&peer, sizeof(peer)) == -1 &&
-		  errno == EINPROGRESS);
-	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.flags == TH_SYN);
-	R.port = (uint16_t)(r.th[0] << 8 | r.th[1]); /* the stack's ephemeral port */
+	cfd = connect_from_stack(&r);
 	R.snd_nxt = 5000;
 	R.rcv_nxt = r.seq + 1;
 	raw_send(f, tcp_frame(f, R.snd_nxt++, R.rcv_nxt, TH_SYN | TH_ACK, o, syn_options(o, false),
@@ -1286,7 +1306,6 @@ static void test_gathered_write_one_segment(void)
  * sample) later, not at the first SYN's deadline. */
 static void test_syn_resent_on_bare_ack_gets_its_rto(void)
 {
-	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(PEER_PORT)};
 	uint8_t f[128];
 	long long t0, t1 = -1, t2 = -1;
 	uint32_t iss;
@@ -1294,15 +1313,9 @@ static void test_syn_resent_on_bare_ack_gets_its_rto(void)
 	int fd;
 
 	raw_up(0);
-	inet_pton(AF_INET, PEER_IP, &peer.sin_addr);
-	fd = skiff_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT(skiff_connect(fd, (struct sockaddr *)&peer, sizeof(peer)) == -1 &&
-		  errno == EINPROGRESS);
-	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.flags == TH_SYN);
+	fd = connect_from_stack(&r);
 	t0 = st_now_ms();
 	iss = r.seq;
-	R.port = (uint16_t)(r.th[0] << 8 | r.th[1]); /* ours to answer */
 	idle_ms(300);
 	raw_send(f, tcp_frame(f, 5000, iss + 1000, TH_ACK, NULL, 0, NULL, 0));
 	while ((t1 < 0 || t2 < 0) && recv_tcp(&r, 3000)) {
@@ -1320,6 +1333,26 @@ static void test_syn_resent_on_bare_ack_gets_its_rto(void)
 	CU_ASSERT(skiff_close(fd) == 0);
 }
 
+/* A connection past its first data: that data opens the window beyond
+ * what the SYN-ACK could say (no scaling there), and the update goes at
+ * once, whatever the ACK hold. Its descriptor, nothing unread or unACKed. */
+static int opened_connection(int *lfd)
+{
+	char buf[8];
+	struct rx r;
+	int fd;
+
+	raw_up(0);
+	*lfd = listen_port(false);
+	fd = handshake(*lfd, false);
+	send_data(NULL, 0, "hello");
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
+	TK_ASSERT_EQ(r.ack, R.snd_nxt);
+	CU_ASSERT(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 5);
+	idle_ms(5);
+	return fd;
+}
+
 /* More small segments to a socket whose application does not read: the
  * held ACK still goes 40 ms after the first, as a delayed ACK's deadline
  * stays put. Each new segment used to take the ACK off the hold list and
@@ -1331,16 +1364,9 @@ static void test_ack_hold_counts_from_first(void)
 	long long t0, t_ack = -1;
 	int lfd, fd, sent = 0;
 	uint32_t acked;
-	char buf[64];
 	struct rx r;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	fd = handshake(lfd, false);
-	send_data(NULL, 0, "hello");
-	CU_ASSERT_FATAL(recv_tcp(&r, 1000)); /* the window update (above) */
-	CU_ASSERT(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 5);
-	idle_ms(5);
+	fd = opened_connection(&lfd);
 	acked = R.snd_nxt;
 	t0 = st_now_ms();
 	while (t_ack < 0 && st_now_ms() - t0 < 400) {
@@ -1371,13 +1397,7 @@ static void test_rto_fires_while_peer_talks(void)
 	struct rx r;
 	int lfd, fd;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	fd = handshake(lfd, false);
-	CU_ASSERT_FATAL(skiff_send(fd, "hello", 5, 0) == 5);
-	CU_ASSERT_FATAL(recv_tcp(&r, 2000) && r.paylen == 5);
-	R.rcv_nxt = r.seq + 5;
-	peer_ack(R.rcv_nxt, 0);
+	fd = sampled_connection(&lfd);
 	first = R.rcv_nxt;
 	skiff_get_stats(&a);
 	CU_ASSERT_FATAL(skiff_send(fd, "world", 5, 0) == 5);
@@ -1400,9 +1420,9 @@ static void test_rto_fires_while_peer_talks(void)
 /* A small request the application has not read yet: its ACK waits, since
  * the answer will carry it, until the application reads (the answer then
  * carries it) or for the 40 ms hold (then a pure ACK). skiff used to send
- * the ACK after two poll rounds, and an application that takes a few
- * hundred of thousands of ready sockets per epoll_wait() paid a pure ACK
- * for nearly every request. */
+ * the ACK after two poll rounds, and an application whose epoll_wait()
+ * reports a few hundred of thousands of ready sockets paid a pure ACK for
+ * nearly every request. */
 static void test_ack_held_until_read(void)
 {
 	struct skiff_stats a, b;
@@ -1411,16 +1431,7 @@ static void test_ack_held_until_read(void)
 	char buf[64];
 	struct rx r;
 
-	raw_up(0);
-	lfd = listen_port(false);
-	fd = handshake(lfd, false);
-	/* The first data opens the window past what the SYN-ACK could say
-	 * (no scaling there): that update goes at once. */
-	send_data(NULL, 0, "hello");
-	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
-	TK_ASSERT_EQ(r.ack, R.snd_nxt);
-	CU_ASSERT(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 5);
-	idle_ms(5);
+	fd = opened_connection(&lfd);
 	skiff_get_stats(&a);
 
 	/* Unread: nothing for 20 ms (a hundred-odd poll rounds), then the
