@@ -425,8 +425,8 @@ void umem_memlink_set_faults(struct umem_memlink *w, unsigned end,
 	}
 	fs->f = *f;
 	fs->rng = f->seed;
-	fs->on =
-		f->drop_ppm || f->duplicate_ppm || f->reorder_ppm || f->corrupt_ppm || f->delay_ppm;
+	fs->on = f->drop_ppm || f->duplicate_ppm || f->reorder_ppm || f->corrupt_ppm ||
+		 f->delay_ppm || f->stall;
 	if (fs->on && !fs->buf) {
 		/* Without this memory held-back frames simply go out at once. */
 		fs->buf = malloc((size_t)(UMEM_MEMLINK_FAULT_QUEUE + 2) * w->frame_size);
@@ -626,6 +626,8 @@ static void ml_move(struct umem_memlink *w, unsigned e, bool flush)
 	uint64_t now = 0;
 	struct ml_out o;
 
+	if (fs->on && fs->f.stall)
+		return;
 	tx_cons = atomic_load_explicit(&h->tx.cons, memory_order_relaxed);
 	tx_prod = atomic_load_explicit(&h->tx.prod, memory_order_acquire);
 	n = tx_prod - tx_cons;

@@ -709,6 +709,29 @@ static void test_fault_delay_honours_time(void)
 	TK_ASSERT_EQ(ms.delivered, 1);
 }
 
+/* A stalled end is a NIC that reads nothing: its frames stay on the TX
+ * ring, neither delivered nor completed, until the stall is cleared. */
+static void test_fault_stall_holds_tx_ring(void)
+{
+	struct umem_geometry g;
+	struct umem_desc d[4];
+
+	link_up(64, 256);
+	umem_geometry(L.u[1], &g);
+	umem_memlink_set_faults(L.w, 0, &(struct umem_memlink_faults){.stall = true});
+	umem_port_refill(L.p[1]);
+	TK_ASSERT_EQ(send_numbered(L.p[0], 5, 1), 1);
+	umem_port_flush(L.p[0]);
+	TK_ASSERT_EQ(umem_port_rx(L.p[1], d, 4), 0);
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 4), 0);
+	umem_memlink_set_faults(L.w, 0, NULL);
+	umem_port_flush(L.p[0]);
+	TK_ASSERT_EQ(umem_port_complete(L.p[0], 4), 1);
+	TK_ASSERT_EQ(umem_port_rx(L.p[1], d, 4), 1);
+	TK_ASSERT_EQ(check_payload(umem_geo_ptr(&g, d[0].addr), d[0].len), 5);
+	umem_free(L.u[1], d[0].addr);
+}
+
 static const struct tk_case wire_tests[] = {
 	TK_TEST(test_raw_frames_one_process),
 	TK_TEST(test_completions_return_posted_addrs),
@@ -729,6 +752,7 @@ static const struct tk_case fault_tests[] = {
 	TK_TEST(test_fault_reorder_rate),
 	TK_TEST(test_fault_delay_rate),
 	TK_TEST(test_fault_delay_honours_time),
+	TK_TEST(test_fault_stall_holds_tx_ring),
 	TK_TEST_END,
 };
 

@@ -372,6 +372,8 @@ struct umem_memlink_faults {
 	uint32_t corrupt_ppm; /* one byte flipped */
 	uint32_t delay_ppm;
 	uint32_t delay_us;    /* how long a delayed frame waits */
+	bool stall;	      /* a NIC that reads nothing: frames stay on this end's TX
+			       * ring, not sent nor completed, until the faults change */
 };
 
 struct umem_memlink_stats {
