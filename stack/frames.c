@@ -11,9 +11,13 @@
  * pbuf pointing at the payload in the application's frame. When that
  * payload starts its frame's data, the headers are written right in front
  * of it, in the frame's headroom, and the span [headers, payload] goes on
- * the TX ring: nothing is copied. Everything else (plain sends, control
- * segments, ARP, ICMP, UDP, a payload that does not start its frame) is
- * copied whole into a fresh frame.
+ * the TX ring: nothing is copied. A plain send's data was copied once, by
+ * tcp_write(), into a frame laid out as one pbuf (patch 0021): IP and
+ * Ethernet put their headers in front of the TCP header in that frame, and
+ * the frame goes on the ring where it lies. Everything else (control
+ * segments, ARP, ICMP, UDP, a payload that does not start its frame, a
+ * plain send lwIP wrote into its own heap) is copied whole into a fresh
+ * frame.
  */
 #include <errno.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 
 #include "lwip/pbuf.h"
 #include "lwip/prot/ethernet.h"
+#include "lwip/priv/tcp_priv.h"
 
 /* An Ethernet frame we send: header, optional VLAN tag, MTU. */
 #define FRAME_MAX (SKIFF_MTU + SIZEOF_ETH_HDR + SIZEOF_VLAN_HDR)
@@ -154,6 +159,119 @@ static err_t tx_inplace(struct pbuf *p, struct pbuf *q, struct pkb *b)
 	return r;
 }
 
+/* ---- plain sends: one copy, into the frame that goes on the ring --------- */
+
+/* lwIP's last pbuf_free of a plain send's frame (its segment was ACKed;
+ * a transmission still on the ring holds a frame reference of its own). */
+static void send_pbuf_free(struct pbuf *p)
+{
+	pkb_free(SKIFF_CONTAINER_OF(p, struct pkb, cb));
+}
+
+static struct pkb *send_pkb(const struct pbuf *p)
+{
+	const struct pbuf_custom *pc = (const struct pbuf_custom *)p;
+
+	if (!(p->flags & PBUF_FLAG_IS_CUSTOM) || pc->custom_free_function != send_pbuf_free)
+		return NULL;
+	return SKIFF_CONTAINER_OF(p, struct pkb, cb);
+}
+
+/* Plain sends take frames only while fewer than 3/8 of the UMEM's frames
+ * are held (neither free nor on the fill ring), whoever holds them: the
+ * receive side keeps its room below the 3/4 at which the frame budget
+ * starts dropping and orphaning (docs/hardening.md), zero-copy sends
+ * theirs above the receive reserve. Past it, tcp_write() copies into
+ * lwIP's heap and the segment is copied again at output, as before. */
+static bool send_frames_ok(void)
+{
+	const struct skiff_stack *st = &skiff__s;
+	uint32_t n = st->geo.frame_count;
+
+	return umem_frames_in(st->umem, UMEM_FRAME_FREE) +
+		       umem_frames_in(st->umem, UMEM_FRAME_FILL) >
+	       n - n / 8 * 3;
+}
+
+/* A pbuf of @p room payload bytes over a fresh frame, @p layer's headers'
+ * room in front (in the frame's headroom), the pbuf itself in the frame's
+ * pkb: pbuf_add_header() then reaches down to the Ethernet header inside
+ * the frame. NULL when frames are short. */
+static struct pbuf *frame_pbuf(pbuf_layer layer, u16_t room)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct pbuf_custom *pc;
+	struct pbuf *p;
+	struct pkb *pkb;
+
+	if (!send_frames_ok() || pkb_alloc_tx(st->pool, &pkb))
+		return NULL;
+	pc = (struct pbuf_custom *)(void *)pkb->cb;
+	pc->custom_free_function = send_pbuf_free;
+	p = pbuf_alloced_custom(layer, room, PBUF_RAM, pc, pkb->head,
+				(u16_t)(pkb->end - pkb->head));
+	if (!p)
+		pkb_free(pkb);
+	return p;
+}
+
+struct pbuf *skiff__tcp_pbuf_alloc(const struct tcp_pcb *pcb, pbuf_layer layer, u16_t length,
+				   u16_t max_length)
+{
+	(void)pcb;
+	(void)length;
+	/* Only a new segment's first pbuf: one chained onto a queued
+	 * segment (PBUF_RAW) makes a chain, which goes out of a copy. */
+	if (layer != PBUF_TRANSPORT)
+		return NULL;
+	return frame_pbuf(layer, max_length);
+}
+
+err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
+{
+	struct pbuf *p = seg->p, *n;
+	struct pkb *pkb = send_pkb(p);
+	u16_t off, len;
+
+	/* A frame on the TX ring is not written until the ring gives it
+	 * back: the resend's headers go on a copy. */
+	if (!pkb || !pkb_frame_in_flight(pkb))
+		return ERR_OK;
+	off = (u16_t)((u8_t *)seg->tcphdr - (u8_t *)p->payload);
+	len = (u16_t)(p->tot_len - off);
+	n = frame_pbuf(PBUF_TRANSPORT, len);
+	if (!n)
+		n = pbuf_alloc(PBUF_TRANSPORT, len, PBUF_RAM);
+	if (!n)
+		return ERR_MEM;
+	memcpy(n->payload, seg->tcphdr, len);
+	seg->p = n;
+	seg->tcphdr = (struct tcp_hdr *)n->payload;
+	pbuf_free(p);
+	/* The copy has no room past its bytes for tcp_write() to append. */
+	if (pcb->unsent == seg && !seg->next)
+		pcb->unsent_oversize = 0;
+#if TCP_OVERSIZE_DBGCHECK
+	seg->oversize_left = 0;
+#endif
+	skiff__s.stats.tx_send_resend_copies++;
+	return ERR_OK;
+}
+
+/* A plain send's segment (one pbuf, headers in front in the same frame)
+ * onto the ring from its frame. */
+static err_t tx_send_frame(struct pbuf *p, struct pkb *pkb)
+{
+	err_t r;
+
+	pkb->data = p->payload;
+	pkb->tail = pkb->data + p->tot_len;
+	r = post(pkb, 0, p->tot_len);
+	if (r == ERR_OK)
+		skiff__s.stats.tx_send_inplace++;
+	return r;
+}
+
 /* Everything else: the whole chain copied into a fresh frame. Payload of a
  * zero-copy send met here (merged with other data, split off) counts as
  * copied, and its send will say so. */
@@ -199,5 +317,9 @@ err_t skiff__tx_packet(struct pbuf *p)
 	}
 	if (q && !q->next && p->len && (b = zc_payload_of(q)))
 		return tx_inplace(p, q, b);
+	/* Never written while on the ring (skiff__tcp_seg_prepare() saw to
+	 * the resends); anything else still goes out of a copy. */
+	if (!q && (b = send_pkb(p)) && !pkb_data_shared(b))
+		return tx_send_frame(p, b);
 	return tx_copy(p);
 }

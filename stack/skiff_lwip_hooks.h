@@ -6,6 +6,7 @@
 
 #include "lwip/arch.h"
 #include "lwip/err.h"
+#include "lwip/pbuf.h"
 
 #include "engine.h"
 
@@ -35,6 +36,16 @@ void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg);
  * (recovery.c, patch 0020). */
 u32_t skiff__recovery_tsval(const struct tcp_pcb *pcb, struct tcp_seg *seg);
 #define LWIP_HOOK_TCP_TSVAL(pcb, seg) skiff__recovery_tsval(pcb, seg)
+
+/* A plain send's data copied once, into a UMEM frame that goes on the TX
+ * ring as it lies; a resend while that frame is still on the ring gets a
+ * copy first (frames.c, patch 0021). */
+struct pbuf *skiff__tcp_pbuf_alloc(const struct tcp_pcb *pcb, pbuf_layer layer, u16_t length,
+				   u16_t max_length);
+#define LWIP_HOOK_TCP_PBUF_ALLOC(pcb, layer, length, max_length)                                   \
+	skiff__tcp_pbuf_alloc(pcb, layer, length, max_length)
+err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg);
+#define LWIP_HOOK_TCP_SEG_PREPARE(pcb, seg) skiff__tcp_seg_prepare(pcb, seg)
 
 /* MPTCP option parsing (kind 30) and the secpath policy of listeners. */
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,

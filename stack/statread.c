@@ -390,6 +390,8 @@ static const struct skiff_stat_field fields[] = {
 	F(rx_recv_copied_bytes, "copies", false),
 	F(tx_send_copied_bytes, "copies", false),
 	F(tx_inplace, "copies", false),
+	F(tx_send_inplace, "copies", false),
+	F(tx_send_resend_copies, "copies", false),
 	F(rx_orphaned_bytes, "copies", false),
 	F(ip_rx_drop, "drops", false),
 	F(ip_checksum_err, "tcp", false),

@@ -1524,6 +1524,54 @@ static void test_ipv4_gateway_used(void)
 	CU_ASSERT(skiff_close(fd) == 0);
 }
 
+/* A plain send's segment lies in the frame that goes on the TX ring, its
+ * headers included (lwIP patch 0021), and a resend rewrites those headers
+ * (ACK number, window, TSval, checksum). A resend while the first
+ * transmission is still on the ring (a NIC that has not read it yet: the
+ * wire is stalled) goes out of a copy, and the frame on the ring is left
+ * as it was posted (DESIGN.md): once the wire runs again, the first
+ * transmission arrives with its own TSval, the resend after it with a
+ * later one, the same bytes in both. Written in place, the first would
+ * carry the resend's TSval. */
+static void test_resend_while_on_ring_copied(void)
+{
+	struct umem_memlink *wire;
+	uint32_t first, ts[2] = {0, 0};
+	struct skiff_stats st;
+	uint8_t data[1000];
+	struct rx r;
+	int lfd, fd, k = 0;
+	long long end;
+
+	fd = sampled_connection(&lfd);
+	wire = skiff__memlink_wire(R.w);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	first = R.rcv_nxt;
+	umem_memlink_set_faults(wire, 0, &(struct umem_memlink_faults){.stall = true});
+	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+	end = st_now_ms() + 3000;
+	do {
+		skiff_poll(0);
+		skiff_get_stats(&st);
+	} while (!st.tx_send_resend_copies && st_now_ms() < end);
+	TK_ASSERT_EQ(st.tx_send_resend_copies, 1);
+	CU_ASSERT(st.tx_send_inplace >= 2); /* "hello" and this write */
+	umem_memlink_set_faults(wire, 0, NULL);
+	while (k < 2 && recv_tcp(&r, 2000))
+		if (r.seq == first && r.paylen == sizeof(data)) {
+			CU_ASSERT(memcmp(r.opt + r.optlen, data, sizeof(data)) == 0);
+			ts[k++] = seg_tsval(&r);
+		}
+	TK_ASSERT_EQ(k, 2);
+	tk_note("TSvals %u then %u", ts[0], ts[1]);
+	CU_ASSERT((int32_t)(ts[1] - ts[0]) > 0);
+	R.rcv_nxt = first + sizeof(data);
+	peer_ack(R.rcv_nxt, 0);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 static const struct tk_case tests[] = {
 	TK_TEST(test_ipv4_gateway_used),
 	TK_TEST(test_mp_capable_syn_falls_back),
@@ -1545,6 +1593,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_rto_fires_while_peer_talks),
 	TK_TEST(test_ack_hold_counts_from_first),
 	TK_TEST(test_syn_resent_on_bare_ack_gets_its_rto),
+	TK_TEST(test_resend_while_on_ring_copied),
 	TK_TEST_END,
 };
 

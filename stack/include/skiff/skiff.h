@@ -557,6 +557,10 @@ struct skiff_stats {
 					* but zero-copy payloads: plain sends, control
 					* segments, ARP, ICMP, UDP */
 	uint64_t tx_inplace; /**< segments sent with headers written in front of their payload */
+	uint64_t tx_send_inplace; /**< segments of plain sends sent from the frame the send
+				   * copied their data into (their one copy) */
+	uint64_t tx_send_resend_copies; /**< of those, resends copied first because the
+					 * earlier transmission was still on the TX ring */
 	uint64_t rx_orphaned_bytes; /**< received data copied out of its frames because the
 				     * application left it queued while frames ran short */
 	/* IP/TCP/UDP, from lwIP's counters */
