@@ -495,6 +495,8 @@ static void requeue(struct tcp_pcb *pcb, struct tcp_seg *prev, struct tcp_seg *s
 		prev->next = seg->next;
 	else
 		pcb->unacked = seg->next;
+	if (pcb->unacked_tail == seg) /* patch 0022 */
+		pcb->unacked_tail = prev;
 	while (*cur && TCP_SEQ_LT(seg_seq(*cur), seq))
 		cur = &(*cur)->next;
 	seg->next = *cur;
