@@ -1,7 +1,7 @@
 /* The Internet checksum (RFC 1071) for lwIP (LWIP_CHKSUM, lwipopts.h).
  * Every payload byte is summed twice per hop (verified on receive, summed
- * by tcp_write() on send), a fifth of a bulk transfer's instructions with
- * lwIP's 16-bit loop. One's complement addition gives the same 16-bit
+ * by tcp_write() on send, unless it is sent on as it lies: below), a
+ * fifth of a bulk transfer's instructions with lwIP's 16-bit loop. One's complement addition gives the same 16-bit
  * result at any word width once the carries are folded back in (RFC 1071
  * section 2): short buffers (headers, small payloads) are added 64 bits at
  * a time with the carry folded back in at each step; from 128 bytes, with
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "frames.h"
 #include "instance.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -129,18 +130,94 @@ __attribute__((target("avx2"))) static uint16_t copy_sum_avx2(uint8_t *d, const 
 }
 #endif
 
+static uint16_t sum_any(const uint8_t *p, size_t n)
+{
+#ifdef SKIFF_CHKSUM_AVX2
+	if (n >= 128 && __builtin_cpu_supports("avx2"))
+		return sum_avx2(p, n);
+#endif
+	return sum_rest(p, n, 0);
+}
+
+/* ---- the sum of a received payload, kept for sending it on -------------- */
+
+/* An echo or a proxy sends a received payload on as it lies
+ * (skiff_zc_loan_to_buf()), and tcp_write() sums it again: the sum lwIP
+ * computed when it verified the segment, less the headers', is kept in
+ * the frame (pkb_shinfo.csum_*) and serves instead. Spans shorter than
+ * this cost less to sum again than to look up. */
+#define CSUM_CACHE_MIN 128u
+
+/* The last span of our UMEM summed here while lwIP took in a received
+ * frame, as its verification of a TCP segment sums it (from the TCP
+ * header on), and the sum of what would be its TCP header: skiff__chksum_rx_payload() takes the payload's
+ * sum from these. The header's is taken now, while its bytes are as they
+ * arrived: tcp_input() turns some of its fields to host order in place
+ * after the check. */
+static struct {
+	const uint8_t *p;
+	size_t n, hlen;
+	uint16_t sum, hsum;
+} last;
+
+/* The shared info of the UMEM frame holding @p p, or NULL when @p p is
+ * not inside our UMEM. */
+static struct pkb_shinfo *frame_of(const uint8_t *p)
+{
+	const struct umem_geometry *g = &skiff__s.geo;
+
+	if (!g->area || p < g->area || p >= g->area + g->size)
+		return NULL;
+	return (struct pkb_shinfo *)(void *)(g->area + umem_geo_frame(g, umem_geo_addr(g, p)));
+}
+
 /* Same contract as lwIP's lwip_standard_chksum(): the one's complement sum
  * of the 16-bit words from @p data on, in memory order, not inverted. */
 uint16_t skiff__chksum(const void *data, int len)
 {
 	const uint8_t *p = data;
 	size_t n = len > 0 ? (size_t)len : 0;
+	struct pkb_shinfo *sh;
+	uint16_t s;
 
-#ifdef SKIFF_CHKSUM_AVX2
-	if (n >= 128 && __builtin_cpu_supports("avx2"))
-		return sum_avx2(p, n);
-#endif
-	return sum_rest(p, n, 0);
+	if (n < CSUM_CACHE_MIN || !(sh = frame_of(p)))
+		return sum_any(p, n);
+	if (sh->csum_len == n && (const uint8_t *)sh + sh->csum_off == p) {
+		skiff__s.stats.csum_reused++;
+		return sh->csum;
+	}
+	s = sum_any(p, n);
+	if (!skiff__s.in_rx)
+		return s;
+	last.p = p;
+	last.n = n;
+	last.sum = s;
+	last.hlen = (size_t)(p[12] >> 4) * 4; /* TCP's data offset, if TCP it is */
+	if (last.hlen >= 20 && last.hlen < n)
+		last.hsum = sum_any(p, last.hlen);
+	else
+		last.p = NULL;
+	return s;
+}
+
+void skiff__chksum_rx_payload(const void *hdr, uint32_t hlen, const void *payload, uint32_t len)
+{
+	const uint8_t *h = hdr;
+	struct pkb_shinfo *sh;
+	uint32_t s;
+
+	/* The header's length is a multiple of 4, so the payload's words are
+	 * the segment's words past it. */
+	if (last.p != h || last.hlen != hlen || last.n != (size_t)hlen + len || h + hlen != payload ||
+	    len < CSUM_CACHE_MIN || !(sh = frame_of(payload)))
+		return;
+	last.p = NULL;
+	/* One's complement subtraction: add the complement. */
+	s = (uint32_t)last.sum + (uint16_t)~last.hsum;
+	s = (s & 0xffffu) + (s >> 16);
+	sh->csum = (uint16_t)s;
+	sh->csum_off = (uint16_t)((const uint8_t *)payload - (const uint8_t *)sh);
+	sh->csum_len = (uint16_t)len;
 }
 
 /* LWIP_CHKSUM_COPY: copies @p len bytes and returns their sum (as
@@ -153,5 +230,5 @@ uint16_t skiff__chksum_copy(void *dst, const void *src, uint16_t len)
 		return copy_sum_avx2(dst, src, len);
 #endif
 	memcpy(dst, src, len);
-	return skiff__chksum(dst, len);
+	return sum_any(dst, len);
 }

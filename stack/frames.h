@@ -23,6 +23,11 @@ struct pkb *skiff__rx_pkb(const struct pbuf *p);
 struct pbuf *skiff__rx_pbuf(struct pkb *pkb, uint32_t len);
 /* A frame holding a copy of @p data; 0 or -errno. */
 int skiff__copy_to_frame(const void *data, uint32_t len, struct pkb **out);
+/* A received TCP segment's payload (@p len bytes after the @p hlen bytes
+ * of headers at @p hdr) keeps the sum lwIP's verification computed, less
+ * the headers', in its frame: skiff__chksum() hands it back when the
+ * payload is sent on as it lies (chksum.c). */
+void skiff__chksum_rx_payload(const void *hdr, uint32_t hlen, const void *payload, uint32_t len);
 /* lwIP's packet @p p onto the TX ring (netif linkoutput). */
 err_t skiff__tx_packet(struct pbuf *p);
 

@@ -59,6 +59,7 @@ struct skiff_stack {
 	bool stopped; /* skiff_stop() ran: counters readable, no traffic */
 	bool in_poll;
 	bool in_callback;
+	bool in_rx; /* lwIP is taking in a received frame (netif.c: rx_one) */
 	struct skiff_config cfg;
 	char last_error[256];
 

@@ -392,6 +392,7 @@ static const struct skiff_stat_field fields[] = {
 	F(tx_inplace, "copies", false),
 	F(tx_send_inplace, "copies", false),
 	F(tx_send_resend_copies, "copies", false),
+	F(csum_reused, "copies", false),
 	F(rx_orphaned_bytes, "copies", false),
 	F(ip_rx_drop, "drops", false),
 	F(ip_checksum_err, "tcp", false),

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "frames.h"
 #include "instance.h"
 #include "mptcp/conn.h"
 
@@ -342,11 +343,16 @@ static struct pbuf *csum_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, st
 
 	if (corrupt_rx_at && corrupt_rx_at - 1 >= at && corrupt_rx_at - 1 < at + p->tot_len) {
 		uint32_t off = (uint32_t)(corrupt_rx_at - 1 - at);
+		struct pkb *pkb;
 
 		for (q = p; q && off >= q->len; q = q->next)
 			off -= q->len;
 		((uint8_t *)q->payload)[off] ^= 0xff;
 		corrupt_rx_at = 0;
+		/* As a middlebox would have changed it: the sum kept at
+		 * receipt (chksum.c) is not the byte's any more. */
+		if ((pkb = skiff__pkb_of(q->payload)))
+			pkb_csum_forget(pkb);
 	}
 	sf->held_len += p->tot_len;
 	if (sf->held)

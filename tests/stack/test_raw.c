@@ -1572,6 +1572,57 @@ static void test_resend_while_on_ring_copied(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* A bulk payload received and sent back as it lies (an echo:
+ * skiff_zc_loan_to_buf()) goes out with the sum lwIP computed when it
+ * verified the segment, less the headers' (csum_reused), instead of being
+ * summed again; the bytes and the checksum on the wire are right. */
+static void test_echoed_payload_keeps_its_sum(void)
+{
+	struct skiff_stats st0, st;
+	struct skiff_zc_loan l;
+	struct skiff_zc_buf b;
+	uint32_t first, from, s;
+	size_t tcp_len, bad = 0;
+	uint8_t ph[4];
+	struct rx r;
+	int lfd, fd;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	skiff_get_stats(&st0);
+	from = R.snd_nxt;
+	send_stream(from, 1000);
+	R.snd_nxt += 1000;
+	TK_ASSERT_EQ(lend(fd, &l), 1);
+	TK_ASSERT_EQ(l.len, 1000);
+	CU_ASSERT_FATAL(skiff_zc_loan_to_buf(fd, &l, &b) == 0);
+	first = R.rcv_nxt;
+	CU_ASSERT_FATAL(skiff_zc_send(fd, &b, 1, 0) >= 0);
+	while (recv_tcp(&r, 2000) && !r.paylen)
+		;
+	TK_ASSERT_EQ(r.paylen, 1000);
+	TK_ASSERT_EQ(r.seq, first);
+	for (size_t i = 0; i < r.paylen; i++)
+		bad += r.opt[r.optlen + i] != seq_byte(from + (uint32_t)i);
+	TK_ASSERT_EQ(bad, 0);
+	tcp_len = 20 + r.optlen + r.paylen;
+	ph[0] = 0;
+	ph[1] = 6;
+	ph[2] = (uint8_t)(tcp_len >> 8);
+	ph[3] = (uint8_t)tcp_len;
+	s = st_csum_add(0, r.l3 + 12, 8); /* the addresses */
+	s = st_csum_add(s, ph, 4);
+	s = st_csum_add(s, r.th, tcp_len);
+	TK_ASSERT_EQ(st_csum_fold(s), 0);
+	skiff_get_stats(&st);
+	TK_ASSERT_EQ(st.csum_reused - st0.csum_reused, 1);
+	R.rcv_nxt = first + 1000;
+	peer_ack(R.rcv_nxt, 0);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 static const struct tk_case tests[] = {
 	TK_TEST(test_ipv4_gateway_used),
 	TK_TEST(test_mp_capable_syn_falls_back),
@@ -1594,6 +1645,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_ack_hold_counts_from_first),
 	TK_TEST(test_syn_resent_on_bare_ack_gets_its_rto),
 	TK_TEST(test_resend_while_on_ring_copied),
+	TK_TEST(test_echoed_payload_keeps_its_sum),
 	TK_TEST_END,
 };
 

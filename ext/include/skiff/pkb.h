@@ -171,7 +171,14 @@ struct pkb_shinfo {
 	struct pkb_ubuf *ubuf;	/* NULL, or one reference on it */
 	pkb_release_fn release; /* NULL: the pool's default, else umem_free */
 	void *release_opaque;
-	uint64_t __reserved[4];
+	/* A checksum cache over the frame's bytes, kept by its user (the
+	 * stack: a received payload's sum, reused when the payload is sent
+	 * on as it lies): the one's complement sum, folded and not inverted,
+	 * of csum_len bytes from csum_off (from the frame's first byte).
+	 * csum_len 0: nothing cached; 0 on build and alloc. Whoever writes
+	 * inside the span forgets it (pkb_csum_forget()). */
+	uint16_t csum_off, csum_len, csum, __pad16;
+	uint64_t __reserved[3];
 };
 
 #define PKB_F_CLONE 0x01 /* the head came from the pool; else it lives in its frame */
@@ -427,6 +434,7 @@ static inline struct pkb *pkb__init_frame(struct pkb_pool *pool, uint8_t *frame,
 	sh->dataref = 1;
 	sh->ubuf = NULL;
 	sh->release = NULL;
+	sh->csum_len = 0;
 	pkb->data = data;
 	pkb->tail = data + len;
 	pkb->head = frame + PKB_META_SIZE;
@@ -737,6 +745,13 @@ static inline uint64_t pkb_data_addr(const struct pkb *pkb)
 static inline bool pkb_data_shared(const struct pkb *pkb)
 {
 	return __atomic_load_n(&pkb->shinfo->dataref, __ATOMIC_RELAXED) != 1;
+}
+
+/** Forget the frame's checksum cache (struct pkb_shinfo): its bytes are
+ * about to change. */
+static inline void pkb_csum_forget(struct pkb *pkb)
+{
+	pkb->shinfo->csum_len = 0;
 }
 
 /** True when the pkb's frame is posted on a TX ring (umem_frame_state is

@@ -561,6 +561,9 @@ struct skiff_stats {
 				   * copied their data into (their one copy) */
 	uint64_t tx_send_resend_copies; /**< of those, resends copied first because the
 					 * earlier transmission was still on the TX ring */
+	uint64_t csum_reused; /**< sums of received payloads served from the one kept
+			       * at receipt instead of summed again (a payload sent on
+			       * as it lies; an MPTCP DSS checksum over it) */
 	uint64_t rx_orphaned_bytes; /**< received data copied out of its frames because the
 				     * application left it queued while frames ran short */
 	/* IP/TCP/UDP, from lwIP's counters */
