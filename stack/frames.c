@@ -234,9 +234,12 @@ err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
 	u16_t off, len;
 
 	/* A frame on the TX ring is not written until the ring gives it
-	 * back: the resend's headers go on a copy. */
+	 * back: the headers (a resend's, or the PSH or FIN of a segment sent
+	 * once and queued again) go on a copy. */
 	if (!pkb || !pkb_frame_in_flight(pkb))
 		return ERR_OK;
+	/* The whole segment: a later write may have chained a pbuf of
+	 * lwIP's heap onto it (tcp_write()'s phase 2). */
 	off = (u16_t)((u8_t *)seg->tcphdr - (u8_t *)p->payload);
 	len = (u16_t)(p->tot_len - off);
 	n = frame_pbuf(PBUF_TRANSPORT, len);
@@ -244,12 +247,18 @@ err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
 		n = pbuf_alloc(PBUF_TRANSPORT, len, PBUF_RAM);
 	if (!n)
 		return ERR_MEM;
-	memcpy(n->payload, seg->tcphdr, len);
+	if (pbuf_copy_partial(p, n->payload, len, off) != len) {
+		pbuf_free(n);
+		return ERR_MEM;
+	}
+	pcb->snd_queuelen = (u16_t)(pcb->snd_queuelen - pbuf_clen(p) + pbuf_clen(n));
 	seg->p = n;
 	seg->tcphdr = (struct tcp_hdr *)n->payload;
 	pbuf_free(p);
-	/* The copy has no room past its bytes for tcp_write() to append. */
-	if (pcb->unsent == seg && !seg->next)
+	/* The copy has no room past its bytes for tcp_write() to append
+	 * (every caller's segment is the last unsent one when it has no
+	 * next). */
+	if (!seg->next)
 		pcb->unsent_oversize = 0;
 #if TCP_OVERSIZE_DBGCHECK
 	seg->oversize_left = 0;

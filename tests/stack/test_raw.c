@@ -1572,6 +1572,18 @@ static void test_resend_while_on_ring_copied(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* True when the TCP checksum of a segment from the stack verifies. */
+static bool tcp_csum_ok(const struct rx *r)
+{
+	size_t tcp_len = 20 + r->optlen + r->paylen;
+	uint8_t ph[4] = {0, 6, (uint8_t)(tcp_len >> 8), (uint8_t)tcp_len};
+	uint32_t s = st_csum_add(0, r->l3 + 12, 8); /* the addresses */
+
+	s = st_csum_add(s, ph, 4);
+	s = st_csum_add(s, r->th, tcp_len);
+	return st_csum_fold(s) == 0;
+}
+
 /* A bulk payload received and sent back as it lies (an echo:
  * skiff_zc_loan_to_buf()) goes out with the sum lwIP computed when it
  * verified the segment, less the headers' (csum_reused), instead of being
@@ -1581,9 +1593,8 @@ static void test_echoed_payload_keeps_its_sum(void)
 	struct skiff_stats st0, st;
 	struct skiff_zc_loan l;
 	struct skiff_zc_buf b;
-	uint32_t first, from, s;
-	size_t tcp_len, bad = 0;
-	uint8_t ph[4];
+	uint32_t first, from;
+	size_t bad = 0;
 	struct rx r;
 	int lfd, fd;
 
@@ -1606,19 +1617,81 @@ static void test_echoed_payload_keeps_its_sum(void)
 	for (size_t i = 0; i < r.paylen; i++)
 		bad += r.opt[r.optlen + i] != seq_byte(from + (uint32_t)i);
 	TK_ASSERT_EQ(bad, 0);
-	tcp_len = 20 + r.optlen + r.paylen;
-	ph[0] = 0;
-	ph[1] = 6;
-	ph[2] = (uint8_t)(tcp_len >> 8);
-	ph[3] = (uint8_t)tcp_len;
-	s = st_csum_add(0, r.l3 + 12, 8); /* the addresses */
-	s = st_csum_add(s, ph, 4);
-	s = st_csum_add(s, r.th, tcp_len);
-	TK_ASSERT_EQ(st_csum_fold(s), 0);
+	CU_ASSERT(tcp_csum_ok(&r));
 	skiff_get_stats(&st);
 	TK_ASSERT_EQ(st.csum_reused - st0.csum_reused, 1);
 	R.rcv_nxt = first + 1000;
 	peer_ack(R.rcv_nxt, 0);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
+/* A segment sent once and queued again while its frame is still on the
+ * TX ring (the wire stalled: the timeouts requeue everything and the
+ * window after them lets only the first segment go) takes a later
+ * write's bytes (chained onto it by tcp_write()), that write's PSH and a
+ * shutdown()'s FIN, all on a copy: written in place they would change a
+ * frame the NIC may be reading (its checksum no longer its header's), and
+ * the copy must carry the chained bytes too. Once the wire runs, every
+ * segment that arrives verifies and carries the bytes sent at its place,
+ * and the FIN comes after all of them. */
+static void test_queued_resend_written_on_a_copy(void)
+{
+	struct umem_memlink *wire;
+	struct skiff_stats st;
+	uint8_t data[2000], more[300];
+	uint32_t first;
+	int lfd, fd, segs = 0, bad = 0, wrong = 0, fins = 0, fin_data = 0, one = 1;
+	struct rx r;
+	long long end;
+
+	fd = sampled_connection(&lfd);
+	wire = skiff__memlink_wire(R.w);
+	/* Both segments leave at once (Nagle would hold the second back). */
+	CU_ASSERT(skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
+	memset(data, 'f', sizeof(data));
+	memset(more, 'g', sizeof(more));
+	first = R.rcv_nxt;
+	umem_memlink_set_faults(wire, 0, &(struct umem_memlink_faults){.stall = true});
+	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+	/* Past the first timeout: its resend went out of a copy. */
+	end = st_now_ms() + 3000;
+	do {
+		skiff_poll(1);
+		skiff_get_stats(&st);
+	} while (st.tcp_timeouts < 1 && st_now_ms() < end);
+	CU_ASSERT_FATAL(st.tcp_timeouts >= 1);
+	CU_ASSERT(skiff_send(fd, more, sizeof(more), 0) == (ssize_t)sizeof(more));
+	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+	skiff_poll(0);
+	umem_memlink_set_faults(wire, 0, NULL);
+	/* The peer ACKs what arrives in order, so the rest follows. */
+	while (recv_tcp(&r, 1000)) {
+		segs++;
+		bad += !tcp_csum_ok(&r);
+		for (size_t i = 0; i < r.paylen; i++)
+			wrong += r.opt[r.optlen + i] !=
+				 (r.seq - first + i < sizeof(data) ? 'f' : 'g');
+		tk_note("seq +%u, %zu bytes, flags %#x", r.seq - first, r.paylen, r.flags);
+		if (r.flags & TH_FIN) {
+			fins++;
+			fin_data = (int)(r.seq + r.paylen - first);
+		}
+		if (r.seq == R.rcv_nxt && (r.paylen || (r.flags & TH_FIN))) {
+			R.rcv_nxt += (uint32_t)r.paylen + !!(r.flags & TH_FIN);
+			peer_ack(R.rcv_nxt, 0);
+		}
+		if (fins)
+			break;
+	}
+	skiff_get_stats(&st);
+	tk_note("%d segments after the stall, %d FIN, %llu resends copied off the ring", segs, fins,
+		(unsigned long long)st.tx_send_resend_copies);
+	TK_ASSERT_EQ(bad, 0);
+	TK_ASSERT_EQ(wrong, 0);
+	CU_ASSERT(fins >= 1);
+	TK_ASSERT_EQ(fin_data, (int)(sizeof(data) + sizeof(more)));
+	CU_ASSERT(st.tx_send_resend_copies >= 1);
 	peer_reset(fd);
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
@@ -1646,6 +1719,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_syn_resent_on_bare_ack_gets_its_rto),
 	TK_TEST(test_resend_while_on_ring_copied),
 	TK_TEST(test_echoed_payload_keeps_its_sum),
+	TK_TEST(test_queued_resend_written_on_a_copy),
 	TK_TEST_END,
 };
 

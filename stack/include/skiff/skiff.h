@@ -526,7 +526,10 @@ SKIFF_API void skiff_zc_recv_done(struct skiff_zc_loan *loans, unsigned n);
  * (len = cap = the loan's length, or cap = one segment of @p fd when that
  * is more); give @p buf to skiff_zc_send() or skiff_zc_free(). A buffer
  * longer than one segment of @p fd goes out as several segments, all but
- * the first out of a copy (counted in tx_copied_bytes).
+ * the first out of a copy (counted in tx_copied_bytes). Its bytes are
+ * the received ones: sent whole, a payload of 128 bytes or more goes out
+ * with the checksum sum computed when it arrived (csum_reused), so do not
+ * write into it (copy into a skiff_zc_alloc() buffer to change bytes).
  * @param fd a connected TCP socket, or -1
  * @return 0, or -1 and errno: EINVAL (the loan is unchanged: a copied
  *         loan, SKIFF_ZC_LOAN_COPIED; an empty one; one already returned
@@ -559,8 +562,9 @@ struct skiff_stats {
 	uint64_t tx_inplace; /**< segments sent with headers written in front of their payload */
 	uint64_t tx_send_inplace; /**< segments of plain sends sent from the frame the send
 				   * copied their data into (their one copy) */
-	uint64_t tx_send_resend_copies; /**< of those, resends copied first because the
-					 * earlier transmission was still on the TX ring */
+	uint64_t tx_send_resend_copies; /**< of those, copied before lwIP wrote their headers
+					 * (a resend; the PSH or FIN of one queued again)
+					 * while the earlier transmission was on the TX ring */
 	uint64_t csum_reused; /**< sums of received payloads served from the one kept
 			       * at receipt instead of summed again (a payload sent on
 			       * as it lies; an MPTCP DSS checksum over it) */
