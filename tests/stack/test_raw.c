@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -1524,6 +1525,31 @@ static void test_ipv4_gateway_used(void)
 	CU_ASSERT(skiff_close(fd) == 0);
 }
 
+/* The stack's end of the wire stalled (a NIC that reads nothing), then
+ * @p len bytes of @p data sent on @p fd: their frames wait on the TX ring. */
+static void send_into_stall(int fd, const uint8_t *data, size_t len)
+{
+	umem_memlink_set_faults(skiff__memlink_wire(R.w), 0,
+				&(struct umem_memlink_faults){.stall = true});
+	CU_ASSERT_FATAL(skiff_send(fd, data, len, 0) == (ssize_t)len);
+}
+
+/* Runs the stack until the counter at @p off in struct skiff_stats
+ * reaches @p want, 3 s at most; the counters then. */
+static struct skiff_stats poll_until_count(size_t off, uint64_t want)
+{
+	long long end = st_now_ms() + 3000;
+	struct skiff_stats st;
+	uint64_t v;
+
+	do {
+		skiff_poll(1);
+		skiff_get_stats(&st);
+		memcpy(&v, (const uint8_t *)&st + off, sizeof(v));
+	} while (v < want && st_now_ms() < end);
+	return st;
+}
+
 /* A plain send's segment lies in the frame that goes on the TX ring, its
  * headers included (lwIP patch 0021), and a resend rewrites those headers
  * (ACK number, window, TSval, checksum). A resend while the first
@@ -1535,29 +1561,21 @@ static void test_ipv4_gateway_used(void)
  * carry the resend's TSval. */
 static void test_resend_while_on_ring_copied(void)
 {
-	struct umem_memlink *wire;
 	uint32_t first, ts[2] = {0, 0};
 	struct skiff_stats st;
 	uint8_t data[1000];
 	struct rx r;
 	int lfd, fd, k = 0;
-	long long end;
 
 	fd = sampled_connection(&lfd);
-	wire = skiff__memlink_wire(R.w);
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(i * 7 + 3);
 	first = R.rcv_nxt;
-	umem_memlink_set_faults(wire, 0, &(struct umem_memlink_faults){.stall = true});
-	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
-	end = st_now_ms() + 3000;
-	do {
-		skiff_poll(0);
-		skiff_get_stats(&st);
-	} while (!st.tx_send_resend_copies && st_now_ms() < end);
+	send_into_stall(fd, data, sizeof(data));
+	st = poll_until_count(offsetof(struct skiff_stats, tx_send_resend_copies), 1);
 	TK_ASSERT_EQ(st.tx_send_resend_copies, 1);
 	CU_ASSERT(st.tx_send_inplace >= 2); /* "hello" and this write */
-	umem_memlink_set_faults(wire, 0, NULL);
+	umem_memlink_set_faults(skiff__memlink_wire(R.w), 0, NULL);
 	while (k < 2 && recv_tcp(&r, 2000))
 		if (r.seq == first && r.paylen == sizeof(data)) {
 			CU_ASSERT(memcmp(r.opt + r.optlen, data, sizeof(data)) == 0);
@@ -1637,34 +1655,26 @@ static void test_echoed_payload_keeps_its_sum(void)
  * and the FIN comes after all of them. */
 static void test_queued_resend_written_on_a_copy(void)
 {
-	struct umem_memlink *wire;
 	struct skiff_stats st;
 	uint8_t data[2000], more[300];
 	uint32_t first;
 	int lfd, fd, segs = 0, bad = 0, wrong = 0, fins = 0, fin_data = 0, one = 1;
 	struct rx r;
-	long long end;
 
 	fd = sampled_connection(&lfd);
-	wire = skiff__memlink_wire(R.w);
 	/* Both segments leave at once (Nagle would hold the second back). */
 	CU_ASSERT(skiff_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
 	memset(data, 'f', sizeof(data));
 	memset(more, 'g', sizeof(more));
 	first = R.rcv_nxt;
-	umem_memlink_set_faults(wire, 0, &(struct umem_memlink_faults){.stall = true});
-	CU_ASSERT_FATAL(skiff_send(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+	send_into_stall(fd, data, sizeof(data));
 	/* Past the first timeout: its resend went out of a copy. */
-	end = st_now_ms() + 3000;
-	do {
-		skiff_poll(1);
-		skiff_get_stats(&st);
-	} while (st.tcp_timeouts < 1 && st_now_ms() < end);
+	st = poll_until_count(offsetof(struct skiff_stats, tcp_timeouts), 1);
 	CU_ASSERT_FATAL(st.tcp_timeouts >= 1);
 	CU_ASSERT(skiff_send(fd, more, sizeof(more), 0) == (ssize_t)sizeof(more));
 	CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
 	skiff_poll(0);
-	umem_memlink_set_faults(wire, 0, NULL);
+	umem_memlink_set_faults(skiff__memlink_wire(R.w), 0, NULL);
 	/* The peer ACKs what arrives in order, so the rest follows. */
 	while (recv_tcp(&r, 1000)) {
 		segs++;
