@@ -243,6 +243,25 @@ struct tcp_pcb *skiff__hook_tcp_demux(const struct tcp_hdr *hdr, const struct ip
 			return skiff__listenq_segment(hdr, listener_lookup(dest, lport));
 		dm->last = pcb;
 	}
+	/* A SYN on the 4-tuple of a connection in TIME-WAIT, above all that
+	 * connection received: the peer opens a new one (RFC 1122 4.2.2.13;
+	 * Linux's servers take it). lwIP answered with an ACK of the old
+	 * connection, the peer with an RST that TIME-WAIT ignores, and the
+	 * peer's connect() waited out our 2 MSL (120 s), or gave up. nginx
+	 * closes a keep-alive connection every 1,000 requests, so a client's
+	 * next connection can come from a port in our TIME-WAIT. The old pcb
+	 * goes, and the SYN to the listener. */
+	if (pcb->state == TIME_WAIT &&
+	    (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN &&
+	    TCP_SEQ_GT(hdr->seqno, pcb->rcv_nxt)) {
+		struct tcp_pcb *l = listener_lookup(dest, lport);
+
+		if (l) {
+			skiff__s.stats.tcp_time_wait_reopened++;
+			tcp_abort(pcb); /* in TIME-WAIT: unlinked and freed, no RST */
+			return skiff__listenq_segment(hdr, l);
+		}
+	}
 	/* In SYN-SENT, an ACK that is not the SYN-ACK of our SYN: lwIP
 	 * answers with an RST and sends the SYN again with its retransmission
 	 * timer restarted, which the timers cannot tell from rtime, the left

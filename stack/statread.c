@@ -474,6 +474,7 @@ static const struct skiff_stat_field fields[] = {
 	F(tcp_syncookies_failed, "hostile", false),
 	F(tcp_connect_refused_limit, "hostile", false),
 	F(tcp_time_wait_recycled, "hostile", false),
+	F(tcp_time_wait_reopened, "tcp", false),
 	F(tcp_pmtu_updates, "hostile", false),
 	F(tcp_pmtu_ignored, "hostile", false),
 	F(tcp_ooseq_budget_drops, "drops", false),

@@ -1706,6 +1706,57 @@ static void test_queued_resend_written_on_a_copy(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* The stack closes first, so its side of the 4-tuple waits in TIME-WAIT;
+ * the peer's next connection comes from the same port (a Linux client
+ * may pick it again at once: its side closed passively), with a SYN above
+ * the old connection's sequence. The listener answers with a SYN-ACK. It
+ * answered with an ACK of the old connection, ignored the peer's RST and
+ * did so again at each SYN for its 120 s of TIME-WAIT (wrk's connect()
+ * to nginx waited 127 s and gave up). */
+static void test_syn_reopens_time_wait(void)
+{
+	struct skiff_stats st;
+	uint8_t f[256], o[40];
+	size_t olen;
+	uint32_t fin;
+	struct rx r;
+	int lfd, fd;
+
+	raw_up(0);
+	lfd = listen_port(false);
+	fd = handshake(lfd, false);
+	CU_ASSERT(skiff_close(fd) == 0);
+	while (recv_tcp(&r, 2000) && !(r.flags & TH_FIN))
+		;
+	CU_ASSERT_FATAL(r.flags & TH_FIN);
+	fin = r.seq;
+	/* The peer ACKs the FIN and sends its own: the stack's side is in
+	 * TIME-WAIT once it ACKs that. */
+	raw_send(f, tcp_frame(f, R.snd_nxt, fin + 1, TH_FIN | TH_ACK, NULL, 0, NULL, 0));
+	R.snd_nxt++;
+	while (recv_tcp(&r, 500) && r.ack != R.snd_nxt)
+		;
+	TK_ASSERT_EQ(r.ack, R.snd_nxt);
+	skiff_get_stats(&st);
+	TK_ASSERT_EQ(st.tcp_time_wait, 1);
+	olen = syn_options(o, false);
+	raw_send(f, tcp_frame(f, R.snd_nxt + 100000, 0, TH_SYN, o, olen, NULL, 0));
+	CU_ASSERT_FATAL(recv_tcp(&r, 2000));
+	tk_note("answer to the new SYN: flags %#x, ack %u (the SYN's seq + 1: %u)", r.flags, r.ack,
+		R.snd_nxt + 100001);
+	TK_ASSERT_EQ(r.flags, TH_SYN | TH_ACK);
+	TK_ASSERT_EQ(r.ack, R.snd_nxt + 100001);
+	skiff_get_stats(&st);
+	TK_ASSERT_EQ(st.tcp_time_wait_reopened, 1);
+	TK_ASSERT_EQ(st.tcp_time_wait, 0);
+	/* The peer takes it: a connection again. */
+	R.snd_nxt += 100001;
+	R.rcv_nxt = r.seq + 1;
+	fd = complete_handshake(lfd);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 static const struct tk_case tests[] = {
 	TK_TEST(test_ipv4_gateway_used),
 	TK_TEST(test_mp_capable_syn_falls_back),
@@ -1730,6 +1781,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_resend_while_on_ring_copied),
 	TK_TEST(test_echoed_payload_keeps_its_sum),
 	TK_TEST(test_queued_resend_written_on_a_copy),
+	TK_TEST(test_syn_reopens_time_wait),
 	TK_TEST_END,
 };
 

@@ -680,6 +680,8 @@ struct skiff_stats {
 					     * (ENOBUFS) or no local port left for the
 					     * peer (EADDRNOTAVAIL) */
 	uint64_t tcp_time_wait_recycled;    /**< TIME-WAIT ended early at max_time_wait */
+	uint64_t tcp_time_wait_reopened;    /**< TIME-WAIT ended by the peer's new SYN on its
+					     * 4-tuple, above the old sequence */
 	uint64_t tcp_pmtu_updates;	    /**< connections whose MSS an ICMP "fragmentation
 					     * needed" / "packet too big" lowered */
 	uint64_t tcp_pmtu_ignored;	    /**< such messages refused: bad checksum, no such
