@@ -247,10 +247,11 @@ struct tcp_pcb *skiff__hook_tcp_demux(const struct tcp_hdr *hdr, const struct ip
 	 * connection received: the peer opens a new one (RFC 1122 4.2.2.13;
 	 * Linux's servers take it). lwIP answered with an ACK of the old
 	 * connection, the peer with an RST that TIME-WAIT ignores, and the
-	 * peer's connect() waited out our 2 MSL (120 s), or gave up. nginx
-	 * closes a keep-alive connection every 1,000 requests, so a client's
-	 * next connection can come from a port in our TIME-WAIT. The old pcb
-	 * goes, and the SYN to the listener. */
+	 * peer's connect() waited out our 2 MSL (120 s), or gave up (a SYN
+	 * inside the old window got an RST). A server that closes first (nginx
+	 * ends a keep-alive connection every 1,000 requests) leaves such
+	 * 4-tuples, and a client may pick the port again. The old pcb goes,
+	 * and the SYN to the listener. */
 	if (pcb->state == TIME_WAIT &&
 	    (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN &&
 	    TCP_SEQ_GT(hdr->seqno, pcb->rcv_nxt)) {

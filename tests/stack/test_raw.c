@@ -1709,10 +1709,10 @@ static void test_queued_resend_written_on_a_copy(void)
 /* The stack closes first, so its side of the 4-tuple waits in TIME-WAIT;
  * the peer's next connection comes from the same port (a Linux client
  * may pick it again at once: its side closed passively), with a SYN above
- * the old connection's sequence. The listener answers with a SYN-ACK. It
- * answered with an ACK of the old connection, ignored the peer's RST and
- * did so again at each SYN for its 120 s of TIME-WAIT (wrk's connect()
- * to nginx waited 127 s and gave up). */
+ * the old connection's sequence. The listener answers with a SYN-ACK.
+ * Before, TIME-WAIT answered: with an RST (this SYN, inside the old
+ * window; seen here) or an ACK of the old connection (a SYN outside it,
+ * whose peer's RST TIME-WAIT ignores), for its 120 s. */
 static void test_syn_reopens_time_wait(void)
 {
 	struct skiff_stats st;
