@@ -501,8 +501,10 @@ static void requeue(struct tcp_pcb *pcb, struct tcp_seg *prev, struct tcp_seg *s
 		cur = &(*cur)->next;
 	seg->next = *cur;
 	*cur = seg;
-	if (!seg->next)
+	if (!seg->next) {
+		pcb->unsent_tail = seg;	  /* patch 0023 */
 		pcb->unsent_oversize = 0; /* it is the last one now */
+	}
 }
 
 /* lwIP sends what fits below lastack + cwnd: the window follows PRR's

@@ -300,17 +300,6 @@ static int check_bufs(const struct skiff_zc_buf *bufs, unsigned n, uint32_t *tot
 	return 0;
 }
 
-/* The last segment of @p pcb's unsent queue at or after @p from (NULL:
- * from its head), or NULL. */
-static struct tcp_seg *unsent_tail(const struct tcp_pcb *pcb, struct tcp_seg *from)
-{
-	struct tcp_seg *seg = from ? from : pcb->unsent;
-
-	while (seg && seg->next)
-		seg = seg->next;
-	return seg;
-}
-
 /*
  * tcp_write() of one buffer into segments of its own. With room left in
  * the last unsent segment lwIP chains the buffer's first bytes onto it
@@ -339,7 +328,7 @@ static err_t write_own_segments(struct tcp_pcb *pcb, struct tcp_seg *tail, const
 static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigned n, int flags)
 {
 	struct tcp_pcb *pcb = s->pcb.tcp;
-	struct tcp_seg *tail = unsent_tail(pcb, NULL);
+	struct tcp_seg *tail = tcp_unsent_last(pcb); /* patch 0023: no walk */
 	struct zc_send *send;
 	unsigned i;
 	int64_t id;
@@ -383,7 +372,7 @@ static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigne
 			return -ENOBUFS;
 		}
 		zcb(pkb)->end_seq = pcb->snd_lbb;
-		tail = unsent_tail(pcb, tail); /* the segments just queued */
+		tail = tcp_unsent_last(pcb); /* the segments just queued */
 	}
 	for (i = 0; i < n; i++) {
 		struct pkb *pkb = bufs[i].priv__;

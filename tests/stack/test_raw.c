@@ -902,6 +902,96 @@ static void test_rto_backs_off_after_partial_ack(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+static void idle_ms(int ms);
+
+/* The byte at stream offset @p o of test_full_queue_appends_at_tail(). */
+static uint8_t queued_byte(uint32_t o)
+{
+	return (uint8_t)(o % 251u + (o >> 16));
+}
+
+/* Writes queue behind a window the peer does not ACK. First the window is
+ * 500 bytes: a write of 1,000 waits until the persist timer cuts it in two
+ * and sends the first half; the next write goes after the second half,
+ * the queue's last segment now. Then 1,498 writes more, a retransmission
+ * timeout that puts what was in flight back in front of them, 500 writes
+ * more, and the FIN, which goes on the last segment. The peer then takes
+ * the stream as it comes and ACKs each segment, its window open: every
+ * byte arrives, in order, and the FIN after the last. lwIP patch 0023
+ * keeps the queue's last segment (tcp_write() walked the whole queue for
+ * it on every write); builds with assertions check it against a walk at
+ * every use. */
+static void test_full_queue_appends_at_tail(void)
+{
+	const uint32_t writes = 2000, size = 1000, total = writes * size;
+	static uint8_t buf[1000];
+	struct skiff_stats a, b;
+	uint32_t base, o;
+	long long end;
+	bool fin = false;
+	struct rx r;
+	int lfd, fd;
+
+	fd = sampled_connection(&lfd);
+	base = R.rcv_nxt;
+	/* A window that shrinks comes with a later SEG.SEQ (RFC 9293
+	 * 3.10.7.4): a byte of data, then the window on the next one. */
+	send_data(NULL, 0, "x");
+	R.wnd_less = 65535 - 500;
+	send_data(NULL, 0, "y");
+	R.wnd_less = 0;
+	idle_ms(5);
+	skiff_get_stats(&a);
+	for (uint32_t i = 0; i < writes; i++) {
+		for (uint32_t k = 0; k < size; k++)
+			buf[k] = queued_byte(i * size + k);
+		CU_ASSERT_FATAL(skiff_send(fd, buf, size, MSG_DONTWAIT) == (ssize_t)size);
+		if (i == 0) {
+			/* The persist timer's probe: the first 500 bytes. */
+			end = st_now_ms() + 3000;
+			while (recv_tcp(&r, 100) ? !(r.seq == base && r.paylen) : st_now_ms() < end)
+				;
+			TK_ASSERT_EQ(r.seq, base);
+			TK_ASSERT_EQ(r.paylen, 500);
+		}
+		if (i + 1 == 1500) {
+			/* Nothing ACKed: the first window comes back by RTO. */
+			end = st_now_ms() + 3000;
+			do {
+				(void)recv_tcp(&r, 10);
+				skiff_get_stats(&b);
+			} while (b.tcp_timeouts == a.tcp_timeouts && st_now_ms() < end);
+			TK_ASSERT_EQ(b.tcp_timeouts - a.tcp_timeouts, 1);
+		}
+	}
+	CU_ASSERT_FATAL(skiff_shutdown(fd, SHUT_WR) == 0);
+	end = st_now_ms() + 30000;
+	while (!fin && st_now_ms() < end && recv_tcp(&r, 2000)) {
+		if (r.seq != R.rcv_nxt)
+			continue; /* a resend of what came already, or past a gap */
+		o = R.rcv_nxt - base;
+		if (r.paylen) {
+			CU_ASSERT_FATAL(o + r.paylen <= total);
+			for (size_t k = 0; k < r.paylen; k++)
+				if (r.th[(r.th[12] >> 4) * 4 + k] != queued_byte(o + (uint32_t)k)) {
+					tk_note("byte %u differs", o + (unsigned)k);
+					CU_FAIL_FATAL("a byte out of place");
+				}
+			R.rcv_nxt += (uint32_t)r.paylen;
+		}
+		if (r.flags & TH_FIN) {
+			TK_ASSERT_EQ(R.rcv_nxt - base, total);
+			R.rcv_nxt++;
+			fin = true;
+		}
+		peer_ack(R.rcv_nxt, 0);
+	}
+	TK_ASSERT_EQ(R.rcv_nxt - base, total + 1);
+	CU_ASSERT(fin);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* Runs the stack for @p ms without answering anything. */
 static void idle_ms(int ms)
 {
@@ -1767,6 +1857,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_bad_tcp_checksum_counted),
 	TK_TEST(test_ooseq_past_window_trimmed),
 	TK_TEST(test_rto_backs_off_after_partial_ack),
+	TK_TEST(test_full_queue_appends_at_tail),
 	TK_TEST(test_handshake_rtt_sets_rto),
 	TK_TEST(test_rack_timer_fires_at_deadline),
 	TK_TEST(test_late_original_undoes_recovery),
