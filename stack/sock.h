@@ -46,6 +46,7 @@ struct skiff_sockopts {
 	bool mptcp;	 /* IPPROTO_MPTCP: a listener answers MP_CAPABLE (stack/mptcp/) */
 	int rcvtimeo_ms; /* -1: forever */
 	int sndtimeo_ms;
+	uint32_t corked_ms; /* when a poll first found corked data waiting (tcpglue.c), | 1 */
 };
 
 /* A listener's finished handshakes waiting for accept() (tcpglue.c), and

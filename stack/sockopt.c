@@ -166,6 +166,7 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 			return 0;
 		case TCP_CORK:
 			s->opt.cork = v;
+			s->opt.corked_ms = 0;
 			/* Uncorking pushes what the cork held back. */
 			if (!v && pcb && pcb->state != LISTEN) {
 				tcp_output(pcb);

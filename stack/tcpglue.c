@@ -171,6 +171,36 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	return ERR_OK;
 }
 
+/* How long corked data waits at most: Linux's ceiling on TCP_CORK. */
+#define CORK_MAX_MS 200u
+
+/* lwIP's poll, at each slow-timer visit of the pcb (one with data queued
+ * is visited every tick), outputs what is queued when this says ERR_OK.
+ * A corked socket's data waits for the uncork, a segment in (lwIP outputs
+ * after each), a full send buffer, or CORK_MAX_MS from the poll that first
+ * found it waiting. */
+static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = arg;
+	uint32_t now;
+
+	if (!s)
+		return ERR_OK;
+	if (!s->opt.cork || !pcb->unsent) {
+		s->opt.corked_ms = 0;
+		return ERR_OK;
+	}
+	now = (uint32_t)skiff__now_ms();
+	if (!s->opt.corked_ms) {
+		s->opt.corked_ms = now | 1u; /* (| 1: set; a millisecond late at most) */
+		return ERR_INPROGRESS;
+	}
+	if ((int32_t)(now - s->opt.corked_ms) < (int32_t)CORK_MAX_MS)
+		return ERR_INPROGRESS;
+	s->opt.corked_ms = 0;
+	return ERR_OK;
+}
+
 /* ---- attach and detach --------------------------------------------------- */
 
 void skiff__tcp_attach(struct skiff_sock *s, struct tcp_pcb *pcb)
@@ -183,6 +213,7 @@ void skiff__tcp_attach(struct skiff_sock *s, struct tcp_pcb *pcb)
 		tcp_recv(pcb, on_recv);
 		tcp_sent(pcb, on_sent);
 		tcp_err(pcb, on_err);
+		tcp_poll(pcb, on_poll, 0); /* 0: every visit, as before */
 	}
 	tcp_ext_arg_set(pcb, skiff__ext_sock_id, s);
 	tcp_ext_arg_set_callbacks(pcb, skiff__ext_sock_id, &sock_ext_callbacks);
@@ -197,6 +228,7 @@ static void detach(struct tcp_pcb *pcb)
 		tcp_recv(pcb, NULL);
 		tcp_sent(pcb, NULL);
 		tcp_err(pcb, NULL);
+		tcp_poll(pcb, NULL, 0);
 	}
 	tcp_ext_arg_set(pcb, skiff__ext_sock_id, NULL);
 }

@@ -390,7 +390,8 @@ static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigne
 	}
 	id = zc_send_id(send);
 	zc_send_commit(send);
-	if (!(flags & MSG_MORE))
+	/* A corked socket (TCP_CORK) queues, as a plain send does. */
+	if (!(flags & MSG_MORE) && !s->opt.cork)
 		tcp_output(pcb);
 	skiff__timer_arm(pcb);
 	return id;

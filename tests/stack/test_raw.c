@@ -904,6 +904,54 @@ static void test_rto_backs_off_after_partial_ack(void)
 
 static void idle_ms(int ms);
 
+/* Corked (TCP_CORK) sends are queued, a zero-copy one as a plain one (and
+ * as Linux queues its MSG_ZEROCOPY sends): with no segment coming in
+ * meanwhile (an ACK would take what is queued: docs/api.md), nothing
+ * leaves before the uncork, which sends it; without an uncork, what waits
+ * leaves after 200 ms, Linux's ceiling. skiff_zc_send() used to send at
+ * once, and lwIP's poll, at the next slow-timer visit, sent corked data of
+ * either kind within milliseconds. */
+static void test_corked_sends_wait(void)
+{
+	struct skiff_zc_buf b;
+	int lfd, fd, one = 1, zero = 0;
+	long long t0, t_data = -1;
+	struct rx r;
+
+	fd = sampled_connection(&lfd);
+	idle_ms(5); /* the peer's ACK taken: a segment in sends what is queued */
+	CU_ASSERT_FATAL(skiff_setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) == 0);
+	CU_ASSERT_FATAL(skiff_zc_alloc(fd, &b) == 0);
+	memset(b.data, 'z', 100);
+	b.len = 100;
+	CU_ASSERT_FATAL(skiff_zc_send(fd, &b, 1, 0) >= 0);
+	while (recv_tcp(&r, 100))
+		CU_ASSERT(r.paylen == 0); /* no data while corked */
+	CU_ASSERT_FATAL(skiff_setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero)) == 0);
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
+	TK_ASSERT_EQ(r.seq, R.rcv_nxt);
+	TK_ASSERT_EQ(r.paylen, 100);
+	R.rcv_nxt += 100;
+	peer_ack(R.rcv_nxt, 0);
+	idle_ms(5);
+
+	/* Corked again, a plain send, no uncork: out after the ceiling. */
+	CU_ASSERT_FATAL(skiff_setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) == 0);
+	t0 = st_now_ms();
+	CU_ASSERT_FATAL(skiff_send(fd, "corked", 6, 0) == 6);
+	while (t_data < 0 && recv_tcp(&r, 1000))
+		if (r.paylen)
+			t_data = st_now_ms() - t0;
+	tk_note("corked data left after %lld ms", t_data);
+	CU_ASSERT(t_data >= 195 && t_data < 400);
+	TK_ASSERT_EQ(r.paylen, 6);
+	R.rcv_nxt += 6;
+	peer_ack(R.rcv_nxt, 0);
+	idle_ms(5);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* The byte at stream offset @p o of test_full_queue_appends_at_tail(). */
 static uint8_t queued_byte(uint32_t o)
 {
@@ -1858,6 +1906,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_ooseq_past_window_trimmed),
 	TK_TEST(test_rto_backs_off_after_partial_ack),
 	TK_TEST(test_full_queue_appends_at_tail),
+	TK_TEST(test_corked_sends_wait),
 	TK_TEST(test_handshake_rtt_sets_rto),
 	TK_TEST(test_rack_timer_fires_at_deadline),
 	TK_TEST(test_late_original_undoes_recovery),

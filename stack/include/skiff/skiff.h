@@ -482,7 +482,8 @@ SKIFF_API int skiff_zc_set_callback(int fd, skiff_zc_fn cb, void *opaque);
  * Send @p n buffers as one zero-copy send. On success the buffers belong
  * to the stack until the id completes (the callback, or
  * skiff_zc_completions()); their skiff_zc_buf structs may be reused at once.
- * @p flags: MSG_DONTWAIT, MSG_MORE.
+ * @p flags: MSG_DONTWAIT, MSG_MORE (a corked socket, TCP_CORK, queues as with
+ * MSG_MORE).
  * @return the id (>= 0), or -1 with errno: EAGAIN (no room now; nothing
  *         was sent and the buffers are still the caller's), ENOTCONN,
  *         EPIPE, ECONNRESET, EINVAL (bad buffer or length), EBADF, ENOTSUP
