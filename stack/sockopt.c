@@ -165,8 +165,9 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 			}
 			return 0;
 		case TCP_CORK:
+			if (s->opt.cork != (v != 0))
+				s->opt.corked_ms = 0; /* corking again changes nothing */
 			s->opt.cork = v;
-			s->opt.corked_ms = 0;
 			/* Uncorking pushes what the cork held back. */
 			if (!v && pcb && pcb->state != LISTEN) {
 				tcp_output(pcb);

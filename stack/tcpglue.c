@@ -177,8 +177,10 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 /* lwIP's poll, at each slow-timer visit of the pcb (one with data queued
  * is visited every tick), outputs what is queued when this says ERR_OK.
  * A corked socket's data waits for the uncork, a segment in (lwIP outputs
- * after each), a full send buffer, or CORK_MAX_MS from the poll that first
- * found it waiting. */
+ * after each; Nagle may still hold a short segment while data is in
+ * flight), a full send buffer, or CORK_MAX_MS from the poll that first
+ * found it waiting (a send onto an empty queue starts the count again:
+ * socket.c, zcsend.c). */
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
 	struct skiff_sock *s = arg;

@@ -342,6 +342,8 @@ static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigne
 	e = zc_send_begin(s->zc.zs, &send);
 	if (e)
 		return -EAGAIN; /* every send object is in flight: wait for completions */
+	if (!pcb->unsent)
+		s->opt.corked_ms = 0; /* a cork's 200 ms count from now */
 	/* Spare room at the end of the last unsent segment would take the
 	 * first bytes of this send by copy: start a segment of its own. */
 	pcb->unsent_oversize = 0;
@@ -435,6 +437,10 @@ int64_t skiff_zc_send(int fd, struct skiff_zc_buf *bufs, unsigned n, int flags)
 					return id;
 				e = (int)id;
 			}
+			/* No room: what a cork holds goes now (a full send
+			 * buffer ends it, as for a plain send). */
+			if (s->opt.cork && s->pcb.tcp)
+				tcp_output(s->pcb.tcp);
 			break;
 		}
 		if (e != -EAGAIN || s->opt.nonblock || (flags & MSG_DONTWAIT))
