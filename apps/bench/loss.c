@@ -684,7 +684,11 @@ int bench_loss_run(unsigned k, const struct bench_plan *plan, const struct bench
 	       plan->loss_bytes / 1048576.0);
 	fflush(stdout);
 	for (unsigned rep = 0; rep < plan->loss_reps && !app_stop; rep++) {
-		for (int x = 0; x < BL_XFERS && !app_stop; x++) {
+		/* Each repetition starts with the next transfer: none is always
+		 * the one that follows the other two (the helper and the
+		 * machine change over a case's minutes). */
+		for (int i = 0; i < BL_XFERS && !app_stop; i++) {
+			int x = (i + (int)rep) % BL_XFERS;
 			char why[200];
 			double secs = 0;
 
