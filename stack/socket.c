@@ -285,8 +285,7 @@ static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, i
 	size_t sent = 0, pushed = 0;
 	uint8_t *buf;
 
-	if (!pcb->unsent)
-		s->opt.corked_ms = 0; /* a cork's 200 ms count from now */
+	skiff__send_begin(s, pcb);
 	while (sent < len) {
 		size_t chunk = iov_span(a, &buf), room = tcp_sndbuf(pcb);
 		err_t e;
@@ -324,10 +323,7 @@ static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, i
 			pushed = sent;
 		}
 	}
-	if (s->opt.cork)
-		flags |= MSG_MORE;
-	/* A full send buffer goes, corked or not. */
-	if (!(flags & MSG_MORE) || sent < len || !tcp_sndbuf(pcb))
+	if (sent < len || !skiff__send_holds(s, pcb, flags))
 		tcp_output(pcb);
 	skiff__timer_arm(pcb);
 	return sent;

@@ -7,6 +7,7 @@
  * callback of the ext arg slot is the one notice every pcb gets, whatever
  * ended it, and the socket lets go of the pcb there. */
 #include <errno.h>
+#include <sys/socket.h>
 
 #include "instance.h"
 #include "listenq.h"
@@ -178,9 +179,9 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
  * is visited every tick), outputs what is queued when this says ERR_OK.
  * A corked socket's data waits for the uncork, a segment in (lwIP outputs
  * after each; Nagle may still hold a short segment while data is in
- * flight), a full send buffer, or CORK_MAX_MS from the poll that first
- * found it waiting (a send onto an empty queue starts the count again:
- * socket.c, zcsend.c). */
+ * flight), a full send buffer (skiff__send_holds()), or CORK_MAX_MS from
+ * the poll that first found it waiting (a send onto an empty queue starts
+ * the count again: skiff__send_begin()). */
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
 	struct skiff_sock *s = arg;
@@ -201,6 +202,17 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 		return ERR_INPROGRESS;
 	s->opt.corked_ms = 0;
 	return ERR_OK;
+}
+
+void skiff__send_begin(struct skiff_sock *s, const struct tcp_pcb *pcb)
+{
+	if (!pcb->unsent)
+		s->opt.corked_ms = 0;
+}
+
+bool skiff__send_holds(const struct skiff_sock *s, const struct tcp_pcb *pcb, int flags)
+{
+	return ((flags & MSG_MORE) || s->opt.cork) && tcp_sndbuf(pcb);
 }
 
 /* ---- attach and detach --------------------------------------------------- */

@@ -29,6 +29,13 @@ int skiff__tcp_listen(struct skiff_sock *s, int backlog);
 err_t skiff__tcp_connect(struct skiff_sock *s, const ip_addr_t *ip, u16_t port);
 /* Takes the head of @p ls's accept queue, or NULL. */
 struct skiff_sock *skiff__tcp_accept_next(struct skiff_sock *ls);
+/* A send (plain or zero-copy) is about to queue on @p pcb: a cork's
+ * 200 ms count from the first data queued (tcpglue.c's poll). */
+void skiff__send_begin(struct skiff_sock *s, const struct tcp_pcb *pcb);
+/* After a send queued on @p pcb: true while what it queued may wait
+ * (MSG_MORE in @p flags, or TCP_CORK) and the send buffer has room left;
+ * otherwise the caller puts it on the wire (tcp_output()). */
+bool skiff__send_holds(const struct skiff_sock *s, const struct tcp_pcb *pcb, int flags);
 /* True when a send would find room (the EPOLLOUT condition). */
 bool skiff__tcp_writable(const struct tcp_pcb *pcb);
 /* The peer's data ended without a FIN (MPTCP's DATA_FIN): EOF for reads. */

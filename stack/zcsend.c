@@ -342,8 +342,7 @@ static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigne
 	e = zc_send_begin(s->zc.zs, &send);
 	if (e)
 		return -EAGAIN; /* every send object is in flight: wait for completions */
-	if (!pcb->unsent)
-		s->opt.corked_ms = 0; /* a cork's 200 ms count from now */
+	skiff__send_begin(s, pcb);
 	/* Spare room at the end of the last unsent segment would take the
 	 * first bytes of this send by copy: start a segment of its own. */
 	pcb->unsent_oversize = 0;
@@ -392,8 +391,7 @@ static int64_t send_now(struct skiff_sock *s, struct skiff_zc_buf *bufs, unsigne
 	}
 	id = zc_send_id(send);
 	zc_send_commit(send);
-	/* A corked socket (TCP_CORK) queues, as a plain send does. */
-	if (!(flags & MSG_MORE) && !s->opt.cork)
+	if (!skiff__send_holds(s, pcb, flags))
 		tcp_output(pcb);
 	skiff__timer_arm(pcb);
 	return id;
