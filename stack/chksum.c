@@ -1,12 +1,13 @@
 /* The Internet checksum (RFC 1071) for lwIP (LWIP_CHKSUM, lwipopts.h).
  * Every payload byte is summed twice per hop (verified on receive, summed
  * by tcp_write() on send, unless it is sent on as it lies: below), a
- * fifth of a bulk transfer's instructions with lwIP's 16-bit loop. One's complement addition gives the same 16-bit
- * result at any word width once the carries are folded back in (RFC 1071
- * section 2): short buffers (headers, small payloads) are added 64 bits at
- * a time with the carry folded back in at each step; from 128 bytes, with
- * AVX2, 32-bit words go into 64-bit lanes, which cannot overflow below
- * 16 GiB and so need no carry handling in the loop. */
+ * fifth of a bulk transfer's instructions with lwIP's 16-bit loop. One's
+ * complement addition gives the same 16-bit result at any word width once
+ * the carries are folded back in (RFC 1071 section 2): short buffers
+ * (headers, small payloads) are added 64 bits at a time with the carry
+ * folded back in at each step; from 128 bytes, with AVX2, 32-bit words go
+ * into 64-bit lanes, which cannot overflow below 16 GiB and so need no
+ * carry handling in the loop. */
 #include <stdint.h>
 #include <string.h>
 
@@ -144,14 +145,13 @@ static uint16_t sum_any(const uint8_t *p, size_t n)
 /* An echo or a proxy sends a received payload on as it lies
  * (skiff_zc_loan_to_buf()), and tcp_write() sums it again: the sum lwIP
  * computed when it verified the segment, less the headers', is kept in
- * the frame (pkb_shinfo.csum_*) and serves instead. Spans shorter than
- * this cost less to sum again than to look up. */
-#define CSUM_CACHE_MIN 128u
+ * the frame (pkb_shinfo.csum_*) and serves instead (from
+ * SKIFF_CSUM_KEEP_MIN bytes, frames.h). */
 
 /* The last span of our UMEM summed here while lwIP took in a received
  * frame, as its verification of a TCP segment sums it (from the TCP
- * header on), and the sum of what would be its TCP header: skiff__chksum_rx_payload() takes the payload's
- * sum from these. The header's is taken now, while its bytes are as they
+ * header on), and the sum of what would be its TCP header:
+ * skiff__chksum_rx_payload() takes the payload's sum from these. The header's is taken now, while its bytes are as they
  * arrived: tcp_input() turns some of its fields to host order in place
  * after the check. */
 static struct {
@@ -180,7 +180,7 @@ uint16_t skiff__chksum(const void *data, int len)
 	struct pkb_shinfo *sh;
 	uint16_t s;
 
-	if (n < CSUM_CACHE_MIN || !(sh = frame_of(p)))
+	if (n < SKIFF_CSUM_KEEP_MIN || !(sh = frame_of(p)))
 		return sum_any(p, n);
 	if (sh->csum_len == n && (const uint8_t *)sh + sh->csum_off == p) {
 		skiff__s.stats.csum_reused++;
@@ -208,8 +208,8 @@ void skiff__chksum_rx_payload(const void *hdr, uint32_t hlen, const void *payloa
 
 	/* The header's length is a multiple of 4, so the payload's words are
 	 * the segment's words past it. */
-	if (last.p != h || last.hlen != hlen || last.n != (size_t)hlen + len || h + hlen != payload ||
-	    len < CSUM_CACHE_MIN || !(sh = frame_of(payload)))
+	if (last.p != h || last.hlen != hlen || last.n != (size_t)hlen + len ||
+	    h + hlen != payload || len < SKIFF_CSUM_KEEP_MIN || !(sh = frame_of(payload)))
 		return;
 	last.p = NULL;
 	/* One's complement subtraction: add the complement. */

@@ -26,7 +26,9 @@ int skiff__copy_to_frame(const void *data, uint32_t len, struct pkb **out);
 /* A received TCP segment's payload (@p len bytes after the @p hlen bytes
  * of headers at @p hdr) keeps the sum lwIP's verification computed, less
  * the headers', in its frame: skiff__chksum() hands it back when the
- * payload is sent on as it lies (chksum.c). */
+ * payload is sent on as it lies (chksum.c). Shorter payloads than
+ * SKIFF_CSUM_KEEP_MIN cost less to sum again than to look up: none kept. */
+#define SKIFF_CSUM_KEEP_MIN 128u
 void skiff__chksum_rx_payload(const void *hdr, uint32_t hlen, const void *payload, uint32_t len);
 /* lwIP's packet @p p onto the TX ring (netif linkoutput). */
 err_t skiff__tx_packet(struct pbuf *p);

@@ -105,7 +105,7 @@ err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t o
 	bool mptcp = pcb->state == LISTEN || (pcb->skiff_flags & SKIFF_PCB_MPTCP);
 
 	/* A bulk payload keeps its sum, for being sent on as it lies. */
-	if (p->len >= 128 && !p->next)
+	if (p->len >= SKIFF_CSUM_KEEP_MIN && !p->next)
 		skiff__chksum_rx_payload(hdr, TCPH_HDRLEN_BYTES(hdr), p->payload, p->len);
 	/* A listener that requires a secpath, and its connections, take
 	 * only segments that came with one: first, so that segments without
