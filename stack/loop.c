@@ -9,6 +9,7 @@
 
 #include "ackbatch.h"
 #include "instance.h"
+#include "mptcp.h"
 #include "netif.h"
 #include "pcap.h"
 #include "rxq.h"
@@ -81,6 +82,9 @@ static unsigned round_once(void)
 	n = acks_later + skiff__rx_batch();
 	skiff__rxq_relieve();
 	sys_check_timeouts();
+	/* MPTCP joins whose connection's first subflow went (join.c). */
+	if (__builtin_expect(skiff__mptcp_orphans != NULL, 0))
+		skiff__mptcp_reap();
 	if (__builtin_expect(skiff__fine_head != NULL, 0)) {
 		u32_t now = skiff__now_us();
 

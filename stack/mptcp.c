@@ -75,6 +75,11 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 		}
 		rx_opts.join = true;
 		rx_opts.join_len = o[1];
+		/* Its length is checked against the segment after the walk. */
+		if (o[1] <= sizeof(rx_opts.join_opt) && o[1] <= avail)
+			memcpy(rx_opts.join_opt, o, o[1]);
+		else
+			rx_opts.join_len = 0;
 		return;
 	case PKB_MPTCP_SUBTYPE_DSS:
 		break;
@@ -174,6 +179,27 @@ static struct skiff_mptcp_sf *mptcp_of(const struct tcp_pcb *pcb)
 	if (!pcb || !(pcb->skiff_flags & SKIFF_PCB_MPTCP) || pcb->state == LISTEN)
 		return NULL;
 	return tcp_ext_arg_get(pcb, ext_mptcp_id);
+}
+
+bool skiff__mptcp_accept_join(struct tcp_pcb *pcb)
+{
+	return skiff__mptcp_join_accept(ext_mptcp_id, pcb, mptcp_of(pcb));
+}
+
+void skiff__mptcp_read(struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	if (sf && !sf->join && sf->conn && sf->conn->joins)
+		skiff__mptcp_joins_read(sf->conn);
+}
+
+void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	if (sf && !sf->join && sf->conn && sf->conn->joins)
+		skiff__mptcp_joins_close(sf->conn, abort);
 }
 
 int skiff__mptcp_connect(struct tcp_pcb *pcb)

@@ -25,6 +25,20 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
 /* @p pcb, about to connect, offers MP_CAPABLE (0 or -errno). */
 int skiff__mptcp_connect(struct tcp_pcb *pcb);
+/* lwIP's accept of @p pcb: true when it is an MP_JOIN's subflow, which
+ * the connection takes (stack/mptcp/join.c); no socket is made for it. */
+bool skiff__mptcp_accept_join(struct tcp_pcb *pcb);
+/* The socket of @p pcb closes it (or resets it, @p abort): an MPTCP
+ * connection's joins go with it. */
+void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
+/* Connections whose first subflow went while joins remain, and what
+ * resets those joins: once per poll round, outside lwIP's walks. */
+struct skiff_mptcp_conn;
+extern struct skiff_mptcp_conn *skiff__mptcp_orphans;
+void skiff__mptcp_reap(void);
+/* The socket of @p pcb read data: an MPTCP connection's joins get the
+ * window they are owed. */
+void skiff__mptcp_read(struct tcp_pcb *pcb);
 /* In-order data @p p on its way to the socket of @p pcb: on an MPTCP
  * subflow, what the connection has already is cut out (stack/mptcp/recv.c).
  * What is left, or NULL. */

@@ -7,6 +7,7 @@
 
 #include "frames.h"
 #include "instance.h"
+#include "mptcp.h"
 #include "ooseq.h"
 #include "sock.h"
 #include "timers.h"
@@ -158,6 +159,9 @@ void skiff__rxq_consume(struct skiff_sock *s, size_t n)
 		tcp_recved(pcb, k);
 		n -= k;
 	}
+	/* An MPTCP connection's joins are owed window as it is read. */
+	if (pcb->skiff_flags & SKIFF_PCB_MPTCP)
+		skiff__mptcp_read(pcb);
 	skiff__timer_arm(pcb);
 }
 

@@ -82,6 +82,24 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	return ERR_OK;
 }
 
+bool skiff__tcp_deliver(struct tcp_pcb *pcb, struct pbuf *p)
+{
+	struct skiff_sock *s = pcb->callback_arg;
+
+	if (!s || s->pcb.tcp != pcb || s->rd_shut || s->app_closed)
+		return false;
+	skiff__rxq_append(&s->rx, p);
+	skiff__notify(s);
+	return true;
+}
+
+size_t skiff__tcp_unread(const struct tcp_pcb *pcb)
+{
+	const struct skiff_sock *s = pcb->callback_arg;
+
+	return s && s->pcb.tcp == pcb ? skiff__rxq_bytes(&s->rx) : 0;
+}
+
 void skiff__tcp_peer_eof(struct tcp_pcb *pcb)
 {
 	struct skiff_sock *s = pcb->callback_arg;
@@ -275,6 +293,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	if (err != ERR_OK || !pcb)
 		return ERR_VAL;
 	skiff__listenq_established(pcb);
+	/* An MPTCP connection's further subflow (MP_JOIN): the connection
+	 * takes it, no socket is made. */
+	if (skiff__mptcp_accept_join(pcb))
+		return ERR_OK;
 	/* (The backlog is lwIP's to keep, in accepts_pending; connections made
 	 * from SYN cookies may pass it, listenq.c.) */
 	if (!ls || ls->app_closed || ls->state != SKIFF_TS_LISTEN) {
@@ -374,6 +396,7 @@ void skiff__tcp_abort(struct skiff_sock *s)
 
 	if (!pcb)
 		return;
+	skiff__mptcp_closing(pcb, true);
 	/* lwIP runs the error callback after freeing: keep it away from s. */
 	tcp_err(pcb, NULL);
 	tcp_abort(pcb); /* the destroy callback detaches s */
@@ -423,6 +446,7 @@ void skiff__tcp_close(struct skiff_sock *s)
 	}
 	skiff__rxq_drop(&s->rx);
 	skiff__ooseq_drop(pcb);
+	skiff__mptcp_closing(pcb, false);
 	skiff__timer_arm(pcb);
 	/* The pcb lives on (FIN_WAIT, TIME_WAIT) without us: only the sent
 	 * callback (zero-copy buffers) and the destroy callback still come. */
@@ -441,5 +465,6 @@ void skiff__tcp_discard(struct skiff_sock *s)
 		return;
 	detach(pcb);
 	s->pcb.tcp = NULL;
+	skiff__mptcp_closing(pcb, false);
 	tcp_close(pcb);
 }

@@ -5,6 +5,7 @@
 #define SKIFF_TCPGLUE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lwip/err.h"
@@ -38,6 +39,13 @@ void skiff__send_begin(struct skiff_sock *s, const struct tcp_pcb *pcb);
 bool skiff__send_holds(const struct skiff_sock *s, const struct tcp_pcb *pcb, int flags);
 /* True when a send would find room (the EPOLLOUT condition). */
 bool skiff__tcp_writable(const struct tcp_pcb *pcb);
+/* In-order data @p p for the socket of @p pcb (MPTCP: data of the
+ * connection that came on another subflow); false when there is no socket
+ * to take it (the caller keeps @p p). */
+struct pbuf;
+bool skiff__tcp_deliver(struct tcp_pcb *pcb, struct pbuf *p);
+/* Bytes the socket of @p pcb has not read. */
+size_t skiff__tcp_unread(const struct tcp_pcb *pcb);
 /* The peer's data ended without a FIN (MPTCP's DATA_FIN): EOF for reads. */
 void skiff__tcp_peer_eof(struct tcp_pcb *pcb);
 /* The pending error, once, for a send or a receive: 0 or -errno (a dead

@@ -77,11 +77,22 @@ void skiff__mptcp_conn_setup(uint8_t id)
 
 void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf)
 {
+	struct skiff_mptcp_conn *c;
+
 	if (!sf)
 		return;
 	if (sf->held)
 		pbuf_free(sf->held);
-	free(sf->conn);
+	c = sf->conn;
+	if (c && sf->join) {
+		skiff__mptcp_join_unlink(sf);
+	} else if (c && c->main_sf == sf) {
+		c->main_sf = NULL;
+		c->main_pcb = NULL;
+		skiff__mptcp_orphan(c);
+	}
+	/* The connection's state goes with its last subflow (join.c). */
+	skiff__mptcp_conn_put(c);
 	free(sf);
 }
 
@@ -114,6 +125,13 @@ static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tc
 	struct skiff_mptcp_sf *sf;
 
 	(void)lpcb;
+	/* An MP_JOIN's subflow (join.c)? */
+	if ((sf = skiff__mptcp_join_open(cpcb))) {
+		tcp_ext_arg_set(cpcb, id, sf);
+		tcp_ext_arg_set_callbacks(cpcb, id, &sf_callbacks);
+		cpcb->skiff_flags |= SKIFF_PCB_MPTCP;
+		return ERR_OK;
+	}
 	if (!pending.valid || cpcb->remote_port != pending.rport ||
 	    cpcb->rcv_nxt - 1 != pending.seq)
 		return ERR_OK;
@@ -128,6 +146,7 @@ static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tc
 	sf->conn->csum = pending.csum;
 	sf->iss = cpcb->snd_nxt;
 	sf->irs = cpcb->rcv_nxt - 1;
+	sf->conn->main_pcb = cpcb;
 	tcp_ext_arg_set(cpcb, id, sf);
 	tcp_ext_arg_set_callbacks(cpcb, id, &sf_callbacks);
 	cpcb->skiff_flags |= SKIFF_PCB_MPTCP;
@@ -144,8 +163,8 @@ static struct skiff_mptcp_sf *sf_new(void)
 		free(c);
 		return NULL;
 	}
-	/* A key whose token is not 0 (a token names the connection to
-	 * MP_JOINs; unique among this instance's once joins exist). */
+	/* A key whose token is not 0 and no other connection's here (a
+	 * token names the connection to MP_JOINs, join.c). */
 	do {
 		skiff__random(&c->local_key, sizeof(c->local_key));
 		if (skiff__mptcp_key_hash(c->local_key, &c->local_token, &c->local_idsn)) {
@@ -153,8 +172,10 @@ static struct skiff_mptcp_sf *sf_new(void)
 			free(c);
 			return NULL;
 		}
-	} while (!c->local_token);
+	} while (!c->local_token || skiff__mptcp_token_find(c->local_token));
 	sf->conn = c;
+	c->main_sf = sf;
+	c->nsf = 1;
 	return sf;
 }
 
@@ -170,6 +191,7 @@ int skiff__mptcp_conn_connect(struct tcp_pcb *pcb)
 	if (!sf)
 		return -ENOMEM;
 	sf->phase = SKIFF_MPTCP_SYN_SENT;
+	sf->conn->main_pcb = pcb;
 	sf->conn->client = true;
 	sf->conn->csum = skiff__s.cfg.mptcp_checksum;
 	tcp_ext_arg_set(pcb, ext_id, sf);
@@ -203,6 +225,7 @@ static void capable_synack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 		skiff__mptcp_rcv_start(sf, c->remote_idsn + 1);
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
+		skiff__mptcp_token_add(c);
 		st->stats.mptcp_active_established++;
 		return;
 	}
@@ -234,19 +257,6 @@ static void listen_syn(struct tcp_pcb *lpcb, const struct tcp_hdr *hdr,
 		tcp_ext_arg_set_callbacks(lpcb, ext_id, &listen_callbacks);
 }
 
-/* An MP_JOIN SYN to an MPTCP listener: a new subflow for the connection
- * its token names. skiff has no second subflows yet, so no token is known
- * to a join: RFC 8684 3.2 answers an unknown token with a RST (Linux
- * counts it as MPJoinNoTokenFound). A plain TCP listener takes the SYN as
- * TCP, as Linux's does. */
-static err_t join_syn(const struct tcp_hdr *hdr)
-{
-	skiff__s.stats.mptcp_join_rejected++;
-	tcp_rst_netif(ip_current_input_netif(), 0, hdr->seqno + 1, ip_current_dest_addr(),
-		      ip_current_src_addr(), hdr->dest, hdr->src);
-	return ERR_ABRT;
-}
-
 /* The third ACK's (or first data's) MP_CAPABLE: both keys (RFC 8684 3.1). */
 static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
 			const struct skiff_mptcp_rx *rx)
@@ -269,6 +279,7 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 		skiff__mptcp_rcv_start(sf, c->remote_idsn + 1);
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
+		skiff__mptcp_token_add(c);
 		st->stats.mptcp_passive_established++;
 		/* The client counts the connection fully established at our
 		 * first DATA_ACK (and only then opens subflows): send one now
@@ -391,7 +402,7 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		 * predecessors have all been handed on (or are held until
 		 * their mapping's checksum can be checked). */
 		rel = widen(sf->rcv_rel, m->subflow_seq - 1);
-		if (p->tot_len && seg == sf->rcv_deliv + sf->held_len && seg >= rel &&
+		if (!c->joined && p->tot_len && seg == sf->rcv_deliv + sf->held_len && seg >= rel &&
 		    seg - rel < len &&
 		    (int64_t)(dsn + (seg - rel) - c->rcv_data_nxt - sf->held_len) > 0) {
 			st->stats.mptcp_map_mismatch++;
@@ -417,18 +428,18 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		tcp_ack_now(pcb);
 		/* Alone on its segment, after all the data: the end now (with
 		 * data, the receive callback tells it after the data). */
-		if (!p->tot_len && skiff__mptcp_conn_eof(pcb, sf))
-			skiff__tcp_peer_eof(pcb);
+		if (!p->tot_len && c->main_pcb && skiff__mptcp_conn_eof(c->main_pcb, c->main_sf))
+			skiff__tcp_peer_eof(c->main_pcb);
 	}
 	return ERR_OK;
 }
 
 bool skiff__mptcp_conn_eof(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
 {
-	struct skiff_mptcp_conn *c = sf->conn;
+	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
 
 	(void)pcb;
-	if (sf->phase != SKIFF_MPTCP_EST || !c->data_fin_rcvd || c->eof_told ||
+	if (!c || sf->phase != SKIFF_MPTCP_EST || !c->data_fin_rcvd || c->eof_told ||
 	    c->data_fin_seq != c->rcv_data_nxt)
 		return false;
 	/* A connection-level close: the socket reads its end though the
@@ -446,10 +457,16 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 	if (pcb->state == LISTEN) {
 		if (!want || (flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
 			return ERR_OK;
-		if (rx->mpc)
+		if (rx->mpc) {
 			listen_syn(pcb, hdr, rx);
-		else if (rx->join)
-			return join_syn(hdr);
+		} else if (rx->join) {
+			/* A subflow for the connection its token names, or a
+			 * RST (join.c). */
+			if (skiff__mptcp_join_syn(hdr, rx) != ERR_OK)
+				return ERR_ABRT;
+			if (tcp_ext_arg_get(pcb, ext_id) == NULL)
+				tcp_ext_arg_set_callbacks(pcb, ext_id, &listen_callbacks);
+		}
 		return ERR_OK;
 	}
 	sf = tcp_ext_arg_get(pcb, ext_id);
@@ -459,6 +476,14 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 		if (pcb->state == SYN_SENT)
 			capable_synack(pcb, sf, hdr, rx);
 		return ERR_OK;
+	}
+	if (sf->phase == SKIFF_MPTCP_JOIN_SYN_RCVD) {
+		if (pcb->state != SYN_RCVD)
+			return ERR_OK;
+		if (skiff__mptcp_join_ack(pcb, sf, hdr, rx) != ERR_OK)
+			return ERR_ABRT; /* reset and freed */
+		if (sf->phase != SKIFF_MPTCP_EST)
+			return ERR_OK;
 	}
 	if (sf->phase == SKIFF_MPTCP_SYN_RCVD) {
 		if (pcb->state != SYN_RCVD)
@@ -483,12 +508,16 @@ u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mp
 		return SKIFF_MPTCP_MPC_SYNACK_LEN;
 	case SKIFF_MPTCP_SYN_SENT:
 		return SKIFF_MPTCP_MPC_SYN_LEN;
+	case SKIFF_MPTCP_JOIN_SYN_RCVD:
+		return SKIFF_MPTCP_JOIN_SYNACK_LEN;
 	default:
 		/* The SYN's room while it may still be resent. */
 		if (pcb->state == SYN_SENT)
 			return SKIFF_MPTCP_MPC_SYN_LEN;
 		/* The SYN-ACK's room while it may still be resent. */
-		return pcb->state == SYN_RCVD ? SKIFF_MPTCP_MPC_SYNACK_LEN : sf->est_len;
+		if (pcb->state == SYN_RCVD)
+			return sf->join ? SKIFF_MPTCP_JOIN_SYNACK_LEN : SKIFF_MPTCP_MPC_SYNACK_LEN;
+		return sf->est_len;
 	}
 }
 
@@ -534,6 +563,10 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			b[2] = 0x01; /* MP_CAPABLE, version 1 */
 			b[3] = mpc_flags(c);
 		}
+	} else if (sf->phase == SKIFF_MPTCP_JOIN_SYN_RCVD || (pcb->state == SYN_RCVD && sf->join)) {
+		if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
+		    sf->phase == SKIFF_MPTCP_JOIN_SYN_RCVD)
+			skiff__mptcp_join_synack(sf, b);
 	} else if (pcb->state == SYN_RCVD || sf->phase == SKIFF_MPTCP_SYN_RCVD) {
 		if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
 		    sf->phase == SKIFF_MPTCP_SYN_RCVD) {
@@ -558,7 +591,7 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 		/* The client's third ACK and first data echo both keys until
 		 * the server's DSS says it has them (3.1); the first data's
 		 * form maps it implicitly (data sequence IDSN + 1). */
-		if (c->client && !c->dss_seen && seq == sf->iss + 1 &&
+		if (c->client && !sf->join && !c->dss_seen && seq == sf->iss + 1 &&
 		    !(flags & (TCP_FIN | TCP_RST)) && (len || !pcb->unacked)) {
 			n = !len      ? SKIFF_MPTCP_MPC_ACK_LEN
 			    : c->csum ? SKIFF_MPTCP_MPC_CSUM_LEN
@@ -584,7 +617,9 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			memcpy(opts, b, room);
 			return opts + room / 4;
 		}
-		if (len || (flags & TCP_FIN)) {
+		/* A join carries no data of ours, and its FIN no DATA_FIN: a
+		 * DATA_ACK alone. */
+		if (!sf->join && (len || (flags & TCP_FIN))) {
 			rel = widen(sf->snd_rel, seq - sf->iss - 1);
 			m.flags |= PKB_DSS_MAP | PKB_DSS_DSN64;
 			m.data_seq = c->local_idsn + 1 + rel;

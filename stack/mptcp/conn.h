@@ -50,11 +50,41 @@ struct tcp_pcb;
 #define SKIFF_MPTCP_EST_LEN 28
 
 enum skiff_mptcp_phase {
-	SKIFF_MPTCP_FIXED,    /* a test's fixed mapping on a plain connection */
-	SKIFF_MPTCP_SYN_RCVD, /* MP_CAPABLE offered and answered (our key on the SYN-ACK) */
-	SKIFF_MPTCP_SYN_SENT, /* we offered MP_CAPABLE on our SYN (client) */
-	SKIFF_MPTCP_EST,      /* keys exchanged: DSS on every segment */
-	SKIFF_MPTCP_FALLBACK, /* carried on as TCP (RFC 8684 3.7) */
+	SKIFF_MPTCP_FIXED,	   /* a test's fixed mapping on a plain connection */
+	SKIFF_MPTCP_SYN_RCVD,	   /* MP_CAPABLE offered and answered (our key on the SYN-ACK) */
+	SKIFF_MPTCP_SYN_SENT,	   /* we offered MP_CAPABLE on our SYN (client) */
+	SKIFF_MPTCP_EST,	   /* keys exchanged: DSS on every segment */
+	SKIFF_MPTCP_FALLBACK,	   /* carried on as TCP (RFC 8684 3.7) */
+	SKIFF_MPTCP_JOIN_SYN_RCVD, /* MP_JOIN answered (our HMAC on the SYN-ACK) */
+};
+
+/* Subflows one connection takes (the first and its joins). */
+#ifndef SKIFF_MPTCP_MAX_SUBFLOWS
+#define SKIFF_MPTCP_MAX_SUBFLOWS 8
+#endif
+/* Data-level out-of-order pieces a connection keeps (data that came on one
+ * subflow ahead of data still due on another; a piece gathers a run of up
+ * to 64 KiB), and their bytes: room for more than the peer may have in
+ * flight at the data level (our window). */
+#ifndef SKIFF_MPTCP_OOO
+#define SKIFF_MPTCP_OOO 256
+#endif
+#ifndef SKIFF_MPTCP_OOO_BYTES
+#define SKIFF_MPTCP_OOO_BYTES (8u << 20)
+#endif
+/* A join's window is given back while the connection holds less than this
+ * unread or out of order (join.c). */
+#ifndef SKIFF_MPTCP_JOIN_HOLD
+#define SKIFF_MPTCP_JOIN_HOLD (4u << 20)
+#endif
+
+struct skiff_mptcp_sf;
+
+/* A piece of data ahead of the data-level receive pointer. */
+struct skiff_mptcp_ooo {
+	uint64_t dsn;
+	struct pbuf *p;
+	bool from_main; /* came on the first subflow (its window is the socket's) */
 };
 
 /* Connection-level state. */
@@ -72,6 +102,20 @@ struct skiff_mptcp_conn {
 	uint64_t rcv_data_nxt;	 /* the next data sequence number the socket is owed */
 	uint64_t data_ack_sent;	 /* our last DATA_ACK (once data_ack_told) */
 	bool data_ack_told;
+	/* Subflows (join.c): the first one, whose pcb the socket holds, and
+	 * the joins (MP_JOIN, 3.2), which only receive; how many hold the
+	 * state (it goes with the last). */
+	struct tcp_pcb *main_pcb;
+	struct skiff_mptcp_sf *main_sf, *joins;
+	unsigned nsf;
+	bool joined; /* a join was taken: data may come ahead of the pointer */
+	bool tok_listed, orphan;
+	struct skiff_mptcp_conn *tok_next;    /* the token table's chain */
+	struct skiff_mptcp_conn *orphan_next; /* first subflow gone, joins left */
+	/* Data-level reassembly (recv.c), sorted by dsn. */
+	unsigned nooo;
+	uint32_t ooo_bytes;
+	struct skiff_mptcp_ooo ooo[SKIFF_MPTCP_OOO];
 	struct {
 		/* A checksum failed here (3.7): the socket is told TCP from
 		 * now; the peer's infinite mapping, where it starts (a subflow
@@ -120,6 +164,15 @@ struct skiff_mptcp_sf {
 	enum skiff_mptcp_phase phase;
 	uint8_t est_len; /* option bytes once the handshake is over */
 	struct skiff_mptcp_conn *conn;
+	/* A join (3.2): its pcb, the next join of the connection, the nonces
+	 * and the peer's address id; window owed to the peer (join.c). */
+	bool join, backup, closing;
+	uint8_t raddr_id;
+	uint32_t lnonce, rnonce;
+	uint8_t synack_hmac[8];
+	struct tcp_pcb *pcb;
+	struct skiff_mptcp_sf *next;
+	uint32_t owed;
 	/* The subflow's initial sequence numbers, and 64-bit offsets from them
 	 * kept near SND.UNA and RCV.NXT (to widen 32-bit positions). */
 	uint32_t iss, irs;
@@ -147,6 +200,7 @@ struct skiff_mptcp_rx {
 	bool mpc, dss, join, fail;
 	uint8_t mpc_len, join_len;
 	uint8_t mpc_opt[24];
+	uint8_t join_opt[24];
 	uint64_t fail_seq;
 	struct pkb_ext_mptcp map;
 };
@@ -207,7 +261,36 @@ struct skiff_mptcp_status;
  * (NULL: none). 0, or -ENOTCONN when an MPTCP socket's pcb is gone. */
 int skiff__mptcp_sf_query(const struct tcp_pcb *pcb, bool asked, const struct skiff_mptcp_sf *sf,
 			  struct skiff_mptcp_status *st, struct skiff_mptcp_info *info);
-/* Frees a subflow's state (and its connection's: one subflow today). */
+/* Frees a subflow's state (and its connection's with the last subflow). */
 void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf);
+/* join.c: the token table (connections whose keys are exchanged), and a
+ * subflow's hold on its connection's state let go (freed with the last). */
+struct skiff_mptcp_conn *skiff__mptcp_token_find(uint32_t token);
+void skiff__mptcp_token_add(struct skiff_mptcp_conn *c);
+void skiff__mptcp_conn_put(struct skiff_mptcp_conn *c);
+/* An MP_JOIN SYN to an MPTCP listener: ERR_OK (answered by the passive
+ * open that follows), or ERR_ABRT (a RST sent: unknown token). */
+err_t skiff__mptcp_join_syn(const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx);
+/* The listener's passive open of @p cpcb: its join state, when the SYN
+ * taken in was an MP_JOIN; else NULL. */
+struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb);
+/* The MP_JOIN of our SYN-ACK, at @p b (16 bytes). */
+unsigned skiff__mptcp_join_synack(const struct skiff_mptcp_sf *sf, uint8_t *b);
+/* The third ACK of a join: HMAC-A checked. ERR_ABRT: wrong, @p pcb reset
+ * and freed. */
+err_t skiff__mptcp_join_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+			    const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx);
+/* lwIP's accept of @p pcb: true when it is a join (state @p sf, the ext
+ * slot @p id), whose events join.c takes; no socket is made for it. */
+bool skiff__mptcp_join_accept(uint8_t id, struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
+/* The first subflow closes (or is reset, @p abort): so do the joins. */
+void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort);
+/* A join's state leaves its connection's list. */
+void skiff__mptcp_join_unlink(struct skiff_mptcp_sf *sf);
+/* The first subflow of @p c went (its pcb freed): its joins are reset at
+ * the end of the poll round (skiff__mptcp_reap(), mptcp.h). */
+void skiff__mptcp_orphan(struct skiff_mptcp_conn *c);
+/* The application read data of @p c: window its joins are owed. */
+void skiff__mptcp_joins_read(struct skiff_mptcp_conn *c);
 
 #endif

@@ -24,6 +24,16 @@ static uint64_t sf_bytes(uint64_t base, uint32_t from, uint32_t to)
 	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
 }
 
+/* Joins taken (MP_JOIN, established) besides the first subflow. */
+static unsigned joins(const struct skiff_mptcp_conn *c)
+{
+	unsigned n = 0;
+
+	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+		n += j->phase == SKIFF_MPTCP_EST;
+	return n;
+}
+
 static void conn_info(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf,
 		      struct skiff_mptcp_info *m)
 {
@@ -31,7 +41,8 @@ static void conn_info(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf
 	uint64_t queued, sent;
 
 	m->mptcpi_token = c->local_token;
-	m->mptcpi_subflows_total = 1;
+	m->mptcpi_subflows = (uint8_t)joins(c);
+	m->mptcpi_subflows_total = (uint8_t)(1 + joins(c));
 	m->mptcpi_csum_enabled = c->csum;
 	if (sf->phase != SKIFF_MPTCP_EST)
 		return;
@@ -68,7 +79,7 @@ int skiff__mptcp_sf_query(const struct tcp_pcb *pcb, bool asked, const struct sk
 	st->mode = SKIFF_MPTCP_MODE_PENDING;
 	if (pcb->state == CLOSED || pcb->state == LISTEN)
 		return 0;
-	st->subflows = 1;
+	st->subflows = 1 + (sf && sf->conn ? joins(sf->conn) : 0);
 	/* A checksum failure (RFC 8684 3.7): TCP from then on, as on Linux. */
 	if (!sf || sf->phase == SKIFF_MPTCP_FIXED || sf->phase == SKIFF_MPTCP_FALLBACK ||
 	    sf->conn->fb.failed) {

@@ -147,9 +147,96 @@ static void rmap_prune(struct skiff_mptcp_sf *sf)
 	}
 }
 
+/* ---- data-level reassembly (several subflows) ------------------------------------ */
+
+/* Bytes that left the first subflow's window without reaching its
+ * socket get their room back there (the socket gives back only what it
+ * reads); a join's were given back when taken (join.c). */
+static void give_back(struct skiff_mptcp_conn *c, bool from_main, uint32_t n)
+{
+	if (!from_main || !c->main_pcb)
+		return;
+	while (n) {
+		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(c->main_pcb, k);
+		n -= k;
+	}
+}
+
+/* @p p, data sequence from @p dsn, came ahead of the receive pointer (on
+ * another subflow than the data before it): kept, sorted by dsn, until
+ * the data before it is in. Without room it is dropped and counted; the
+ * peer sends it again at the connection level (its DATA_ACK stays). */
+static void ooo_add(struct skiff_mptcp_conn *c, uint64_t dsn, struct pbuf *p, bool from_main)
+{
+	struct skiff_stack *st = &skiff__s;
+	uint32_t len = p->tot_len;
+	unsigned i;
+
+	if (c->nooo == SKIFF_MPTCP_OOO || c->ooo_bytes + len > SKIFF_MPTCP_OOO_BYTES) {
+		st->stats.mptcp_ooo_drop += len;
+		give_back(c, from_main, len);
+		pbuf_free(p);
+		return;
+	}
+	for (i = c->nooo; i > 0 && (int64_t)(c->ooo[i - 1].dsn - dsn) > 0; i--)
+		;
+	/* Data that continues the piece before it joins it (a subflow's
+	 * data comes in runs): a piece holds up to 64 KiB. */
+	if (i && c->ooo[i - 1].dsn + c->ooo[i - 1].p->tot_len == dsn &&
+	    c->ooo[i - 1].from_main == from_main && c->ooo[i - 1].p->tot_len + len <= 0xffff) {
+		pbuf_cat(c->ooo[i - 1].p, p);
+		c->ooo_bytes += len;
+		st->stats.mptcp_ooo_bytes += len;
+		return;
+	}
+	memmove(c->ooo + i + 1, c->ooo + i, (c->nooo - i) * sizeof(c->ooo[0]));
+	c->ooo[i] = (struct skiff_mptcp_ooo){.dsn = dsn, .p = p, .from_main = from_main};
+	c->nooo++;
+	c->ooo_bytes += len;
+	st->stats.mptcp_ooo_bytes += len;
+}
+
+/* Kept data the receive pointer has reached, appended to @p out (what it
+ * holds that the connection has already is cut out). */
+static struct pbuf *ooo_drain(struct skiff_mptcp_conn *c, struct pbuf *out)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	while (c->nooo && (int64_t)(c->ooo[0].dsn - c->rcv_data_nxt) <= 0) {
+		struct skiff_mptcp_ooo e = c->ooo[0];
+		uint32_t len = e.p->tot_len;
+		uint64_t cut = c->rcv_data_nxt - e.dsn;
+
+		c->nooo--;
+		memmove(c->ooo, c->ooo + 1, c->nooo * sizeof(c->ooo[0]));
+		c->ooo_bytes -= len;
+		if (cut >= len) {
+			st->stats.mptcp_dup_data_rx += len;
+			give_back(c, e.from_main, len);
+			pbuf_free(e.p);
+			continue;
+		}
+		if (cut) {
+			st->stats.mptcp_dup_data_rx += cut;
+			give_back(c, e.from_main, (uint32_t)cut);
+			e.p = pbuf_free_header(e.p, (u16_t)cut);
+		}
+		c->rcv_data_nxt += len - cut;
+		if (out)
+			pbuf_cat(out, e.p);
+		else
+			out = e.p;
+	}
+	return out;
+}
+
 /* The parts of @p q (subflow positions from @p rel, one pbuf) the
  * connection does not have yet, as @p q cut down and copies chained
- * behind it; NULL when it has them all. Duplicate bytes add to @p dup. */
+ * behind it; NULL when it has them all. Duplicate bytes add to @p dup;
+ * with several subflows, parts ahead of the receive pointer are kept
+ * (copies) for reassembly. */
 static struct pbuf *trim(struct skiff_mptcp_sf *sf, struct pbuf *q, uint64_t rel, uint32_t *dup)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -168,6 +255,20 @@ static struct pbuf *trim(struct skiff_mptcp_sf *sf, struct pbuf *q, uint64_t rel
 			behind = c->rcv_data_nxt - d;
 			if (behind > k)
 				behind = k;
+		} else if (d != c->rcv_data_nxt && c->joined) {
+			/* Ahead: the data before it comes on another subflow. */
+			struct pbuf *r = pbuf_alloc(PBUF_RAW, k, PBUF_RAM);
+
+			if (r) {
+				memcpy(r->payload, (uint8_t *)q->payload + at, k);
+				ooo_add(c, d, r, !sf->join);
+			} else {
+				st->stats.mptcp_ooo_drop += k;
+				if (!sf->join)
+					*dup += k; /* its window back, as for a duplicate */
+			}
+			at = (u16_t)(at + k);
+			continue;
 		} else if (d != c->rcv_data_nxt) {
 			/* Data past a hole at the data level: one subflow cannot
 			 * make one (the input check drops such mappings when in
@@ -225,13 +326,20 @@ static struct pbuf *pass(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct 
 	uint64_t rel = sf->rcv_deliv, run;
 	struct pbuf *out = NULL, *q, *next;
 	uint32_t dup = 0;
+	uint64_t dsn = rmap_run(sf, rel, &run);
 
 	sf->rcv_deliv += p->tot_len;
-	if (rmap_run(sf, rel, &run) == c->rcv_data_nxt && run >= p->tot_len) {
+	if (dsn == c->rcv_data_nxt && run >= p->tot_len) {
 		/* The usual case: all of it new, under one mapping. */
 		c->rcv_data_nxt += p->tot_len;
 		rmap_prune(sf);
-		return p;
+		return c->nooo ? ooo_drain(c, p) : p;
+	}
+	if (c->joined && run >= p->tot_len && (int64_t)(dsn - c->rcv_data_nxt) > 0) {
+		/* All of it ahead, under one mapping: kept as it is. */
+		rmap_prune(sf);
+		ooo_add(c, dsn, p, !sf->join);
+		return NULL;
 	}
 	for (q = p; q; q = next) {
 		u16_t len = q->len;
@@ -251,9 +359,13 @@ static struct pbuf *pass(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct 
 			out = q;
 	}
 	rmap_prune(sf);
+	if (c->nooo)
+		out = ooo_drain(c, out);
 	st->stats.mptcp_dup_data_rx += dup;
 	/* The socket never sees these bytes: their room in the window is
-	 * given back here rather than when it reads. */
+	 * given back here rather than when it reads (a join's was already). */
+	if (sf->join)
+		dup = 0;
 	while (dup) {
 		u16_t k = dup > 0xffff ? 0xffff : (u16_t)dup;
 

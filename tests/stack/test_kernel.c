@@ -443,6 +443,37 @@ static int mptcp_csum_enabled(int fd)
 	return info.mptcpi_csum_enabled;
 }
 
+/* The Linux child started with @p j, the stack up with an MPTCP listener
+ * (its descriptor to @p lfd), the child's connection accepted: its
+ * descriptor. */
+static int mptcp_accept_child(struct kjob *j, int *lfd)
+{
+	int fd;
+
+	kchild(j);
+	stack_up();
+	*lfd = mptcp_listen(j->family);
+	st_child_go();
+	fd = skiff_accept(*lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	return fd;
+}
+
+/* The Linux client's second address, 10.77.0.3, and room for a second
+ * subflow; with @p endpoint its path manager joins from there. */
+static void k_second_address(bool endpoint)
+{
+	char cmd[256];
+
+	CU_ASSERT_FATAL(tb_addr(K.net.ns[1], K.net.ifname[1], "10.77.0.3/24") == 0);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp limits set subflows 2") == 0);
+	if (!endpoint)
+		return;
+	snprintf(cmd, sizeof(cmd), "ip mptcp endpoint add 10.77.0.3 dev %s subflow",
+		 K.net.ifname[1]);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], cmd) == 0);
+}
+
 /* A Linux MPTCP client to a skiff MPTCP listener (IPPROTO_MPTCP): the
  * MP_CAPABLE handshake completes (the client counts no fallback), 64 MiB
  * go each way under DSS mappings, both SHA-256s equal, both DATA_FINs.
@@ -472,12 +503,7 @@ static void mptcp_kernel_client(int family, bool csum)
 	if (csum)
 		CU_ASSERT_FATAL(tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.checksum_enabled=1") ==
 				0);
-	kchild(&j);
-	stack_up();
-	lfd = mptcp_listen(family);
-	st_child_go();
-	fd = skiff_accept(lfd, NULL, NULL, 0);
-	CU_ASSERT_FATAL(fd >= 0);
+	fd = mptcp_accept_child(&j, &lfd);
 	skiff_close(lfd);
 	TK_ASSERT_EQ(mptcp_csum_enabled(fd), csum ? 1 : 0);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
@@ -530,6 +556,159 @@ static void test_mptcp_kernel_client_v6(void)
 static void test_mptcp_checksum_kernel_client(void)
 {
 	mptcp_kernel_client(AF_INET, true);
+}
+
+/* A second subflow (MP_JOIN, RFC 8684 3.2) from a Linux MPTCP client:
+ * the client's namespace has a second address, 10.77.0.3, given to its
+ * path manager as a "subflow" endpoint, so once the connection is fully
+ * established Linux joins it from there to skiff's address. skiff checks
+ * the join's HMACs and takes the subflow; Linux then sends on both, and
+ * skiff puts the two back together at the data level. 64 MiB each way,
+ * SHA-256 equal; skiff's data back goes on the first subflow. With @p csum
+ * the client asks for DSS checksums: the join's mappings are checked too. */
+static void mptcp_join_kernel_client(bool csum)
+{
+	static const char *const names[] = {
+		"MPTcpExtMPJoinSynTx",
+		"MPTcpExtMPJoinSynAckRx",
+		"MPTcpExtMPJoinSynAckHMacFailure",
+		"MPTcpExtMPCapableFallbackACK",
+		"MPTcpExtDSSNotMatching",
+		"MPTcpExtMPCapableFallbackSYNACK",
+	};
+	struct kjob j = {
+		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = BIG};
+	struct st_two_way mine, theirs;
+	struct skiff_mptcp_status ms;
+	struct skiff_stats st;
+	uint64_t v[6];
+	int lfd, fd;
+
+	mptcp_env_up(csum ? "mpjc" : "mpj4");
+	if (csum)
+		CU_ASSERT_FATAL(tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.checksum_enabled=1") ==
+				0);
+	k_second_address(true);
+	/* The listener stays: the join's SYN comes to it. */
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	CU_ASSERT_FATAL(skiff_mptcp_status(fd, &ms) == 0);
+	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
+	TK_ASSERT_EQ(mptcp_csum_enabled(fd), csum ? 1 : 0);
+	tk_note("skiff: %u subflows after the upload", ms.subflows);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	st_note_rate("kernel -> skiff (MPTCP, two subflows)", j.bytes, mine.up.seconds);
+	st_note_rate("skiff -> kernel (MPTCP, first subflow)", j.bytes, theirs.down.seconds);
+	st_wait_idle(1000);
+	skiff_get_stats(&st);
+	tk_note("skiff: joins taken %llu (bad HMAC %llu, rejected %llu), %llu bytes in on the "
+		"join, %llu bytes ahead of the data-level pointer kept (%llu dropped), %llu "
+		"duplicate, map mismatch %llu",
+		(unsigned long long)st.mptcp_join_established,
+		(unsigned long long)st.mptcp_join_bad_hmac,
+		(unsigned long long)st.mptcp_join_rejected,
+		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)st.mptcp_ooo_bytes,
+		(unsigned long long)st.mptcp_ooo_drop, (unsigned long long)st.mptcp_dup_data_rx,
+		(unsigned long long)st.mptcp_map_mismatch);
+	k_mptcp_counters(names, v, 6);
+	TK_ASSERT_EQ(st.mptcp_passive_established, 1);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	TK_ASSERT_EQ(st.mptcp_join_bad_hmac, 0);
+	TK_ASSERT_EQ(st.mptcp_join_rejected, 0);
+	TK_ASSERT_EQ(ms.subflows, 2);
+	/* Linux sent on both subflows. */
+	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
+	CU_ASSERT(st.mptcp_join_rx_bytes < j.bytes);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	TK_ASSERT_EQ(v[0], 1); /* Linux joined once */
+	TK_ASSERT_EQ(v[1], 1); /* and took our SYN-ACK's HMAC */
+	TK_ASSERT_EQ(v[2], 0);
+	TK_ASSERT_EQ(v[3], 0);
+	TK_ASSERT_EQ(v[4], 0);
+	TK_ASSERT_EQ(v[5], 0);
+	TK_ASSERT_EQ(st.mptcp_csum_err, 0);
+}
+
+static void test_mptcp_join_kernel_client(void)
+{
+	mptcp_join_kernel_client(false);
+}
+
+static void test_mptcp_join_checksum_kernel_client(void)
+{
+	mptcp_join_kernel_client(true);
+}
+
+/* One upload of @p bytes from a Linux MPTCP client whose sending is
+ * shaped per source address (htb on its veth end: 10.77.0.2 and 10.77.0.3
+ * each at @p mbit), over one subflow or, with @p join, with a join from
+ * the second address too. The time skiff took to receive it; what came on
+ * the join to @p on_join. A whole environment of its own. */
+static double join_shaped_upload(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join)
+{
+	struct kjob j = {
+		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = bytes};
+	const char *ifn;
+	struct st_two_way mine, theirs;
+	struct skiff_stats st;
+	char cmd[1024];
+	double secs;
+	int lfd, fd;
+
+	mptcp_env_up(join ? "mpr2" : "mpr1");
+	ifn = K.net.ifname[1];
+	k_second_address(join);
+	snprintf(cmd, sizeof(cmd),
+		 "tc qdisc add dev %s root handle 1: htb default 30 r2q 100 && "
+		 "tc class add dev %s parent 1: classid 1:10 htb rate %umbit ceil %umbit && "
+		 "tc class add dev %s parent 1: classid 1:20 htb rate %umbit ceil %umbit && "
+		 "tc class add dev %s parent 1: classid 1:30 htb rate 1gbit && "
+		 "tc filter add dev %s parent 1: protocol ip prio 1 u32 match ip src "
+		 "10.77.0.2/32 flowid 1:10 && "
+		 "tc filter add dev %s parent 1: protocol ip prio 1 u32 match ip src "
+		 "10.77.0.3/32 flowid 1:20",
+		 ifn, ifn, mbit, mbit, ifn, mbit, mbit, ifn, ifn, ifn);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], cmd) == 0);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	*on_join = st.mptcp_join_rx_bytes;
+	TK_ASSERT_EQ(st.mptcp_join_established, join ? 1 : 0);
+	TK_ASSERT_EQ(st.mptcp_ooo_drop, 0);
+	secs = mine.up.seconds;
+	teardown();
+	setup();
+	return secs;
+}
+
+/* Two paths move more than one (issue #18's test): each source address of
+ * the Linux client shaped to the same rate, 16 MiB up over one subflow,
+ * then over two (the join from the second address): two must move at
+ * least 1.6 times what one does. Shaped at 40 Mbit/s each, far below what
+ * this machine moves, so the shaping sets the time, not the CPU. */
+static void test_mptcp_join_two_paths_shaped(void)
+{
+	const unsigned mbit = 40;
+	const uint64_t bytes = 16 * ST_MIB;
+	uint64_t j1 = 0, j2 = 0;
+	double one, two;
+
+	one = join_shaped_upload(false, mbit, bytes, &j1);
+	two = join_shaped_upload(true, mbit, bytes, &j2);
+	tk_note("16 MiB up, each source address shaped to %u Mbit/s: one subflow %.2f s "
+		"(%.1f Mbit/s), two subflows %.2f s (%.1f Mbit/s, %llu bytes on the join): %.2fx",
+		mbit, one, bytes * 8 / one / 1e6, two, bytes * 8 / two / 1e6,
+		(unsigned long long)j2, one / two);
+	TK_ASSERT_EQ(j1, 0);
+	CU_ASSERT(j2 > bytes / 4);
+	CU_ASSERT(one / two >= 1.6);
 }
 
 static int k_mptcp_server_two_way(struct kjob *j);
@@ -1464,6 +1643,9 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_kernel_client_v4),
 	TK_TEST(test_mptcp_kernel_client_v6),
 	TK_TEST(test_mptcp_checksum_kernel_client),
+	TK_TEST(test_mptcp_join_kernel_client),
+	TK_TEST(test_mptcp_join_checksum_kernel_client),
+	TK_TEST(test_mptcp_join_two_paths_shaped),
 	TK_TEST(test_mptcp_data_level_resend),
 	TK_TEST(test_mptcp_skiff_client_v4),
 	TK_TEST(test_mptcp_skiff_client_v6),

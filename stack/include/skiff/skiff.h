@@ -637,8 +637,9 @@ struct skiff_stats {
 	uint64_t mptcp_dup_data_rx;	/**< received bytes whose mapping names data already
 					 * received (the peer's connection-level resends):
 					 * taken by TCP, not delivered again */
-	uint64_t mptcp_join_rejected;	/**< MP_JOIN SYNs to an MPTCP listener: RST (no token
-					 * is known to a join yet, RFC 8684 3.2) */
+	uint64_t mptcp_join_rejected;	/**< MP_JOIN SYNs to an MPTCP listener: RST (a token
+					 * of no connection here, or one that takes no more
+					 * subflows; RFC 8684 3.2) */
 	uint64_t mptcp_unknown_subtype; /**< kind-30 options of a subtype RFC 8684 does
 					 * not define: ignored */
 	uint64_t mptcp_csum_err;	/**< received mappings whose DSS checksum was wrong
@@ -651,6 +652,15 @@ struct skiff_stats {
 	uint64_t mptcp_infinite_map_tx;		     /**< infinite mappings sent (the peer's MP_FAIL
 					 * asked): TCP from there */
 	uint64_t mptcp_infinite_map_rx;		     /**< ... received after our MP_FAIL */
+	uint64_t mptcp_join_established; /**< MP_JOIN subflows taken (HMAC-A checked,
+					  * RFC 8684 3.2) */
+	uint64_t mptcp_join_bad_hmac;	 /**< MP_JOIN third ACKs without a valid HMAC-A
+					  * (or whose connection went): reset */
+	uint64_t mptcp_join_rx_bytes;	 /**< bytes received on MP_JOIN subflows */
+	uint64_t mptcp_ooo_bytes; /**< bytes that came ahead of the data-level receive
+				   * pointer (another subflow's data due first): kept */
+	uint64_t mptcp_ooo_drop;  /**< ... dropped instead (no room): sent again by
+				   * the peer at the connection level */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */

@@ -9,6 +9,7 @@
 # (iptables), so that the connections made here stay ours.
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import random
@@ -729,34 +730,168 @@ def case_mptcp_unknown_subtype(n):
     return {"mpc_synack": True, "data_acked": acked, "sent_bytes": c["rel"], "alive": ok}
 
 
+def join_macs(c, ra, rb):
+    """HMAC-B (the stack's, on its SYN-ACK) and HMAC-A (ours, on the third
+    ACK) of a join with nonces @ra (ours) and @rb (the stack's), RFC 8684
+    3.2: HMAC-SHA256 keyed with the two keys, the sender's first."""
+    kb = struct.pack("!QQ", c["key_b"], c["key_a"])
+    ka = struct.pack("!QQ", c["key_a"], c["key_b"])
+    return (hmac.new(kb, rb + ra, hashlib.sha256).digest(),
+            hmac.new(ka, ra + rb, hashlib.sha256).digest())
+
+
+def join_open(c, good=True):
+    """An MP_JOIN subflow of connection @c: its token on our SYN; the
+    stack's SYN-ACK checked (its truncated HMAC-B); our third ACK with
+    HMAC-A (a wrong one unless @good). The subflow's state, or None when
+    no MP_JOIN SYN-ACK came."""
+    sport = random.randrange(20000, 60000)
+    isn = random.randrange(1 << 32)
+    ra = os.urandom(4)
+    mark = len(rx)
+    send([raw_syn(sport, isn, bytes([30, 12, 0x10, 0]) + c["token_b"] + ra)])
+    got = answers(mark, lambda e: tcp_to(e, sport), 0.3)
+    sa = [e for e in got if e[TCP].flags.S and e[TCP].flags.A]
+    jo = mp_opt(sa[0], 1) if sa else None
+    if jo is None or len(jo) != 16:
+        return None
+    j = {"sport": sport, "snd": (isn + 1) & M32, "rcv": (sa[0][TCP].seq + 1) & M32, "rel": 0}
+    mac_b, mac_a = join_macs(c, ra, jo[12:16])
+    j["synack_ok"] = jo[4:12] == mac_b[:8]
+    if not good:
+        mac_a = bytes(b ^ 0x55 for b in mac_a)
+    mark = len(rx)
+    send([mp_seg(j, 0x10, pad4(bytes([30, 24, 0x10, 0]) + mac_a[:20]))])
+    got = answers(mark, lambda e: tcp_to(e, sport), 0.3)
+    j["rst"] = any(e[TCP].flags.R for e in got)
+    j["acked"] = any(e[TCP].flags.A and not e[TCP].flags.R and
+                     e[TCP].ack == j["snd"] for e in got)
+    return j
+
+
 def case_mptcp_join(n):
-    """MP_JOIN SYNs: @n with random tokens, @n with the token of a live
-    MPTCP connection (skiff has no joins: every token is unknown to one),
-    @n with a length no SYN's MP_JOIN has. The first two kinds must be
-    reset (the RST ACKing the SYN), the last answered as TCP."""
+    """MP_JOIN SYNs: @n with random tokens (reset, the RST ACKing the
+    SYN), @n with the token of a live MPTCP connection (answered with an
+    MP_JOIN SYN-ACK whose HMAC-B is checked here; then a third ACK with a
+    wrong HMAC-A, which must be reset), @n with a length no SYN's MP_JOIN
+    has (answered as TCP)."""
     c = mp_connect()
     if not c or not c["mpc"]:
         return {"error": "no MPTCP handshake"}
-    out = {"rst_random": 0, "rst_live": 0, "rst_ack_ok": 0, "bad_len_synack": 0, "other": 0}
-    for kind in ("random", "live", "bad_len"):
-        for i in range(n):
-            token = os.urandom(4) if kind == "random" else c["token_b"]
-            nonce = os.urandom(4)
-            o = bytes([30, 12, 0x10, 0]) + token + nonce
-            if kind == "bad_len":
-                o = bytes([30, 10, 0x10, 0]) + token + nonce[:2]
-            got, isn = syn_probe(o)
-            rst = [e for e in got if e[TCP].flags.R]
-            sa = [e for e in got if e[TCP].flags.S]
-            if kind != "bad_len" and rst and not sa:
-                out["rst_" + kind] += 1
-                out["rst_ack_ok"] += rst[0][TCP].ack == (isn + 1) & M32
-            elif kind == "bad_len" and sa and not rst:
-                out["bad_len_synack"] += 1
-            else:
-                out["other"] += 1
+    out = {"rst_random": 0, "rst_ack_ok": 0, "live_synack": 0, "live_hmac_ok": 0,
+           "bad_hmac_rst": 0, "bad_len_synack": 0, "other": 0}
+    for i in range(n):
+        got, isn = syn_probe(bytes([30, 12, 0x10, 0]) + os.urandom(4) + os.urandom(4))
+        rst = [e for e in got if e[TCP].flags.R]
+        if rst and not any(e[TCP].flags.S for e in got):
+            out["rst_random"] += 1
+            out["rst_ack_ok"] += rst[0][TCP].ack == (isn + 1) & M32
+        else:
+            out["other"] += 1
+    for i in range(n):
+        j = join_open(c, good=False)
+        if j is None:
+            out["other"] += 1
+            continue
+        out["live_synack"] += 1
+        out["live_hmac_ok"] += j["synack_ok"]
+        out["bad_hmac_rst"] += j["rst"] and not j["acked"]
+    for i in range(n):
+        o = bytes([30, 10, 0x10, 0]) + c["token_b"] + os.urandom(2)
+        got, isn = syn_probe(o)
+        sa = [e for e in got if e[TCP].flags.S]
+        if sa and not any(e[TCP].flags.R for e in got) and mp_opt(sa[0], 1) is None:
+            out["bad_len_synack"] += 1
+        else:
+            out["other"] += 1
     out["alive"] = mp_send(c, b"j" * 100)
     out["sent_bytes"] = c["rel"]
+    return out
+
+
+def fnv1a(data, h=0xcbf29ce484222325):
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & (2**64 - 1)
+    return h
+
+
+def data_ack_seen(mark, sport):
+    """The highest 64-bit DATA_ACK the stack sent to @sport since @mark."""
+    best = None
+    for b in rx[mark:]:
+        e = Ether(b)
+        if not tcp_to(e, sport):
+            continue
+        o = mp_opt(e, 2)
+        if o is not None and len(o) >= 12 and o[3] & 0x03 == 0x03:
+            v = struct.unpack("!Q", o[4:12])[0]
+            best = v if best is None or v > best else best
+    return best
+
+
+def case_mptcp_join_data(n):
+    """A joined subflow carrying data: the join's handshake with the right
+    HMAC-A (ACKed at once), then, @n times, 100 bytes on the join mapped
+    100 bytes ahead of the data-level pointer before the 100 bytes due,
+    sent on the first subflow: the stack must hand the application both in
+    data order. Then the join is closed (FIN) and the first subflow still
+    carries data. What the application must have read: FNV-1a of it."""
+    c = mp_connect()
+    if not c or not c["mpc"]:
+        return {"error": "no MPTCP handshake"}
+    j = join_open(c)
+    if j is None:
+        return {"error": "no MP_JOIN SYN-ACK"}
+    out = {"synack_ok": j["synack_ok"], "join_acked": j["acked"], "join_rst": j["rst"],
+           "ahead_acked": 0, "due_acked": 0}
+    stream = b""
+    dseq = c["dsn"]  # the next data sequence number, c["dsn"] + data sent
+    for i in range(n):
+        a = bytes([0x41 + i % 26]) * 100
+        b = bytes([0x61 + i % 26]) * 100
+        out["ahead_acked"] += mp_send(j, b, opts=pad4(dss(c["dack"], dseq + 100, j["rel"] + 1,
+                                                          100)))
+        out["due_acked"] += mp_send(c, a, opts=pad4(dss(c["dack"], dseq, c["rel"] + 1, 100)))
+        dseq += 200
+        stream += a + b
+    mark = len(rx)
+    tail = b"z" * 100
+    out["after_acked"] = mp_send(c, tail, opts=pad4(dss(c["dack"], dseq, c["rel"] + 1, 100)))
+    dseq += 100
+    stream += tail
+    time.sleep(0.1)
+    da = data_ack_seen(mark, c["sport"])
+    out["data_ack_ok"] = da == dseq
+    # the join closed by us: the stack closes it too, the connection goes on
+    mark = len(rx)
+    send([mp_seg(j, 0x11, pad4(dss(c["dack"])))])
+    got = answers(mark, lambda e: tcp_to(e, j["sport"]) and e[TCP].flags.F, 0.5)
+    out["join_fin"] = bool(got)
+    more = b"y" * 100
+    out["alive"] = mp_send(c, more, opts=pad4(dss(c["dack"], dseq, c["rel"] + 1, 100)))
+    stream += more
+    out["sent_bytes"] = len(stream)
+    out["fnv"] = fnv1a(stream) & (2**63 - 1)  # hb_jnum reads a signed 64-bit number
+    return out
+
+
+def case_mptcp_join_orphan(n):
+    """@n connections, each with a join: the first subflow reset by us
+    (in window). The stack must reset the join too, not leave it open
+    without the connection it belonged to."""
+    out = {"joined": 0, "join_rst": 0}
+    for i in range(n):
+        c = mp_connect()
+        if not c or not c["mpc"]:
+            return {"error": "no MPTCP handshake"}
+        j = join_open(c)
+        if j is None or not j["acked"]:
+            continue
+        out["joined"] += 1
+        mark = len(rx)
+        send([mp_seg(c, 0x04, b"")])
+        got = answers(mark, lambda e: tcp_to(e, j["sport"]) and e[TCP].flags.R, 1.0)
+        out["join_rst"] += bool(got)
     return out
 
 
@@ -807,6 +942,7 @@ CASES = {
     "vlan": case_vlan, "spoof": case_spoof, "flood": case_flood, "k_probe": case_k_probe,
     "mptcp_syn_lengths": case_mptcp_syn_lengths,
     "mptcp_unknown_subtype": case_mptcp_unknown_subtype, "mptcp_join": case_mptcp_join,
+    "mptcp_join_data": case_mptcp_join_data, "mptcp_join_orphan": case_mptcp_join_orphan,
     "mptcp_bad_dss": case_mptcp_bad_dss,
 }
 

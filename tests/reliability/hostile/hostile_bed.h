@@ -33,8 +33,9 @@ struct hostile_bed {
 	int lfd;
 	int held[HB_MAX_HELD]; /* the agent's connections, read and discarded */
 	unsigned nheld;
-	uint64_t hrx; /* bytes read on them: what reached the application */
-	bool mptcp;   /* the listener and the kernel's connection are IPPROTO_MPTCP */
+	uint64_t hrx;  /* bytes read on them: what reached the application */
+	uint64_t hsum; /* FNV-1a of those bytes in the order read (hb_begin sets its basis) */
+	bool mptcp;    /* the listener and the kernel's connection are IPPROTO_MPTCP */
 	/* the kernel's connection: kfd in ns[1], sfd its skiff end (echoes) */
 	int kfd, sfd;
 	uint64_t koff;
