@@ -186,6 +186,20 @@ bool skiff__mptcp_accept_join(struct tcp_pcb *pcb)
 	return skiff__mptcp_join_accept(ext_mptcp_id, pcb, mptcp_of(pcb));
 }
 
+const struct tcp_pcb *skiff__mptcp_subflow(const struct tcp_pcb *pcb, unsigned i)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	if (!i)
+		return pcb;
+	if (!sf || sf->join || !sf->conn)
+		return NULL;
+	for (const struct skiff_mptcp_sf *j = sf->conn->joins; j; j = j->next)
+		if (j->phase == SKIFF_MPTCP_EST && j->pcb && !--i)
+			return j->pcb;
+	return NULL;
+}
+
 void skiff__mptcp_read(struct tcp_pcb *pcb)
 {
 	struct skiff_mptcp_sf *sf = mptcp_of(pcb);

@@ -36,6 +36,10 @@ void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
 struct skiff_mptcp_conn;
 extern struct skiff_mptcp_conn *skiff__mptcp_orphans;
 void skiff__mptcp_reap(void);
+/* Subflow @p i of the MPTCP connection whose first subflow is @p pcb: 0
+ * is @p pcb, then its established joins in the order they came; NULL
+ * past the last. */
+const struct tcp_pcb *skiff__mptcp_subflow(const struct tcp_pcb *pcb, unsigned i);
 /* The socket of @p pcb read data: an MPTCP connection's joins get the
  * window they are owed. */
 void skiff__mptcp_read(struct tcp_pcb *pcb);

@@ -218,10 +218,8 @@ int skiff_setsockopt(int fd, int level, int name, const void *val, socklen_t len
 }
 
 /* Linux's TCP state numbers, for TCP_INFO. */
-static uint8_t linux_tcp_state(const struct skiff_sock *s)
+static uint8_t linux_tcp_state(const struct tcp_pcb *pcb)
 {
-	const struct tcp_pcb *pcb = s->pcb.tcp;
-
 	if (!pcb)
 		return TCP_CLOSE;
 	switch (pcb->state) {
@@ -251,13 +249,16 @@ static uint8_t linux_tcp_state(const struct skiff_sock *s)
 	return TCP_CLOSE;
 }
 
-static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
+/* TCP_INFO of @p pcb: the socket's own connection, or one of its MPTCP
+ * joins (which has no recovery state of skiff's: lwIP's figures). */
+static void tcp_info_of(const struct skiff_sock *s, const struct tcp_pcb *pcb, struct tcp_info *ti)
 {
-	const struct tcp_pcb *pcb = s->pcb.tcp;
+	static const struct skiff_recovery none;
+	const struct skiff_recovery *rec = pcb == s->pcb.tcp ? &s->rec : &none;
 	u16_t mss;
 
 	memset(ti, 0, sizeof(*ti));
-	ti->tcpi_state = linux_tcp_state(s);
+	ti->tcpi_state = linux_tcp_state(pcb);
 	if (!pcb || pcb->state == LISTEN)
 		return;
 	/* The payload a full segment carries, as Linux's mss_cache: the
@@ -273,9 +274,9 @@ static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
 	ti->tcpi_unacked = mss ? (pcb->snd_nxt - pcb->lastack + mss - 1u) / mss : 0;
 	/* skiff's estimate in microseconds (recovery.c), as Linux's; lwIP's
 	 * own counts 10 ms ticks. */
-	if (s->rec.srtt_us) {
-		ti->tcpi_rtt = s->rec.srtt_us;
-		ti->tcpi_rttvar = s->rec.rttvar_us;
+	if (rec->srtt_us) {
+		ti->tcpi_rtt = rec->srtt_us;
+		ti->tcpi_rttvar = rec->rttvar_us;
 	} else {
 		ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
 	}
@@ -285,12 +286,12 @@ static void tcp_info_of(const struct skiff_sock *s, struct tcp_info *ti)
 	 * icsk_retransmits and backoff), and every resend so far. */
 	ti->tcpi_retransmits = pcb->nrtx;
 	ti->tcpi_backoff = pcb->nrtx;
-	ti->tcpi_total_retrans = s->rec.total_retrans;
+	ti->tcpi_total_retrans = rec->total_retrans;
 	/* Linux's congestion states (tcp_ca_state): after a timeout, in a
 	 * recovery, or neither. */
-	ti->tcpi_ca_state = (pcb->flags & TF_RTO)			? 4 /* TCP_CA_Loss */
-			    : (s->rec.active || (pcb->flags & TF_INFR)) ? 3 /* TCP_CA_Recovery */
-									: 0;
+	ti->tcpi_ca_state = (pcb->flags & TF_RTO)		      ? 4 /* TCP_CA_Loss */
+			    : (rec->active || (pcb->flags & TF_INFR)) ? 3 /* TCP_CA_Recovery */
+								      : 0;
 	ti->tcpi_rcv_space = pcb->rcv_wnd;
 	if (pcb->flags & TF_TIMESTAMP)
 		ti->tcpi_options |= TCPI_OPT_TIMESTAMPS;
@@ -336,15 +337,20 @@ static int mptcp_subflows(struct skiff_sock *s, int name, unsigned n, void *val,
 	one = h.size_user < size_kernel ? h.size_user : size_kernel;
 	room = len - h.size_subflow_data;
 	for (unsigned i = 0; i < n && one && room >= one; i++) {
+		/* The first subflow (the socket's own), then its joins. */
+		const struct tcp_pcb *sf = skiff__mptcp_subflow(s->pcb.tcp, i);
+
+		if (!sf)
+			break;
 		memset(&u, 0, sizeof(u));
 		if (name == MPTCP_TCPINFO) {
-			tcp_info_of(s, &u.ti);
+			tcp_info_of(s, sf, &u.ti);
 		} else {
 			socklen_t al = sizeof(u.a.local), rl = sizeof(u.a.remote);
 
-			skiff__sockaddr_out(s, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port,
+			skiff__sockaddr_out(s, &sf->local_ip, sf->local_port,
 					    (struct sockaddr *)&u.a.local, &al);
-			skiff__sockaddr_out(s, &s->pcb.tcp->remote_ip, s->pcb.tcp->remote_port,
+			skiff__sockaddr_out(s, &sf->remote_ip, sf->remote_port,
 					    (struct sockaddr *)&u.a.remote, &rl);
 		}
 		memcpy((uint8_t *)val + h.size_subflow_data + written, &u, one);
@@ -498,7 +504,7 @@ int skiff_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		case TCP_INFO: {
 			struct tcp_info ti;
 
-			tcp_info_of(s, &ti);
+			tcp_info_of(s, s->pcb.tcp, &ti);
 			if ((e = put_val(val, len, &ti, sizeof(ti))))
 				SKIFF_FAIL(-e);
 			return 0;

@@ -633,9 +633,15 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			if (c->csum)
 				m.csum =
 					payload_csum(p, hdr, m.data_seq, m.subflow_seq, m.data_len);
-			if (c->fb.inf_tx && len && (!c->fb.inf_sent || seq == c->fb.inf_seq)) {
+			if (c->fb.inf_tx && len && !c->fb.fail_tx &&
+			    (!c->fb.inf_sent || seq == c->fb.inf_seq)) {
 				/* The infinite mapping the peer's MP_FAIL asked for
-				 * (3.7), again on any resend of its segment. */
+				 * (3.7), again on any resend of its segment; never on
+				 * the segment that carries the MP_FAIL echo: once a
+				 * Linux receiver falls back it reads no more options,
+				 * and one CI run counted our infinite mapping there
+				 * but not the echo (MPFailRx 0; not reproduced since,
+				 * the two now go on separate segments). */
 				m.data_len = 0;
 				m.csum = 0;
 				if (!c->fb.inf_sent)

@@ -208,7 +208,7 @@ err_t skiff__mptcp_join_syn(const struct tcp_hdr *hdr, const struct skiff_mptcp_
 struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 {
 	struct skiff_mptcp_conn *c;
-	struct skiff_mptcp_sf *sf;
+	struct skiff_mptcp_sf *sf, **pp;
 	uint8_t msg[8], mac[SKIFF_MPTCP_HMAC_LEN];
 
 	if (!pending.valid || cpcb->remote_port != pending.rport ||
@@ -238,8 +238,10 @@ struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 	sf->pcb = cpcb;
 	sf->conn = c;
 	c->nsf++;
-	sf->next = c->joins;
-	c->joins = sf;
+	/* Kept in the order they came (the socket queries list them so). */
+	for (pp = &c->joins; *pp; pp = &(*pp)->next)
+		;
+	*pp = sf;
 	return sf;
 }
 

@@ -459,6 +459,49 @@ static int mptcp_accept_child(struct kjob *j, int *lfd)
 	return fd;
 }
 
+/* The subflow queries on a connection with one join: MPTCP_INFO counts it
+ * (mptcpi_subflows counts those beyond the first, as Linux does),
+ * MPTCP_SUBFLOW_ADDRS lists the first subflow then the join (from the
+ * client's second address, to the same port), MPTCP_TCPINFO both. */
+static void check_join_listed(int fd)
+{
+	struct skiff_mptcp_info info;
+	struct skiff_mptcp_subflow_data *h;
+	struct skiff_mptcp_subflow_addrs *a;
+	struct tcp_info *ti;
+	uint8_t buf[sizeof(*h) + 2 * sizeof(*a) + 2 * sizeof(struct tcp_info)];
+	socklen_t len = sizeof(info);
+	char ip[INET_ADDRSTRLEN];
+
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len) == 0);
+	TK_ASSERT_EQ(info.mptcpi_subflows, 1);
+	TK_ASSERT_EQ(info.mptcpi_subflows_total, 2);
+	memset(buf, 0, sizeof(buf));
+	h = (struct skiff_mptcp_subflow_data *)buf;
+	a = (struct skiff_mptcp_subflow_addrs *)(buf + sizeof(*h));
+	h->size_subflow_data = sizeof(*h);
+	h->size_user = sizeof(*a);
+	len = sizeof(buf);
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, buf, &len) == 0);
+	TK_ASSERT_EQ(h->num_subflows, 2);
+	TK_ASSERT_EQ(len, sizeof(*h) + 2 * sizeof(*a));
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&a[0].remote)->sin_addr, ip, sizeof(ip));
+	CU_ASSERT(strcmp(ip, PEER_IP4) == 0);
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&a[1].remote)->sin_addr, ip, sizeof(ip));
+	CU_ASSERT(strcmp(ip, "10.77.0.3") == 0);
+	TK_ASSERT_EQ(ntohs(((struct sockaddr_in *)&a[1].local)->sin_port), PORT);
+	memset(buf, 0, sizeof(buf));
+	h->size_subflow_data = sizeof(*h);
+	h->size_user = sizeof(struct tcp_info);
+	len = sizeof(buf);
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, buf, &len) == 0);
+	TK_ASSERT_EQ(h->num_subflows, 2);
+	ti = (struct tcp_info *)(buf + sizeof(*h));
+	TK_ASSERT_EQ(ti[0].tcpi_state, TCP_ESTABLISHED);
+	TK_ASSERT_EQ(ti[1].tcpi_state, TCP_ESTABLISHED);
+	CU_ASSERT(ti[1].tcpi_rcv_mss > 0);
+}
+
 /* The Linux client's second address, 10.77.0.3, and room for a second
  * subflow; with @p endpoint its path manager joins from there. */
 static void k_second_address(bool endpoint)
@@ -596,6 +639,7 @@ static void mptcp_join_kernel_client(bool csum)
 	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
 	TK_ASSERT_EQ(mptcp_csum_enabled(fd), csum ? 1 : 0);
 	tk_note("skiff: %u subflows after the upload", ms.subflows);
+	check_join_listed(fd);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
 	kchild_two_way_done(&mine, &theirs, j.bytes);
