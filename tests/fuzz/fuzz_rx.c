@@ -21,6 +21,11 @@
  * the RFC says), so that the option bytes of every TCP record reach the
  * connection level (stack/mptcp/: the handshake, DSS mappings, DATA_FIN,
  * MP_JOIN, unknown subtypes), DSS fields rebased like sequence numbers.
+ * fuzz_mptcp keeps one more connection: a join (MP_JOIN, both HMACs
+ * right) of the accepted IPv4 one, which TCP6 records with FW_F_CONN1
+ * aim at (over IPv4), its mappings rebased from where the first
+ * subflow's data is, so that data lands ahead of, behind and across the
+ * data-level receive pointer (stack/mptcp/join.c, recv.c).
  *
  * SKIFF_FUZZ_DEBUG=1 ./fuzz_rx INPUT shows what an input reached: the
  * frames the stack sent, the connections, the drop counters. */
@@ -32,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include <skiff/mptcp_dss.h>
@@ -69,7 +76,11 @@
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
-#define PEER_KEY 0x5eed0123456789abull /* the peer's MPTCP key */
+#define PEER_KEY   0x5eed0123456789abull /* the peer's MPTCP key */
+#define PEER_NONCE 0x6e6f6e63u		 /* the peer's MP_JOIN nonce */
+/* The connections: fuzz_wire.h's, and in fuzz_mptcp a join of the first. */
+#define NCONN  (FW_C__N + FUZZ_MPTCP)
+#define C_JOIN FW_C__N
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -90,6 +101,9 @@ struct conn {
 	uint32_t stack_iss;
 	bool stack_key_seen;
 	uint64_t stack_key, stack_idsn;
+	/* the join: the stack's nonce from its SYN-ACK */
+	bool nonce_seen;
+	uint32_t stack_nonce;
 };
 
 static uint64_t be64(const uint8_t *p)
@@ -121,7 +135,7 @@ static struct {
 	struct umem_config stack_uc; /* the stack's end, for metadata */
 	bool up;
 	int lfd, lfd_sec, ufd;
-	struct conn c[FW_C__N];
+	struct conn c[NCONN];
 	struct pkb_sa sa[2];
 	bool meta; /* a record is stamped on the stack's frames */
 	bool debug;
@@ -200,7 +214,7 @@ static void na_reply(void)
 
 static struct conn *conn_of(bool v6, uint16_t sport, uint16_t dport, uint8_t flags)
 {
-	for (int i = 0; i < FW_C__N; i++) {
+	for (int i = 0; i < NCONN; i++) {
 		struct conn *c = &F.c[i];
 
 		if (c->v6 != v6 || c->fd == -1 || c->peer_port != dport)
@@ -227,6 +241,12 @@ static void take_stack_key(struct conn *c, const uint8_t *th, size_t hl)
 		}
 		if (th[i + 1] < 2 || i + th[i + 1] > hl)
 			break;
+		/* A join's SYN-ACK: MP_JOIN with the stack's nonce. */
+		if (th[i] == 30 && th[i + 1] == 16 && (th[i + 2] >> 4) == 1) {
+			c->stack_nonce = fw_get32(th + i + 12);
+			c->nonce_seen = true;
+			return;
+		}
 		if (th[i] == 30 && th[i + 1] >= 12 && (th[i + 2] >> 4) == 0) {
 			c->stack_key = be64(th + i + 4);
 			c->stack_idsn = key_idsn(c->stack_key);
@@ -419,6 +439,49 @@ static bool open_accepted(struct conn *c)
 	return c->fd >= 0;
 }
 
+static struct conn *conn(unsigned i);
+
+/* The peer joins the accepted IPv4 connection (RFC 8684 3.2): its token
+ * and our nonce on the SYN, HMAC-A on the third ACK. No socket: the join
+ * is followed on the wire. */
+static bool open_join(struct conn *c)
+{
+	struct conn *m = conn(FW_C_ACCEPTED4);
+	uint8_t o[40], ack[24] = {30, 24, 0x10, 0}, k[16], h[SHA256_DIGEST_LENGTH], msg[8];
+	size_t olen = fw_syn_options(o);
+	unsigned int hl = 0;
+
+	if (!m || !m->stack_key_seen)
+		return false;
+	put_be64(k, m->stack_key);
+	SHA256(k, 8, h);
+	memcpy(o + olen, (uint8_t[]){30, 12, 0x10, 0}, 4);
+	memcpy(o + olen + 4, h, 4); /* the token */
+	fw_put32(o + olen + 8, PEER_NONCE);
+	olen += 12;
+	c->peer_port = (uint16_t)(FW_PORT_ACCEPT + 4000 + c->gen % 2000);
+	c->stack_port = FW_PORT_LISTEN;
+	c->snd_nxt = PEER_ISS;
+	c->fd = -2;
+	inject_tcp(c, PEER_ISS, 0, FW_TH_SYN, o, olen);
+	pump();
+	if (!c->syn_seen || !c->nonce_seen)
+		return false;
+	put_be64(k, PEER_KEY);
+	put_be64(k + 8, m->stack_key);
+	fw_put32(msg, PEER_NONCE);
+	fw_put32(msg + 4, c->stack_nonce);
+	if (!HMAC(EVP_sha256(), k, sizeof(k), msg, sizeof(msg), h, &hl))
+		return false;
+	memcpy(ack + 4, h, 20);
+	inject_tcp(c, PEER_ISS + 1, c->rcv_nxt, FW_TH_ACK, ack, sizeof(ack));
+	pump();
+	c->stack_key = m->stack_key;
+	c->stack_idsn = m->stack_idsn;
+	c->stack_key_seen = true;
+	return true;
+}
+
 /* The stack connects to the peer. */
 static bool open_outbound(struct conn *c)
 {
@@ -462,16 +525,18 @@ static void conn_reset(struct conn *c)
 /* Connection @p i, opened on first use in an input. */
 static struct conn *conn(unsigned i)
 {
-	struct conn *c = &F.c[i % FW_C__N];
+	struct conn *c = &F.c[i % NCONN];
+	bool join = FUZZ_MPTCP && i % NCONN == C_JOIN;
 
 	if (c->up || c->lingers)
 		return c;
 	if (c->tried)
 		return NULL;
 	c->tried = true;
-	if (c->outbound ? open_outbound(c) : open_accepted(c)) {
+	if (join ? open_join(c) : c->outbound ? open_outbound(c) : open_accepted(c)) {
 		c->up = true;
-		skiff_zc_set_callback(c->fd, zc_done, NULL);
+		if (c->fd >= 0)
+			skiff_zc_set_callback(c->fd, zc_done, NULL);
 		return c;
 	}
 	/* Something of an earlier input still holds the port: next time,
@@ -498,7 +563,7 @@ static void conns_close(void)
 {
 	bool lingered = false;
 
-	for (int i = 0; i < FW_C__N; i++) {
+	for (int i = 0; i < NCONN; i++) {
 		struct conn *c = &F.c[i];
 
 		if (c->fd >= 0) {
@@ -513,6 +578,13 @@ static void conns_close(void)
 		if (c->lingers) {
 			inject_tcp(c, c->snd_nxt, c->rcv_nxt, FW_TH_RST | FW_TH_ACK, NULL, 0);
 			lingered = true;
+			c->gen++;
+		}
+		/* A join: reset with its connection (stack/mptcp/join.c); a
+		 * reset of ours too, should it outlive it, and a new port. */
+		if (FUZZ_MPTCP && i == C_JOIN && (c->up || c->syn_seen)) {
+			pump();
+			inject_tcp(c, c->snd_nxt, c->rcv_nxt, FW_TH_RST | FW_TH_ACK, NULL, 0);
 			c->gen++;
 		}
 		conn_reset(c);
@@ -748,7 +820,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		F.sa[i].spi = htonl(i ? FW_SPI1 : FW_SPI0);
 		F.sa[i].proto = IPPROTO_ESP;
 	}
-	for (int i = 0; i < FW_C__N; i++) {
+	for (int i = 0; i < NCONN; i++) {
 		conn_reset(&F.c[i]);
 		F.c[i].v6 = i == FW_C_ACCEPTED6;
 		F.c[i].outbound = i == FW_C_OPENED4;
@@ -774,7 +846,7 @@ static void debug_dump(void)
 	struct skiff_stats st;
 
 	skiff_get_stats(&st);
-	for (int i = 0; i < FW_C__N; i++) {
+	for (int i = 0; i < NCONN; i++) {
 		const struct conn *c = &F.c[i];
 
 		fprintf(stderr, "  conn%d: %s fd %d ports %u->%u snd_nxt %u rcv_nxt %u\n", i,
@@ -795,7 +867,8 @@ static void debug_dump(void)
 	fprintf(stderr,
 		"  mptcp: passive %llu active %llu dss rx %llu tx %llu mismatch %llu bad %llu "
 		"unknown %llu join rejected %llu data_fin rx %llu csum err %llu (%llu bytes) "
-		"mp_fail tx %llu rx %llu infinite tx %llu rx %llu\n",
+		"mp_fail tx %llu rx %llu infinite tx %llu rx %llu; joins %llu (bad HMAC %llu), "
+		"%llu bytes on them, %llu ahead kept (%llu dropped), %llu duplicate\n",
 		(unsigned long long)st.mptcp_passive_established,
 		(unsigned long long)st.mptcp_active_established,
 		(unsigned long long)st.mptcp_dss_rx, (unsigned long long)st.mptcp_dss_tx,
@@ -806,7 +879,11 @@ static void debug_dump(void)
 		(unsigned long long)st.mptcp_csum_fail_bytes,
 		(unsigned long long)st.mptcp_mp_fail_tx, (unsigned long long)st.mptcp_mp_fail_rx,
 		(unsigned long long)st.mptcp_infinite_map_tx,
-		(unsigned long long)st.mptcp_infinite_map_rx);
+		(unsigned long long)st.mptcp_infinite_map_rx,
+		(unsigned long long)st.mptcp_join_established,
+		(unsigned long long)st.mptcp_join_bad_hmac,
+		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)st.mptcp_ooo_bytes,
+		(unsigned long long)st.mptcp_ooo_drop, (unsigned long long)st.mptcp_dup_data_rx);
 }
 
 static void record(unsigned op, const uint8_t *b, size_t len)
@@ -838,9 +915,15 @@ static void record(unsigned op, const uint8_t *b, size_t len)
 	case FW_TCP6:
 		if (op & FW_F_ASIS)
 			break;
-		c = conn(kind == FW_TCP6   ? FW_C_ACCEPTED6
-			 : op & FW_F_CONN1 ? FW_C_OPENED4
-					   : FW_C_ACCEPTED4);
+		if (FUZZ_MPTCP && kind == FW_TCP6 && (op & FW_F_CONN1)) {
+			/* The join, over IPv4. */
+			op = (op & ~(0x0fu | FW_F_CONN1)) | FW_TCP4;
+			c = conn(C_JOIN);
+		} else {
+			c = conn(kind == FW_TCP6   ? FW_C_ACCEPTED6
+				 : op & FW_F_CONN1 ? FW_C_OPENED4
+						   : FW_C_ACCEPTED4);
+		}
 		if (!c)
 			break;
 		ref = (struct fw_tcp_ref){
@@ -856,6 +939,17 @@ static void record(unsigned op, const uint8_t *b, size_t len)
 			ref.dsn_base =
 				key_idsn(PEER_KEY) + 1 + (uint32_t)(c->snd_nxt - PEER_ISS - 1);
 			ref.ssn_base = c->snd_nxt - PEER_ISS;
+			if (c == &F.c[C_JOIN] && F.c[FW_C_ACCEPTED4].up) {
+				/* The join's data goes on from where the first
+				 * subflow's is. */
+				const struct conn *m = &F.c[FW_C_ACCEPTED4];
+
+				ref.dack_base = m->stack_idsn + 1 +
+						(uint32_t)(m->rcv_nxt - m->stack_iss - 1);
+				ref.dsn_base = key_idsn(PEER_KEY) + 1 +
+					       (uint32_t)(m->snd_nxt - PEER_ISS - 1) +
+					       (uint32_t)(c->snd_nxt - PEER_ISS - 1);
+			}
 		}
 		r = &ref;
 		break;

@@ -596,6 +596,20 @@ static int mptcp_seeds(const char *out)
 	rec(&in, FW_TCP4 | FW_F_ASIS | FW_F_PUMP, seg, n);
 	e |= put(dir, "join-syn", &in);
 
+	/* A join of the accepted IPv4 connection (TCP6 with FW_F_CONN1 in
+	 * fuzz_mptcp: the harness joins with the right HMACs): 5 bytes on it
+	 * mapped 5 ahead of the data-level pointer, then the 5 due on the
+	 * first subflow; both read in order; the join's FIN. */
+	n = dss_opt(o, true, 0, 5);
+	fw_put32(o + 2 + 16, 5); /* the DSN's low half: 5 on */
+	tcp(&in, FW_TCP6 | FW_F_CONN1 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, n, "world");
+	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_PSH, o, dss_opt(o, true, 0, 5),
+	    "hello");
+	app(&in, FW_F_PUMP, FW_APP_RECV, FW_C_ACCEPTED4, 0);
+	tcp(&in, FW_TCP6 | FW_F_CONN1 | FW_F_PUMP, 0, 0, FW_TH_ACK | FW_TH_FIN, o,
+	    dss_opt(o, false, 0, 0), NULL);
+	e |= put(dir, "join-data", &in);
+
 	/* The stack sends on both connections; the peer's DATA_ACKs. */
 	app(&in, FW_F_PUMP, FW_APP_SEND, FW_C_ACCEPTED4, 2999);
 	tcp(&in, FW_TCP4 | FW_F_PUMP, 0, 0, FW_TH_ACK, o, dss_opt(o, false, 0, 0), NULL);
