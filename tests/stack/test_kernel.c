@@ -29,6 +29,8 @@
 #define PEER_IP4  "10.77.0.2"
 #define STACK_IP6 "fd77::10"
 #define PEER_IP6  "fd77::2"
+#define PEER2_IP4 "10.77.0.3" /* the Linux client's second address (MPTCP joins) */
+#define PEER2_IP6 "fd77::3"
 #define PORT	  6001
 /* Under ASan a quarter (the point there is memory safety on these paths,
  * not the rate; the 64 MiB transfers took 4 of CI's ASan stage's 12 min). */
@@ -463,7 +465,7 @@ static int mptcp_accept_child(struct kjob *j, int *lfd)
  * (mptcpi_subflows counts those beyond the first, as Linux does),
  * MPTCP_SUBFLOW_ADDRS lists the first subflow then the join (from the
  * client's second address, to the same port), MPTCP_TCPINFO both. */
-static void check_join_listed(int fd)
+static void check_join_listed(int fd, int family)
 {
 	struct skiff_mptcp_info info;
 	struct skiff_mptcp_subflow_data *h;
@@ -471,7 +473,7 @@ static void check_join_listed(int fd)
 	struct tcp_info *ti;
 	uint8_t buf[sizeof(*h) + 2 * sizeof(*a) + 2 * sizeof(struct tcp_info)];
 	socklen_t len = sizeof(info);
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
 	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len) == 0);
 	TK_ASSERT_EQ(info.mptcpi_subflows, 1);
@@ -485,11 +487,21 @@ static void check_join_listed(int fd)
 	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, buf, &len) == 0);
 	TK_ASSERT_EQ(h->num_subflows, 2);
 	TK_ASSERT_EQ(len, sizeof(*h) + 2 * sizeof(*a));
-	inet_ntop(AF_INET, &((struct sockaddr_in *)&a[0].remote)->sin_addr, ip, sizeof(ip));
-	CU_ASSERT(strcmp(ip, PEER_IP4) == 0);
-	inet_ntop(AF_INET, &((struct sockaddr_in *)&a[1].remote)->sin_addr, ip, sizeof(ip));
-	CU_ASSERT(strcmp(ip, "10.77.0.3") == 0);
-	TK_ASSERT_EQ(ntohs(((struct sockaddr_in *)&a[1].local)->sin_port), PORT);
+	if (family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a[0].remote)->sin6_addr, ip,
+			  sizeof(ip));
+		CU_ASSERT(strcmp(ip, PEER_IP6) == 0);
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a[1].remote)->sin6_addr, ip,
+			  sizeof(ip));
+		CU_ASSERT(strcmp(ip, PEER2_IP6) == 0);
+		TK_ASSERT_EQ(ntohs(((struct sockaddr_in6 *)&a[1].local)->sin6_port), PORT);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&a[0].remote)->sin_addr, ip, sizeof(ip));
+		CU_ASSERT(strcmp(ip, PEER_IP4) == 0);
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&a[1].remote)->sin_addr, ip, sizeof(ip));
+		CU_ASSERT(strcmp(ip, PEER2_IP4) == 0);
+		TK_ASSERT_EQ(ntohs(((struct sockaddr_in *)&a[1].local)->sin_port), PORT);
+	}
 	memset(buf, 0, sizeof(buf));
 	h->size_subflow_data = sizeof(*h);
 	h->size_user = sizeof(struct tcp_info);
@@ -502,18 +514,24 @@ static void check_join_listed(int fd)
 	CU_ASSERT(ti[1].tcpi_rcv_mss > 0);
 }
 
-/* The Linux client's second address, 10.77.0.3, and room for a second
- * subflow; with @p endpoint its path manager joins from there. */
-static void k_second_address(bool endpoint)
+/* The Linux client's second address (10.77.0.3, or PEER2_IP6 with
+ * @p family AF_INET6), and room for a second subflow; with @p endpoint its
+ * path manager joins from there. */
+static void k_second_address(int family, bool endpoint)
 {
+	const char *ip = family == AF_INET6 ? PEER2_IP6 : PEER2_IP4;
 	char cmd[256];
 
-	CU_ASSERT_FATAL(tb_addr(K.net.ns[1], K.net.ifname[1], "10.77.0.3/24") == 0);
+	/* IPv6 would pick the newest address as the first subflow's source:
+	 * the second one is deprecated (still usable, never chosen). */
+	snprintf(cmd, sizeof(cmd), "ip addr add %s/%d dev %s nodad%s", ip,
+		 family == AF_INET6 ? 64 : 24, K.net.ifname[1],
+		 family == AF_INET6 ? " preferred_lft 0" : "");
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], cmd) == 0);
 	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp limits set subflows 2") == 0);
 	if (!endpoint)
 		return;
-	snprintf(cmd, sizeof(cmd), "ip mptcp endpoint add 10.77.0.3 dev %s subflow",
-		 K.net.ifname[1]);
+	snprintf(cmd, sizeof(cmd), "ip mptcp endpoint add %s dev %s subflow", ip, K.net.ifname[1]);
 	CU_ASSERT_FATAL(tb_run(K.net.ns[1], cmd) == 0);
 }
 
@@ -609,7 +627,7 @@ static void test_mptcp_checksum_kernel_client(void)
  * skiff puts the two back together at the data level. 64 MiB each way,
  * SHA-256 equal; skiff's data back goes on the first subflow. With @p csum
  * the client asks for DSS checksums: the join's mappings are checked too. */
-static void mptcp_join_kernel_client(bool csum)
+static void mptcp_join_kernel_client(int family, bool csum)
 {
 	static const char *const names[] = {
 		"MPTcpExtMPJoinSynTx",
@@ -620,18 +638,18 @@ static void mptcp_join_kernel_client(bool csum)
 		"MPTcpExtMPCapableFallbackSYNACK",
 	};
 	struct kjob j = {
-		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = BIG};
+		.fn = k_client_two_way, .family = family, .proto = IPPROTO_MPTCP, .bytes = BIG};
 	struct st_two_way mine, theirs;
 	struct skiff_mptcp_status ms;
 	struct skiff_stats st;
 	uint64_t v[6];
 	int lfd, fd;
 
-	mptcp_env_up(csum ? "mpjc" : "mpj4");
+	mptcp_env_up(csum ? "mpjc" : family == AF_INET6 ? "mpj6" : "mpj4");
 	if (csum)
 		CU_ASSERT_FATAL(tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.checksum_enabled=1") ==
 				0);
-	k_second_address(true);
+	k_second_address(family, true);
 	/* The listener stays: the join's SYN comes to it. */
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
@@ -639,7 +657,7 @@ static void mptcp_join_kernel_client(bool csum)
 	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
 	TK_ASSERT_EQ(mptcp_csum_enabled(fd), csum ? 1 : 0);
 	tk_note("skiff: %u subflows after the upload", ms.subflows);
-	check_join_listed(fd);
+	check_join_listed(fd, family);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
 	kchild_two_way_done(&mine, &theirs, j.bytes);
@@ -678,12 +696,17 @@ static void mptcp_join_kernel_client(bool csum)
 
 static void test_mptcp_join_kernel_client(void)
 {
-	mptcp_join_kernel_client(false);
+	mptcp_join_kernel_client(AF_INET, false);
+}
+
+static void test_mptcp_join_kernel_client_v6(void)
+{
+	mptcp_join_kernel_client(AF_INET6, false);
 }
 
 static void test_mptcp_join_checksum_kernel_client(void)
 {
-	mptcp_join_kernel_client(true);
+	mptcp_join_kernel_client(AF_INET, true);
 }
 
 /* One upload of @p bytes from a Linux MPTCP client whose sending is
@@ -704,7 +727,7 @@ static double join_shaped_upload(bool join, unsigned mbit, uint64_t bytes, uint6
 
 	mptcp_env_up(join ? "mpr2" : "mpr1");
 	ifn = K.net.ifname[1];
-	k_second_address(join);
+	k_second_address(AF_INET, join);
 	snprintf(cmd, sizeof(cmd),
 		 "tc qdisc add dev %s root handle 1: htb default 30 r2q 100 && "
 		 "tc class add dev %s parent 1: classid 1:10 htb rate %umbit ceil %umbit && "
@@ -1688,6 +1711,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_kernel_client_v6),
 	TK_TEST(test_mptcp_checksum_kernel_client),
 	TK_TEST(test_mptcp_join_kernel_client),
+	TK_TEST(test_mptcp_join_kernel_client_v6),
 	TK_TEST(test_mptcp_join_checksum_kernel_client),
 	TK_TEST(test_mptcp_join_two_paths_shaped),
 	TK_TEST(test_mptcp_data_level_resend),
