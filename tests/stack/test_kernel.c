@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,9 +525,8 @@ static void k_second_address(int family, bool endpoint)
 
 	/* IPv6 would pick the newest address as the first subflow's source:
 	 * the second one is deprecated (still usable, never chosen). */
-	snprintf(cmd, sizeof(cmd), "ip addr add %s/%d dev %s nodad%s", ip,
-		 family == AF_INET6 ? 64 : 24, K.net.ifname[1],
-		 family == AF_INET6 ? " preferred_lft 0" : "");
+	snprintf(cmd, sizeof(cmd), "ip addr add %s/%d dev %s%s", ip, family == AF_INET6 ? 64 : 24,
+		 K.net.ifname[1], family == AF_INET6 ? " nodad preferred_lft 0" : "");
 	CU_ASSERT_FATAL(tb_run(K.net.ns[1], cmd) == 0);
 	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp limits set subflows 2") == 0);
 	if (!endpoint)
@@ -709,6 +709,26 @@ static void test_mptcp_join_checksum_kernel_client(void)
 	mptcp_join_kernel_client(AF_INET, true);
 }
 
+/* The Linux client's sending shaped per source address: htb on its veth
+ * end, PEER_IP4 and PEER2_IP4 each at @p mbit, the rest unshaped. */
+static void k_shape_by_source(unsigned mbit)
+{
+	const char *ifn = K.net.ifname[1];
+
+	CU_ASSERT_FATAL(
+		tb_run(K.net.ns[1],
+		       "tc qdisc add dev %s root handle 1: htb default 30 r2q 100 && "
+		       "tc class add dev %s parent 1: classid 1:10 htb rate %umbit ceil %umbit && "
+		       "tc class add dev %s parent 1: classid 1:20 htb rate %umbit ceil %umbit && "
+		       "tc class add dev %s parent 1: classid 1:30 htb rate 1gbit && "
+		       "tc filter add dev %s parent 1: protocol ip prio 1 u32 match ip src "
+		       "%s/32 flowid 1:10 && "
+		       "tc filter add dev %s parent 1: protocol ip prio 1 u32 match ip src "
+		       "%s/32 flowid 1:20",
+		       ifn, ifn, mbit, mbit, ifn, mbit, mbit, ifn, ifn, PEER_IP4, ifn,
+		       PEER2_IP4) == 0);
+}
+
 /* One upload of @p bytes from a Linux MPTCP client whose sending is
  * shaped per source address (htb on its veth end: 10.77.0.2 and 10.77.0.3
  * each at @p mbit), over one subflow or, with @p join, with a join from
@@ -718,27 +738,14 @@ static double join_shaped_upload(bool join, unsigned mbit, uint64_t bytes, uint6
 {
 	struct kjob j = {
 		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = bytes};
-	const char *ifn;
 	struct st_two_way mine, theirs;
 	struct skiff_stats st;
-	char cmd[1024];
 	double secs;
 	int lfd, fd;
 
 	mptcp_env_up(join ? "mpr2" : "mpr1");
-	ifn = K.net.ifname[1];
 	k_second_address(AF_INET, join);
-	snprintf(cmd, sizeof(cmd),
-		 "tc qdisc add dev %s root handle 1: htb default 30 r2q 100 && "
-		 "tc class add dev %s parent 1: classid 1:10 htb rate %umbit ceil %umbit && "
-		 "tc class add dev %s parent 1: classid 1:20 htb rate %umbit ceil %umbit && "
-		 "tc class add dev %s parent 1: classid 1:30 htb rate 1gbit && "
-		 "tc filter add dev %s parent 1: protocol ip prio 1 u32 match ip src "
-		 "10.77.0.2/32 flowid 1:10 && "
-		 "tc filter add dev %s parent 1: protocol ip prio 1 u32 match ip src "
-		 "10.77.0.3/32 flowid 1:20",
-		 ifn, ifn, mbit, mbit, ifn, mbit, mbit, ifn, ifn, ifn);
-	CU_ASSERT_FATAL(tb_run(K.net.ns[1], cmd) == 0);
+	k_shape_by_source(mbit);
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, false, &mine.up) == 0);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine.down) == 0);
@@ -776,6 +783,68 @@ static void test_mptcp_join_two_paths_shaped(void)
 	TK_ASSERT_EQ(j1, 0);
 	CU_ASSERT(j2 > bytes / 4);
 	CU_ASSERT(one / two >= 1.6);
+}
+
+/* The path cut: after @p arg's milliseconds, the Linux client's packets
+ * from its second address are dropped (iptables in its namespace). */
+static void *cut_second_path(void *arg)
+{
+	usleep((useconds_t)(uintptr_t)arg * 1000);
+	if (tb_run(K.net.ns[1], "iptables -w -A OUTPUT -s %s -j DROP", PEER2_IP4) != 0)
+		tk_note("iptables failed: the path was not cut");
+	return NULL;
+}
+
+/* One path cut mid-transfer (issue #18's test, upload direction): each
+ * source address shaped to 100 Mbit/s, 32 MiB up over two subflows, the
+ * join's path dropped 600 ms in. Linux finds the join dead and sends what
+ * it had in flight there again on the first subflow; skiff takes it at the
+ * data level; both streams arrive whole (SHA-256). skiff's own data is on
+ * the first subflow, whose path is never cut. */
+static void test_mptcp_join_path_cut(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st;
+	char out[4096], *at;
+	unsigned long long dropped = 0;
+	pthread_t th;
+	int lfd, fd;
+
+	mptcp_env_up("mpcut");
+	k_second_address(AF_INET, true);
+	k_shape_by_source(100);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path, (void *)(uintptr_t)600) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	pthread_join(th, NULL);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT_FATAL(
+		tb_capture(K.net.ns[1], out, sizeof(out), "iptables -w -L OUTPUT -v -x -n") == 0);
+	/* The path back, so that the join's close goes through (a subflow
+	 * whose path stays dead times out as TCP does, in minutes). */
+	CU_ASSERT(tb_run(K.net.ns[1], "iptables -w -D OUTPUT -s %s -j DROP", PEER2_IP4) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	/* The rule's line: its packet count first. */
+	for (char *l = strtok_r(out, "\n", &at); l; l = strtok_r(NULL, "\n", &at))
+		if (strstr(l, "DROP") && strstr(l, PEER2_IP4))
+			dropped = strtoull(l, NULL, 10);
+	tk_note("32 MiB up in %.2f s with the join's path cut at 600 ms: %llu bytes on the join, "
+		"%llu packets dropped on its path, %llu bytes the connection had already "
+		"(resent by Linux), %llu kept ahead of the pointer",
+		mine.up.seconds, (unsigned long long)st.mptcp_join_rx_bytes, dropped,
+		(unsigned long long)st.mptcp_dup_data_rx, (unsigned long long)st.mptcp_ooo_bytes);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
+	CU_ASSERT(st.mptcp_join_rx_bytes < j.bytes / 2);
+	CU_ASSERT(dropped > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
 static int k_mptcp_server_two_way(struct kjob *j);
@@ -1714,6 +1783,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_join_kernel_client_v6),
 	TK_TEST(test_mptcp_join_checksum_kernel_client),
 	TK_TEST(test_mptcp_join_two_paths_shaped),
+	TK_TEST(test_mptcp_join_path_cut),
 	TK_TEST(test_mptcp_data_level_resend),
 	TK_TEST(test_mptcp_skiff_client_v4),
 	TK_TEST(test_mptcp_skiff_client_v6),
