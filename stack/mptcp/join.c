@@ -12,7 +12,7 @@
  * application reads them (the socket's reads give the first subflow its
  * window): while the connection holds more than SKIFF_MPTCP_JOIN_HOLD
  * unread or out of order, the join's window is owed, paid at the join's
- * next data or poll once it has drained.
+ * next data or when the application reads, once it has drained.
  *
  * Lifetime: the connection-level state goes with the last subflow. When
  * the application closes (or resets) the first subflow its joins are
