@@ -323,12 +323,12 @@ def case_bad_ip_checksum(n):
     pkts = []
     for i in range(n):
         ip = IP(src=PEER_IP4, dst=STACK_IP4, chksum=0x1234 + i)
-        l4 = ICMP(id=0x4242, seq=i) if i % 2 == 0 else TCP(sport=40000 + i, dport=PORT, flags="S")
+        l4 = ICMP(id=0x4242, seq=i) if i % 2 == 0 else TCP(sport=20000 + i, dport=PORT, flags="S")
         pkts.append(eth() / ip / l4)
     mark = len(rx)
     send(pkts)
     got = answers(mark, lambda e: (ICMP in e and e[ICMP].id == 0x4242) or
-                  (TCP in e and 40000 <= e[TCP].dport < 40000 + n))
+                  (TCP in e and 20000 <= e[TCP].dport < 20000 + n))
     return {"sent": n, "answered": len(got)}
 
 
@@ -337,7 +337,7 @@ def case_bad_tcp_checksum(n):
     pkts = []
     for i in range(n):
         if i % 2 == 0:  # a SYN to the listener
-            p = eth() / IP(src=PEER_IP4, dst=STACK_IP4) / TCP(sport=41000 + i, dport=PORT,
+            p = eth() / IP(src=PEER_IP4, dst=STACK_IP4) / TCP(sport=21000 + i, dport=PORT,
                                                               flags="S", chksum=0xbad0 + i)
         else:  # in-sequence data on our connection
             p = seg(c, "PA", data=b"x" * 100)
@@ -346,7 +346,7 @@ def case_bad_tcp_checksum(n):
     mark = len(rx)
     send(pkts)
     got = answers(mark, lambda e: tcp_to(e, c["sport"]) or
-                  (TCP in e and 41000 <= e[TCP].dport < 41000 + n))
+                  (TCP in e and 21000 <= e[TCP].dport < 21000 + n))
     return {"sent": n, "answered": len(got), "alive": alive(c)}
 
 
@@ -362,14 +362,14 @@ def case_truncated(n):
             pkts.append(raw(eth4()) + raw(p)[:28])
         elif k == 2:  # 10 bytes of TCP header
             ip = IP(src=PEER_IP4, dst=STACK_IP4, proto=6, len=30)
-            pkts.append(raw(eth4()) + raw(ip)[:20] + raw(TCP(sport=42000 + i, dport=PORT, flags="S"))[:10])
+            pkts.append(raw(eth4()) + raw(ip)[:20] + raw(TCP(sport=22000 + i, dport=PORT, flags="S"))[:10])
         else:  # data offset 15 (60 bytes) in a 20-byte segment (checksum right)
             pkts.append(eth() / IP(src=PEER_IP4, dst=STACK_IP4) /
-                        TCP(sport=42000 + i, dport=PORT, flags="S", dataofs=15))
+                        TCP(sport=22000 + i, dport=PORT, flags="S", dataofs=15))
     mark = len(rx)
     send(pkts)
     got = answers(mark, lambda e: (ICMP in e and e[ICMP].id == 1) or
-                  (TCP in e and 42000 <= e[TCP].dport < 42000 + n))
+                  (TCP in e and 22000 <= e[TCP].dport < 22000 + n))
     return {"sent": n, "answered": len(got)}
 
 
