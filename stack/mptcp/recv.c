@@ -54,10 +54,21 @@ int skiff__mptcp_cmap_add(struct skiff_mptcp_sf *sf, const struct skiff_mptcp_cm
 	for (i = 0; i < sf->ncmap && sf->cmap[i].rel < m->rel; i++)
 		;
 	if (i < sf->ncmap && sf->cmap[i].rel == m->rel) {
-		const struct skiff_mptcp_cmap *o = &sf->cmap[i];
+		struct skiff_mptcp_cmap *o = &sf->cmap[i];
 
+		if (o->dsn != m->dsn || o->len != m->len)
+			return -EINVAL;
+		/* The same mapping again with the DATA_FIN added (its data-level
+		 * length one more, so another checksum): Linux sends its last
+		 * mapping so when the DATA_FIN follows the data. Checked as
+		 * the later one says. */
+		if (o->dll != m->dll) {
+			o->dll = m->dll;
+			o->csum = m->csum;
+			return 0;
+		}
 		/* Every segment of a mapping carries it: the same again. */
-		return o->dsn == m->dsn && o->len == m->len && o->csum == m->csum ? 0 : -EINVAL;
+		return o->csum == m->csum ? 0 : -EINVAL;
 	}
 	if (sf->ncmap == SKIFF_MPTCP_CMAPS)
 		return -ENOBUFS;
