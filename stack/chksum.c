@@ -151,9 +151,9 @@ static uint16_t sum_any(const uint8_t *p, size_t n)
 /* The last span of our UMEM summed here while lwIP took in a received
  * frame, as its verification of a TCP segment sums it (from the TCP
  * header on), and the sum of what would be its TCP header:
- * skiff__chksum_rx_payload() takes the payload's sum from these. The header's is taken now, while its bytes are as they
- * arrived: tcp_input() turns some of its fields to host order in place
- * after the check. */
+ * skiff__chksum_rx_payload() takes the payload's sum from these. The
+ * header's is taken now, while its bytes are as they arrived: tcp_input()
+ * turns some of its fields to host order in place after the check. */
 static struct {
 	const uint8_t *p;
 	size_t n, hlen;

@@ -183,7 +183,15 @@ static struct skiff_mptcp_sf *mptcp_of(const struct tcp_pcb *pcb)
 
 bool skiff__mptcp_accept_join(struct tcp_pcb *pcb)
 {
-	return skiff__mptcp_join_accept(ext_mptcp_id, pcb, mptcp_of(pcb));
+	return skiff__mptcp_join_accept(pcb, mptcp_of(pcb));
+}
+
+/* The connection of @p pcb when it is a first subflow with joins. */
+static struct skiff_mptcp_conn *conn_with_joins(const struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	return sf && !sf->join && sf->conn && sf->conn->joins ? sf->conn : NULL;
 }
 
 const struct tcp_pcb *skiff__mptcp_subflow(const struct tcp_pcb *pcb, unsigned i)
@@ -202,18 +210,18 @@ const struct tcp_pcb *skiff__mptcp_subflow(const struct tcp_pcb *pcb, unsigned i
 
 void skiff__mptcp_read(struct tcp_pcb *pcb)
 {
-	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+	struct skiff_mptcp_conn *c = conn_with_joins(pcb);
 
-	if (sf && !sf->join && sf->conn && sf->conn->joins)
-		skiff__mptcp_joins_read(sf->conn);
+	if (c)
+		skiff__mptcp_joins_read(c);
 }
 
 void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
 {
-	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+	struct skiff_mptcp_conn *c = conn_with_joins(pcb);
 
-	if (sf && !sf->join && sf->conn && sf->conn->joins)
-		skiff__mptcp_joins_close(sf->conn, abort);
+	if (c)
+		skiff__mptcp_joins_close(c, abort);
 }
 
 int skiff__mptcp_connect(struct tcp_pcb *pcb)

@@ -10,6 +10,7 @@
 #include "mptcp.h"
 #include "ooseq.h"
 #include "sock.h"
+#include "tcpglue.h"
 #include "timers.h"
 
 #include "lwip/pbuf.h"
@@ -153,12 +154,7 @@ void skiff__rxq_consume(struct skiff_sock *s, size_t n)
 	 * unless the application's answer carries it (ackbatch.c). */
 	if (n)
 		skiff__batch_add(s, SKIFF_BATCH_ACK);
-	while (n) {
-		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
-
-		tcp_recved(pcb, k);
-		n -= k;
-	}
+	skiff__tcp_recved(pcb, n);
 	/* An MPTCP connection's joins are owed window as it is read. */
 	if (pcb->skiff_flags & SKIFF_PCB_MPTCP)
 		skiff__mptcp_read(pcb);

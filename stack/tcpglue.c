@@ -82,6 +82,16 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	return ERR_OK;
 }
 
+void skiff__tcp_recved(struct tcp_pcb *pcb, size_t n)
+{
+	while (n) {
+		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(pcb, k);
+		n -= k;
+	}
+}
+
 bool skiff__tcp_deliver(struct tcp_pcb *pcb, struct pbuf *p)
 {
 	struct skiff_sock *s = pcb->callback_arg;

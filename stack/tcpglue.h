@@ -44,6 +44,9 @@ bool skiff__tcp_writable(const struct tcp_pcb *pcb);
  * to take it (the caller keeps @p p). */
 struct pbuf;
 bool skiff__tcp_deliver(struct tcp_pcb *pcb, struct pbuf *p);
+/* Gives @p n bytes of window back to @p pcb's peer (tcp_recved() takes
+ * at most 64 KiB a call). */
+void skiff__tcp_recved(struct tcp_pcb *pcb, size_t n);
 /* Bytes the socket of @p pcb has not read. */
 size_t skiff__tcp_unread(const struct tcp_pcb *pcb);
 /* The peer's data ended without a FIN (MPTCP's DATA_FIN): EOF for reads. */

@@ -73,6 +73,7 @@ static const struct tcp_ext_arg_callbacks listen_callbacks = {
 void skiff__mptcp_conn_setup(uint8_t id)
 {
 	ext_id = id;
+	skiff__mptcp_join_setup(id);
 }
 
 void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf)

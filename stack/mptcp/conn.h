@@ -280,9 +280,11 @@ unsigned skiff__mptcp_join_synack(const struct skiff_mptcp_sf *sf, uint8_t *b);
  * and freed. */
 err_t skiff__mptcp_join_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 			    const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx);
-/* lwIP's accept of @p pcb: true when it is a join (state @p sf, the ext
- * slot @p id), whose events join.c takes; no socket is made for it. */
-bool skiff__mptcp_join_accept(uint8_t id, struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
+/* The ext arg slot of a subflow's state (from skiff__mptcp_conn_setup()). */
+void skiff__mptcp_join_setup(uint8_t id);
+/* lwIP's accept of @p pcb: true when it is a join (state @p sf), whose
+ * events join.c takes; no socket is made for it. */
+bool skiff__mptcp_join_accept(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
 /* The first subflow closes (or is reset, @p abort): so do the joins. */
 void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort);
 /* A join's state leaves its connection's list. */

@@ -42,7 +42,7 @@ static void conn_info(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf
 
 	m->mptcpi_token = c->local_token;
 	m->mptcpi_subflows = (uint8_t)joins(c);
-	m->mptcpi_subflows_total = (uint8_t)(1 + joins(c));
+	m->mptcpi_subflows_total = (uint8_t)(1 + m->mptcpi_subflows);
 	m->mptcpi_csum_enabled = c->csum;
 	if (sf->phase != SKIFF_MPTCP_EST)
 		return;

@@ -294,7 +294,13 @@ err_t skiff__mptcp_join_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 
 /* ---- the join's data ------------------------------------------------------------------ */
 
+/* lwIP's ext arg slot of a subflow's state (conn.c's). */
 static uint8_t ext_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
+
+void skiff__mptcp_join_setup(uint8_t id)
+{
+	ext_id = id;
+}
 
 /* Pays the join's window back while the connection holds little unread. */
 static void join_credit(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, uint32_t n)
@@ -305,12 +311,8 @@ static void join_credit(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, uint32_t
 	sf->owed += n;
 	if (held >= SKIFF_MPTCP_JOIN_HOLD)
 		return;
-	while (sf->owed) {
-		u16_t k = sf->owed > 0xffff ? 0xffff : (u16_t)sf->owed;
-
-		tcp_recved(pcb, k);
-		sf->owed -= k;
-	}
+	skiff__tcp_recved(pcb, sf->owed);
+	sf->owed = 0;
 }
 
 static err_t join_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
@@ -358,11 +360,10 @@ void skiff__mptcp_joins_read(struct skiff_mptcp_conn *c)
 			join_credit(j->pcb, j, 0);
 }
 
-bool skiff__mptcp_join_accept(uint8_t id, struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
+bool skiff__mptcp_join_accept(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
 {
 	if (!sf || !sf->join)
 		return false;
-	ext_id = id;
 	/* No socket: the join's events come here. */
 	tcp_arg(pcb, NULL);
 	tcp_recv(pcb, join_recv);

@@ -22,6 +22,7 @@
 #include "frames.h"
 #include "instance.h"
 #include "mptcp/conn.h"
+#include "tcpglue.h"
 
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
@@ -165,14 +166,8 @@ static void rmap_prune(struct skiff_mptcp_sf *sf)
  * reads); a join's were given back when taken (join.c). */
 static void give_back(struct skiff_mptcp_conn *c, bool from_main, uint32_t n)
 {
-	if (!from_main || !c->main_pcb)
-		return;
-	while (n) {
-		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
-
-		tcp_recved(c->main_pcb, k);
-		n -= k;
-	}
+	if (from_main && c->main_pcb)
+		skiff__tcp_recved(c->main_pcb, n);
 }
 
 /* @p p, data sequence from @p dsn, came ahead of the receive pointer (on
@@ -375,14 +370,8 @@ static struct pbuf *pass(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, struct 
 	st->stats.mptcp_dup_data_rx += dup;
 	/* The socket never sees these bytes: their room in the window is
 	 * given back here rather than when it reads (a join's was already). */
-	if (sf->join)
-		dup = 0;
-	while (dup) {
-		u16_t k = dup > 0xffff ? 0xffff : (u16_t)dup;
-
-		tcp_recved(pcb, k);
-		dup -= k;
-	}
+	if (!sf->join)
+		skiff__tcp_recved(pcb, dup);
 	return out;
 }
 
