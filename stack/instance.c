@@ -164,6 +164,12 @@ static int check_config(struct skiff_config *c)
 		skiff__set_error("max_backlog %u: at most 65535", c->max_backlog);
 		return -EINVAL;
 	}
+	if (c->mptcp_add_addr_accepted > 7) {
+		/* A connection takes 8 subflows: the first and 7 joins. */
+		skiff__set_error("mptcp_add_addr_accepted %u: at most 7",
+				 (unsigned)c->mptcp_add_addr_accepted);
+		return -EINVAL;
+	}
 	if (!c->min_rto_ms)
 		c->min_rto_ms = SKIFF_MIN_RTO_MS_DEFAULT;
 	if (!c->time_wait_ms)

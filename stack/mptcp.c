@@ -43,6 +43,15 @@ void skiff__mptcp_init(void)
 	skiff__mptcp_conn_setup(ext_mptcp_id);
 }
 
+/* ADD_ADDR's lengths (RFC 8684 3.4.1): IPv4 or IPv6, with or without a
+ * port, with the HMAC or (an echo, @p echo) without. */
+static bool add_addr_len_ok(unsigned len, bool echo)
+{
+	unsigned base = echo ? 4 : 12;
+
+	return len == base + 4 || len == base + 6 || len == base + 16 || len == base + 18;
+}
+
 void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -93,9 +102,57 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 		for (int i = 4; i < SKIFF_MPTCP_FAIL_LEN; i++)
 			rx_opts.fail_seq = rx_opts.fail_seq << 8 | o[i];
 		return;
+	case SKIFF_MPTCP_SUB_ADD_ADDR:
+		/* 8 + address (4 or 16) + port (0 or 2) + HMAC (8; none on
+		 * an echo), as Linux reads it. */
+		if (!add_addr_len_ok(o[1], o[2] & 0x01) || rx_opts.add_addr) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.add_addr = true;
+		rx_opts.add_addr_len = o[1];
+		memcpy(rx_opts.add_addr_opt, o, o[1]);
+		return;
+	case SKIFF_MPTCP_SUB_RM_ADDR:
+		if (o[1] < 4 || o[1] > 3 + SKIFF_MPTCP_RM_IDS || rx_opts.rm_addr) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.rm_addr = true;
+		rx_opts.nrm = (uint8_t)(o[1] - 3);
+		memcpy(rx_opts.rm_ids, o + 3, rx_opts.nrm);
+		return;
+	case SKIFF_MPTCP_SUB_PRIO:
+		if (o[1] != SKIFF_MPTCP_PRIO_LEN || rx_opts.prio) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.prio = true;
+		rx_opts.prio_backup = o[2] & 0x01;
+		return;
+	case SKIFF_MPTCP_SUB_FASTCLOSE:
+		if (o[1] != SKIFF_MPTCP_FASTCLOSE_LEN || avail < SKIFF_MPTCP_FASTCLOSE_LEN ||
+		    rx_opts.fastclose) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.fastclose = true;
+		rx_opts.fastclose_key = 0;
+		for (int i = 4; i < SKIFF_MPTCP_FASTCLOSE_LEN; i++)
+			rx_opts.fastclose_key = rx_opts.fastclose_key << 8 | o[i];
+		return;
+	case SKIFF_MPTCP_SUB_TCPRST:
+		if (o[1] != SKIFF_MPTCP_TCPRST_LEN || rx_opts.tcprst) {
+			st->stats.mptcp_bad_option++;
+			return;
+		}
+		rx_opts.tcprst = true;
+		rx_opts.tcprst_flags = o[2] & 0x0f;
+		rx_opts.tcprst_reason = o[3];
+		return;
 	default:
-		/* ADD_ADDR to MP_TCPRST are not done (docs/mptcp.md); a subtype
-		 * beyond them is unknown: ignored (RFC 8684 3), counted. */
+		/* A subtype RFC 8684 does not define (0xf is for private
+		 * use): ignored (3), counted. */
 		if (subtype > SKIFF_MPTCP_SUB_TCPRST)
 			st->stats.mptcp_unknown_subtype++;
 		return;
@@ -152,7 +209,8 @@ s8_t skiff__mptcp_input(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const st
 	bool want = pcb->state == LISTEN && sk && sk->opt.mptcp;
 	err_t err = ERR_OK;
 
-	if (!rx_opts.mpc && !rx_opts.dss && !rx_opts.join && !rx_opts.fail &&
+	if (!rx_opts.mpc && !rx_opts.dss && !rx_opts.join && !rx_opts.fail && !rx_opts.add_addr &&
+	    !rx_opts.rm_addr && !rx_opts.prio && !rx_opts.fastclose && !rx_opts.tcprst &&
 	    !(pcb->skiff_flags & SKIFF_PCB_MPTCP) &&
 	    (pcb->state != LISTEN || !tcp_ext_arg_get(pcb, ext_mptcp_id)))
 		return ERR_OK;
@@ -218,9 +276,14 @@ void skiff__mptcp_read(struct tcp_pcb *pcb)
 
 void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
 {
-	struct skiff_mptcp_conn *c = conn_with_joins(pcb);
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+	struct skiff_mptcp_conn *c;
 
-	if (c)
+	/* The application resets an MPTCP connection: its RSTs carry
+	 * MP_FASTCLOSE (RFC 8684 3.5), on every subflow. */
+	if (abort && sf && !sf->join && sf->conn && sf->phase == SKIFF_MPTCP_EST)
+		sf->conn->fastclose = true;
+	if ((c = conn_with_joins(pcb)))
 		skiff__mptcp_joins_close(c, abort);
 }
 

@@ -120,6 +120,19 @@ void skiff__tcp_peer_eof(struct tcp_pcb *pcb)
 	skiff__notify(s);
 }
 
+void skiff__tcp_reset_by_peer(struct tcp_pcb *pcb)
+{
+	tcp_err_fn errf = pcb->errf;
+	void *arg = pcb->callback_arg;
+
+	/* As lwIP does for a RST taken in: the error callback after the pcb
+	 * is freed, with ERR_RST (tcp_abort() would say ERR_ABRT). */
+	tcp_err(pcb, NULL);
+	tcp_abort(pcb);
+	if (errf)
+		errf(arg, ERR_RST);
+}
+
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct skiff_sock *s = arg;

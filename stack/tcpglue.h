@@ -51,6 +51,10 @@ void skiff__tcp_recved(struct tcp_pcb *pcb, size_t n);
 size_t skiff__tcp_unread(const struct tcp_pcb *pcb);
 /* The peer's data ended without a FIN (MPTCP's DATA_FIN): EOF for reads. */
 void skiff__tcp_peer_eof(struct tcp_pcb *pcb);
+/* The peer reset the connection without a RST on @p pcb (MPTCP's
+ * MP_FASTCLOSE): @p pcb is reset and freed, its socket reads ECONNRESET
+ * as after a RST. */
+void skiff__tcp_reset_by_peer(struct tcp_pcb *pcb);
 /* The pending error, once, for a send or a receive: 0 or -errno (a dead
  * connection: -EPIPE for a send, 0 for a receive, which sees EOF). */
 int skiff__sock_error(struct skiff_sock *s, bool for_send);

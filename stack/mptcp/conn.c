@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <skiff/mptcp_dss.h>
 
@@ -435,6 +436,66 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 	return ERR_OK;
 }
 
+/* The path manager's signals and the closing options on an established
+ * subflow (RFC 8684 3.4 to 3.6). ERR_ABRT: the connection was reset here
+ * (an MP_FASTCLOSE on a segment that is not itself a RST). */
+static err_t signals_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
+			const struct skiff_mptcp_rx *rx)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	u8_t flags = TCPH_FLAGS(hdr);
+
+	if (rx->tcprst) {
+		/* Why the peer resets this subflow: on a RST only (3.6). */
+		if (flags & TCP_RST)
+			st->stats.mptcp_rst_rx++;
+		else
+			st->stats.mptcp_bad_option++;
+	}
+	if (rx->fastclose) {
+		/* The peer resets the whole connection (3.5). Its option names
+		 * our key: another key is not this connection's word. */
+		if (rx->fastclose_key != c->local_key) {
+			st->stats.mptcp_bad_option++;
+		} else {
+			st->stats.mptcp_fastclose_rx++;
+			/* On a RST lwIP resets this subflow; the others go
+			 * here. On an ACK (the RFC's first form) every subflow
+			 * is reset, this one too, and the socket reads
+			 * ECONNRESET as from a RST. */
+			if (flags & TCP_RST) {
+				if (c->main_pcb != pcb)
+					skiff__mptcp_fastclose_rx_reset(c, pcb);
+				else
+					skiff__mptcp_joins_close(c, true);
+				return ERR_OK;
+			}
+			skiff__mptcp_fastclose_rx_reset(c, NULL);
+			return ERR_ABRT;
+		}
+	}
+	if (flags & (TCP_SYN | TCP_RST))
+		return ERR_OK;
+	if (rx->add_addr) {
+		if (rx->add_addr_opt[2] & 0x01)
+			st->stats.mptcp_add_addr_echo_rx++; /* we announce none */
+		else
+			skiff__mptcp_add_addr_in(pcb, c, rx->add_addr_opt, rx->add_addr_len);
+	}
+	if (rx->rm_addr) {
+		st->stats.mptcp_rm_addr_rx++;
+		skiff__mptcp_rm_addr_in(c, rx->rm_ids, rx->nrm);
+	}
+	if (rx->prio) {
+		/* The peer's priority for this subflow (3.3.8): kept, shown;
+		 * skiff's data keeps to the first subflow either way. */
+		st->stats.mptcp_prio_rx++;
+		sf->backup = rx->prio_backup;
+	}
+	return ERR_OK;
+}
+
 bool skiff__mptcp_conn_eof(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
 {
 	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
@@ -486,6 +547,21 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 		if (sf->phase != SKIFF_MPTCP_EST)
 			return ERR_OK;
 	}
+	if (sf->phase == SKIFF_MPTCP_JOIN_SYN_SENT) {
+		/* A join we asked for: the SYN-ACK's HMAC (join.c). */
+		if (pcb->state == SYN_SENT)
+			return skiff__mptcp_join_synack_in(pcb, sf, hdr, rx);
+		return ERR_OK;
+	}
+	if (sf->phase == SKIFF_MPTCP_JOIN_ACK_SENT) {
+		/* Any ACK from the peer after our third ACK says it took the
+		 * join (3.2: the fourth ACK); till then each of our ACKs
+		 * carries the MP_JOIN with our HMAC again. */
+		if ((flags & TCP_ACK) && !(flags & (TCP_SYN | TCP_RST)))
+			skiff__mptcp_join_acked(sf);
+		if (sf->phase != SKIFF_MPTCP_EST)
+			return ERR_OK;
+	}
 	if (sf->phase == SKIFF_MPTCP_SYN_RCVD) {
 		if (pcb->state != SYN_RCVD)
 			return ERR_OK;
@@ -493,6 +569,10 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 		if (sf->phase != SKIFF_MPTCP_EST)
 			return ERR_OK;
 	}
+	if (sf->phase != SKIFF_MPTCP_EST)
+		return ERR_OK;
+	if (signals_in(pcb, sf, hdr, rx) != ERR_OK)
+		return ERR_ABRT;
 	if (flags & (TCP_SYN | TCP_RST))
 		return ERR_OK;
 	return dss_in(pcb, sf, hdr, p, rx);
@@ -511,6 +591,8 @@ u8_t skiff__mptcp_sf_option_len(const struct tcp_pcb *pcb, const struct skiff_mp
 		return SKIFF_MPTCP_MPC_SYN_LEN;
 	case SKIFF_MPTCP_JOIN_SYN_RCVD:
 		return SKIFF_MPTCP_JOIN_SYNACK_LEN;
+	case SKIFF_MPTCP_JOIN_SYN_SENT:
+		return SKIFF_MPTCP_JOIN_SYN_LEN;
 	default:
 		/* The SYN's room while it may still be resent. */
 		if (pcb->state == SYN_SENT)
@@ -547,6 +629,48 @@ static uint64_t data_ack(const struct skiff_mptcp_conn *c)
 	return ack;
 }
 
+/* The echo of an ADD_ADDR (3.4.1: flag E, no HMAC) at @p b: its length. */
+static unsigned add_addr_echo(const struct skiff_mptcp_ann *a, uint8_t *b)
+{
+	unsigned alen = a->family == AF_INET6 ? 16 : 4, n = 4 + alen + (a->port ? 2 : 0);
+
+	b[0] = PKB_MPTCP_OPT_KIND;
+	b[1] = (uint8_t)n;
+	b[2] = SKIFF_MPTCP_SUB_ADD_ADDR << 4 | 0x01;
+	b[3] = a->id;
+	memcpy(b + 4, a->addr, alen);
+	if (a->port) {
+		b[4 + alen] = (uint8_t)(a->port >> 8);
+		b[5 + alen] = (uint8_t)a->port;
+	}
+	return n;
+}
+
+/* A RST's options on an MPTCP subflow: MP_TCPRST with our reason (3.6),
+ * and MP_FASTCLOSE with the peer's key when the application reset the
+ * connection (3.5), in @p room bytes at @p b. */
+static void rst_options(const struct skiff_mptcp_sf *sf, uint8_t *b, unsigned room)
+{
+	struct skiff_stack *st = &skiff__s;
+	const struct skiff_mptcp_conn *c = sf->conn;
+	unsigned at = 0;
+
+	if (c->fastclose && room >= SKIFF_MPTCP_TCPRST_LEN + SKIFF_MPTCP_FASTCLOSE_LEN) {
+		b[0] = PKB_MPTCP_OPT_KIND;
+		b[1] = SKIFF_MPTCP_FASTCLOSE_LEN;
+		b[2] = SKIFF_MPTCP_SUB_FASTCLOSE << 4;
+		b[3] = 0;
+		put_be64(b + 4, c->remote_key);
+		at = SKIFF_MPTCP_FASTCLOSE_LEN;
+		st->stats.mptcp_fastclose_tx++;
+	}
+	b[at] = PKB_MPTCP_OPT_KIND;
+	b[at + 1] = SKIFF_MPTCP_TCPRST_LEN;
+	b[at + 2] = SKIFF_MPTCP_SUB_TCPRST << 4; /* not transient (T 0) */
+	b[at + 3] = sf->rst_reason;
+	st->stats.mptcp_rst_tx++;
+}
+
 u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 				  const struct pbuf *p, const struct tcp_hdr *hdr, u32_t *opts)
 {
@@ -557,7 +681,17 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 	uint8_t b[40];
 
 	memset(b, 1, room); /* NOPs wherever nothing else goes */
-	if (pcb->state == SYN_SENT || sf->phase == SKIFF_MPTCP_SYN_SENT) {
+	if ((flags & TCP_RST) && room >= SKIFF_MPTCP_TCPRST_LEN &&
+	    (sf->phase == SKIFF_MPTCP_EST || sf->join)) {
+		rst_options(sf, b, room);
+	} else if (sf->phase == SKIFF_MPTCP_JOIN_SYN_SENT) {
+		if (flags & TCP_SYN)
+			skiff__mptcp_join_syn_out(sf, b);
+	} else if (sf->phase == SKIFF_MPTCP_JOIN_ACK_SENT) {
+		/* Our HMAC on each ACK until the peer ACKs one (3.2). */
+		if (!(flags & (TCP_SYN | TCP_FIN)))
+			skiff__mptcp_join_ack_out(sf, b + room - SKIFF_MPTCP_JOIN_ACK_LEN);
+	} else if (pcb->state == SYN_SENT || sf->phase == SKIFF_MPTCP_SYN_SENT) {
 		if ((flags & TCP_SYN) && sf->phase == SKIFF_MPTCP_SYN_SENT) {
 			b[0] = PKB_MPTCP_OPT_KIND;
 			b[1] = SKIFF_MPTCP_MPC_SYN_LEN;
@@ -673,8 +807,26 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			st->stats.mptcp_mp_fail_tx++;
 		}
 		n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
-		pkb_mptcp_dss_encode(&m, c->csum, b + room - n, n);
-		st->stats.mptcp_dss_tx++;
+		if (c->echo_owed && !(m.flags & PKB_DSS_MAP) && !c->fb.fail_tx &&
+		    !(flags & (TCP_SYN | TCP_FIN))) {
+			/* The echo of the peer's ADD_ADDR (3.4.1) on a pure
+			 * ACK, beside the DATA_ACK (32 bits, or none, where an
+			 * IPv6 echo leaves no room for 64). */
+			unsigned e = add_addr_echo(&c->echo, b);
+
+			if (e + n > room) {
+				m.flags &= (u8_t)~PKB_DSS_ACK64;
+				n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
+			}
+			if (e + n > room)
+				n = 0;
+			c->echo_owed = false;
+			st->stats.mptcp_add_addr_echo_tx++;
+		}
+		if (n) {
+			pkb_mptcp_dss_encode(&m, c->csum, b + room - n, n);
+			st->stats.mptcp_dss_tx++;
+		}
 	}
 	memcpy(opts, b, room);
 	return opts + room / 4;

@@ -39,10 +39,21 @@ struct tcp_pcb;
 #define SKIFF_MPTCP_JOIN_ACK_LEN    24	 /* ... on the third ACK: HMAC */
 /* Option subtypes (RFC 8684 section 8); MP_TCPRST is the highest assigned
  * (0xf is for private use: unknown to us too). */
-#define SKIFF_MPTCP_SUB_CAPABLE 0
-#define SKIFF_MPTCP_SUB_JOIN	1
-#define SKIFF_MPTCP_SUB_FAIL	6
-#define SKIFF_MPTCP_SUB_TCPRST	8
+#define SKIFF_MPTCP_SUB_CAPABLE	  0
+#define SKIFF_MPTCP_SUB_JOIN	  1
+#define SKIFF_MPTCP_SUB_ADD_ADDR  3
+#define SKIFF_MPTCP_SUB_RM_ADDR	  4
+#define SKIFF_MPTCP_SUB_PRIO	  5
+#define SKIFF_MPTCP_SUB_FAIL	  6
+#define SKIFF_MPTCP_SUB_FASTCLOSE 7
+#define SKIFF_MPTCP_SUB_TCPRST	  8
+#define SKIFF_MPTCP_FASTCLOSE_LEN 12 /* MP_FASTCLOSE: the receiver's key (3.5) */
+#define SKIFF_MPTCP_TCPRST_LEN	  4  /* MP_TCPRST: flags, reason (3.6) */
+#define SKIFF_MPTCP_PRIO_LEN	  3  /* MP_PRIO: the backup flag (3.3.8) */
+#define SKIFF_MPTCP_RM_IDS	  8  /* address ids one REMOVE_ADDR names, at most */
+/* MP_TCPRST reasons (3.6) skiff writes. */
+#define SKIFF_MPTCP_RST_UNSPEC 0 /* unspecified: the connection is going */
+#define SKIFF_MPTCP_RST_EMPTCP 1 /* an MPTCP-specific error (a wrong HMAC) */
 /* Option bytes of every segment of an MPTCP subflow after the handshake:
  * the longest DSS (64-bit DATA_ACK and DSN, a checksum's room), NOP-padded.
  * One length for all, because lwIP sizes a segment's header room when it
@@ -56,6 +67,9 @@ enum skiff_mptcp_phase {
 	SKIFF_MPTCP_EST,	   /* keys exchanged: DSS on every segment */
 	SKIFF_MPTCP_FALLBACK,	   /* carried on as TCP (RFC 8684 3.7) */
 	SKIFF_MPTCP_JOIN_SYN_RCVD, /* MP_JOIN answered (our HMAC on the SYN-ACK) */
+	SKIFF_MPTCP_JOIN_SYN_SENT, /* we asked to join (MP_JOIN on our SYN) */
+	SKIFF_MPTCP_JOIN_ACK_SENT, /* ... the peer's HMAC checked, ours on the third
+				    * ACK, until the peer ACKs it */
 };
 
 /* Subflows one connection takes (the first and its joins). */
@@ -110,6 +124,21 @@ struct skiff_mptcp_conn {
 	unsigned nsf;
 	bool joined; /* a join was taken: data may come ahead of the pointer */
 	bool tok_listed, orphan;
+	/* The application reset the connection: every subflow's RST carries
+	 * MP_FASTCLOSE (3.5). */
+	bool fastclose;
+	/* The path manager's signals (3.4): the peer's announced addresses
+	 * (ADD_ADDR) by address id, whether a join to each was opened; the
+	 * echo still owed for the last one. */
+	unsigned nann;
+	struct skiff_mptcp_ann {
+		uint8_t id, family; /* AF_INET, AF_INET6 */
+		uint8_t addr[16];
+		uint16_t port; /* host order; 0: none given */
+		bool joined;
+	} ann[SKIFF_MPTCP_MAX_SUBFLOWS];
+	bool echo_owed;
+	struct skiff_mptcp_ann echo;
 	struct skiff_mptcp_conn *tok_next;    /* the token table's chain */
 	struct skiff_mptcp_conn *orphan_next; /* first subflow gone, joins left */
 	/* Data-level reassembly (recv.c), sorted by dsn. */
@@ -168,8 +197,10 @@ struct skiff_mptcp_sf {
 	 * and the peer's address id; window owed to the peer (join.c). */
 	bool join, backup, closing;
 	uint8_t raddr_id;
+	uint8_t rst_reason; /* MP_TCPRST's reason on our RST of it (3.6) */
 	uint32_t lnonce, rnonce;
 	uint8_t synack_hmac[8];
+	uint8_t ack_hmac[20]; /* a join we opened: HMAC-A, for the third ACK */
 	struct tcp_pcb *pcb;
 	struct skiff_mptcp_sf *next;
 	uint32_t owed;
@@ -202,6 +233,15 @@ struct skiff_mptcp_rx {
 	uint8_t mpc_opt[24];
 	uint8_t join_opt[24];
 	uint64_t fail_seq;
+	/* The path manager's signals and the closing options (3.4 to 3.6),
+	 * their lengths checked by the walk. */
+	bool add_addr, rm_addr, prio, fastclose, tcprst;
+	uint8_t add_addr_len;
+	uint8_t add_addr_opt[30];
+	uint8_t nrm, rm_ids[SKIFF_MPTCP_RM_IDS];
+	bool prio_backup;
+	uint64_t fastclose_key;
+	uint8_t tcprst_flags, tcprst_reason;
 	struct pkb_ext_mptcp map;
 };
 
@@ -285,6 +325,24 @@ void skiff__mptcp_join_setup(uint8_t id);
 /* lwIP's accept of @p pcb: true when it is a join (state @p sf), whose
  * events join.c takes; no socket is made for it. */
 bool skiff__mptcp_join_accept(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
+/* ADD_ADDR (3.4.1, not an echo) on a subflow of @p c: its HMAC checked,
+ * echoed, and a join opened to it when skiff_config allows. */
+void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, const uint8_t *o,
+			      unsigned len);
+/* REMOVE_ADDR (3.4.2): the joins to or from those address ids close. */
+void skiff__mptcp_rm_addr_in(struct skiff_mptcp_conn *c, const uint8_t *ids, unsigned n);
+/* The SYN-ACK of a join we asked for: its HMAC checked. ERR_ABRT: wrong,
+ * @p pcb reset and freed. */
+err_t skiff__mptcp_join_synack_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+				  const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx);
+/* The MP_JOIN of our SYN (12 bytes) and third ACK (24), at @p b. */
+unsigned skiff__mptcp_join_syn_out(const struct skiff_mptcp_sf *sf, uint8_t *b);
+unsigned skiff__mptcp_join_ack_out(const struct skiff_mptcp_sf *sf, uint8_t *b);
+/* The peer ACKed our third ACK: the join is established. */
+void skiff__mptcp_join_acked(struct skiff_mptcp_sf *sf);
+/* MP_FASTCLOSE with our key (3.5): every subflow of @p c but @p except
+ * (which a RST resets already) is reset, the socket told ECONNRESET. */
+void skiff__mptcp_fastclose_rx_reset(struct skiff_mptcp_conn *c, struct tcp_pcb *except);
 /* The first subflow closes (or is reset, @p abort): so do the joins. */
 void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort);
 /* A join's state leaves its connection's list. */

@@ -23,7 +23,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "engine.h"
 #include "instance.h"
 #include "mptcp/conn.h"
 #include "tcpglue.h"
@@ -276,6 +278,7 @@ err_t skiff__mptcp_join_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 		/* No MP_JOIN, a wrong HMAC, or a connection gone meanwhile:
 		 * the subflow is reset (3.2). */
 		st->stats.mptcp_join_bad_hmac++;
+		sf->rst_reason = SKIFF_MPTCP_RST_EMPTCP;
 		tcp_abort(pcb);
 		return ERR_ABRT;
 	}
@@ -292,10 +295,273 @@ err_t skiff__mptcp_join_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 	return ERR_OK;
 }
 
-/* ---- the join's data ------------------------------------------------------------------ */
+/* ---- joins we open (3.2, the initiator's side) ------------------------------------- */
+
+static err_t join_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
 
 /* lwIP's ext arg slot of a subflow's state (conn.c's). */
 static uint8_t ext_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
+
+static void sf_destroy(u8_t id, void *data)
+{
+	(void)id;
+	skiff__mptcp_sf_free(data);
+}
+
+static const struct tcp_ext_arg_callbacks join_callbacks = {.destroy = sf_destroy};
+
+/* Opens a join of @p c to the address the peer announced as @p a: from
+ * the first subflow's local address, our address id 0 (it is that one).
+ * The SYN carries MP_JOIN with the peer's token and our nonce. False when
+ * it could not go (no pcb, no route). */
+static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_ann *a)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct tcp_pcb *main = c->main_pcb, *pcb;
+	struct skiff_mptcp_sf *sf, **pp;
+	ip_addr_t to;
+
+	if (a->family == AF_INET) {
+		uint32_t v;
+
+		memcpy(&v, a->addr, 4);
+		ip_addr_set_ip4_u32_val(to, v);
+	} else {
+		ip_addr_copy_from_ip6_packed(to, *(const ip6_addr_p_t *)(const void *)a->addr);
+		ip6_addr_assign_zone(ip_2_ip6(&to), IP6_UNICAST, ip_current_netif());
+	}
+	pcb = tcp_new_ip_type(IP_GET_TYPE(&main->local_ip));
+	sf = calloc(1, sizeof(*sf));
+	if (!pcb || !sf) {
+		if (pcb)
+			tcp_abort(pcb);
+		free(sf);
+		return false;
+	}
+	sf->phase = SKIFF_MPTCP_JOIN_SYN_SENT;
+	sf->join = true;
+	sf->raddr_id = a->id;
+	skiff__random(&sf->lnonce, sizeof(sf->lnonce));
+	sf->pcb = pcb;
+	sf->conn = c;
+	c->nsf++;
+	for (pp = &c->joins; *pp; pp = &(*pp)->next)
+		;
+	*pp = sf;
+	tcp_ext_arg_set(pcb, ext_id, sf);
+	tcp_ext_arg_set_callbacks(pcb, ext_id, &join_callbacks);
+	pcb->skiff_flags |= SKIFF_PCB_MPTCP;
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, join_recv);
+	if (tcp_bind(pcb, &main->local_ip, 0) != ERR_OK ||
+	    tcp_connect(pcb, &to, a->port ? a->port : main->remote_port, NULL) != ERR_OK) {
+		tcp_abort(pcb); /* frees sf with it */
+		return false;
+	}
+	st->stats.mptcp_join_syn_tx++;
+	return true;
+}
+
+unsigned skiff__mptcp_join_syn_out(const struct skiff_mptcp_sf *sf, uint8_t *b)
+{
+	b[0] = 30;
+	b[1] = SKIFF_MPTCP_JOIN_SYN_LEN;
+	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_JOIN << 4 | (sf->backup ? 0x01 : 0));
+	b[3] = 0; /* our address id: the first subflow's address */
+	put_be32(b + 4, sf->conn->remote_token);
+	put_be32(b + 8, sf->lnonce);
+	return SKIFF_MPTCP_JOIN_SYN_LEN;
+}
+
+err_t skiff__mptcp_join_synack_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+				  const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_conn *c = sf->conn;
+	uint8_t msg[8], mac[SKIFF_MPTCP_HMAC_LEN];
+
+	if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST)) != (TCP_SYN | TCP_ACK) ||
+	    hdr->ackno != pcb->snd_nxt)
+		return ERR_OK;
+	/* HMAC-B = HMAC(Key-B || Key-A, R-B || R-A), its first 64 bits on
+	 * the SYN-ACK (the peer is B here, we A). */
+	if (rx->join) {
+		sf->rnonce = be32(rx->join_opt + 12);
+		put_be32(msg, sf->rnonce);
+		put_be32(msg + 4, sf->lnonce);
+	}
+	if (!rx->join || !c->main_pcb ||
+	    skiff__mptcp_hmac(c->remote_key, c->local_key, msg, sizeof(msg), mac) ||
+	    memcmp(rx->join_opt + 4, mac, 8) != 0) {
+		/* No MP_JOIN (a peer or a path without MPTCP), a wrong HMAC,
+		 * or a connection gone meanwhile: the subflow is reset (3.2). */
+		st->stats.mptcp_join_bad_hmac++;
+		sf->rst_reason = SKIFF_MPTCP_RST_EMPTCP;
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	sf->backup = rx->join_opt[2] & 0x01;
+	sf->iss = hdr->ackno - 1;
+	sf->irs = hdr->seqno;
+	/* HMAC-A = HMAC(Key-A || Key-B, R-A || R-B): 160 bits of it go on
+	 * the third ACK, and again on each ACK until the peer ACKs one. */
+	put_be32(msg, sf->lnonce);
+	put_be32(msg + 4, sf->rnonce);
+	if (skiff__mptcp_hmac(c->local_key, c->remote_key, msg, sizeof(msg), mac)) {
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	memcpy(sf->ack_hmac, mac, sizeof(sf->ack_hmac));
+	sf->phase = SKIFF_MPTCP_JOIN_ACK_SENT;
+	sf->est_len = SKIFF_MPTCP_EST_LEN;
+	return ERR_OK;
+}
+
+unsigned skiff__mptcp_join_ack_out(const struct skiff_mptcp_sf *sf, uint8_t *b)
+{
+	b[0] = 30;
+	b[1] = SKIFF_MPTCP_JOIN_ACK_LEN;
+	b[2] = SKIFF_MPTCP_SUB_JOIN << 4;
+	b[3] = 0;
+	memcpy(b + 4, sf->ack_hmac, sizeof(sf->ack_hmac));
+	return SKIFF_MPTCP_JOIN_ACK_LEN;
+}
+
+static void join_established(struct skiff_mptcp_sf *sf)
+{
+	struct skiff_mptcp_conn *c = sf->conn;
+
+	sf->phase = SKIFF_MPTCP_EST;
+	sf->est_len = SKIFF_MPTCP_EST_LEN;
+	sf->rcv_deliv = 0;
+	sf->rmap_off = c->rcv_data_nxt;
+	sf->nrmap = 0;
+	c->joined = true;
+	skiff__s.stats.mptcp_join_established++;
+}
+
+void skiff__mptcp_join_acked(struct skiff_mptcp_sf *sf)
+{
+	if (sf->phase == SKIFF_MPTCP_JOIN_ACK_SENT)
+		join_established(sf);
+}
+
+/* ---- the path manager's signals (3.4) ------------------------------------------------ */
+
+/* Joins opened to announced addresses. */
+static unsigned ann_joined(const struct skiff_mptcp_conn *c)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->nann; i++)
+		n += c->ann[i].joined;
+	return n;
+}
+
+void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, const uint8_t *o,
+			      unsigned len)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct tcp_pcb *main = c->main_pcb;
+	struct skiff_mptcp_ann a = {.id = o[3]};
+	uint8_t msg[19], mac[SKIFF_MPTCP_HMAC_LEN];
+	unsigned alen = (len == 16 || len == 18) ? 4 : 16, n = 0, i;
+
+	a.family = alen == 4 ? AF_INET : AF_INET6;
+	memcpy(a.addr, o + 4, alen);
+	if (len == 18 || len == 30)
+		a.port = (uint16_t)(o[4 + alen] << 8 | o[5 + alen]);
+	/* The HMAC (3.4.1): HMAC(Key of the sender || Key of the receiver,
+	 * address id || address || port, 0 if none), its rightmost 64 bits. */
+	msg[n++] = a.id;
+	memcpy(msg + n, a.addr, alen);
+	n += alen;
+	msg[n++] = (uint8_t)(a.port >> 8);
+	msg[n++] = (uint8_t)a.port;
+	if (skiff__mptcp_hmac(c->remote_key, c->local_key, msg, n, mac) ||
+	    memcmp(o + len - 8, mac + SKIFF_MPTCP_HMAC_LEN - 8, 8) != 0) {
+		st->stats.mptcp_add_addr_bad_hmac++;
+		return;
+	}
+	st->stats.mptcp_add_addr_rx++;
+	c->echo = a;
+	c->echo_owed = true;
+	/* The echo goes on our next pure ACK: one is due now. */
+	tcp_ack_now(pcb);
+	/* Known already (the peer sends it again until it sees our echo)? */
+	for (i = 0; i < c->nann; i++)
+		if (c->ann[i].id == a.id)
+			break;
+	if (i < c->nann) {
+		if (c->ann[i].joined || memcmp(&c->ann[i].addr, a.addr, 16) != 0 ||
+		    c->ann[i].port != a.port)
+			return;
+	} else if (c->nann < SKIFF_MPTCP_MAX_SUBFLOWS) {
+		c->ann[c->nann++] = a;
+	} else {
+		return;
+	}
+	/* A join to it, as Linux's path manager opens one (add_addr_accepted):
+	 * same family as the first subflow, not the address and port that
+	 * subflow already goes to, room for one more subflow, data still to
+	 * come. */
+	if (!main || !c->main_sf || c->main_sf->phase != SKIFF_MPTCP_EST || c->fb.failed ||
+	    c->data_fin_rcvd || c->nsf >= SKIFF_MPTCP_MAX_SUBFLOWS ||
+	    ann_joined(c) >= st->cfg.mptcp_add_addr_accepted ||
+	    (a.family == AF_INET) != IP_IS_V4(&main->remote_ip))
+		return;
+	if (a.family == AF_INET && !a.port &&
+	    memcmp(a.addr, &ip_2_ip4(&main->remote_ip)->addr, 4) == 0)
+		return;
+	if (join_connect(c, &a))
+		c->ann[i].joined = true;
+}
+
+void skiff__mptcp_rm_addr_in(struct skiff_mptcp_conn *c, const uint8_t *ids, unsigned n)
+{
+	struct skiff_mptcp_sf *j, *nx;
+
+	for (unsigned k = 0; k < n; k++) {
+		for (unsigned i = 0; i < c->nann; i++)
+			if (c->ann[i].id == ids[k])
+				c->ann[i] = c->ann[--c->nann];
+		/* The joins to (ours) or from (the peer's) that address close:
+		 * a FIN, as Linux closes them. */
+		for (j = c->joins; j; j = nx) {
+			nx = j->next;
+			if (j->raddr_id != ids[k] || !j->pcb || j->closing)
+				continue;
+			j->closing = true;
+			if (tcp_close(j->pcb) != ERR_OK)
+				tcp_abort(j->pcb);
+		}
+	}
+}
+
+void skiff__mptcp_fastclose_rx_reset(struct skiff_mptcp_conn *c, struct tcp_pcb *except)
+{
+	struct tcp_pcb *main = c->main_pcb;
+
+	/* The joins first: the connection's state lives while the first
+	 * subflow (or @p except) holds it. */
+	for (;;) {
+		struct skiff_mptcp_sf *j;
+		bool last = c->nsf == 1;
+
+		for (j = c->joins; j && (!j->pcb || j->pcb == except); j = j->next)
+			;
+		if (!j)
+			break;
+		j->closing = true;
+		tcp_abort(j->pcb);
+		if (last)
+			return;
+	}
+	if (main && main != except)
+		skiff__tcp_reset_by_peer(main);
+}
+
+/* ---- the join's data ------------------------------------------------------------------ */
 
 void skiff__mptcp_join_setup(uint8_t id)
 {

@@ -1210,6 +1210,241 @@ static void test_mptcp_skiff_client_v6(void)
 	mptcp_skiff_client(AF_INET6, false);
 }
 
+/* skiff joins what a peer announces (skiff_config.mptcp_add_addr_accepted). */
+static void tweak_add_addr_accepted(struct skiff_config *c)
+{
+	c->mptcp_add_addr_accepted = 1;
+}
+
+/* The kernel's MPTCP listener that announces its second address (the test
+ * makes it a "signal" endpoint): sends j->bytes to skiff's client and
+ * reports its transfer, then, at the parent's word, reads once and
+ * reports what the read saw ('e' EOF, 'R' ECONNRESET, '?' else). */
+static int k_mptcp_server_announcing(struct kjob *j)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = st_sockaddr(j->family, "0.0.0.0", "::", PORT, &ss);
+	struct st_xfer x;
+	char ready = 'r', b, seen;
+	int lfd, fd, one = 1;
+	ssize_t n;
+
+	lfd = socket(j->family, SOCK_STREAM, IPPROTO_MPTCP);
+	if (lfd < 0)
+		return 2;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 8))
+		return 2;
+	st_child_report(&ready, 1);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 3;
+	/* The listener stays: MP_JOIN SYNs come to it. */
+	if (st_kernel_send_stream(fd, ST_SEED_DOWN, j->bytes, &x))
+		return 5;
+	st_child_report(&x, sizeof(x));
+	if (!st_child_wait_go(60000))
+		return 6;
+	n = recv(fd, &b, 1, 0);
+	seen = n == 0 ? 'e' : n < 0 && errno == ECONNRESET ? 'R' : '?';
+	st_child_report(&seen, 1);
+	close(fd);
+	close(lfd);
+	return 0;
+}
+
+/* Runs the stack for @p ms. */
+static void pump_ms(int ms)
+{
+	long long end = st_now_ms() + ms;
+
+	while (st_now_ms() < end)
+		skiff_poll(5);
+}
+
+/* Polls the stack until @p done says so or @p ms pass; whether it did. */
+static bool poll_until(bool (*done)(int fd), int fd, int ms)
+{
+	long long end = st_now_ms() + ms;
+
+	while (!done(fd)) {
+		if (st_now_ms() > end)
+			return false;
+		skiff_poll(5);
+	}
+	return true;
+}
+
+static bool one_subflow_left(int fd)
+{
+	struct skiff_mptcp_status ms;
+	struct skiff_stats st;
+
+	skiff_get_stats(&st);
+	return st.mptcp_rm_addr_rx > 0 && skiff_mptcp_status(fd, &ms) == 0 && ms.subflows == 1;
+}
+
+/* The path manager's signals with a Linux server (RFC 8684 3.4): Linux
+ * announces its second address (ADD_ADDR, from a "signal" endpoint) to
+ * skiff's client; skiff checks its HMAC, echoes it and opens a join there
+ * (MP_JOIN as the initiator: the peer's token, HMAC-B checked on the
+ * SYN-ACK, HMAC-A on the third ACK, till the peer ACKs it). Linux then
+ * sends its 64 MiB on both subflows. Then Linux removes the endpoint
+ * (REMOVE_ADDR): skiff closes the join. Last, skiff resets the connection
+ * (SO_LINGER {1, 0}): its RST carries MP_FASTCLOSE and MP_TCPRST, and the
+ * Linux socket reads ECONNRESET. */
+static void test_mptcp_add_addr_skiff_client(void)
+{
+	static const char *const names[] = {
+		"MPTcpExtAddAddrTx",
+		"MPTcpExtEchoAdd",
+		"MPTcpExtMPJoinSynRx",
+		"MPTcpExtMPJoinAckRx",
+		"MPTcpExtMPJoinAckHMacFailure",
+		"MPTcpExtMPFastcloseRx",
+		"MPTcpExtMPRstRx",
+		"MPTcpExtRmAddrTx",
+	};
+	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = BIG};
+	struct skiff_mptcp_status ms;
+	struct st_xfer down, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	struct linger lg = {1, 0};
+	uint64_t v[8];
+	socklen_t len;
+	char ready, seen = 0;
+	int fd;
+
+	mptcp_env_up("mpaa");
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1],
+			       "ip addr add %s/24 dev %s && "
+			       "ip mptcp limits set subflows 2 && "
+			       "ip mptcp endpoint add %s dev %s id 1 signal",
+			       PEER2_IP4, K.net.ifname[1], PEER2_IP4, K.net.ifname[1]) == 0);
+	kchild(&j);
+	st_xsk_tweak = tweak_add_addr_accepted;
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j.bytes, true, false, &down) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT(skiff_mptcp_status(fd, &ms) == 0);
+	st_note_rate("kernel -> skiff (MPTCP, two subflows, the join skiff opened)", j.bytes,
+		     down.seconds);
+	skiff_get_stats(&st);
+	tk_note("skiff: ADD_ADDR in %llu (bad HMAC %llu), echoes out %llu, MP_JOIN SYNs out %llu, "
+		"joins established %llu (bad HMAC %llu), %u subflows, %llu bytes in on the join, "
+		"%llu kept ahead of the data-level pointer, map mismatch %llu",
+		(unsigned long long)st.mptcp_add_addr_rx,
+		(unsigned long long)st.mptcp_add_addr_bad_hmac,
+		(unsigned long long)st.mptcp_add_addr_echo_tx,
+		(unsigned long long)st.mptcp_join_syn_tx,
+		(unsigned long long)st.mptcp_join_established,
+		(unsigned long long)st.mptcp_join_bad_hmac, ms.subflows,
+		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)st.mptcp_ooo_bytes,
+		(unsigned long long)st.mptcp_map_mismatch);
+	CU_ASSERT(st.mptcp_add_addr_rx >= 1);
+	TK_ASSERT_EQ(st.mptcp_add_addr_bad_hmac, 0);
+	CU_ASSERT(st.mptcp_add_addr_echo_tx >= 1);
+	TK_ASSERT_EQ(st.mptcp_join_syn_tx, 1);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	TK_ASSERT_EQ(st.mptcp_join_bad_hmac, 0);
+	TK_ASSERT_EQ(ms.subflows, 2);
+	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	/* REMOVE_ADDR: the join to that address closes. */
+	CU_ASSERT(tb_run(K.net.ns[1], "ip mptcp endpoint delete id 1") == 0);
+	CU_ASSERT(poll_until(one_subflow_left, fd, 5000));
+	skiff_get_stats(&st);
+	tk_note("after the endpoint's removal: REMOVE_ADDR in %llu, subflows %s",
+		(unsigned long long)st.mptcp_rm_addr_rx, one_subflow_left(fd) ? "1" : "still 2");
+	/* The application's reset: MP_FASTCLOSE. */
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	pump_ms(200);
+	st_child_go();
+	CU_ASSERT(st_child_read_report(&seen, 1, 10000));
+	skiff_get_stats(&st);
+	tk_note("skiff: MP_FASTCLOSE out %llu, MP_TCPRST out %llu; Linux's read saw '%c'",
+		(unsigned long long)st.mptcp_fastclose_tx, (unsigned long long)st.mptcp_rst_tx,
+		seen);
+	CU_ASSERT(st.mptcp_fastclose_tx >= 1);
+	CU_ASSERT(st.mptcp_rst_tx >= 1);
+	TK_ASSERT_EQ(seen, 'R');
+	k_mptcp_counters(names, v, 8);
+	TK_ASSERT_EQ(v[0], 1); /* Linux announced once */
+	TK_ASSERT_EQ(v[1], 1); /* and took our echo */
+	TK_ASSERT_EQ(v[2], 1); /* our MP_JOIN SYN */
+	TK_ASSERT_EQ(v[3], 1); /* our third ACK's HMAC */
+	TK_ASSERT_EQ(v[4], 0);
+	CU_ASSERT(v[5] >= 1); /* our MP_FASTCLOSE */
+	CU_ASSERT(v[6] >= 1); /* our MP_TCPRST */
+}
+
+/* A Linux client closes an MPTCP connection with data unread: Linux
+ * resets it with MP_FASTCLOSE (RFC 8684 3.5) and MP_TCPRST on its RST.
+ * skiff checks the key, counts both, and the socket reads ECONNRESET. */
+static int k_client_unread_close(struct kjob *j)
+{
+	char buf[1000], seen = 'k';
+	int fd;
+
+	if (!st_child_wait_go(10000))
+		return 2;
+	fd = st_kernel_connect(j->family, IPPROTO_MPTCP, STACK_IP4, STACK_IP6, PORT);
+	if (fd < 0)
+		return 3;
+	memset(buf, 'a', sizeof(buf));
+	if (send(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+		return 4;
+	/* skiff's bytes arrive and stay unread. */
+	if (!st_child_wait_go(10000))
+		return 5;
+	close(fd);
+	st_child_report(&seen, 1);
+	return 0;
+}
+
+static void test_mptcp_fastclose_from_linux(void)
+{
+	static const char *const names[] = {"MPTcpExtMPFastcloseTx", "MPTcpExtMPRstTx"};
+	struct kjob j = {.fn = k_client_unread_close, .family = AF_INET, .proto = IPPROTO_MPTCP};
+	struct skiff_stats st;
+	char buf[1000], seen;
+	uint64_t v[2];
+	size_t got = 0;
+	ssize_t n;
+	int lfd, fd;
+
+	mptcp_env_up("mpfc");
+	fd = mptcp_accept_child(&j, &lfd);
+	while (got < sizeof(buf) && (n = skiff_recv(fd, buf, sizeof(buf) - got, 0)) > 0)
+		got += (size_t)n;
+	TK_ASSERT_EQ(got, sizeof(buf));
+	memset(buf, 'b', sizeof(buf));
+	CU_ASSERT(skiff_send(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+	pump_ms(300);
+	st_child_go();
+	CU_ASSERT(st_child_read_report(&seen, 1, 10000));
+	n = skiff_recv(fd, buf, sizeof(buf), 0);
+	tk_note("skiff's read after Linux's close: %zd (%s)", n, n < 0 ? strerror(errno) : "-");
+	CU_ASSERT(n == -1 && errno == ECONNRESET);
+	skiff_get_stats(&st);
+	tk_note("skiff: MP_FASTCLOSE in %llu, MP_TCPRST in %llu",
+		(unsigned long long)st.mptcp_fastclose_rx, (unsigned long long)st.mptcp_rst_rx);
+	k_mptcp_counters(names, v, 2);
+	CU_ASSERT(st.mptcp_fastclose_rx >= 1);
+	CU_ASSERT(st.mptcp_rst_rx >= 1);
+	CU_ASSERT(v[0] >= 1); /* Linux sent MP_FASTCLOSE */
+	CU_ASSERT(v[1] >= 1); /* and MP_TCPRST */
+	skiff_close(fd);
+	skiff_close(lfd);
+}
+
 /* Linux with MPTCP off (net.mptcp.enabled=0, a plain TCP client) to a
  * skiff MPTCP listener: the accepted connection reports the fallback. */
 static void test_mptcp_fallback_reported_server(void)
@@ -1788,6 +2023,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_skiff_client_v4),
 	TK_TEST(test_mptcp_skiff_client_v6),
 	TK_TEST(test_mptcp_checksum_skiff_client),
+	TK_TEST(test_mptcp_add_addr_skiff_client),
+	TK_TEST(test_mptcp_fastclose_from_linux),
 	TK_TEST(test_mptcp_checksum_failure_rx),
 	TK_TEST(test_mptcp_checksum_failure_tx),
 	TK_TEST(test_mptcp_fallback_reported_server),

@@ -195,6 +195,10 @@ struct skiff_config {
 				* connect() and on every connection a listener
 				* accepts, as Linux's net.mptcp.checksum_enabled
 				* (default off: used only when the peer asks) */
+	/** MPTCP: subflows (MP_JOIN) one connection opens to addresses its
+	 * peer announces (ADD_ADDR), as Linux's `ip mptcp limits
+	 * add_addr_accepted` (default 0: none, as Linux; at most 7). */
+	uint8_t mptcp_add_addr_accepted;
 	/* observability (docs/observability.md) */
 	bool no_stat_publish;	   /**< publish no counters for skiff-stat (so does
 				    * SKIFF_STAT=0 in the environment) */
@@ -661,6 +665,18 @@ struct skiff_stats {
 				   * pointer (another subflow's data due first): kept */
 	uint64_t mptcp_ooo_drop;  /**< ... dropped instead (no room): sent again by
 				   * the peer at the connection level */
+	/* MPTCP's path manager signals and closing options (docs/mptcp.md) */
+	uint64_t mptcp_join_syn_tx;	  /**< MP_JOIN SYNs skiff sent (joins it opened) */
+	uint64_t mptcp_add_addr_rx;	  /**< ADD_ADDRs received, HMAC right: echoed */
+	uint64_t mptcp_add_addr_bad_hmac; /**< ... HMAC wrong: ignored, not echoed */
+	uint64_t mptcp_add_addr_echo_tx;  /**< ADD_ADDR echoes sent */
+	uint64_t mptcp_add_addr_echo_rx;  /**< ADD_ADDR echoes received (ignored) */
+	uint64_t mptcp_rm_addr_rx;	  /**< REMOVE_ADDRs received (their joins closed) */
+	uint64_t mptcp_prio_rx;		  /**< MP_PRIOs received */
+	uint64_t mptcp_fastclose_rx;	  /**< MP_FASTCLOSEs received with our key: reset */
+	uint64_t mptcp_fastclose_tx;	  /**< MP_FASTCLOSEs sent (one per subflow reset) */
+	uint64_t mptcp_rst_rx;		  /**< MP_TCPRSTs received (on a RST) */
+	uint64_t mptcp_rst_tx;		  /**< MP_TCPRSTs sent (on our RSTs) */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */
