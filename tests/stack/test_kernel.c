@@ -1262,6 +1262,20 @@ static void pump_ms(int ms)
 		skiff_poll(5);
 }
 
+/* The Linux server's second address (10.77.0.3 or fd77::3), which its
+ * path manager announces to its clients (a "signal" endpoint, id 1). */
+static void k_announce_second_address(int family)
+{
+	const char *ip = family == AF_INET6 ? PEER2_IP6 : PEER2_IP4;
+
+	/* (nodad: an IPv6 address is usable at once.) */
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip addr add %s/%d dev %s nodad", ip,
+			       family == AF_INET6 ? 64 : 24, K.net.ifname[1]) == 0);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp limits set subflows 2") == 0);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp endpoint add %s dev %s id 1 signal", ip,
+			       K.net.ifname[1]) == 0);
+}
+
 /* Polls the stack until @p done says so or @p ms pass; whether it did. */
 static bool poll_until(bool (*done)(int fd), int fd, int ms)
 {
@@ -1293,7 +1307,7 @@ static bool one_subflow_left(int fd)
  * (REMOVE_ADDR): skiff closes the join. Last, skiff resets the connection
  * (SO_LINGER {1, 0}): its RST carries MP_FASTCLOSE and MP_TCPRST, and the
  * Linux socket reads ECONNRESET. */
-static void test_mptcp_add_addr_skiff_client(void)
+static void mptcp_add_addr_skiff_client(int family)
 {
 	static const char *const names[] = {
 		"MPTcpExtAddAddrTx",
@@ -1305,7 +1319,7 @@ static void test_mptcp_add_addr_skiff_client(void)
 		"MPTcpExtMPRstRx",
 		"MPTcpExtRmAddrTx",
 	};
-	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = BIG};
+	struct kjob j = {.fn = k_mptcp_server_announcing, .family = family, .bytes = BIG};
 	struct skiff_mptcp_status ms;
 	struct st_xfer down, theirs;
 	struct sockaddr_storage ss;
@@ -1316,19 +1330,15 @@ static void test_mptcp_add_addr_skiff_client(void)
 	char ready, seen = 0;
 	int fd;
 
-	mptcp_env_up("mpaa");
-	CU_ASSERT_FATAL(tb_run(K.net.ns[1],
-			       "ip addr add %s/24 dev %s && "
-			       "ip mptcp limits set subflows 2 && "
-			       "ip mptcp endpoint add %s dev %s id 1 signal",
-			       PEER2_IP4, K.net.ifname[1], PEER2_IP4, K.net.ifname[1]) == 0);
+	mptcp_env_up(family == AF_INET6 ? "mpa6" : "mpa4");
+	k_announce_second_address(family);
 	kchild(&j);
 	st_xsk_tweak = tweak_add_addr_accepted;
 	stack_up();
 	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
-	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	fd = skiff_socket(family, SOCK_STREAM, IPPROTO_MPTCP);
 	CU_ASSERT_FATAL(fd >= 0);
-	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	len = st_sockaddr(family, PEER_IP4, PEER_IP6, PORT, &ss);
 	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j.bytes, true, false, &down) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
@@ -1383,6 +1393,85 @@ static void test_mptcp_add_addr_skiff_client(void)
 	TK_ASSERT_EQ(v[4], 0);
 	CU_ASSERT(v[5] >= 1); /* our MP_FASTCLOSE */
 	CU_ASSERT(v[6] >= 1); /* our MP_TCPRST */
+}
+
+static void test_mptcp_add_addr_skiff_client(void)
+{
+	mptcp_add_addr_skiff_client(AF_INET);
+}
+
+static void test_mptcp_add_addr_skiff_client_v6(void)
+{
+	mptcp_add_addr_skiff_client(AF_INET6);
+}
+
+/* A Linux server that announces its second address, its sending shaped
+ * per source address (10.77.0.2 and 10.77.0.3 each at @p mbit), sends
+ * @p bytes to skiff's client; with @p join skiff joins the announced
+ * address (else it takes no join: one subflow). The time skiff took to
+ * receive them; what came on the join to @p on_join. A whole environment
+ * of its own. */
+static double announce_shaped_download(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join)
+{
+	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = bytes};
+	struct st_xfer down, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	socklen_t len;
+	char ready, seen = 0;
+	double secs;
+	int fd;
+
+	mptcp_env_up(join ? "mpd2" : "mpd1");
+	k_announce_second_address(AF_INET);
+	k_shape_by_source(mbit);
+	kchild(&j);
+	if (join)
+		st_xsk_tweak = tweak_add_addr_accepted;
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, bytes, true, false, &down) == 0);
+	CU_ASSERT(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT(skiff_close(fd) == 0);
+	st_child_go();
+	CU_ASSERT(st_child_read_report(&seen, 1, 10000));
+	TK_ASSERT_EQ(seen, 'e');
+	skiff_get_stats(&st);
+	*on_join = st.mptcp_join_rx_bytes;
+	TK_ASSERT_EQ(st.mptcp_add_addr_rx >= 1, true);
+	TK_ASSERT_EQ(st.mptcp_join_established, join ? 1 : 0);
+	TK_ASSERT_EQ(st.mptcp_ooo_drop, 0);
+	secs = down.seconds;
+	teardown();
+	setup();
+	return secs;
+}
+
+/* Two paths move more than one, the other way round (issue #18's test):
+ * a Linux server's two addresses each shaped to the same rate, 16 MiB
+ * down to skiff's client over one subflow, then over two (the join skiff
+ * opens to the address Linux announced): at least 1.6 times. */
+static void test_mptcp_add_addr_two_paths_shaped(void)
+{
+	const unsigned mbit = 40;
+	const uint64_t bytes = 16 * ST_MIB;
+	uint64_t j1 = 0, j2 = 0;
+	double one, two;
+
+	one = announce_shaped_download(false, mbit, bytes, &j1);
+	two = announce_shaped_download(true, mbit, bytes, &j2);
+	tk_note("16 MiB down, each server address shaped to %u Mbit/s: one subflow %.2f s "
+		"(%.1f Mbit/s), two subflows %.2f s (%.1f Mbit/s, %llu bytes on the join "
+		"skiff opened): %.2fx",
+		mbit, one, bytes * 8 / one / 1e6, two, bytes * 8 / two / 1e6,
+		(unsigned long long)j2, one / two);
+	TK_ASSERT_EQ(j1, 0);
+	CU_ASSERT(j2 > bytes / 4);
+	CU_ASSERT(one / two >= 1.6);
 }
 
 /* A Linux client closes an MPTCP connection with data unread: Linux
@@ -2024,6 +2113,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_skiff_client_v6),
 	TK_TEST(test_mptcp_checksum_skiff_client),
 	TK_TEST(test_mptcp_add_addr_skiff_client),
+	TK_TEST(test_mptcp_add_addr_skiff_client_v6),
+	TK_TEST(test_mptcp_add_addr_two_paths_shaped),
 	TK_TEST(test_mptcp_fastclose_from_linux),
 	TK_TEST(test_mptcp_checksum_failure_rx),
 	TK_TEST(test_mptcp_checksum_failure_tx),
