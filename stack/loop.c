@@ -85,6 +85,9 @@ static unsigned round_once(void)
 	/* MPTCP joins whose connection's first subflow went (join.c). */
 	if (__builtin_expect(skiff__mptcp_orphans != NULL, 0))
 		skiff__mptcp_reap();
+	/* ... and data of their dead or stale joins to send again. */
+	if (__builtin_expect(skiff__mptcp_reinject_due != NULL, 0))
+		skiff__mptcp_reinject_run();
 	if (__builtin_expect(skiff__fine_head != NULL, 0)) {
 		u32_t now = skiff__now_us();
 

@@ -239,6 +239,11 @@ static struct skiff_mptcp_sf *mptcp_of(const struct tcp_pcb *pcb)
 	return tcp_ext_arg_get(pcb, ext_mptcp_id);
 }
 
+struct skiff_mptcp_sf *skiff__mptcp_sf_of(const struct tcp_pcb *pcb)
+{
+	return mptcp_of(pcb);
+}
+
 bool skiff__mptcp_accept_join(struct tcp_pcb *pcb)
 {
 	return skiff__mptcp_join_accept(pcb, mptcp_of(pcb));

@@ -36,6 +36,26 @@ void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
 struct skiff_mptcp_conn;
 extern struct skiff_mptcp_conn *skiff__mptcp_orphans;
 void skiff__mptcp_reap(void);
+/* Connections with data of a dead or stale join to send again on the
+ * first subflow (stack/mptcp/send.c), and what sends it: once per poll
+ * round, outside lwIP's walks. */
+extern struct skiff_mptcp_conn *skiff__mptcp_reinject_due;
+void skiff__mptcp_reinject_run(void);
+/* Sending on an MPTCP connection whose first subflow is @p main (send.c):
+ * the subflow the next chunk of a plain send goes on (@p main when it has
+ * no joins); after a successful tcp_write() of @p len bytes (@p data, or
+ * NULL for a zero-copy buffer) on any subflow, its mapping recorded;
+ * whether a join has room (EPOLLOUT); the joins' queued data put out. */
+struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main);
+void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len);
+bool skiff__mptcp_writable(const struct tcp_pcb *main);
+/* Bytes the connection-level receive window lets the next send queue
+ * (SIZE_MAX while the connection has no joins: TCP's own window rules). */
+size_t skiff__mptcp_tx_limit(const struct tcp_pcb *main);
+void skiff__mptcp_output(struct tcp_pcb *main);
+/* lwIP patch 0024: may a write (or a FIN) on @p pcb join its last unsent
+ * segment? Not when it does not continue it at the data level. */
+bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb);
 /* Subflow @p i of the MPTCP connection whose first subflow is @p pcb: 0
  * is @p pcb, then its established joins in the order they came; NULL
  * past the last. */

@@ -4,6 +4,8 @@
 #ifndef SKIFF_LWIP_HOOKS_H
 #define SKIFF_LWIP_HOOKS_H
 
+#include <stdbool.h>
+
 #include "lwip/arch.h"
 #include "lwip/err.h"
 #include "lwip/pbuf.h"
@@ -46,6 +48,13 @@ struct pbuf *skiff__tcp_pbuf_alloc(const struct tcp_pcb *pcb, pbuf_layer layer, 
 	skiff__tcp_pbuf_alloc(pcb, layer, length, max_length)
 err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg);
 #define LWIP_HOOK_TCP_SEG_PREPARE(pcb, seg) skiff__tcp_seg_prepare(pcb, seg)
+
+/* A write (or FIN) on an MPTCP subflow that does not continue its last
+ * unsent segment at the data level starts a segment of its own: one DSS
+ * mapping per segment (stack/mptcp/send.c, patch 0024). */
+bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb);
+#define LWIP_HOOK_TCP_WRITE_APPENDS(pcb, last_unsent)                                              \
+	(!((pcb)->skiff_flags & SKIFF_PCB_MPTCP) || skiff__mptcp_write_appends(pcb))
 
 /* MPTCP option parsing (kind 30) and the secpath policy of listeners. */
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,

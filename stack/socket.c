@@ -11,7 +11,9 @@
 #include <sys/uio.h>
 
 #include "demux.h"
+#include "engine.h"
 #include "instance.h"
+#include "mptcp.h"
 #include "sock.h"
 #include "tcpglue.h"
 #include "timers.h"
@@ -281,25 +283,38 @@ static size_t iov_span(struct iov_at *a, uint8_t **p)
  * out with the next ACK, a full send buffer, or the uncork. */
 static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, int flags, int *err)
 {
-	struct tcp_pcb *pcb = s->pcb.tcp;
+	struct tcp_pcb *main = s->pcb.tcp, *pcb = main;
+	bool mptcp = main->skiff_flags & SKIFF_PCB_MPTCP;
 	size_t sent = 0, pushed = 0;
 	uint8_t *buf;
 
-	skiff__send_begin(s, pcb);
+	skiff__send_begin(s, main);
 	while (sent < len) {
-		size_t chunk = iov_span(a, &buf), room = tcp_sndbuf(pcb);
+		size_t chunk, room;
 		err_t e;
 
+		/* An MPTCP connection's scheduler picks the subflow of each
+		 * chunk (stack/mptcp/send.c). */
+		chunk = iov_span(a, &buf);
+		room = tcp_sndbuf(pcb);
+		if (mptcp) {
+			size_t lim = skiff__mptcp_tx_limit(main);
+
+			pcb = skiff__mptcp_tx_pcb(main);
+			room = tcp_sndbuf(pcb);
+			if (room > lim)
+				room = lim;
+		}
 		if (chunk > 0xffff)
 			chunk = 0xffff;
 		if (chunk > room)
 			chunk = room;
 		if (!chunk || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
 			break;
-		e = tcp_write(pcb, buf, (u16_t)chunk,
-			      TCP_WRITE_FLAG_COPY | (sent + chunk < len || (flags & MSG_MORE)
-							     ? TCP_WRITE_FLAG_MORE
-							     : 0));
+		e = skiff__tcp_write(pcb, buf, (u16_t)chunk,
+				     TCP_WRITE_FLAG_COPY | (sent + chunk < len || (flags & MSG_MORE)
+								    ? TCP_WRITE_FLAG_MORE
+								    : 0));
 		if (e == ERR_MEM)
 			break;
 		if (e != ERR_OK) {
@@ -323,9 +338,12 @@ static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, i
 			pushed = sent;
 		}
 	}
-	if (sent < len || !skiff__send_holds(s, pcb, flags))
-		tcp_output(pcb);
-	skiff__timer_arm(pcb);
+	if (sent < len || !skiff__send_holds(s, main, flags)) {
+		tcp_output(main);
+		if (mptcp)
+			skiff__mptcp_output(main);
+	}
+	skiff__timer_arm(main);
 	return sent;
 }
 

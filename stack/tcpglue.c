@@ -34,7 +34,28 @@ void skiff__tcpglue_init(void)
 
 bool skiff__tcp_writable(const struct tcp_pcb *pcb)
 {
+	/* An MPTCP connection's joins take plain sends too, within the
+	 * connection's window. */
+	if (pcb->skiff_flags & SKIFF_PCB_MPTCP)
+		return skiff__mptcp_writable(pcb);
 	return tcp_sndbuf(pcb) > TCP_SNDLOWAT && tcp_sndqueuelen(pcb) < TCP_SNDQUEUELOWAT;
+}
+
+err_t skiff__tcp_write(struct tcp_pcb *pcb, const void *data, u16_t len, u8_t flags)
+{
+	err_t e = tcp_write(pcb, data, len, flags);
+
+	if (e == ERR_OK && (pcb->skiff_flags & SKIFF_PCB_MPTCP))
+		skiff__mptcp_wrote(pcb, (flags & TCP_WRITE_FLAG_COPY) ? data : NULL, len);
+	return e;
+}
+
+void skiff__tcp_notify_pcb(struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = pcb->callback_arg;
+
+	if (s && s->pcb.tcp == pcb)
+		skiff__notify(s);
 }
 
 int skiff__sock_error(struct skiff_sock *s, bool for_send)

@@ -51,6 +51,13 @@ void skiff__tcp_recved(struct tcp_pcb *pcb, size_t n);
 size_t skiff__tcp_unread(const struct tcp_pcb *pcb);
 /* The peer's data ended without a FIN (MPTCP's DATA_FIN): EOF for reads. */
 void skiff__tcp_peer_eof(struct tcp_pcb *pcb);
+/* Tells the socket of @p pcb (if it has one) to look at its readiness
+ * again (MPTCP: a join's ACK made room to send). */
+void skiff__tcp_notify_pcb(struct tcp_pcb *pcb);
+/* tcp_write() of @p len bytes of @p data on @p pcb (a copy with
+ * TCP_WRITE_FLAG_COPY in @p flags, else a zero-copy reference); an MPTCP
+ * subflow records the write's data-level mapping. */
+err_t skiff__tcp_write(struct tcp_pcb *pcb, const void *data, u16_t len, u8_t flags);
 /* The peer reset the connection without a RST on @p pcb (MPTCP's
  * MP_FASTCLOSE): @p pcb is reset and freed, its socket reads ECONNRESET
  * as after a RST. */

@@ -317,10 +317,10 @@ static err_t write_own_segments(struct tcp_pcb *pcb, struct tcp_seg *tail, const
 	err_t err;
 
 	if (!tail)
-		return tcp_write(pcb, data, len, flags);
+		return skiff__tcp_write(pcb, data, len, flags);
 	tail_len = tail->len;
 	tail->len = 0;
-	err = tcp_write(pcb, data, len, flags);
+	err = skiff__tcp_write(pcb, data, len, flags);
 	tail->len = tail_len;
 	return err;
 }

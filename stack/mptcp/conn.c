@@ -87,6 +87,7 @@ void skiff__mptcp_sf_free(struct skiff_mptcp_sf *sf)
 		pbuf_free(sf->held);
 	c = sf->conn;
 	if (c && sf->join) {
+		skiff__mptcp_sf_gone(sf);
 		skiff__mptcp_join_unlink(sf);
 	} else if (c && c->main_sf == sf) {
 		c->main_sf = NULL;
@@ -363,8 +364,14 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 
 		if (!(m->flags & PKB_DSS_ACK64))
 			ack = widen(c->snd_data_acked, (uint32_t)ack);
-		if ((int64_t)(ack - c->snd_data_acked) > 0)
+		if ((int64_t)(ack - c->snd_data_acked) > 0) {
 			c->snd_data_acked = ack;
+			if (c->rtx)
+				skiff__mptcp_rtx_acked(c);
+			/* The connection's window moved: sends may go on. */
+			if (c->joins && c->main_pcb)
+				skiff__tcp_notify_pcb(c->main_pcb);
+		}
 	}
 	if (!(m->flags & PKB_DSS_MAP))
 		return ERR_OK;
@@ -439,12 +446,41 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 /* The path manager's signals and the closing options on an established
  * subflow (RFC 8684 3.4 to 3.6). ERR_ABRT: the connection was reset here
  * (an MP_FASTCLOSE on a segment that is not itself a RST). */
+/* A segment TCP takes: in the receive window (RFC 9293 3.10.7.4; a
+ * segment wholly left of RCV.NXT is not, nor one past its right edge),
+ * with an acceptable ACK (RFC 5961 5.2), and a RST only at RCV.NXT
+ * exactly (RFC 5961 3.2; another in the window earns a challenge ACK).
+ * Linux reads MPTCP's signals only after the same checks: without them,
+ * anyone who knows the 4-tuple could close a connection's joins with a
+ * REMOVE_ADDR (it carries no secret). @p hdr is in host order. */
+static bool seg_taken(const struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p)
+{
+	u32_t seq = hdr->seqno, end = seq + p->tot_len;
+	u8_t flags = TCPH_FLAGS(hdr);
+
+	if (flags & TCP_RST)
+		return seq == pcb->rcv_nxt;
+	if (TCP_SEQ_LT(end, pcb->rcv_nxt) || TCP_SEQ_GT(seq, pcb->rcv_nxt + pcb->rcv_wnd))
+		return false;
+	if (!(flags & TCP_ACK))
+		return false;
+	return TCP_SEQ_GEQ(hdr->ackno, pcb->lastack - pcb->snd_wnd_max) &&
+	       TCP_SEQ_LEQ(hdr->ackno, pcb->snd_nxt);
+}
+
 static err_t signals_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct tcp_hdr *hdr,
-			const struct skiff_mptcp_rx *rx)
+			const struct pbuf *p, const struct skiff_mptcp_rx *rx)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_conn *c = sf->conn;
 	u8_t flags = TCPH_FLAGS(hdr);
+
+	if (!rx->tcprst && !rx->fastclose && !rx->add_addr && !rx->rm_addr && !rx->prio)
+		return ERR_OK;
+	if (!seg_taken(pcb, hdr, p)) {
+		st->stats.mptcp_signal_not_taken++;
+		return ERR_OK;
+	}
 
 	if (rx->tcprst) {
 		/* Why the peer resets this subflow: on a RST only (3.6). */
@@ -571,7 +607,7 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 	}
 	if (sf->phase != SKIFF_MPTCP_EST)
 		return ERR_OK;
-	if (signals_in(pcb, sf, hdr, rx) != ERR_OK)
+	if (signals_in(pcb, sf, hdr, p, rx) != ERR_OK)
 		return ERR_ABRT;
 	if (flags & (TCP_SYN | TCP_RST))
 		return ERR_OK;
@@ -752,15 +788,23 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			memcpy(opts, b, room);
 			return opts + room / 4;
 		}
-		/* A join carries no data of ours, and its FIN no DATA_FIN: a
-		 * DATA_ACK alone. */
-		if (!sf->join && (len || (flags & TCP_FIN))) {
+		/* Our data's mapping (send.c keeps it once a join carries
+		 * data too); a join's FIN carries no DATA_FIN: a DATA_ACK
+		 * alone on it. */
+		if (len || ((flags & TCP_FIN) && !sf->join)) {
+			uint32_t room;
+
 			rel = widen(sf->snd_rel, seq - sf->iss - 1);
 			m.flags |= PKB_DSS_MAP | PKB_DSS_DSN64;
-			m.data_seq = c->local_idsn + 1 + rel;
+			m.data_seq = skiff__mptcp_tx_dsn(sf, rel, &room);
+			if (len && room < len) {
+				/* A segment across two extents: patch 0024 keeps
+				 * writes that far apart out of one segment. */
+				st->stats.mptcp_map_mismatch++;
+			}
 			m.subflow_seq = len ? seq - sf->iss : 0;
 			m.data_len = (uint16_t)(len ? len : 0);
-			if (flags & TCP_FIN) {
+			if ((flags & TCP_FIN) && !sf->join) {
 				m.flags |= PKB_DSS_DATA_FIN;
 				m.data_len++;
 				st->stats.mptcp_data_fin_tx++;

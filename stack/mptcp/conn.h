@@ -94,6 +94,28 @@ enum skiff_mptcp_phase {
 
 struct skiff_mptcp_sf;
 
+/* Extents of our data a subflow carries once the connection sends on
+ * more than one (send.c): subflow positions [rel, rel + len) carry data
+ * sequence numbers from dsn on. */
+#ifndef SKIFF_MPTCP_SMAPS
+#define SKIFF_MPTCP_SMAPS 128
+#endif
+
+struct skiff_mptcp_smap {
+	uint64_t rel, dsn;
+	uint32_t len;
+};
+
+/* A copy of data sent on a join, kept until DATA_ACKed (send.c). */
+struct skiff_mptcp_rtx {
+	struct skiff_mptcp_rtx *next;
+	struct skiff_mptcp_sf *sf; /* the join it went on; NULL once that one is gone */
+	uint64_t dsn;
+	uint32_t len;
+	bool reinjected;
+	uint8_t data[];
+};
+
 /* A piece of data ahead of the data-level receive pointer. */
 struct skiff_mptcp_ooo {
 	uint64_t dsn;
@@ -139,6 +161,16 @@ struct skiff_mptcp_conn {
 	} ann[SKIFF_MPTCP_MAX_SUBFLOWS];
 	bool echo_owed;
 	struct skiff_mptcp_ann echo;
+	/* Sending on several subflows (send.c): once a join carried our
+	 * data, every write is mapped by extents; the next data sequence
+	 * number to hand out, and the one of the write under way; copies of
+	 * what joins carry, for reinjection. */
+	bool multi;
+	uint64_t snd_data_nxt, wr_dsn;
+	struct skiff_mptcp_rtx *rtx, *rtx_tail;
+	size_t rtx_bytes;
+	bool reinject_queued, reinject_more;
+	struct skiff_mptcp_conn *reinject_next;
 	struct skiff_mptcp_conn *tok_next;    /* the token table's chain */
 	struct skiff_mptcp_conn *orphan_next; /* first subflow gone, joins left */
 	/* Data-level reassembly (recv.c), sorted by dsn. */
@@ -198,6 +230,9 @@ struct skiff_mptcp_sf {
 	bool join, backup, closing;
 	uint8_t raddr_id;
 	uint8_t rst_reason; /* MP_TCPRST's reason on our RST of it (3.6) */
+	bool stale;	    /* a join two RTOs deep: takes no data (send.c) */
+	unsigned nsmap;
+	struct skiff_mptcp_smap smap[SKIFF_MPTCP_SMAPS];
 	uint32_t lnonce, rnonce;
 	uint8_t synack_hmac[8];
 	uint8_t ack_hmac[20]; /* a join we opened: HMAC-A, for the third ACK */
@@ -343,6 +378,20 @@ void skiff__mptcp_join_acked(struct skiff_mptcp_sf *sf);
 /* MP_FASTCLOSE with our key (3.5): every subflow of @p c but @p except
  * (which a RST resets already) is reset, the socket told ECONNRESET. */
 void skiff__mptcp_fastclose_rx_reset(struct skiff_mptcp_conn *c, struct tcp_pcb *except);
+/* send.c: the data sequence number of our data at subflow position
+ * @p rel, and to @p room how many bytes from there share its extent. */
+uint64_t skiff__mptcp_tx_dsn(struct skiff_mptcp_sf *sf, uint64_t rel, uint32_t *room);
+/* The state of @p pcb's subflow, or NULL (mptcp.c). */
+struct skiff_mptcp_sf *skiff__mptcp_sf_of(const struct tcp_pcb *pcb);
+/* The peer's DATA_ACK moved: the copies it covers go. */
+void skiff__mptcp_rtx_acked(struct skiff_mptcp_conn *c);
+void skiff__mptcp_rtx_free(struct skiff_mptcp_conn *c);
+/* A join went (its state is being freed): its data not DATA_ACKed is
+ * reinjected at the end of the poll round. */
+void skiff__mptcp_sf_gone(struct skiff_mptcp_sf *sf);
+/* A join goes stale (two RTOs deep) or comes back (an ACK moved). */
+void skiff__mptcp_join_stale(struct skiff_mptcp_sf *sf, bool stale);
+void skiff__mptcp_reinject_later(struct skiff_mptcp_conn *c);
 /* The first subflow closes (or is reset, @p abort): so do the joins. */
 void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort);
 /* A join's state leaves its connection's list. */

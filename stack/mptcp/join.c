@@ -27,6 +27,7 @@
 
 #include "engine.h"
 #include "instance.h"
+#include "mptcp.h"
 #include "mptcp/conn.h"
 #include "tcpglue.h"
 
@@ -96,6 +97,18 @@ static void orphan_del(struct skiff_mptcp_conn *c)
 	c->orphan = false;
 }
 
+static void reinject_del(struct skiff_mptcp_conn *c)
+{
+	struct skiff_mptcp_conn **pp;
+
+	for (pp = &skiff__mptcp_reinject_due; *pp; pp = &(*pp)->reinject_next)
+		if (*pp == c) {
+			*pp = c->reinject_next;
+			break;
+		}
+	c->reinject_queued = false;
+}
+
 void skiff__mptcp_orphan(struct skiff_mptcp_conn *c)
 {
 	struct skiff_mptcp_sf *j;
@@ -139,6 +152,9 @@ void skiff__mptcp_conn_put(struct skiff_mptcp_conn *c)
 		return;
 	if (c->orphan)
 		orphan_del(c);
+	if (c->reinject_queued)
+		reinject_del(c);
+	skiff__mptcp_rtx_free(c);
 	token_del(c);
 	for (unsigned i = 0; i < c->nooo; i++)
 		pbuf_free(c->ooo[i].p);
@@ -298,6 +314,7 @@ err_t skiff__mptcp_join_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 /* ---- joins we open (3.2, the initiator's side) ------------------------------------- */
 
 static err_t join_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
+static void join_events(struct tcp_pcb *pcb);
 
 /* lwIP's ext arg slot of a subflow's state (conn.c's). */
 static uint8_t ext_id = LWIP_TCP_PCB_NUM_EXT_ARG_ID_INVALID;
@@ -351,8 +368,7 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 	tcp_ext_arg_set(pcb, ext_id, sf);
 	tcp_ext_arg_set_callbacks(pcb, ext_id, &join_callbacks);
 	pcb->skiff_flags |= SKIFF_PCB_MPTCP;
-	tcp_arg(pcb, NULL);
-	tcp_recv(pcb, join_recv);
+	join_events(pcb);
 	if (tcp_bind(pcb, &main->local_ip, 0) != ERR_OK ||
 	    tcp_connect(pcb, &to, a->port ? a->port : main->remote_port, NULL) != ERR_OK) {
 		tcp_abort(pcb); /* frees sf with it */
@@ -626,15 +642,53 @@ void skiff__mptcp_joins_read(struct skiff_mptcp_conn *c)
 			join_credit(j->pcb, j, 0);
 }
 
+/* Our data on the join was ACKed: it is not stale, and the socket may
+ * write more (send.c's scheduler counts the join's room). */
+static err_t join_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct skiff_mptcp_sf *sf = tcp_ext_arg_get(pcb, ext_id);
+
+	(void)arg;
+	(void)len;
+	/* lwIP 2.2.1 stops the persist timer only when it sends (as
+	 * tcpglue.c's on_sent). */
+	if (!pcb->unsent && !pcb->unacked)
+		pcb->persist_backoff = 0;
+	if (!sf || !sf->conn)
+		return ERR_OK;
+	skiff__mptcp_join_stale(sf, false);
+	if (sf->conn->main_pcb)
+		skiff__tcp_notify_pcb(sf->conn->main_pcb);
+	return ERR_OK;
+}
+
+/* lwIP's slow-timer visit: a join whose data met a second retransmission
+ * timeout in a row is stale (its data goes again on the first subflow). */
+static err_t join_poll(void *arg, struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf = tcp_ext_arg_get(pcb, ext_id);
+
+	(void)arg;
+	if (sf && sf->conn && pcb->unacked && pcb->nrtx >= 2)
+		skiff__mptcp_join_stale(sf, true);
+	return ERR_OK;
+}
+
+static void join_events(struct tcp_pcb *pcb)
+{
+	/* No socket: the join's events come here. */
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, join_recv);
+	tcp_sent(pcb, join_sent);
+	tcp_err(pcb, NULL);
+	tcp_poll(pcb, join_poll, 0);
+}
+
 bool skiff__mptcp_join_accept(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
 {
 	if (!sf || !sf->join)
 		return false;
-	/* No socket: the join's events come here. */
-	tcp_arg(pcb, NULL);
-	tcp_recv(pcb, join_recv);
-	tcp_sent(pcb, NULL);
-	tcp_err(pcb, NULL);
+	join_events(pcb);
 	return true;
 }
 

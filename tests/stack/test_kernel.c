@@ -636,13 +636,14 @@ static void mptcp_join_kernel_client(int family, bool csum)
 		"MPTcpExtMPCapableFallbackACK",
 		"MPTcpExtDSSNotMatching",
 		"MPTcpExtMPCapableFallbackSYNACK",
+		"MPTcpExtNoDSSInWindow",
 	};
 	struct kjob j = {
 		.fn = k_client_two_way, .family = family, .proto = IPPROTO_MPTCP, .bytes = BIG};
 	struct st_two_way mine, theirs;
 	struct skiff_mptcp_status ms;
 	struct skiff_stats st;
-	uint64_t v[6];
+	uint64_t v[7];
 	int lfd, fd;
 
 	mptcp_env_up(csum ? "mpjc" : family == AF_INET6 ? "mpj6" : "mpj4");
@@ -663,34 +664,39 @@ static void mptcp_join_kernel_client(int family, bool csum)
 	kchild_two_way_done(&mine, &theirs, j.bytes);
 	skiff_close(lfd);
 	st_note_rate("kernel -> skiff (MPTCP, two subflows)", j.bytes, mine.up.seconds);
-	st_note_rate("skiff -> kernel (MPTCP, first subflow)", j.bytes, theirs.down.seconds);
+	st_note_rate("skiff -> kernel (MPTCP, two subflows)", j.bytes, theirs.down.seconds);
 	st_wait_idle(1000);
 	skiff_get_stats(&st);
 	tk_note("skiff: joins taken %llu (bad HMAC %llu, rejected %llu), %llu bytes in on the "
 		"join, %llu bytes ahead of the data-level pointer kept (%llu dropped), %llu "
-		"duplicate, map mismatch %llu",
+		"duplicate, map mismatch %llu; %llu bytes out on the join, %llu reinjected",
 		(unsigned long long)st.mptcp_join_established,
 		(unsigned long long)st.mptcp_join_bad_hmac,
 		(unsigned long long)st.mptcp_join_rejected,
 		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)st.mptcp_ooo_bytes,
 		(unsigned long long)st.mptcp_ooo_drop, (unsigned long long)st.mptcp_dup_data_rx,
-		(unsigned long long)st.mptcp_map_mismatch);
-	k_mptcp_counters(names, v, 6);
+		(unsigned long long)st.mptcp_map_mismatch,
+		(unsigned long long)st.mptcp_join_tx_bytes,
+		(unsigned long long)st.mptcp_reinject_bytes);
+	k_mptcp_counters(names, v, 7);
 	TK_ASSERT_EQ(st.mptcp_passive_established, 1);
 	TK_ASSERT_EQ(st.mptcp_join_established, 1);
 	TK_ASSERT_EQ(st.mptcp_join_bad_hmac, 0);
 	TK_ASSERT_EQ(st.mptcp_join_rejected, 0);
 	TK_ASSERT_EQ(ms.subflows, 2);
-	/* Linux sent on both subflows. */
+	/* Linux sent on both subflows, and so did skiff (its scheduler). */
 	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
 	CU_ASSERT(st.mptcp_join_rx_bytes < j.bytes);
+	CU_ASSERT(st.mptcp_join_tx_bytes > 0);
+	CU_ASSERT(st.mptcp_join_tx_bytes < j.bytes);
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 	TK_ASSERT_EQ(v[0], 1); /* Linux joined once */
 	TK_ASSERT_EQ(v[1], 1); /* and took our SYN-ACK's HMAC */
 	TK_ASSERT_EQ(v[2], 0);
 	TK_ASSERT_EQ(v[3], 0);
-	TK_ASSERT_EQ(v[4], 0);
+	TK_ASSERT_EQ(v[4], 0); /* every mapping of ours matched */
 	TK_ASSERT_EQ(v[5], 0);
+	TK_ASSERT_EQ(v[6], 0); /* nothing past the connection's window */
 	TK_ASSERT_EQ(st.mptcp_csum_err, 0);
 }
 
@@ -837,13 +843,74 @@ static void test_mptcp_join_path_cut(void)
 			dropped = strtoull(l, NULL, 10);
 	tk_note("32 MiB up in %.2f s with the join's path cut at 600 ms: %llu bytes on the join, "
 		"%llu packets dropped on its path, %llu bytes the connection had already "
-		"(resent by Linux), %llu kept ahead of the pointer",
+		"(resent by Linux), %llu kept ahead of the pointer; down: %llu bytes out on the "
+		"join, %llu reinjected, %llu joins stale",
 		mine.up.seconds, (unsigned long long)st.mptcp_join_rx_bytes, dropped,
-		(unsigned long long)st.mptcp_dup_data_rx, (unsigned long long)st.mptcp_ooo_bytes);
+		(unsigned long long)st.mptcp_dup_data_rx, (unsigned long long)st.mptcp_ooo_bytes,
+		(unsigned long long)st.mptcp_join_tx_bytes,
+		(unsigned long long)st.mptcp_reinject_bytes,
+		(unsigned long long)st.mptcp_join_stale);
 	TK_ASSERT_EQ(st.mptcp_join_established, 1);
 	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
 	CU_ASSERT(st.mptcp_join_rx_bytes < j.bytes / 2);
 	CU_ASSERT(dropped > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+/* The path cut for what skiff sends: after @p arg's milliseconds, the
+ * Linux client's namespace drops every packet to its second address. */
+static void *cut_second_path_in(void *arg)
+{
+	usleep((useconds_t)(uintptr_t)arg * 1000);
+	if (tb_run(K.net.ns[1], "iptables -w -A INPUT -d %s -j DROP", PEER2_IP4) != 0)
+		tk_note("iptables failed: the path was not cut");
+	return NULL;
+}
+
+/* One path cut while skiff sends on both (issue #18's reinjection): a
+ * Linux client with a join uploads 32 MiB, then skiff sends 32 MiB back
+ * over both subflows (its scheduler); 300 ms in, the join's path drops
+ * what skiff sends there. The join's data is neither ACKed nor
+ * DATA_ACKed; its second retransmission timeout makes it stale, and what
+ * it carried that the peer had not DATA_ACKed goes again on the first
+ * subflow: the download completes, SHA-256 equal. */
+static void test_mptcp_join_path_cut_send(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st0, st;
+	pthread_t th;
+	int lfd, fd;
+
+	mptcp_env_up("mpcs");
+	k_second_address(AF_INET, true);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	skiff_get_stats(&st0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path_in, (void *)(uintptr_t)300) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	pthread_join(th, NULL);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	/* The path back, so that the join's close goes through. */
+	CU_ASSERT(tb_run(K.net.ns[1], "iptables -w -D INPUT -d %s -j DROP", PEER2_IP4) == 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	st_note_rate("skiff -> kernel (MPTCP, the join's path cut at 300 ms)", j.bytes,
+		     theirs.down.seconds);
+	tk_note("skiff: %llu bytes out on the join, %llu reinjected on the first subflow, "
+		"joins gone stale %llu, map mismatch %llu",
+		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
+		(unsigned long long)st.mptcp_reinject_bytes,
+		(unsigned long long)st.mptcp_join_stale, (unsigned long long)st.mptcp_map_mismatch);
+	CU_ASSERT(st.mptcp_join_tx_bytes > st0.mptcp_join_tx_bytes);
+	CU_ASSERT(st.mptcp_join_stale >= 1);
+	CU_ASSERT(st.mptcp_reinject_bytes > 0);
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
@@ -2108,6 +2175,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_join_checksum_kernel_client),
 	TK_TEST(test_mptcp_join_two_paths_shaped),
 	TK_TEST(test_mptcp_join_path_cut),
+	TK_TEST(test_mptcp_join_path_cut_send),
 	TK_TEST(test_mptcp_data_level_resend),
 	TK_TEST(test_mptcp_skiff_client_v4),
 	TK_TEST(test_mptcp_skiff_client_v6),

@@ -677,6 +677,16 @@ struct skiff_stats {
 	uint64_t mptcp_fastclose_tx;	  /**< MP_FASTCLOSEs sent (one per subflow reset) */
 	uint64_t mptcp_rst_rx;		  /**< MP_TCPRSTs received (on a RST) */
 	uint64_t mptcp_rst_tx;		  /**< MP_TCPRSTs sent (on our RSTs) */
+	uint64_t mptcp_join_tx_bytes;	  /**< bytes of ours written on joins (scheduler) */
+	uint64_t mptcp_reinject_bytes;	  /**< ... written again on the first subflow: their
+					   * join died or went stale before the DATA_ACK */
+	uint64_t mptcp_reinject_nomem;	  /**< writes on joins kept without a copy (no memory):
+					   * not reinjected if the join dies */
+	uint64_t mptcp_join_stale;	  /**< joins gone stale (two RTOs deep) */
+	uint64_t mptcp_signal_not_taken;  /**< ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FASTCLOSE,
+					   * MP_TCPRST on segments TCP does not take (out of
+					   * the window, an unacceptable ACK, a RST not at
+					   * RCV.NXT): ignored */
 	/* hostile input (docs/hardening.md) */
 	uint64_t ip_len_err;	  /**< IPv4/IPv6 packets shorter than their header or length */
 	uint64_t tcp_len_err;	  /**< TCP segments shorter than their header (data offset) */

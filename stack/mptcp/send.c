@@ -1,0 +1,425 @@
+/* Sending over several subflows (RFC 8684 3.3): the scheduler, the data
+ * sequence mappings of what each subflow carries, and reinjection.
+ *
+ * While a connection has no join, its data keeps to the first subflow and
+ * the mapping of each segment is computed from its sequence number (our
+ * data sequence space is the subflow's, shifted by our IDSN; conn.c).
+ * Once a plain send puts data on a join, the connection is "multi": every
+ * write on every subflow is recorded as an extent (subflow positions
+ * [rel, rel + len) carry data sequence numbers from dsn on), and each
+ * segment's mapping is looked up there when it leaves. A write that does
+ * not continue the last one of its subflow at the data level starts a
+ * segment of its own (lwIP patch 0024), and so does a FIN that does not
+ * end the connection's data: one DSS mapping describes every segment.
+ *
+ * The scheduler (plain sends; zero-copy sends keep to the first subflow,
+ * whose ACKs their completions follow) picks, for each chunk of a send,
+ * the established subflow whose queue drains soonest: the fewest bytes
+ * queued and in flight per byte of congestion window, the first subflow
+ * on a tie; backup subflows (MP_PRIO, or the join's B flag) only when no
+ * other has room. skiff keeps an RTT estimate for the first subflow only
+ * (recovery.c), so subflows are taken to have the same RTT.
+ *
+ * Reinjection: what a join carries is also kept in a copy until the
+ * peer's DATA_ACK covers it. When a join dies (a RST, a timeout) or goes
+ * stale (its second retransmission timeout in a row), its data not yet
+ * DATA_ACKed is written again on the first subflow under the same data
+ * sequence numbers, at the end of the poll round (never from inside
+ * lwIP's walks); the peer drops whatever reaches it twice. A stale join
+ * takes no new data until an ACK moves on it again. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "instance.h"
+#include "mptcp/conn.h"
+#include "tcpglue.h"
+
+#include "lwip/priv/tcp_priv.h"
+
+/* Connections with data to reinject at the end of the poll round. */
+struct skiff_mptcp_conn *skiff__mptcp_reinject_due;
+
+/* A 32-bit offset widened to 64 bits around @p base (within 2^31 of it). */
+static uint64_t widen(uint64_t base, uint32_t off)
+{
+	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
+}
+
+/* Subflow position of the next byte a write on @p pcb queues. */
+static uint64_t write_rel(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
+{
+	return widen(sf->snd_rel, pcb->snd_lbb - sf->iss - 1);
+}
+
+/* Extents wholly ACKed at the subflow level go. */
+static void smap_trim(struct skiff_mptcp_sf *sf)
+{
+	unsigned k = 0;
+
+	while (k < sf->nsmap && sf->smap[k].rel + sf->smap[k].len <= sf->snd_rel)
+		k++;
+	if (k) {
+		memmove(sf->smap, sf->smap + k, (sf->nsmap - k) * sizeof(sf->smap[0]));
+		sf->nsmap -= k;
+	}
+}
+
+static bool smap_add(struct skiff_mptcp_sf *sf, uint64_t rel, uint64_t dsn, uint32_t len)
+{
+	struct skiff_mptcp_smap *l = sf->nsmap ? &sf->smap[sf->nsmap - 1] : NULL;
+
+	if (l && l->rel + l->len == rel && l->dsn + l->len == dsn) {
+		l->len += len;
+		return true;
+	}
+	smap_trim(sf);
+	if (sf->nsmap == SKIFF_MPTCP_SMAPS)
+		return false;
+	sf->smap[sf->nsmap++] = (struct skiff_mptcp_smap){.rel = rel, .dsn = dsn, .len = len};
+	return true;
+}
+
+uint64_t skiff__mptcp_tx_dsn(struct skiff_mptcp_sf *sf, uint64_t rel, uint32_t *room)
+{
+	const struct skiff_mptcp_conn *c = sf->conn;
+
+	*room = UINT32_MAX;
+	if (!c->multi)
+		return c->local_idsn + 1 + rel;
+	for (unsigned k = 0; k < sf->nsmap; k++) {
+		const struct skiff_mptcp_smap *e = &sf->smap[k];
+
+		if (rel >= e->rel && rel < e->rel + e->len) {
+			*room = (uint32_t)(e->rel + e->len - rel);
+			return e->dsn + (rel - e->rel);
+		}
+	}
+	/* Not written here (a FIN's position past the data): the end. */
+	*room = 0;
+	return c->snd_data_nxt;
+}
+
+bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb)
+{
+	const struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(pcb);
+	const struct skiff_mptcp_smap *l;
+
+	if (!sf || !sf->conn || !sf->conn->multi)
+		return true;
+	if (!sf->nsmap)
+		return false;
+	l = &sf->smap[sf->nsmap - 1];
+	return l->rel + l->len == write_rel(pcb, sf) && l->dsn + l->len == sf->conn->wr_dsn;
+}
+
+/* The connection becomes multi: the first subflow's queued data so far,
+ * contiguous from our IDSN + 1, becomes its first extent. */
+static void go_multi(struct skiff_mptcp_conn *c)
+{
+	struct skiff_mptcp_sf *m = c->main_sf;
+	uint64_t end = write_rel(c->main_pcb, m);
+
+	m->snd_rel = widen(m->snd_rel, c->main_pcb->lastack - m->iss - 1);
+	m->nsmap = 0;
+	if (end > m->snd_rel)
+		smap_add(m, m->snd_rel, c->local_idsn + 1 + m->snd_rel,
+			 (uint32_t)(end - m->snd_rel));
+	c->snd_data_nxt = c->local_idsn + 1 + end;
+	c->wr_dsn = c->snd_data_nxt;
+	c->multi = true;
+}
+
+/* A copy of what a join carries, until DATA_ACKed. */
+static int rtx_keep(struct skiff_mptcp_conn *c, struct skiff_mptcp_sf *sf, uint64_t dsn,
+		    const void *data, uint32_t len)
+{
+	struct skiff_mptcp_rtx *r = malloc(sizeof(*r) + len);
+
+	if (!r)
+		return -ENOMEM;
+	r->dsn = dsn;
+	r->len = len;
+	r->sf = sf;
+	r->next = NULL;
+	r->reinjected = false;
+	memcpy(r->data, data, len);
+	if (c->rtx_tail)
+		c->rtx_tail->next = r;
+	else
+		c->rtx = r;
+	c->rtx_tail = r;
+	c->rtx_bytes += len;
+	return 0;
+}
+
+void skiff__mptcp_rtx_acked(struct skiff_mptcp_conn *c)
+{
+	struct skiff_mptcp_rtx *r;
+
+	while ((r = c->rtx) && (int64_t)(r->dsn + r->len - c->snd_data_acked) <= 0) {
+		c->rtx = r->next;
+		if (!c->rtx)
+			c->rtx_tail = NULL;
+		c->rtx_bytes -= r->len;
+		free(r);
+	}
+}
+
+void skiff__mptcp_rtx_free(struct skiff_mptcp_conn *c)
+{
+	struct skiff_mptcp_rtx *r;
+
+	while ((r = c->rtx)) {
+		c->rtx = r->next;
+		free(r);
+	}
+	c->rtx_tail = NULL;
+	c->rtx_bytes = 0;
+}
+
+void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(pcb);
+	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
+	uint64_t rel;
+
+	if (!c || sf->phase != SKIFF_MPTCP_EST || !len)
+		return;
+	if (!c->multi) {
+		if (!sf->join)
+			return; /* the first subflow's implicit mapping holds */
+		go_multi(c);
+	}
+	rel = write_rel(pcb, sf) - len;
+	if (!smap_add(sf, rel, c->wr_dsn, len)) {
+		/* The scheduler leaves a subflow whose extents are full unless
+		 * the write continues its last one: not expected. */
+		st->stats.mptcp_map_mismatch++;
+	}
+	if (sf->join) {
+		st->stats.mptcp_join_tx_bytes += len;
+		if (data && c->wr_dsn == c->snd_data_nxt && rtx_keep(c, sf, c->wr_dsn, data, len))
+			st->stats.mptcp_reinject_nomem++;
+	}
+	if (c->wr_dsn == c->snd_data_nxt)
+		c->snd_data_nxt += len;
+	c->wr_dsn = c->snd_data_nxt;
+}
+
+/* ---- the scheduler ------------------------------------------------------------------ */
+
+/* A subflow that takes a write: established both ways, open, not stale,
+ * with room in its send buffer and queue, and room for an extent. */
+static bool can_take(const struct skiff_mptcp_conn *c, const struct skiff_mptcp_sf *sf,
+		     const struct tcp_pcb *pcb)
+{
+	if (!pcb || sf->phase != SKIFF_MPTCP_EST || sf->closing || sf->stale ||
+	    (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) || tcp_sndbuf(pcb) == 0 ||
+	    tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
+		return false;
+	if (sf->nsmap < SKIFF_MPTCP_SMAPS || !c->multi)
+		return true;
+	return skiff__mptcp_write_appends(pcb);
+}
+
+/* Bytes queued and in flight per byte of congestion window (x 1024). */
+static uint64_t backlog(const struct tcp_pcb *pcb)
+{
+	return (uint64_t)(u32_t)(pcb->snd_lbb - pcb->lastack) * 1024 / (pcb->cwnd ? pcb->cwnd : 1);
+}
+
+struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main)
+{
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(main), *j;
+	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
+	struct tcp_pcb *best = NULL;
+	uint64_t best_b = 0;
+	bool best_backup = true;
+
+	if (!c || sf->join || !c->joins || sf->phase != SKIFF_MPTCP_EST || c->fb.failed)
+		return main;
+	if (can_take(c, sf, main)) {
+		best = main;
+		best_b = backlog(main);
+		best_backup = sf->backup;
+	}
+	for (j = c->joins; j; j = j->next) {
+		uint64_t b;
+
+		if (!can_take(c, j, j->pcb))
+			continue;
+		b = backlog(j->pcb);
+		if (!best || (best_backup && !j->backup) ||
+		    (j->backup == best_backup && b < best_b)) {
+			best = j->pcb;
+			best_b = b;
+			best_backup = j->backup;
+		}
+	}
+	return best ? best : main;
+}
+
+/* The connection of @p main when its data may go on joins. */
+static struct skiff_mptcp_conn *sched_conn(const struct tcp_pcb *main)
+{
+	const struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(main);
+	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
+
+	if (!c || sf->join || !c->joins || sf->phase != SKIFF_MPTCP_EST || c->fb.failed)
+		return NULL;
+	return c;
+}
+
+size_t skiff__mptcp_tx_limit(const struct tcp_pcb *main)
+{
+	const struct skiff_mptcp_conn *c = sched_conn(main);
+	uint64_t next, edge;
+	u32_t wnd;
+
+	if (!c)
+		return SIZE_MAX;
+	/* The peer's receive window is one for the connection, from its
+	 * DATA_ACK on (3.3.4): Linux drops data past it at the data level
+	 * (NoDSSInWindow), however its subflows ACKed it. Each subflow
+	 * carries the window; the smallest is taken. */
+	wnd = main->snd_wnd;
+	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+		if (j->pcb && j->phase == SKIFF_MPTCP_EST && j->pcb->snd_wnd < wnd)
+			wnd = j->pcb->snd_wnd;
+	next = c->multi ? c->snd_data_nxt : c->local_idsn + 1 + write_rel(main, c->main_sf);
+	edge = c->snd_data_acked + wnd;
+	return (int64_t)(edge - next) > 0 ? (size_t)(edge - next) : 0;
+}
+
+bool skiff__mptcp_writable(const struct tcp_pcb *main)
+{
+	const struct skiff_mptcp_conn *c = sched_conn(main);
+
+	if (!c)
+		return tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT;
+	if (skiff__mptcp_tx_limit(main) <= TCP_SNDLOWAT)
+		return false;
+	if (tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT)
+		return true;
+	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+		if (can_take(c, j, j->pcb) && tcp_sndbuf(j->pcb) > TCP_SNDLOWAT &&
+		    tcp_sndqueuelen(j->pcb) < TCP_SNDQUEUELOWAT)
+			return true;
+	return false;
+}
+
+void skiff__mptcp_output(struct tcp_pcb *main)
+{
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(main);
+
+	if (!sf || sf->join || !sf->conn)
+		return;
+	for (struct skiff_mptcp_sf *j = sf->conn->joins; j; j = j->next)
+		if (j->pcb && j->pcb->unsent && j->phase == SKIFF_MPTCP_EST)
+			tcp_output(j->pcb);
+}
+
+/* ---- reinjection ------------------------------------------------------------------ */
+
+void skiff__mptcp_reinject_later(struct skiff_mptcp_conn *c)
+{
+	if (c->reinject_queued)
+		return;
+	c->reinject_queued = true;
+	c->reinject_next = skiff__mptcp_reinject_due;
+	skiff__mptcp_reinject_due = c;
+}
+
+/* The copies of @p c's data that went on a join now dead or stale (and
+ * not DATA_ACKed) go again on the first subflow, as far as it has room
+ * (the rest at a later round). */
+static void reinject(struct skiff_mptcp_conn *c)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct tcp_pcb *main = c->main_pcb;
+	bool sent = false, more = false;
+
+	skiff__mptcp_rtx_acked(c);
+	if (!main || !c->main_sf || c->main_sf->phase != SKIFF_MPTCP_EST ||
+	    (main->state != ESTABLISHED && main->state != CLOSE_WAIT))
+		return;
+	for (struct skiff_mptcp_rtx *r = c->rtx; r; r = r->next) {
+		if (r->reinjected || (r->sf && !r->sf->stale))
+			continue;
+		if (tcp_sndbuf(main) < r->len || tcp_sndqueuelen(main) >= TCP_SND_QUEUELEN - 4) {
+			more = true;
+			break;
+		}
+		c->wr_dsn = r->dsn;
+		if (tcp_write(main, r->data, (u16_t)r->len, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+			c->wr_dsn = c->snd_data_nxt;
+			more = true;
+			break;
+		}
+		skiff__mptcp_wrote(main, NULL, r->len);
+		r->reinjected = true;
+		st->stats.mptcp_reinject_bytes += r->len;
+		sent = true;
+	}
+	c->wr_dsn = c->snd_data_nxt;
+	if (sent)
+		tcp_output(main);
+	if (more)
+		c->reinject_more = true;
+}
+
+void skiff__mptcp_reinject_run(void)
+{
+	struct skiff_mptcp_conn *c, *again = NULL;
+
+	while ((c = skiff__mptcp_reinject_due)) {
+		skiff__mptcp_reinject_due = c->reinject_next;
+		c->reinject_queued = false;
+		c->reinject_more = false;
+		reinject(c);
+		if (c->reinject_more) {
+			c->reinject_next = again;
+			again = c;
+		}
+	}
+	/* What found no room waits for the next round. */
+	while ((c = again)) {
+		again = c->reinject_next;
+		skiff__mptcp_reinject_later(c);
+	}
+}
+
+void skiff__mptcp_sf_gone(struct skiff_mptcp_sf *sf)
+{
+	struct skiff_mptcp_conn *c = sf->conn;
+	bool any = false;
+
+	for (struct skiff_mptcp_rtx *r = c->rtx; r; r = r->next)
+		if (r->sf == sf) {
+			r->sf = NULL;
+			any = true;
+		}
+	if (any && c->main_pcb)
+		skiff__mptcp_reinject_later(c);
+}
+
+void skiff__mptcp_join_stale(struct skiff_mptcp_sf *sf, bool stale)
+{
+	struct skiff_mptcp_conn *c = sf->conn;
+
+	if (sf->stale == stale)
+		return;
+	sf->stale = stale;
+	if (!stale)
+		return;
+	skiff__s.stats.mptcp_join_stale++;
+	for (struct skiff_mptcp_rtx *r = c->rtx; r; r = r->next)
+		if (r->sf == sf && !r->reinjected) {
+			skiff__mptcp_reinject_later(c);
+			break;
+		}
+}
