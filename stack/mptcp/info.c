@@ -54,6 +54,16 @@ static void conn_info(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf
 	if ((pcb->flags & TF_FIN) && queued)
 		queued--;
 	sent = sf_bytes(sf->snd_rel, sf->iss, pcb->snd_nxt);
+	if (c->multi) {
+		/* Joins carry data too (send.c): the connection counts what
+		 * it handed out; bytes sent adds what each join sent to the
+		 * first subflow's (reinjected bytes twice, as Linux counts
+		 * its retransmissions there). */
+		queued = c->snd_data_nxt - (c->local_idsn + 1);
+		for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+			if (j->pcb && j->phase == SKIFF_MPTCP_EST)
+				sent += sf_bytes(j->snd_rel, j->iss, j->pcb->snd_nxt);
+	}
 	m->mptcpi_write_seq = c->local_idsn + 1 + queued;
 	m->mptcpi_snd_una = c->snd_data_acked;
 	m->mptcpi_rcv_nxt = c->rcv_data_nxt;
