@@ -676,10 +676,10 @@ def mp_connect(extra=b""):
     return c
 
 
-def mp_seg(c, flags, opts, data=b"", seq=None):
+def mp_seg(c, flags, opts, data=b"", seq=None, ack=None):
     return (eth() / IP(src=OWN_IP4, dst=STACK_IP4, proto=6) /
-            Raw(tcp_bytes(OWN_IP4, c["sport"], c["snd"] if seq is None else seq, c["rcv"], flags,
-                          opts, data)))
+            Raw(tcp_bytes(OWN_IP4, c["sport"], c["snd"] if seq is None else seq,
+                          c["rcv"] if ack is None else ack, flags, opts, data)))
 
 
 def mp_send(c, data, opts=None, dsn_off=0, ssn=None, dlen=None, rel=None, advance=True,
@@ -740,16 +740,16 @@ def join_macs(c, ra, rb):
             hmac.new(ka, ra + rb, hashlib.sha256).digest())
 
 
-def join_open(c, good=True):
-    """An MP_JOIN subflow of connection @c: its token on our SYN; the
-    stack's SYN-ACK checked (its truncated HMAC-B); our third ACK with
-    HMAC-A (a wrong one unless @good). The subflow's state, or None when
-    no MP_JOIN SYN-ACK came."""
+def join_open(c, good=True, aid=0):
+    """An MP_JOIN subflow of connection @c: its token on our SYN (from
+    address id @aid); the stack's SYN-ACK checked (its truncated HMAC-B);
+    our third ACK with HMAC-A (a wrong one unless @good). The subflow's
+    state, or None when no MP_JOIN SYN-ACK came."""
     sport = random.randrange(20000, 60000)
     isn = random.randrange(1 << 32)
     ra = os.urandom(4)
     mark = len(rx)
-    send([raw_syn(sport, isn, bytes([30, 12, 0x10, 0]) + c["token_b"] + ra)])
+    send([raw_syn(sport, isn, bytes([30, 12, 0x10, aid]) + c["token_b"] + ra)])
     got = answers(mark, lambda e: tcp_to(e, sport), 0.3)
     sa = [e for e in got if e[TCP].flags.S and e[TCP].flags.A]
     jo = mp_opt(sa[0], 1) if sa else None
@@ -933,6 +933,355 @@ def case_mptcp_bad_dss(n):
     return out
 
 
+# ---- the path manager's signals and the closing options (3.4 to 3.6) --------------------
+
+ANNOUNCED = "10.77.0.55"  # an address of the test net that no one holds
+
+
+def first(mark, match, limit=1.0):
+    """The first frame from the stack after @mark that @match accepts,
+    polled for @limit s at most; None if none came."""
+    end = time.time() + limit
+    seen = mark
+    while True:
+        n = len(rx)
+        for b in rx[seen:n]:
+            e = Ether(b)
+            if match(e):
+                return e
+        seen = n
+        if time.time() > end:
+            return None
+        time.sleep(0.01)
+
+
+def frames_to(mark, sport):
+    """The stack's segments to @sport since @mark."""
+    return [e for e in (Ether(b) for b in rx[mark:]) if tcp_to(e, sport)]
+
+
+def tcp_plen(e):
+    return e[IP].len - e[IP].ihl * 4 - e[TCP].dataofs * 4
+
+
+def mp_push(c, data, limit=1.0):
+    """@data in sequence on @c under its mapping: True once the stack ACKs
+    it (a RST does not count), polled for @limit s at most."""
+    opts = pad4(dss(c["dack"], c["dsn"] + c["rel"], c["rel"] + 1, len(data)))
+    mark = len(rx)
+    send([mp_seg(c, 0x18, opts, data)])
+    c["snd"] = (c["snd"] + len(data)) & M32
+    c["rel"] += len(data)
+    return first(mark, lambda e: tcp_to(e, c["sport"]) and not e[TCP].flags.R and
+                 e[TCP].ack == c["snd"], limit) is not None
+
+
+def add_addr_mac(c, aid, addr, port=0, swap=False):
+    """ADD_ADDR's HMAC (3.4.1), all 32 bytes: HMAC-SHA256 keyed with the
+    sender's key (ours) then the receiver's (@swap: the other way round),
+    over the address id, the address and the port (0 when none)."""
+    ka, kb = (c["key_b"], c["key_a"]) if swap else (c["key_a"], c["key_b"])
+    msg = bytes([aid]) + socket.inet_aton(addr) + struct.pack("!H", port)
+    return hmac.new(struct.pack("!QQ", ka, kb), msg, hashlib.sha256).digest()
+
+
+def add_addr(c, aid, addr, port=0, echo=False, mac=None, length=None):
+    """ADD_ADDR of IPv4 @addr (and @port) as address id @aid: with the
+    rightmost 64 bits of its HMAC, or @mac in their place, or an echo (flag
+    E, no HMAC); @length cuts or zero-pads it (malformed)."""
+    o = bytes([30, 0, 0x30 | (1 if echo else 0), aid]) + socket.inet_aton(addr)
+    if port:
+        o += struct.pack("!H", port)
+    if not echo:
+        o += mac if mac is not None else add_addr_mac(c, aid, addr, port)[-8:]
+    if length is not None:
+        o = (o + b"\0" * length)[:length]
+    return o[:1] + bytes([len(o)]) + o[2:]
+
+
+def fastclose(key):
+    return bytes([30, 12, 0x70, 0]) + struct.pack("!Q", key)
+
+
+def echo_opt(e):
+    """The ADD_ADDR echo (flag E) on @e, raw, or None."""
+    o = mp_opt(e, 3)
+    return o if o is not None and o[2] & 0x01 else None
+
+
+def has_data_ack(e):
+    o = mp_opt(e, 2)
+    return o is not None and len(o) >= 8 and bool(o[3] & 0x01)
+
+
+def signal_seg(c, opt):
+    """A pure ACK in sequence on @c with @opt beside a DSS DATA_ACK."""
+    return mp_seg(c, 0x10, pad4(opt) + pad4(dss(c["dack"])))
+
+
+def case_mptcp_signals(n):
+    """ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_TCPRST and MP_FASTCLOSE on an
+    established MPTCP connection: @n ADD_ADDRs with the right HMAC, each
+    answered at once by a pure ACK with the echo and a DATA_ACK; @n with a
+    wrong HMAC (cut from the wrong end, keyed the wrong way round, one bit
+    off) and 3 of lengths ADD_ADDR cannot have: no echo; then MP_PRIO,
+    REMOVE_ADDR (the id announced; two unknown), an echo, MP_TCPRST on an
+    ACK, MP_FASTCLOSE with a wrong key and with ours: the connection lives.
+    Each signal is followed by 100 bytes; where no echo may come, their ACK
+    comes after anything the signal drew (the stack answers in order)."""
+    c = mp_connect()
+    if not c or not c["mpc"]:
+        return {"error": "no MPTCP handshake"}
+    sport = c["sport"]
+    mark0 = len(rx)
+    want_echo = bytes([30, 8, 0x31, 5]) + socket.inet_aton(ANNOUNCED)
+    out = {"echo_ok": 0, "bad_hmac_echoed": 0, "bad_len_echoed": 0, "d_echoed": 0,
+           "pushed": 0, "acked": 0}
+    stream = []
+
+    def push(data):
+        stream.append(data)
+        out["pushed"] += 1
+        out["acked"] += mp_push(c, data)
+
+    def signal(opt):
+        mark = len(rx)
+        send([signal_seg(c, opt)])
+        push(b"s" * 100)
+        return sum(1 for e in frames_to(mark, sport) if echo_opt(e) is not None)
+
+    # (a) the right HMAC: an echo of the same id and address, no HMAC, on
+    # a pure ACK of nothing new, beside a DATA_ACK
+    for _ in range(n):
+        mark = len(rx)
+        send([signal_seg(c, add_addr(c, 5, ANNOUNCED))])
+        e = first(mark, lambda e: tcp_to(e, sport) and echo_opt(e) is not None)
+        out["echo_ok"] += bool(e is not None and echo_opt(e) == want_echo and
+                               int(e[TCP].flags) == 0x10 and tcp_plen(e) == 0 and
+                               e[TCP].seq == c["rcv"] and e[TCP].ack == c["snd"] and
+                               has_data_ack(e))
+        push(b"a" * 100)
+    # (b) wrong HMACs
+    right = add_addr_mac(c, 5, ANNOUNCED)
+    wrong = [right[:8], add_addr_mac(c, 5, ANNOUNCED, swap=True)[-8:],
+             right[-8:-1] + bytes([right[-1] ^ 0x01])]
+    for i in range(n):
+        out["bad_hmac_echoed"] += signal(add_addr(c, 5, ANNOUNCED, mac=wrong[i % len(wrong)]))
+    # (c) lengths no ADD_ADDR has: 15 and 17 (an IPv4 one cut, or grown),
+    # 12 with flag E
+    for o in (add_addr(c, 5, ANNOUNCED, length=15), add_addr(c, 5, ANNOUNCED, length=17),
+              add_addr(c, 5, ANNOUNCED, echo=True, length=12)):
+        out["bad_len_echoed"] += signal(o)
+    # (d) the other signals, none of which may end the connection
+    for o in (bytes([30, 3, 0x51]),  # MP_PRIO, backup
+              bytes([30, 4, 0x40, 5]),  # REMOVE_ADDR of the id announced
+              bytes([30, 5, 0x40, 9, 200]),  # ... of two ids never announced
+              add_addr(c, 5, ANNOUNCED, echo=True),  # an echo: we announced nothing
+              bytes([30, 4, 0x80, 0x01]),  # MP_TCPRST, not on a RST
+              fastclose(c["key_b"] ^ 1),  # MP_FASTCLOSE, a key not the stack's
+              fastclose(c["key_a"])):  # ... with our own key: the sender's
+        out["d_echoed"] += signal(o)
+    stream.append(b"e" * 100)
+    out["alive"] = mp_push(c, stream[-1])
+    time.sleep(0.2)
+    caught_up()
+    got = frames_to(mark0, sport)
+    out["echoes"] = sum(1 for e in got if echo_opt(e) is not None)
+    out["rst"] = sum(1 for e in got if e[TCP].flags.R)
+    da = data_ack_seen(mark0, sport)
+    out["data_ack_ok"] = da == c["dsn"] + c["rel"]
+    # no join to the address announced (add_addr_accepted is 0): no SYN,
+    # not even an ARP request for it
+    out["stack_syn"] = sum(1 for e in (Ether(b) for b in rx[mark0:])
+                           if (TCP in e and e[TCP].flags.S and not e[TCP].flags.A) or
+                           (ARP in e and e[ARP].pdst == ANNOUNCED))
+    out["sent_bytes"] = c["rel"]
+    out["fnv"] = fnv1a(b"".join(stream)) & (2**63 - 1)
+    return out
+
+
+held = {}  # connections case_mptcp_fastclose_open keeps for case_mptcp_fastclose
+
+
+def case_mptcp_fastclose_open(n):
+    """Two MPTCP connections, @n x 100 bytes on each: "fc", with a join,
+    which case_mptcp_fastclose closes with MP_FASTCLOSE, and "ar", which the
+    application resets in between."""
+    out = {"data_acked": 0, "sent_bytes": 0}
+    for name in ("fc", "ar"):
+        c = mp_connect()
+        if not c or not c["mpc"]:
+            return {"error": "no MPTCP handshake"}
+        out["data_acked"] += sum(mp_push(c, bytes([0x61 + i % 26]) * 100) for i in range(n))
+        if name == "fc":
+            c["join"] = j = join_open(c)
+            out["joined"] = bool(j and j["synack_ok"] and j["acked"] and not j["rst"])
+        out["sent_bytes"] += c["rel"]
+        out[name + "_port"] = c["sport"]
+        c["mark"] = len(rx)
+        held[name] = c
+    return out
+
+
+def rst_after(c, mark, limit=1.0):
+    return first(mark, lambda e: tcp_to(e, c["sport"]) and e[TCP].flags.R, limit)
+
+
+def case_mptcp_fastclose(n):
+    """The RST the application's reset of "ar" sent: MP_FASTCLOSE with our
+    key and MP_TCPRST. MP_FASTCLOSE with the stack's key on an ACK of the
+    join of "fc": the stack must reset both subflows, each RST (at its
+    SND.NXT) carrying MP_TCPRST, and keep nothing of them. Then a RST of
+    ours with MP_TCPRST, and one with MP_FASTCLOSE and MP_TCPRST (as Linux
+    closes fast), each on a new connection that carried @n x 100 bytes:
+    neither answered, both connections gone."""
+    fc, ar = held.pop("fc"), held.pop("ar")
+    j = fc["join"]
+    out = {}
+    e = rst_after(ar, ar["mark"])
+    out["ar_rst"] = e is not None
+    out["ar_fastclose_ok"] = e is not None and mp_opt(e, 7) == fastclose(ar["key_a"])
+    out["ar_tcprst"] = e is not None and len(mp_opt(e, 8) or b"") == 4
+    # MP_FASTCLOSE with the stack's key on an ACK of the join
+    mark = len(rx)
+    send([mp_seg(j, 0x10, pad4(fastclose(fc["key_b"])) + pad4(dss(fc["dack"])))])
+    rsts = [(s, rst_after(s, mark)) for s in (fc, j)]
+    time.sleep(0.2)
+    got = frames_to(mark, fc["sport"]) + frames_to(mark, j["sport"])
+    out["fc_rst"] = sum(1 for f in got if f[TCP].flags.R)
+    out["fc_other"] = sum(1 for f in got if not f[TCP].flags.R)
+    out["fc_tcprst"] = sum(1 for s, e in rsts if e is not None and len(mp_opt(e, 8) or b"") == 4)
+    out["fc_fastclose"] = sum(1 for s, e in rsts if e is not None and mp_opt(e, 7) is not None)
+    out["fc_seq_ok"] = sum(1 for s, e in rsts if e is not None and e[TCP].seq == s["rcv"])
+    # nothing left of it: data is answered by a RST, not ACKed
+    mark = len(rx)
+    out["fc_after_acked"] = mp_push(fc, b"x" * 100, limit=0.3)
+    out["fc_after_rst"] = rst_after(fc, mark, 0.3) is not None
+    # our RSTs: MP_TCPRST alone, then MP_FASTCLOSE (the stack's key) with it
+    out["sent_bytes"] = 0
+    out["rst_answered"] = out["rst_dead"] = 0
+    for opts in (lambda c: pad4(bytes([30, 4, 0x80, 0x01])),
+                 lambda c: pad4(fastclose(c["key_b"])) + pad4(bytes([30, 4, 0x80, 0x01]))):
+        c = mp_connect()
+        if not c or not c["mpc"]:
+            return {"error": "no MPTCP handshake"}
+        if sum(mp_push(c, b"r" * 100) for _ in range(n)) != n:
+            return {"error": "data not ACKed"}
+        out["sent_bytes"] += c["rel"]
+        mark = len(rx)
+        send([mp_seg(c, 0x04, opts(c))])
+        out["rst_answered"] += len(answers(mark, lambda e: tcp_to(e, c["sport"]), 0.3))
+        mark = len(rx)
+        mp_push(c, b"y" * 100, limit=0.3)
+        out["rst_dead"] += rst_after(c, mark, 0.3) is not None
+    return out
+
+
+JOIN_ID = 4  # the address id on the MP_JOIN SYN of case_mptcp_signals_oow's join
+
+
+def case_mptcp_signals_oow(n):
+    """Signals a segment TCP would not take must not act (RFC 8684 reads
+    them only after TCP's checks, as Linux does): on a connection with a
+    join from address id JOIN_ID, each carrying @n x 100 bytes first,
+    REMOVE_ADDR of that id on a pure ACK 2^30 left of RCV.NXT and on one
+    in sequence whose ACK is 2^30 past SND.NXT; MP_PRIO on the join with an
+    ACK 2^30 behind SND.UNA; MP_FASTCLOSE with the stack's key on a pure ACK
+    of the join 100000 left of its RCV.NXT; a RST|ACK with MP_FASTCLOSE (the
+    stack's key) and MP_TCPRST at RCV.NXT + 10 (in the window, not exact);
+    an ADD_ADDR with the right HMAC on a pure ACK at RCV.NXT - 1. (Not past
+    the right edge: the stack's guard drops such a segment before MPTCP
+    reads it.) Each must draw an ACK on its subflow and nothing else: no
+    FIN, no RST, no echo. The probes are 0.7 s apart: three of them draw
+    challenge ACKs, one per 500 ms, and one over the limit would be dropped
+    before MPTCP saw it. Then data on both subflows, and the control: a
+    REMOVE_ADDR of JOIN_ID in sequence closes the join (a FIN from the
+    stack) and the first subflow carries on."""
+    c = mp_connect()
+    if not c or not c["mpc"]:
+        return {"error": "no MPTCP handshake"}
+    stream = []
+    if sum(mp_push(c, bytes([0x41 + i % 26]) * 100) for i in range(n)) != n:
+        return {"error": "data not ACKed"}
+    stream.append(b"".join(bytes([0x41 + i % 26]) * 100 for i in range(n)))
+    j = join_open(c, aid=JOIN_ID)
+    if j is None or not j["synack_ok"] or not j["acked"] or j["rst"]:
+        return {"error": "no join: %r" % j}
+    dseq = [c["dsn"] + c["rel"]]  # the next data sequence number
+
+    def push(s, data):
+        """@data in sequence on subflow @s, mapped at the next data
+        sequence number: True once the stack ACKs it."""
+        opts = pad4(dss(c["dack"], dseq[0], s["rel"] + 1, len(data)))
+        mark = len(rx)
+        send([mp_seg(s, 0x18, opts, data)])
+        s["snd"] = (s["snd"] + len(data)) & M32
+        s["rel"] += len(data)
+        dseq[0] += len(data)
+        stream.append(data)
+        return first(mark, lambda e: tcp_to(e, s["sport"]) and not e[TCP].flags.R and
+                     e[TCP].ack == s["snd"]) is not None
+
+    out = {"joined": True}
+    out["join_data_acked"] = sum(push(j, bytes([0x61 + i % 26]) * 100) for i in range(n))
+    rm = bytes([30, 4, 0x40, JOIN_ID])
+    tcprst = bytes([30, 4, 0x80, 0x01])
+    probes = [  # name, subflow, flags, seq and ack offsets, options
+        ("rm_old", c, 0x10, -(1 << 30), 0, pad4(rm) + pad4(dss(c["dack"]))),
+        ("rm_bad_ack", c, 0x10, 0, 1 << 30, pad4(rm) + pad4(dss(c["dack"]))),
+        ("prio_old_ack", j, 0x10, 0, -(1 << 30), pad4(bytes([30, 3, 0x51])) +
+         pad4(dss(c["dack"]))),
+        ("fc_old", j, 0x10, -100000, 0, pad4(fastclose(c["key_b"])) + pad4(dss(c["dack"]))),
+        ("rst_in_window", c, 0x14, 10, 0, pad4(fastclose(c["key_b"])) + pad4(tcprst)),
+        ("add_old", c, 0x10, -1, 0, pad4(add_addr(c, 6, ANNOUNCED)) + pad4(dss(c["dack"]))),
+    ]
+    out["probes"] = len(probes)
+    out["answered_ok"] = 0
+    time.sleep(0.7)  # clear of any challenge ACK of the set-up
+    mark0 = len(rx)
+    for name, s, flags, seq_off, ack_off, opts in probes:
+        o = j if s is c else c
+        mark = len(rx)
+        send([mp_seg(s, flags, opts, seq=s["snd"] + seq_off, ack=s["rcv"] + ack_off)])
+        first(mark, lambda e: tcp_to(e, c["sport"]) or tcp_to(e, j["sport"]))
+        time.sleep(0.3)
+        caught_up()
+        own, other = frames_to(mark, s["sport"]), frames_to(mark, o["sport"])
+        acks = [e for e in own if int(e[TCP].flags) == 0x10 and tcp_plen(e) == 0 and
+                e[TCP].seq == s["rcv"] and e[TCP].ack == s["snd"] and echo_opt(e) is None]
+        out[name] = "%d ACKs, %d other on its subflow, %d on the other" % (
+            len(acks), len(own) - len(acks), len(other))
+        out["answered_ok"] += bool(acks) and len(acks) == len(own) and not other
+        if name == "rst_in_window":
+            out["rst_challenge_acks"] = len(acks)
+        time.sleep(0.4)
+    # both subflows still carry data, and the DATA_ACK covers it all
+    out["main_acked"] = push(c, b"m" * 100)
+    out["join_acked"] = push(j, b"j" * 100)
+    time.sleep(0.1)
+    caught_up()
+    das = [d for d in (data_ack_seen(mark0, c["sport"]), data_ack_seen(mark0, j["sport"]))
+           if d is not None]
+    out["data_ack_ok"] = bool(das) and max(das) == dseq[0] & (2**64 - 1)
+    # nothing but ACKs since the first probe: no FIN, no RST, no echo
+    got = frames_to(mark0, c["sport"]) + frames_to(mark0, j["sport"])
+    out["fin_rst"] = sum(1 for e in got if e[TCP].flags.F or e[TCP].flags.R)
+    out["echoes"] = sum(1 for e in got if echo_opt(e) is not None)
+    # the control: the same REMOVE_ADDR in sequence closes the join
+    mark = len(rx)
+    send([signal_seg(c, rm)])
+    fin = first(mark, lambda e: tcp_to(e, j["sport"]) and e[TCP].flags.F)
+    out["rm_join_fin"] = fin is not None
+    out["alive"] = push(c, b"z" * 100)
+    caught_up()
+    out["rm_rst"] = sum(1 for e in frames_to(mark, c["sport"]) + frames_to(mark, j["sport"])
+                        if e[TCP].flags.R)
+    out["rm_main_fin"] = sum(1 for e in frames_to(mark, c["sport"]) if e[TCP].flags.F)
+    out["sent_bytes"] = dseq[0] - c["dsn"]
+    out["fnv"] = fnv1a(b"".join(stream)) & (2**63 - 1)
+    return out
+
+
 CASES = {
     "bad_ip_checksum": case_bad_ip_checksum, "bad_tcp_checksum": case_bad_tcp_checksum,
     "truncated": case_truncated, "tcp_options": case_tcp_options,
@@ -943,7 +1292,9 @@ CASES = {
     "mptcp_syn_lengths": case_mptcp_syn_lengths,
     "mptcp_unknown_subtype": case_mptcp_unknown_subtype, "mptcp_join": case_mptcp_join,
     "mptcp_join_data": case_mptcp_join_data, "mptcp_join_orphan": case_mptcp_join_orphan,
-    "mptcp_bad_dss": case_mptcp_bad_dss,
+    "mptcp_bad_dss": case_mptcp_bad_dss, "mptcp_signals": case_mptcp_signals,
+    "mptcp_fastclose_open": case_mptcp_fastclose_open, "mptcp_fastclose": case_mptcp_fastclose,
+    "mptcp_signals_oow": case_mptcp_signals_oow,
 }
 
 print(json.dumps({"ready": True}), flush=True)
