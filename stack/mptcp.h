@@ -43,10 +43,11 @@ extern struct skiff_mptcp_conn *skiff__mptcp_reinject_due;
 void skiff__mptcp_reinject_run(void);
 /* Sending on an MPTCP connection whose first subflow is @p main (send.c):
  * the subflow the next chunk of a plain send goes on (@p main when it has
- * no joins); after a successful tcp_write() of @p len bytes (@p data, or
+ * no joins), and to @p room how many bytes it takes (0: every subflow is
+ * full, the send waits); after a successful tcp_write() of @p len bytes (@p data, or
  * NULL for a zero-copy buffer) on any subflow, its mapping recorded;
  * whether a join has room (EPOLLOUT); the joins' queued data put out. */
-struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main);
+struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room);
 void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len);
 bool skiff__mptcp_writable(const struct tcp_pcb *main);
 /* Bytes the connection-level receive window lets the next send queue

@@ -297,14 +297,8 @@ static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, i
 		 * chunk (stack/mptcp/send.c). */
 		chunk = iov_span(a, &buf);
 		room = tcp_sndbuf(pcb);
-		if (mptcp) {
-			size_t lim = skiff__mptcp_tx_limit(main);
-
-			pcb = skiff__mptcp_tx_pcb(main);
-			room = tcp_sndbuf(pcb);
-			if (room > lim)
-				room = lim;
-		}
+		if (mptcp)
+			pcb = skiff__mptcp_tx_pcb(main, &room);
 		if (chunk > 0xffff)
 			chunk = 0xffff;
 		if (chunk > room)

@@ -14,11 +14,15 @@
  *
  * The scheduler (plain sends; zero-copy sends keep to the first subflow,
  * whose ACKs their completions follow) picks, for each chunk of a send,
- * the established subflow whose queue drains soonest: the fewest bytes
- * queued and in flight per byte of congestion window, the first subflow
- * on a tie; backup subflows (MP_PRIO, or the join's B flag) only when no
- * other has room. skiff keeps an RTT estimate for the first subflow only
- * (recovery.c), so subflows are taken to have the same RTT.
+ * among the established subflows that are not stale and hold less than
+ * their congestion window plus 64 KiB: first those with less than a
+ * window queued and in flight, then the one whose queue drains soonest
+ * (bytes queued and in flight per byte of window), the first subflow on
+ * a tie; backup subflows (MP_PRIO, or the join's B flag) only when no
+ * other has room. RTTs are not compared: skiff's RTT estimate is kept for
+ * the first subflow only (recovery.c), lwIP's is in 10 ms ticks and not
+ * kept alike for both. Nothing is queued past the connection-level
+ * receive window (skiff__mptcp_tx_limit()).
  *
  * Reinjection: what a join carries is also kept in a copy until the
  * peer's DATA_ACK covers it. When a join dies (a RST, a timeout) or goes
@@ -34,6 +38,7 @@
 
 #include "engine.h"
 #include "instance.h"
+#include "mptcp.h"
 #include "mptcp/conn.h"
 #include "tcpglue.h"
 
@@ -212,55 +217,93 @@ void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len)
 
 /* ---- the scheduler ------------------------------------------------------------------ */
 
+/* What a subflow may hold queued and in flight beyond its congestion
+ * window: the rest of the send stays with the application until a
+ * subflow has room (as Linux keeps it at the connection level), so that
+ * data is not committed to a subflow long before it can leave. */
+#define SCHED_SLACK 65535u
+
+static u32_t queued(const struct tcp_pcb *pcb)
+{
+	return pcb->snd_lbb - pcb->lastack;
+}
+
 /* A subflow that takes a write: established both ways, open, not stale,
- * with room in its send buffer and queue, and room for an extent. */
+ * with room in its send buffer and queue, less than its window and
+ * SCHED_SLACK queued, and room for an extent. */
 static bool can_take(const struct skiff_mptcp_conn *c, const struct skiff_mptcp_sf *sf,
 		     const struct tcp_pcb *pcb)
 {
 	if (!pcb || sf->phase != SKIFF_MPTCP_EST || sf->closing || sf->stale ||
 	    (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) || tcp_sndbuf(pcb) == 0 ||
-	    tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
+	    tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4 ||
+	    queued(pcb) >= (u32_t)pcb->cwnd + SCHED_SLACK)
 		return false;
 	if (sf->nsmap < SKIFF_MPTCP_SMAPS || !c->multi)
 		return true;
 	return skiff__mptcp_write_appends(pcb);
 }
 
-/* Bytes queued and in flight per byte of congestion window (x 1024). */
-static uint64_t backlog(const struct tcp_pcb *pcb)
+/* A subflow as the scheduler weighs it. */
+struct cand {
+	struct tcp_pcb *pcb;
+	bool backup;
+	bool room;     /* less than a congestion window queued and in flight */
+	uint64_t load; /* bytes queued and in flight per byte of window (x 1024) */
+};
+
+static struct cand weigh(struct tcp_pcb *pcb, bool backup)
 {
-	return (uint64_t)(u32_t)(pcb->snd_lbb - pcb->lastack) * 1024 / (pcb->cwnd ? pcb->cwnd : 1);
+	u32_t queued = pcb->snd_lbb - pcb->lastack;
+	u32_t cwnd = pcb->cwnd ? pcb->cwnd : 1;
+
+	return (struct cand){.pcb = pcb,
+			     .backup = backup,
+			     .room = queued < cwnd,
+			     .load = (uint64_t)queued * 1024 / cwnd};
 }
 
-struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main)
+/* Whether @p a goes before @p b: not a backup; then with room in its
+ * window; then the queue that drains soonest. */
+static bool before(const struct cand *a, const struct cand *b)
+{
+	if (a->backup != b->backup)
+		return !a->backup;
+	if (a->room != b->room)
+		return a->room;
+	return a->load < b->load;
+}
+
+struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 {
 	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(main), *j;
 	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
-	struct tcp_pcb *best = NULL;
-	uint64_t best_b = 0;
-	bool best_backup = true;
+	struct cand best = {0}, x;
+	size_t lim;
 
+	*room = tcp_sndbuf(main);
 	if (!c || sf->join || !c->joins || sf->phase != SKIFF_MPTCP_EST || c->fb.failed)
 		return main;
-	if (can_take(c, sf, main)) {
-		best = main;
-		best_b = backlog(main);
-		best_backup = sf->backup;
-	}
+	if (can_take(c, sf, main))
+		best = weigh(main, sf->backup);
 	for (j = c->joins; j; j = j->next) {
-		uint64_t b;
-
 		if (!can_take(c, j, j->pcb))
 			continue;
-		b = backlog(j->pcb);
-		if (!best || (best_backup && !j->backup) ||
-		    (j->backup == best_backup && b < best_b)) {
-			best = j->pcb;
-			best_b = b;
-			best_backup = j->backup;
-		}
+		x = weigh(j->pcb, j->backup);
+		if (!best.pcb || before(&x, &best))
+			best = x;
 	}
-	return best ? best : main;
+	if (!best.pcb) {
+		*room = 0; /* every subflow full: the send waits */
+		return main;
+	}
+	*room = tcp_sndbuf(best.pcb);
+	if (*room > (u32_t)best.pcb->cwnd + SCHED_SLACK - queued(best.pcb))
+		*room = (u32_t)best.pcb->cwnd + SCHED_SLACK - queued(best.pcb);
+	lim = skiff__mptcp_tx_limit(main);
+	if (*room > lim)
+		*room = lim;
+	return best.pcb;
 }
 
 /* The connection of @p main when its data may go on joins. */
@@ -303,7 +346,8 @@ bool skiff__mptcp_writable(const struct tcp_pcb *main)
 		return tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT;
 	if (skiff__mptcp_tx_limit(main) <= TCP_SNDLOWAT)
 		return false;
-	if (tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT)
+	if (can_take(c, c->main_sf, main) && tcp_sndbuf(main) > TCP_SNDLOWAT &&
+	    tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT)
 		return true;
 	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
 		if (can_take(c, j, j->pcb) && tcp_sndbuf(j->pcb) > TCP_SNDLOWAT &&

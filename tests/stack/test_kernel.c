@@ -791,6 +791,91 @@ static void test_mptcp_join_two_paths_shaped(void)
 	CU_ASSERT(one / two >= 1.6);
 }
 
+/* What reaches the Linux client shaped per destination address: its veth
+ * end's ingress redirected to an ifb device, htb there, PEER_IP4 and
+ * PEER2_IP4 each at @p mbit (htb's default queue of 1000 packets: no
+ * loss, the RTT grows instead). skiff sends through AF_XDP, past any
+ * qdisc of its own end. */
+static void k_shape_by_destination(unsigned mbit)
+{
+	const char *ifn = K.net.ifname[1];
+
+	CU_ASSERT_FATAL(
+		tb_run(K.net.ns[1],
+		       "ip link add skifb0 type ifb && ip link set skifb0 up && "
+		       "tc qdisc add dev %s handle ffff: ingress && "
+		       "tc filter add dev %s parent ffff: protocol all u32 match u32 0 0 "
+		       "action mirred egress redirect dev skifb0 && "
+		       "tc qdisc add dev skifb0 root handle 1: htb default 30 r2q 100 && "
+		       "tc class add dev skifb0 parent 1: classid 1:10 htb rate %umbit ceil %umbit && "
+		       "tc class add dev skifb0 parent 1: classid 1:20 htb rate %umbit ceil %umbit && "
+		       "tc class add dev skifb0 parent 1: classid 1:30 htb rate 1gbit && "
+		       "tc filter add dev skifb0 parent 1: protocol ip prio 1 u32 match ip dst "
+		       "%s/32 flowid 1:10 && "
+		       "tc filter add dev skifb0 parent 1: protocol ip prio 1 u32 match ip dst "
+		       "%s/32 flowid 1:20",
+		       ifn, ifn, mbit, mbit, mbit, mbit, PEER_IP4, PEER2_IP4) == 0);
+}
+
+/* One download of @p bytes from skiff to a Linux MPTCP client whose
+ * receiving is shaped per destination address (@p mbit each), over one
+ * subflow or, with @p join, with the client's join from its second
+ * address too (skiff's scheduler then sends on both). The time the Linux
+ * client took to receive it; what skiff put on the join to @p on_join. */
+static double join_shaped_download(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join)
+{
+	struct kjob j = {
+		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = bytes};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st;
+	double secs;
+	int lfd, fd;
+
+	mptcp_env_up(join ? "mps2" : "mps1");
+	k_second_address(AF_INET, join);
+	k_shape_by_destination(mbit);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	*on_join = st.mptcp_join_tx_bytes;
+	if (join)
+		tk_note("two subflows: join stale %llu, %llu bytes reinjected, %llu retransmissions",
+			(unsigned long long)st.mptcp_join_stale,
+			(unsigned long long)st.mptcp_reinject_bytes,
+			(unsigned long long)st.tcp_retransmits);
+	TK_ASSERT_EQ(st.mptcp_join_established, join ? 1 : 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	secs = theirs.down.seconds;
+	teardown();
+	setup();
+	return secs;
+}
+
+/* Two paths move more than one with skiff sending (issue #18's test, the
+ * scheduler): what reaches each of the Linux client's addresses shaped to
+ * the same rate, 16 MiB from skiff over one subflow, then over two. */
+static void test_mptcp_join_two_paths_shaped_send(void)
+{
+	const unsigned mbit = 40;
+	const uint64_t bytes = 16 * ST_MIB;
+	uint64_t j1 = 0, j2 = 0;
+	double one, two;
+
+	one = join_shaped_download(false, mbit, bytes, &j1);
+	two = join_shaped_download(true, mbit, bytes, &j2);
+	tk_note("16 MiB from skiff, each client address shaped to %u Mbit/s: one subflow %.2f s "
+		"(%.1f Mbit/s), two subflows %.2f s (%.1f Mbit/s, %llu bytes on the join): %.2fx",
+		mbit, one, bytes * 8 / one / 1e6, two, bytes * 8 / two / 1e6,
+		(unsigned long long)j2, one / two);
+	TK_ASSERT_EQ(j1, 0);
+	CU_ASSERT(j2 > bytes / 4);
+	CU_ASSERT(one / two >= 1.6);
+}
+
 /* The path cut: after @p arg's milliseconds, the Linux client's packets
  * from its second address are dropped (iptables in its namespace). */
 static void *cut_second_path(void *arg)
@@ -2174,6 +2259,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_join_kernel_client_v6),
 	TK_TEST(test_mptcp_join_checksum_kernel_client),
 	TK_TEST(test_mptcp_join_two_paths_shaped),
+	TK_TEST(test_mptcp_join_two_paths_shaped_send),
 	TK_TEST(test_mptcp_join_path_cut),
 	TK_TEST(test_mptcp_join_path_cut_send),
 	TK_TEST(test_mptcp_data_level_resend),
