@@ -477,6 +477,7 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_reinject_bytes, "tcp", false),
 	F(mptcp_reinject_nomem, "tcp", false),
 	F(mptcp_join_stale, "tcp", false),
+	F(mptcp_add_addr_tx, "tcp", false),
 	F(mptcp_signal_not_taken, "hostile", false),
 	F(ip_len_err, "hostile", false),
 	F(tcp_len_err, "hostile", false),

@@ -284,6 +284,12 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
 		skiff__mptcp_token_add(c);
 		st->stats.mptcp_passive_established++;
+		/* Our announcement (3.4.1), on an IPv4 connection: the
+		 * option's room (28 bytes) has no place for IPv6 and a port. */
+		if (st->cfg.mptcp_announce_port && IP_IS_V4(&pcb->local_ip)) {
+			c->adv_owed = true;
+			c->adv_port = st->cfg.mptcp_announce_port;
+		}
 		/* The client counts the connection fully established at our
 		 * first DATA_ACK (and only then opens subflows): send one now
 		 * rather than when data calls for it. */
@@ -514,9 +520,12 @@ static err_t signals_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 	if (flags & (TCP_SYN | TCP_RST))
 		return ERR_OK;
 	if (rx->add_addr) {
-		if (rx->add_addr_opt[2] & 0x01)
-			st->stats.mptcp_add_addr_echo_rx++; /* we announce none */
-		else
+		if (rx->add_addr_opt[2] & 0x01) {
+			/* The echo of our announcement (id 1): it arrived. */
+			st->stats.mptcp_add_addr_echo_rx++;
+			if (rx->add_addr_opt[3] == 1)
+				c->adv_owed = false;
+		} else
 			skiff__mptcp_add_addr_in(pcb, c, rx->add_addr_opt, rx->add_addr_len);
 	}
 	if (rx->rm_addr) {
@@ -680,6 +689,46 @@ static unsigned add_addr_echo(const struct skiff_mptcp_ann *a, uint8_t *b)
 		b[5 + alen] = (uint8_t)a->port;
 	}
 	return n;
+}
+
+/* Whether our announcement goes on this pure ACK: the first time, then
+ * once a second while no echo came, 5 times in all. */
+static bool adv_due(struct skiff_mptcp_conn *c)
+{
+	uint32_t now = (uint32_t)skiff__now_ms();
+
+	if (c->adv_tries >= 5) {
+		c->adv_owed = false;
+		return false;
+	}
+	if (c->adv_tries && (int32_t)(now - c->adv_last_ms) < 1000)
+		return false;
+	c->adv_tries++;
+	c->adv_last_ms = now;
+	return true;
+}
+
+/* Our ADD_ADDR (3.4.1): address id 1, the connection's local IPv4
+ * address and the announced port, and the rightmost 64 bits of
+ * HMAC(our key || the peer's, id || address || port). Its length. */
+static unsigned add_addr_announce(const struct tcp_pcb *pcb, const struct skiff_mptcp_conn *c,
+				  uint8_t *b)
+{
+	uint8_t msg[7], mac[SKIFF_MPTCP_HMAC_LEN];
+	uint32_t a = ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip));
+
+	msg[0] = 1;
+	memcpy(msg + 1, &a, 4);
+	msg[5] = (uint8_t)(c->adv_port >> 8);
+	msg[6] = (uint8_t)c->adv_port;
+	if (skiff__mptcp_hmac(c->local_key, c->remote_key, msg, sizeof(msg), mac))
+		memset(mac, 0, sizeof(mac)); /* no memory: the peer drops it */
+	b[0] = PKB_MPTCP_OPT_KIND;
+	b[1] = 18;
+	b[2] = SKIFF_MPTCP_SUB_ADD_ADDR << 4;
+	memcpy(b + 3, msg, sizeof(msg));
+	memcpy(b + 10, mac + SKIFF_MPTCP_HMAC_LEN - 8, 8);
+	return 18;
 }
 
 /* A RST's options on an MPTCP subflow: MP_TCPRST with our reason (3.6),
@@ -851,8 +900,19 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			st->stats.mptcp_mp_fail_tx++;
 		}
 		n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
-		if (c->echo_owed && !(m.flags & PKB_DSS_MAP) && !c->fb.fail_tx &&
-		    !(flags & (TCP_SYN | TCP_FIN))) {
+		if (c->adv_owed && !(m.flags & PKB_DSS_MAP) && !c->fb.fail_tx && !c->echo_owed &&
+		    !(flags & (TCP_SYN | TCP_FIN)) && adv_due(c)) {
+			/* Our ADD_ADDR (18 bytes with the port) beside a 32-bit
+			 * DATA_ACK. */
+			unsigned e = add_addr_announce(pcb, c, b);
+
+			m.flags &= (u8_t)~PKB_DSS_ACK64;
+			n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
+			if (e + n > room)
+				n = 0;
+			st->stats.mptcp_add_addr_tx++;
+		} else if (c->echo_owed && !(m.flags & PKB_DSS_MAP) && !c->fb.fail_tx &&
+			   !(flags & (TCP_SYN | TCP_FIN))) {
 			/* The echo of the peer's ADD_ADDR (3.4.1) on a pure
 			 * ACK, beside the DATA_ACK (32 bits, or none, where an
 			 * IPv6 echo leaves no room for 64). */

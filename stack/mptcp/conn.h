@@ -161,6 +161,12 @@ struct skiff_mptcp_conn {
 	} ann[SKIFF_MPTCP_MAX_SUBFLOWS];
 	bool echo_owed;
 	struct skiff_mptcp_ann echo;
+	/* Our announcement (skiff_config.mptcp_announce_port): owed until the
+	 * peer echoes it, sent again each second, 5 times at most. */
+	bool adv_owed;
+	uint8_t adv_tries;
+	uint16_t adv_port;
+	uint32_t adv_last_ms;
 	/* Sending on several subflows (send.c): once a join carried our
 	 * data, every write is mapped by extents; the next data sequence
 	 * number to hand out, and the one of the write under way; copies of

@@ -1557,6 +1557,82 @@ static void test_mptcp_add_addr_skiff_client_v6(void)
 	mptcp_add_addr_skiff_client(AF_INET6);
 }
 
+/* skiff announces PORT + 1 to every connection its listeners accept. */
+static void tweak_announce_port(struct skiff_config *c)
+{
+	c->mptcp_announce_port = PORT + 1;
+}
+
+/* skiff announces (ADD_ADDR, RFC 8684 3.4.1, skiff_config.mptcp_announce_port):
+ * a Linux client that accepts one announced address
+ * (`ip mptcp limits set add_addr_accepted 1`) takes skiff's ADD_ADDR
+ * (its HMAC from skiff's key), echoes it, and joins skiff's address at
+ * the announced port, where a second MPTCP listener takes the join. 64 MiB
+ * each way over both subflows, SHA-256 equal. */
+static void test_mptcp_add_addr_announced(void)
+{
+	static const char *const names[] = {
+		"MPTcpExtAddAddr",	  "MPTcpExtAddAddrDrop",    "MPTcpExtMPJoinSynTx",
+		"MPTcpExtMPJoinSynAckRx", "MPTcpExtDSSNotMatching",
+	};
+	struct kjob j = {
+		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = BIG};
+	struct sockaddr_storage ss;
+	struct st_two_way mine, theirs;
+	struct skiff_mptcp_status ms;
+	struct skiff_stats st;
+	uint64_t v[5];
+	socklen_t len;
+	int lfd, lfd2, fd;
+
+	mptcp_env_up("mpan");
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp limits set add_addr_accepted 1 subflows 2") ==
+			0);
+	kchild(&j);
+	st_xsk_tweak = tweak_announce_port;
+	stack_up();
+	lfd = mptcp_listen(AF_INET);
+	/* The announced port's listener: joins only come to it. */
+	len = st_sockaddr(AF_INET, "0.0.0.0", "::", PORT + 1, &ss);
+	lfd2 = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(lfd2 >= 0);
+	CU_ASSERT_FATAL(skiff_bind(lfd2, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT_FATAL(skiff_listen(lfd2, 8) == 0);
+	st_child_go();
+	fd = skiff_accept(lfd, NULL, NULL, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(skiff_mptcp_status(fd, &ms) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_close(lfd2);
+	st_note_rate("kernel -> skiff (MPTCP, joined at the port skiff announced)", j.bytes,
+		     mine.up.seconds);
+	st_note_rate("skiff -> kernel (MPTCP, both subflows)", j.bytes, theirs.down.seconds);
+	skiff_get_stats(&st);
+	tk_note("skiff: ADD_ADDR out %llu, echoes in %llu, joins taken %llu, %u subflows, "
+		"%llu bytes in on the join, %llu out on it",
+		(unsigned long long)st.mptcp_add_addr_tx,
+		(unsigned long long)st.mptcp_add_addr_echo_rx,
+		(unsigned long long)st.mptcp_join_established, ms.subflows,
+		(unsigned long long)st.mptcp_join_rx_bytes,
+		(unsigned long long)st.mptcp_join_tx_bytes);
+	k_mptcp_counters(names, v, 5);
+	CU_ASSERT(st.mptcp_add_addr_tx >= 1);
+	CU_ASSERT(st.mptcp_add_addr_echo_rx >= 1);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	TK_ASSERT_EQ(ms.subflows, 2);
+	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
+	CU_ASSERT(st.mptcp_join_tx_bytes > 0);
+	CU_ASSERT(v[0] >= 1); /* Linux took our ADD_ADDR (its HMAC) */
+	TK_ASSERT_EQ(v[1], 0);
+	TK_ASSERT_EQ(v[2], 1); /* and joined there */
+	TK_ASSERT_EQ(v[3], 1);
+	TK_ASSERT_EQ(v[4], 0);
+}
+
 /* A Linux server that announces its second address, its sending shaped
  * per source address (10.77.0.2 and 10.77.0.3 each at @p mbit), sends
  * @p bytes to skiff's client; with @p join skiff joins the announced
@@ -2269,6 +2345,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_add_addr_skiff_client),
 	TK_TEST(test_mptcp_add_addr_skiff_client_v6),
 	TK_TEST(test_mptcp_add_addr_two_paths_shaped),
+	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),
 	TK_TEST(test_mptcp_checksum_failure_rx),
 	TK_TEST(test_mptcp_checksum_failure_tx),

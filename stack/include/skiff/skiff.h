@@ -199,6 +199,11 @@ struct skiff_config {
 	 * peer announces (ADD_ADDR), as Linux's `ip mptcp limits
 	 * add_addr_accepted` (default 0: none, as Linux; at most 7). */
 	uint8_t mptcp_add_addr_accepted;
+	/** MPTCP: a port every connection an MPTCP listener accepts over IPv4
+	 * announces (ADD_ADDR: this instance's address with that port, address
+	 * id 1), as Linux's `ip mptcp endpoint add ADDR port P signal`; an
+	 * MPTCP listener on that port takes the peer's joins (0: none). */
+	uint16_t mptcp_announce_port;
 	/* observability (docs/observability.md) */
 	bool no_stat_publish;	   /**< publish no counters for skiff-stat (so does
 				    * SKIFF_STAT=0 in the environment) */
@@ -683,6 +688,8 @@ struct skiff_stats {
 	uint64_t mptcp_reinject_nomem;	  /**< writes on joins kept without a copy (no memory):
 					   * not reinjected if the join dies */
 	uint64_t mptcp_join_stale;	  /**< joins gone stale (two RTOs deep) */
+	uint64_t mptcp_add_addr_tx;	  /**< ADD_ADDRs sent (mptcp_announce_port; again
+					   * each second until echoed, 5 at most) */
 	uint64_t mptcp_signal_not_taken;  /**< ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FASTCLOSE,
 					   * MP_TCPRST on segments TCP does not take (out of
 					   * the window, an unacceptable ACK, a RST not at
