@@ -198,6 +198,41 @@ static struct skiff_mptcp_conn *joinable(uint32_t token)
 	return c;
 }
 
+/* A join's HMAC (3.2): HMAC(@p k1 || @p k2, @p n1 || @p n2), to @p mac.
+ * 0, or -ENOMEM from libcrypto. */
+static int join_hmac(uint64_t k1, uint64_t k2, uint32_t n1, uint32_t n2,
+		     uint8_t mac[SKIFF_MPTCP_HMAC_LEN])
+{
+	uint8_t msg[8];
+
+	put_be32(msg, n1);
+	put_be32(msg + 4, n2);
+	return skiff__mptcp_hmac(k1, k2, msg, sizeof(msg), mac);
+}
+
+/* Whether the peer's HMAC in @p rx's MP_JOIN (its first @p len bytes, at
+ * offset 4) is HMAC(its key || ours, its nonce || ours), on a connection
+ * whose first subflow is still there. */
+static bool peer_hmac_ok(const struct skiff_mptcp_conn *c, const struct skiff_mptcp_sf *sf,
+			 const struct skiff_mptcp_rx *rx, size_t len)
+{
+	uint8_t mac[SKIFF_MPTCP_HMAC_LEN];
+
+	return rx->join && c->main_pcb &&
+	       join_hmac(c->remote_key, c->local_key, sf->rnonce, sf->lnonce, mac) == 0 &&
+	       memcmp(rx->join_opt + 4, mac, len) == 0;
+}
+
+/* No MP_JOIN where one is due, a wrong HMAC, or a connection gone
+ * meanwhile: the subflow is reset (3.2), with MP_TCPRST's MPTCP error. */
+static err_t join_refused(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf)
+{
+	skiff__s.stats.mptcp_join_bad_hmac++;
+	sf->rst_reason = SKIFF_MPTCP_RST_EMPTCP;
+	tcp_abort(pcb);
+	return ERR_ABRT;
+}
+
 err_t skiff__mptcp_join_syn(const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -227,7 +262,7 @@ struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 {
 	struct skiff_mptcp_conn *c;
 	struct skiff_mptcp_sf *sf, **pp;
-	uint8_t msg[8], mac[SKIFF_MPTCP_HMAC_LEN];
+	uint8_t mac[SKIFF_MPTCP_HMAC_LEN];
 
 	if (!pending.valid || cpcb->remote_port != pending.rport ||
 	    cpcb->rcv_nxt - 1 != pending.seq)
@@ -244,9 +279,7 @@ struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 	skiff__random(&sf->lnonce, sizeof(sf->lnonce));
 	/* HMAC-B = HMAC(Key-B || Key-A, R-B || R-A), its first 64 bits on
 	 * the SYN-ACK (we are B, the peer that opened the connection A). */
-	put_be32(msg, sf->lnonce);
-	put_be32(msg + 4, sf->rnonce);
-	if (skiff__mptcp_hmac(c->local_key, c->remote_key, msg, sizeof(msg), mac)) {
+	if (join_hmac(c->local_key, c->remote_key, sf->lnonce, sf->rnonce, mac)) {
 		free(sf);
 		return NULL;
 	}
@@ -279,25 +312,14 @@ err_t skiff__mptcp_join_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_conn *c = sf->conn;
-	uint8_t msg[8], mac[SKIFF_MPTCP_HMAC_LEN];
 
 	/* Only an ACK of our SYN-ACK settles it (lwIP acts on no other). */
 	if (!(TCPH_FLAGS(hdr) & TCP_ACK) || (TCPH_FLAGS(hdr) & (TCP_SYN | TCP_RST)) ||
 	    hdr->ackno != pcb->snd_nxt)
 		return ERR_OK;
 	/* HMAC-A = HMAC(Key-A || Key-B, R-A || R-B), 160 bits of it. */
-	put_be32(msg, sf->rnonce);
-	put_be32(msg + 4, sf->lnonce);
-	if (!rx->join || !c->main_pcb ||
-	    skiff__mptcp_hmac(c->remote_key, c->local_key, msg, sizeof(msg), mac) ||
-	    memcmp(rx->join_opt + 4, mac, 20) != 0) {
-		/* No MP_JOIN, a wrong HMAC, or a connection gone meanwhile:
-		 * the subflow is reset (3.2). */
-		st->stats.mptcp_join_bad_hmac++;
-		sf->rst_reason = SKIFF_MPTCP_RST_EMPTCP;
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
+	if (!peer_hmac_ok(c, sf, rx, 20))
+		return join_refused(pcb, sf);
 	sf->phase = SKIFF_MPTCP_EST;
 	sf->est_len = SKIFF_MPTCP_EST_LEN;
 	sf->rcv_deliv = 0;
@@ -392,38 +414,25 @@ unsigned skiff__mptcp_join_syn_out(const struct skiff_mptcp_sf *sf, uint8_t *b)
 err_t skiff__mptcp_join_synack_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 				  const struct tcp_hdr *hdr, const struct skiff_mptcp_rx *rx)
 {
-	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_conn *c = sf->conn;
-	uint8_t msg[8], mac[SKIFF_MPTCP_HMAC_LEN];
+	uint8_t mac[SKIFF_MPTCP_HMAC_LEN];
 
 	if ((TCPH_FLAGS(hdr) & (TCP_SYN | TCP_ACK | TCP_RST)) != (TCP_SYN | TCP_ACK) ||
 	    hdr->ackno != pcb->snd_nxt)
 		return ERR_OK;
 	/* HMAC-B = HMAC(Key-B || Key-A, R-B || R-A), its first 64 bits on
-	 * the SYN-ACK (the peer is B here, we A). */
-	if (rx->join) {
+	 * the SYN-ACK (the peer is B here, we A); none: a peer or a path
+	 * without MPTCP. */
+	if (rx->join)
 		sf->rnonce = be32(rx->join_opt + 12);
-		put_be32(msg, sf->rnonce);
-		put_be32(msg + 4, sf->lnonce);
-	}
-	if (!rx->join || !c->main_pcb ||
-	    skiff__mptcp_hmac(c->remote_key, c->local_key, msg, sizeof(msg), mac) ||
-	    memcmp(rx->join_opt + 4, mac, 8) != 0) {
-		/* No MP_JOIN (a peer or a path without MPTCP), a wrong HMAC,
-		 * or a connection gone meanwhile: the subflow is reset (3.2). */
-		st->stats.mptcp_join_bad_hmac++;
-		sf->rst_reason = SKIFF_MPTCP_RST_EMPTCP;
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
+	if (!peer_hmac_ok(c, sf, rx, 8))
+		return join_refused(pcb, sf);
 	sf->backup = rx->join_opt[2] & 0x01;
 	sf->iss = hdr->ackno - 1;
 	sf->irs = hdr->seqno;
 	/* HMAC-A = HMAC(Key-A || Key-B, R-A || R-B): 160 bits of it go on
 	 * the third ACK, and again on each ACK until the peer ACKs one. */
-	put_be32(msg, sf->lnonce);
-	put_be32(msg + 4, sf->rnonce);
-	if (skiff__mptcp_hmac(c->local_key, c->remote_key, msg, sizeof(msg), mac)) {
+	if (join_hmac(c->local_key, c->remote_key, sf->lnonce, sf->rnonce, mac)) {
 		tcp_abort(pcb);
 		return ERR_ABRT;
 	}
