@@ -243,8 +243,8 @@ static bool can_take(const struct skiff_mptcp_conn *c, struct skiff_mptcp_sf *sf
 		return true;
 	/* Full: what the peer ACKed since goes first. Else only a write
 	 * that continues the last extent would do, and a subflow left out
-	 * of the writes never trimmed its extents again (one run in nine
-	 * put all 16 MiB on the join). */
+	 * of the writes would never trim its extents again (the likely
+	 * cause of one run in nine that put all 16 MiB on the join). */
 	sf->snd_rel = widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
 	smap_trim(sf);
 	return sf->nsmap < SKIFF_MPTCP_SMAPS || skiff__mptcp_write_appends(pcb);
