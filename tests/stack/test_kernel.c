@@ -881,12 +881,20 @@ static void test_mptcp_join_two_paths_shaped_send(void)
 		     1.5);
 }
 
-/* The path cut: after @p arg's milliseconds, the Linux client's packets
- * from its second address are dropped (iptables in its namespace). */
+/* A path cut (iptables in the Linux client's namespace): after @p ms,
+ * packets matching @p match ("OUTPUT -s": what it sends from its second
+ * address; "INPUT -d": what reaches it there) are dropped. */
+struct path_cut {
+	unsigned ms;
+	const char *match;
+};
+
 static void *cut_second_path(void *arg)
 {
-	usleep((useconds_t)(uintptr_t)arg * 1000);
-	if (tb_run(K.net.ns[1], "iptables -w -A OUTPUT -s %s -j DROP", PEER2_IP4) != 0)
+	const struct path_cut *cut = arg;
+
+	usleep((useconds_t)cut->ms * 1000);
+	if (tb_run(K.net.ns[1], "iptables -w -A %s %s -j DROP", cut->match, PEER2_IP4) != 0)
 		tk_note("iptables failed: the path was not cut");
 	return NULL;
 }
@@ -905,6 +913,7 @@ static void test_mptcp_join_path_cut(void)
 			 .bytes = 32 * ST_MIB};
 	struct st_two_way mine, theirs;
 	struct skiff_stats st;
+	struct path_cut cut = {600, "OUTPUT -s"};
 	char out[4096], *at;
 	unsigned long long dropped = 0;
 	pthread_t th;
@@ -914,7 +923,7 @@ static void test_mptcp_join_path_cut(void)
 	k_second_address(AF_INET, true);
 	k_shape_by_source(100);
 	fd = mptcp_accept_child(&j, &lfd);
-	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path, (void *)(uintptr_t)600) == 0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path, &cut) == 0);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
 	pthread_join(th, NULL);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
@@ -947,16 +956,6 @@ static void test_mptcp_join_path_cut(void)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
-/* The path cut for what skiff sends: after @p arg's milliseconds, the
- * Linux client's namespace drops every packet to its second address. */
-static void *cut_second_path_in(void *arg)
-{
-	usleep((useconds_t)(uintptr_t)arg * 1000);
-	if (tb_run(K.net.ns[1], "iptables -w -A INPUT -d %s -j DROP", PEER2_IP4) != 0)
-		tk_note("iptables failed: the path was not cut");
-	return NULL;
-}
-
 /* One path cut while skiff sends on both (issue #18's reinjection): a
  * Linux client with a join uploads 32 MiB, then skiff sends 32 MiB back
  * over both subflows (its scheduler); 300 ms in, the join's path drops
@@ -971,6 +970,7 @@ static void test_mptcp_join_path_cut_send(void)
 			 .proto = IPPROTO_MPTCP,
 			 .bytes = 32 * ST_MIB};
 	struct st_two_way mine, theirs;
+	struct path_cut cut = {300, "INPUT -d"};
 	struct skiff_stats st0, st;
 	pthread_t th;
 	int lfd, fd;
@@ -980,7 +980,7 @@ static void test_mptcp_join_path_cut_send(void)
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
 	skiff_get_stats(&st0);
-	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path_in, (void *)(uintptr_t)300) == 0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path, &cut) == 0);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	pthread_join(th, NULL);
 	CU_ASSERT(skiff_close(fd) == 0);
