@@ -57,6 +57,8 @@ void skiff__mptcp_output(struct tcp_pcb *main);
 /* lwIP patch 0024: may a write (or a FIN) on @p pcb join its last unsent
  * segment? Not when it does not continue it at the data level. */
 bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb);
+/* Whether a write on subflow @p pcb has room for its mapping (send.c). */
+bool skiff__mptcp_may_write(const struct tcp_pcb *pcb);
 /* Subflow @p i of the MPTCP connection whose first subflow is @p pcb: 0
  * is @p pcb, then its established joins in the order they came; NULL
  * past the last. */

@@ -43,9 +43,15 @@ bool skiff__tcp_writable(const struct tcp_pcb *pcb)
 
 err_t skiff__tcp_write(struct tcp_pcb *pcb, const void *data, u16_t len, u8_t flags)
 {
-	err_t e = tcp_write(pcb, data, len, flags);
+	bool mptcp = pcb->skiff_flags & SKIFF_PCB_MPTCP;
+	err_t e;
 
-	if (e == ERR_OK && (pcb->skiff_flags & SKIFF_PCB_MPTCP))
+	/* An MPTCP subflow records each write's data-level mapping: without
+	 * room for it, the write waits (as for a full send buffer). */
+	if (mptcp && !skiff__mptcp_may_write(pcb))
+		return ERR_MEM;
+	e = tcp_write(pcb, data, len, flags);
+	if (e == ERR_OK && mptcp)
 		skiff__mptcp_wrote(pcb, (flags & TCP_WRITE_FLAG_COPY) ? data : NULL, len);
 	return e;
 }

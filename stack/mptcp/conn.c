@@ -114,12 +114,6 @@ static void put_be64(uint8_t *b, uint64_t v)
 		b[i] = (uint8_t)v;
 }
 
-/* A 32-bit offset widened to 64 bits around @p base (within 2^31 of it). */
-static uint64_t widen(uint64_t base, uint32_t off)
-{
-	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
-}
-
 /* ---- the listener's side of the handshake ------------------------------------ */
 
 static err_t listen_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
@@ -309,7 +303,7 @@ static uint64_t dss_dsn(const struct skiff_mptcp_conn *c, const struct pkb_ext_m
 {
 	if (m->flags & PKB_DSS_DSN64)
 		return m->data_seq;
-	return widen(c->rcv_data_nxt, (uint32_t)m->data_seq);
+	return skiff__mptcp_widen(c->rcv_data_nxt, (uint32_t)m->data_seq);
 }
 
 /* An MP_FAIL (3.7): the peer found a checksum wrong. The answer to ours
@@ -337,9 +331,9 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 	uint64_t seg = 0, rel, dsn;
 	uint32_t len;
 
-	sf->rcv_rel = widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
+	sf->rcv_rel = skiff__mptcp_widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
 	if (p->tot_len)
-		seg = widen(sf->rcv_rel, hdr->seqno - sf->irs - 1);
+		seg = skiff__mptcp_widen(sf->rcv_rel, hdr->seqno - sf->irs - 1);
 	if (rx->mpc && rx->mpc_len >= SKIFF_MPTCP_MPC_DATA_LEN && p->tot_len) {
 		/* The first data's implicit mapping: data sequence IDSN + 1 at
 		 * subflow sequence 1, for its data-level length. Every segment
@@ -369,7 +363,7 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		uint64_t ack = m->data_ack;
 
 		if (!(m->flags & PKB_DSS_ACK64))
-			ack = widen(c->snd_data_acked, (uint32_t)ack);
+			ack = skiff__mptcp_widen(c->snd_data_acked, (uint32_t)ack);
 		if ((int64_t)(ack - c->snd_data_acked) > 0) {
 			c->snd_data_acked = ack;
 			if (c->rtx)
@@ -416,7 +410,7 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		 * can fill that hole. Checked on a segment in order, whose
 		 * predecessors have all been handed on (or are held until
 		 * their mapping's checksum can be checked). */
-		rel = widen(sf->rcv_rel, m->subflow_seq - 1);
+		rel = skiff__mptcp_widen(sf->rcv_rel, m->subflow_seq - 1);
 		if (!c->joined && p->tot_len && seg == sf->rcv_deliv + sf->held_len && seg >= rel &&
 		    seg - rel < len &&
 		    (int64_t)(dsn + (seg - rel) - c->rcv_data_nxt - sf->held_len) > 0) {
@@ -807,7 +801,7 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			m.data_ack = c->data_ack_sent;
 		c->data_ack_sent = m.data_ack;
 		c->data_ack_told = true;
-		sf->snd_rel = widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
+		sf->snd_rel = skiff__mptcp_widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
 		/* The client's third ACK and first data echo both keys until
 		 * the server's DSS says it has them (3.1); the first data's
 		 * form maps it implicitly (data sequence IDSN + 1). */
@@ -843,7 +837,7 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 		if (len || ((flags & TCP_FIN) && !sf->join)) {
 			uint32_t room;
 
-			rel = widen(sf->snd_rel, seq - sf->iss - 1);
+			rel = skiff__mptcp_widen(sf->snd_rel, seq - sf->iss - 1);
 			m.flags |= PKB_DSS_MAP | PKB_DSS_DSN64;
 			m.data_seq = skiff__mptcp_tx_dsn(sf, rel, &room);
 			if (len && room < len) {

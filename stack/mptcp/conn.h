@@ -94,6 +94,13 @@ enum skiff_mptcp_phase {
 
 struct skiff_mptcp_sf;
 
+/* A 32-bit sequence offset widened to 64 bits around @p base (within 2^31
+ * of it): subflow positions, data sequence numbers sent in 32 bits. */
+static inline uint64_t skiff__mptcp_widen(uint64_t base, uint32_t off)
+{
+	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
+}
+
 /* Extents of our data a subflow carries once the connection sends on
  * more than one (send.c): subflow positions [rel, rel + len) carry data
  * sequence numbers from dsn on. */
@@ -174,7 +181,6 @@ struct skiff_mptcp_conn {
 	bool multi;
 	uint64_t snd_data_nxt, wr_dsn;
 	struct skiff_mptcp_rtx *rtx, *rtx_tail;
-	size_t rtx_bytes;
 	bool reinject_queued, reinject_more;
 	struct skiff_mptcp_conn *reinject_next;
 	struct skiff_mptcp_conn *tok_next;    /* the token table's chain */

@@ -19,9 +19,7 @@ _Static_assert(sizeof(struct skiff_mptcp_subflow_data) == 16, "Linux's mptcp_sub
  * widened around @p base. */
 static uint64_t sf_bytes(uint64_t base, uint32_t from, uint32_t to)
 {
-	uint32_t off = to - from - 1;
-
-	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
+	return skiff__mptcp_widen(base, to - from - 1);
 }
 
 /* Joins taken (MP_JOIN, established) besides the first subflow. */

@@ -47,16 +47,10 @@
 /* Connections with data to reinject at the end of the poll round. */
 struct skiff_mptcp_conn *skiff__mptcp_reinject_due;
 
-/* A 32-bit offset widened to 64 bits around @p base (within 2^31 of it). */
-static uint64_t widen(uint64_t base, uint32_t off)
-{
-	return base + (uint64_t)(int64_t)(int32_t)(off - (uint32_t)base);
-}
-
 /* Subflow position of the next byte a write on @p pcb queues. */
 static uint64_t write_rel(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
 {
-	return widen(sf->snd_rel, pcb->snd_lbb - sf->iss - 1);
+	return skiff__mptcp_widen(sf->snd_rel, pcb->snd_lbb - sf->iss - 1);
 }
 
 /* Extents wholly ACKed at the subflow level go. */
@@ -120,6 +114,21 @@ bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb)
 	return l->rel + l->len == write_rel(pcb, sf) && l->dsn + l->len == sf->conn->wr_dsn;
 }
 
+bool skiff__mptcp_may_write(const struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(pcb);
+
+	if (!sf || !sf->conn || !sf->conn->multi || sf->nsmap < SKIFF_MPTCP_SMAPS)
+		return true;
+	/* Full: what the peer ACKed since goes first. Else only a write
+	 * that continues the last extent would do, and a subflow left out
+	 * of the writes would never trim its extents again (the likely
+	 * cause of one run in nine that put all 16 MiB on the join). */
+	sf->snd_rel = skiff__mptcp_widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
+	smap_trim(sf);
+	return sf->nsmap < SKIFF_MPTCP_SMAPS || skiff__mptcp_write_appends(pcb);
+}
+
 /* The connection becomes multi: the first subflow's queued data so far,
  * contiguous from our IDSN + 1, becomes its first extent. */
 static void go_multi(struct skiff_mptcp_conn *c)
@@ -127,7 +136,7 @@ static void go_multi(struct skiff_mptcp_conn *c)
 	struct skiff_mptcp_sf *m = c->main_sf;
 	uint64_t end = write_rel(c->main_pcb, m);
 
-	m->snd_rel = widen(m->snd_rel, c->main_pcb->lastack - m->iss - 1);
+	m->snd_rel = skiff__mptcp_widen(m->snd_rel, c->main_pcb->lastack - m->iss - 1);
 	m->nsmap = 0;
 	if (end > m->snd_rel)
 		smap_add(m, m->snd_rel, c->local_idsn + 1 + m->snd_rel,
@@ -156,7 +165,6 @@ static int rtx_keep(struct skiff_mptcp_conn *c, struct skiff_mptcp_sf *sf, uint6
 	else
 		c->rtx = r;
 	c->rtx_tail = r;
-	c->rtx_bytes += len;
 	return 0;
 }
 
@@ -168,7 +176,6 @@ void skiff__mptcp_rtx_acked(struct skiff_mptcp_conn *c)
 		c->rtx = r->next;
 		if (!c->rtx)
 			c->rtx_tail = NULL;
-		c->rtx_bytes -= r->len;
 		free(r);
 	}
 }
@@ -182,7 +189,6 @@ void skiff__mptcp_rtx_free(struct skiff_mptcp_conn *c)
 		free(r);
 	}
 	c->rtx_tail = NULL;
-	c->rtx_bytes = 0;
 }
 
 void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len)
@@ -201,8 +207,8 @@ void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len)
 	}
 	rel = write_rel(pcb, sf) - len;
 	if (!smap_add(sf, rel, c->wr_dsn, len)) {
-		/* The scheduler leaves a subflow whose extents are full unless
-		 * the write continues its last one: not expected. */
+		/* skiff__tcp_write() asks skiff__mptcp_may_write() first: not
+		 * expected. */
 		st->stats.mptcp_map_mismatch++;
 	}
 	if (sf->join) {
@@ -231,23 +237,14 @@ static u32_t queued(const struct tcp_pcb *pcb)
 /* A subflow that takes a write: established both ways, open, not stale,
  * with room in its send buffer and queue, less than its window and
  * SCHED_SLACK queued, and room for an extent. */
-static bool can_take(const struct skiff_mptcp_conn *c, struct skiff_mptcp_sf *sf,
-		     const struct tcp_pcb *pcb)
+static bool can_take(const struct skiff_mptcp_sf *sf, const struct tcp_pcb *pcb)
 {
 	if (!pcb || sf->phase != SKIFF_MPTCP_EST || sf->closing || sf->stale ||
 	    (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) || tcp_sndbuf(pcb) == 0 ||
 	    tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4 ||
 	    queued(pcb) >= (u32_t)pcb->cwnd + SCHED_SLACK)
 		return false;
-	if (sf->nsmap < SKIFF_MPTCP_SMAPS || !c->multi)
-		return true;
-	/* Full: what the peer ACKed since goes first. Else only a write
-	 * that continues the last extent would do, and a subflow left out
-	 * of the writes would never trim its extents again (the likely
-	 * cause of one run in nine that put all 16 MiB on the join). */
-	sf->snd_rel = widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
-	smap_trim(sf);
-	return sf->nsmap < SKIFF_MPTCP_SMAPS || skiff__mptcp_write_appends(pcb);
+	return skiff__mptcp_may_write(pcb);
 }
 
 /* A subflow as the scheduler weighs it. */
@@ -290,10 +287,10 @@ struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 	*room = tcp_sndbuf(main);
 	if (!c || sf->join || !c->joins || sf->phase != SKIFF_MPTCP_EST || c->fb.failed)
 		return main;
-	if (can_take(c, sf, main))
+	if (can_take(sf, main))
 		best = weigh(main, sf->backup);
 	for (j = c->joins; j; j = j->next) {
-		if (!can_take(c, j, j->pcb))
+		if (!can_take(j, j->pcb))
 			continue;
 		x = weigh(j->pcb, j->backup);
 		if (!best.pcb || before(&x, &best))
@@ -352,11 +349,11 @@ bool skiff__mptcp_writable(const struct tcp_pcb *main)
 		return tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT;
 	if (skiff__mptcp_tx_limit(main) <= TCP_SNDLOWAT)
 		return false;
-	if (can_take(c, c->main_sf, main) && tcp_sndbuf(main) > TCP_SNDLOWAT &&
+	if (can_take(c->main_sf, main) && tcp_sndbuf(main) > TCP_SNDLOWAT &&
 	    tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT)
 		return true;
-	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		if (can_take(c, j, j->pcb) && tcp_sndbuf(j->pcb) > TCP_SNDLOWAT &&
+	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+		if (can_take(j, j->pcb) && tcp_sndbuf(j->pcb) > TCP_SNDLOWAT &&
 		    tcp_sndqueuelen(j->pcb) < TCP_SNDQUEUELOWAT)
 			return true;
 	return false;
@@ -405,12 +402,11 @@ static void reinject(struct skiff_mptcp_conn *c)
 			break;
 		}
 		c->wr_dsn = r->dsn;
-		if (tcp_write(main, r->data, (u16_t)r->len, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+		if (skiff__tcp_write(main, r->data, (u16_t)r->len, TCP_WRITE_FLAG_COPY) != ERR_OK) {
 			c->wr_dsn = c->snd_data_nxt;
 			more = true;
 			break;
 		}
-		skiff__mptcp_wrote(main, NULL, r->len);
 		r->reinjected = true;
 		st->stats.mptcp_reinject_bytes += r->len;
 		sent = true;

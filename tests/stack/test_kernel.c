@@ -875,7 +875,7 @@ static double join_shaped_download(bool join, unsigned mbit, uint64_t bytes, uin
  * the same rate, 16 MiB from skiff over one subflow, then over two. */
 static void test_mptcp_join_two_paths_shaped_send(void)
 {
-	/* skiff sending: 1.69x to 1.82x in six dev runs, 1.50x in one ASan
+	/* skiff sending: 1.69x to 1.82x in dev runs, 1.50x in one ASan
 	 * run (CI); the scheduler is young (docs/mptcp.md): 1.5x asked. */
 	two_paths_vs(join_shaped_download, "from skiff, what reaches the client's addresses shaped",
 		     1.5);
