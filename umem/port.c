@@ -20,9 +20,10 @@ unsigned umem_port_rx(struct umem_port *p, struct umem_desc *descs, unsigned max
 	uint64_t bytes = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		/* A frame that is not ours on the fill ring is not handed up: the
-		 * ring is shared memory, never trusted blindly. */
-		if (umem_frame_state(u, descs[i].addr) != UMEM_FRAME_FILL) {
+		/* A frame that is not on this port's fill ring is not handed
+		 * up: the ring is shared memory, never trusted blindly. */
+		if (umem_frame_state(u, descs[i].addr) != UMEM_FRAME_FILL ||
+		    umem__owner(u, descs[i].addr) != p->slot) {
 			p->stats.rx_invalid_descs++;
 			continue;
 		}
@@ -58,6 +59,7 @@ static unsigned tx_validate(struct umem_port *p, const struct umem_desc *descs, 
 			umem__count_tx_refused(u);
 			continue;
 		}
+		umem__set_owner(u, d->addr, p->slot);
 		src[k] = i;
 		ok[k++] = *d;
 	}
@@ -109,7 +111,7 @@ unsigned umem_port_complete(struct umem_port *p, unsigned max)
 		unsigned n = p->ops->complete(p, addrs, want), k = 0;
 
 		for (unsigned i = 0; i < n; i++)
-			if (umem__complete_one(u, addrs[i]))
+			if (umem__complete_one(u, addrs[i], p->slot))
 				addrs[k++] = addrs[i];
 		p->stats.completions += k;
 		valid += k;
@@ -150,6 +152,8 @@ unsigned umem_port_refill(struct umem_port *p)
 		n = umem__alloc_fill(u, addrs, want);
 		if (!n)
 			break;
+		for (unsigned i = 0; i < n; i++)
+			umem__set_owner(u, addrs[i], p->slot);
 		taken = p->ops->fill(p, addrs, n);
 		for (unsigned i = taken; i < n; i++)
 			umem__fill_to_free(u, addrs[i]);
@@ -212,12 +216,16 @@ void umem_port_destroy(struct umem_port *p)
 	u = p->umem;
 	if (p->ops->destroy)
 		p->ops->destroy(p);
-	/* Nothing is on a ring any more: fill frames go back to the
-	 * allocator, TX frames to their owner as if they had completed (a
-	 * zero-copy send holds references on them). */
+	/* Nothing is on this port's rings any more: its fill frames go back
+	 * to the allocator, its TX frames to their owner as if they had
+	 * completed (a zero-copy send holds references on them). Other
+	 * ports' frames stay where they are. */
 	umem_geometry(u, &g);
 	for (uint64_t a = 0; a < g.size; a += g.frame_size) {
 		enum umem_frame_state st = umem_frame_state(u, a);
+
+		if ((st != UMEM_FRAME_FILL && st != UMEM_FRAME_TX) || umem__owner(u, a) != p->slot)
+			continue;
 
 		if (st == UMEM_FRAME_FILL) {
 			umem__fill_to_free(u, a);

@@ -37,9 +37,11 @@ struct umem {
 	uint32_t free_top;
 	uint8_t *state;	  /* enum umem_frame_state per frame */
 	uint16_t *tx_off; /* offset inside the frame of the address posted on TX */
+	uint8_t *owner;	  /* the slot of the port whose ring holds a FILL or TX frame */
 	uint32_t count[UMEM_FRAME__NSTATES];
 	struct umem_stats stats;
-	struct umem_port *port;
+	struct umem_port *ports[UMEM_MAX_PORTS]; /* slot i + 1 is ports[i] */
+	void *shared;				 /* the backend's, for its ports to share */
 	umem_tx_done_fn tx_done;
 	void *tx_done_opaque;
 	uint32_t fill_batch;
@@ -193,7 +195,8 @@ int umem_create(struct umem **out, const struct umem_config *cfg)
 	u->free_stack = malloc(sizeof(*u->free_stack) * c.frame_count);
 	u->state = malloc(c.frame_count);
 	u->tx_off = calloc(c.frame_count, sizeof(*u->tx_off));
-	if (!u->free_stack || !u->state || !u->tx_off) {
+	u->owner = calloc(c.frame_count, 1);
+	if (!u->free_stack || !u->state || !u->tx_off || !u->owner) {
 		err = -ENOMEM;
 		goto out_free_arrays;
 	}
@@ -218,6 +221,7 @@ int umem_create(struct umem **out, const struct umem_config *cfg)
 	return 0;
 
 out_free_arrays:
+	free(u->owner);
 	free(u->tx_off);
 	free(u->state);
 	free(u->free_stack);
@@ -229,12 +233,14 @@ int umem_destroy(struct umem *u)
 {
 	if (!u)
 		return 0;
-	if (u->port)
-		return -EBUSY;
+	for (unsigned i = 0; i < UMEM_MAX_PORTS; i++)
+		if (u->ports[i])
+			return -EBUSY;
 	/* The shadow must not outlive the mapping (or the caller's area). */
 	UMEM_UNPOISON(u->geo.area, u->geo.size);
 	if (u->map_len)
 		munmap(u->geo.area, u->map_len);
+	free(u->owner);
 	free(u->tx_off);
 	free(u->state);
 	free(u->free_stack);
@@ -492,16 +498,46 @@ int umem_set_tx_done(struct umem *u, umem_tx_done_fn cb, void *opaque)
 
 int umem__attach_port(struct umem *u, struct umem_port *p)
 {
-	if (u->port)
+	unsigned free_slot = 0;
+
+	/* Ports share a UMEM only when their backend can (AF_XDP's shared
+	 * UMEM): a memlink's UMEM is the wire's, one end each. */
+	for (unsigned i = 0; i < UMEM_MAX_PORTS; i++) {
+		if (!u->ports[i]) {
+			if (!free_slot)
+				free_slot = i + 1;
+		} else if (!p->ops->shares || u->ports[i]->ops != p->ops) {
+			return -EBUSY;
+		}
+	}
+	if (!free_slot)
 		return -EBUSY;
-	u->port = p;
+	u->ports[free_slot - 1] = p;
+	p->slot = (uint8_t)free_slot;
 	return 0;
 }
 
 void umem__detach_port(struct umem *u, struct umem_port *p)
 {
-	if (u->port == p)
-		u->port = NULL;
+	if (p->slot && u->ports[p->slot - 1] == p)
+		u->ports[p->slot - 1] = NULL;
+	p->slot = 0;
+}
+
+void **umem__shared(struct umem *u)
+{
+	return &u->shared;
+}
+
+void umem__set_owner(struct umem *u, uint64_t addr, uint8_t slot)
+{
+	if (addr_ok(u, addr))
+		u->owner[frame_idx(u, addr)] = slot;
+}
+
+uint8_t umem__owner(const struct umem *u, uint64_t addr)
+{
+	return addr_ok(u, addr) ? u->owner[frame_idx(u, addr)] : 0;
 }
 
 /* Moves frame idx from state `from` to `to` when it is there. */
@@ -585,7 +621,7 @@ bool umem__tx_to_free(struct umem *u, uint64_t addr)
 	return true;
 }
 
-bool umem__complete_one(struct umem *u, uint64_t addr)
+bool umem__complete_one(struct umem *u, uint64_t addr, uint8_t slot)
 {
 	uint32_t idx;
 
@@ -600,6 +636,11 @@ bool umem__complete_one(struct umem *u, uint64_t addr)
 	}
 	if ((addr & u->frame_mask) != u->tx_off[idx]) {
 		u->stats.comp_misaligned++;
+		goto out_invalid;
+	}
+	/* Another port's frame: that port's ring still holds it. */
+	if (u->owner[idx] != slot) {
+		u->stats.comp_other_port++;
 		goto out_invalid;
 	}
 	u->state[idx] = UMEM_FRAME_HELD;

@@ -9,10 +9,14 @@
  *    (rx/tx frames and bytes, completions, fill_posted, tx_ring_full).
  *  - A backend's create call allocates the struct umem_port with malloc or
  *    calloc (zeroed stats), sets ops, umem and backend, and calls
- *    umem__attach_port() (which fails with -EBUSY when the UMEM already has
- *    a port). umem_port_destroy() calls ops->destroy() (release backend
- *    state, not the port), returns every FILL and TX frame of the UMEM to
- *    the allocator, detaches the port and frees it.
+ *    umem__attach_port(), which gives the port its slot. A UMEM has one
+ *    port, or up to UMEM_MAX_PORTS of a backend that shares (ops->shares:
+ *    AF_XDP's shared UMEM); -EBUSY otherwise. umem_port_destroy() calls
+ *    ops->destroy() (release backend state, not the port), returns every
+ *    FILL and TX frame that port's rings held to the allocator, detaches
+ *    the port and frees it.
+ *  - Every FILL or TX frame records the slot of the port whose ring holds
+ *    it: a port receives, and takes completions for, its own frames only.
  */
 #ifndef SKIFF_UMEM_INTERNAL_H
 #define SKIFF_UMEM_INTERNAL_H
@@ -32,6 +36,7 @@
  * common to both (stats, frame state transitions through the umem__ calls
  * below), the backend does the rest. */
 struct umem_port_ops {
+	bool shares; /* several ports of this backend may share one UMEM */
 	const char *name;
 	/* writes up to max received descriptors (addr inside a FILL frame) */
 	unsigned (*rx)(struct umem_port *p, struct umem_desc *descs, unsigned max);
@@ -62,11 +67,19 @@ struct umem_port {
 	struct umem_port_stats stats;
 	void *backend;	      /* the backend's own state */
 	unsigned fill_target; /* refills stop at this level (0: the ring's size) */
+	uint8_t slot;	      /* 1..UMEM_MAX_PORTS while attached */
 };
 
-/* Port attach/detach: a UMEM has at most one port (-EBUSY otherwise). */
+/* Port attach/detach (the division of work above says when -EBUSY). */
 int umem__attach_port(struct umem *u, struct umem_port *p);
 void umem__detach_port(struct umem *u, struct umem_port *p);
+/* One pointer the UMEM keeps for its backend's ports to share (xsk.c: the
+ * libxdp UMEM registration); NULL until a backend sets it. */
+void **umem__shared(struct umem *u);
+/* The slot of the port whose ring holds the frame of @p addr (set by
+ * port.c when it posts the frame; meaningful for FILL and TX frames). */
+void umem__set_owner(struct umem *u, uint64_t addr, uint8_t slot);
+uint8_t umem__owner(const struct umem *u, uint64_t addr);
 
 /* Frame state transitions used by the ports. Each takes any address inside
  * the frame, checks the frame's current state in every build, refuses and
@@ -87,9 +100,10 @@ bool umem__tx_to_free(struct umem *u, uint64_t addr); /* TX -> FREE (port teardo
 unsigned umem__alloc_fill(struct umem *u, uint64_t *addrs, unsigned n);
 
 /* Validates one completion address (in range, the exact address posted,
- * frame in TX) and moves it TX -> HELD; counts the reason when invalid.
- * Never a misuse: kernels return invalid descriptors here. */
-bool umem__complete_one(struct umem *u, uint64_t addr);
+ * frame in TX on the ring of port @p slot) and moves it TX -> HELD;
+ * counts the reason when invalid. Never a misuse: kernels return invalid
+ * descriptors here. */
+bool umem__complete_one(struct umem *u, uint64_t addr, uint8_t slot);
 
 /* Hands validated, HELD frames to the tx_done callback (or frees them). */
 void umem__deliver_tx_done(struct umem *u, const uint64_t *addrs, unsigned n);

@@ -698,6 +698,15 @@ static int attach(struct umem_xsk *x, const struct umem_xsk_config *c, struct um
 	return e ? attach_error(x, err, e, "skb") : 0;
 }
 
+/* Lets go of the UMEM registration: libxdp deletes it with its last
+ * socket (-EBUSY before), and then the next port registers anew. */
+static void release_umem(struct umem *u, struct umem_xsk *x)
+{
+	if (x->xumem && xsk_umem__delete(x->xumem) == 0 && *umem__shared(u) == x->xumem)
+		*umem__shared(u) = NULL;
+	x->xumem = NULL;
+}
+
 static int open_socket(struct umem_xsk *x, struct umem *u, const struct umem_xsk_config *c,
 		       struct umem_err *err)
 {
@@ -709,6 +718,12 @@ static int open_socket(struct umem_xsk *x, struct umem *u, const struct umem_xsk
 	int e;
 
 	umem_geometry(u, &g);
+	/* A UMEM registered by an earlier port is shared (XDP_SHARED_UMEM):
+	 * this socket brings its own fill and completion rings, and a frame
+	 * may go out on any port without a copy. */
+	x->xumem = *umem__shared(u);
+	if (x->xumem)
+		goto registered;
 	ucfg = (struct xsk_umem_config){
 		.fill_size = c->fill_size,
 		.comp_size = c->comp_size,
@@ -726,6 +741,7 @@ static int open_socket(struct umem_xsk *x, struct umem *u, const struct umem_xsk
 	if (e)
 		return fail(err, e, "registering the UMEM with AF_XDP failed: %s", strerror(-e));
 
+registered:
 	/* No mode flag asks the kernel for zero-copy with a fallback to copy
 	 * (what AUTO means); generic XDP can only feed a copy-mode socket. */
 	scfg = (struct xsk_socket_config){
@@ -743,8 +759,10 @@ static int open_socket(struct umem_xsk *x, struct umem *u, const struct umem_xsk
 	 * releases its buffer pool from a workqueue: EBUSY for a short while
 	 * after a destroy, so wait for it rather than fail a quick re-create. */
 	for (unsigned ms = 0;; ms += UMEM_XSK_BUSY_STEP_MS) {
-		e = xsk_socket__create(&x->sock, c->ifname, c->queue, x->xumem, &x->rx, &x->tx,
-				       &scfg);
+		/* A sharing socket takes the first one's mode and wakeup
+		 * flags (the kernel refuses its own). */
+		e = xsk_socket__create_shared(&x->sock, c->ifname, c->queue, x->xumem, &x->rx,
+					      &x->tx, &x->fill, &x->comp, &scfg);
 		if (e != -EBUSY || ms >= UMEM_XSK_BUSY_WAIT_MS)
 			break;
 		usleep(UMEM_XSK_BUSY_STEP_MS * 1000);
@@ -772,11 +790,11 @@ static int open_socket(struct umem_xsk *x, struct umem *u, const struct umem_xsk
 	x->sock_fd = xsk_socket__fd(x->sock);
 	if (getsockopt(x->sock_fd, SOL_XDP, XDP_OPTIONS, &opts, &len) == 0)
 		x->zerocopy = opts.flags & XDP_OPTIONS_ZEROCOPY;
+	*umem__shared(u) = x->xumem;
 	return 0;
 
 out_delete_umem:
-	xsk_umem__delete(x->xumem);
-	x->xumem = NULL;
+	release_umem(u, x);
 	return e;
 }
 
@@ -894,7 +912,8 @@ static int open_port(struct umem_port **out, struct umem *u, const struct umem_x
 	p->backend = x;
 	e = umem__attach_port(u, p);
 	if (e) {
-		fail(err, e, "the UMEM already has a port");
+		fail(err, e, "the UMEM has %u ports already, or a port that does not share it",
+		     UMEM_MAX_PORTS);
 		goto out_free;
 	}
 
@@ -925,7 +944,7 @@ static int open_port(struct umem_port **out, struct umem *u, const struct umem_x
 
 out_delete_socket:
 	xsk_socket__delete(x->sock);
-	xsk_umem__delete(x->xumem); /* open_socket() made both */
+	release_umem(u, x); /* open_socket() made or shared it */
 out_detach_prog:
 	close_prog(x);
 out_detach_port:
@@ -951,7 +970,7 @@ static void port_destroy(struct umem_port *p)
 	libxdp_set_print(old_xdp);
 	libbpf_set_print(old_bpf);
 	xsk_socket__delete(x->sock);
-	xsk_umem__delete(x->xumem);
+	release_umem(p->umem, x);
 	free(x);
 	p->backend = NULL;
 }
@@ -974,6 +993,7 @@ uint32_t umem_xsk_prog_id(const struct umem_port *p)
 }
 
 static const struct umem_port_ops afxdp_ops = {
+	.shares = true,
 	.name = "xsk",
 	.rx = port_rx,
 	.tx = port_tx,

@@ -436,13 +436,19 @@ int zc_tx_post(struct zc_engine *e, struct pkb *pkb)
 
 int zc_tx_post_span(struct zc_engine *e, struct pkb *pkb, uint32_t head, uint32_t len)
 {
+	return zc_tx_post_port(e, e->port, pkb, head, len);
+}
+
+int zc_tx_post_port(struct zc_engine *e, struct umem_port *port, struct pkb *pkb, uint32_t head,
+		    uint32_t len)
+{
 	struct umem_desc d = {.addr = pkb_data_addr(pkb) - head, .len = head + len};
 	uint64_t frame = pkb_frame_addr(pkb);
 	enum umem_frame_state st = umem_frame_state(e->umem, frame);
 	unsigned taken;
 	int err;
 
-	if (!e->port)
+	if (!port)
 		return -ENODEV;
 	if (head > pkb_headroom(pkb) || len > pkb_len(pkb))
 		return -EINVAL;
@@ -455,7 +461,7 @@ int zc_tx_post_span(struct zc_engine *e, struct pkb *pkb, uint32_t head, uint32_
 	err = pkb_frame_get(e->pool, frame);
 	if (err)
 		return err;
-	taken = umem_port_tx(e->port, &d, 1);
+	taken = umem_port_tx(port, &d, 1);
 	if (umem_frame_state(e->umem, frame) != UMEM_FRAME_TX) {
 		/* Not posted: the frame stays ours. */
 		pkb_frame_put(e->pool, frame);

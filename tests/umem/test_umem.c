@@ -968,11 +968,112 @@ static void test_destroy_with_port_busy(void)
 	struct umem_port *p = fake_port(u), *p2 = calloc(1, sizeof(*p2));
 
 	TK_ASSERT_EQ(umem_destroy(u), -EBUSY);
-	TK_ASSERT_EQ(umem__attach_port(u, p2), -EBUSY); /* one port per UMEM */
+	p2->ops = &fake_ops;
+	TK_ASSERT_EQ(umem__attach_port(u, p2), -EBUSY); /* a backend that does not share */
 	free(p2);
 	umem_port_destroy(p);
 	g_port = NULL;
 	CU_ASSERT(balanced());
+}
+
+/* ---- ports sharing a UMEM (AF_XDP's shared UMEM) ------------------------- */
+
+static const struct umem_port_ops shared_ops = {
+	.shares = true,
+	.name = "fake-shared",
+	.rx = fake_rx,
+	.tx = fake_tx,
+	.flush = fake_flush,
+	.complete = fake_complete,
+	.fill = fake_fill,
+	.fill_level = fake_fill_level,
+	.destroy = fake_destroy,
+};
+
+static struct fake g_fake2;
+
+static struct umem_port *shared_port(struct umem *u, struct fake *f)
+{
+	struct umem_port *p = calloc(1, sizeof(*p));
+
+	memset(f, 0, sizeof(*f));
+	f->fill_size = 16;
+	f->tx_room = FAKE_RING;
+	p->ops = &shared_ops;
+	p->umem = u;
+	p->backend = f;
+	if (umem__attach_port(u, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Each port receives and completes only what its own rings held; taking
+ * one port down returns its frames and leaves the other's where they are;
+ * the audit covers both. */
+static void test_ports_share_umem(void)
+{
+	struct umem *u = mk_n(128);
+	struct umem_port *a = shared_port(u, &g_fake), *b = shared_port(u, &g_fake2);
+	struct umem_port *more[UMEM_MAX_PORTS];
+	struct umem_desc d[4];
+	struct umem_stats s;
+	struct umem_audit au;
+	uint64_t fa, fb, t;
+	unsigned nmore = 0;
+
+	CU_ASSERT_FATAL(a && b);
+	/* Up to UMEM_MAX_PORTS; a memlink-like backend never joins. */
+	while ((more[nmore] = shared_port(u, &(struct fake){0})) != NULL)
+		nmore++;
+	TK_ASSERT_EQ(nmore, UMEM_MAX_PORTS - 2);
+	for (unsigned i = 0; i < nmore; i++) {
+		more[i]->backend = &g_fake2; /* its destroy counts there */
+		umem_port_destroy(more[i]);
+	}
+	{
+		struct umem_port *lone = calloc(1, sizeof(*lone));
+
+		lone->ops = &fake_ops;
+		lone->umem = u;
+		TK_ASSERT_EQ(umem__attach_port(u, lone), -EBUSY);
+		free(lone);
+	}
+
+	TK_ASSERT_EQ(umem_port_refill(a), 16);
+	TK_ASSERT_EQ(umem_port_refill(b), 16);
+	fa = g_fake.fill[0];
+	fb = g_fake2.fill[0];
+	/* b's ring hands up a's frame: refused, counted; its own is taken. */
+	g_fake2.rx[0] = (struct umem_desc){.addr = fa + 256, .len = 60};
+	g_fake2.rx[1] = (struct umem_desc){.addr = fb + 256, .len = 60};
+	g_fake2.rx_n = 2;
+	TK_ASSERT_EQ(umem_port_rx(b, d, 4), 1);
+	TK_ASSERT_EQ(d[0].addr, fb + 256);
+	TK_ASSERT_EQ(umem_frame_state(u, fa), UMEM_FRAME_FILL);
+
+	/* A frame received on b goes out on a (no copy); only a's completion
+	 * ring gives it back. */
+	t = post_tx(a, fb, 256, 60);
+	g_fake2.comp[g_fake2.comp_n++] = t;
+	TK_ASSERT_EQ(umem_port_complete(b, 8), 0);
+	umem_get_stats(u, &s);
+	TK_ASSERT_EQ(s.comp_other_port, 1);
+	TK_ASSERT_EQ(umem_frame_state(u, fb), UMEM_FRAME_TX);
+	g_fake.comp[g_fake.comp_n++] = t;
+	TK_ASSERT_EQ(umem_port_complete(a, 8), 1);
+	TK_ASSERT_EQ(umem_frame_state(u, fb), UMEM_FRAME_FREE); /* no tx_done: freed */
+
+	/* a goes: its 16 fill frames come back, b's 15 stay posted. */
+	umem_port_destroy(a);
+	CU_ASSERT(umem_audit(u, &au));
+	TK_ASSERT_EQ(au.fill, 15);
+	TK_ASSERT_EQ(umem_destroy(u), -EBUSY);
+	umem_port_destroy(b);
+	CU_ASSERT(umem_audit(u, &au));
+	TK_ASSERT_EQ(au.fill, 0);
+	TK_ASSERT_EQ(au.free, 128);
 }
 
 static const struct tk_case alloc_tests[] = {
@@ -1012,6 +1113,7 @@ static const struct tk_case port_tests[] = {
 	TK_TEST(test_port_destroy_reclaims),
 	TK_TEST(test_port_destroy_hands_tx_frames_to_owner),
 	TK_TEST(test_tx_done_has_one_owner),
+	TK_TEST(test_ports_share_umem),
 	TK_TEST_END,
 };
 

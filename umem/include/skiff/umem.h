@@ -48,13 +48,17 @@ extern "C" {
 
 #define UMEM_INVALID_ADDR UINT64_MAX
 
+/* Ports one UMEM may carry at once (AF_XDP ports sharing it; a memlink
+ * port is alone on its UMEM). */
+#define UMEM_MAX_PORTS 4u
+
 struct umem;
 
 enum umem_frame_state {
 	UMEM_FRAME_FREE,   /* in the allocator */
 	UMEM_FRAME_FILL,   /* posted on a fill ring, the kernel/wire owns it */
 	UMEM_FRAME_HELD,   /* held by the stack (pkb data refcount >= 1) */
-	UMEM_FRAME_TX,     /* posted on a TX ring, until its completion */
+	UMEM_FRAME_TX,	   /* posted on a TX ring, until its completion */
 	UMEM_FRAME_LOANED, /* loaned to the application */
 	UMEM_FRAME__NSTATES,
 };
@@ -62,16 +66,17 @@ enum umem_frame_state {
 enum umem_hugepages {
 	UMEM_HUGEPAGES_AUTO, /* try MAP_HUGETLB, fall back to normal pages */
 	UMEM_HUGEPAGES_OFF,
-	UMEM_HUGEPAGES_ON,   /* fail with -ENOMEM if none can be had */
+	UMEM_HUGEPAGES_ON, /* fail with -ENOMEM if none can be had */
 };
 
 /** Run-time options; a NULL config or a zero field means the default. */
 struct umem_config {
-	uint32_t frame_size;     /**< 2048 or 4096 */
-	uint32_t frame_count;    /**< frames in the UMEM */
-	uint32_t headroom;       /**< reserved bytes at each frame's start (multiple of 64) */
-	uint32_t fill_batch;     /**< frames posted per refill (default 64) */
-	uint32_t fill_watermark; /**< refill when fewer than this are posted (default fill ring / 2) */
+	uint32_t frame_size;  /**< 2048 or 4096 */
+	uint32_t frame_count; /**< frames in the UMEM */
+	uint32_t headroom;    /**< reserved bytes at each frame's start (multiple of 64) */
+	uint32_t fill_batch;  /**< frames posted per refill (default 64) */
+	uint32_t
+		fill_watermark; /**< refill when fewer than this are posted (default fill ring / 2) */
 	/** Frames a refill leaves free for sending (default 0): with a fill
 	 * ring as large as the UMEM, refills would otherwise post every frame
 	 * and leave none for ACKs or data. */
@@ -105,15 +110,16 @@ struct umem_audit {
 
 /** Everything umem/ refused, dropped or found invalid, plus its work. */
 struct umem_stats {
-	uint64_t alloc;             /* frames handed out */
-	uint64_t alloc_fail;        /* requests the free list could not meet */
+	uint64_t alloc;	     /* frames handed out */
+	uint64_t alloc_fail; /* requests the free list could not meet */
 	uint64_t freed;
-	uint64_t comp_invalid;      /* completion addresses ignored (sum of the three below) */
+	uint64_t comp_invalid;	    /* completion addresses ignored (sum of the four below) */
 	uint64_t comp_out_of_range; /* past the UMEM's end */
 	uint64_t comp_misaligned;   /* not the address we posted */
 	uint64_t comp_not_inflight; /* frame was not on the TX ring */
-	uint64_t tx_refused;        /* descriptors refused before posting (bad address, frame busy) */
-	uint64_t misuse;            /* invalid transitions caught (always counted; asserted in debug builds) */
+	uint64_t comp_other_port;   /* frame on another port's TX ring (shared UMEM) */
+	uint64_t tx_refused; /* descriptors refused before posting (bad address, frame busy) */
+	uint64_t misuse; /* invalid transitions caught (always counted; asserted in debug builds) */
 };
 
 /**
@@ -228,8 +234,8 @@ struct umem_port_stats {
 	uint64_t tx_ring_empty_descs;
 	/* ours */
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, completions;
-	uint64_t tx_ring_full;  /* descriptors that found no room on the TX ring */
-	uint64_t kicks;         /* wakeups / sendto() calls */
+	uint64_t tx_ring_full; /* descriptors that found no room on the TX ring */
+	uint64_t kicks;	       /* wakeups / sendto() calls */
 	uint64_t fill_posted;
 	/* our XDP program's verdicts, summed over CPUs (xsk; 0 on memlink) */
 	uint64_t xdp_redirected;       /* the stack's: handed to the socket */
@@ -297,13 +303,13 @@ struct umem_err {
 /* ---- xsk: AF_XDP through libxdp ---------------------------------------- */
 
 enum umem_xsk_mode {
-	UMEM_XSK_MODE_AUTO,     /* zero-copy if the driver accepts, else copy */
+	UMEM_XSK_MODE_AUTO,	/* zero-copy if the driver accepts, else copy */
 	UMEM_XSK_MODE_ZEROCOPY, /* fail with -EOPNOTSUPP if refused */
 	UMEM_XSK_MODE_COPY,
 };
 
 enum umem_xsk_attach {
-	UMEM_XSK_ATTACH_AUTO,   /* native, else generic (skb) */
+	UMEM_XSK_ATTACH_AUTO, /* native, else generic (skb) */
 	UMEM_XSK_ATTACH_NATIVE,
 	UMEM_XSK_ATTACH_SKB,
 };
@@ -319,11 +325,11 @@ struct umem_xsk_config {
 	enum umem_xsk_attach attach;
 	bool need_wakeup;
 	bool busy_poll;
-	uint32_t busy_poll_budget; /* 0 = 64 */
+	uint32_t busy_poll_budget;			 /* 0 = 64 */
 	uint32_t rx_size, tx_size, fill_size, comp_size; /* 0 = 2048 each */
 	/* What belongs to the stack: our XDP program redirects only frames for
 	 * these (and ARP/ND about them) and passes the rest to the kernel. */
-	uint8_t mac[6]; /* all zero = the interface's own MAC */
+	uint8_t mac[6];			   /* all zero = the interface's own MAC */
 	uint32_t ipv4[UMEM_XSK_MAX_ADDRS]; /* network byte order */
 	unsigned n_ipv4;
 	uint8_t ipv6[UMEM_XSK_MAX_ADDRS][16];
@@ -371,8 +377,8 @@ struct umem_memlink_faults {
 	uint32_t reorder_ppm; /* the frame swaps places with the next one */
 	uint32_t corrupt_ppm; /* one byte flipped */
 	uint32_t delay_ppm;
-	uint32_t delay_us;    /* how long a delayed frame waits */
-	bool stall;	      /* a NIC that reads nothing: frames stay on this end's TX
+	uint32_t delay_us; /* how long a delayed frame waits */
+	bool stall;	   /* a NIC that reads nothing: frames stay on this end's TX
 			       * ring, not sent nor completed, until the faults change */
 };
 
@@ -403,7 +409,8 @@ SKIFF_API int umem_memlink_open(struct umem_memlink **out, int fd);
 SKIFF_API int umem_memlink_fd(const struct umem_memlink *w);
 /** The UMEM memory of end 0 or 1, to pass as umem_config.area (with the
  * config's frame size and count filled in). */
-SKIFF_API int umem_memlink_umem_config(struct umem_memlink *w, unsigned end, struct umem_config *out);
+SKIFF_API int umem_memlink_umem_config(struct umem_memlink *w, unsigned end,
+				       struct umem_config *out);
 /** Open end 0 or 1 of the wire as a port over @p u (created from that end's area).
  * @return 0, -EINVAL (bad end, @p u not over that end's area), -EBUSY (end
  *         already open, or @p u has a port), -ENOMEM */

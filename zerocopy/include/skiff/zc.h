@@ -244,6 +244,10 @@ SKIFF_API int zc_tx_post(struct zc_engine *e, struct pkb *pkb);
  *         or @p len past the data
  */
 SKIFF_API int zc_tx_post_span(struct zc_engine *e, struct pkb *pkb, uint32_t head, uint32_t len);
+/** zc_tx_post_span() on @p port, one of the ports over the engine's UMEM
+ * (AF_XDP shared UMEM: any of them can send any frame). */
+SKIFF_API int zc_tx_post_port(struct zc_engine *e, struct umem_port *port, struct pkb *pkb,
+			      uint32_t head, uint32_t len);
 
 /* ---- RX loans ---------------------------------------------------------- */
 
