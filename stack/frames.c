@@ -95,16 +95,16 @@ int skiff__copy_to_frame(const void *data, uint32_t len, struct pkb **out)
 /* Puts [data - @p head, data + @p len) of @p pkb on the TX ring (the ring
  * takes its own data reference). A full ring is kicked and reaped once
  * before giving up. */
-static err_t post(struct pkb *pkb, uint32_t head, uint32_t len)
+static err_t post(struct skiff_link *l, struct pkb *pkb, uint32_t head, uint32_t len)
 {
 	struct skiff_stack *st = &skiff__s;
-	int e = zc_tx_post_span(st->zc, pkb, head, len);
+	int e = zc_tx_post_port(st->zc, l->port, pkb, head, len);
 
 	if (e == -EAGAIN) {
-		st->tx_pending = 0;
-		umem_port_flush(st->port);
+		l->tx_pending = 0;
+		umem_port_flush(l->port);
 		skiff__tx_reap(1024);
-		e = zc_tx_post_span(st->zc, pkb, head, len);
+		e = zc_tx_post_port(st->zc, l->port, pkb, head, len);
 	}
 	if (e == -EAGAIN) {
 		st->stats.tx_drop_ring_full++;
@@ -116,7 +116,8 @@ static err_t post(struct pkb *pkb, uint32_t head, uint32_t len)
 	}
 	skiff__pcap_frame(pkb->data - head, head + len);
 	/* One kick per poll round, unless a burst would fill the ring. */
-	if (++st->tx_pending >= st->cfg.ring_size / 2)
+	st->tx_pending++;
+	if (++l->tx_pending >= st->cfg.ring_size / 2)
 		skiff__flush();
 	return ERR_OK;
 }
@@ -139,7 +140,7 @@ static struct pkb *zc_payload_of(const struct pbuf *q)
  * takes the span. When the frame cannot take them now (still on the TX
  * ring from an earlier transmission, or shared) zc_tx_prepare() hands back
  * a copy instead, and the original stays untouched. */
-static err_t tx_inplace(struct pbuf *p, struct pbuf *q, struct pkb *b)
+static err_t tx_inplace(struct skiff_link *l, struct pbuf *p, struct pbuf *q, struct pkb *b)
 {
 	struct skiff_stack *st = &skiff__s;
 	uint32_t hdr = p->len;
@@ -151,7 +152,7 @@ static err_t tx_inplace(struct pbuf *p, struct pbuf *q, struct pkb *b)
 		return ERR_MEM;
 	}
 	memcpy(tx->data - hdr, p->payload, hdr);
-	r = post(tx, hdr, q->len);
+	r = post(l, tx, hdr, q->len);
 	if (tx != b)
 		pkb_free(tx); /* the ring holds the copy now */
 	else if (r == ERR_OK)
@@ -269,13 +270,13 @@ err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
 
 /* A plain send's segment (one pbuf, headers in front in the same frame)
  * onto the ring from its frame. */
-static err_t tx_send_frame(struct pbuf *p, struct pkb *pkb)
+static err_t tx_send_frame(struct skiff_link *l, struct pbuf *p, struct pkb *pkb)
 {
 	err_t r;
 
 	pkb->data = p->payload;
 	pkb->tail = pkb->data + p->tot_len;
-	r = post(pkb, 0, p->tot_len);
+	r = post(l, pkb, 0, p->tot_len);
 	if (r == ERR_OK)
 		skiff__s.stats.tx_send_inplace++;
 	return r;
@@ -284,7 +285,7 @@ static err_t tx_send_frame(struct pbuf *p, struct pkb *pkb)
 /* Everything else: the whole chain copied into a fresh frame. Payload of a
  * zero-copy send met here (merged with other data, split off) counts as
  * copied, and its send will say so. */
-static err_t tx_copy(struct pbuf *p)
+static err_t tx_copy(struct skiff_link *l, struct pbuf *p)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct pkb *t;
@@ -310,12 +311,12 @@ static err_t tx_copy(struct pbuf *p)
 			st->stats.tx_send_copied_bytes += q->len;
 		}
 	}
-	r = post(t, 0, pkb_len(t));
+	r = post(l, t, 0, pkb_len(t));
 	pkb_free(t);
 	return r;
 }
 
-err_t skiff__tx_packet(struct pbuf *p)
+err_t skiff__tx_packet(struct skiff_link *l, struct pbuf *p)
 {
 	struct pbuf *q = p->next;
 	struct pkb *b;
@@ -325,10 +326,10 @@ err_t skiff__tx_packet(struct pbuf *p)
 		return ERR_IF;
 	}
 	if (q && !q->next && p->len && (b = zc_payload_of(q)))
-		return tx_inplace(p, q, b);
+		return tx_inplace(l, p, q, b);
 	/* Never written while on the ring (skiff__tcp_seg_prepare() saw to
 	 * the resends); anything else still goes out of a copy. */
 	if (!q && (b = send_pkb(p)) && !pkb_data_shared(b))
-		return tx_send_frame(p, b);
-	return tx_copy(p);
+		return tx_send_frame(l, p, b);
+	return tx_copy(l, p);
 }

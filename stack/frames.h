@@ -30,7 +30,8 @@ int skiff__copy_to_frame(const void *data, uint32_t len, struct pkb **out);
  * SKIFF_CSUM_KEEP_MIN cost less to sum again than to look up: none kept. */
 #define SKIFF_CSUM_KEEP_MIN 128u
 void skiff__chksum_rx_payload(const void *hdr, uint32_t hlen, const void *payload, uint32_t len);
-/* lwIP's packet @p p onto the TX ring (netif linkoutput). */
-err_t skiff__tx_packet(struct pbuf *p);
+struct skiff_link;
+/* lwIP's packet @p p onto link @p l's TX ring (netif linkoutput). */
+err_t skiff__tx_packet(struct skiff_link *l, struct pbuf *p);
 
 #endif

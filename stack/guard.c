@@ -141,9 +141,9 @@ err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const 
 
 /* ---- ARP and ND about our own addresses ------------------------------------ */
 
-static bool ip6_ours(const uint8_t *a)
+static bool ip6_ours(const struct skiff_link *l, const uint8_t *a)
 {
-	struct netif *n = &skiff__s.netif;
+	const struct netif *n = &l->netif;
 
 	for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
 		if (ip6_addr_isvalid(netif_ip6_addr_state(n, i)) &&
@@ -152,7 +152,7 @@ static bool ip6_ours(const uint8_t *a)
 	return false;
 }
 
-bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
+bool skiff__guard_spoofed(const struct skiff_link *l, const uint8_t *f, uint32_t len)
 {
 	struct skiff_stack *st = &skiff__s;
 	uint32_t l3 = SIZEOF_ETH_HDR;
@@ -179,8 +179,8 @@ bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
 		if (a[0] != 0 || a[1] != 1 || a[2] != 0x08 || a[3] != 0 || a[4] != 6 || a[5] != 4)
 			return false;
 		/* sender MAC at 8, sender IPv4 at 14 */
-		if (st->cfg.ipv4 && memcmp(a + 14, &st->cfg.ipv4, 4) == 0 &&
-		    memcmp(a + 8, st->mac, 6) != 0) {
+		if (l->cfg.ipv4 && memcmp(a + 14, &l->cfg.ipv4, 4) == 0 &&
+		    memcmp(a + 8, l->mac, 6) != 0) {
 			st->stats.arp_spoof_drop++;
 			return true;
 		}
@@ -191,8 +191,8 @@ bool skiff__guard_spoofed(const uint8_t *f, uint32_t len)
 	if (type == ETHTYPE_IPV6 && len >= l3 + 40 + 24 && f[l3 + 6] == 58) {
 		const uint8_t *ip = f + l3, *icmp = ip + 40;
 
-		if ((icmp[0] == 135 && ip6_ours(ip + 8)) ||
-		    (icmp[0] == 136 && ip6_ours(icmp + 8))) {
+		if ((icmp[0] == 135 && ip6_ours(l, ip + 8)) ||
+		    (icmp[0] == 136 && ip6_ours(l, icmp + 8))) {
 			st->stats.nd6_spoof_drop++;
 			return true;
 		}

@@ -21,7 +21,9 @@ struct skiff_guardstate {
 /* First in the TCP input hook: ERR_OK, or ERR_ABRT to drop the segment (a
  * challenge ACK over the rate limit). */
 err_t skiff__guard_tcp_in(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
-/* ARP or ND from another host claiming one of our addresses (counted). */
-bool skiff__guard_spoofed(const uint8_t *frame, uint32_t len);
+struct skiff_link;
+/* ARP or ND received on link @p l from another host claiming one of that
+ * link's addresses (counted). */
+bool skiff__guard_spoofed(const struct skiff_link *l, const uint8_t *frame, uint32_t len);
 
 #endif

@@ -13,9 +13,9 @@ int skiff_wait_fd(void)
 {
 	if (!skiff__running())
 		SKIFF_FAIL(ENOTCONN);
-	if (skiff__s.port_fd < 0)
+	if (skiff__s.wait_fd < 0)
 		SKIFF_FAIL(EOPNOTSUPP);
-	return skiff__s.port_fd;
+	return skiff__s.wait_fd;
 }
 
 int skiff_next_timer_ms(void)

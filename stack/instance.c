@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,13 +52,13 @@ const char *skiff_last_error(void)
 bool skiff_xdp_zerocopy(void)
 {
 	return skiff__s.up && skiff__s.cfg.backend == SKIFF_BACKEND_XSK &&
-	       umem_xsk_is_zerocopy(skiff__s.port);
+	       umem_xsk_is_zerocopy(skiff__s.link[0].port);
 }
 
 uint32_t skiff_xdp_prog_id(void)
 {
 	return skiff__s.up && skiff__s.cfg.backend == SKIFF_BACKEND_XSK
-		       ? umem_xsk_prog_id(skiff__s.port)
+		       ? umem_xsk_prog_id(skiff__s.link[0].port)
 		       : 0;
 }
 
@@ -76,9 +77,69 @@ void skiff_sizes_for(uint32_t connections, uint32_t *ring_size, uint32_t *frame_
 		*frame_count = frames;
 }
 
+/* Extra ports: xsk only, each on its own interface or queue, with an
+ * address, and with addresses no other port has. */
+static int check_extra_ports(struct skiff_config *c)
+{
+	if (!c->n_extra_ports)
+		return 0;
+	if (c->n_extra_ports > SKIFF_MAX_PORTS - 1) {
+		skiff__set_error("n_extra_ports %u: at most %u", c->n_extra_ports,
+				 SKIFF_MAX_PORTS - 1);
+		return -EINVAL;
+	}
+	if (c->backend != SKIFF_BACKEND_XSK) {
+		skiff__set_error("extra ports need the xsk backend (a memlink wire has two ends)");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->n_extra_ports; i++) {
+		struct skiff_port_config *p = &c->extra_ports[i];
+
+		if (!p->ifname || !p->ifname[0]) {
+			skiff__set_error("extra port %u: no interface name", i);
+			return -EINVAL;
+		}
+		if (!p->ipv4 && memcmp(p->ipv6, (uint8_t[16]){0}, 16) == 0) {
+			skiff__set_error("extra port %s: no address", p->ifname);
+			return -EINVAL;
+		}
+		if (!p->ipv4_prefix)
+			p->ipv4_prefix = 24;
+		if (!p->ipv6_prefix)
+			p->ipv6_prefix = 64;
+		if (p->ipv4_prefix > 32 || p->ipv6_prefix > 128) {
+			skiff__set_error("extra port %s: prefix length out of range", p->ifname);
+			return -EINVAL;
+		}
+		if (p->mac[0] & 1) {
+			skiff__set_error("extra port %s: the MAC is a group address", p->ifname);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j <= i; j++) {
+			const char *other = j ? c->extra_ports[j - 1].ifname : c->ifname;
+			uint32_t oq = j ? c->extra_ports[j - 1].queue : c->queue;
+			uint32_t o4 = j ? c->extra_ports[j - 1].ipv4 : c->ipv4;
+
+			if (other && strcmp(other, p->ifname) == 0 && oq == p->queue) {
+				skiff__set_error("extra port %s queue %u: already a port",
+						 p->ifname, p->queue);
+				return -EINVAL;
+			}
+			if (p->ipv4 && o4 == p->ipv4) {
+				skiff__set_error(
+					"extra port %s: its IPv4 address is another port's",
+					p->ifname);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 static int check_config(struct skiff_config *c)
 {
 	uint32_t window_frames;
+	int e;
 
 	if (c->backend == SKIFF_BACKEND_XSK) {
 		if (!c->ifname || !c->ifname[0]) {
@@ -110,6 +171,9 @@ static int check_config(struct skiff_config *c)
 		skiff__set_error("prefix length out of range");
 		return -EINVAL;
 	}
+	e = check_extra_ports(c);
+	if (e)
+		return e;
 	if (c->vlan_id > 4094) {
 		skiff__set_error("VLAN id %u out of range (1..4094)", c->vlan_id);
 		return -EINVAL;
@@ -216,25 +280,28 @@ static void link_local(const uint8_t mac[6], uint8_t out[16])
 	out[15] = mac[5];
 }
 
-static int open_xsk(void)
+/* The AF_XDP port of link @p l: the second and later share the first's
+ * UMEM registration (umem/xsk.c). */
+static int open_xsk(struct skiff_link *l)
 {
 	struct skiff_stack *st = &skiff__s;
 	const struct skiff_config *c = &st->cfg;
+	const struct skiff_port_config *pc = &l->cfg;
 	struct umem_xsk_config x;
 	struct umem_err uerr = {{0}};
 	int e;
 
-	if (mac_is_zero(c->mac)) {
-		e = read_if_mac(c->ifname, st->mac);
+	if (mac_is_zero(pc->mac)) {
+		e = read_if_mac(pc->ifname, l->mac);
 		if (e) {
-			skiff__set_error("%s: cannot read its MAC address: %s", c->ifname,
+			skiff__set_error("%s: cannot read its MAC address: %s", pc->ifname,
 					 strerror(-e));
 			return e == -ENODEV || e == -ENXIO ? -ENODEV : e;
 		}
 	}
 	memset(&x, 0, sizeof(x));
-	x.ifname = c->ifname;
-	x.queue = c->queue;
+	x.ifname = pc->ifname;
+	x.queue = pc->queue;
 	x.mode = c->xdp_mode == SKIFF_XDP_ZEROCOPY ? UMEM_XSK_MODE_ZEROCOPY
 		 : c->xdp_mode == SKIFF_XDP_COPY   ? UMEM_XSK_MODE_COPY
 						   : UMEM_XSK_MODE_AUTO;
@@ -242,19 +309,55 @@ static int open_xsk(void)
 	x.need_wakeup = true;
 	x.busy_poll = c->busy_poll;
 	x.rx_size = x.tx_size = x.fill_size = x.comp_size = c->ring_size;
-	memcpy(x.mac, st->mac, 6);
-	/* Exactly the stack's traffic: its addresses, the link-local one
-	 * included, and ARP/ND about them. */
-	if (c->ipv4)
-		x.ipv4[x.n_ipv4++] = c->ipv4;
-	link_local(st->mac, x.ipv6[x.n_ipv6++]);
-	if (memcmp(c->ipv6, (uint8_t[16]){0}, 16) != 0)
-		memcpy(x.ipv6[x.n_ipv6++], c->ipv6, 16);
-	e = umem_xsk_create(&st->port, st->umem, &x, &uerr);
+	memcpy(x.mac, l->mac, 6);
+	/* Exactly the stack's traffic on this link: its addresses, the
+	 * link-local one included, and ARP/ND about them. */
+	if (pc->ipv4)
+		x.ipv4[x.n_ipv4++] = pc->ipv4;
+	link_local(l->mac, x.ipv6[x.n_ipv6++]);
+	if (memcmp(pc->ipv6, (uint8_t[16]){0}, 16) != 0)
+		memcpy(x.ipv6[x.n_ipv6++], pc->ipv6, 16);
+	e = umem_xsk_create(&l->port, st->umem, &x, &uerr);
 	if (e) {
-		skiff__set_error("%s", uerr.msg[0] ? uerr.msg : strerror(-e));
+		if (l != st->link)
+			skiff__set_error("extra port %s: %s", pc->ifname,
+					 uerr.msg[0] ? uerr.msg : strerror(-e));
+		else
+			skiff__set_error("%s", uerr.msg[0] ? uerr.msg : strerror(-e));
 		return e;
 	}
+	l->port_fd = umem_port_fd(l->port);
+	return 0;
+}
+
+/* What a wait sleeps on: the one port's descriptor, or an epoll instance
+ * holding every port's. */
+static int open_wait_fd(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	int ep;
+
+	if (st->n_links == 1) {
+		st->wait_fd = st->link[0].port_fd;
+		return 0;
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		skiff__set_error("epoll_create1: %s", strerror(errno));
+		return -errno;
+	}
+	for (unsigned i = 0; i < st->n_links; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, st->link[i].port_fd, &ev) != 0) {
+			int e = -errno;
+
+			skiff__set_error("epoll_ctl: %s", strerror(errno));
+			close(ep);
+			return e;
+		}
+	}
+	st->wait_fd = ep;
 	return 0;
 }
 
@@ -365,8 +468,15 @@ static void close_umem(void)
 		fprintf(stderr, "skiff: packet buffers still live at fini\n");
 	else
 		st->pool = NULL;
-	umem_port_destroy(st->port);
-	st->port = NULL;
+	if (st->n_links > 1 && st->wait_fd >= 0)
+		close(st->wait_fd);
+	st->wait_fd = -1;
+	/* The extra ports first: the first one registered the UMEM. */
+	for (unsigned i = SKIFF_MAX_PORTS; i-- > 0;) {
+		umem_port_destroy(st->link[i].port);
+		st->link[i].port = NULL;
+		st->link[i].port_fd = -1;
+	}
 	if (!st->pool && !st->zc && umem_destroy(st->umem) == 0)
 		st->umem = NULL;
 	/* Whatever is still live is leaked on purpose: the application holds
@@ -374,6 +484,29 @@ static void close_umem(void)
 	st->zc = NULL;
 	st->pool = NULL;
 	st->umem = NULL;
+}
+
+/* The links from the config: link[0] from its own fields, then one per
+ * extra port. */
+static void set_links(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	const struct skiff_config *c = &st->cfg;
+	struct skiff_port_config *p0 = &st->link[0].cfg;
+
+	p0->ifname = c->ifname;
+	p0->queue = c->queue;
+	memcpy(p0->mac, c->mac, 6);
+	p0->ipv4 = c->ipv4;
+	p0->ipv4_prefix = c->ipv4_prefix;
+	p0->ipv4_gateway = c->ipv4_gateway;
+	memcpy(p0->ipv6, c->ipv6, 16);
+	p0->ipv6_prefix = c->ipv6_prefix;
+	st->n_links = 1 + c->n_extra_ports;
+	for (unsigned i = 1; i < st->n_links; i++)
+		st->link[i].cfg = c->extra_ports[i - 1];
+	for (unsigned i = 0; i < st->n_links; i++)
+		memcpy(st->link[i].mac, st->link[i].cfg.mac, 6);
 }
 
 static int start(const struct skiff_config *cfg)
@@ -384,7 +517,9 @@ static int start(const struct skiff_config *cfg)
 	if (st->up)
 		return -EALREADY;
 	memset(st, 0, sizeof(*st));
-	st->port_fd = -1;
+	st->wait_fd = -1;
+	for (unsigned i = 0; i < SKIFF_MAX_PORTS; i++)
+		st->link[i].port_fd = -1;
 	if (!cfg) {
 		skiff__set_error("no configuration");
 		return -EINVAL;
@@ -396,12 +531,14 @@ static int start(const struct skiff_config *cfg)
 	e = skiff__pcap_open();
 	if (e)
 		return e;
-	memcpy(st->mac, st->cfg.mac, 6);
-	if (mac_is_zero(st->mac) && st->cfg.backend == SKIFF_BACKEND_MEMLINK) {
+	set_links();
+	if (mac_is_zero(st->link[0].mac) && st->cfg.backend == SKIFF_BACKEND_MEMLINK) {
+		uint8_t *mac = st->link[0].mac;
+
 		/* Locally administered, unicast, from the wire end. */
-		skiff__random(st->mac + 1, 5);
-		st->mac[0] = 0x02;
-		st->mac[5] = (uint8_t)((st->mac[5] & 0xfe) | st->cfg.memlink_end);
+		skiff__random(mac + 1, 5);
+		mac[0] = 0x02;
+		mac[5] = (uint8_t)((mac[5] & 0xfe) | st->cfg.memlink_end);
 	}
 	skiff__random(&st->isn_k0, sizeof(st->isn_k0));
 	skiff__random(&st->isn_k1, sizeof(st->isn_k1));
@@ -421,27 +558,32 @@ static int start(const struct skiff_config *cfg)
 	e = open_umem();
 	if (e)
 		goto out_free_socks;
-	if (st->cfg.backend == SKIFF_BACKEND_XSK)
-		e = open_xsk();
-	else {
-		e = umem_memlink_port(&st->port, skiff__memlink_wire(st->cfg.memlink),
+	if (st->cfg.backend == SKIFF_BACKEND_XSK) {
+		for (unsigned i = 0; i < st->n_links && !e; i++)
+			e = open_xsk(&st->link[i]);
+	} else {
+		e = umem_memlink_port(&st->link[0].port, skiff__memlink_wire(st->cfg.memlink),
 				      st->cfg.memlink_end, st->umem);
 		if (e)
 			skiff__set_error("memlink end %u: %s", st->cfg.memlink_end, strerror(-e));
+		st->link[0].port_fd = e ? -1 : umem_port_fd(st->link[0].port);
 	}
+	if (!e)
+		e = open_wait_fd();
 	if (e)
 		goto out_close_umem;
-	st->port_fd = umem_port_fd(st->port);
-	zc_engine_set_port(st->zc, st->port);
+	/* Receive loans watch the first port's fill ring; each post names
+	 * its own port (frames.c). */
+	zc_engine_set_port(st->zc, st->link[0].port);
 	{
-		/* An eighth of the UMEM, at most a fill ring's worth, stays free
-		 * or on the fill ring for receiving (zcsock.c). */
+		/* An eighth of the UMEM, at most a fill ring's worth per port,
+		 * stays free or on the fill rings for receiving (zcsock.c). */
 		unsigned ring = 0;
 
-		umem_port_fill_level(st->port, &ring);
+		umem_port_fill_level(st->link[0].port, &ring);
 		st->rx_reserve = st->geo.frame_count / 8;
-		if (ring && st->rx_reserve > ring)
-			st->rx_reserve = ring;
+		if (ring && st->rx_reserve > ring * st->n_links)
+			st->rx_reserve = ring * st->n_links;
 	}
 
 	if (!lwip_started) {
@@ -454,9 +596,11 @@ static int start(const struct skiff_config *cfg)
 	e = skiff__netif_up();
 	if (e)
 		goto out_close_umem;
-	st->fill_target = st->fill_burst = 0;
-	skiff__fill_follow_demand(0);
-	umem_port_refill(st->port);
+	for (unsigned i = 0; i < st->n_links; i++) {
+		st->link[i].fill_target = st->link[i].fill_burst = 0;
+		skiff__fill_follow_demand(&st->link[i], 0);
+		umem_port_refill(st->link[i].port);
+	}
 	st->up = true;
 	st->last_error[0] = '\0';
 	skiff__statpub_open();
@@ -507,7 +651,8 @@ static void drain_tx(long long deadline)
 	struct umem_audit a;
 
 	for (;;) {
-		umem_port_flush(st->port);
+		for (unsigned i = 0; i < st->n_links; i++)
+			umem_port_flush(st->link[i].port);
 		skiff__tx_reap(1024);
 		umem_audit(st->umem, &a);
 		if (!a.tx_inflight || skiff__now_ms() >= deadline)
@@ -515,6 +660,8 @@ static void drain_tx(long long deadline)
 		usleep(100);
 	}
 	st->tx_pending = 0;
+	for (unsigned i = 0; i < st->n_links; i++)
+		st->link[i].tx_pending = 0;
 }
 
 /* True while a connection still has data the peer has not acknowledged:

@@ -1,5 +1,5 @@
 /* The stack instance (instance.c): the one per process, its configuration,
- * its UMEM, port and pools, the loop's state and its own counters. Every
+ * its UMEM, ports and pools, the loop's state and its own counters. Every
  * room of stack/ reaches it as skiff__s; this header includes no room's.
  * Internal to stack/ (lwIP types are fine here; they never leave it). */
 #ifndef SKIFF_INSTANCE_H
@@ -54,6 +54,20 @@
 
 struct skiff_sock;
 
+/* One port and its lwIP netif (netif.c): link[0] is the config's own
+ * interface, the others its extra_ports, all over the one UMEM. */
+struct skiff_link {
+	struct umem_port *port;
+	int port_fd;
+	struct netif netif;
+	struct skiff_port_config cfg; /* link[0]'s from the config's own fields */
+	uint8_t mac[6];
+	unsigned tx_pending;  /* frames posted since the last kick */
+	unsigned fill_target; /* the fill ring's depth now (netif.c, following demand) */
+	unsigned fill_burst;  /* twice the largest drain lately (halved every 1024 empty rounds) */
+	unsigned fill_rounds;
+};
+
 struct skiff_stack {
 	bool up;
 	bool stopped; /* skiff_stop() ran: counters readable, no traffic */
@@ -65,21 +79,17 @@ struct skiff_stack {
 
 	/* frames */
 	struct umem *umem;
-	struct umem_port *port;
 	struct pkb_pool *pool;
 	struct zc_engine *zc;
 	struct umem_geometry geo;
 	uint32_t rx_reserve; /* frames free or on the fill ring that sends leave (zcsend.c) */
-	int port_fd;
-	bool tx_reap_held; /* a test keeps the completion ring unreaped (skiff__tx_reap_hold) */
+	bool tx_reap_held;   /* a test keeps the completion ring unreaped (skiff__tx_reap_hold) */
 
-	/* the link */
-	struct netif netif;
-	uint8_t mac[6];
-	unsigned tx_pending;  /* frames posted since the last kick */
-	unsigned fill_target; /* the fill ring's depth now (netif.c, following demand) */
-	unsigned fill_burst;  /* twice the largest drain lately (halved every 1024 empty rounds) */
-	unsigned fill_rounds;
+	/* the links: one per port */
+	struct skiff_link link[SKIFF_MAX_PORTS];
+	unsigned n_links;
+	unsigned tx_pending; /* frames posted on all links since the last kick */
+	int wait_fd;	     /* what a wait sleeps on: the one port's, or an epoll of all */
 
 	/* the loop */
 	unsigned long notified;	       /* readiness changes: a poll round that made any did work */

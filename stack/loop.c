@@ -33,14 +33,27 @@ void skiff__flush(void)
 	if (!st->tx_pending)
 		return;
 	st->tx_pending = 0;
-	umem_port_flush(st->port);
+	for (unsigned i = 0; i < st->n_links; i++) {
+		struct skiff_link *l = &st->link[i];
+
+		if (l->tx_pending) {
+			l->tx_pending = 0;
+			umem_port_flush(l->port);
+		}
+	}
 }
 
 unsigned skiff__tx_reap(unsigned max)
 {
 	struct skiff_stack *st = &skiff__s;
+	unsigned n;
 
-	return st->tx_reap_held ? 0 : umem_port_complete(st->port, max);
+	if (st->tx_reap_held)
+		return 0;
+	n = umem_port_complete(st->link[0].port, max);
+	for (unsigned i = 1; i < st->n_links; i++)
+		n += umem_port_complete(st->link[i].port, max);
+	return n;
 }
 
 void skiff__tx_reap_hold(bool hold)
@@ -130,8 +143,8 @@ static void wait_traffic(int ms)
 		if (us < 0 || left < us)
 			us = left;
 	}
-	if (st->port_fd >= 0) {
-		struct pollfd pfd = {.fd = st->port_fd, .events = POLLIN};
+	if (st->wait_fd >= 0) {
+		struct pollfd pfd = {.fd = st->wait_fd, .events = POLLIN};
 		struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000};
 
 		ppoll(&pfd, 1, us < 0 ? NULL : &ts, NULL);

@@ -238,7 +238,21 @@ uint16_t skiff__chksum_copy(void *dst, const void *src, uint16_t len);
 /* ---- netif ----------------------------------------------------------- */
 #define LWIP_NETIF_STATUS_CALLBACK 0
 #define LWIP_NETIF_LINK_CALLBACK   0
-#define LWIP_SINGLE_NETIF	   1
+/* One netif per port (skiff_config.extra_ports). Traffic from a port's
+ * address leaves through that port when the destination is on its link or
+ * it has a gateway; else lwIP routes by destination (netif.c). Defined here,
+ * not with the other hooks: ip4.h must see it. */
+#define LWIP_SINGLE_NETIF	   0
+/* No zones on IPv6 addresses (lwIP's default with several netifs): a
+ * link-local address goes out on the netif that holds the source. */
+#define LWIP_IPV6_SCOPES 0
+struct ip4_addr;
+struct ip6_addr;
+struct netif;
+struct netif *skiff__hook_route4_src(const struct ip4_addr *src, const struct ip4_addr *dest);
+#define LWIP_HOOK_IP4_ROUTE_SRC(src, dest) skiff__hook_route4_src(src, dest)
+struct netif *skiff__hook_route6(const struct ip6_addr *src, const struct ip6_addr *dest);
+#define LWIP_HOOK_IP6_ROUTE(src, dest) skiff__hook_route6(src, dest)
 #define LWIP_NETIF_TX_SINGLE_PBUF  0
 
 /* ---- statistics and debugging ------------------------------------------ */

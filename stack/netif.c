@@ -32,13 +32,13 @@
 
 /* ---- receive ----------------------------------------------------------------- */
 
-static bool for_us(const uint8_t *eth)
+static bool for_us(const struct skiff_link *l, const uint8_t *eth)
 {
 	/* Group addresses are lwIP's to filter (ARP broadcasts, ND multicast). */
-	return (eth[0] & 1) || memcmp(eth, skiff__s.mac, 6) == 0;
+	return (eth[0] & 1) || memcmp(eth, l->mac, 6) == 0;
 }
 
-static void rx_one(const struct umem_desc *d)
+static void rx_one(struct skiff_link *l, const struct umem_desc *d)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct pbuf *p;
@@ -57,7 +57,7 @@ static void rx_one(const struct umem_desc *d)
 		goto out_free;
 	}
 	eth = pkb->data;
-	if (!for_us(eth)) {
+	if (!for_us(l, eth)) {
 		st->stats.rx_drop_not_ours++;
 		goto out_free;
 	}
@@ -68,7 +68,7 @@ static void rx_one(const struct umem_desc *d)
 		st->stats.rx_drop_vlan++;
 		goto out_free;
 	}
-	if (skiff__guard_spoofed(eth, d->len))
+	if (skiff__guard_spoofed(l, eth, d->len))
 		goto out_free; /* counted */
 	if (skiff__secpath_rx_meta(pkb) == -EINVAL) {
 		st->stats.rx_drop_meta++;
@@ -78,7 +78,7 @@ static void rx_one(const struct umem_desc *d)
 	if (!p)
 		goto out_free;
 	st->in_rx = true; /* its checksums are verifications (chksum.c) */
-	if (st->netif.input(p, &st->netif) != ERR_OK)
+	if (l->netif.input(p, &l->netif) != ERR_OK)
 		pbuf_free(p);
 	st->in_rx = false;
 	return;
@@ -99,38 +99,37 @@ out_free:
 #define SKIFF_FILL_FLOOR 2048u
 #endif
 
-void skiff__fill_follow_demand(unsigned drained)
+void skiff__fill_follow_demand(struct skiff_link *l, unsigned drained)
 {
-	struct skiff_stack *st = &skiff__s;
 	uint64_t want = 2ull * (skiff__demux_active() + skiff__listenq_half_open());
 
-	if (2u * drained > st->fill_burst)
-		st->fill_burst = 2u * drained;
+	if (2u * drained > l->fill_burst)
+		l->fill_burst = 2u * drained;
 	else if (!drained)
-		st->fill_burst /= 2; /* every 1024 empty rounds (the caller) */
-	if (want < st->fill_burst)
-		want = st->fill_burst;
+		l->fill_burst /= 2; /* every 1024 empty rounds (the caller) */
+	if (want < l->fill_burst)
+		want = l->fill_burst;
 	if (want < SKIFF_FILL_FLOOR)
 		want = SKIFF_FILL_FLOOR;
 	if (want > UINT32_MAX)
 		want = UINT32_MAX;
-	if (want != st->fill_target) {
-		bool more = want > st->fill_target;
+	if (want != l->fill_target) {
+		bool more = want > l->fill_target;
 
-		st->fill_target = (unsigned)want;
-		umem_port_set_fill_target(st->port, st->fill_target);
+		l->fill_target = (unsigned)want;
+		umem_port_set_fill_target(l->port, l->fill_target);
 		if (more)
-			umem_port_refill(st->port); /* now, not at the next drain */
+			umem_port_refill(l->port); /* now, not at the next drain */
 	}
 }
 
-unsigned skiff__rx_batch(void)
+/* One link's share of the RX batch; the frames taken. */
+static unsigned rx_link(struct skiff_link *l)
 {
-	struct skiff_stack *st = &skiff__s;
 	struct umem_desc d[SKIFF_RX_BATCH];
 	unsigned n = 0, k, ring = 0;
 
-	umem_port_fill_level(st->port, &ring);
+	umem_port_fill_level(l->port, &ring);
 	/* A ring that keeps coming full (a burst of SYNs, of requests over
 	 * many connections) is drained, up to its size, before the round's
 	 * other work: what waits on the ring is what the NIC drops next, and
@@ -140,21 +139,31 @@ unsigned skiff__rx_batch(void)
 	 * (skiff__rxq_relieve); the fill ring is topped up as the drain
 	 * goes, so that the far end keeps finding frames to write into. */
 	do {
-		k = umem_port_rx(st->port, d, SKIFF_RX_BATCH);
+		k = umem_port_rx(l->port, d, SKIFF_RX_BATCH);
 		if (k)
 			skiff__clock_step(); /* the batch's arrival, not the round's start */
 		for (unsigned i = 0; i < k; i++)
-			rx_one(&d[i]);
+			rx_one(l, &d[i]);
 		n += k;
 		/* A long drain fills the sockets' queues: let frames go
 		 * before the refill runs out of them. */
 		if (k && !(n % (8 * SKIFF_RX_BATCH)))
 			skiff__rxq_relieve();
-		umem_port_refill(st->port);
+		umem_port_refill(l->port);
 	} while (k == SKIFF_RX_BATCH && n < ring);
 	/* Empty rounds (a spinning loop makes millions) only age the burst. */
-	if (n || !(++st->fill_rounds & 1023u))
-		skiff__fill_follow_demand(n);
+	if (n || !(++l->fill_rounds & 1023u))
+		skiff__fill_follow_demand(l, n);
+	return n;
+}
+
+unsigned skiff__rx_batch(void)
+{
+	struct skiff_stack *st = &skiff__s;
+	unsigned n = rx_link(&st->link[0]);
+
+	for (unsigned i = 1; i < st->n_links; i++)
+		n += rx_link(&st->link[i]);
 	/* What the batch calls for, once (outside lwIP's input). */
 	skiff__batch_run();
 	return n;
@@ -164,14 +173,15 @@ unsigned skiff__rx_batch(void)
 
 static err_t linkoutput(struct netif *netif, struct pbuf *p)
 {
-	(void)netif;
-	return skiff__tx_packet(p);
+	return skiff__tx_packet(netif->state, p);
 }
 
 /* ---- the netif ---------------------------------------------------------------- */
 
 static err_t setup(struct netif *n)
 {
+	struct skiff_link *l = n->state;
+
 	n->name[0] = 's';
 	n->name[1] = 'k';
 	n->mtu = SKIFF_MTU;
@@ -179,7 +189,7 @@ static err_t setup(struct netif *n)
 	n->mtu6 = SKIFF_MTU;
 #endif
 	n->hwaddr_len = ETH_HWADDR_LEN;
-	memcpy(n->hwaddr, skiff__s.mac, ETH_HWADDR_LEN);
+	memcpy(n->hwaddr, l->mac, ETH_HWADDR_LEN);
 	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_MLD6;
 	n->output = etharp_output;
 	n->output_ip6 = ethip6_output;
@@ -187,38 +197,53 @@ static err_t setup(struct netif *n)
 	return ERR_OK;
 }
 
-int skiff__netif_up(void)
+static int link_up(struct skiff_link *l)
 {
-	struct skiff_stack *st = &skiff__s;
-	const struct skiff_config *c = &st->cfg;
+	const struct skiff_port_config *c = &l->cfg;
 	ip4_addr_t ip, mask, gw;
 	uint32_t m = c->ipv4_prefix ? 0xffffffffu << (32 - c->ipv4_prefix) : 0;
 
 	ip4_addr_set_u32(&ip, c->ipv4);
 	ip4_addr_set_u32(&mask, c->ipv4 ? lwip_htonl(m) : 0);
 	ip4_addr_set_u32(&gw, c->ipv4_gateway);
-	if (!netif_add(&st->netif, &ip, &mask, &gw, NULL, setup, ethernet_input)) {
+	if (!netif_add(&l->netif, &ip, &mask, &gw, l, setup, ethernet_input)) {
 		skiff__set_error("netif_add failed");
 		return -ENOMEM;
 	}
 	/* Link-local from the MAC, always; usable at once (no DAD). */
-	netif_create_ip6_linklocal_address(&st->netif, 1);
-	netif_ip6_addr_set_state(&st->netif, 0, IP6_ADDR_PREFERRED);
+	netif_create_ip6_linklocal_address(&l->netif, 1);
+	netif_ip6_addr_set_state(&l->netif, 0, IP6_ADDR_PREFERRED);
 	if (memcmp(c->ipv6, (uint8_t[16]){0}, 16) != 0) {
 		ip6_addr_t a;
 		s8_t idx = -1;
 
 		memcpy(&a.addr, c->ipv6, 16);
-		if (netif_add_ip6_address(&st->netif, &a, &idx) != ERR_OK || idx < 0) {
-			netif_remove(&st->netif);
+		if (netif_add_ip6_address(&l->netif, &a, &idx) != ERR_OK || idx < 0) {
+			netif_remove(&l->netif);
 			skiff__set_error("cannot add the IPv6 address");
 			return -EINVAL;
 		}
-		netif_ip6_addr_set_state(&st->netif, idx, IP6_ADDR_PREFERRED);
+		netif_ip6_addr_set_state(&l->netif, idx, IP6_ADDR_PREFERRED);
 	}
-	netif_set_default(&st->netif);
-	netif_set_link_up(&st->netif);
-	netif_set_up(&st->netif);
+	netif_set_link_up(&l->netif);
+	netif_set_up(&l->netif);
+	return 0;
+}
+
+int skiff__netif_up(void)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	for (unsigned i = 0; i < st->n_links; i++) {
+		int e = link_up(&st->link[i]);
+
+		if (e) {
+			while (i-- > 0)
+				netif_remove(&st->link[i].netif);
+			return e;
+		}
+	}
+	netif_set_default(&st->link[0].netif);
 	return 0;
 }
 
@@ -226,7 +251,96 @@ void skiff__netif_down(void)
 {
 	struct skiff_stack *st = &skiff__s;
 
-	netif_set_down(&st->netif);
-	/* Also drops the ARP and neighbour entries and their queued packets. */
-	netif_remove(&st->netif);
+	for (unsigned i = 0; i < st->n_links; i++) {
+		netif_set_down(&st->link[i].netif);
+		/* Also drops the ARP and neighbour entries and their queued
+		 * packets. */
+		netif_remove(&st->link[i].netif);
+	}
+}
+
+struct skiff_link *skiff__link_of_src4(uint32_t src)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	for (unsigned i = 0; src && i < st->n_links; i++)
+		if (st->link[i].cfg.ipv4 == src)
+			return &st->link[i];
+	return NULL;
+}
+
+/* ---- routing over several ports ---------------------------------------------- */
+
+struct netif *skiff__hook_route4_src(const ip4_addr_t *src, const ip4_addr_t *dest)
+{
+	struct skiff_link *l;
+
+	if (!src || skiff__s.n_links < 2)
+		return NULL;
+	l = skiff__link_of_src4(ip4_addr_get_u32(src));
+	if (!l || !netif_is_up(&l->netif))
+		return NULL;
+	if (ip4_addr_net_eq(dest, netif_ip4_addr(&l->netif), netif_ip4_netmask(&l->netif)) ||
+	    !ip4_addr_isany_val(*netif_ip4_gw(&l->netif)))
+		return &l->netif;
+	return NULL;
+}
+
+struct netif *skiff__hook_route6(const ip6_addr_t *src, const ip6_addr_t *dest)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	if (!src || st->n_links < 2 || ip6_addr_isany(src))
+		return NULL;
+	for (unsigned i = 0; i < st->n_links; i++) {
+		struct netif *n = &st->link[i].netif;
+		const struct skiff_port_config *c = &st->link[i].cfg;
+		unsigned bits = c->ipv6_prefix, k;
+
+		if (!netif_is_up(n) || memcmp(src->addr, c->ipv6, 16) != 0)
+			continue;
+		/* On this link's prefix, or the first port (its gateway). */
+		for (k = 0; k < bits / 8; k++)
+			if (((const uint8_t *)dest->addr)[k] != c->ipv6[k])
+				break;
+		if (k == bits / 8 &&
+		    (bits % 8 == 0 || !((((const uint8_t *)dest->addr)[k] ^ c->ipv6[k]) &
+					(uint8_t)(0xff00u >> (bits % 8)))))
+			return n;
+		return i == 0 ? n : NULL;
+	}
+	return NULL;
+}
+
+int skiff__link_index_of(const ip_addr_t *a)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	for (unsigned i = 0; i < st->n_links; i++) {
+		const struct skiff_port_config *c = &st->link[i].cfg;
+
+		if ((IP_IS_V4(a) && c->ipv4 && ip4_addr_get_u32(ip_2_ip4(a)) == c->ipv4) ||
+		    (IP_IS_V6(a) && memcmp(ip_2_ip6(a)->addr, c->ipv6, 16) == 0))
+			return (int)i;
+	}
+	return -1;
+}
+
+ip_addr_t skiff__link_addr_for(const ip_addr_t *to, const ip_addr_t *dflt)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct netif *n;
+	struct skiff_link *l;
+	ip_addr_t r = *dflt;
+
+	if (st->n_links < 2)
+		return r;
+	n = IP_IS_V4(to) ? ip4_route(ip_2_ip4(to)) : ip6_route(IP6_ADDR_ANY6, ip_2_ip6(to));
+	if (!n || !(l = n->state) || l == st->link)
+		return r;
+	if (IP_IS_V4(to) && l->cfg.ipv4)
+		ip_addr_set_ip4_u32_val(r, l->cfg.ipv4);
+	else if (IP_IS_V6(to) && memcmp(l->cfg.ipv6, (uint8_t[16]){0}, 16) != 0)
+		ip_addr_copy_from_ip6_packed(r, *(const ip6_addr_p_t *)(const void *)l->cfg.ipv6);
+	return r;
 }

@@ -20,6 +20,7 @@
 #include "demux.h"
 #include "engine.h"
 #include "instance.h"
+#include "netif.h"
 #include "pmtu.h"
 #include "skiff_lwip_hooks.h"
 #include "timers.h"
@@ -103,7 +104,7 @@ static void lower(struct tcp_pcb *pcb, u32_t mtu, u32_t hdrs)
 int skiff__hook_ip4_input(struct pbuf *p, struct netif *inp)
 {
 	const uint8_t *ip = p->payload, *icmp, *qip, *qtcp;
-	u32_t hl, len, qhl, mtu;
+	u32_t hl, len, qhl, mtu, to;
 	ip_addr_t src, dst;
 	struct tcp_pcb *pcb;
 
@@ -118,8 +119,8 @@ int skiff__hook_ip4_input(struct pbuf *p, struct netif *inp)
 	icmp = ip + hl;
 	if (icmp[0] != ICMP_DUR || icmp[1] != ICMP_DUR_FRAG)
 		return 0;
-	if (memcmp(ip + 16, &skiff__s.cfg.ipv4, 4) != 0 ||
-	    inet_chksum(icmp, (u16_t)(len - hl)) != 0) {
+	memcpy(&to, ip + 16, 4);
+	if (!skiff__link_of_src4(to) || inet_chksum(icmp, (u16_t)(len - hl)) != 0) {
 		skiff__s.stats.tcp_pmtu_ignored++;
 		return 0;
 	}

@@ -52,6 +52,18 @@ int skiff__sockaddr_in(const struct skiff_sock *s, const struct sockaddr *sa, so
 	return -EAFNOSUPPORT;
 }
 
+/* The netif of a link-local address: the link it is ours on, else the
+ * first (a peer's link-local address names no link by itself). */
+static struct netif *link_of6(const ip6_addr_t *a)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	for (unsigned i = 1; i < st->n_links; i++)
+		if (netif_get_ip6_addr_match(&st->link[i].netif, a) >= 0)
+			return &st->link[i].netif;
+	return &st->link[0].netif;
+}
+
 void skiff__sockaddr_out(const struct skiff_sock *s, const ip_addr_t *ip, u16_t port,
 			 struct sockaddr *sa, socklen_t *len)
 {
@@ -83,7 +95,7 @@ void skiff__sockaddr_out(const struct skiff_sock *s, const ip_addr_t *ip, u16_t 
 		} else {
 			memcpy(in6->sin6_addr.s6_addr, ip_2_ip6(ip)->addr, 16);
 			if (ip6_addr_islinklocal(ip_2_ip6(ip)))
-				in6->sin6_scope_id = netif_get_index(&skiff__s.netif);
+				in6->sin6_scope_id = netif_get_index(link_of6(ip_2_ip6(ip)));
 		}
 		n = sizeof(*in6);
 	}
@@ -102,11 +114,18 @@ const ip_addr_t *skiff__bind_addr(const struct skiff_sock *s, const ip_addr_t *i
 
 bool skiff__addr_is_ours(const ip_addr_t *ip)
 {
-	struct netif *n = &skiff__s.netif;
+	struct skiff_stack *st = &skiff__s;
 
-	return ip_addr_isany(ip) ||
-	       (IP_IS_V4(ip) && ip4_addr_eq(ip_2_ip4(ip), netif_ip4_addr(n))) ||
-	       (IP_IS_V6(ip) && netif_get_ip6_addr_match(n, ip_2_ip6(ip)) >= 0);
+	if (ip_addr_isany(ip))
+		return true;
+	for (unsigned i = 0; i < st->n_links; i++) {
+		struct netif *n = &st->link[i].netif;
+
+		if ((IP_IS_V4(ip) && ip4_addr_eq(ip_2_ip4(ip), netif_ip4_addr(n))) ||
+		    (IP_IS_V6(ip) && netif_get_ip6_addr_match(n, ip_2_ip6(ip)) >= 0))
+			return true;
+	}
+	return false;
 }
 
 void skiff__addrs_snapshot(struct skiff_sock *s, const struct tcp_pcb *pcb)

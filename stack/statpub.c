@@ -109,7 +109,7 @@ static void describe(struct skiff_statseg *s, pid_t pid)
 	s->ipv4_prefix = c->ipv4 ? c->ipv4_prefix : 0;
 	memcpy(s->ipv6, c->ipv6, 16);
 	s->ipv6_prefix = memcmp(c->ipv6, (uint8_t[16]){0}, 16) ? c->ipv6_prefix : 0;
-	memcpy(s->mac, st->mac, 6);
+	memcpy(s->mac, st->link[0].mac, 6);
 	s->interval_ms = interval_ms(c);
 }
 

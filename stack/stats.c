@@ -29,6 +29,23 @@ static uint32_t pool_errors(void)
 	return n + (uint32_t)lwip_stats.mem.err;
 }
 
+/* Every port's counters added up. */
+static void port_stats_sum(struct umem_port_stats *out)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	umem_port_get_stats(st->link[0].port, out);
+	for (unsigned i = 1; i < st->n_links; i++) {
+		struct umem_port_stats ps;
+		uint64_t *a = (uint64_t *)out;
+		const uint64_t *b = (const uint64_t *)&ps;
+
+		umem_port_get_stats(st->link[i].port, &ps);
+		for (size_t k = 0; k < sizeof(ps) / sizeof(uint64_t); k++)
+			a[k] += b[k];
+	}
+}
+
 void skiff__stats_gather(struct skiff_stats *out, bool audit)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -40,7 +57,7 @@ void skiff__stats_gather(struct skiff_stats *out, bool audit)
 	if (!st->up)
 		return;
 	*out = st->stats;
-	umem_port_get_stats(st->port, &ps);
+	port_stats_sum(&ps);
 	out->rx_frames = ps.rx_frames;
 	out->rx_bytes = ps.rx_bytes;
 	out->tx_frames = ps.tx_frames;

@@ -37,6 +37,7 @@ enum {
 	OPT_PCAP_MAX,
 	OPT_PCAP_FILES,
 	OPT_MPTCP,
+	OPT_ALSO,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +63,7 @@ static const struct option long_opts[] = {
 	{"pcap-max", required_argument, NULL, OPT_PCAP_MAX},
 	{"pcap-files", required_argument, NULL, OPT_PCAP_FILES},
 	{"mptcp", no_argument, NULL, OPT_MPTCP},
+	{"also", required_argument, NULL, OPT_ALSO},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -89,6 +91,8 @@ static void usage(const struct app_opts *o)
 	       "      --ip ADDR/PREFIX   skiff's IPv4 address, not the kernel's (e.g. 10.0.0.2/24)\n"
 	       "      --ip6 ADDR/PREFIX  skiff's IPv6 address (e.g. fd00::2/64)\n"
 	       "      --gw ADDR          default gateway (IPv4 or IPv6)\n"
+	       "      --also IFACE=ADDR/PREFIX  one more port: IFACE with skiff's IPv4 address\n"
+	       "                         ADDR there (up to 3; MPTCP connections announce them)\n"
 	       "  -p, --port PORT        listen on PORT (default %u)\n",
 	       proxy ? 8080 : 7);
 	if (proxy)
@@ -165,6 +169,25 @@ static uint8_t parse_cidr(const struct app_opts *o, const char *opt, const char 
 				family == AF_INET ? "IPv4" : "IPv6",
 				family == AF_INET ? " (use --ip6 for IPv6)" : "");
 	return (uint8_t)prefix;
+}
+
+/* --also IFACE=ADDR/PREFIX: one more port. */
+static void parse_also(struct app_opts *o, const char *s)
+{
+	struct skiff_port_config *p;
+	const char *eq = strchr(s, '=');
+	size_t n = eq ? (size_t)(eq - s) : 0;
+
+	if (o->n_also == SKIFF_MAX_PORTS - 1)
+		app_usage_error(o, "--also: at most %d more ports", SKIFF_MAX_PORTS - 1);
+	if (!eq || !n || n >= IF_NAMESIZE)
+		app_usage_error(o, "--also: '%s' is not IFACE=ADDR/PREFIX", s);
+	p = &o->also[o->n_also];
+	p->ifname = strndup(s, n);
+	if (!p->ifname)
+		app_usage_error(o, "--also: out of memory");
+	p->ipv4_prefix = parse_cidr(o, "--also", eq + 1, AF_INET, &p->ipv4);
+	o->n_also++;
 }
 
 static void parse_gw(struct app_opts *o, const char *s)
@@ -343,6 +366,10 @@ void app_parse(int argc, char **argv, enum app_kind kind, struct app_opts *o)
 			o->mptcp = true;
 			iface_only = "--mptcp";
 			break;
+		case OPT_ALSO:
+			parse_also(o, optarg);
+			iface_only = "--also";
+			break;
 		case OPT_MEMLINK:
 			o->force_memlink = true;
 			embedded_only = "--memlink";
@@ -500,6 +527,20 @@ void app_check_interface(const struct app_opts *o)
 				"address %s already in use: the kernel has it on %s; give skiff an "
 				"address of its own",
 				inet_ntop(AF_INET6, o->ip6, a, sizeof(a)), owner);
+	for (unsigned i = 0; i < o->n_also; i++) {
+		const struct skiff_port_config *p = &o->also[i];
+
+		if (!if_nametoindex(p->ifname))
+			app_usage_error(o,
+					"--also: unknown interface '%s': no such device in this "
+					"network namespace",
+					p->ifname);
+		if (kernel_owner(AF_INET, &p->ipv4, owner, sizeof(owner)))
+			app_usage_error(o,
+					"--also: address %s already in use: the kernel has it on "
+					"%s; give skiff an address of its own",
+					inet_ntop(AF_INET, &p->ipv4, a, sizeof(a)), owner);
+	}
 }
 
 void app_skiff_config(const struct app_opts *o, struct skiff_config *cfg)
@@ -523,6 +564,8 @@ void app_skiff_config(const struct app_opts *o, struct skiff_config *cfg)
 	}
 	if (o->have_gw6)
 		memcpy(cfg->ipv6_gateway, o->gw6, 16);
+	cfg->n_extra_ports = o->n_also;
+	memcpy(cfg->extra_ports, o->also, sizeof(o->also));
 	app_capture_config(o, cfg);
 }
 

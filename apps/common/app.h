@@ -45,7 +45,10 @@ struct app_opts {
 	uint8_t prefix6;
 	bool have_ip4, have_ip6, have_gw4, have_gw6;
 	uint16_t port;
-	bool mptcp;	  /* --mptcp: IPPROTO_MPTCP listeners, and skiff-proxy's upstream */
+	bool mptcp; /* --mptcp: IPPROTO_MPTCP listeners, and skiff-proxy's upstream */
+	/* --also IFACE=ADDR/PREFIX: more ports (skiff_config.extra_ports) */
+	struct skiff_port_config also[SKIFF_MAX_PORTS - 1];
+	unsigned n_also;
 	unsigned stats_s; /* 0: no periodic counters */
 	/* capture (--pcap): the skiff_config fields of the same names */
 	const char *pcap_path;

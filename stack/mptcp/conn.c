@@ -56,6 +56,8 @@ static struct {
 	u32_t seq;
 } pending;
 
+static void adv_start(struct skiff_mptcp_conn *c, const struct tcp_pcb *pcb);
+
 static void sf_destroy(u8_t id, void *data)
 {
 	(void)id;
@@ -278,12 +280,10 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
 		skiff__mptcp_token_add(c);
 		st->stats.mptcp_passive_established++;
-		/* Our announcement (3.4.1), on an IPv4 connection: the
+		/* Our announcements (3.4.1), on an IPv4 connection: the
 		 * option's room (28 bytes) has no place for IPv6 and a port. */
-		if (st->cfg.mptcp_announce_port && IP_IS_V4(&pcb->local_ip)) {
-			c->adv_owed = true;
-			c->adv_port = st->cfg.mptcp_announce_port;
-		}
+		if (IP_IS_V4(&pcb->local_ip))
+			adv_start(c, pcb);
 		/* The client counts the connection fully established at our
 		 * first DATA_ACK (and only then opens subflows): send one now
 		 * rather than when data calls for it. */
@@ -515,10 +515,10 @@ static err_t signals_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 		return ERR_OK;
 	if (rx->add_addr) {
 		if (rx->add_addr_opt[2] & 0x01) {
-			/* The echo of our announcement (id 1): it arrived. */
+			/* The echo of one of our announcements: it arrived. */
 			st->stats.mptcp_add_addr_echo_rx++;
-			if (rx->add_addr_opt[3] == 1)
-				c->adv_owed = false;
+			if (rx->add_addr_opt[3] >= 1 && rx->add_addr_opt[3] <= SKIFF_MAX_PORTS)
+				c->adv_owed &= (uint8_t) ~(1u << (rx->add_addr_opt[3] - 1));
 		} else
 			skiff__mptcp_add_addr_in(pcb, c, rx->add_addr_opt, rx->add_addr_len);
 	}
@@ -685,44 +685,72 @@ static unsigned add_addr_echo(const struct skiff_mptcp_ann *a, uint8_t *b)
 	return n;
 }
 
-/* Whether our announcement goes on this pure ACK: the first time, then
- * once a second while no echo came, 5 times in all. */
-static bool adv_due(struct skiff_mptcp_conn *c)
+/* What an accepted IPv4 connection announces: this address with the
+ * configured port (id 1), each extra port's IPv4 address other than the
+ * connection's own (ids 2 to 4). */
+static void adv_start(struct skiff_mptcp_conn *c, const struct tcp_pcb *pcb)
 {
-	uint32_t now = (uint32_t)skiff__now_ms();
+	const struct skiff_config *cfg = &skiff__s.cfg;
+	uint32_t local = ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip));
 
-	if (c->adv_tries >= 5) {
-		c->adv_owed = false;
-		return false;
+	if (cfg->mptcp_announce_port) {
+		c->adv_owed |= 1u;
+		c->adv_port = cfg->mptcp_announce_port;
 	}
-	if (c->adv_tries && (int32_t)(now - c->adv_last_ms) < 1000)
-		return false;
-	c->adv_tries++;
-	c->adv_last_ms = now;
-	return true;
+	for (unsigned i = 0; i < cfg->n_extra_ports; i++)
+		if (cfg->extra_ports[i].ipv4 && cfg->extra_ports[i].ipv4 != local)
+			c->adv_owed |= (uint8_t)(1u << (i + 1));
 }
 
-/* Our ADD_ADDR (3.4.1): address id 1, the connection's local IPv4
- * address and the announced port, and the rightmost 64 bits of
- * HMAC(our key || the peer's, id || address || port). Its length. */
+/* The id of the announcement to put on this pure ACK, 0 for none: one not
+ * sent yet goes at once; the others one a second, the least tried first,
+ * 5 times each at most. */
+static unsigned adv_due(struct skiff_mptcp_conn *c)
+{
+	uint32_t now = (uint32_t)skiff__now_ms();
+	unsigned best = 0;
+
+	for (unsigned id = 1; id <= SKIFF_MAX_PORTS; id++) {
+		if (!(c->adv_owed & (1u << (id - 1))))
+			continue;
+		if (c->adv_tries[id - 1] >= 5) {
+			c->adv_owed &= (uint8_t) ~(1u << (id - 1));
+			continue;
+		}
+		if (!best || c->adv_tries[id - 1] < c->adv_tries[best - 1])
+			best = id;
+	}
+	if (!best || (c->adv_tries[best - 1] && (int32_t)(now - c->adv_last_ms) < 1000))
+		return 0;
+	c->adv_tries[best - 1]++;
+	c->adv_last_ms = now;
+	return best;
+}
+
+/* Our ADD_ADDR (3.4.1) for announcement @p id: the IPv4 address, the port
+ * when there is one, and the rightmost 64 bits of HMAC(our key || the
+ * peer's, id || address || port, 0 for none). Its length. */
 static unsigned add_addr_announce(const struct tcp_pcb *pcb, const struct skiff_mptcp_conn *c,
-				  uint8_t *b)
+				  unsigned id, uint8_t *b)
 {
 	uint8_t msg[7], mac[SKIFF_MPTCP_HMAC_LEN];
-	uint32_t a = ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip));
+	uint32_t a = id == 1 ? ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip))
+			     : skiff__s.cfg.extra_ports[id - 2].ipv4;
+	uint16_t port = id == 1 ? c->adv_port : 0;
+	unsigned len = port ? 18 : 16;
 
-	msg[0] = 1;
+	msg[0] = (uint8_t)id;
 	memcpy(msg + 1, &a, 4);
-	msg[5] = (uint8_t)(c->adv_port >> 8);
-	msg[6] = (uint8_t)c->adv_port;
+	msg[5] = (uint8_t)(port >> 8);
+	msg[6] = (uint8_t)port;
 	if (skiff__mptcp_hmac(c->local_key, c->remote_key, msg, sizeof(msg), mac))
 		memset(mac, 0, sizeof(mac)); /* no memory: the peer drops it */
 	b[0] = PKB_MPTCP_OPT_KIND;
-	b[1] = 18;
+	b[1] = (uint8_t)len;
 	b[2] = SKIFF_MPTCP_SUB_ADD_ADDR << 4;
-	memcpy(b + 3, msg, sizeof(msg));
-	memcpy(b + 10, mac + SKIFF_MPTCP_HMAC_LEN - 8, 8);
-	return 18;
+	memcpy(b + 3, msg, len - 11);
+	memcpy(b + len - 8, mac + SKIFF_MPTCP_HMAC_LEN - 8, 8);
+	return len;
 }
 
 /* A RST's options on an MPTCP subflow: MP_TCPRST with our reason (3.6),
@@ -894,11 +922,13 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			st->stats.mptcp_mp_fail_tx++;
 		}
 		n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
+		unsigned adv = 0;
+
 		if (c->adv_owed && !(m.flags & PKB_DSS_MAP) && !c->fb.fail_tx && !c->echo_owed &&
-		    !(flags & (TCP_SYN | TCP_FIN)) && adv_due(c)) {
-			/* Our ADD_ADDR (18 bytes with the port) beside a 32-bit
-			 * DATA_ACK. */
-			unsigned e = add_addr_announce(pcb, c, b);
+		    !(flags & (TCP_SYN | TCP_FIN)) && (adv = adv_due(c)) != 0) {
+			/* Our ADD_ADDR (16 bytes, 18 with a port) beside a
+			 * 32-bit DATA_ACK. */
+			unsigned e = add_addr_announce(pcb, c, adv, b);
 
 			m.flags &= (u8_t)~PKB_DSS_ACK64;
 			n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);

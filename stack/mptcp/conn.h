@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <skiff/skiff.h>
+
 #include <skiff/pkb.h>
 
 #include "lwip/arch.h"
@@ -168,10 +170,12 @@ struct skiff_mptcp_conn {
 	} ann[SKIFF_MPTCP_MAX_SUBFLOWS];
 	bool echo_owed;
 	struct skiff_mptcp_ann echo;
-	/* Our announcement (skiff_config.mptcp_announce_port): owed until the
-	 * peer echoes it, sent again each second, 5 times at most. */
-	bool adv_owed;
-	uint8_t adv_tries;
+	/* Our announcements, by address id: 1 is this address with
+	 * skiff_config.mptcp_announce_port, 2 to 4 the extra ports' IPv4
+	 * addresses. Bit (id - 1) of adv_owed until the peer echoes it; each
+	 * sent again after a second without its echo, 5 times at most. */
+	uint8_t adv_owed;
+	uint8_t adv_tries[SKIFF_MAX_PORTS];
 	uint16_t adv_port;
 	uint32_t adv_last_ms;
 	/* Sending on several subflows (send.c): once a join carried our
@@ -241,6 +245,7 @@ struct skiff_mptcp_sf {
 	 * and the peer's address id; window owed to the peer (join.c). */
 	bool join, backup, closing;
 	uint8_t raddr_id;
+	uint8_t laddr_id;   /* ours: 0 on the first port's address, 2 to 4 on the extra ports' */
 	uint8_t rst_reason; /* MP_TCPRST's reason on our RST of it (3.6) */
 	bool stale;	    /* a join two RTOs deep: takes no data (send.c) */
 	unsigned nsmap;

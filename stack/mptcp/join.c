@@ -29,6 +29,7 @@
 #include "instance.h"
 #include "mptcp.h"
 #include "mptcp/conn.h"
+#include "netif.h"
 #include "tcpglue.h"
 
 #include "lwip/ip.h"
@@ -258,6 +259,16 @@ err_t skiff__mptcp_join_syn(const struct tcp_hdr *hdr, const struct skiff_mptcp_
 	return ERR_OK;
 }
 
+/* Our address id for a subflow from @p local: 0 on the first port's
+ * address (and its announced port: the same address), link k's k + 1 on
+ * an extra port's, as conn.c announces them. */
+static uint8_t local_addr_id(const ip_addr_t *local)
+{
+	int k = skiff__link_index_of(local);
+
+	return k > 0 ? (uint8_t)(k + 1) : 0;
+}
+
 struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 {
 	struct skiff_mptcp_conn *c;
@@ -275,6 +286,7 @@ struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 	sf->join = true;
 	sf->backup = pending.backup;
 	sf->raddr_id = pending.raddr_id;
+	sf->laddr_id = local_addr_id(&cpcb->local_ip);
 	sf->rnonce = pending.rnonce;
 	skiff__random(&sf->lnonce, sizeof(sf->lnonce));
 	/* HMAC-B = HMAC(Key-B || Key-A, R-B || R-A), its first 64 bits on
@@ -301,7 +313,7 @@ unsigned skiff__mptcp_join_synack(const struct skiff_mptcp_sf *sf, uint8_t *b)
 	b[0] = 30;
 	b[1] = SKIFF_MPTCP_JOIN_SYNACK_LEN;
 	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_JOIN << 4 | (sf->backup ? 0x01 : 0));
-	b[3] = 0; /* our address id: the connection's first address */
+	b[3] = sf->laddr_id; /* the address the peer joined */
 	memcpy(b + 4, sf->synack_hmac, 8);
 	put_be32(b + 12, sf->lnonce);
 	return SKIFF_MPTCP_JOIN_SYNACK_LEN;
@@ -350,7 +362,8 @@ static void sf_destroy(u8_t id, void *data)
 static const struct tcp_ext_arg_callbacks join_callbacks = {.destroy = sf_destroy};
 
 /* Opens a join of @p c to the address the peer announced as @p a: from
- * the first subflow's local address, our address id 0 (it is that one).
+ * the address of the port whose link reaches it (an extra port's when its
+ * prefix holds @p a), else from the first subflow's local address.
  * The SYN carries MP_JOIN with the peer's token and our nonce. False when
  * it could not go (no pcb, no route). */
 static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_ann *a)
@@ -358,7 +371,7 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 	struct skiff_stack *st = &skiff__s;
 	struct tcp_pcb *main = c->main_pcb, *pcb;
 	struct skiff_mptcp_sf *sf, **pp;
-	ip_addr_t to;
+	ip_addr_t to, from;
 
 	if (a->family == AF_INET) {
 		uint32_t v;
@@ -391,7 +404,9 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 	tcp_ext_arg_set_callbacks(pcb, ext_id, &join_callbacks);
 	pcb->skiff_flags |= SKIFF_PCB_MPTCP;
 	join_events(pcb);
-	if (tcp_bind(pcb, &main->local_ip, 0) != ERR_OK ||
+	from = skiff__link_addr_for(&to, &main->local_ip);
+	sf->laddr_id = local_addr_id(&from);
+	if (tcp_bind(pcb, &from, 0) != ERR_OK ||
 	    tcp_connect(pcb, &to, a->port ? a->port : main->remote_port, NULL) != ERR_OK) {
 		tcp_abort(pcb); /* frees sf with it */
 		return false;
@@ -405,7 +420,7 @@ unsigned skiff__mptcp_join_syn_out(const struct skiff_mptcp_sf *sf, uint8_t *b)
 	b[0] = 30;
 	b[1] = SKIFF_MPTCP_JOIN_SYN_LEN;
 	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_JOIN << 4 | (sf->backup ? 0x01 : 0));
-	b[3] = 0; /* our address id: the first subflow's address */
+	b[3] = sf->laddr_id;
 	put_be32(b + 4, sf->conn->remote_token);
 	put_be32(b + 8, sf->lnonce);
 	return SKIFF_MPTCP_JOIN_SYN_LEN;

@@ -128,6 +128,30 @@ SKIFF_API void skiff_sizes_for(uint32_t connections, uint32_t *ring_size, uint32
 #define SKIFF_RING_SIZE_MAX 131072u
 
 /** Run-time configuration; a zero field means the default. */
+/** The most AF_XDP ports one instance drives: the config's own and
+ *  SKIFF_MAX_PORTS - 1 in skiff_config.extra_ports. */
+#define SKIFF_MAX_PORTS 4
+
+/**
+ * An AF_XDP port beyond the first: another interface (or queue) with its
+ * own addresses, over the same UMEM (AF_XDP shared UMEM: a frame received
+ * on one port can go out on another without a copy). It takes the first
+ * port's XDP mode, ring size and VLAN. Traffic from one of its addresses
+ * leaves through it; other traffic is routed by destination (the port
+ * whose prefix holds it, else the first port's gateway). docs/api.md,
+ * "Several ports".
+ */
+struct skiff_port_config {
+	const char *ifname;
+	uint32_t queue;
+	uint8_t mac[6];		 /**< all zero: the interface's */
+	uint32_t ipv4;		 /**< network byte order; 0 = no IPv4 */
+	uint8_t ipv4_prefix;	 /**< 0 = 24 */
+	uint32_t ipv4_gateway;	 /**< network byte order; 0 = none */
+	uint8_t ipv6[16];	 /**< all zero = no global IPv6 (link-local is always added) */
+	uint8_t ipv6_prefix;	 /**< 0 = 64 */
+};
+
 struct skiff_config {
 	enum skiff_backend backend;
 	/* xsk */
@@ -204,6 +228,12 @@ struct skiff_config {
 	 * id 1), as Linux's `ip mptcp endpoint add ADDR port P signal`; an
 	 * MPTCP listener on that port takes the peer's joins (0: none). */
 	uint16_t mptcp_announce_port;
+	/** More AF_XDP ports (xsk backend only), each with its own addresses.
+	 * An MPTCP connection accepted over IPv4 announces each one's IPv4
+	 * address (ADD_ADDR, address ids 2, 3, 4), so that a Linux peer opens
+	 * its joins across the other links. */
+	struct skiff_port_config extra_ports[SKIFF_MAX_PORTS - 1];
+	unsigned n_extra_ports;
 	/* observability (docs/observability.md) */
 	bool no_stat_publish;	   /**< publish no counters for skiff-stat (so does
 				    * SKIFF_STAT=0 in the environment) */
