@@ -273,9 +273,17 @@ struct skiff_link *skiff__link_of_src4(uint32_t src)
 
 struct netif *skiff__hook_route4_src(const ip4_addr_t *src, const ip4_addr_t *dest)
 {
-	struct skiff_link *l;
+	struct skiff_link *l = skiff__s.link;
 
-	if (!src || skiff__s.n_links < 2)
+	/* One port: its netif, as lwIP's single-netif build routes (with
+	 * the gateway left to ARP), without lwIP's walk of the netifs. */
+	if (skiff__s.n_links < 2) {
+		if (!netif_is_up(&l->netif) || !netif_is_link_up(&l->netif) ||
+		    ip4_addr_isloopback(dest))
+			return NULL;
+		return &l->netif;
+	}
+	if (!src)
 		return NULL;
 	l = skiff__link_of_src4(ip4_addr_get_u32(src));
 	if (!l || !netif_is_up(&l->netif))

@@ -22,12 +22,10 @@ unsigned umem_port_rx(struct umem_port *p, struct umem_desc *descs, unsigned max
 	for (unsigned i = 0; i < n; i++) {
 		/* A frame that is not on this port's fill ring is not handed
 		 * up: the ring is shared memory, never trusted blindly. */
-		if (umem_frame_state(u, descs[i].addr) != UMEM_FRAME_FILL ||
-		    umem__owner(u, descs[i].addr) != p->slot) {
+		if (!umem__rx_take(u, descs[i].addr, p->slot)) {
 			p->stats.rx_invalid_descs++;
 			continue;
 		}
-		umem__from_fill(u, descs[i].addr);
 		bytes += descs[i].len;
 		descs[ok++] = descs[i];
 	}
@@ -55,11 +53,10 @@ static unsigned tx_validate(struct umem_port *p, const struct umem_desc *descs, 
 		}
 		/* Not HELD (already in flight, free, on the fill ring): a misuse,
 		 * refused and counted by umem__to_tx. */
-		if (!umem__to_tx(u, d->addr)) {
+		if (!umem__to_tx(u, d->addr, p->slot)) {
 			umem__count_tx_refused(u);
 			continue;
 		}
-		umem__set_owner(u, d->addr, p->slot);
 		src[k] = i;
 		ok[k++] = *d;
 	}
@@ -149,11 +146,9 @@ unsigned umem_port_refill(struct umem_port *p)
 
 		if (want > batch)
 			want = batch;
-		n = umem__alloc_fill(u, addrs, want);
+		n = umem__alloc_fill(u, addrs, want, p->slot);
 		if (!n)
 			break;
-		for (unsigned i = 0; i < n; i++)
-			umem__set_owner(u, addrs[i], p->slot);
 		taken = p->ops->fill(p, addrs, n);
 		for (unsigned i = taken; i < n; i++)
 			umem__fill_to_free(u, addrs[i]);

@@ -306,13 +306,15 @@ unsigned umem_alloc_bulk(struct umem *u, uint64_t *addrs, unsigned n)
 	return n;
 }
 
-unsigned umem__alloc_fill(struct umem *u, uint64_t *addrs, unsigned n)
+unsigned umem__alloc_fill(struct umem *u, uint64_t *addrs, unsigned n, uint8_t slot)
 {
 	uint32_t avail = u->free_top > u->fill_reserve ? u->free_top - u->fill_reserve : 0;
 
 	if (n > avail)
 		n = avail;
 	pop_bulk(u, addrs, n, UMEM_FRAME_FILL);
+	for (unsigned i = 0; i < n; i++)
+		u->owner[frame_idx(u, addrs[i])] = slot;
 	return n;
 }
 
@@ -529,12 +531,6 @@ void **umem__shared(struct umem *u)
 	return &u->shared;
 }
 
-void umem__set_owner(struct umem *u, uint64_t addr, uint8_t slot)
-{
-	if (addr_ok(u, addr))
-		u->owner[frame_idx(u, addr)] = slot;
-}
-
 uint8_t umem__owner(const struct umem *u, uint64_t addr)
 {
 	return addr_ok(u, addr) ? u->owner[frame_idx(u, addr)] : 0;
@@ -582,10 +578,19 @@ bool umem__to_fill(struct umem *u, uint64_t addr)
 		    "fill post of a frame not free or held");
 }
 
-bool umem__from_fill(struct umem *u, uint64_t addr)
+bool umem__rx_take(struct umem *u, uint64_t addr, uint8_t slot)
 {
-	return move(u, addr, UMEM_FRAME_FILL, UMEM_FRAME_HELD,
-		    "receive into a frame not on the fill ring");
+	uint32_t idx;
+
+	if (!addr_ok(u, addr))
+		return false;
+	idx = frame_idx(u, addr);
+	if (u->state[idx] != UMEM_FRAME_FILL || u->owner[idx] != slot)
+		return false;
+	u->state[idx] = UMEM_FRAME_HELD;
+	u->count[UMEM_FRAME_FILL]--;
+	u->count[UMEM_FRAME_HELD]++;
+	return true;
 }
 
 bool umem__fill_to_free(struct umem *u, uint64_t addr)
@@ -598,11 +603,15 @@ bool umem__fill_to_free(struct umem *u, uint64_t addr)
 	return true;
 }
 
-bool umem__to_tx(struct umem *u, uint64_t addr)
+bool umem__to_tx(struct umem *u, uint64_t addr, uint8_t slot)
 {
+	uint32_t idx;
+
 	if (!move(u, addr, UMEM_FRAME_HELD, UMEM_FRAME_TX, "tx of a frame that is not held"))
 		return false;
-	u->tx_off[frame_idx(u, addr)] = (uint16_t)(addr & u->frame_mask);
+	idx = frame_idx(u, addr);
+	u->tx_off[idx] = (uint16_t)(addr & u->frame_mask);
+	u->owner[idx] = slot;
 	return true;
 }
 

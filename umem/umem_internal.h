@@ -76,9 +76,8 @@ void umem__detach_port(struct umem *u, struct umem_port *p);
 /* One pointer the UMEM keeps for its backend's ports to share (xsk.c: the
  * libxdp UMEM registration); NULL until a backend sets it. */
 void **umem__shared(struct umem *u);
-/* The slot of the port whose ring holds the frame of @p addr (set by
- * port.c when it posts the frame; meaningful for FILL and TX frames). */
-void umem__set_owner(struct umem *u, uint64_t addr, uint8_t slot);
+/* The slot of the port whose ring holds the frame of @p addr (set when
+ * the frame goes on a fill or TX ring; meaningful for FILL and TX frames). */
 uint8_t umem__owner(const struct umem *u, uint64_t addr);
 
 /* Frame state transitions used by the ports. Each takes any address inside
@@ -89,15 +88,19 @@ uint8_t umem__owner(const struct umem *u, uint64_t addr);
 bool umem__to_fill(
 	struct umem *u,
 	uint64_t addr); /* FREE or HELD -> FILL (FREE: O(free) search, prefer umem__alloc_fill) */
-bool umem__from_fill(struct umem *u, uint64_t addr);	/* FILL -> HELD (received) */
+/* FILL -> HELD (received) when the frame is on port @p slot's fill ring;
+ * false (no misuse: the ring is shared memory) otherwise. */
+bool umem__rx_take(struct umem *u, uint64_t addr, uint8_t slot);
 bool umem__fill_to_free(struct umem *u, uint64_t addr); /* FILL -> FREE (port teardown) */
-bool umem__to_tx(struct umem *u, uint64_t addr); /* HELD -> TX, remembers addr as the one posted */
+/* HELD -> TX on port @p slot's ring, remembers addr as the one posted */
+bool umem__to_tx(struct umem *u, uint64_t addr, uint8_t slot);
 bool umem__tx_to_held(struct umem *u,
 		      uint64_t addr); /* TX -> HELD (descriptor the ring did not take) */
 bool umem__tx_to_free(struct umem *u, uint64_t addr); /* TX -> FREE (port teardown) */
 
-/* Takes up to n free frames straight to FILL (refill); returns how many. */
-unsigned umem__alloc_fill(struct umem *u, uint64_t *addrs, unsigned n);
+/* Takes up to n free frames straight to FILL on port @p slot's ring
+ * (refill); returns how many. */
+unsigned umem__alloc_fill(struct umem *u, uint64_t *addrs, unsigned n, uint8_t slot);
 
 /* Validates one completion address (in range, the exact address posted,
  * frame in TX on the ring of port @p slot) and moves it TX -> HELD;
