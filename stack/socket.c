@@ -286,7 +286,7 @@ static size_t stream_queue(struct skiff_sock *s, struct iov_at *a, size_t len, i
 	struct tcp_pcb *main = s->pcb.tcp, *pcb = main;
 	bool mptcp = main->skiff_flags & SKIFF_PCB_MPTCP;
 	size_t sent = 0, pushed = 0;
-	uint8_t *buf;
+	uint8_t *buf = NULL;
 
 	skiff__send_begin(s, main);
 	while (sent < len) {
