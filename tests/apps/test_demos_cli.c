@@ -71,6 +71,11 @@ static void test_bad_use_exits_2(void)
 	BAD(0, "-i needs --upstream", SKIFF_PROXY_PATH, "-i", "lo", "--ip", "10.9.9.9/24");
 	BAD(0, "--upstream: 'nowhere' is not HOST:PORT", SKIFF_PROXY_PATH, "--upstream", "nowhere");
 	BAD(0, "unexpected argument 'extra'", SKIFF_PROXY_PATH, "extra");
+	BAD(0, "--also: 'eth1' is not IFACE=ADDR/PREFIX", SKIFF_ECHO_PATH, "-i", "lo", "--ip",
+	    "10.9.9.9/24", "--also", "eth1");
+	BAD(0, "--also needs -i", SKIFF_ECHO_PATH, "--also", "lo=10.9.8.9/24");
+	BAD(0, "--also: unknown interface 'skiffnone0'", SKIFF_ECHO_PATH, "-i", "lo", "--ip",
+	    "10.9.9.9/24", "--also", "skiffnone0=10.9.8.9/24");
 }
 
 static void test_help_exits_0(void)

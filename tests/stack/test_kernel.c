@@ -48,6 +48,7 @@ static struct {
 	bool up;
 	bool stack;
 	pid_t child;
+	char link_b[2][IF_NAMESIZE]; /* a second veth between the namespaces (two ports) */
 } K;
 
 /* ---- environment ------------------------------------------------------------ */
@@ -735,47 +736,11 @@ static void k_shape_by_source(unsigned mbit)
 		       PEER2_IP4) == 0);
 }
 
-/* One upload of @p bytes from a Linux MPTCP client whose sending is
- * shaped per source address (htb on its veth end: 10.77.0.2 and 10.77.0.3
- * each at @p mbit), over one subflow or, with @p join, with a join from
- * the second address too. The time skiff took to receive it; what came on
- * the join to @p on_join. A whole environment of its own. */
-static double join_shaped_upload(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join)
-{
-	struct kjob j = {
-		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = bytes};
-	struct st_two_way mine, theirs;
-	struct skiff_stats st;
-	double secs;
-	int lfd, fd;
-
-	mptcp_env_up(join ? "mpr2" : "mpr1");
-	k_second_address(AF_INET, join);
-	k_shape_by_source(mbit);
-	fd = mptcp_accept_child(&j, &lfd);
-	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, false, &mine.up) == 0);
-	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine.down) == 0);
-	CU_ASSERT(skiff_close(fd) == 0);
-	kchild_two_way_done(&mine, &theirs, bytes);
-	skiff_close(lfd);
-	skiff_get_stats(&st);
-	*on_join = st.mptcp_join_rx_bytes;
-	TK_ASSERT_EQ(st.mptcp_join_established, join ? 1 : 0);
-	TK_ASSERT_EQ(st.mptcp_ooo_drop, 0);
-	secs = mine.up.seconds;
-	teardown();
-	setup();
-	return secs;
-}
-
-/* Two paths move more than one (issue #18's test): each source address of
- * the Linux client shaped to the same rate, 16 MiB up over one subflow,
- * then over two (the join from the second address): two must move at
- * least 1.6 times what one does. Shaped at 40 Mbit/s each, far below what
- * this machine moves, so the shaping sets the time, not the CPU. */
-/* One run of 16 MiB over one subflow, then over two, each path shaped to
- * 40 Mbit/s (@p run sets up, transfers, tears down, and says what went on
- * the join): the first must take @p want times the second's time or more
+/* Two paths move more than one (issue #18's test): one run of 16 MiB over
+ * one subflow, then over two, each path shaped to 40 Mbit/s, far below
+ * what this machine moves, so that the shaping sets the time, not the CPU
+ * (@p run sets up, transfers, tears down, and says what went on the
+ * join): the first must take @p want times the second's time or more
  * (1.6, issue #18's figure, for two_paths_vs_one()). @p what says which
  * way and how for the note. */
 typedef double (*shaped_run_fn)(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join);
@@ -799,86 +764,6 @@ static void two_paths_vs(shaped_run_fn run, const char *what, double want)
 static void two_paths_vs_one(shaped_run_fn run, const char *what)
 {
 	two_paths_vs(run, what, 1.6);
-}
-
-static void test_mptcp_join_two_paths_shaped(void)
-{
-	two_paths_vs_one(join_shaped_upload, "up, the Linux client's source addresses shaped");
-}
-
-/* What reaches the Linux client shaped per destination address: its veth
- * end's ingress redirected to an ifb device, htb there, PEER_IP4 and
- * PEER2_IP4 each at @p mbit (htb's default queue of 1000 packets: no
- * loss, the RTT grows instead). skiff sends through AF_XDP, past any
- * qdisc of its own end. */
-static void k_shape_by_destination(unsigned mbit)
-{
-	const char *ifn = K.net.ifname[1];
-
-	CU_ASSERT_FATAL(
-		tb_run(K.net.ns[1],
-		       "ip link add skifb0 type ifb && ip link set skifb0 up && "
-		       "tc qdisc add dev %s handle ffff: ingress && "
-		       "tc filter add dev %s parent ffff: protocol all u32 match u32 0 0 "
-		       "action mirred egress redirect dev skifb0 && "
-		       "tc qdisc add dev skifb0 root handle 1: htb default 30 r2q 100 && "
-		       "tc class add dev skifb0 parent 1: classid 1:10 htb rate %umbit ceil %umbit && "
-		       "tc class add dev skifb0 parent 1: classid 1:20 htb rate %umbit ceil %umbit && "
-		       "tc class add dev skifb0 parent 1: classid 1:30 htb rate 1gbit && "
-		       "tc filter add dev skifb0 parent 1: protocol ip prio 1 u32 match ip dst "
-		       "%s/32 flowid 1:10 && "
-		       "tc filter add dev skifb0 parent 1: protocol ip prio 1 u32 match ip dst "
-		       "%s/32 flowid 1:20",
-		       ifn, ifn, mbit, mbit, mbit, mbit, PEER_IP4, PEER2_IP4) == 0);
-}
-
-/* One download of @p bytes from skiff to a Linux MPTCP client whose
- * receiving is shaped per destination address (@p mbit each), over one
- * subflow or, with @p join, with the client's join from its second
- * address too (skiff's scheduler then sends on both). The time the Linux
- * client took to receive it; what skiff put on the join to @p on_join. */
-static double join_shaped_download(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join)
-{
-	struct kjob j = {
-		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = bytes};
-	struct st_two_way mine, theirs;
-	struct skiff_stats st;
-	double secs;
-	int lfd, fd;
-
-	mptcp_env_up(join ? "mps2" : "mps1");
-	k_second_address(AF_INET, join);
-	k_shape_by_destination(mbit);
-	fd = mptcp_accept_child(&j, &lfd);
-	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, false, &mine.up) == 0);
-	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine.down) == 0);
-	CU_ASSERT(skiff_close(fd) == 0);
-	kchild_two_way_done(&mine, &theirs, bytes);
-	skiff_close(lfd);
-	skiff_get_stats(&st);
-	*on_join = st.mptcp_join_tx_bytes;
-	if (join)
-		tk_note("two subflows: join stale %llu, %llu bytes reinjected, %llu retransmissions",
-			(unsigned long long)st.mptcp_join_stale,
-			(unsigned long long)st.mptcp_reinject_bytes,
-			(unsigned long long)st.tcp_retransmits);
-	TK_ASSERT_EQ(st.mptcp_join_established, join ? 1 : 0);
-	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
-	secs = theirs.down.seconds;
-	teardown();
-	setup();
-	return secs;
-}
-
-/* Two paths move more than one with skiff sending (issue #18's test, the
- * scheduler): what reaches each of the Linux client's addresses shaped to
- * the same rate, 16 MiB from skiff over one subflow, then over two. */
-static void test_mptcp_join_two_paths_shaped_send(void)
-{
-	/* skiff sending: 1.69x to 1.82x in dev runs, 1.50x in one ASan
-	 * run (CI); the scheduler is young (docs/mptcp.md): 1.5x asked. */
-	two_paths_vs(join_shaped_download, "from skiff, what reaches the client's addresses shaped",
-		     1.5);
 }
 
 /* A path cut (iptables in the Linux client's namespace): after @p ms,
@@ -1695,6 +1580,271 @@ static void test_mptcp_add_addr_two_paths_shaped(void)
 		"down to skiff's client, the server's addresses shaped (the join skiff opened)");
 }
 
+/* ---- two ports: skiff on two links (issue #18) ---------------------------------- */
+
+/* The second link: a veth of its own between the namespaces, skiff's
+ * second port at one end (STACK_B_IP4), Linux's second address at the
+ * other (PEER_B_IP4). */
+#define STACK_B_IP4 "10.78.0.10"
+#define PEER_B_IP4  "10.78.0.2"
+
+static void tweak_second_port(struct skiff_config *c)
+{
+	c->n_extra_ports = 1;
+	c->extra_ports[0].ifname = K.link_b[0];
+	inet_pton(AF_INET, STACK_B_IP4, &c->extra_ports[0].ipv4);
+}
+
+/* MPTCP's environment with the second link; the Linux side takes @p
+ * accepted announcements (0: it never joins, one subflow). */
+static void two_links_up(const char *tag, unsigned accepted)
+{
+	mptcp_env_up(tag);
+	CU_ASSERT_FATAL(tb_link(K.net.ns[0], K.link_b[0], NULL, K.net.ns[1], K.link_b[1],
+				PEER_B_IP4 "/24", "b") == 0);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp limits set add_addr_accepted %u subflows %u",
+			       accepted, accepted) == 0);
+	st_xsk_tweak = tweak_second_port;
+}
+
+/* Bytes Linux's end of link @p i (0: the first, 1: the second) received
+ * (@p rx) or sent. */
+static uint64_t k_link_bytes(unsigned i, bool rx)
+{
+	char out[64];
+
+	CU_ASSERT_FATAL(
+		tb_capture(K.net.ns[1], out, sizeof(out), "cat /sys/class/net/%s/statistics/%s",
+			   i ? K.link_b[1] : K.net.ifname[1], rx ? "rx_bytes" : "tx_bytes") == 0);
+	return strtoull(out, NULL, 10);
+}
+
+/* What crosses each link shaped to @p mbit in one direction (htb, its
+ * default queue of 1000 packets: no loss, the RTT grows instead): what
+ * Linux sends (@p up), or what reaches it (an ifb on each end's ingress;
+ * skiff sends through AF_XDP, past any qdisc of its own end). */
+static void k_shape_links(unsigned mbit, bool up)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		const char *ifn = i ? K.link_b[1] : K.net.ifname[1];
+		char dev[IF_NAMESIZE];
+
+		snprintf(dev, sizeof(dev), "%s", ifn);
+		if (!up) {
+			snprintf(dev, sizeof(dev), "skifb%u", i);
+			CU_ASSERT_FATAL(tb_run(K.net.ns[1],
+					       "ip link add %s type ifb && ip link set %s up && "
+					       "tc qdisc add dev %s handle ffff: ingress && "
+					       "tc filter add dev %s parent ffff: protocol all u32 "
+					       "match u32 0 0 action mirred egress redirect dev %s",
+					       dev, dev, ifn, ifn, dev) == 0);
+		}
+		CU_ASSERT_FATAL(
+			tb_run(K.net.ns[1],
+			       "tc qdisc add dev %s root handle 1: htb default 10 r2q 100 && "
+			       "tc class add dev %s parent 1: classid 1:10 htb rate %umbit "
+			       "ceil %umbit",
+			       dev, dev, mbit, mbit) == 0);
+	}
+}
+
+/* One exchange between a Linux MPTCP client and skiff on two ports:
+ * @p bytes each way, the links shaped to @p mbit in the direction @p up
+ * says. With @p join Linux takes the second port's address skiff announces
+ * and joins across the second link; else it stays on one subflow. The
+ * shaped direction's time; what crossed the second link in it to @p on_b.
+ * A whole environment of its own. */
+static double two_ports_run(bool join, bool up, unsigned mbit, uint64_t bytes, uint64_t *on_b)
+{
+	static const char *const names[] = {"MPTcpExtAddAddr", "MPTcpExtMPJoinSynAckRx",
+					    "MPTcpExtDSSNotMatching"};
+	struct kjob j = {
+		.fn = k_client_two_way, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = bytes};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st;
+	uint64_t b0, v[3];
+	double secs;
+	int lfd, fd;
+
+	two_links_up(join ? (up ? "mp2u2" : "mp2d2") : (up ? "mp2u1" : "mp2d1"), join ? 1 : 0);
+	k_shape_links(mbit, up);
+	b0 = k_link_bytes(1, !up);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, bytes);
+	skiff_close(lfd);
+	b0 = k_link_bytes(1, !up) - b0;
+	skiff_get_stats(&st);
+	*on_b = up ? st.mptcp_join_rx_bytes : st.mptcp_join_tx_bytes;
+	k_mptcp_counters(names, v, 3);
+	tk_note("%s: ADD_ADDR out %llu (echoed %llu); joins %llu; on the join %llu bytes in, %llu "
+		"out, %llu reinjected; Linux's end of the second link %s %llu bytes",
+		join ? "two subflows" : "one subflow", (unsigned long long)st.mptcp_add_addr_tx,
+		(unsigned long long)st.mptcp_add_addr_echo_rx,
+		(unsigned long long)st.mptcp_join_established,
+		(unsigned long long)st.mptcp_join_rx_bytes,
+		(unsigned long long)st.mptcp_join_tx_bytes,
+		(unsigned long long)st.mptcp_reinject_bytes, up ? "sent" : "received",
+		(unsigned long long)b0);
+	CU_ASSERT(st.mptcp_add_addr_tx >= 1); /* announced either way */
+	TK_ASSERT_EQ(st.mptcp_join_established, join ? 1 : 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	TK_ASSERT_EQ(st.mptcp_ooo_drop, 0);
+	TK_ASSERT_EQ(v[1], join ? 1 : 0); /* Linux joined at the second port */
+	TK_ASSERT_EQ(v[2], 0);
+	if (join) {
+		CU_ASSERT(v[0] >= 1); /* it took the ADD_ADDR (its HMAC) */
+		CU_ASSERT(st.mptcp_join_rx_bytes > 0 && st.mptcp_join_tx_bytes > 0);
+		CU_ASSERT(b0 > bytes / 4); /* the join's data crossed the second link */
+	} else {
+		CU_ASSERT(b0 < 64 * 1024); /* neighbour discovery at most */
+	}
+	secs = up ? mine.up.seconds : theirs.down.seconds;
+	teardown();
+	setup();
+	return secs;
+}
+
+static double two_ports_up(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_b)
+{
+	return two_ports_run(join, true, mbit, bytes, on_b);
+}
+
+static double two_ports_down(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_b)
+{
+	return two_ports_run(join, false, mbit, bytes, on_b);
+}
+
+/* Two links, two AF_XDP ports over one UMEM (issue #18's test): skiff
+ * announces its second port's address, the Linux client joins across the
+ * second link, and with each link shaped to the same rate 16 MiB up take
+ * at most 1 / 1.6 of the time one subflow takes. What crossed the second
+ * link is counted at Linux's end of it. */
+static void test_mptcp_two_ports_shaped(void)
+{
+	two_paths_vs_one(two_ports_up, "up over two links (skiff's second port announced)");
+}
+
+/* The same with skiff sending (its scheduler over the two ports). */
+static void test_mptcp_two_ports_shaped_send(void)
+{
+	/* As test_mptcp_join_two_paths_shaped_send: 1.5x asked. */
+	two_paths_vs(two_ports_down, "down over two links (skiff's scheduler)", 1.5);
+}
+
+static void tweak_second_port_joining(struct skiff_config *c)
+{
+	tweak_second_port(c);
+	c->mptcp_add_addr_accepted = 1;
+}
+
+/* skiff's client on two ports (issue #18, the other side): a Linux server
+ * announces its address on the second link (a "signal" endpoint), skiff
+ * joins it, and the join leaves through skiff's second port (the route to
+ * that address); Linux sends 16 MiB over both links, SHA-256 equal. */
+static void test_mptcp_two_ports_skiff_client(void)
+{
+	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = 16 * ST_MIB};
+	struct st_xfer down, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	uint64_t b0;
+	socklen_t len;
+	char ready, seen = 0;
+	int fd;
+
+	two_links_up("mp2cl", 1);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp endpoint add %s dev %s id 1 signal",
+			       PEER_B_IP4, K.link_b[1]) == 0);
+	kchild(&j);
+	st_xsk_tweak = tweak_second_port_joining;
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	b0 = k_link_bytes(1, false);
+	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j.bytes, true, false, &down) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT(skiff_close(fd) == 0);
+	st_child_go();
+	CU_ASSERT(st_child_read_report(&seen, 1, 10000));
+	TK_ASSERT_EQ(seen, 'e');
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	b0 = k_link_bytes(1, false) - b0;
+	skiff_get_stats(&st);
+	st_note_rate("kernel -> skiff's client (MPTCP over two ports)", j.bytes, down.seconds);
+	tk_note("skiff: ADD_ADDR in %llu, joins %llu, %llu bytes in on the join; Linux's end of "
+		"the second link sent %llu bytes",
+		(unsigned long long)st.mptcp_add_addr_rx,
+		(unsigned long long)st.mptcp_join_established,
+		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)b0);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
+	CU_ASSERT(b0 >= st.mptcp_join_rx_bytes); /* the join crossed the second link */
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+/* Takes Linux's end of the second link down after @p arg ms. */
+static void *link_b_down(void *arg)
+{
+	usleep((useconds_t)(uintptr_t)arg * 1000);
+	if (tb_run(K.net.ns[1], "ip link set dev %s down", K.link_b[1]) != 0)
+		tk_note("ip link failed: the link was not cut");
+	return NULL;
+}
+
+/* One link cut mid-transfer (issue #18's test, over two ports): a Linux
+ * client joins across the second link, uploads 32 MiB, then skiff sends
+ * 32 MiB back over both ports; 300 ms in, Linux's end of the second link
+ * goes down. The join gets no more ACKs; two retransmission timeouts
+ * make it stale, and what it carried that the peer had not DATA_ACKed
+ * goes again on the first link: the download completes, SHA-256 equal,
+ * and the second port gave every frame back (the frame audit at the
+ * stack's end). */
+static void test_mptcp_two_ports_link_cut_send(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st0, st;
+	pthread_t th;
+	int lfd, fd;
+
+	two_links_up("mp2cut", 1);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	skiff_get_stats(&st0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, link_b_down, (void *)(uintptr_t)300) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	pthread_join(th, NULL);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	/* The link back, so that the join's close goes through. */
+	CU_ASSERT(tb_run(K.net.ns[1], "ip link set dev %s up", K.link_b[1]) == 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	st_note_rate("skiff -> kernel (MPTCP over two ports, the second link cut at 300 ms)",
+		     j.bytes, theirs.down.seconds);
+	tk_note("skiff: %llu bytes out on the join, %llu reinjected on the first link, joins "
+		"gone stale %llu",
+		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
+		(unsigned long long)st.mptcp_reinject_bytes,
+		(unsigned long long)st.mptcp_join_stale);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	CU_ASSERT(st.mptcp_join_tx_bytes > st0.mptcp_join_tx_bytes);
+	CU_ASSERT(st.mptcp_join_stale >= 1);
+	CU_ASSERT(st.mptcp_reinject_bytes > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
 /* A Linux client closes an MPTCP connection with data unread: Linux
  * resets it with MP_FASTCLOSE (RFC 8684 3.5) and MP_TCPRST on its RST.
  * skiff checks the key, counts both, and the socket reads ECONNRESET. */
@@ -2327,8 +2477,6 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_join_kernel_client),
 	TK_TEST(test_mptcp_join_kernel_client_v6),
 	TK_TEST(test_mptcp_join_checksum_kernel_client),
-	TK_TEST(test_mptcp_join_two_paths_shaped),
-	TK_TEST(test_mptcp_join_two_paths_shaped_send),
 	TK_TEST(test_mptcp_join_path_cut),
 	TK_TEST(test_mptcp_join_path_cut_send),
 	TK_TEST(test_mptcp_data_level_resend),
@@ -2338,6 +2486,10 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_add_addr_skiff_client),
 	TK_TEST(test_mptcp_add_addr_skiff_client_v6),
 	TK_TEST(test_mptcp_add_addr_two_paths_shaped),
+	TK_TEST(test_mptcp_two_ports_shaped),
+	TK_TEST(test_mptcp_two_ports_shaped_send),
+	TK_TEST(test_mptcp_two_ports_link_cut_send),
+	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),
 	TK_TEST(test_mptcp_checksum_failure_rx),
