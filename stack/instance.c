@@ -77,6 +77,16 @@ void skiff_sizes_for(uint32_t connections, uint32_t *ring_size, uint32_t *frame_
 		*frame_count = frames;
 }
 
+/* Prefix lengths: 0 means 24 (IPv4) and 64 (IPv6); whether in range. */
+static bool prefixes_ok(uint8_t *v4, uint8_t *v6)
+{
+	if (!*v4)
+		*v4 = 24;
+	if (!*v6)
+		*v6 = 64;
+	return *v4 <= 32 && *v6 <= 128;
+}
+
 /* Extra ports: xsk only, each on its own interface or queue, with an
  * address, and with addresses no other port has. */
 static int check_extra_ports(struct skiff_config *c)
@@ -103,11 +113,7 @@ static int check_extra_ports(struct skiff_config *c)
 			skiff__set_error("extra port %s: no address", p->ifname);
 			return -EINVAL;
 		}
-		if (!p->ipv4_prefix)
-			p->ipv4_prefix = 24;
-		if (!p->ipv6_prefix)
-			p->ipv6_prefix = 64;
-		if (p->ipv4_prefix > 32 || p->ipv6_prefix > 128) {
+		if (!prefixes_ok(&p->ipv4_prefix, &p->ipv6_prefix)) {
 			skiff__set_error("extra port %s: prefix length out of range", p->ifname);
 			return -EINVAL;
 		}
@@ -163,11 +169,7 @@ static int check_config(struct skiff_config *c)
 		skiff__set_error("unknown backend %d", (int)c->backend);
 		return -EINVAL;
 	}
-	if (!c->ipv4_prefix)
-		c->ipv4_prefix = 24;
-	if (!c->ipv6_prefix)
-		c->ipv6_prefix = 64;
-	if (c->ipv4_prefix > 32 || c->ipv6_prefix > 128) {
+	if (!prefixes_ok(&c->ipv4_prefix, &c->ipv6_prefix)) {
 		skiff__set_error("prefix length out of range");
 		return -EINVAL;
 	}

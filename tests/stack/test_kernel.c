@@ -773,21 +773,34 @@ static void two_paths_vs_one(shaped_run_fn run, const char *what)
 	two_paths_vs(run, what, 1.6);
 }
 
-/* A path cut (iptables in the Linux client's namespace): after @p ms,
- * packets matching @p match ("OUTPUT -s": what it sends from its second
- * address; "INPUT -d": what reaches it there) are dropped. */
+/* A path cut in the Linux client's namespace: after @p ms, @p cut runs
+ * there (an iptables DROP, a link going down); @p restore puts the path
+ * back afterwards, so that the join's close goes through (a subflow
+ * whose path stays dead times out as TCP does, in minutes). */
 struct path_cut {
 	unsigned ms;
-	const char *match;
+	char cut[160], restore[160];
 };
 
-static void *cut_second_path(void *arg)
+/* A cut of the client's second address: packets matching @p match
+ * ("OUTPUT -s": what it sends from there; "INPUT -d": what reaches it
+ * there) dropped. */
+static struct path_cut second_address_cut(unsigned ms, const char *match)
 {
-	const struct path_cut *cut = arg;
+	struct path_cut c = {.ms = ms};
 
-	usleep((useconds_t)cut->ms * 1000);
-	if (tb_run(K.net.ns[1], "iptables -w -A %s %s -j DROP", cut->match, PEER2_IP4) != 0)
-		tk_note("iptables failed: the path was not cut");
+	snprintf(c.cut, sizeof(c.cut), "iptables -w -A %s %s -j DROP", match, PEER2_IP4);
+	snprintf(c.restore, sizeof(c.restore), "iptables -w -D %s %s -j DROP", match, PEER2_IP4);
+	return c;
+}
+
+static void *path_cut_run(void *arg)
+{
+	const struct path_cut *c = arg;
+
+	usleep((useconds_t)c->ms * 1000);
+	if (tb_run(K.net.ns[1], "%s", c->cut) != 0)
+		tk_note("'%s' failed: the path was not cut", c->cut);
 	return NULL;
 }
 
@@ -805,7 +818,7 @@ static void test_mptcp_join_path_cut(void)
 			 .bytes = 32 * ST_MIB};
 	struct st_two_way mine, theirs;
 	struct skiff_stats st;
-	struct path_cut cut = {600, "OUTPUT -s"};
+	struct path_cut cut = second_address_cut(600, "OUTPUT -s");
 	char out[4096], *at;
 	unsigned long long dropped = 0;
 	pthread_t th;
@@ -815,15 +828,13 @@ static void test_mptcp_join_path_cut(void)
 	k_second_address(AF_INET, true);
 	k_shape_by_source(100);
 	fd = mptcp_accept_child(&j, &lfd);
-	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path, &cut) == 0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
 	pthread_join(th, NULL);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
 	CU_ASSERT_FATAL(
 		tb_capture(K.net.ns[1], out, sizeof(out), "iptables -w -L OUTPUT -v -x -n") == 0);
-	/* The path back, so that the join's close goes through (a subflow
-	 * whose path stays dead times out as TCP does, in minutes). */
-	CU_ASSERT(tb_run(K.net.ns[1], "iptables -w -D OUTPUT -s %s -j DROP", PEER2_IP4) == 0);
+	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
 	CU_ASSERT(skiff_close(fd) == 0);
 	kchild_two_way_done(&mine, &theirs, j.bytes);
 	skiff_close(lfd);
@@ -848,45 +859,33 @@ static void test_mptcp_join_path_cut(void)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
-/* One path cut while skiff sends on both (issue #18's reinjection): a
- * Linux client with a join uploads 32 MiB, then skiff sends 32 MiB back
- * over both subflows (its scheduler); 300 ms in, the join's path drops
- * what skiff sends there. The join's data is neither ACKed nor
- * DATA_ACKed; its second retransmission timeout makes it stale, and what
- * it carried that the peer had not DATA_ACKed goes again on the first
- * subflow: the download completes, SHA-256 equal. */
-static void test_mptcp_join_path_cut_send(void)
+/* After a Linux client with a join uploaded 32 MiB (@p mine's up half,
+ * on @p fd), skiff sends 32 MiB back over both subflows while @p c cuts
+ * the join's path: the join's data is neither ACKed nor DATA_ACKed, its
+ * second retransmission timeout makes it stale, and what it carried that
+ * the peer had not DATA_ACKed goes again on the first subflow. The
+ * download completes, SHA-256 equal; @p what names the cut in the note. */
+static void send_through_cut(int fd, int lfd, uint64_t bytes, struct st_two_way *mine,
+			     struct path_cut *c, const char *what)
 {
-	struct kjob j = {.fn = k_client_two_way,
-			 .family = AF_INET,
-			 .proto = IPPROTO_MPTCP,
-			 .bytes = 32 * ST_MIB};
-	struct st_two_way mine, theirs;
-	struct path_cut cut = {300, "INPUT -d"};
+	struct st_two_way theirs;
 	struct skiff_stats st0, st;
 	pthread_t th;
-	int lfd, fd;
 
-	mptcp_env_up("mpcs");
-	k_second_address(AF_INET, true);
-	fd = mptcp_accept_child(&j, &lfd);
-	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
 	skiff_get_stats(&st0);
-	CU_ASSERT_FATAL(pthread_create(&th, NULL, cut_second_path, &cut) == 0);
-	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, c) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine->down) == 0);
 	pthread_join(th, NULL);
 	CU_ASSERT(skiff_close(fd) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	/* The path back, so that the join's close goes through. */
-	CU_ASSERT(tb_run(K.net.ns[1], "iptables -w -D INPUT -d %s -j DROP", PEER2_IP4) == 0);
+	CU_ASSERT(tb_run(K.net.ns[1], "%s", c->restore) == 0);
 	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
+	st_check_two_way(mine, &theirs, bytes);
 	skiff_close(lfd);
 	skiff_get_stats(&st);
-	st_note_rate("skiff -> kernel (MPTCP, the join's path cut at 300 ms)", j.bytes,
-		     theirs.down.seconds);
-	tk_note("skiff: %llu bytes out on the join, %llu reinjected on the first subflow, "
-		"joins gone stale %llu, map mismatch %llu",
+	tk_note("skiff -> kernel, %s at %u ms: %llu MiB in %.2f s; %llu bytes out on the join, "
+		"%llu reinjected on the first subflow, joins gone stale %llu, map mismatch %llu",
+		what, c->ms, (unsigned long long)(bytes / ST_MIB), theirs.down.seconds,
 		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
 		(unsigned long long)st.mptcp_reinject_bytes,
 		(unsigned long long)st.mptcp_join_stale, (unsigned long long)st.mptcp_map_mismatch);
@@ -894,6 +893,26 @@ static void test_mptcp_join_path_cut_send(void)
 	CU_ASSERT(st.mptcp_join_stale >= 1);
 	CU_ASSERT(st.mptcp_reinject_bytes > 0);
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+/* One path cut while skiff sends on both (issue #18's reinjection): a
+ * Linux client with a join uploads 32 MiB, then skiff sends 32 MiB back;
+ * 300 ms in, the join's path drops what skiff sends there. */
+static void test_mptcp_join_path_cut_send(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct path_cut cut = second_address_cut(300, "INPUT -d");
+	struct st_two_way mine;
+	int lfd, fd;
+
+	mptcp_env_up("mpcs");
+	k_second_address(AF_INET, true);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the join's path cut");
 }
 
 static int k_mptcp_server_two_way(struct kjob *j);
@@ -1795,61 +1814,31 @@ static void test_mptcp_two_ports_skiff_client(void)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
-/* Takes Linux's end of the second link down after @p arg ms. */
-static void *link_b_down(void *arg)
-{
-	usleep((useconds_t)(uintptr_t)arg * 1000);
-	if (tb_run(K.net.ns[1], "ip link set dev %s down", K.link_b[1]) != 0)
-		tk_note("ip link failed: the link was not cut");
-	return NULL;
-}
-
 /* One link cut mid-transfer (issue #18's test, over two ports): a Linux
- * client joins across the second link, uploads 32 MiB, then skiff sends
- * 32 MiB back over both ports; 300 ms in, Linux's end of the second link
- * goes down. The join gets no more ACKs; two retransmission timeouts
- * make it stale, and what it carried that the peer had not DATA_ACKed
- * goes again on the first link: the download completes, SHA-256 equal,
- * and the second port gave every frame back (the frame audit at the
- * stack's end). */
+ * client joins across the second link and uploads 32 MiB; skiff sends
+ * 32 MiB back over both ports, and 300 ms in Linux's end of the second
+ * link goes down. As test_mptcp_join_path_cut_send, the download
+ * completes over the first link; the second port gives every frame back
+ * (the frame audit at the stack's end). */
 static void test_mptcp_two_ports_link_cut_send(void)
 {
 	struct kjob j = {.fn = k_client_two_way,
 			 .family = AF_INET,
 			 .proto = IPPROTO_MPTCP,
 			 .bytes = 32 * ST_MIB};
-	struct st_two_way mine, theirs;
-	struct skiff_stats st0, st;
-	pthread_t th;
+	struct path_cut cut = {.ms = 300};
+	struct st_two_way mine;
+	struct skiff_stats st;
 	int lfd, fd;
 
 	two_links_up("mp2cut", 1);
+	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", K.link_b[1]);
+	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.link_b[1]);
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	skiff_get_stats(&st0);
-	CU_ASSERT_FATAL(pthread_create(&th, NULL, link_b_down, (void *)(uintptr_t)300) == 0);
-	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
-	pthread_join(th, NULL);
-	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	/* The link back, so that the join's close goes through. */
-	CU_ASSERT(tb_run(K.net.ns[1], "ip link set dev %s up", K.link_b[1]) == 0);
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
-	skiff_close(lfd);
+	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the second link down");
 	skiff_get_stats(&st);
-	st_note_rate("skiff -> kernel (MPTCP over two ports, the second link cut at 300 ms)",
-		     j.bytes, theirs.down.seconds);
-	tk_note("skiff: %llu bytes out on the join, %llu reinjected on the first link, joins "
-		"gone stale %llu",
-		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
-		(unsigned long long)st.mptcp_reinject_bytes,
-		(unsigned long long)st.mptcp_join_stale);
 	TK_ASSERT_EQ(st.mptcp_join_established, 1);
-	CU_ASSERT(st.mptcp_join_tx_bytes > st0.mptcp_join_tx_bytes);
-	CU_ASSERT(st.mptcp_join_stale >= 1);
-	CU_ASSERT(st.mptcp_reinject_bytes > 0);
-	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
 /* A Linux client closes an MPTCP connection with data unread: Linux

@@ -978,17 +978,8 @@ static void test_destroy_with_port_busy(void)
 
 /* ---- ports sharing a UMEM (AF_XDP's shared UMEM) ------------------------- */
 
-static const struct umem_port_ops shared_ops = {
-	.shares = true,
-	.name = "fake-shared",
-	.rx = fake_rx,
-	.tx = fake_tx,
-	.flush = fake_flush,
-	.complete = fake_complete,
-	.fill = fake_fill,
-	.fill_level = fake_fill_level,
-	.destroy = fake_destroy,
-};
+/* fake_ops with shares set, made by shared_port(). */
+static struct umem_port_ops shared_ops;
 
 static struct fake g_fake2;
 
@@ -996,6 +987,8 @@ static struct umem_port *shared_port(struct umem *u, struct fake *f)
 {
 	struct umem_port *p = calloc(1, sizeof(*p));
 
+	shared_ops = fake_ops;
+	shared_ops.shares = true;
 	memset(f, 0, sizeof(*f));
 	f->fill_size = 16;
 	f->tx_room = FAKE_RING;
