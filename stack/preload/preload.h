@@ -82,6 +82,8 @@ struct pl_epreg {
 };
 #define PL_MAX_EPREGS 4
 
+#define PL_IPPROTO_MPTCP 262 /* Debian 12's headers predate it */
+
 struct pl_fd {
 	uint8_t kind;	/* enum pl_kind */
 	bool nonblock;	/* the application's O_NONBLOCK (skiff's side is always nonblocking) */
@@ -89,6 +91,7 @@ struct pl_fd {
 	bool listening; /* listen() went to skiff */
 	int sfd;	/* skiff descriptor; PL_EPOLL: skiff epoll instance or -1 */
 	int domain, type;
+	int protocol;	 /* 0, or IPPROTO_MPTCP (stream sockets) */
 	unsigned nskiff; /* PL_EPOLL: skiff sockets registered */
 	unsigned nopts;
 	struct pl_opt opts[PL_MAX_OPTS];

@@ -190,7 +190,7 @@ static int adopt(int fd, struct pl_fd *e)
 
 	if (pl__stack_up())
 		return -1;
-	sfd = skiff_socket(e->domain, e->type | SOCK_NONBLOCK, 0);
+	sfd = skiff_socket(e->domain, e->type | SOCK_NONBLOCK, e->protocol);
 	if (sfd < 0)
 		return -1;
 	for (unsigned i = 0; i < e->nopts; i++) {
@@ -230,9 +230,13 @@ PL_EXPORT int socket(int domain, int type, int protocol)
 	if (fd < 0 || pl__inside || !pl__cfg.enabled)
 		return fd;
 	pl__forget(fd);
+	/* MPTCP (RFC 8684) goes to skiff's MPTCP; the kernel socket beside
+	 * it is an MPTCP one too, for the case it stays the kernel's. */
 	if ((domain != AF_INET && domain != AF_INET6) ||
 	    (base != SOCK_STREAM && base != SOCK_DGRAM) ||
-	    (protocol && protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || pl__forked_child())
+	    (protocol && protocol != IPPROTO_TCP && protocol != IPPROTO_UDP &&
+	     !(protocol == PL_IPPROTO_MPTCP && base == SOCK_STREAM)) ||
+	    pl__forked_child())
 		return fd;
 	if ((e = pl__slot(fd))) {
 		/* A number decided for the kernel before left its fields. */
@@ -240,6 +244,7 @@ PL_EXPORT int socket(int domain, int type, int protocol)
 		e->kind = PL_UNDECIDED;
 		e->domain = domain;
 		e->type = base;
+		e->protocol = protocol == PL_IPPROTO_MPTCP ? PL_IPPROTO_MPTCP : 0;
 		e->nonblock = type & SOCK_NONBLOCK;
 		e->sfd = -1;
 	}

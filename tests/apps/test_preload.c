@@ -613,6 +613,94 @@ static void test_memcached_server(void)
 }
 
 /* The launcher's clear errors. */
+/* An unmodified MPTCP server on skiff (RFC 8684; IPPROTO_MPTCP through
+ * the preload): a Python echo server asks for socket(AF_INET,
+ * SOCK_STREAM, IPPROTO_MPTCP) under skiff-run and reads MPTCP_INFO on
+ * the connection it accepts (which fails on a connection that fell back,
+ * as on Linux); a Linux MPTCP client sends 4 MiB and reads them back,
+ * equal. Linux counted MP_CAPABLE completed, no fallback. */
+static void test_mptcp_server(void)
+{
+	static const char server[] =
+		"import socket, sys\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n"
+		"s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+		"s.bind((sys.argv[1], int(sys.argv[2])))\n"
+		"s.listen(4)\n"
+		"print('LISTENING', flush=True)\n"
+		"c, _ = s.accept()\n"
+		"print('MPTCP_INFO', len(c.getsockopt(284, 1, 96)), flush=True)\n"
+		"n = 0\n"
+		"while True:\n"
+		"    d = c.recv(65536)\n"
+		"    if not d:\n"
+		"        break\n"
+		"    c.sendall(d)\n"
+		"    n += len(d)\n"
+		"c.close()\n"
+		"print('ECHOED', n, flush=True)\n";
+	static const char client[] =
+		"import os, socket, sys, threading\n"
+		"data = os.urandom(4 << 20)\n"
+		"c = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n"
+		"c.connect((sys.argv[1], int(sys.argv[2])))\n"
+		"def send():\n"
+		"    c.sendall(data)\n"
+		"    c.shutdown(socket.SHUT_WR)\n"
+		"t = threading.Thread(target=send)\n"
+		"t.start()\n"
+		"got = bytearray()\n"
+		"while True:\n"
+		"    d = c.recv(1 << 20)\n"
+		"    if not d:\n"
+		"        break\n"
+		"    got += d\n"
+		"t.join()\n"
+		"print('EQUAL' if bytes(got) == data else 'DIFFERENT', len(got))\n";
+	char dir[] = "/tmp/skiff-plmptcp.XXXXXX", path[2][64], out[512];
+	char *cmd[] = {"python3", path[0], SKIFF_IP, "7010", NULL};
+	unsigned long long synack = 0, fallback = 1;
+	const char *at;
+	struct proc ps;
+
+	testbed_up("plmp");
+	if (tb_run(pair.ns[1], "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		snprintf(path[i], sizeof(path[i]), "%s/%s.py", dir, i ? "client" : "server");
+		f = fopen(path[i], "w");
+		CU_ASSERT_FATAL(f != NULL);
+		fputs(i ? client : server, f);
+		fclose(f);
+	}
+	start_on_skiff(&ps, cmd);
+	proc_wait_up(&ps, "LISTENING", 15000, "the Python MPTCP server under skiff-run");
+	CU_ASSERT(tb_capture(pair.ns[1], out, sizeof(out), "timeout 60 python3 %s %s 7010", path[1],
+			     SKIFF_IP) == 0);
+	tk_note("Linux client: %s", out);
+	CU_ASSERT(strstr(out, "EQUAL 4194304") != NULL);
+	proc_finish(&ps, 10000);
+	proc_expect(&ps, 0, "ECHOED 4194304");
+	CU_ASSERT(strstr(ps.buf, "MPTCP_INFO 96") != NULL);
+	CU_ASSERT(tb_capture(
+			  pair.ns[1], out, sizeof(out),
+			  "nstat -asz MPTcpExtMPCapableSYNACKRX MPTcpExtMPCapableFallbackSYNACK") ==
+		  0);
+	if ((at = strstr(out, "MPTcpExtMPCapableSYNACKRX ")))
+		synack = strtoull(at + strlen("MPTcpExtMPCapableSYNACKRX "), NULL, 10);
+	if ((at = strstr(out, "MPTcpExtMPCapableFallbackSYNACK ")))
+		fallback = strtoull(at + strlen("MPTcpExtMPCapableFallbackSYNACK "), NULL, 10);
+	tk_note("Linux: MPCapableSYNACKRX %llu, MPCapableFallbackSYNACK %llu", synack, fallback);
+	TK_ASSERT_EQ(synack, 1);
+	TK_ASSERT_EQ(fallback, 0);
+	proc_done(&ps);
+	tb_run(NULL, "rm -rf %s", dir);
+	tb_pair_destroy(&pair);
+}
+
 static void test_skiff_run_bad_use(void)
 {
 	if (geteuid() != 0)
@@ -643,6 +731,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_nginx_server),
 	TK_TEST(test_nginx_two_workers),
 	TK_TEST(test_memcached_server),
+	TK_TEST(test_mptcp_server),
 	TK_TEST_END,
 };
 static const struct tk_suite suite = {"preload", NULL, teardown, tests};
