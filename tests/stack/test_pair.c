@@ -237,13 +237,16 @@ static void test_v6_64mib_to_child(void)
 	transfer(&x, NULL);
 }
 
-/* 5% loss, 1% duplication, 1% reordering, both directions. */
+/* 5% loss, 1% duplication, 1% reordering, both directions, over half the
+ * big transfer: 32 MiB are some 23,000 segments, about 1,150 of them lost.
+ * With 64 MiB these two were the README stage's most expensive pair (22
+ * to 24 s each). */
 static const struct faults lossy = {
 	.drop_ppm = 50000, .duplicate_ppm = 10000, .reorder_ppm = 10000};
 
 static void test_v4_faults_to_parent(void)
 {
-	struct xfer_spec x = {.family = AF_INET, .bytes = BIG, .seed = 3, .child_sends = true};
+	struct xfer_spec x = {.family = AF_INET, .bytes = BIG / 2, .seed = 3, .child_sends = true};
 
 	transfer(&x, &lossy);
 }
@@ -251,7 +254,7 @@ static void test_v4_faults_to_parent(void)
 static void test_v6_faults_zero_copy_to_child(void)
 {
 	struct xfer_spec x = {
-		.family = AF_INET6, .bytes = BIG, .seed = 4, .zc_send = true, .zc_recv = true};
+		.family = AF_INET6, .bytes = BIG / 2, .seed = 4, .zc_send = true, .zc_recv = true};
 
 	transfer(&x, &lossy);
 }
