@@ -463,6 +463,7 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_ooo_bytes, "tcp", false),
 	F(mptcp_ooo_drop, "tcp", false),
 	F(mptcp_join_syn_tx, "tcp", false),
+	F(mptcp_join_open_fail, "tcp", false),
 	F(mptcp_add_addr_rx, "tcp", false),
 	F(mptcp_add_addr_bad_hmac, "tcp", false),
 	F(mptcp_add_addr_echo_tx, "tcp", false),

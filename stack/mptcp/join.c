@@ -555,6 +555,8 @@ void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, c
 		return;
 	if (join_connect(c, &a))
 		c->ann[i].joined = true;
+	else
+		st->stats.mptcp_join_open_fail++;
 }
 
 void skiff__mptcp_rm_addr_in(struct skiff_mptcp_conn *c, const uint8_t *ids, unsigned n)

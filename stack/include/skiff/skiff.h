@@ -702,6 +702,8 @@ struct skiff_stats {
 				   * the peer at the connection level */
 	/* MPTCP's path manager signals and closing options (docs/mptcp.md) */
 	uint64_t mptcp_join_syn_tx;	  /**< MP_JOIN SYNs skiff sent (joins it opened) */
+	uint64_t mptcp_join_open_fail;	  /**< joins to announced addresses that could not
+					   * open (no memory, no route, no port) */
 	uint64_t mptcp_add_addr_rx;	  /**< ADD_ADDRs received, HMAC right: echoed */
 	uint64_t mptcp_add_addr_bad_hmac; /**< ... HMAC wrong: ignored, not echoed */
 	uint64_t mptcp_add_addr_echo_tx;  /**< ADD_ADDR echoes sent */
