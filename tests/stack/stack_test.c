@@ -586,8 +586,10 @@ int st_kernel_recv_stream(int fd, uint64_t seed, struct st_xfer *x)
 			x->err = errno;
 			break;
 		}
-		if (st_pattern_check(seed, off, buf, (size_t)k) >= 0)
-			x->bad++;
+		int64_t bad = st_pattern_check(seed, off, buf, (size_t)k);
+
+		if (bad >= 0 && !x->bad++)
+			x->first_bad = off + (uint64_t)bad;
 		sha256_update(&c, buf, (size_t)k);
 		off += (uint64_t)k;
 	}
@@ -701,6 +703,14 @@ void st_check_two_way(const struct st_two_way *mine, const struct st_two_way *th
 	TK_ASSERT_EQ(mine->down.bytes, bytes);
 	TK_ASSERT_EQ(theirs->up.bytes, bytes);
 	TK_ASSERT_EQ(theirs->down.bytes, bytes);
+	/* Where the Linux side first saw a wrong byte (its reads cannot log). */
+	if (theirs->up.bad || theirs->down.bad)
+		tk_note("the Linux side read wrong bytes: up %llu reads from offset %llu, down %llu "
+			"reads from offset %llu",
+			(unsigned long long)theirs->up.bad,
+			(unsigned long long)theirs->up.first_bad,
+			(unsigned long long)theirs->down.bad,
+			(unsigned long long)theirs->down.first_bad);
 	TK_ASSERT_EQ(mine->up.bad + mine->down.bad + theirs->up.bad + theirs->down.bad, 0);
 	CU_ASSERT(memcmp(mine->up.digest, up, 32) == 0);
 	CU_ASSERT(memcmp(theirs->up.digest, up, 32) == 0);

@@ -38,7 +38,8 @@ int64_t st_pattern_check(uint64_t seed, uint64_t off, const uint8_t *buf, size_t
 
 struct st_xfer {
 	uint64_t bytes;
-	uint64_t bad;	    /* bytes that differed from the pattern */
+	uint64_t bad;	    /* reads whose bytes differed from the pattern */
+	uint64_t first_bad; /* the stream offset of the first byte that differed */
 	uint8_t digest[32]; /* SHA-256 of what was sent or received */
 	double seconds;
 	int err; /* errno of a failed call, 0 */
