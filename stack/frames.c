@@ -116,7 +116,6 @@ static err_t post(struct skiff_link *l, struct pkb *pkb, uint32_t head, uint32_t
 	}
 	skiff__pcap_frame(pkb->data - head, head + len);
 	/* One kick per poll round, unless a burst would fill the ring. */
-	st->tx_pending++;
 	if (++l->tx_pending >= st->cfg.ring_size / 2)
 		skiff__flush();
 	return ERR_OK;

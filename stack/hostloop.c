@@ -25,7 +25,7 @@ int skiff_next_timer_ms(void)
 	if (!skiff__running())
 		SKIFF_FAIL(ENOTCONN);
 	/* ACKs held for the next round or frames not yet kicked: due now. */
-	if (skiff__s.batch_head || skiff__s.tx_pending)
+	if (skiff__s.batch_head || skiff__tx_pending())
 		return 0;
 	t = sys_timeouts_sleeptime();
 	if (t == SYS_TIMEOUTS_SLEEPTIME_INFINITE)

@@ -661,7 +661,6 @@ static void drain_tx(long long deadline)
 			break;
 		usleep(100);
 	}
-	st->tx_pending = 0;
 	for (unsigned i = 0; i < st->n_links; i++)
 		st->link[i].tx_pending = 0;
 }

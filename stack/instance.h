@@ -88,8 +88,7 @@ struct skiff_stack {
 	/* the links: one per port */
 	struct skiff_link link[SKIFF_MAX_PORTS];
 	unsigned n_links;
-	unsigned tx_pending; /* frames posted on all links since the last kick */
-	int wait_fd;	     /* what a wait sleeps on: the one port's, or an epoll of all */
+	int wait_fd; /* what a wait sleeps on: the one port's, or an epoll of all */
 
 	/* the loop */
 	unsigned long notified;	       /* readiness changes: a poll round that made any did work */
@@ -147,7 +146,8 @@ uint32_t skiff__rand(void);		   /* spread, not secrecy */
 void skiff__stats_gather(struct skiff_stats *out, bool audit);
 
 /* loop.c: the run-to-completion loop. */
-void skiff__flush(void); /* kick the TX ring if frames were posted */
+void skiff__flush(void);      /* kick each TX ring frames were posted on */
+bool skiff__tx_pending(void); /* frames posted and not kicked yet, on any port */
 /* Frames back off the completion ring, @p max at most (none while a test
  * holds the ring); how many. */
 unsigned skiff__tx_reap(unsigned max);

@@ -30,9 +30,6 @@ void skiff__flush(void)
 {
 	struct skiff_stack *st = &skiff__s;
 
-	if (!st->tx_pending)
-		return;
-	st->tx_pending = 0;
 	for (unsigned i = 0; i < st->n_links; i++) {
 		struct skiff_link *l = &st->link[i];
 
@@ -41,6 +38,16 @@ void skiff__flush(void)
 			umem_port_flush(l->port);
 		}
 	}
+}
+
+bool skiff__tx_pending(void)
+{
+	const struct skiff_stack *st = &skiff__s;
+
+	for (unsigned i = 0; i < st->n_links; i++)
+		if (st->link[i].tx_pending)
+			return true;
+	return false;
 }
 
 unsigned skiff__tx_reap(unsigned max)

@@ -302,20 +302,12 @@ struct netif *skiff__hook_route6(const ip6_addr_t *src, const ip6_addr_t *dest)
 		return NULL;
 	for (unsigned i = 0; i < st->n_links; i++) {
 		struct netif *n = &st->link[i].netif;
-		const struct skiff_port_config *c = &st->link[i].cfg;
-		unsigned bits = c->ipv6_prefix, k;
 
-		if (!netif_is_up(n) || memcmp(src->addr, c->ipv6, 16) != 0)
+		if (!netif_is_up(n) || netif_get_ip6_addr_match(n, src) < 0)
 			continue;
-		/* On this link's prefix, or the first port (its gateway). */
-		for (k = 0; k < bits / 8; k++)
-			if (((const uint8_t *)dest->addr)[k] != c->ipv6[k])
-				break;
-		if (k == bits / 8 &&
-		    (bits % 8 == 0 || !((((const uint8_t *)dest->addr)[k] ^ c->ipv6[k]) &
-					(uint8_t)(0xff00u >> (bits % 8)))))
-			return n;
-		return i == 0 ? n : NULL;
+		/* On this link (lwIP's rule: a static address's /64), or the
+		 * first port (its gateway). */
+		return i == 0 || ip6_addr_net_eq(src, dest) ? n : NULL;
 	}
 	return NULL;
 }
@@ -323,14 +315,15 @@ struct netif *skiff__hook_route6(const ip6_addr_t *src, const ip6_addr_t *dest)
 int skiff__link_index_of(const ip_addr_t *a)
 {
 	struct skiff_stack *st = &skiff__s;
+	struct skiff_link *l;
 
-	for (unsigned i = 0; i < st->n_links; i++) {
-		const struct skiff_port_config *c = &st->link[i].cfg;
-
-		if ((IP_IS_V4(a) && c->ipv4 && ip4_addr_get_u32(ip_2_ip4(a)) == c->ipv4) ||
-		    (IP_IS_V6(a) && memcmp(ip_2_ip6(a)->addr, c->ipv6, 16) == 0))
-			return (int)i;
+	if (IP_IS_V4(a)) {
+		l = skiff__link_of_src4(ip4_addr_get_u32(ip_2_ip4(a)));
+		return l ? (int)(l - st->link) : -1;
 	}
+	for (unsigned i = 0; i < st->n_links; i++)
+		if (memcmp(ip_2_ip6(a)->addr, st->link[i].cfg.ipv6, 16) == 0)
+			return (int)i;
 	return -1;
 }
 

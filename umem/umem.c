@@ -552,32 +552,6 @@ static inline bool move(struct umem *u, uint64_t addr, uint8_t from, uint8_t to,
 	return true;
 }
 
-bool umem__to_fill(struct umem *u, uint64_t addr)
-{
-	uint32_t idx;
-
-	if (addr_ok(u, addr) && u->state[frame_idx(u, addr)] == UMEM_FRAME_FREE) {
-		uint64_t base = addr & ~u->frame_mask;
-
-		idx = frame_idx(u, addr);
-		/* Searched from the top: a caller that just freed it finds it at once. */
-		for (uint32_t i = u->free_top; i-- > 0;) {
-			if (u->free_stack[i] != base)
-				continue;
-			u->free_stack[i] = u->free_stack[--u->free_top];
-			u->state[idx] = UMEM_FRAME_FILL;
-			u->count[UMEM_FRAME_FREE]--;
-			u->count[UMEM_FRAME_FILL]++;
-			UMEM_UNPOISON(frame_ptr(u, idx), u->geo.frame_size);
-			return true;
-		}
-		umem__misuse(u, "free frame missing from the free stack", addr);
-		return false;
-	}
-	return move(u, addr, UMEM_FRAME_HELD, UMEM_FRAME_FILL,
-		    "fill post of a frame not free or held");
-}
-
 bool umem__rx_take(struct umem *u, uint64_t addr, uint8_t slot)
 {
 	uint32_t idx;

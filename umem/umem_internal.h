@@ -85,9 +85,6 @@ uint8_t umem__owner(const struct umem *u, uint64_t addr);
  * counts an illegal one (umem__misuse(), which aborts in debug builds) and
  * keeps the counts.
  * @return true when the transition was legal and done. */
-bool umem__to_fill(
-	struct umem *u,
-	uint64_t addr); /* FREE or HELD -> FILL (FREE: O(free) search, prefer umem__alloc_fill) */
 /* FILL -> HELD (received) when the frame is on port @p slot's fill ring;
  * false (no misuse: the ring is shared memory) otherwise. */
 bool umem__rx_take(struct umem *u, uint64_t addr, uint8_t slot);
