@@ -153,7 +153,7 @@ struct skiff_mptcp_conn {
 	struct tcp_pcb *main_pcb;
 	struct skiff_mptcp_sf *main_sf, *joins;
 	unsigned nsf;
-	bool joined; /* a join was taken: data may come ahead of the pointer */
+	bool joined; /* a join may carry data (taken, or our third ACK sent): data may come ahead of the pointer */
 	bool tok_listed, orphan;
 	/* The application reset the connection: every subflow's RST carries
 	 * MP_FASTCLOSE (3.5). */

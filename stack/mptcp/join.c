@@ -454,6 +454,12 @@ err_t skiff__mptcp_join_synack_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf
 	memcpy(sf->ack_hmac, mac, sizeof(sf->ack_hmac));
 	sf->phase = SKIFF_MPTCP_JOIN_ACK_SENT;
 	sf->est_len = SKIFF_MPTCP_EST_LEN;
+	/* The peer may send on the join as soon as our third ACK reaches
+	 * it, before it ACKs that ACK: from here data on the first subflow
+	 * may come ahead of the data-level pointer, the join filling the
+	 * gap (counting it as a hole dropped one segment in about 1 run
+	 * of 12 of test_mptcp_two_ports_skiff_client). */
+	c->joined = true;
 	return ERR_OK;
 }
 
