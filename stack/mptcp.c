@@ -288,8 +288,24 @@ void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
 	 * MP_FASTCLOSE (RFC 8684 3.5), on every subflow. */
 	if (abort && sf && !sf->join && sf->conn && sf->phase == SKIFF_MPTCP_EST)
 		sf->conn->fastclose = true;
-	if ((c = conn_with_joins(pcb)))
-		skiff__mptcp_joins_close(c, abort);
+	if (!(c = conn_with_joins(pcb)))
+		return;
+	if (!abort && sf->phase == SKIFF_MPTCP_EST && !c->fb.failed) {
+		/* The joins stay until the peer DATA_ACKs our DATA_FIN: if the
+		 * first subflow's path is gone, they carry the rest of the
+		 * data and the DATA_FIN (stack/mptcp/send.c). */
+		skiff__mptcp_fin_queued(c, true);
+		return;
+	}
+	skiff__mptcp_joins_close(c, abort);
+}
+
+void skiff__mptcp_shut_wr(struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	if (sf && !sf->join && sf->conn && sf->phase == SKIFF_MPTCP_EST)
+		skiff__mptcp_fin_queued(sf->conn, false);
 }
 
 int skiff__mptcp_connect(struct tcp_pcb *pcb)

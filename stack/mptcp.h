@@ -31,6 +31,8 @@ bool skiff__mptcp_accept_join(struct tcp_pcb *pcb);
 /* The socket of @p pcb closes it (or resets it, @p abort): an MPTCP
  * connection's joins go with it. */
 void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
+/* The socket of @p pcb shuts its sending side (our FIN queued). */
+void skiff__mptcp_shut_wr(struct tcp_pcb *pcb);
 /* Connections whose first subflow went while joins remain, and what
  * resets those joins: once per poll round, outside lwIP's walks. */
 struct skiff_mptcp_conn;

@@ -650,7 +650,11 @@ int skiff_shutdown(int fd, int how)
 		skiff__rxq_consume(s, skiff__rxq_bytes(&s->rx));
 	}
 	if (how != SHUT_RD && !s->wr_shut && s->pcb.tcp) {
-		err_t err = tcp_shutdown(s->pcb.tcp, 0, 1);
+		err_t err;
+
+		if (s->pcb.tcp->skiff_flags & SKIFF_PCB_MPTCP)
+			skiff__mptcp_shut_wr(s->pcb.tcp);
+		err = tcp_shutdown(s->pcb.tcp, 0, 1);
 
 		if (err != ERR_OK)
 			SKIFF_FAIL(skiff__errno(err));

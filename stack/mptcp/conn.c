@@ -368,6 +368,11 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 			c->snd_data_acked = ack;
 			if (c->rtx)
 				skiff__mptcp_rtx_acked(c);
+			/* Our DATA_FIN DATA_ACKed after the application closed:
+			 * the joins close (send.c, at the end of the round). */
+			if (c->app_closed && !c->joins_closed && c->joins &&
+			    (int64_t)(ack - c->fin_dsn) > 0)
+				skiff__mptcp_reinject_later(c);
 			/* The connection's window moved: sends may go on. */
 			if (c->joins && c->main_pcb)
 				skiff__tcp_notify_pcb(c->main_pcb);
@@ -614,6 +619,9 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 		return ERR_ABRT;
 	if (flags & (TCP_SYN | TCP_RST))
 		return ERR_OK;
+	/* A stale first subflow whose data the peer ACKs again is back. */
+	if (sf->stale && !sf->join && (flags & TCP_ACK) && TCP_SEQ_GT(hdr->ackno, pcb->lastack))
+		skiff__mptcp_main_stale(sf, false);
 	return dss_in(pcb, sf, hdr, p, rx);
 }
 
@@ -862,7 +870,27 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 		/* Our data's mapping (send.c keeps it once a join carries
 		 * data too); a join's FIN carries no DATA_FIN: a DATA_ACK
 		 * alone on it. */
-		if (len || ((flags & TCP_FIN) && !sf->join)) {
+		if (!sf->join && c->joins && pcb->nrtx >= 2) {
+			/* The first subflow's second retransmission timeout in
+			 * a row: stale, its data goes on the joins (send.c);
+			 * each later one sends there what it took since (a
+			 * zero-copy send) and a join's DATA_FIN again. */
+			if (!sf->stale)
+				skiff__mptcp_main_stale(sf, true);
+			else
+				skiff__mptcp_reinject_later(c);
+		}
+		if (sf->join && !len && !(flags & TCP_RST) && skiff__mptcp_data_fin_on_join(c)) {
+			/* The DATA_FIN alone (3.3.3: data-level length 1, no
+			 * subflow data), the first subflow unable to carry it. */
+			m.flags |= PKB_DSS_MAP | PKB_DSS_DSN64 | PKB_DSS_DATA_FIN;
+			m.data_seq = c->fin_dsn;
+			m.subflow_seq = 0;
+			m.data_len = 1;
+			if (c->csum)
+				m.csum = payload_csum(p, hdr, m.data_seq, 0, 1);
+			st->stats.mptcp_data_fin_join_tx++;
+		} else if (len || ((flags & TCP_FIN) && !sf->join)) {
 			uint32_t room;
 
 			rel = skiff__mptcp_widen(sf->snd_rel, seq - sf->iss - 1);

@@ -186,6 +186,12 @@ struct skiff_mptcp_conn {
 	uint64_t snd_data_nxt, wr_dsn;
 	struct skiff_mptcp_rtx *rtx, *rtx_tail;
 	bool reinject_queued, reinject_more;
+	/* Our FIN is queued (close or shutdown) after the data up to
+	 * fin_dsn (the DATA_FIN's number); the application closed (joins
+	 * close once the peer DATA_ACKs the DATA_FIN: one may carry it);
+	 * how far a stale first subflow's data went again on joins. */
+	bool fin_queued, app_closed, joins_closed, main_rj;
+	uint64_t fin_dsn, main_rj_dsn;
 	struct skiff_mptcp_conn *reinject_next;
 	struct skiff_mptcp_conn *tok_next;    /* the token table's chain */
 	struct skiff_mptcp_conn *orphan_next; /* first subflow gone, joins left */
@@ -408,6 +414,15 @@ void skiff__mptcp_rtx_free(struct skiff_mptcp_conn *c);
 void skiff__mptcp_sf_gone(struct skiff_mptcp_sf *sf);
 /* A join goes stale (two RTOs deep) or comes back (an ACK moved). */
 void skiff__mptcp_join_stale(struct skiff_mptcp_sf *sf, bool stale);
+/* The first subflow goes stale (a second retransmission timeout in a
+ * row, joins open) or comes back (an ACK moved on it). */
+void skiff__mptcp_main_stale(struct skiff_mptcp_sf *sf, bool stale);
+/* Whether a join's segment without data carries the DATA_FIN (the first
+ * subflow stale, our FIN queued and not DATA_ACKed). */
+bool skiff__mptcp_data_fin_on_join(const struct skiff_mptcp_conn *c);
+/* Our FIN is queued on the first subflow (@p close: the application
+ * closed, else shutdown): the DATA_FIN's number is fixed. */
+void skiff__mptcp_fin_queued(struct skiff_mptcp_conn *c, bool close);
 void skiff__mptcp_reinject_later(struct skiff_mptcp_conn *c);
 /* The first subflow closes (or is reset, @p abort): so do the joins. */
 void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort);

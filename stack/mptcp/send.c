@@ -136,6 +136,10 @@ static void go_multi(struct skiff_mptcp_conn *c)
 	struct skiff_mptcp_sf *m = c->main_sf;
 	uint64_t end = write_rel(c->main_pcb, m);
 
+	/* After our FIN the write position may count it (lwIP counts a FIN
+	 * it queues alone, not one it adds to the last segment). */
+	if (c->fin_queued)
+		end = c->fin_dsn - (c->local_idsn + 1);
 	m->snd_rel = skiff__mptcp_widen(m->snd_rel, c->main_pcb->lastack - m->iss - 1);
 	m->nsmap = 0;
 	if (end > m->snd_rel)
@@ -331,11 +335,15 @@ size_t skiff__mptcp_tx_limit(const struct tcp_pcb *main)
 	/* The peer's receive window is one for the connection, from its
 	 * DATA_ACK on (3.3.4): Linux drops data past it at the data level
 	 * (NoDSSInWindow), however its subflows ACKed it. Each subflow
-	 * carries the window; the smallest is taken. */
-	wnd = main->snd_wnd;
+	 * carries the window; the smallest is taken, but not a stale
+	 * subflow's (its last ACK is old: a cut path's window would hold
+	 * the connection at whatever it was when the path went). */
+	wnd = c->main_sf->stale ? UINT32_MAX : main->snd_wnd;
 	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		if (j->pcb && j->phase == SKIFF_MPTCP_EST && j->pcb->snd_wnd < wnd)
+		if (j->pcb && j->phase == SKIFF_MPTCP_EST && !j->stale && j->pcb->snd_wnd < wnd)
 			wnd = j->pcb->snd_wnd;
+	if (wnd == UINT32_MAX)
+		wnd = main->snd_wnd; /* every subflow stale */
 	next = c->multi ? c->snd_data_nxt : c->local_idsn + 1 + write_rel(main, c->main_sf);
 	edge = c->snd_data_acked + wnd;
 	return (int64_t)(edge - next) > 0 ? (size_t)(edge - next) : 0;
@@ -381,9 +389,133 @@ void skiff__mptcp_reinject_later(struct skiff_mptcp_conn *c)
 	skiff__mptcp_reinject_due = c;
 }
 
+/* The join a reinjected piece goes on: as the scheduler picks, or NULL
+ * when none has room. */
+static struct tcp_pcb *best_join(struct skiff_mptcp_conn *c)
+{
+	struct cand best = {0}, x;
+
+	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next) {
+		if (!can_take(j, j->pcb))
+			continue;
+		x = weigh(j->pcb, j->backup);
+		if (!best.pcb || before(&x, &best))
+			best = x;
+	}
+	return best.pcb;
+}
+
+/* The data sequence number @p a or @p b, whichever is later. */
+static uint64_t dsn_max(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) > 0 ? a : b;
+}
+
+/* The first subflow of @p c is stale: what it holds (sent or not) that
+ * the peer has not DATA_ACKed goes again on joins, once, from lwIP's own
+ * segments (the first subflow keeps them, and sends them itself if its
+ * path comes back; the peer drops what reaches it twice). */
+static void main_to_joins(struct skiff_mptcp_conn *c)
+{
+	static uint8_t buf[0xffff];
+	struct skiff_stack *st = &skiff__s;
+	struct tcp_pcb *main = c->main_pcb, *j = NULL;
+	struct skiff_mptcp_sf *m = c->main_sf;
+	uint64_t from = c->main_rj ? dsn_max(c->snd_data_acked, c->main_rj_dsn) : c->snd_data_acked;
+	struct tcp_seg *q[2] = {main->unacked, main->unsent};
+
+	if (!c->multi)
+		go_multi(c);
+	for (unsigned k = 0; k < 2; k++)
+		for (struct tcp_seg *seg = q[k]; seg; seg = seg->next) {
+			uint32_t seq = lwip_ntohl(seg->tcphdr->seqno), room;
+			uint64_t rel = skiff__mptcp_widen(m->snd_rel, seq - m->iss - 1), dsn;
+			uint16_t off, n;
+
+			if (!seg->len)
+				continue;
+			dsn = skiff__mptcp_tx_dsn(m, rel, &room);
+			if (room < seg->len || (int64_t)(dsn + seg->len - from) <= 0)
+				continue;
+			off = (uint16_t)((int64_t)(from - dsn) > 0 ? from - dsn : 0);
+			n = (uint16_t)(seg->len - off);
+			if (!(j = best_join(c)) || tcp_sndbuf(j) < n) {
+				c->reinject_more = true;
+				goto out;
+			}
+			if (pbuf_copy_partial(seg->p, buf, n, seg->p->tot_len - seg->len + off) !=
+			    n)
+				goto out;
+			c->wr_dsn = dsn + off;
+			if (skiff__tcp_write(j, buf, n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+				c->reinject_more = true;
+				goto out;
+			}
+			tcp_output(j);
+			from = c->main_rj_dsn = dsn + off + n;
+			c->main_rj = true;
+			st->stats.mptcp_main_reinject_bytes += n;
+		}
+out:
+	c->wr_dsn = c->snd_data_nxt;
+}
+
+bool skiff__mptcp_data_fin_on_join(const struct skiff_mptcp_conn *c)
+{
+	return c->fin_queued && c->main_sf && c->main_sf->stale &&
+	       (int64_t)(c->snd_data_acked - c->fin_dsn) <= 0;
+}
+
+void skiff__mptcp_fin_queued(struct skiff_mptcp_conn *c, bool close)
+{
+	struct skiff_mptcp_sf *m = c->main_sf;
+
+	if (close)
+		c->app_closed = true;
+	if (c->fin_queued || !m || !c->main_pcb)
+		return;
+	c->fin_queued = true;
+	c->fin_dsn = c->multi ? c->snd_data_nxt : c->local_idsn + 1 + write_rel(c->main_pcb, m);
+}
+
+void skiff__mptcp_main_stale(struct skiff_mptcp_sf *sf, bool stale)
+{
+	struct skiff_mptcp_conn *c = sf->conn;
+
+	if (sf->stale == stale)
+		return;
+	sf->stale = stale;
+	if (stale)
+		skiff__s.stats.mptcp_main_stale++;
+	/* Stale: its data goes on joins; back: the copies of dead joins'
+	 * data that waited for it. */
+	skiff__mptcp_reinject_later(c);
+}
+
+/* The end of the data: the DATA_FIN on a join when the first subflow
+ * cannot carry it (a pure ACK on each join whose queue is empty; again
+ * at each retransmission of the first subflow's), and the joins' close
+ * once the peer DATA_ACKed it. */
+static void closing_round(struct skiff_mptcp_conn *c)
+{
+	if (skiff__mptcp_data_fin_on_join(c))
+		for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+			if (j->pcb && j->phase == SKIFF_MPTCP_EST && !j->pcb->unsent &&
+			    (j->pcb->state == ESTABLISHED || j->pcb->state == CLOSE_WAIT)) {
+				tcp_ack_now(j->pcb);
+				tcp_output(j->pcb);
+			}
+	if (c->app_closed && c->fin_queued && !c->joins_closed &&
+	    (int64_t)(c->snd_data_acked - c->fin_dsn) > 0) {
+		c->joins_closed = true;
+		skiff__mptcp_joins_close(c, false);
+	}
+}
+
 /* The copies of @p c's data that went on a join now dead or stale (and
  * not DATA_ACKed) go again on the first subflow, as far as it has room
- * (the rest at a later round). */
+ * (the rest at a later round); a stale first subflow's data goes on
+ * joins instead. */
 static void reinject(struct skiff_mptcp_conn *c)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -391,8 +523,15 @@ static void reinject(struct skiff_mptcp_conn *c)
 	bool sent = false, more = false;
 
 	skiff__mptcp_rtx_acked(c);
-	if (!main || !c->main_sf || c->main_sf->phase != SKIFF_MPTCP_EST ||
-	    (main->state != ESTABLISHED && main->state != CLOSE_WAIT))
+	if (!main || !c->main_sf || c->main_sf->phase != SKIFF_MPTCP_EST)
+		return;
+	if (c->main_sf->stale) {
+		main_to_joins(c);
+		closing_round(c);
+		return;
+	}
+	closing_round(c);
+	if (main->state != ESTABLISHED && main->state != CLOSE_WAIT)
 		return;
 	for (struct skiff_mptcp_rtx *r = c->rtx; r; r = r->next) {
 		if (r->reinjected || (r->sf && !r->sf->stale))

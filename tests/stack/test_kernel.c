@@ -861,12 +861,14 @@ static void test_mptcp_join_path_cut(void)
 
 /* After a Linux client with a join uploaded 32 MiB (@p mine's up half,
  * on @p fd), skiff sends 32 MiB back over both subflows while @p c cuts
- * the join's path: the join's data is neither ACKed nor DATA_ACKed, its
- * second retransmission timeout makes it stale, and what it carried that
- * the peer had not DATA_ACKed goes again on the first subflow. The
- * download completes, SHA-256 equal; @p what names the cut in the note. */
+ * the join's path (or the first subflow's, @p first): that subflow's
+ * data is neither ACKed nor DATA_ACKed, its second retransmission
+ * timeout makes it stale, and what it carried that the peer had not
+ * DATA_ACKed goes again on the other (the DATA_FIN on the join when the
+ * first subflow's path is cut). The download completes, SHA-256 equal;
+ * @p what names the cut in the note. */
 static void send_through_cut(int fd, int lfd, uint64_t bytes, struct st_two_way *mine,
-			     struct path_cut *c, const char *what)
+			     struct path_cut *c, const char *what, bool first)
 {
 	struct st_two_way theirs;
 	struct skiff_stats st0, st;
@@ -884,14 +886,25 @@ static void send_through_cut(int fd, int lfd, uint64_t bytes, struct st_two_way 
 	skiff_close(lfd);
 	skiff_get_stats(&st);
 	tk_note("skiff -> kernel, %s at %u ms: %llu MiB in %.2f s; %llu bytes out on the join, "
-		"%llu reinjected on the first subflow, joins gone stale %llu, map mismatch %llu",
+		"%llu reinjected on the first subflow, joins gone stale %llu; first subflow gone "
+		"stale %llu, %llu of its bytes sent again on the join, DATA_FIN on the join %llu; "
+		"map mismatch %llu",
 		what, c->ms, (unsigned long long)(bytes / ST_MIB), theirs.down.seconds,
 		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
 		(unsigned long long)st.mptcp_reinject_bytes,
-		(unsigned long long)st.mptcp_join_stale, (unsigned long long)st.mptcp_map_mismatch);
+		(unsigned long long)st.mptcp_join_stale, (unsigned long long)st.mptcp_main_stale,
+		(unsigned long long)st.mptcp_main_reinject_bytes,
+		(unsigned long long)st.mptcp_data_fin_join_tx,
+		(unsigned long long)st.mptcp_map_mismatch);
 	CU_ASSERT(st.mptcp_join_tx_bytes > st0.mptcp_join_tx_bytes);
-	CU_ASSERT(st.mptcp_join_stale >= 1);
-	CU_ASSERT(st.mptcp_reinject_bytes > 0);
+	if (first) {
+		CU_ASSERT(st.mptcp_main_stale >= 1);
+		CU_ASSERT(st.mptcp_main_reinject_bytes > 0);
+		CU_ASSERT(st.mptcp_data_fin_join_tx > 0);
+	} else {
+		CU_ASSERT(st.mptcp_join_stale >= 1);
+		CU_ASSERT(st.mptcp_reinject_bytes > 0);
+	}
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
@@ -912,7 +925,7 @@ static void test_mptcp_join_path_cut_send(void)
 	k_second_address(AF_INET, true);
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the join's path cut");
+	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the join's path cut", false);
 }
 
 static int k_mptcp_server_two_way(struct kjob *j);
@@ -1836,7 +1849,90 @@ static void test_mptcp_two_ports_link_cut_send(void)
 	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.link_b[1]);
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the second link down");
+	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the second link down", false);
+	skiff_get_stats(&st);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+}
+
+/* The first link cut mid-transfer (issue #18's test, the first subflow's
+ * path): a Linux client joins across the second link and uploads 32 MiB;
+ * 300 ms in, Linux's end of the first link goes down. Linux sends what
+ * it had on the first subflow again on the join and finishes there (its
+ * DATA_FIN too). skiff then sends 32 MiB back: its first subflow goes
+ * stale at its second retransmission timeout, what it held that the
+ * peer had not DATA_ACKed goes again on the join, the rest of the send
+ * goes there, and the DATA_FIN rides the join. Both streams arrive whole
+ * (SHA-256); the link comes back only once both ends are done. */
+static void test_mptcp_two_ports_first_link_cut(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct path_cut cut = {.ms = 300};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st0, st;
+	pthread_t th;
+	int lfd, fd;
+
+	two_links_up("mp1cut", 1);
+	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", K.net.ifname[1]);
+	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.net.ifname[1]);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	pthread_join(th, NULL);
+	skiff_get_stats(&st0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	tk_note("first link down at %u ms: 32 MiB up in %.2f s (%llu bytes in on the join), "
+		"32 MiB down in %.2f s: %llu bytes out on the join, %llu of the first subflow's "
+		"sent again there, first subflow gone stale %llu, DATA_FIN on the join %llu, map "
+		"mismatch %llu",
+		cut.ms, mine.up.seconds, (unsigned long long)st0.mptcp_join_rx_bytes,
+		theirs.down.seconds,
+		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
+		(unsigned long long)st.mptcp_main_reinject_bytes,
+		(unsigned long long)st.mptcp_main_stale,
+		(unsigned long long)st.mptcp_data_fin_join_tx,
+		(unsigned long long)st.mptcp_map_mismatch);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	CU_ASSERT(st0.mptcp_join_rx_bytes > 0);
+	CU_ASSERT(st.mptcp_main_stale >= 1);
+	CU_ASSERT(st.mptcp_main_reinject_bytes > 0);
+	CU_ASSERT(st.mptcp_data_fin_join_tx > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+/* The first link cut while skiff sends on both (issue #18's failover of
+ * the first subflow): a Linux client joins across the second link and
+ * uploads 32 MiB; skiff sends 32 MiB back, and 300 ms in Linux's end of
+ * the first link goes down. What the first subflow held goes again on
+ * the join, the rest of the send and the DATA_FIN go there, and the
+ * download completes (SHA-256); the link comes back only after. */
+static void test_mptcp_two_ports_first_link_cut_send(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct path_cut cut = {.ms = 300};
+	struct st_two_way mine;
+	struct skiff_stats st;
+	int lfd, fd;
+
+	two_links_up("mp1cuts", 1);
+	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", K.net.ifname[1]);
+	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.net.ifname[1]);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the first link down", true);
 	skiff_get_stats(&st);
 	TK_ASSERT_EQ(st.mptcp_join_established, 1);
 }
@@ -2485,6 +2581,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_shaped),
 	TK_TEST(test_mptcp_two_ports_shaped_send),
 	TK_TEST(test_mptcp_two_ports_link_cut_send),
+	TK_TEST(test_mptcp_two_ports_first_link_cut),
+	TK_TEST(test_mptcp_two_ports_first_link_cut_send),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),

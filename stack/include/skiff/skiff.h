@@ -722,6 +722,12 @@ struct skiff_stats {
 	uint64_t mptcp_join_stale;	  /**< joins gone stale (two RTOs deep) */
 	uint64_t mptcp_add_addr_tx;	  /**< ADD_ADDRs sent (mptcp_announce_port; again
 					   * each second until echoed, 5 at most) */
+	uint64_t mptcp_main_stale;	  /**< first subflows gone stale (two RTOs deep):
+					   * their data goes on joins */
+	uint64_t mptcp_main_reinject_bytes; /**< bytes a stale first subflow held, not
+					     * DATA_ACKed, written again on a join */
+	uint64_t mptcp_data_fin_join_tx;    /**< DATA_FINs sent on a join (the first
+					     * subflow stale) */
 	uint64_t mptcp_signal_not_taken;  /**< ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FASTCLOSE,
 					   * MP_TCPRST on segments TCP does not take (out of
 					   * the window, an unacceptable ACK, a RST not at
