@@ -1827,31 +1827,40 @@ static void test_mptcp_two_ports_skiff_client(void)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
-/* One link cut mid-transfer (issue #18's test, over two ports): a Linux
- * client joins across the second link and uploads 32 MiB; skiff sends
- * 32 MiB back over both ports, and 300 ms in Linux's end of the second
- * link goes down. As test_mptcp_join_path_cut_send, the download
- * completes over the first link; the second port gives every frame back
- * (the frame audit at the stack's end). */
-static void test_mptcp_two_ports_link_cut_send(void)
+/* A link cut while skiff sends over two ports: a Linux client joins
+ * across the second link and uploads 32 MiB; skiff sends 32 MiB back over
+ * both, and 300 ms in Linux's end of link @p first ? 0 : 1 goes down
+ * (send_through_cut(): the download completes over the other link); the
+ * frame audit at the stack's end covers both ports. */
+static void two_ports_cut_send(const char *tag, bool first)
 {
 	struct kjob j = {.fn = k_client_two_way,
 			 .family = AF_INET,
 			 .proto = IPPROTO_MPTCP,
 			 .bytes = 32 * ST_MIB};
 	struct path_cut cut = {.ms = 300};
+	const char *dev = first ? K.net.ifname[1] : K.link_b[1];
 	struct st_two_way mine;
 	struct skiff_stats st;
 	int lfd, fd;
 
-	two_links_up("mp2cut", 1);
-	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", K.link_b[1]);
-	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.link_b[1]);
+	two_links_up(tag, 1);
+	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", dev);
+	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", dev);
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the second link down", false);
+	send_through_cut(fd, lfd, j.bytes, &mine, &cut,
+			 first ? "the first link down" : "the second link down", first);
 	skiff_get_stats(&st);
 	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+}
+
+/* One link cut mid-transfer (issue #18's test, over two ports): the
+ * second link, whose join's data not DATA_ACKed goes again on the first
+ * subflow (as test_mptcp_join_path_cut_send). */
+static void test_mptcp_two_ports_link_cut_send(void)
+{
+	two_ports_cut_send("mp2cut", false);
 }
 
 /* The first link cut mid-transfer (issue #18's test, the first subflow's
@@ -1911,30 +1920,11 @@ static void test_mptcp_two_ports_first_link_cut(void)
 }
 
 /* The first link cut while skiff sends on both (issue #18's failover of
- * the first subflow): a Linux client joins across the second link and
- * uploads 32 MiB; skiff sends 32 MiB back, and 300 ms in Linux's end of
- * the first link goes down. What the first subflow held goes again on
- * the join, the rest of the send and the DATA_FIN go there, and the
- * download completes (SHA-256); the link comes back only after. */
+ * the first subflow): what the first subflow held goes again on the
+ * join, the rest of the send and the DATA_FIN go there. */
 static void test_mptcp_two_ports_first_link_cut_send(void)
 {
-	struct kjob j = {.fn = k_client_two_way,
-			 .family = AF_INET,
-			 .proto = IPPROTO_MPTCP,
-			 .bytes = 32 * ST_MIB};
-	struct path_cut cut = {.ms = 300};
-	struct st_two_way mine;
-	struct skiff_stats st;
-	int lfd, fd;
-
-	two_links_up("mp1cuts", 1);
-	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", K.net.ifname[1]);
-	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.net.ifname[1]);
-	fd = mptcp_accept_child(&j, &lfd);
-	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	send_through_cut(fd, lfd, j.bytes, &mine, &cut, "the first link down", true);
-	skiff_get_stats(&st);
-	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	two_ports_cut_send("mp1cuts", true);
 }
 
 /* A Linux client closes an MPTCP connection with data unread: Linux
