@@ -619,6 +619,14 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 		return ERR_ABRT;
 	if (flags & (TCP_SYN | TCP_RST))
 		return ERR_OK;
+	if (sf->rtt_on && (flags & TCP_ACK) && TCP_SEQ_GEQ(hdr->ackno, sf->rtt_seq)) {
+		uint32_t sample = skiff__now_us() - sf->rtt_t0;
+
+		sf->rtt_on = false;
+		if (!pcb->nrtx)
+			sf->srtt_us = sf->srtt_us ? sf->srtt_us - sf->srtt_us / 8 + sample / 8
+						  : (sample ? sample : 1);
+	}
 	/* A stale first subflow whose data the peer ACKs again is back. */
 	if (sf->stale && !sf->join && (flags & TCP_ACK) && TCP_SEQ_GT(hdr->ackno, pcb->lastack))
 		skiff__mptcp_main_stale(sf, false);
@@ -879,6 +887,14 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 				skiff__mptcp_main_stale(sf, true);
 			else
 				skiff__mptcp_reinject_later(c);
+		}
+		if (len && !sf->rtt_on && seq == pcb->snd_nxt && !pcb->nrtx) {
+			/* A first transmission: timed for the scheduler. */
+			sf->rtt_on = true;
+			sf->rtt_seq = seq + len;
+			sf->rtt_t0 = skiff__now_us();
+		} else if (len && sf->rtt_on && TCP_SEQ_LT(seq, pcb->snd_nxt)) {
+			sf->rtt_on = false; /* a resend: no sample (Karn) */
 		}
 		if (sf->join && !len && !(flags & TCP_RST) && skiff__mptcp_data_fin_on_join(c)) {
 			/* The DATA_FIN alone (3.3.3: data-level length 1, no

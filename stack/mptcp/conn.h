@@ -254,6 +254,12 @@ struct skiff_mptcp_sf {
 	uint8_t laddr_id;   /* ours: 0 on the first port's address, 2 to 4 on the extra ports' */
 	uint8_t rst_reason; /* MP_TCPRST's reason on our RST of it (3.6) */
 	bool stale;	    /* a join two RTOs deep: takes no data (send.c) */
+	/* The subflow's smoothed RTT (microseconds, RFC 6298's gain 1/8; 0:
+	 * no sample yet), for the scheduler: one segment timed at a time,
+	 * from its first transmission to the ACK that covers it, never
+	 * across a retransmission (Karn). */
+	bool rtt_on;
+	uint32_t rtt_seq, rtt_t0, srtt_us;
 	unsigned nsmap;
 	struct skiff_mptcp_smap smap[SKIFF_MPTCP_SMAPS];
 	uint32_t lnonce, rnonce;

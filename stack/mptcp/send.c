@@ -15,14 +15,14 @@
  * The scheduler (plain sends; zero-copy sends keep to the first subflow,
  * whose ACKs their completions follow) picks, for each chunk of a send,
  * among the established subflows that are not stale and hold less than
- * their congestion window plus 64 KiB: first those with less than a
- * window queued and in flight, then the one whose queue drains soonest
- * (bytes queued and in flight per byte of window), the first subflow on
- * a tie; backup subflows (MP_PRIO, or the join's B flag) only when no
- * other has room. RTTs are not compared: skiff's RTT estimate is kept for
- * the first subflow only (recovery.c), lwIP's is in 10 ms ticks and not
- * kept alike for both. Nothing is queued past the connection-level
- * receive window (skiff__mptcp_tx_limit()).
+ * their congestion window plus 64 KiB: among those with less than a
+ * window queued and in flight, the lowest RTT (conn.c measures each
+ * subflow alike; lwIP's estimate is in 10 ms ticks, skiff's recovery
+ * keeps one for the first subflow only); else the one whose queue drains
+ * soonest (bytes queued and in flight per byte of window, times its
+ * RTT); the first subflow on a tie; backup subflows (MP_PRIO, or the
+ * join's B flag) only when no other has room. Nothing is queued past the
+ * connection-level receive window (skiff__mptcp_tx_limit()).
  *
  * Reinjection: what a join carries is also kept in a copy until the
  * peer's DATA_ACK covers it. When a join dies (a RST, a timeout) or goes
@@ -256,28 +256,35 @@ struct cand {
 	struct tcp_pcb *pcb;
 	bool backup;
 	bool room;     /* less than a congestion window queued and in flight */
-	uint64_t load; /* bytes queued and in flight per byte of window (x 1024) */
+	uint32_t srtt; /* its smoothed RTT, microseconds (0: not measured yet) */
+	uint64_t load; /* when its queue would drain: bytes queued and in
+			* flight per byte of window, times its RTT */
 };
 
-static struct cand weigh(struct tcp_pcb *pcb, bool backup)
+static struct cand weigh(struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
 {
 	u32_t queued = pcb->snd_lbb - pcb->lastack;
 	u32_t cwnd = pcb->cwnd ? pcb->cwnd : 1;
+	uint32_t srtt = sf->srtt_us;
 
 	return (struct cand){.pcb = pcb,
-			     .backup = backup,
+			     .backup = sf->backup,
 			     .room = queued < cwnd,
-			     .load = (uint64_t)queued * 1024 / cwnd};
+			     .srtt = srtt,
+			     .load = (uint64_t)queued * 1024 / cwnd * (srtt ? srtt : 1)};
 }
 
 /* Whether @p a goes before @p b: not a backup; then with room in its
- * window; then the queue that drains soonest. */
+ * window, the lowest RTT first (one not measured yet first: it gets its
+ * sample); without, the queue that drains soonest. */
 static bool before(const struct cand *a, const struct cand *b)
 {
 	if (a->backup != b->backup)
 		return !a->backup;
 	if (a->room != b->room)
 		return a->room;
+	if (a->room)
+		return a->srtt < b->srtt;
 	return a->load < b->load;
 }
 
@@ -292,11 +299,11 @@ struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 	if (!c || sf->join || !c->joins || sf->phase != SKIFF_MPTCP_EST || c->fb.failed)
 		return main;
 	if (can_take(sf, main))
-		best = weigh(main, sf->backup);
+		best = weigh(main, sf);
 	for (j = c->joins; j; j = j->next) {
 		if (!can_take(j, j->pcb))
 			continue;
-		x = weigh(j->pcb, j->backup);
+		x = weigh(j->pcb, j);
 		if (!best.pcb || before(&x, &best))
 			best = x;
 	}
@@ -398,7 +405,7 @@ static struct tcp_pcb *best_join(struct skiff_mptcp_conn *c)
 	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next) {
 		if (!can_take(j, j->pcb))
 			continue;
-		x = weigh(j->pcb, j->backup);
+		x = weigh(j->pcb, j);
 		if (!best.pcb || before(&x, &best))
 			best = x;
 	}

@@ -1927,6 +1927,106 @@ static void test_mptcp_two_ports_first_link_cut_send(void)
 	two_ports_cut_send("mp1cuts", true);
 }
 
+/* The Linux end of test_mptcp_two_ports_lowest_rtt: once the join is up
+ * (half a second), @p j->bytes requests of 1000 bytes, each answered by
+ * 1000 before the next; reports the time they took (ms). */
+static int k_client_pingpong(struct kjob *j)
+{
+	char buf[1000];
+	long long t0;
+	uint32_t ms;
+	int fd;
+
+	if (!st_child_wait_go(20000))
+		return 2;
+	fd = st_kernel_connect(j->family, j->proto, STACK_IP4, STACK_IP6, PORT);
+	if (fd < 0)
+		return 3;
+	usleep(500 * 1000);
+	t0 = st_now_ms();
+	for (uint64_t i = 0; i < j->bytes; i++) {
+		size_t got = 0;
+
+		memset(buf, (int)i, sizeof(buf));
+		if (send(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+			return 4;
+		while (got < sizeof(buf)) {
+			ssize_t k = recv(fd, buf + got, sizeof(buf) - got, 0);
+
+			if (k <= 0)
+				return 5;
+			got += (size_t)k;
+		}
+		for (size_t k = 0; k < sizeof(buf); k++)
+			if (buf[k] != (char)~i)
+				return 6;
+	}
+	ms = (uint32_t)(st_now_ms() - t0);
+	close(fd);
+	st_child_report(&ms, sizeof(ms));
+	return 0;
+}
+
+/* The scheduler's choice by RTT (issue #18: "the subflow with the lowest
+ * RTT that has room"): Linux's end of the first link delays what crosses
+ * it by 20 ms each way (tests/net's NFQUEUE helper); a Linux client joins
+ * across the second link and sends 200 requests of 1000 bytes one after
+ * the other, each answered by skiff with 1000 bytes. Both subflows always
+ * have room: skiff's answers go on the join, whose RTT is the lower (the
+ * scheduler took the first subflow on a tie before it compared RTTs:
+ * every answer crossed the delayed link). */
+static void test_mptcp_two_ports_lowest_rtt(void)
+{
+	struct kjob j = {
+		.fn = k_client_pingpong, .family = AF_INET, .proto = IPPROTO_MPTCP, .bytes = 200};
+	const char *dev = K.net.ifname[1];
+	struct skiff_stats st0, st;
+	char log[128], out[256] = "";
+	uint32_t ms = 0;
+	int lfd, fd;
+
+	two_links_up("mprtt", 1);
+	snprintf(log, sizeof(log), "/tmp/skiff-nfq-%d.log", (int)getpid());
+	CU_ASSERT_FATAL(
+		tb_run(K.net.ns[1],
+		       "iptables -w -A OUTPUT -o %s -j NFQUEUE --queue-num 7 --queue-bypass && "
+		       "iptables -w -A INPUT -i %s -j NFQUEUE --queue-num 7 --queue-bypass && "
+		       "(setsid timeout 120 %s --queue 7 --delay-ms 20 </dev/null >%s 2>&1 &)",
+		       dev, dev, NFQ_IMPAIR_PATH, log) == 0);
+	for (int i = 0; i < 100 && !strstr(out, "ready"); i++) {
+		usleep(20 * 1000);
+		tb_capture(NULL, out, sizeof(out), "cat %s", log);
+	}
+	CU_ASSERT_FATAL(strstr(out, "ready") != NULL);
+	fd = mptcp_accept_child(&j, &lfd);
+	skiff_get_stats(&st0);
+	for (unsigned i = 0; i < j.bytes; i++) {
+		char buf[1000];
+		size_t got = 0;
+
+		while (got < sizeof(buf)) {
+			ssize_t k = skiff_recv(fd, buf + got, sizeof(buf) - got, 0);
+
+			CU_ASSERT_FATAL(k > 0);
+			got += (size_t)k;
+		}
+		for (size_t k = 0; k < sizeof(buf); k++)
+			buf[k] = (char)~buf[k];
+		CU_ASSERT_FATAL(skiff_send(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+	}
+	skiff_get_stats(&st);
+	CU_ASSERT(st_child_read_report(&ms, sizeof(ms), 60000));
+	CU_ASSERT(skiff_close(fd) == 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	skiff_close(lfd);
+	tb_run(K.net.ns[1], "pkill -f -- '--queue 7 --delay-ms 20'; rm -f %s", log);
+	tk_note("200 requests of 1000 bytes, each answered, in %u ms with the first link 20 ms "
+		"slower each way; %llu of skiff's 200,000 bytes went on the join",
+		ms, (unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes));
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	CU_ASSERT(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes >= 190000);
+}
+
 /* A Linux client closes an MPTCP connection with data unread: Linux
  * resets it with MP_FASTCLOSE (RFC 8684 3.5) and MP_TCPRST on its RST.
  * skiff checks the key, counts both, and the socket reads ECONNRESET. */
@@ -2573,6 +2673,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_link_cut_send),
 	TK_TEST(test_mptcp_two_ports_first_link_cut),
 	TK_TEST(test_mptcp_two_ports_first_link_cut_send),
+	TK_TEST(test_mptcp_two_ports_lowest_rtt),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),
