@@ -370,8 +370,7 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 				skiff__mptcp_rtx_acked(c);
 			/* Our DATA_FIN DATA_ACKed after the application closed:
 			 * the joins close (send.c, at the end of the round). */
-			if (c->app_closed && !c->joins_closed && c->joins &&
-			    (int64_t)(ack - c->fin_dsn) > 0)
+			if (c->joins && skiff__mptcp_joins_may_close(c))
 				skiff__mptcp_reinject_later(c);
 			/* The connection's window moved: sends may go on. */
 			if (c->joins && c->main_pcb)

@@ -426,6 +426,9 @@ void skiff__mptcp_main_stale(struct skiff_mptcp_sf *sf, bool stale);
 /* Whether a join's segment without data carries the DATA_FIN (the first
  * subflow stale, our FIN queued and not DATA_ACKed). */
 bool skiff__mptcp_data_fin_on_join(const struct skiff_mptcp_conn *c);
+/* The application closed and the peer DATA_ACKed our DATA_FIN: the
+ * joins, kept open to carry the end, may close. */
+bool skiff__mptcp_joins_may_close(const struct skiff_mptcp_conn *c);
 /* Our FIN is queued on the first subflow (@p close: the application
  * closed, else shutdown): the DATA_FIN's number is fixed. */
 void skiff__mptcp_fin_queued(struct skiff_mptcp_conn *c, bool close);

@@ -288,11 +288,27 @@ static bool before(const struct cand *a, const struct cand *b)
 	return a->load < b->load;
 }
 
+/* The join of @p c that goes before @p best (the first subflow's
+ * weighing, or none), or @p best. */
+static struct cand best_join(struct skiff_mptcp_conn *c, struct cand best)
+{
+	struct cand x;
+
+	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next) {
+		if (!can_take(j, j->pcb))
+			continue;
+		x = weigh(j->pcb, j);
+		if (!best.pcb || before(&x, &best))
+			best = x;
+	}
+	return best;
+}
+
 struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 {
-	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(main), *j;
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(main);
 	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
-	struct cand best = {0}, x;
+	struct cand best = {0};
 	size_t lim;
 
 	*room = tcp_sndbuf(main);
@@ -300,13 +316,7 @@ struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 		return main;
 	if (can_take(sf, main))
 		best = weigh(main, sf);
-	for (j = c->joins; j; j = j->next) {
-		if (!can_take(j, j->pcb))
-			continue;
-		x = weigh(j->pcb, j);
-		if (!best.pcb || before(&x, &best))
-			best = x;
-	}
+	best = best_join(c, best);
 	if (!best.pcb) {
 		*room = 0; /* every subflow full: the send waits */
 		return main;
@@ -396,22 +406,6 @@ void skiff__mptcp_reinject_later(struct skiff_mptcp_conn *c)
 	skiff__mptcp_reinject_due = c;
 }
 
-/* The join a reinjected piece goes on: as the scheduler picks, or NULL
- * when none has room. */
-static struct tcp_pcb *best_join(struct skiff_mptcp_conn *c)
-{
-	struct cand best = {0}, x;
-
-	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next) {
-		if (!can_take(j, j->pcb))
-			continue;
-		x = weigh(j->pcb, j);
-		if (!best.pcb || before(&x, &best))
-			best = x;
-	}
-	return best.pcb;
-}
-
 /* The data sequence number @p a or @p b, whichever is later. */
 static uint64_t dsn_max(uint64_t a, uint64_t b)
 {
@@ -426,7 +420,7 @@ static void main_to_joins(struct skiff_mptcp_conn *c)
 {
 	static uint8_t buf[0xffff];
 	struct skiff_stack *st = &skiff__s;
-	struct tcp_pcb *main = c->main_pcb, *j = NULL;
+	struct tcp_pcb *main = c->main_pcb, *j;
 	struct skiff_mptcp_sf *m = c->main_sf;
 	uint64_t from = c->main_rj ? dsn_max(c->snd_data_acked, c->main_rj_dsn) : c->snd_data_acked;
 	struct tcp_seg *q[2] = {main->unacked, main->unsent};
@@ -446,7 +440,8 @@ static void main_to_joins(struct skiff_mptcp_conn *c)
 				continue;
 			off = (uint16_t)((int64_t)(from - dsn) > 0 ? from - dsn : 0);
 			n = (uint16_t)(seg->len - off);
-			if (!(j = best_join(c)) || tcp_sndbuf(j) < n) {
+			/* The join the scheduler would pick (none: no room). */
+			if (!(j = best_join(c, (struct cand){0}).pcb) || tcp_sndbuf(j) < n) {
 				c->reinject_more = true;
 				goto out;
 			}
@@ -465,6 +460,12 @@ static void main_to_joins(struct skiff_mptcp_conn *c)
 		}
 out:
 	c->wr_dsn = c->snd_data_nxt;
+}
+
+bool skiff__mptcp_joins_may_close(const struct skiff_mptcp_conn *c)
+{
+	return c->app_closed && c->fin_queued && !c->joins_closed &&
+	       (int64_t)(c->snd_data_acked - c->fin_dsn) > 0;
 }
 
 bool skiff__mptcp_data_fin_on_join(const struct skiff_mptcp_conn *c)
@@ -512,8 +513,7 @@ static void closing_round(struct skiff_mptcp_conn *c)
 				tcp_ack_now(j->pcb);
 				tcp_output(j->pcb);
 			}
-	if (c->app_closed && c->fin_queued && !c->joins_closed &&
-	    (int64_t)(c->snd_data_acked - c->fin_dsn) > 0) {
+	if (skiff__mptcp_joins_may_close(c)) {
 		c->joins_closed = true;
 		skiff__mptcp_joins_close(c, false);
 	}

@@ -1845,6 +1845,13 @@ static void two_ports_cut_send(const char *tag, bool first)
 	int lfd, fd;
 
 	two_links_up(tag, 1);
+	/* The first link's cut: what reaches Linux shaped to 200 Mbit/s a
+	 * link, so that the first subflow holds data when its path goes.
+	 * Unshaped, the scheduler may keep the first subflow idle (the
+	 * join's RTT a little lower, its window never full): in one run of
+	 * the README command it held nothing, and nothing was reinjected. */
+	if (first)
+		k_shape_links(200, false);
 	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", dev);
 	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", dev);
 	fd = mptcp_accept_child(&j, &lfd);
