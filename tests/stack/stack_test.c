@@ -69,6 +69,47 @@ void st_pattern(uint64_t seed, uint64_t off, uint8_t *buf, size_t len)
 	}
 }
 
+void st_pattern_explain(uint64_t seed, uint64_t off, const uint8_t *buf, size_t len, size_t bad,
+			struct st_xfer *x)
+{
+	static const uint64_t seeds[] = {ST_SEED_UP, ST_SEED_DOWN};
+	uint64_t want[8], hi;
+	size_t end = bad, ok = 0;
+	unsigned nwant = 0;
+	uint8_t b;
+
+	/* The run ends before 16 bytes in a row are right again. */
+	for (size_t i = bad; i < len && ok < 16; i++) {
+		st_pattern(seed, off + i, &b, 1);
+		if (b == buf[i]) {
+			ok++;
+		} else {
+			ok = 0;
+			end = i + 1;
+		}
+	}
+	x->bad_len = (uint32_t)(end - bad);
+	x->bad_src = -1;
+	x->bad_src_seed = 0;
+	/* Its bytes are some stream's from an unknown offset, so from any
+	 * alignment: the words at bad + k (k < 8) are looked for among the
+	 * streams' words, from the start to 64 MiB past this offset. */
+	for (unsigned k = 0; k < 8 && bad + k + 8 <= end; k++)
+		memcpy(&want[nwant++], buf + bad + k, 8);
+	hi = (off + bad) / 8 + (8u << 20);
+	for (unsigned s = 0; s < 2; s++)
+		for (uint64_t w = 0; w < hi; w++) {
+			uint64_t v = mix(seeds[s] ^ w * 0x100000001b3ull);
+
+			for (unsigned k = 0; k < nwant; k++)
+				if (v == want[k]) {
+					x->bad_src_seed = seeds[s];
+					x->bad_src = (int64_t)(w * 8) - (int64_t)k;
+					return;
+				}
+		}
+}
+
 int64_t st_pattern_check(uint64_t seed, uint64_t off, const uint8_t *buf, size_t len)
 {
 	uint8_t tmp[4096];
@@ -246,9 +287,13 @@ int st_recv_stream(int fd, uint64_t seed, uint64_t total, bool until_total, bool
 		int64_t bad = fast() ? -1 : st_pattern_check(seed, off, buf, (size_t)k);
 
 		if (bad >= 0) {
-			if (!x->bad)
-				st_log("first bad byte at %llu",
-				       (unsigned long long)(off + (uint64_t)bad));
+			if (!x->bad) {
+				x->first_bad = off + (uint64_t)bad;
+				st_pattern_explain(seed, off, buf, (size_t)k, (size_t)bad, x);
+				st_log("first bad byte at %llu: %u wrong, stream %#llx's from %lld",
+				       (unsigned long long)x->first_bad, x->bad_len,
+				       (unsigned long long)x->bad_src_seed, (long long)x->bad_src);
+			}
 			x->bad++;
 		}
 		if (!fast())
@@ -588,8 +633,10 @@ int st_kernel_recv_stream(int fd, uint64_t seed, struct st_xfer *x)
 		}
 		int64_t bad = st_pattern_check(seed, off, buf, (size_t)k);
 
-		if (bad >= 0 && !x->bad++)
+		if (bad >= 0 && !x->bad++) {
 			x->first_bad = off + (uint64_t)bad;
+			st_pattern_explain(seed, off, buf, (size_t)k, (size_t)bad, x);
+		}
 		sha256_update(&c, buf, (size_t)k);
 		off += (uint64_t)k;
 	}
@@ -703,14 +750,19 @@ void st_check_two_way(const struct st_two_way *mine, const struct st_two_way *th
 	TK_ASSERT_EQ(mine->down.bytes, bytes);
 	TK_ASSERT_EQ(theirs->up.bytes, bytes);
 	TK_ASSERT_EQ(theirs->down.bytes, bytes);
-	/* Where the Linux side first saw a wrong byte (its reads cannot log). */
-	if (theirs->up.bad || theirs->down.bad)
-		tk_note("the Linux side read wrong bytes: up %llu reads from offset %llu, down %llu "
-			"reads from offset %llu",
-			(unsigned long long)theirs->up.bad,
-			(unsigned long long)theirs->up.first_bad,
-			(unsigned long long)theirs->down.bad,
-			(unsigned long long)theirs->down.first_bad);
+	/* Where the Linux side first saw a wrong byte (its reads cannot log),
+	 * how many, and whose bytes they were. */
+	for (int i = 0; i < 2; i++) {
+		const struct st_xfer *x = i ? &theirs->down : &theirs->up;
+
+		if (x->bad)
+			tk_note("the Linux side read wrong bytes %s: %llu reads, the first run of "
+				"%u bytes at offset %llu, their bytes those of stream %#llx at "
+				"offset %lld (-1: neither stream's)",
+				i ? "down" : "up", (unsigned long long)x->bad, x->bad_len,
+				(unsigned long long)x->first_bad,
+				(unsigned long long)x->bad_src_seed, (long long)x->bad_src);
+	}
 	TK_ASSERT_EQ(mine->up.bad + mine->down.bad + theirs->up.bad + theirs->down.bad, 0);
 	CU_ASSERT(memcmp(mine->up.digest, up, 32) == 0);
 	CU_ASSERT(memcmp(theirs->up.digest, up, 32) == 0);

@@ -35,11 +35,23 @@ long long st_now_us(void);
 void st_pattern(uint64_t seed, uint64_t off, uint8_t *buf, size_t len);
 /* Offset of the first byte of @p buf that is not the stream's, or -1. */
 int64_t st_pattern_check(uint64_t seed, uint64_t off, const uint8_t *buf, size_t len);
+/* Byte @p bad of @p buf (stream @p seed from @p off) differed: @p x's
+ * bad_len and bad_src say how many bytes from there differ and whose
+ * bytes they are (either test stream, any offset 256 MiB either side). */
+struct st_xfer;
+void st_pattern_explain(uint64_t seed, uint64_t off, const uint8_t *buf, size_t len, size_t bad,
+			struct st_xfer *x);
 
 struct st_xfer {
 	uint64_t bytes;
 	uint64_t bad;	    /* reads whose bytes differed from the pattern */
 	uint64_t first_bad; /* the stream offset of the first byte that differed */
+	/* The first wrong run (st_pattern_explain()): its length within its
+	 * read, and the stream and offset its bytes belong to (-1: neither
+	 * stream's, within 256 MiB). */
+	uint32_t bad_len;
+	uint64_t bad_src_seed;
+	int64_t bad_src;
 	uint8_t digest[32]; /* SHA-256 of what was sent or received */
 	double seconds;
 	int err; /* errno of a failed call, 0 */

@@ -131,6 +131,43 @@ static void test_isn_keyed_and_unpredictable(void)
 
 /* ---- SHA-256 ------------------------------------------------------------------------ */
 
+/* The tests' stream check says what a wrong run held: another stretch of
+ * the same stream (a frame sent twice, a mapping off), the other stream, or
+ * bytes of neither. */
+static void test_pattern_explain(void)
+{
+	static uint8_t buf[8192];
+	struct st_xfer x;
+	int64_t bad;
+
+	st_pattern(ST_SEED_DOWN, 1000000, buf, sizeof(buf));
+	/* 1448 bytes from offset 3000 of the read hold the stream's bytes
+	 * from 5,000,000 on. */
+	st_pattern(ST_SEED_DOWN, 5000000, buf + 3000, 1448);
+	bad = st_pattern_check(ST_SEED_DOWN, 1000000, buf, sizeof(buf));
+	TK_ASSERT_EQ(bad, 3000);
+	memset(&x, 0, sizeof(x));
+	st_pattern_explain(ST_SEED_DOWN, 1000000, buf, sizeof(buf), (size_t)bad, &x);
+	TK_ASSERT_EQ(x.bad_len, 1448);
+	TK_ASSERT_EQ(x.bad_src_seed, ST_SEED_DOWN);
+	TK_ASSERT_EQ(x.bad_src, 5000000);
+	/* The other stream's bytes, at an offset before this one. */
+	st_pattern(ST_SEED_DOWN, 1000000, buf, sizeof(buf));
+	st_pattern(ST_SEED_UP, 777, buf + 100, 500);
+	st_pattern_explain(ST_SEED_DOWN, 1000000, buf, sizeof(buf), 100, &x);
+	TK_ASSERT_EQ(x.bad_len, 500);
+	TK_ASSERT_EQ(x.bad_src_seed, ST_SEED_UP);
+	TK_ASSERT_EQ(x.bad_src, 777);
+	/* Zeros: nobody's. */
+	st_pattern(ST_SEED_DOWN, 1000000, buf, sizeof(buf));
+	memset(buf + 4096, 0, 64);
+	bad = st_pattern_check(ST_SEED_DOWN, 1000000, buf, sizeof(buf));
+	CU_ASSERT(bad >= 4096 && bad < 4104);
+	st_pattern_explain(ST_SEED_DOWN, 1000000, buf, sizeof(buf), (size_t)bad, &x);
+	CU_ASSERT(x.bad_len <= 64 && x.bad_len > 56);
+	TK_ASSERT_EQ(x.bad_src, -1);
+}
+
 static void test_sha256_vectors(void)
 {
 	static const char *const abc =
@@ -658,6 +695,7 @@ static const struct tk_case pure_tests[] = {
 	TK_TEST(test_siphash_vectors),
 	TK_TEST(test_isn_keyed_and_unpredictable),
 	TK_TEST(test_sha256_vectors),
+	TK_TEST(test_pattern_explain),
 	TK_TEST(test_sizes_for_connections),
 	TK_TEST_END,
 };
