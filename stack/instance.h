@@ -66,6 +66,9 @@ struct skiff_link {
 	unsigned fill_target; /* the fill ring's depth now (netif.c, following demand) */
 	unsigned fill_burst;  /* twice the largest drain lately (halved every 1024 empty rounds) */
 	unsigned fill_rounds;
+	/* MPTCP's path manager (stack/mptcp/pm.c): the port's subflows are
+	 * backup; its address is withdrawn (no joins, no announcements). */
+	bool mptcp_backup, mptcp_gone;
 };
 
 struct skiff_stack {

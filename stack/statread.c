@@ -470,6 +470,8 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_add_addr_echo_rx, "tcp", false),
 	F(mptcp_rm_addr_rx, "tcp", false),
 	F(mptcp_prio_rx, "tcp", false),
+	F(mptcp_prio_tx, "tcp", false),
+	F(mptcp_rm_addr_tx, "tcp", false),
 	F(mptcp_fastclose_rx, "tcp", false),
 	F(mptcp_fastclose_tx, "tcp", false),
 	F(mptcp_rst_rx, "tcp", false),

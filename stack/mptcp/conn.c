@@ -225,6 +225,7 @@ static void capable_synack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
 		skiff__mptcp_token_add(c);
+		skiff__mptcp_port_prio(sf, pcb, true);
 		st->stats.mptcp_active_established++;
 		return;
 	}
@@ -279,6 +280,7 @@ static void capable_ack(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 		sf->phase = SKIFF_MPTCP_EST;
 		sf->est_len = SKIFF_MPTCP_EST_LEN;
 		skiff__mptcp_token_add(c);
+		skiff__mptcp_port_prio(sf, pcb, true);
 		st->stats.mptcp_passive_established++;
 		/* Our announcements (3.4.1), on an IPv4 connection: the
 		 * option's room (28 bytes) has no place for IPv6 and a port. */
@@ -531,8 +533,8 @@ static err_t signals_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 		skiff__mptcp_rm_addr_in(c, rx->rm_ids, rx->nrm);
 	}
 	if (rx->prio) {
-		/* The peer's priority for this subflow (3.3.8): kept, shown;
-		 * skiff's data keeps to the first subflow either way. */
+		/* The peer's priority for this subflow (3.3.8): kept, shown,
+		 * and the scheduler keeps off a backup one (send.c). */
 		st->stats.mptcp_prio_rx++;
 		sf->backup = rx->prio_backup;
 	}
@@ -713,7 +715,8 @@ static void adv_start(struct skiff_mptcp_conn *c, const struct tcp_pcb *pcb)
 		c->adv_port = cfg->mptcp_announce_port;
 	}
 	for (unsigned i = 0; i < cfg->n_extra_ports; i++)
-		if (cfg->extra_ports[i].ipv4 && cfg->extra_ports[i].ipv4 != local)
+		if (cfg->extra_ports[i].ipv4 && cfg->extra_ports[i].ipv4 != local &&
+		    !skiff__s.link[i + 1].mptcp_gone)
 			c->adv_owed |= (uint8_t)(1u << (i + 1));
 }
 
@@ -766,6 +769,32 @@ static unsigned add_addr_announce(const struct tcp_pcb *pcb, const struct skiff_
 	memcpy(b + 3, msg, len - 11);
 	memcpy(b + len - 8, mac + SKIFF_MPTCP_HMAC_LEN - 8, 8);
 	return len;
+}
+
+/* Our MP_PRIO (3.3.8) on @p sf: backup or not, for the subflow it goes
+ * on. */
+static void prio_option(struct skiff_mptcp_sf *sf, uint8_t *b)
+{
+	b[0] = PKB_MPTCP_OPT_KIND;
+	b[1] = SKIFF_MPTCP_PRIO_LEN;
+	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_PRIO << 4 | (sf->lbackup ? 0x01 : 0));
+	sf->prio_owed = false;
+	skiff__s.stats.mptcp_prio_tx++;
+}
+
+/* Our REMOVE_ADDR (3.4.2): every withdrawn address id @p c still owes. */
+static void rm_addr_option(struct skiff_mptcp_conn *c, uint8_t *b)
+{
+	unsigned n = 0;
+
+	for (unsigned id = 1; id <= SKIFF_MAX_PORTS; id++)
+		if (c->rm_owed & (1u << (id - 1)))
+			b[3 + n++] = (uint8_t)id;
+	b[0] = PKB_MPTCP_OPT_KIND;
+	b[1] = (uint8_t)(3 + n);
+	b[2] = SKIFF_MPTCP_SUB_RM_ADDR << 4;
+	c->rm_owed = 0;
+	skiff__s.stats.mptcp_rm_addr_tx++;
 }
 
 /* A RST's options on an MPTCP subflow: MP_TCPRST with our reason (3.6),
@@ -950,7 +979,9 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 				corrupt_tx_at = 0;
 			}
 		}
-		if (c->fb.fail_tx) {
+		bool fail_here = c->fb.fail_tx;
+
+		if (fail_here) {
 			/* MP_FAIL beside the DSS: room for both when the DSS drops
 			 * its DATA_ACK (a mapping with a 32-bit DSN) or its mapping. */
 			if (m.flags & PKB_DSS_MAP)
@@ -965,31 +996,49 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			st->stats.mptcp_mp_fail_tx++;
 		}
 		n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
-		unsigned adv = 0;
+		unsigned adv = 0, e = 0;
 
-		if (c->adv_owed && !(m.flags & PKB_DSS_MAP) && !c->fb.fail_tx && !c->echo_owed &&
-		    !(flags & (TCP_SYN | TCP_FIN)) && (adv = adv_due(c)) != 0) {
-			/* Our ADD_ADDR (16 bytes, 18 with a port) beside a
-			 * 32-bit DATA_ACK. */
-			unsigned e = add_addr_announce(pcb, c, adv, b);
-
-			m.flags &= (u8_t)~PKB_DSS_ACK64;
-			n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
-			if (e + n > room)
-				n = 0;
-			st->stats.mptcp_add_addr_tx++;
-		} else if (c->echo_owed && !(m.flags & PKB_DSS_MAP) && !c->fb.fail_tx &&
-			   !(flags & (TCP_SYN | TCP_FIN))) {
-			/* The echo of the peer's ADD_ADDR (3.4.1) on a pure
-			 * ACK, beside the DATA_ACK (32 bits, or none, where an
-			 * IPv6 echo leaves no room for 64). */
-			unsigned e = add_addr_echo(&c->echo, b);
-
+		if ((sf->prio_owed || c->rm_owed) && !fail_here && !(flags & TCP_SYN)) {
+			/* Our MP_PRIO (on the subflow it is about) or REMOVE_ADDR
+			 * beside the DSS, its DATA_ACK in 32 bits when both would
+			 * not fit (a mapping with a checksum); else the next
+			 * segment carries it. */
+			e = sf->prio_owed ? SKIFF_MPTCP_PRIO_LEN
+					  : 3 + (unsigned)__builtin_popcount(c->rm_owed);
 			if (e + n > room) {
 				m.flags &= (u8_t)~PKB_DSS_ACK64;
 				n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
 			}
 			if (e + n > room)
+				e = 0;
+			else if (sf->prio_owed)
+				prio_option(sf, b);
+			else
+				rm_addr_option(c, b);
+		}
+		if (!e && c->adv_owed && !(m.flags & PKB_DSS_MAP) && !fail_here && !c->echo_owed &&
+		    !(flags & (TCP_SYN | TCP_FIN)) && (adv = adv_due(c)) != 0) {
+			/* Our ADD_ADDR (16 bytes, 18 with a port) beside a
+			 * 32-bit DATA_ACK. */
+			unsigned a = add_addr_announce(pcb, c, adv, b);
+
+			m.flags &= (u8_t)~PKB_DSS_ACK64;
+			n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
+			if (a + n > room)
+				n = 0;
+			st->stats.mptcp_add_addr_tx++;
+		} else if (!e && c->echo_owed && !(m.flags & PKB_DSS_MAP) && !fail_here &&
+			   !(flags & (TCP_SYN | TCP_FIN))) {
+			/* The echo of the peer's ADD_ADDR (3.4.1) on a pure
+			 * ACK, beside the DATA_ACK (32 bits, or none, where an
+			 * IPv6 echo leaves no room for 64). */
+			unsigned a = add_addr_echo(&c->echo, b);
+
+			if (a + n > room) {
+				m.flags &= (u8_t)~PKB_DSS_ACK64;
+				n = (unsigned)pkb_mptcp_dss_len(m.flags, c->csum);
+			}
+			if (a + n > room)
 				n = 0;
 			c->echo_owed = false;
 			st->stats.mptcp_add_addr_echo_tx++;

@@ -22,6 +22,7 @@
 
 #include "lwip/arch.h"
 #include "lwip/err.h"
+#include "lwip/ip_addr.h"
 
 struct pbuf;
 struct tcp_hdr;
@@ -175,6 +176,8 @@ struct skiff_mptcp_conn {
 	 * addresses. Bit (id - 1) of adv_owed until the peer echoes it; each
 	 * sent again after a second without its echo, 5 times at most. */
 	uint8_t adv_owed;
+	/* Our withdrawn address ids (bit id - 1) a REMOVE_ADDR still owes. */
+	uint8_t rm_owed;
 	uint8_t adv_tries[SKIFF_MAX_PORTS];
 	uint16_t adv_port;
 	uint32_t adv_last_ms;
@@ -254,6 +257,10 @@ struct skiff_mptcp_sf {
 	uint8_t laddr_id;   /* ours: 0 on the first port's address, 2 to 4 on the extra ports' */
 	uint8_t rst_reason; /* MP_TCPRST's reason on our RST of it (3.6) */
 	bool stale;	    /* a join two RTOs deep: takes no data (send.c) */
+	/* Backup at our request (its port's, skiff_mptcp_set_backup()): the
+	 * scheduler keeps off it as off one the peer asked for (backup);
+	 * our MP_PRIO saying so owed on its next segment with room. */
+	bool lbackup, prio_owed;
 	/* The subflow's smoothed RTT (microseconds, RFC 6298's gain 1/8; 0:
 	 * no sample yet), for the scheduler: one segment timed at a time,
 	 * from its first transmission to the ACK that covers it, never
@@ -393,6 +400,13 @@ bool skiff__mptcp_join_accept(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf);
  * echoed, and a join opened to it when skiff_config allows. */
 void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, const uint8_t *o,
 			      unsigned len);
+/* pm.c: a subflow over a backup port (skiff_mptcp_set_backup()) starts
+ * as backup, its MP_PRIO owed once established (@p est); whether its port
+ * is withdrawn (skiff_mptcp_withdraw()). */
+void skiff__mptcp_port_prio(struct skiff_mptcp_sf *sf, const struct tcp_pcb *pcb, bool est);
+bool skiff__mptcp_port_gone(const ip_addr_t *local);
+/* Every connection of the token table, for the path manager's commands. */
+void skiff__mptcp_each_conn(void (*fn)(struct skiff_mptcp_conn *c, void *arg), void *arg);
 /* REMOVE_ADDR (3.4.2): the joins to or from those address ids close. */
 void skiff__mptcp_rm_addr_in(struct skiff_mptcp_conn *c, const uint8_t *ids, unsigned n);
 /* The SYN-ACK of a join we asked for: its HMAC checked. ERR_ABRT: wrong,

@@ -5,10 +5,9 @@
  * HMAC-B, the third ACK must carry HMAC-A (else a RST), and its ACK
  * (sent at once) tells the peer the subflow is fully established.
  *
- * A join only receives: its data goes, through the connection-level
- * reassembly (recv.c), to the socket of the first subflow, and skiff's
- * data keeps to the first subflow (the sender chooses, 3.3.8). The
- * join's window is given back as its bytes are taken, not as the
+ * A join's data goes, through the connection-level reassembly (recv.c),
+ * to the socket of the first subflow; send.c's scheduler puts our data
+ * on any subflow. The join's window is given back as its bytes are taken, not as the
  * application reads them (the socket's reads give the first subflow its
  * window): while the connection holds more than SKIFF_MPTCP_JOIN_HOLD
  * unread or out of order, the join's window is owed, paid at the join's
@@ -67,6 +66,15 @@ void skiff__mptcp_token_add(struct skiff_mptcp_conn *c)
 	c->tok_next = tok_tab[b];
 	tok_tab[b] = c;
 	c->tok_listed = true;
+}
+
+void skiff__mptcp_each_conn(void (*fn)(struct skiff_mptcp_conn *c, void *arg), void *arg)
+{
+	for (unsigned b = 0; b < TOK_BUCKETS; b++)
+		for (struct skiff_mptcp_conn *c = tok_tab[b], *nx; c; c = nx) {
+			nx = c->tok_next;
+			fn(c, arg);
+		}
 }
 
 static void token_del(struct skiff_mptcp_conn *c)
@@ -241,9 +249,10 @@ err_t skiff__mptcp_join_syn(const struct tcp_hdr *hdr, const struct skiff_mptcp_
 	uint32_t token = be32(o + 4);
 
 	pending.valid = false;
-	if (!joinable(token)) {
-		/* An unknown token (or a connection that takes no more): RST,
-		 * no state kept (3.2; Linux counts MPJoinNoTokenFound). */
+	if (!joinable(token) || skiff__mptcp_port_gone(ip_current_dest_addr())) {
+		/* An unknown token (or a connection that takes no more, or
+		 * an address withdrawn: pm.c): RST, no state kept (3.2; Linux
+		 * counts MPJoinNoTokenFound). */
 		st->stats.mptcp_join_rejected++;
 		tcp_rst_netif(ip_current_input_netif(), 0, hdr->seqno + 1, ip_current_dest_addr(),
 			      ip_current_src_addr(), hdr->dest, hdr->src);
@@ -287,6 +296,7 @@ struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 	sf->backup = pending.backup;
 	sf->raddr_id = pending.raddr_id;
 	sf->laddr_id = local_addr_id(&cpcb->local_ip);
+	skiff__mptcp_port_prio(sf, cpcb, false);
 	sf->rnonce = pending.rnonce;
 	skiff__random(&sf->lnonce, sizeof(sf->lnonce));
 	/* HMAC-B = HMAC(Key-B || Key-A, R-B || R-A), its first 64 bits on
@@ -312,7 +322,7 @@ unsigned skiff__mptcp_join_synack(const struct skiff_mptcp_sf *sf, uint8_t *b)
 {
 	b[0] = 30;
 	b[1] = SKIFF_MPTCP_JOIN_SYNACK_LEN;
-	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_JOIN << 4 | (sf->backup ? 0x01 : 0));
+	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_JOIN << 4 | (sf->backup || sf->lbackup ? 0x01 : 0));
 	b[3] = sf->laddr_id; /* the address the peer joined */
 	memcpy(b + 4, sf->synack_hmac, 8);
 	put_be32(b + 12, sf->lnonce);
@@ -372,6 +382,7 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 	struct tcp_pcb *main = c->main_pcb, *pcb;
 	struct skiff_mptcp_sf *sf, **pp;
 	ip_addr_t to, from;
+	err_t e;
 
 	if (a->family == AF_INET) {
 		uint32_t v;
@@ -382,6 +393,9 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 		ip_addr_copy_from_ip6_packed(to, *(const ip6_addr_p_t *)(const void *)a->addr);
 		ip6_addr_assign_zone(ip_2_ip6(&to), IP6_UNICAST, ip_current_netif());
 	}
+	from = skiff__link_addr_for(&to, &main->local_ip);
+	if (skiff__mptcp_port_gone(&from))
+		return false; /* that port's address is withdrawn (pm.c) */
 	pcb = tcp_new_ip_type(IP_GET_TYPE(&main->local_ip));
 	sf = calloc(1, sizeof(*sf));
 	if (!pcb || !sf) {
@@ -404,10 +418,13 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 	tcp_ext_arg_set_callbacks(pcb, ext_id, &join_callbacks);
 	pcb->skiff_flags |= SKIFF_PCB_MPTCP;
 	join_events(pcb);
-	from = skiff__link_addr_for(&to, &main->local_ip);
 	sf->laddr_id = local_addr_id(&from);
-	if (tcp_bind(pcb, &from, 0) != ERR_OK ||
-	    tcp_connect(pcb, &to, a->port ? a->port : main->remote_port, NULL) != ERR_OK) {
+	e = tcp_bind(pcb, &from, 0);
+	if (e == ERR_OK) {
+		skiff__mptcp_port_prio(sf, pcb, false); /* before the SYN */
+		e = tcp_connect(pcb, &to, a->port ? a->port : main->remote_port, NULL);
+	}
+	if (e != ERR_OK) {
 		tcp_abort(pcb); /* frees sf with it */
 		return false;
 	}
@@ -419,7 +436,7 @@ unsigned skiff__mptcp_join_syn_out(const struct skiff_mptcp_sf *sf, uint8_t *b)
 {
 	b[0] = 30;
 	b[1] = SKIFF_MPTCP_JOIN_SYN_LEN;
-	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_JOIN << 4 | (sf->backup ? 0x01 : 0));
+	b[2] = (uint8_t)(SKIFF_MPTCP_SUB_JOIN << 4 | (sf->lbackup ? 0x01 : 0));
 	b[3] = sf->laddr_id;
 	put_be32(b + 4, sf->conn->remote_token);
 	put_be32(b + 8, sf->lnonce);

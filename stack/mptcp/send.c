@@ -20,8 +20,9 @@
  * subflow alike; lwIP's estimate is in 10 ms ticks, skiff's recovery
  * keeps one for the first subflow only); else the one whose queue drains
  * soonest (bytes queued and in flight per byte of window, times its
- * RTT); the first subflow on a tie; backup subflows (MP_PRIO, or the
- * join's B flag) only when no other has room. Nothing is queued past the
+ * RTT); the first subflow on a tie. Backup subflows (the peer's MP_PRIO
+ * or B flag, or ours: stack/mptcp/pm.c) take data only while no regular
+ * subflow is up, even a full one (3.3.8). Nothing is queued past the
  * connection-level receive window (skiff__mptcp_tx_limit()).
  *
  * Reinjection: what a join carries is also kept in a copy until the
@@ -251,6 +252,26 @@ static bool can_take(const struct skiff_mptcp_sf *sf, const struct tcp_pcb *pcb)
 	return skiff__mptcp_may_write(pcb);
 }
 
+static bool is_backup(const struct skiff_mptcp_sf *sf)
+{
+	return sf->backup || sf->lbackup;
+}
+
+/* Whether @p c has a regular subflow (not backup) that is up: then the
+ * backup ones take nothing, even while it is full (RFC 8684 3.3.8: a
+ * backup subflow is for when the others fail). */
+static bool regular_up(const struct skiff_mptcp_conn *c)
+{
+	const struct skiff_mptcp_sf *sf = c->main_sf;
+
+	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false)
+		if (sf->pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing && !sf->stale &&
+		    !is_backup(sf) &&
+		    (sf->pcb->state == ESTABLISHED || sf->pcb->state == CLOSE_WAIT))
+			return true;
+	return false;
+}
+
 /* A subflow as the scheduler weighs it. */
 struct cand {
 	struct tcp_pcb *pcb;
@@ -268,7 +289,7 @@ static struct cand weigh(struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
 	uint32_t srtt = sf->srtt_us;
 
 	return (struct cand){.pcb = pcb,
-			     .backup = sf->backup,
+			     .backup = is_backup(sf),
 			     .room = queued < cwnd,
 			     .srtt = srtt,
 			     .load = (uint64_t)queued * 1024 / cwnd * (srtt ? srtt : 1)};
@@ -317,8 +338,10 @@ struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 	if (can_take(sf, main))
 		best = weigh(main, sf);
 	best = best_join(c, best);
-	if (!best.pcb) {
-		*room = 0; /* every subflow full: the send waits */
+	if (!best.pcb || (best.backup && regular_up(c))) {
+		/* Every subflow full (or only a backup one has room
+		 * while a regular one is up): the send waits. */
+		*room = 0;
 		return main;
 	}
 	*room = tcp_sndbuf(best.pcb);
@@ -369,16 +392,20 @@ size_t skiff__mptcp_tx_limit(const struct tcp_pcb *main)
 bool skiff__mptcp_writable(const struct tcp_pcb *main)
 {
 	const struct skiff_mptcp_conn *c = sched_conn(main);
+	bool reg;
 
 	if (!c)
 		return tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT;
 	if (skiff__mptcp_tx_limit(main) <= TCP_SNDLOWAT)
 		return false;
-	if (can_take(c->main_sf, main) && tcp_sndbuf(main) > TCP_SNDLOWAT &&
-	    tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT)
+	/* A backup subflow counts only when no regular one is up. */
+	reg = regular_up(c);
+	if (!(reg && is_backup(c->main_sf)) && can_take(c->main_sf, main) &&
+	    tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT)
 		return true;
 	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		if (can_take(j, j->pcb) && tcp_sndbuf(j->pcb) > TCP_SNDLOWAT &&
+		if (!(reg && is_backup(j)) && can_take(j, j->pcb) &&
+		    tcp_sndbuf(j->pcb) > TCP_SNDLOWAT &&
 		    tcp_sndqueuelen(j->pcb) < TCP_SNDQUEUELOWAT)
 			return true;
 	return false;

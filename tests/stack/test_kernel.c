@@ -1974,6 +1974,153 @@ static int k_client_pingpong(struct kjob *j)
 	return 0;
 }
 
+/* Drives skiff until @p n joins are established (at most 5 s). */
+static bool wait_joins(uint64_t n)
+{
+	long long end = st_now_ms() + 5000;
+	struct skiff_stats st;
+
+	do {
+		skiff_poll(10);
+		skiff_get_stats(&st);
+		if (st.mptcp_join_established >= n)
+			return true;
+	} while (st_now_ms() < end);
+	return false;
+}
+
+/* Sends bytes [@p off, @p end) of stream @p seed on @p fd (blocking). */
+static bool send_range(int fd, uint64_t seed, uint64_t off, uint64_t end)
+{
+	static uint8_t buf[64 * 1024];
+
+	while (off < end) {
+		size_t n = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+		ssize_t k;
+
+		st_pattern(seed, off, buf, n);
+		k = skiff_send(fd, buf, n, 0);
+		if (k <= 0)
+			return false;
+		off += (uint64_t)k;
+	}
+	return true;
+}
+
+/* MP_PRIO from skiff (RFC 8684 3.3.8; skiff_mptcp_set_backup()): a
+ * Linux client joins across the second link; before it has sent much,
+ * skiff makes its second port backup. Linux takes the MP_PRIO and keeps
+ * the rest of its 32 MiB upload off the join; skiff keeps its first 16 MiB
+ * back off it too. Then the port is regular again (a second MP_PRIO) and
+ * the join carries some of the last 16 MiB. Both streams whole. */
+static void test_mptcp_two_ports_backup(void)
+{
+	static const char *const names[] = {"MPTcpExtMPPrioRx", "MPTcpExtMPJoinSynAckRx"};
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct skiff_stats st0, st1, st2, st;
+	struct st_two_way mine, theirs;
+	uint64_t v[2];
+	int lfd, fd;
+
+	two_links_up("mpbk", 1);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT_FATAL(wait_joins(1));
+	TK_ASSERT_EQ(skiff_mptcp_set_backup(7, true), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
+	TK_ASSERT_EQ(skiff_mptcp_set_backup(1, true), 1); /* the join */
+	skiff_get_stats(&st0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, true, false, &mine.up) == 0);
+	skiff_get_stats(&st1);
+	CU_ASSERT(send_range(fd, ST_SEED_DOWN, 0, j.bytes / 2));
+	skiff_get_stats(&st2);
+	TK_ASSERT_EQ(skiff_mptcp_set_backup(1, false), 1);
+	CU_ASSERT(send_range(fd, ST_SEED_DOWN, j.bytes / 2, j.bytes));
+	CU_ASSERT(skiff_close(fd) == 0);
+	mine.down.bytes = j.bytes;
+	mine.down.bad = 0;
+	st_pattern_digest(ST_SEED_DOWN, j.bytes, mine.down.digest);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	k_mptcp_counters(names, v, 2);
+	tk_note("the join's bytes in before the MP_PRIO %llu, after it %llu of the 32 MiB upload; "
+		"out while backup %llu of 16 MiB, after %llu of 16 MiB; MP_PRIO sent %llu, Linux "
+		"took %llu",
+		(unsigned long long)st0.mptcp_join_rx_bytes,
+		(unsigned long long)(st1.mptcp_join_rx_bytes - st0.mptcp_join_rx_bytes),
+		(unsigned long long)(st2.mptcp_join_tx_bytes - st1.mptcp_join_tx_bytes),
+		(unsigned long long)(st.mptcp_join_tx_bytes - st2.mptcp_join_tx_bytes),
+		(unsigned long long)st.mptcp_prio_tx, (unsigned long long)v[0]);
+	TK_ASSERT_EQ(st.mptcp_prio_tx, 2);
+	TK_ASSERT_EQ(v[0], 2);
+	TK_ASSERT_EQ(v[1], 1);
+	/* What was on its way when the MP_PRIO went, at most. */
+	CU_ASSERT(st1.mptcp_join_rx_bytes - st0.mptcp_join_rx_bytes < 1 * ST_MIB);
+	TK_ASSERT_EQ(st2.mptcp_join_tx_bytes - st1.mptcp_join_tx_bytes, 0);
+	CU_ASSERT(st.mptcp_join_tx_bytes - st2.mptcp_join_tx_bytes > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+/* REMOVE_ADDR from skiff (RFC 8684 3.4.2; skiff_mptcp_withdraw()): a
+ * Linux client joins across the second link, then skiff withdraws its
+ * second port's address: the REMOVE_ADDR reaches Linux, the join closes,
+ * and the rest of the 32 MiB each way goes on the first subflow, whole.
+ * Port 0 cannot be withdrawn; a second call finds nothing to do. */
+static void test_mptcp_two_ports_withdraw(void)
+{
+	static const char *const names[] = {"MPTcpExtRmAddr", "MPTcpExtMPJoinSynAckRx",
+					    "MPTcpExtMPJoinSynTx"};
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct skiff_mptcp_info info;
+	struct skiff_stats st0, st;
+	struct st_two_way mine;
+	socklen_t len = sizeof(info);
+	uint64_t v[3];
+	int lfd, fd;
+
+	two_links_up("mpwd", 1);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT_FATAL(wait_joins(1));
+	TK_ASSERT_EQ(skiff_mptcp_withdraw(0), -1);
+	TK_ASSERT_EQ(errno, EINVAL);
+	TK_ASSERT_EQ(skiff_mptcp_withdraw(1), 1); /* the join closed */
+	TK_ASSERT_EQ(skiff_mptcp_withdraw(1), 0);
+	skiff_get_stats(&st0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, true, false, &mine.up) == 0);
+	CU_ASSERT(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len) == 0);
+	TK_ASSERT_EQ(info.mptcpi_subflows, 0); /* no join left */
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	{
+		struct st_two_way theirs;
+
+		kchild_two_way_done(&mine, &theirs, j.bytes);
+	}
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	k_mptcp_counters(names, v, 3);
+	tk_note("REMOVE_ADDR sent %llu, Linux took %llu; its joins %llu (SYN-ACKs %llu); the join's "
+		"bytes in %llu before, %llu after; out after %llu",
+		(unsigned long long)st.mptcp_rm_addr_tx, (unsigned long long)v[0],
+		(unsigned long long)v[2], (unsigned long long)v[1],
+		(unsigned long long)st0.mptcp_join_rx_bytes,
+		(unsigned long long)(st.mptcp_join_rx_bytes - st0.mptcp_join_rx_bytes),
+		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes));
+	TK_ASSERT_EQ(st.mptcp_rm_addr_tx, 1);
+	TK_ASSERT_EQ(v[0], 1);
+	TK_ASSERT_EQ(v[2], 1); /* Linux did not join again */
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	TK_ASSERT_EQ(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes, 0);
+	CU_ASSERT(st.mptcp_join_rx_bytes - st0.mptcp_join_rx_bytes < 1 * ST_MIB);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
 /* The scheduler's choice by RTT (issue #18: "the subflow with the lowest
  * RTT that has room"): Linux's end of the first link delays what crosses
  * it by 20 ms each way (tests/net's NFQUEUE helper); a Linux client joins
@@ -2681,6 +2828,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_first_link_cut),
 	TK_TEST(test_mptcp_two_ports_first_link_cut_send),
 	TK_TEST(test_mptcp_two_ports_lowest_rtt),
+	TK_TEST(test_mptcp_two_ports_backup),
+	TK_TEST(test_mptcp_two_ports_withdraw),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),

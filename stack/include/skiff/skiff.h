@@ -469,6 +469,27 @@ struct skiff_mptcp_status {
  * socket whose connection is gone: reset, or closed on both sides). */
 SKIFF_API int skiff_mptcp_status(int fd, struct skiff_mptcp_status *out);
 
+/** MPTCP's path manager, as Linux's `ip mptcp endpoint change ID backup`
+ * (and `nobackup`): the subflows over port @p port (0: skiff_config's own
+ * interface, 1 to 3: its extra_ports in order) become backup (@p backup)
+ * or regular again. Each established one sends MP_PRIO (RFC 8684 3.3.8) on
+ * its next segment; skiff sends on a backup subflow only when no regular
+ * one has room, and asks the peer to do the same. Subflows opened over
+ * the port later start so (the B flag of MP_JOIN; an MP_PRIO on a first
+ * subflow once established). Returns how many subflows were told, or -1
+ * with errno ENOTCONN (not running) or EINVAL (no such port). */
+SKIFF_API int skiff_mptcp_set_backup(unsigned port, bool backup);
+/** MPTCP's path manager, as `ip mptcp endpoint delete`: the address of
+ * extra port @p port (1 to 3) is withdrawn. Every connection that
+ * announced it or has a subflow over it sends REMOVE_ADDR (RFC 8684 3.4.2)
+ * with its address id and closes those subflows (their data the peer has
+ * not DATA_ACKed goes again on the others); it is not announced again,
+ * and joins to it are refused (RST). For good: the port still carries
+ * plain traffic. Returns how many subflows were closed, or -1 with errno
+ * ENOTCONN (not running) or EINVAL (port 0, whose address every
+ * connection's first subflow may use, or no such port). */
+SKIFF_API int skiff_mptcp_withdraw(unsigned port);
+
 /* ---- readiness -------------------------------------------------------------
  * epoll's calls and event bits (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP,
  * EPOLLRDHUP, EPOLLET, EPOLLONESHOT), over skiff descriptors. Zero-copy
@@ -710,6 +731,8 @@ struct skiff_stats {
 	uint64_t mptcp_add_addr_echo_rx;  /**< ADD_ADDR echoes received (ignored) */
 	uint64_t mptcp_rm_addr_rx;	  /**< REMOVE_ADDRs received (their joins closed) */
 	uint64_t mptcp_prio_rx;		  /**< MP_PRIOs received */
+	uint64_t mptcp_prio_tx;		  /**< MP_PRIOs sent (skiff_mptcp_set_backup()) */
+	uint64_t mptcp_rm_addr_tx;	  /**< REMOVE_ADDRs sent (skiff_mptcp_withdraw()) */
 	uint64_t mptcp_fastclose_rx;	  /**< MP_FASTCLOSEs received with our key: reset */
 	uint64_t mptcp_fastclose_tx;	  /**< MP_FASTCLOSEs sent (one per subflow reset) */
 	uint64_t mptcp_rst_rx;		  /**< MP_TCPRSTs received (on a RST) */

@@ -1,0 +1,150 @@
+/* The path manager's commands (RFC 8684 3.3.8, 3.4.2): a port's subflows
+ * made backup or regular again (MP_PRIO), and a port's address withdrawn
+ * (REMOVE_ADDR), as Linux's `ip mptcp endpoint change ... backup` and
+ * `ip mptcp endpoint delete` do for its endpoints.
+ *
+ * Backup: each established subflow over the port gets our MP_PRIO on its
+ * next segment with room for it, and skiff's scheduler keeps off it while
+ * a regular subflow has room (as off one the peer asked to be backup);
+ * subflows opened over it later start as backup (the B flag of our
+ * MP_JOIN, or an MP_PRIO once a first subflow is established).
+ *
+ * Withdrawn: every connection that announced the address, or has a
+ * subflow over it, sends REMOVE_ADDR with its id on its first subflow,
+ * and closes those subflows with a FIN (what they hold that the peer has
+ * not DATA_ACKed goes again on the others when they go: send.c); no
+ * connection announces it any more, joins to it are refused with a RST
+ * and none is opened from it. The first port's address cannot be
+ * withdrawn: a connection's socket rides its first subflow. */
+#include <errno.h>
+
+#include "engine.h"
+#include "instance.h"
+#include "mptcp/conn.h"
+#include "netif.h"
+#include "sock.h"
+#include "tcpglue.h"
+
+#include "lwip/priv/tcp_priv.h"
+
+static struct skiff_link *link_of(const ip_addr_t *local)
+{
+	int k = skiff__link_index_of(local);
+
+	return k >= 0 ? &skiff__s.link[k] : NULL;
+}
+
+void skiff__mptcp_port_prio(struct skiff_mptcp_sf *sf, const struct tcp_pcb *pcb, bool est)
+{
+	struct skiff_link *l = link_of(&pcb->local_ip);
+
+	if (!l || !l->mptcp_backup)
+		return;
+	sf->lbackup = true;
+	if (est)
+		sf->prio_owed = true;
+}
+
+bool skiff__mptcp_port_gone(const ip_addr_t *local)
+{
+	struct skiff_link *l = link_of(local);
+
+	return l && l->mptcp_gone;
+}
+
+/* Tells the peer on @p sf's next segment (an ACK now, unless data goes). */
+static void prio_tell(struct skiff_mptcp_sf *sf, bool backup)
+{
+	sf->lbackup = backup;
+	sf->prio_owed = true;
+	tcp_ack_now(sf->pcb);
+	tcp_output(sf->pcb);
+}
+
+struct port_cmd {
+	unsigned port;
+	bool backup;
+	unsigned subflows; /* subflows told or closed */
+};
+
+static bool over(const struct skiff_mptcp_sf *sf, unsigned port)
+{
+	return sf && sf->pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing &&
+	       skiff__link_index_of(&sf->pcb->local_ip) == (int)port;
+}
+
+static void conn_backup(struct skiff_mptcp_conn *c, void *arg)
+{
+	struct port_cmd *cmd = arg;
+
+	if (!c->main_pcb || c->fb.failed)
+		return;
+	if (over(c->main_sf, cmd->port) && c->main_sf->lbackup != cmd->backup) {
+		prio_tell(c->main_sf, cmd->backup);
+		cmd->subflows++;
+	}
+	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+		if (over(j, cmd->port) && j->lbackup != cmd->backup) {
+			prio_tell(j, cmd->backup);
+			cmd->subflows++;
+		}
+	skiff__tcp_notify_pcb(c->main_pcb);
+}
+
+int skiff_mptcp_set_backup(unsigned port, bool backup)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct port_cmd cmd = {.port = port, .backup = backup};
+
+	if (!skiff__running())
+		SKIFF_FAIL(ENOTCONN);
+	if (port >= st->n_links)
+		SKIFF_FAIL(EINVAL);
+	st->link[port].mptcp_backup = backup;
+	skiff__mptcp_each_conn(conn_backup, &cmd);
+	return (int)cmd.subflows;
+}
+
+static void conn_withdraw(struct skiff_mptcp_conn *c, void *arg)
+{
+	struct port_cmd *cmd = arg;
+	unsigned id = cmd->port + 1, bit = 1u << (id - 1);
+	bool told = c->adv_tries[id - 1] > 0, used = false;
+	struct skiff_mptcp_sf *j, *nx;
+
+	c->adv_owed &= (uint8_t)~bit;
+	if (!c->main_pcb || c->main_sf->phase != SKIFF_MPTCP_EST || c->fb.failed)
+		return;
+	for (j = c->joins; j; j = nx) {
+		nx = j->next;
+		if (!j->pcb || j->closing ||
+		    skiff__link_index_of(&j->pcb->local_ip) != (int)cmd->port)
+			continue;
+		used = true;
+		cmd->subflows++;
+		j->closing = true;
+		if (tcp_close(j->pcb) != ERR_OK)
+			tcp_abort(j->pcb); /* frees j */
+	}
+	if (!told && !used)
+		return;
+	c->rm_owed |= (uint8_t)bit;
+	tcp_ack_now(c->main_pcb);
+	tcp_output(c->main_pcb);
+}
+
+int skiff_mptcp_withdraw(unsigned port)
+{
+	struct skiff_stack *st = &skiff__s;
+	struct port_cmd cmd = {.port = port};
+
+	if (!skiff__running())
+		SKIFF_FAIL(ENOTCONN);
+	if (port == 0 || port >= st->n_links)
+		SKIFF_FAIL(EINVAL);
+	if (st->link[port].mptcp_gone)
+		return 0;
+	st->link[port].mptcp_gone = true;
+	skiff__mptcp_each_conn(conn_withdraw, &cmd);
+	return (int)cmd.subflows;
+}
