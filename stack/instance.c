@@ -595,6 +595,7 @@ static int start(const struct skiff_config *cfg)
 	}
 	skiff__tcpglue_init();
 	skiff__mptcp_init();
+	skiff__tcp_give_up_after(0);
 	e = skiff__netif_up();
 	if (e)
 		goto out_close_umem;

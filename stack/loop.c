@@ -63,6 +63,13 @@ unsigned skiff__tx_reap(unsigned max)
 	return n;
 }
 
+unsigned char skiff__tcp_maxrtx = 12;
+
+void skiff__tcp_give_up_after(unsigned n)
+{
+	skiff__tcp_maxrtx = (unsigned char)(n >= 1 && n <= 12 ? n : 12);
+}
+
 void skiff__tx_reap_hold(bool hold)
 {
 	skiff__s.tx_reap_held = hold;

@@ -137,6 +137,11 @@ void *skiff__heap_calloc(size_t n, size_t size);
 #define TCP_WND		  (4 * 1024 * 1024)
 #define TCP_SND_BUF	  (4 * 1024 * 1024)
 #define TCP_SND_QUEUELEN  16384
+/* Retransmission timeouts in a row before lwIP gives a connection up: 12,
+ * as upstream; a variable so that a test can have it give up sooner
+ * (skiff__tcp_give_up_after(), skiff_testing.h). */
+extern unsigned char skiff__tcp_maxrtx;
+#define TCP_MAXRTX skiff__tcp_maxrtx
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 /* lwIP sends a window update the moment the application reads 4 MSS; the
  * poll loop sends it after the application's turn instead, when its

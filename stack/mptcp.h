@@ -31,6 +31,12 @@ bool skiff__mptcp_accept_join(struct tcp_pcb *pcb);
 /* The socket of @p pcb closes it (or resets it, @p abort): an MPTCP
  * connection's joins go with it. */
 void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
+/* The socket's first subflow @p old is dying: a RST taken in, or lwIP
+ * gave it up (@p purged: its segments freed already). True when an MPTCP
+ * connection goes on over a join, which becomes its first subflow (@p
+ * next; the socket moves onto it): what @p old held that the peer has not
+ * DATA_ACKed is kept in copies and written there (stack/mptcp/join.c). */
+bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **next);
 /* The socket of @p pcb shuts its sending side (our FIN queued). */
 void skiff__mptcp_shut_wr(struct tcp_pcb *pcb);
 /* Connections whose first subflow went while joins remain, and what

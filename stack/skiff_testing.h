@@ -63,6 +63,9 @@ void skiff__mptcp_corrupt_tx(uint64_t off);
 /* ... and received byte @p off is flipped before its mapping's checksum is
  * checked (the mapping fails: not delivered, MP_FAIL sent). */
 void skiff__mptcp_corrupt_rx(uint64_t off);
+/* The MPTCP connection of socket @p fd as it stands, on stderr (a test's
+ * view of a stall). */
+void skiff__mptcp_dump(int fd);
 
 /* Security associations the XDP metadata record may name (by SPI). */
 int skiff__sa_add(struct pkb_sa *sa);
@@ -78,6 +81,10 @@ void skiff__clock_advance(unsigned ms);
  * ring fills and TX stalls once it holds a ring's worth. Cleared by
  * skiff_init() and by skiff_stop() (the shutdown takes every frame back). */
 void skiff__tx_reap_hold(bool hold);
+/* lwIP gives a connection up at its @p n-th retransmission timeout in a
+ * row (1 to 12; 0: 12 again, as upstream), so that a test sees it within
+ * seconds rather than minutes. Set back by skiff_init(). */
+void skiff__tcp_give_up_after(unsigned n);
 
 /* Zero-copy buffers of @p fd that TCP still holds (their bytes not yet
  * acknowledged whole); 0 once the peer has acknowledged every send. The

@@ -79,6 +79,9 @@ struct skiff_sock {
 	bool wr_shut; /* SHUT_WR or FIN sent */
 	int err;      /* pending error (SO_ERROR), positive errno */
 	int dead_err; /* why the connection died: ECONNRESET, ECONNREFUSED, ... */
+	/* MPTCP moved the socket onto a join when lwIP freed its first
+	 * subflow: the error report that follows that free is the old one's. */
+	bool moved_err;
 	union {
 		struct tcp_pcb *tcp;
 		struct udp_pcb *udp;

@@ -472,6 +472,8 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_prio_rx, "tcp", false),
 	F(mptcp_prio_tx, "tcp", false),
 	F(mptcp_rm_addr_tx, "tcp", false),
+	F(mptcp_handover, "tcp", false),
+	F(mptcp_handover_lost, "tcp", false),
 	F(mptcp_fastclose_rx, "tcp", false),
 	F(mptcp_fastclose_tx, "tcp", false),
 	F(mptcp_rst_rx, "tcp", false),

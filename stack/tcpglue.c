@@ -7,6 +7,7 @@
  * callback of the ext arg slot is the one notice every pcb gets, whatever
  * ended it, and the socket lets go of the pcb there. */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "instance.h"
@@ -178,11 +179,43 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	return ERR_OK;
 }
 
+static void detach(struct tcp_pcb *pcb);
+
+/* MPTCP: the socket's first subflow is dying (@p purged: lwIP freed its
+ * segments already). When a join carries the connection on, the socket
+ * moves onto it: its congestion control and recovery start afresh there
+ * (the join's segments carry their send times), its zero-copy sends
+ * complete (their bytes are in skiff's copies). */
+static bool move_on(struct skiff_sock *s, bool purged)
+{
+	struct tcp_pcb *old = s->pcb.tcp, *next;
+	u32_t ts_floor = s->rec.ts_floor;
+
+	if (!old || !s->opt.mptcp || s->app_closed || !skiff__mptcp_handover(old, purged, &next))
+		return false;
+	detach(old);
+	skiff__zc_release_moved(s);
+	memset(&s->rec, 0, sizeof(s->rec));
+	s->rec.ts_floor = ts_floor;
+	s->cc.algo = SKIFF_CC_UNSET;
+	skiff__tcp_attach(s, next);
+	s->moved_err = purged;
+	skiff__notify(s);
+	return true;
+}
+
 static void on_err(void *arg, err_t err)
 {
 	struct skiff_sock *s = arg;
 
 	if (!s)
+		return;
+	if (s->moved_err) {
+		s->moved_err = false;
+		return; /* the first subflow's, which the socket left */
+	}
+	/* A RST comes before lwIP frees the pcb (its segments still there). */
+	if (err == ERR_RST && s->state == SKIFF_TS_CONNECTED && move_on(s, false))
 		return;
 	/* The pcb is gone (or going): never touch it again. */
 	s->pcb.tcp = NULL;
@@ -215,6 +248,10 @@ static void pcb_destroyed(u8_t id, void *data)
 
 	(void)id;
 	if (!s)
+		return;
+	/* lwIP gave the connection up (retransmissions, keepalive): an error
+	 * report follows this free. */
+	if (s->state == SKIFF_TS_CONNECTED && move_on(s, true))
 		return;
 	s->pcb.tcp = NULL;
 	if (s->state != SKIFF_TS_DEAD && s->state != SKIFF_TS_NEW)

@@ -85,6 +85,19 @@ void skiff__zc_release_acked(struct skiff_sock *s)
 		zc_sock_acked(s->zc.zs, s->zc.q_head ? zcb(s->zc.q_head)->id : id + 1);
 }
 
+void skiff__zc_release_moved(struct skiff_sock *s)
+{
+	uint32_t id = 0;
+	bool popped = false;
+
+	while (s->zc.q_head) {
+		id = zq_pop_free(s);
+		popped = true;
+	}
+	if (popped && s->zc.zs)
+		zc_sock_acked(s->zc.zs, id + 1);
+}
+
 void skiff__zc_release_all(struct skiff_sock *s, bool aborted)
 {
 	if (aborted && s->zc.zs && s->zc.q_head)

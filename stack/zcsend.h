@@ -33,6 +33,10 @@ void skiff__zc_release_acked(struct skiff_sock *s);
  * peer never acknowledged are reported ABORTED; acknowledged ones still
  * complete plainly when their frames come back). */
 void skiff__zc_release_all(struct skiff_sock *s, bool aborted);
+/* MPTCP moved the connection onto another subflow, its data not yet
+ * acknowledged kept in copies (stack/mptcp/): every buffer goes, each
+ * send completes plainly (skiff, not the buffer, holds its bytes now). */
+void skiff__zc_release_moved(struct skiff_sock *s);
 /* The application closed the socket: outstanding sends still complete. */
 void skiff__zc_sock_close(struct skiff_sock *s);
 /* Sends or buffers still outstanding: the struct must stay. */

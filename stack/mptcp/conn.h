@@ -434,6 +434,11 @@ void skiff__mptcp_rtx_free(struct skiff_mptcp_conn *c);
 void skiff__mptcp_sf_gone(struct skiff_mptcp_sf *sf);
 /* A join goes stale (two RTOs deep) or comes back (an ACK moved). */
 void skiff__mptcp_join_stale(struct skiff_mptcp_sf *sf, bool stale);
+/* The first subflow of @p c is dying: its data not DATA_ACKed kept in
+ * copies for the next one (reinjection writes them there). With @p
+ * purged (its segments freed already) only a check that its stale rounds
+ * moved everything onto joins. False when some of it would be lost. */
+bool skiff__mptcp_main_keep(struct skiff_mptcp_conn *c, bool purged);
 /* The first subflow goes stale (a second retransmission timeout in a
  * row, joins open) or comes back (an ACK moved on it). */
 void skiff__mptcp_main_stale(struct skiff_mptcp_sf *sf, bool stale);

@@ -4,11 +4,14 @@
  * MPTCP state (its SYN offered nothing, or skiff declined it) or whose
  * state fell back is TCP, as its peer sees it. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <skiff/skiff.h>
 
+#include "mptcp.h"
 #include "mptcp/conn.h"
+#include "sock.h"
 
 #include "lwip/priv/tcp_priv.h"
 
@@ -102,4 +105,58 @@ int skiff__mptcp_sf_query(const struct tcp_pcb *pcb, bool asked, const struct sk
 	if (info)
 		conn_info(pcb, sf, info);
 	return 0;
+}
+
+/* ---- a test's view of the connection (skiff_testing.h) ----------------------------- */
+
+static void dump_sf(const char *what, const struct skiff_mptcp_sf *sf)
+{
+	const struct tcp_pcb *p = sf->pcb;
+
+	if (!p) {
+		fprintf(stderr, "    %s: no pcb\n", what);
+		return;
+	}
+	fprintf(stderr,
+		"    %s: phase %d state %d stale %d closing %d backup %d/%d nrtx %u persist %u/%u "
+		"snd_wnd %u cwnd %u queued %u unsent %s unacked %s sndbuf %u srtt %u us extents "
+		"%u rto %d\n",
+		what, (int)sf->phase, (int)p->state, sf->stale, sf->closing, sf->backup,
+		sf->lbackup, (unsigned)p->nrtx, (unsigned)p->persist_backoff,
+		(unsigned)p->persist_probe, (unsigned)p->snd_wnd, (unsigned)p->cwnd,
+		(unsigned)(p->snd_lbb - p->lastack), p->unsent ? "yes" : "no",
+		p->unacked ? "yes" : "no", (unsigned)tcp_sndbuf(p), (unsigned)sf->srtt_us,
+		sf->nsmap, (int)p->rto);
+}
+
+void skiff__mptcp_dump(int fd)
+{
+	struct skiff_sock *s = skiff__sock_get(fd);
+	const struct skiff_mptcp_sf *sf;
+	const struct skiff_mptcp_conn *c;
+	unsigned nrtx = 0, pending = 0;
+
+	if (!s || s->kind != SKIFF_SK_TCP || !s->pcb.tcp ||
+	    !(sf = skiff__mptcp_sf_of(s->pcb.tcp)) || !(c = sf->conn)) {
+		fprintf(stderr, "  mptcp dump: no MPTCP connection on %d\n", fd);
+		return;
+	}
+	for (const struct skiff_mptcp_rtx *r = c->rtx; r; r = r->next) {
+		nrtx++;
+		pending += !r->reinjected && (!r->sf || r->sf->stale);
+	}
+	fprintf(stderr,
+		"  mptcp dump: multi %d snd_data_nxt +%llu acked +%llu wr +%llu fin %d/+%llu "
+		"main_rj %d/+%llu rcv_data_nxt +%llu copies %u (%u to reinject) queued %d more %d "
+		"tx_limit %zu nooo %u\n",
+		c->multi, (unsigned long long)(c->snd_data_nxt - c->local_idsn),
+		(unsigned long long)(c->snd_data_acked - c->local_idsn),
+		(unsigned long long)(c->wr_dsn - c->local_idsn), c->fin_queued,
+		(unsigned long long)(c->fin_dsn - c->local_idsn), c->main_rj,
+		(unsigned long long)(c->main_rj_dsn - c->local_idsn),
+		(unsigned long long)(c->rcv_data_nxt - c->remote_idsn), nrtx, pending,
+		c->reinject_queued, c->reinject_more, skiff__mptcp_tx_limit(c->main_pcb), c->nooo);
+	dump_sf("first", c->main_sf);
+	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+		dump_sf("join", j);
 }

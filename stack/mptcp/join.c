@@ -16,9 +16,11 @@
  * Lifetime: the connection-level state goes with the last subflow. When
  * the application closes (or resets) the first subflow its joins are
  * closed (reset) with it; when the first subflow goes by itself (a reset,
- * a timeout) its joins are reset at the end of that poll round (never
- * from inside lwIP's own walks: skiff__mptcp_reap()). A join the peer
- * closes is closed at once. */
+ * a timeout) while the connection is open, a join takes its place and
+ * the socket moves onto it (skiff__mptcp_handover()); failing that, its
+ * joins are reset at the end of that poll round (never from inside lwIP's
+ * own walks: skiff__mptcp_reap()). A join the peer closes is closed at
+ * once. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -754,6 +756,62 @@ void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort)
 		if (abort || tcp_close(j->pcb) != ERR_OK)
 			tcp_abort(j->pcb);
 	}
+}
+
+/* A join that may carry the connection on: established, open; the best
+ * one neither stale nor backup. */
+static bool may_carry(const struct skiff_mptcp_sf *j)
+{
+	return j->pcb && j->phase == SKIFF_MPTCP_EST && !j->closing &&
+	       (j->pcb->state == ESTABLISHED || j->pcb->state == CLOSE_WAIT);
+}
+
+static unsigned carry_rank(const struct skiff_mptcp_sf *j)
+{
+	return (j->stale ? 2u : 0u) + (j->backup || j->lbackup ? 1u : 0u);
+}
+
+bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **next)
+{
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(old), *pick = NULL, **pp;
+	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
+
+	if (!c || sf->join || c->main_sf != sf || sf->phase != SKIFF_MPTCP_EST || c->fb.failed ||
+	    c->fastclose || c->fin_queued || c->app_closed ||
+	    (old->state != ESTABLISHED && old->state != CLOSE_WAIT))
+		return false;
+	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
+		if (may_carry(j) && (!pick || carry_rank(j) < carry_rank(pick)))
+			pick = j;
+	if (!pick)
+		return false;
+	if (!skiff__mptcp_main_keep(c, purged)) {
+		skiff__s.stats.mptcp_handover_lost++;
+		return false;
+	}
+	for (pp = &c->joins; *pp; pp = &(*pp)->next)
+		if (*pp == pick) {
+			*pp = pick->next;
+			break;
+		}
+	pick->next = NULL;
+	pick->join = false;
+	/* The socket's reads give its window now: what it was owed, at once. */
+	if (pick->owed)
+		skiff__tcp_recved(pick->pcb, pick->owed);
+	pick->owed = 0;
+	sf->closing = true;
+	c->main_sf = pick;
+	c->main_pcb = pick->pcb;
+	c->main_rj = false;
+	/* Data the old one brought, still out of order: no window to give
+	 * back to it any more. */
+	for (unsigned i = 0; i < c->nooo; i++)
+		c->ooo[i].from_main = false;
+	skiff__s.stats.mptcp_handover++;
+	skiff__mptcp_reinject_later(c);
+	*next = pick->pcb;
+	return true;
 }
 
 void skiff__mptcp_join_unlink(struct skiff_mptcp_sf *sf)

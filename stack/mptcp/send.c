@@ -439,21 +439,18 @@ static uint64_t dsn_max(uint64_t a, uint64_t b)
 	return (int64_t)(a - b) > 0 ? a : b;
 }
 
-/* The first subflow of @p c is stale: what it holds (sent or not) that
- * the peer has not DATA_ACKed goes again on joins, once, from lwIP's own
- * segments (the first subflow keeps them, and sends them itself if its
- * path comes back; the peer drops what reaches it twice). */
-static void main_to_joins(struct skiff_mptcp_conn *c)
+/* The data of the first subflow of @p c (its segments sent or not), from
+ * data sequence @p from on, piece by piece (a segment's bytes past @p
+ * from) to @p fn, in order, until it returns false. */
+static void main_pieces(struct skiff_mptcp_conn *c, uint64_t from,
+			bool (*fn)(struct skiff_mptcp_conn *c, uint64_t dsn, const uint8_t *data,
+				   uint16_t n))
 {
 	static uint8_t buf[0xffff];
-	struct skiff_stack *st = &skiff__s;
-	struct tcp_pcb *main = c->main_pcb, *j;
+	struct tcp_pcb *main = c->main_pcb;
 	struct skiff_mptcp_sf *m = c->main_sf;
-	uint64_t from = c->main_rj ? dsn_max(c->snd_data_acked, c->main_rj_dsn) : c->snd_data_acked;
 	struct tcp_seg *q[2] = {main->unacked, main->unsent};
 
-	if (!c->multi)
-		go_multi(c);
 	for (unsigned k = 0; k < 2; k++)
 		for (struct tcp_seg *seg = q[k]; seg; seg = seg->next) {
 			uint32_t seq = lwip_ntohl(seg->tcphdr->seqno), room;
@@ -467,26 +464,95 @@ static void main_to_joins(struct skiff_mptcp_conn *c)
 				continue;
 			off = (uint16_t)((int64_t)(from - dsn) > 0 ? from - dsn : 0);
 			n = (uint16_t)(seg->len - off);
-			/* The join the scheduler would pick (none: no room). */
-			if (!(j = best_join(c, (struct cand){0}).pcb) || tcp_sndbuf(j) < n) {
-				c->reinject_more = true;
-				goto out;
-			}
 			if (pbuf_copy_partial(seg->p, buf, n, seg->p->tot_len - seg->len + off) !=
-			    n)
-				goto out;
-			c->wr_dsn = dsn + off;
-			if (skiff__tcp_write(j, buf, n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
-				c->reinject_more = true;
-				goto out;
-			}
-			tcp_output(j);
-			from = c->main_rj_dsn = dsn + off + n;
-			c->main_rj = true;
-			st->stats.mptcp_main_reinject_bytes += n;
+				    n ||
+			    !fn(c, dsn + off, buf, n))
+				return;
+			from = dsn + off + n;
 		}
-out:
+}
+
+/* Where the first subflow's data not yet moved elsewhere begins. */
+static uint64_t main_unmoved(const struct skiff_mptcp_conn *c)
+{
+	return c->main_rj ? dsn_max(c->snd_data_acked, c->main_rj_dsn) : c->snd_data_acked;
+}
+
+/* One piece of a stale first subflow's data onto the join the scheduler
+ * would pick (none, or no room: the rest at a later round). */
+static bool piece_to_join(struct skiff_mptcp_conn *c, uint64_t dsn, const uint8_t *data, uint16_t n)
+{
+	struct tcp_pcb *j = best_join(c, (struct cand){0}).pcb;
+
+	if (!j || tcp_sndbuf(j) < n) {
+		c->reinject_more = true;
+		return false;
+	}
+	c->wr_dsn = dsn;
+	if (skiff__tcp_write(j, data, n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+		c->reinject_more = true;
+		return false;
+	}
+	tcp_output(j);
+	c->main_rj_dsn = dsn + n;
+	c->main_rj = true;
+	skiff__s.stats.mptcp_main_reinject_bytes += n;
+	return true;
+}
+
+/* The first subflow of @p c is stale: what it holds (sent or not) that
+ * the peer has not DATA_ACKed goes again on joins, once, from lwIP's own
+ * segments (the first subflow keeps them, and sends them itself if its
+ * path comes back; the peer drops what reaches it twice). */
+static void main_to_joins(struct skiff_mptcp_conn *c)
+{
+	if (!c->multi)
+		go_multi(c);
+	main_pieces(c, main_unmoved(c), piece_to_join);
 	c->wr_dsn = c->snd_data_nxt;
+}
+
+/* One piece of a dying first subflow's data kept in a copy that no
+ * subflow carries: reinjection writes it on the new first subflow. */
+static bool piece_keep(struct skiff_mptcp_conn *c, uint64_t dsn, const uint8_t *data, uint16_t n)
+{
+	if (rtx_keep(c, NULL, dsn, data, n)) {
+		skiff__s.stats.mptcp_reinject_nomem++;
+		c->reinject_more = true; /* (read as: not all kept) */
+		return false;
+	}
+	skiff__s.stats.mptcp_main_reinject_bytes += n;
+	return true;
+}
+
+/* The data sequence number past the last byte the first subflow of @p c
+ * took (its extents once multi, else its implicit mapping). */
+static uint64_t main_end(const struct skiff_mptcp_conn *c)
+{
+	const struct skiff_mptcp_sf *m = c->main_sf;
+	uint64_t end = c->snd_data_acked;
+
+	if (!c->multi)
+		return c->local_idsn + 1 + write_rel(c->main_pcb, m);
+	for (unsigned i = 0; i < m->nsmap; i++)
+		end = dsn_max(end, m->smap[i].dsn + m->smap[i].len);
+	return end;
+}
+
+bool skiff__mptcp_main_keep(struct skiff_mptcp_conn *c, bool purged)
+{
+	uint64_t from = main_unmoved(c);
+
+	if (purged)
+		/* Its segments are freed: only data already moved onto joins
+		 * (its stale rounds) may be left behind. */
+		return (int64_t)(main_end(c) - from) <= 0;
+	if (!c->multi)
+		go_multi(c);
+	c->reinject_more = false;
+	main_pieces(c, from, piece_keep);
+	c->wr_dsn = c->snd_data_nxt;
+	return !c->reinject_more;
 }
 
 bool skiff__mptcp_joins_may_close(const struct skiff_mptcp_conn *c)

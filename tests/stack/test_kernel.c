@@ -859,6 +859,23 @@ static void test_mptcp_join_path_cut(void)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
+/* A send that stalls for 20 s fails (SO_SNDTIMEO) rather than waiting for
+ * lwIP to give up; what the MPTCP connection looked like then goes to
+ * stderr. */
+static void stall_fails(int fd)
+{
+	struct timeval tv = {.tv_sec = 20};
+
+	CU_ASSERT(skiff_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0);
+}
+
+static bool sent_or_dump(int fd, bool ok)
+{
+	if (!ok)
+		skiff__mptcp_dump(fd);
+	return ok;
+}
+
 /* After a Linux client with a join uploaded 32 MiB (@p mine's up half,
  * on @p fd), skiff sends 32 MiB back over both subflows while @p c cuts
  * the join's path (or the first subflow's, @p first): that subflow's
@@ -875,8 +892,10 @@ static void send_through_cut(int fd, int lfd, uint64_t bytes, struct st_two_way 
 	pthread_t th;
 
 	skiff_get_stats(&st0);
+	stall_fails(fd);
 	CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, c) == 0);
-	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine->down) == 0);
+	CU_ASSERT(
+		sent_or_dump(fd, st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine->down) == 0));
 	pthread_join(th, NULL);
 	CU_ASSERT(skiff_close(fd) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
@@ -2007,6 +2026,130 @@ static bool send_range(int fd, uint64_t seed, uint64_t off, uint64_t end)
 	return true;
 }
 
+/* The first subflow reset mid-transfer (issue #18: the connection
+ * outlives its first subflow): a Linux client joins across the second
+ * link and uploads 32 MiB; skiff sends 32 MiB back, what reaches Linux
+ * shaped to 200 Mbit/s a link so that the first subflow holds data; 300
+ * ms in, Linux's end of the first link answers any TCP segment but a RST
+ * with a RST (iptables REJECT), as a middlebox or a peer that lost the
+ * subflow would. skiff's first subflow takes the RST: what it held that
+ * Linux had not DATA_ACKed is kept in copies, the socket moves onto the
+ * join, and the rest of the download, the DATA_FIN and the close go
+ * there. Both streams whole (SHA-256). */
+static void test_mptcp_two_ports_first_reset(void)
+{
+	static const char rule[] = "INPUT -i %s -p tcp ! --tcp-flags RST RST -j REJECT "
+				   "--reject-with tcp-reset";
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct path_cut cut = {.ms = 300};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st0, st;
+	char r[120];
+	pthread_t th;
+	int lfd, fd;
+
+	two_links_up("mp1rst", 1);
+	k_shape_links(200, false);
+	snprintf(r, sizeof(r), rule, K.net.ifname[1]);
+	snprintf(cut.cut, sizeof(cut.cut), "iptables -I %s", r);
+	snprintf(cut.restore, sizeof(cut.restore), "iptables -D %s", r);
+	fd = mptcp_accept_child(&j, &lfd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	skiff_get_stats(&st0);
+	stall_fails(fd);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
+	CU_ASSERT(sent_or_dump(fd,
+			       st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0));
+	pthread_join(th, NULL);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	tk_note("first subflow reset at %u ms: 32 MiB down in %.2f s; handed over %llu (lost "
+		"%llu), %llu of its bytes kept and sent again, %llu bytes out on the join (of "
+		"which after the reset: the rest), first subflow stale before %llu, map mismatch "
+		"%llu",
+		cut.ms, theirs.down.seconds, (unsigned long long)st.mptcp_handover,
+		(unsigned long long)st.mptcp_handover_lost,
+		(unsigned long long)st.mptcp_main_reinject_bytes,
+		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
+		(unsigned long long)st.mptcp_main_stale, (unsigned long long)st.mptcp_map_mismatch);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	TK_ASSERT_EQ(st.mptcp_handover, 1);
+	TK_ASSERT_EQ(st.mptcp_handover_lost, 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+/* The first subflow given up (issue #18: the connection outlives its
+ * first subflow): as test_mptcp_two_ports_first_reset, but Linux's end of
+ * the first link goes down for good 300 ms into the first 16 MiB of the
+ * download, and lwIP gives a subflow up at its 3rd retransmission timeout
+ * in a row instead of its 12th (minutes). The first subflow goes stale at
+ * its second, its data moves onto the join; when lwIP frees it, the
+ * socket moves onto the join, which takes the last 16 MiB and the close. */
+static void test_mptcp_two_ports_first_link_gone(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 32 * ST_MIB};
+	struct path_cut cut = {.ms = 300};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st;
+	long long t0, end;
+	pthread_t th;
+	int lfd, fd;
+
+	two_links_up("mp1gone", 1);
+	k_shape_links(200, false);
+	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", K.net.ifname[1]);
+	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.net.ifname[1]);
+	fd = mptcp_accept_child(&j, &lfd);
+	skiff__tcp_give_up_after(3);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	stall_fails(fd);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
+	t0 = st_now_ms();
+	CU_ASSERT(sent_or_dump(fd, send_range(fd, ST_SEED_DOWN, 0, j.bytes / 2)));
+	pthread_join(th, NULL);
+	/* lwIP gives the first subflow up a few seconds after the cut. */
+	end = st_now_ms() + 15000;
+	do {
+		skiff_poll(10);
+		skiff_get_stats(&st);
+	} while (!st.mptcp_handover && !st.mptcp_handover_lost && st_now_ms() < end);
+	tk_note("handed over after %lld ms (%llu; lost %llu)", st_now_ms() - t0,
+		(unsigned long long)st.mptcp_handover, (unsigned long long)st.mptcp_handover_lost);
+	CU_ASSERT(sent_or_dump(fd, send_range(fd, ST_SEED_DOWN, j.bytes / 2, j.bytes)));
+	CU_ASSERT(skiff_close(fd) == 0);
+	mine.down.bytes = j.bytes;
+	mine.down.bad = 0;
+	st_pattern_digest(ST_SEED_DOWN, j.bytes, mine.down.digest);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	skiff_get_stats(&st);
+	tk_note("first link down at %u ms: 32 MiB down in %.2f s; first subflow stale %llu, %llu "
+		"of its bytes sent again on the join; handed over %llu (lost %llu); map mismatch "
+		"%llu",
+		cut.ms, theirs.down.seconds, (unsigned long long)st.mptcp_main_stale,
+		(unsigned long long)st.mptcp_main_reinject_bytes,
+		(unsigned long long)st.mptcp_handover, (unsigned long long)st.mptcp_handover_lost,
+		(unsigned long long)st.mptcp_map_mismatch);
+	CU_ASSERT(st.mptcp_main_stale >= 1);
+	TK_ASSERT_EQ(st.mptcp_handover, 1);
+	TK_ASSERT_EQ(st.mptcp_handover_lost, 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
 /* MP_PRIO from skiff (RFC 8684 3.3.8; skiff_mptcp_set_backup()): a
  * Linux client joins across the second link; before it has sent much,
  * skiff makes its second port backup. Linux takes the MP_PRIO and keeps
@@ -2830,6 +2973,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_lowest_rtt),
 	TK_TEST(test_mptcp_two_ports_backup),
 	TK_TEST(test_mptcp_two_ports_withdraw),
+	TK_TEST(test_mptcp_two_ports_first_reset),
+	TK_TEST(test_mptcp_two_ports_first_link_gone),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),

@@ -877,9 +877,10 @@ def case_mptcp_join_data(n):
 
 def case_mptcp_join_orphan(n):
     """@n connections, each with a join: the first subflow reset by us
-    (in window). The stack must reset the join too, not leave it open
-    without the connection it belonged to."""
-    out = {"joined": 0, "join_rst": 0}
+    (in window). The connection must go on over the join (RFC 8684: a
+    connection lives while one of its subflows does): no RST on it, and
+    100 bytes sent there next are ACKed."""
+    out = {"joined": 0, "join_rst": 0, "join_carried": 0}
     for i in range(n):
         c = mp_connect()
         if not c or not c["mpc"]:
@@ -890,8 +891,10 @@ def case_mptcp_join_orphan(n):
         out["joined"] += 1
         mark = len(rx)
         send([mp_seg(c, 0x04, b"")])
-        got = answers(mark, lambda e: tcp_to(e, j["sport"]) and e[TCP].flags.R, 1.0)
+        got = answers(mark, lambda e: tcp_to(e, j["sport"]) and e[TCP].flags.R, 0.5)
         out["join_rst"] += bool(got)
+        out["join_carried"] += mp_send(j, b"j" * 100,
+                                       opts=pad4(dss(c["dack"], c["dsn"], j["rel"] + 1, 100)))
     return out
 
 
