@@ -378,6 +378,20 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 			if (c->joins && c->main_pcb)
 				skiff__tcp_notify_pcb(c->main_pcb);
 		}
+		/* The connection's window (3.3.4): the rightmost edge any
+		 * subflow's ACK showed, its DATA_ACK plus its window, as
+		 * Linux keeps its msk->wnd_end (a receiver does not move
+		 * the edge back). */
+		if ((TCPH_FLAGS(hdr) & (TCP_ACK | TCP_SYN)) == TCP_ACK) {
+			uint64_t end = ack + ((uint64_t)hdr->wnd << pcb->snd_scale);
+
+			if (!c->wnd_end_set || (int64_t)(end - c->wnd_end) > 0) {
+				c->wnd_end = end;
+				c->wnd_end_set = true;
+				if (c->joins && c->main_pcb)
+					skiff__tcp_notify_pcb(c->main_pcb);
+			}
+		}
 	}
 	if (!(m->flags & PKB_DSS_MAP))
 		return ERR_OK;
@@ -906,11 +920,13 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 		/* Our data's mapping (send.c keeps it once a join carries
 		 * data too); a join's FIN carries no DATA_FIN: a DATA_ACK
 		 * alone on it. */
-		if (!sf->join && c->joins && pcb->nrtx >= 2) {
+		if (!sf->join && c->joins && (pcb->nrtx >= 2 || SKIFF_MPTCP_PROBING_DEAD(pcb, c))) {
 			/* The first subflow's second retransmission timeout in
-			 * a row: stale, its data goes on the joins (send.c);
-			 * each later one sends there what it took since (a
-			 * zero-copy send) and a join's DATA_FIN again. */
+			 * a row (or second window probe while the connection's
+			 * window is open: SKIFF_MPTCP_PROBING_DEAD): stale, its
+			 * data goes on the joins (send.c); each later one sends
+			 * there what it took since (a zero-copy send) and a
+			 * join's DATA_FIN again. */
 			if (!sf->stale)
 				skiff__mptcp_main_stale(sf, true);
 			else

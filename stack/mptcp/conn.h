@@ -145,8 +145,10 @@ struct skiff_mptcp_conn {
 	bool eof_told;	    /* ... and everything before it: the socket read its end */
 	uint64_t data_fin_seq;
 	uint64_t snd_data_acked; /* the peer's highest DATA_ACK */
-	uint64_t rcv_data_nxt;	 /* the next data sequence number the socket is owed */
-	uint64_t data_ack_sent;	 /* our last DATA_ACK (once data_ack_told) */
+	uint64_t wnd_end;	 /* the right edge of its window (once wnd_end_set) */
+	bool wnd_end_set;
+	uint64_t rcv_data_nxt;	/* the next data sequence number the socket is owed */
+	uint64_t data_ack_sent; /* our last DATA_ACK (once data_ack_told) */
 	bool data_ack_told;
 	/* Subflows (join.c): the first one, whose pcb the socket holds, and
 	 * the joins (MP_JOIN, 3.2), which only receive; how many hold the
@@ -296,6 +298,21 @@ struct skiff_mptcp_sf {
 	struct pkb_ext_mptcp fixed;
 	uint8_t fixed_len;
 };
+
+/* The pcb of subflow @p sf of @p c (the first subflow's state does not
+ * hold it: the connection does). */
+static inline struct tcp_pcb *skiff__mptcp_sf_pcb(const struct skiff_mptcp_conn *c,
+						  const struct skiff_mptcp_sf *sf)
+{
+	return sf == c->main_sf ? c->main_pcb : sf->pcb;
+}
+
+/* A subflow's second window probe while the connection's window is open
+ * (another subflow's ACK showed it): the zero window it showed when its
+ * path went is old news, and will not open. */
+#define SKIFF_MPTCP_PROBING_DEAD(pcb, c)                                                           \
+	((pcb)->persist_backoff && (pcb)->persist_probe >= 2 && (c)->wnd_end_set &&                \
+	 (int64_t)((c)->wnd_end - (c)->snd_data_acked) > 0)
 
 /* The MPTCP options of one received segment, gathered by the option walk. */
 struct skiff_mptcp_rx {

@@ -109,9 +109,10 @@ int skiff__mptcp_sf_query(const struct tcp_pcb *pcb, bool asked, const struct sk
 
 /* ---- a test's view of the connection (skiff_testing.h) ----------------------------- */
 
-static void dump_sf(const char *what, const struct skiff_mptcp_sf *sf)
+static void dump_sf(const char *what, const struct skiff_mptcp_conn *c,
+		    const struct skiff_mptcp_sf *sf)
 {
-	const struct tcp_pcb *p = sf->pcb;
+	const struct tcp_pcb *p = skiff__mptcp_sf_pcb(c, sf);
 
 	if (!p) {
 		fprintf(stderr, "    %s: no pcb\n", what);
@@ -156,7 +157,7 @@ void skiff__mptcp_dump(int fd)
 		(unsigned long long)(c->main_rj_dsn - c->local_idsn),
 		(unsigned long long)(c->rcv_data_nxt - c->remote_idsn), nrtx, pending,
 		c->reinject_queued, c->reinject_more, skiff__mptcp_tx_limit(c->main_pcb), c->nooo);
-	dump_sf("first", c->main_sf);
+	dump_sf("first", c, c->main_sf);
 	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		dump_sf("join", j);
+		dump_sf("join", c, j);
 }

@@ -714,13 +714,16 @@ static err_t join_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 }
 
 /* lwIP's slow-timer visit: a join whose data met a second retransmission
- * timeout in a row is stale (its data goes again on the first subflow). */
+ * timeout in a row (or its second window probe while the connection's
+ * window is open: SKIFF_MPTCP_PROBING_DEAD) is stale (its data goes again
+ * on the first subflow). */
 static err_t join_poll(void *arg, struct tcp_pcb *pcb)
 {
 	struct skiff_mptcp_sf *sf = tcp_ext_arg_get(pcb, ext_id);
 
 	(void)arg;
-	if (sf && sf->conn && pcb->unacked && pcb->nrtx >= 2)
+	if (sf && sf->conn &&
+	    ((pcb->unacked && pcb->nrtx >= 2) || SKIFF_MPTCP_PROBING_DEAD(pcb, sf->conn)))
 		skiff__mptcp_join_stale(sf, true);
 	return ERR_OK;
 }

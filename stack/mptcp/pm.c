@@ -53,12 +53,14 @@ bool skiff__mptcp_port_gone(const ip_addr_t *local)
 }
 
 /* Tells the peer on @p sf's next segment (an ACK now, unless data goes). */
-static void prio_tell(struct skiff_mptcp_sf *sf, bool backup)
+static void prio_tell(struct skiff_mptcp_conn *c, struct skiff_mptcp_sf *sf, bool backup)
 {
+	struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
+
 	sf->lbackup = backup;
 	sf->prio_owed = true;
-	tcp_ack_now(sf->pcb);
-	tcp_output(sf->pcb);
+	tcp_ack_now(pcb);
+	tcp_output(pcb);
 }
 
 struct port_cmd {
@@ -67,10 +69,12 @@ struct port_cmd {
 	unsigned subflows; /* subflows told or closed */
 };
 
-static bool over(const struct skiff_mptcp_sf *sf, unsigned port)
+static bool over(const struct skiff_mptcp_conn *c, const struct skiff_mptcp_sf *sf, unsigned port)
 {
-	return sf && sf->pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing &&
-	       skiff__link_index_of(&sf->pcb->local_ip) == (int)port;
+	const struct tcp_pcb *pcb = sf ? skiff__mptcp_sf_pcb(c, sf) : NULL;
+
+	return pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing &&
+	       skiff__link_index_of(&pcb->local_ip) == (int)port;
 }
 
 static void conn_backup(struct skiff_mptcp_conn *c, void *arg)
@@ -79,13 +83,13 @@ static void conn_backup(struct skiff_mptcp_conn *c, void *arg)
 
 	if (!c->main_pcb || c->fb.failed)
 		return;
-	if (over(c->main_sf, cmd->port) && c->main_sf->lbackup != cmd->backup) {
-		prio_tell(c->main_sf, cmd->backup);
+	if (over(c, c->main_sf, cmd->port) && c->main_sf->lbackup != cmd->backup) {
+		prio_tell(c, c->main_sf, cmd->backup);
 		cmd->subflows++;
 	}
 	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		if (over(j, cmd->port) && j->lbackup != cmd->backup) {
-			prio_tell(j, cmd->backup);
+		if (over(c, j, cmd->port) && j->lbackup != cmd->backup) {
+			prio_tell(c, j, cmd->backup);
 			cmd->subflows++;
 		}
 	skiff__tcp_notify_pcb(c->main_pcb);

@@ -264,11 +264,13 @@ static bool regular_up(const struct skiff_mptcp_conn *c)
 {
 	const struct skiff_mptcp_sf *sf = c->main_sf;
 
-	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false)
-		if (sf->pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing && !sf->stale &&
-		    !is_backup(sf) &&
-		    (sf->pcb->state == ESTABLISHED || sf->pcb->state == CLOSE_WAIT))
+	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false) {
+		const struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
+
+		if (pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing && !sf->stale &&
+		    !is_backup(sf) && (pcb->state == ESTABLISHED || pcb->state == CLOSE_WAIT))
 			return true;
+	}
 	return false;
 }
 
@@ -374,17 +376,19 @@ size_t skiff__mptcp_tx_limit(const struct tcp_pcb *main)
 		return SIZE_MAX;
 	/* The peer's receive window is one for the connection, from its
 	 * DATA_ACK on (3.3.4): Linux drops data past it at the data level
-	 * (NoDSSInWindow), however its subflows ACKed it. Each subflow
-	 * carries the window; the smallest is taken, but not a stale
-	 * subflow's (its last ACK is old: a cut path's window would hold
-	 * the connection at whatever it was when the path went). */
+	 * (NoDSSInWindow), however its subflows ACKed it. Its right edge
+	 * is the rightmost any subflow's ACK showed (conn.c). Before the
+	 * first DATA_ACK: the smallest window a subflow that is not stale
+	 * carries. */
+	next = c->multi ? c->snd_data_nxt : c->local_idsn + 1 + write_rel(main, c->main_sf);
+	if (c->wnd_end_set)
+		return (int64_t)(c->wnd_end - next) > 0 ? (size_t)(c->wnd_end - next) : 0;
 	wnd = c->main_sf->stale ? UINT32_MAX : main->snd_wnd;
 	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
 		if (j->pcb && j->phase == SKIFF_MPTCP_EST && !j->stale && j->pcb->snd_wnd < wnd)
 			wnd = j->pcb->snd_wnd;
 	if (wnd == UINT32_MAX)
 		wnd = main->snd_wnd; /* every subflow stale */
-	next = c->multi ? c->snd_data_nxt : c->local_idsn + 1 + write_rel(main, c->main_sf);
 	edge = c->snd_data_acked + wnd;
 	return (int64_t)(edge - next) > 0 ? (size_t)(edge - next) : 0;
 }
