@@ -235,6 +235,141 @@ static void test_kernel_client_v6_64mib_each_way(void)
 	kernel_client_to_skiff(AF_INET6, 0, BIG, false);
 }
 
+/* A Linux receiver whose window closes: a small receive buffer, nothing
+ * read for 3 s, then the whole stream read and checked. */
+static int k_server_slow_reader(struct kjob *j)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	int lfd = socket(AF_INET, SOCK_STREAM, j->proto), fd, small = 4096, one = 1;
+	struct st_xfer x;
+	char ready = 'r';
+
+	if (lfd < 0)
+		return 2;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(lfd, 4))
+		return 2;
+	st_child_report(&ready, 1);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 3;
+	close(lfd);
+	usleep(3000 * 1000);
+	if (st_kernel_recv_stream(fd, ST_SEED_UP, &x))
+		return 4;
+	close(fd);
+	st_child_report(&x, sizeof(x));
+	return 0;
+}
+
+static char zwp_pcap[64];
+
+static void tweak_pcap(struct skiff_config *c)
+{
+	c->pcap_path = zwp_pcap;
+}
+
+/* Every one-byte TCP segment skiff sent to PEER_IP4:PORT in capture
+ * @p path (Ethernet, IPv4) against stream @p seed: how many, to @p n, and
+ * how many carried another byte than the stream's at their sequence
+ * number (counted from skiff's SYN). */
+static unsigned probes_wrong(const char *path, uint64_t seed, unsigned *n)
+{
+	uint8_t hdr[16], f[2048];
+	uint32_t isn = 0, peer, stack;
+	unsigned bad = 0;
+	bool syn = false;
+	FILE *fp = fopen(path, "rb");
+
+	*n = 0;
+	CU_ASSERT_FATAL(fp != NULL);
+	inet_pton(AF_INET, PEER_IP4, &peer);
+	inet_pton(AF_INET, STACK_IP4, &stack);
+	CU_ASSERT_FATAL(fread(f, 1, 24, fp) == 24); /* the file's header */
+	while (fread(hdr, 1, 16, fp) == 16) {
+		uint32_t incl, seq;
+		const uint8_t *ip = f + 14, *tcp;
+		unsigned ihl, doff, len;
+		uint8_t want;
+
+		memcpy(&incl, hdr + 8, 4);
+		if (incl > sizeof(f) || fread(f, 1, incl, fp) != incl)
+			break;
+		if (incl < 54 || f[12] != 0x08 || f[13] != 0x00 || ip[9] != IPPROTO_TCP ||
+		    memcmp(ip + 12, &stack, 4) || memcmp(ip + 16, &peer, 4))
+			continue;
+		ihl = (ip[0] & 15u) * 4;
+		tcp = ip + ihl;
+		if ((unsigned)(tcp - f) + 20 > incl || (tcp[2] << 8 | tcp[3]) != PORT)
+			continue;
+		doff = (tcp[12] >> 4) * 4u;
+		len = (unsigned)(ip[2] << 8 | ip[3]) - ihl - doff;
+		seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 |
+		      tcp[7];
+		if (tcp[13] & 0x02) {
+			isn = seq;
+			syn = true;
+			continue;
+		}
+		if (!syn || len != 1 || (unsigned)(tcp - f) + doff + 1 > incl)
+			continue;
+		(*n)++;
+		st_pattern(seed, seq - isn - 1, &want, 1);
+		if (tcp[doff] != want)
+			bad++;
+	}
+	fclose(fp);
+	return bad;
+}
+
+/* A zero-window probe carries the stream's byte (lwIP patch 0025): skiff
+ * sends 512 KiB over MPTCP (the 28 bytes of options every segment of a
+ * subflow carries) to a Linux receiver whose window closes for 3 s;
+ * skiff's own capture holds each probe it sent, and every one must carry
+ * the byte at its sequence number. Before the patch lwIP wrote the byte
+ * where the options go, and the probe carried whatever the buffer held
+ * there: 6 of 6 probes carried a wrong byte in each of 2 runs (over
+ * plain TCP, with 12 bytes of options, the buffer happened to hold the
+ * right one: 0 of 6). The receiver's stream is checked whole too. */
+static void test_zero_window_probe_byte(void)
+{
+	struct kjob j = {.fn = k_server_slow_reader, .family = AF_INET, .proto = IPPROTO_MPTCP};
+	struct sockaddr_storage ss;
+	struct st_xfer mine, theirs;
+	unsigned probes, bad;
+	socklen_t len;
+	char ready;
+	int fd;
+
+	snprintf(zwp_pcap, sizeof(zwp_pcap), "/tmp/skiff-zwp-%d.pcap", (int)getpid());
+	mptcp_env_up("zwp");
+	kchild(&j);
+	st_xsk_tweak = tweak_pcap;
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_UP, 512 * 1024, false, &mine) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 20000));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	TK_ASSERT_EQ(theirs.bytes, 512 * 1024);
+	TK_ASSERT_EQ(theirs.bad, 0);
+	CU_ASSERT(memcmp(theirs.digest, mine.digest, 32) == 0);
+	teardown(); /* the capture is whole once the stack is down */
+	setup();
+	bad = probes_wrong(zwp_pcap, ST_SEED_UP, &probes);
+	tk_note("%u zero-window probes with a byte, %u of them with another byte than the "
+		"stream's",
+		probes, bad);
+	CU_ASSERT(probes >= 1);
+	TK_ASSERT_EQ(bad, 0);
+	unlink(zwp_pcap);
+}
+
 /* Plain sends (skiff_send) copy once: each segment leaves from the frame
  * the send copied its data into, and only control segments (the ACKs of
  * the way back) are copied whole at output. */
@@ -871,8 +1006,16 @@ static void stall_fails(int fd)
 
 static bool sent_or_dump(int fd, bool ok)
 {
-	if (!ok)
-		skiff__mptcp_dump(fd);
+	char out[4096];
+
+	if (ok)
+		return ok;
+	skiff__mptcp_dump(fd);
+	/* Linux's side: its MPTCP counters that moved, and its sockets. */
+	if (tb_capture(K.net.ns[1], out, sizeof(out),
+		       "nstat -asz 'MPTcpExt*' | awk '$2 != 0 {print $1, $2}' | tr '\\n' ' '; "
+		       "ss -tniM | head -40") == 0)
+		tk_note("Linux: %s", out);
 	return ok;
 }
 
@@ -2948,6 +3091,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_kernel_client_v4_64mib_each_way),
 	TK_TEST(test_kernel_client_v6_64mib_each_way),
 	TK_TEST(test_skiff_client_v4_64mib_each_way),
+	TK_TEST(test_zero_window_probe_byte),
 	TK_TEST(test_skiff_client_v6_64mib_each_way),
 	TK_TEST(test_zero_copy_64mib_each_way),
 	TK_TEST(test_mptcp_client_falls_back),
