@@ -2150,6 +2150,15 @@ static bool wait_joins(uint64_t n)
 	return false;
 }
 
+/* What send_range() sent, stream ST_SEED_DOWN's first @p bytes, as the
+ * record of a send. */
+static void sent_whole(struct st_xfer *x, uint64_t bytes)
+{
+	memset(x, 0, sizeof(*x));
+	x->bytes = bytes;
+	st_pattern_digest(ST_SEED_DOWN, bytes, x->digest);
+}
+
 /* Sends bytes [@p off, @p end) of stream @p seed on @p fd (blocking). */
 static bool send_range(int fd, uint64_t seed, uint64_t off, uint64_t end)
 {
@@ -2270,9 +2279,7 @@ static void test_mptcp_two_ports_first_link_gone(void)
 		(unsigned long long)st.mptcp_handover, (unsigned long long)st.mptcp_handover_lost);
 	CU_ASSERT(sent_or_dump(fd, send_range(fd, ST_SEED_DOWN, j.bytes / 2, j.bytes)));
 	CU_ASSERT(skiff_close(fd) == 0);
-	mine.down.bytes = j.bytes;
-	mine.down.bad = 0;
-	st_pattern_digest(ST_SEED_DOWN, j.bytes, mine.down.digest);
+	sent_whole(&mine.down, j.bytes);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
 	TK_ASSERT_EQ(kchild_done(10000), 0);
@@ -2324,9 +2331,7 @@ static void test_mptcp_two_ports_backup(void)
 	TK_ASSERT_EQ(skiff_mptcp_set_backup(1, false), 1);
 	CU_ASSERT(send_range(fd, ST_SEED_DOWN, j.bytes / 2, j.bytes));
 	CU_ASSERT(skiff_close(fd) == 0);
-	mine.down.bytes = j.bytes;
-	mine.down.bad = 0;
-	st_pattern_digest(ST_SEED_DOWN, j.bytes, mine.down.digest);
+	sent_whole(&mine.down, j.bytes);
 	kchild_two_way_done(&mine, &theirs, j.bytes);
 	skiff_close(lfd);
 	skiff_get_stats(&st);
