@@ -66,6 +66,8 @@ void skiff__mptcp_corrupt_rx(uint64_t off);
 /* The MPTCP connection of socket @p fd as it stands, on stderr (a test's
  * view of a stall). */
 void skiff__mptcp_dump(int fd);
+/* ... and every MPTCP connection there is (sockets closed too). */
+void skiff__mptcp_dump_all(void);
 
 /* Security associations the XDP metadata record may name (by SPI). */
 int skiff__sa_add(struct pkb_sa *sa);

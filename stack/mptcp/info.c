@@ -130,34 +130,51 @@ static void dump_sf(const char *what, const struct skiff_mptcp_conn *c,
 		sf->nsmap, (int)p->rto);
 }
 
-void skiff__mptcp_dump(int fd)
+static void dump_conn(struct skiff_mptcp_conn *c, void *arg)
 {
-	struct skiff_sock *s = skiff__sock_get(fd);
-	const struct skiff_mptcp_sf *sf;
-	const struct skiff_mptcp_conn *c;
 	unsigned nrtx = 0, pending = 0;
 
-	if (!s || s->kind != SKIFF_SK_TCP || !s->pcb.tcp ||
-	    !(sf = skiff__mptcp_sf_of(s->pcb.tcp)) || !(c = sf->conn)) {
-		fprintf(stderr, "  mptcp dump: no MPTCP connection on %d\n", fd);
-		return;
-	}
+	(void)arg;
 	for (const struct skiff_mptcp_rtx *r = c->rtx; r; r = r->next) {
 		nrtx++;
 		pending += !r->reinjected && (!r->sf || r->sf->stale);
 	}
 	fprintf(stderr,
-		"  mptcp dump: multi %d snd_data_nxt +%llu acked +%llu wr +%llu fin %d/+%llu "
-		"main_rj %d/+%llu rcv_data_nxt +%llu copies %u (%u to reinject) queued %d more %d "
-		"tx_limit %zu nooo %u\n",
-		c->multi, (unsigned long long)(c->snd_data_nxt - c->local_idsn),
+		"  mptcp dump: token %08x multi %d snd_data_nxt +%llu acked +%llu wnd_end +%llu wr "
+		"+%llu fin %d/+%llu app_closed %d joins_closed %d main_rj %d/+%llu rcv_data_nxt "
+		"+%llu data_fin_rcvd %d copies %u (%u to reinject) queued %d more %d nooo %u\n",
+		(unsigned)c->local_token, c->multi,
+		(unsigned long long)(c->snd_data_nxt - c->local_idsn),
 		(unsigned long long)(c->snd_data_acked - c->local_idsn),
+		(unsigned long long)(c->wnd_end - c->local_idsn),
 		(unsigned long long)(c->wr_dsn - c->local_idsn), c->fin_queued,
-		(unsigned long long)(c->fin_dsn - c->local_idsn), c->main_rj,
-		(unsigned long long)(c->main_rj_dsn - c->local_idsn),
-		(unsigned long long)(c->rcv_data_nxt - c->remote_idsn), nrtx, pending,
-		c->reinject_queued, c->reinject_more, skiff__mptcp_tx_limit(c->main_pcb), c->nooo);
-	dump_sf("first", c, c->main_sf);
+		(unsigned long long)(c->fin_dsn - c->local_idsn), c->app_closed, c->joins_closed,
+		c->main_rj, (unsigned long long)(c->main_rj_dsn - c->local_idsn),
+		(unsigned long long)(c->rcv_data_nxt - c->remote_idsn), c->data_fin_rcvd, nrtx,
+		pending, c->reinject_queued, c->reinject_more, c->nooo);
+	if (c->main_sf)
+		dump_sf("first", c, c->main_sf);
+	else
+		fprintf(stderr, "    first: gone\n");
 	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
 		dump_sf("join", c, j);
+}
+
+void skiff__mptcp_dump(int fd)
+{
+	struct skiff_sock *s = skiff__sock_get(fd);
+	const struct skiff_mptcp_sf *sf;
+
+	if (!s || s->kind != SKIFF_SK_TCP || !s->pcb.tcp ||
+	    !(sf = skiff__mptcp_sf_of(s->pcb.tcp)) || !sf->conn) {
+		fprintf(stderr, "  mptcp dump: no MPTCP connection on %d\n", fd);
+		return;
+	}
+	fprintf(stderr, "  mptcp dump: tx_limit %zu\n", skiff__mptcp_tx_limit(s->pcb.tcp));
+	dump_conn(sf->conn, NULL);
+}
+
+void skiff__mptcp_dump_all(void)
+{
+	skiff__mptcp_each_conn(dump_conn, NULL);
 }

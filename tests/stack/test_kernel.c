@@ -1010,7 +1010,10 @@ static bool sent_or_dump(int fd, bool ok)
 
 	if (ok)
 		return ok;
-	skiff__mptcp_dump(fd);
+	if (fd >= 0)
+		skiff__mptcp_dump(fd);
+	else
+		skiff__mptcp_dump_all();
 	/* Linux's side: its MPTCP counters that moved, and its sockets. */
 	if (tb_capture(K.net.ns[1], out, sizeof(out),
 		       "nstat -asz 'MPTcpExt*' | awk '$2 != 0 {print $1, $2}' | tr '\\n' ' '; "
@@ -1041,7 +1044,7 @@ static void send_through_cut(int fd, int lfd, uint64_t bytes, struct st_two_way 
 		sent_or_dump(fd, st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine->down) == 0));
 	pthread_join(th, NULL);
 	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(&theirs, sizeof(theirs), 30000)));
 	CU_ASSERT(tb_run(K.net.ns[1], "%s", c->restore) == 0);
 	TK_ASSERT_EQ(kchild_done(10000), 0);
 	st_check_two_way(mine, &theirs, bytes);
@@ -2216,7 +2219,7 @@ static void test_mptcp_two_ports_first_reset(void)
 			       st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0));
 	pthread_join(th, NULL);
 	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(&theirs, sizeof(theirs), 30000)));
 	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
 	TK_ASSERT_EQ(kchild_done(10000), 0);
 	st_check_two_way(&mine, &theirs, j.bytes);
@@ -2280,7 +2283,7 @@ static void test_mptcp_two_ports_first_link_gone(void)
 	CU_ASSERT(sent_or_dump(fd, send_range(fd, ST_SEED_DOWN, j.bytes / 2, j.bytes)));
 	CU_ASSERT(skiff_close(fd) == 0);
 	sent_whole(&mine.down, j.bytes);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(&theirs, sizeof(theirs), 30000)));
 	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
 	TK_ASSERT_EQ(kchild_done(10000), 0);
 	st_check_two_way(&mine, &theirs, j.bytes);
