@@ -38,6 +38,7 @@ struct tcp_seg;
 #define SKIFF_SEG_RETRANS 0x02u /* sent more than once: its RTT is ambiguous */
 #define SKIFF_SEG_SACKED  0x04u /* the peer SACKed it */
 #define SKIFF_SEG_GREW	  0x08u /* ... outside a recovery: its delivery grew the window */
+#define SKIFF_SEG_MOVED	  0x10u /* MPTCP: its data went again on another subflow */
 
 struct skiff_sack_range {
 	u32_t left, right;

@@ -195,8 +195,8 @@ struct skiff_mptcp_conn {
 	 * fin_dsn (the DATA_FIN's number); the application closed (joins
 	 * close once the peer DATA_ACKs the DATA_FIN: one may carry it);
 	 * how far a stale first subflow's data went again on joins. */
-	bool fin_queued, app_closed, joins_closed, main_rj;
-	uint64_t fin_dsn, main_rj_dsn;
+	bool fin_queued, app_closed, joins_closed, main_rj, main_all_moved;
+	uint64_t fin_dsn, main_rj_dsn; /* (main_rj_dsn: the highest end moved) */
 	struct skiff_mptcp_conn *reinject_next;
 	struct skiff_mptcp_conn *tok_next;    /* the token table's chain */
 	struct skiff_mptcp_conn *orphan_next; /* first subflow gone, joins left */

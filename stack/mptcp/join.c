@@ -807,6 +807,7 @@ bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **ne
 	c->main_sf = pick;
 	c->main_pcb = pick->pcb;
 	c->main_rj = false;
+	c->main_all_moved = false;
 	/* Data the old one brought, still out of order: no window to give
 	 * back to it any more. */
 	for (unsigned i = 0; i < c->nooo; i++)

@@ -41,6 +41,7 @@
 #include "instance.h"
 #include "mptcp.h"
 #include "mptcp/conn.h"
+#include "recovery.h"
 #include "tcpglue.h"
 
 #include "lwip/priv/tcp_priv.h"
@@ -443,12 +444,14 @@ static uint64_t dsn_max(uint64_t a, uint64_t b)
 	return (int64_t)(a - b) > 0 ? a : b;
 }
 
-/* The data of the first subflow of @p c (its segments sent or not), from
- * data sequence @p from on, piece by piece (a segment's bytes past @p
- * from) to @p fn, in order, until it returns false. */
-static void main_pieces(struct skiff_mptcp_conn *c, uint64_t from,
-			bool (*fn)(struct skiff_mptcp_conn *c, uint64_t dsn, const uint8_t *data,
-				   uint16_t n))
+/* The first subflow's segments of @p c (sent or not, in queue order: not
+ * in data sequence order, since a requeued loss and data reinjected there
+ * sit among newer data) with data past data sequence @p floor, each
+ * piece past it copied out to @p fn, those already moved elsewhere
+ * skipped with @p skip_moved. False when @p fn stopped the walk. */
+static bool main_pieces(struct skiff_mptcp_conn *c, uint64_t floor, bool skip_moved,
+			bool (*fn)(struct skiff_mptcp_conn *c, struct tcp_seg *seg, uint64_t dsn,
+				   const uint8_t *data, uint16_t n))
 {
 	static uint8_t buf[0xffff];
 	struct tcp_pcb *main = c->main_pcb;
@@ -461,30 +464,26 @@ static void main_pieces(struct skiff_mptcp_conn *c, uint64_t from,
 			uint64_t rel = skiff__mptcp_widen(m->snd_rel, seq - m->iss - 1), dsn;
 			uint16_t off, n;
 
-			if (!seg->len)
+			if (!seg->len || (skip_moved && (seg->skiff_sflags & SKIFF_SEG_MOVED)))
 				continue;
 			dsn = skiff__mptcp_tx_dsn(m, rel, &room);
-			if (room < seg->len || (int64_t)(dsn + seg->len - from) <= 0)
+			if (room < seg->len || (int64_t)(dsn + seg->len - floor) <= 0)
 				continue;
-			off = (uint16_t)((int64_t)(from - dsn) > 0 ? from - dsn : 0);
+			off = (uint16_t)((int64_t)(floor - dsn) > 0 ? floor - dsn : 0);
 			n = (uint16_t)(seg->len - off);
 			if (pbuf_copy_partial(seg->p, buf, n, seg->p->tot_len - seg->len + off) !=
 				    n ||
-			    !fn(c, dsn + off, buf, n))
-				return;
-			from = dsn + off + n;
+			    !fn(c, seg, dsn + off, buf, n))
+				return false;
 		}
-}
-
-/* Where the first subflow's data not yet moved elsewhere begins. */
-static uint64_t main_unmoved(const struct skiff_mptcp_conn *c)
-{
-	return c->main_rj ? dsn_max(c->snd_data_acked, c->main_rj_dsn) : c->snd_data_acked;
+	return true;
 }
 
 /* One piece of a stale first subflow's data onto the join the scheduler
- * would pick (none, or no room: the rest at a later round). */
-static bool piece_to_join(struct skiff_mptcp_conn *c, uint64_t dsn, const uint8_t *data, uint16_t n)
+ * would pick (none, or no room: the rest at a later round); its segment
+ * is marked, so that no later round moves it again. */
+static bool piece_to_join(struct skiff_mptcp_conn *c, struct tcp_seg *seg, uint64_t dsn,
+			  const uint8_t *data, uint16_t n)
 {
 	struct tcp_pcb *j = best_join(c, (struct cand){0}).pcb;
 
@@ -498,7 +497,9 @@ static bool piece_to_join(struct skiff_mptcp_conn *c, uint64_t dsn, const uint8_
 		return false;
 	}
 	tcp_output(j);
-	c->main_rj_dsn = dsn + n;
+	seg->skiff_sflags |= SKIFF_SEG_MOVED;
+	if (!c->main_rj || (int64_t)(dsn + n - c->main_rj_dsn) > 0)
+		c->main_rj_dsn = dsn + n;
 	c->main_rj = true;
 	skiff__s.stats.mptcp_main_reinject_bytes += n;
 	return true;
@@ -512,17 +513,18 @@ static void main_to_joins(struct skiff_mptcp_conn *c)
 {
 	if (!c->multi)
 		go_multi(c);
-	main_pieces(c, main_unmoved(c), piece_to_join);
+	c->main_all_moved = main_pieces(c, c->snd_data_acked, true, piece_to_join);
 	c->wr_dsn = c->snd_data_nxt;
 }
 
 /* One piece of a dying first subflow's data kept in a copy that no
  * subflow carries: reinjection writes it on the new first subflow. */
-static bool piece_keep(struct skiff_mptcp_conn *c, uint64_t dsn, const uint8_t *data, uint16_t n)
+static bool piece_keep(struct skiff_mptcp_conn *c, struct tcp_seg *seg, uint64_t dsn,
+		       const uint8_t *data, uint16_t n)
 {
+	(void)seg;
 	if (rtx_keep(c, NULL, dsn, data, n)) {
 		skiff__s.stats.mptcp_reinject_nomem++;
-		c->reinject_more = true; /* (read as: not all kept) */
 		return false;
 	}
 	skiff__s.stats.mptcp_main_reinject_bytes += n;
@@ -545,18 +547,17 @@ static uint64_t main_end(const struct skiff_mptcp_conn *c)
 
 bool skiff__mptcp_main_keep(struct skiff_mptcp_conn *c, bool purged)
 {
-	uint64_t from = main_unmoved(c);
-
 	if (purged)
-		/* Its segments are freed: only data already moved onto joins
-		 * (its stale rounds) may be left behind. */
-		return (int64_t)(main_end(c) - from) <= 0;
+		/* Its segments are freed: only when its last stale round
+		 * moved every one onto joins, and it took nothing since. */
+		return c->main_rj && c->main_all_moved &&
+		       (int64_t)(main_end(c) - dsn_max(c->snd_data_acked, c->main_rj_dsn)) <= 0;
 	if (!c->multi)
 		go_multi(c);
-	c->reinject_more = false;
-	main_pieces(c, from, piece_keep);
 	c->wr_dsn = c->snd_data_nxt;
-	return !c->reinject_more;
+	/* Everything not DATA_ACKed, moved or not: what went on a join
+	 * as a reinjection has no copy of its own there. */
+	return main_pieces(c, c->snd_data_acked, false, piece_keep);
 }
 
 bool skiff__mptcp_joins_may_close(const struct skiff_mptcp_conn *c)
