@@ -115,6 +115,9 @@ static unsigned round_once(void)
 	/* ... and data of their dead or stale joins to send again. */
 	if (__builtin_expect(skiff__mptcp_reinject_due != NULL, 0))
 		skiff__mptcp_reinject_run();
+	/* ... and those waiting on a DATA_ACK that may never come by itself. */
+	if (__builtin_expect(skiff__mptcp_probe_due != NULL, 0))
+		skiff__mptcp_probe_run();
 	if (__builtin_expect(skiff__fine_head != NULL, 0)) {
 		u32_t now = skiff__now_us();
 

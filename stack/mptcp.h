@@ -49,6 +49,11 @@ void skiff__mptcp_reap(void);
  * round, outside lwIP's walks. */
 extern struct skiff_mptcp_conn *skiff__mptcp_reinject_due;
 void skiff__mptcp_reinject_run(void);
+/* Connections whose window shut with nothing left to ACK at the subflow
+ * level, and what probes them for the peer's DATA_ACK (send.c): once per
+ * poll round. */
+extern struct skiff_mptcp_conn *skiff__mptcp_probe_due;
+void skiff__mptcp_probe_run(void);
 /* Sending on an MPTCP connection whose first subflow is @p main (send.c):
  * the subflow the next chunk of a plain send goes on (@p main when it has
  * no joins), and to @p room how many bytes it takes (0: every subflow is

@@ -198,6 +198,11 @@ struct skiff_mptcp_conn {
 	bool fin_queued, app_closed, joins_closed, main_rj, main_all_moved;
 	uint64_t fin_dsn, main_rj_dsn; /* (main_rj_dsn: the highest end moved) */
 	struct skiff_mptcp_conn *reinject_next;
+	/* The connection's window shut with every subflow's data ACKed but
+	 * not DATA_ACKed: a probe for the peer's DATA_ACK is due (send.c). */
+	bool probe_listed;
+	uint32_t probe_due_ms, probe_ival_ms;
+	struct skiff_mptcp_conn *probe_next;
 	struct skiff_mptcp_conn *tok_next;    /* the token table's chain */
 	struct skiff_mptcp_conn *orphan_next; /* first subflow gone, joins left */
 	/* Data-level reassembly (recv.c), sorted by dsn. */
@@ -469,6 +474,8 @@ bool skiff__mptcp_joins_may_close(const struct skiff_mptcp_conn *c);
  * closed, else shutdown): the DATA_FIN's number is fixed. */
 void skiff__mptcp_fin_queued(struct skiff_mptcp_conn *c, bool close);
 void skiff__mptcp_reinject_later(struct skiff_mptcp_conn *c);
+/* @p c leaves the list of connections waiting on a DATA_ACK. */
+void skiff__mptcp_probe_del(struct skiff_mptcp_conn *c);
 /* The first subflow closes (or is reset, @p abort): so do the joins. */
 void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort);
 /* A join's state leaves its connection's list. */

@@ -165,6 +165,8 @@ void skiff__mptcp_conn_put(struct skiff_mptcp_conn *c)
 		orphan_del(c);
 	if (c->reinject_queued)
 		reinject_del(c);
+	if (c->probe_listed)
+		skiff__mptcp_probe_del(c);
 	skiff__mptcp_rtx_free(c);
 	token_del(c);
 	for (unsigned i = 0; i < c->nooo; i++)

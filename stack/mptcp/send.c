@@ -48,6 +48,8 @@
 
 /* Connections with data to reinject at the end of the poll round. */
 struct skiff_mptcp_conn *skiff__mptcp_reinject_due;
+/* Connections waiting on a DATA_ACK (skiff__mptcp_probe_run()). */
+struct skiff_mptcp_conn *skiff__mptcp_probe_due;
 
 /* Subflow position of the next byte a write on @p pcb queues. */
 static uint64_t write_rel(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
@@ -328,6 +330,91 @@ static struct cand best_join(struct skiff_mptcp_conn *c, struct cand best)
 	return best;
 }
 
+/* ---- the DATA_ACK probe ------------------------------------------------------------ */
+
+/* Whether every subflow of @p c has its data ACKed (none queued). */
+static bool all_acked(const struct skiff_mptcp_conn *c)
+{
+	const struct skiff_mptcp_sf *sf = c->main_sf;
+
+	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false) {
+		const struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
+
+		if (pcb && (pcb->unacked || pcb->unsent))
+			return false;
+	}
+	return true;
+}
+
+/* A send found the connection's window shut. When every subflow's data
+ * is ACKed, only the peer's DATA_ACK can open it, and a Linux receiver
+ * that took the data at the TCP level but moved it up later (its socket
+ * busy) sends none by itself until more data comes (seen after 40 s of
+ * silence, everything delivered there): a probe is due. */
+static void probe_arm(struct skiff_mptcp_conn *c)
+{
+	if (c->probe_listed || !all_acked(c))
+		return;
+	c->probe_listed = true;
+	c->probe_ival_ms = 200;
+	c->probe_due_ms = (uint32_t)skiff__now_ms() + c->probe_ival_ms;
+	c->probe_next = skiff__mptcp_probe_due;
+	skiff__mptcp_probe_due = c;
+}
+
+void skiff__mptcp_probe_del(struct skiff_mptcp_conn *c)
+{
+	struct skiff_mptcp_conn **pp;
+
+	for (pp = &skiff__mptcp_probe_due; *pp; pp = &(*pp)->probe_next)
+		if (*pp == c) {
+			*pp = c->probe_next;
+			break;
+		}
+	c->probe_listed = false;
+}
+
+/* A subflow of @p c to probe on: one that is up and not stale. */
+static struct tcp_pcb *probe_pcb(const struct skiff_mptcp_conn *c)
+{
+	const struct skiff_mptcp_sf *sf = c->main_sf;
+
+	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false) {
+		struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
+
+		if (pcb && sf->phase == SKIFF_MPTCP_EST && !sf->stale && !sf->closing &&
+		    (pcb->state == ESTABLISHED || pcb->state == CLOSE_WAIT))
+			return pcb;
+	}
+	return NULL;
+}
+
+void skiff__mptcp_probe_run(void)
+{
+	uint32_t now = (uint32_t)skiff__now_ms();
+
+	for (struct skiff_mptcp_conn *c = skiff__mptcp_probe_due, *nx; c; c = nx) {
+		struct tcp_pcb *pcb;
+
+		nx = c->probe_next;
+		if (!c->main_pcb || c->fb.failed || !all_acked(c) ||
+		    skiff__mptcp_tx_limit(c->main_pcb) > 0) {
+			skiff__mptcp_probe_del(c); /* the window opened, or other news */
+			continue;
+		}
+		if ((int32_t)(now - c->probe_due_ms) < 0)
+			continue;
+		/* An old sequence number: the peer's TCP answers with an ACK
+		 * at once, and its DSS carries the DATA_ACK as it stands
+		 * (lwIP's keepalive segment). Then less and less often. */
+		if ((pcb = probe_pcb(c)) && tcp_keepalive(pcb) == ERR_OK)
+			skiff__s.stats.mptcp_data_ack_probes++;
+		if (c->probe_ival_ms < 2000)
+			c->probe_ival_ms *= 2;
+		c->probe_due_ms = now + c->probe_ival_ms;
+	}
+}
+
 struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 {
 	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(main);
@@ -353,6 +440,8 @@ struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room)
 	lim = skiff__mptcp_tx_limit(main);
 	if (*room > lim)
 		*room = lim;
+	if (!lim)
+		probe_arm(c);
 	return best.pcb;
 }
 
