@@ -736,10 +736,10 @@ struct skiff_stats {
 	uint64_t mptcp_handover;	  /**< first subflows that died (a RST, lwIP's give-up)
 					   * while a join carried the connection on: the
 					   * socket moved onto it */
-	uint64_t mptcp_data_ack_probes;	  /**< probes for a DATA_ACK the peer owed: our
-					   * window shut, every subflow's data ACKed */
 	uint64_t mptcp_handover_lost;	  /**< ... that ended the connection instead: some of
 					   * their data was in no copy */
+	uint64_t mptcp_data_ack_probes;	  /**< probes for a DATA_ACK the peer owed: our
+					   * window shut, every subflow's data ACKed */
 	uint64_t mptcp_fastclose_rx;	  /**< MP_FASTCLOSEs received with our key: reset */
 	uint64_t mptcp_fastclose_tx;	  /**< MP_FASTCLOSEs sent (one per subflow reset) */
 	uint64_t mptcp_rst_rx;		  /**< MP_TCPRSTs received (on a RST) */
