@@ -312,6 +312,20 @@ static inline struct tcp_pcb *skiff__mptcp_sf_pcb(const struct skiff_mptcp_conn 
 	return sf == c->main_sf ? c->main_pcb : sf->pcb;
 }
 
+/* The subflow after @p sf of @p c: the first one, then its joins in the
+ * order they came (from c->main_sf on). */
+static inline struct skiff_mptcp_sf *skiff__mptcp_sf_next(const struct skiff_mptcp_conn *c,
+							  const struct skiff_mptcp_sf *sf)
+{
+	return sf == c->main_sf ? c->joins : sf->next;
+}
+
+/* send.c: the pcb of subflow @p sf of @p c when it is established and
+ * open (not closing, ESTABLISHED or CLOSE_WAIT): one that may carry
+ * data; else NULL. */
+struct tcp_pcb *skiff__mptcp_sf_open(const struct skiff_mptcp_conn *c,
+				     const struct skiff_mptcp_sf *sf);
+
 /* A subflow's second window probe while the connection's window is open
  * (another subflow's ACK showed it): the zero window it showed when its
  * path went is old news, and will not open. */

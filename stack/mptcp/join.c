@@ -763,14 +763,8 @@ void skiff__mptcp_joins_close(struct skiff_mptcp_conn *c, bool abort)
 	}
 }
 
-/* A join that may carry the connection on: established, open; the best
- * one neither stale nor backup. */
-static bool may_carry(const struct skiff_mptcp_sf *j)
-{
-	return j->pcb && j->phase == SKIFF_MPTCP_EST && !j->closing &&
-	       (j->pcb->state == ESTABLISHED || j->pcb->state == CLOSE_WAIT);
-}
-
+/* Among the open joins that may carry the connection on, the best one is
+ * neither stale nor backup. */
 static unsigned carry_rank(const struct skiff_mptcp_sf *j)
 {
 	return (j->stale ? 2u : 0u) + (j->backup || j->lbackup ? 1u : 0u);
@@ -786,7 +780,7 @@ bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **ne
 	    (old->state != ESTABLISHED && old->state != CLOSE_WAIT))
 		return false;
 	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		if (may_carry(j) && (!pick || carry_rank(j) < carry_rank(pick)))
+		if (skiff__mptcp_sf_open(c, j) && (!pick || carry_rank(j) < carry_rank(pick)))
 			pick = j;
 	if (!pick)
 		return false;

@@ -69,27 +69,18 @@ struct port_cmd {
 	unsigned subflows; /* subflows told or closed */
 };
 
-static bool over(const struct skiff_mptcp_conn *c, const struct skiff_mptcp_sf *sf, unsigned port)
-{
-	const struct tcp_pcb *pcb = sf ? skiff__mptcp_sf_pcb(c, sf) : NULL;
-
-	return pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing &&
-	       skiff__link_index_of(&pcb->local_ip) == (int)port;
-}
-
 static void conn_backup(struct skiff_mptcp_conn *c, void *arg)
 {
 	struct port_cmd *cmd = arg;
+	const struct tcp_pcb *pcb;
 
 	if (!c->main_pcb || c->fb.failed)
 		return;
-	if (over(c, c->main_sf, cmd->port) && c->main_sf->lbackup != cmd->backup) {
-		prio_tell(c, c->main_sf, cmd->backup);
-		cmd->subflows++;
-	}
-	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		if (over(c, j, cmd->port) && j->lbackup != cmd->backup) {
-			prio_tell(c, j, cmd->backup);
+	for (struct skiff_mptcp_sf *sf = c->main_sf; sf; sf = skiff__mptcp_sf_next(c, sf))
+		if ((pcb = skiff__mptcp_sf_open(c, sf)) &&
+		    skiff__link_index_of(&pcb->local_ip) == (int)cmd->port &&
+		    sf->lbackup != cmd->backup) {
+			prio_tell(c, sf, cmd->backup);
 			cmd->subflows++;
 		}
 	skiff__tcp_notify_pcb(c->main_pcb);

@@ -255,6 +255,17 @@ static bool can_take(const struct skiff_mptcp_sf *sf, const struct tcp_pcb *pcb)
 	return skiff__mptcp_may_write(pcb);
 }
 
+struct tcp_pcb *skiff__mptcp_sf_open(const struct skiff_mptcp_conn *c,
+				     const struct skiff_mptcp_sf *sf)
+{
+	struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
+
+	if (!pcb || sf->phase != SKIFF_MPTCP_EST || sf->closing ||
+	    (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT))
+		return NULL;
+	return pcb;
+}
+
 static bool is_backup(const struct skiff_mptcp_sf *sf)
 {
 	return sf->backup || sf->lbackup;
@@ -265,15 +276,9 @@ static bool is_backup(const struct skiff_mptcp_sf *sf)
  * backup subflow is for when the others fail). */
 static bool regular_up(const struct skiff_mptcp_conn *c)
 {
-	const struct skiff_mptcp_sf *sf = c->main_sf;
-
-	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false) {
-		const struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
-
-		if (pcb && sf->phase == SKIFF_MPTCP_EST && !sf->closing && !sf->stale &&
-		    !is_backup(sf) && (pcb->state == ESTABLISHED || pcb->state == CLOSE_WAIT))
+	for (const struct skiff_mptcp_sf *sf = c->main_sf; sf; sf = skiff__mptcp_sf_next(c, sf))
+		if (!sf->stale && !is_backup(sf) && skiff__mptcp_sf_open(c, sf))
 			return true;
-	}
 	return false;
 }
 
@@ -335,9 +340,7 @@ static struct cand best_join(struct skiff_mptcp_conn *c, struct cand best)
 /* Whether every subflow of @p c has its data ACKed (none queued). */
 static bool all_acked(const struct skiff_mptcp_conn *c)
 {
-	const struct skiff_mptcp_sf *sf = c->main_sf;
-
-	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false) {
+	for (const struct skiff_mptcp_sf *sf = c->main_sf; sf; sf = skiff__mptcp_sf_next(c, sf)) {
 		const struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
 
 		if (pcb && (pcb->unacked || pcb->unsent))
@@ -377,15 +380,11 @@ void skiff__mptcp_probe_del(struct skiff_mptcp_conn *c)
 /* A subflow of @p c to probe on: one that is up and not stale. */
 static struct tcp_pcb *probe_pcb(const struct skiff_mptcp_conn *c)
 {
-	const struct skiff_mptcp_sf *sf = c->main_sf;
+	struct tcp_pcb *pcb;
 
-	for (bool first = true; sf; sf = first ? c->joins : sf->next, first = false) {
-		struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
-
-		if (pcb && sf->phase == SKIFF_MPTCP_EST && !sf->stale && !sf->closing &&
-		    (pcb->state == ESTABLISHED || pcb->state == CLOSE_WAIT))
+	for (const struct skiff_mptcp_sf *sf = c->main_sf; sf; sf = skiff__mptcp_sf_next(c, sf))
+		if (!sf->stale && (pcb = skiff__mptcp_sf_open(c, sf)))
 			return pcb;
-	}
 	return NULL;
 }
 
@@ -486,22 +485,20 @@ size_t skiff__mptcp_tx_limit(const struct tcp_pcb *main)
 bool skiff__mptcp_writable(const struct tcp_pcb *main)
 {
 	const struct skiff_mptcp_conn *c = sched_conn(main);
-	bool reg;
 
 	if (!c)
 		return tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT;
 	if (skiff__mptcp_tx_limit(main) <= TCP_SNDLOWAT)
 		return false;
-	/* A backup subflow counts only when no regular one is up. */
-	reg = regular_up(c);
-	if (!(reg && is_backup(c->main_sf)) && can_take(c->main_sf, main) &&
-	    tcp_sndbuf(main) > TCP_SNDLOWAT && tcp_sndqueuelen(main) < TCP_SNDQUEUELOWAT)
-		return true;
-	for (const struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
-		if (!(reg && is_backup(j)) && can_take(j, j->pcb) &&
-		    tcp_sndbuf(j->pcb) > TCP_SNDLOWAT &&
-		    tcp_sndqueuelen(j->pcb) < TCP_SNDQUEUELOWAT)
+	/* A backup subflow counts only when no regular one is up (asked
+	 * only about a backup one: this runs at every ACK). */
+	for (const struct skiff_mptcp_sf *sf = c->main_sf; sf; sf = skiff__mptcp_sf_next(c, sf)) {
+		struct tcp_pcb *pcb = skiff__mptcp_sf_pcb(c, sf);
+
+		if (can_take(sf, pcb) && tcp_sndbuf(pcb) > TCP_SNDLOWAT &&
+		    tcp_sndqueuelen(pcb) < TCP_SNDQUEUELOWAT && !(is_backup(sf) && regular_up(c)))
 			return true;
+	}
 	return false;
 }
 
