@@ -53,11 +53,27 @@ static uint32_t zq_pop_free(struct skiff_sock *s)
 	return id;
 }
 
+/* Frees the buffers queued before sequence number @p low (every one
+ * without @p bounded); each send before the oldest buffer left (all of
+ * them when none is) completes as acknowledged: an abort now leaves them
+ * be. */
+static void zq_release(struct skiff_sock *s, bool bounded, u32_t low)
+{
+	bool popped = false;
+	uint32_t id = 0;
+
+	while (s->zc.q_head && (!bounded || TCP_SEQ_GEQ(low, zcb(s->zc.q_head)->end_seq))) {
+		id = zq_pop_free(s);
+		popped = true;
+	}
+	if (popped && s->zc.zs)
+		zc_sock_acked(s->zc.zs, s->zc.q_head ? zcb(s->zc.q_head)->id : id + 1);
+}
+
 void skiff__zc_release_acked(struct skiff_sock *s)
 {
 	struct tcp_pcb *pcb = s->pcb.tcp;
-	bool any = false, popped = false;
-	uint32_t id = 0;
+	bool any = false;
 	u32_t low = 0;
 
 	if (!s->zc.q_head || !pcb)
@@ -75,27 +91,12 @@ void skiff__zc_release_acked(struct skiff_sock *s)
 			low = u;
 		any = true;
 	}
-	while (s->zc.q_head && (!any || TCP_SEQ_GEQ(low, zcb(s->zc.q_head)->end_seq))) {
-		id = zq_pop_free(s);
-		popped = true;
-	}
-	/* Every send before the oldest buffer still queued (all of them when
-	 * none is) was acknowledged whole: an abort now leaves them be. */
-	if (popped && s->zc.zs)
-		zc_sock_acked(s->zc.zs, s->zc.q_head ? zcb(s->zc.q_head)->id : id + 1);
+	zq_release(s, any, low);
 }
 
 void skiff__zc_release_moved(struct skiff_sock *s)
 {
-	uint32_t id = 0;
-	bool popped = false;
-
-	while (s->zc.q_head) {
-		id = zq_pop_free(s);
-		popped = true;
-	}
-	if (popped && s->zc.zs)
-		zc_sock_acked(s->zc.zs, id + 1);
+	zq_release(s, false, 0);
 }
 
 void skiff__zc_release_all(struct skiff_sock *s, bool aborted)
