@@ -568,13 +568,20 @@ int st_kernel_connect(int family, int proto, const char *ip4, const char *ip6, u
 
 int st_kernel_listen(int family, uint16_t port)
 {
+	return st_kernel_listen_with(family, 0, port, 0);
+}
+
+int st_kernel_listen_with(int family, int proto, uint16_t port, int rcvbuf)
+{
 	struct sockaddr_storage ss;
 	socklen_t len = st_sockaddr(family, "0.0.0.0", "::", port, &ss);
-	int fd = socket(family, SOCK_STREAM, 0), one = 1;
+	int fd = socket(family, SOCK_STREAM, proto), one = 1;
 
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (rcvbuf)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
 		int e = -errno;
 
@@ -668,19 +675,26 @@ int st_kernel_two_way_client(int family, int proto, const char *ip4, const char 
 	return 0;
 }
 
-int st_kernel_two_way_server(int family, uint16_t port, uint64_t bytes)
+int st_kernel_accept_one(int family, int proto, uint16_t port, int rcvbuf)
 {
-	struct st_two_way r;
-	int lfd = st_kernel_listen(family, port), fd;
+	int lfd = st_kernel_listen_with(family, proto, port, rcvbuf), fd;
 	char ready = 'r';
 
 	if (lfd < 0)
-		return 2;
+		return -2;
 	st_child_report(&ready, 1);
 	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		return 3;
 	close(lfd);
+	return fd < 0 ? -3 : fd;
+}
+
+int st_kernel_two_way_server(int family, uint16_t port, uint64_t bytes)
+{
+	struct st_two_way r;
+	int fd = st_kernel_accept_one(family, 0, port, 0);
+
+	if (fd < 0)
+		return -fd;
 	if (st_kernel_recv_stream(fd, ST_SEED_UP, &r.up))
 		return 4;
 	if (st_kernel_send_stream(fd, ST_SEED_DOWN, bytes, &r.down))

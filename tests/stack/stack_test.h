@@ -124,6 +124,15 @@ socklen_t st_sockaddr(int family, const char *ip4, const char *ip6, uint16_t por
 int st_kernel_connect(int family, int proto, const char *ip4, const char *ip6, uint16_t port);
 /* A kernel listener on every address; the fd or -errno. */
 int st_kernel_listen(int family, uint16_t port);
+/* ... of protocol @p proto (0: TCP; IPPROTO_MPTCP), with a receive buffer
+ * of @p rcvbuf bytes when not 0 (set before listen(): it sets the window
+ * scale of what it accepts). */
+int st_kernel_listen_with(int family, int proto, uint16_t port, int rcvbuf);
+/* A child's server side: listens as st_kernel_listen_with(), reports
+ * ready (one byte), accepts one connection and closes the listener. The
+ * connection, or -2 (no listener) or -3 (no connection): the child's exit
+ * code negated. */
+int st_kernel_accept_one(int family, int proto, uint16_t port, int rcvbuf);
 /* st_send_stream() and st_recv_stream() (to EOF) over kernel sockets. */
 int st_kernel_send_stream(int fd, uint64_t seed, uint64_t total, struct st_xfer *x);
 int st_kernel_recv_stream(int fd, uint64_t seed, struct st_xfer *x);

@@ -239,22 +239,11 @@ static void test_kernel_client_v6_64mib_each_way(void)
  * read for 3 s, then the whole stream read and checked. */
 static int k_server_slow_reader(struct kjob *j)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(PORT)};
-	int lfd = socket(AF_INET, SOCK_STREAM, j->proto), fd, small = 4096, one = 1;
+	int fd = st_kernel_accept_one(j->family, j->proto, PORT, 4096);
 	struct st_xfer x;
-	char ready = 'r';
 
-	if (lfd < 0)
-		return 2;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(lfd, 4))
-		return 2;
-	st_child_report(&ready, 1);
-	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
-		return 3;
-	close(lfd);
+		return -fd;
 	usleep(3000 * 1000);
 	if (st_kernel_recv_stream(fd, ST_SEED_UP, &x))
 		return 4;
@@ -1022,6 +1011,20 @@ static bool sent_or_dump(int fd, bool ok)
 	return ok;
 }
 
+/* The end of a cut test: the socket closed, Linux's report of both
+ * streams to @p theirs (every MPTCP connection's state printed when it
+ * does not come), the path restored, both streams checked whole. */
+static void cut_done(int fd, int lfd, const struct path_cut *c, struct st_two_way *mine,
+		     struct st_two_way *theirs, uint64_t bytes)
+{
+	CU_ASSERT(skiff_close(fd) == 0);
+	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(theirs, sizeof(*theirs), 30000)));
+	CU_ASSERT(tb_run(K.net.ns[1], "%s", c->restore) == 0);
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(mine, theirs, bytes);
+	skiff_close(lfd);
+}
+
 /* After a Linux client with a join uploaded 32 MiB (@p mine's up half,
  * on @p fd), skiff sends 32 MiB back over both subflows while @p c cuts
  * the join's path (or the first subflow's, @p first): that subflow's
@@ -1043,12 +1046,7 @@ static void send_through_cut(int fd, int lfd, uint64_t bytes, struct st_two_way 
 	CU_ASSERT(
 		sent_or_dump(fd, st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine->down) == 0));
 	pthread_join(th, NULL);
-	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(&theirs, sizeof(theirs), 30000)));
-	CU_ASSERT(tb_run(K.net.ns[1], "%s", c->restore) == 0);
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(mine, &theirs, bytes);
-	skiff_close(lfd);
+	cut_done(fd, lfd, c, mine, &theirs, bytes);
 	skiff_get_stats(&st);
 	tk_note("skiff -> kernel, %s at %u ms: %llu MiB in %.2f s; %llu bytes out on the join, "
 		"%llu reinjected on the first subflow, joins gone stale %llu; first subflow gone "
@@ -1336,23 +1334,11 @@ static void test_mptcp_data_level_resend(void)
 /* The kernel's MPTCP listener for skiff's client: receives, then sends. */
 static int k_mptcp_server_two_way(struct kjob *j)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = st_sockaddr(j->family, "0.0.0.0", "::", PORT, &ss);
+	int fd = st_kernel_accept_one(j->family, IPPROTO_MPTCP, PORT, 0);
 	struct st_two_way r;
-	char ready = 'r';
-	int lfd, fd, one = 1;
 
-	lfd = socket(j->family, SOCK_STREAM, IPPROTO_MPTCP);
-	if (lfd < 0)
-		return 2;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 8))
-		return 2;
-	st_child_report(&ready, 1);
-	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
-		return 3;
-	close(lfd);
+		return -fd;
 	if (j->arg) {
 		/* Linux's own word on DSS checksums (its struct mptcp_info). */
 		struct skiff_mptcp_info info;
@@ -1468,18 +1454,12 @@ static void tweak_add_addr_accepted(struct skiff_config *c)
  * reports what the read saw ('e' EOF, 'R' ECONNRESET, '?' else). */
 static int k_mptcp_server_announcing(struct kjob *j)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = st_sockaddr(j->family, "0.0.0.0", "::", PORT, &ss);
+	int lfd = st_kernel_listen_with(j->family, IPPROTO_MPTCP, PORT, 0), fd;
 	struct st_xfer x;
 	char ready = 'r', b, seen;
-	int lfd, fd, one = 1;
 	ssize_t n;
 
-	lfd = socket(j->family, SOCK_STREAM, IPPROTO_MPTCP);
 	if (lfd < 0)
-		return 2;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 8))
 		return 2;
 	st_child_report(&ready, 1);
 	fd = accept(lfd, NULL, NULL);
@@ -2218,12 +2198,7 @@ static void test_mptcp_two_ports_first_reset(void)
 	CU_ASSERT(sent_or_dump(fd,
 			       st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0));
 	pthread_join(th, NULL);
-	CU_ASSERT(skiff_close(fd) == 0);
-	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(&theirs, sizeof(theirs), 30000)));
-	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
-	skiff_close(lfd);
+	cut_done(fd, lfd, &cut, &mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	tk_note("first subflow reset at %u ms: 32 MiB down in %.2f s; handed over %llu (lost "
 		"%llu), %llu of its bytes kept and sent again, %llu bytes out on the join (of "
@@ -2281,13 +2256,8 @@ static void test_mptcp_two_ports_first_link_gone(void)
 	tk_note("handed over after %lld ms (%llu; lost %llu)", st_now_ms() - t0,
 		(unsigned long long)st.mptcp_handover, (unsigned long long)st.mptcp_handover_lost);
 	CU_ASSERT(sent_or_dump(fd, send_range(fd, ST_SEED_DOWN, j.bytes / 2, j.bytes)));
-	CU_ASSERT(skiff_close(fd) == 0);
 	sent_whole(&mine.down, j.bytes);
-	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(&theirs, sizeof(theirs), 30000)));
-	CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	st_check_two_way(&mine, &theirs, j.bytes);
-	skiff_close(lfd);
+	cut_done(fd, lfd, &cut, &mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	tk_note("first link down at %u ms: 32 MiB down in %.2f s; first subflow stale %llu, %llu "
 		"of its bytes sent again on the join; handed over %llu (lost %llu); map mismatch "
