@@ -5,6 +5,7 @@
  * stopped by SIGINT. With --mptcp they speak MPTCP to Linux MPTCP peers. */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,28 +49,77 @@ static void test_echo_default_run(void)
 
 /* ---- SIGINT mid-run --------------------------------------------------- */
 
-static void interrupted(const char *prog, int signals)
+/* Whether sig is still pending for pid (sent, not yet handled). */
+static bool pending(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	bool found = false, on = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long mask;
+
+		if ((strncmp(line, "ShdPnd:", 7) == 0 || strncmp(line, "SigPnd:", 7) == 0) &&
+		    sscanf(line + 7, "%llx", &mask) == 1) {
+			found = true;
+			on = on || (mask & (1ULL << (sig - 1)));
+		}
+	}
+	fclose(f);
+	return found && on;
+}
+
+/* One run stopped by `signals` SIGINTs; returns its exit status. The second
+ * is sent as soon as the first has been taken (not pending any more), so
+ * that it lands during the orderly stop. */
+static int interrupted_once(const char *prog, int signals)
 {
 	char *argv[] = {(char *)prog, "--requests", "10000000", "--stats", "1", NULL};
 	struct proc p;
+	int status;
 
-	tk_require_privileged();
 	proc_start(&p, NULL, 0, argv);
 	/* Traffic flows: the first line of counters is out. */
 	CU_ASSERT(proc_wait_for(&p, "req/s", 30000));
 	for (int i = 0; i < signals; i++) {
 		kill(p.pid, SIGINT);
-		usleep(1000);
+		for (int k = 0; k < 10000 && pending(p.pid, SIGINT); k++)
+			usleep(50);
 	}
 	proc_finish(&p, 20000);
-	TK_ASSERT_EQ(p.status, signals == 1 ? 1 : 128 + SIGINT);
-	if (signals == 1) {
+	status = p.status;
+	if (signals == 1 || status == 1) {
 		CU_ASSERT(strstr(p.buf, "verdict: FAIL") != NULL);
 		CU_ASSERT(strstr(p.buf, "interrupted") != NULL);
 		CU_ASSERT(strstr(p.buf, "totals after") != NULL);
 	}
 	assert_nothing_left(p.pid, p.buf);
 	proc_done(&p);
+	return status;
+}
+
+static void interrupted(const char *prog, int signals)
+{
+	int status;
+
+	tk_require_privileged();
+	if (signals == 1) {
+		TK_ASSERT_EQ(interrupted_once(prog, 1), 1);
+		return;
+	}
+	/* On a loaded machine the orderly stop can still finish before the
+	 * second signal comes: a clean exit 1 then, and another try. */
+	for (int tries = 0; tries < 3; tries++) {
+		status = interrupted_once(prog, signals);
+		if (status != 1)
+			break;
+		fprintf(stderr, "note: the orderly stop ended before the second SIGINT; again\n");
+	}
+	TK_ASSERT_EQ(status, 128 + SIGINT);
 }
 
 static void test_echo_sigint_leaves_nothing(void)
