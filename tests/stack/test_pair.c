@@ -217,11 +217,7 @@ static void transfer(const struct xfer_spec *x, const struct faults *f)
 
 /* The big transfers: 64 MiB, a quarter under ASan (memory safety is the
  * point there, not the rate). */
-#ifdef __SANITIZE_ADDRESS__
-#define BIG (16 * ST_MIB)
-#else
-#define BIG (64 * ST_MIB)
-#endif
+#define BIG ST_BIG(64 * ST_MIB)
 
 static void test_v4_64mib_to_parent(void)
 {

@@ -30,11 +30,7 @@
 #define PORT	  6101
 /* Under ASan the point is the loss paths' memory safety, not the rate:
  * a quarter of the bytes (the 5 % case took 44 s of CI's ASan stage). */
-#ifdef __SANITIZE_ADDRESS__
-#define BYTES (16 * ST_MIB)
-#else
-#define BYTES (64 * ST_MIB)
-#endif
+#define BYTES ST_BIG(64 * ST_MIB)
 
 static const uint8_t skiff_mac[6] = {0x02, 0x53, 0x4b, 0x46, 0x4c, 0x53};
 
