@@ -279,7 +279,7 @@ void skiff__mptcp_read(struct tcp_pcb *pcb)
 		skiff__mptcp_joins_read(c);
 }
 
-void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
+bool skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
 {
 	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
 	struct skiff_mptcp_conn *c;
@@ -289,15 +289,16 @@ void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
 	if (abort && sf && !sf->join && sf->conn && sf->phase == SKIFF_MPTCP_EST)
 		sf->conn->fastclose = true;
 	if (!(c = conn_with_joins(pcb)))
-		return;
+		return false;
 	if (!abort && sf->phase == SKIFF_MPTCP_EST && !c->fb.failed) {
 		/* The joins stay until the peer DATA_ACKs our DATA_FIN: if the
 		 * first subflow's path is gone, they carry the rest of the
 		 * data and the DATA_FIN (stack/mptcp/send.c). */
 		skiff__mptcp_fin_queued(c, true);
-		return;
+		return skiff__mptcp_close_defer(c);
 	}
 	skiff__mptcp_joins_close(c, abort);
+	return false;
 }
 
 void skiff__mptcp_shut_wr(struct tcp_pcb *pcb)

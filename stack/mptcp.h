@@ -29,8 +29,12 @@ int skiff__mptcp_connect(struct tcp_pcb *pcb);
  * the connection takes (stack/mptcp/join.c); no socket is made for it. */
 bool skiff__mptcp_accept_join(struct tcp_pcb *pcb);
 /* The socket of @p pcb closes it (or resets it, @p abort): an MPTCP
- * connection's joins go with it. */
-void skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
+ * connection's joins go with it. True when @p pcb's own close must wait:
+ * a join holds data of ours the peer has not DATA_ACKed, which @p pcb
+ * may have to carry again if that join's path is gone (no data can
+ * follow a FIN). The connection then closes @p pcb itself
+ * (skiff__tcp_close_pcb()) once nothing is owed there. */
+bool skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
 /* The socket's first subflow @p old is dying: a RST taken in, or lwIP
  * gave it up (@p purged: its segments freed already). True when an MPTCP
  * connection goes on over a join, which becomes its first subflow (@p

@@ -487,6 +487,7 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_main_stale, "tcp", false),
 	F(mptcp_main_reinject_bytes, "tcp", false),
 	F(mptcp_data_fin_join_tx, "tcp", false),
+	F(mptcp_close_deferred, "tcp", false),
 	F(mptcp_signal_not_taken, "hostile", false),
 	F(ip_len_err, "hostile", false),
 	F(tcp_len_err, "hostile", false),

@@ -533,14 +533,27 @@ void skiff__tcp_close(struct skiff_sock *s)
 	}
 	skiff__rxq_drop(&s->rx);
 	skiff__ooseq_drop(pcb);
-	skiff__mptcp_closing(pcb, false);
-	skiff__timer_arm(pcb);
 	/* The pcb lives on (FIN_WAIT, TIME_WAIT) without us: only the sent
 	 * callback (zero-copy buffers) and the destroy callback still come. */
 	tcp_err(pcb, NULL);
 	tcp_recv(pcb, NULL);
-	if (tcp_close(pcb) != ERR_OK)
-		skiff__tcp_abort(s);
+	/* An MPTCP connection may keep its first subflow open a while: it
+	 * closes it itself (skiff__tcp_close_pcb()). */
+	if (!skiff__mptcp_closing(pcb, false))
+		skiff__tcp_close_pcb(pcb);
+}
+
+void skiff__tcp_close_pcb(struct tcp_pcb *pcb)
+{
+	skiff__timer_arm(pcb);
+	if (tcp_close(pcb) != ERR_OK) {
+		struct skiff_sock *s = pcb->callback_arg;
+
+		if (s && s->pcb.tcp == pcb)
+			skiff__tcp_abort(s);
+		else
+			tcp_abort(pcb);
+	}
 }
 
 /* A socket that never got a descriptor goes without a word to the peer. */

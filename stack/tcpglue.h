@@ -68,6 +68,9 @@ int skiff__sock_error(struct skiff_sock *s, bool for_send);
 /* The application closes @p s: FIN, or RST with unread data or SO_LINGER
  * {1, 0}; a listener resets what it queued. */
 void skiff__tcp_close(struct skiff_sock *s);
+/* The close of @p pcb, its socket closed already: FIN queued, or a
+ * reset when lwIP has no room for it. */
+void skiff__tcp_close_pcb(struct tcp_pcb *pcb);
 /* Resets @p s's connection (RST); the destroy callback detaches it. */
 void skiff__tcp_abort(struct skiff_sock *s);
 /* A socket that never got a descriptor lets its pcb go unannounced. */

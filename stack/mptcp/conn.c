@@ -370,6 +370,9 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 			c->snd_data_acked = ack;
 			if (c->rtx)
 				skiff__mptcp_rtx_acked(c);
+			/* The first subflow's close may wait for this. */
+			if (c->close_deferred)
+				skiff__mptcp_reinject_later(c);
 			/* Our DATA_FIN DATA_ACKed after the application closed:
 			 * the joins close (send.c, at the end of the round). */
 			if (c->joins && skiff__mptcp_joins_may_close(c))

@@ -196,6 +196,11 @@ struct skiff_mptcp_conn {
 	 * close once the peer DATA_ACKs the DATA_FIN: one may carry it);
 	 * how far a stale first subflow's data went again on joins. */
 	bool fin_queued, app_closed, joins_closed, main_rj, main_all_moved;
+	/* The application closed while a join held data of ours the peer
+	 * had not DATA_ACKed: the first subflow's FIN (and with it the
+	 * DATA_FIN) waits until that data is DATA_ACKed or written again
+	 * on the first subflow (skiff__mptcp_close_defer()). */
+	bool close_deferred;
 	uint64_t fin_dsn, main_rj_dsn; /* (main_rj_dsn: the highest end moved) */
 	struct skiff_mptcp_conn *reinject_next;
 	/* The connection's window shut with every subflow's data ACKed but
@@ -484,6 +489,10 @@ bool skiff__mptcp_data_fin_on_join(const struct skiff_mptcp_conn *c);
 /* The application closed and the peer DATA_ACKed our DATA_FIN: the
  * joins, kept open to carry the end, may close. */
 bool skiff__mptcp_joins_may_close(const struct skiff_mptcp_conn *c);
+/* At the application's close of @p c (its FIN position set): true when
+ * the first subflow's FIN must wait, as close_deferred says; send.c's
+ * rounds then close the first subflow when nothing is owed there. */
+bool skiff__mptcp_close_defer(struct skiff_mptcp_conn *c);
 /* Our FIN is queued on the first subflow (@p close: the application
  * closed, else shutdown): the DATA_FIN's number is fixed. */
 void skiff__mptcp_fin_queued(struct skiff_mptcp_conn *c, bool close);

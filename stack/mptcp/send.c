@@ -703,6 +703,56 @@ static void closing_round(struct skiff_mptcp_conn *c)
 	}
 }
 
+/* Whether a join holds data of @p c's the peer has not DATA_ACKed and
+ * the first subflow has not taken again. */
+static bool joins_owe(const struct skiff_mptcp_conn *c)
+{
+	for (const struct skiff_mptcp_rtx *r = c->rtx; r; r = r->next)
+		if (!r->reinjected)
+			return true;
+	return false;
+}
+
+/* The first subflow's close must wait while a join owes data (the
+ * first subflow may have to carry it: no data can follow its FIN), or
+ * while data written again there is not sent yet: lwIP puts a FIN on
+ * the last unsent segment, whose mapping would then end the data short
+ * of the DATA_FIN's number. A stale first subflow carries nothing: it
+ * closes at once, as before. */
+static bool main_close_waits(const struct skiff_mptcp_conn *c)
+{
+	const struct tcp_pcb *m = c->main_pcb;
+
+	if (!m || !c->main_sf || c->main_sf->stale || c->main_sf->phase != SKIFF_MPTCP_EST ||
+	    (m->state != ESTABLISHED && m->state != CLOSE_WAIT))
+		return false;
+	/* Our DATA_FIN's number reached: everything before it is in. */
+	if ((int64_t)(c->snd_data_acked - c->fin_dsn) >= 0)
+		return false;
+	return joins_owe(c) || (c->rtx && m->unsent);
+}
+
+bool skiff__mptcp_close_defer(struct skiff_mptcp_conn *c)
+{
+	if (!main_close_waits(c))
+		return false;
+	c->close_deferred = true;
+	skiff__s.stats.mptcp_close_deferred++;
+	return true;
+}
+
+/* A deferred close of the first subflow, once nothing is owed there. */
+static void deferred_close(struct skiff_mptcp_conn *c)
+{
+	struct tcp_pcb *m = c->main_pcb;
+
+	if (!c->close_deferred || main_close_waits(c))
+		return;
+	c->close_deferred = false;
+	if (m && (m->state == ESTABLISHED || m->state == CLOSE_WAIT))
+		skiff__tcp_close_pcb(m);
+}
+
 /* The copies of @p c's data that went on a join now dead or stale (and
  * not DATA_ACKed) go again on the first subflow, as far as it has room
  * (the rest at a later round); a stale first subflow's data goes on
@@ -719,6 +769,7 @@ static void reinject(struct skiff_mptcp_conn *c)
 	if (c->main_sf->stale) {
 		main_to_joins(c);
 		closing_round(c);
+		deferred_close(c);
 		return;
 	}
 	closing_round(c);
@@ -745,6 +796,10 @@ static void reinject(struct skiff_mptcp_conn *c)
 	if (sent)
 		tcp_output(main);
 	if (more)
+		c->reinject_more = true;
+	deferred_close(c);
+	/* Still waiting only for its unsent data to go: the next round. */
+	if (c->close_deferred && !joins_owe(c))
 		c->reinject_more = true;
 }
 

@@ -473,8 +473,8 @@ SKIFF_API int skiff_mptcp_status(int fd, struct skiff_mptcp_status *out);
  * (and `nobackup`): the subflows over port @p port (0: skiff_config's own
  * interface, 1 to 3: its extra_ports in order) become backup (@p backup)
  * or regular again. Each established one sends MP_PRIO (RFC 8684 3.3.8) on
- * its next segment; skiff sends on a backup subflow only when no regular
- * one has room, and asks the peer to do the same. Subflows opened over
+ * its next segment; skiff sends on a backup subflow only while no regular
+ * one is up (a full one counts as up), and asks the peer to do the same. Subflows opened over
  * the port later start so (the B flag of MP_JOIN; an MP_PRIO on a first
  * subflow once established). Returns how many subflows were told, or -1
  * with errno ENOTCONN (not running) or EINVAL (no such port). */
@@ -758,6 +758,9 @@ struct skiff_stats {
 					     * DATA_ACKed, written again on a join */
 	uint64_t mptcp_data_fin_join_tx;    /**< DATA_FINs sent on a join (the first
 					     * subflow stale) */
+	uint64_t mptcp_close_deferred;	    /**< closes whose first subflow's FIN waited
+					     * for a join's data to be DATA_ACKed or
+					     * written again on it */
 	uint64_t mptcp_signal_not_taken;  /**< ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FASTCLOSE,
 					   * MP_TCPRST on segments TCP does not take (out of
 					   * the window, an unacceptable ACK, a RST not at
