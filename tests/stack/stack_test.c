@@ -653,10 +653,22 @@ int st_kernel_recv_stream(int fd, uint64_t seed, struct st_xfer *x)
 	return x->err ? -1 : 0;
 }
 
+int st_kernel_two_way_over(int fd, uint64_t bytes)
+{
+	struct st_two_way r;
+
+	if (st_kernel_send_stream(fd, ST_SEED_UP, bytes, &r.up) || shutdown(fd, SHUT_WR))
+		return 4;
+	if (st_kernel_recv_stream(fd, ST_SEED_DOWN, &r.down))
+		return 5;
+	close(fd);
+	st_child_report(&r, sizeof(r));
+	return 0;
+}
+
 int st_kernel_two_way_client(int family, int proto, const char *ip4, const char *ip6, uint16_t port,
 			     uint64_t bytes)
 {
-	struct st_two_way r;
 	int fd;
 
 	if (!st_child_wait_go(20000))
@@ -666,13 +678,7 @@ int st_kernel_two_way_client(int family, int proto, const char *ip4, const char 
 		st_log("kernel connect: %s", strerror(-fd));
 		return 3;
 	}
-	if (st_kernel_send_stream(fd, ST_SEED_UP, bytes, &r.up) || shutdown(fd, SHUT_WR))
-		return 4;
-	if (st_kernel_recv_stream(fd, ST_SEED_DOWN, &r.down))
-		return 5;
-	close(fd);
-	st_child_report(&r, sizeof(r));
-	return 0;
+	return st_kernel_two_way_over(fd, bytes);
 }
 
 int st_kernel_accept_one(int family, int proto, uint16_t port, int rcvbuf)

@@ -154,6 +154,10 @@ struct st_two_way {
 	struct st_xfer up, down;
 };
 
+/* In a child, over a connected @p fd: @p bytes up (ST_SEED_UP), our
+ * side shut, the stream down (ST_SEED_DOWN) read to its end, @p fd
+ * closed and both ends' st_two_way reported; 0, or 4 (up) or 5 (down). */
+int st_kernel_two_way_over(int fd, uint64_t bytes);
 /* The kernel's end, run in the child; it reports its struct st_two_way
  * (the server first reports 'r' once it listens; the client waits for
  * st_child_go()). 0, or the exit code that says which step failed. */

@@ -182,28 +182,30 @@ static int k_client_two_way(struct kjob *j)
 	return st_kernel_two_way_client(j->family, j->proto, STACK_IP4, STACK_IP6, PORT, j->bytes);
 }
 
+/* In the child: at the test's go, @p j's connection to skiff's port (its
+ * descriptor, or -2 without a go, -3 when the connect failed). */
+static int k_connect_at_go(struct kjob *j)
+{
+	int fd;
+
+	if (!st_child_wait_go(20000))
+		return -2;
+	fd = k_connect(j->family, j->proto, PORT);
+	return fd < 0 ? -3 : fd;
+}
+
 /* As k_client_two_way(), but the upload starts at a second go: once the
  * test saw the join (a Linux client adds no subflow after its DATA_FIN,
  * which a short upload sends at once). */
 static int k_client_two_way_later(struct kjob *j)
 {
-	struct st_two_way r;
-	int fd;
+	int fd = k_connect_at_go(j);
 
-	if (!st_child_wait_go(20000))
-		return 2;
-	fd = st_kernel_connect(j->family, j->proto, STACK_IP4, STACK_IP6, PORT);
 	if (fd < 0)
-		return 3;
+		return -fd;
 	if (!st_child_wait_go(20000))
 		return 6;
-	if (st_kernel_send_stream(fd, ST_SEED_UP, j->bytes, &r.up) || shutdown(fd, SHUT_WR))
-		return 4;
-	if (st_kernel_recv_stream(fd, ST_SEED_DOWN, &r.down))
-		return 5;
-	close(fd);
-	st_child_report(&r, sizeof(r));
-	return 0;
+	return st_kernel_two_way_over(fd, j->bytes);
 }
 
 static int k_server_two_way(struct kjob *j)
@@ -2151,13 +2153,10 @@ static int k_client_pingpong(struct kjob *j)
 	char buf[1000];
 	long long t0;
 	uint32_t ms;
-	int fd;
+	int fd = k_connect_at_go(j);
 
-	if (!st_child_wait_go(20000))
-		return 2;
-	fd = st_kernel_connect(j->family, j->proto, STACK_IP4, STACK_IP6, PORT);
 	if (fd < 0)
-		return 3;
+		return -fd;
 	usleep(500 * 1000);
 	t0 = st_now_ms();
 	for (uint64_t i = 0; i < j->bytes; i++) {
