@@ -181,7 +181,12 @@ static int port_flush(struct umem_port *p)
 	if (x->need_wakeup && !x->busy_poll && !xsk_ring_prod__needs_wakeup(&x->tx))
 		return 0;
 	/* Copy mode sends at most a small batch per call and answers EAGAIN
-	 * while more is queued: go on while the kernel makes progress. */
+	 * while more is queued; EBUSY when the device dropped a frame (a link
+	 * whose carrier is off drops each one: completed, not sent), after
+	 * which the kernel stops taking descriptors for that call. Go on
+	 * while it makes progress: else what stays on the ring waits for the
+	 * port's next traffic, which may never come (a downed link's frames
+	 * held until the end). */
 	for (;;) {
 		before = xsk_prod_nb_free(&x->tx, x->tx.size);
 		x->kicks++;
@@ -189,11 +194,11 @@ static int port_flush(struct umem_port *p)
 			return 0;
 		switch (errno) {
 		case EAGAIN:
+		case EBUSY:
+		case ENOBUFS:
 			if (tx_ring_empty(x) || xsk_prod_nb_free(&x->tx, x->tx.size) == before)
 				return 0;
 			continue;
-		case ENOBUFS:
-		case EBUSY:
 		case ENETDOWN:
 			return 0;
 		default:

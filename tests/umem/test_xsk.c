@@ -436,6 +436,50 @@ static void test_tx_reaches_kernel(void)
 	frames_to_peer(8);
 }
 
+/* Frames sent while the peer's end of the link is down: the kernel drops
+ * each (our end's carrier is off) and completes it, one per kick, with
+ * EBUSY. One flush takes them all; before, it stopped at the first and
+ * the rest stayed on the TX ring until the port's next traffic (a CI run
+ * of an MPTCP test held 732 frames at its end that way). The link back,
+ * frames reach the peer again. */
+static void test_tx_with_peer_down(void)
+{
+	struct umem_xsk_config c;
+	struct umem_desc d[64];
+	struct umem_geometry g;
+	unsigned done = 0;
+	long long end;
+
+	env_up("txdn", 1);
+	c = xsk_cfg();
+	open_port(&c);
+	umem_geometry(env.u, &g);
+	CU_ASSERT_FATAL(tb_run(env.net.ns[1], "ip link set dev %s down", env.net.ifname[1]) == 0);
+	for (unsigned i = 0; i < 64; i++) {
+		uint64_t a;
+
+		CU_ASSERT_FATAL(umem_alloc(env.u, &a) == 0);
+		a += g.headroom;
+		memset(umem_geo_ptr(&g, a), 0xff, 64);
+		d[i] = (struct umem_desc){.addr = a, .len = 64};
+	}
+	TK_ASSERT_EQ(umem_port_tx(env.p, d, 64), 64);
+	umem_port_flush(env.p);
+	/* No kick after the one flush: only completions are read. */
+	end = now_ms() + 1000;
+	while (done < 64 && now_ms() < end) {
+		unsigned k = umem_port_complete(env.p, 64);
+
+		done += k;
+		if (!k)
+			usleep(1000);
+	}
+	tk_note("64 frames posted with the peer down: %u completed after one flush", done);
+	TK_ASSERT_EQ(done, 64);
+	CU_ASSERT_FATAL(tb_run(env.net.ns[1], "ip link set dev %s up", env.net.ifname[1]) == 0);
+	frames_to_peer(8);
+}
+
 /* Both wakeup disciplines move traffic: need_wakeup kicks only when the
  * kernel asks, busy polling drives the driver from our calls. */
 static void test_busy_poll_and_need_wakeup(void)
@@ -723,6 +767,7 @@ static const struct tk_case xsk_tests[] = {
 	TK_TEST(test_vlan_tagged_frames_arrive),
 	TK_TEST(test_arp_and_nd_for_stack_arrive),
 	TK_TEST(test_tx_reaches_kernel),
+	TK_TEST(test_tx_with_peer_down),
 	TK_TEST(test_busy_poll_and_need_wakeup),
 	TK_TEST(test_kernel_traffic_passes),
 	TK_TEST(test_mode_on_veth),
