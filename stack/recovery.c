@@ -361,9 +361,63 @@ static void undo_record(struct skiff_recovery *r, u32_t seq)
 	r->undo_retrans++;
 }
 
+/* @p list sorted by sequence number (a merge sort; stable). */
+static struct tcp_seg *seq_sorted(struct tcp_seg *list)
+{
+	struct tcp_seg *a, *b, **t, *head;
+
+	if (!list || !list->next)
+		return list;
+	/* Halves: b walks twice as fast as a. */
+	a = list;
+	for (b = list->next; b && b->next; b = b->next->next)
+		a = a->next;
+	b = a->next;
+	a->next = NULL;
+	a = seq_sorted(list);
+	b = seq_sorted(b);
+	t = &head;
+	while (a && b) {
+		struct tcp_seg **from = TCP_SEQ_LEQ(seg_seq(a), seg_seq(b)) ? &a : &b;
+
+		*t = *from;
+		*from = (*from)->next;
+		t = &(*t)->next;
+	}
+	*t = a ? a : b;
+	return head;
+}
+
+/* Segments RACK took back as lost went to unsent, in order, below what
+ * stayed unacked; lwIP's timeout then put unacked in front: the queue
+ * began above the lowest unACKed byte, beyond a one-segment window, and
+ * nothing was sent again (no segment in flight, no timer): the
+ * connection stalled for good. Seen after an MPTCP handover, which gave
+ * RACK a join's queue; any connection with both a RACK loss and a
+ * timeout could. */
+void skiff__recovery_unsent_in_order(struct tcp_pcb *pcb)
+{
+	struct tcp_seg *seg;
+	bool sorted = true;
+
+	for (seg = pcb->unsent; seg && seg->next; seg = seg->next)
+		if (TCP_SEQ_GT(seg_seq(seg), seg_seq(seg->next)))
+			sorted = false;
+	if (sorted)
+		return;
+	skiff__s.stats.tcp_unsent_reordered++;
+	pcb->unsent = seq_sorted(pcb->unsent);
+	for (seg = pcb->unsent; seg->next; seg = seg->next)
+		;
+	pcb->unsent_tail = seg;	  /* patch 0023 */
+	pcb->unsent_oversize = 0; /* no room promised after a moved tail */
+}
+
 bool skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
 	struct skiff_recovery *r = &s->rec;
+
+	skiff__recovery_unsent_in_order(pcb);
 
 	/* A timeout in the middle of PRR's reduction: the window it cuts is
 	 * the episode's target, not PRR's quota of the moment. */

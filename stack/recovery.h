@@ -132,6 +132,10 @@ void skiff__recovery_seg_out(struct tcp_pcb *pcb, struct tcp_seg *seg);
  * D-SACKs of all of them undo the cut (a segment late, not lost). True
  * when the timeout adds to an episode whose window is kept already. */
 bool skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb);
+/* lwIP's timeout put what was unacked in front of unsent, which may hold
+ * RACK's resends below it: @p pcb's unsent queue back in sequence order
+ * (tcp_unsent_reordered when it was not). */
+void skiff__recovery_unsent_in_order(struct tcp_pcb *pcb);
 
 /* lwIP's own fast retransmit is going out (output hook): the episode
  * begins, ending once @p snd_nxt is ACKed. */

@@ -417,6 +417,7 @@ static const struct skiff_stat_field fields[] = {
 	F(tcp_sack_retransmits, "tcp", false),
 	F(tcp_lost_retransmits, "tcp", false),
 	F(tcp_rack_losses, "tcp", false),
+	F(tcp_unsent_reordered, "tcp", false),
 	F(tcp_tlp_sent, "tcp", false),
 	F(tcp_tlp_recoveries, "tcp", false),
 	F(tcp_dsacks_received, "tcp", false),

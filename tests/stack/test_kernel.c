@@ -2310,12 +2310,13 @@ static void test_mptcp_two_ports_first_link_gone(void)
 	skiff_get_stats(&st);
 	tk_note("first link down at %u ms: %llu MiB down in %.2f s; first subflow stale %llu, %llu "
 		"of its bytes sent again on the join; handed over %llu (lost %llu); map mismatch "
-		"%llu",
+		"%llu; timeouts whose queue was put back in order %llu",
 		cut.ms, (unsigned long long)(j.bytes / ST_MIB), theirs.down.seconds,
 		(unsigned long long)st.mptcp_main_stale,
 		(unsigned long long)st.mptcp_main_reinject_bytes,
 		(unsigned long long)st.mptcp_handover, (unsigned long long)st.mptcp_handover_lost,
-		(unsigned long long)st.mptcp_map_mismatch);
+		(unsigned long long)st.mptcp_map_mismatch,
+		(unsigned long long)st.tcp_unsent_reordered);
 	CU_ASSERT(st.mptcp_main_stale >= 1);
 	TK_ASSERT_EQ(st.mptcp_handover, 1);
 	TK_ASSERT_EQ(st.mptcp_handover_lost, 0);

@@ -2,13 +2,16 @@
  * timeout (RFC 6298 2.2-2.4, with skiff's floor), the tail loss probe's
  * timeout (RFC 8985 7.2), RACK's reordering window and its timestamp
  * check of a resend's delivery (RFC 8985 6.2) and
- * PRR's send quota (RFC 6937 3). */
+ * PRR's send quota (RFC 6937 3); and the retransmission queue's order
+ * after a timeout. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../stack/instance.h"
 #include "../../stack/recovery.h"
+#include "lwip/priv/tcp_priv.h"
 #include "stack_test.h"
 
 /* RFC 6298 2.3: RTO = SRTT + max(G, K * RTTVAR), K = 4; 2.4: rounded up
@@ -296,11 +299,57 @@ static void test_prr_against_the_pseudocode(void)
 	}
 }
 
+/* lwIP's timeout moves unacked in front of unsent. When RACK had taken
+ * the lowest segments back as lost (to unsent, in order), the queue came
+ * out as 3000 4000 5000 | 0 1000 2000 6000 7000: its head beyond a
+ * one-segment window, and an MPTCP test stalled for good on it. It goes
+ * back in order, the tail kept; an ordered queue is left alone. */
+static void test_rto_queue_back_in_order(void)
+{
+	static const u32_t order[] = {3000, 4000, 5000, 0, 1000, 2000, 6000, 7000};
+	struct tcp_hdr hdr[8];
+	struct tcp_seg seg[8];
+	struct tcp_pcb pcb;
+	uint64_t before = skiff__s.stats.tcp_unsent_reordered;
+	const struct tcp_seg *x;
+	unsigned n = 0;
+
+	memset(&pcb, 0, sizeof(pcb));
+	memset(seg, 0, sizeof(seg));
+	for (unsigned i = 0; i < 8; i++) {
+		memset(&hdr[i], 0, sizeof(hdr[i]));
+		hdr[i].seqno = lwip_htonl(order[i]);
+		seg[i].tcphdr = &hdr[i];
+		seg[i].len = 1000;
+		seg[i].next = i < 7 ? &seg[i + 1] : NULL;
+	}
+	pcb.unsent = &seg[0];
+	pcb.unsent_tail = &seg[7];
+	pcb.unsent_oversize = 100;
+	skiff__recovery_unsent_in_order(&pcb);
+	for (x = pcb.unsent; x; x = x->next, n++)
+		TK_ASSERT_EQ(lwip_ntohl(x->tcphdr->seqno), n * 1000);
+	TK_ASSERT_EQ(n, 8);
+	CU_ASSERT(pcb.unsent_tail == &seg[7]);
+	TK_ASSERT_EQ(pcb.unsent_oversize, 0);
+	TK_ASSERT_EQ(skiff__s.stats.tcp_unsent_reordered - before, 1);
+	/* In order already: untouched, not counted. */
+	pcb.unsent_oversize = 100;
+	skiff__recovery_unsent_in_order(&pcb);
+	TK_ASSERT_EQ(pcb.unsent_oversize, 100);
+	TK_ASSERT_EQ(skiff__s.stats.tcp_unsent_reordered - before, 1);
+}
+
 static const struct tk_case tests[] = {
-	TK_TEST(test_rto_formula_and_floor),	  TK_TEST(test_pto_formula),
-	TK_TEST(test_reordering_window),	  TK_TEST(test_resend_tsval),
-	TK_TEST(test_prr_proportional),		  TK_TEST(test_prr_slow_start_bound),
-	TK_TEST(test_prr_against_the_pseudocode), TK_TEST_END,
+	TK_TEST(test_rto_formula_and_floor),
+	TK_TEST(test_pto_formula),
+	TK_TEST(test_reordering_window),
+	TK_TEST(test_resend_tsval),
+	TK_TEST(test_prr_proportional),
+	TK_TEST(test_prr_slow_start_bound),
+	TK_TEST(test_prr_against_the_pseudocode),
+	TK_TEST(test_rto_queue_back_in_order),
+	TK_TEST_END,
 };
 
 static const struct tk_suite suite = {"recovery", NULL, NULL, tests};

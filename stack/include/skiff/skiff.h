@@ -646,6 +646,9 @@ struct skiff_stats {
 	uint64_t tcp_rack_losses;	/**< segments RACK found lost (RFC 8985): sent before
 					   * one the peer has, and missing an RTT plus the
 					   * reordering window later; resent */
+	uint64_t tcp_unsent_reordered;	/**< retransmission timeouts whose queue lwIP left out
+					   * of order (RACK's resends below what was in
+					   * flight): put back in order */
 	uint64_t tcp_tlp_sent;		/**< tail loss probes (RFC 8985 7) */
 	uint64_t tcp_tlp_recoveries;	/**< ... that repaired a tail loss (no D-SACK) */
 	uint64_t tcp_dsacks_received;	/**< D-SACK blocks (RFC 2883): the peer got
