@@ -121,13 +121,15 @@ static void dump_sf(const char *what, const struct skiff_mptcp_conn *c,
 	fprintf(stderr,
 		"    %s: phase %d state %d stale %d closing %d backup %d/%d nrtx %u persist %u/%u "
 		"snd_wnd %u cwnd %u queued %u unsent %s unacked %s sndbuf %u srtt %u us extents "
-		"%u rto %d\n",
+		"%u rto %d; snd_nxt %+d, first unsent %+d, flags %#x\n",
 		what, (int)sf->phase, (int)p->state, sf->stale, sf->closing, sf->backup,
 		sf->lbackup, (unsigned)p->nrtx, (unsigned)p->persist_backoff,
 		(unsigned)p->persist_probe, (unsigned)p->snd_wnd, (unsigned)p->cwnd,
 		(unsigned)(p->snd_lbb - p->lastack), p->unsent ? "yes" : "no",
 		p->unacked ? "yes" : "no", (unsigned)tcp_sndbuf(p), (unsigned)sf->srtt_us,
-		sf->nsmap, (int)p->rto);
+		sf->nsmap, (int)p->rto, (int)(p->snd_nxt - p->lastack),
+		p->unsent ? (int)(lwip_ntohl(p->unsent->tcphdr->seqno) - p->lastack) : 0,
+		(unsigned)p->flags);
 }
 
 static void dump_conn(struct skiff_mptcp_conn *c, void *arg)
