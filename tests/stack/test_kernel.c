@@ -889,11 +889,13 @@ static void k_shape_by_source(unsigned mbit)
  * what this machine moves, so that the shaping sets the time, not the CPU
  * (@p run sets up, transfers, tears down, and says what went on the
  * join): the first must take @p want times the second's time or more
- * (1.6, issue #18's figure, for two_paths_vs_one()). @p what says which
- * way and how for the note. */
+ * (1.6, issue #18's figure, for two_paths_vs_one()). With @p pairs above
+ * 1 the pair of runs is repeated and each side's fastest run compared:
+ * on this shared machine one slow run of either side moved a single
+ * pair's ratio by a third. @p what says which way and how for the note. */
 typedef double (*shaped_run_fn)(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join);
 
-static void two_paths_vs(shaped_run_fn run, const char *what, double want)
+static void two_paths_vs(shaped_run_fn run, const char *what, double want, unsigned pairs)
 {
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan's skiff moves about 30 Mbit/s a path here in these runs: half
@@ -904,21 +906,32 @@ static void two_paths_vs(shaped_run_fn run, const char *what, double want)
 	const unsigned mbit = 40;
 	const uint64_t bytes = 16 * ST_MIB;
 #endif
-	uint64_t j1 = 0, j2 = 0;
-	double one = run(false, mbit, bytes, &j1), two = run(true, mbit, bytes, &j2);
+	double one = 0, two = 0;
 
-	tk_note("%llu MiB %s, each path shaped to %u Mbit/s: one subflow %.2f s (%.1f Mbit/s), "
-		"two subflows %.2f s (%.1f Mbit/s, %llu bytes on the join): %.2fx",
-		(unsigned long long)(bytes / ST_MIB), what, mbit, one, bytes * 8 / one / 1e6, two,
-		bytes * 8 / two / 1e6, (unsigned long long)j2, one / two);
-	TK_ASSERT_EQ(j1, 0);
-	CU_ASSERT(j2 > bytes / 4);
+	for (unsigned i = 0; i < pairs; i++) {
+		uint64_t j1 = 0, j2 = 0;
+		double o = run(false, mbit, bytes, &j1), t = run(true, mbit, bytes, &j2);
+
+		tk_note("%llu MiB %s, each path shaped to %u Mbit/s: one subflow %.2f s (%.1f "
+			"Mbit/s), two subflows %.2f s (%.1f Mbit/s, %llu bytes on the join): %.2fx",
+			(unsigned long long)(bytes / ST_MIB), what, mbit, o, bytes * 8 / o / 1e6, t,
+			bytes * 8 / t / 1e6, (unsigned long long)j2, o / t);
+		TK_ASSERT_EQ(j1, 0);
+		CU_ASSERT(j2 > bytes / 4);
+		if (!i || o < one)
+			one = o;
+		if (!i || t < two)
+			two = t;
+	}
+	if (pairs > 1)
+		tk_note("fastest of %u: one subflow %.2f s, two subflows %.2f s: %.2fx", pairs, one,
+			two, one / two);
 	CU_ASSERT(one / two >= want);
 }
 
 static void two_paths_vs_one(shaped_run_fn run, const char *what)
 {
-	two_paths_vs(run, what, 1.6);
+	two_paths_vs(run, what, 1.6, 1);
 }
 
 /* A path cut in the Linux client's namespace: after @p ms, @p cut runs
@@ -1981,8 +1994,11 @@ static void test_mptcp_two_ports_shaped(void)
 /* The same with skiff sending (its scheduler over the two ports). */
 static void test_mptcp_two_ports_shaped_send(void)
 {
-	/* As test_mptcp_join_two_paths_shaped_send: 1.5x asked. */
-	two_paths_vs(two_ports_down, "down over two links (skiff's scheduler)", 1.5);
+	/* As test_mptcp_join_two_paths_shaped_send: 1.5x asked, of the
+	 * fastest of three pairs of runs (one pair gave 1.28x to 2.17x before
+	 * the ifb's queue was set, then 1.51x to 1.87x, and 1.40x in a CI run
+	 * whose one-subflow run was slow: 4.28 s against 3.75 to 3.83). */
+	two_paths_vs(two_ports_down, "down over two links (skiff's scheduler)", 1.5, 3);
 }
 
 static void tweak_second_port_joining(struct skiff_config *c)
