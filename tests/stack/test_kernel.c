@@ -2292,7 +2292,9 @@ static void test_mptcp_two_ports_first_link_gone(void)
 	struct kjob j = {.fn = k_client_two_way,
 			 .family = AF_INET,
 			 .proto = IPPROTO_MPTCP,
-			 .bytes = ST_BIG(32 * ST_MIB)};
+			 /* All of it under ASan too: with a quarter, one CI run
+			  * saw no handover in 15 s (not looked into yet). */
+			 .bytes = 32 * ST_MIB};
 	struct path_cut cut = {.ms = 300};
 	struct st_two_way mine, theirs;
 	struct skiff_stats st;
