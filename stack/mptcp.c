@@ -295,18 +295,23 @@ bool skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort)
 		 * first subflow's path is gone, they carry the rest of the
 		 * data and the DATA_FIN (stack/mptcp/send.c). */
 		skiff__mptcp_fin_queued(c, true);
-		return skiff__mptcp_close_defer(c);
+		return skiff__mptcp_close_defer(c, false);
 	}
 	skiff__mptcp_joins_close(c, abort);
 	return false;
 }
 
-void skiff__mptcp_shut_wr(struct tcp_pcb *pcb)
+bool skiff__mptcp_shut_wr(struct tcp_pcb *pcb)
 {
 	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+	struct skiff_mptcp_conn *c;
 
-	if (sf && !sf->join && sf->conn && sf->phase == SKIFF_MPTCP_EST)
-		skiff__mptcp_fin_queued(sf->conn, false);
+	if (!sf || sf->join || !sf->conn || sf->phase != SKIFF_MPTCP_EST)
+		return false;
+	skiff__mptcp_fin_queued(sf->conn, false);
+	if (!(c = conn_with_joins(pcb)) || c->fb.failed)
+		return false;
+	return skiff__mptcp_close_defer(c, true);
 }
 
 int skiff__mptcp_connect(struct tcp_pcb *pcb)

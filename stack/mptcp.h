@@ -41,8 +41,11 @@ bool skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
  * next; the socket moves onto it): what @p old held that the peer has not
  * DATA_ACKed is kept in copies and written there (stack/mptcp/join.c). */
 bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **next);
-/* The socket of @p pcb shuts its sending side (our FIN queued). */
-void skiff__mptcp_shut_wr(struct tcp_pcb *pcb);
+/* The socket of @p pcb shuts its sending side (our FIN queued). True
+ * when @p pcb's FIN must wait, as at a close (skiff__mptcp_closing()):
+ * the connection shuts @p pcb's sending side itself once nothing is
+ * owed there. */
+bool skiff__mptcp_shut_wr(struct tcp_pcb *pcb);
 /* Connections whose first subflow went while joins remain, and what
  * resets those joins: once per poll round, outside lwIP's walks. */
 struct skiff_mptcp_conn;

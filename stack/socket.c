@@ -652,10 +652,12 @@ int skiff_shutdown(int fd, int how)
 	if (how != SHUT_RD && !s->wr_shut && s->pcb.tcp) {
 		err_t err;
 
-		if (s->pcb.tcp->skiff_flags & SKIFF_PCB_MPTCP)
-			skiff__mptcp_shut_wr(s->pcb.tcp);
-		err = tcp_shutdown(s->pcb.tcp, 0, 1);
-
+		/* An MPTCP connection may keep its first subflow's FIN back a
+		 * while, as at a close: it shuts it itself. */
+		if ((s->pcb.tcp->skiff_flags & SKIFF_PCB_MPTCP) && skiff__mptcp_shut_wr(s->pcb.tcp))
+			err = ERR_OK;
+		else
+			err = tcp_shutdown(s->pcb.tcp, 0, 1);
 		if (err != ERR_OK)
 			SKIFF_FAIL(skiff__errno(err));
 		s->wr_shut = true;

@@ -199,8 +199,10 @@ struct skiff_mptcp_conn {
 	/* The application closed while a join held data of ours the peer
 	 * had not DATA_ACKed: the first subflow's FIN (and with it the
 	 * DATA_FIN) waits until that data is DATA_ACKed or written again
-	 * on the first subflow (skiff__mptcp_close_defer()). */
-	bool close_deferred;
+	 * on the first subflow (skiff__mptcp_close_defer()); close_shut:
+	 * what waits is a shutdown of the sending side only (the socket
+	 * stays open), until the application closes. */
+	bool close_deferred, close_shut;
 	uint64_t fin_dsn, main_rj_dsn; /* (main_rj_dsn: the highest end moved) */
 	struct skiff_mptcp_conn *reinject_next;
 	/* The connection's window shut with every subflow's data ACKed but
@@ -489,10 +491,12 @@ bool skiff__mptcp_data_fin_on_join(const struct skiff_mptcp_conn *c);
 /* The application closed and the peer DATA_ACKed our DATA_FIN: the
  * joins, kept open to carry the end, may close. */
 bool skiff__mptcp_joins_may_close(const struct skiff_mptcp_conn *c);
-/* At the application's close of @p c (its FIN position set): true when
- * the first subflow's FIN must wait, as close_deferred says; send.c's
- * rounds then close the first subflow when nothing is owed there. */
-bool skiff__mptcp_close_defer(struct skiff_mptcp_conn *c);
+/* At the application's close of @p c, or its shutdown of the sending
+ * side (@p shut; the FIN position set): true when the first subflow's
+ * FIN must wait, as close_deferred says; send.c's rounds then close the
+ * first subflow (or shut its sending side) when nothing is owed there.
+ * A close after a shutdown that waits makes the wait a close's. */
+bool skiff__mptcp_close_defer(struct skiff_mptcp_conn *c, bool shut);
 /* Our FIN is queued on the first subflow (@p close: the application
  * closed, else shutdown): the DATA_FIN's number is fixed. */
 void skiff__mptcp_fin_queued(struct skiff_mptcp_conn *c, bool close);

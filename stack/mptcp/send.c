@@ -43,6 +43,7 @@
 #include "mptcp/conn.h"
 #include "recovery.h"
 #include "tcpglue.h"
+#include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
 
@@ -732,16 +733,23 @@ static bool main_close_waits(const struct skiff_mptcp_conn *c)
 	return joins_owe(c) || (c->rtx && m->unsent);
 }
 
-bool skiff__mptcp_close_defer(struct skiff_mptcp_conn *c)
+bool skiff__mptcp_close_defer(struct skiff_mptcp_conn *c, bool shut)
 {
+	if (c->close_deferred) {
+		/* The application closes after a shutdown that waits. */
+		c->close_shut = c->close_shut && shut;
+		return true;
+	}
 	if (!main_close_waits(c))
 		return false;
 	c->close_deferred = true;
+	c->close_shut = shut;
 	skiff__s.stats.mptcp_close_deferred++;
 	return true;
 }
 
-/* A deferred close of the first subflow, once nothing is owed there. */
+/* A deferred close (or shutdown) of the first subflow, once nothing is
+ * owed there. */
 static void deferred_close(struct skiff_mptcp_conn *c)
 {
 	struct tcp_pcb *m = c->main_pcb;
@@ -749,8 +757,16 @@ static void deferred_close(struct skiff_mptcp_conn *c)
 	if (!c->close_deferred || main_close_waits(c))
 		return;
 	c->close_deferred = false;
-	if (m && (m->state == ESTABLISHED || m->state == CLOSE_WAIT))
+	if (!m || (m->state != ESTABLISHED && m->state != CLOSE_WAIT))
+		return;
+	if (!c->close_shut) {
 		skiff__tcp_close_pcb(m);
+		return;
+	}
+	/* In these states lwIP answers ERR_OK, keeping a FIN it could not
+	 * queue for later (TF_CLOSEPEND). */
+	skiff__timer_arm(m);
+	(void)tcp_shutdown(m, 0, 1);
 }
 
 /* The copies of @p c's data that went on a join now dead or stale (and

@@ -2466,7 +2466,7 @@ static void test_mptcp_two_ports_withdraw(void)
  * subflow, and the 8 KiB arrive whole. Before, the FIN went at once,
  * nothing could follow it, and Linux waited for the join's share forever
  * (an ASan run of test_mptcp_join_path_cut_send found it). */
-static void test_mptcp_close_while_join_owes(void)
+static void join_owes_at_end(bool shut)
 {
 	struct kjob j = {.fn = k_client_two_way_later,
 			 .family = AF_INET,
@@ -2475,9 +2475,10 @@ static void test_mptcp_close_while_join_owes(void)
 	struct path_cut cut = {.ms = 0};
 	struct st_two_way mine, theirs;
 	struct skiff_stats st0, st;
+	char c;
 	int lfd, fd;
 
-	two_links_up("mpcow", 1);
+	two_links_up(shut ? "mpsow" : "mpcow", 1);
 	snprintf(cut.cut, sizeof(cut.cut), "ip link set dev %s down", K.link_b[1]);
 	snprintf(cut.restore, sizeof(cut.restore), "ip link set dev %s up", K.link_b[1]);
 	fd = mptcp_accept_child(&j, &lfd);
@@ -2488,12 +2489,29 @@ static void test_mptcp_close_while_join_owes(void)
 	skiff_get_stats(&st0);
 	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "%s", cut.cut) == 0);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
-	cut_done(fd, lfd, &cut, &mine, &theirs, j.bytes);
+	if (!shut) {
+		cut_done(fd, lfd, &cut, &mine, &theirs, j.bytes);
+	} else {
+		/* The socket stays open: the FIN goes when the join's data
+		 * is in, and Linux, which reads to the end, reports. */
+		CU_ASSERT(skiff_shutdown(fd, SHUT_WR) == 0);
+		errno = 0;
+		CU_ASSERT(skiff_send(fd, "x", 1, MSG_NOSIGNAL) == -1 && errno == EPIPE);
+		CU_ASSERT_FATAL(
+			sent_or_dump(fd, st_child_read_report(&theirs, sizeof(theirs), 30000)));
+		CU_ASSERT(skiff_recv(fd, &c, 1, 0) == 0);
+		CU_ASSERT(skiff_close(fd) == 0);
+		CU_ASSERT(tb_run(K.net.ns[1], "%s", cut.restore) == 0);
+		TK_ASSERT_EQ(kchild_done(10000), 0);
+		st_check_two_way(&mine, &theirs, j.bytes);
+		skiff_close(lfd);
+	}
 	skiff_get_stats(&st);
-	tk_note("%llu KiB down in %.2f s, closed at once with the join's link down: %llu bytes out "
-		"on the join, %llu written again on the first subflow, joins stale %llu, closes "
+	tk_note("%llu KiB down in %.2f s, %s at once with the join's link down: %llu bytes out "
+		"on the join, %llu written again on the first subflow, joins stale %llu, FINs "
 		"deferred %llu",
 		(unsigned long long)(j.bytes / 1024), theirs.down.seconds,
+		shut ? "shut down (SHUT_WR)" : "closed",
 		(unsigned long long)(st.mptcp_join_tx_bytes - st0.mptcp_join_tx_bytes),
 		(unsigned long long)(st.mptcp_reinject_bytes - st0.mptcp_reinject_bytes),
 		(unsigned long long)(st.mptcp_join_stale - st0.mptcp_join_stale),
@@ -2503,6 +2521,20 @@ static void test_mptcp_close_while_join_owes(void)
 	CU_ASSERT(st.mptcp_join_stale > st0.mptcp_join_stale);
 	TK_ASSERT_EQ(st.mptcp_reinject_bytes - st0.mptcp_reinject_bytes, j.bytes);
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+static void test_mptcp_close_while_join_owes(void)
+{
+	join_owes_at_end(false);
+}
+
+/* The same with shutdown(SHUT_WR) in place of the close: the first
+ * subflow's FIN waits as at a close, and the socket, still open, reads
+ * the end of Linux's data after it. Before, the FIN went at once and
+ * the join's share never reached Linux. */
+static void test_mptcp_shutdown_while_join_owes(void)
+{
+	join_owes_at_end(true);
 }
 
 /* The scheduler's choice by RTT (issue #18: "the subflow with the lowest
@@ -3216,6 +3248,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_backup),
 	TK_TEST(test_mptcp_two_ports_withdraw),
 	TK_TEST(test_mptcp_close_while_join_owes),
+	TK_TEST(test_mptcp_shutdown_while_join_owes),
 	TK_TEST(test_mptcp_two_ports_first_reset),
 	TK_TEST(test_mptcp_two_ports_first_link_gone),
 	TK_TEST(test_mptcp_two_ports_skiff_client),

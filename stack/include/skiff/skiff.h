@@ -761,9 +761,9 @@ struct skiff_stats {
 					     * DATA_ACKed, written again on a join */
 	uint64_t mptcp_data_fin_join_tx;    /**< DATA_FINs sent on a join (the first
 					     * subflow stale) */
-	uint64_t mptcp_close_deferred;	    /**< closes whose first subflow's FIN waited
-					     * for a join's data to be DATA_ACKed or
-					     * written again on it */
+	uint64_t mptcp_close_deferred;	    /**< closes and SHUT_WR shutdowns whose first
+					     * subflow's FIN waited for a join's data to
+					     * be DATA_ACKed or written again on it */
 	uint64_t mptcp_signal_not_taken;  /**< ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FASTCLOSE,
 					   * MP_TCPRST on segments TCP does not take (out of
 					   * the window, an unacceptable ACK, a RST not at
