@@ -3,8 +3,12 @@
  * with HyStart++ (RFC 9406) in its first slow start. lwIP calls in where it
  * would run its own Reno (patch 0012): when the connection is established,
  * on each ACK of new data, and at a fast retransmit or a retransmission
- * timeout. A pcb without a socket (a handshake under way, a socket
- * discarded) keeps lwIP's Reno, done here as lwIP does it.
+ * timeout. An MPTCP join runs its own, with the socket's algorithm
+ * (skiff__mptcp_join_cc()), on lwIP's loss detection (skiff's recovery
+ * is the socket's connection's only): its RTT samples come from its
+ * segments' send times as lwIP takes the ACK. Any other pcb without a
+ * socket (a handshake under way, a socket discarded) keeps lwIP's Reno,
+ * done here as lwIP does it.
  *
  * cwnd and ssthresh stay lwIP's fields: skiff's loss recovery (recovery.c)
  * changes cwnd while it recovers and sets ssthresh when it begins. An
@@ -22,6 +26,7 @@
 
 #include "cc.h"
 #include "instance.h"
+#include "mptcp.h"
 #include "skiff_lwip_hooks.h"
 #include "sock.h"
 
@@ -234,6 +239,18 @@ static struct skiff_sock *sock_of(const struct tcp_pcb *pcb)
 	return s && s->pcb.tcp == pcb ? s : NULL;
 }
 
+/* The congestion control of @p pcb: its socket's (*@p sp), or an MPTCP
+ * join's own (*@p sp NULL; stack/mptcp/), or none (lwIP's Reno). */
+static struct skiff_cc *cc_of(const struct tcp_pcb *pcb, struct skiff_sock **sp)
+{
+	struct skiff_sock *s = sock_of(pcb);
+
+	*sp = s;
+	if (s)
+		return &s->cc;
+	return (pcb->skiff_flags & SKIFF_PCB_MPTCP) ? skiff__mptcp_join_cc(pcb) : NULL;
+}
+
 static const char *const algo_name[] = {
 	[SKIFF_CC_RENO] = "reno",
 	[SKIFF_CC_CUBIC] = "cubic",
@@ -246,15 +263,15 @@ static double srtt_s(const struct skiff_cc *cc, const struct tcp_pcb *pcb)
 	return (double)(pcb->sa >> 3) * TCP_SLOW_INTERVAL / 1e3;
 }
 
-/* The connection starts (or switches) running its algorithm from the
- * window it has. HyStart++ only while no congestion event happened. */
-static void setup(struct skiff_sock *s, struct tcp_pcb *pcb)
+/* The connection (a socket's @p s, or a join's: NULL) starts (or
+ * switches) running its algorithm from the window it has. HyStart++ only
+ * while no congestion event happened. */
+static void setup(struct skiff_cc *cc, struct skiff_sock *s, struct tcp_pcb *pcb)
 {
-	struct skiff_cc *cc = &s->cc;
 	bool congested = cc->algo ? cc->congested : false;
 	uint8_t want = cc->want;
 
-	if (!cc->algo && !want && s->aq.listener)
+	if (!cc->algo && !want && s && s->aq.listener)
 		want = cc->want = s->aq.listener->cc.want; /* accepted: the listener's choice */
 	memset(cc, 0, sizeof(*cc));
 	cc->want = want;
@@ -289,9 +306,8 @@ static void rtt_sample(struct skiff_cc *cc, uint32_t rtt_us)
 }
 
 /* A congestion event: the algorithm's ssthresh; the caller sets cwnd. */
-static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto, bool same_episode)
+static void congestion(struct skiff_cc *cc, struct tcp_pcb *pcb, bool rto, bool same_episode)
 {
-	struct skiff_cc *cc = &s->cc;
 	uint32_t mss = pcb->mss ? pcb->mss : 1;
 	uint32_t flight = LWIP_MIN(pcb->cwnd, pcb->snd_wnd);
 
@@ -323,9 +339,8 @@ static void congestion(struct skiff_sock *s, struct tcp_pcb *pcb, bool rto, bool
 
 /* Someone else set ssthresh (recovery.c at the start of its recovery): a
  * congestion event at the window cc.c last left; their values stand. */
-static void congestion_seen(struct skiff_sock *s, struct tcp_pcb *pcb)
+static void congestion_seen(struct skiff_cc *cc, struct tcp_pcb *pcb)
 {
-	struct skiff_cc *cc = &s->cc;
 	uint32_t mss = pcb->mss ? pcb->mss : 1;
 
 	cc->congested = true;
@@ -391,7 +406,8 @@ static void lwip_acked(struct tcp_pcb *pcb, u32_t acked)
 
 void skiff__hook_tcp_cc_init(struct tcp_pcb *pcb)
 {
-	struct skiff_sock *s = sock_of(pcb);
+	struct skiff_sock *s;
+	struct skiff_cc *cc = cc_of(pcb, &s);
 
 	/* RFC 6928's initial window, ten segments (14,600 bytes), as Linux;
 	 * lwIP's is RFC 3390's four. Not after a lost SYN or SYN-ACK (RFC
@@ -403,26 +419,28 @@ void skiff__hook_tcp_cc_init(struct tcp_pcb *pcb)
 			pcb->cwnd = (tcpwnd_size_t)iw;
 	}
 
-	if (s)
-		setup(s, pcb);
+	if (cc)
+		setup(cc, s, pcb);
 }
 
 /* @p acked bytes delivered, by an ACK or by a SACK outside a recovery;
- * slow start counts at most @p l segments of them (RFC 3465's L). */
-static void delivered(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t acked, unsigned l)
+ * slow start counts at most @p l segments of them (RFC 3465's L). @p s:
+ * the socket whose @p cc it is (NULL: a join's, whose recovery is
+ * lwIP's fast recovery). */
+static void delivered(struct skiff_cc *cc, struct skiff_sock *s, struct tcp_pcb *pcb, u32_t acked,
+		      unsigned l)
 {
-	struct skiff_cc *cc = &s->cc;
-
 	if (!cc->algo)
-		setup(s, pcb); /* the ACK of a SYN, just before the init hook */
+		setup(cc, s, pcb); /* the ACK of a SYN, just before the init hook */
 	if (pcb->ssthresh != cc->ssthresh)
-		congestion_seen(s, pcb);
+		congestion_seen(cc, pcb);
 	if (pcb->cwnd != cc->cwnd && pcb->mss)
 		cc->cwnd_seg = (double)pcb->cwnd / pcb->mss; /* recovery.c or ackbatch.c moved it */
 	/* No growth while recovering (RFC 5681 3.2, RFC 6582): recovery.c
 	 * sizes the window (PRR), and ACKs of resent data time nothing. */
-	if (s->rec.active || (pcb->flags & TF_INFR)) {
-		skiff__recovery_prr_hold(s, pcb);
+	if ((s && s->rec.active) || (pcb->flags & TF_INFR)) {
+		if (s)
+			skiff__recovery_prr_hold(s, pcb);
 		cc->cwnd = pcb->cwnd;
 		return;
 	}
@@ -441,12 +459,40 @@ static void delivered(struct skiff_sock *s, struct tcp_pcb *pcb, u32_t acked, un
 	cc->cwnd = pcb->cwnd;
 }
 
+/* A join's RTT sample, which recovery.c takes for a socket's connection
+ * as the ACK arrives: the last segment this ACK (up to lastack, set
+ * already) covers, timed from its only transmission. The segments are
+ * still on the unacked queue here; lwIP frees them after the hook. */
+static void join_rtt_sample(struct skiff_cc *cc, const struct tcp_pcb *pcb)
+{
+	const struct tcp_seg *last = NULL;
+
+	for (const struct tcp_seg *g = pcb->unacked; g; g = g->next) {
+		if (TCP_SEQ_GT(lwip_ntohl(g->tcphdr->seqno) + TCP_TCPLEN(g), pcb->lastack))
+			break;
+		last = g;
+	}
+	if (last && last->len &&
+	    (last->skiff_sflags & (SKIFF_SEG_SENT | SKIFF_SEG_RETRANS)) == SKIFF_SEG_SENT)
+		rtt_sample(cc, skiff__now_us() - last->skiff_xmit_us);
+}
+
 void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
 {
-	struct skiff_sock *s = sock_of(pcb);
+	struct skiff_sock *s;
+	struct skiff_cc *cc = cc_of(pcb, &s);
+	unsigned l = (pcb->flags & TF_RTO) ? 1 : SKIFF_CC_ABC_L;
 
-	if (!s) {
+	if (!cc) {
 		lwip_acked(pcb, acked);
+		return;
+	}
+	if (!s) {
+		/* A join: its own CUBIC and HyStart++, lwIP's recovery. */
+		if (!cc->algo)
+			setup(cc, NULL, pcb);
+		join_rtt_sample(cc, pcb);
+		delivered(cc, NULL, pcb, acked, l);
 		return;
 	}
 	/* What the SACKs delivered grew the window already. */
@@ -454,18 +500,19 @@ void skiff__hook_tcp_cc_acked(struct tcp_pcb *pcb, u32_t acked)
 	s->rec.acked_grown = 0;
 	/* lwIP's ACK: L segments at most (ackbatch.c adds the rest of a
 	 * stretch ACK in slow start). */
-	delivered(s, pcb, acked, (pcb->flags & TF_RTO) ? 1 : SKIFF_CC_ABC_L);
+	delivered(cc, s, pcb, acked, l);
 }
 
 void skiff__cc_delivered(struct skiff_sock *s, struct tcp_pcb *pcb, uint32_t bytes)
 {
 	/* Counted in bytes, as ackbatch.c counts a stretch ACK. */
-	delivered(s, pcb, bytes, UINT32_MAX / 2);
+	delivered(&s->cc, s, pcb, bytes, UINT32_MAX / 2);
 }
 
 void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event)
 {
-	struct skiff_sock *s = sock_of(pcb);
+	struct skiff_sock *s;
+	struct skiff_cc *cc = cc_of(pcb, &s);
 	bool rto = event == TCP_CC_LOSS_RTO, same_episode = false;
 
 	if (rto && s && pcb->state >= ESTABLISHED)
@@ -477,28 +524,28 @@ void skiff__hook_tcp_cc_loss(struct tcp_pcb *pcb, u8_t event)
 		pcb->cwnd = pcb->mss;
 		return;
 	}
-	if (!s || !s->cc.algo) {
+	if (!cc || !cc->algo) {
 		pcb->ssthresh = skiff__reno_ssthresh(pcb->cwnd, pcb->snd_wnd, pcb->mss);
 	} else {
-		if (pcb->ssthresh != s->cc.ssthresh)
-			congestion_seen(s, pcb);
-		congestion(s, pcb, rto, same_episode);
+		if (pcb->ssthresh != cc->ssthresh)
+			congestion_seen(cc, pcb);
+		congestion(cc, pcb, rto, same_episode);
 	}
 	/* Reno's inflation by the three segments the duplicate ACKs say left
 	 * (lwIP's fast recovery then adds one per further duplicate, and
 	 * deflates to ssthresh when it ends); a timeout restarts from one. */
 	pcb->cwnd = rto ? pcb->mss : pcb->ssthresh + 3u * pcb->mss;
-	if (s && s->cc.algo) {
-		s->cc.cwnd = pcb->cwnd;
-		s->cc.cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);
+	if (cc && cc->algo) {
+		cc->cwnd = pcb->cwnd;
+		cc->cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);
 	}
 }
 
 void skiff__cc_congestion(struct skiff_sock *s, struct tcp_pcb *pcb)
 {
 	if (!s->cc.algo)
-		setup(s, pcb);
-	congestion(s, pcb, false, false);
+		setup(&s->cc, s, pcb);
+	congestion(&s->cc, pcb, false, false);
 	pcb->cwnd = pcb->ssthresh;
 	s->cc.cwnd = pcb->cwnd;
 	s->cc.cwnd_seg = (double)pcb->cwnd / (pcb->mss ? pcb->mss : 1);
@@ -536,7 +583,7 @@ int skiff__cc_select(struct skiff_sock *s, const char *name)
 		return -ENOENT;
 	s->cc.want = algo;
 	if (s->cc.algo && s->cc.algo != algo && pcb && pcb->state >= ESTABLISHED)
-		setup(s, pcb);
+		setup(&s->cc, s, pcb);
 	return 0;
 }
 

@@ -244,6 +244,19 @@ struct skiff_mptcp_sf *skiff__mptcp_sf_of(const struct tcp_pcb *pcb)
 	return mptcp_of(pcb);
 }
 
+struct skiff_cc *skiff__mptcp_join_cc(const struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+	const struct skiff_sock *s;
+
+	if (!sf || !sf->join || !sf->conn)
+		return NULL;
+	s = sf->conn->main_pcb ? sf->conn->main_pcb->callback_arg : NULL;
+	if (!sf->cc.algo && s && s->pcb.tcp == sf->conn->main_pcb)
+		sf->cc.want = s->cc.algo ? s->cc.algo : s->cc.want;
+	return &sf->cc;
+}
+
 bool skiff__mptcp_accept_join(struct tcp_pcb *pcb)
 {
 	return skiff__mptcp_join_accept(pcb, mptcp_of(pcb));

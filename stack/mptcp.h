@@ -41,6 +41,9 @@ bool skiff__mptcp_closing(struct tcp_pcb *pcb, bool abort);
  * next; the socket moves onto it): what @p old held that the peer has not
  * DATA_ACKed is kept in copies and written there (stack/mptcp/join.c). */
 bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **next);
+/* A join's own congestion control (cc.c runs it), NULL for any other
+ * pcb. It takes the algorithm the connection's socket runs. */
+struct skiff_cc *skiff__mptcp_join_cc(const struct tcp_pcb *pcb);
 /* The socket of @p pcb shuts its sending side (our FIN queued). True
  * when @p pcb's FIN must wait, as at a close (skiff__mptcp_closing()):
  * the connection shuts @p pcb's sending side itself once nothing is

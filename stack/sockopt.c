@@ -255,6 +255,7 @@ static void tcp_info_of(const struct skiff_sock *s, const struct tcp_pcb *pcb, s
 {
 	static const struct skiff_recovery none;
 	const struct skiff_recovery *rec = pcb == s->pcb.tcp ? &s->rec : &none;
+	const struct skiff_cc *jcc;
 	u16_t mss;
 
 	memset(ti, 0, sizeof(*ti));
@@ -277,6 +278,8 @@ static void tcp_info_of(const struct skiff_sock *s, const struct tcp_pcb *pcb, s
 	if (rec->srtt_us) {
 		ti->tcpi_rtt = rec->srtt_us;
 		ti->tcpi_rttvar = rec->rttvar_us;
+	} else if ((jcc = skiff__mptcp_join_cc(pcb)) && jcc->srtt_us) {
+		ti->tcpi_rtt = jcc->srtt_us; /* a join's, as its congestion control has it */
 	} else {
 		ti->tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
 	}

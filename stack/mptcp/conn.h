@@ -20,6 +20,7 @@
 
 #include <skiff/pkb.h>
 
+#include "cc.h"
 #include "lwip/arch.h"
 #include "lwip/err.h"
 #include "lwip/ip_addr.h"
@@ -281,6 +282,10 @@ struct skiff_mptcp_sf {
 	 * across a retransmission (Karn). */
 	bool rtt_on;
 	uint32_t rtt_seq, rtt_t0, srtt_us;
+	/* A join's own congestion control (cc.c: the socket's algorithm,
+	 * CUBIC with HyStart++ by default, on lwIP's loss detection); the
+	 * first subflow's is the socket's. */
+	struct skiff_cc cc;
 	unsigned nsmap;
 	struct skiff_mptcp_smap smap[SKIFF_MPTCP_SMAPS];
 	uint32_t lnonce, rnonce;

@@ -1918,6 +1918,33 @@ static void k_shape_links(unsigned mbit, bool up)
  * and joins across the second link; else it stays on one subflow. The
  * shaped direction's time; what crossed the second link in it to @p on_b.
  * A whole environment of its own. */
+/* A join runs the socket's congestion control (CUBIC with HyStart++),
+ * not lwIP's Reno: over a shaped link's deep queue its slow start ends
+ * when the delay grows (or at a loss), far below the 4 MiB send buffer
+ * lwIP's Reno starts ssthresh at, to which it grew before (4.2 MB of
+ * window against the first subflow's 600 KB). Read after the send, from
+ * MPTCP_TCPINFO of the second subflow. */
+static void check_join_cc(int fd)
+{
+	struct skiff_mptcp_subflow_data *h;
+	uint8_t buf[sizeof(*h) + 2 * sizeof(struct tcp_info)];
+	struct tcp_info ti[2];
+	socklen_t len = sizeof(buf);
+
+	memset(buf, 0, sizeof(buf));
+	h = (struct skiff_mptcp_subflow_data *)buf;
+	h->size_subflow_data = sizeof(*h);
+	h->size_user = sizeof(struct tcp_info);
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, buf, &len) == 0);
+	TK_ASSERT_EQ(h->num_subflows, 2);
+	memcpy(ti, buf + sizeof(*h), sizeof(ti));
+	tk_note("after the send: first subflow cwnd %u ssthresh %u segments, join cwnd %u "
+		"ssthresh %u (of %u bytes), rtt %u us",
+		ti[0].tcpi_snd_cwnd, ti[0].tcpi_snd_ssthresh, ti[1].tcpi_snd_cwnd,
+		ti[1].tcpi_snd_ssthresh, ti[1].tcpi_snd_mss, ti[1].tcpi_rtt);
+	CU_ASSERT((uint64_t)ti[1].tcpi_snd_ssthresh * ti[1].tcpi_snd_mss < 2 * ST_MIB);
+}
+
 static double two_ports_run(bool join, bool up, unsigned mbit, uint64_t bytes, uint64_t *on_b)
 {
 	static const char *const names[] = {"MPTcpExtAddAddr", "MPTcpExtMPJoinSynAckRx",
@@ -1936,6 +1963,8 @@ static double two_ports_run(bool join, bool up, unsigned mbit, uint64_t bytes, u
 	fd = mptcp_accept_child(&j, &lfd);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, bytes, false, false, &mine.up) == 0);
 	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine.down) == 0);
+	if (join && !up)
+		check_join_cc(fd);
 	CU_ASSERT(skiff_close(fd) == 0);
 	kchild_two_way_done(&mine, &theirs, bytes);
 	skiff_close(lfd);
