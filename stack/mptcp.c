@@ -244,6 +244,13 @@ struct skiff_mptcp_sf *skiff__mptcp_sf_of(const struct tcp_pcb *pcb)
 	return mptcp_of(pcb);
 }
 
+bool skiff__mptcp_subflow_fin(const struct tcp_pcb *pcb)
+{
+	const struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	return sf && !sf->join && sf->conn && sf->phase == SKIFF_MPTCP_EST && !sf->conn->fb.failed;
+}
+
 struct skiff_cc *skiff__mptcp_join_cc(const struct tcp_pcb *pcb)
 {
 	struct skiff_mptcp_sf *sf = mptcp_of(pcb);

@@ -44,6 +44,11 @@ bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **ne
 /* A join's own congestion control (cc.c runs it), NULL for any other
  * pcb. It takes the algorithm the connection's socket runs. */
 struct skiff_cc *skiff__mptcp_join_cc(const struct tcp_pcb *pcb);
+/* The peer's FIN on @p pcb, an established MPTCP first subflow: it
+ * closes the subflow (the connection's end is the DATA_FIN), and Linux
+ * reads nothing more from a subflow it closed, though its TCP ACKs it:
+ * while we have data to send, the connection must leave it. */
+bool skiff__mptcp_subflow_fin(const struct tcp_pcb *pcb);
 /* The socket of @p pcb shuts its sending side (our FIN queued). True
  * when @p pcb's FIN must wait, as at a close (skiff__mptcp_closing()):
  * the connection shuts @p pcb's sending side itself once nothing is

@@ -80,12 +80,25 @@ int skiff__sock_error(struct skiff_sock *s, bool for_send)
 
 /* ---- lwIP's callbacks ----------------------------------------------------- */
 
+static bool move_on(struct skiff_sock *s, bool purged);
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct skiff_sock *s = arg;
 
 	(void)err;
 	if (!p) {
+		/* MPTCP: the peer's FIN closes the first subflow, not the
+		 * connection (3.3.3; Linux's path manager removing its
+		 * address): while we may still send, a join carries on, the
+		 * socket moves onto it, and the old subflow closes our side
+		 * too. The end of the peer's data is its DATA_FIN, read on
+		 * whichever subflow reaches it (skiff__mptcp_rcv_eof()). */
+		if (s && s->pcb.tcp == pcb && skiff__mptcp_subflow_fin(pcb) && move_on(s, false)) {
+			skiff__s.stats.mptcp_main_fin_moved++;
+			skiff__tcp_close_pcb(pcb);
+			return ERR_OK;
+		}
 		if (s) {
 			s->rd_eof = true;
 			skiff__notify(s);

@@ -953,7 +953,7 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			if (c->csum)
 				m.csum = payload_csum(p, hdr, m.data_seq, 0, 1);
 			st->stats.mptcp_data_fin_join_tx++;
-		} else if (len || ((flags & TCP_FIN) && !sf->join)) {
+		} else if (len || ((flags & TCP_FIN) && sf == c->main_sf)) {
 			uint32_t room;
 
 			rel = skiff__mptcp_widen(sf->snd_rel, seq - sf->iss - 1);
@@ -966,7 +966,10 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 			}
 			m.subflow_seq = len ? seq - sf->iss : 0;
 			m.data_len = (uint16_t)(len ? len : 0);
-			if ((flags & TCP_FIN) && !sf->join) {
+			/* Only the first subflow's FIN is the DATA_FIN's: not a
+			 * join's, nor that of a first subflow the connection
+			 * left (its FIN closes only it). */
+			if ((flags & TCP_FIN) && sf == c->main_sf) {
 				m.flags |= PKB_DSS_DATA_FIN;
 				m.data_len++;
 				st->stats.mptcp_data_fin_tx++;

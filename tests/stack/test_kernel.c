@@ -2309,6 +2309,76 @@ static void test_mptcp_two_ports_first_reset(void)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
+/* The first subflow closed by Linux's path manager mid-transfer (issue
+ * #18: the connection outlives its first subflow): a Linux client joins
+ * across the second link and uploads 32 MiB, then skiff sends 32 MiB
+ * back, each link shaped to 200 Mbit/s the way the data goes; 300 ms into
+ * the upload (or the download, @p down), `ip mptcp endpoint delete id 0`
+ * of Linux's first address closes the first subflow (RM_ADDR, then the
+ * subflow's FIN) while the connection goes on over the join. That FIN is
+ * not the end of the data: the socket moves onto the join, what the first
+ * subflow held that Linux had not DATA_ACKed goes again there, and both
+ * streams arrive whole (SHA-256). Before, skiff read the FIN as the end
+ * of the upload (20 of 32 MiB read), and its sends on the closed subflow
+ * (64 KiB, taken by Linux's TCP, never DATA_ACKed) stalled the download. */
+static void first_removed(bool down)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = ST_BIG(32 * ST_MIB)};
+	struct path_cut cut = {.ms = 300};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st;
+	pthread_t th;
+	int lfd, fd;
+
+	two_links_up(down ? "mp1rmd" : "mp1rmu", 1);
+	k_shape_links(200, !down);
+	snprintf(cut.cut, sizeof(cut.cut), "ip mptcp endpoint delete id 0 %s", PEER_IP4);
+	snprintf(cut.restore, sizeof(cut.restore), "true");
+	fd = mptcp_accept_child(&j, &lfd);
+	stall_fails(fd);
+	if (!down)
+		CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	if (down)
+		CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
+	CU_ASSERT(sent_or_dump(fd,
+			       st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0));
+	pthread_join(th, NULL);
+	cut_done(fd, lfd, &cut, &mine, &theirs, j.bytes);
+	skiff_get_stats(&st);
+	tk_note("first subflow closed by Linux %u ms into the %s: %llu MiB up in %.2f s, down in "
+		"%.2f s; handed over %llu (at its FIN %llu, lost %llu), %llu of its bytes sent "
+		"again on the join, %llu bytes on the join before (in %llu, out %llu), REMOVE_ADDR "
+		"in %llu, map mismatch %llu",
+		cut.ms, down ? "download" : "upload", (unsigned long long)(j.bytes / ST_MIB),
+		mine.up.seconds, theirs.down.seconds, (unsigned long long)st.mptcp_handover,
+		(unsigned long long)st.mptcp_main_fin_moved,
+		(unsigned long long)st.mptcp_handover_lost,
+		(unsigned long long)st.mptcp_main_reinject_bytes,
+		(unsigned long long)(st.mptcp_join_rx_bytes + st.mptcp_join_tx_bytes),
+		(unsigned long long)st.mptcp_join_rx_bytes,
+		(unsigned long long)st.mptcp_join_tx_bytes, (unsigned long long)st.mptcp_rm_addr_rx,
+		(unsigned long long)st.mptcp_map_mismatch);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	TK_ASSERT_EQ(st.mptcp_handover, 1);
+	TK_ASSERT_EQ(st.mptcp_main_fin_moved, 1);
+	CU_ASSERT((down ? st.mptcp_join_tx_bytes : st.mptcp_join_rx_bytes) > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
+static void test_mptcp_two_ports_first_removed_up(void)
+{
+	first_removed(false);
+}
+
+static void test_mptcp_two_ports_first_removed_down(void)
+{
+	first_removed(true);
+}
+
 /* The first subflow given up (issue #18: the connection outlives its
  * first subflow): as test_mptcp_two_ports_first_reset, but Linux's end of
  * the first link goes down for good 300 ms into the first 16 MiB of the
@@ -3279,6 +3349,8 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_close_while_join_owes),
 	TK_TEST(test_mptcp_shutdown_while_join_owes),
 	TK_TEST(test_mptcp_two_ports_first_reset),
+	TK_TEST(test_mptcp_two_ports_first_removed_up),
+	TK_TEST(test_mptcp_two_ports_first_removed_down),
 	TK_TEST(test_mptcp_two_ports_first_link_gone),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_add_addr_announced),

@@ -741,6 +741,10 @@ struct skiff_stats {
 					   * socket moved onto it */
 	uint64_t mptcp_handover_lost;	  /**< ... that ended the connection instead: some of
 					   * their data was in no copy */
+	uint64_t mptcp_main_fin_moved;	  /**< first subflows the peer closed with a FIN and
+					   * no DATA_FIN (its path manager): the socket
+					   * moved onto a join (counted in mptcp_handover
+					   * too) */
 	uint64_t mptcp_data_ack_probes;	  /**< probes for a DATA_ACK the peer owed: our
 					   * window shut, every subflow's data ACKed */
 	uint64_t mptcp_fastclose_rx;	  /**< MP_FASTCLOSEs received with our key: reset */
