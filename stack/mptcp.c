@@ -166,11 +166,16 @@ void skiff__mptcp_option_in(const uint8_t *o, size_t avail, bool syn, struct pbu
 		return;
 	}
 	rx_opts.dss = true;
-	rx_opts.map = dss;
+	/* Into the frame's MPTCP extension, from which the connection level
+	 * reads it (stack/mptcp/conn.c); kept aside only when the frame has
+	 * no room for one. */
 	pkb = skiff__rx_pkb(p);
 	if (pkb && pkb_ext_add_mptcp(pkb, &m) == 0) {
 		*m = dss;
 		st->stats.mptcp_dss_rx++;
+	} else {
+		rx_opts.map = dss;
+		st->stats.mptcp_dss_rx_aside++;
 	}
 }
 

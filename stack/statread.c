@@ -440,6 +440,7 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_fallbacks, "tcp", false),
 	F(mptcp_dss_rx, "tcp", false),
 	F(mptcp_dss_tx, "tcp", false),
+	F(mptcp_dss_rx_aside, "tcp", false),
 	F(mptcp_bad_option, "tcp", false),
 	F(mptcp_passive_established, "tcp", false),
 	F(mptcp_declined, "tcp", false),

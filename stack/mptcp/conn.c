@@ -27,6 +27,7 @@
 #include <skiff/mptcp_dss.h>
 
 #include "engine.h"
+#include "frames.h"
 #include "instance.h"
 #include "mptcp/conn.h"
 #include "skiff_testing.h"
@@ -329,10 +330,16 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_conn *c = sf->conn;
-	const struct pkb_ext_mptcp *m = &rx->map;
+	/* The mapping travels in the frame's MPTCP extension, where the
+	 * option walk decoded it (stack/mptcp.c); rx->map holds it only for
+	 * a segment whose frame had no room for one. */
+	const struct pkb *b = skiff__rx_pkb(p);
+	const struct pkb_ext_mptcp *m = b ? pkb_ext_mptcp(b) : NULL;
 	uint64_t seg = 0, rel, dsn;
 	uint32_t len;
 
+	if (!m)
+		m = &rx->map;
 	sf->rcv_rel = skiff__mptcp_widen(sf->rcv_rel, pcb->rcv_nxt - sf->irs - 1);
 	if (p->tot_len)
 		seg = skiff__mptcp_widen(sf->rcv_rel, hdr->seqno - sf->irs - 1);

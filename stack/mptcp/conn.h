@@ -361,6 +361,8 @@ struct skiff_mptcp_rx {
 	bool prio_backup;
 	uint64_t fastclose_key;
 	uint8_t tcprst_flags, tcprst_reason;
+	/* The DSS, when the frame had no room for its MPTCP extension
+	 * (where it is otherwise read from). */
 	struct pkb_ext_mptcp map;
 };
 

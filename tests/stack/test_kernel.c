@@ -741,6 +741,8 @@ static void mptcp_kernel_client(int family, bool csum)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 	TK_ASSERT_EQ(st.mptcp_fallbacks, 0);
 	CU_ASSERT(st.mptcp_dss_rx > 0);
+	/* Every mapping was read from its frame's MPTCP extension. */
+	TK_ASSERT_EQ(st.mptcp_dss_rx_aside, 0);
 	CU_ASSERT(st.mptcp_data_fin_rx >= 1);
 	CU_ASSERT(st.mptcp_data_fin_tx >= 1);
 	TK_ASSERT_EQ(v[0], 1); /* the SYN offered MP_CAPABLE */

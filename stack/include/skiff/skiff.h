@@ -684,6 +684,8 @@ struct skiff_stats {
 	uint64_t secpath_drops;		     /**< segments refused by a listener's secpath policy */
 	uint64_t mptcp_fallbacks;	     /**< MP_CAPABLE SYNs answered with plain TCP */
 	uint64_t mptcp_dss_rx, mptcp_dss_tx;
+	uint64_t mptcp_dss_rx_aside; /**< received DSS options whose frame had no room for
+				      * its MPTCP extension: read from a copy aside */
 	uint64_t mptcp_bad_option; /**< malformed kind-30 options (bad length, repeated): ignored */
 	uint64_t mptcp_passive_established; /**< MP_CAPABLE handshakes an MPTCP listener
 					     * (IPPROTO_MPTCP) completed: keys exchanged */
