@@ -455,6 +455,13 @@ void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, c
  * is withdrawn (skiff_mptcp_withdraw()). */
 void skiff__mptcp_port_prio(struct skiff_mptcp_sf *sf, const struct tcp_pcb *pcb, bool est);
 bool skiff__mptcp_port_gone(const ip_addr_t *local);
+/* pm.c: a connection we opened is established (the peer's first DSS):
+ * a join from each extra port that asks for one (its mptcp_subflow). */
+void skiff__mptcp_pm_established(struct skiff_mptcp_conn *c);
+/* join.c: a join of @p c from @p from to the peer's address and port of
+ * the first subflow (IPv4; out of @p from's port only). False when it
+ * could not be opened. */
+bool skiff__mptcp_join_from(struct skiff_mptcp_conn *c, const ip_addr_t *from);
 /* Every connection of the token table, for the path manager's commands. */
 void skiff__mptcp_each_conn(void (*fn)(struct skiff_mptcp_conn *c, void *arg), void *arg);
 /* REMOVE_ADDR (3.4.2): the joins to or from those address ids close. */

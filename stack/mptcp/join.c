@@ -380,7 +380,11 @@ static const struct tcp_ext_arg_callbacks join_callbacks = {.destroy = sf_destro
  * prefix holds @p a), else from the first subflow's local address.
  * The SYN carries MP_JOIN with the peer's token and our nonce. False when
  * it could not go (no pcb, no route). */
-static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_ann *a)
+/* A join of @p c to @p a's address and port (the first subflow's port if
+ * none), from @p src (NULL: the address of the port whose link holds it,
+ * else the first subflow's). */
+static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_ann *a,
+			 const ip_addr_t *src)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct tcp_pcb *main = c->main_pcb, *pcb;
@@ -397,7 +401,7 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 		ip_addr_copy_from_ip6_packed(to, *(const ip6_addr_p_t *)(const void *)a->addr);
 		ip6_addr_assign_zone(ip_2_ip6(&to), IP6_UNICAST, ip_current_netif());
 	}
-	from = skiff__link_addr_for(&to, &main->local_ip);
+	from = src ? *src : skiff__link_addr_for(&to, &main->local_ip);
 	if (skiff__mptcp_port_gone(&from))
 		return false; /* that port's address is withdrawn (pm.c) */
 	pcb = tcp_new_ip_type(IP_GET_TYPE(&main->local_ip));
@@ -434,6 +438,21 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 	}
 	st->stats.mptcp_join_syn_tx++;
 	return true;
+}
+
+bool skiff__mptcp_join_from(struct skiff_mptcp_conn *c, const ip_addr_t *from)
+{
+	const struct tcp_pcb *main = c->main_pcb;
+	struct skiff_mptcp_ann a = {.id = 0, .family = AF_INET};
+
+	if (!main || !IP_IS_V4(&main->remote_ip) || !IP_IS_V4(from))
+		return false;
+	memcpy(a.addr, &ip_2_ip4(&main->remote_ip)->addr, 4);
+	a.port = main->remote_port;
+	/* Out of that port only (its link, or its gateway). */
+	if (!skiff__hook_route4_src(ip_2_ip4(from), ip_2_ip4(&main->remote_ip)))
+		return false;
+	return join_connect(c, &a, from);
 }
 
 unsigned skiff__mptcp_join_syn_out(const struct skiff_mptcp_sf *sf, uint8_t *b)
@@ -580,7 +599,7 @@ void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, c
 	if (a.family == AF_INET && !a.port &&
 	    memcmp(a.addr, &ip_2_ip4(&main->remote_ip)->addr, 4) == 0)
 		return;
-	if (join_connect(c, &a))
+	if (join_connect(c, &a, NULL))
 		c->ann[i].joined = true;
 	else
 		st->stats.mptcp_join_open_fail++;

@@ -52,6 +52,28 @@ bool skiff__mptcp_port_gone(const ip_addr_t *local)
 	return l && l->mptcp_gone;
 }
 
+void skiff__mptcp_pm_established(struct skiff_mptcp_conn *c)
+{
+	struct skiff_stack *st = &skiff__s;
+
+	if (!c->client || c->fb.failed || c->data_fin_rcvd || !c->main_pcb ||
+	    !IP_IS_V4(&c->main_pcb->remote_ip))
+		return;
+	for (unsigned i = 1; i < st->n_links; i++) {
+		const struct skiff_link *l = &st->link[i];
+		ip_addr_t from;
+
+		if (!l->cfg.mptcp_subflow || !l->cfg.ipv4 || l->mptcp_gone ||
+		    c->nsf >= SKIFF_MPTCP_MAX_SUBFLOWS)
+			continue;
+		ip_addr_set_ip4_u32_val(from, l->cfg.ipv4);
+		if (skiff__mptcp_join_from(c, &from))
+			st->stats.mptcp_join_from_port++;
+		else
+			st->stats.mptcp_join_open_fail++;
+	}
+}
+
 /* Tells the peer on @p sf's next segment (an ACK now, unless data goes). */
 static void prio_tell(struct skiff_mptcp_conn *c, struct skiff_mptcp_sf *sf, bool backup)
 {

@@ -2086,6 +2086,67 @@ static void test_mptcp_two_ports_skiff_client(void)
 	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
+static void tweak_second_port_subflow(struct skiff_config *c)
+{
+	tweak_second_port(c);
+	c->extra_ports[0].mptcp_subflow = true;
+	inet_pton(AF_INET, PEER_B_IP4, &c->extra_ports[0].ipv4_gateway);
+}
+
+/* skiff's client with a second path to a server with one address (issue
+ * #18's two interfaces, the common case: a multihomed client): the Linux
+ * server announces nothing; skiff's second port asks for a subflow
+ * (skiff_port_config.mptcp_subflow, as Linux's `subflow` endpoint), its
+ * gateway Linux's end of the second link. Once the connection is
+ * established skiff joins from the second port's address to the server's
+ * first address, across the second link; Linux sends 16 MiB over both,
+ * SHA-256 equal. */
+static void test_mptcp_two_ports_skiff_client_subflow(void)
+{
+	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = 16 * ST_MIB};
+	struct st_xfer down, theirs;
+	struct sockaddr_storage ss;
+	struct skiff_stats st;
+	uint64_t b0;
+	socklen_t len;
+	char ready, seen = 0;
+	int fd;
+
+	two_links_up("mp2sf", 1);
+	kchild(&j);
+	st_xsk_tweak = tweak_second_port_subflow;
+	stack_up();
+	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
+	b0 = k_link_bytes(1, false);
+	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	CU_ASSERT_FATAL(fd >= 0);
+	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j.bytes, true, false, &down) == 0);
+	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
+	CU_ASSERT(skiff_close(fd) == 0);
+	st_child_go();
+	CU_ASSERT(st_child_read_report(&seen, 1, 10000));
+	TK_ASSERT_EQ(seen, 'e');
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	b0 = k_link_bytes(1, false) - b0;
+	skiff_get_stats(&st);
+	st_note_rate("kernel -> skiff's client (MPTCP, a join from skiff's second port)", j.bytes,
+		     down.seconds);
+	tk_note("skiff: ADD_ADDR in %llu, joins from a port %llu, established %llu, %llu bytes in "
+		"on the join; Linux's end of the second link sent %llu bytes",
+		(unsigned long long)st.mptcp_add_addr_rx,
+		(unsigned long long)st.mptcp_join_from_port,
+		(unsigned long long)st.mptcp_join_established,
+		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)b0);
+	TK_ASSERT_EQ(st.mptcp_add_addr_rx, 0);
+	TK_ASSERT_EQ(st.mptcp_join_from_port, 1);
+	TK_ASSERT_EQ(st.mptcp_join_established, 1);
+	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
+	CU_ASSERT(b0 >= st.mptcp_join_rx_bytes); /* the join crossed the second link */
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+}
+
 /* A link cut while skiff sends over two ports: a Linux client joins
  * across the second link and uploads 32 MiB; skiff sends 32 MiB back over
  * both, and 300 ms in Linux's end of link @p first ? 0 : 1 goes down
@@ -3355,6 +3416,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_first_removed_down),
 	TK_TEST(test_mptcp_two_ports_first_link_gone),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
+	TK_TEST(test_mptcp_two_ports_skiff_client_subflow),
 	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),
 	TK_TEST(test_mptcp_checksum_failure_rx),

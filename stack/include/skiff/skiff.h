@@ -150,6 +150,13 @@ struct skiff_port_config {
 	uint32_t ipv4_gateway;	 /**< network byte order; 0 = none */
 	uint8_t ipv6[16];	 /**< all zero = no global IPv6 (link-local is always added) */
 	uint8_t ipv6_prefix;	 /**< 0 = 64 */
+	/** MPTCP: each connection this instance opens over IPv4 (connect() on
+	 *  an IPPROTO_MPTCP socket) also opens a join from this port's IPv4
+	 *  address to the peer's address and port once the peer's first DSS
+	 *  shows the connection established, as Linux's `ip mptcp endpoint
+	 *  add ADDR dev IF subflow`: a second path to a peer with one address.
+	 *  The peer must be on this port's link or behind its ipv4_gateway. */
+	bool mptcp_subflow;
 };
 
 struct skiff_config {
@@ -728,8 +735,9 @@ struct skiff_stats {
 				   * the peer at the connection level */
 	/* MPTCP's path manager signals and closing options (docs/mptcp.md) */
 	uint64_t mptcp_join_syn_tx;	  /**< MP_JOIN SYNs skiff sent (joins it opened) */
-	uint64_t mptcp_join_open_fail;	  /**< joins to announced addresses that could not
-					   * open (no memory, no route, no port) */
+	uint64_t mptcp_join_open_fail;	  /**< joins (to announced addresses, or from a port's
+					   * mptcp_subflow) that could not open (no
+					   * memory, no route, no port) */
 	uint64_t mptcp_add_addr_rx;	  /**< ADD_ADDRs received, HMAC right: echoed */
 	uint64_t mptcp_add_addr_bad_hmac; /**< ... HMAC wrong: ignored, not echoed */
 	uint64_t mptcp_add_addr_echo_tx;  /**< ADD_ADDR echoes sent */
@@ -738,6 +746,8 @@ struct skiff_stats {
 	uint64_t mptcp_prio_rx;		  /**< MP_PRIOs received */
 	uint64_t mptcp_prio_tx;		  /**< MP_PRIOs sent (skiff_mptcp_set_backup()) */
 	uint64_t mptcp_rm_addr_tx;	  /**< REMOVE_ADDRs sent (skiff_mptcp_withdraw()) */
+	uint64_t mptcp_join_from_port;	  /**< joins opened from an extra port that asks for
+					   * them (skiff_port_config.mptcp_subflow) */
 	uint64_t mptcp_handover;	  /**< first subflows that died (a RST, lwIP's give-up)
 					   * while a join carried the connection on: the
 					   * socket moved onto it */
