@@ -91,8 +91,11 @@ static void usage(const struct app_opts *o)
 	       "      --ip ADDR/PREFIX   skiff's IPv4 address, not the kernel's (e.g. 10.0.0.2/24)\n"
 	       "      --ip6 ADDR/PREFIX  skiff's IPv6 address (e.g. fd00::2/64)\n"
 	       "      --gw ADDR          default gateway (IPv4 or IPv6)\n"
-	       "      --also IFACE=ADDR/PREFIX  one more port: IFACE with skiff's IPv4 address\n"
-	       "                         ADDR there (up to 3; MPTCP connections announce them)\n"
+	       "      --also IFACE=ADDR/PREFIX[,gw=GW][,subflow]  one more port: IFACE with\n"
+	       "                         skiff's IPv4 address ADDR there (up to 3; MPTCP\n"
+	       "                         connections accepted announce them); gw=: that\n"
+	       "                         port's gateway; subflow: MPTCP connections skiff\n"
+	       "                         opens add a subflow from it (Linux's subflow endpoint)\n"
 	       "  -p, --port PORT        listen on PORT (default %u)\n",
 	       proxy ? 8080 : 7);
 	if (proxy)
@@ -171,12 +174,13 @@ static uint8_t parse_cidr(const struct app_opts *o, const char *opt, const char 
 	return (uint8_t)prefix;
 }
 
-/* --also IFACE=ADDR/PREFIX: one more port. */
+/* --also IFACE=ADDR/PREFIX[,gw=GW][,subflow]: one more port. */
 static void parse_also(struct app_opts *o, const char *s)
 {
 	struct skiff_port_config *p;
 	const char *eq = strchr(s, '=');
 	size_t n = eq ? (size_t)(eq - s) : 0;
+	char *rest, *item, *save = NULL;
 
 	if (o->n_also == SKIFF_MAX_PORTS - 1)
 		app_usage_error(o, "--also: at most %d more ports", SKIFF_MAX_PORTS - 1);
@@ -184,9 +188,27 @@ static void parse_also(struct app_opts *o, const char *s)
 		app_usage_error(o, "--also: '%s' is not IFACE=ADDR/PREFIX", s);
 	p = &o->also[o->n_also];
 	p->ifname = strndup(s, n);
-	if (!p->ifname)
+	rest = strdup(eq + 1);
+	if (!p->ifname || !rest)
 		app_usage_error(o, "--also: out of memory");
-	p->ipv4_prefix = parse_cidr(o, "--also", eq + 1, AF_INET, &p->ipv4);
+	item = strtok_r(rest, ",", &save);
+	if (!item)
+		app_usage_error(o, "--also: '%s' is not IFACE=ADDR/PREFIX", s);
+	p->ipv4_prefix = parse_cidr(o, "--also", item, AF_INET, &p->ipv4);
+	while ((item = strtok_r(NULL, ",", &save))) {
+		if (strncmp(item, "gw=", 3) == 0) {
+			if (inet_pton(AF_INET, item + 3, &p->ipv4_gateway) != 1)
+				app_usage_error(o, "--also: gw='%s' is not an IPv4 address",
+						item + 3);
+		} else if (strcmp(item, "subflow") == 0) {
+			p->mptcp_subflow = true;
+		} else {
+			app_usage_error(
+				o, "--also: '%s': only gw=ADDR and subflow may follow the address",
+				item);
+		}
+	}
+	free(rest);
 	o->n_also++;
 }
 

@@ -348,6 +348,81 @@ static void test_proxy_mptcp_linux_both_sides(void)
 	proc_done(&pp);
 }
 
+/* Bytes interface @p ifname of namespace @p ns received and sent. */
+static unsigned long long link_bytes(const char *ns, const char *ifname)
+{
+	char out[128];
+	unsigned long long rx = 0, tx = 0;
+
+	if (tb_capture(
+		    ns, out, sizeof(out),
+		    "cat /sys/class/net/%s/statistics/rx_bytes /sys/class/net/%s/statistics/tx_bytes",
+		    ifname, ifname) != 0 ||
+	    sscanf(out, "%llu %llu", &rx, &tx) != 2)
+		CU_FAIL("reading the link's byte counters");
+	return rx + tx;
+}
+
+/* skiff-proxy --mptcp on two uplinks (issue #18: a multihomed client):
+ * the second port, `--also IFACE=ADDR/PREFIX,gw=GW,subflow`, opens a join
+ * from its address to the upstream Linux server, which announces nothing
+ * (Linux's `subflow` endpoint on skiff's side). The server counts the
+ * join taken, and the second uplink carries part of the 4 MiB. */
+static void test_proxy_mptcp_upstream_two_uplinks(void)
+{
+	char cli[TB_NS_NAME_MAX], sk[TB_NS_NAME_MAX], srv[TB_NS_NAME_MAX];
+	char i1[IF_NAMESIZE], i2[IF_NAMESIZE], i3[IF_NAMESIZE], i4[IF_NAMESIZE];
+	char i5[IF_NAMESIZE], i6[IF_NAMESIZE], also[64];
+	char *server[] = {"python3", "-c", (char *)mptcp_server_py, "7010", NULL};
+	char *proxy[] = {
+		SKIFF_PROXY_PATH, "-i", i1,   "--ip", "10.95.6.2/24", "--gw",		"10.95.6.1",
+		"--also",	  also, "-p", "7011", "--upstream",   "10.95.7.2:7010", "--mptcp",
+		"--stats",	  "0",	NULL};
+	unsigned long long b0, b1;
+	struct proc ps, pp;
+
+	tk_require_privileged();
+	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(sk, sizeof(sk), "skiff") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(srv, sizeof(srv), "server") == 0);
+	CU_ASSERT_FATAL(tb_link(sk, i1, NULL, cli, i2, "10.95.6.1/24", "p") == 0);
+	CU_ASSERT_FATAL(tb_link(sk, i5, NULL, cli, i6, "10.95.8.1/24", "q") == 0);
+	CU_ASSERT_FATAL(tb_link(srv, i3, "10.95.7.2/24", cli, i4, "10.95.7.1/24", "u") == 0);
+	CU_ASSERT_FATAL(tb_route_via(srv, cli, "10.95.7.1") == 0);
+	snprintf(also, sizeof(also), "%s=10.95.8.2/24,gw=10.95.8.1,subflow", i5);
+	if (tb_run(cli, "sysctl -q -w net.mptcp.enabled=1") != 0 ||
+	    tb_run(srv, "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	CU_ASSERT_FATAL(tb_run(srv, "ip mptcp limits set subflows 1") == 0);
+	proc_start(&ps, srv, 0, server);
+	CU_ASSERT_FATAL(proc_wait_for(&ps, "listening", 5000));
+	proc_start(&pp, sk, 0, proxy);
+	proc_wait_up(&pp, "serving", 15000, "skiff-proxy --mptcp --also ...,subflow");
+	b0 = link_bytes(cli, i6);
+	mptcp_client_run(cli, "10.95.6.2", "7011");
+	proc_finish(&ps, 10000);
+	proc_expect(&ps, 0, "server: MPTCP to the end");
+	b1 = link_bytes(cli, i6);
+	tk_note("the server took %llu joins (MP_JOIN SYNs %llu); skiff's second uplink carried "
+		"%llu bytes both ways",
+		mptcp_counter(srv, "MPTcpExtMPJoinAckRx"),
+		mptcp_counter(srv, "MPTcpExtMPJoinSynRx"), b1 - b0);
+	TK_ASSERT_EQ(mptcp_counter(srv, "MPTcpExtMPJoinSynRx"), 1);
+	TK_ASSERT_EQ(mptcp_counter(srv, "MPTcpExtMPJoinAckRx"), 1);
+	TK_ASSERT_EQ(mptcp_counter(srv, "MPTcpExtAddAddr"), 0); /* nothing was announced */
+	/* Data on the join, one way or the other (which way is the
+	 * schedulers' choice: both ends send on the lowest RTT with room). */
+	CU_ASSERT(b1 - b0 > 64 * 1024);
+	kill(pp.pid, SIGINT);
+	proc_finish(&pp, 10000);
+	proc_expect(&pp, 0, "1 opened upstream as MPTCP");
+	proc_done(&ps);
+	tb_destroy();
+	assert_nothing_left(getpid(), pp.buf);
+	proc_done(&pp);
+}
+
 /* ---- bad use ------------------------------------------------------------ */
 
 static void test_bad_interface_queue_address_root(void)
@@ -392,6 +467,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_iperf3_through_proxy),
 	TK_TEST(test_echo_mptcp_linux_client),
 	TK_TEST(test_proxy_mptcp_linux_both_sides),
+	TK_TEST(test_proxy_mptcp_upstream_two_uplinks),
 	TK_TEST_END,
 };
 

@@ -74,6 +74,10 @@ static void test_bad_use_exits_2(void)
 	BAD(0, "--also: 'eth1' is not IFACE=ADDR/PREFIX", SKIFF_ECHO_PATH, "-i", "lo", "--ip",
 	    "10.9.9.9/24", "--also", "eth1");
 	BAD(0, "--also needs -i", SKIFF_ECHO_PATH, "--also", "lo=10.9.8.9/24");
+	BAD(0, "--also: gw='x' is not an IPv4 address", SKIFF_PROXY_PATH, "-i", "lo", "--ip",
+	    "10.9.9.9/24", "--also", "lo=10.9.8.9/24,gw=x");
+	BAD(0, "--also: 'bogus': only gw=ADDR and subflow may follow the address", SKIFF_PROXY_PATH,
+	    "-i", "lo", "--ip", "10.9.9.9/24", "--also", "lo=10.9.8.9/24,subflow,bogus");
 	BAD(0, "--also: unknown interface 'skiffnone0'", SKIFF_ECHO_PATH, "-i", "lo", "--ip",
 	    "10.9.9.9/24", "--also", "skiffnone0=10.9.8.9/24");
 }
