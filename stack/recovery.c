@@ -411,6 +411,10 @@ void skiff__recovery_unsent_in_order(struct tcp_pcb *pcb)
 		;
 	pcb->unsent_tail = seg;	  /* patch 0023 */
 	pcb->unsent_oversize = 0; /* no room promised after a moved tail */
+#if TCP_OVERSIZE_DBGCHECK
+	/* lwIP's debug builds assert the tail's copy of it agrees. */
+	seg->oversize_left = 0;
+#endif
 }
 
 bool skiff__recovery_rto(struct skiff_sock *s, struct tcp_pcb *pcb)
@@ -558,6 +562,9 @@ static void requeue(struct tcp_pcb *pcb, struct tcp_seg *prev, struct tcp_seg *s
 	if (!seg->next) {
 		pcb->unsent_tail = seg;	  /* patch 0023 */
 		pcb->unsent_oversize = 0; /* it is the last one now */
+#if TCP_OVERSIZE_DBGCHECK
+		seg->oversize_left = 0; /* (lwIP's debug builds compare them) */
+#endif
 	}
 }
 

@@ -338,6 +338,21 @@ static void test_rto_queue_back_in_order(void)
 	skiff__recovery_unsent_in_order(&pcb);
 	TK_ASSERT_EQ(pcb.unsent_oversize, 100);
 	TK_ASSERT_EQ(skiff__s.stats.tcp_unsent_reordered - before, 1);
+#if TCP_OVERSIZE_DBGCHECK
+	/* A new tail that once had room (lwIP's debug builds then assert
+	 * at the next tcp_write() that the pcb and the tail agree: a CI run
+	 * of test_mptcp_two_ports_first_link_gone hit it). */
+	seg[6].next = NULL; /* 0 .. 6000 */
+	seg[7].next = &seg[0];
+	pcb.unsent = &seg[7]; /* 7000 first */
+	pcb.unsent_tail = &seg[6];
+	seg[7].oversize_left = 200;
+	pcb.unsent_oversize = seg[6].oversize_left = 100;
+	skiff__recovery_unsent_in_order(&pcb);
+	CU_ASSERT(pcb.unsent_tail == &seg[7]);
+	TK_ASSERT_EQ(pcb.unsent_oversize, 0);
+	TK_ASSERT_EQ(seg[7].oversize_left, pcb.unsent_oversize);
+#endif
 }
 
 static const struct tk_case tests[] = {
