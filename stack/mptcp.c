@@ -296,6 +296,13 @@ const struct tcp_pcb *skiff__mptcp_subflow(const struct tcp_pcb *pcb, unsigned i
 	return NULL;
 }
 
+uint32_t skiff__mptcp_subflow_id(const struct tcp_pcb *pcb)
+{
+	const struct skiff_mptcp_sf *sf = mptcp_of(pcb);
+
+	return sf ? sf->id : 0;
+}
+
 void skiff__mptcp_read(struct tcp_pcb *pcb)
 {
 	struct skiff_mptcp_conn *c = conn_with_joins(pcb);

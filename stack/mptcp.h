@@ -91,6 +91,9 @@ bool skiff__mptcp_may_write(const struct tcp_pcb *pcb);
  * is @p pcb, then its established joins in the order they came; NULL
  * past the last. */
 const struct tcp_pcb *skiff__mptcp_subflow(const struct tcp_pcb *pcb, unsigned i);
+/* A subflow's id (from 1, in the order the connection's subflows came),
+ * 0 for a pcb that is none. */
+uint32_t skiff__mptcp_subflow_id(const struct tcp_pcb *pcb);
 /* The socket of @p pcb read data: an MPTCP connection's joins get the
  * window they are owed. */
 void skiff__mptcp_read(struct tcp_pcb *pcb);

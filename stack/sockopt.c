@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -367,6 +368,70 @@ static int mptcp_subflows(struct skiff_sock *s, int name, unsigned n, void *val,
 	return (int)(h.size_subflow_data + written);
 }
 
+/* MPTCP_FULL_INFO: the header's first 40 bytes checked as Linux checks
+ * them, each subflow's id, addresses and TCP_INFO into the caller's
+ * arrays (as many as size_arrays_user, each element as much of it as the
+ * caller's size asks), MPTCP_INFO after the header as far as @p len
+ * reaches. Returns the bytes written at @p val or -errno. */
+static int mptcp_full_info(struct skiff_sock *s, unsigned n, const struct skiff_mptcp_info *info,
+			   void *val, socklen_t len)
+{
+	const size_t head = offsetof(struct skiff_mptcp_full_info, mptcp_info);
+	struct skiff_mptcp_full_info f;
+	size_t info_len = 0;
+	uint8_t *sfp, *tip;
+	unsigned i;
+
+	if (len < head)
+		return -EINVAL;
+	memset(&f, 0, sizeof(f));
+	memcpy(&f, val, head);
+	if (f.size_tcpinfo_kernel || f.size_sfinfo_kernel || f.num_subflows ||
+	    f.size_sfinfo_user > INT32_MAX || f.size_tcpinfo_user > INT32_MAX)
+		return -EINVAL;
+	f.size_tcpinfo_kernel = sizeof(struct tcp_info);
+	f.size_sfinfo_kernel = sizeof(struct skiff_mptcp_subflow_info);
+	if (f.size_tcpinfo_user > f.size_tcpinfo_kernel)
+		f.size_tcpinfo_user = f.size_tcpinfo_kernel;
+	if (f.size_sfinfo_user > f.size_sfinfo_kernel)
+		f.size_sfinfo_user = f.size_sfinfo_kernel;
+	sfp = (uint8_t *)(uintptr_t)f.subflow_info;
+	tip = (uint8_t *)(uintptr_t)f.tcp_info;
+	if (f.size_arrays_user && ((f.size_sfinfo_user && !sfp) || (f.size_tcpinfo_user && !tip)))
+		return -EFAULT;
+	for (i = 0; i < n && i < f.size_arrays_user; i++) {
+		/* The first subflow (the socket's own), then its joins. */
+		const struct tcp_pcb *sf = skiff__mptcp_subflow(s->pcb.tcp, i);
+		struct skiff_mptcp_subflow_info si;
+		struct tcp_info ti;
+
+		if (!sf)
+			break;
+		memset(&si, 0, sizeof(si));
+		si.id = skiff__mptcp_subflow_id(sf);
+		if (f.size_sfinfo_user > offsetof(struct skiff_mptcp_subflow_info, addrs)) {
+			socklen_t al = sizeof(si.addrs.local), rl = sizeof(si.addrs.remote);
+
+			skiff__sockaddr_out(s, &sf->local_ip, sf->local_port,
+					    (struct sockaddr *)&si.addrs.local, &al);
+			skiff__sockaddr_out(s, &sf->remote_ip, sf->remote_port,
+					    (struct sockaddr *)&si.addrs.remote, &rl);
+		}
+		memcpy(sfp + (size_t)i * f.size_sfinfo_user, &si, f.size_sfinfo_user);
+		if (f.size_tcpinfo_user) {
+			tcp_info_of(s, sf, &ti);
+			memcpy(tip + (size_t)i * f.size_tcpinfo_user, &ti, f.size_tcpinfo_user);
+		}
+	}
+	f.num_subflows = n;
+	if (len > head) {
+		info_len = len - head < sizeof(*info) ? len - head : sizeof(*info);
+		f.mptcp_info = *info;
+	}
+	memcpy(val, &f, head + info_len);
+	return (int)(head + info_len);
+}
+
 /* SOL_MPTCP, as Linux answers it: a socket that is not MPTCP (never
  * asked, or fell back) has no such level. */
 static int mptcp_getsockopt(struct skiff_sock *s, int name, void *val, socklen_t *len)
@@ -387,6 +452,12 @@ static int mptcp_getsockopt(struct skiff_sock *s, int name, void *val, socklen_t
 	case MPTCP_TCPINFO:
 	case MPTCP_SUBFLOW_ADDRS:
 		e = mptcp_subflows(s, name, st.subflows, val, *len);
+		if (e < 0)
+			return e;
+		*len = (socklen_t)e;
+		return 0;
+	case MPTCP_FULL_INFO:
+		e = mptcp_full_info(s, st.subflows, &info, val, *len);
 		if (e < 0)
 			return e;
 		*len = (socklen_t)e;

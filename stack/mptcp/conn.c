@@ -176,6 +176,10 @@ static struct skiff_mptcp_sf *sf_new(void)
 	sf->conn = c;
 	c->main_sf = sf;
 	c->nsf = 1;
+	/* Subflow ids from 1 in the order the subflows come, as Linux
+	 * numbers them (MPTCP_FULL_INFO). */
+	sf->id = 1;
+	c->next_sf_id = 2;
 	return sf;
 }
 

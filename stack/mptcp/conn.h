@@ -157,6 +157,7 @@ struct skiff_mptcp_conn {
 	struct tcp_pcb *main_pcb;
 	struct skiff_mptcp_sf *main_sf, *joins;
 	unsigned nsf;
+	uint16_t next_sf_id; /* the id the next subflow gets (the first's is 1) */
 	bool joined; /* a join may carry data (taken, or our third ACK sent): data may come ahead of the pointer */
 	bool tok_listed, orphan;
 	/* The application reset the connection: every subflow's RST carries
@@ -268,6 +269,7 @@ struct skiff_mptcp_sf {
 	/* A join (3.2): its pcb, the next join of the connection, the nonces
 	 * and the peer's address id; window owed to the peer (join.c). */
 	bool join, backup, closing;
+	uint16_t id; /* from 1 in the order the connection's subflows came */
 	uint8_t raddr_id;
 	uint8_t laddr_id;   /* ours: 0 on the first port's address, 2 to 4 on the extra ports' */
 	uint8_t rst_reason; /* MP_TCPRST's reason on our RST of it (3.6) */

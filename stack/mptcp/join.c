@@ -314,6 +314,7 @@ struct skiff_mptcp_sf *skiff__mptcp_join_open(struct tcp_pcb *cpcb)
 	sf->irs = cpcb->rcv_nxt - 1;
 	sf->pcb = cpcb;
 	sf->conn = c;
+	sf->id = c->next_sf_id++;
 	c->nsf++;
 	/* Kept in the order they came (the socket queries list them so). */
 	for (pp = &c->joins; *pp; pp = &(*pp)->next)
@@ -418,6 +419,7 @@ static bool join_connect(struct skiff_mptcp_conn *c, const struct skiff_mptcp_an
 	skiff__random(&sf->lnonce, sizeof(sf->lnonce));
 	sf->pcb = pcb;
 	sf->conn = c;
+	sf->id = c->next_sf_id++;
 	c->nsf++;
 	for (pp = &c->joins; *pp; pp = &(*pp)->next)
 		;

@@ -615,8 +615,12 @@ static int mptcp_accept_child(struct kjob *j, int *lfd)
  * (mptcpi_subflows counts those beyond the first, as Linux does),
  * MPTCP_SUBFLOW_ADDRS lists the first subflow then the join (from the
  * client's second address, to the same port), MPTCP_TCPINFO both. */
+static void check_full_info(int fd, const struct skiff_mptcp_info *info,
+			    const struct skiff_mptcp_subflow_addrs *a);
+
 static void check_join_listed(int fd, int family)
 {
+	struct skiff_mptcp_subflow_addrs addrs[2];
 	struct skiff_mptcp_info info;
 	struct skiff_mptcp_subflow_data *h;
 	struct skiff_mptcp_subflow_addrs *a;
@@ -637,6 +641,7 @@ static void check_join_listed(int fd, int family)
 	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, buf, &len) == 0);
 	TK_ASSERT_EQ(h->num_subflows, 2);
 	TK_ASSERT_EQ(len, sizeof(*h) + 2 * sizeof(*a));
+	memcpy(addrs, a, sizeof(addrs));
 	if (family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a[0].remote)->sin6_addr, ip,
 			  sizeof(ip));
@@ -662,6 +667,69 @@ static void check_join_listed(int fd, int family)
 	TK_ASSERT_EQ(ti[0].tcpi_state, TCP_ESTABLISHED);
 	TK_ASSERT_EQ(ti[1].tcpi_state, TCP_ESTABLISHED);
 	CU_ASSERT(ti[1].tcpi_rcv_mss > 0);
+	check_full_info(fd, &info, addrs);
+}
+
+/* MPTCP_FULL_INFO (Linux's one-call form of the three queries above) on
+ * @p fd, whose MPTCP_INFO is @p info and MPTCP_SUBFLOW_ADDRS @p a (two
+ * subflows): the same answers, the ids 1 and 2; arrays of one element
+ * hold the first subflow and still count both; a header shorter than 40
+ * bytes, or with a field only skiff sets, is refused as Linux refuses
+ * it. */
+static void check_full_info(int fd, const struct skiff_mptcp_info *info,
+			    const struct skiff_mptcp_subflow_addrs *a)
+{
+	struct skiff_mptcp_subflow_info si[2];
+	struct skiff_mptcp_full_info f;
+	struct tcp_info ti[2];
+	socklen_t len;
+
+	memset(&f, 0, sizeof(f));
+	memset(si, 0, sizeof(si));
+	memset(ti, 0, sizeof(ti));
+	f.size_sfinfo_user = sizeof(si[0]);
+	f.size_tcpinfo_user = sizeof(ti[0]);
+	f.size_arrays_user = 2;
+	f.subflow_info = (uintptr_t)si;
+	f.tcp_info = (uintptr_t)ti;
+	len = sizeof(f);
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_FULL_INFO, &f, &len) == 0);
+	TK_ASSERT_EQ(len, sizeof(f));
+	TK_ASSERT_EQ(f.num_subflows, 2);
+	TK_ASSERT_EQ(f.size_sfinfo_kernel, sizeof(si[0]));
+	TK_ASSERT_EQ(f.size_tcpinfo_kernel, sizeof(ti[0]));
+	TK_ASSERT_EQ(f.mptcp_info.mptcpi_token, info->mptcpi_token);
+	TK_ASSERT_EQ(f.mptcp_info.mptcpi_subflows_total, 2);
+	TK_ASSERT_EQ(si[0].id, 1);
+	TK_ASSERT_EQ(si[1].id, 2);
+	CU_ASSERT(memcmp(&si[0].addrs, &a[0], sizeof(a[0])) == 0);
+	CU_ASSERT(memcmp(&si[1].addrs, &a[1], sizeof(a[1])) == 0);
+	TK_ASSERT_EQ(ti[0].tcpi_state, TCP_ESTABLISHED);
+	TK_ASSERT_EQ(ti[1].tcpi_state, TCP_ESTABLISHED);
+
+	memset(&f, 0, sizeof(f));
+	memset(si, 0, sizeof(si));
+	f.size_sfinfo_user = sizeof(si[0]);
+	f.size_arrays_user = 1;
+	f.subflow_info = (uintptr_t)si;
+	len = offsetof(struct skiff_mptcp_full_info, mptcp_info);
+	CU_ASSERT_FATAL(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_FULL_INFO, &f, &len) == 0);
+	TK_ASSERT_EQ(len, 40);
+	TK_ASSERT_EQ(f.num_subflows, 2);
+	TK_ASSERT_EQ(f.size_tcpinfo_user, 0);
+	TK_ASSERT_EQ(si[0].id, 1);
+	TK_ASSERT_EQ(si[1].id, 0); /* past the array: untouched */
+
+	len = 39;
+	errno = 0;
+	CU_ASSERT(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_FULL_INFO, &f, &len) == -1 &&
+		  errno == EINVAL);
+	memset(&f, 0, sizeof(f));
+	f.num_subflows = 1;
+	len = sizeof(f);
+	errno = 0;
+	CU_ASSERT(skiff_getsockopt(fd, SOL_MPTCP, MPTCP_FULL_INFO, &f, &len) == -1 &&
+		  errno == EINVAL);
 }
 
 /* The Linux client's second address (10.77.0.3, or PEER2_IP6 with

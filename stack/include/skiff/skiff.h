@@ -377,9 +377,10 @@ SKIFF_API int skiff_set_nonblock(int fd, bool on);
  * IPPROTO_MPTCP socket that is, or may still become, MPTCP, SOL_MPTCP's
  * MPTCP_INFO fills struct skiff_mptcp_info (as many bytes as asked, the
  * length set to what was written), MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS
- * list the subflows behind a struct skiff_mptcp_subflow_data header; on a
- * connection that fell back to TCP, or a socket that never asked, they
- * fail with EOPNOTSUPP. IPPROTO_TCP's TCP_IS_MPTCP reads 1 or 0.
+ * list the subflows behind a struct skiff_mptcp_subflow_data header, and
+ * MPTCP_FULL_INFO fills struct skiff_mptcp_full_info and the two arrays it
+ * points to in one call; on a connection that fell back to TCP, or a
+ * socket that never asked, they fail with EOPNOTSUPP. IPPROTO_TCP's TCP_IS_MPTCP reads 1 or 0.
  * skiff_mptcp_status() says the same more simply. */
 #ifndef SOL_MPTCP
 #define SOL_MPTCP 284
@@ -392,6 +393,9 @@ SKIFF_API int skiff_set_nonblock(int fd, bool on);
 #endif
 #ifndef MPTCP_SUBFLOW_ADDRS
 #define MPTCP_SUBFLOW_ADDRS 3
+#endif
+#ifndef MPTCP_FULL_INFO
+#define MPTCP_FULL_INFO 4
 #endif
 #ifndef TCP_IS_MPTCP
 #define TCP_IS_MPTCP 43
@@ -451,6 +455,34 @@ struct skiff_mptcp_subflow_data {
 struct skiff_mptcp_subflow_addrs {
 	struct sockaddr_storage local;
 	struct sockaddr_storage remote;
+};
+
+/** One subflow in MPTCP_FULL_INFO (Linux's struct mptcp_subflow_info):
+ * its id (from 1, in the order the connection's subflows came) and its
+ * addresses. */
+struct skiff_mptcp_subflow_info {
+	uint32_t id;
+	struct skiff_mptcp_subflow_addrs addrs;
+};
+
+/** MPTCP_FULL_INFO (Linux's struct mptcp_full_info): the caller sets the
+ * two size_*_user fields (one element's size in each array), the arrays'
+ * length in size_arrays_user and their addresses in subflow_info and
+ * tcp_info (struct skiff_mptcp_subflow_info and struct tcp_info elements),
+ * the rest 0; skiff sets the size_*_kernel fields and num_subflows (all
+ * the connection's subflows, the arrays holding the first
+ * size_arrays_user of them) and fills mptcp_info as far as the length
+ * given reaches past the first 40 bytes. */
+struct skiff_mptcp_full_info {
+	uint32_t size_tcpinfo_kernel;
+	uint32_t size_tcpinfo_user;
+	uint32_t size_sfinfo_kernel;
+	uint32_t size_sfinfo_user;
+	uint32_t num_subflows;
+	uint32_t size_arrays_user;
+	uint64_t subflow_info __attribute__((aligned(8)));
+	uint64_t tcp_info __attribute__((aligned(8)));
+	struct skiff_mptcp_info mptcp_info;
 };
 
 /** What became of MPTCP on a socket. */
