@@ -300,6 +300,33 @@ static void test_echo_mptcp_linux_client(void)
 	proc_done(&pe);
 }
 
+/* A Linux client, skiff and a Linux server, each in a namespace of its
+ * own (@p cli, @p sk, @p srv): skiff's link to the client's namespace
+ * (if_[0] at skiff, if_[1] 10.95.P.1/24 at the client), the server's to
+ * it (if_[2] 10.95.U.2/24, if_[3] 10.95.U.1/24), the client's namespace
+ * routing between them; MPTCP on in both Linux namespaces (the test is
+ * skipped without it). */
+static void proxy_mptcp_nets(char *cli, char *sk, char *srv, char *if_[4], unsigned p, unsigned u)
+{
+	char a[32], b[32], c[32];
+
+	snprintf(a, sizeof(a), "10.95.%u.1/24", p);
+	snprintf(b, sizeof(b), "10.95.%u.2/24", u);
+	snprintf(c, sizeof(c), "10.95.%u.1/24", u);
+	tk_require_privileged();
+	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(cli, TB_NS_NAME_MAX, "client") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(sk, TB_NS_NAME_MAX, "skiff") == 0);
+	CU_ASSERT_FATAL(tb_ns_create(srv, TB_NS_NAME_MAX, "server") == 0);
+	CU_ASSERT_FATAL(tb_link(sk, if_[0], NULL, cli, if_[1], a, "p") == 0);
+	CU_ASSERT_FATAL(tb_link(srv, if_[2], b, cli, if_[3], c, "u") == 0);
+	c[strlen(c) - 3] = '\0'; /* the gateway: 10.95.U.1 */
+	CU_ASSERT_FATAL(tb_route_via(srv, cli, c) == 0);
+	if (tb_run(cli, "sysctl -q -w net.mptcp.enabled=1") != 0 ||
+	    tb_run(srv, "sysctl -q -w net.mptcp.enabled=1") != 0)
+		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+}
+
 /* skiff-proxy --mptcp between a Linux MPTCP client and a Linux MPTCP echo
  * server: MPTCP on both of skiff's connections, 4 MiB through and back. */
 static void test_proxy_mptcp_linux_both_sides(void)
@@ -312,17 +339,7 @@ static void test_proxy_mptcp_linux_both_sides(void)
 			 "10.95.4.2:7008", "--mptcp",	"--stats", "0",	   NULL};
 	struct proc ps, pp;
 
-	tk_require_privileged();
-	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
-	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
-	CU_ASSERT_FATAL(tb_ns_create(sk, sizeof(sk), "skiff") == 0);
-	CU_ASSERT_FATAL(tb_ns_create(srv, sizeof(srv), "server") == 0);
-	CU_ASSERT_FATAL(tb_link(sk, i1, NULL, cli, i2, "10.95.3.1/24", "p") == 0);
-	CU_ASSERT_FATAL(tb_link(srv, i3, "10.95.4.2/24", cli, i4, "10.95.4.1/24", "u") == 0);
-	CU_ASSERT_FATAL(tb_route_via(srv, cli, "10.95.4.1") == 0);
-	if (tb_run(cli, "sysctl -q -w net.mptcp.enabled=1") != 0 ||
-	    tb_run(srv, "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
+	proxy_mptcp_nets(cli, sk, srv, (char *[]){i1, i2, i3, i4}, 3, 4);
 	proc_start(&ps, srv, 0, server);
 	CU_ASSERT_FATAL(proc_wait_for(&ps, "listening", 5000));
 	proc_start(&pp, sk, 0, proxy);
@@ -381,19 +398,9 @@ static void test_proxy_mptcp_upstream_two_uplinks(void)
 	unsigned long long b0, b1;
 	struct proc ps, pp;
 
-	tk_require_privileged();
-	CU_ASSERT_FATAL(tb_init("test_demos") == 0);
-	CU_ASSERT_FATAL(tb_ns_create(cli, sizeof(cli), "client") == 0);
-	CU_ASSERT_FATAL(tb_ns_create(sk, sizeof(sk), "skiff") == 0);
-	CU_ASSERT_FATAL(tb_ns_create(srv, sizeof(srv), "server") == 0);
-	CU_ASSERT_FATAL(tb_link(sk, i1, NULL, cli, i2, "10.95.6.1/24", "p") == 0);
+	proxy_mptcp_nets(cli, sk, srv, (char *[]){i1, i2, i3, i4}, 6, 7);
 	CU_ASSERT_FATAL(tb_link(sk, i5, NULL, cli, i6, "10.95.8.1/24", "q") == 0);
-	CU_ASSERT_FATAL(tb_link(srv, i3, "10.95.7.2/24", cli, i4, "10.95.7.1/24", "u") == 0);
-	CU_ASSERT_FATAL(tb_route_via(srv, cli, "10.95.7.1") == 0);
 	snprintf(also, sizeof(also), "%s=10.95.8.2/24,gw=10.95.8.1,subflow", i5);
-	if (tb_run(cli, "sysctl -q -w net.mptcp.enabled=1") != 0 ||
-	    tb_run(srv, "sysctl -q -w net.mptcp.enabled=1") != 0)
-		tk_skip("no MPTCP in this kernel (net.mptcp.enabled)");
 	CU_ASSERT_FATAL(tb_run(srv, "ip mptcp limits set subflows 1") == 0);
 	proc_start(&ps, srv, 0, server);
 	CU_ASSERT_FATAL(proc_wait_for(&ps, "listening", 5000));

@@ -2109,26 +2109,23 @@ static void tweak_second_port_joining(struct skiff_config *c)
 	c->mptcp_add_addr_accepted = 1;
 }
 
-/* skiff's client on two ports (issue #18, the other side): a Linux server
- * announces its address on the second link (a "signal" endpoint), skiff
- * joins it, and the join leaves through skiff's second port (the route to
- * that address); Linux sends 16 MiB over both links, SHA-256 equal. */
-static void test_mptcp_two_ports_skiff_client(void)
+/* skiff's client on two ports (@p tweak sets them up) downloads what the
+ * Linux server of @p j sends, SHA-256 checked, and closes; the server
+ * reads the close. The bytes Linux's end of the second link sent meanwhile
+ * (at least what came on the join, which was established), the rate noted
+ * as @p what, skiff's counters after it in @p st. */
+static uint64_t client_two_ports_download(struct kjob *j, void (*tweak)(struct skiff_config *),
+					  const char *what, struct skiff_stats *st)
 {
-	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = 16 * ST_MIB};
 	struct st_xfer down, theirs;
 	struct sockaddr_storage ss;
-	struct skiff_stats st;
-	uint64_t b0;
 	socklen_t len;
 	char ready, seen = 0;
+	uint64_t b0;
 	int fd;
 
-	two_links_up("mp2cl", 1);
-	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp endpoint add %s dev %s id 1 signal",
-			       PEER_B_IP4, K.link_b[1]) == 0);
-	kchild(&j);
-	st_xsk_tweak = tweak_second_port_joining;
+	kchild(j);
+	st_xsk_tweak = tweak;
 	stack_up();
 	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
 	b0 = k_link_bytes(1, false);
@@ -2136,25 +2133,43 @@ static void test_mptcp_two_ports_skiff_client(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
 	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
-	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j.bytes, true, false, &down) == 0);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j->bytes, true, false, &down) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
 	CU_ASSERT(skiff_close(fd) == 0);
 	st_child_go();
 	CU_ASSERT(st_child_read_report(&seen, 1, 10000));
 	TK_ASSERT_EQ(seen, 'e');
 	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_note_rate(what, j->bytes, down.seconds);
 	b0 = k_link_bytes(1, false) - b0;
-	skiff_get_stats(&st);
-	st_note_rate("kernel -> skiff's client (MPTCP over two ports)", j.bytes, down.seconds);
+	skiff_get_stats(st);
+	TK_ASSERT_EQ(st->mptcp_join_established, 1);
+	CU_ASSERT(st->mptcp_join_rx_bytes > 0);
+	CU_ASSERT(b0 >= st->mptcp_join_rx_bytes); /* the join crossed the second link */
+	TK_ASSERT_EQ(st->mptcp_map_mismatch, 0);
+	return b0;
+}
+
+/* skiff's client on two ports (issue #18, the other side): a Linux server
+ * announces its address on the second link (a "signal" endpoint), skiff
+ * joins it, and the join leaves through skiff's second port (the route to
+ * that address); Linux sends 16 MiB over both links, SHA-256 equal. */
+static void test_mptcp_two_ports_skiff_client(void)
+{
+	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = 16 * ST_MIB};
+	struct skiff_stats st;
+	uint64_t b0;
+
+	two_links_up("mp2cl", 1);
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "ip mptcp endpoint add %s dev %s id 1 signal",
+			       PEER_B_IP4, K.link_b[1]) == 0);
+	b0 = client_two_ports_download(&j, tweak_second_port_joining,
+				       "kernel -> skiff's client (MPTCP over two ports)", &st);
 	tk_note("skiff: ADD_ADDR in %llu, joins %llu, %llu bytes in on the join; Linux's end of "
 		"the second link sent %llu bytes",
 		(unsigned long long)st.mptcp_add_addr_rx,
 		(unsigned long long)st.mptcp_join_established,
 		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)b0);
-	TK_ASSERT_EQ(st.mptcp_join_established, 1);
-	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
-	CU_ASSERT(b0 >= st.mptcp_join_rx_bytes); /* the join crossed the second link */
-	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
 static void tweak_second_port_subflow(struct skiff_config *c)
@@ -2175,35 +2190,13 @@ static void tweak_second_port_subflow(struct skiff_config *c)
 static void test_mptcp_two_ports_skiff_client_subflow(void)
 {
 	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET, .bytes = 16 * ST_MIB};
-	struct st_xfer down, theirs;
-	struct sockaddr_storage ss;
 	struct skiff_stats st;
 	uint64_t b0;
-	socklen_t len;
-	char ready, seen = 0;
-	int fd;
 
 	two_links_up("mp2sf", 1);
-	kchild(&j);
-	st_xsk_tweak = tweak_second_port_subflow;
-	stack_up();
-	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
-	b0 = k_link_bytes(1, false);
-	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
-	CU_ASSERT_FATAL(fd >= 0);
-	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
-	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
-	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j.bytes, true, false, &down) == 0);
-	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
-	CU_ASSERT(skiff_close(fd) == 0);
-	st_child_go();
-	CU_ASSERT(st_child_read_report(&seen, 1, 10000));
-	TK_ASSERT_EQ(seen, 'e');
-	TK_ASSERT_EQ(kchild_done(10000), 0);
-	b0 = k_link_bytes(1, false) - b0;
-	skiff_get_stats(&st);
-	st_note_rate("kernel -> skiff's client (MPTCP, a join from skiff's second port)", j.bytes,
-		     down.seconds);
+	b0 = client_two_ports_download(
+		&j, tweak_second_port_subflow,
+		"kernel -> skiff's client (MPTCP, a join from skiff's second port)", &st);
 	tk_note("skiff: ADD_ADDR in %llu, joins from a port %llu, established %llu, %llu bytes in "
 		"on the join; Linux's end of the second link sent %llu bytes",
 		(unsigned long long)st.mptcp_add_addr_rx,
@@ -2212,10 +2205,6 @@ static void test_mptcp_two_ports_skiff_client_subflow(void)
 		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)b0);
 	TK_ASSERT_EQ(st.mptcp_add_addr_rx, 0);
 	TK_ASSERT_EQ(st.mptcp_join_from_port, 1);
-	TK_ASSERT_EQ(st.mptcp_join_established, 1);
-	CU_ASSERT(st.mptcp_join_rx_bytes > 0);
-	CU_ASSERT(b0 >= st.mptcp_join_rx_bytes); /* the join crossed the second link */
-	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
 /* A link cut while skiff sends over two ports: a Linux client joins
@@ -2388,6 +2377,20 @@ static bool send_range(int fd, uint64_t seed, uint64_t off, uint64_t end)
 	return true;
 }
 
+/* skiff sends @p bytes down on @p fd while @p c runs on thread @p th
+ * (started here when @p start, else already running), then closes and
+ * checks both streams (cut_done()). */
+static void down_then_done(int fd, int lfd, struct path_cut *c, pthread_t *th, bool start,
+			   struct st_two_way *mine, struct st_two_way *theirs, uint64_t bytes)
+{
+	if (start)
+		CU_ASSERT_FATAL(pthread_create(th, NULL, path_cut_run, c) == 0);
+	CU_ASSERT(
+		sent_or_dump(fd, st_send_stream(fd, ST_SEED_DOWN, bytes, false, &mine->down) == 0));
+	pthread_join(*th, NULL);
+	cut_done(fd, lfd, c, mine, theirs, bytes);
+}
+
 /* The first subflow reset mid-transfer (issue #18: the connection
  * outlives its first subflow): a Linux client joins across the second
  * link and uploads 32 MiB; skiff sends 32 MiB back, what reaches Linux
@@ -2422,11 +2425,7 @@ static void test_mptcp_two_ports_first_reset(void)
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
 	skiff_get_stats(&st0);
 	stall_fails(fd);
-	CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
-	CU_ASSERT(sent_or_dump(fd,
-			       st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0));
-	pthread_join(th, NULL);
-	cut_done(fd, lfd, &cut, &mine, &theirs, j.bytes);
+	down_then_done(fd, lfd, &cut, &th, true, &mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	tk_note("first subflow reset at %u ms: %llu MiB down in %.2f s; handed over %llu (lost "
 		"%llu), %llu of its bytes kept and sent again, %llu bytes out on the join (of "
@@ -2453,7 +2452,7 @@ static void test_mptcp_two_ports_first_reset(void)
  * not the end of the data: the socket moves onto the join, what the first
  * subflow held that Linux had not DATA_ACKed goes again there, and both
  * streams arrive whole (SHA-256). Before, skiff read the FIN as the end
- * of the upload (20 of 32 MiB read), and its sends on the closed subflow
+ * of the upload (19.9 of 32 MiB in), and its sends on the closed subflow
  * (64 KiB, taken by Linux's TCP, never DATA_ACKed) stalled the download. */
 static void first_removed(bool down)
 {
@@ -2476,12 +2475,7 @@ static void first_removed(bool down)
 	if (!down)
 		CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
-	if (down)
-		CU_ASSERT_FATAL(pthread_create(&th, NULL, path_cut_run, &cut) == 0);
-	CU_ASSERT(sent_or_dump(fd,
-			       st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0));
-	pthread_join(th, NULL);
-	cut_done(fd, lfd, &cut, &mine, &theirs, j.bytes);
+	down_then_done(fd, lfd, &cut, &th, down, &mine, &theirs, j.bytes);
 	skiff_get_stats(&st);
 	tk_note("first subflow closed by Linux %u ms into the %s: %llu MiB up in %.2f s, down in "
 		"%.2f s; handed over %llu (at its FIN %llu, lost %llu), %llu of its bytes sent "
