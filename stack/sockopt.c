@@ -318,6 +318,16 @@ static enum skiff_mptcp_mode mptcp_mode(const struct skiff_sock *s)
 	return mptcp_query(s, &st, NULL) ? SKIFF_MPTCP_MODE_FALLBACK : st.mode;
 }
 
+/* Subflow @p sf's addresses in @p s's family (MPTCP_SUBFLOW_ADDRS). */
+static void subflow_addrs(const struct skiff_sock *s, const struct tcp_pcb *sf,
+			  struct skiff_mptcp_subflow_addrs *a)
+{
+	socklen_t al = sizeof(a->local), rl = sizeof(a->remote);
+
+	skiff__sockaddr_out(s, &sf->local_ip, sf->local_port, (struct sockaddr *)&a->local, &al);
+	skiff__sockaddr_out(s, &sf->remote_ip, sf->remote_port, (struct sockaddr *)&a->remote, &rl);
+}
+
 /* MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS: the caller's header, checked as
  * Linux checks it, then one element per subflow while room is left.
  * Returns the bytes written or -errno. */
@@ -347,16 +357,10 @@ static int mptcp_subflows(struct skiff_sock *s, int name, unsigned n, void *val,
 		if (!sf)
 			break;
 		memset(&u, 0, sizeof(u));
-		if (name == MPTCP_TCPINFO) {
+		if (name == MPTCP_TCPINFO)
 			tcp_info_of(s, sf, &u.ti);
-		} else {
-			socklen_t al = sizeof(u.a.local), rl = sizeof(u.a.remote);
-
-			skiff__sockaddr_out(s, &sf->local_ip, sf->local_port,
-					    (struct sockaddr *)&u.a.local, &al);
-			skiff__sockaddr_out(s, &sf->remote_ip, sf->remote_port,
-					    (struct sockaddr *)&u.a.remote, &rl);
-		}
+		else
+			subflow_addrs(s, sf, &u.a);
 		memcpy((uint8_t *)val + h.size_subflow_data + written, &u, one);
 		written += one;
 		room -= one;
@@ -409,14 +413,8 @@ static int mptcp_full_info(struct skiff_sock *s, unsigned n, const struct skiff_
 			break;
 		memset(&si, 0, sizeof(si));
 		si.id = skiff__mptcp_subflow_id(sf);
-		if (f.size_sfinfo_user > offsetof(struct skiff_mptcp_subflow_info, addrs)) {
-			socklen_t al = sizeof(si.addrs.local), rl = sizeof(si.addrs.remote);
-
-			skiff__sockaddr_out(s, &sf->local_ip, sf->local_port,
-					    (struct sockaddr *)&si.addrs.local, &al);
-			skiff__sockaddr_out(s, &sf->remote_ip, sf->remote_port,
-					    (struct sockaddr *)&si.addrs.remote, &rl);
-		}
+		if (f.size_sfinfo_user > offsetof(struct skiff_mptcp_subflow_info, addrs))
+			subflow_addrs(s, sf, &si.addrs);
 		memcpy(sfp + (size_t)i * f.size_sfinfo_user, &si, f.size_sfinfo_user);
 		if (f.size_tcpinfo_user) {
 			tcp_info_of(s, sf, &ti);
