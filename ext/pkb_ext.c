@@ -248,3 +248,20 @@ int pkb_ext_on_merge(struct pkb *into, const struct pkb *from)
 	*w = m;
 	return 0;
 }
+
+int pkb_ext_mptcp_append(struct pkb *into, const struct pkb_ext_mptcp *next)
+{
+	const struct pkb_ext_mptcp *mi = pkb_ext_mptcp(into);
+	struct pkb_ext_mptcp m = *next, *w;
+	int err;
+
+	if (mi && !mptcp_merged(mi, next, &m))
+		return -EINVAL;
+	if (mi && mptcp_same(mi, &m))
+		return 0;
+	err = pkb_ext_add_mptcp(into, &w);
+	if (err)
+		return err;
+	*w = m;
+	return 0;
+}

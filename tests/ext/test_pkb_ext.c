@@ -536,6 +536,50 @@ static void test_merge_mptcp_contiguous_mappings(void)
 	pkb_free(c);
 }
 
+/* Data appended to a queued segment, its mapping without a pkb of its own
+ * (a sender's write): the same rule as a merge. */
+static void test_append_mptcp_mapping(void)
+{
+	struct pkb *a = rx_pkb(10), *c;
+	struct pkb_ext_mptcp next = {.flags = PKB_DSS_MAP | PKB_DSS_DSN64,
+				     .data_seq = 5000,
+				     .subflow_seq = 1,
+				     .data_len = 100};
+
+	/* No mapping yet: it takes the appended one. */
+	TK_ASSERT_EQ(pkb_ext_mptcp_append(a, &next), 0);
+	CU_ASSERT_FATAL(pkb_ext_mptcp(a) != NULL);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 100);
+	/* A continuation grows it, on a copy when the area is shared. */
+	CU_ASSERT_FATAL(pkb_clone(a, &c) == 0);
+	next.data_seq = 5100;
+	next.subflow_seq = 101;
+	next.data_len = 40;
+	TK_ASSERT_EQ(pkb_ext_mptcp_append(a, &next), 0);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_seq, 5000);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->subflow_seq, 1);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 140);
+	TK_ASSERT_EQ(pkb_ext_mptcp(c)->data_len, 100);
+	/* Not contiguous at the data level (what lies between went on another
+	 * subflow): refused, nothing changed. */
+	next.data_seq = 9000;
+	next.subflow_seq = 141;
+	TK_ASSERT_EQ(pkb_ext_mptcp_append(a, &next), -EINVAL);
+	TK_ASSERT_EQ(pkb_ext_mptcp(a)->data_len, 140);
+	/* Past 64 KiB in one mapping: refused. */
+	next.data_seq = 5140;
+	next.data_len = 0xffff - 139;
+	TK_ASSERT_EQ(pkb_ext_mptcp_append(a, &next), -EINVAL);
+	/* No area for the first mapping: -ENOMEM, still none. */
+	pkb_free(c);
+	pkb_ext_del(a, PKB_EXT_MPTCP);
+	pkb_pool_inject_alloc_failure(pool, PKB_ALLOC_AREA, 0, 1);
+	next.data_len = 10;
+	TK_ASSERT_EQ(pkb_ext_mptcp_append(a, &next), -ENOMEM);
+	CU_ASSERT(pkb_ext_mptcp(a) == NULL);
+	pkb_free(a);
+}
+
 static void test_merge_mptcp_refusals(void)
 {
 	struct pkb *a = rx_pkb(10), *b = rx_pkb(10);
@@ -643,10 +687,15 @@ static const struct tk_case secpath_tests[] = {
 };
 
 static const struct tk_case rule_tests[] = {
-	TK_TEST(test_split_carries_every_type), TK_TEST(test_merge_without_extensions),
-	TK_TEST(test_merge_mptcp_same_mapping), TK_TEST(test_merge_mptcp_contiguous_mappings),
-	TK_TEST(test_merge_mptcp_refusals),	TK_TEST(test_merge_bridge_rule),
-	TK_TEST(test_merge_secpath_rule),	TK_TEST_END,
+	TK_TEST(test_split_carries_every_type),
+	TK_TEST(test_merge_without_extensions),
+	TK_TEST(test_merge_mptcp_same_mapping),
+	TK_TEST(test_merge_mptcp_contiguous_mappings),
+	TK_TEST(test_merge_mptcp_refusals),
+	TK_TEST(test_append_mptcp_mapping),
+	TK_TEST(test_merge_bridge_rule),
+	TK_TEST(test_merge_secpath_rule),
+	TK_TEST_END,
 };
 
 static const struct tk_suite area_suite = {"pkb_ext_area", setup, teardown, area_tests};

@@ -1023,6 +1023,17 @@ SKIFF_API bool pkb_ext_can_merge(const struct pkb *into, const struct pkb *from)
  */
 SKIFF_API int pkb_ext_on_merge(struct pkb *into, const struct pkb *from);
 
+/**
+ * The MPTCP merge rule for data appended to @p into without a pkb of its
+ * own (a sender adding a write's bytes to a queued segment): @p next is the
+ * appended data's mapping. @p into without an MPTCP extension takes
+ * @p next as its mapping; one with a mapping takes the merged mapping.
+ * @return 0, -EINVAL (the rule refuses: the appended data needs a segment
+ *         of its own), -ENOMEM (no extension area free); on error nothing
+ *         changed
+ */
+SKIFF_API int pkb_ext_mptcp_append(struct pkb *into, const struct pkb_ext_mptcp *next);
+
 /* ------------------------------------------------------------------------
  * Security associations
  */
