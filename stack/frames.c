@@ -252,6 +252,10 @@ err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
 		return ERR_MEM;
 	}
 	pcb->snd_queuelen = (u16_t)(pcb->snd_queuelen - pbuf_clen(p) + pbuf_clen(n));
+	/* The copy carries the segment's extensions (its MPTCP mapping);
+	 * one in lwIP's heap has none, and MPTCP maps it aside. */
+	if (send_pkb(n))
+		pkb_ext_copy(send_pkb(n), pkb);
 	seg->p = n;
 	seg->tcphdr = (struct tcp_hdr *)n->payload;
 	pbuf_free(p);
@@ -265,6 +269,31 @@ err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
 #endif
 	skiff__s.stats.tx_send_resend_copies++;
 	return ERR_OK;
+}
+
+struct pkb *skiff__tx_seg_pkb(const struct pbuf *p)
+{
+	return p ? send_pkb(p) : NULL;
+}
+
+void skiff__tcp_seg_split(struct tcp_pcb *pcb, struct tcp_seg *useg, struct tcp_seg *seg)
+{
+	struct pkb *a = send_pkb(useg->p), *b = send_pkb(seg->p);
+
+	(void)pcb;
+	if (!a || !a->active)
+		return;
+	if (b)
+		/* ext/'s split rule: both halves keep every extension. */
+		pkb_ext_on_split(a, b);
+	if (!pkb_ext_mptcp(a))
+		return;
+	if (b)
+		skiff__s.stats.mptcp_map_split++;
+	else
+		/* The remainder went to lwIP's heap (frames short): MPTCP
+		 * maps it aside. */
+		skiff__s.stats.mptcp_map_split_aside++;
 }
 
 /* A plain send's segment (one pbuf, headers in front in the same frame)

@@ -30,6 +30,10 @@ int skiff__copy_to_frame(const void *data, uint32_t len, struct pkb **out);
  * SKIFF_CSUM_KEEP_MIN cost less to sum again than to look up: none kept. */
 #define SKIFF_CSUM_KEEP_MIN 128u
 void skiff__chksum_rx_payload(const void *hdr, uint32_t hlen, const void *payload, uint32_t len);
+/* The frame of a plain send's segment whose first pbuf is @p p (its
+ * headers and data in one UMEM frame), or NULL (lwIP's heap, a zero-copy
+ * payload's headers, a control segment). */
+struct pkb *skiff__tx_seg_pkb(const struct pbuf *p);
 struct skiff_link;
 /* lwIP's packet @p p onto link @p l's TX ring (netif linkoutput). */
 err_t skiff__tx_packet(struct skiff_link *l, struct pbuf *p);

@@ -73,18 +73,22 @@ void skiff__mptcp_probe_run(void);
  * the subflow the next chunk of a plain send goes on (@p main when it has
  * no joins), and to @p room how many bytes it takes (0: every subflow is
  * full, the send waits); after a successful tcp_write() of @p len bytes (@p data, or
- * NULL for a zero-copy buffer) on any subflow, its mapping recorded;
+ * NULL for a zero-copy buffer) on any subflow (@p last: the last unsent
+ * segment before it, or NULL), its mapping recorded;
  * whether a join has room (EPOLLOUT); the joins' queued data put out. */
 struct tcp_pcb *skiff__mptcp_tx_pcb(struct tcp_pcb *main, size_t *room);
-void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len);
+struct tcp_seg;
+void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len,
+			const struct tcp_seg *last);
 bool skiff__mptcp_writable(const struct tcp_pcb *main);
 /* Bytes the connection-level receive window lets the next send queue
  * (SIZE_MAX while the connection has no joins: TCP's own window rules). */
 size_t skiff__mptcp_tx_limit(const struct tcp_pcb *main);
 void skiff__mptcp_output(struct tcp_pcb *main);
 /* lwIP patch 0024: may a write (or a FIN) on @p pcb join its last unsent
- * segment? Not when it does not continue it at the data level. */
-bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb);
+ * segment @p last? Not when it does not continue its mapping at the data
+ * level. */
+bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb, const struct tcp_seg *last);
 /* Whether a write on subflow @p pcb has room for its mapping (send.c). */
 bool skiff__mptcp_may_write(const struct tcp_pcb *pcb);
 /* Subflow @p i of the MPTCP connection whose first subflow is @p pcb: 0

@@ -48,13 +48,17 @@ struct pbuf *skiff__tcp_pbuf_alloc(const struct tcp_pcb *pcb, pbuf_layer layer, 
 	skiff__tcp_pbuf_alloc(pcb, layer, length, max_length)
 err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg);
 #define LWIP_HOOK_TCP_SEG_PREPARE(pcb, seg) skiff__tcp_seg_prepare(pcb, seg)
+/* A split segment's remainder (patch 0026) keeps the extensions of the
+ * front's frame, its MPTCP mapping included (frames.c). */
+void skiff__tcp_seg_split(struct tcp_pcb *pcb, struct tcp_seg *useg, struct tcp_seg *seg);
+#define LWIP_HOOK_TCP_SEG_SPLIT(pcb, useg, seg) skiff__tcp_seg_split(pcb, useg, seg)
 
 /* A write (or FIN) on an MPTCP subflow that does not continue its last
- * unsent segment at the data level starts a segment of its own: one DSS
- * mapping per segment (stack/mptcp/send.c, patch 0024). */
-bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb);
+ * unsent segment's mapping at the data level starts a segment of its own:
+ * one DSS mapping per segment (stack/mptcp/send.c, patch 0024). */
+bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb, const struct tcp_seg *last);
 #define LWIP_HOOK_TCP_WRITE_APPENDS(pcb, last_unsent)                                              \
-	(!((pcb)->skiff_flags & SKIFF_PCB_MPTCP) || skiff__mptcp_write_appends(pcb))
+	(!((pcb)->skiff_flags & SKIFF_PCB_MPTCP) || skiff__mptcp_write_appends(pcb, last_unsent))
 
 /* MPTCP option parsing (kind 30) and the secpath policy of listeners. */
 err_t skiff__hook_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, u16_t optlen,

@@ -45,15 +45,20 @@ bool skiff__tcp_writable(const struct tcp_pcb *pcb)
 err_t skiff__tcp_write(struct tcp_pcb *pcb, const void *data, u16_t len, u8_t flags)
 {
 	bool mptcp = pcb->skiff_flags & SKIFF_PCB_MPTCP;
+	struct tcp_seg *last = NULL;
 	err_t e;
 
 	/* An MPTCP subflow records each write's data-level mapping: without
-	 * room for it, the write waits (as for a full send buffer). */
+	 * room for it, the write waits (as for a full send buffer). The
+	 * segments the write fills, from the last one queued before it,
+	 * carry it in their frames' MPTCP extensions. */
 	if (mptcp && !skiff__mptcp_may_write(pcb))
 		return ERR_MEM;
+	if (mptcp && pcb->unsent)
+		last = tcp_unsent_last(pcb);
 	e = tcp_write(pcb, data, len, flags);
 	if (e == ERR_OK && mptcp)
-		skiff__mptcp_wrote(pcb, (flags & TCP_WRITE_FLAG_COPY) ? data : NULL, len);
+		skiff__mptcp_wrote(pcb, (flags & TCP_WRITE_FLAG_COPY) ? data : NULL, len, last);
 	return e;
 }
 

@@ -971,22 +971,48 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 				m.csum = payload_csum(p, hdr, m.data_seq, 0, 1);
 			st->stats.mptcp_data_fin_join_tx++;
 		} else if (len || ((flags & TCP_FIN) && sf == c->main_sf)) {
-			uint32_t room;
+			bool fin = (flags & TCP_FIN) && sf == c->main_sf;
+			const struct pkb_ext_mptcp *x = NULL;
+			uint32_t room, off;
 
 			rel = skiff__mptcp_widen(sf->snd_rel, seq - sf->iss - 1);
 			m.flags |= PKB_DSS_MAP | PKB_DSS_DSN64;
-			m.data_seq = skiff__mptcp_tx_dsn(sf, rel, &room);
-			if (len && room < len) {
-				/* A segment across two extents: patch 0024 keeps
-				 * writes that far apart out of one segment. */
-				st->stats.mptcp_map_mismatch++;
+			if (len)
+				x = skiff__mptcp_seg_map(sf, p, seq, len, &off);
+			if (x && !c->csum && (!fin || off + len == x->data_len)) {
+				/* The mapping the segment's frame carries, as it
+				 * was written (and grown by appends, kept by both
+				 * halves of a split): the same on every segment
+				 * it covers, so a resend or a split never sends
+				 * one range under two mappings. */
+				m.data_seq = x->data_seq;
+				m.subflow_seq = x->subflow_seq;
+				m.data_len = x->data_len;
+				st->stats.mptcp_map_tx_ext++;
+			} else if (x) {
+				/* A checksum covers exactly the segment's bytes;
+				 * a DATA_FIN ends them: the segment's part of it. */
+				m.data_seq = x->data_seq + off;
+				m.subflow_seq = seq - sf->iss;
+				m.data_len = (uint16_t)len;
+				st->stats.mptcp_map_tx_ext++;
+			} else {
+				m.data_seq = skiff__mptcp_tx_dsn(sf, rel, &room);
+				if (len && room < len) {
+					/* A segment across two extents: patch
+					 * 0024 keeps writes that far apart out of
+					 * one segment. */
+					st->stats.mptcp_map_mismatch++;
+				}
+				m.subflow_seq = len ? seq - sf->iss : 0;
+				m.data_len = (uint16_t)(len ? len : 0);
+				if (len)
+					st->stats.mptcp_map_tx_aside++;
 			}
-			m.subflow_seq = len ? seq - sf->iss : 0;
-			m.data_len = (uint16_t)(len ? len : 0);
 			/* Only the first subflow's FIN is the DATA_FIN's: not a
 			 * join's, nor that of a first subflow the connection
 			 * left (its FIN closes only it). */
-			if ((flags & TCP_FIN) && sf == c->main_sf) {
+			if (fin) {
 				m.flags |= PKB_DSS_DATA_FIN;
 				m.data_len++;
 				st->stats.mptcp_data_fin_tx++;

@@ -483,6 +483,14 @@ void skiff__mptcp_fastclose_rx_reset(struct skiff_mptcp_conn *c, struct tcp_pcb 
 /* send.c: the data sequence number of our data at subflow position
  * @p rel, and to @p room how many bytes from there share its extent. */
 uint64_t skiff__mptcp_tx_dsn(struct skiff_mptcp_sf *sf, uint64_t rel, uint32_t *room);
+/* The mapping the frame of the segment whose first pbuf is @p p carries
+ * (its MPTCP extension, written by send.c as data is queued), when it
+ * covers the segment's @p len bytes from sequence number @p seq; to @p off
+ * where in it the segment begins. NULL: none (lwIP's heap, a zero-copy
+ * payload, data queued before the handshake ended), or not covering. */
+const struct pkb_ext_mptcp *skiff__mptcp_seg_map(const struct skiff_mptcp_sf *sf,
+						 const struct pbuf *p, u32_t seq, unsigned len,
+						 uint32_t *off);
 /* The state of @p pcb's subflow, or NULL (mptcp.c). */
 struct skiff_mptcp_sf *skiff__mptcp_sf_of(const struct tcp_pcb *pcb);
 /* The peer's DATA_ACK moved: the copies it covers go. */

@@ -1,16 +1,25 @@
 /* Sending over several subflows (RFC 8684 3.3): the scheduler, the data
  * sequence mappings of what each subflow carries, and reinjection.
  *
+ * Each segment's mapping travels in its frame's MPTCP extension: a write
+ * maps its bytes into the segments it starts and grows the mapping of the
+ * one it appends to (ext/'s merge rule); a split's halves both keep it
+ * (ext/'s split rule, frames.c); the option hook writes it as the DSS
+ * (conn.c). A write appends only to a segment whose mapping begins with
+ * it and that it continues at the data level, else it starts a segment
+ * of its own (lwIP patch 0024), and so does a FIN that does not end the
+ * connection's data: one mapping describes every segment, and a range
+ * never goes out under two.
+ *
+ * A segment whose data is not in a frame of its own (lwIP's heap past the
+ * frame budget, a zero-copy payload's) is mapped aside when it leaves.
  * While a connection has no join, its data keeps to the first subflow and
- * the mapping of each segment is computed from its sequence number (our
- * data sequence space is the subflow's, shifted by our IDSN; conn.c).
- * Once a plain send puts data on a join, the connection is "multi": every
- * write on every subflow is recorded as an extent (subflow positions
- * [rel, rel + len) carry data sequence numbers from dsn on), and each
- * segment's mapping is looked up there when it leaves. A write that does
- * not continue the last one of its subflow at the data level starts a
- * segment of its own (lwIP patch 0024), and so does a FIN that does not
- * end the connection's data: one DSS mapping describes every segment.
+ * that mapping is computed from the sequence number (our data sequence
+ * space is the subflow's, shifted by our IDSN; conn.c). Once a plain send
+ * puts data on a join, the connection is "multi": every write on every
+ * subflow is also recorded as an extent (subflow positions [rel, rel +
+ * len) carry data sequence numbers from dsn on), where such a segment's
+ * mapping is looked up and reinjection finds what a subflow carried.
  *
  * The scheduler (plain sends; zero-copy sends keep to the first subflow,
  * whose ACKs their completions follow) picks, for each chunk of a send,
@@ -38,6 +47,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "frames.h"
 #include "instance.h"
 #include "mptcp.h"
 #include "mptcp/conn.h"
@@ -106,17 +116,99 @@ uint64_t skiff__mptcp_tx_dsn(struct skiff_mptcp_sf *sf, uint64_t rel, uint32_t *
 	return c->snd_data_nxt;
 }
 
-bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb)
+/* The data sequence number the next write on @p pcb carries. */
+static uint64_t next_dsn(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
 {
-	const struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(pcb);
+	const struct skiff_mptcp_conn *c = sf->conn;
+
+	return c->multi ? c->wr_dsn : c->local_idsn + 1 + write_rel(pcb, sf);
+}
+
+const struct pkb_ext_mptcp *skiff__mptcp_seg_map(const struct skiff_mptcp_sf *sf,
+						 const struct pbuf *p, u32_t seq, unsigned len,
+						 uint32_t *off)
+{
+	const struct pkb *b = skiff__tx_seg_pkb(p);
+	const struct pkb_ext_mptcp *x = b ? pkb_ext_mptcp(b) : NULL;
+
+	if (!x || !(x->flags & PKB_DSS_MAP) || !x->data_len)
+		return NULL;
+	*off = seq - sf->iss - x->subflow_seq;
+	if (*off >= x->data_len || len > x->data_len - *off)
+		return NULL;
+	return x;
+}
+
+/* The mapping of a write's bytes (subflow positions [@p rel, + @p len),
+ * data sequence numbers from @p dsn) into the frames of the segments that
+ * took them, from @p from (the last unsent segment before the write, or
+ * NULL: the first unsent): a segment the write started gets the mapping
+ * of its bytes, the one it appended to the merged mapping (ext/'s rule;
+ * skiff__mptcp_write_appends() let only a continuation append). A
+ * segment in lwIP's heap, or one whose earlier bytes have no mapping in
+ * its frame, is mapped aside from the subflow's extents when it leaves. */
+static void map_segments(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf,
+			 const struct tcp_seg *from, uint64_t rel, uint64_t dsn, uint32_t len)
+{
+	uint64_t end = rel + len;
+
+	for (const struct tcp_seg *seg = from ? from : pcb->unsent; seg; seg = seg->next) {
+		uint64_t s0 = skiff__mptcp_widen(sf->snd_rel,
+						 lwip_ntohl(seg->tcphdr->seqno) - sf->iss - 1);
+		uint64_t a = s0 > rel ? s0 : rel, b = s0 + seg->len < end ? s0 + seg->len : end;
+		struct pkb *pkb = skiff__tx_seg_pkb(seg->p);
+		struct pkb_ext_mptcp m = {.flags = PKB_DSS_MAP | PKB_DSS_DSN64};
+
+		if (s0 >= end)
+			break;
+		if (b <= a || !pkb || (a > s0 && !pkb_ext_mptcp(pkb)))
+			continue;
+		m.data_seq = dsn + (a - rel);
+		m.subflow_seq = (uint32_t)(a + 1);
+		m.data_len = (uint16_t)(b - a);
+		if (pkb_ext_mptcp_append(pkb, &m)) {
+			/* No area free (or, not expected, a mapping that does
+			 * not continue): the segment is mapped aside. */
+			pkb_ext_del(pkb, PKB_EXT_MPTCP);
+		}
+	}
+}
+
+/* A write on @p pcb now continues the last extent of @p sf, at both
+ * levels. */
+static bool extent_continues(const struct tcp_pcb *pcb, const struct skiff_mptcp_sf *sf)
+{
 	const struct skiff_mptcp_smap *l;
 
-	if (!sf || !sf->conn || !sf->conn->multi)
-		return true;
 	if (!sf->nsmap)
 		return false;
 	l = &sf->smap[sf->nsmap - 1];
 	return l->rel + l->len == write_rel(pcb, sf) && l->dsn + l->len == sf->conn->wr_dsn;
+}
+
+bool skiff__mptcp_write_appends(const struct tcp_pcb *pcb, const struct tcp_seg *last)
+{
+	const struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(pcb);
+	const struct pkb_ext_mptcp *x;
+	uint32_t off;
+
+	if (!sf || !sf->conn)
+		return true;
+	x = sf->phase == SKIFF_MPTCP_EST
+		    ? skiff__mptcp_seg_map(sf, last->p, lwip_ntohl(last->tcphdr->seqno), last->len,
+					   &off)
+		    : NULL;
+	if (x)
+		/* Its frame's mapping may grow when it begins with this
+		 * segment (a split's remainder shares the front's, which may
+		 * have left: one range would go out under two mappings),
+		 * ends with it, ends where the write's data begins at the
+		 * data level, and has room for a full segment more and a
+		 * DATA_FIN within the 16-bit data-level length. */
+		return off == 0 && x->data_len == last->len &&
+		       x->data_seq + x->data_len == next_dsn(pcb, sf) &&
+		       (uint32_t)x->data_len + pcb->mss < 0xffff;
+	return !sf->conn->multi || extent_continues(pcb, sf);
 }
 
 bool skiff__mptcp_may_write(const struct tcp_pcb *pcb)
@@ -131,7 +223,7 @@ bool skiff__mptcp_may_write(const struct tcp_pcb *pcb)
 	 * cause of one run in nine that put all 16 MiB on the join). */
 	sf->snd_rel = skiff__mptcp_widen(sf->snd_rel, pcb->lastack - sf->iss - 1);
 	smap_trim(sf);
-	return sf->nsmap < SKIFF_MPTCP_SMAPS || skiff__mptcp_write_appends(pcb);
+	return sf->nsmap < SKIFF_MPTCP_SMAPS || extent_continues(pcb, sf);
 }
 
 /* The connection becomes multi: the first subflow's queued data so far,
@@ -200,7 +292,8 @@ void skiff__mptcp_rtx_free(struct skiff_mptcp_conn *c)
 	c->rtx_tail = NULL;
 }
 
-void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len)
+void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len,
+			const struct tcp_seg *last)
 {
 	struct skiff_stack *st = &skiff__s;
 	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(pcb);
@@ -209,12 +302,12 @@ void skiff__mptcp_wrote(struct tcp_pcb *pcb, const void *data, uint32_t len)
 
 	if (!c || sf->phase != SKIFF_MPTCP_EST || !len)
 		return;
-	if (!c->multi) {
-		if (!sf->join)
-			return; /* the first subflow's implicit mapping holds */
+	if (!c->multi && sf->join)
 		go_multi(c);
-	}
 	rel = write_rel(pcb, sf) - len;
+	map_segments(pcb, sf, last, rel, c->multi ? c->wr_dsn : c->local_idsn + 1 + rel, len);
+	if (!c->multi)
+		return; /* the first subflow's implicit mapping holds aside */
 	if (!smap_add(sf, rel, c->wr_dsn, len)) {
 		/* skiff__tcp_write() asks skiff__mptcp_may_write() first: not
 		 * expected. */
@@ -551,9 +644,17 @@ static bool main_pieces(struct skiff_mptcp_conn *c, uint64_t floor, bool skip_mo
 			uint64_t rel = skiff__mptcp_widen(m->snd_rel, seq - m->iss - 1), dsn;
 			uint16_t off, n;
 
+			const struct pkb_ext_mptcp *x;
+
 			if (!seg->len || (skip_moved && (seg->skiff_sflags & SKIFF_SEG_MOVED)))
 				continue;
-			dsn = skiff__mptcp_tx_dsn(m, rel, &room);
+			x = skiff__mptcp_seg_map(m, seg->p, seq, seg->len, &room);
+			if (x) {
+				dsn = x->data_seq + room;
+				room = x->data_len - room;
+			} else {
+				dsn = skiff__mptcp_tx_dsn(m, rel, &room);
+			}
 			if (room < seg->len || (int64_t)(dsn + seg->len - floor) <= 0)
 				continue;
 			off = (uint16_t)((int64_t)(floor - dsn) > 0 ? floor - dsn : 0);

@@ -811,6 +811,13 @@ static void mptcp_kernel_client(int family, bool csum)
 	CU_ASSERT(st.mptcp_dss_rx > 0);
 	/* Every mapping was read from its frame's MPTCP extension. */
 	TK_ASSERT_EQ(st.mptcp_dss_rx_aside, 0);
+	tk_note("skiff's data segments sent with the mapping their frames carry %llu, mapped "
+		"aside %llu",
+		(unsigned long long)st.mptcp_map_tx_ext, (unsigned long long)st.mptcp_map_tx_aside);
+	/* Plain sends within the frame budget: every segment's mapping rode
+	 * in its frame's MPTCP extension. */
+	CU_ASSERT(st.mptcp_map_tx_ext > 0);
+	TK_ASSERT_EQ(st.mptcp_map_tx_aside, 0);
 	CU_ASSERT(st.mptcp_data_fin_rx >= 1);
 	CU_ASSERT(st.mptcp_data_fin_tx >= 1);
 	TK_ASSERT_EQ(v[0], 1); /* the SYN offered MP_CAPABLE */
@@ -917,6 +924,13 @@ static void mptcp_join_kernel_client(int family, bool csum)
 	TK_ASSERT_EQ(v[5], 0);
 	TK_ASSERT_EQ(v[6], 0); /* nothing past the connection's window */
 	TK_ASSERT_EQ(st.mptcp_csum_err, 0);
+	tk_note("skiff's data segments sent with the mapping their frames carry %llu, mapped "
+		"aside %llu",
+		(unsigned long long)st.mptcp_map_tx_ext, (unsigned long long)st.mptcp_map_tx_aside);
+	/* On both subflows the mappings rode in the frames (a few aside
+	 * would be segments past the frame budget). */
+	CU_ASSERT(st.mptcp_map_tx_ext > 0);
+	CU_ASSERT(st.mptcp_map_tx_aside <= st.mptcp_map_tx_ext / 50);
 }
 
 static void test_mptcp_join_kernel_client(void)

@@ -725,6 +725,12 @@ struct skiff_stats {
 	uint64_t mptcp_dss_rx, mptcp_dss_tx;
 	uint64_t mptcp_dss_rx_aside; /**< received DSS options whose frame had no room for
 				      * its MPTCP extension: read from a copy aside */
+	uint64_t mptcp_map_tx_ext;   /**< data segments sent with the DSS mapping their
+				      * frame's MPTCP extension carries */
+	uint64_t mptcp_map_tx_aside; /**< data segments sent without one (lwIP's heap, a
+				      * zero-copy payload): mapped from the subflow's extents */
+	uint64_t mptcp_map_split;    /**< split segments whose remainder kept the mapping */
+	uint64_t mptcp_map_split_aside; /**< ... whose remainder went to lwIP's heap */
 	uint64_t mptcp_bad_option; /**< malformed kind-30 options (bad length, repeated): ignored */
 	uint64_t mptcp_passive_established; /**< MP_CAPABLE handshakes an MPTCP listener
 					     * (IPPROTO_MPTCP) completed: keys exchanged */
