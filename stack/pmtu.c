@@ -51,12 +51,16 @@ static u16_t plateau_below(u16_t len)
 
 void skiff__pmtu_resegment(struct tcp_pcb *pcb)
 {
-	u16_t split = pcb->mss;
-
-	/* lwIP's LWIP_TCP_OPT_LENGTH() is a bare sum: without the parentheses
-	 * the subtraction would take only its first term. */
-	if (pcb->flags & TF_TIMESTAMP)
-		split = (u16_t)(split - (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS)));
+	/* The room a segment's options take, as tcp_write() counts it: the
+	 * timestamps, and what the option hook adds (an MPTCP subflow's DSS:
+	 * without it the pieces were 28 bytes too big for the new path, each
+	 * answered with the same ICMP again, and the connection stalled).
+	 * lwIP's LWIP_TCP_OPT_LENGTH() is a bare sum: parenthesized. */
+	u16_t split =
+		(u16_t)(pcb->mss - skiff__hook_tcpopt_length(
+					   pcb, (pcb->flags & TF_TIMESTAMP)
+							? (LWIP_TCP_OPT_LENGTH(TF_SEG_OPTS_TS))
+							: 0));
 	/* Unacked segments go back in front of unsent, as for an RTO; one on
 	 * the TX ring still (busy) is tried again at the next timer visit. */
 	if (pcb->unacked && tcp_rexmit_rto_prepare(pcb) != ERR_OK) {

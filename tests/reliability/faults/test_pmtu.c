@@ -15,6 +15,10 @@
  * its OUTPUT chain; a's segments are read off the router's interface with
  * a packet socket, and the forged messages leave from a raw socket there.
  *
+ * The same hop under MPTCP (a Linux MPTCP client, skiff's MPTCP listener):
+ * the re-cut segments keep the data sequence mappings their frames carry
+ * (ext/'s split rule, lwIP patch 0026), and Linux takes every one.
+ *
  *   a: skiff ar -- ra  r  rb -- br b: Linux (sink thread)
  */
 #define _GNU_SOURCE
@@ -39,6 +43,9 @@
 #define XFER (8 * ST_MIB)
 #define SEED 0x504d5455ull
 #define HOP  1280 /* the router's MTU towards b */
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
 
 static const uint8_t skiff_mac[6] = {0x02, 0x53, 0x4b, 0x50, 0x4d, 0x54};
 
@@ -55,6 +62,7 @@ struct sink {
 
 static struct {
 	struct router r;
+	int proto; /* 0 (TCP) or IPPROTO_MPTCP, both ends */
 	bool stack, sink_on;
 	int lfd;    /* the kernel's listener, or -1 */
 	int sniff;  /* packet socket on the router's interface to a, or -1 */
@@ -251,11 +259,15 @@ static int connection(int family, bool skiff_connects)
 		kfd = accept4(T.lfd, NULL, NULL, SOCK_CLOEXEC);
 		CU_ASSERT_FATAL(kfd >= 0);
 	} else {
-		int lfd = st_skiff_listen(family, PORT, 4);
+		int lfd = skiff_socket(family, SOCK_STREAM, T.proto);
 
+		CU_ASSERT_FATAL(lfd >= 0);
+		len = st_sockaddr(family, "0.0.0.0", "::", PORT, &ss);
+		CU_ASSERT_FATAL(skiff_bind(lfd, (struct sockaddr *)&ss, len) == 0);
+		CU_ASSERT_FATAL(skiff_listen(lfd, 4) == 0);
 		skiff_set_nonblock(lfd, true);
 		len = st_sockaddr(family, T.r.a_ip4, T.r.a_ip6, PORT, &ss);
-		kfd = tb_socket(T.r.ns_b, family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		kfd = tb_socket(T.r.ns_b, family, SOCK_STREAM | SOCK_NONBLOCK, T.proto);
 		CU_ASSERT_FATAL(kfd >= 0);
 		CU_ASSERT_FATAL(connect(kfd, (struct sockaddr *)&ss, len) == -1 &&
 				errno == EINPROGRESS);
@@ -395,12 +407,13 @@ static void real_hop(int family, bool skiff_connects)
 		"bigger, %llu IPv6 fragments; b's rcv_mss %u, pmtu %u; 8 MiB in %.2f s",
 		(unsigned long long)(c_len / ST_MIB), tcp_c, at_hop_c, big_c, frag, ti.tcpi_rcv_mss,
 		ti.tcpi_pmtu, (st_now_ms() - t0) / 1000.0);
-	tk_score("IPv%d, skiff %s 8 MiB through a hop cut from 1500 to %d mid-connection: MSS "
+	tk_score("IPv%d, skiff %s%s 8 MiB through a hop cut from 1500 to %d mid-connection: MSS "
 		 "%d -> %d on %llu ICMP (%llu update), 0 of %llu packets after it above %d, "
 		 "SHA-256 %s",
-		 family == AF_INET ? 4 : 6, skiff_connects ? "client" : "server", HOP, mss0, mss1,
-		 icmp_b, (unsigned long long)(s1.tcp_pmtu_updates - s0.tcp_pmtu_updates), tcp_c,
-		 HOP, T.sink.got == XFER && T.sink.bad_at < 0 ? "ok" : "MISMATCH");
+		 family == AF_INET ? 4 : 6, skiff_connects ? "client" : "server",
+		 T.proto ? " (MPTCP)" : "", HOP, mss0, mss1, icmp_b,
+		 (unsigned long long)(s1.tcp_pmtu_updates - s0.tcp_pmtu_updates), tcp_c, HOP,
+		 T.sink.got == XFER && T.sink.bad_at < 0 ? "ok" : "MISMATCH");
 	TK_ASSERT_EQ(mss0, family == AF_INET ? 1460 : 1440);
 	/* Full size before: the path took 1500. */
 	CU_ASSERT(big_a >= a_len / 1448 * 9 / 10);
@@ -419,6 +432,51 @@ static void real_hop(int family, bool skiff_connects)
 static void test_hop_1280_v4_skiff_client(void)
 {
 	real_hop(AF_INET, true);
+}
+
+/* Linux's MPTCP counter @p name in b (0 when nstat does not list it). */
+static unsigned long long b_mptcp(const char *name)
+{
+	char out[8192], *at;
+
+	CU_ASSERT_FATAL(tb_capture(T.r.ns_b, out, sizeof(out), "nstat -asz 'MPTcpExt*'") == 0);
+	at = strstr(out, name);
+	/* A name is a prefix of others: whole words. */
+	while (at && at[strlen(name)] != ' ')
+		at = strstr(at + 1, name);
+	return at ? strtoull(at + strlen(name), NULL, 10) : 0;
+}
+
+/* The hop under MPTCP, skiff the server: every segment the drop re-cut
+ * (skiff__pmtu_resegment(): what was in flight back in the queue, then
+ * split to the new size) keeps its frame's mapping, so each piece of a
+ * segment Linux may have had in part goes out under the same one. */
+static void test_hop_1280_v4_mptcp_skiff_server(void)
+{
+	struct skiff_stats st;
+
+	T.proto = IPPROTO_MPTCP;
+	real_hop(AF_INET, false);
+	skiff_get_stats(&st);
+	tk_note("MPTCP: established %llu, fallbacks %llu; data segments sent with their "
+		"frames' mappings %llu, mapped aside %llu; splits that kept the mapping %llu, "
+		"whose remainder went aside %llu; map mismatch %llu; Linux: "
+		"MPCapableFallbackSYNACK %llu, DSSNotMatching %llu, InfiniteMapRx %llu",
+		(unsigned long long)st.mptcp_passive_established,
+		(unsigned long long)st.mptcp_fallbacks, (unsigned long long)st.mptcp_map_tx_ext,
+		(unsigned long long)st.mptcp_map_tx_aside, (unsigned long long)st.mptcp_map_split,
+		(unsigned long long)st.mptcp_map_split_aside,
+		(unsigned long long)st.mptcp_map_mismatch,
+		b_mptcp("MPTcpExtMPCapableFallbackSYNACK"), b_mptcp("MPTcpExtDSSNotMatching"),
+		b_mptcp("MPTcpExtInfiniteMapRx"));
+	TK_ASSERT_EQ(st.mptcp_passive_established, 1);
+	TK_ASSERT_EQ(st.mptcp_fallbacks, 0);
+	CU_ASSERT(st.mptcp_map_split > 0);
+	CU_ASSERT(st.mptcp_map_tx_ext > 0);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
+	TK_ASSERT_EQ(b_mptcp("MPTcpExtMPCapableFallbackSYNACK"), 0);
+	TK_ASSERT_EQ(b_mptcp("MPTcpExtDSSNotMatching"), 0);
+	TK_ASSERT_EQ(b_mptcp("MPTcpExtInfiniteMapRx"), 0);
 }
 
 static void test_hop_1280_v6_skiff_server(void)
@@ -782,6 +840,7 @@ static void test_forged_icmp_v6(void)
 static const struct tk_case tests[] = {
 	TK_TEST(test_hop_1280_v4_skiff_client),
 	TK_TEST(test_hop_1280_v6_skiff_server),
+	TK_TEST(test_hop_1280_v4_mptcp_skiff_server),
 	TK_TEST(test_forged_icmp_v4),
 	TK_TEST(test_forged_icmp_v6),
 	TK_TEST_END,
