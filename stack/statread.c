@@ -537,6 +537,7 @@ static const struct skiff_stat_field fields[] = {
 	F(ooseq_frames, "frames", true),
 	F(rx_queued_frames, "frames", true),
 	F(rx_queued_frames_conn_peak, "frames", true),
+	F(ext_areas_live, "frames", true),
 	F(xdp_rx_dropped, "xdp", false),
 	F(xdp_rx_invalid, "xdp", false),
 	F(xdp_tx_invalid, "xdp", false),

@@ -51,6 +51,7 @@ void skiff__stats_gather(struct skiff_stats *out, bool audit)
 	struct skiff_stack *st = &skiff__s;
 	struct umem_port_stats ps;
 	struct zc_engine_stats zs;
+	struct pkb_pool_stats pks;
 	struct umem_audit a;
 
 	memset(out, 0, sizeof(*out));
@@ -97,6 +98,8 @@ void skiff__stats_gather(struct skiff_stats *out, bool audit)
 	out->frames_loaned = a.loaned;
 	out->ooseq_frames = skiff__ooseq_frames();
 	out->rx_queued_frames = skiff__rxq_frames();
+	pkb_pool_get_stats(st->pool, &pks);
+	out->ext_areas_live = (uint32_t)pks.live_areas;
 
 	out->ip_rx_drop = lwip_stats.ip.drop;
 	out->ip_checksum_err = lwip_stats.ip.chkerr;

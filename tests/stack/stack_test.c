@@ -1016,6 +1016,9 @@ void st_stack_down(bool no_drops)
 	skiff_get_stats(&st);
 	/* The frame audit: every frame back home. */
 	TK_ASSERT_EQ(st.frames_total, st.frames_free + st.frames_fill);
+	/* ... and every extension area (MPTCP mappings, secpaths) with them:
+	 * their references were dropped as often as taken. */
+	TK_ASSERT_EQ(st.ext_areas_live, 0);
 	if (no_drops)
 		TK_ASSERT_EQ(st.rx_drop_no_pkb + st.rx_drop_bad_frame + st.tx_drop_no_frame, 0);
 	if (getenv("ST_VERBOSE"))

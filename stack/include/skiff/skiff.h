@@ -881,6 +881,9 @@ struct skiff_stats {
 	uint32_t rx_queued_frames_conn_peak; /**< the most frames one connection's unread data
 					      * has held (max_rx_frames_conn at most, unless
 					      * lwIP's heap could not take a copy) */
+	uint32_t ext_areas_live; /**< packet extension areas in use (received frames' and
+				  * queued segments' MPTCP mappings, secpaths): 0 once
+				  * every frame is home */
 	/* XDP statistics (or the memlink wire's equivalents) */
 	uint64_t xdp_rx_dropped, xdp_rx_invalid, xdp_tx_invalid, xdp_rx_ring_full,
 		xdp_fill_ring_empty, xdp_tx_ring_empty;
