@@ -63,6 +63,11 @@ void skiff__mptcp_corrupt_tx(uint64_t off);
 /* ... and received byte @p off is flipped before its mapping's checksum is
  * checked (the mapping fails: not delivered, MP_FAIL sent). */
 void skiff__mptcp_corrupt_rx(uint64_t off);
+/* The same on a join's positions only (@p join), or the first
+ * subflow's once a join was taken (its first byte at or past @p off from
+ * then); the send side on a join's positions. */
+void skiff__mptcp_corrupt_rx_on(uint64_t off, bool join);
+void skiff__mptcp_corrupt_tx_join(uint64_t off);
 /* The MPTCP connection of socket @p fd as it stands, on stderr (a test's
  * view of a stall). */
 void skiff__mptcp_dump(int fd);

@@ -459,6 +459,7 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_unknown_subtype, "tcp", false),
 	F(mptcp_csum_err, "tcp", false),
 	F(mptcp_csum_fail_bytes, "tcp", false),
+	F(mptcp_csum_fail_reset, "tcp", false),
 	F(mptcp_mp_fail_tx, "tcp", false),
 	F(mptcp_mp_fail_rx, "tcp", false),
 	F(mptcp_infinite_map_tx, "tcp", false),

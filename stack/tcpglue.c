@@ -222,6 +222,16 @@ static bool move_on(struct skiff_sock *s, bool purged)
 	return true;
 }
 
+bool skiff__tcp_subflow_reset(struct tcp_pcb *pcb)
+{
+	struct skiff_sock *s = pcb->callback_arg;
+
+	if (!s || s->pcb.tcp != pcb || !move_on(s, false))
+		return false;
+	tcp_abort(pcb);
+	return true;
+}
+
 static void on_err(void *arg, err_t err)
 {
 	struct skiff_sock *s = arg;

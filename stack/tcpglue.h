@@ -71,6 +71,10 @@ void skiff__tcp_close(struct skiff_sock *s);
 /* The close of @p pcb, its socket closed already: FIN queued, or a
  * reset when lwIP has no room for it. */
 void skiff__tcp_close_pcb(struct tcp_pcb *pcb);
+/* MPTCP: the socket's first subflow @p pcb is reset (a checksum failed
+ * on it, RFC 8684 3.7) once the socket moved onto a join; false (nothing
+ * done) when no join may carry the connection. */
+bool skiff__tcp_subflow_reset(struct tcp_pcb *pcb);
 /* Resets @p s's connection (RST); the destroy callback detaches it. */
 void skiff__tcp_abort(struct skiff_sock *s);
 /* A socket that never got a descriptor lets its pcb go unannounced. */

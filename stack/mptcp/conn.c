@@ -46,6 +46,7 @@ static long long hold_data_ack_until;
 /* A test's wrong checksum (skiff__mptcp_corrupt_tx()): one plus the
  * subflow position of a byte whose mapping goes out with a bad checksum. */
 static uint64_t corrupt_tx_at;
+static bool corrupt_tx_join; /* ... of a join's position only */
 
 /* The MP_CAPABLE SYN a listener is taking in, until lwIP's passive open
  * makes its connection (tcp_listen_input(), the same input). Matched by the
@@ -320,7 +321,10 @@ static uint64_t dss_dsn(const struct skiff_mptcp_conn *c, const struct pkb_ext_m
 static void mp_fail_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, uint64_t seq)
 {
 	skiff__s.stats.mptcp_mp_fail_rx++;
-	if (!c->csum || c->fb.failed)
+	/* With a join taken, the peer resets the subflow it found the
+	 * checksum wrong on (its MP_FAIL rides on that RST) and the
+	 * connection carries on over the others: no fallback (3.7). */
+	if (!c->csum || c->fb.failed || c->joined)
 		return;
 	c->fb.failed = true;
 	c->fb.fail_tx = true;
@@ -515,12 +519,18 @@ static err_t signals_in(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, const st
 	struct skiff_mptcp_conn *c = sf->conn;
 	u8_t flags = TCPH_FLAGS(hdr);
 
-	if (!rx->tcprst && !rx->fastclose && !rx->add_addr && !rx->rm_addr && !rx->prio)
+	if (!rx->tcprst && !rx->fastclose && !rx->add_addr && !rx->rm_addr && !rx->prio &&
+	    !(rx->fail && (flags & TCP_RST)))
 		return ERR_OK;
 	if (!seg_taken(pcb, hdr, p)) {
 		st->stats.mptcp_signal_not_taken++;
 		return ERR_OK;
 	}
+	if (rx->fail && (flags & TCP_RST))
+		/* A checksum of ours failed on this subflow, which the peer
+		 * resets for it (3.7, with more than one subflow): what it
+		 * carried goes again on the others as it dies. */
+		mp_fail_in(pcb, c, rx->fail_seq);
 
 	if (rx->tcprst) {
 		/* Why the peer resets this subflow: on a RST only (3.6). */
@@ -849,6 +859,16 @@ static void rst_options(const struct skiff_mptcp_sf *sf, uint8_t *b, unsigned ro
 		at = SKIFF_MPTCP_FASTCLOSE_LEN;
 		st->stats.mptcp_fastclose_tx++;
 	}
+	if (sf->fail_reset && room >= at + SKIFF_MPTCP_FAIL_LEN + SKIFF_MPTCP_TCPRST_LEN) {
+		/* The checksum that failed here (3.7): MP_FAIL beside it. */
+		b[at] = PKB_MPTCP_OPT_KIND;
+		b[at + 1] = SKIFF_MPTCP_FAIL_LEN;
+		b[at + 2] = SKIFF_MPTCP_SUB_FAIL << 4;
+		b[at + 3] = 0;
+		put_be64(b + at + 4, sf->fail_seq);
+		at += SKIFF_MPTCP_FAIL_LEN;
+		st->stats.mptcp_mp_fail_tx++;
+	}
 	b[at] = PKB_MPTCP_OPT_KIND;
 	b[at + 1] = SKIFF_MPTCP_TCPRST_LEN;
 	b[at + 2] = SKIFF_MPTCP_SUB_TCPRST << 4; /* not transient (T 0) */
@@ -1036,7 +1056,8 @@ u32_t *skiff__mptcp_sf_option_out(const struct tcp_pcb *pcb, struct skiff_mptcp_
 				c->fb.inf_sent = true;
 				c->fb.inf_seq = seq;
 			}
-			if (corrupt_tx_at && c->csum && m.data_len && corrupt_tx_at - 1 >= rel &&
+			if (corrupt_tx_at && c->csum && m.data_len &&
+			    (!corrupt_tx_join || sf->join) && corrupt_tx_at - 1 >= rel &&
 			    corrupt_tx_at - 1 < rel + len) {
 				/* As if a middlebox had changed the payload (and
 				 * mended TCP's checksum): once. */
@@ -1125,4 +1146,11 @@ void skiff__mptcp_hold_data_ack(unsigned ms)
 void skiff__mptcp_corrupt_tx(uint64_t off)
 {
 	corrupt_tx_at = off + 1;
+	corrupt_tx_join = false;
+}
+
+void skiff__mptcp_corrupt_tx_join(uint64_t off)
+{
+	corrupt_tx_at = off + 1;
+	corrupt_tx_join = true;
 }

@@ -56,8 +56,9 @@ struct tcp_pcb;
 #define SKIFF_MPTCP_PRIO_LEN	  3  /* MP_PRIO: the backup flag (3.3.8) */
 #define SKIFF_MPTCP_RM_IDS	  8  /* address ids one REMOVE_ADDR names, at most */
 /* MP_TCPRST reasons (3.6) skiff writes. */
-#define SKIFF_MPTCP_RST_UNSPEC 0 /* unspecified: the connection is going */
-#define SKIFF_MPTCP_RST_EMPTCP 1 /* an MPTCP-specific error (a wrong HMAC) */
+#define SKIFF_MPTCP_RST_UNSPEC	   0 /* unspecified: the connection is going */
+#define SKIFF_MPTCP_RST_EMPTCP	   1 /* an MPTCP-specific error (a wrong HMAC) */
+#define SKIFF_MPTCP_RST_EMIDDLEBOX 6 /* middlebox interference (a wrong checksum) */
 /* Option bytes of every segment of an MPTCP subflow after the handshake:
  * the longest DSS (64-bit DATA_ACK and DSN, a checksum's room), NOP-padded.
  * One length for all, because lwIP sizes a segment's header room when it
@@ -193,6 +194,7 @@ struct skiff_mptcp_conn {
 	uint64_t snd_data_nxt, wr_dsn;
 	struct skiff_mptcp_rtx *rtx, *rtx_tail;
 	bool reinject_queued, reinject_more;
+	bool fail_reset_due; /* a subflow's fail_reset is to be done (send.c) */
 	/* Our FIN is queued (close or shutdown) after the data up to
 	 * fin_dsn (the DATA_FIN's number); the application closed (joins
 	 * close once the peer DATA_ACKs the DATA_FIN: one may carry it);
@@ -274,6 +276,11 @@ struct skiff_mptcp_sf {
 	uint8_t laddr_id;   /* ours: 0 on the first port's address, 2 to 4 on the extra ports' */
 	uint8_t rst_reason; /* MP_TCPRST's reason on our RST of it (3.6) */
 	bool stale;	    /* a join two RTOs deep: takes no data (send.c) */
+	/* A checksum failed here while other subflows were open (3.7): the
+	 * subflow is reset at the end of the poll round, its RST carrying
+	 * MP_FAIL (the failed mapping's DSN) and MP_TCPRST. */
+	bool fail_reset;
+	uint64_t fail_seq;
 	/* Backup at our request (its port's, skiff_mptcp_set_backup()): the
 	 * scheduler keeps off it as off one the peer asked for (backup);
 	 * our MP_PRIO saying so owed on its next segment with room. */
@@ -499,6 +506,13 @@ void skiff__mptcp_rtx_free(struct skiff_mptcp_conn *c);
 /* A join went (its state is being freed): its data not DATA_ACKed is
  * reinjected at the end of the poll round. */
 void skiff__mptcp_sf_gone(struct skiff_mptcp_sf *sf);
+/* A checksum failed on @p sf: whether it is reset (another subflow is
+ * open to carry the connection, 3.7) rather than the connection falling
+ * back; then done at the end of the poll round (send.c). */
+bool skiff__mptcp_fail_reset(struct skiff_mptcp_sf *sf, uint64_t dsn);
+/* join.c: whether a join would carry the connection on if its first
+ * subflow @p sf went now (skiff__mptcp_handover()). */
+bool skiff__mptcp_may_hand_over(const struct skiff_mptcp_sf *sf);
 /* A join goes stale (two RTOs deep) or comes back (an ACK moved). */
 void skiff__mptcp_join_stale(struct skiff_mptcp_sf *sf, bool stale);
 /* The first subflow of @p c is dying: its data not DATA_ACKed kept in

@@ -791,18 +791,33 @@ static unsigned carry_rank(const struct skiff_mptcp_sf *j)
 	return (j->stale ? 2u : 0u) + (j->backup || j->lbackup ? 1u : 0u);
 }
 
-bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **next)
+/* The join that would carry the connection on if its first subflow
+ * @p sf (on @p old) went now, or NULL: none may. */
+static struct skiff_mptcp_sf *carrier(const struct tcp_pcb *old, const struct skiff_mptcp_sf *sf)
 {
-	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(old), *pick = NULL, **pp;
 	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
+	struct skiff_mptcp_sf *pick = NULL;
 
 	if (!c || sf->join || c->main_sf != sf || sf->phase != SKIFF_MPTCP_EST || c->fb.failed ||
 	    c->fastclose || c->fin_queued || c->app_closed ||
 	    (old->state != ESTABLISHED && old->state != CLOSE_WAIT))
-		return false;
+		return NULL;
 	for (struct skiff_mptcp_sf *j = c->joins; j; j = j->next)
 		if (skiff__mptcp_sf_open(c, j) && (!pick || carry_rank(j) < carry_rank(pick)))
 			pick = j;
+	return pick;
+}
+
+bool skiff__mptcp_may_hand_over(const struct skiff_mptcp_sf *sf)
+{
+	return sf->conn && sf->conn->main_pcb && carrier(sf->conn->main_pcb, sf);
+}
+
+bool skiff__mptcp_handover(struct tcp_pcb *old, bool purged, struct tcp_pcb **next)
+{
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(old), *pick = carrier(old, sf), **pp;
+	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
+
 	if (!pick)
 		return false;
 	if (!skiff__mptcp_main_keep(c, purged)) {

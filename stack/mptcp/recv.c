@@ -31,10 +31,18 @@
 /* A test's flipped byte (skiff__mptcp_corrupt_rx()): one plus its
  * subflow position. */
 static uint64_t corrupt_rx_at;
+static int corrupt_rx_on; /* 0: any subflow's position, 1: a join's, 2: the first's */
 
 void skiff__mptcp_corrupt_rx(uint64_t off)
 {
 	corrupt_rx_at = off + 1;
+	corrupt_rx_on = 0;
+}
+
+void skiff__mptcp_corrupt_rx_on(uint64_t off, bool join)
+{
+	corrupt_rx_at = off + 1;
+	corrupt_rx_on = join ? 1 : 2;
 }
 
 void skiff__mptcp_rcv_start(struct skiff_mptcp_sf *sf, uint64_t dsn)
@@ -415,10 +423,13 @@ static struct pbuf *held_take(struct skiff_mptcp_sf *sf, uint32_t n)
 	return head;
 }
 
-/* A mapping whose checksum is wrong (3.7): counted, and the first failure
- * sends MP_FAIL naming it; the socket is TCP from then on. Its bytes are
- * handed on by the caller, as the fallback's TCP hands them on. */
-static void csum_failed(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
+/* A mapping whose checksum is wrong (3.7): counted. While another
+ * subflow is open (a join was ever taken), this subflow is reset with
+ * MP_FAIL and its bytes dropped (true): the peer sends them again on the
+ * others. Else the first failure sends MP_FAIL naming it and the socket
+ * is TCP from then on; its bytes are handed on by the caller, as the
+ * fallback's TCP hands them on. */
+static bool csum_failed(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 			const struct skiff_mptcp_cmap *m)
 {
 	struct skiff_stack *st = &skiff__s;
@@ -426,12 +437,15 @@ static void csum_failed(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf,
 
 	st->stats.mptcp_csum_err++;
 	st->stats.mptcp_csum_fail_bytes += m->len;
+	if (skiff__mptcp_fail_reset(sf, m->dsn))
+		return true;
 	if (!c->fb.failed) {
 		c->fb.failed = true;
 		c->fb.fail_tx = true;
 		c->fb.fail_seq = m->dsn;
 		tcp_ack_now(pcb);
 	}
+	return false;
 }
 
 static void out_add(struct pbuf **out, struct pbuf *q)
@@ -453,7 +467,13 @@ static struct pbuf *csum_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, st
 	struct pbuf *out = NULL, *q;
 	uint64_t at = sf->rcv_deliv + sf->held_len;
 
-	if (corrupt_rx_at && corrupt_rx_at - 1 >= at && corrupt_rx_at - 1 < at + p->tot_len) {
+	if (corrupt_rx_at && corrupt_rx_on == 2 && !sf->join && c->joined && corrupt_rx_at - 1 < at)
+		/* The first subflow's byte: the first one at or past the
+		 * position once a join was taken. */
+		corrupt_rx_at = at + 1;
+	if (corrupt_rx_at &&
+	    (!corrupt_rx_on || (corrupt_rx_on == 1 ? sf->join : !sf->join && c->joined)) &&
+	    corrupt_rx_at - 1 >= at && corrupt_rx_at - 1 < at + p->tot_len) {
 		uint32_t off = (uint32_t)(corrupt_rx_at - 1 - at);
 		struct pkb *pkb;
 
@@ -524,8 +544,15 @@ static struct pbuf *csum_recv(struct tcp_pcb *pcb, struct skiff_mptcp_sf *sf, st
 				break;
 			sf->ncmap--;
 			memmove(sf->cmap, sf->cmap + 1, sf->ncmap * sizeof(sf->cmap[0]));
-			if (!ok)
-				csum_failed(pcb, sf, &cm);
+			if (!ok && csum_failed(pcb, sf, &cm)) {
+				/* Dropped: the subflow is going (its window
+				 * given back meanwhile). */
+				sf->rcv_deliv += cm.len;
+				rmap_prune(sf);
+				tcp_recved(pcb, (u16_t)cm.len);
+				pbuf_free(q);
+				continue;
+			}
 			out_add(&out, pass(pcb, sf, q));
 		}
 	}

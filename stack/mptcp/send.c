@@ -920,6 +920,59 @@ static void reinject(struct skiff_mptcp_conn *c)
 		c->reinject_more = true;
 }
 
+bool skiff__mptcp_fail_reset(struct skiff_mptcp_sf *sf, uint64_t dsn)
+{
+	struct skiff_mptcp_conn *c = sf->conn;
+	bool other = false;
+
+	/* One subflow (ever): the connection falls back to TCP instead. */
+	if (!c->joined || c->fb.failed)
+		return false;
+	if (sf->fail_reset)
+		return true;
+	if (sf->join) {
+		other = c->main_sf && skiff__mptcp_sf_open(c, c->main_sf);
+		for (const struct skiff_mptcp_sf *j = c->joins; j && !other; j = j->next)
+			other = j != sf && skiff__mptcp_sf_open(c, j);
+	} else {
+		other = skiff__mptcp_may_hand_over(sf);
+	}
+	if (!other)
+		return false;
+	sf->fail_reset = true;
+	sf->fail_seq = dsn;
+	sf->rst_reason = SKIFF_MPTCP_RST_EMIDDLEBOX;
+	skiff__s.stats.mptcp_csum_fail_reset++;
+	c->fail_reset_due = true;
+	skiff__mptcp_reinject_later(c);
+	return true;
+}
+
+/* The subflows of @p c a checksum failed on are reset (3.7): a join with
+ * tcp_abort() (what it carried of ours goes again on the others:
+ * skiff__mptcp_sf_gone()), the first subflow once the socket moved onto
+ * a join (tcpglue.c). */
+static void fail_resets(struct skiff_mptcp_conn *c)
+{
+	struct skiff_mptcp_sf *j;
+
+	c->fail_reset_due = false;
+	for (;;) {
+		for (j = c->joins; j && !(j->fail_reset && j->pcb && !j->closing); j = j->next)
+			;
+		if (!j)
+			break;
+		j->closing = true;
+		tcp_abort(j->pcb); /* frees j */
+	}
+	if (c->main_sf && c->main_sf->fail_reset && c->main_pcb &&
+	    !skiff__tcp_subflow_reset(c->main_pcb)) {
+		/* Not expected (skiff__mptcp_fail_reset() checked): the peer's
+		 * data-level timer sends the dropped mapping again. */
+		skiff__s.stats.mptcp_handover_lost++;
+	}
+}
+
 void skiff__mptcp_reinject_run(void)
 {
 	struct skiff_mptcp_conn *c, *again = NULL;
@@ -928,6 +981,8 @@ void skiff__mptcp_reinject_run(void)
 		skiff__mptcp_reinject_due = c->reinject_next;
 		c->reinject_queued = false;
 		c->reinject_more = false;
+		if (c->fail_reset_due)
+			fail_resets(c);
 		reinject(c);
 		if (c->reinject_more) {
 			c->reinject_next = again;

@@ -948,6 +948,111 @@ static void test_mptcp_join_checksum_kernel_client(void)
 	mptcp_join_kernel_client(AF_INET, true);
 }
 
+/* A wrong DSS checksum on a connection with two subflows (RFC 8684 3.7):
+ * no fallback to TCP (the data went over both), the subflow it failed on
+ * is reset with MP_FAIL and MP_TCPRST (middlebox interference), and the
+ * connection carries on over the other, its sender putting what was lost
+ * there on the other. @p rx: skiff flips a byte a Linux client sent on
+ * the join (at join position 512 KiB + 12345, before its mapping's
+ * checksum is checked) and resets the join; with @p first on the first
+ * subflow instead (at 1 MiB + 12345, or its first byte after the join is
+ * up), which skiff leaves for the join as when the peer resets it. Else skiff sends one
+ * mapping on the join with a wrong checksum and Linux resets the join.
+ * 16 MiB each way, SHA-256 equal, the socket still MPTCP. */
+static void join_checksum_failure(bool rx, bool first)
+{
+	static const char *const names[] = {
+		"MPTcpExtDataCsumErr",	 "MPTcpExtMPFailRx",	   "MPTcpExtMPFailTx",
+		"MPTcpExtMPRstRx",	 "MPTcpExtMPRstTx",	   "MPTcpExtInfiniteMapTx",
+		"MPTcpExtInfiniteMapRx", "MPTcpExtDSSNotMatching", "MPTcpExtMPJoinAckRx",
+	};
+	const uint64_t at = first ? 1 * ST_MIB + 12345 : 512 * 1024 + 12345;
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 16 * ST_MIB};
+	struct st_two_way mine, theirs;
+	struct skiff_mptcp_status ms;
+	struct skiff_stats st;
+	uint64_t v[9];
+	int lfd, fd;
+
+	mptcp_env_up(first ? "mpjff" : rx ? "mpjfr" : "mpjft");
+	CU_ASSERT_FATAL(tb_run(K.net.ns[1], "sysctl -q -w net.mptcp.checksum_enabled=1") == 0);
+	k_second_address(AF_INET, true);
+	if (rx)
+		skiff__mptcp_corrupt_rx_on(at, !first);
+	else
+		skiff__mptcp_corrupt_tx_join(at);
+	fd = mptcp_accept_child(&j, &lfd);
+	TK_ASSERT_EQ(mptcp_csum_enabled(fd), 1);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT_FATAL(skiff_mptcp_status(fd, &ms) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	kchild_two_way_done(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	st_wait_idle(1000);
+	skiff_get_stats(&st);
+	k_mptcp_counters(names, v, 9);
+	tk_note("skiff: mode %d, %u subflows at the end; checksum errors %llu (%llu bytes), "
+		"subflows reset for one %llu, MP_FAIL tx %llu rx %llu, infinite mappings tx %llu "
+		"rx %llu, joins taken %llu, %llu bytes out on the join, %llu reinjected, %llu "
+		"handed over, map mismatch %llu",
+		(int)ms.mode, ms.subflows, (unsigned long long)st.mptcp_csum_err,
+		(unsigned long long)st.mptcp_csum_fail_bytes,
+		(unsigned long long)st.mptcp_csum_fail_reset,
+		(unsigned long long)st.mptcp_mp_fail_tx, (unsigned long long)st.mptcp_mp_fail_rx,
+		(unsigned long long)st.mptcp_infinite_map_tx,
+		(unsigned long long)st.mptcp_infinite_map_rx,
+		(unsigned long long)st.mptcp_join_established,
+		(unsigned long long)st.mptcp_join_tx_bytes,
+		(unsigned long long)st.mptcp_reinject_bytes, (unsigned long long)st.mptcp_handover,
+		(unsigned long long)st.mptcp_map_mismatch);
+	/* Still MPTCP: no infinite mapping either way. */
+	TK_ASSERT_EQ(ms.mode, SKIFF_MPTCP_MODE_ACTIVE);
+	TK_ASSERT_EQ(st.mptcp_infinite_map_tx + st.mptcp_infinite_map_rx, 0);
+	TK_ASSERT_EQ(v[5] + v[6], 0);
+	TK_ASSERT_EQ(v[7], 0);
+	CU_ASSERT(st.mptcp_join_established >= 1);
+	if (rx) {
+		TK_ASSERT_EQ(st.mptcp_csum_err, 1);
+		TK_ASSERT_EQ(st.mptcp_csum_fail_reset, 1);
+		TK_ASSERT_EQ(st.mptcp_mp_fail_tx, 1);
+		TK_ASSERT_EQ(v[0], 0); /* Linux found none of skiff's checksums wrong */
+		TK_ASSERT_EQ(v[1], 1); /* it took skiff's MP_FAIL */
+		CU_ASSERT(v[3] >= 1);  /* ... on the RST with MP_TCPRST */
+		/* The first subflow's failure: the socket went on on the join. */
+		if (first)
+			TK_ASSERT_EQ(st.mptcp_handover, 1);
+	} else {
+		TK_ASSERT_EQ(st.mptcp_csum_err, 0);
+		TK_ASSERT_EQ(st.mptcp_mp_fail_rx, 1);
+		TK_ASSERT_EQ(st.mptcp_mp_fail_tx, 0); /* no echo: no fallback */
+		TK_ASSERT_EQ(v[0], 1);		      /* Linux found the one wrong checksum */
+		TK_ASSERT_EQ(v[2], 1);		      /* ... sent MP_FAIL */
+		CU_ASSERT(v[4] >= 1);		      /* ... on its RST of the join */
+		/* What the join carried and Linux never took went again on
+		 * the first subflow. */
+		CU_ASSERT(st.mptcp_reinject_bytes > 0);
+	}
+}
+
+static void test_mptcp_join_checksum_failure_rx(void)
+{
+	join_checksum_failure(true, false);
+}
+
+static void test_mptcp_first_checksum_failure_rx(void)
+{
+	join_checksum_failure(true, true);
+}
+
+static void test_mptcp_join_checksum_failure_tx(void)
+{
+	join_checksum_failure(false, false);
+}
+
 /* The Linux client's sending shaped per source address: htb on its veth
  * end, PEER_IP4 and PEER2_IP4 each at @p mbit, the rest unshaped. */
 static void k_shape_by_source(unsigned mbit)
@@ -3471,6 +3576,9 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_join_kernel_client),
 	TK_TEST(test_mptcp_join_kernel_client_v6),
 	TK_TEST(test_mptcp_join_checksum_kernel_client),
+	TK_TEST(test_mptcp_join_checksum_failure_rx),
+	TK_TEST(test_mptcp_first_checksum_failure_rx),
+	TK_TEST(test_mptcp_join_checksum_failure_tx),
 	TK_TEST(test_mptcp_join_path_cut),
 	TK_TEST(test_mptcp_join_path_cut_send),
 	TK_TEST(test_mptcp_data_level_resend),

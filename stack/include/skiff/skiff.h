@@ -757,6 +757,9 @@ struct skiff_stats {
 					 * sends MP_FAIL, which falls back (3.7) */
 	uint64_t mptcp_csum_fail_bytes; /**< ... their bytes (not segments), handed on
 					   * as the fallback's TCP hands them on */
+	uint64_t mptcp_csum_fail_reset; /**< ... on a connection with another subflow open:
+					 * that subflow reset with MP_FAIL, its bytes dropped
+					 * (the peer sends them again on the others) */
 	uint64_t mptcp_mp_fail_tx, mptcp_mp_fail_rx; /**< MP_FAIL options sent (ours, or
 						      * the echo of the peer's); received */
 	uint64_t mptcp_infinite_map_tx;		     /**< infinite mappings sent (the peer's MP_FAIL
