@@ -49,6 +49,11 @@ struct skiff_cc *skiff__mptcp_join_cc(const struct tcp_pcb *pcb);
  * reads nothing more from a subflow it closed, though its TCP ACKs it:
  * while we have data to send, the connection must leave it. */
 bool skiff__mptcp_subflow_fin(const struct tcp_pcb *pcb);
+/* The peer's FIN on the first subflow @p pcb after our FIN was queued
+ * (no handover then), while a join is open: the first subflow goes stale
+ * for good, what it holds and the DATA_FIN go on joins (send.c); false
+ * when it does not apply. */
+bool skiff__mptcp_main_peer_fin(struct tcp_pcb *pcb);
 /* The socket of @p pcb shuts its sending side (our FIN queued). True
  * when @p pcb's FIN must wait, as at a close (skiff__mptcp_closing()):
  * the connection shuts @p pcb's sending side itself once nothing is

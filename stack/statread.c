@@ -482,6 +482,7 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_join_from_port, "tcp", false),
 	F(mptcp_handover, "tcp", false),
 	F(mptcp_handover_lost, "tcp", false),
+	F(mptcp_main_fin_stale, "tcp", false),
 	F(mptcp_main_fin_moved, "tcp", false),
 	F(mptcp_data_ack_probes, "tcp", false),
 	F(mptcp_fastclose_rx, "tcp", false),

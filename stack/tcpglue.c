@@ -104,6 +104,11 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 			skiff__tcp_close_pcb(pcb);
 			return ERR_OK;
 		}
+		/* Our FIN is queued already (no moving then): the joins carry
+		 * what the first subflow holds and the DATA_FIN; the socket
+		 * stays, its end of data still the DATA_FIN. */
+		if (s && s->pcb.tcp == pcb && skiff__mptcp_main_peer_fin(pcb))
+			return ERR_OK;
 		if (s) {
 			s->rd_eof = true;
 			skiff__notify(s);

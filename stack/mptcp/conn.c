@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "frames.h"
 #include "instance.h"
+#include "mptcp.h"
 #include "mptcp/conn.h"
 #include "skiff_testing.h"
 #include "tcpglue.h"
@@ -604,6 +605,7 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 {
 	struct skiff_mptcp_sf *sf;
 	u8_t flags = TCPH_FLAGS(hdr);
+	err_t e;
 
 	if (pcb->state == LISTEN) {
 		if (!want || (flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
@@ -673,9 +675,25 @@ err_t skiff__mptcp_conn_input(struct tcp_pcb *pcb, bool want, const struct tcp_h
 						  : (sample ? sample : 1);
 	}
 	/* A stale first subflow whose data the peer ACKs again is back. */
-	if (sf->stale && !sf->join && (flags & TCP_ACK) && TCP_SEQ_GT(hdr->ackno, pcb->lastack))
+	if (sf->stale && !sf->join && !sf->peer_fin && (flags & TCP_ACK) &&
+	    TCP_SEQ_GT(hdr->ackno, pcb->lastack))
 		skiff__mptcp_main_stale(sf, false);
-	return dss_in(pcb, sf, hdr, p, rx);
+	e = dss_in(pcb, sf, hdr, p, rx);
+	if (e != ERR_OK)
+		return e;
+	/* The peer's FIN in order on the first subflow after ours was
+	 * queued (whether the application still holds the socket or not):
+	 * the joins carry the rest (send.c). */
+	if ((flags & TCP_FIN) && !sf->join && hdr->seqno == pcb->rcv_nxt)
+		(void)skiff__mptcp_main_peer_fin(pcb);
+	/* A join's ACK of all it sent while the DATA_FIN is due on joins
+	 * (the first subflow cannot carry it): the closing round puts it on
+	 * a pure ACK now that the join's queue is empty (send.c). */
+	if (sf->join && (flags & TCP_ACK) && !pcb->unsent &&
+	    TCP_SEQ_GEQ(hdr->ackno, pcb->snd_nxt) && TCP_SEQ_LT(pcb->lastack, pcb->snd_nxt) &&
+	    skiff__mptcp_data_fin_on_join(sf->conn))
+		skiff__mptcp_reinject_later(sf->conn);
+	return ERR_OK;
 }
 
 /* ---- options out ------------------------------------------------------------------ */

@@ -281,6 +281,10 @@ struct skiff_mptcp_sf {
 	 * MP_FAIL (the failed mapping's DSN) and MP_TCPRST. */
 	bool fail_reset;
 	uint64_t fail_seq;
+	/* The first subflow the peer closed with a FIN after ours was
+	 * queued: stale for good (its TCP still ACKs, its MPTCP reads no
+	 * more), its data and the DATA_FIN go on joins (send.c). */
+	bool peer_fin;
 	/* Backup at our request (its port's, skiff_mptcp_set_backup()): the
 	 * scheduler keeps off it as off one the peer asked for (backup);
 	 * our MP_PRIO saying so owed on its next segment with room. */

@@ -920,6 +920,32 @@ static void reinject(struct skiff_mptcp_conn *c)
 		c->reinject_more = true;
 }
 
+bool skiff__mptcp_main_peer_fin(struct tcp_pcb *pcb)
+{
+	struct skiff_mptcp_sf *sf = skiff__mptcp_sf_of(pcb);
+	struct skiff_mptcp_conn *c = sf ? sf->conn : NULL;
+	bool open = false;
+
+	if (sf && sf->peer_fin)
+		return true;
+	/* (Its own DATA_FIN does not tell: a Linux peer that shut its side
+	 * down still reads, and closes the subflow when its path manager
+	 * removes the address. Once everything of ours is DATA_ACKed, going
+	 * stale moves nothing.) */
+	if (!c || sf->join || c->main_sf != sf || sf->phase != SKIFF_MPTCP_EST || c->fb.failed ||
+	    !c->fin_queued)
+		return false;
+	for (const struct skiff_mptcp_sf *j = c->joins; j && !open; j = j->next)
+		open = skiff__mptcp_sf_open(c, j) != NULL;
+	if (!open)
+		return false;
+	sf->peer_fin = true;
+	skiff__mptcp_main_stale(sf, true);
+	skiff__mptcp_reinject_later(c);
+	skiff__s.stats.mptcp_main_fin_stale++;
+	return true;
+}
+
 bool skiff__mptcp_fail_reset(struct skiff_mptcp_sf *sf, uint64_t dsn)
 {
 	struct skiff_mptcp_conn *c = sf->conn;

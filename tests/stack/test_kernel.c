@@ -2078,9 +2078,18 @@ static uint64_t k_link_bytes(unsigned i, bool rx)
  * on an ifb, where skiff's one-subflow download then took 3.8 to 6.5 s
  * for 16 MiB at 40 Mbit/s (losses at the queue; 3.75 to 3.83 s in 6 runs
  * with the 1000 packets). */
+static void k_shape_link(unsigned i, unsigned mbit, bool up);
+
 static void k_shape_links(unsigned mbit, bool up)
 {
-	for (unsigned i = 0; i < 2; i++) {
+	k_shape_link(0, mbit, up);
+	k_shape_link(1, mbit, up);
+}
+
+/* Link @p i (0 the first, 1 the second) alone, as k_shape_links(). */
+static void k_shape_link(unsigned i, unsigned mbit, bool up)
+{
+	{
 		const char *ifn = i ? K.link_b[1] : K.net.ifname[1];
 		char dev[IF_NAMESIZE];
 
@@ -2624,6 +2633,55 @@ static void test_mptcp_two_ports_first_removed_up(void)
 static void test_mptcp_two_ports_first_removed_down(void)
 {
 	first_removed(true);
+}
+
+/* Linux closes the first subflow after skiff's close: skiff sends 8 MiB
+ * back and closes, the first link shaped to 1 Mbit/s the way the data
+ * goes (the join's unshaped), so that the first subflow may still hold
+ * data; 100 ms later `ip mptcp endpoint delete id 0`: Linux's FIN on the
+ * first subflow, whose data its MPTCP reads no more. No moving the socket
+ * then (our FIN is queued, if deferred): the first subflow goes stale for
+ * good, what it held goes again on the join, and so does the DATA_FIN.
+ * Linux reads all 8 MiB and the end (SHA-256 equal). */
+static void test_mptcp_two_ports_first_removed_closing(void)
+{
+	struct kjob j = {.fn = k_client_two_way,
+			 .family = AF_INET,
+			 .proto = IPPROTO_MPTCP,
+			 .bytes = 8 * ST_MIB};
+	struct st_two_way mine, theirs;
+	struct skiff_stats st;
+	int lfd, fd;
+
+	two_links_up("mp1rmc", 1);
+	k_shape_link(0, 1, false);
+	fd = mptcp_accept_child(&j, &lfd);
+	stall_fails(fd);
+	CU_ASSERT(st_recv_stream(fd, ST_SEED_UP, j.bytes, false, false, &mine.up) == 0);
+	CU_ASSERT(st_send_stream(fd, ST_SEED_DOWN, j.bytes, false, &mine.down) == 0);
+	CU_ASSERT(skiff_close(fd) == 0);
+	for (long long end = st_now_ms() + 100; st_now_ms() < end;)
+		skiff_poll(1);
+	CU_ASSERT(tb_run(K.net.ns[1], "ip mptcp endpoint delete id 0 %s", PEER_IP4) == 0);
+	CU_ASSERT_FATAL(sent_or_dump(-1, st_child_read_report(&theirs, sizeof(theirs), 30000)));
+	TK_ASSERT_EQ(kchild_done(10000), 0);
+	st_check_two_way(&mine, &theirs, j.bytes);
+	skiff_close(lfd);
+	st_wait_idle(1000);
+	skiff_get_stats(&st);
+	tk_note("first subflow closed by Linux after skiff's FIN: stale for good %llu, moved "
+		"%llu; %llu of its bytes sent again on the join, %llu bytes out on the join, "
+		"DATA_FIN on the join %llu, close deferred %llu, map mismatch %llu; 8 MiB down "
+		"in %.2f s",
+		(unsigned long long)st.mptcp_main_fin_stale,
+		(unsigned long long)st.mptcp_main_fin_moved,
+		(unsigned long long)st.mptcp_main_reinject_bytes,
+		(unsigned long long)st.mptcp_join_tx_bytes,
+		(unsigned long long)st.mptcp_data_fin_join_tx,
+		(unsigned long long)st.mptcp_close_deferred,
+		(unsigned long long)st.mptcp_map_mismatch, theirs.down.seconds);
+	TK_ASSERT_EQ(st.mptcp_main_fin_stale, 1);
+	TK_ASSERT_EQ(st.mptcp_map_mismatch, 0);
 }
 
 /* The first subflow given up (issue #18: the connection outlives its
@@ -3601,6 +3659,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_first_reset),
 	TK_TEST(test_mptcp_two_ports_first_removed_up),
 	TK_TEST(test_mptcp_two_ports_first_removed_down),
+	TK_TEST(test_mptcp_two_ports_first_removed_closing),
 	TK_TEST(test_mptcp_two_ports_first_link_gone),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_two_ports_skiff_client_subflow),

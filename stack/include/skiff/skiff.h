@@ -794,6 +794,9 @@ struct skiff_stats {
 					   * socket moved onto it */
 	uint64_t mptcp_handover_lost;	  /**< ... that ended the connection instead: some of
 					   * their data was in no copy */
+	uint64_t mptcp_main_fin_stale; /**< first subflows the peer closed with a FIN after
+					* ours was queued: their data and the DATA_FIN went
+					* on joins */
 	uint64_t mptcp_main_fin_moved;	  /**< first subflows the peer closed with a FIN and
 					   * no DATA_FIN (its path manager): the socket
 					   * moved onto a join (counted in mptcp_handover
