@@ -480,6 +480,7 @@ static const struct skiff_stat_field fields[] = {
 	F(mptcp_prio_tx, "tcp", false),
 	F(mptcp_rm_addr_tx, "tcp", false),
 	F(mptcp_join_from_port, "tcp", false),
+	F(mptcp_join_not_opened, "tcp", false),
 	F(mptcp_handover, "tcp", false),
 	F(mptcp_handover_lost, "tcp", false),
 	F(mptcp_main_fin_stale, "tcp", false),

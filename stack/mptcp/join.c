@@ -587,6 +587,7 @@ void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, c
 	} else if (c->nann < SKIFF_MPTCP_MAX_SUBFLOWS) {
 		c->ann[c->nann++] = a;
 	} else {
+		st->stats.mptcp_join_not_opened++;
 		return;
 	}
 	/* A join to it, as Linux's path manager opens one (add_addr_accepted):
@@ -594,10 +595,13 @@ void skiff__mptcp_add_addr_in(struct tcp_pcb *pcb, struct skiff_mptcp_conn *c, c
 	 * subflow already goes to, room for one more subflow, data still to
 	 * come. */
 	if (!main || !c->main_sf || c->main_sf->phase != SKIFF_MPTCP_EST || c->fb.failed ||
-	    c->data_fin_rcvd || c->nsf >= SKIFF_MPTCP_MAX_SUBFLOWS ||
-	    ann_joined(c) >= st->cfg.mptcp_add_addr_accepted ||
+	    c->data_fin_rcvd || ann_joined(c) >= st->cfg.mptcp_add_addr_accepted ||
 	    (a.family == AF_INET) != IP_IS_V4(&main->remote_ip))
 		return;
+	if (c->nsf >= SKIFF_MPTCP_MAX_SUBFLOWS) {
+		st->stats.mptcp_join_not_opened++;
+		return;
+	}
 	if (a.family == AF_INET && !a.port &&
 	    memcmp(a.addr, &ip_2_ip4(&main->remote_ip)->addr, 4) == 0)
 		return;

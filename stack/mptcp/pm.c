@@ -56,16 +56,20 @@ void skiff__mptcp_pm_established(struct skiff_mptcp_conn *c)
 {
 	struct skiff_stack *st = &skiff__s;
 
-	if (!c->client || c->fb.failed || c->data_fin_rcvd || !c->main_pcb ||
-	    !IP_IS_V4(&c->main_pcb->remote_ip))
+	if (!c->client || c->fb.failed || c->data_fin_rcvd || !c->main_pcb)
 		return;
 	for (unsigned i = 1; i < st->n_links; i++) {
 		const struct skiff_link *l = &st->link[i];
 		ip_addr_t from;
 
-		if (!l->cfg.mptcp_subflow || !l->cfg.ipv4 || l->mptcp_gone ||
-		    c->nsf >= SKIFF_MPTCP_MAX_SUBFLOWS)
+		if (!l->cfg.mptcp_subflow || !l->cfg.ipv4 || l->mptcp_gone)
 			continue;
+		/* Port joins are IPv4 only; a connection at its limit takes
+		 * no more: counted, not silent. */
+		if (!IP_IS_V4(&c->main_pcb->remote_ip) || c->nsf >= SKIFF_MPTCP_MAX_SUBFLOWS) {
+			st->stats.mptcp_join_not_opened++;
+			continue;
+		}
 		ip_addr_set_ip4_u32_val(from, l->cfg.ipv4);
 		if (skiff__mptcp_join_from(c, &from))
 			st->stats.mptcp_join_from_port++;

@@ -2238,10 +2238,10 @@ static void tweak_second_port_joining(struct skiff_config *c)
 }
 
 /* skiff's client on two ports (@p tweak sets them up) downloads what the
- * Linux server of @p j sends, SHA-256 checked, and closes; the server
- * reads the close. The bytes Linux's end of the second link sent meanwhile
- * (at least what came on the join, which was established), the rate noted
- * as @p what, skiff's counters after it in @p st. */
+ * Linux server of @p j sends (over j->family), SHA-256 checked, and
+ * closes; the server reads the close. The bytes Linux's end of the second
+ * link sent meanwhile, the rate noted as @p what, skiff's counters after
+ * it in @p st. */
 static uint64_t client_two_ports_download(struct kjob *j, void (*tweak)(struct skiff_config *),
 					  const char *what, struct skiff_stats *st)
 {
@@ -2257,9 +2257,9 @@ static uint64_t client_two_ports_download(struct kjob *j, void (*tweak)(struct s
 	stack_up();
 	CU_ASSERT_FATAL(st_child_read_report(&ready, 1, 10000));
 	b0 = k_link_bytes(1, false);
-	fd = skiff_socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	fd = skiff_socket(j->family, SOCK_STREAM, IPPROTO_MPTCP);
 	CU_ASSERT_FATAL(fd >= 0);
-	len = st_sockaddr(AF_INET, PEER_IP4, PEER_IP6, PORT, &ss);
+	len = st_sockaddr(j->family, PEER_IP4, PEER_IP6, PORT, &ss);
 	CU_ASSERT_FATAL(skiff_connect(fd, (struct sockaddr *)&ss, len) == 0);
 	CU_ASSERT(st_recv_stream(fd, ST_SEED_DOWN, j->bytes, true, false, &down) == 0);
 	CU_ASSERT_FATAL(st_child_read_report(&theirs, sizeof(theirs), 60000));
@@ -2271,11 +2271,17 @@ static uint64_t client_two_ports_download(struct kjob *j, void (*tweak)(struct s
 	st_note_rate(what, j->bytes, down.seconds);
 	b0 = k_link_bytes(1, false) - b0;
 	skiff_get_stats(st);
-	TK_ASSERT_EQ(st->mptcp_join_established, 1);
-	CU_ASSERT(st->mptcp_join_rx_bytes > 0);
-	CU_ASSERT(b0 >= st->mptcp_join_rx_bytes); /* the join crossed the second link */
 	TK_ASSERT_EQ(st->mptcp_map_mismatch, 0);
 	return b0;
+}
+
+/* ... and a join was established, took data, and crossed the second link
+ * (@p b0 bytes from Linux's end of it). */
+static void check_joined_across(const struct skiff_stats *st, uint64_t b0)
+{
+	TK_ASSERT_EQ(st->mptcp_join_established, 1);
+	CU_ASSERT(st->mptcp_join_rx_bytes > 0);
+	CU_ASSERT(b0 >= st->mptcp_join_rx_bytes);
 }
 
 /* skiff's client on two ports (issue #18, the other side): a Linux server
@@ -2293,6 +2299,7 @@ static void test_mptcp_two_ports_skiff_client(void)
 			       PEER_B_IP4, K.link_b[1]) == 0);
 	b0 = client_two_ports_download(&j, tweak_second_port_joining,
 				       "kernel -> skiff's client (MPTCP over two ports)", &st);
+	check_joined_across(&st, b0);
 	tk_note("skiff: ADD_ADDR in %llu, joins %llu, %llu bytes in on the join; Linux's end of "
 		"the second link sent %llu bytes",
 		(unsigned long long)st.mptcp_add_addr_rx,
@@ -2325,6 +2332,7 @@ static void test_mptcp_two_ports_skiff_client_subflow(void)
 	b0 = client_two_ports_download(
 		&j, tweak_second_port_subflow,
 		"kernel -> skiff's client (MPTCP, a join from skiff's second port)", &st);
+	check_joined_across(&st, b0);
 	tk_note("skiff: ADD_ADDR in %llu, joins from a port %llu, established %llu, %llu bytes in "
 		"on the join; Linux's end of the second link sent %llu bytes",
 		(unsigned long long)st.mptcp_add_addr_rx,
@@ -2333,6 +2341,28 @@ static void test_mptcp_two_ports_skiff_client_subflow(void)
 		(unsigned long long)st.mptcp_join_rx_bytes, (unsigned long long)b0);
 	TK_ASSERT_EQ(st.mptcp_add_addr_rx, 0);
 	TK_ASSERT_EQ(st.mptcp_join_from_port, 1);
+}
+
+/* The same second port asking for joins, on an IPv6 connection: port
+ * joins are IPv4 only, so skiff opens none, and says so in a counter
+ * (mptcp_join_not_opened) rather than leaving the user to wonder; the
+ * download over the one subflow is whole. */
+static void test_mptcp_two_ports_skiff_client_subflow_v6(void)
+{
+	struct kjob j = {.fn = k_mptcp_server_announcing, .family = AF_INET6, .bytes = 4 * ST_MIB};
+	struct skiff_stats st;
+
+	two_links_up("mp2sf6", 1);
+	client_two_ports_download(&j, tweak_second_port_subflow,
+				  "kernel -> skiff's client (MPTCP over IPv6, one subflow)", &st);
+	tk_note("skiff: joins from a port %llu, joins not opened %llu, established %llu",
+		(unsigned long long)st.mptcp_join_from_port,
+		(unsigned long long)st.mptcp_join_not_opened,
+		(unsigned long long)st.mptcp_join_established);
+	TK_ASSERT_EQ(st.mptcp_active_established, 1);
+	TK_ASSERT_EQ(st.mptcp_join_from_port, 0);
+	TK_ASSERT_EQ(st.mptcp_join_not_opened, 1);
+	TK_ASSERT_EQ(st.mptcp_join_established, 0);
 }
 
 /* A link cut while skiff sends over two ports: a Linux client joins
@@ -3663,6 +3693,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_mptcp_two_ports_first_link_gone),
 	TK_TEST(test_mptcp_two_ports_skiff_client),
 	TK_TEST(test_mptcp_two_ports_skiff_client_subflow),
+	TK_TEST(test_mptcp_two_ports_skiff_client_subflow_v6),
 	TK_TEST(test_mptcp_add_addr_announced),
 	TK_TEST(test_mptcp_fastclose_from_linux),
 	TK_TEST(test_mptcp_checksum_failure_rx),

@@ -789,6 +789,11 @@ struct skiff_stats {
 	uint64_t mptcp_rm_addr_tx;	  /**< REMOVE_ADDRs sent (skiff_mptcp_withdraw()) */
 	uint64_t mptcp_join_from_port;	  /**< joins opened from an extra port that asks for
 					   * them (skiff_port_config.mptcp_subflow) */
+	uint64_t mptcp_join_not_opened; /**< joins skiff would have opened (a port's
+					 * mptcp_subflow, an announced address it takes) but
+					 * did not: the connection at its subflow limit (8),
+					 * the announced-address table full, or a port join
+					 * for an IPv6 connection (port joins are IPv4 only) */
 	uint64_t mptcp_handover;	  /**< first subflows that died (a RST, lwIP's give-up)
 					   * while a join carried the connection on: the
 					   * socket moved onto it */
