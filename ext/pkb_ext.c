@@ -230,23 +230,12 @@ bool pkb_ext_can_merge(const struct pkb *into, const struct pkb *from)
 
 int pkb_ext_on_merge(struct pkb *into, const struct pkb *from)
 {
-	const struct pkb_ext_mptcp *mi = pkb_ext_mptcp(into);
-	struct pkb_ext_mptcp m, *w;
-	int err;
-
 	if (!pkb_ext_can_merge(into, from))
 		return -EINVAL;
 	/* Only MPTCP may change; BRIDGE and SECPATH are equal on both sides. */
-	if (!mi)
+	if (!pkb_ext_mptcp(into))
 		return 0;
-	mptcp_merged(mi, pkb_ext_mptcp(from), &m);
-	if (mptcp_same(mi, &m))
-		return 0;
-	err = pkb_ext_add_mptcp(into, &w);
-	if (err)
-		return err;
-	*w = m;
-	return 0;
+	return pkb_ext_mptcp_append(into, pkb_ext_mptcp(from));
 }
 
 int pkb_ext_mptcp_append(struct pkb *into, const struct pkb_ext_mptcp *next)

@@ -230,7 +230,7 @@ struct pbuf *skiff__tcp_pbuf_alloc(const struct tcp_pcb *pcb, pbuf_layer layer, 
 err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
 {
 	struct pbuf *p = seg->p, *n;
-	struct pkb *pkb = send_pkb(p);
+	struct pkb *pkb = send_pkb(p), *copy;
 	u16_t off, len;
 
 	/* A frame on the TX ring is not written until the ring gives it
@@ -254,8 +254,8 @@ err_t skiff__tcp_seg_prepare(struct tcp_pcb *pcb, struct tcp_seg *seg)
 	pcb->snd_queuelen = (u16_t)(pcb->snd_queuelen - pbuf_clen(p) + pbuf_clen(n));
 	/* The copy carries the segment's extensions (its MPTCP mapping);
 	 * one in lwIP's heap has none, and MPTCP maps it aside. */
-	if (send_pkb(n))
-		pkb_ext_copy(send_pkb(n), pkb);
+	if ((copy = send_pkb(n)))
+		pkb_ext_copy(copy, pkb);
 	seg->p = n;
 	seg->tcphdr = (struct tcp_hdr *)n->payload;
 	pbuf_free(p);

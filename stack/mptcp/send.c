@@ -624,6 +624,21 @@ static uint64_t dsn_max(uint64_t a, uint64_t b)
 	return (int64_t)(a - b) > 0 ? a : b;
 }
 
+/* The data sequence number of queued segment @p seg's first byte on
+ * @p sf: from its frame's mapping, else from the extents; to @p room how
+ * many bytes from there that mapping covers. */
+static uint64_t seg_dsn(struct skiff_mptcp_sf *sf, const struct tcp_seg *seg, uint32_t *room)
+{
+	uint32_t seq = lwip_ntohl(seg->tcphdr->seqno), off;
+	const struct pkb_ext_mptcp *x = skiff__mptcp_seg_map(sf, seg->p, seq, seg->len, &off);
+
+	if (!x)
+		return skiff__mptcp_tx_dsn(sf, skiff__mptcp_widen(sf->snd_rel, seq - sf->iss - 1),
+					   room);
+	*room = x->data_len - off;
+	return x->data_seq + off;
+}
+
 /* The first subflow's segments of @p c (sent or not, in queue order: not
  * in data sequence order, since a requeued loss and data reinjected there
  * sit among newer data) with data past data sequence @p floor, each
@@ -640,21 +655,13 @@ static bool main_pieces(struct skiff_mptcp_conn *c, uint64_t floor, bool skip_mo
 
 	for (unsigned k = 0; k < 2; k++)
 		for (struct tcp_seg *seg = q[k]; seg; seg = seg->next) {
-			uint32_t seq = lwip_ntohl(seg->tcphdr->seqno), room;
-			uint64_t rel = skiff__mptcp_widen(m->snd_rel, seq - m->iss - 1), dsn;
+			uint32_t room;
+			uint64_t dsn;
 			uint16_t off, n;
-
-			const struct pkb_ext_mptcp *x;
 
 			if (!seg->len || (skip_moved && (seg->skiff_sflags & SKIFF_SEG_MOVED)))
 				continue;
-			x = skiff__mptcp_seg_map(m, seg->p, seq, seg->len, &room);
-			if (x) {
-				dsn = x->data_seq + room;
-				room = x->data_len - room;
-			} else {
-				dsn = skiff__mptcp_tx_dsn(m, rel, &room);
-			}
+			dsn = seg_dsn(m, seg, &room);
 			if (room < seg->len || (int64_t)(dsn + seg->len - floor) <= 0)
 				continue;
 			off = (uint16_t)((int64_t)(floor - dsn) > 0 ? floor - dsn : 0);
@@ -991,12 +998,11 @@ static void fail_resets(struct skiff_mptcp_conn *c)
 		j->closing = true;
 		tcp_abort(j->pcb); /* frees j */
 	}
-	if (c->main_sf && c->main_sf->fail_reset && c->main_pcb &&
-	    !skiff__tcp_subflow_reset(c->main_pcb)) {
-		/* Not expected (skiff__mptcp_fail_reset() checked): the peer's
-		 * data-level timer sends the dropped mapping again. */
-		skiff__s.stats.mptcp_handover_lost++;
-	}
+	/* (skiff__mptcp_fail_reset() checked in this round that the socket
+	 * may move: should it not, the first subflow stays, and the peer's
+	 * data-level retransmission timer sends the dropped mapping again.) */
+	if (c->main_sf && c->main_sf->fail_reset && c->main_pcb)
+		(void)skiff__tcp_subflow_reset(c->main_pcb);
 }
 
 void skiff__mptcp_reinject_run(void)
