@@ -121,15 +121,18 @@ struct skiff_cc {
 	uint8_t want;	/* enum skiff_cc_algo: TCP_CONGESTION */
 	uint8_t algo;	/* what the connection runs; UNSET until it is set up */
 	bool congested; /* a congestion event happened: HyStart++ is over for good */
+	bool undo_ok;	/* cubic_prior below may be taken back (skiff__cc_undo()) */
 	/* cwnd and ssthresh as cc.c left them: an ssthresh set elsewhere is a
 	 * congestion event, a cwnd moved elsewhere is taken as it is. */
 	uint32_t cwnd, ssthresh;
 	uint32_t srtt_us;
 	double cwnd_seg; /* CUBIC's cwnd, fraction included */
 	struct skiff_hystart hs;
+	/* Last: congestion avoidance and congestion events reach them, the
+	 * ACKs of slow start (where a request-answer connection that never
+	 * lost a segment stays) do not. */
 	struct skiff_cubic cubic;
 	struct skiff_cubic cubic_prior; /* before the last congestion event */
-	bool undo_ok;			/* ... which skiff__cc_undo() may take back */
 };
 
 /* TCP_CONGESTION: "cubic" or "reno"; 0, or -ENOENT for another name. A

@@ -55,41 +55,46 @@ struct skiff_prr {
 	uint32_t out;	     /* prr_out: sent since, resends included */
 };
 
-/* A connection's recovery state. */
+/* A connection's recovery state. The first part is read or written by
+ * every ACK and every segment sent; the rest only in a recovery, on a
+ * D-SACK or at a timeout, and so comes after it, out of the cache lines
+ * an established connection's requests touch (struct skiff_sock). */
 struct skiff_recovery {
-	bool active;	   /* in recovery until everything sent before it began is ACKed */
-	u32_t recover;	   /* snd_nxt when the episode began */
-	u32_t rexmit_high; /* without SACK: holes below this were resent in this episode */
-	struct skiff_sack_range sacked[SKIFF_SACK_MAX]; /* SACKed ranges above the ACK */
-	uint8_t n_sacked;
+	bool active;	  /* in recovery until everything sent before it began is ACKed */
+	uint8_t n_sacked; /* SACKed ranges above the ACK, in sacked[] below */
 
 	/* RACK: the most recently sent segment the peer has (ACKed or
 	 * SACKed), its RTT, and whether the path reorders. */
 	bool rack_valid;
 	bool reord;
+	/* The last ACK's timestamp echo (RFC 7323 TSecr, sys_now()'s
+	 * milliseconds) when it had one: which transmission of a resent
+	 * segment it was sent for. */
+	bool tsecr_valid;
+	bool tlp_out;	 /* a tail loss probe is out */
+	bool tlp_rexmit; /* ... and it was a retransmission */
+	bool undo_valid; /* an undo may come (below) */
+	bool prr_on;	 /* PRR paces the episode (below) */
 	u32_t rack_xmit_us, rack_end, rack_rtt_us;
 	u32_t fack; /* the highest sequence delivered */
 	/* Bytes of the segments this ACK covers whose SACK grew the window
 	 * already (SKIFF_SEG_GREW): cc.c does not count them again. */
 	u32_t acked_grown;
-	/* The last ACK's timestamp echo (RFC 7323 TSecr, sys_now()'s
-	 * milliseconds) when it had one: which transmission of a resent
-	 * segment it was sent for. */
-	bool tsecr_valid;
 	u32_t tsecr;
 	/* The highest TSval sent (skiff__tsval()): never below it again. */
 	u32_t ts_floor;
 	u32_t min_rtt_us, min_rtt_at_us;
 	/* RTT estimate in microseconds (RFC 6298), for the PTO and the RTO. */
 	u32_t srtt_us, rttvar_us;
-
 	/* Timers, in microseconds on skiff__now_us() (0: not armed): the
 	 * reordering window of a segment that will be lost unless delivered
 	 * by then, and the tail loss probe. */
 	u32_t reo_due_us, pto_due_us;
-	bool tlp_out;	 /* a probe is out */
-	bool tlp_rexmit; /* ... and it was a retransmission */
-	u32_t tlp_end;	 /* snd_nxt when it went */
+
+	/* ---- from here on: recoveries, D-SACKs and timeouts only ---- */
+	u32_t recover;	   /* snd_nxt when the episode began */
+	u32_t rexmit_high; /* without SACK: holes below this were resent in this episode */
+	u32_t tlp_end;	   /* snd_nxt when the probe went */
 
 	/* RACK's reordering window grows by min_rtt/4 per round trip with a
 	 * D-SACK (RFC 8985 6.2 step 4) and goes back after 16 recoveries
@@ -103,24 +108,24 @@ struct skiff_recovery {
 	 * episode's reduction, and its resends still not reported duplicates.
 	 * When the peer reports every one of them received twice, the
 	 * reduction was for nothing and is undone. */
-	bool undo_valid;
 	bool rto_undo;	/* ... of a retransmission timeout (and its backoffs) */
 	u32_t rto_high; /* snd_nxt at that timeout: later ones before it is ACKed add to it */
 	int16_t undo_retrans;
 	u32_t prior_cwnd, prior_ssthresh;
-	uint8_t undo_n;			/* resends recorded below */
-	u32_t undo_seq[SKIFF_UNDO_MAX]; /* their first sequence numbers */
+	uint8_t undo_n; /* resends recorded in undo_seq[] */
 
 	/* PRR paces a SACK episode from its reduction to its end, unless
 	 * an undo or a timeout ends it first. lwIP sends what fits below
 	 * lastack + cwnd: the quota becomes an edge in sequence space,
 	 * which stays put as ACKs move lastack until the next quota. */
-	bool prr_on;
 	struct skiff_prr prr;
 	u32_t prr_acked; /* delivered since the last quota, not yet counted */
 	u32_t prr_edge;
 
 	u32_t total_retrans; /* segments this connection sent again (TCP_INFO) */
+
+	struct skiff_sack_range sacked[SKIFF_SACK_MAX];
+	u32_t undo_seq[SKIFF_UNDO_MAX]; /* the recorded resends' first sequence numbers */
 };
 
 /* lwIP's hooks (patch 0013): a new segment, and a segment going out. */

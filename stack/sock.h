@@ -64,43 +64,54 @@ struct skiff_acceptq {
  * needs it: the app closed it, no pcb is attached (lwIP's destroy callback
  * says when one goes), no zero-copy send is outstanding, and no call has it
  * pinned.
+ *
+ * Layout: with thousands of connections each request finds its socket cold
+ * in the cache, and pays a miss per cache line it touches. So the struct
+ * starts on a cache line and what a request and its answer touch comes
+ * first, together: the state, the receive queue, the zero-copy sends, the
+ * epoll watchers, the ACK batching, the first part of the congestion
+ * control's state and of the recovery's (each of those two puts its own
+ * rarely used part last). What is read only at set-up, on a listener or a
+ * datagram socket follows them.
  */
 struct skiff_sock {
 	int fd; /* -1 once closed (or not yet accepted) */
 	enum skiff_sock_kind kind;
-	int domain;
 	unsigned pins;
 	bool app_closed;
 
 	/* connection state (tcpglue.c) */
-	enum skiff_tcp_state state;
 	bool rd_eof;  /* FIN received */
 	bool rd_shut; /* SHUT_RD */
 	bool wr_shut; /* SHUT_WR or FIN sent */
-	int err;      /* pending error (SO_ERROR), positive errno */
-	int dead_err; /* why the connection died: ECONNRESET, ECONNREFUSED, ... */
 	/* MPTCP moved the socket onto a join when lwIP freed its first
 	 * subflow: the error report that follows that free is the old one's. */
 	bool moved_err;
+	enum skiff_tcp_state state;
+	int err;      /* pending error (SO_ERROR), positive errno */
+	int dead_err; /* why the connection died: ECONNRESET, ECONNREFUSED, ... */
 	union {
 		struct tcp_pcb *tcp;
 		struct udp_pcb *udp;
 	} pcb;
 
-	struct skiff_sockopts opt;     /* sockopt.c */
+	struct skiff_sockopts opt;    /* sockopt.c */
+	struct skiff_rxq rx;	      /* rxq.c */
+	struct skiff_zcstate zc;      /* zcsend.c */
+	struct skiff_readiness ready; /* epoll.c */
+	struct skiff_ackstate ack;    /* ackbatch.c */
+	struct skiff_cc cc;	      /* cc.c */
+	struct skiff_recovery rec;    /* recovery.c */
+
+	/* ---- from here on: set-up, listeners, datagrams ---- */
+	int domain;
 	struct skiff_addrs addr;       /* sockaddr.c */
-	struct skiff_rxq rx;	       /* rxq.c */
 	struct skiff_acceptq aq;       /* tcpglue.c */
 	struct skiff_dgramq dq;	       /* dgram.c */
-	struct skiff_readiness ready;  /* epoll.c */
-	struct skiff_zcstate zc;       /* zcsend.c */
-	struct skiff_recovery rec;     /* recovery.c */
-	struct skiff_ackstate ack;     /* ackbatch.c */
 	struct skiff_guardstate guard; /* guard.c */
-	struct skiff_cc cc;	       /* cc.c */
 
 	struct skiff_sock *all_next, *all_prev; /* every live struct (fdtable.c) */
-};
+} __attribute__((aligned(64)));
 
 /* ---- fdtable.c: descriptors and the lifetime of the struct --------------- */
 
