@@ -39,46 +39,81 @@ void skiff__batch_add(struct skiff_sock *s, unsigned work)
 }
 
 /* How long an ACK waits for the application to read the data it
- * acknowledges: Linux's shortest delayed-ACK timeout (TCP_DELACK_MIN), well
- * inside a peer's minimum RTO (200 ms on Linux) and the 200 ms its tail
- * loss probe allows for a delayed ACK (RFC 8985 7.2). */
+ * acknowledges: first Linux's shortest delayed-ACK timeout (TCP_DELACK_MIN).
+ * A connection whose hold ran out before the read waits twice as long
+ * next time, up to 4 times (SKIFF_ACK_HOLDS), as Linux's receiver doubles
+ * its delayed-ACK timeout (ato) each time that timer fires first: an
+ * application that comes round its thousands of sockets in 60 ms would
+ * otherwise cost a pure ACK per request, which is a whole packet's work at
+ * both ends. A hold that was far longer than needed comes back down
+ * (hold_answered()). 160 ms is still inside a Linux peer's RTO (its SRTT plus 200 ms at
+ * least) and RFC 8985's allowance for a delayed ACK (200 ms, 7.2); a hold
+ * is only for one segment's worth of data, the flight after which a
+ * sender expects a delayed ACK. */
 #ifndef SKIFF_ACK_HOLD_MS
 #define SKIFF_ACK_HOLD_MS 40u
 #endif
 
+static uint32_t hold_us(unsigned shift)
+{
+	return (SKIFF_ACK_HOLD_MS * 1000u) << shift;
+}
+
 static void hold_add(struct skiff_sock *s)
 {
 	struct skiff_stack *st = &skiff__s;
+	unsigned k = s->ack.hold_shift;
 
 	if (s->ack.hold_since_us)
 		return; /* held already: the first hold's time counts */
 	s->ack.hold_since_us = skiff__now_us() | 1u;
 	s->ack.hold_next = NULL;
-	s->ack.hold_prev = st->hold_tail;
-	if (st->hold_tail)
-		st->hold_tail->ack.hold_next = s;
+	s->ack.hold_prev = st->hold[k].tail;
+	if (st->hold[k].tail)
+		st->hold[k].tail->ack.hold_next = s;
 	else
-		st->hold_head = s;
-	st->hold_tail = s;
+		st->hold[k].head = s;
+	st->hold[k].tail = s;
+	st->holding++;
 	st->stats.tcp_acks_held++;
 }
 
 static void hold_drop(struct skiff_sock *s)
 {
 	struct skiff_stack *st = &skiff__s;
+	unsigned k = s->ack.hold_shift;
 
 	if (!s->ack.hold_since_us)
 		return;
 	if (s->ack.hold_prev)
 		s->ack.hold_prev->ack.hold_next = s->ack.hold_next;
 	else
-		st->hold_head = s->ack.hold_next;
+		st->hold[k].head = s->ack.hold_next;
 	if (s->ack.hold_next)
 		s->ack.hold_next->ack.hold_prev = s->ack.hold_prev;
 	else
-		st->hold_tail = s->ack.hold_prev;
+		st->hold[k].tail = s->ack.hold_prev;
 	s->ack.hold_next = s->ack.hold_prev = NULL;
 	s->ack.hold_since_us = 0;
+	st->holding--;
+}
+
+/* The answer carried a held ACK: if it came within a quarter of the hold,
+ * the connection's next hold is half as long. (Within the shorter hold
+ * alone would swing an application that comes round in 60 ms, give or
+ * take a few, between 80 and 40 ms, a pure ACK each time.) */
+static void hold_answered(struct skiff_sock *s)
+{
+	unsigned k = s->ack.hold_shift;
+
+	if (!s->ack.hold_since_us)
+		return;
+	if (k && skiff__now_us() - s->ack.hold_since_us < hold_us(k) / 4) {
+		hold_drop(s);
+		s->ack.hold_shift = (uint8_t)(k - 1);
+		return;
+	}
+	hold_drop(s);
 }
 
 void skiff__batch_forget(struct skiff_sock *s)
@@ -169,7 +204,11 @@ void skiff__ack_input(struct skiff_sock *s, struct tcp_pcb *pcb, const struct tc
 /* After the RX batch: holes resent at once (the round's TX flush takes
  * them). ACK work stays listed for skiff__batch_acks(), and lwIP's
  * delayed-ACK timer, which runs before the application does, is kept from
- * sending it. */
+ * sending it; except a segment's worth of data the application has yet to
+ * read: its ACK is held at once, while the socket is still in the cache.
+ * Waiting a round first would change nothing (the answer cannot come
+ * before the read) but cost two more visits of a socket gone cold among
+ * thousands. */
 void skiff__batch_run(void)
 {
 	struct skiff_sock **pp = &skiff__s.batch_head, *s;
@@ -188,6 +227,14 @@ void skiff__batch_run(void)
 		    (skiff__recovery_run(s, pcb) || s->rec.active))
 			tcp_output(pcb);
 		s->ack.work &= (uint8_t)~SKIFF_BATCH_SACK;
+		if (s->ack.work == SKIFF_BATCH_ACK && pcb->state >= ESTABLISHED &&
+		    pcb->state != TIME_WAIT && !skiff__rxq_empty(&s->rx) && !s->rd_shut) {
+			if (ack_due(s, pcb, s->ack.work) == ACK_LATER) {
+				tcp_clear_flags(pcb, TF_ACK_DELAY);
+				hold_add(s);
+				s->ack.work = 0;
+			}
+		}
 		if (s->ack.work) {
 			tcp_clear_flags(pcb, TF_ACK_DELAY);
 			pp = &s->ack.next;
@@ -198,36 +245,53 @@ void skiff__batch_run(void)
 	}
 }
 
-/* The held ACKs whose time is up go now, oldest first. */
+/* The held ACKs whose time is up go now, oldest first on each list; their
+ * connections hold longer next time. */
 static void hold_expire(void)
 {
 	struct skiff_stack *st = &skiff__s;
 	u32_t now = skiff__now_us();
 	struct skiff_sock *s;
 
-	while ((s = st->hold_head) &&
-	       (int32_t)(now - s->ack.hold_since_us) >= (int32_t)(SKIFF_ACK_HOLD_MS * 1000u)) {
-		struct tcp_pcb *pcb = s->pcb.tcp;
+	for (unsigned k = 0; k < SKIFF_ACK_HOLDS; k++) {
+		while ((s = st->hold[k].head) &&
+		       (int32_t)(now - s->ack.hold_since_us) >= (int32_t)hold_us(k)) {
+			struct tcp_pcb *pcb = s->pcb.tcp;
 
-		hold_drop(s);
-		if (!pcb || pcb->state < ESTABLISHED || pcb->state == TIME_WAIT ||
-		    pcb->rcv_nxt == s->ack.ack_sent)
-			continue;
-		st->stats.tcp_acks_hold_expired++;
-		tcp_ack_now(pcb);
-		tcp_output(pcb);
+			hold_drop(s);
+			if (!pcb || pcb->state < ESTABLISHED || pcb->state == TIME_WAIT ||
+			    pcb->rcv_nxt == s->ack.ack_sent)
+				continue;
+			st->stats.tcp_acks_hold_expired++;
+			if (k + 1 < SKIFF_ACK_HOLDS) {
+				s->ack.hold_shift = (uint8_t)(k + 1);
+				st->stats.tcp_acks_hold_longer++;
+			}
+			tcp_ack_now(pcb);
+			tcp_output(pcb);
+		}
 	}
 }
 
 long long skiff__batch_hold_left_us(void)
 {
-	struct skiff_sock *s = skiff__s.hold_head;
-	int32_t left;
+	const struct skiff_stack *st = &skiff__s;
+	u32_t now = skiff__now_us();
+	long long least = -1;
 
-	if (!s)
-		return -1;
-	left = (int32_t)(s->ack.hold_since_us + SKIFF_ACK_HOLD_MS * 1000u - skiff__now_us());
-	return left < 0 ? 0 : left;
+	for (unsigned k = 0; k < SKIFF_ACK_HOLDS; k++) {
+		const struct skiff_sock *s = st->hold[k].head;
+		int32_t left;
+
+		if (!s)
+			continue;
+		left = (int32_t)(s->ack.hold_since_us + hold_us(k) - now);
+		if (left < 0)
+			return 0;
+		if (least < 0 || left < least)
+			least = left;
+	}
+	return least;
 }
 
 /* Start of a poll round: the ACKs (and window updates) the last round's
@@ -240,7 +304,7 @@ unsigned skiff__batch_acks(void)
 	struct skiff_sock *later = NULL;
 	unsigned n_later = 0;
 
-	if (skiff__s.hold_head)
+	if (skiff__s.holding)
 		hold_expire();
 	while (skiff__s.batch_head) {
 		struct skiff_sock *s = skiff__s.batch_head;
@@ -261,8 +325,10 @@ unsigned skiff__batch_acks(void)
 			/* A held ACK stays held through more data or a
 			 * partial read (ACK_LATER): its 40 ms count from the
 			 * first hold, as a delayed ACK's deadline does. */
-			if (due == ACK_NOW || due == ACK_NONE)
+			if (due == ACK_NOW)
 				hold_drop(s);
+			else if (due == ACK_NONE)
+				hold_answered(s);
 			switch (due) {
 			case ACK_NOW:
 				tcp_ack_now(pcb);

@@ -19,8 +19,9 @@ struct tcp_hdr;
 struct skiff_ackstate {
 	struct skiff_sock *next; /* on skiff__s.batch_head's list */
 	uint8_t work;		 /* SKIFF_BATCH_* */
+	uint8_t hold_shift;	 /* this connection's hold: SKIFF_ACK_HOLD_MS << hold_shift */
 	u32_t ack_sent;		 /* the ACK number of the last segment sent */
-	/* On the hold list (skiff__s.hold_head, oldest first): an ACK held
+	/* On a hold list (skiff__s.hold[hold_shift], oldest first): an ACK held
 	 * while the application has not read the data it acknowledges. */
 	struct skiff_sock *hold_next, *hold_prev;
 	u32_t hold_since_us; /* 0: not held (else odd) */

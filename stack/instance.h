@@ -96,7 +96,13 @@ struct skiff_stack {
 	/* the loop */
 	unsigned long notified;	       /* readiness changes: a poll round that made any did work */
 	struct skiff_sock *batch_head; /* sockets with work after the RX batch (ackbatch.c) */
-	struct skiff_sock *hold_head, *hold_tail; /* ACKs held for unread data (ackbatch.c) */
+	/* ACKs held for unread data, a list per hold length (ackbatch.c):
+	 * SKIFF_ACK_HOLD_MS doubled up to SKIFF_ACK_HOLDS - 1 times */
+#define SKIFF_ACK_HOLDS 3u
+	struct {
+		struct skiff_sock *head, *tail;
+	} hold[SKIFF_ACK_HOLDS];
+	unsigned holding; /* on those lists */
 
 	/* sockets (fdtable.c) */
 	struct skiff_sock **socks;

@@ -154,7 +154,7 @@ static void wait_traffic(int ms)
 		if (us < 0 || left < us)
 			us = left;
 	}
-	if (st->hold_head) {
+	if (st->holding) {
 		long long left = skiff__batch_hold_left_us();
 
 		if (us < 0 || left < us)

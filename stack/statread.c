@@ -427,6 +427,7 @@ static const struct skiff_stat_field fields[] = {
 	F(tcp_pure_acks, "tcp", false),
 	F(tcp_acks_held, "tcp", false),
 	F(tcp_acks_hold_expired, "tcp", false),
+	F(tcp_acks_hold_longer, "tcp", false),
 	F(tcp_cc_cubic_events, "tcp", false),
 	F(tcp_cc_reno_events, "tcp", false),
 	F(tcp_cc_rto_events, "tcp", false),

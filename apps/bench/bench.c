@@ -1528,12 +1528,14 @@ static void print_phase(const char *who, const char *phase, const struct skiff_s
 	printf("    %s %-7s rx ring full %llu, fill empty %llu, tx ring full %llu; listen overflows "
 	       "%llu, cookies sent %llu ok %llu failed %llu; retransmits %llu (rto %llu); "
 	       "connect refused %llu; frames in %llu, out %llu, pure ACKs %llu (ACKs held %llu, "
-	       "of them expired %llu); copied rx %llu B, tx %llu B, out of held frames %llu B\n",
+	       "of them expired %llu, holds doubled %llu); copied rx %llu B, tx %llu B, out of held "
+	       "frames %llu B\n",
 	       who, phase, D(xdp_rx_ring_full), D(xdp_fill_ring_empty), D(tx_drop_ring_full),
 	       D(tcp_listen_overflows), D(tcp_syncookies_sent), D(tcp_syncookies_ok),
 	       D(tcp_syncookies_failed), D(tcp_retransmits), D(tcp_timeouts),
 	       D(tcp_connect_refused_limit), D(rx_frames), D(tx_frames), D(tcp_pure_acks),
-	       D(tcp_acks_held), D(tcp_acks_hold_expired), D(rx_copied_bytes), D(tx_copied_bytes),
+	       D(tcp_acks_held), D(tcp_acks_hold_expired), D(tcp_acks_hold_longer),
+	       D(rx_copied_bytes), D(tx_copied_bytes),
 	       D(rx_orphaned_bytes) + D(rx_budget_orphaned_bytes));
 #undef D
 }

@@ -1634,6 +1634,88 @@ static void test_ack_held_until_read(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* Sends @p req and waits for skiff's pure ACK of it: the milliseconds it
+ * took, or -1 (none within 1 s, or data came instead). */
+static long long held_ack_ms(const char *req)
+{
+	long long t0 = st_now_ms();
+	struct rx r;
+
+	send_data(NULL, 0, req);
+	while (recv_tcp(&r, 1000)) {
+		if (r.paylen)
+			return -1;
+		if (r.ack == R.snd_nxt)
+			return st_now_ms() - t0;
+	}
+	return -1;
+}
+
+/* A hold that runs out before the application reads doubles for that
+ * connection (40, 80, 160 ms), as Linux's receiver doubles its delayed-ACK
+ * timeout when that timer fires first; an answer within a quarter of the
+ * hold halves it. With one 40 ms hold, a server that took 60 ms to come
+ * round 10,000 sockets paid a pure ACK per request. */
+static void test_ack_hold_doubles(void)
+{
+	struct skiff_stats a, b;
+	long long ms;
+	int lfd, fd, pure = 0;
+	char buf[64];
+	struct rx r;
+
+	fd = opened_connection(&lfd);
+	skiff_get_stats(&a);
+
+	ms = held_ack_ms("GET one\r\n"); /* 40 ms, then 80 */
+	tk_note("first hold: %lld ms", ms);
+	CU_ASSERT(ms >= 35 && ms < 75);
+	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 9);
+	ms = held_ack_ms("GET two\r\n"); /* 80 ms, then 160 */
+	tk_note("second hold: %lld ms", ms);
+	CU_ASSERT(ms >= 75 && ms < 155);
+	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 9);
+	skiff_get_stats(&b);
+	TK_ASSERT_EQ(b.tcp_acks_hold_expired - a.tcp_acks_hold_expired, 2);
+	TK_ASSERT_EQ(b.tcp_acks_hold_longer - a.tcp_acks_hold_longer, 2);
+
+	/* Answered 50 ms after it came, inside the 160 ms hold but past a
+	 * quarter of it: the answer carries the ACK, and the hold stays. */
+	send_data(NULL, 0, "GET three\r\n");
+	while (recv_tcp(&r, 50))
+		pure++;
+	TK_ASSERT_EQ(pure, 0);
+	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 11);
+	CU_ASSERT_FATAL(skiff_send(fd, "200\r\n", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
+	TK_ASSERT_EQ(r.paylen, 5);
+	TK_ASSERT_EQ(r.ack, R.snd_nxt);
+	R.rcv_nxt += 5;
+	peer_ack(R.rcv_nxt, 0);
+
+	/* Answered 10 ms after it came: 80 ms from now on. */
+	send_data(NULL, 0, "GET three\r\n");
+	while (recv_tcp(&r, 10))
+		pure++;
+	TK_ASSERT_EQ(pure, 0);
+	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 11);
+	CU_ASSERT_FATAL(skiff_send(fd, "200\r\n", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
+	TK_ASSERT_EQ(r.paylen, 5);
+	TK_ASSERT_EQ(r.ack, R.snd_nxt);
+	R.rcv_nxt += 5;
+	peer_ack(R.rcv_nxt, 0);
+	ms = held_ack_ms("GET four\r\n");
+	tk_note("hold after the answer: %lld ms", ms);
+	CU_ASSERT(ms >= 75 && ms < 155);
+	skiff_get_stats(&a);
+	TK_ASSERT_EQ(a.tcp_acks_hold_expired - b.tcp_acks_hold_expired, 1);
+	/* 160 again after that one. */
+	TK_ASSERT_EQ(a.tcp_acks_hold_longer - b.tcp_acks_hold_longer, 1);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 /* The connection is reset while a blocking send() waits for room, after it
  * queued part of its bytes: that call returns the count, the next one
  * ECONNRESET, the one after EPIPE (Linux's order: the error stays pending
@@ -1941,6 +2023,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_gathered_write_one_segment),
 	TK_TEST(test_reset_during_send_reported_next),
 	TK_TEST(test_ack_held_until_read),
+	TK_TEST(test_ack_hold_doubles),
 	TK_TEST(test_rto_fires_while_peer_talks),
 	TK_TEST(test_ack_hold_counts_from_first),
 	TK_TEST(test_syn_resent_on_bare_ack_gets_its_rto),

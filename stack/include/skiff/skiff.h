@@ -701,10 +701,14 @@ struct skiff_stats {
 				   * twice, below the window */
 	uint64_t tcp_pure_acks;		/**< ACKs sent on their own: no data, SYN or FIN
 				   * carried them */
-	uint64_t tcp_acks_held;		/**< ACKs held past their poll round because the
-				   * application had not read the data yet */
+	uint64_t tcp_acks_held;		/**< ACKs held because the application had not
+				   * read the data yet (its answer will carry them) */
 	uint64_t tcp_acks_hold_expired; /**< ... of those, sent on their own after the hold
-					  * (40 ms) with the data still unread */
+					  * (40 ms, doubled up to 160 ms on a
+					  * connection where it ran out) with the data
+					  * still unread */
+	uint64_t tcp_acks_hold_longer;	/**< ... of those, doubling their connection's
+					  * next hold */
 	uint64_t tcp_cc_cubic_events;	/**< congestion events (a loss recovery, a timeout)
 					   * on connections running CUBIC (RFC 9438) */
 	uint64_t tcp_cc_reno_events;	/**< ... running Reno (TCP_CONGESTION "reno") */
