@@ -41,15 +41,16 @@ void skiff__batch_add(struct skiff_sock *s, unsigned work)
 /* How long an ACK waits for the application to read the data it
  * acknowledges: first Linux's shortest delayed-ACK timeout (TCP_DELACK_MIN).
  * A connection whose hold ran out before the read waits twice as long
- * next time, up to 4 times (SKIFF_ACK_HOLDS), as Linux's receiver doubles
- * its delayed-ACK timeout (ato) each time that timer fires first: an
- * application that comes round its thousands of sockets in 60 ms would
- * otherwise cost a pure ACK per request, which is a whole packet's work at
- * both ends. A hold that was far longer than needed comes back down
- * (hold_answered()). 160 ms is still inside a Linux peer's RTO (its SRTT plus 200 ms at
- * least) and RFC 8985's allowance for a delayed ACK (200 ms, 7.2); a hold
- * is only for one segment's worth of data, the flight after which a
- * sender expects a delayed ACK. */
+ * next time, up to 4 times (SKIFF_ACK_HOLDS), much as Linux's receiver
+ * doubles its delayed-ACK estimate (ato) each time that timer fires first:
+ * an application that comes round its thousands of sockets in 60 ms would
+ * otherwise cost a pure ACK per request, a whole packet's work at both
+ * ends. A hold far longer than needed comes back down (hold_answered()).
+ * Linux bounds the delay it applies by its own RTT estimate (40 ms at
+ * least); skiff bounds it by the peer's timers instead: 160 ms is inside a
+ * Linux peer's RTO (its SRTT plus 200 ms at least) and the 200 ms its tail
+ * loss probe waits with one segment out (RFC 8985 7.2's WCDelAckT); a hold
+ * is only ever for one segment's worth of data. */
 #ifndef SKIFF_ACK_HOLD_MS
 #define SKIFF_ACK_HOLD_MS 40u
 #endif

@@ -1652,7 +1652,7 @@ static long long held_ack_ms(const char *req)
 }
 
 /* A hold that runs out before the application reads doubles for that
- * connection (40, 80, 160 ms), as Linux's receiver doubles its delayed-ACK
+ * connection (40, 80, 160 ms), much as Linux doubles its delayed-ACK
  * timeout when that timer fires first; an answer within a quarter of the
  * hold halves it. With one 40 ms hold, a server that took 60 ms to come
  * round 10,000 sockets paid a pure ACK per request. */
