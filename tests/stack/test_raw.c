@@ -1582,6 +1582,27 @@ static void test_rto_fires_while_peer_talks(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* Sends @p req, which the application reads @p ms later and answers: no
+ * segment before the answer, which carries the ACK. */
+static void answered_after(int fd, const char *req, int ms)
+{
+	char buf[64];
+	int pure = 0;
+	struct rx r;
+
+	send_data(NULL, 0, req);
+	while (recv_tcp(&r, ms))
+		pure++;
+	TK_ASSERT_EQ(pure, 0);
+	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)strlen(req));
+	CU_ASSERT_FATAL(skiff_send(fd, "200\r\n", 5, 0) == 5);
+	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
+	TK_ASSERT_EQ(r.paylen, 5);
+	TK_ASSERT_EQ(r.ack, R.snd_nxt);
+	R.rcv_nxt += 5;
+	peer_ack(R.rcv_nxt, 0);
+}
+
 /* A small request the application has not read yet: its ACK waits, since
  * the answer will carry it, until the application reads (the answer then
  * carries it) or for the 40 ms hold (then a pure ACK). skiff used to send
@@ -1592,7 +1613,7 @@ static void test_ack_held_until_read(void)
 {
 	struct skiff_stats a, b;
 	long long t0, t_ack = -1;
-	int lfd, fd, pure = 0;
+	int lfd, fd;
 	char buf[64];
 	struct rx r;
 
@@ -1617,17 +1638,7 @@ static void test_ack_held_until_read(void)
 
 	/* Read 5 ms after it came and answered: the answer carries the ACK,
 	 * no pure ACK before it. */
-	send_data(NULL, 0, "GET two\r\n");
-	while (recv_tcp(&r, 5))
-		pure++;
-	TK_ASSERT_EQ(pure, 0);
-	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 9);
-	CU_ASSERT_FATAL(skiff_send(fd, "200\r\n", 5, 0) == 5);
-	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
-	TK_ASSERT_EQ(r.paylen, 5);
-	TK_ASSERT_EQ(r.ack, R.snd_nxt);
-	R.rcv_nxt += 5;
-	peer_ack(R.rcv_nxt, 0);
+	answered_after(fd, "GET two\r\n", 5);
 	skiff_get_stats(&a);
 	TK_ASSERT_EQ(a.tcp_acks_hold_expired - b.tcp_acks_hold_expired, 0);
 	peer_reset(fd);
@@ -1660,9 +1671,8 @@ static void test_ack_hold_doubles(void)
 {
 	struct skiff_stats a, b;
 	long long ms;
-	int lfd, fd, pure = 0;
+	int lfd, fd;
 	char buf[64];
-	struct rx r;
 
 	fd = opened_connection(&lfd);
 	skiff_get_stats(&a);
@@ -1681,30 +1691,9 @@ static void test_ack_hold_doubles(void)
 
 	/* Answered 50 ms after it came, inside the 160 ms hold but past a
 	 * quarter of it: the answer carries the ACK, and the hold stays. */
-	send_data(NULL, 0, "GET three\r\n");
-	while (recv_tcp(&r, 50))
-		pure++;
-	TK_ASSERT_EQ(pure, 0);
-	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 11);
-	CU_ASSERT_FATAL(skiff_send(fd, "200\r\n", 5, 0) == 5);
-	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
-	TK_ASSERT_EQ(r.paylen, 5);
-	TK_ASSERT_EQ(r.ack, R.snd_nxt);
-	R.rcv_nxt += 5;
-	peer_ack(R.rcv_nxt, 0);
-
+	answered_after(fd, "GET three\r\n", 50);
 	/* Answered 10 ms after it came: 80 ms from now on. */
-	send_data(NULL, 0, "GET three\r\n");
-	while (recv_tcp(&r, 10))
-		pure++;
-	TK_ASSERT_EQ(pure, 0);
-	CU_ASSERT_FATAL(skiff_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 11);
-	CU_ASSERT_FATAL(skiff_send(fd, "200\r\n", 5, 0) == 5);
-	CU_ASSERT_FATAL(recv_tcp(&r, 1000));
-	TK_ASSERT_EQ(r.paylen, 5);
-	TK_ASSERT_EQ(r.ack, R.snd_nxt);
-	R.rcv_nxt += 5;
-	peer_ack(R.rcv_nxt, 0);
+	answered_after(fd, "GET three\r\n", 10);
 	ms = held_ack_ms("GET four\r\n");
 	tk_note("hold after the answer: %lld ms", ms);
 	CU_ASSERT(ms >= 75 && ms < 155);
