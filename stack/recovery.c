@@ -894,11 +894,22 @@ void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acke
 
 /* ---- timers ------------------------------------------------------------------ */
 
-bool skiff__recovery_pending(const struct tcp_pcb *pcb)
+bool skiff__recovery_pending(const struct tcp_pcb *pcb, uint32_t within_us)
 {
 	const struct skiff_sock *s = sock_of(pcb);
 
-	return s && (s->rec.reo_due_us || s->rec.pto_due_us);
+	if (!s)
+		return false;
+	return s->rec.reo_due_us ||
+	       (s->rec.pto_due_us &&
+		(int32_t)(s->rec.pto_due_us - skiff__now_us()) < (int32_t)within_us);
+}
+
+uint32_t skiff__recovery_pto_due(const struct tcp_pcb *pcb)
+{
+	const struct skiff_sock *s = sock_of(pcb);
+
+	return s ? s->rec.pto_due_us : 0;
 }
 
 /* The tail loss probe (RFC 8985 7.3): new data if the peer's window takes

@@ -167,10 +167,13 @@ void skiff__recovery_acked(struct skiff_sock *s, struct tcp_pcb *pcb, u16_t acke
  * the window keeps the edge the last quota set, whatever lwIP made of
  * cwnd; the next quota comes after the batch (skiff__recovery_run()). */
 void skiff__recovery_prr_hold(struct skiff_sock *s, struct tcp_pcb *pcb);
-/* For timers.c's fast visits: a reordering or probe timer is armed; run
- * whatever fell due. */
-bool skiff__recovery_pending(const struct tcp_pcb *pcb);
+/* For timers.c's fast visits: a reordering timer is armed, or the probe
+ * timer falls due within @p within_us; run whatever fell due. */
+bool skiff__recovery_pending(const struct tcp_pcb *pcb, uint32_t within_us);
 void skiff__recovery_timer(struct tcp_pcb *pcb);
+/* The probe timer's deadline (skiff__now_us()), 0 if none: timers.c's
+ * wheel wakes the pcb shortly before it. */
+uint32_t skiff__recovery_pto_due(const struct tcp_pcb *pcb);
 
 /* The RFC 6298 RTO from an RTT estimate (microseconds), at least
  * @p min_rto_ms: what recovery.c gives lwIP. */

@@ -33,8 +33,10 @@
  * request and its answer cost two or three visits.
  *
  * Fast timer: a list of the pcbs the tick finds needing it (delayed
- * ACK, data refused, a pending FIN, a recovery timer on the fast tick);
- * each fast tick visits them and keeps those that still need it.
+ * ACK, data refused, a pending FIN, RACK's reordering timer, a probe
+ * timer due within two slow ticks); each fast tick visits them and keeps
+ * those that still need it. A probe timer further off waits on the wheel,
+ * which wakes its pcb a slow tick or more before it.
  *
  * Fine timer: deadlines in microseconds, which the 5 ms fast tick would
  * miss by up to a tick (RACK's reordering timer: a loss the SACKs revealed
@@ -204,10 +206,25 @@ static void fine_push(struct tcp_pcb **head, struct tcp_pcb *p, u8_t which)
 
 /* ---- when a pcb's timers fall due ------------------------------------------------- */
 
-static bool needs_fast(const struct tcp_pcb *p)
+/* A probe timer further off than this waits on the wheel, which wakes
+ * its pcb a slow tick or more before it (next_due()); nearer, it is the
+ * fast tick's. Each answer of a request-response connection arms a probe
+ * some 200 ms out (one segment out: the peer's delayed ACK, recovery.c),
+ * and the request after it usually ends it well before: on the fast list
+ * such a pcb was visited every 5 ms meanwhile, a cache miss each among
+ * thousands. */
+#define PTO_FAST_US (2u * TCP_SLOW_INTERVAL * 1000u)
+
+/* The fast tick's work, a probe timer counting within @p pto_us. */
+static bool needs_fast_within(const struct tcp_pcb *p, uint32_t pto_us)
 {
 	return (p->flags & (TF_ACK_DELAY | TF_CLOSEPEND)) || p->refused_data ||
-	       skiff__recovery_pending(p);
+	       skiff__recovery_pending(p, pto_us);
+}
+
+static bool needs_fast(const struct tcp_pcb *p)
+{
+	return needs_fast_within(p, PTO_FAST_US);
 }
 
 /* Keeps the earliest of the ticks offered, none earlier than @p next. */
@@ -226,7 +243,7 @@ static void earliest(u32_t *best, u32_t next, u32_t tick)
  */
 static u32_t next_due(const struct tcp_pcb *p, u32_t now)
 {
-	u32_t next = now + 1, best = 0;
+	u32_t next = now + 1, best = 0, pto;
 
 	if (p->state == CLOSED || p->state == LISTEN || p->state == TIME_WAIT)
 		return 0;
@@ -280,6 +297,15 @@ static u32_t next_due(const struct tcp_pcb *p, u32_t now)
 	if (p->ooseq)
 		earliest(&best, next, p->tmr + (u32_t)p->rto * TCP_OOSEQ_TIMEOUT);
 #endif
+	/* A probe timer: a slow tick before it at the latest, the fast
+	 * tick's from there (needs_fast()). */
+	pto = skiff__recovery_pto_due(p);
+	if (pto) {
+		int32_t left = (int32_t)(pto - skiff__now_us());
+		u32_t ticks = left > 0 ? (u32_t)left / (TCP_SLOW_INTERVAL * 1000u) : 0;
+
+		earliest(&best, next, now + (ticks ? ticks - 1 : 0));
+	}
 	return best;
 }
 
@@ -474,6 +500,8 @@ static void slow_visit(struct tcp_pcb *p, u32_t now)
 		schedule(p, due);
 	else
 		tlist_del(p);
+	if (needs_fast(p))
+		fast_add(p); /* a probe timer come near */
 }
 
 /* The safety net: a few pcbs of tcp_active_pcbs per tick, in turn. */
@@ -482,9 +510,11 @@ static void sweep_some(void)
 	struct tcp_pcb *p = sweep ? sweep : tcp_active_pcbs;
 
 	for (unsigned i = 0; i < SWEEP_PER_TICK && p; i++, p = p->next) {
+		/* (A probe timer is missed only once it is due: until then
+		 * the wheel may still be about to wake its pcb.) */
 		bool missed = !(p->skiff_armed & SKIFF_ARMED) &&
 			      ((p->skiff_tlist == SKIFF_TL_NONE && next_due(p, tcp_ticks)) ||
-			       (!(p->skiff_flags & SKIFF_PCB_FLINKED) && needs_fast(p)));
+			       (!(p->skiff_flags & SKIFF_PCB_FLINKED) && needs_fast_within(p, 0)));
 
 		if (missed) {
 			skiff__s.stats.tcp_timer_missed_arms++;
@@ -537,7 +567,7 @@ void skiff__hook_fasttmr(void)
 		current = p;
 		current_gone = false;
 		/* RACK's reordering timer and the tail loss probe (recovery.c). */
-		if (skiff__recovery_pending(p))
+		if (skiff__recovery_pending(p, PTO_FAST_US))
 			skiff__recovery_timer(p);
 		if (!current_gone)
 			tcp_fasttmr_pcb(p);
