@@ -1205,6 +1205,43 @@ static void test_rack_timer_fires_at_deadline(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
+/* A tail loss probe more than two slow ticks off waits on the timer
+ * wheel, not on the fast list (a visit every 5 ms), and still goes on
+ * time: with a 20 ms RTT, two segments out and no ACK, the probe resends
+ * the last one 2 SRTT = 40 ms after it left (RFC 8985 7.2), on the first
+ * fast tick after that, long before the 200 ms RTO. */
+static void test_probe_from_the_wheel_on_time(void)
+{
+	uint8_t data[2 * 1448];
+	struct skiff_stats a, b;
+	uint32_t first;
+	long long sent, took = -1;
+	int lfd, fd;
+	struct rx r;
+
+	fd = rack_connection(&lfd);
+	memset(data, 'p', sizeof(data));
+	skiff_get_stats(&a);
+	first = R.rcv_nxt;
+	write_and_take(fd, data, sizeof(data), NULL, NULL);
+	sent = st_now_us();
+	while (took < 0 && recv_tcp(&r, 1000))
+		if (r.paylen && r.seq == first + 1448)
+			took = st_now_us() - sent;
+	skiff_get_stats(&b);
+	tk_note("the probe came %lld us after the segments", took);
+	CU_ASSERT(took >= 38000 && took < 60000);
+	TK_ASSERT_EQ(b.tcp_tlp_sent - a.tcp_tlp_sent, 1);
+	TK_ASSERT_EQ(b.tcp_timeouts - a.tcp_timeouts, 0);
+	/* The wheel woke it, not the safety net (which finds a due probe
+	 * timer on no list within a slow tick, and counts it). */
+	TK_ASSERT_EQ(b.tcp_timer_missed_arms - a.tcp_timer_missed_arms, 0);
+	R.rcv_nxt = first + sizeof(data);
+	peer_ack(R.rcv_nxt, 0);
+	peer_reset(fd);
+	CU_ASSERT(skiff_close(lfd) == 0);
+}
+
 static struct tcp_info tcp_info(int fd)
 {
 	struct tcp_info ti;
@@ -2006,6 +2043,7 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_corked_sends_wait),
 	TK_TEST(test_handshake_rtt_sets_rto),
 	TK_TEST(test_rack_timer_fires_at_deadline),
+	TK_TEST(test_probe_from_the_wheel_on_time),
 	TK_TEST(test_late_original_undoes_recovery),
 	TK_TEST(test_sacked_data_grows_window),
 	TK_TEST(test_sack_holes_resent_lowest_first),
