@@ -106,15 +106,14 @@ static void hold_drop(struct skiff_sock *s)
 static void hold_answered(struct skiff_sock *s)
 {
 	unsigned k = s->ack.hold_shift;
+	bool early;
 
 	if (!s->ack.hold_since_us)
 		return;
-	if (k && skiff__now_us() - s->ack.hold_since_us < hold_us(k) / 4) {
-		hold_drop(s);
+	early = k && skiff__now_us() - s->ack.hold_since_us < hold_us(k) / 4;
+	hold_drop(s); /* off list k first: the shift names the list */
+	if (early)
 		s->ack.hold_shift = (uint8_t)(k - 1);
-		return;
-	}
-	hold_drop(s);
 }
 
 void skiff__batch_forget(struct skiff_sock *s)
@@ -228,16 +227,16 @@ void skiff__batch_run(void)
 		    (skiff__recovery_run(s, pcb) || s->rec.active))
 			tcp_output(pcb);
 		s->ack.work &= (uint8_t)~SKIFF_BATCH_SACK;
+		/* lwIP's delayed ACK is skiff's now, listed or held. */
+		if (s->ack.work)
+			tcp_clear_flags(pcb, TF_ACK_DELAY);
 		if (s->ack.work == SKIFF_BATCH_ACK && pcb->state >= ESTABLISHED &&
-		    pcb->state != TIME_WAIT && !skiff__rxq_empty(&s->rx) && !s->rd_shut) {
-			if (ack_due(s, pcb, s->ack.work) == ACK_LATER) {
-				tcp_clear_flags(pcb, TF_ACK_DELAY);
-				hold_add(s);
-				s->ack.work = 0;
-			}
+		    pcb->state != TIME_WAIT && !skiff__rxq_empty(&s->rx) && !s->rd_shut &&
+		    ack_due(s, pcb, s->ack.work) == ACK_LATER) {
+			hold_add(s);
+			s->ack.work = 0;
 		}
 		if (s->ack.work) {
-			tcp_clear_flags(pcb, TF_ACK_DELAY);
 			pp = &s->ack.next;
 			continue;
 		}

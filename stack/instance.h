@@ -71,6 +71,10 @@ struct skiff_link {
 	bool mptcp_backup, mptcp_gone;
 };
 
+/* Hold lengths of ackbatch.c: SKIFF_ACK_HOLD_MS doubled up to this less
+ * one times. */
+#define SKIFF_ACK_HOLDS 3u
+
 struct skiff_stack {
 	bool up;
 	bool stopped; /* skiff_stop() ran: counters readable, no traffic */
@@ -96,9 +100,7 @@ struct skiff_stack {
 	/* the loop */
 	unsigned long notified;	       /* readiness changes: a poll round that made any did work */
 	struct skiff_sock *batch_head; /* sockets with work after the RX batch (ackbatch.c) */
-	/* ACKs held for unread data, a list per hold length (ackbatch.c):
-	 * SKIFF_ACK_HOLD_MS doubled up to SKIFF_ACK_HOLDS - 1 times */
-#define SKIFF_ACK_HOLDS 3u
+	/* ACKs held for unread data, a list per hold length (ackbatch.c) */
 	struct {
 		struct skiff_sock *head, *tail;
 	} hold[SKIFF_ACK_HOLDS];
