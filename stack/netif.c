@@ -27,6 +27,12 @@
 #define SKIFF_RX_BATCH 64u
 #endif
 
+/* How many frames ahead of the one it takes in the RX batch takes the
+ * next one's metadata and headers into the cache (pkb_prefetch_rx()). */
+#ifndef SKIFF_RX_PREFETCH
+#define SKIFF_RX_PREFETCH 3u
+#endif
+
 /* An Ethernet frame we accept: header, optional VLAN tag, MTU. */
 #define FRAME_MAX (SKIFF_MTU + SIZEOF_ETH_HDR + SIZEOF_VLAN_HDR)
 
@@ -142,8 +148,13 @@ static unsigned rx_link(struct skiff_link *l)
 		k = umem_port_rx(l->port, d, SKIFF_RX_BATCH);
 		if (k)
 			skiff__clock_step(); /* the batch's arrival, not the round's start */
-		for (unsigned i = 0; i < k; i++)
+		for (unsigned i = 0; i < k && i < SKIFF_RX_PREFETCH; i++)
+			pkb_prefetch_rx(skiff__s.pool, &d[i]);
+		for (unsigned i = 0; i < k; i++) {
+			if (i + SKIFF_RX_PREFETCH < k)
+				pkb_prefetch_rx(skiff__s.pool, &d[i + SKIFF_RX_PREFETCH]);
 			rx_one(l, &d[i]);
+		}
 		n += k;
 		/* A long drain fills the sockets' queues: let frames go
 		 * before the refill runs out of them. */

@@ -486,6 +486,28 @@ static inline int pkb_build_rx(struct pkb_pool *pool, const struct umem_desc *de
 }
 
 /**
+ * Start loading what pkb_build_rx() writes (the frame's metadata) and what
+ * a receive path reads first (the packet's first two cache lines) for a
+ * descriptor a few places ahead in an RX batch: the device wrote the frame
+ * from another core, or long ago, so each is a cache miss otherwise. A bad
+ * descriptor is left to pkb_build_rx() to refuse.
+ */
+static inline void pkb_prefetch_rx(struct pkb_pool *pool, const struct umem_desc *desc)
+{
+	struct pkb_pool__hot *h = pkb__hot(pool);
+	uint64_t off = desc->addr & h->frame_mask;
+	uint8_t *frame;
+
+	if (PKB__UNLIKELY(desc->addr >= h->area_size))
+		return;
+	frame = h->area + (desc->addr - off);
+	for (unsigned o = 0; o < PKB_META_SIZE; o += 64)
+		__builtin_prefetch(frame + o, 1);
+	__builtin_prefetch(frame + off, 0);
+	__builtin_prefetch(frame + off + 64, 0);
+}
+
+/**
  * Allocate a frame and build an empty pkb for transmission: data (= tail)
  * sits tx_headroom (default PKB_TX_HEADROOM) bytes past head, room for
  * Ethernet + VLAN + IPv6 + TCP with options in front of it.
