@@ -947,11 +947,6 @@ static void probe(struct skiff_sock *s, struct tcp_pcb *pcb)
 	r->tlp_out = true;
 	r->tlp_end = pcb->snd_nxt;
 	skiff__s.stats.tcp_tlp_sent++;
-	/* RFC 8985 7.3: the retransmission timer runs again from the probe
-	 * (as Linux rearms it), else a timeout due in the same round resends
-	 * what the probe just sent. */
-	pcb->rtime = 0;
-	skiff__timer_rtime_restarted(pcb);
 }
 
 void skiff__recovery_timer(struct tcp_pcb *pcb)

@@ -1242,52 +1242,6 @@ static void test_probe_from_the_wheel_on_time(void)
 	CU_ASSERT(skiff_close(lfd) == 0);
 }
 
-/* After a tail loss probe the retransmission timer runs again from the
- * probe (RFC 8985 7.3, as Linux rearms it): with nothing ACKed, the
- * timeout's resend comes an RTO after the probe, not an RTO after the
- * segments. Before, it came at the segments' RTO, and where the probe
- * and that timeout fell in one round, the same data went twice. */
-static void test_probe_restarts_the_timeout(void)
-{
-	uint8_t data[2 * 1448];
-	struct skiff_stats a, b;
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-	uint32_t first;
-	long long sent, probe = -1, timeout = -1;
-	int lfd, fd;
-	struct rx r;
-
-	fd = rack_connection(&lfd);
-	memset(data, 't', sizeof(data));
-	skiff_get_stats(&a);
-	first = R.rcv_nxt;
-	write_and_take(fd, data, sizeof(data), NULL, NULL);
-	sent = st_now_us();
-	memset(&ti, 0, sizeof(ti));
-	CU_ASSERT(skiff_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
-	while (timeout < 0 && recv_tcp(&r, 2000)) {
-		if (!r.paylen)
-			continue;
-		if (probe < 0 && r.seq == first + 1448)
-			probe = st_now_us() - sent;
-		else if (probe >= 0 && r.seq == first)
-			timeout = st_now_us() - sent;
-	}
-	skiff_get_stats(&b);
-	tk_note("RTO %u us; the probe %lld us after the segments, the timeout's resend %lld us",
-		ti.tcpi_rto, probe, timeout);
-	CU_ASSERT_FATAL(probe > 0 && timeout > 0);
-	TK_ASSERT_EQ(b.tcp_tlp_sent - a.tcp_tlp_sent, 1);
-	TK_ASSERT_EQ(b.tcp_timeouts - a.tcp_timeouts, 1);
-	/* Two slow ticks (10 ms each: the restart falls inside one) of slack. */
-	CU_ASSERT(timeout >= probe + (long long)ti.tcpi_rto - 20000);
-	R.rcv_nxt = first + sizeof(data);
-	peer_ack(R.rcv_nxt, 0);
-	peer_reset(fd);
-	CU_ASSERT(skiff_close(lfd) == 0);
-}
-
 static struct tcp_info tcp_info(int fd)
 {
 	struct tcp_info ti;
@@ -1891,12 +1845,15 @@ static void test_resend_while_on_ring_copied(void)
 	first = R.rcv_nxt;
 	send_into_stall(fd, data, sizeof(data));
 	st = poll_until_count(offsetof(struct skiff_stats, tx_send_resend_copies), 1);
-	/* One resend: the probe or the timeout, never both (a probe restarts
-	 * the retransmission timer; a timeout stops the probe). */
+	/* A round may make two resends before the counter is read, each from
+	 * a copy: a probe and the timeout due in the same round (the probe
+	 * does not restart the retransmission timer; restarting it, as RFC
+	 * 8985 7.3 says, slowed the loss run's drop1_reorder5 and was taken
+	 * back: docs/benchmarks.md, 2026-12-07). */
 	tk_note("%llu resends from a copy (probes %llu, timeouts %llu, resends %llu)",
 		(unsigned long long)st.tx_send_resend_copies, (unsigned long long)st.tcp_tlp_sent,
 		(unsigned long long)st.tcp_timeouts, (unsigned long long)st.tcp_retransmits);
-	TK_ASSERT_EQ(st.tx_send_resend_copies, 1);
+	CU_ASSERT(st.tx_send_resend_copies >= 1);
 	CU_ASSERT(st.tx_send_inplace >= 2); /* "hello" and this write */
 	umem_memlink_set_faults(skiff__memlink_wire(R.w), 0, NULL);
 	while (k < 2 && recv_tcp(&r, 2000))
@@ -2095,7 +2052,6 @@ static const struct tk_case tests[] = {
 	TK_TEST(test_handshake_rtt_sets_rto),
 	TK_TEST(test_rack_timer_fires_at_deadline),
 	TK_TEST(test_probe_from_the_wheel_on_time),
-	TK_TEST(test_probe_restarts_the_timeout),
 	TK_TEST(test_late_original_undoes_recovery),
 	TK_TEST(test_sacked_data_grows_window),
 	TK_TEST(test_sack_holes_resent_lowest_first),
