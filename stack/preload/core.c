@@ -579,6 +579,20 @@ static void waiter_del(bool leaves)
 	}
 }
 
+/* A signal the wait's mask lets through is pending (the loop blocks them
+ * all while it drives the stack). */
+static bool signal_pending(const sigset_t *wait_mask)
+{
+	sigset_t p;
+
+	if (sigpending(&p))
+		return false;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&p, sig) == 1 && sigismember(wait_mask, sig) != 1)
+			return true;
+	return false;
+}
+
 int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg, int probe,
 	      uint32_t probe_events, unsigned weight, struct pollfd *kfds, nfds_t nk,
 	      int timeout_ms, const sigset_t *mask)
@@ -587,8 +601,10 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 	long long deadline = timeout_ms < 0 ? -1 : start + (long long)timeout_ms * 1000;
 	long long spin_end = start + pl__cfg.spin_us;
 	struct pollfd small[16], *pfd = small;
-	int n, k, timer, wfd, r;
-	bool intr, polls;
+	sigset_t all, saved;
+	const sigset_t *wait_mask = mask;
+	bool intr, polls, masked = false;
+	int n, k, timer, wfd, r, e;
 
 	if (nk + 2 > 16 && !(pfd = malloc((nk + 2) * sizeof(*pfd)))) {
 		errno = ENOMEM;
@@ -615,10 +631,33 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 		long long now = now_us();
 		if (deadline >= 0 && now >= deadline)
 			break;
+		/* About to wait: signals are held from here on, and the wait
+		 * below lets them in atomically (ppoll()), so that one coming
+		 * while this thread drives the stack, between its looks and
+		 * its sleep, still ends the wait with EINTR, as it ends a
+		 * kernel socket's. Unheld, it ran its handler there and the
+		 * wait went on (a blocking read() of preload_policy's waited
+		 * out its peer). First one more look with them held. */
+		if (!masked) {
+			sigfillset(&all);
+			pthread_sigmask(SIG_BLOCK, &all, &saved);
+			masked = true;
+			if (!wait_mask)
+				wait_mask = &saved;
+			pl__lock();
+			waiter_del(false);
+			pl__unlock();
+			continue;
+		}
 		if (now < spin_end) {
 			pl__lock();
 			waiter_del(false);
 			pl__unlock();
+			if (signal_pending(wait_mask)) {
+				errno = EINTR;
+				n = -1;
+				goto out;
+			}
 			continue;
 		}
 		long long ms = deadline < 0 ? -1 : (deadline - now + 999) / 1000;
@@ -630,13 +669,11 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 			pfd[np++] = (struct pollfd){.fd = wfd, .events = POLLIN};
 		if (my_kick >= 0)
 			pfd[np++] = (struct pollfd){.fd = my_kick, .events = POLLIN};
-		if (mask) {
+		{
 			struct timespec ts = {.tv_sec = ms / 1000,
 					      .tv_nsec = (ms % 1000) * 1000000};
 
-			r = pl__real.ppoll(pfd, np, ms < 0 ? NULL : &ts, mask);
-		} else {
-			r = pl__real.poll(pfd, np, (int)ms);
+			r = pl__real.ppoll(pfd, np, ms < 0 ? NULL : &ts, wait_mask);
 		}
 		/* Kept before the calls below (the empty eventfd's read sets
 		 * EAGAIN): a signal must end the wait with EINTR, or a handler's
@@ -664,6 +701,10 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 out:
 	if (pfd != small)
 		free(pfd);
+	e = errno;
+	if (masked)
+		pthread_sigmask(SIG_SETMASK, &saved, NULL); /* a held signal's handler runs now */
+	errno = e;
 	return n;
 }
 

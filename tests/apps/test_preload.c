@@ -300,14 +300,14 @@ static void test_redis_server(void)
 	tb_pair_destroy(&pair);
 }
 
-static void test_policy_program(void)
+static void policy_program(char *const opts[])
 {
 	char *prog[] = {PRELOAD_POLICY_PATH, SKIFF_IP, "7001", "7002", NULL};
 	char out[256];
 	struct proc p;
 
 	testbed_up("plpol");
-	start_on_skiff(&p, prog);
+	start_on_skiff_opts(&p, opts, prog);
 	proc_wait_up(&p, "READY", 15000, "preload_policy");
 	/* The loopback listener is the kernel's; skiff's is not. */
 	CU_ASSERT(tb_capture(pair.ns[0], out, sizeof(out), "ss -Htln") == 0);
@@ -329,6 +329,20 @@ static void test_policy_program(void)
 	}
 	proc_done(&p);
 	tb_pair_destroy(&pair);
+}
+
+static void test_policy_program(void)
+{
+	policy_program(NULL);
+}
+
+/* The same program with every wait spinning a second before it sleeps:
+ * the alarm that must end its blocking read with EINTR comes while the
+ * read spins (it waited out its peer, 10 s, before the spin looked for a
+ * held signal). */
+static void test_policy_program_spinning(void)
+{
+	policy_program((char *const[]){"--spin-us", "1000000", NULL});
 }
 
 /*
@@ -722,6 +736,7 @@ static void test_skiff_run_bad_use(void)
 static const struct tk_case tests[] = {
 	TK_TEST(test_skiff_run_bad_use),
 	TK_TEST(test_policy_program),
+	TK_TEST(test_policy_program_spinning),
 	TK_TEST(test_threads_wake_for_their_sockets),
 	TK_TEST(test_iperf3_server),
 	TK_TEST(test_iperf3_server_reverse),
