@@ -41,7 +41,8 @@ void skiff__batch_add(struct skiff_sock *s, unsigned work)
 /* How long an ACK waits for the application to read the data it
  * acknowledges: first Linux's shortest delayed-ACK timeout (TCP_DELACK_MIN).
  * A connection whose hold ran out before the read waits twice as long
- * next time, up to 4 times (SKIFF_ACK_HOLDS), much as Linux's receiver
+ * next time, SKIFF_ACK_HOLDS lengths in all (40, 80, 160 ms), much as
+ * Linux's receiver
  * doubles its delayed-ACK estimate (ato) each time that timer fires first:
  * an application that comes round its thousands of sockets in 60 ms would
  * otherwise cost a pure ACK per request, a whole packet's work at both
@@ -323,8 +324,8 @@ unsigned skiff__batch_acks(void)
 			enum ack_due due = ack_due(s, pcb, work);
 
 			/* A held ACK stays held through more data or a
-			 * partial read (ACK_LATER): its 40 ms count from the
-			 * first hold, as a delayed ACK's deadline does. */
+			 * partial read (ACK_LATER): its hold counts from the
+			 * first, as a delayed ACK's deadline does. */
 			if (due == ACK_NOW)
 				hold_drop(s);
 			else if (due == ACK_NONE)

@@ -669,12 +669,9 @@ int pl__block(int (*check_skiff)(void *), int (*check_kernel)(void *), void *arg
 			pfd[np++] = (struct pollfd){.fd = wfd, .events = POLLIN};
 		if (my_kick >= 0)
 			pfd[np++] = (struct pollfd){.fd = my_kick, .events = POLLIN};
-		{
-			struct timespec ts = {.tv_sec = ms / 1000,
-					      .tv_nsec = (ms % 1000) * 1000000};
+		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
 
-			r = pl__real.ppoll(pfd, np, ms < 0 ? NULL : &ts, wait_mask);
-		}
+		r = pl__real.ppoll(pfd, np, ms < 0 ? NULL : &ts, wait_mask);
 		/* Kept before the calls below (the empty eventfd's read sets
 		 * EAGAIN): a signal must end the wait with EINTR, or a handler's
 		 * flag (nginx's SIGTERM) is never looked at. */
