@@ -24,6 +24,7 @@
 #include "listenq.h"
 #include "ooseq.h"
 #include "skiff_lwip_hooks.h"
+#include "skiff_testing.h"
 #include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
@@ -41,7 +42,8 @@ struct skiff_demux {
 	uint64_t k0, k1;
 	struct tcp_pcb *last;
 	uint32_t n_active, n_tw;
-	uint32_t port_cursor; /* RFC 6056 algorithm 3's increment */
+	uint32_t port_cursor;		    /* RFC 6056 algorithm 3's increment */
+	uint64_t ahead_hashed, ahead_found; /* skiff__demux_ahead_counts() */
 };
 
 static struct skiff_demux *dm;
@@ -205,6 +207,93 @@ struct tcp_pcb *skiff__demux_lookup(const ip_addr_t *local, u16_t lport, const i
 		if (pcb->skiff_hash == h && tuple_eq(pcb, local, lport, remote, rport))
 			return pcb;
 	return NULL;
+}
+
+/* ---- looking ahead in an RX batch -------------------------------------------- */
+
+/* The 4-tuple of a received Ethernet frame carrying TCP over IPv4 or IPv6
+ * (no VLAN tag, no IPv6 extension header), as lwIP's demux will see it:
+ * false for anything else, which is then simply not looked ahead for. */
+static bool frame_tuple(const uint8_t *f, uint32_t len, ip_addr_t *local, u16_t *lport,
+			ip_addr_t *remote, u16_t *rport)
+{
+	const uint8_t *t;
+	uint16_t type;
+
+	if (len < 14 + 20 + 4)
+		return false;
+	type = (uint16_t)(f[12] << 8 | f[13]);
+	if (type == 0x0800) {
+		uint32_t s, d;
+
+		if ((f[14] >> 4) != 4 || f[14 + 9] != IP_PROTO_TCP)
+			return false;
+		t = f + 14 + (f[14] & 0xf) * 4u;
+		if (t + 4 > f + len)
+			return false;
+		memcpy(&s, f + 14 + 12, 4);
+		memcpy(&d, f + 14 + 16, 4);
+		ip_addr_set_ip4_u32_val(*remote, s);
+		ip_addr_set_ip4_u32_val(*local, d);
+	} else if (type == 0x86dd) {
+		u32_t a[8];
+
+		if (len < 14 + 40 + 4 || f[14 + 6] != IP_PROTO_TCP)
+			return false;
+		t = f + 14 + 40;
+		memcpy(a, f + 14 + 8, sizeof(a));
+		IP_ADDR6(remote, a[0], a[1], a[2], a[3]);
+		IP_ADDR6(local, a[4], a[5], a[6], a[7]);
+	} else {
+		return false;
+	}
+	*rport = (u16_t)(t[0] << 8 | t[1]);
+	*lport = (u16_t)(t[2] << 8 | t[3]);
+	return true;
+}
+
+bool skiff__demux_ahead_bucket(const void *frame, uint32_t len, uint32_t *hash)
+{
+	ip_addr_t l, r;
+	u16_t lport, rport;
+	const struct tcp_pcb *last;
+
+	if (!dm || !frame_tuple(frame, len, &l, &lport, &r, &rport))
+		return false;
+	/* A bulk flow's segments find their pcb first in line (the hook's
+	 * last), hot in cache: nothing to load, nor a hash to pay for. */
+	last = dm->last;
+	if (last && tuple_eq(last, &l, lport, &r, rport))
+		return false;
+	*hash = tuple_hash(&l, lport, &r, rport);
+	__builtin_prefetch(&dm->conn[*hash & dm->conn_mask], 0);
+	dm->ahead_hashed++;
+	return true;
+}
+
+void skiff__demux_ahead_pcb(uint32_t hash)
+{
+	const struct tcp_pcb *pcb = dm->conn[hash & dm->conn_mask];
+
+	if (pcb)
+		for (unsigned o = 0; o < sizeof(*pcb); o += 64)
+			__builtin_prefetch((const char *)pcb + o, 1);
+}
+
+void *skiff__demux_ahead_owner(uint32_t hash)
+{
+	const struct tcp_pcb *pcb = dm->conn[hash & dm->conn_mask];
+
+	if (!pcb || pcb->skiff_hash != hash || !pcb->callback_arg)
+		return NULL;
+	dm->ahead_found++;
+	return pcb->callback_arg;
+}
+
+void skiff__demux_ahead_counts(uint64_t *hashed, uint64_t *found)
+{
+	*hashed = dm ? dm->ahead_hashed : 0;
+	*found = dm ? dm->ahead_found : 0;
 }
 
 /* The listener a segment for @p dest:@p port goes to, with lwIP's rules

@@ -31,4 +31,14 @@ bool skiff__demux_full(void);
 struct tcp_pcb *skiff__demux_lookup(const ip_addr_t *local, u16_t lport, const ip_addr_t *remote,
 				    u16_t rport);
 
+/* Looking ahead in an RX batch (netif.c), a stage per frame a few places
+ * before it is taken in, each on what the one before loaded: the bucket of
+ * a frame's 4-tuple (false: not a TCP frame, or one for the last pcb found,
+ * already hot: nothing more to do), the pcb at the bucket's head, and what
+ * that pcb belongs to (its skiff_sock, or NULL) once its hash is known to
+ * match. The tables are only read: a pcb gone meanwhile leaves its bucket. */
+bool skiff__demux_ahead_bucket(const void *frame, uint32_t len, uint32_t *hash);
+void skiff__demux_ahead_pcb(uint32_t hash);
+void *skiff__demux_ahead_owner(uint32_t hash);
+
 #endif

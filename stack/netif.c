@@ -14,6 +14,8 @@
 #include "netif.h"
 #include "pcap.h"
 #include "secpath.h"
+#include "sock.h"
+#include "skiff_testing.h"
 
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
@@ -27,11 +29,29 @@
 #define SKIFF_RX_BATCH 64u
 #endif
 
-/* How many frames ahead of the one it takes in the RX batch takes the
- * next one's metadata and headers into the cache (pkb_prefetch_rx()). */
+/* The RX batch looks ahead of the frame it takes in, one stage per frame
+ * place, each stage using what the one before it loaded: SKIFF_RX_PREFETCH
+ * frames ahead, the frame's metadata and headers (pkb_prefetch_rx()); one
+ * place nearer, the bucket of its 4-tuple; then the pcb at that bucket's
+ * head; then the socket that pcb belongs to (skiff__demux_ahead_*()). Over
+ * many connections each of these is a cache miss, and one after the other
+ * otherwise, each waiting for the last. */
 #ifndef SKIFF_RX_PREFETCH
-#define SKIFF_RX_PREFETCH 3u
+#define SKIFF_RX_PREFETCH 4u /* at least 3: a place per stage */
 #endif
+
+/* The lookups ahead cost a hash and some twenty prefetches a frame; the
+ * tables and sockets of fewer connections than this stay in cache, and
+ * only the frame's own lines are fetched ahead (skiff__rx_ahead_min()). */
+#ifndef SKIFF_RX_AHEAD_MIN
+#define SKIFF_RX_AHEAD_MIN 2048u
+#endif
+static uint32_t rx_ahead_min = SKIFF_RX_AHEAD_MIN;
+
+void skiff__rx_ahead_min(uint32_t connections)
+{
+	rx_ahead_min = connections;
+}
 
 /* An Ethernet frame we accept: header, optional VLAN tag, MTU. */
 #define FRAME_MAX (SKIFF_MTU + SIZEOF_ETH_HDR + SIZEOF_VLAN_HDR)
@@ -129,11 +149,40 @@ void skiff__fill_follow_demand(struct skiff_link *l, unsigned drained)
 	}
 }
 
+/* The look-ahead stages of the frames after the @p i th of @p k
+ * (SKIFF_RX_PREFETCH); the frames' lines only, unless @p lookup. */
+static inline void rx_ahead(const struct umem_desc *d, uint64_t *hash, int i, unsigned k,
+			    bool lookup)
+{
+	struct pkb_pool *pool = skiff__s.pool;
+	unsigned far = (unsigned)(i + (int)SKIFF_RX_PREFETCH);
+	struct skiff_sock *s;
+
+	if (far < k)
+		pkb_prefetch_rx(pool, &d[far]);
+	if (!lookup)
+		return;
+	if (far - 1 < k) {
+		const uint8_t *f = pkb_peek_rx(pool, &d[far - 1]);
+		uint32_t h;
+
+		hash[far - 1] =
+			f && skiff__demux_ahead_bucket(f, d[far - 1].len, &h) ? h : UINT64_MAX;
+	}
+	if (far - 2 < k && hash[far - 2] != UINT64_MAX)
+		skiff__demux_ahead_pcb((uint32_t)hash[far - 2]);
+	if (far - 3 < k && hash[far - 3] != UINT64_MAX &&
+	    (s = skiff__demux_ahead_owner((uint32_t)hash[far - 3])) != NULL)
+		skiff__sock_prefetch(s);
+}
+
 /* One link's share of the RX batch; the frames taken. */
 static unsigned rx_link(struct skiff_link *l)
 {
 	struct umem_desc d[SKIFF_RX_BATCH];
+	uint64_t hash[SKIFF_RX_BATCH]; /* the 4-tuple's, or UINT64_MAX: none */
 	unsigned n = 0, k, ring = 0;
+	bool lookup = skiff__demux_active() >= rx_ahead_min;
 
 	umem_port_fill_level(l->port, &ring);
 	/* A ring that keeps coming full (a burst of SYNs, of requests over
@@ -148,12 +197,10 @@ static unsigned rx_link(struct skiff_link *l)
 		k = umem_port_rx(l->port, d, SKIFF_RX_BATCH);
 		if (k)
 			skiff__clock_step(); /* the batch's arrival, not the round's start */
-		for (unsigned i = 0; i < k && i < SKIFF_RX_PREFETCH; i++)
-			pkb_prefetch_rx(skiff__s.pool, &d[i]);
-		for (unsigned i = 0; i < k; i++) {
-			if (i + SKIFF_RX_PREFETCH < k)
-				pkb_prefetch_rx(skiff__s.pool, &d[i + SKIFF_RX_PREFETCH]);
-			rx_one(l, &d[i]);
+		for (int i = -(int)SKIFF_RX_PREFETCH; i < (int)k; i++) {
+			rx_ahead(d, hash, i, k, lookup);
+			if (i >= 0)
+				rx_one(l, &d[i]);
 		}
 		n += k;
 		/* A long drain fills the sockets' queues: let frames go

@@ -20,6 +20,13 @@ struct umem_memlink *skiff__memlink_wire(const struct skiff_memlink *w);
  * walk one chain. */
 void skiff__demux_test_buckets(uint32_t buckets);
 
+/* What the RX batch's look-ahead did in this instance (netif.c): frames it
+ * hashed ahead, and the sockets it found for them at their bucket's head. */
+void skiff__demux_ahead_counts(uint64_t *hashed, uint64_t *found);
+/* The RX batch looks connections up ahead from this many on (default
+ * SKIFF_RX_AHEAD_MIN, 2048; tests: 0, always). */
+void skiff__rx_ahead_min(uint32_t connections);
+
 /* lwIP's err_t (a signed byte) to errno: the one translation. */
 int skiff__errno(int8_t err);
 

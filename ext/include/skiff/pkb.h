@@ -508,6 +508,21 @@ static inline void pkb_prefetch_rx(struct pkb_pool *pool, const struct umem_desc
 }
 
 /**
+ * The packet of a received descriptor, to read ahead of pkb_build_rx()
+ * (which then checks it again): NULL when it lies outside a frame.
+ */
+static inline const uint8_t *pkb_peek_rx(struct pkb_pool *pool, const struct umem_desc *desc)
+{
+	struct pkb_pool__hot *h = pkb__hot(pool);
+	uint64_t off = desc->addr & h->frame_mask;
+
+	if (PKB__UNLIKELY(desc->addr >= h->area_size || off < PKB_META_SIZE ||
+			  off + desc->len > h->frame_size))
+		return NULL;
+	return h->area + desc->addr;
+}
+
+/**
  * Allocate a frame and build an empty pkb for transmission: data (= tail)
  * sits tx_headroom (default PKB_TX_HEADROOM) bytes past head, room for
  * Ethernet + VLAN + IPv6 + TCP with options in front of it.
