@@ -28,6 +28,7 @@
 #include "timers.h"
 
 #include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/ethernet.h"
 #include "lwip/prot/tcp.h"
 
 /* Listener buckets: listeners are few; by port. */
@@ -41,9 +42,10 @@ struct skiff_demux {
 	uint16_t fixed[65536]; /* of those, bound or listening: not for connect() */
 	uint64_t k0, k1;
 	struct tcp_pcb *last;
+	uint64_t hint; /* skiff__demux_ahead_hint() */
 	uint32_t n_active, n_tw;
-	uint32_t port_cursor;		    /* RFC 6056 algorithm 3's increment */
-	uint64_t ahead_hashed, ahead_found; /* skiff__demux_ahead_counts() */
+	uint32_t port_cursor;				/* RFC 6056 algorithm 3's increment */
+	uint64_t ahead_hashed, ahead_found, ahead_used; /* skiff__demux_ahead_counts() */
 };
 
 static struct skiff_demux *dm;
@@ -143,6 +145,7 @@ int skiff__demux_create(uint32_t max_connections)
 		return -ENOMEM;
 	}
 	dm->conn_mask = buckets - 1;
+	dm->hint = UINT64_MAX;
 	skiff__random(&dm->k0, sizeof(dm->k0));
 	skiff__random(&dm->k1, sizeof(dm->k1));
 	skiff__random(&dm->port_cursor, sizeof(dm->port_cursor));
@@ -195,18 +198,22 @@ static void chain_remove(struct tcp_pcb **b, struct tcp_pcb *pcb)
 	pcb->skiff_hnext = NULL;
 }
 
-struct tcp_pcb *skiff__demux_lookup(const ip_addr_t *local, u16_t lport, const ip_addr_t *remote,
-				    u16_t rport)
+/* The pcb of a 4-tuple whose hash is @p h, or NULL. */
+static struct tcp_pcb *find(uint32_t h, const ip_addr_t *local, u16_t lport,
+			    const ip_addr_t *remote, u16_t rport)
 {
-	uint32_t h;
-
-	if (!dm)
-		return NULL;
-	h = tuple_hash(local, lport, remote, rport);
 	for (struct tcp_pcb *pcb = dm->conn[h & dm->conn_mask]; pcb; pcb = pcb->skiff_hnext)
 		if (pcb->skiff_hash == h && tuple_eq(pcb, local, lport, remote, rport))
 			return pcb;
 	return NULL;
+}
+
+struct tcp_pcb *skiff__demux_lookup(const ip_addr_t *local, u16_t lport, const ip_addr_t *remote,
+				    u16_t rport)
+{
+	if (!dm)
+		return NULL;
+	return find(tuple_hash(local, lport, remote, rport), local, lport, remote, rport);
 }
 
 /* ---- looking ahead in an RX batch -------------------------------------------- */
@@ -223,7 +230,7 @@ static bool frame_tuple(const uint8_t *f, uint32_t len, ip_addr_t *local, u16_t 
 	if (len < 14 + 20 + 4)
 		return false;
 	type = (uint16_t)(f[12] << 8 | f[13]);
-	if (type == 0x0800) {
+	if (type == ETHTYPE_IP) {
 		uint32_t s, d;
 
 		if ((f[14] >> 4) != 4 || f[14 + 9] != IP_PROTO_TCP)
@@ -235,7 +242,7 @@ static bool frame_tuple(const uint8_t *f, uint32_t len, ip_addr_t *local, u16_t 
 		memcpy(&d, f + 14 + 16, 4);
 		ip_addr_set_ip4_u32_val(*remote, s);
 		ip_addr_set_ip4_u32_val(*local, d);
-	} else if (type == 0x86dd) {
+	} else if (type == ETHTYPE_IPV6) {
 		u32_t a[8];
 
 		if (len < 14 + 40 + 4 || f[14 + 6] != IP_PROTO_TCP)
@@ -290,10 +297,17 @@ void *skiff__demux_ahead_owner(uint32_t hash)
 	return pcb->callback_arg;
 }
 
-void skiff__demux_ahead_counts(uint64_t *hashed, uint64_t *found)
+void skiff__demux_ahead_hint(uint64_t hash)
+{
+	if (dm)
+		dm->hint = hash;
+}
+
+void skiff__demux_ahead_counts(uint64_t *hashed, uint64_t *found, uint64_t *used)
 {
 	*hashed = dm ? dm->ahead_hashed : 0;
 	*found = dm ? dm->ahead_found : 0;
+	*used = dm ? dm->ahead_used : 0;
 }
 
 /* The listener a segment for @p dest:@p port goes to, with lwIP's rules
@@ -327,7 +341,15 @@ struct tcp_pcb *skiff__hook_tcp_demux(const struct tcp_hdr *hdr, const struct ip
 
 	(void)inp; /* one netif: no pcb is bound to another */
 	if (!pcb || !tuple_eq(pcb, dest, lport, src, rport)) {
-		pcb = skiff__demux_lookup(dest, lport, src, rport);
+		/* The look-ahead hashed this frame already; a hash from a
+		 * frame it misread (an IP fragment) finds no pcb of this
+		 * 4-tuple, and the lookup hashes it again. */
+		pcb = dm->hint != UINT64_MAX ? find((uint32_t)dm->hint, dest, lport, src, rport)
+					     : NULL;
+		if (pcb)
+			dm->ahead_used++;
+		else
+			pcb = skiff__demux_lookup(dest, lport, src, rport);
 		if (!pcb)
 			return skiff__listenq_segment(hdr, listener_lookup(dest, lport));
 		dm->last = pcb;

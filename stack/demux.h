@@ -40,5 +40,9 @@ struct tcp_pcb *skiff__demux_lookup(const ip_addr_t *local, u16_t lport, const i
 bool skiff__demux_ahead_bucket(const void *frame, uint32_t len, uint32_t *hash);
 void skiff__demux_ahead_pcb(uint32_t hash);
 void *skiff__demux_ahead_owner(uint32_t hash);
+/* The hash the look-ahead took of the frame lwIP is about to take in, for
+ * the demux hook to use instead of hashing the 4-tuple again; UINT64_MAX
+ * once that frame is in (or when it took none). */
+void skiff__demux_ahead_hint(uint64_t hash);
 
 #endif

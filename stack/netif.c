@@ -199,8 +199,15 @@ static unsigned rx_link(struct skiff_link *l)
 			skiff__clock_step(); /* the batch's arrival, not the round's start */
 		for (int i = -(int)SKIFF_RX_PREFETCH; i < (int)k; i++) {
 			rx_ahead(d, hash, i, k, lookup);
-			if (i >= 0)
+			if (i < 0)
+				continue;
+			if (lookup && hash[i] != UINT64_MAX) {
+				skiff__demux_ahead_hint(hash[i]);
 				rx_one(l, &d[i]);
+				skiff__demux_ahead_hint(UINT64_MAX);
+			} else {
+				rx_one(l, &d[i]);
+			}
 		}
 		n += k;
 		/* A long drain fills the sockets' queues: let frames go

@@ -21,8 +21,9 @@ struct umem_memlink *skiff__memlink_wire(const struct skiff_memlink *w);
 void skiff__demux_test_buckets(uint32_t buckets);
 
 /* What the RX batch's look-ahead did in this instance (netif.c): frames it
- * hashed ahead, and the sockets it found for them at their bucket's head. */
-void skiff__demux_ahead_counts(uint64_t *hashed, uint64_t *found);
+ * hashed ahead, the sockets it found for them at their bucket's head, and
+ * the segments whose pcb the demux hook found by the look-ahead's hash. */
+void skiff__demux_ahead_counts(uint64_t *hashed, uint64_t *found, uint64_t *used);
 /* The RX batch looks connections up ahead from this many on (default
  * SKIFF_RX_AHEAD_MIN, 2048; tests: 0, always). */
 void skiff__rx_ahead_min(uint32_t connections);

@@ -230,21 +230,24 @@ static void test_demux_colliding_hashes(void)
 /* The RX batch looks each frame's connection up a few frames ahead
  * (netif.c): over 200 connections sending at once, the data and ACKs it
  * hashed ahead (those not for the last connection found) found their
- * socket at their bucket's head, at least one per connection; a look-ahead that parsed the
- * 4-tuple wrongly or hashed it differently from the table finds none.
- * (Handshakes are hashed too, and find no socket yet.) */
+ * socket at their bucket's head, at least one per connection, and the
+ * demux hook found their pcbs by that hash without hashing again. A
+ * look-ahead that parsed the 4-tuple wrongly or hashed it differently
+ * from the table finds none. (Handshakes are hashed too, and find no
+ * socket yet.) */
 static void test_rx_lookahead_finds_sockets(void)
 {
-	uint64_t hashed, found;
+	uint64_t hashed, found, used;
 
 	skiff__rx_ahead_min(0); /* from the first connection, not 2048 */
 	many_connections(200, 200);
 	skiff__rx_ahead_min(2048);
-	skiff__demux_ahead_counts(&hashed, &found);
-	tk_note("look-ahead: %llu frames hashed, %llu sockets found", (unsigned long long)hashed,
-		(unsigned long long)found);
+	skiff__demux_ahead_counts(&hashed, &found, &used);
+	tk_note("look-ahead: %llu frames hashed, %llu sockets found, %llu pcbs found by its hash",
+		(unsigned long long)hashed, (unsigned long long)found, (unsigned long long)used);
 	CU_ASSERT(hashed >= 400);
 	CU_ASSERT(found >= 200);
+	CU_ASSERT(used >= 200);
 }
 
 /* ---- every limit answers ------------------------------------------------------------ */

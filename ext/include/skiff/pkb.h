@@ -462,14 +462,21 @@ static inline struct pkb *pkb__init_frame(struct pkb_pool *pool, uint8_t *frame,
  *         the metadata or running past the frame; counted in rx_invalid;
  *         the frame is still the caller's)
  */
+/* [addr, addr + len) lies in one frame's packet room, past its metadata. */
+static inline bool pkb__in_frame(const struct pkb_pool__hot *h, uint64_t addr, uint32_t len)
+{
+	uint64_t off = addr & h->frame_mask;
+
+	return addr < h->area_size && off >= PKB_META_SIZE && off + len <= h->frame_size;
+}
+
 static inline int pkb_build(struct pkb_pool *pool, uint64_t addr, uint32_t len, struct pkb **out)
 {
 	struct pkb_pool__hot *h = pkb__hot(pool);
 	uint64_t off = addr & h->frame_mask;
 	uint8_t *frame;
 
-	if (PKB__UNLIKELY(addr >= h->area_size || off < PKB_META_SIZE ||
-			  off + len > h->frame_size)) {
+	if (PKB__UNLIKELY(!pkb__in_frame(h, addr, len))) {
 		pkb__build_invalid(pool);
 		return -EINVAL;
 	}
@@ -514,10 +521,8 @@ static inline void pkb_prefetch_rx(struct pkb_pool *pool, const struct umem_desc
 static inline const uint8_t *pkb_peek_rx(struct pkb_pool *pool, const struct umem_desc *desc)
 {
 	struct pkb_pool__hot *h = pkb__hot(pool);
-	uint64_t off = desc->addr & h->frame_mask;
 
-	if (PKB__UNLIKELY(desc->addr >= h->area_size || off < PKB_META_SIZE ||
-			  off + desc->len > h->frame_size))
+	if (PKB__UNLIKELY(!pkb__in_frame(h, desc->addr, desc->len)))
 		return NULL;
 	return h->area + desc->addr;
 }
